@@ -1,0 +1,56 @@
+"""Reason codes for quarantined rows and whole-file errors, in one enum.
+
+Every row that does not reach staging lands in the ``quarantine`` table with one of these codes; the
+descriptions (Chinese first, for the department clerk; English second, for the engineer) are what the
+summary, the quarantine export and the upload portal show. Add a code here, never a string elsewhere.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ReasonCode(StrEnum):
+    # row shape
+    RAGGED_ROW = "ragged_row"
+    UNPARSEABLE_ROW = "unparseable_row"
+    ENCODING_ERROR = "encoding_error"
+    CONTROL_CHARACTERS = "control_characters"
+    FIELD_TOO_LONG = "field_too_long"
+    # required values
+    MISSING_RECORD_ID = "missing_record_id"
+    DUPLICATE_RECORD_ID = "duplicate_record_id"
+    MISSING_REQUIRED = "missing_required"
+    # typed values
+    INVALID_DATE = "invalid_date"
+    INVALID_NUMBER = "invalid_number"
+    INVALID_BOOL = "invalid_bool"
+    UNMAPPED_VALUE = "unmapped_value"
+    # codes
+    INVALID_ID_NUMBER = "invalid_id_number"
+    INVALID_CREDIT_CODE = "invalid_credit_code"
+    INVALID_COORDINATES = "invalid_coordinates"
+
+
+REASON_TEXT: dict[ReasonCode, tuple[str, str]] = {
+    ReasonCode.RAGGED_ROW: ("列数与表头不一致", "the row has more or fewer fields than the header"),
+    ReasonCode.UNPARSEABLE_ROW: ("无法解析该行", "the row cannot be parsed (e.g. an unbalanced quote)"),
+    ReasonCode.ENCODING_ERROR: ("该行含有无法识别的字符编码", "the row has bytes that are not valid in the file's encoding"),
+    ReasonCode.CONTROL_CHARACTERS: ("含有控制字符(如NUL)", "the row contains control characters such as NUL"),
+    ReasonCode.FIELD_TOO_LONG: ("字段过长", "a field is longer than the configured maximum"),
+    ReasonCode.MISSING_RECORD_ID: ("缺少记录编号", "the source record id is empty"),
+    ReasonCode.DUPLICATE_RECORD_ID: ("记录编号重复", "the source record id repeats an earlier row of the same file"),
+    ReasonCode.MISSING_REQUIRED: ("必填字段为空", "a required field is empty"),
+    ReasonCode.INVALID_DATE: ("日期无效", "the value is not a valid date in any configured format"),
+    ReasonCode.INVALID_NUMBER: ("数值无效", "the value is not a number"),
+    ReasonCode.INVALID_BOOL: ("是/否取值无效", "the value is not a recognised yes/no"),
+    ReasonCode.UNMAPPED_VALUE: ("取值不在代码表中", "the value is not in the feed's value map"),
+    ReasonCode.INVALID_ID_NUMBER: ("身份证号无效", "the resident ID number fails its format or check digit"),
+    ReasonCode.INVALID_CREDIT_CODE: ("统一社会信用代码无效", "the credit code fails its format or check character"),
+    ReasonCode.INVALID_COORDINATES: ("坐标无效", "longitude / latitude are out of range"),
+}
+
+
+def describe(code: ReasonCode | str, lang: str = "zh") -> str:
+    zh, en = REASON_TEXT[ReasonCode(code)]
+    return zh if lang == "zh" else en

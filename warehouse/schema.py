@@ -1,0 +1,433 @@
+"""The canonical schema of gridhub, defined once.
+
+Every table the warehouse publishes, every column of it, its Arrow type, whether it is a key, which privacy
+layer it belongs to and what it means is declared here and nowhere else. Writers take their Arrow schemas
+from :func:`arrow_schema`; ``docs/warehouse.md`` is generated from :data:`TABLES`; the validation suites read
+keys, references and code formats from the same objects.
+
+The staging contract (``STAGING_FIELDS``) is here too: what a department feed may map its columns to. Staging
+only renames and casts (like dbt's ``stg_`` models); the warehouse tables hold the resolved entities.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import pyarrow as pa
+
+# --------------------------------------------------------------------------------------------------------------
+# Code formats (see shared/docs/domain.md); used by validation and by the privacy layer.
+# --------------------------------------------------------------------------------------------------------------
+RESIDENT_ID_PATTERN = r"^\d{17}[\dX]$"
+CREDIT_CODE_PATTERN = r"^[0-9A-HJ-NP-RTUWXY]{18}$"
+DIVISION_CODE_PATTERN = r"^\d{12}$"
+DEFAULT_GRID_CODE_WIDTH = 15
+
+
+class Layer(StrEnum):
+    """Privacy layer a column is published in."""
+
+    SHARED = "shared"  # every reader: personal identifiers masked or replaced by a keyed hash
+    RESTRICTED = "restricted"  # granted readers only: full values
+
+
+class PIIKind(StrEnum):
+    """Kinds of personal data the privacy layer masks in ``shared``."""
+
+    RESIDENT_ID = "resident_id"
+    PHONE = "phone"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: pa.DataType
+    doc: str
+    nullable: bool = True
+    pii: PIIKind | None = None  # masked + keyed hash in the shared layer
+    pattern: str | None = None  # regex the non-null values must match
+    values: tuple[str, ...] | None = None  # allowed value set
+    references: str | None = None  # "table.column" this column points to
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    chinese: str = ""
+    partition_by: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"table {self.name} has no column {name}")
+
+
+def _c(name: str, type_: pa.DataType, doc: str, **kw) -> Column:
+    return Column(name=name, type=type_, doc=doc, **kw)
+
+
+S = pa.string()
+D = pa.date32()
+F = pa.float64()
+I = pa.int64()  # noqa: E741 - a type alias, read as "int"
+B = pa.bool_()
+TS = pa.timestamp("s", tz="UTC")
+LIST_S = pa.list_(pa.string())
+
+SEX = ("M", "F", "U")
+HOUSE_RELATIONS = ("户籍", "居住", "产权")
+POPULATION_TYPES = ("户籍", "流动", "境外", "未知")
+ENTITY_TYPES = ("person", "organisation", "house", "facility")
+
+ADDRESS = Table(
+    name="address",
+    chinese="标准地址",
+    doc="The standard address library (标准地址库) as bound into this warehouse: one row per finest address "
+    "(户室 in towns, 门牌 in villages).",
+    key=("address_code",),
+    partition_by=(),
+    columns=(
+        _c("address_code", S, "Standard address code from the workspace's address library.", nullable=False),
+        _c("division_code", S, "12-digit statistical code of the community / village (社区/村).",
+           nullable=False, pattern=DIVISION_CODE_PATTERN),
+        _c("province", S, "省"),
+        _c("city", S, "市"),
+        _c("district", S, "区/县"),
+        _c("street", S, "街道/镇/乡"),
+        _c("community", S, "社区/村"),
+        _c("road", S, "街路巷 (urban) — empty in villages."),
+        _c("villager_group", S, "村民小组 (rural) — empty in towns."),
+        _c("house_number", S, "门牌号, digits only (e.g. '12')."),
+        _c("estate", S, "小区 name, where there is one."),
+        _c("building", S, "楼栋 number, digits only ('3' for 3栋/3幢/3号楼)."),
+        _c("unit", S, "单元 number, digits only."),
+        _c("floor", S, "楼层."),
+        _c("room", S, "户室 number ('501')."),
+        _c("standard_text", S, "The standard address written out in full.", nullable=False),
+        _c("building_code", S, "Standard building code (标准建筑物编码)."),
+        _c("grid_code", S, "Basic or micro grid the address lies in.", references="grid.grid_code"),
+        _c("lon", F, "Longitude, WGS-84."),
+        _c("lat", F, "Latitude, WGS-84."),
+    ),
+)
+
+GRID = Table(
+    name="grid",
+    chinese="标准网格",
+    doc="Standard grids: 基础网格 and 微网格 with their polygons and place in the hierarchy.",
+    key=("grid_code",),
+    columns=(
+        _c("grid_code", S, "Grid code: county 6 + street 3 + community 3 + sequence (width configurable).",
+           nullable=False),
+        _c("name", S, "Grid name.", nullable=False),
+        _c("grid_type", S, "基础网格 / 微网格 / 专属网格.", values=("基础网格", "微网格", "专属网格")),
+        _c("parent_grid_code", S, "The basic grid a micro-grid belongs to.", references="grid.grid_code"),
+        _c("community_code", S, "12-digit community / village code.", pattern=DIVISION_CODE_PATTERN),
+        _c("street_code", S, "9-digit street / township code."),
+        _c("district_code", S, "6-digit county / district code."),
+        _c("wkt", S, "Polygon in WKT, WGS-84 lon/lat."),
+        _c("valid_from", D, "Date the grid came into force."),
+        _c("valid_to", D, "Date the grid was retired; null while current."),
+    ),
+)
+
+PERSON = Table(
+    name="person",
+    chinese="实有人口",
+    doc="Actual population: one golden record per resolved real person.",
+    key=("person_id",),
+    partition_by=(),
+    columns=(
+        _c("person_id", S, "Stable gridhub person id (P + 12 hex).", nullable=False),
+        _c("id_type", S, "Kind of identity document: 居民身份证 / 护照 / 其他.", values=("居民身份证", "护照", "其他")),
+        _c("id_number", S, "Resident ID number, 18 characters, check digit valid.",
+           pii=PIIKind.RESIDENT_ID, pattern=RESIDENT_ID_PATTERN),
+        _c("name", S, "Name, simplified Chinese, half-width.", nullable=False),
+        _c("name_pinyin", S, "Tone-less pinyin of the name, a fuzzy key for homophones."),
+        _c("sex", S, "M / F / U.", values=SEX),
+        _c("birth_date", D, "Date of birth."),
+        _c("ethnicity", S, "民族."),
+        _c("phone", S, "Phone, normalised (mobile 11 digits, landline with area code).", pii=PIIKind.PHONE),
+        _c("hukou_address_code", S, "户籍 address.", references="address.address_code"),
+        _c("residence_house_id", S, "Current residence (居住).", references="house.house_id"),
+        _c("population_type", S, "户籍 / 流动 / 境外 / 未知.", values=POPULATION_TYPES),
+        _c("separated", B, "人户分离: living away from the hukou township."),
+        _c("employer_org_id", S, "Current employer.", references="organisation.org_id"),
+        _c("grid_code", S, "Grid of the current residence (进网入格).", references="grid.grid_code"),
+        _c("sources", LIST_S, "Feeds that describe this person."),
+        _c("field_sources", S, "JSON: for every surviving field, the feed and record it came from."),
+    ),
+)
+
+HOUSE = Table(
+    name="house",
+    chinese="实有房屋",
+    doc="Actual houses: one row per resolved house, bound to a standard address.",
+    key=("house_id",),
+    columns=(
+        _c("house_id", S, "Stable gridhub house id (H + 12 hex).", nullable=False),
+        _c("address_code", S, "Standard address of the house.", references="address.address_code"),
+        _c("address_text", S, "Best address text for the house (standard text where bound)."),
+        _c("building_code", S, "Standard building code."),
+        _c("use", S, "Use of the house (住宅, 商业, ...)."),
+        _c("area", F, "Floor area in m²."),
+        _c("rented", B, "出租屋."),
+        _c("grid_code", S, "Grid of the house.", references="grid.grid_code"),
+        _c("bind_level", S, "Finest level the address was matched to."),
+        _c("sources", LIST_S, "Feeds that describe this house."),
+    ),
+)
+
+ORGANISATION = Table(
+    name="organisation",
+    chinese="实有单位",
+    doc="Actual organisations: one golden record per resolved organisation.",
+    key=("org_id",),
+    columns=(
+        _c("org_id", S, "Stable gridhub organisation id (O + 12 hex).", nullable=False),
+        _c("credit_code", S, "Unified social credit code (GB 32100), check character valid.",
+           pattern=CREDIT_CODE_PATTERN),
+        _c("name", S, "Registered name.", nullable=False),
+        _c("former_names", LIST_S, "Other names seen in the feeds."),
+        _c("org_type", S, "Organisation type from the credit code's first two characters."),
+        _c("legal_rep", S, "Legal representative."),
+        _c("address_code", S, "Business address.", references="address.address_code"),
+        _c("industry", S, "Industry."),
+        _c("status", S, "Registration status."),
+        _c("established", D, "Date established."),
+        _c("grid_code", S, "Grid of the business address.", references="grid.grid_code"),
+        _c("sources", LIST_S, "Feeds that describe this organisation."),
+    ),
+)
+
+FACILITY = Table(
+    name="facility",
+    chinese="实有设施",
+    doc="Actual facilities (hydrants, cameras, shelters...).",
+    key=("facility_id",),
+    columns=(
+        _c("facility_id", S, "Stable gridhub facility id (F + 12 hex).", nullable=False),
+        _c("facility_type", S, "Type of facility.", nullable=False),
+        _c("name", S, "Name."),
+        _c("address_code", S, "Standard address, where known.", references="address.address_code"),
+        _c("lon", F, "Longitude, WGS-84."),
+        _c("lat", F, "Latitude, WGS-84."),
+        _c("responsible", S, "Responsible party."),
+        _c("status", S, "Status."),
+        _c("grid_code", S, "Grid, by point-in-polygon or by address.", references="grid.grid_code"),
+        _c("grid_conflict", B, "Address grid and coordinate grid disagree."),
+        _c("sources", LIST_S, "Feeds that describe this facility."),
+    ),
+)
+
+PERSON_HOUSE = Table(
+    name="person_house",
+    chinese="人房关联",
+    doc="Who is bound to which house, and how (户籍 / 居住 / 产权).",
+    key=("person_id", "house_id", "relation"),
+    columns=(
+        _c("person_id", S, "Person.", nullable=False, references="person.person_id"),
+        _c("house_id", S, "House.", nullable=False, references="house.house_id"),
+        _c("relation", S, "户籍 / 居住 / 产权.", nullable=False, values=HOUSE_RELATIONS),
+        _c("valid_from", D, "First seen."),
+        _c("valid_to", D, "Last seen, null while current."),
+        _c("is_current", B, "Still current."),
+        _c("sources", LIST_S, "Feeds that state the relation."),
+    ),
+)
+
+PERSON_ORGANISATION = Table(
+    name="person_organisation",
+    chinese="人员单位关联",
+    doc="Employment and other person–organisation relations.",
+    key=("person_id", "org_id", "relation"),
+    columns=(
+        _c("person_id", S, "Person.", nullable=False, references="person.person_id"),
+        _c("org_id", S, "Organisation.", nullable=False, references="organisation.org_id"),
+        _c("relation", S, "就业 / 法定代表人.", nullable=False, values=("就业", "法定代表人")),
+        _c("sources", LIST_S, "Feeds that state the relation."),
+    ),
+)
+
+ORGANISATION_ADDRESS = Table(
+    name="organisation_address",
+    chinese="单位地址关联",
+    doc="Where an organisation is registered or does business.",
+    key=("org_id", "address_code", "relation"),
+    columns=(
+        _c("org_id", S, "Organisation.", nullable=False, references="organisation.org_id"),
+        _c("address_code", S, "Address.", nullable=False, references="address.address_code"),
+        _c("relation", S, "注册 / 经营.", nullable=False, values=("注册", "经营")),
+        _c("sources", LIST_S, "Feeds that state the relation."),
+    ),
+)
+
+SOURCE_XREF = Table(
+    name="source_xref",
+    chinese="来源对照",
+    doc="Every input record and the entity it was resolved to.",
+    key=("feed", "source_record_id", "entity_type"),
+    columns=(
+        _c("feed", S, "Feed name from gridhub.yaml.", nullable=False),
+        _c("source_record_id", S, "The record's id in its source.", nullable=False),
+        _c("entity_type", S, "person / organisation / house / facility.", nullable=False, values=ENTITY_TYPES),
+        _c("entity_id", S, "Resolved entity id.", nullable=False),
+        _c("score", F, "Match score of the record to its entity (1.0 = exact key)."),
+        _c("method", S, "How the record was resolved (id_exact, probabilistic, singleton, address ...)."),
+        _c("raw_sha256", S, "SHA-256 of the raw file the record came from."),
+        _c("line", I, "Line of the record in that file."),
+    ),
+)
+
+QUARANTINE = Table(
+    name="quarantine",
+    chinese="隔离区",
+    doc="Input rows that could not be staged, or failed a row rule, with the reason.",
+    key=("feed", "raw_sha256", "line", "column", "reason_code"),
+    columns=(
+        _c("feed", S, "Feed name.", nullable=False),
+        _c("raw_sha256", S, "SHA-256 of the raw file.", nullable=False),
+        _c("file_name", S, "File name as received."),
+        _c("line", I, "Line number in the source (1 = header line).", nullable=False),
+        _c("column", S, "Source column, where one is to blame."),
+        _c("reason_code", S, "Reason code (see warehouse.reasons.ReasonCode).", nullable=False),
+        _c("message", S, "What is wrong, in words."),
+        _c("original_text", S, "The original row or value, as text."),
+    ),
+)
+
+ADDRESS_REVIEW = Table(
+    name="address_review",
+    chinese="地址待核",
+    doc="Addresses that could not be bound confidently, with their best candidates, for a person to review.",
+    key=("feed", "source_record_id", "field"),
+    columns=(
+        _c("feed", S, "Feed name.", nullable=False),
+        _c("source_record_id", S, "Record id.", nullable=False),
+        _c("field", S, "Which address field of the record.", nullable=False),
+        _c("address_text", S, "The address as given."),
+        _c("status", S, "unmatched / ambiguous.", values=("unmatched", "ambiguous")),
+        _c("candidates", S, "JSON list of the best candidates with scores."),
+    ),
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        ADDRESS,
+        GRID,
+        PERSON,
+        HOUSE,
+        ORGANISATION,
+        FACILITY,
+        PERSON_HOUSE,
+        PERSON_ORGANISATION,
+        ORGANISATION_ADDRESS,
+        SOURCE_XREF,
+        QUARANTINE,
+        ADDRESS_REVIEW,
+    )
+}
+
+
+def arrow_schema(table: str | Table) -> pa.Schema:
+    """The Arrow schema a canonical table is written with."""
+    t = TABLES[table] if isinstance(table, str) else table
+    return pa.schema(
+        [pa.field(c.name, c.type, nullable=c.nullable, metadata={"doc": c.doc}) for c in t.columns],
+        metadata={"table": t.name, "doc": t.doc},
+    )
+
+
+def schema_hash() -> str:
+    """SHA-256 over every table's column names and types: changes whenever the contract changes."""
+    spec = {t.name: [(c.name, str(c.type), c.nullable) for c in t.columns] for t in TABLES.values()}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Staging contract: the canonical input fields a feed's columns are mapped to.
+# --------------------------------------------------------------------------------------------------------------
+class FieldKind(StrEnum):
+    TEXT = "text"
+    DATE = "date"
+    FLOAT = "float"
+    BOOL = "bool"
+
+
+@dataclass(frozen=True)
+class StagingField:
+    name: str
+    kind: FieldKind
+    doc: str
+
+
+STAGING_FIELDS: dict[str, StagingField] = {
+    f.name: f
+    for f in (
+        StagingField("source_record_id", FieldKind.TEXT, "The record's id in its source."),
+        StagingField("record_date", FieldKind.DATE, "When the source last updated the record (for recency)."),
+        # person
+        StagingField("name", FieldKind.TEXT, "姓名"),
+        StagingField("id_number", FieldKind.TEXT, "身份证号 as given (normalised later)."),
+        StagingField("sex", FieldKind.TEXT, "性别, after the feed's value map (M/F/U)."),
+        StagingField("birth_date", FieldKind.DATE, "出生日期"),
+        StagingField("ethnicity", FieldKind.TEXT, "民族"),
+        StagingField("phone", FieldKind.TEXT, "联系电话"),
+        StagingField("population_type", FieldKind.TEXT, "人口类型: 户籍/流动/境外"),
+        StagingField("address", FieldKind.TEXT, "The address the record's relation points to (居住地址, 房屋地址...)."),
+        StagingField("address_relation", FieldKind.TEXT, "户籍 / 居住 / 产权: how the person relates to `address`."),
+        StagingField("hukou_address", FieldKind.TEXT, "户籍地址"),
+        # house
+        StagingField("house_use", FieldKind.TEXT, "房屋用途"),
+        StagingField("house_area", FieldKind.FLOAT, "建筑面积 m²"),
+        StagingField("rented", FieldKind.BOOL, "是否出租"),
+        # organisation
+        StagingField("org_name", FieldKind.TEXT, "单位名称"),
+        StagingField("credit_code", FieldKind.TEXT, "统一社会信用代码"),
+        StagingField("legal_rep", FieldKind.TEXT, "法定代表人"),
+        StagingField("org_address", FieldKind.TEXT, "单位地址 (经营/注册)"),
+        StagingField("industry", FieldKind.TEXT, "行业"),
+        StagingField("org_status", FieldKind.TEXT, "登记状态"),
+        StagingField("established", FieldKind.DATE, "成立日期"),
+        # facility
+        StagingField("facility_type", FieldKind.TEXT, "设施类型"),
+        StagingField("facility_name", FieldKind.TEXT, "设施名称"),
+        StagingField("responsible", FieldKind.TEXT, "责任单位/人"),
+        StagingField("facility_status", FieldKind.TEXT, "设施状态"),
+        StagingField("lon", FieldKind.FLOAT, "经度"),
+        StagingField("lat", FieldKind.FLOAT, "纬度"),
+    )
+}
+
+# Columns every staged row carries besides its mapped fields.
+STAGING_META = (
+    ("_feed", S),
+    ("_raw_sha256", S),
+    ("_line", I),
+)
+
+_KIND_TYPES = {FieldKind.TEXT: S, FieldKind.DATE: D, FieldKind.FLOAT: F, FieldKind.BOOL: B}
+
+
+def staging_schema(fields: list[str] | tuple[str, ...]) -> pa.Schema:
+    """Arrow schema of a feed's staged Parquet: meta columns, then its mapped fields in contract order."""
+    unknown = set(fields) - set(STAGING_FIELDS)
+    if unknown:
+        raise KeyError(f"not staging fields: {sorted(unknown)}")
+    ordered = [f for f in STAGING_FIELDS if f in set(fields)]
+    return pa.schema(
+        [pa.field(n, t) for n, t in STAGING_META]
+        + [pa.field(n, _KIND_TYPES[STAGING_FIELDS[n].kind]) for n in ordered]
+    )
