@@ -191,8 +191,10 @@ def _describe_error(path: Path, raw: dict, err: ValidationError) -> str:
         if len(loc) >= 2 and loc[0] == "feeds" and isinstance(loc[1], int):
             feeds = raw.get("feeds") or []
             name = feeds[loc[1]].get("name", f"#{loc[1]}") if loc[1] < len(feeds) else f"#{loc[1]}"
-            where = f"feed '{name}': " + ".".join(str(p) for p in loc[2:] if not str(p).startswith("function"))
-        lines.append(f"  - {where}: {e['msg']}")
+            key = ".".join(str(p) for p in loc[2:] if not str(p).startswith("function"))
+            where = f"feed '{name}'" + (f": {key}" if key else "")
+        msg = e["msg"].removeprefix("Value error, ")
+        lines.append(f"  - {where}: {msg}")
     return "\n".join(lines)
 
 

@@ -30,6 +30,18 @@ class ReasonCode(StrEnum):
     INVALID_ID_NUMBER = "invalid_id_number"
     INVALID_CREDIT_CODE = "invalid_credit_code"
     INVALID_COORDINATES = "invalid_coordinates"
+    # whole-file problems: the file is kept in raw, nothing of it is staged, the feed run fails
+    EMPTY_FILE = "empty_file"
+    HEADER_ONLY = "header_only"
+    BINARY_CONTENT = "binary_content"
+    WRONG_FORMAT = "wrong_format"
+    UNREADABLE_ENCODING = "unreadable_encoding"
+    UNREADABLE_FILE = "unreadable_file"
+    MISSING_COLUMNS = "missing_columns"
+    DUPLICATE_HEADER = "duplicate_header"
+    SHEET_NOT_FOUND = "sheet_not_found"
+    INVALID_PHONE = "invalid_phone"
+    ID_MISMATCH = "id_mismatch"
 
 
 REASON_TEXT: dict[ReasonCode, tuple[str, str]] = {
@@ -48,7 +60,41 @@ REASON_TEXT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.INVALID_ID_NUMBER: ("身份证号无效", "the resident ID number fails its format or check digit"),
     ReasonCode.INVALID_CREDIT_CODE: ("统一社会信用代码无效", "the credit code fails its format or check character"),
     ReasonCode.INVALID_COORDINATES: ("坐标无效", "longitude / latitude are out of range"),
+    ReasonCode.EMPTY_FILE: ("文件为空", "the file is empty"),
+    ReasonCode.HEADER_ONLY: ("文件只有表头，没有数据行", "the file has a header but no data rows"),
+    ReasonCode.BINARY_CONTENT: ("文件不是文本表格(可能是图片、压缩包或已损坏)", "the file is binary, not a text table"),
+    ReasonCode.WRONG_FORMAT: (
+        "文件内容与扩展名不符(如把Excel文件改名为.csv)",
+        "the file's content does not match its name (e.g. an xlsx workbook named .csv)",
+    ),
+    ReasonCode.UNREADABLE_ENCODING: (
+        "无法识别文件的字符编码(请另存为UTF-8或GB18030)",
+        "the file's character encoding cannot be read (save it as UTF-8 or GB18030)",
+    ),
+    ReasonCode.UNREADABLE_FILE: ("文件已损坏或无法打开", "the file is damaged or cannot be opened"),
+    ReasonCode.MISSING_COLUMNS: ("缺少必需的列", "required columns are missing from the header"),
+    ReasonCode.DUPLICATE_HEADER: ("表头中有重复的列名", "the header repeats a column name"),
+    ReasonCode.SHEET_NOT_FOUND: ("找不到指定的工作表", "the configured sheet is not in the workbook"),
+    ReasonCode.INVALID_PHONE: ("电话号码无效", "the phone number is neither a mobile nor a landline number"),
+    ReasonCode.ID_MISMATCH: ("身份证号与出生日期/性别不一致", "birth date or sex disagrees with the resident ID number"),
 }
+
+
+#: Codes that describe a whole file rather than a row: they appear in the raw manifest and in
+#: ``connectors.FeedFileError``, never in the quarantine table.
+FILE_LEVEL: frozenset[ReasonCode] = frozenset(
+    {
+        ReasonCode.EMPTY_FILE,
+        ReasonCode.HEADER_ONLY,
+        ReasonCode.BINARY_CONTENT,
+        ReasonCode.WRONG_FORMAT,
+        ReasonCode.UNREADABLE_ENCODING,
+        ReasonCode.UNREADABLE_FILE,
+        ReasonCode.MISSING_COLUMNS,
+        ReasonCode.DUPLICATE_HEADER,
+        ReasonCode.SHEET_NOT_FOUND,
+    }
+)
 
 
 def describe(code: ReasonCode | str, lang: str = "zh") -> str:

@@ -322,6 +322,21 @@ ADDRESS_REVIEW = Table(
     ),
 )
 
+FIELD_ISSUE = Table(
+    name="field_issue",
+    chinese="字段问题",
+    doc="Staged records whose value failed a field rule (e.g. an ID with a bad check digit): the record is "
+    "kept and resolved without that value, and the value is flagged here with a reason.",
+    key=("feed", "source_record_id", "field", "reason_code"),
+    columns=(
+        _c("feed", S, "Feed name.", nullable=False),
+        _c("source_record_id", S, "Record id.", nullable=False),
+        _c("field", S, "Canonical staging field.", nullable=False),
+        _c("reason_code", S, "Reason code (see warehouse.reasons.ReasonCode).", nullable=False),
+        _c("original_value", S, "The value as staged (scrubbed of ID numbers and phones in shared)."),
+    ),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -337,6 +352,7 @@ TABLES: dict[str, Table] = {
         SOURCE_XREF,
         QUARANTINE,
         ADDRESS_REVIEW,
+        FIELD_ISSUE,
     )
 }
 

@@ -1,0 +1,95 @@
+"""
+### Resolve and publish the warehouse
+
+Runs whenever any feed's staging asset is updated (or by hand). Every step is a plain function in
+`gridhub.pipeline`; its output goes to `work/<run_id>/<step>/` in the workspace, where the next step reads it,
+so any task can be retried alone. The run id is a fingerprint of the inputs: the same inputs give the same
+run id and the same snapshot.
+
+1. **prepare_mentions** — every feed's current staged rows → normalised mentions (names 繁→简, IDs checked).
+2. **bind_addresses** — address texts → 标准地址 code, building and grid (进网入格); facility points → grid.
+3. **resolve_entities** — persons, organisations, houses, facilities → entities with stable ids.
+4. **build_tables** — the canonical tables (schema in `warehouse/schema.py`).
+5. **publish** — Great Expectations validates every table; only if all pass is a snapshot written and the
+   `current` pointer switched (the warehouse asset is updated). A failure leaves the last snapshot current.
+6. **summary** — the run summary (feeds, quarantine, binding rates, quality vs truth) in `reports/`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import DAG, Asset, AssetAny, task
+
+from gridhub.assets import (
+    WAREHOUSE_ASSET,
+    configured_feeds,
+    staging_asset_name,
+    staging_asset_uri,
+    warehouse_asset_uri,
+    workspace_root,
+)
+
+DEFAULT_ARGS = {
+    "owner": "gridhub",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+}
+
+_root = workspace_root()
+_feeds = configured_feeds(_root)
+_staged = [Asset(name=staging_asset_name(f["name"]), uri=staging_asset_uri(_root, f["name"])) for f in _feeds]
+_warehouse = Asset(name=WAREHOUSE_ASSET, uri=warehouse_asset_uri(_root)) if _root else None
+
+if _root is not None:
+    with DAG(
+        dag_id="gridhub_resolve_publish",
+        description="staging → mentions → address/grid binding → entity resolution → validation → warehouse",
+        doc_md=__doc__,
+        schedule=AssetAny(*_staged) if _staged else None,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["gridhub", "warehouse"],
+    ) as resolve_publish:
+
+        @task(doc_md="Staged rows of every feed → normalised mentions per entity type.")
+        def prepare_mentions() -> str:
+            from gridhub.tasks import step
+
+            return step("prepare_mentions")["run_id"]
+
+        @task(doc_md="Bind every address field to the standard address library and grids.")
+        def bind_addresses(run_id: str) -> str:
+            from gridhub.tasks import step
+
+            return step("bind_addresses", run_id)["run_id"]
+
+        @task(doc_md="Resolve mentions into entities with stable ids (state committed only on publish).")
+        def resolve_entities(run_id: str) -> str:
+            from gridhub.tasks import step
+
+            return step("resolve_entities", run_id)["run_id"]
+
+        @task(doc_md="Assemble the canonical warehouse tables.")
+        def build_tables(run_id: str) -> str:
+            from gridhub.tasks import step
+
+            return step("build_tables", run_id)["run_id"]
+
+        @task(outlets=[_warehouse], doc_md="Validate with Great Expectations; publish a snapshot only if all pass.")
+        def publish(run_id: str, **context) -> str:
+            from gridhub.tasks import step
+
+            result = step("publish_run", run_id)
+            context["outlet_events"][_warehouse].extra = result
+            return run_id
+
+        @task(doc_md="Write and log the run summary (reports/summary.json).")
+        def summary(run_id: str) -> dict:
+            from gridhub.tasks import summary_task
+
+            return summary_task()
+
+        summary(publish(build_tables(resolve_entities(bind_addresses(prepare_mentions())))))

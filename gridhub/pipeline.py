@@ -1,0 +1,344 @@
+"""The resolve-and-publish run, as plain functions over a workspace.
+
+Each step reads what the previous one wrote under ``work/<run_id>/`` and writes its own output there, so any
+step can be retried on its own (Airflow retries, or a person rerunning a task) and gives the same result:
+
+1. :func:`prepare_mentions` — the feeds' current staged rows → normalised mentions per entity type.
+2. :func:`bind_addresses` — every address field → standard address, building and grid (进网入格).
+3. :func:`resolve_entities` — mentions → entities with stable ids, per entity type.
+4. :func:`build_tables` — the canonical warehouse tables (Arrow, exactly the schema in warehouse/schema.py).
+5. :func:`publish_run` — Great Expectations gate, then an atomic snapshot; entity-id state is committed only
+   after the snapshot is current, so a failed run changes nothing a reader or the next run sees.
+
+The run id is a fingerprint of everything the run reads (config, reference data, staged files), so the same
+inputs give the same run id, the same work folder and the same warehouse snapshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gridhub.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+ENTITY_TYPES = ("person", "organisation", "house", "facility")
+
+
+class PipelineError(RuntimeError):
+    """A run cannot go on; the message says which step and what to do."""
+
+
+# ----------------------------------------------------------------------------------------------------------
+# run identity
+# ----------------------------------------------------------------------------------------------------------
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def input_fingerprint(ws: Workspace) -> str:
+    """SHA-256 over the config, the reference files and the names of the staged files (raw hashes)."""
+    h = hashlib.sha256()
+    h.update((ws.root / "gridhub.yaml").read_bytes())
+    ref = ws.config.reference
+    for rel in (ref.addresses, ref.grids, ref.divisions):
+        p = ws.path(rel)
+        h.update(rel.encode())
+        h.update(_file_digest(p).encode() if p.exists() else b"-")
+    for feed in ws.config.feeds:
+        h.update(feed.name.encode())
+        d = ws.staging_dir(feed.name)
+        for f in sorted(d.glob("*.parquet")) if d.exists() else []:
+            h.update(f.name.encode())
+    decisions = ws.state / "review_decisions.csv"
+    if decisions.exists():
+        h.update(_file_digest(decisions).encode())
+    return h.hexdigest()
+
+
+def new_run_id(ws: Workspace) -> str:
+    return "run-" + input_fingerprint(ws)[:16]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# small I/O helpers: every intermediate is Parquet under work/<run_id>/, written atomically
+# ----------------------------------------------------------------------------------------------------------
+def _write(df: pd.DataFrame | pa.Table, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise PipelineError(f"{path} is missing: run the step that writes it first")
+    return pq.read_table(path).to_pandas()
+
+
+def _step_dir(ws: Workspace, run_id: str, step: str) -> Path:
+    return ws.work_dir(run_id) / step
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 1. mentions
+# ----------------------------------------------------------------------------------------------------------
+def prepare_mentions(ws: Workspace, run_id: str) -> dict:
+    """Load every feed's current staged rows and split them into normalised mentions."""
+    from connectors import load_staging
+    from matching.mentions import build_mentions
+
+    staged = {}
+    for feed in ws.config.feeds:
+        if ws.staging_dir(feed.name).exists():
+            staged[feed.name] = load_staging(ws, feed.name)
+    if not any(len(df) for df in staged.values()):
+        raise PipelineError("no staged rows in any feed: run the ingest DAGs (or `gridhub ingest`) first")
+    m = build_mentions(staged, ws.config)
+    out = _step_dir(ws, run_id, "mentions")
+    for name, df in {**m.by_type(), "links": m.links, "issues": m.issues}.items():
+        _write(df, out / f"{name}.parquet")
+    counts = {name: len(df) for name, df in m.by_type().items()}
+    log.info("mentions: %s", counts)
+    return {"run_id": run_id, "mentions": counts, "staged_rows": {k: len(v) for k, v in staged.items()}}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 2. address and grid binding
+# ----------------------------------------------------------------------------------------------------------
+ADDRESS_FIELD_OF = {  # (mention type, text column) → (truth field name, prefix of the bound columns)
+    ("person", "address_text"): ("address", ""),
+    ("person", "hukou_address_text"): ("hukou_address", "hukou_"),
+    ("organisation", "address_text"): ("org_address", ""),
+    ("house", "address_text"): ("address", ""),
+    ("facility", "address_text"): ("address", ""),
+}
+BOUND_COLUMNS = ("address_code", "building_code", "grid_code", "level", "score", "method", "status")
+
+
+def bind_addresses(ws: Workspace, run_id: str) -> dict:
+    """Bind every address text to the standard address library, and facilities' points to grids."""
+    from matching.address import AddressLibrary, match_addresses
+    from matching.grids import GridIndex, bind_grids
+
+    src = _step_dir(ws, run_id, "mentions")
+    frames = {t: _read(src / f"{t}.parquet") for t in ENTITY_TYPES}
+    library = AddressLibrary.load(ws.reference)
+    texts = pd.concat(
+        [frames[t][col] for (t, col) in ADDRESS_FIELD_OF if col in frames[t].columns], ignore_index=True
+    ).dropna()
+    unique = pd.Series(texts.unique(), dtype="string")
+    matched = match_addresses(library, unique)
+    matched.index = unique.to_numpy()
+    bindings = []
+    for (t, col), (field, prefix) in ADDRESS_FIELD_OF.items():
+        df = frames[t]
+        hit = matched.reindex(df[col].to_numpy())
+        for c in BOUND_COLUMNS:
+            name = f"{prefix}{'bind_' if c in ('level', 'score', 'method', 'status') else ''}{c}"
+            df[name] = hit[c].to_numpy()
+        has_text = df[col].notna()
+        if t == "house":
+            has_text &= ~df["derived"].astype(bool)
+        b = df.loc[has_text, ["feed", "source_record_id", col]].rename(columns={col: "address_text"})
+        b["field"] = field
+        b["entity_type"] = t
+        for c in BOUND_COLUMNS:
+            b[c] = hit[c].to_numpy()[has_text.to_numpy()]
+        b["candidates"] = hit["candidates"].to_numpy()[has_text.to_numpy()]
+        bindings.append(b)
+
+    # facilities: grid by point-in-polygon, compared with the address's grid
+    fac = frames["facility"]
+    if len(fac):
+        grids = GridIndex.load(ws.reference)
+        point_grid = grids.locate(fac["lon"], fac["lat"], crs=ws.config.reference.crs)
+        bound = bind_grids(fac["grid_code"], point_grid)
+        fac["grid_code"] = bound["grid_code"].to_numpy()
+        fac["grid_source"] = bound["grid_source"].to_numpy()
+        fac["grid_conflict"] = bound["grid_conflict"].to_numpy()
+    else:
+        fac["grid_source"] = pd.Series(dtype="string")
+        fac["grid_conflict"] = pd.Series(dtype="boolean")
+
+    out = _step_dir(ws, run_id, "bound")
+    for t, df in frames.items():
+        _write(df, out / f"{t}.parquet")
+    all_bindings = pd.concat(bindings, ignore_index=True)
+    _write(all_bindings, out / "address_bindings.parquet")
+    n = len(all_bindings)
+    matched_n = int((all_bindings["status"] == "matched").sum())
+    return {"run_id": run_id, "address_fields": n, "matched": matched_n, "rate": matched_n / n if n else 0.0}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 3. entity resolution
+# ----------------------------------------------------------------------------------------------------------
+def _er_state_dir(ws: Workspace, entity_type: str) -> Path:
+    from matching.er import ResolutionState
+
+    return ResolutionState.folder(ws.state, entity_type)
+
+
+def resolve_entities(ws: Workspace, run_id: str) -> dict:
+    """Resolve each entity type's mentions into entities with stable ids (state is staged, not committed)."""
+    from matching.er import EntitySettings, ResolutionState, golden_records, resolve
+
+    src = _step_dir(ws, run_id, "bound")
+    out = _step_dir(ws, run_id, "resolved")
+    decisions_path = ws.state / "review_decisions.csv"
+    decisions = pd.read_csv(decisions_path, dtype=str) if decisions_path.exists() else None
+    summary = {}
+    for t in ENTITY_TYPES:
+        mentions = _read(src / f"{t}.parquet")
+        settings = EntitySettings.from_config(t, ws.config.matching)
+        state_dir = _er_state_dir(ws, t)
+        state = ResolutionState.load(state_dir, t) if (state_dir / "model.json").exists() else None
+        res = resolve(mentions, settings, state=state, decisions=decisions, run_id=run_id)
+        golden = golden_records(mentions, res.assignments, settings)
+        _write(res.assignments, out / f"{t}_assignments.parquet")
+        _write(golden, out / f"{t}_golden.parquet")
+        _write(res.review, out / f"{t}_review.parquet")
+        _write(res.id_history, out / f"{t}_id_history.parquet")
+        _write(res.pairs, out / f"{t}_pairs.parquet")
+        staged_state = out / "state" / t
+        if staged_state.exists():
+            shutil.rmtree(staged_state)
+        res.state.save(staged_state)
+        summary[t] = {
+            "mentions": len(mentions),
+            "entities": int(res.assignments["entity_id"].nunique()) if len(res.assignments) else 0,
+            "review_pairs": len(res.review),
+            "blocking": res.blocking_report.to_dict("records") if hasattr(res, "blocking_report") else [],
+        }
+    return {"run_id": run_id, "entities": summary}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 4. canonical tables
+# ----------------------------------------------------------------------------------------------------------
+def build_tables(ws: Workspace, run_id: str) -> dict:
+    """Assemble every canonical table from the resolved entities, links and reference data."""
+    from connectors import load_quarantine
+    from warehouse.build import assemble_tables
+
+    bound = _step_dir(ws, run_id, "bound")
+    resolved = _step_dir(ws, run_id, "resolved")
+    mentions = {t: _read(bound / f"{t}.parquet") for t in ENTITY_TYPES}
+    assignments = {t: _read(resolved / f"{t}_assignments.parquet") for t in ENTITY_TYPES}
+    golden = {t: _read(resolved / f"{t}_golden.parquet") for t in ENTITY_TYPES}
+    tables = assemble_tables(
+        reference_dir=ws.reference,
+        config=ws.config,
+        mentions=mentions,
+        assignments=assignments,
+        golden=golden,
+        links=_read(_step_dir(ws, run_id, "mentions") / "links.parquet"),
+        issues=_read(_step_dir(ws, run_id, "mentions") / "issues.parquet"),
+        bindings=_read(bound / "address_bindings.parquet"),
+        quarantine=load_quarantine(ws),
+    )
+    out = _step_dir(ws, run_id, "tables")
+    for name, table in tables.items():
+        _write(table, out / f"{name}.parquet")
+    return {"run_id": run_id, "rows": {name: t.num_rows for name, t in tables.items()}}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 5. validate + publish
+# ----------------------------------------------------------------------------------------------------------
+def hmac_key(ws: Workspace) -> bytes:
+    env = ws.config.warehouse.privacy.hmac_key_env
+    key = os.environ.get(env, "")
+    if not key:
+        raise PipelineError(
+            f"the privacy layer needs a key: set the environment variable {env} (a long random secret, "
+            "the same for every run, or keyed hashes will not join across snapshots)"
+        )
+    return key.encode()
+
+
+def _lineage(ws: Workspace) -> dict:
+    from connectors import raw_manifest
+
+    manifest = raw_manifest(ws)
+    return {
+        "workspace": ws.config.name,
+        "feeds": [f.name for f in ws.config.feeds],
+        "raw_files": manifest.to_dict("records") if manifest is not None else [],
+        "input_fingerprint": input_fingerprint(ws),
+    }
+
+
+def publish_run(ws: Workspace, run_id: str) -> dict:
+    """Validate the run's tables (Great Expectations) and publish them as the current snapshot.
+
+    Raises ``warehouse.PublishBlocked`` when validation fails: nothing is published and ``current`` and the
+    entity-id state stay as they were.
+    """
+    from warehouse import publish
+    from warehouse.schema import TABLES
+
+    tables_dir = _step_dir(ws, run_id, "tables")
+    tables = {name: pq.read_table(tables_dir / f"{name}.parquet") for name in TABLES}
+    snapshot = publish(
+        ws.warehouse,
+        tables,
+        run_id=run_id,
+        lineage=_lineage(ws),
+        settings=ws.config.warehouse,
+        grid_code_width=ws.config.reference.grid_code_width,
+        hmac_key=hmac_key(ws),
+    )
+    _commit_state(ws, run_id)
+    return {"run_id": run_id, "snapshot": str(getattr(snapshot, "path", snapshot)),
+            "data_docs": str(getattr(snapshot, "data_docs_path", ""))}
+
+
+def _commit_state(ws: Workspace, run_id: str) -> None:
+    """Promote the run's entity-id state to the workspace once its snapshot is current."""
+    staged = _step_dir(ws, run_id, "resolved") / "state"
+    for t in ENTITY_TYPES:
+        src = staged / t
+        if not src.exists():
+            continue
+        dst = _er_state_dir(ws, t)
+        tmp = dst.with_name(f".{dst.name}.tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        shutil.copytree(src, tmp)
+        if dst.exists():
+            old = dst.with_name(f".{dst.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(dst, old)
+            os.replace(tmp, dst)
+            shutil.rmtree(old)
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, dst)
+
+
+def run_all(ws: Workspace, run_id: str | None = None) -> dict:
+    """Every step in order, in this process (what the resolve-and-publish DAG does task by task)."""
+    run_id = run_id or new_run_id(ws)
+    results = {"run_id": run_id}
+    for step in (prepare_mentions, bind_addresses, resolve_entities, build_tables, publish_run):
+        results[step.__name__] = step(ws, run_id)
+    (ws.work_dir(run_id) / "run.json").write_text(json.dumps(results, ensure_ascii=False, indent=2, default=str))
+    return results

@@ -1,0 +1,165 @@
+"""The run summary a data engineer reads after ``make demo`` (and the resolve DAG's last task logs).
+
+It is computed from what the run left on disk — the raw manifest, staging, quarantine, the published
+snapshot and the ground truth where there is one — never from counters kept in memory, so it tells the truth
+about the workspace whichever process ran the steps.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from gridhub.quality import address_accuracy, entity_scores, read_truth
+from gridhub.workspace import Workspace
+from warehouse.reasons import describe
+
+ENTITY_TABLES = {"person": "person", "organisation": "organisation", "house": "house", "facility": "facility"}
+
+
+def _feed_rows(ws: Workspace) -> pd.DataFrame:
+    from connectors import load_quarantine, raw_manifest
+
+    manifest = raw_manifest(ws)
+    quarantine = load_quarantine(ws)
+    rows = []
+    for feed in ws.config.feeds:
+        read = staged = 0
+        if manifest is not None and len(manifest):
+            m = manifest[(manifest["feed"] == feed.name)]
+            read = int(pd.to_numeric(m.get("rows_read", pd.Series(dtype=int)), errors="coerce").fillna(0).sum())
+            staged = int(pd.to_numeric(m.get("rows_staged", pd.Series(dtype=int)), errors="coerce").fillna(0).sum())
+        q = quarantine[quarantine["feed"] == feed.name] if len(quarantine) else quarantine
+        reasons = q["reason_code"].value_counts().to_dict() if len(q) else {}
+        rows.append(
+            {
+                "feed": feed.name,
+                "department": feed.department,
+                "rows_read": read,
+                "rows_staged": staged,
+                "rows_quarantined": int(q[["raw_sha256", "line"]].drop_duplicates().shape[0]) if len(q) else 0,
+                "quarantine_reasons": reasons,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def build_summary(ws: Workspace) -> dict:
+    """Everything the demo prints, as a JSON-able dict."""
+    from warehouse import current_manifest, read_table
+
+    wh = ws.warehouse
+    manifest = current_manifest(wh)
+    summary: dict = {"workspace": str(ws.root), "warehouse": str(wh), "feeds": _feed_rows(ws).to_dict("records")}
+    if manifest is None:
+        summary["published"] = False
+        return summary
+    summary["published"] = True
+    summary["snapshot"] = manifest.get("run_id")
+    summary["snapshot_path"] = manifest.get("path") or str(wh / "snapshots" / str(manifest.get("run_id")))
+    summary["data_docs"] = manifest.get("data_docs")
+    summary["validation"] = manifest.get("validation", {"success": True})
+    summary["row_counts"] = manifest.get("row_counts", {})
+    summary["entities"] = {t: summary["row_counts"].get(t) for t in ENTITY_TABLES}
+
+    layer = "restricted"
+    xref = read_table(wh, "source_xref", layer=layer).to_pandas()
+    bindings = read_table(wh, "address_review", layer=layer).to_pandas()
+    work_bindings = ws.work_dir(str(manifest.get("run_id"))) / "bound" / "address_bindings.parquet"
+    if work_bindings.exists():
+        bindings = pq.read_table(work_bindings).to_pandas()
+        n = len(bindings)
+        summary["address_binding_rate"] = float((bindings["status"] == "matched").mean()) if n else None
+    entities_with_grid = {}
+    for t, table in ENTITY_TABLES.items():
+        df = read_table(wh, table, layer=layer).to_pandas()
+        entities_with_grid[t] = float(df["grid_code"].notna().mean()) if len(df) else None
+    summary["grid_binding_rate"] = entities_with_grid
+
+    truth_dir = ws.truth
+    if truth_dir and truth_dir.exists():
+        records, addresses = read_truth(truth_dir)
+        if records is not None:
+            summary["quality"] = {t: s.as_dict() for t, s in entity_scores(xref, records).items()}
+        if addresses is not None and work_bindings.exists():
+            library = read_table(wh, "address", layer=layer).to_pandas()
+            summary["address_accuracy"] = address_accuracy(bindings, addresses, library).as_dict()
+    return summary
+
+
+def _table(rows: list[list], headers: list[str]) -> str:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
+
+    def width(s: str) -> int:  # CJK characters take two columns in a terminal
+        return sum(2 if ord(ch) > 0x2E80 else 1 for ch in s)
+
+    widths = [max(width(r[i]) for r in cells) for i in range(len(headers))]
+    line = "+".join("-" * (w + 2) for w in widths)
+    out = []
+    for i, r in enumerate(cells):
+        out.append(" | ".join(c + " " * (widths[j] - width(c)) for j, c in enumerate(r)))
+        if i == 0:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def format_summary(s: dict) -> str:
+    """The summary as plain-text tables."""
+    parts = [f"gridhub summary — workspace {s['workspace']}", ""]
+    feed_rows = [
+        [f["feed"], f["department"], f["rows_read"], f["rows_staged"], f["rows_quarantined"],
+         ", ".join(f"{describe(k)}({k}) {v}" for k, v in sorted(f["quarantine_reasons"].items())) or "-"]
+        for f in s["feeds"]
+    ]
+    parts.append("Feeds in")
+    parts.append(_table(feed_rows, ["feed", "部门", "rows read", "staged", "quarantined", "quarantine reasons"]))
+    parts.append("")
+    if not s.get("published"):
+        parts.append("Nothing published yet.")
+        return "\n".join(parts)
+    ent = s.get("entities", {})
+    grid = s.get("grid_binding_rate", {})
+    parts.append("Entities out")
+    parts.append(_table([[t, ent.get(t), _pct(grid.get(t))] for t in ENTITY_TABLES],
+                        ["entity", "count", "grid binding rate"]))
+    parts.append("")
+    parts.append(f"Address binding rate (address fields bound to the standard library): {_pct(s.get('address_binding_rate'))}")
+    acc = s.get("address_accuracy")
+    if acc:
+        parts.append(
+            f"Address accuracy vs truth: correct at building level or finer {_pct(acc['correct_rate'])}, "
+            f"unmatched {_pct(acc['unmatched_rate'])}, confidently wrong {_pct(acc['wrong_rate'])} "
+            f"({acc['fields']} fields; {acc['outside_library']} outside the library, {acc['outside_bound']} of them bound)"
+        )
+    q = s.get("quality")
+    if q:
+        parts.append("")
+        parts.append("Entity resolution vs ground truth (pairwise)")
+        parts.append(_table(
+            [[t, v["records"], f"{v['precision']:.4f}", f"{v['recall']:.4f}", f"{v['f1']:.4f}"] for t, v in sorted(q.items())],
+            ["entity", "records", "precision", "recall", "F1"],
+        ))
+    v = s.get("validation") or {}
+    parts.append("")
+    parts.append(f"Validation (Great Expectations): {'PASSED' if v.get('success', True) else 'FAILED'}"
+                 + (f" — {v.get('expectations', '')} expectations" if v.get("expectations") else ""))
+    parts.append(f"Warehouse snapshot: {s.get('snapshot')} at {s.get('snapshot_path')}")
+    parts.append(f"Current warehouse: {s['warehouse']}")
+    if s.get("data_docs"):
+        parts.append(f"Data Docs: {s['data_docs']}")
+    return "\n".join(parts)
+
+
+def write_summary(ws: Workspace, path: Path | None = None) -> tuple[dict, Path]:
+    s = build_summary(ws)
+    path = path or ws.reports / "summary.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(s, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    return s, path

@@ -1,0 +1,52 @@
+"""What the DAG tasks call: thin adapters from Airflow to the pipeline functions.
+
+They read the workspace from ``$GRIDHUB_WORKSPACE``, quieten noisy loggers in task logs and return small,
+JSON-able dicts (Airflow keeps them as XCom and as asset-event extras).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gridhub.workspace import Workspace
+
+log = logging.getLogger("gridhub")
+
+
+def _quiet() -> None:
+    for name in ("great_expectations", "py.warnings"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def ingest_task(feed: str) -> dict:
+    """Ingest one feed; return per-file counts. Raises on a whole-file error after keeping the file in raw."""
+    from connectors import ingest_feed
+
+    _quiet()
+    ws = Workspace.from_env()
+    result = ingest_feed(ws, feed)
+    result.check_accounting()
+    totals = result.totals()
+    log.info("feed %s: %s", feed, totals)
+    return {"feed": feed, **totals}
+
+
+def step(name: str, run_id: str | None = None) -> dict:
+    """Run one pipeline step (``gridhub.pipeline.<name>``) for ``run_id`` (a new one for the first step)."""
+    from gridhub import pipeline
+
+    _quiet()
+    ws = Workspace.from_env()
+    run_id = run_id or pipeline.new_run_id(ws)
+    result = getattr(pipeline, name)(ws, run_id)
+    log.info("%s: %s", name, result)
+    return result
+
+
+def summary_task() -> dict:
+    from gridhub.report import format_summary, write_summary
+
+    ws = Workspace.from_env()
+    s, path = write_summary(ws)
+    log.info("run summary (%s):\n%s", path, format_summary(s))
+    return {"summary": str(path), "snapshot": s.get("snapshot")}

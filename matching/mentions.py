@@ -1,0 +1,301 @@
+"""From staged feed rows to normalised *mentions*: one row per (record, entity it describes).
+
+A staged 人社 row names a person and the person's employer; a 住建 row names a house and its owner. Entity
+resolution works per entity type, so each staged row is split into the mentions it carries, every field
+normalised on the way (names 繁→简 and half-width, IDs check-digit validated and upgraded from 15 digits,
+phones, credit codes). Relations between the mentions of one row (person lives in house, person works for
+organisation) are kept as *links* between mention keys and become relation tables once the mentions are
+resolved into entities.
+
+Everything here is vectorised over columns; the only loop is over the handful of feeds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from gridhub.config import Feed, WorkspaceConfig
+from matching.normalize import (
+    name_pinyin,
+    normalize_credit_codes,
+    normalize_names,
+    normalize_phones,
+    normalize_resident_ids,
+)
+from matching.text import normalize_text
+from warehouse.reasons import ReasonCode
+
+ADDRESS_FIELDS = ("address", "hukou_address", "org_address")
+
+PERSON_COLUMNS = [
+    "record_key", "feed", "source_record_id", "raw_sha256", "line", "priority", "record_date",
+    "name", "name_pinyin", "id_number", "birth_date", "sex", "ethnicity", "phone", "population_type",
+    "address_text", "address_relation", "hukou_address_text",
+]
+ORGANISATION_COLUMNS = [
+    "record_key", "feed", "source_record_id", "raw_sha256", "line", "priority", "record_date",
+    "org_name", "credit_code", "org_type", "legal_rep", "address_text", "industry", "org_status", "established",
+]
+HOUSE_COLUMNS = [
+    "record_key", "feed", "source_record_id", "raw_sha256", "line", "priority", "record_date",
+    "address_text", "house_use", "house_area", "rented", "derived",
+]
+FACILITY_COLUMNS = [
+    "record_key", "feed", "source_record_id", "raw_sha256", "line", "priority", "record_date",
+    "facility_type", "facility_name", "address_text", "lon", "lat", "responsible", "facility_status",
+]
+LINK_COLUMNS = ["from_key", "to_key", "kind", "relation", "feed", "record_date"]
+ISSUE_COLUMNS = ["feed", "source_record_id", "field", "reason_code", "original_value"]
+
+
+@dataclass
+class Mentions:
+    """All mentions of one run, one frame per entity type, plus the links between them."""
+
+    person: pd.DataFrame
+    organisation: pd.DataFrame
+    house: pd.DataFrame
+    facility: pd.DataFrame
+    links: pd.DataFrame
+    issues: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
+
+    def by_type(self) -> dict[str, pd.DataFrame]:
+        return {
+            "person": self.person,
+            "organisation": self.organisation,
+            "house": self.house,
+            "facility": self.facility,
+        }
+
+
+def _col(df: pd.DataFrame, name: str, dtype: str = "string") -> pd.Series:
+    if name in df.columns:
+        return df[name]
+    return pd.Series(pd.NA, index=df.index, dtype=dtype)
+
+
+def _base(df: pd.DataFrame, feed: Feed, suffix: str = "") -> pd.DataFrame:
+    rid = df["source_record_id"].astype("string")
+    return pd.DataFrame(
+        {
+            "record_key": (feed.name + ":" + rid + suffix).astype("string"),
+            "feed": pd.Series(feed.name, index=df.index, dtype="string"),
+            "source_record_id": rid,
+            "raw_sha256": _col(df, "_raw_sha256").astype("string"),
+            "line": _col(df, "_line", "Int64").astype("Int64"),
+            "priority": pd.Series(feed.priority, index=df.index, dtype="Int64"),
+            "record_date": pd.to_datetime(_col(df, "record_date", "object"), errors="coerce").dt.date,
+        },
+        index=df.index,
+    )
+
+
+def _clean_text(s: pd.Series) -> pd.Series:
+    out = normalize_text(s.astype("string"))
+    return out.mask(out.str.len() == 0)
+
+
+def _issues(feed: Feed, df: pd.DataFrame, field_name: str, bad: pd.Series, reason: ReasonCode) -> pd.DataFrame:
+    sel = bad.fillna(False).astype(bool)
+    if not sel.any():
+        return pd.DataFrame(columns=ISSUE_COLUMNS)
+    return pd.DataFrame(
+        {
+            "feed": feed.name,
+            "source_record_id": df.loc[sel, "source_record_id"].astype("string"),
+            "field": field_name,
+            "reason_code": str(reason),
+            "original_value": df.loc[sel, field_name].astype("string"),
+        }
+    )
+
+
+def person_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Person mentions of one feed's staged rows, and the field issues found while normalising them."""
+    out = _base(df, feed)
+    issues = []
+    out["name"] = normalize_names(_col(df, "name"))
+    out["name_pinyin"] = name_pinyin(out["name"])
+    ids = normalize_resident_ids(_col(df, "id_number"))
+    ids.index = df.index
+    out["id_number"] = ids["id_number"].where(ids["id_valid"].fillna(False).astype(bool))
+    if "id_number" in df.columns:
+        given = df["id_number"].astype("string").str.strip()
+        invalid = given.notna() & (given != "") & ~ids["id_valid"].fillna(False).astype(bool)
+        issues.append(_issues(feed, df, "id_number", invalid, ReasonCode.INVALID_ID_NUMBER))
+
+    feed_birth = pd.to_datetime(_col(df, "birth_date", "object"), errors="coerce").dt.date
+    id_birth = ids["id_birth_date"]
+    out["birth_date"] = feed_birth.where(feed_birth.notna(), id_birth)
+    feed_sex = _col(df, "sex").astype("string").where(lambda s: s.isin(["M", "F"]))
+    out["sex"] = feed_sex.fillna(ids["id_sex"].astype("string")).fillna("U")
+    valid_id = out["id_number"].notna()
+    mismatch = valid_id & (
+        (feed_birth.notna() & (feed_birth.astype("string") != id_birth.astype("string")))
+        | (feed_sex.notna() & (feed_sex != ids["id_sex"].astype("string")))
+    )
+    if "id_number" in df.columns:
+        issues.append(_issues(feed, df, "id_number", mismatch, ReasonCode.ID_MISMATCH))
+
+    phones = normalize_phones(_col(df, "phone"))
+    phones.index = df.index
+    out["phone"] = phones["phone"].where(phones["phone_valid"].fillna(False).astype(bool))
+    if "phone" in df.columns:
+        given_phone = _col(df, "phone").astype("string").str.strip()
+        issues.append(
+            _issues(feed, df, "phone", given_phone.notna() & (given_phone != "")
+                    & ~phones["phone_valid"].fillna(False).astype(bool), ReasonCode.INVALID_PHONE)
+        )
+    out["ethnicity"] = _clean_text(_col(df, "ethnicity"))
+    out["population_type"] = _clean_text(_col(df, "population_type"))
+    out["address_text"] = _clean_text(_col(df, "address"))
+    rel = _col(df, "address_relation").astype("string")
+    if feed.address_relation:
+        rel = rel.fillna(feed.address_relation)
+    out["address_relation"] = rel.where(out["address_text"].notna())
+    out["hukou_address_text"] = _clean_text(_col(df, "hukou_address"))
+    out = out[out["name"].notna() | out["id_number"].notna()]
+    issues = [i for i in issues if len(i)]
+    issue_frame = pd.concat(issues, ignore_index=True) if issues else pd.DataFrame(columns=ISSUE_COLUMNS)
+    return out[PERSON_COLUMNS], issue_frame
+
+
+def organisation_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Organisation mentions: the feed's own organisations, or a person's employer (人社)."""
+    out = _base(df, feed, suffix="" if "person" not in feed.entities else "#org")
+    out["org_name"] = normalize_names(_col(df, "org_name"))
+    codes = normalize_credit_codes(_col(df, "credit_code"))
+    codes.index = df.index
+    valid = codes["credit_valid"].fillna(False).astype(bool)
+    out["credit_code"] = codes["credit_code"].where(valid)
+    out["org_type"] = codes["org_type"].where(valid)
+    issues = pd.DataFrame(columns=ISSUE_COLUMNS)
+    if "credit_code" in df.columns:
+        given = _col(df, "credit_code").astype("string").str.strip()
+        issues = _issues(feed, df, "credit_code", given.notna() & (given != "") & ~valid,
+                         ReasonCode.INVALID_CREDIT_CODE)
+    out["legal_rep"] = normalize_names(_col(df, "legal_rep"))
+    out["address_text"] = _clean_text(_col(df, "org_address"))
+    out["industry"] = _clean_text(_col(df, "industry"))
+    out["org_status"] = _clean_text(_col(df, "org_status"))
+    out["established"] = pd.to_datetime(_col(df, "established", "object"), errors="coerce").dt.date
+    out = out[out["org_name"].notna() | out["credit_code"].notna()]
+    return out[ORGANISATION_COLUMNS], issues
+
+
+def house_mentions(df: pd.DataFrame, feed: Feed) -> pd.DataFrame:
+    """House mentions a feed states itself (住建: 房屋坐落, 用途, 面积, 是否出租)."""
+    out = _base(df, feed, suffix="" if "person" not in feed.entities else "#house")
+    out["address_text"] = _clean_text(_col(df, "address"))
+    out["house_use"] = _clean_text(_col(df, "house_use"))
+    out["house_area"] = pd.to_numeric(_col(df, "house_area", "Float64"), errors="coerce").astype("Float64")
+    out["rented"] = _col(df, "rented", "boolean").astype("boolean")
+    out["derived"] = False
+    return out.loc[out["address_text"].notna(), HOUSE_COLUMNS]
+
+
+def derived_house_mentions(persons: pd.DataFrame) -> pd.DataFrame:
+    """Houses that persons' 居住/户籍/产权 addresses point to, as mentions of their own.
+
+    A police record of where someone lives is also evidence that the house exists (实有房屋 from 实有人口);
+    resolving these with the housing feed's houses gives every person–house relation a house id.
+    """
+    p = persons[persons["address_text"].notna()]
+    out = pd.DataFrame(
+        {
+            "record_key": (p["record_key"] + "#house").astype("string"),
+            "feed": p["feed"],
+            "source_record_id": p["source_record_id"],
+            "raw_sha256": p["raw_sha256"],
+            "line": p["line"],
+            "priority": p["priority"],
+            "record_date": p["record_date"],
+            "address_text": p["address_text"],
+            "house_use": pd.Series(pd.NA, index=p.index, dtype="string"),
+            "house_area": pd.Series(pd.NA, index=p.index, dtype="Float64"),
+            "rented": pd.Series(pd.NA, index=p.index, dtype="boolean"),
+            "derived": True,
+        }
+    )
+    return out[HOUSE_COLUMNS]
+
+
+def facility_mentions(df: pd.DataFrame, feed: Feed) -> pd.DataFrame:
+    out = _base(df, feed)
+    out["facility_type"] = _clean_text(_col(df, "facility_type"))
+    out["facility_name"] = _clean_text(_col(df, "facility_name"))
+    out["address_text"] = _clean_text(_col(df, "address"))
+    out["lon"] = pd.to_numeric(_col(df, "lon", "Float64"), errors="coerce").astype("Float64")
+    out["lat"] = pd.to_numeric(_col(df, "lat", "Float64"), errors="coerce").astype("Float64")
+    out["responsible"] = _clean_text(_col(df, "responsible"))
+    out["facility_status"] = _clean_text(_col(df, "facility_status"))
+    return out[FACILITY_COLUMNS]
+
+
+def _links(frame: pd.DataFrame, to_keys: pd.Series, kind: str, relation: pd.Series | str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "from_key": frame["record_key"].to_numpy(),
+            "to_key": to_keys.to_numpy(),
+            "kind": kind,
+            "relation": relation if isinstance(relation, str) else relation.to_numpy(),
+            "feed": frame["feed"].to_numpy(),
+            "record_date": frame["record_date"].to_numpy(),
+        }
+    )
+
+
+def build_mentions(staged: dict[str, pd.DataFrame], config: WorkspaceConfig) -> Mentions:
+    """Split every feed's staged rows into normalised mentions per entity type, plus their links.
+
+    ``staged`` maps feed name → the feed's current staged rows (``connectors.load_staging``).
+    """
+    persons, orgs, houses, facilities, links, issues = [], [], [], [], [], []
+    for feed in config.feeds:
+        df = staged.get(feed.name)
+        if df is None or df.empty:
+            continue
+        df = df.reset_index(drop=True)
+        p = o = None
+        if "person" in feed.entities:
+            p, iss = person_mentions(df, feed)
+            persons.append(p)
+            issues.append(iss)
+            derived = derived_house_mentions(p)
+            if "house" not in feed.entities:
+                houses.append(derived)
+                links.append(_links(p.loc[derived.index], derived["record_key"], "person_house",
+                                    p.loc[derived.index, "address_relation"]))
+        if "organisation" in feed.entities:
+            o, iss = organisation_mentions(df, feed)
+            orgs.append(o)
+            issues.append(iss)
+            if p is not None:
+                both = p.index.intersection(o.index)
+                links.append(_links(p.loc[both], o.loc[both, "record_key"], "person_organisation", "就业"))
+        if "house" in feed.entities:
+            h = house_mentions(df, feed)
+            houses.append(h)
+            if p is not None:
+                both = p.index.intersection(h.index)
+                rel = p.loc[both, "address_relation"].fillna(feed.address_relation or "产权")
+                links.append(_links(p.loc[both], h.loc[both, "record_key"], "person_house", rel))
+        if "facility" in feed.entities:
+            facilities.append(facility_mentions(df, feed))
+
+    def cat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+        frames = [f for f in frames if f is not None and len(f)]
+        if not frames:
+            return pd.DataFrame(columns=columns)
+        return pd.concat(frames, ignore_index=True)[columns]
+
+    return Mentions(
+        person=cat(persons, PERSON_COLUMNS),
+        organisation=cat(orgs, ORGANISATION_COLUMNS),
+        house=cat(houses, HOUSE_COLUMNS),
+        facility=cat(facilities, FACILITY_COLUMNS),
+        links=cat(links, LINK_COLUMNS),
+        issues=cat(issues, ISSUE_COLUMNS),
+    )

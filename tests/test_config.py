@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from gridhub.config import ConfigError, load_config
+from gridhub.workspace import Workspace, safe_run_id
+
+BASE = """
+name: 测试区
+district_code: "445399"
+feeds:
+  - name: gongan_population
+    department: 公安
+    source: {kind: file, glob: "*.csv", encoding: gb18030}
+    entities: [person]
+    record_id: 记录编号
+    columns: {记录编号: source_record_id, 姓名: name, 公民身份号码: id_number, 性别: sex}
+    value_maps: {sex: {男: M, 女: F}}
+"""
+
+
+def write(tmp_path, text):
+    p = tmp_path / "gridhub.yaml"
+    p.write_text(textwrap.dedent(text), encoding="utf-8")
+    return p
+
+
+def test_valid_config_loads(tmp_path):
+    cfg = load_config(write(tmp_path, BASE))
+    feed = cfg.feed("gongan_population")
+    assert feed.fields == ["source_record_id", "name", "id_number", "sex"]
+    assert feed.source.encoding == "gb18030"
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (("姓名: name", "姓名: nme"), "feed 'gongan_population': columns map to unknown canonical fields ['nme']"),
+        (("value_maps: {sex:", "value_maps: {ethnicity:"), "value_maps names field 'ethnicity'"),
+        (("- name: gongan_population", "- name: Gongan-Population"), "lower-case ascii"),
+        (("kind: file, glob: \"*.csv\"", "kind: ftp, glob: \"*.csv\""), "feed 'gongan_population': source"),
+        (("entities: [person]", "entities: [people]"), "feed 'gongan_population': entities"),
+    ],
+)
+def test_invalid_config_names_feed_and_key(tmp_path, change, expected):
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, BASE.replace(*change)))
+    assert expected in str(e.value)
+
+
+def test_secrets_come_from_environment(tmp_path, monkeypatch):
+    text = BASE + """
+  - name: minzheng_db
+    department: 民政
+    source: {kind: sql, url: "postgresql://${MZ_USER}:${MZ_PASSWORD}@127.0.0.1/test", table: t}
+    entities: [person]
+    record_id: id
+    columns: {id: source_record_id, xm: name}
+"""
+    monkeypatch.setenv("MZ_USER", "reader")
+    monkeypatch.setenv("MZ_PASSWORD", "s3cret")
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.feed("minzheng_db").source.url == "postgresql://reader:s3cret@127.0.0.1/test"
+    monkeypatch.delenv("MZ_PASSWORD")
+    with pytest.raises(ConfigError, match="MZ_PASSWORD"):
+        load_config(write(tmp_path, text))
+
+
+def test_sql_source_needs_table_or_query(tmp_path):
+    text = BASE.replace('source: {kind: file, glob: "*.csv", encoding: gb18030}', "source: {kind: sql, url: 'sqlite://'}")
+    with pytest.raises(ConfigError, match="exactly one of 'table' or 'query'"):
+        load_config(write(tmp_path, text))
+
+
+def test_missing_workspace_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("GRIDHUB_WORKSPACE", raising=False)
+    with pytest.raises(ConfigError, match="GRIDHUB_WORKSPACE"):
+        Workspace.from_env(None)
+    with pytest.raises(ConfigError, match="no workspace configuration"):
+        load_config(tmp_path)
+
+
+def test_run_ids_are_path_safe():
+    assert safe_run_id("manual__2026-11-23T05:03:06.761418+00:00") == "manual__2026-11-23T05_03_06.761418_00_00"
