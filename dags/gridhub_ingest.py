@@ -14,18 +14,15 @@ run with one message naming the file and the problem; the file stays in raw and 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.sdk import DAG, Asset, task
 
-from gridhub.assets import configured_feeds, staging_asset_name, staging_asset_uri, workspace_root
-
-DEFAULT_ARGS = {
-    "owner": "gridhub",
-    "retries": 2,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
-}
+from gridhub.assets import (
+    configured_feeds,
+    default_args,
+    staging_asset_name,
+    staging_asset_uri,
+    workspace_root,
+)
 
 
 def ingest_dag(feed: dict, root) -> DAG:
@@ -38,7 +35,7 @@ def ingest_dag(feed: dict, root) -> DAG:
         schedule=None,
         catchup=False,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
+        default_args=default_args(),
         tags=["gridhub", "ingest", feed["department"] or "feed"],
     ) as dag:
 

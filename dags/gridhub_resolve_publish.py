@@ -17,25 +17,17 @@ run id and the same snapshot.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.sdk import DAG, Asset, AssetAny, task
 
 from gridhub.assets import (
     WAREHOUSE_ASSET,
     configured_feeds,
+    default_args,
     staging_asset_name,
     staging_asset_uri,
     warehouse_asset_uri,
     workspace_root,
 )
-
-DEFAULT_ARGS = {
-    "owner": "gridhub",
-    "retries": 2,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
-}
 
 _root = workspace_root()
 _feeds = configured_feeds(_root)
@@ -50,7 +42,7 @@ if _root is not None:
         schedule=AssetAny(*_staged) if _staged else None,
         catchup=False,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
+        default_args=default_args(),
         tags=["gridhub", "warehouse"],
     ) as resolve_publish:
 
@@ -61,33 +53,33 @@ if _root is not None:
             return step("prepare_mentions")["run_id"]
 
         @task(doc_md="Bind every address field to the standard address library and grids.")
-        def bind_addresses(run_id: str) -> str:
+        def bind_addresses(gridhub_run: str) -> str:
             from gridhub.tasks import step
 
-            return step("bind_addresses", run_id)["run_id"]
+            return step("bind_addresses", gridhub_run)["run_id"]
 
         @task(doc_md="Resolve mentions into entities with stable ids (state committed only on publish).")
-        def resolve_entities(run_id: str) -> str:
+        def resolve_entities(gridhub_run: str) -> str:
             from gridhub.tasks import step
 
-            return step("resolve_entities", run_id)["run_id"]
+            return step("resolve_entities", gridhub_run)["run_id"]
 
         @task(doc_md="Assemble the canonical warehouse tables.")
-        def build_tables(run_id: str) -> str:
+        def build_tables(gridhub_run: str) -> str:
             from gridhub.tasks import step
 
-            return step("build_tables", run_id)["run_id"]
+            return step("build_tables", gridhub_run)["run_id"]
 
         @task(outlets=[_warehouse], doc_md="Validate with Great Expectations; publish a snapshot only if all pass.")
-        def publish(run_id: str, **context) -> str:
+        def publish(gridhub_run: str, **context) -> str:
             from gridhub.tasks import step
 
-            result = step("publish_run", run_id)
+            result = step("publish_run", gridhub_run)
             context["outlet_events"][_warehouse].extra = result
-            return run_id
+            return gridhub_run
 
         @task(doc_md="Write and log the run summary (reports/summary.json).")
-        def summary(run_id: str) -> dict:
+        def summary(gridhub_run: str) -> dict:
             from gridhub.tasks import summary_task
 
             return summary_task()

@@ -58,3 +58,18 @@ def configured_feeds(root: Path | None = None) -> list[dict]:
                 }
             )
     return feeds
+
+
+def default_args() -> dict:
+    """Task defaults shared by every gridhub DAG: two retries with exponential backoff.
+
+    ``GRIDHUB_RETRY_DELAY_SECONDS`` (default 30) sets the first delay; tests set it low.
+    """
+    from datetime import timedelta
+
+    return {
+        "owner": "gridhub",
+        "retries": 2,
+        "retry_delay": timedelta(seconds=float(os.environ.get("GRIDHUB_RETRY_DELAY_SECONDS", "30"))),
+        "retry_exponential_backoff": True,
+    }

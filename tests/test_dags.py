@@ -42,7 +42,7 @@ def test_every_dag_is_documented_tagged_and_retried(dagbag):
 
 def test_resolve_dag_is_scheduled_on_every_feed_asset(dagbag, sample_workspace):
     dag = dagbag.get_dag("gridhub_resolve_publish")
-    names = {str(getattr(a, "name", a)) for _, a in dag.timetable.asset_condition.iter_assets()}
+    names = {a.name for a in dag.timetable.asset_condition.objects}
     feeds = {f["name"] for f in configured_feeds(sample_workspace)}
     assert names == {f"gridhub_staging_{f}" for f in feeds}
 
