@@ -71,3 +71,31 @@ def test_whole_chain_runs_with_dag_test(dagbag, workspace_copy, monkeypatch):
     # the published files are plain Parquet
     files = list((wh).rglob("*.parquet"))
     assert files and all(pq.ParquetFile(f).metadata.num_rows >= 0 for f in files)
+
+
+def test_failed_validation_fails_the_dag_run_and_publishes_nothing(dagbag, workspace_copy, monkeypatch):
+    """A duplicated person_id reaching the publish task fails the run; no snapshot becomes current."""
+    import pyarrow as pa
+    from airflow.utils.state import DagRunState
+
+    import warehouse.build
+    from warehouse import current_manifest
+
+    real = warehouse.build.assemble_tables
+
+    def with_duplicate_person(**kwargs):
+        tables = real(**kwargs)
+        persons = tables["person"]
+        tables["person"] = pa.concat_tables([persons, persons.slice(0, 1)])
+        return tables
+
+    monkeypatch.setenv("GRIDHUB_WORKSPACE", str(workspace_copy))
+    monkeypatch.setattr(warehouse.build, "assemble_tables", with_duplicate_person)
+    for dag_id in sorted(d for d in dagbag.dag_ids if d.startswith("gridhub_ingest_")):
+        assert dagbag.get_dag(dag_id).test().state == DagRunState.SUCCESS
+    run = dagbag.get_dag("gridhub_resolve_publish").test()
+    assert run.state == DagRunState.FAILED
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["build_tables"] == "success" and states["publish"] == "failed", states
+    assert current_manifest(workspace_copy / "warehouse") is None
+    assert not list((workspace_copy / "warehouse").rglob("person/*.parquet"))
