@@ -22,6 +22,9 @@ _SAFE_RUN_ID = re.compile(r"[^A-Za-z0-9_.-]+")
 class Workspace:
     root: Path
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root).expanduser().resolve())
+
     @classmethod
     def from_env(cls, root: str | Path | None = None) -> Workspace:
         """The workspace at ``root``, else at ``$GRIDHUB_WORKSPACE``."""

@@ -76,6 +76,11 @@ def _col(df: pd.DataFrame, name: str, dtype: str = "string") -> pd.Series:
     return pd.Series(pd.NA, index=df.index, dtype=dtype)
 
 
+def _dates(s: pd.Series) -> pd.Series:
+    """Dates as datetime64 at midnight (NaT when missing): one representation for every date column."""
+    return pd.to_datetime(s, errors="coerce").dt.normalize()
+
+
 def _base(df: pd.DataFrame, feed: Feed, suffix: str = "") -> pd.DataFrame:
     rid = df["source_record_id"].astype("string")
     return pd.DataFrame(
@@ -86,7 +91,7 @@ def _base(df: pd.DataFrame, feed: Feed, suffix: str = "") -> pd.DataFrame:
             "raw_sha256": _col(df, "_raw_sha256").astype("string"),
             "line": _col(df, "_line", "Int64").astype("Int64"),
             "priority": pd.Series(feed.priority, index=df.index, dtype="Int64"),
-            "record_date": pd.to_datetime(_col(df, "record_date", "object"), errors="coerce").dt.date,
+            "record_date": _dates(_col(df, "record_date", "object")),
         },
         index=df.index,
     )
@@ -126,14 +131,14 @@ def person_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, pd.Data
         invalid = given.notna() & (given != "") & ~ids["id_valid"].fillna(False).astype(bool)
         issues.append(_issues(feed, df, "id_number", invalid, ReasonCode.INVALID_ID_NUMBER))
 
-    feed_birth = pd.to_datetime(_col(df, "birth_date", "object"), errors="coerce").dt.date
-    id_birth = ids["id_birth_date"]
+    feed_birth = _dates(_col(df, "birth_date", "object"))
+    id_birth = _dates(ids["id_birth_date"])
     out["birth_date"] = feed_birth.where(feed_birth.notna(), id_birth)
     feed_sex = _col(df, "sex").astype("string").where(lambda s: s.isin(["M", "F"]))
     out["sex"] = feed_sex.fillna(ids["id_sex"].astype("string")).fillna("U")
     valid_id = out["id_number"].notna()
     mismatch = valid_id & (
-        (feed_birth.notna() & (feed_birth.astype("string") != id_birth.astype("string")))
+        (feed_birth.notna() & id_birth.notna() & (feed_birth != id_birth))
         | (feed_sex.notna() & (feed_sex != ids["id_sex"].astype("string")))
     )
     if "id_number" in df.columns:
@@ -180,7 +185,7 @@ def organisation_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, p
     out["address_text"] = _clean_text(_col(df, "org_address"))
     out["industry"] = _clean_text(_col(df, "industry"))
     out["org_status"] = _clean_text(_col(df, "org_status"))
-    out["established"] = pd.to_datetime(_col(df, "established", "object"), errors="coerce").dt.date
+    out["established"] = _dates(_col(df, "established", "object"))
     out = out[out["org_name"].notna() | out["credit_code"].notna()]
     return out[ORGANISATION_COLUMNS], issues
 

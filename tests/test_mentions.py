@@ -1,0 +1,86 @@
+"""Staged rows → mentions per entity type, with links and field issues."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from gridhub.config import WorkspaceConfig
+from matching.mentions import build_mentions
+
+CONFIG = WorkspaceConfig.model_validate(
+    {
+        "name": "t",
+        "district_code": "445399",
+        "feeds": [
+            {
+                "name": "renshe", "department": "人社", "source": {"kind": "file", "glob": "*.csv"},
+                "entities": ["person", "organisation"], "record_id": "xh", "address_relation": "居住",
+                "columns": {"xh": "source_record_id", "xm": "name", "sfzh": "id_number", "dwmc": "org_name",
+                            "tyshxydm": "credit_code", "jzdz": "address", "lxdh": "phone"},
+            },
+            {
+                "name": "zhujian", "department": "住建", "source": {"kind": "file", "glob": "*.csv"},
+                "entities": ["house", "person"], "record_id": "fwbh", "address_relation": "产权",
+                "columns": {"fwbh": "source_record_id", "zl": "address", "cqr": "name", "zjh": "id_number",
+                            "yt": "house_use"},
+            },
+        ],
+    }
+)
+
+
+def staged_renshe() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "_feed": "renshe", "_raw_sha256": "h", "_line": [2, 3, 4],
+            "source_record_id": ["1", "2", "3"],
+            "name": ["張　偉", "李娜", None],
+            "id_number": ["11010519491231002x", "110105194912310021", None],  # valid (lower x); bad check
+            "org_name": ["云江市青石建设有限公司", "云江市青石建设有限公司", "某某商行"],
+            "credit_code": ["91350100M000100Y43", None, "91350100M000100Y44"],  # valid; none; bad check
+            "address": ["东湖街道滨江路１８号3栋201", None, "滨江路2号"],
+            "phone": ["+86 138-0013-8000", "123", None],
+        }
+    )
+
+
+def test_person_and_employer_mentions_with_link():
+    m = build_mentions({"renshe": staged_renshe()}, CONFIG)
+    p = m.person.set_index("source_record_id")
+    assert list(m.person["record_key"]) == ["renshe:1", "renshe:2"]  # row 3 names nobody
+    assert p.loc["1", "name"] == "张伟"  # 繁→简, full-width space folded
+    assert p.loc["1", "id_number"] == "11010519491231002X"
+    assert pd.isna(p.loc["2", "id_number"])  # bad check digit: not used for matching...
+    assert p.loc["1", "birth_date"] == pd.Timestamp("1949-12-31") and p.loc["1", "sex"] == "F"
+    assert p.loc["1", "phone"] == "13800138000"
+    assert p.loc["1", "address_relation"] == "居住"
+    o = m.organisation.set_index("source_record_id")
+    assert o.loc["1", "credit_code"] == "91350100M000100Y43" and pd.isna(o.loc["3", "credit_code"])
+    assert o.loc["1", "record_key"] == "renshe:1#org"
+    emp = m.links[m.links["kind"] == "person_organisation"]
+    assert set(zip(emp["from_key"], emp["to_key"], strict=True)) == {("renshe:1", "renshe:1#org"),
+                                                                       ("renshe:2", "renshe:2#org")}
+    # ...but flagged, never silently dropped
+    issues = set(zip(m.issues["source_record_id"], m.issues["field"], m.issues["reason_code"], strict=True))
+    assert ("2", "id_number", "invalid_id_number") in issues
+    assert ("3", "credit_code", "invalid_credit_code") in issues
+    assert ("2", "phone", "invalid_phone") in issues
+    # a person's residence is also a (derived) house mention, linked 居住
+    assert "renshe:1#house" in set(m.house["record_key"])
+    lives = m.links[m.links["kind"] == "person_house"]
+    assert list(lives["relation"]) == ["居住"]
+
+
+def test_house_feed_owner_is_linked_by_property_relation():
+    staged = pd.DataFrame(
+        {
+            "_feed": "zhujian", "_raw_sha256": "h", "_line": [2],
+            "source_record_id": ["F1"], "address": ["滨江路18号3幢201室"], "name": ["王芳"],
+            "id_number": ["11010519491231002X"], "house_use": ["住宅"],
+        }
+    )
+    m = build_mentions({"zhujian": staged}, CONFIG)
+    assert list(m.house["record_key"]) == ["zhujian:F1#house"]
+    assert not m.house["derived"].any()
+    link = m.links.iloc[0]
+    assert (link["from_key"], link["to_key"], link["relation"]) == ("zhujian:F1", "zhujian:F1#house", "产权")
