@@ -1,0 +1,273 @@
+"""Realistic noise for the department feeds, deterministic for a seed.
+
+Every function takes the true value and returns the value as a department would have keyed it, plus the
+names of the noise kinds applied (they are logged to ``truth/noise.csv`` so accuracy can be broken down by
+kind). Rates live in :class:`Profile`: the police feed (公安) is the cleanest, the others are messier. The
+kinds and rates are documented in ``docs/sample-district.md``.
+
+Random draws come from :class:`gridhub.sample.draws.Draws`, a buffered stream over a seeded Generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import opencc
+
+from gridhub.sample import names as N
+from gridhub.sample.codes import ID_CHECK, legacy_id
+from gridhub.sample.draws import Draws
+
+_S2T = opencc.OpenCC("s2t")
+_FULLWIDTH = str.maketrans({chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)})
+_CN_DIGITS = "零一二三四五六七八九"
+#: How the middle dot of a minority name (阿依古丽·买买提) arrives: other dots, a space, nothing, a hyphen.
+DOT_VARIANTS = ("•", "．", "・", "  ", "", "-", " · ")
+BUILDING_WORDS = ("幢", "号楼", "座")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Noise rates of one feed (each a probability per value)."""
+
+    drop_upper: float = 0.35  # no 省/市/区
+    drop_street: float = 0.12  # ... and no 街道/镇 either
+    drop_community: float = 0.05  # ... and no 社区/村 either (road / estate only)
+    community_short: float = 0.10  # 湖滨社区 → 湖滨
+    cn_numerals: float = 0.06  # 18号 → 十八号, 3栋 → 三栋, 2单元 → 二单元, 3组 → 三组
+    building_word: float = 0.20  # 栋 → 幢 / 号楼 / 座
+    room_form: float = 0.30  # 501室 → 501 / 501房 / 5楼501 / 2-501 / 2单元501
+    group_form: float = 0.30  # 3组 → 第三村民小组 / 三组 / 第3组
+    drop_estate: float = 0.08
+    drop_road: float = 0.08
+    fullwidth: float = 0.05  # ASCII digits → full-width
+    traditional: float = 0.04  # 繁体 (OpenCC s2t)
+    spaces: float = 0.04  # stray spaces
+    name_homophone: float = 0.03  # 张伟 → 张玮
+    name_traditional: float = 0.03
+    name_space: float = 0.02  # 张 伟
+    dot_variant: float = 0.6  # of minority names with a middle dot
+    id_missing: float = 0.03
+    id_bad_check: float = 0.01
+    id_legacy15: float = 0.03  # of persons born before 1985
+    id_lower_x: float = 0.4  # of IDs ending in X
+    id_fullwidth: float = 0.01
+    phone_format: float = 0.30  # +86 / spaces / dashes
+    phone_missing: float = 0.05
+    date_variant: float = 0.12  # another of the feed's date formats
+    org_form: float = 0.10  # 有限公司 ↔ 有限责任公司
+    org_brackets: float = 0.5  # of names with brackets: （） ↔ ()
+    org_drop_city: float = 0.12  # 云江市恒通科技有限公司 → 恒通科技有限公司
+    org_traditional: float = 0.03
+
+
+#: 公安: authoritative and mostly standard; old records keep 15-digit IDs.
+POLICE = Profile(drop_upper=0.12, drop_street=0.03, drop_community=0.0, community_short=0.02, cn_numerals=0.01,
+                 building_word=0.05, room_form=0.08, group_form=0.08, drop_estate=0.02, drop_road=0.02,
+                 fullwidth=0.01, traditional=0.005, spaces=0.01, name_homophone=0.003, name_traditional=0.003,
+                 name_space=0.005, dot_variant=0.2, id_missing=0.0, id_bad_check=0.002, id_legacy15=0.04,
+                 phone_format=0.08, phone_missing=0.03, date_variant=0.0)
+#: 民政 / 人社 / 住建 / 市场监管 / 应急管理: keyed by hand in district offices.
+DEPARTMENT = Profile()
+#: 市场监管: registration data, fairly clean addresses but the names vary.
+MARKET = Profile(drop_upper=0.25, drop_street=0.05, drop_community=0.02, room_form=0.15, traditional=0.02,
+                 org_form=0.0, org_drop_city=0.0, org_traditional=0.01)
+
+
+def cn_number(n: int) -> str:
+    """Chinese numeral for 0 ≤ n < 10,000 as written on house plates (十八, 二十五, 一百零三)."""
+    if n < 10:
+        return _CN_DIGITS[n]
+    if n < 20:
+        return "十" + (_CN_DIGITS[n % 10] if n % 10 else "")
+    out, zero = "", False
+    for value, word in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        d = n // value % 10
+        if d:
+            if zero and out:
+                out += "零"
+            out += _CN_DIGITS[d] + word
+            zero = False
+        else:
+            zero = True
+    return out
+
+
+def _num(d: Draws, digits: str, p: Profile, kinds: list[str]) -> str:
+    if digits and d.hit(p.cn_numerals):
+        kinds.append("cn_numerals")
+        return cn_number(int(digits))
+    return digits
+
+
+def _whole_text(d: Draws, text: str, p: Profile, kinds: list[str]) -> str:
+    if d.hit(p.fullwidth):
+        text = text.translate(_FULLWIDTH)
+        kinds.append("fullwidth")
+    if d.hit(p.traditional):
+        text = _S2T.convert(text)
+        kinds.append("traditional")
+    if d.hit(p.spaces) and len(text) > 4:
+        cut = d.integer(2, len(text) - 1)
+        text = text[:cut] + d.pick((" ", "  ", "\u3000")) + text[cut:]
+        kinds.append("spaces")
+    return text
+
+
+def address(d: Draws, a: dict, p: Profile) -> tuple[str, list[str]]:
+    """An address row of the library written as a department would (see :class:`Profile` for the kinds)."""
+    kinds: list[str] = []
+    upper = f"{a['province']}{a['city']}{a['district']}"
+    street, community = a["street"], a["community"]
+    if d.hit(p.drop_upper):
+        kinds.append("drop_upper")
+        upper = ""
+        if d.hit(p.drop_street / max(p.drop_upper, 1e-9)):
+            street = ""
+            kinds.append("drop_street")
+            if d.hit(p.drop_community / max(p.drop_street, 1e-9)):
+                community = ""
+                kinds.append("drop_community")
+    if community and d.hit(p.community_short):
+        community = a["community_short"] + (d.pick(("", "村委会")) if a["rural"] else d.pick(("", "居委会")))
+        kinds.append("community_short")
+    if a["villager_group"]:
+        g = a["villager_group"]
+        if d.hit(p.group_form):
+            form = d.pick(("第{cn}村民小组", "{cn}组", "第{g}组", "第{g}村民小组"))
+            group = form.format(cn=cn_number(int(g)), g=g)
+            kinds.append("group_form")
+        else:
+            group = f"{g}组"
+        detail = f"{group}{_num(d, a['house_number'], p, kinds)}号"
+    else:
+        road, estate = a["road"], a["estate"]
+        if road and estate and a["building"] and d.hit(p.drop_road):
+            road = ""
+            kinds.append("drop_road")
+        elif estate and a["building"] and d.hit(p.drop_estate):
+            estate = ""
+            kinds.append("drop_estate")
+        detail = f"{road}{_num(d, a['house_number'], p, kinds)}号" if road else ""
+        detail += estate
+        if a["building"]:
+            word = "栋"
+            if d.hit(p.building_word):
+                word = d.pick(BUILDING_WORDS)
+                kinds.append("building_word")
+            detail += f"{_num(d, a['building'], p, kinds)}{word}"
+        unit, room, floor = a["unit"], a["room"], a["floor"]
+        if room:
+            if d.hit(p.room_form):
+                kinds.append("room_form")
+                forms = ("{u}单元{r}", "{u}单元{r}房", "{u}单元{f}楼{r}", "{u}-{r}") if unit else (
+                    "{r}", "{r}房", "{f}楼{r}", "{f}层{r}室")
+                detail += d.pick(forms).format(u=unit, r=room, f=floor)
+            else:
+                detail += (f"{_num(d, unit, p, kinds)}单元" if unit else "") + f"{room}室"
+    text = upper + street + community + detail
+    return _whole_text(d, text, p, kinds), kinds
+
+
+def name(d: Draws, true_name: str, p: Profile) -> tuple[str, list[str]]:
+    """A person's name as keyed: homophone typos, 繁体, stray spaces, middle-dot variants."""
+    kinds: list[str] = []
+    out = true_name
+    if "·" in out:
+        if d.hit(p.dot_variant):
+            out = out.replace("·", d.pick(DOT_VARIANTS))
+            kinds.append("dot_variant")
+        return out, kinds
+    if d.hit(p.name_homophone):
+        positions = [i for i in range(1, len(out)) if out[i] in N.HOMOPHONES]
+        if positions:
+            i = d.pick(positions)
+            out = out[:i] + N.HOMOPHONES[out[i]] + out[i + 1:]
+            kinds.append("homophone")
+    if d.hit(p.name_traditional):
+        t = _S2T.convert(out)
+        if t != out:
+            out = t
+            kinds.append("traditional")
+    if d.hit(p.name_space) and len(out) >= 2:
+        out = out[0] + d.pick((" ", "  ", "\u3000")) + out[1:]
+        kinds.append("spaces")
+    return out, kinds
+
+
+def resident_id(d: Draws, id18: str, born: str, p: Profile) -> tuple[str, list[str]]:
+    """An ID as keyed: missing, 15-digit legacy form, lower-case x, a wrong check digit, full-width."""
+    if d.hit(p.id_missing):
+        return "", ["id_missing"]
+    if born < "1985-01-01" and d.hit(p.id_legacy15):
+        return legacy_id(id18), ["id_legacy15"]
+    if d.hit(p.id_bad_check):
+        wrong = [c for c in ID_CHECK if c != id18[-1]]
+        return id18[:-1] + d.pick(wrong), ["id_bad_check"]
+    kinds = []
+    out = id18
+    if out.endswith("X") and d.hit(p.id_lower_x):
+        out = out[:-1] + "x"
+        kinds.append("id_lower_x")
+    if d.hit(p.id_fullwidth):
+        out = out.translate(_FULLWIDTH)
+        kinds.append("fullwidth")
+    return out, kinds
+
+
+def phone(d: Draws, number: str, p: Profile) -> tuple[str, list[str]]:
+    """A phone number as keyed: +86, spaces, dashes; landlines with brackets or without the dash."""
+    if not number:
+        return "", []
+    if d.hit(p.phone_missing):
+        return "", ["phone_missing"]
+    if not d.hit(p.phone_format):
+        return number, []
+    if number.startswith("0"):
+        area, local = number.split("-")
+        return d.pick((f"({area}){local}", f"{area}{local}", f"{area} {local}", f"+86-{area[1:]}-{local}")), [
+            "phone_format"]
+    a, b, c = number[:3], number[3:7], number[7:]
+    return d.pick((f"+86{number}", f"+86 {a} {b} {c}", f"{a}-{b}-{c}", f"{a} {b} {c}", f"86-{number}")), [
+        "phone_format"]
+
+
+def date(d: Draws, iso: str, base: str, variants: Sequence[str], p: Profile) -> tuple[str, list[str]]:
+    """An ISO date written in the feed's format, sometimes in one of its other accepted formats."""
+    y, m, day = iso.split("-")
+    fmt, kinds = base, []
+    if variants and d.hit(p.date_variant):
+        fmt = d.pick(variants)
+        kinds.append("date_format")
+    if fmt == "%Y年%m月%d日" and d.hit(0.5):
+        return f"{y}年{int(m)}月{int(day)}日", kinds  # 1985年3月5日, unpadded, as often written
+    return fmt.replace("%Y", y).replace("%m", m).replace("%d", day), kinds
+
+
+def org_name(d: Draws, true_name: str, p: Profile) -> tuple[str, list[str]]:
+    """An organisation name as keyed: 有限公司 ↔ 有限责任公司, （） ↔ (), no city prefix, 繁体."""
+    kinds: list[str] = []
+    out = true_name
+    if d.hit(p.org_form):
+        if "有限责任公司" in out:
+            out = out.replace("有限责任公司", "有限公司")
+            kinds.append("org_form")
+        elif out.endswith("有限公司"):
+            out = out.removesuffix("有限公司") + "有限责任公司"
+            kinds.append("org_form")
+    if "（" in out and d.hit(p.org_brackets):
+        out = out.replace("（", "(").replace("）", ")")
+        kinds.append("org_brackets")
+    if d.hit(p.org_drop_city):
+        for prefix in ("云江市青石区", "云江市", "青石区", "广东"):
+            if out.startswith(prefix) and len(out) > len(prefix) + 4:
+                out = out.removeprefix(prefix)
+                kinds.append("org_drop_city")
+                break
+    if d.hit(p.org_traditional):
+        t = _S2T.convert(out)
+        if t != out:
+            out = t
+            kinds.append("traditional")
+    return out, kinds
