@@ -1,0 +1,210 @@
+"""Stable entity ids (实体编号) and the state that carries them from one run to the next.
+
+Downstream systems key their own data on our ids, so an id must survive reruns and daily updates:
+
+* A brand-new entity's id is its type letter (P/O/H/F) + 12 hex characters of SHA-256 over the entity type and
+  the record_key of its earliest-seen member (first run seen, then record_date, then key): the same inputs
+  always give the same ids, with or without state.
+* An existing entity keeps its id: each old id goes to the cluster that holds most of its members; a cluster
+  that wins several old ids keeps the one with most members and records the others as ``merge``; a cluster
+  that holds old members but wins no old id gets a new id and records ``split`` from each old id it took
+  members from; an old id with no members left is ``retired``. All of it goes to ``id_history``.
+* Ids once issued are never issued again to another entity.
+
+The state is a folder of Parquet files plus one JSON (``<workspace>/state/er/<entity_type>/``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matching.er.scoring import Model
+
+log = logging.getLogger(__name__)
+
+REGISTRY_COLUMNS = ["record_key", "entity_id", "record_hash", "first_seen_seq", "score", "method"]
+HISTORY_COLUMNS = ["entity_type", "old_id", "new_id", "reason", "records", "run_id"]
+DECISION_COLUMNS = ["record_key_l", "record_key_r", "decision"]
+STATE_VERSION = 1
+
+
+class StateError(RuntimeError):
+    """A saved resolution state is missing, unreadable or of another entity type."""
+
+
+def _empty_registry() -> pd.DataFrame:
+    return pd.DataFrame({
+        "record_key": pd.Series(dtype="string"),
+        "entity_id": pd.Series(dtype="string"),
+        "record_hash": pd.Series(dtype="uint64"),
+        "first_seen_seq": pd.Series(dtype="int64"),
+        "score": pd.Series(dtype="float64"),
+        "method": pd.Series(dtype="string"),
+    })
+
+
+def empty_history() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "records" else "string") for c in HISTORY_COLUMNS})
+
+
+def empty_decisions() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="string") for c in DECISION_COLUMNS})
+
+
+@dataclass
+class ResolutionState:
+    """What the next run needs: the record → entity registry, the trained model, issued ids, kept pairs,
+    the review decisions applied so far."""
+
+    entity_type: str
+    registry: pd.DataFrame = field(default_factory=_empty_registry)
+    model: Model | None = None
+    fingerprint: str = ""
+    issued: pd.Series = field(default_factory=lambda: pd.Series(dtype="string"))
+    pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    decisions: pd.DataFrame = field(default_factory=empty_decisions)
+    run_seq: int = 0
+    runs: list[str] = field(default_factory=list)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the state to a folder (Parquet + ``model.json``); replaces what was there."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.registry.to_parquet(path / "registry.parquet", index=False)
+        pd.DataFrame({"entity_id": self.issued.astype("string")}).to_parquet(path / "issued.parquet", index=False)
+        self.pairs.to_parquet(path / "pairs.parquet", index=False)
+        self.decisions.to_parquet(path / "decisions.parquet", index=False)
+        meta = {
+            "version": STATE_VERSION,
+            "entity_type": self.entity_type,
+            "fingerprint": self.fingerprint,
+            "run_seq": self.run_seq,
+            "runs": self.runs[-100:],
+            "model": self.model.to_dict() if self.model else None,
+        }
+        tmp = path / "model.json.tmp"
+        tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        tmp.replace(path / "model.json")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, entity_type: str | None = None) -> ResolutionState:
+        """Read a state folder written by :meth:`save`."""
+        path = Path(path)
+        meta_file = path / "model.json"
+        if not meta_file.exists():
+            raise StateError(f"{path}: no entity-resolution state here (model.json missing)")
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise StateError(f"{meta_file}: not valid JSON: {e}") from None
+        if entity_type and meta.get("entity_type") != entity_type:
+            raise StateError(f"{path}: state is for {meta.get('entity_type')!r}, not {entity_type!r}")
+        registry = pd.read_parquet(path / "registry.parquet")
+        for c in ("record_key", "entity_id", "method"):
+            registry[c] = registry[c].astype("string")
+        decisions = pd.read_parquet(path / "decisions.parquet") if (path / "decisions.parquet").exists() else empty_decisions()
+        return cls(
+            entity_type=meta["entity_type"],
+            registry=registry,
+            model=Model.from_dict(meta["model"]) if meta.get("model") else None,
+            fingerprint=meta.get("fingerprint", ""),
+            issued=pd.read_parquet(path / "issued.parquet")["entity_id"].astype("string"),
+            pairs=pd.read_parquet(path / "pairs.parquet") if (path / "pairs.parquet").exists() else pd.DataFrame(),
+            decisions=decisions.astype("string"),
+            run_seq=int(meta.get("run_seq", 0)),
+            runs=list(meta.get("runs", [])),
+        )
+
+    @staticmethod
+    def folder(state_root: str | Path, entity_type: str) -> Path:
+        """``<workspace>/state/er/<entity_type>/``, given the workspace's state folder."""
+        return Path(state_root) / "er" / entity_type
+
+
+def new_entity_id(prefix: str, entity_type: str, record_key: str, salt: int = 0) -> str:
+    """Deterministic id of a brand-new entity from its earliest-seen member's record_key."""
+    raw = f"{entity_type}:{record_key}" + (f"#{salt}" if salt else "")
+    return prefix + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12]
+
+
+def assign_ids(
+    records: pd.DataFrame,
+    *,
+    prefix: str,
+    entity_type: str,
+    issued: set[str],
+    run_id: str,
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Entity id for every record from its cluster label and the ids its members had.
+
+    ``records`` has columns record_key, label (cluster), old_id (NA for records never seen), first_seen_seq,
+    record_date. Every record of an old id that appears must be in ``records``. Returns the ids (aligned
+    with ``records``) and the merge / split rows of ``id_history``. ``issued`` is updated in place.
+    """
+    df = records[["record_key", "label", "old_id", "first_seen_seq", "record_date"]].copy()
+    df["_pos"] = np.arange(len(df))
+    rd = pd.to_datetime(df["record_date"], errors="coerce")
+    # earliest-seen member of each cluster: first run seen, then record_date (missing last), then key
+    order = np.lexsort((df["record_key"].astype(str).to_numpy(),
+                        rd.fillna(pd.Timestamp.max).to_numpy(),
+                        df["first_seen_seq"].to_numpy()))
+    rank = np.empty(len(df), dtype=np.int64)
+    rank[order] = np.arange(len(df))
+    df["_rank"] = rank
+    first = df.sort_values("_rank").drop_duplicates("label")[["label", "record_key", "_rank"]]
+    first = first.rename(columns={"record_key": "first_key", "_rank": "first_rank"}).set_index("label")
+
+    old = df[df["old_id"].notna()]
+    counts = old.groupby(["old_id", "label"], sort=False).size().rename("n").reset_index()
+    counts["first_rank"] = first.loc[counts["label"], "first_rank"].to_numpy()
+    counts["old_id"] = counts["old_id"].astype(str)
+    # each old id goes to the cluster holding most of its members (ties: the cluster seen first)
+    winners = counts.sort_values(["old_id", "n", "first_rank"], ascending=[True, False, True]).drop_duplicates("old_id")
+    # each cluster keeps the won id with most members (ties: the smaller id); the other won ids merge into it
+    kept = winners.sort_values(["label", "n", "old_id"], ascending=[True, False, True]).drop_duplicates("label")
+    label_id = pd.Series(kept["old_id"].to_numpy(), index=kept["label"].to_numpy(), dtype=object)
+    merged = winners.merge(kept[["label", "old_id"]].rename(columns={"old_id": "kept_id"}), on="label")
+    merged = merged[merged["old_id"] != merged["kept_id"]]
+
+    need = first.index.difference(label_id.index)
+    need_keys = first.loc[need, "first_key"].astype(str).tolist()
+    sha = hashlib.sha256
+    head = f"{entity_type}:"
+    candidates = [prefix + sha((head + k).encode("utf-8")).hexdigest()[:12] for k in need_keys]
+    new_ids = dict(zip(need.tolist(), candidates, strict=True))
+    clash = pd.Series(candidates).duplicated().to_numpy() | pd.Series(candidates).isin(issued).to_numpy()
+    issued.update(c for c, bad in zip(candidates, clash, strict=True) if not bad)
+    for label, key, bad in zip(need.tolist(), need_keys, clash, strict=True):
+        if not bad:
+            continue
+        salt = 1
+        eid = new_entity_id(prefix, entity_type, key, salt)
+        while eid in issued:
+            salt += 1
+            eid = new_entity_id(prefix, entity_type, key, salt)
+        issued.add(eid)
+        new_ids[label] = eid
+    label_id = pd.concat([label_id, pd.Series(new_ids, dtype=object)])
+    ids = pd.Series(label_id.loc[df["label"].to_numpy()].to_numpy(), index=records.index, dtype="string")
+
+    rows = [pd.DataFrame({"old_id": merged["old_id"], "new_id": merged["kept_id"], "reason": "merge",
+                          "records": merged["n"]})]
+    # clusters with a new id that took members of old entities: split from those entities
+    split = counts[counts["label"].isin(list(new_ids))]
+    if len(split):
+        rows.append(pd.DataFrame({"old_id": split["old_id"], "new_id": split["label"].map(new_ids),
+                                  "reason": "split", "records": split["n"]}))
+    hist = pd.concat(rows, ignore_index=True)
+    hist.insert(0, "entity_type", entity_type)
+    hist["run_id"] = run_id
+    hist = hist[HISTORY_COLUMNS].astype({c: "string" for c in HISTORY_COLUMNS if c != "records"})
+    hist["records"] = hist["records"].astype("int64")
+    return ids, hist.sort_values(["reason", "old_id", "new_id"]).reset_index(drop=True)

@@ -1,0 +1,332 @@
+"""Scoring (打分): Fellegi–Sunter match weights with m and u estimated from the data, no labels needed.
+
+For every comparison level ℓ, ``m = P(level ℓ | same entity)`` and ``u = P(level ℓ | different entities)``;
+a pair's match weight is ``log2(prior odds) + Σ log2(m/u)`` and its match probability ``2^w / (1 + 2^w)``.
+
+* **u** comes from random record pairs (almost all of which are non-matches). For levels that mean "the
+  values are equal" u is computed exactly from value frequencies (Σ c_v(c_v−1) / N(N−1)), which is also what
+  a random sample estimates, without its noise for rare values.
+* **m** comes from expectation–maximisation over the candidate pairs with u held fixed. As in Splink, EM runs
+  once per blocking rule over the pairs that satisfy that rule, leaving out the comparisons that read the
+  rule's own columns (pairs blocked on the ID number all agree on the ID number, whatever they are); each
+  comparison's m is the mean over the rules that could estimate it.
+* **prior**: the share of candidate pairs EM takes for matches, times the number of candidate pairs, over the
+  number of all record pairs — the probability that two random records match, assuming blocking keeps
+  (nearly) every match.
+* **term frequencies**: on the exact level of a comparison with ``tf: true`` the weight uses the value's own
+  frequency instead of the average: two records that are both 张伟 are weaker evidence than two 欧阳雪芬.
+
+Training aggregates pairs into distinct level patterns first, so EM costs nothing even for tens of millions
+of pairs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from matching.er.blocking import CandidatePairs, key_columns
+from matching.er.comparisons import PreparedComparisons
+from matching.er.settings import EntitySettings
+
+log = logging.getLogger(__name__)
+
+_M_FLOOR = 1e-6
+_U_FLOOR = 1e-10
+
+
+class TrainingError(RuntimeError):
+    """The model could not be estimated (e.g. too few records or pairs)."""
+
+
+@dataclass
+class Model:
+    """Fellegi–Sunter parameters of one entity type."""
+
+    comparisons: list[str]
+    levels: list[list[str]]
+    m: list[np.ndarray]
+    u: list[np.ndarray]
+    prior: float
+    tf: list[bool]
+    info: dict = field(default_factory=dict)
+
+    def weights(self) -> list[np.ndarray]:
+        """Per comparison: log2(m/u) per level."""
+        return [np.log2(np.maximum(m, _M_FLOOR) / np.maximum(u, _U_FLOOR)) for m, u in zip(self.m, self.u, strict=True)]
+
+    @property
+    def prior_weight(self) -> float:
+        return float(np.log2(self.prior / (1 - self.prior)))
+
+    def to_dict(self) -> dict:
+        return {
+            "comparisons": self.comparisons,
+            "levels": self.levels,
+            "m": [list(map(float, m)) for m in self.m],
+            "u": [list(map(float, u)) for u in self.u],
+            "prior": float(self.prior),
+            "tf": list(self.tf),
+            "info": self.info,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Model:
+        return cls(
+            comparisons=list(d["comparisons"]),
+            levels=[list(x) for x in d["levels"]],
+            m=[np.asarray(x, dtype=np.float64) for x in d["m"]],
+            u=[np.asarray(x, dtype=np.float64) for x in d["u"]],
+            prior=float(d["prior"]),
+            tf=list(d.get("tf", [False] * len(d["comparisons"]))),
+            info=dict(d.get("info", {})),
+        )
+
+    def parameters(self) -> list[dict]:
+        """One row per comparison level: m, u, weight (for docs, explain and reports)."""
+        rows = []
+        for name, labels, m, u, w in zip(self.comparisons, self.levels, self.m, self.u, self.weights(), strict=True):
+            for lbl, mi, ui, wi in zip(labels, m, u, w, strict=True):
+                rows.append({"comparison": name, "level": lbl, "m": float(mi), "u": float(ui), "weight": float(wi)})
+        return rows
+
+
+# ---- u --------------------------------------------------------------------------------------------------
+def _total_pairs(n: int, source: np.ndarray | None) -> float:
+    if source is None:
+        return n * (n - 1) / 2
+    counts = np.bincount(source)
+    return float((counts.sum() ** 2 - (counts.astype(np.float64) ** 2).sum()) / 2)
+
+
+def _random_pairs(n: int, k: int, rng: np.random.Generator, source: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    total = _total_pairs(n, source)
+    if total <= k:
+        i, j = np.triu_indices(n, k=1)
+    else:
+        draw = int(k * 1.2) + 16
+        i = rng.integers(0, n, size=draw)
+        j = rng.integers(0, n, size=draw)
+        keep = i != j
+        i, j = i[keep], j[keep]
+    if source is not None:
+        keep = source[i] != source[j]
+        i, j = i[keep], j[keep]
+    return i[:k].astype(np.int64), j[:k].astype(np.int64)
+
+
+def _exact_u(codes: np.ndarray, source: np.ndarray | None) -> float | None:
+    """P(two random records agree exactly | both present), from value frequencies."""
+    ok = codes >= 0
+    if ok.sum() < 2:
+        return None
+    if source is None:
+        c = np.bincount(codes[ok]).astype(np.float64)
+        n = c.sum()
+        return float((c * (c - 1)).sum() / (n * (n - 1)))
+    agree, total = 0.0, 0.0
+    srcs = np.unique(source[ok])
+    per = {s: np.bincount(codes[ok & (source == s)], minlength=codes.max() + 1).astype(np.float64) for s in srcs}
+    for a_i, a in enumerate(srcs):
+        for b in srcs[a_i + 1:]:
+            agree += float((per[a] * per[b]).sum())
+            total += per[a].sum() * per[b].sum()
+    return agree / total if total else None
+
+
+def estimate_u(prepared: PreparedComparisons, settings: EntitySettings, source: np.ndarray | None) -> list[np.ndarray]:
+    """u per comparison level from random pairs (exact levels from value frequencies)."""
+    n = len(prepared.df)
+    rng = np.random.default_rng(settings.seed)
+    i, j = _random_pairs(n, min(settings.u_sample_pairs, max(200_000, 50 * n)), rng, source)
+    levels = prepared.levels(i, j)
+    out = []
+    for k, comp in enumerate(prepared.comparisons):
+        n_levels = len(comp.levels)
+        lv = levels[:, k]
+        lv = lv[lv >= 0]
+        counts = np.bincount(lv, minlength=n_levels).astype(np.float64)
+        total = max(counts.sum(), 1.0)
+        floor = 0.5 / total
+        u = np.maximum(counts / total, floor)
+        codes = comp.exact_codes(prepared.prep[k])
+        exact = _exact_u(codes, source) if codes is not None else None
+        if exact is not None:
+            exact = float(np.clip(exact, _U_FLOOR, 1 - floor))
+            rest = u[1:] / u[1:].sum() if u[1:].sum() > 0 else np.full(n_levels - 1, 1 / (n_levels - 1))
+            u = np.r_[exact, rest * (1 - exact)]
+        else:
+            u = u / u.sum()
+        out.append(u)
+    return out
+
+
+# ---- EM -------------------------------------------------------------------------------------------------
+def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a level matrix and how often each occurs."""
+    if len(levels) == 0:
+        return np.empty((0, levels.shape[1]), dtype=np.int8), np.empty(0, dtype=np.float64)
+    shifted = levels.astype(np.int64) + 1
+    radix = shifted.max(axis=0) + 1
+    code = np.zeros(len(levels), dtype=np.int64)
+    for k in range(levels.shape[1]):
+        code = code * radix[k] + shifted[:, k]
+    uniq, first, counts = np.unique(code, return_index=True, return_counts=True)
+    return levels[first], counts.astype(np.float64)
+
+
+def _log_bf(patterns: np.ndarray, m: list[np.ndarray], u: list[np.ndarray], active: list[int]) -> np.ndarray:
+    out = np.zeros(len(patterns))
+    for k in active:
+        w = np.log(np.maximum(m[k], _M_FLOOR)) - np.log(np.maximum(u[k], _U_FLOOR))
+        w = np.r_[w, 0.0]  # level -1 (missing) indexes the appended 0
+        out += w[patterns[:, k]]
+    return out
+
+
+def _posterior(log_bf: np.ndarray, lam: float) -> np.ndarray:
+    z = np.log(lam) - np.log1p(-lam) + log_bf
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -700, 700)))
+
+
+def run_em(
+    patterns: np.ndarray,
+    counts: np.ndarray,
+    m: list[np.ndarray],
+    u: list[np.ndarray],
+    active: list[int],
+    *,
+    lam: float = 0.3,
+    max_iterations: int = 30,
+    update_m: bool = True,
+    tol: float = 1e-5,
+    supported: set[int] | None = None,
+) -> tuple[list[np.ndarray], float, int]:
+    """EM over level patterns with u fixed: returns m (updated for ``active``), λ and iterations run.
+
+    ``supported`` (if given) collects the comparisons that were present on at least one pair."""
+    m = [x.copy() for x in m]
+    it = 0
+    for it in range(1, max_iterations + 1):  # noqa: B007 - the count is returned
+        p = _posterior(_log_bf(patterns, m, u, active), lam)
+        pc = p * counts
+        new_lam = float(np.clip(pc.sum() / counts.sum(), 1e-9, 1 - 1e-9))
+        delta = abs(new_lam - lam)
+        lam = new_lam
+        if update_m:
+            for k in active:
+                lv = patterns[:, k]
+                ok = lv >= 0
+                num = np.bincount(lv[ok], weights=pc[ok], minlength=len(m[k]))
+                den = num.sum()
+                if den <= 0:
+                    continue
+                if supported is not None:
+                    supported.add(k)
+                new_m = np.maximum(num / den, _M_FLOOR)
+                new_m /= new_m.sum()
+                delta = max(delta, float(np.abs(new_m - m[k]).max()))
+                m[k] = new_m
+        if delta < tol:
+            break
+    return m, lam, it
+
+
+def _initial_m(n_levels: int) -> np.ndarray:
+    if n_levels == 1:
+        return np.ones(1)
+    rest = 0.5 ** np.arange(1, n_levels)
+    return np.r_[0.9, 0.1 * rest / rest.sum()]
+
+
+def train(
+    prepared: PreparedComparisons,
+    pairs: CandidatePairs,
+    levels: np.ndarray,
+    settings: EntitySettings,
+    source: np.ndarray | None,
+) -> Model:
+    """Estimate u (random pairs), m (EM per blocking rule) and the prior; see the module docstring."""
+    n = len(prepared.df)
+    if n < 2:
+        raise TrainingError(f"{settings.entity_type}: need at least two records to train, got {n}")
+    comps = prepared.comparisons
+    u = estimate_u(prepared, settings, source)
+    m_init = [_initial_m(len(c.levels)) for c in comps]
+    estimates: list[list[np.ndarray]] = [[] for _ in comps]
+    info: dict = {"rules": {}}
+    for r_i, rule in enumerate(settings.blocking):
+        sel = pairs.satisfies(r_i)
+        if sel.sum() < 20:
+            continue
+        cols = set().union(*(key_columns(e) for e in rule.on))
+        active = [k for k, c in enumerate(comps) if not (set(c.spec.columns) & cols)]
+        if not active:
+            continue
+        pats, cnt = _patterns(levels[sel])
+        seen: set[int] = set()
+        m_r, lam_r, it = run_em(pats, cnt, m_init, u, active, max_iterations=settings.em_max_iterations,
+                                supported=seen)
+        active = [k for k in active if k in seen]
+        info["rules"][rule.name] = {"pairs": int(sel.sum()), "lambda": lam_r, "iterations": it,
+                                    "estimated": [comps[k].name for k in active]}
+        for k in active:
+            estimates[k].append(m_r[k])
+    missing = [k for k, e in enumerate(estimates) if not e]
+    if missing and len(levels):
+        pats, cnt = _patterns(levels)
+        seen = set()
+        m_all, _, _ = run_em(pats, cnt, m_init, u, list(range(len(comps))), max_iterations=settings.em_max_iterations,
+                             supported=seen)
+        for k in missing:
+            if k in seen:
+                estimates[k].append(m_all[k])
+        info["fallback_all_pairs"] = [comps[k].name for k in missing if k in seen]
+    m = []
+    for k, e in enumerate(estimates):
+        # a comparison never present on any candidate pair carries no evidence: m = u (weight 0)
+        mk = np.mean(e, axis=0) if e else u[k].copy()
+        m.append(mk / mk.sum())
+    # the share of candidate pairs that match, with m and u fixed → the prior over all record pairs
+    total = _total_pairs(n, source)
+    if len(levels):
+        pats, cnt = _patterns(levels)
+        _, lam_c, _ = run_em(pats, cnt, m, u, list(range(len(comps))), update_m=False, max_iterations=100)
+        expected = lam_c * len(levels)
+    else:
+        lam_c, expected = 0.0, 0.0
+    prior = float(np.clip(expected / max(total, 1.0), 1e-12, 0.5))
+    info.update({"records": n, "candidate_pairs": int(len(levels)), "lambda_candidates": float(lam_c),
+                 "expected_matches": float(expected)})
+    log.info("%s: trained on %d pairs; prior %.3g; expected matching pairs %.0f", settings.entity_type,
+             len(levels), prior, expected)
+    return Model(
+        comparisons=[c.name for c in comps],
+        levels=[list(c.levels) for c in comps],
+        m=m,
+        u=u,
+        prior=prior,
+        tf=[bool(c.spec.tf) for c in comps],
+        info=info,
+    )
+
+
+# ---- scoring --------------------------------------------------------------------------------------------
+def score(
+    levels: np.ndarray,
+    model: Model,
+    left: np.ndarray | None = None,
+    tf: list[np.ndarray | None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Match weight (bits) and match probability for every pair's level row."""
+    w = np.full(len(levels), model.prior_weight)
+    for k, wk in enumerate(model.weights()):
+        table = np.r_[wk, 0.0]
+        w += table[levels[:, k]]
+        if tf is not None and tf[k] is not None and left is not None:
+            exact = levels[:, k] == 0
+            w[exact] += tf[k][left[exact]]
+    prob = 1.0 / (1.0 + np.exp2(-np.clip(w, -1000, 1000)))
+    return w, prob

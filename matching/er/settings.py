@@ -1,0 +1,350 @@
+"""Entity-resolution settings: what to block on, what to compare, where the thresholds sit, who survives.
+
+One engine resolves persons (实有人口), organisations (实有单位), houses (实有房屋), facilities (实有设施) and any
+other table: everything type-specific is data in an :class:`EntitySettings`. Defaults per entity type live
+here; a workspace overrides them in the ``matching:`` section of ``gridhub.yaml``::
+
+    matching:
+      person:
+        thresholds: {match: 0.95, review: 0.5}
+        max_cluster_size: 40
+        blocking:                       # replaces the default list
+          - {name: id, on: [id_number]}
+          - {name: pinyin_birth, on: [name_pinyin, birth_date]}
+        comparisons:                    # merged by name into the defaults
+          - {name: phone, kind: phone, columns: [phone]}
+        survivorship:
+          default: [priority, recent, complete]
+          fields: {phone: [recent, priority]}
+
+Blocking keys are column names or small key functions (``surname(name)``, ``prefix(id_number,6)``,
+``geocell(lon,lat,100)``, ``org_core(org_name)``, ``digits(address_text)``); see :mod:`matching.er.blocking`.
+Comparison kinds are listed in :data:`matching.er.comparisons.COMPARISON_KINDS`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+LinkType = Literal["dedupe", "link_only"]
+
+ID_PREFIXES = {"person": "P", "organisation": "O", "house": "H", "facility": "F"}
+ID_COLUMNS = {"person": "person_id", "organisation": "org_id", "house": "house_id", "facility": "facility_id"}
+
+# Mention columns that describe the record, not the entity: never compared, never survive into golden records.
+META_COLUMNS = ("record_key", "feed", "source_record_id", "raw_sha256", "line", "priority", "record_date", "derived")
+
+
+class SettingsError(ValueError):
+    """An entity-resolution setting is invalid; the message names the entity type and the key."""
+
+
+@dataclass(frozen=True)
+class BlockingRule:
+    """Records whose keys are all equal (and not null) become candidate pairs."""
+
+    name: str
+    on: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, raw: Any) -> BlockingRule:
+        if isinstance(raw, BlockingRule):
+            return raw
+        if isinstance(raw, str):
+            return cls(name=raw, on=(raw,))
+        if isinstance(raw, (list, tuple)):
+            return cls(name="+".join(map(str, raw)), on=tuple(map(str, raw)))
+        if isinstance(raw, dict) and "on" in raw:
+            on = raw["on"]
+            on = (on,) if isinstance(on, str) else tuple(map(str, on))
+            return cls(name=str(raw.get("name") or "+".join(on)), on=on)
+        raise SettingsError(f"a blocking rule is a column name, a list of keys or {{name, on}}; got {raw!r}")
+
+
+@dataclass(frozen=True)
+class ComparisonSpec:
+    """One comparison: a kind from ``COMPARISON_KINDS`` applied to one or more columns."""
+
+    name: str
+    kind: str
+    columns: tuple[str, ...]
+    options: dict = field(default_factory=dict)
+    tf: bool = False  # term-frequency adjustment of the exact level (common names weigh less)
+
+    @classmethod
+    def parse(cls, raw: Any) -> ComparisonSpec:
+        if isinstance(raw, ComparisonSpec):
+            return raw
+        if not isinstance(raw, dict) or "kind" not in raw:
+            raise SettingsError(f"a comparison is {{name, kind, columns, options, tf}}; got {raw!r}")
+        cols = raw.get("columns") or [raw.get("column") or raw["name"]]
+        cols = (cols,) if isinstance(cols, str) else tuple(cols)
+        return cls(
+            name=str(raw.get("name") or cols[0]),
+            kind=str(raw["kind"]),
+            columns=cols,
+            options=dict(raw.get("options") or {}),
+            tf=bool(raw.get("tf", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Match probabilities: ≥ ``match`` joins records; [``review``, ``match``) goes to the review queue."""
+
+    match: float = 0.9
+    review: float = 0.5
+    keep_pairs: float = 0.05  # pairs kept for explain / the next run
+
+
+@dataclass(frozen=True)
+class Survivorship:
+    """Per-field survivorship for golden records.
+
+    Rules are applied in order until one value is left: ``priority`` (feed priority, high wins), ``recent``
+    (latest ``record_date``), ``complete`` (longest value), ``frequent`` (most records agree). Ties end on
+    the smallest record_key, so the result is deterministic.
+    """
+
+    default: tuple[str, ...] = ("priority", "recent", "complete")
+    fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    include: tuple[str, ...] | None = None  # fields that survive; None = every non-meta mention column
+    rename: dict[str, str] = field(default_factory=dict)  # mention column → golden column
+    collect: dict[str, str] = field(default_factory=dict)  # golden list column → mention column (other values)
+    null_values: dict[str, tuple[str, ...]] = field(default_factory=dict)  # values that count as missing
+
+    def rules_for(self, column: str) -> tuple[str, ...]:
+        return tuple(self.fields.get(column, self.default))
+
+
+@dataclass(frozen=True)
+class EntitySettings:
+    """Everything the engine needs to resolve one entity type."""
+
+    entity_type: str
+    id_prefix: str
+    blocking: tuple[BlockingRule, ...]
+    comparisons: tuple[ComparisonSpec, ...]
+    thresholds: Thresholds = Thresholds()
+    link_type: LinkType = "dedupe"
+    source_column: str = "feed"  # which column names the dataset for link_only
+    max_block_size: int = 2_000  # larger blocks are skipped and reported (a rule that explodes)
+    max_cluster_size: int = 50  # larger clusters are split on their weakest links (anti-chaining guard)
+    u_sample_pairs: int = 500_000  # random pairs for estimating u
+    em_max_iterations: int = 30
+    seed: int = 20240501
+    survivorship: Survivorship = Survivorship()
+    id_column: str = "entity_id"
+
+    # -- construction ------------------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, entity_type: str, config: dict | None = None) -> EntitySettings:
+        """Defaults for ``entity_type`` overridden by ``config`` (the ``matching:`` mapping of gridhub.yaml).
+
+        ``config`` may be the whole ``matching`` mapping (keyed by entity type) or the entity's own part. An
+        entity type without defaults needs ``blocking`` and ``comparisons`` in config.
+        """
+        config = dict(config or {})
+        if entity_type in config and isinstance(config[entity_type], dict):
+            config = dict(config[entity_type])
+        elif any(k in config for k in ID_PREFIXES) and entity_type not in config:
+            config = {}
+        base = copy.deepcopy(DEFAULTS.get(entity_type, {}))
+        if not base and not {"blocking", "comparisons"} <= set(config):
+            raise SettingsError(f"matching.{entity_type}: no defaults for this entity type; give blocking and comparisons")
+        known = {"blocking", "comparisons", "thresholds", "link_type", "source_column", "max_block_size",
+                 "max_cluster_size", "u_sample_pairs", "em_max_iterations", "seed", "survivorship", "id_prefix",
+                 "id_column", "replace_comparisons"}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise SettingsError(f"matching.{entity_type}: unknown keys {unknown}; known: {sorted(known)}")
+        comparisons = list(base.get("comparisons", []))
+        if config.get("replace_comparisons"):
+            comparisons = []
+        by_name = {c["name"]: i for i, c in enumerate(comparisons)}
+        for c in config.get("comparisons", []):
+            if c.get("drop"):
+                comparisons = [x for x in comparisons if x["name"] != c["name"]]
+                by_name = {x["name"]: i for i, x in enumerate(comparisons)}
+                continue
+            if c.get("name") in by_name:
+                comparisons[by_name[c["name"]]] = {**comparisons[by_name[c["name"]]], **c}
+            else:
+                comparisons.append(c)
+                by_name[c.get("name")] = len(comparisons) - 1
+        blocking = config.get("blocking", base.get("blocking", []))
+        thresholds = {**base.get("thresholds", {}), **config.get("thresholds", {})}
+        surv_raw = {**base.get("survivorship", {}), **config.get("survivorship", {})}
+        try:
+            survivorship = Survivorship(
+                default=tuple(surv_raw.get("default", Survivorship.default)),
+                fields={k: tuple(v) for k, v in surv_raw.get("fields", {}).items()},
+                include=tuple(surv_raw["include"]) if surv_raw.get("include") else None,
+                rename=dict(surv_raw.get("rename", {})),
+                collect=dict(surv_raw.get("collect", {})),
+                null_values={k: tuple(v) for k, v in surv_raw.get("null_values", {}).items()},
+            )
+            settings = cls(
+                entity_type=entity_type,
+                id_prefix=str(config.get("id_prefix", base.get("id_prefix", ID_PREFIXES.get(entity_type, "E")))),
+                blocking=tuple(BlockingRule.parse(b) for b in blocking),
+                comparisons=tuple(ComparisonSpec.parse(c) for c in comparisons),
+                thresholds=Thresholds(**thresholds),
+                link_type=config.get("link_type", base.get("link_type", "dedupe")),
+                source_column=config.get("source_column", base.get("source_column", "feed")),
+                max_block_size=int(config.get("max_block_size", base.get("max_block_size", 2_000))),
+                max_cluster_size=int(config.get("max_cluster_size", base.get("max_cluster_size", 50))),
+                u_sample_pairs=int(config.get("u_sample_pairs", base.get("u_sample_pairs", 500_000))),
+                em_max_iterations=int(config.get("em_max_iterations", base.get("em_max_iterations", 30))),
+                seed=int(config.get("seed", base.get("seed", 20240501))),
+                survivorship=survivorship,
+                id_column=config.get("id_column", base.get("id_column", ID_COLUMNS.get(entity_type, "entity_id"))),
+            )
+        except TypeError as e:
+            raise SettingsError(f"matching.{entity_type}: {e}") from None
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Raise :class:`SettingsError` for settings the engine cannot run."""
+        from matching.er.comparisons import COMPARISON_KINDS
+
+        where = f"matching.{self.entity_type}"
+        if not self.blocking:
+            raise SettingsError(f"{where}.blocking: at least one rule is needed")
+        if not self.comparisons:
+            raise SettingsError(f"{where}.comparisons: at least one comparison is needed")
+        names = [c.name for c in self.comparisons]
+        if len(set(names)) != len(names):
+            raise SettingsError(f"{where}.comparisons: names repeat: {names}")
+        for c in self.comparisons:
+            if c.kind not in COMPARISON_KINDS:
+                raise SettingsError(f"{where}.comparisons.{c.name}: unknown kind {c.kind!r}; "
+                                    f"known: {sorted(COMPARISON_KINDS)}")
+        t = self.thresholds
+        if not 0 < t.review <= t.match < 1:
+            raise SettingsError(f"{where}.thresholds: need 0 < review ≤ match < 1, got {t}")
+        if self.link_type not in ("dedupe", "link_only"):
+            raise SettingsError(f"{where}.link_type: dedupe or link_only, got {self.link_type!r}")
+        if len(self.id_prefix) != 1 or not self.id_prefix.isalpha():
+            raise SettingsError(f"{where}.id_prefix: one letter, got {self.id_prefix!r}")
+        for rules in [self.survivorship.default, *self.survivorship.fields.values()]:
+            bad = set(rules) - {"priority", "recent", "complete", "frequent"}
+            if bad:
+                raise SettingsError(f"{where}.survivorship: unknown rules {sorted(bad)}")
+
+    def fingerprint(self) -> str:
+        """Hash of what changes scores: blocking, comparisons, link type. A change retrains the model."""
+        spec = {
+            "blocking": [asdict(b) for b in self.blocking],
+            "comparisons": [asdict(c) for c in self.comparisons],
+            "link_type": self.link_type,
+        }
+        return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+_NAME = {"kind": "person_name", "tf": True}
+
+DEFAULTS: dict[str, dict] = {
+    "person": {
+        "blocking": [
+            {"name": "id_number", "on": ["id_number"]},
+            {"name": "pinyin_birth", "on": ["name_pinyin", "birth_date"]},
+            {"name": "phone", "on": ["phone"]},
+            {"name": "address_surname", "on": ["address_code", "surname(name)"]},
+            {"name": "name_birth_year", "on": ["name", "year(birth_date)"]},
+        ],
+        "comparisons": [
+            {"name": "name", "columns": ["name", "name_pinyin"], **_NAME},
+            {"name": "id_number", "kind": "code", "columns": ["id_number"]},
+            {"name": "birth_date", "kind": "date", "columns": ["birth_date"]},
+            {"name": "sex", "kind": "exact", "columns": ["sex"], "options": {"null_values": ["U", ""]}},
+            {"name": "phone", "kind": "code", "columns": ["phone"]},
+            {"name": "address", "kind": "address",
+             "columns": ["address_code", "building_code", "grid_code", "address_text"]},
+        ],
+        "thresholds": {"match": 0.9, "review": 0.4},
+        "max_cluster_size": 40,
+        "survivorship": {
+            "default": ["priority", "recent", "complete"],
+            "fields": {"phone": ["recent", "priority"], "address_code": ["recent", "priority"],
+                       "address_text": ["recent", "priority"], "building_code": ["recent", "priority"],
+                       "grid_code": ["recent", "priority"]},
+            "null_values": {"sex": ["U"]},
+        },
+    },
+    "organisation": {
+        "blocking": [
+            {"name": "credit_code", "on": ["credit_code"]},
+            {"name": "name_core", "on": ["org_core(org_name)"]},
+            {"name": "legal_rep_prefix", "on": ["legal_rep", "prefix(org_core(org_name),2)"]},
+            {"name": "address_code", "on": ["address_code"]},
+            {"name": "address_text_prefix", "on": ["address_text", "prefix(org_core(org_name),2)"]},
+        ],
+        "comparisons": [
+            {"name": "org_name", "kind": "org_name", "columns": ["org_name"], "tf": True},
+            {"name": "credit_code", "kind": "code", "columns": ["credit_code"]},
+            {"name": "legal_rep", "kind": "person_name", "columns": ["legal_rep"]},
+            {"name": "address", "kind": "address",
+             "columns": ["address_code", "building_code", "grid_code", "address_text"]},
+        ],
+        "thresholds": {"match": 0.9, "review": 0.4},
+        "max_cluster_size": 60,
+        "survivorship": {"rename": {"org_name": "name"}, "collect": {"former_names": "org_name"},
+                         "fields": {"address_code": ["recent", "priority"]}},
+    },
+    "house": {
+        "blocking": [
+            {"name": "address_code", "on": ["address_code"]},
+            {"name": "address_text", "on": ["address_text"]},
+            {"name": "building_numbers", "on": ["building_code", "digits(address_text)"]},
+            {"name": "numbers_prefix", "on": ["digits(address_text)", "prefix(address_text,4)"]},
+        ],
+        "comparisons": [
+            {"name": "address", "kind": "address",
+             "columns": ["address_code", "building_code", "grid_code", "address_text"]},
+            {"name": "numbers", "kind": "exact", "columns": ["address_text"], "options": {"transform": "digits"}},
+            {"name": "house_use", "kind": "exact", "columns": ["house_use"]},
+            {"name": "house_area", "kind": "numeric", "columns": ["house_area"],
+             "options": {"relative": [0.01, 0.1]}},
+        ],
+        "thresholds": {"match": 0.9, "review": 0.4},
+        "max_cluster_size": 200,
+        "survivorship": {"rename": {"house_use": "use", "house_area": "area"}},
+    },
+    "facility": {
+        "blocking": [
+            {"name": "type_cell", "on": ["facility_type", "geocell(lon,lat,100)"]},
+            {"name": "type_cell_shifted", "on": ["facility_type", "geocell_shifted(lon,lat,100)"]},
+            {"name": "type_address", "on": ["facility_type", "address_code"]},
+            {"name": "type_name", "on": ["facility_type", "facility_name"]},
+        ],
+        "comparisons": [
+            {"name": "facility_type", "kind": "exact", "columns": ["facility_type"]},
+            {"name": "facility_name", "kind": "string", "columns": ["facility_name"], "tf": True},
+            {"name": "distance", "kind": "geo_distance", "columns": ["lon", "lat"],
+             "options": {"meters": [10, 30, 100]}},
+            {"name": "address", "kind": "address", "columns": ["address_code", "building_code", "grid_code"]},
+        ],
+        "thresholds": {"match": 0.9, "review": 0.4},
+        "max_cluster_size": 20,
+        "survivorship": {"rename": {"facility_name": "name"}},
+    },
+}
+
+__all__ = [
+    "BlockingRule",
+    "ComparisonSpec",
+    "DEFAULTS",
+    "EntitySettings",
+    "ID_COLUMNS",
+    "ID_PREFIXES",
+    "META_COLUMNS",
+    "SettingsError",
+    "Survivorship",
+    "Thresholds",
+]

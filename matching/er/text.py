@@ -1,0 +1,138 @@
+"""Small text helpers the engine needs: surnames, organisation-name parts, digits, pinyin fallback.
+
+The project's normalisers (``matching.normalize`` / ``matching.text``) turn raw feed values into mentions;
+by the time values reach the engine they are simplified, half-width and trimmed. These helpers only derive
+keys from such values, vectorised over pandas string columns.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+# 复姓: two-character surnames common enough to matter for a surname key.
+COMPOUND_SURNAMES = (
+    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "长孙", "宇文", "司徒", "夏侯",
+    "轩辕", "端木", "独孤", "南宫", "西门", "呼延", "闻人", "申屠", "澹台", "公冶", "太史", "钟离", "赫连", "万俟",
+)
+_COMPOUND = re.compile("^(" + "|".join(COMPOUND_SURNAMES) + ")")
+
+# 组织形式 (legal forms), longest first so that 股份有限公司 wins over 有限公司.
+LEGAL_FORMS = (
+    "股份有限公司", "有限责任公司", "有限公司", "集团公司", "合伙企业", "个人独资企业", "专业合作社", "合作社",
+    "个体工商户", "公司", "厂", "商行", "工作室", "中心", "经营部", "门市部",
+)
+# the forms that end the registered name; what follows them is a branch (weak words such as 厂, 中心 are not)
+SPLITTING_FORMS = LEGAL_FORMS[:10]
+# 分支机构 (branches) at the end of a name.
+BRANCH_SUFFIX = re.compile(r"(分公司|分店|分部|营业部|分行|支行|分理处|门店|分厂|办事处|分中心|分所|店)$")
+# a bracketed region or note: 华兴科技（深圳）有限公司, XX（普通合伙）
+_BRACKETED = re.compile(r"[(（][^()（）]{1,6}[)）]")
+# a leading 省 / 市 (and a 区/县 after a 市): 深圳市华兴科技 and 华兴科技（深圳） share the core 华兴科技
+_REGION_PREFIX = re.compile(r"^(?:[\u4e00-\u9fff]{2,3}省)?(?:[\u4e00-\u9fff]{2,3}市(?:[\u4e00-\u9fff]{1,3}[区县])?)?(?=.{2,})")
+_LEGAL = re.compile("(" + "|".join(LEGAL_FORMS) + ")")
+_BRACKETS = re.compile(r"[()（）\[\]【】〔〕<>《》\s·.,，、\-—_]")
+_NON_DIGITS = re.compile(r"\D+")
+
+
+def as_string(s: pd.Series) -> pd.Series:
+    """A nullable string column; empty strings count as missing."""
+    if not isinstance(s.dtype, pd.StringDtype):
+        s = s.astype("string")
+    return s.mask(s.str.len() == 0)
+
+
+def to_object(s: pd.Series) -> np.ndarray:
+    """Values as a numpy object array with ``None`` for missing (what rapidfuzz batch functions take)."""
+    return as_string(s).to_numpy(dtype=object, na_value=None)
+
+
+def surname(names: pd.Series) -> pd.Series:
+    """姓: the compound surname where one is present, else the first character."""
+    s = as_string(names)
+    two = s.str.slice(0, 2)
+    return two.where(two.isin(COMPOUND_SURNAMES), s.str.slice(0, 1)).astype("string")
+
+
+def digits(s: pd.Series) -> pd.Series:
+    """The digits of a value in order, groups joined by '-' ('幸福路12号3栋501' → '12-3-501')."""
+    out = as_string(s).str.replace(_NON_DIGITS, "-", regex=True).str.strip("-")
+    return out.mask(out.str.len() == 0)
+
+
+def org_name_parts(names: pd.Series) -> pd.DataFrame:
+    """Split organisation names into ``core`` (字号 and region), ``form`` (组织形式) and ``branch`` (分支).
+
+    ``深圳市华兴科技有限公司南山分公司`` → core ``华兴科技``, form ``有限公司``, branch ``南山分公司``;
+    ``华兴科技（深圳）有限责任公司`` → core ``华兴科技``, form ``有限责任公司``, branch ``""``. The region (a
+    leading 省/市, a bracketed city) is dropped: registrations write it either way.
+    """
+    s = as_string(names).str.replace(_BRACKETED, "", regex=True).str.replace(_BRACKETS, "", regex=True)
+    s = s.str.replace(_REGION_PREFIX, "", regex=True)
+    s = s.map(lambda v: unicodedata.normalize("NFKC", v) if isinstance(v, str) else v).astype("string")
+    # split at the last legal form: what follows it is a branch name
+    # the first legal form splits the name (lazy core): 有限公司 at 有 comes before 公司 at 公
+    m = s.str.extract(r"^(?P<core>.+?)(?P<form>" + "|".join(SPLITTING_FORMS) + r")(?P<branch>.*)$")
+    no_form = m["core"].isna() & s.notna()
+    core = m["core"].astype("string")
+    branch = m["branch"].astype("string")
+    form = m["form"].astype("string")
+    # no legal form: a trailing branch word still marks a branch (XX超市南山店)
+    nb = s[no_form].str.extract(r"^(?P<core>.*?)(?P<branch>[^市区县省]{1,6}(?:分公司|分店|分部|营业部|分行|支行|门店|分厂|办事处))$")
+    core = core.where(~no_form, nb["core"].reindex(s.index).fillna(s))
+    branch = branch.where(~no_form, nb["branch"].reindex(s.index).fillna(""))
+    form = form.where(~no_form, "")
+    branch = branch.where(branch.str.len() > 0, "")
+    # a core that is empty (the whole name was a legal form) falls back to the name
+    core = core.where(core.str.len() > 0, s)
+    return pd.DataFrame({"core": core.astype("string"), "form": form.astype("string"),
+                         "branch": branch.astype("string")}, index=names.index)
+
+
+def org_core(names: pd.Series) -> pd.Series:
+    """Organisation name without legal form and branch: the blocking key for 单位."""
+    parts = org_name_parts(names)
+    return parts["core"].where(parts["core"].notna())
+
+
+def org_name_key(names: pd.Series) -> pd.Series:
+    """Organisation name with legal form removed but branch kept: 'same organisation' when equal."""
+    parts = org_name_parts(names)
+    return (parts["core"] + "|" + parts["branch"]).astype("string")
+
+
+def pinyin_of(names: pd.Series) -> pd.Series:
+    """Tone-less pinyin of names, for when mentions come without ``name_pinyin``.
+
+    Uses the project normaliser ``matching.normalize.name_pinyin`` where it exists, else pypinyin over the
+    unique values (names repeat a lot, so this is far cheaper than per row).
+    """
+    s = as_string(names)
+    try:
+        from matching.normalize import name_pinyin  # the project's normaliser, when present
+
+        return as_string(name_pinyin(s))
+    except ImportError:
+        log.debug("matching.normalize not available; using pypinyin directly")
+    from pypinyin import Style, lazy_pinyin
+
+    uniques = s.dropna().unique()
+    table = {v: "".join(lazy_pinyin(v, style=Style.NORMAL, errors="default")).lower() for v in uniques}
+    return s.map(table).astype("string")
+
+
+def squash(s: pd.Series) -> pd.Series:
+    """Lower-case, without spaces: 'Zhang Wei' and 'zhangwei' compare equal."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(as_string(s), type=pa.large_string())
+    arr = pc.replace_substring_regex(pc.utf8_lower(arr), r"\s+", "")
+    out = pd.Series(arr.to_numpy(zero_copy_only=False), index=s.index, dtype="string")
+    return out.mask(out.str.len() == 0)
