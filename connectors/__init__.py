@@ -1,0 +1,38 @@
+"""Department feeds in: CSV, Excel and SQL connectors, the raw zone, staging, quarantine and row accounting.
+
+The public API (what the DAGs, the CLI and the pipeline call) is re-exported here; the implementation lives
+in the submodules (``ingest``, ``csv_source``, ``xlsx_source``, ``sql``, ``rules``, ``raw``, ``text``,
+``preview`` — the dry run the upload portal shows).
+"""
+
+from __future__ import annotations
+
+from connectors.errors import ConnectorError, FeedFileError, FileProblem, SourceError
+from connectors.ingest import (
+    export_quarantine_csv,
+    ingest_feed,
+    landing_files,
+    load_quarantine,
+    load_staging,
+    raw_manifest,
+)
+from connectors.preview import FilePreview, preview_file
+from connectors.results import AccountingError, FileResult, IngestResult
+
+__all__ = [
+    "AccountingError",
+    "ConnectorError",
+    "FeedFileError",
+    "FileProblem",
+    "FilePreview",
+    "FileResult",
+    "IngestResult",
+    "SourceError",
+    "export_quarantine_csv",
+    "ingest_feed",
+    "landing_files",
+    "load_quarantine",
+    "load_staging",
+    "preview_file",
+    "raw_manifest",
+]

@@ -1,0 +1,247 @@
+"""The raw zone (原始区): every received file or database extract, unchanged, content-addressed by SHA-256.
+
+Layout::
+
+    raw/<sha[:2]>/<sha>      the bytes exactly as received (read-only; never modified or deleted)
+    raw/manifest.sqlite      one row per (feed, sha256): who sent it, when, how big, what became of it
+                             + an append-only ``events`` log of every attempt
+
+The manifest is SQLite so that several feeds ingesting at once (parallel Airflow tasks) each commit their row
+atomically without a lock file. Re-sending a file a feed already staged is a no-op that says so; re-sending a
+file that failed (after the feed's config was fixed, say) processes it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import tempfile
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+MANIFEST_FILE = "manifest.sqlite"
+_CHUNK = 1 << 20
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    feed TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    file_name TEXT,
+    origin TEXT,
+    kind TEXT,
+    size INTEGER,
+    received_at TEXT,
+    status TEXT,
+    seq INTEGER,
+    encoding TEXT,
+    rows_read INTEGER,
+    rows_staged INTEGER,
+    rows_quarantined INTEGER,
+    rows_blank INTEGER,
+    error_code TEXT,
+    error TEXT,
+    processed_at TEXT,
+    PRIMARY KEY (feed, sha256)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    feed TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    file_name TEXT,
+    event TEXT NOT NULL,
+    detail TEXT
+);
+"""
+
+MANIFEST_COLUMNS = [
+    "feed", "sha256", "file_name", "origin", "kind", "size", "received_at", "status", "seq", "encoding",
+    "rows_read", "rows_staged", "rows_quarantined", "rows_blank", "error_code", "error", "processed_at",
+]
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    sha256: str
+    size: int
+    path: Path
+    already_there: bool
+
+
+class RawZone:
+    """The raw folder of one workspace and its manifest."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    # ---- blobs ----------------------------------------------------------------------------------------------
+    def blob_path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256
+
+    def store_file(self, src: Path) -> StoredBlob:
+        """Copy ``src`` into the zone, hashing while copying; keep the existing blob if the content is known."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        h = hashlib.sha256()
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(prefix=".incoming-", dir=self.root)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out, src.open("rb") as f:
+                for block in iter(lambda: f.read(_CHUNK), b""):
+                    h.update(block)
+                    out.write(block)
+                    size += len(block)
+                out.flush()
+                os.fsync(out.fileno())
+            return self._place(tmp, h.hexdigest(), size)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def store_bytes_file(self, tmp: Path) -> StoredBlob:
+        """Move a file the hub wrote itself (a database extract) into the zone under its content hash."""
+        sha = sha256_file(tmp)
+        try:
+            return self._place(tmp, sha, tmp.stat().st_size)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _place(self, tmp: Path, sha: str, size: int) -> StoredBlob:
+        dest = self.blob_path(sha)
+        if dest.exists():
+            return StoredBlob(sha, size, dest, already_there=True)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, dest)
+        return StoredBlob(sha, size, dest, already_there=False)
+
+    # ---- manifest -------------------------------------------------------------------------------------------
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST_FILE
+
+    @contextmanager
+    def _db(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.manifest_path, timeout=60, isolation_level=None)) as con:
+            con.row_factory = sqlite3.Row
+            if write:
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    for stmt in _SCHEMA.split(";"):
+                        if stmt.strip():
+                            con.execute(stmt)
+                    yield con
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+            else:
+                yield con
+
+    def lookup(self, feed: str, sha256: str) -> dict | None:
+        """The manifest row of ``(feed, sha256)``, or None if this feed never received that content."""
+        if not self.manifest_path.exists():
+            return None
+        with self._db() as con:
+            try:
+                row = con.execute("SELECT * FROM files WHERE feed=? AND sha256=?", (feed, sha256)).fetchone()
+            except sqlite3.OperationalError:  # manifest file exists but has no tables yet
+                return None
+        return dict(row) if row else None
+
+    def record_received(self, feed: str, blob: StoredBlob, file_name: str, origin: str, kind: str) -> None:
+        """Note that ``feed`` received ``blob`` (first receipt inserts the row; a re-send logs an event)."""
+        at = now_utc()
+        with self._db(write=True) as con:
+            con.execute(
+                "INSERT INTO files (feed, sha256, file_name, origin, kind, size, received_at, status) "
+                "VALUES (?,?,?,?,?,?,?, 'received') ON CONFLICT(feed, sha256) DO NOTHING",
+                (feed, blob.sha256, file_name, origin, kind, blob.size, at),
+            )
+            con.execute(
+                "INSERT INTO events (at, feed, sha256, file_name, event, detail) VALUES (?,?,?,?,?,?)",
+                (at, feed, blob.sha256, file_name, "received", origin),
+            )
+
+    def record_outcome(
+        self,
+        feed: str,
+        sha256: str,
+        *,
+        status: str,
+        encoding: str | None = None,
+        rows_read: int = 0,
+        rows_staged: int = 0,
+        rows_quarantined: int = 0,
+        rows_blank: int = 0,
+        error_code: str | None = None,
+        error: str | None = None,
+        file_name: str | None = None,
+    ) -> None:
+        """Record what became of a file: ``staged`` (with its counts, and the next receipt order) or ``failed``."""
+        at = now_utc()
+        with self._db(write=True) as con:
+            seq = None
+            if status == "staged":
+                seq = con.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM files WHERE feed=?", (feed,)).fetchone()[0]
+            con.execute(
+                "UPDATE files SET status=?, seq=COALESCE(?, seq), encoding=?, rows_read=?, rows_staged=?, "
+                "rows_quarantined=?, rows_blank=?, error_code=?, error=?, processed_at=? WHERE feed=? AND sha256=?",
+                (status, seq, encoding, rows_read, rows_staged, rows_quarantined, rows_blank, error_code, error, at,
+                 feed, sha256),
+            )
+            con.execute(
+                "INSERT INTO events (at, feed, sha256, file_name, event, detail) VALUES (?,?,?,?,?,?)",
+                (at, feed, sha256, file_name, status, error or f"read={rows_read} staged={rows_staged} "
+                                                               f"quarantined={rows_quarantined}"),
+            )
+
+    def record_event(self, feed: str, sha256: str, file_name: str, event: str, detail: str = "") -> None:
+        with self._db(write=True) as con:
+            con.execute(
+                "INSERT INTO events (at, feed, sha256, file_name, event, detail) VALUES (?,?,?,?,?,?)",
+                (now_utc(), feed, sha256, file_name, event, detail),
+            )
+
+    def manifest(self, feed: str | None = None) -> pd.DataFrame:
+        """The manifest as a DataFrame (one row per feed and content), in receipt order."""
+        if not self.manifest_path.exists():
+            return pd.DataFrame(columns=MANIFEST_COLUMNS)
+        with self._db() as con:
+            try:
+                sql = "SELECT * FROM files" + (" WHERE feed=?" if feed else "") + " ORDER BY received_at, seq"
+                rows = [dict(r) for r in con.execute(sql, (feed,) if feed else ())]
+            except sqlite3.OperationalError:
+                rows = []
+        return pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+
+    def events(self, feed: str | None = None) -> pd.DataFrame:
+        """The append-only log of every receipt and outcome."""
+        cols = ["id", "at", "feed", "sha256", "file_name", "event", "detail"]
+        if not self.manifest_path.exists():
+            return pd.DataFrame(columns=cols)
+        with self._db() as con:
+            try:
+                sql = "SELECT * FROM events" + (" WHERE feed=?" if feed else "") + " ORDER BY id"
+                rows = [dict(r) for r in con.execute(sql, (feed,) if feed else ())]
+            except sqlite3.OperationalError:
+                rows = []
+        return pd.DataFrame(rows, columns=cols)
