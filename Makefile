@@ -6,7 +6,7 @@ WORKSPACE ?= $(CURDIR)/demo-workspace
 PERSONS   ?= 3000
 SEED      ?= 7
 
-.PHONY: install demo test lint bench clean services
+.PHONY: install demo test lint bench clean services browser
 
 # Installs the project and everything it needs into .venv (re-runs only when pyproject.toml changes).
 $(VENV)/.installed: pyproject.toml
@@ -21,15 +21,25 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/python -m gridhub.demo --workspace $(WORKSPACE) --persons $(PERSONS) --seed $(SEED)
 
-## make test: install, start the local databases if they are down, run the test suite
-test: install services
+## make test: install, start the local databases if they are down, install Chromium for the browser test, run the tests
+test: install services browser
 	$(BIN)/python -m pytest -q
 
 services:
 	@bash .ci/services.sh
+
+browser: install
+	@VENV_PY=$(BIN)/python bash .ci/browser.sh
 
 lint: install
 	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) $(WORKSPACE) .pytest_cache build *.egg-info
+
+## make portal: the department upload portal beside Airflow, on the sample workspace (PORTAL_PORT, default 8090)
+PORTAL_PORT ?= 8090
+.PHONY: portal
+portal: install
+	@test -f $(WORKSPACE)/gridhub.yaml || $(BIN)/gridhub sample --out $(WORKSPACE) --persons $(PERSONS) --seed $(SEED)
+	$(BIN)/gridhub --workspace $(WORKSPACE) portal --port $(PORTAL_PORT)

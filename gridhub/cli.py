@@ -2,9 +2,12 @@
 
     gridhub sample  --out DIR [--persons N] [--seed S]   make the embedded sample district workspace
     gridhub ingest  --feed NAME [FILE ...]               ingest one feed by hand (what its DAG does)
+    gridhub land    --feed NAME FILE [--name ORIGINAL]   hand a file in: landing folder + ready flag (starts its DAG)
     gridhub run                                          resolve and publish in this process (no Airflow)
     gridhub summary                                      print the summary of the current warehouse
     gridhub explain person ID | pair FEED:REC FEED:REC   why records were joined
+    gridhub portal  [--host H] [--port N]                the department upload portal (see docs/portal.md)
+    gridhub portal-passwd                                make a password hash for gridhub.yaml's portal section
 
 The workspace comes from ``--workspace DIR`` or ``$GRIDHUB_WORKSPACE``. User errors print one clear message
 and exit 2; no traceback reaches the user.
@@ -41,6 +44,22 @@ def cmd_ingest(args) -> int:
     return ingest_command(_ws(args), args.feed, files)
 
 
+def cmd_land(args) -> int:
+    from gridhub.landing import LandingError, land_file
+
+    src = Path(args.file)
+    if not src.is_file():
+        print(f"gridhub: no such file: {src}", file=sys.stderr)
+        return 2
+    try:
+        dest = land_file(_ws(args), args.feed, src, args.name or src.name)
+    except LandingError as e:
+        print(f"gridhub: {e}", file=sys.stderr)
+        return 2
+    print(f"landed {src.name} for feed {args.feed} as {dest}; its ingest DAG starts when Airflow sees the flag")
+    return 0
+
+
 def cmd_run(args) -> int:
     from gridhub.pipeline import run_all
     from gridhub.report import format_summary, write_summary
@@ -67,6 +86,36 @@ def cmd_explain(args) -> int:
     return explain_command(_ws(args), args.what, args.ids)
 
 
+def cmd_portal(args) -> int:
+    import uvicorn
+
+    from gridhub.portal import create_app
+
+    app = create_app(_ws(args).root)
+    print(f"gridhub portal: http://{args.host}:{args.port}/  (Ctrl-C to stop)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info" if args.verbose else "warning")
+    return 0
+
+
+def cmd_portal_passwd(args) -> int:
+    import getpass
+
+    from gridhub.portal import hash_password
+
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("新密码 / new password: ")
+        if getpass.getpass("再输一次 / again: ") != password:
+            print("gridhub: the two passwords differ", file=sys.stderr)
+            return 2
+    if len(password) < 8:
+        print("gridhub: use at least 8 characters", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gridhub", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workspace", "-w", help="workspace folder (default: $GRIDHUB_WORKSPACE)")
@@ -84,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("files", nargs="*")
     s.set_defaults(func=cmd_ingest)
 
+    s = sub.add_parser("land", help="hand a file in for a feed (its ingest DAG starts on its own)")
+    s.add_argument("--feed", required=True)
+    s.add_argument("--name", help="the name to record for the file (default: the file's own name)")
+    s.add_argument("file")
+    s.set_defaults(func=cmd_land)
+
     s = sub.add_parser("run", help="resolve and publish without Airflow")
     s.set_defaults(func=cmd_run)
 
@@ -94,6 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("what", choices=["person", "organisation", "house", "facility", "pair"])
     s.add_argument("ids", nargs="+")
     s.set_defaults(func=cmd_explain)
+
+    s = sub.add_parser("portal", help="serve the department upload portal (FastAPI, uvicorn)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8090)
+    s.set_defaults(func=cmd_portal)
+
+    s = sub.add_parser("portal-passwd", help="print a salted password hash for gridhub.yaml's portal section")
+    s.add_argument("--stdin", action="store_true", help="read the password from stdin (scripts)")
+    s.set_defaults(func=cmd_portal_passwd)
     return p
 
 

@@ -141,6 +141,37 @@ class Quality(_Strict):
     truth: str | None = Field(None, description="Ground-truth folder (sample district) for quality figures.")
 
 
+_PASSWORD_HASH = re.compile(r"^(scrypt\$\d+\$\d+\$\d+|pbkdf2_sha256\$\d+)\$[A-Za-z0-9+/=_-]+\$[A-Za-z0-9+/=_-]+$")
+
+
+class PortalDepartment(_Strict):
+    """One department's sign-in for the upload portal (数据上报门户). Only a salted hash is stored."""
+
+    password_hash: str = Field(description="Made by `gridhub portal-passwd`: scrypt$n$r$p$salt$hash.")
+    feeds: list[str] | None = Field(
+        None, description="Feeds this department may upload to; default: the feeds whose `department` is it."
+    )
+
+    @field_validator("password_hash")
+    @classmethod
+    def _hash(cls, v: str) -> str:
+        if not _PASSWORD_HASH.match(v):
+            raise ValueError("not a password hash: make one with `gridhub portal-passwd` (never a plain password)")
+        return v
+
+
+class Portal(_Strict):
+    """The upload portal: departments and their hashed passwords, the upload size cap, the session secret."""
+
+    departments: dict[str, PortalDepartment] = Field(description="Department name (as in feeds) → sign-in.")
+    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Largest file a department may upload.")
+    session_secret_env: str = Field(
+        "GRIDHUB_PORTAL_SECRET", description="Environment variable holding the key that signs session cookies."
+    )
+    session_hours: float = Field(8, gt=0, description="A sign-in lasts this long.")
+    secure_cookies: bool = Field(False, description="Mark cookies Secure (set true when served over HTTPS).")
+
+
 class WorkspaceConfig(_Strict):
     name: str
     district_code: str = Field(pattern=r"^\d{6}$")
@@ -149,6 +180,7 @@ class WorkspaceConfig(_Strict):
     warehouse: WarehouseSettings = WarehouseSettings()
     matching: dict = Field(default_factory=dict, description="Entity-resolution settings per entity type.")
     quality: Quality = Quality()
+    portal: Portal | None = Field(None, description="The department upload portal; absent = portal off.")
 
     @model_validator(mode="after")
     def _unique_feeds(self) -> WorkspaceConfig:
@@ -157,6 +189,28 @@ class WorkspaceConfig(_Strict):
         if dupes:
             raise ValueError(f"feed names repeat: {dupes}")
         return self
+
+    @model_validator(mode="after")
+    def _portal_feeds(self) -> WorkspaceConfig:
+        if self.portal is None:
+            return self
+        file_feeds = {f.name for f in self.feeds if isinstance(f.source, FileSource)}
+        for dept, d in self.portal.departments.items():
+            unknown = sorted(set(d.feeds or []) - file_feeds)
+            if unknown:
+                raise ValueError(f"portal department {dept!r} lists {unknown}, which are not file feeds "
+                                 f"(file feeds: {sorted(file_feeds)})")
+        return self
+
+    def portal_feeds(self, department: str) -> list[Feed]:
+        """The file feeds ``department`` may see and upload to in the portal (none if it has no sign-in)."""
+        if self.portal is None or department not in self.portal.departments:
+            return []
+        listed = self.portal.departments[department].feeds
+        return [
+            f for f in self.feeds
+            if isinstance(f.source, FileSource) and (f.name in listed if listed is not None else f.department == department)
+        ]
 
     def feed(self, name: str) -> Feed:
         for f in self.feeds:
@@ -224,6 +278,8 @@ __all__ = [
     "ConfigError",
     "Feed",
     "FileSource",
+    "Portal",
+    "PortalDepartment",
     "SqlSource",
     "WorkspaceConfig",
     "load_config",

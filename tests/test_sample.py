@@ -460,3 +460,15 @@ def test_auto_encoded_feed_is_detectable(ws, cfg) -> None:
     best = from_bytes(data).best()
     assert best is not None
     assert data.decode(best.encoding) == data.decode("gb18030")
+
+
+def test_demo_portal_logins_verify_against_their_hashes():
+    from gridhub.portal.auth import verify_password
+    from gridhub.sample.generate import DEMO_PORTAL_LOGINS, workspace_config
+
+    departments = workspace_config()["portal"]["departments"]
+    assert set(departments) == set(DEMO_PORTAL_LOGINS)
+    for dept, (password, stored) in DEMO_PORTAL_LOGINS.items():
+        assert departments[dept]["password_hash"] == stored
+        assert verify_password(password, stored)
+        assert not verify_password(password + "x", stored)

@@ -97,7 +97,27 @@ def workspace_config() -> dict:
                       "privacy": {"hmac_key_env": "GRIDHUB_HMAC_KEY"}},
         "quality": {"truth": TRUTH_DIR},
         "feeds": [spec.config() for spec in SPECS.values()],
+        "portal": {"departments": {dept: {"password_hash": h} for dept, (_, h) in DEMO_PORTAL_LOGINS.items()},
+                   "max_upload_bytes": 52_428_800},
     }
+
+
+# Upload-portal sign-ins of the sample district: department → (demo password, its salted scrypt hash).
+# Demo only: a real workspace makes its own with `gridhub portal-passwd`. The passwords are in docs/portal.md.
+DEMO_PORTAL_LOGINS = {
+    "公安": ("gongan-demo-2026",
+           "scrypt$16384$8$1$o5OlhDwIs0Fy7Ol8IgGPCQ$8_6vZSPf6k9pV4YIibTzQi7RqYDKfD67NSLaXss_GdM"),
+    "民政": ("minzheng-demo-2026",
+           "scrypt$16384$8$1$rI7ZlP6r_j0YMca4fhgY2Q$FaGYakcosZk942TIB8SUe4WtsshCSMlxoxTdWxfs9ig"),
+    "人社": ("renshe-demo-2026",
+           "scrypt$16384$8$1$FaqU1YhlNufbRVjZU4q4CQ$c9Lu0XemUvLzdcDk7YsAcZIvFo5xD-D-W_qabYyxTCk"),
+    "市场监管": ("shichang-demo-2026",
+             "scrypt$16384$8$1$oF4JlnFSkzB1Of76NfK8jw$nT9Q7UQW2fANSAEsz2A1Nxg84rMGe6yVSrEdEs1Om04"),
+    "住建": ("zhujian-demo-2026",
+           "scrypt$16384$8$1$nlDiXWZNax657lAFozMW8Q$KojLEo1o8ZUa0YkxP78SCqkH_WJRCp_-94QVe1wAzvY"),
+    "应急管理": ("yingji-demo-2026",
+             "scrypt$16384$8$1$FDhEZ47XISUHX-Ol760vCA$l0fD9SZSieePaz4Gp1hrnCsY-gV-4EmwVnhDyHoabcM"),
+}
 
 
 def _config_text() -> str:

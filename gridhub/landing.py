@@ -1,0 +1,258 @@
+"""Handing a file in: the one function the CLI, the upload portal and tests use to land a department's file.
+
+``land_file`` puts the data file into ``landing/<feed>/`` and then raises the feed's ready flag in
+``landing/_ready/<feed>``. The feed's ingest DAG is scheduled on an Airflow asset whose watcher (a
+``DirectoryFileDeleteTrigger`` in the triggerer) sees the flag, deletes it and starts the DAG run; the run
+ingests every file waiting in the landing folder. The flag is written *after* the data file, both by
+write-to-temporary + ``os.replace``, so the DAG never sees a half-written file.
+
+The name a department gives its file (``实有人口_202506.csv``, ``..\\..\\etc\\passwd``) is never used as a
+path: the data file gets a generated name ``<UTC time>-<sha256 prefix><.ext>`` (arrival order, content
+identity), and the original name is kept only in a sidecar ``landing/<feed>/_meta/<generated name>.json``.
+Landing the same content twice while the first copy is still waiting lands nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from gridhub.assets import ready_dir, ready_flag_name
+from gridhub.config import ConfigError, FileSource
+from gridhub.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+META_DIR = "_meta"
+MAX_ORIGINAL_NAME = 255
+_SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CHUNK = 1 << 20
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+__all__ = [
+    "LandingError",
+    "LandedFile",
+    "land_file",
+    "landed_files",
+    "original_name_of",
+    "raise_ready_flag",
+    "safe_original_name",
+]
+
+
+class LandingError(ValueError):
+    """A file cannot be handed in: unknown or database feed, empty file, or a type the feed will not read."""
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    """What the sidecar of one landed file records."""
+
+    feed: str
+    path: Path
+    original_name: str
+    sha256: str
+    size: int
+    landed_at: str
+
+
+def safe_original_name(name: str) -> str:
+    """The department's file name made harmless for display and logs (never for paths).
+
+    Keeps only the last path component (both ``/`` and ``\\`` count as separators), NFC-normalises,
+    drops control characters and leading dots/spaces, and caps the length. 全角 and 繁体 characters stay.
+    """
+    name = unicodedata.normalize("NFC", str(name))
+    name = _CONTROL.sub("", name)
+    base = PureWindowsPath(PurePosixPath(name).name).name  # "a/b\\c.csv" → "c.csv"
+    base = base.strip().lstrip(". ").strip()
+    if len(base) > MAX_ORIGINAL_NAME:
+        stem, dot, ext = base.rpartition(".")
+        keep = MAX_ORIGINAL_NAME - len(ext) - 1 if dot and len(ext) <= 8 else MAX_ORIGINAL_NAME
+        base = (stem[:keep] + "." + ext) if dot and len(ext) <= 8 else base[:keep]
+    return base or "unnamed"
+
+
+def _suffix(original: str) -> str:
+    """The lower-case extension of the original name, if it is a plain short ASCII one (``.CSV`` → ``.csv``)."""
+    # full-width "．ｃｓｖ" folds to ".csv" under NFKC; anything else exotic is dropped
+    suffix = PurePosixPath(unicodedata.normalize("NFKC", original)).suffix.lower()
+    return suffix if _SAFE_SUFFIX.match(suffix) else ""
+
+
+def _generated_name(when: datetime, sha_prefix: str, suffix: str) -> str:
+    """``20261123T052908123456Z-<16 hex>.csv``: sorts in arrival order, never starts with ``.`` or ``_``."""
+    return f"{when.strftime('%Y%m%dT%H%M%S%fZ')}-{sha_prefix}{suffix}"
+
+
+def _file_feed(ws: Workspace, feed: str) -> FileSource:
+    names = [f.name for f in ws.config.feeds]
+    if feed not in names:
+        raise LandingError(f"no feed named {feed!r} in {ws.root / 'gridhub.yaml'}; known feeds: {', '.join(names)}")
+    source = ws.config.feeds[names.index(feed)].source
+    if not isinstance(source, FileSource):
+        raise LandingError(f"feed {feed!r} reads a database table; it takes no files (run its DAG instead)")
+    return source
+
+
+def _atomic_write(dest: Path, write) -> Path:
+    """Write through a hidden temporary file in ``dest``'s folder, then rename it into place (a crash leaves
+    at most a hidden ``.part`` file, which ingest and the file trigger ignore)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _write_hidden(dest.parent, write)
+    os.replace(tmp, dest)
+    return dest
+
+
+def _write_hidden(folder: Path, write) -> Path:
+    """Write a new hidden ``.incoming-*.part`` file in ``folder`` (fsynced) and return its path."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-", suffix=".part")
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; landed files are read by Airflow's workers
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def _copy_hashing(src: Path | bytes | bytearray | memoryview):
+    """A writer that copies ``src`` into a file handle and records its SHA-256 and size."""
+    digest = hashlib.sha256()
+    size = 0
+
+    def write(fh) -> None:
+        nonlocal size
+        if isinstance(src, (bytes, bytearray, memoryview)):
+            data = bytes(src)
+            digest.update(data)
+            fh.write(data)
+            size = len(data)
+            return
+        with Path(src).open("rb") as inp:
+            while chunk := inp.read(_CHUNK):
+                digest.update(chunk)
+                fh.write(chunk)
+                size += len(chunk)
+
+    return write, digest, lambda: size
+
+
+def raise_ready_flag(ws: Workspace, feed: str) -> Path:
+    """Write (atomically) the flag that tells the feed's asset watcher a new file is waiting."""
+    flag = ready_dir(ws.root) / ready_flag_name(feed)
+    stamp = datetime.now(UTC).isoformat(timespec="microseconds").encode()
+    _atomic_write(flag, lambda fh: fh.write(stamp))
+    return flag
+
+
+def land_file(
+    ws: Workspace, feed: str, src: Path | str | bytes | bytearray | memoryview, original_name: str
+) -> Path:
+    """Hand a file in for ``feed``: write it atomically under a safe generated name, then raise the ready flag.
+
+    ``src`` is a path to copy from or the file's bytes (what an upload gives). ``original_name`` is what the
+    department called the file; it is recorded in the sidecar and checked only for its extension, which must
+    match the feed's glob (a ``.xlsx`` handed to a ``*.csv`` feed would never be read). Returns the path of
+    the landed data file. Raises :class:`LandingError` for an unknown or database feed, an empty file, or an
+    extension the feed does not take; ``FileNotFoundError`` if ``src`` is a path that does not exist.
+    """
+    source = _file_feed(ws, feed)
+    shown = safe_original_name(original_name)
+    suffix = _suffix(shown)
+    now = datetime.now(UTC)
+    pattern = source.glob.replace("\\", "/").rsplit("/", 1)[-1]
+    if not fnmatchcase(_generated_name(now, "0" * 16, suffix), pattern):
+        raise LandingError(
+            f"feed {feed!r} reads files matching {source.glob!r}; {shown!r} would not be read "
+            f"(hand in a {pattern} file, or widen the feed's glob: handed-in files get generated names)"
+        )
+    if isinstance(src, str):
+        src = Path(src)
+    if isinstance(src, Path) and not src.is_file():
+        raise FileNotFoundError(f"no such file to land: {src}")
+
+    folder = ws.landing_dir(feed)
+    folder.mkdir(parents=True, exist_ok=True)
+    # write under a hidden name first: the content hash is only known once the bytes are through
+    write, digest, size = _copy_hashing(src)
+    incoming = _write_hidden(folder, write)
+    sha = digest.hexdigest()
+    if size() == 0:
+        incoming.unlink(missing_ok=True)
+        raise LandingError(f"{shown!r} is empty: nothing to hand in for feed {feed!r}")
+
+    waiting = sorted(folder.glob(f"*-{sha[:16]}{suffix}"))
+    if waiting:
+        incoming.unlink(missing_ok=True)
+        dest = waiting[0]
+        log.info("feed %s: %s (sha256 %s) is already waiting as %s", feed, shown, sha[:16], dest.name)
+    else:
+        dest = folder / _generated_name(now, sha[:16], suffix)
+        meta = {
+            "feed": feed,
+            "file": dest.name,
+            "original_name": shown,
+            "sha256": sha,
+            "size": size(),
+            "landed_at": now.isoformat(timespec="microseconds"),
+        }
+        body = json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8")
+        _atomic_write(folder / META_DIR / f"{dest.name}.json", lambda fh: fh.write(body))
+        os.replace(incoming, dest)
+        log.info("feed %s: landed %s as %s (%d bytes)", feed, shown, dest.name, size())
+    raise_ready_flag(ws, feed)
+    return dest
+
+
+def _read_meta(path: Path) -> dict | None:
+    meta = path.parent / META_DIR / f"{path.name}.json"
+    try:
+        return json.loads(meta.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        log.warning("unreadable landing sidecar %s: %s", meta, e)
+        return None
+
+
+def original_name_of(path: Path) -> str:
+    """The name the department gave a landed file (from its sidecar), else the file's own name."""
+    meta = _read_meta(Path(path))
+    return str(meta["original_name"]) if meta and meta.get("original_name") else Path(path).name
+
+
+def landed_files(ws: Workspace, feed: str) -> list[LandedFile]:
+    """Files landed through :func:`land_file` still waiting in the feed's landing folder, oldest first."""
+    folder = ws.landing_dir(feed)
+    out = []
+    for meta_path in sorted((folder / META_DIR).glob("*.json")):
+        data = _read_meta(folder / meta_path.name.removesuffix(".json"))
+        path = folder / meta_path.name.removesuffix(".json")
+        if data is None or not path.is_file():
+            continue
+        out.append(
+            LandedFile(
+                feed=feed,
+                path=path,
+                original_name=str(data.get("original_name", path.name)),
+                sha256=str(data.get("sha256", "")),
+                size=int(data.get("size", 0)),
+                landed_at=str(data.get("landed_at", "")),
+            )
+        )
+    return out

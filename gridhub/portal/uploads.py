@@ -1,0 +1,237 @@
+"""Receiving an upload safely: streamed to a temporary file under a size cap, then typed by its content.
+
+The multipart body is parsed as it arrives (:mod:`python_multipart`), never buffered whole: file bytes go
+straight to a private temporary file with a generated name, and counting stops keeping them the moment the
+cap is passed. The rest of an oversize body is read and dropped (up to a hard limit) so the browser gets the
+"文件过大" page instead of a reset connection.
+
+What a file *is* comes from its bytes, never from its name (``照片.png`` renamed ``名单.csv`` is a PNG): an
+xlsx is a zip holding ``[Content_Types].xml`` and ``xl/``; a CSV is text that decodes as UTF-8, GB18030 or
+UTF-16 (the connectors' own detection) without binary noise. Everything else is refused with a message a
+department clerk can act on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from connectors.errors import FileRejected
+from connectors.text import SAMPLE_BYTES, check_text_sample, detect_encoding, sniff_format
+from warehouse.reasons import ReasonCode, describe
+
+log = logging.getLogger(__name__)
+
+FORM_OVERHEAD = 64 * 1024  # multipart headers and the small form fields around the file
+MAX_FIELD_BYTES = 4096
+
+
+class UploadRejected(Exception):
+    """An upload refused before its rows are looked at; ``message`` is Chinese, for the clerk."""
+
+    def __init__(self, message: str, code: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+
+
+@dataclass
+class ReceivedUpload:
+    """The form as received: small text fields, and the file (in a temp file) with its hash and size."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+    client_name: str | None = None
+    size: int = 0
+    sha256: str = ""
+    too_large: bool = False
+
+    def discard(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def _drain_limit(max_bytes: int) -> int:
+    return max(2 * max_bytes, max_bytes + 32 * 1024 * 1024)
+
+
+async def receive_upload(request: Request, tmp_dir: Path, max_bytes: int, file_field: str = "file") -> ReceivedUpload:
+    """Parse the multipart body of ``request`` as it streams in; the one file goes to a temp file in ``tmp_dir``.
+
+    Sets ``too_large`` (and keeps no bytes) when the file passes ``max_bytes``. Raises :class:`UploadRejected`
+    for a body that is not a multipart form, has several files, oversized text fields, or is far beyond the
+    cap (then the connection is not drained).
+    """
+    ctype, params = parse_options_header(request.headers.get("content-type", ""))
+    boundary = params.get(b"boundary")
+    if ctype != b"multipart/form-data" or not boundary:
+        raise UploadRejected("请求格式不正确：请通过上传页面提交文件。", "bad_form")
+    declared = request.headers.get("content-length")
+    hard_limit = _drain_limit(max_bytes)
+    if declared and declared.isdigit() and int(declared) > hard_limit:
+        raise UploadRejected(_too_large_text(max_bytes), "too_large", 413)
+
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    out = ReceivedUpload()
+    digest = hashlib.sha256()
+    state: dict = {"headers": {}, "hname": b"", "hvalue": b"", "name": None, "is_file": False, "buf": bytearray()}
+    fh = None
+    problems: list[UploadRejected] = []
+
+    def on_part_begin() -> None:
+        state.update(headers={}, hname=b"", hvalue=b"", name=None, is_file=False, buf=bytearray())
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state["hname"] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        state["hvalue"] += data[start:end]
+
+    def on_header_end() -> None:
+        state["headers"][state["hname"].lower()] = state["hvalue"]
+        state["hname"], state["hvalue"] = b"", b""
+
+    def on_headers_finished() -> None:
+        nonlocal fh
+        _, opts = parse_options_header(state["headers"].get(b"content-disposition", b""))
+        name = opts.get(b"name", b"").decode("utf-8", "replace")
+        state["name"] = name
+        if b"filename" in opts:
+            if name != file_field or out.path is not None:
+                problems.append(UploadRejected("一次只能上传一个文件。", "bad_form"))
+                return
+            state["is_file"] = True
+            out.client_name = opts[b"filename"].decode("utf-8", "replace")
+            fd, tmp = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
+            out.path = Path(tmp)
+            fh = os.fdopen(fd, "wb")
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        chunk = data[start:end]
+        if state["is_file"]:
+            out.size += len(chunk)
+            if out.size > max_bytes:
+                out.too_large = True
+            if not out.too_large and fh is not None:
+                digest.update(chunk)
+                fh.write(chunk)
+        else:
+            state["buf"] += chunk
+            if len(state["buf"]) > MAX_FIELD_BYTES:
+                problems.append(UploadRejected("表单字段过长。", "bad_form"))
+                state["buf"] = bytearray()
+
+    def on_part_end() -> None:
+        if not state["is_file"] and state["name"]:
+            out.fields[state["name"]] = bytes(state["buf"]).decode("utf-8", "replace")
+
+    parser = MultipartParser(boundary, {
+        "on_part_begin": on_part_begin, "on_part_data": on_part_data, "on_part_end": on_part_end,
+        "on_header_field": on_header_field, "on_header_value": on_header_value, "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished,
+    })
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > hard_limit:
+                raise UploadRejected(_too_large_text(max_bytes), "too_large", 413)
+            if chunk:
+                parser.write(chunk)
+        parser.finalize()
+    except UploadRejected:
+        out.discard()
+        raise
+    except ValueError as e:  # python_multipart.exceptions.MultipartParseError is a ValueError
+        out.discard()
+        raise UploadRejected("上传的表单已损坏，请重新选择文件上传。", "bad_form") from e
+    finally:
+        if fh is not None:
+            fh.close()
+    if problems:
+        out.discard()
+        raise problems[0]
+    if out.too_large:
+        out.discard()
+        out.path = None
+    out.sha256 = digest.hexdigest() if not out.too_large else ""
+    return out
+
+
+def _too_large_text(max_bytes: int) -> str:
+    return f"文件过大：单个文件不能超过 {format_size(max_bytes)}。请拆分后分批上传。"
+
+
+def format_size(n: int) -> str:
+    """``1536`` → ``1.5 KB``; sizes for people."""
+    size = float(n)
+    for unit in ("字节", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{int(size)} {unit}" if unit == "字节" else f"{size:.1f} {unit}".replace(".0 ", " ")
+        size /= 1024
+    return f"{n} 字节"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# what the file is, by content
+# ----------------------------------------------------------------------------------------------------------
+_KIND_ZH = {
+    "PDF content": "PDF文档",
+    "PNG image": "PNG图片",
+    "JPEG image": "JPEG图片",
+    "GIF image": "GIF图片",
+    "gzip archive": "gzip压缩包",
+    "RAR archive": "RAR压缩包",
+    "7z archive": "7z压缩包",
+    "SQLite database": "SQLite数据库文件",
+    "old Excel .xls / OLE2 content": "旧版Excel(.xls)或Word文件",
+}
+_ACCEPTED = "请上传CSV文本表格或Excel(.xlsx)工作簿。"
+
+
+def _unsupported(what: str) -> UploadRejected:
+    return UploadRejected(f"文件类型不支持：该文件的内容是{what}（按文件内容判断，与文件名无关）。{_ACCEPTED}",
+                          "unsupported_type", 415)
+
+
+def sniff_upload(path: Path) -> str:
+    """``"csv"`` or ``"xlsx"`` from the file's bytes; raises :class:`UploadRejected` for anything else."""
+    with path.open("rb") as f:
+        head = f.read(SAMPLE_BYTES)
+    if not head:
+        raise UploadRejected(f"{describe(ReasonCode.EMPTY_FILE)}：没有任何内容。", "empty_file")
+    kind, _problem, what = sniff_format(head)
+    if kind == "xlsx":
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+        except (zipfile.BadZipFile, OSError, EOFError):
+            raise UploadRejected(f"{describe(ReasonCode.UNREADABLE_FILE)}：压缩结构已损坏。", "unreadable_file",
+                                 415) from None
+        if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
+            return "xlsx"
+        if "[Content_Types].xml" in names and any(n.startswith("word/") for n in names):
+            raise _unsupported("Word文档(.docx)")
+        raise _unsupported("ZIP压缩包（不是Excel工作簿）")
+    if kind == "binary":
+        raise _unsupported(_KIND_ZH.get(what, "二进制数据"))
+    try:
+        codec = detect_encoding(path, "auto")
+        check_text_sample(head, codec)
+    except FileRejected as e:
+        if e.code is ReasonCode.BINARY_CONTENT:
+            raise _unsupported("二进制数据（不是文本表格，可能是图片、压缩包或已损坏）") from None
+        raise UploadRejected(f"{describe(e.code)}。", str(e.code), 415) from None
+    return "csv"
+
+
+__all__ = ["ReceivedUpload", "UploadRejected", "format_size", "receive_upload", "sniff_upload"]
