@@ -218,7 +218,7 @@ def assemble_tables(
         "address_review": review,
         "field_issue": issues.drop_duplicates(["feed", "source_record_id", "field", "reason_code"]),
     }
-    for name, df in frames.items():
+    for df in frames.values():
         if "field_sources" in df.columns:
             df["field_sources"] = [
                 v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False) for v in df["field_sources"]

@@ -1,0 +1,251 @@
+"""The privacy layer: what every reader sees (``shared``) and what granted readers see (``restricted``).
+
+Columns declared with ``pii=`` in :mod:`warehouse.schema` (resident ID numbers 身份证号, phones 联系电话) are
+published twice over:
+
+- in ``restricted`` with the full value, plus a sibling ``<col>_key``;
+- in ``shared`` masked (``440***********123X``, ``138****5678``) with the same ``<col>_key``.
+
+``<col>_key`` is HMAC-SHA256 (hex) of the normalised value under a secret key (环境变量, never in the
+workspace): equal numbers give equal keys, so ``shared`` readers can still join and count distinct people
+across tables and snapshots, but cannot reverse the key without the secret. Keep the key the same across
+runs, or keys will not join across snapshots.
+
+Every other text column of ``shared`` is *scrubbed*: a run of digits that looks like an ID number (15 or 18
+characters) or a mobile number (11 digits, optionally ``+86``) is replaced by its masked form. That covers
+free text (``quarantine.original_text``, ``address_review.address_text``...) and ids that departments made
+from ID numbers (``source_xref.source_record_id``). A *token* is a maximal run of ASCII/full-width letters and
+digits: a digit run glued to Latin letters (``P13812345678a``, a SHA-256) is part of a code, not a number, and
+is left alone, which keeps entity ids and file hashes intact.
+
+Code columns are not scrubbed: columns with a declared ``pattern`` and columns named ``*_code`` (grid,
+address, division, building and credit codes). Their values are validated codes of the reference data (a
+15-digit grid code has the digit shape of a legacy ID number, an 18-digit micro-grid code that of a new one);
+masking them would break every join on them.
+
+Caveat: scrubbing can make two different record ids look the same in ``shared`` (same first 3 and last 4
+digits). Exact lineage per record is a ``restricted`` use.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+from hashlib import sha256
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from warehouse.schema import TABLES, Layer, PIIKind, Table, arrow_schema
+
+log = logging.getLogger(__name__)
+
+KEY_SUFFIX = "_key"
+MASK = "*"
+KEEP_HEAD = 3
+KEEP_TAIL = 4
+
+
+class PrivacyKeyError(ValueError):
+    """The HMAC key for the privacy layer is missing or empty."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Layer schemas
+# --------------------------------------------------------------------------------------------------------------
+def _table(table: str | Table) -> Table:
+    return TABLES[table] if isinstance(table, str) else table
+
+
+def key_column(column: str) -> str:
+    """Name of the keyed-hash sibling of a PII column (``id_number`` → ``id_number_key``)."""
+    return column + KEY_SUFFIX
+
+
+def layer_schema(table: str | Table, layer: Layer | str = Layer.SHARED) -> pa.Schema:
+    """Arrow schema of a table as published in a layer: the canonical columns, each PII column followed by
+    its ``<col>_key``. Both layers have the same column names and types; only the values differ."""
+    t = _table(table)
+    layer = Layer(layer)
+    base = arrow_schema(t)
+    fields: list[pa.Field] = []
+    for col, f in zip(t.columns, base, strict=True):
+        if col.pii is None:
+            fields.append(f)
+            continue
+        if layer is Layer.SHARED:
+            f = f.with_metadata({"doc": f"{col.doc} Masked in shared (first 3 and last 4 characters kept)."})
+        fields.append(f)
+        fields.append(
+            pa.field(
+                key_column(col.name),
+                pa.string(),
+                nullable=True,
+                metadata={"doc": f"HMAC-SHA256 (hex) of the normalised {col.name}: joins without the value."},
+            )
+        )
+    return pa.schema(fields, metadata={**(base.metadata or {}), b"layer": str(layer).encode()})
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Masking and keyed hashes
+# --------------------------------------------------------------------------------------------------------------
+def _string_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], pa.string())
+    return values.cast(pa.string()) if not pa.types.is_string(values.type) else values
+
+
+def mask_values(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Keep the first 3 and last 4 characters, star the rest (``44010619491231002X`` → ``440***********002X``).
+
+    Values of 7 characters or fewer are starred entirely. Null stays null. Vectorised (Arrow kernels).
+    """
+    arr = _string_array(values)
+    n = pc.utf8_length(arr)
+    middle = pc.max_element_wise(pc.subtract(n, KEEP_HEAD + KEEP_TAIL), 0)
+    masked = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(arr, 0, KEEP_HEAD),
+        pc.binary_repeat(MASK, middle),
+        pc.utf8_slice_codeunits(arr, -KEEP_TAIL),
+        "",
+    )
+    short = pc.less_equal(n, KEEP_HEAD + KEEP_TAIL)
+    return pc.if_else(short, pc.binary_repeat(MASK, pc.fill_null(n, 0)), masked)
+
+
+def normalise_identifier(values: pa.Array | pa.ChunkedArray, kind: PIIKind | str) -> pa.Array:
+    """The form that is hashed: NFKC (full-width → half-width), trimmed; IDs upper-case (``x`` → ``X``);
+    phones digits only with a leading ``86`` country code dropped from 13-digit mobiles."""
+    arr = pc.utf8_trim_whitespace(pc.utf8_normalize(_string_array(values), "NFKC"))
+    if PIIKind(kind) is PIIKind.RESIDENT_ID:
+        return pc.utf8_upper(arr)
+    digits = pc.replace_substring_regex(arr, r"[^0-9]", "")
+    return pc.replace_substring_regex(digits, r"^86(1[3-9]\d{9})$", r"\1")
+
+
+def keyed_hash(values: pa.Array | pa.ChunkedArray, kind: PIIKind | str, key: bytes) -> pa.Array:
+    """HMAC-SHA256 hex of every normalised value under ``key``; null and empty values give null.
+
+    Hashes are computed once per distinct value (columns repeat values) and spread back with a ``take``.
+    """
+    if not key:
+        raise PrivacyKeyError("the privacy layer needs a non-empty HMAC key")
+    norm = normalise_identifier(values, kind)
+    norm = pc.if_else(pc.equal(pc.utf8_length(norm), 0), pa.scalar(None, pa.string()), norm)
+    encoded = norm.dictionary_encode()
+    digests = [hmac.digest(key, v.encode("utf-8"), sha256).hex() for v in encoded.dictionary.to_pylist()]
+    return pc.take(pa.array(digests, pa.string()), encoded.indices)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Scrubbing free text
+# --------------------------------------------------------------------------------------------------------------
+_DIGIT = "0-9\uff10-\uff19"  # ASCII and full-width digits
+_TOKEN = "0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a"  # characters that make up one code token
+_ID18 = f"[{_DIGIT}]{{17}}[{_DIGIT}Xx\uff38\uff58]"
+_ID15 = f"[{_DIGIT}]{{15}}"
+_MOBILE = f"(?:(?:[+\uff0b]?(?:86|\uff18\uff16)[-\\s]?)?[1\uff11][3-9\uff13-\uff19][{_DIGIT}]{{9}})"
+IDENTIFIER_RUN = re.compile(f"(?<![{_TOKEN}])(?:{_ID18}|{_ID15}|{_MOBILE})(?![{_TOKEN}])")
+#: RE2 (no look-behind) pre-filter: an identifier starts at a token boundary with 11 digits in a row (after an
+#: optional '+'); values without one skip Python. Entity ids like ``P000000123456`` are not candidates.
+_CANDIDATE = f"(?:^|[^{_TOKEN}+\uff0b])[+\uff0b]?[{_DIGIT}]{{11}}"
+#: Values that are one identifier and nothing else (a record id that is an ID number) are masked in Arrow.
+_WHOLE = f"^(?:{_ID18}|{_ID15}|[1\uff11][3-9\uff13-\uff19][{_DIGIT}]{{9}})$"
+
+
+def _mask_match(m: re.Match) -> str:
+    s = m.group(0)
+    return s[:KEEP_HEAD] + MASK * (len(s) - KEEP_HEAD - KEEP_TAIL) + s[-KEEP_TAIL:]
+
+
+def scrub_text(text: str) -> str:
+    """Mask every ID-number-like or mobile-like token in one string (see the module doc for what a token is)."""
+    return IDENTIFIER_RUN.sub(_mask_match, text)
+
+
+def scrub_values(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """:func:`scrub_text` over a string (or list-of-string) column; only candidate values reach Python."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], values.type)
+    if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+        inner = scrub_values(values.values)
+        cls = pa.ListArray if pa.types.is_list(values.type) else pa.LargeListArray
+        return cls.from_arrays(values.offsets, inner, type=values.type, mask=values.is_null())
+    arr = _string_array(values)
+    whole = pc.fill_null(pc.match_substring_regex(arr, _WHOLE), False)
+    if pc.any(whole).as_py():
+        arr = pc.if_else(whole, mask_values(arr), arr)
+    candidate = pc.fill_null(pc.match_substring_regex(arr, _CANDIDATE), False)
+    idx = np.flatnonzero(candidate.to_numpy(zero_copy_only=False))
+    if len(idx) == 0:
+        return arr
+    fixed = pa.array([scrub_text(v) for v in pc.take(arr, idx).to_pylist()], pa.string())
+    positions = np.full(len(arr), -1, dtype=np.int64)
+    positions[idx] = np.arange(len(idx))
+    replacement = pc.take(fixed, pa.array(np.where(positions < 0, 0, positions)))
+    return pc.if_else(candidate, replacement, arr)
+
+
+def scrub_json(value: object) -> object:
+    """:func:`scrub_text` over every string of a JSON-like value (used for the shared copy of manifests)."""
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, dict):
+        return {k: scrub_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub_json(v) for v in value]
+    return value
+
+
+def is_code_column(table: str | Table, column: str) -> bool:
+    """True for columns holding codes of the reference data or registers (``*_code``, or a declared
+    ``pattern``), which the shared layer publishes as they are; PII columns are never code columns."""
+    c = _table(table).column(column)
+    return c.pii is None and (c.pattern is not None or c.name.endswith("_code"))
+
+
+def _is_text(t: pa.DataType) -> bool:
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _is_text(t.value_type)
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Whole tables
+# --------------------------------------------------------------------------------------------------------------
+def keyed_hashes(table: str | Table, data: pa.Table, key: bytes) -> dict[str, pa.Array]:
+    """``<col>_key`` for every PII column of a canonical table (computed once, shared by both layers)."""
+    t = _table(table)
+    return {key_column(c.name): keyed_hash(data.column(c.name), c.pii, key) for c in t.columns if c.pii}
+
+
+def to_layer(table: str | Table, data: pa.Table, layer: Layer | str, key: bytes,
+             hashes: dict[str, pa.Array] | None = None) -> pa.Table:
+    """A canonical table (exactly ``arrow_schema``) as published in ``layer``, with ``layer_schema``.
+
+    ``restricted``: values unchanged plus ``<col>_key``. ``shared``: PII columns masked plus ``<col>_key``,
+    every other text column scrubbed except code columns. ``hashes`` (from :func:`keyed_hashes`) saves
+    hashing twice when both layers are built.
+    """
+    if not key:
+        raise PrivacyKeyError("the privacy layer needs a non-empty HMAC key")
+    t = _table(table)
+    layer = Layer(layer)
+    schema = layer_schema(t, layer)
+    hashes = hashes if hashes is not None else keyed_hashes(t, data, key)
+    arrays: list[pa.Array | pa.ChunkedArray] = []
+    for col in t.columns:
+        values = data.column(col.name)
+        if col.pii is not None:
+            arrays.append(mask_values(values) if layer is Layer.SHARED else values)
+            arrays.append(hashes[key_column(col.name)])
+        elif layer is Layer.SHARED and _is_text(col.type) and not is_code_column(t, col.name):
+            arrays.append(scrub_values(values))
+        else:
+            arrays.append(values)
+    return pa.Table.from_arrays(
+        [a.cast(f.type) if a.type != f.type else a for a, f in zip(arrays, schema, strict=True)], schema=schema
+    )

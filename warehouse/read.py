@@ -1,0 +1,153 @@
+"""Reading the published warehouse: one line for pyarrow, pandas or DuckDB (读取数仓).
+
+Layout (see ``docs/warehouse.md``)::
+
+    <warehouse>/
+      CURRENT                                 the run id of the current snapshot (one line; switched atomically)
+      shared/current -> snapshots/<run_id>    convenience symlink for path-based tools (follows CURRENT)
+      shared/snapshots/<run_id>/manifest.json
+      shared/snapshots/<run_id>/<table>/part-00000.parquet
+      restricted/...                          the same, with full ID numbers and phones
+      runs/<run_id>/data_docs/index.html      validation results of every attempt, also failed ones
+
+``CURRENT`` is the single source of truth: a snapshot folder appears (by an atomic rename) only once all its
+files and its manifest are written and fsynced, and ``CURRENT`` names it only after that. A reader resolves
+``CURRENT`` once and then reads that snapshot's folder, so it always sees one complete snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from warehouse.privacy import layer_schema
+from warehouse.schema import TABLES, Layer
+
+if TYPE_CHECKING:
+    import duckdb
+
+POINTER_FILE = "CURRENT"
+SNAPSHOTS = "snapshots"
+CURRENT_LINK = "current"
+RUNS = "runs"
+MANIFEST = "manifest.json"
+DATA_FILE = "part-{:05d}.parquet"
+
+
+class NoSnapshot(FileNotFoundError):
+    """Nothing is published yet, or the snapshot / table asked for does not exist."""
+
+
+def current_run_id(warehouse_dir: str | Path) -> str | None:
+    """Run id of the current snapshot, or None when nothing has been published."""
+    pointer = Path(warehouse_dir) / POINTER_FILE
+    try:
+        text = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return text or None
+
+
+def snapshot_path(warehouse_dir: str | Path, run_id: str, layer: Layer | str = Layer.SHARED) -> Path:
+    """Folder of one snapshot in one layer."""
+    return Path(warehouse_dir) / str(Layer(layer)) / SNAPSHOTS / run_id
+
+
+def _resolve(warehouse_dir: str | Path, snapshot: str | None) -> str:
+    run_id = snapshot or current_run_id(warehouse_dir)
+    if run_id is None:
+        raise NoSnapshot(f"{warehouse_dir}: nothing published yet (no {POINTER_FILE} pointer)")
+    return run_id
+
+
+def read_manifest(warehouse_dir: str | Path, run_id: str, layer: Layer | str = Layer.SHARED) -> dict:
+    """The manifest of one snapshot (``shared`` copy: text scrubbed; ``restricted``: as written)."""
+    path = snapshot_path(warehouse_dir, run_id, layer) / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NoSnapshot(f"{path}: no such snapshot manifest") from None
+
+
+def current_manifest(warehouse_dir: str | Path, layer: Layer | str = Layer.SHARED) -> dict | None:
+    """Manifest of the current snapshot, or None when nothing has been published."""
+    run_id = current_run_id(warehouse_dir)
+    return None if run_id is None else read_manifest(warehouse_dir, run_id, layer)
+
+
+def list_snapshots(warehouse_dir: str | Path, layer: Layer | str = Layer.SHARED) -> list[str]:
+    """Run ids of the complete snapshots in a layer, oldest first (by their manifest's publish time)."""
+    root = Path(warehouse_dir) / str(Layer(layer)) / SNAPSHOTS
+    if not root.is_dir():
+        return []
+    found: list[tuple[str, str]] = []
+    for d in root.iterdir():
+        if d.name.startswith(".") or not (d / MANIFEST).is_file():
+            continue
+        try:
+            when = json.loads((d / MANIFEST).read_text(encoding="utf-8")).get("published_at", "")
+        except (OSError, ValueError):
+            continue
+        found.append((when, d.name))
+    return [name for _, name in sorted(found)]
+
+
+def table_files(warehouse_dir: str | Path, table: str, layer: Layer | str = Layer.SHARED,
+                snapshot: str | None = None) -> list[Path]:
+    """The Parquet files of one table in one snapshot (``current`` when ``snapshot`` is None)."""
+    if table not in TABLES:
+        raise KeyError(f"no table {table!r}; tables: {', '.join(TABLES)}")
+    folder = snapshot_path(warehouse_dir, _resolve(warehouse_dir, snapshot), layer) / table
+    files = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
+    if not files:
+        raise NoSnapshot(f"{folder}: no data files (table {table} is not in this snapshot)")
+    return files
+
+
+def read_table(
+    warehouse_dir: str | Path,
+    table: str,
+    layer: Layer | str = Layer.SHARED,
+    snapshot: str | None = None,
+    columns: list[str] | None = None,
+) -> pa.Table:
+    """One table of the current (or a given) snapshot, with its layer's Arrow schema.
+
+    ``read_table(wh, "person")`` is the shared layer (ID numbers and phones masked, ``*_key`` for joins);
+    ``layer="restricted"`` has the full values.
+    """
+    files = table_files(warehouse_dir, table, layer, snapshot)
+    dataset = ds.dataset([str(f) for f in files], schema=layer_schema(table, layer), format="parquet")
+    return dataset.to_table(columns=columns)
+
+
+def sql_views(warehouse_dir: str | Path, layer: Layer | str = Layer.SHARED, snapshot: str | None = None) -> str:
+    """``CREATE VIEW`` statements (DuckDB SQL) for every table of one snapshot: paste into any DuckDB shell."""
+    base = snapshot_path(warehouse_dir, _resolve(warehouse_dir, snapshot), layer).resolve()
+    statements = []
+    for name in TABLES:
+        glob = str(base / name / "*.parquet").replace("'", "''")
+        statements.append(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{glob}');")
+    return "\n".join(statements)
+
+
+def connect(
+    warehouse_dir: str | Path,
+    layer: Layer | str = Layer.SHARED,
+    snapshot: str | None = None,
+    database: str = ":memory:",
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with one view per table over the current snapshot (resolved once, so every view
+    reads the same snapshot even if ``CURRENT`` moves meanwhile)::
+
+        warehouse.connect(wh).sql("SELECT grid_code, count(*) FROM person GROUP BY 1").df()
+    """
+    import duckdb
+
+    con = duckdb.connect(database)
+    con.execute(sql_views(warehouse_dir, layer, snapshot))
+    return con

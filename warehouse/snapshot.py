@@ -1,0 +1,392 @@
+"""Publishing a snapshot: validate (the gate), write both layers, then switch ``CURRENT`` atomically (发布).
+
+The order is what makes a killed run harmless:
+
+1. take the publish lock (``flock``; released by the kernel if the process dies) and delete leftovers of
+   killed runs (``<layer>/snapshots/.incoming-*``);
+2. validate every table with Great Expectations (:func:`warehouse.validate.validate_tables`). Any failure
+   raises :class:`PublishBlocked` naming table and expectation; nothing else is touched;
+3. write each table of each layer, sorted by its key, into ``<layer>/snapshots/.incoming-<run_id>-<pid>/``
+   with deterministic Parquet settings, fsync every file;
+4. write ``manifest.json`` (run id, time, row counts, schema hash, SHA-256 of every file, lineage) and fsync;
+5. rename each incoming folder to ``<layer>/snapshots/<run_id>`` (atomic on one filesystem), fsync parents;
+6. write ``CURRENT.tmp``, fsync, ``os.replace`` it over ``CURRENT``, fsync the folder: the switch;
+7. point the per-layer ``current`` symlinks at the new snapshot; prune old snapshots (never the current one).
+
+A kill anywhere before step 6 leaves ``CURRENT`` naming the previous complete snapshot; at most an incoming
+folder or an unreferenced complete snapshot is left behind, which the next publish cleans or prunes.
+
+Same inputs give the same bytes: rows are sorted by key, Parquet is written with fixed settings, and nothing
+time-dependent goes into the data files (only the manifest records the time). Publishing a run id that is
+already published with identical content reuses that snapshot; with different content it is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from warehouse.privacy import PrivacyKeyError, keyed_hashes, scrub_json, to_layer
+from warehouse.read import (
+    CURRENT_LINK,
+    DATA_FILE,
+    MANIFEST,
+    POINTER_FILE,
+    RUNS,
+    SNAPSHOTS,
+    current_run_id,
+    list_snapshots,
+    read_manifest,
+    snapshot_path,
+)
+from warehouse.schema import TABLES, Layer, schema_hash
+from warehouse.validate import ValidationReport, validate_tables
+
+if TYPE_CHECKING:
+    from gridhub.config import WarehouseSettings
+
+log = logging.getLogger(__name__)
+
+MANIFEST_FORMAT = "gridhub-warehouse-snapshot/1"
+ROW_GROUP_ROWS = 128 * 1024
+PARQUET_OPTIONS = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": True,
+    "write_statistics": True,
+    "version": "2.6",
+}
+INCOMING_PREFIX = ".incoming-"
+LOCK_FILE = ".publish.lock"
+LAYERS = (Layer.SHARED, Layer.RESTRICTED)
+_RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
+
+#: Test hook: ``GRIDHUB_TEST_CRASH_AT=<point>`` stops the process at that named point (see ``_crash_point``).
+CRASH_ENV = "GRIDHUB_TEST_CRASH_AT"
+CRASH_MARKER_ENV = "GRIDHUB_TEST_CRASH_MARKER"
+
+
+class PublishBlocked(RuntimeError):
+    """Validation failed: nothing was published and ``CURRENT`` is unchanged. The message names every failed
+    table and expectation, and where the Data Docs are."""
+
+    def __init__(self, report: ValidationReport):
+        self.report = report
+        lines = [f"publish blocked: {len(report.failures)} expectation(s) failed"]
+        lines += [f"  - {m}" for m in report.failures]
+        if report.data_docs_path:
+            lines.append(f"  Data Docs: {report.data_docs_path}")
+        super().__init__("\n".join(lines))
+
+
+class PublishError(RuntimeError):
+    """Publishing could not complete for a reason other than validation (bad run id, run id conflict)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A published snapshot: where it is, its manifest and its validation report."""
+
+    run_id: str
+    warehouse_dir: Path
+    manifest: dict
+    data_docs_path: Path | None
+    reused: bool = False  # the run id was already published with identical content
+    report: ValidationReport | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def path(self) -> Path:
+        """The shared-layer folder of the snapshot."""
+        return snapshot_path(self.warehouse_dir, self.run_id, Layer.SHARED)
+
+    def layer_path(self, layer: Layer | str) -> Path:
+        return snapshot_path(self.warehouse_dir, self.run_id, layer)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Durability helpers
+# --------------------------------------------------------------------------------------------------------------
+def _crash_point(name: str) -> None:
+    """Test hook for the kill tests: at the named point, announce it and wait to be SIGKILLed.
+
+    With ``GRIDHUB_TEST_CRASH_MARKER`` set, the process writes that file and sleeps, so the test itself
+    sends the SIGKILL; without it, the process SIGKILLs itself. Costs one environment lookup otherwise.
+    """
+    if os.environ.get(CRASH_ENV) != name:
+        return
+    marker = os.environ.get(CRASH_MARKER_ENV)
+    if marker:
+        Path(marker).write_text(name, encoding="utf-8")
+        while True:  # the test sends SIGKILL
+            time.sleep(0.05)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@contextmanager
+def _publish_lock(warehouse_dir: Path) -> Iterator[None]:
+    fd = os.open(warehouse_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _write_json(path: Path, value: dict) -> None:
+    path.write_text(json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True, default=str) + "\n",
+                    encoding="utf-8")
+    _fsync_path(path)
+
+
+def _sorted_by_key(name: str, data: pa.Table) -> pa.Table:
+    key = TABLES[name].key
+    if data.num_rows == 0:
+        return data
+    order = pc.sort_indices(data, sort_keys=[(k, "ascending", "at_end") for k in key])
+    return data.take(order)
+
+
+def _write_parquet(data: pa.Table, path: Path, crash_label: str) -> dict:
+    """Write one file deterministically (fixed row groups and settings), fsync it, return its entry."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pq.ParquetWriter(path, data.schema, **PARQUET_OPTIONS) as writer:
+        if data.num_rows == 0:
+            writer.write_table(data)
+        for i, start in enumerate(range(0, data.num_rows, ROW_GROUP_ROWS)):
+            writer.write_table(data.slice(start, ROW_GROUP_ROWS), row_group_size=ROW_GROUP_ROWS)
+            if i == 0:
+                _crash_point(f"mid_write:{crash_label}")
+    _fsync_path(path)
+    return {"sha256": _sha256(path), "bytes": path.stat().st_size, "rows": data.num_rows}
+
+
+def _switch_pointer(warehouse_dir: Path, run_id: str) -> None:
+    tmp = warehouse_dir / f".{POINTER_FILE}.tmp-{os.getpid()}"
+    tmp.write_text(run_id + "\n", encoding="utf-8")
+    _fsync_path(tmp)
+    os.replace(tmp, warehouse_dir / POINTER_FILE)
+    _fsync_path(warehouse_dir)
+
+
+def _point_links(warehouse_dir: Path, run_id: str) -> None:
+    """Make ``<layer>/current`` point at ``snapshots/<run_id>`` (each swap atomic via os.replace)."""
+    for layer in LAYERS:
+        base = warehouse_dir / str(layer)
+        link = base / CURRENT_LINK
+        target = f"{SNAPSHOTS}/{run_id}"
+        if link.is_symlink() and os.readlink(link) == target:
+            continue
+        tmp = base / f".{CURRENT_LINK}.tmp-{os.getpid()}"
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(target, tmp)
+        os.replace(tmp, link)
+        _fsync_path(base)
+
+
+def _clean_leftovers(warehouse_dir: Path) -> None:
+    """Remove what killed publishes left (incoming folders, temp pointers); we hold the lock, so they are dead."""
+    for layer in LAYERS:
+        root = warehouse_dir / str(layer) / SNAPSHOTS
+        if root.is_dir():
+            for d in root.iterdir():
+                if d.name.startswith(INCOMING_PREFIX):
+                    log.warning("removing %s, left by an interrupted publish", d)
+                    shutil.rmtree(d, ignore_errors=True)
+        base = warehouse_dir / str(layer)
+        if base.is_dir():
+            for p in base.glob(f".{CURRENT_LINK}.tmp-*"):
+                p.unlink(missing_ok=True)
+    for p in warehouse_dir.glob(f".{POINTER_FILE}.tmp-*"):
+        p.unlink(missing_ok=True)
+
+
+def _prune(warehouse_dir: Path, keep: int, current: str) -> list[str]:
+    """Keep the current snapshot and the newest ``keep - 1`` others; delete the rest; return the deleted ids."""
+    removed: list[str] = []
+    for layer in LAYERS:
+        others = [r for r in list_snapshots(warehouse_dir, layer) if r != current]
+        keep_ids = {current, *others[len(others) - (keep - 1):]} if keep > 1 else {current}
+        root = warehouse_dir / str(layer) / SNAPSHOTS
+        for d in root.iterdir():
+            if d.name.startswith(".") or d.name in keep_ids:
+                continue
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d.name)
+    kept_runs = set(list_snapshots(warehouse_dir, Layer.SHARED))
+    runs_dir = warehouse_dir / RUNS
+    if runs_dir.is_dir():  # validation reports: those of kept snapshots plus the newest few attempts
+        reports = sorted((p for p in runs_dir.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        others = [p for p in reports if p.name not in kept_runs]
+        for p in others[: max(0, len(others) - 2 * keep)]:
+            shutil.rmtree(p, ignore_errors=True)
+    if removed:
+        log.info("pruned snapshots %s (keeping %d)", sorted(set(removed)), keep)
+    return sorted(set(removed))
+
+
+def _content_hash(files: dict[str, dict[str, list[dict]]]) -> str:
+    h = hashlib.sha256(schema_hash().encode())
+    for layer in sorted(files):
+        for table in sorted(files[layer]):
+            for entry in files[layer][table]:
+                h.update(f"{layer}/{table}/{entry['path']}={entry['sha256']}\n".encode())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# publish
+# --------------------------------------------------------------------------------------------------------------
+def publish(
+    warehouse_dir: Path,
+    tables: dict[str, pa.Table],
+    *,
+    run_id: str,
+    lineage: dict,
+    settings: WarehouseSettings,
+    grid_code_width: int,
+    hmac_key: bytes,
+) -> Snapshot:
+    """Validate ``tables`` and, if every expectation passes, publish them as the current snapshot.
+
+    Raises :class:`PublishBlocked` (``CURRENT`` untouched, Data Docs written under ``runs/<run_id>/``) when
+    validation fails, :class:`~warehouse.privacy.PrivacyKeyError` for an empty key, :class:`PublishError` for
+    a bad or conflicting run id, :class:`~warehouse.validate.SchemaMismatch` for tables that do not match
+    ``warehouse.schema``.
+    """
+    if not hmac_key:
+        raise PrivacyKeyError(
+            f"the privacy layer needs a non-empty HMAC key (set ${settings.privacy.hmac_key_env})"
+        )
+    if not _RUN_ID.match(run_id):
+        raise PublishError(f"run id {run_id!r} is not path-safe: use gridhub.workspace.safe_run_id(run_id)")
+    warehouse_dir = Path(warehouse_dir)
+    warehouse_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with _publish_lock(warehouse_dir):
+        _clean_leftovers(warehouse_dir)
+        previous_id = current_run_id(warehouse_dir)
+        if previous_id is not None:
+            _point_links(warehouse_dir, previous_id)  # repair links a killed publish may have left behind
+        previous = read_manifest(warehouse_dir, previous_id, Layer.RESTRICTED) if previous_id else None
+
+        report_dir = warehouse_dir / RUNS / run_id / "data_docs"
+        report = validate_tables(tables, previous=previous, settings=settings, grid_code_width=grid_code_width,
+                                 report_dir=report_dir, title=f"gridhub warehouse validation — run {run_id}")
+        if not report.success:
+            log.error("publish of run %s blocked by validation; %s", run_id,
+                      f"snapshot {previous_id} stays current" if previous_id else "nothing is published yet")
+            raise PublishBlocked(report)
+        _crash_point("validated")
+
+        incoming = {layer: warehouse_dir / str(layer) / SNAPSHOTS / f"{INCOMING_PREFIX}{run_id}-{os.getpid()}"
+                    for layer in LAYERS}
+        files: dict[str, dict[str, list[dict]]] = {str(layer): {} for layer in LAYERS}
+        for name in TABLES:
+            ordered = _sorted_by_key(name, tables[name])
+            hashes = keyed_hashes(name, ordered, hmac_key)
+            for layer in LAYERS:
+                rel = f"{name}/{DATA_FILE.format(0)}"
+                entry = _write_parquet(to_layer(name, ordered, layer, hmac_key, hashes), incoming[layer] / rel,
+                                       crash_label=f"{layer}/{name}")
+                files[str(layer)][name] = [{"path": rel, **entry}]
+        _crash_point("data_written")
+
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "run_id": run_id,
+            "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "schema_hash": schema_hash(),
+            "content_sha256": _content_hash(files),
+            "row_counts": {name: tables[name].num_rows for name in TABLES},
+            "tables": {
+                name: {"rows": tables[name].num_rows, "key": list(TABLES[name].key),
+                       "files": {layer: files[layer][name] for layer in files}}
+                for name in TABLES
+            },
+            "path": str(snapshot_path(warehouse_dir, run_id, Layer.SHARED)),
+            "layers": {str(layer): str(snapshot_path(warehouse_dir, run_id, layer)) for layer in LAYERS},
+            "data_docs": str(report.data_docs_path) if report.data_docs_path else None,
+            "validation": {"success": True, "expectations": len(report.results),
+                           "seconds": round(report.seconds, 3)},
+            "lineage": lineage,
+        }
+        for layer in LAYERS:
+            shown = scrub_json(manifest) if layer is Layer.SHARED else manifest
+            _write_json(incoming[layer] / MANIFEST, shown)
+            for d in {incoming[layer], *(p.parent for p in incoming[layer].rglob("*.parquet"))}:
+                _fsync_path(d)
+        _crash_point("manifest_written")
+
+        reused = _install(warehouse_dir, run_id, incoming, manifest["content_sha256"])
+        _crash_point("before_switch")
+        _switch_pointer(warehouse_dir, run_id)
+        _crash_point("after_switch")
+        _point_links(warehouse_dir, run_id)
+        _prune(warehouse_dir, settings.keep_snapshots, run_id)
+
+    final = read_manifest(warehouse_dir, run_id, Layer.RESTRICTED)
+    log.info("published run %s (%s rows in %d tables) in %.1f s%s", run_id,
+             f"{sum(final['row_counts'].values()):,}", len(TABLES), time.perf_counter() - started,
+             " (snapshot reused)" if reused else "")
+    return Snapshot(run_id=run_id, warehouse_dir=warehouse_dir, manifest=final,
+                    data_docs_path=report.data_docs_path, reused=reused, report=report)
+
+
+def _install(warehouse_dir: Path, run_id: str, incoming: dict[Layer, Path], content: str) -> bool:
+    """Rename the incoming folders into place; True when an identical snapshot already was there."""
+    reused = False
+    for layer in LAYERS:
+        final = snapshot_path(warehouse_dir, run_id, layer)
+        if final.exists():
+            try:
+                existing = json.loads((final / MANIFEST).read_text(encoding="utf-8")).get("content_sha256")
+            except (OSError, ValueError):
+                existing = None
+            if existing != content:
+                shutil.rmtree(incoming[layer], ignore_errors=True)
+                raise PublishError(
+                    f"run {run_id} is already published in {final} with different content; a run id must "
+                    "identify its inputs (derive it from the input fingerprint)"
+                )
+            shutil.rmtree(incoming[layer])
+            reused = True
+            continue
+        os.rename(incoming[layer], final)
+        _fsync_path(final.parent)
+        _crash_point(f"installed:{layer}")
+    return reused
