@@ -10,8 +10,8 @@ step can be retried on its own (Airflow retries, or a person rerunning a task) a
 5. :func:`publish_run` — Great Expectations gate, then an atomic snapshot; entity-id state is committed only
    after the snapshot is current, so a failed run changes nothing a reader or the next run sees.
 
-The run id is a fingerprint of everything the run reads (config, reference data, staged files), so the same
-inputs give the same run id, the same work folder and the same warehouse snapshot.
+The run id is a fingerprint of everything the run reads (gridhub's code, config, reference data, staged files),
+so the same inputs give the same run id, the same work folder and the same warehouse snapshot.
 """
 
 from __future__ import annotations
@@ -49,9 +49,26 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def input_fingerprint(ws: Workspace) -> str:
-    """SHA-256 over the config, the reference files and the names of the staged files (raw hashes)."""
+def code_digest() -> str:
+    """SHA-256 over gridhub's own source: a code change is a new run even on the same inputs."""
+    import connectors
+    import gridhub
+    import matching
+    import warehouse
+
     h = hashlib.sha256()
+    for pkg in (connectors, gridhub, matching, warehouse):
+        root = Path(pkg.__file__).parent
+        for f in sorted(root.rglob("*.py")):
+            h.update(f.relative_to(root.parent).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def input_fingerprint(ws: Workspace) -> str:
+    """SHA-256 over the code, the config, the reference files and the names of the staged files (raw hashes)."""
+    h = hashlib.sha256()
+    h.update(code_digest().encode())
     h.update((ws.root / "gridhub.yaml").read_bytes())
     ref = ws.config.reference
     for rel in (ref.addresses, ref.grids, ref.divisions):
