@@ -95,7 +95,8 @@ def cluster(
         order = np.lexsort((ev[in_bad], eu[in_bad], -ew[in_bad], edge_comp[in_bad]))
         be_u, be_v, be_w, be_c = eu[in_bad][order], ev[in_bad][order], ew[in_bad][order], edge_comp[in_bad][order]
         next_label = labels.max() + 1
-        cl_comp = labels[cl_l]
+        # only constraints with both ends in one component can be broken (the other end may be anywhere)
+        cl_comp = np.where(labels[cl_l] == labels[cl_r], labels[cl_l], -1) if len(cl_l) else labels[cl_l]
         for c in bad_ids:
             nodes = np.flatnonzero(labels == c)
             uf = _UnionFind(nodes, node_size[nodes])

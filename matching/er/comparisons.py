@@ -356,7 +356,9 @@ class OrgName(Comparison):
     """单位名称: names with 组织形式 removed and 分支机构 split off.
 
     Levels: same name (legal form aside), same core but another branch (a different organisation, usually),
-    core similar (Jaro-Winkler ≥ 0.92) with the same branch, core related (≥ 0.8), else.
+    core similar (Jaro-Winkler ≥ 0.92, or one core ending with the other — a region or province left in
+    front: 青石区人民医院 / 人民医院, 广东顺丰速运 / 顺丰速运) with the same branch, core related (≥ 0.8), else.
+    Jaro-Winkler rewards shared prefixes, so a dropped prefix alone would otherwise fall to "else".
     """
 
     levels = ("exact", "other_branch", "similar", "related", "else")
@@ -384,9 +386,29 @@ class OrgName(Comparison):
             lv = np.full(len(rest), 4, dtype=np.int8)
             lv[sim >= float(self.options.get("related", 0.8))] = 3
             lv[sim >= float(self.options.get("similar", 0.92))] = 2
+            lv[_ends_with_other(prep["core_obj"][left[rest]], prep["core_obj"][right[rest]],
+                                int(self.options.get("min_suffix", 3)))] = 2
             out[rest] = lv
         out[(a < 0) | (b < 0)] = NULL
         return out
+
+
+def _ends_with_other(a: np.ndarray, b: np.ndarray, min_len: int) -> np.ndarray:
+    """Per pair: the shorter value (at least ``min_len`` characters) is the end of the longer one."""
+    if len(a) == 0:
+        return np.zeros(0, dtype=bool)
+    sa = pd.Series(a, dtype="string")
+    sb = pd.Series(b, dtype="string")
+    la, lb = sa.str.len().fillna(0).to_numpy(), sb.str.len().fillna(0).to_numpy()
+    short = np.where(la <= lb, a, b)
+    long_ = np.where(la <= lb, b, a)
+    n = np.minimum(la, lb).astype(np.int64)
+    out = np.zeros(len(a), dtype=bool)
+    for length in np.unique(n[n >= min_len]):  # one vectorised slice per distinct length (few lengths)
+        idx = np.flatnonzero(n == length)
+        tail = pd.Series(long_[idx], dtype="string").str.slice(-int(length))
+        out[idx] = (tail == pd.Series(short[idx], dtype="string")).fillna(False).to_numpy()
+    return out & (la != lb)
 
 
 class Numeric(Comparison):

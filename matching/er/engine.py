@@ -176,7 +176,7 @@ def _tf_from_full(df: pd.DataFrame, sub: pd.DataFrame, prepared: PreparedCompari
         full_key = comp.tf_key(df)
         freq = full_key.value_counts(normalize=True, dropna=True)
         sub_freq = comp.tf_key(sub).map(freq).astype("float64").to_numpy()
-        u_exact = max(float(model.u[k][0]), 1e-10)
+        u_exact = model.tf_base(k)
         adj = np.where(np.isnan(sub_freq), 0.0, np.log2(u_exact) - np.log2(np.maximum(sub_freq, 1e-10)))
         out.append(adj)
     return out
@@ -320,6 +320,12 @@ def resolve(
     # a decision between two records of one untouched entity does not reach clustering
     ml = (ml[0][(ml[0] >= 0) & (ml[1] >= 0)], ml[1][(ml[0] >= 0) & (ml[1] >= 0)])
     cl = (cl[0][(cl[0] >= 0) & (cl[1] >= 0)], cl[1][(cl[0] >= 0) & (cl[1] >= 0)])
+    if settings.thresholds.cannot_link > 0:
+        # strong evidence against (two different credit codes) keeps the two apart, whatever chains them
+        apart = prob <= settings.thresholds.cannot_link
+        al, ar = node_of[full_l[apart]], node_of[full_r[apart]]
+        ok = (al >= 0) & (ar >= 0) & (al != ar)
+        cl = (np.r_[cl[0], al[ok]].astype(np.int64), np.r_[cl[1], ar[ok]].astype(np.int64))
     # pairs reviewed as different are never edges
     if dec_non.any() and is_edge.any():
         dec_codes = set(zip(dl[dec_non].tolist(), dr[dec_non].tolist(), strict=True))

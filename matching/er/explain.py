@@ -9,13 +9,16 @@ explanation is the same arithmetic as the run that made the decision.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
 
 from matching.er.comparisons import PreparedComparisons
-from matching.er.ids import ResolutionState
+from matching.er.ids import ResolutionState, StateError
 from matching.er.scoring import Model
 from matching.er.settings import EntitySettings
 
@@ -77,7 +80,7 @@ def explain_pair(
             freq = key.value_counts(normalize=True)
             v = key.iloc[pos[0]]
             if pd.notna(v) and v in freq.index:
-                tf_adj = float(np.log2(max(model.u[k][0], 1e-10)) - np.log2(max(freq[v], 1e-10)))
+                tf_adj = float(np.log2(model.tf_base(k)) - np.log2(max(freq[v], 1e-10)))
         w = float(weights[k][lv]) if lv >= 0 else 0.0
         total += w + tf_adj
         rows.append({
@@ -148,3 +151,124 @@ def format_entity(e: EntityExplanation) -> str:
         else:
             parts.append("no scored links kept (a singleton, or joined by a reviewer's decision)")
     return "\n".join(parts)
+
+
+# ---- the CLI: gridhub explain ---------------------------------------------------------------------------
+ENTITY_TYPES = ("person", "organisation", "house", "facility")
+MAX_EXPLAINED_LINKS = 10  # an entity's strongest links explained comparison by comparison
+
+
+class _Unknown(LookupError):
+    """An id asked about is not in the current run or the committed state (message for the user)."""
+
+
+def _current_run(ws: Any) -> tuple[str, Path]:
+    """The run id of the published ``current`` snapshot and its ``bound`` folder (the mentions it resolved)."""
+    from warehouse import current_manifest
+
+    manifest = current_manifest(ws.warehouse)
+    if manifest is None:
+        raise _Unknown(f"nothing is published in {ws.warehouse}: run `gridhub run` first")
+    run_id = str(manifest["run_id"])
+    bound = ws.work_dir(run_id) / "bound"
+    if not bound.is_dir():
+        raise _Unknown(f"the current run {run_id} has no mentions at {bound} (work folder cleaned?): "
+                       f"rerun `gridhub run` to rebuild them")
+    return run_id, bound
+
+
+def _load_type(ws: Any, bound: Path, entity_type: str) -> tuple[pd.DataFrame, EntitySettings, ResolutionState]:
+    path = bound / f"{entity_type}.parquet"
+    if not path.exists():
+        raise _Unknown(f"no {entity_type} mentions at {path}")
+    folder = ResolutionState.folder(ws.state, entity_type)
+    if not (folder / "model.json").exists():
+        raise _Unknown(f"no committed {entity_type} resolution state at {folder}: run `gridhub run` first")
+    settings = EntitySettings.from_config(entity_type, ws.config.matching)
+    return pd.read_parquet(path), settings, ResolutionState.load(folder, entity_type)
+
+
+def _record_key(mentions: pd.DataFrame, given: str) -> str | None:
+    """The mention's record_key for ``feed:rec`` — exact, or the feed and source record id of a mention
+    whose key carries a suffix (人社's employer mention ``renshe_insured:100001#org``)."""
+    keys = mentions["record_key"].astype("string")
+    if (keys == given).fillna(False).any():
+        return given
+    feed, sep, rec = given.partition(":")
+    if not sep:
+        return None
+    hit = mentions.loc[((mentions["feed"].astype("string") == feed)
+                        & (mentions["source_record_id"].astype("string") == rec)).fillna(False), "record_key"]
+    return str(hit.iloc[0]) if len(hit) else None
+
+
+def _explain_pair_text(ws: Any, bound: Path, left: str, right: str) -> str:
+    parts = []
+    for t in ENTITY_TYPES:
+        if not (bound / f"{t}.parquet").exists():
+            continue
+        mentions, settings, state = _load_type(ws, bound, t)
+        kl, kr = _record_key(mentions, left), _record_key(mentions, right)
+        if kl is None or kr is None:
+            continue
+        reg = state.registry.set_index("record_key")["entity_id"]
+        ids = [str(reg.get(k, "∅")) for k in (kl, kr)]
+        verdict = "same entity" if ids[0] == ids[1] and ids[0] != "∅" else "different entities"
+        e = explain_pair(mentions, settings, state, kl, kr)
+        parts.append(f"[{t}] {ids[0]} / {ids[1]}: {verdict}\n{format_pair(e)}")
+    if not parts:
+        raise _Unknown(f"no entity type has both records {left!r} and {right!r} in the current run "
+                       f"(give them as feed:source_record_id)")
+    return "\n\n".join(parts)
+
+
+def _explain_entity_text(ws: Any, bound: Path, entity_type: str, entity_id: str) -> str:
+    mentions, settings, state = _load_type(ws, bound, entity_type)
+    try:
+        e = explain_entity(entity_id, mentions, state, settings)
+    except ExplainError:
+        prefix = settings.id_prefix
+        hint = f" ({entity_type} ids start with {prefix!r})" if not entity_id.startswith(prefix) else ""
+        raise _Unknown(f"no {entity_type} entity {entity_id!r} in the committed state{hint}") from None
+    parts = [format_entity(e)]
+    links = e.links.head(MAX_EXPLAINED_LINKS) if len(e.links) else e.links
+    for row in links.itertuples():
+        parts.append(format_pair(explain_pair(mentions, settings, state, str(row.record_key_l),
+                                              str(row.record_key_r))))
+    if len(e.links) > MAX_EXPLAINED_LINKS:
+        parts.append(f"… {len(e.links) - MAX_EXPLAINED_LINKS} weaker links not explained")
+    return "\n\n".join(parts)
+
+
+def explain_command(ws: Any, what: str, ids: list[str], out: TextIO | None = None,
+                    err: TextIO | None = None) -> int:
+    """``gridhub explain``: ``person|organisation|house|facility <entity_id>…`` or ``pair <feed:rec> <feed:rec>``.
+
+    Uses the mentions of the published ``current`` run (``work/<run_id>/bound/<type>.parquet``) and the
+    committed state (``state/er/<type>/``). Writes the explanation to ``out`` (stdout) and problems to ``err``
+    (stderr). Returns the exit code: 0 explained, 1 an id or the run is unknown, 2 wrong arguments.
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        if what == "pair":
+            if len(ids) != 2:
+                err.write("gridhub explain pair: give two records, e.g. gongan_population:GA001 renshe_insured:100001\n")
+                return 2
+            _, bound = _current_run(ws)
+            out.write(_explain_pair_text(ws, bound, ids[0], ids[1]) + "\n")
+            return 0
+        if what not in ENTITY_TYPES:
+            err.write(f"gridhub explain: {what!r} is not one of {', '.join(ENTITY_TYPES)}, pair\n")
+            return 2
+        if not ids:
+            err.write(f"gridhub explain {what}: give an entity id\n")
+            return 2
+        _, bound = _current_run(ws)
+        texts = [_explain_entity_text(ws, bound, what, i) for i in ids]
+        out.write("\n\n".join(texts) + "\n")
+        return 0
+    except (_Unknown, ExplainError, StateError) as e:
+        msg = e.args[0] if e.args else str(e)
+        err.write(f"gridhub explain: {msg}\n")
+        return 1

@@ -52,6 +52,15 @@ class Model:
     prior: float
     tf: list[bool]
     info: dict = field(default_factory=dict)
+    # exact-level u as measured on random pairs, before the match correction: the base of term-frequency
+    # adjustments (value frequencies are measured on the same mixed population); None = same as ``u``
+    u_random_exact: list[float] | None = None
+
+    def tf_base(self, k: int) -> float:
+        """The exact-level probability a value's frequency is compared with (term-frequency adjustment)."""
+        if self.u_random_exact is not None:
+            return max(float(self.u_random_exact[k]), _U_FLOOR)
+        return max(float(self.u[k][0]), _U_FLOOR)
 
     def weights(self) -> list[np.ndarray]:
         """Per comparison: log2(m/u) per level."""
@@ -70,6 +79,7 @@ class Model:
             "prior": float(self.prior),
             "tf": list(self.tf),
             "info": self.info,
+            **({"u_random_exact": [float(x) for x in self.u_random_exact]} if self.u_random_exact is not None else {}),
         }
 
     @classmethod
@@ -82,6 +92,7 @@ class Model:
             prior=float(d["prior"]),
             tf=list(d.get("tf", [False] * len(d["comparisons"]))),
             info=dict(d.get("info", {})),
+            u_random_exact=[float(x) for x in d["u_random_exact"]] if d.get("u_random_exact") is not None else None,
         )
 
     def parameters(self) -> list[dict]:
@@ -241,19 +252,32 @@ def _initial_m(n_levels: int) -> np.ndarray:
     return np.r_[0.9, 0.1 * rest / rest.sum()]
 
 
-def train(
-    prepared: PreparedComparisons,
+# With ``correct_u_for_duplicates`` set, the correction is made when a record has, on average, at least this many other matching records
+# (prior × (records − 1)): mentions that repeat like employers in 人社 (dozens per 单位), not people seen in two
+# or three feeds, where random pairs are non-matches to within noise and u from them stands.
+_CORRECTION_MIN_DUPLICATES = 3.0
+_CORRECTION_MAX_FACTOR = 20.0  # the correction lowers a level's u by at most this factor (≈ 4.3 bits)
+
+
+def _match_corrected_u(u_random: list[np.ndarray], m: list[np.ndarray], prior: float) -> list[np.ndarray]:
+    """u of non-matching pairs from u of random pairs: u_random = prior·m + (1 − prior)·u."""
+    out = []
+    for ur, mk in zip(u_random, m, strict=True):
+        uc = (ur - prior * mk) / (1.0 - prior)
+        uc = np.maximum(uc, ur / _CORRECTION_MAX_FACTOR)
+        out.append(np.maximum(uc, _U_FLOOR) / np.maximum(uc, _U_FLOOR).sum())
+    return out
+
+
+def _fit(
+    comps: list,
     pairs: CandidatePairs,
     levels: np.ndarray,
     settings: EntitySettings,
-    source: np.ndarray | None,
-) -> Model:
-    """Estimate u (random pairs), m (EM per blocking rule) and the prior; see the module docstring."""
-    n = len(prepared.df)
-    if n < 2:
-        raise TrainingError(f"{settings.entity_type}: need at least two records to train, got {n}")
-    comps = prepared.comparisons
-    u = estimate_u(prepared, settings, source)
+    u: list[np.ndarray],
+    total: float,
+) -> tuple[list[np.ndarray], float, float, float, dict]:
+    """m by EM per blocking rule with ``u`` fixed, then the prior: (m, prior, λ over candidates, expected, info)."""
     m_init = [_initial_m(len(c.levels)) for c in comps]
     estimates: list[list[np.ndarray]] = [[] for _ in comps]
     info: dict = {"rules": {}}
@@ -290,7 +314,6 @@ def train(
         mk = np.mean(e, axis=0) if e else u[k].copy()
         m.append(mk / mk.sum())
     # the share of candidate pairs that match, with m and u fixed → the prior over all record pairs
-    total = _total_pairs(n, source)
     if len(levels):
         pats, cnt = _patterns(levels)
         _, lam_c, _ = run_em(pats, cnt, m, u, list(range(len(comps))), update_m=False, max_iterations=100)
@@ -298,6 +321,33 @@ def train(
     else:
         lam_c, expected = 0.0, 0.0
     prior = float(np.clip(expected / max(total, 1.0), 1e-12, 0.5))
+    return m, prior, lam_c, expected, info
+
+
+def train(
+    prepared: PreparedComparisons,
+    pairs: CandidatePairs,
+    levels: np.ndarray,
+    settings: EntitySettings,
+    source: np.ndarray | None,
+) -> Model:
+    """Estimate u (random pairs), m (EM per blocking rule) and the prior; see the module docstring."""
+    n = len(prepared.df)
+    if n < 2:
+        raise TrainingError(f"{settings.entity_type}: need at least two records to train, got {n}")
+    comps = prepared.comparisons
+    u_random = estimate_u(prepared, settings, source)
+    total = _total_pairs(n, source)
+    m, prior, lam_c, expected, info = _fit(comps, pairs, levels, settings, u_random, total)
+    u = u_random
+    if settings.correct_u_for_duplicates and prior * (n - 1) >= _CORRECTION_MIN_DUPLICATES:
+        # Random pairs are a mixture: a share ``prior`` of them are matches. When records repeat a lot (每个
+        # 参保人 names his employer, so one 单位 appears dozens of times) that share is large enough that "two
+        # random records agree" overstates u for agreeing levels, and a name or credit code agreeing weighs
+        # almost nothing. Remove the matches' part (u = (u_random − prior·m) / (1 − prior)) and refit m once.
+        u = _match_corrected_u(u_random, m, prior)
+        m, prior, lam_c, expected, info = _fit(comps, pairs, levels, settings, u, total)
+        info["u_corrected_for_prior"] = True
     info.update({"records": n, "candidate_pairs": int(len(levels)), "lambda_candidates": float(lam_c),
                  "expected_matches": float(expected)})
     log.info("%s: trained on %d pairs; prior %.3g; expected matching pairs %.0f", settings.entity_type,
@@ -310,6 +360,7 @@ def train(
         prior=prior,
         tf=[bool(c.spec.tf) for c in comps],
         info=info,
+        u_random_exact=[float(x[0]) for x in u_random],
     )
 
 

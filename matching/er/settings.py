@@ -99,6 +99,10 @@ class Thresholds:
     match: float = 0.9
     review: float = 0.5
     keep_pairs: float = 0.05  # pairs kept for explain / the next run
+    # candidate pairs at or below this probability keep their two records apart in clustering, as a reviewer's
+    # "different" would (0 = off): two 单位 of one name with different credit codes are not chained together
+    # through the name-only mentions that match both. Not remembered in the state.
+    cannot_link: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,9 @@ class EntitySettings:
     seed: int = 20240501
     survivorship: Survivorship = Survivorship()
     id_column: str = "entity_id"
+    # Mentions repeat heavily (人社 names a 单位 once per employee): take the matches out of u measured on
+    # random pairs (see matching.er.scoring). Off by default: for persons and houses it adds nothing.
+    correct_u_for_duplicates: bool = False
 
     # -- construction ------------------------------------------------------------------------------------
     @classmethod
@@ -158,7 +165,7 @@ class EntitySettings:
             raise SettingsError(f"matching.{entity_type}: no defaults for this entity type; give blocking and comparisons")
         known = {"blocking", "comparisons", "thresholds", "link_type", "source_column", "max_block_size",
                  "max_cluster_size", "u_sample_pairs", "em_max_iterations", "seed", "survivorship", "id_prefix",
-                 "id_column", "replace_comparisons"}
+                 "id_column", "replace_comparisons", "correct_u_for_duplicates"}
         unknown = sorted(set(config) - known)
         if unknown:
             raise SettingsError(f"matching.{entity_type}: unknown keys {unknown}; known: {sorted(known)}")
@@ -203,6 +210,8 @@ class EntitySettings:
                 seed=int(config.get("seed", base.get("seed", 20240501))),
                 survivorship=survivorship,
                 id_column=config.get("id_column", base.get("id_column", ID_COLUMNS.get(entity_type, "entity_id"))),
+                correct_u_for_duplicates=bool(config.get("correct_u_for_duplicates",
+                                                         base.get("correct_u_for_duplicates", False))),
             )
         except TypeError as e:
             raise SettingsError(f"matching.{entity_type}: {e}") from None
@@ -228,6 +237,8 @@ class EntitySettings:
         t = self.thresholds
         if not 0 < t.review <= t.match < 1:
             raise SettingsError(f"{where}.thresholds: need 0 < review ≤ match < 1, got {t}")
+        if not 0 <= t.cannot_link < t.review:
+            raise SettingsError(f"{where}.thresholds.cannot_link: need 0 ≤ cannot_link < review, got {t.cannot_link}")
         if self.link_type not in ("dedupe", "link_only"):
             raise SettingsError(f"{where}.link_type: dedupe or link_only, got {self.link_type!r}")
         if len(self.id_prefix) != 1 or not self.id_prefix.isalpha():
@@ -244,6 +255,8 @@ class EntitySettings:
             "comparisons": [asdict(c) for c in self.comparisons],
             "link_type": self.link_type,
         }
+        if self.correct_u_for_duplicates:  # only when set, so existing fingerprints stay as they were
+            spec["correct_u_for_duplicates"] = True
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -292,7 +305,10 @@ DEFAULTS: dict[str, dict] = {
             {"name": "address", "kind": "address",
              "columns": ["address_code", "building_code", "grid_code", "address_text"]},
         ],
-        "thresholds": {"match": 0.9, "review": 0.4},
+        "thresholds": {"match": 0.9, "review": 0.4, "cannot_link": 0.01},
+        # 人社 names the employer (单位名称, often without its credit code) on every insured person's record:
+        # one 单位 has dozens of mentions, so two random mentions agree on a name mostly because they match
+        "correct_u_for_duplicates": True,
         "max_cluster_size": 60,
         "survivorship": {"rename": {"org_name": "name"}, "collect": {"former_names": "org_name"},
                          "fields": {"address_code": ["recent", "priority"]}},
@@ -331,6 +347,10 @@ DEFAULTS: dict[str, dict] = {
             {"name": "address", "kind": "address", "columns": ["address_code", "building_code", "grid_code"]},
         ],
         "thresholds": {"match": 0.9, "review": 0.4},
+        # A facility ledger (设施台账) numbers each facility once: two records of one feed are two facilities,
+        # even at the same door under the same name (two 消防栓 outside 解放路8号). Facilities are linked
+        # across feeds only.
+        "link_type": "link_only",
         "max_cluster_size": 20,
         "survivorship": {"rename": {"facility_name": "name"}},
     },
