@@ -7,6 +7,13 @@ its watermark), keeps every received file unchanged in `raw/` (content-addressed
 parsed, typed rows in `staging/<feed>/` and puts every row it cannot stage in `quarantine/<feed>/` with a
 reason code. Rows read = rows staged + rows quarantined is checked after every file.
 
+**When it runs.** A file feed's DAG is scheduled on the feed's *landing* asset, which an asset watcher keeps
+an eye on: `gridhub land --feed NAME FILE` (or the upload portal) writes the file into `landing/<feed>/` under a
+generated name and then a ready flag `landing/_ready/<feed>`; the triggerer sees the flag (one directory scan
+for all feeds, every `$GRIDHUB_LANDING_POKE_SECONDS`, default 5 s), deletes it and starts this DAG. Runs by
+hand ("Trigger DAG") or with `airflow dags test` work the same: the run ingests whatever is waiting.
+Database feeds have no landing folder and run by hand.
+
 On success the task updates the feed's staging **asset**, which schedules `gridhub_resolve_publish`.
 A file that cannot be read at all (wrong encoding, xlsx behind a .csv name, missing columns...) fails the
 run with one message naming the file and the problem; the file stays in raw and nothing published changes.
@@ -19,10 +26,32 @@ from airflow.sdk import DAG, Asset, task
 from gridhub.assets import (
     configured_feeds,
     default_args,
+    landing_asset_name,
+    landing_asset_uri,
+    landing_poke_seconds,
+    ready_dir,
+    ready_flag_name,
     staging_asset_name,
     staging_asset_uri,
     workspace_root,
 )
+
+
+def landing_asset(feed: dict, root) -> Asset | None:
+    """The asset "a file was handed in for this feed", watched through its ready flag; None for database feeds."""
+    if feed["source_kind"] != "file":
+        return None
+    from airflow.providers.standard.triggers.file import DirectoryFileDeleteTrigger
+    from airflow.sdk import AssetWatcher
+
+    trigger = DirectoryFileDeleteTrigger(
+        directory=str(ready_dir(root)), filename=ready_flag_name(feed["name"]), poke_interval=landing_poke_seconds()
+    )
+    return Asset(
+        name=landing_asset_name(feed["name"]),
+        uri=landing_asset_uri(root, feed["name"]),
+        watchers=[AssetWatcher(name=f"{landing_asset_name(feed['name'])}_ready", trigger=trigger)],
+    )
 
 
 def ingest_dag(feed: dict, root) -> DAG:
@@ -32,7 +61,7 @@ def ingest_dag(feed: dict, root) -> DAG:
         dag_id=f"gridhub_ingest_{feed['name']}",
         description=f"{feed['department']} · {feed['description'] or feed['name']}: landing → raw → staging",
         doc_md=__doc__,
-        schedule=None,
+        schedule=landing_asset(feed, root),
         catchup=False,
         max_active_runs=1,
         default_args=default_args(),

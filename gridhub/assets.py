@@ -13,6 +13,10 @@ import yaml
 
 WORKSPACE_ENV = "GRIDHUB_WORKSPACE"
 WAREHOUSE_ASSET = "gridhub_warehouse"
+READY_DIR = "_ready"
+"""Flag folder under ``landing/``: one ``_READY``-style flag per feed, named after the feed (``landing/_ready/<feed>``).
+Feed names start with a letter, so this folder can never clash with a feed's own landing folder."""
+POKE_ENV = "GRIDHUB_LANDING_POKE_SECONDS"
 
 
 def workspace_root() -> Path | None:
@@ -24,12 +28,39 @@ def staging_asset_name(feed: str) -> str:
     return f"gridhub_staging_{feed}"
 
 
-def staging_asset_uri(root: Path, feed: str) -> str:
-    return (root / "staging" / feed).as_uri()
+def staging_asset_uri(root: Path | None, feed: str) -> str:
+    """A location-free URI: the asset names the feed's staged data whichever folder the workspace is in,
+    so a workspace moved or copied (tests, a new disk) keeps the same assets and their history."""
+    return f"gridhub://staging/{feed}"
 
 
-def warehouse_asset_uri(root: Path) -> str:
-    return (root / "warehouse").as_uri()
+def warehouse_asset_uri(root: Path | None) -> str:
+    return "gridhub://warehouse/current"
+
+
+def landing_asset_name(feed: str) -> str:
+    """The watched asset that schedules a feed's ingest DAG: "a new file was handed in" (新文件到达)."""
+    return f"gridhub_landing_{feed}"
+
+
+def landing_asset_uri(root: Path | None, feed: str) -> str:
+    """Location-free, like the staging assets: a copied or moved workspace keeps its assets."""
+    return f"gridhub://landing/{feed}"
+
+
+def ready_dir(root: Path) -> Path:
+    """The one flag folder the triggerer scans for every feed of the workspace (N feeds, one scan)."""
+    return root / "landing" / READY_DIR
+
+
+def ready_flag_name(feed: str) -> str:
+    """File name of a feed's ready flag inside :func:`ready_dir`; the file trigger deletes it when it fires."""
+    return feed
+
+
+def landing_poke_seconds() -> float:
+    """How often the triggerer lists the flag folder (``GRIDHUB_LANDING_POKE_SECONDS``, default 5 s)."""
+    return float(os.environ.get(POKE_ENV, "5"))
 
 
 def configured_feeds(root: Path | None = None) -> list[dict]:
