@@ -6,7 +6,7 @@ WORKSPACE ?= $(CURDIR)/demo-workspace
 PERSONS   ?= 3000
 SEED      ?= 7
 
-.PHONY: install demo test lint bench clean services browser
+.PHONY: install demo test lint bench clean services airflow browser
 
 # Installs the project and everything it needs into .venv (re-runs only when pyproject.toml changes).
 $(VENV)/.installed: pyproject.toml
@@ -20,6 +20,11 @@ install: $(VENV)/.installed
 ## make demo: sample district → Airflow DAGs → validated Parquet warehouse → summary
 demo: install
 	$(BIN)/python -m gridhub.demo --workspace $(WORKSPACE) --persons $(PERSONS) --seed $(SEED)
+
+## make airflow: the Airflow UI (standalone, SQLite) on the sample workspace — http://127.0.0.1:8080, admin / admin
+AIRFLOW_PORT ?= 8080
+airflow: install
+	GRIDHUB_AIRFLOW_PORT=$(AIRFLOW_PORT) $(BIN)/python -m gridhub.standalone --workspace $(WORKSPACE) --persons $(PERSONS) --seed $(SEED)
 
 ## make test: install, start the local databases if they are down, install Chromium for the browser test, run the tests
 test: install services browser

@@ -51,12 +51,13 @@ def cmd_land(args) -> int:
     if not src.is_file():
         print(f"gridhub: no such file: {src}", file=sys.stderr)
         return 2
+    name = args.name or src.name
     try:
-        dest = land_file(_ws(args), args.feed, src, args.name or src.name)
+        dest = land_file(_ws(args), args.feed, src, name)
     except LandingError as e:
         print(f"gridhub: {e}", file=sys.stderr)
         return 2
-    print(f"landed {src.name} for feed {args.feed} as {dest}; its ingest DAG starts when Airflow sees the flag")
+    print(f"landed {name} for feed {args.feed} as {dest}; its ingest DAG starts when Airflow sees the flag")
     return 0
 
 

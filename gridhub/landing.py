@@ -27,7 +27,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from gridhub.assets import ready_dir, ready_flag_name
-from gridhub.config import ConfigError, FileSource
+from gridhub.config import FileSource
 from gridhub.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,7 @@ MAX_ORIGINAL_NAME = 255
 _SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CHUNK = 1 << 20
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
+_FILE_MODE = 0o644  # mkstemp makes 0600; Airflow's task processes (maybe another user) must read landed files
 
 __all__ = [
     "LandingError",
@@ -119,7 +118,7 @@ def _write_hidden(folder: Path, write) -> Path:
     """Write a new hidden ``.incoming-*.part`` file in ``folder`` (fsynced) and return its path."""
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-", suffix=".part")
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; landed files are read by Airflow's workers
+        os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -241,8 +240,8 @@ def landed_files(ws: Workspace, feed: str) -> list[LandedFile]:
     folder = ws.landing_dir(feed)
     out = []
     for meta_path in sorted((folder / META_DIR).glob("*.json")):
-        data = _read_meta(folder / meta_path.name.removesuffix(".json"))
         path = folder / meta_path.name.removesuffix(".json")
+        data = _read_meta(path)
         if data is None or not path.is_file():
             continue
         out.append(
