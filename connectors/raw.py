@@ -25,6 +25,8 @@ from typing import Iterator
 
 import pandas as pd
 
+from warehouse._files import sha256_file
+
 MANIFEST_FILE = "manifest.sqlite"
 _CHUNK = 1 << 20
 
@@ -68,14 +70,6 @@ MANIFEST_COLUMNS = [
 
 def now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,17 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gridhub.workspace import Workspace
+from warehouse._files import sha256_file
+
+if TYPE_CHECKING:
+    from matching.er import EntitySettings
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +46,6 @@ class PipelineError(RuntimeError):
 # ----------------------------------------------------------------------------------------------------------
 # run identity
 # ----------------------------------------------------------------------------------------------------------
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def code_digest() -> str:
     """SHA-256 over gridhub's own source: a code change is a new run even on the same inputs."""
     import connectors
@@ -74,7 +71,7 @@ def input_fingerprint(ws: Workspace) -> str:
     for rel in (ref.addresses, ref.grids, ref.divisions):
         p = ws.path(rel)
         h.update(rel.encode())
-        h.update(_file_digest(p).encode() if p.exists() else b"-")
+        h.update(sha256_file(p).encode() if p.exists() else b"-")
     for feed in ws.config.feeds:
         h.update(feed.name.encode())
         d = ws.staging_dir(feed.name)
@@ -82,7 +79,7 @@ def input_fingerprint(ws: Workspace) -> str:
             h.update(f.name.encode())
     decisions = ws.state / "review_decisions.csv"
     if decisions.exists():
-        h.update(_file_digest(decisions).encode())
+        h.update(sha256_file(decisions).encode())
     return h.hexdigest()
 
 
@@ -212,8 +209,39 @@ def _er_state_dir(ws: Workspace, entity_type: str) -> Path:
     return ResolutionState.folder(ws.state, entity_type)
 
 
+def _no_entities(mentions: pd.DataFrame, settings: EntitySettings) -> dict[str, pd.DataFrame]:
+    """What resolution writes for an entity type with no mentions: the frames a real run writes, with no rows.
+
+    A type has no mentions while none of its feeds has arrived yet (only 市场监管's organisations so far, say).
+    There is nothing to train a model on, so the engine is not run; the golden frame comes from
+    :func:`matching.er.golden.empty_golden`, so the later steps find every column they read.
+    """
+    from matching.er.engine import ASSIGNMENT_COLUMNS, REVIEW_COLUMNS
+    from matching.er.golden import empty_golden
+    from matching.er.ids import empty_history
+
+    def empty(columns: list[str]) -> pd.DataFrame:
+        floats = {"score", "match_weight", "match_probability"}
+        return pd.DataFrame({c: pd.Series(dtype="float64" if c in floats else "string") for c in columns})
+
+    pairs = empty(["record_key_l", "record_key_r", "rule", "match_weight", "match_probability"])
+    for comparison in settings.comparisons:
+        pairs[f"gamma_{comparison.name}"] = pd.Series(dtype="int8")
+    return {
+        "assignments": empty(ASSIGNMENT_COLUMNS),
+        "golden": empty_golden(mentions, settings),
+        "review": empty(REVIEW_COLUMNS),
+        "id_history": empty_history(),
+        "pairs": pairs,
+    }
+
+
 def resolve_entities(ws: Workspace, run_id: str) -> dict:
-    """Resolve each entity type's mentions into entities with stable ids (state is staged, not committed)."""
+    """Resolve each entity type's mentions into entities with stable ids (state is staged, not committed).
+
+    A type with no mentions gets empty outputs and stages no state, so its previous state (if any) stays as it
+    is when the run is published.
+    """
     from matching.er import EntitySettings, ResolutionState, golden_records, resolve
 
     src = _step_dir(ws, run_id, "bound")
@@ -224,25 +252,33 @@ def resolve_entities(ws: Workspace, run_id: str) -> dict:
     for t in ENTITY_TYPES:
         mentions = _read(src / f"{t}.parquet")
         settings = EntitySettings.from_config(t, ws.config.matching)
-        state_dir = _er_state_dir(ws, t)
-        state = ResolutionState.load(state_dir, t) if (state_dir / "model.json").exists() else None
-        res = resolve(mentions, settings, state=state, decisions=decisions, run_id=run_id)
-        golden = golden_records(mentions, res.assignments, settings)
-        _write(res.assignments, out / f"{t}_assignments.parquet")
-        _write(golden, out / f"{t}_golden.parquet")
-        _write(res.review, out / f"{t}_review.parquet")
-        _write(res.id_history, out / f"{t}_id_history.parquet")
-        _write(res.pairs, out / f"{t}_pairs.parquet")
         staged_state = out / "state" / t
         if staged_state.exists():
             shutil.rmtree(staged_state)
-        res.state.save(staged_state)
-        summary[t] = {
-            "mentions": len(mentions),
-            "entities": int(res.assignments["entity_id"].nunique()) if len(res.assignments) else 0,
-            "review_pairs": len(res.review),
-            "blocking": res.blocking_report.to_dict("records") if hasattr(res, "blocking_report") else [],
-        }
+        if mentions.empty:
+            log.info("%s: no mentions (none of its feeds has arrived yet): nothing to resolve", t)
+            frames = _no_entities(mentions, settings)
+            summary[t] = {"mentions": 0, "entities": 0, "review_pairs": 0, "blocking": []}
+        else:
+            state_dir = _er_state_dir(ws, t)
+            state = ResolutionState.load(state_dir, t) if (state_dir / "model.json").exists() else None
+            res = resolve(mentions, settings, state=state, decisions=decisions, run_id=run_id)
+            frames = {
+                "assignments": res.assignments,
+                "golden": golden_records(mentions, res.assignments, settings),
+                "review": res.review,
+                "id_history": res.id_history,
+                "pairs": res.pairs,
+            }
+            res.state.save(staged_state)
+            summary[t] = {
+                "mentions": len(mentions),
+                "entities": int(res.assignments["entity_id"].nunique()) if len(res.assignments) else 0,
+                "review_pairs": len(res.review),
+                "blocking": res.blocking_report.to_dict("records") if hasattr(res, "blocking_report") else [],
+            }
+        for name, frame in frames.items():
+            _write(frame, out / f"{t}_{name}.parquet")
     return {"run_id": run_id, "entities": summary}
 
 
@@ -328,7 +364,10 @@ def publish_run(ws: Workspace, run_id: str) -> dict:
 
 
 def _commit_state(ws: Workspace, run_id: str) -> None:
-    """Promote the run's entity-id state to the workspace once its snapshot is current."""
+    """Promote the run's entity-id state to the workspace once its snapshot is current.
+
+    A type that staged no state (it had no mentions in this run) keeps the state it had.
+    """
     staged = _step_dir(ws, run_id, "resolved") / "state"
     for t in ENTITY_TYPES:
         src = staged / t

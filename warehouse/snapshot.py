@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from warehouse._files import sha256_file
 from warehouse.privacy import PrivacyKeyError, keyed_hashes, scrub_json, to_layer
 from warehouse.read import (
     CURRENT_LINK,
@@ -147,14 +148,6 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @contextmanager
 def _publish_lock(warehouse_dir: Path) -> Iterator[None]:
     fd = os.open(warehouse_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
@@ -191,7 +184,7 @@ def _write_parquet(data: pa.Table, path: Path, crash_label: str) -> dict:
             if i == 0:
                 _crash_point(f"mid_write:{crash_label}")
     _fsync_path(path)
-    return {"sha256": _sha256(path), "bytes": path.stat().st_size, "rows": data.num_rows}
+    return {"sha256": sha256_file(path), "bytes": path.stat().st_size, "rows": data.num_rows}
 
 
 def _switch_pointer(warehouse_dir: Path, run_id: str) -> None:

@@ -93,8 +93,16 @@ def golden_records(mentions: pd.DataFrame, assignments: pd.DataFrame, settings: 
         seen = df[["entity_id", field]].dropna().drop_duplicates()
         seen = seen[seen[field].astype("string") != surviving.reindex(seen["entity_id"]).astype("string").to_numpy()]
         lists = seen.sort_values(["entity_id", field]).groupby("entity_id")[field].agg(list)
-        out[list_col] = [x if isinstance(x, list) else [] for x in lists.reindex(ents)]
+        out[list_col] = pd.Series([x if isinstance(x, list) else [] for x in lists.reindex(ents)], index=out.index,
+                                  dtype=object)
     return out.reset_index(drop=True)
+
+
+def empty_golden(mentions: pd.DataFrame, settings: EntitySettings) -> pd.DataFrame:
+    """The golden records of an entity type with no entities yet (none of its feeds has arrived): no rows,
+    and the columns :func:`golden_records` gives for these mention columns, so later steps find each one."""
+    no_assignments = pd.DataFrame({"record_key": pd.Series(dtype="string"), "entity_id": pd.Series(dtype="string")})
+    return golden_records(mentions.iloc[:0], no_assignments, settings)
 
 
 def source_xref(assignments: pd.DataFrame, mentions: pd.DataFrame, entity_type: str) -> pd.DataFrame:
