@@ -2,7 +2,7 @@
 
 - Pairwise precision / recall / F1 per entity type: over the records both the truth and the warehouse's
   ``source_xref`` know, a pair of records is a predicted match when they share an entity id and a true match
-  when they share a true entity key.
+  when they share a true entity key (counted by the engine's :func:`matching.er.evaluate.pairwise_scores`).
 - Address binding accuracy: for every address field the truth knows, whether it was bound to the right
   standard address at building level or finer, left unmatched, or bound confidently to a wrong address.
 """
@@ -14,49 +14,36 @@ from pathlib import Path
 
 import pandas as pd
 
+from matching.er.evaluate import pairwise_scores as _engine_pairwise_scores
+
 FINE_LEVELS = ("room", "unit", "building", "house_number")
 
 
 @dataclass(frozen=True)
 class PairwiseScore:
+    """Pair counts and pairwise precision / recall / F1 of one entity type."""
+
     entity_type: str
     records: int
     true_pairs: int
     predicted_pairs: int
     true_positive_pairs: int
-
-    @property
-    def precision(self) -> float:
-        return self.true_positive_pairs / self.predicted_pairs if self.predicted_pairs else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.true_positive_pairs / self.true_pairs if self.true_pairs else 1.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+    precision: float
+    recall: float
+    f1: float
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "precision": self.precision, "recall": self.recall, "f1": self.f1}
-
-
-def _pairs(sizes: pd.Series) -> int:
-    n = sizes.to_numpy(dtype="int64")
-    return int((n * (n - 1) // 2).sum())
+        return asdict(self)
 
 
 def pairwise_scores(predicted: pd.Series, truth: pd.Series, entity_type: str = "") -> PairwiseScore:
-    """Pairwise scores of a clustering; both series are indexed by record and hold cluster labels."""
+    """Pairwise scores of a clustering; both series are indexed by record and hold cluster labels.
+
+    The series are aligned on their index; a record missing a label on either side is left out.
+    """
     both = pd.DataFrame({"p": predicted, "t": truth}).dropna()
-    return PairwiseScore(
-        entity_type=entity_type,
-        records=len(both),
-        true_pairs=_pairs(both.groupby("t").size()),
-        predicted_pairs=_pairs(both.groupby("p").size()),
-        true_positive_pairs=_pairs(both.groupby(["p", "t"]).size()),
-    )
+    scores = _engine_pairwise_scores(both["p"], both["t"])
+    return PairwiseScore(entity_type=entity_type, records=len(both), **scores)
 
 
 def entity_scores(xref: pd.DataFrame, truth_records: pd.DataFrame) -> dict[str, PairwiseScore]:

@@ -196,6 +196,15 @@ def _extract_detail(canonical: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(out, index=canonical.index)
 
 
+def _distinct_places(detail: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """Each :func:`_extract_detail` row's (place, estate text) as a code into the distinct pairs, and those pairs.
+
+    Places repeat a lot: callers read a place once per distinct pair.
+    """
+    codes, uniques = pd.factorize(detail["place"] + "\x1f" + detail["estate_text"])
+    return codes, [tuple(str(key).split("\x1f")) for key in uniques]
+
+
 # ----------------------------------------------------------------------------------------------------------
 # The library
 # ----------------------------------------------------------------------------------------------------------
@@ -597,11 +606,9 @@ def parse_addresses(texts: pd.Series, library: AddressLibrary | None = None) -> 
     codes, uniques = pd.factorize(canonical, use_na_sentinel=True)
     u = pd.Series(uniques, dtype="string")
     detail = _extract_detail(u)
-    places = detail["place"] + "\x1f" + detail["estate_text"]
-    p_codes, p_uniques = pd.factorize(places)
+    p_codes, places = _distinct_places(detail)
     rows = []
-    for key in p_uniques:
-        place, estate_text = str(key).split("\x1f")
+    for place, estate_text in places:
         if library is None:
             parts = _generic_place(place)
             if estate_text:
@@ -731,12 +738,8 @@ def _match_canonical(library: AddressLibrary, u: pd.Series) -> pd.DataFrame:
     n = len(u)
     detail = _extract_detail(u)
     # ---- places: one reading per distinct (place, estate text) --------------------------------------------
-    place_key = detail["place"] + "\x1f" + detail["estate_text"]
-    p_codes, p_uniques = pd.factorize(place_key)
-    readings = []
-    for key in p_uniques:
-        place, estate_text = str(key).split("\x1f")
-        readings.append(library.read_place(place, estate_text))
+    p_codes, places = _distinct_places(detail)
+    readings = [library.read_place(place, estate_text) for place, estate_text in places]
     # ---- candidate blocks per distinct (place, group, has detail) -----------------------------------------
     has_detail = detail[["house_number", "building", "room"]].notna().any(axis=1).to_numpy()
     group = detail["villager_group"].fillna("").to_numpy(dtype=object)

@@ -12,7 +12,10 @@ an invalid value keeps its row, gets ``*_valid = False`` and a reason; a missing
 - 电话: mobile (11 digits) and landline with area code (``0571-88001234``), ``+86`` / ``0086`` stripped.
 - 日期: the formats departments use, full-width digits and Chinese numerals (二〇二三年五月一日) included.
 
-Check digits are computed with numpy over the distinct values (feeds repeat values a lot), not per row.
+Check digits are computed with numpy over the distinct values (feeds repeat values a lot), not per row. The
+check-character algorithms are written once, over matrices of code bytes (:func:`resident_id_check_chars`,
+:func:`credit_code_check_chars`, :func:`organisation_code_check_chars`): the one-value functions here and the
+column-wide checks of the warehouse validation (:mod:`warehouse._codes`) all call them.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ DATE = pd.ArrowDtype(pa.date32())
 # ----------------------------------------------------------------------------------------------------------
 ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 ID_CHECK = "10X98765432"
+ID_CHECK_BYTES = np.frombuffer(ID_CHECK.encode("ascii"), dtype=np.uint8)
 #: Province-level prefixes of GB/T 2260 (plus 81/82/83 used by 港澳台居民居住证). A number outside them is
 #: malformed; the full 6-digit area code is not checked, because retired codes stay in old IDs.
 ID_PROVINCES = frozenset(
@@ -58,6 +62,15 @@ class CodeFormatError(ValueError):
     """A code body given to a check-character function has the wrong length or characters."""
 
 
+def resident_id_check_chars(codes: np.ndarray) -> np.ndarray:
+    """GB 11643 check characters, as ASCII bytes, of the rows of an ``(n, ≥17)`` matrix of ASCII digits.
+
+    ``"10X98765432"[Σ aᵢ·wᵢ mod 11]`` over the first 17 columns, one matrix product for all rows.
+    """
+    digits = codes[:, :17].astype(np.int64) - 48
+    return ID_CHECK_BYTES[(digits @ ID_WEIGHTS) % 11]
+
+
 def resident_id_check_char(body17: str) -> str:
     """GB 11643 check character of the first 17 digits: ``"10X98765432"[Σ aᵢ·wᵢ mod 11]``.
 
@@ -66,8 +79,12 @@ def resident_id_check_char(body17: str) -> str:
     """
     if len(body17) != 17 or not body17.isascii() or not body17.isdigit():
         raise CodeFormatError(f"a resident ID body is 17 digits, got {body17!r}")
-    digits = np.frombuffer(body17.encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
-    return ID_CHECK[int(digits @ ID_WEIGHTS) % 11]
+    return chr(resident_id_check_chars(_ascii_row(body17))[0])
+
+
+def _ascii_row(code: str) -> np.ndarray:
+    """``(1, len(code))`` matrix of the ASCII codes of one code."""
+    return np.frombuffer(code.encode("ascii"), dtype=np.uint8).reshape(1, len(code))
 
 
 def _digits_matrix(values: np.ndarray, width: int) -> np.ndarray:
@@ -76,11 +93,6 @@ def _digits_matrix(values: np.ndarray, width: int) -> np.ndarray:
         return np.zeros((0, width), dtype=np.uint8)
     buf = "".join(values.tolist()).encode("ascii")
     return np.frombuffer(buf, dtype=np.uint8).reshape(len(values), width)
-
-
-def _id_check_chars(bodies: np.ndarray) -> np.ndarray:
-    m = _digits_matrix(bodies, 17).astype(np.int64) - 48
-    return np.array(list(ID_CHECK), dtype=object)[(m @ ID_WEIGHTS) % 11]
 
 
 def _clean_code(s: pd.Series) -> pd.Series:
@@ -127,7 +139,8 @@ def normalize_resident_ids(
     body[is15] = (text[is15].str.slice(0, 6) + "19" + text[is15].str.slice(6, 15)).to_numpy(dtype=object)
     well_formed = is18 | is15
 
-    check = _id_check_chars(body)
+    body_m = _digits_matrix(body, 17)
+    check = resident_id_check_chars(body_m).view("S1").astype("U1").astype(object)
     given_check = np.where(is18, text.str.slice(17, 18).fillna("").to_numpy(dtype=object), check)
     check_ok = given_check == check
 
@@ -136,7 +149,7 @@ def normalize_resident_ids(
     birth = pd.to_datetime(body_s.str.slice(6, 14), format="%Y%m%d", errors="coerce")
     birth_ok = (birth.notna() & (birth >= pd.Timestamp(EARLIEST_BIRTH)) & (birth <= pd.Timestamp(as_of)))
     birth_ok = birth_ok.to_numpy(dtype=bool)
-    sex_digit = _digits_matrix(body, 17)[:, 16].astype(np.int64) - 48 if n else np.zeros(0, dtype=np.int64)
+    sex_digit = body_m[:, 16].astype(np.int64) - 48
 
     valid = well_formed & province_ok & birth_ok & check_ok
     problem = np.select(
@@ -189,9 +202,10 @@ def normalize_resident_ids(
 # ----------------------------------------------------------------------------------------------------------
 CREDIT_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28], dtype=np.int64)
-_CREDIT_VALUE = np.full(256, -1, dtype=np.int64)
-for _i, _c in enumerate(CREDIT_CHARSET):
-    _CREDIT_VALUE[ord(_c)] = _i
+CREDIT_CHARSET_BYTES = np.frombuffer(CREDIT_CHARSET.encode("ascii"), dtype=np.uint8)
+#: ASCII byte → its value in the credit-code character set (0–30), -1 for a byte outside the set.
+CREDIT_VALUE = np.full(256, -1, dtype=np.int64)
+CREDIT_VALUE[CREDIT_CHARSET_BYTES] = np.arange(len(CREDIT_CHARSET))
 ORG_CODE_WEIGHTS = np.array([3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 
 #: 登记管理部门 + 机构类别 (GB 32100-2015, table 1): the first two characters → organisation type.
@@ -212,6 +226,15 @@ CREDIT_ORG_TYPES: dict[str, str] = {
 }
 
 
+def credit_code_check_chars(values: np.ndarray) -> np.ndarray:
+    """GB 32100 check characters, as ASCII bytes, of the rows of an ``(n, ≥17)`` matrix of character values.
+
+    ``values`` holds each character's value in :data:`CREDIT_CHARSET` (``CREDIT_VALUE[ascii]``, 0–30); the check
+    is ``charset[(31 − Σ vᵢ·wᵢ mod 31) mod 31]`` over the first 17 columns.
+    """
+    return CREDIT_CHARSET_BYTES[(31 - (values[:, :17] @ CREDIT_WEIGHTS) % 31) % 31]
+
+
 def credit_code_check_char(body17: str) -> str:
     """GB 32100 check character: ``charset[(31 − Σ vᵢ·wᵢ mod 31) mod 31]`` over the 17-character body.
 
@@ -220,19 +243,28 @@ def credit_code_check_char(body17: str) -> str:
     """
     if len(body17) != 17 or not body17.isascii():
         raise CodeFormatError(f"a credit code body is 17 characters, got {body17!r}")
-    values = _CREDIT_VALUE[np.frombuffer(body17.upper().encode("ascii"), dtype=np.uint8)]
+    values = CREDIT_VALUE[_ascii_row(body17.upper())]
     if (values < 0).any():
         raise CodeFormatError(f"credit codes use only {CREDIT_CHARSET}, got {body17!r}")
-    return CREDIT_CHARSET[(31 - int(values @ CREDIT_WEIGHTS) % 31) % 31]
+    return chr(credit_code_check_chars(values)[0])
+
+
+def organisation_code_check_chars(codes: np.ndarray) -> np.ndarray:
+    """GB 11714 check characters, as ASCII codes, of an ``(n, 8)`` matrix of ASCII digits and upper-case letters.
+
+    ``11 − Σ cᵢwᵢ mod 11`` with digits worth 0–9 and letters 10–35; 10 is written ``X`` and 11 ``0``.
+    """
+    chars = codes.astype(np.int64)
+    vals = np.where((chars >= 48) & (chars <= 57), chars - 48, chars - 55)
+    r = 11 - (vals @ ORG_CODE_WEIGHTS) % 11
+    return np.where(r == 10, ord("X"), np.where(r == 11, ord("0"), r + 48))
 
 
 def organisation_code_check_char(body8: str) -> str:
     """GB 11714 check character of the 8-character organisation code body (``11 − Σ cᵢwᵢ mod 11``; 10 → X)."""
     if len(body8) != 8 or not body8.isascii() or not body8.isalnum():
         raise CodeFormatError(f"an organisation code body is 8 letters or digits, got {body8!r}")
-    vals = [int(c) if c.isdigit() else ord(c.upper()) - 55 for c in body8]
-    r = 11 - sum(v * int(w) for v, w in zip(vals, ORG_CODE_WEIGHTS, strict=True)) % 11
-    return "X" if r == 10 else "0" if r == 11 else str(r)
+    return chr(organisation_code_check_chars(_ascii_row(body8.upper()))[0])
 
 
 def normalize_credit_codes(s: pd.Series) -> pd.DataFrame:
@@ -254,11 +286,10 @@ def normalize_credit_codes(s: pd.Series) -> pd.DataFrame:
     ascii_ok = np.array([v.isascii() for v in padded], dtype=bool)
     padded = np.where(ascii_ok, padded, "0" * 18).astype(object)
     mat = _digits_matrix(padded, 18)
-    values = _CREDIT_VALUE[mat] if n else np.zeros((0, 18), dtype=np.int64)
+    values = CREDIT_VALUE[mat]
     charset_ok = len18 & ascii_ok & (values >= 0).all(axis=1)
     safe = np.where(values < 0, 0, values)
-    check = (31 - (safe[:, :17] @ CREDIT_WEIGHTS) % 31) % 31 if n else np.zeros(0, dtype=np.int64)
-    check_ok = check == safe[:, 17] if n else np.zeros(0, dtype=bool)
+    check_ok = credit_code_check_chars(safe) == CREDIT_CHARSET_BYTES[safe[:, 17]]
     prefix = pd.Series(padded, dtype="string").str.slice(0, 2)
     division = pd.Series(padded, dtype="string").str.slice(2, 8).to_numpy(dtype=object)
     org_type = prefix.map(CREDIT_ORG_TYPES).to_numpy(dtype=object)
@@ -269,11 +300,7 @@ def normalize_credit_codes(s: pd.Series) -> pd.DataFrame:
     ).astype(object)
 
     # embedded organisation code (positions 9-17): 8 body characters + check
-    org_vals = np.where((mat[:, 8:16] >= 48) & (mat[:, 8:16] <= 57), mat[:, 8:16].astype(np.int64) - 48,
-                        mat[:, 8:16].astype(np.int64) - 55) if n else np.zeros((0, 8), dtype=np.int64)
-    r = 11 - (org_vals @ ORG_CODE_WEIGHTS) % 11 if n else np.zeros(0, dtype=np.int64)
-    org_check = np.where(r == 10, ord("X"), np.where(r == 11, ord("0"), r + 48))
-    org_ok = valid & (org_check == (mat[:, 16] if n else np.zeros(0)))
+    org_ok = valid & (organisation_code_check_chars(mat[:, 8:16]) == mat[:, 16])
 
     missing = codes < 0
     take = np.where(missing, 0, codes)
@@ -542,12 +569,15 @@ __all__ = [
     "CodeFormatError",
     "DEFAULT_DATE_FORMATS",
     "credit_code_check_char",
+    "credit_code_check_chars",
     "name_pinyin",
     "normalize_credit_codes",
     "normalize_names",
     "normalize_phones",
     "normalize_resident_ids",
     "organisation_code_check_char",
+    "organisation_code_check_chars",
     "parse_dates",
     "resident_id_check_char",
+    "resident_id_check_chars",
 ]

@@ -1,8 +1,9 @@
 """Check characters of resident IDs and credit codes, vectorised over Arrow arrays (校验码).
 
-The weights and check alphabets are those of :mod:`matching.normalize` (GB 11643 / GB 32100, one place for
-the algorithm); this module only applies them to whole columns at once, as the warehouse validation and the
-privacy scrubber need: one numpy matrix product over an ``(n, 18)`` byte matrix, no Python loop per value.
+The check-character algorithms are those of :mod:`matching.normalize` (GB 11643 / GB 32100, one place for
+the algorithm, written over byte matrices); this module only turns whole Arrow columns into an ``(n, 18)``
+byte matrix without copying values into Python, as the warehouse validation and the privacy scrubber need:
+one numpy matrix product per column, no Python loop per value.
 """
 
 from __future__ import annotations
@@ -11,13 +12,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matching.normalize import CREDIT_CHARSET, CREDIT_WEIGHTS, ID_CHECK, ID_WEIGHTS
+from matching.normalize import (
+    CREDIT_CHARSET_BYTES,
+    CREDIT_VALUE,
+    ID_CHECK_BYTES,
+    credit_code_check_chars,
+    resident_id_check_chars,
+)
 from warehouse.schema import CREDIT_CODE_PATTERN, RESIDENT_ID_PATTERN
 
-_ID_CHECK_BYTES = np.frombuffer(ID_CHECK.encode("ascii"), dtype=np.uint8)
-_CREDIT_CHARSET_BYTES = np.frombuffer(CREDIT_CHARSET.encode("ascii"), dtype=np.uint8)
-_CREDIT_VALUE = np.full(256, -1, dtype=np.int64)
-_CREDIT_VALUE[_CREDIT_CHARSET_BYTES] = np.arange(len(CREDIT_CHARSET))
+# the byte tables warehouse.synthetic builds valid codes with
+_ID_CHECK_BYTES, _CREDIT_CHARSET_BYTES, _CREDIT_VALUE = ID_CHECK_BYTES, CREDIT_CHARSET_BYTES, CREDIT_VALUE
 
 
 def _as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -52,9 +57,7 @@ def resident_id_valid(values: pa.Array | pa.ChunkedArray) -> pa.BooleanArray:
     arr = _as_array(values)
     fmt = pc.fill_null(pc.match_substring_regex(arr, RESIDENT_ID_PATTERN), False).to_numpy(zero_copy_only=False)
     m = _byte_matrix(arr, fmt, 18)
-    digits = m[:, :17].astype(np.int64) - 48
-    check = _ID_CHECK_BYTES[(digits @ ID_WEIGHTS) % 11] if len(m) else np.zeros(0, dtype=np.uint8)
-    return _result(fmt & (check == m[:, 17]), arr)
+    return _result(fmt & (resident_id_check_chars(m) == m[:, 17]), arr)
 
 
 def credit_code_valid(values: pa.Array | pa.ChunkedArray) -> pa.BooleanArray:
@@ -62,6 +65,5 @@ def credit_code_valid(values: pa.Array | pa.ChunkedArray) -> pa.BooleanArray:
     arr = _as_array(values)
     fmt = pc.fill_null(pc.match_substring_regex(arr, CREDIT_CODE_PATTERN), False).to_numpy(zero_copy_only=False)
     m = _byte_matrix(arr, fmt, 18)
-    vals = np.where(fmt[:, None], _CREDIT_VALUE[m], 0)
-    check = _CREDIT_CHARSET_BYTES[(31 - (vals[:, :17] @ CREDIT_WEIGHTS) % 31) % 31] if len(m) else m[:, 0]
-    return _result(fmt & (check == m[:, 17]), arr)
+    vals = np.where(fmt[:, None], CREDIT_VALUE[m], 0)
+    return _result(fmt & (credit_code_check_chars(vals) == m[:, 17]), arr)

@@ -13,7 +13,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +172,13 @@ class FeedOutput:
             self.noise.append((rid, column, k))
 
 
+#: Builds one row of a feed from one true item: ``row_for(item, record_id, target, moved)``; noise and address
+#: truth go to ``target``; ``moved``: the row carries a moved person's previous address (民政, 人社 only).
+RowFor = Callable[[dict, str, FeedOutput, bool], list[str]]
+#: What a row describes: (entity type, the item's column holding that entity's true key).
+Truth = tuple[tuple[str, str], ...]
+
+
 class FeedBuilder:
     """Writes every feed's records from the true population, with noise."""
 
@@ -228,13 +238,31 @@ class FeedBuilder:
         size = min(n_rows, max(MIN_MOVED_ROWS, round(MOVED_SHARE * n_rows)))
         return set(self.rng.choice(n_rows, size=size, replace=False).tolist()) if n_rows else set()
 
-    def _malformed(self, out: FeedOutput, make_row, n_rows: int) -> None:
-        """Plan the feed's malformed rows (copies of real records with one defect each)."""
+    def _write_rows(self, out: FeedOutput, items: Sequence[dict], order: Sequence[int], rid_of: Callable[[int], str],
+                    row_for: RowFor, truth: Truth, moved_rows: set[int] | frozenset[int] = frozenset()) -> None:
+        """One row per item in ``order`` (record ids ``rid_of(1)``, ``rid_of(2)`` ...) and the truth records it
+        implies; the rows at the positions ``moved_rows`` carry a moved person's previous address."""
+        for i, idx in enumerate(order, start=1):
+            item = items[int(idx)]
+            rid = rid_of(i)
+            out.rows.append(row_for(item, rid, out, i - 1 in moved_rows))
+            out.records += [(rid, entity_type, item[key]) for entity_type, key in truth]
+
+    def _malformed(self, out: FeedOutput, items: Sequence[dict], pool: Sequence[int], rid_of: Callable[[int], str],
+                   row_for: RowFor) -> None:
+        """Plan the feed's malformed rows (copies of real records with one defect each).
+
+        Each copies an item drawn from ``pool`` (positions in ``items``) under the next record id after the rows;
+        its noise and addresses stay out of the truth.
+        """
+        n_rows = len(out.rows)
         count = max(1, n_rows // MALFORMED_PER_ROWS)
+        numbers = itertools.count(n_rows + 1)
         for reason in out.spec.malformed:
             for _ in range(count):
                 pos = self.d.integer(0, n_rows + 1)
-                row, rid = make_row()
+                rid = rid_of(next(numbers))
+                row = row_for(items[int(pool[self.d.integer(0, len(pool))])], rid, FeedOutput(out.spec), False)
                 headers = out.spec.headers
                 if reason is ReasonCode.RAGGED_ROW:
                     # an unquoted comma inside an address splits it into one field too many
@@ -284,8 +312,7 @@ class FeedBuilder:
         cols = {"name": "姓名", "id_number": "公民身份号码", "birth_date": "出生日期", "phone": "联系电话"}
         recs = self.person_rows
 
-        def row_for(person: dict, rid: str, log: bool = True) -> list[str]:
-            target = out if log else FeedOutput(spec)
+        def row_for(person: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
             v = self._person_cols(target, rid, person, p, cols, "%Y%m%d", ())
             if person["hukou_address_code"]:
                 hukou = self._address(target, rid, "户籍地址", "hukou_address", person["hukou_address_code"], p)
@@ -296,20 +323,9 @@ class FeedBuilder:
             return [rid, v["name"], SEX_ZH[person["sex"]], v["id_number"], v["birth_date"], person["ethnicity"],
                     v["phone"], hukou, current, person["population_type"]]
 
-        for i, idx in enumerate(order, start=1):
-            person = recs[idx]
-            rid = self._rid("GA4453990", i, 7)
-            out.rows.append(row_for(person, rid))
-            out.records.append((rid, "person", person["person_key"]))
-        n = len(order)
-
-        def make_bad() -> tuple[list[str], str]:
-            nonlocal n
-            n += 1
-            rid = self._rid("GA4453990", n, 7)
-            return row_for(recs[self.d.integer(0, len(recs))], rid, log=False), rid
-
-        self._malformed(out, make_bad, len(out.rows))
+        rid_of = partial(self._rid, "GA4453990", width=7)
+        self._write_rows(out, recs, order, rid_of, row_for, (("person", "person_key"),))
+        self._malformed(out, recs, range(len(recs)), rid_of, row_for)
         return out
 
     # ---- 民政 ----------------------------------------------------------------------------------------------
@@ -326,8 +342,7 @@ class FeedBuilder:
         variants = spec.date_formats[1:]
         recs = self.person_rows
 
-        def row_for(person: dict, rid: str, log: bool = True, moved: bool = False) -> list[str]:
-            target = out if log else FeedOutput(spec)
+        def row_for(person: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
             v = self._person_cols(target, rid, person, p, cols, "%Y-%m-%d", variants)
             code = self._residence(person, moved)
             if moved:
@@ -343,24 +358,13 @@ class FeedBuilder:
             return [rid, v["name"], sex, v["id_number"], v["birth_date"], kind, v["phone"], addr,
                     self.addr[code]["community"], registered]
 
-        moved_rows = self._moved_rows(len(order))
-        for i, idx in enumerate(order, start=1):
-            person = recs[idx]
-            rid = self._rid("MZ2025", i, 6)
-            out.rows.append(row_for(person, rid, moved=i - 1 in moved_rows))
-            out.records.append((rid, "person", person["person_key"]))
-        n = len(order)
+        rid_of = partial(self._rid, "MZ2025", width=6)
+        self._write_rows(out, recs, order, rid_of, row_for, (("person", "person_key"),),
+                         moved_rows=self._moved_rows(len(order)))
         elderly = persons.index[persons["_age"] >= 60].to_numpy()
         pool = elderly if len(elderly) else persons.index.to_numpy()
-
-        def make_bad() -> tuple[list[str], str]:
-            nonlocal n
-            n += 1
-            rid = self._rid("MZ2025", n, 6)
-            return row_for(recs[int(pool[self.d.integer(0, len(pool))])], rid, log=False), rid
-
         self._ensure_bad_check(out)
-        self._malformed(out, make_bad, len(out.rows))
+        self._malformed(out, recs, pool, rid_of, row_for)
         return out
 
     # ---- 人社 ----------------------------------------------------------------------------------------------
@@ -376,8 +380,7 @@ class FeedBuilder:
         variants = spec.date_formats[1:]
         recs = self.person_rows
 
-        def row_for(person: dict, rid: str, log: bool = True, moved: bool = False) -> list[str]:
-            target = out if log else FeedOutput(spec)
+        def row_for(person: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
             v = self._person_cols(target, rid, person, p, cols, "%Y/%m/%d", variants)
             org = orgs[person["employer_org_key"]]
             org_name, kinds = noise.org_name(self.d, org["name"], p)
@@ -393,24 +396,16 @@ class FeedBuilder:
             return [rid, v["name"], SEX_NUM[person["sex"]], v["id_number"], v["birth_date"], v["phone"], org_name,
                     credit, addr]
 
-        moved_rows = self._moved_rows(len(order))
-        for i, idx in enumerate(order, start=1):
-            person = recs[idx]
-            rid = str(100000 + i)
-            out.rows.append(row_for(person, rid, moved=i - 1 in moved_rows))
-            out.records.append((rid, "person", person["person_key"]))
-            out.records.append((rid, "organisation", person["employer_org_key"]))
-        n = len(order)
+        def rid_of(i: int) -> str:
+            return str(100000 + i)
+
+        self._write_rows(out, recs, order, rid_of, row_for,
+                         (("person", "person_key"), ("organisation", "employer_org_key")),
+                         moved_rows=self._moved_rows(len(order)))
         pool = employed.to_numpy() if len(employed) else persons.index[persons["employer_org_key"] != ""].to_numpy()
-
-        def make_bad() -> tuple[list[str], str]:
-            nonlocal n
-            n += 1
-            return row_for(recs[int(pool[self.d.integer(0, len(pool))])], str(100000 + n), log=False), str(100000 + n)
-
         self._ensure_bad_check(out)
         if len(pool):
-            self._malformed(out, make_bad, len(out.rows))
+            self._malformed(out, recs, pool, rid_of, row_for)
         return out
 
     # ---- 市场监管 -------------------------------------------------------------------------------------------
@@ -420,21 +415,21 @@ class FeedBuilder:
         p = noise.MARKET
         orgs = self.pop.organisations
         listed = frame_rows(orgs[orgs["in_market_feed"]])
-        order = self.rng.permutation(len(listed))
-        for i, j in enumerate(order, start=1):
-            org = listed[int(j)]
-            rid = self._rid("4453990000", i, 6)
+
+        def row_for(org: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
             name, kinds = noise.org_name(self.d, org["name"], p)
-            out.log(rid, "企业名称", kinds)
+            target.log(rid, "企业名称", kinds)
             addr = ""
             if org["address_code"]:
-                addr = self._address(out, rid, "住所", "org_address", org["address_code"], p)
+                addr = self._address(target, rid, "住所", "org_address", org["address_code"], p)
             established, kinds = noise.date(self.d, org["established"], "%Y-%m-%d", spec.date_formats[1:], p)
-            out.log(rid, "成立日期", kinds)
+            target.log(rid, "成立日期", kinds)
             rep, kinds = noise.name(self.d, org["legal_rep"], p)
-            out.log(rid, "法定代表人", kinds)
-            out.rows.append([rid, org["credit_code"], name, rep, addr, established, org["status"], org["industry"]])
-            out.records.append((rid, "organisation", org["org_key"]))
+            target.log(rid, "法定代表人", kinds)
+            return [rid, org["credit_code"], name, rep, addr, established, org["status"], org["industry"]]
+
+        self._write_rows(out, listed, self.rng.permutation(len(listed)), partial(self._rid, "4453990000", width=6),
+                         row_for, (("organisation", "org_key"),))
         return out
 
     # ---- 住建 ----------------------------------------------------------------------------------------------
@@ -449,30 +444,17 @@ class FeedBuilder:
         recs = frame_rows(houses)
         cols = {"name": "产权人", "id_number": "产权人证件号"}
 
-        def row_for(house: dict, rid: str, log: bool = True) -> list[str]:
-            target = out if log else FeedOutput(spec)
+        def row_for(house: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
             owner = persons[house["owner_key"]]
             v = self._person_cols(target, rid, owner, p, cols, "%Y-%m-%d", ())
             addr = self._address(target, rid, "房屋坐落", "address", house["address_code"], p)
             return [rid, addr, house["use"], f"{house['area']:.1f}", "是" if house["rented"] else "否", v["name"],
                     v["id_number"]]
 
-        for i, idx in enumerate(order, start=1):
-            house = recs[idx]
-            rid = self._rid("FW445399", i, 7)
-            out.rows.append(row_for(house, rid))
-            out.records.append((rid, "house", house["address_code"]))
-            out.records.append((rid, "person", house["owner_key"]))
-        n = len(order)
-
-        def make_bad() -> tuple[list[str], str]:
-            nonlocal n
-            n += 1
-            rid = self._rid("FW445399", n, 7)
-            return row_for(recs[self.d.integer(0, len(recs))], rid, log=False), rid
-
+        rid_of = partial(self._rid, "FW445399", width=7)
+        self._write_rows(out, recs, order, rid_of, row_for, (("house", "address_code"), ("person", "owner_key")))
         self._ensure_bad_check(out)
-        self._malformed(out, make_bad, len(out.rows))
+        self._malformed(out, recs, range(len(recs)), rid_of, row_for)
         return out
 
     # ---- 应急管理 -------------------------------------------------------------------------------------------
@@ -481,25 +463,25 @@ class FeedBuilder:
         out = FeedOutput(spec)
         p = noise.DEPARTMENT
         fac = frame_rows(self.pop.facilities)
-        order = self.rng.permutation(len(fac))
-        for i, j in enumerate(order, start=1):
-            f = fac[int(j)]
-            rid = self._rid("YJSS", i, 6)
+
+        def row_for(f: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
             no_addr = self.d.hit(FACILITY_NO_ADDRESS)
             no_coords = (not no_addr) and self.d.hit(FACILITY_NO_COORDS / (1 - FACILITY_NO_ADDRESS))
             addr = ""
             if no_addr:
-                out.log(rid, "地址", ["facility_no_address"])
+                target.log(rid, "地址", ["facility_no_address"])
             else:
-                addr = self._address(out, rid, "地址", "address", f["address_code"], p)
+                addr = self._address(target, rid, "地址", "address", f["address_code"], p)
             lon = lat = ""
             if no_coords:
-                out.log(rid, "经度", ["facility_no_coords"])
+                target.log(rid, "经度", ["facility_no_coords"])
             else:
                 jitter = (self.d.u() * 2 - 1) * FACILITY_JITTER_DEG, (self.d.u() * 2 - 1) * FACILITY_JITTER_DEG
                 lon, lat = f"{f['lon'] + jitter[0]:.6f}", f"{f['lat'] + jitter[1]:.6f}"
-            out.rows.append([rid, f["facility_type"], f["name"], addr, lon, lat, f["responsible"], f["status"]])
-            out.records.append((rid, "facility", f["facility_key"]))
+            return [rid, f["facility_type"], f["name"], addr, lon, lat, f["responsible"], f["status"]]
+
+        self._write_rows(out, fac, self.rng.permutation(len(fac)), partial(self._rid, "YJSS", width=6), row_for,
+                         (("facility", "facility_key"),))
         return out
 
     def build_all(self) -> list[FeedOutput]:

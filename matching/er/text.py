@@ -7,16 +7,18 @@ keys from such values, vectorised over pandas string columns.
 
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
 
 import numpy as np
 import pandas as pd
 
-log = logging.getLogger(__name__)
+from matching.normalize import name_pinyin
 
-# 复姓: two-character surnames common enough to matter for a surname key.
+# 复姓: two-character surnames common enough to matter for a surname key. Not matching.normalize's
+# SURNAME_PINYIN on purpose: that table lists the surnames pypinyin misreads (单, 曾, 尉迟 ...) for the pinyin
+# key, most of them one character; this one lists the two-character surnames that the 姓 blocking key must not
+# cut after their first character (欧阳 is read right by pypinyin, yet 欧 alone is another surname).
 COMPOUND_SURNAMES = (
     "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "长孙", "宇文", "司徒", "夏侯",
     "轩辕", "端木", "独孤", "南宫", "西门", "呼延", "闻人", "申屠", "澹台", "公冶", "太史", "钟离", "赫连", "万俟",
@@ -110,21 +112,10 @@ def org_name_key(names: pd.Series) -> pd.Series:
 def pinyin_of(names: pd.Series) -> pd.Series:
     """Tone-less pinyin of names, for when mentions come without ``name_pinyin``.
 
-    Uses the project normaliser ``matching.normalize.name_pinyin`` where it exists, else pypinyin over the
-    unique values (names repeat a lot, so this is far cheaper than per row).
+    The same key the mentions carry: :func:`matching.normalize.name_pinyin` (over the distinct values, with
+    the surname readings of polyphone surnames).
     """
-    s = as_string(names)
-    try:
-        from matching.normalize import name_pinyin  # the project's normaliser, when present
-
-        return as_string(name_pinyin(s))
-    except ImportError:
-        log.debug("matching.normalize not available; using pypinyin directly")
-    from pypinyin import Style, lazy_pinyin
-
-    uniques = s.dropna().unique()
-    table = {v: "".join(lazy_pinyin(v, style=Style.NORMAL, errors="default")).lower() for v in uniques}
-    return s.map(table).astype("string")
+    return as_string(name_pinyin(as_string(names)))
 
 
 def squash(s: pd.Series) -> pd.Series:
