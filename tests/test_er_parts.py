@@ -13,7 +13,7 @@ from matching.er import EntitySettings, SettingsError, explain_pair, format_pair
 from matching.er.blocking import block, evaluate_key
 from matching.er.clustering import cluster
 from matching.er.comparisons import PreparedComparisons
-from matching.er.ids import assign_ids, new_entity_id
+from matching.er.ids import IssuedIds, assign_ids, new_entity_id
 from matching.er.settings import BlockingRule, ComparisonSpec
 from matching.er.text import org_name_parts, surname
 
@@ -116,14 +116,22 @@ def test_ids_merge_split_and_determinism():
     recs = pd.DataFrame({"record_key": ["a:1", "a:2", "b:1", "b:2"], "label": [0, 0, 0, 1],
                          "old_id": ["P1", "P1", "P2", pd.NA], "first_seen_seq": [1, 1, 1, 2],
                          "record_date": [None] * 4})
-    ids, hist = assign_ids(recs, prefix="P", entity_type="person", issued={"P1", "P2"}, run_id="r")
+    ids, hist = assign_ids(recs, prefix="P", entity_type="person", issued=IssuedIds(pd.Series(["P1", "P2"])),
+                           run_id="r")
     assert ids.tolist()[:3] == ["P1", "P1", "P1"]
     assert ids.iloc[3] == new_entity_id("P", "person", "b:2")
     assert hist[["old_id", "new_id", "reason"]].values.tolist() == [["P2", "P1", "merge"]]
     split = recs.assign(label=[0, 1, 0, 0], old_id=["P1", "P1", "P1", "P1"])
-    ids, hist = assign_ids(split, prefix="P", entity_type="person", issued={"P1"}, run_id="r")
+    issued = IssuedIds(pd.Series(["P1"]))
+    ids, hist = assign_ids(split, prefix="P", entity_type="person", issued=issued, run_id="r")
     assert ids.iloc[0] == "P1" and ids.iloc[1] == new_entity_id("P", "person", "a:2")
     assert hist["reason"].tolist() == ["split"]
+    assert issued.added == [new_entity_id("P", "person", "a:2")]
+    # an id issued before (to an entity since retired) is never issued again: the new entity gets a salted one
+    again = IssuedIds(pd.Series(["P1", new_entity_id("P", "person", "a:2")]))
+    ids, _ = assign_ids(split, prefix="P", entity_type="person", issued=again, run_id="r")
+    assert ids.iloc[1] == new_entity_id("P", "person", "a:2", salt=1)
+    assert again.added == [ids.iloc[1]] and ids.iloc[1] in again
 
 
 def test_settings_from_config_overrides_and_errors():

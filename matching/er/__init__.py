@@ -10,7 +10,7 @@ Public API (see docs/entity-resolution.md)::
 
 from __future__ import annotations
 
-from matching.er.engine import MentionsError, Resolution, normalise_decisions, resolve
+from matching.er.engine import MentionsError, Resolution, normalise_decisions, resolve, resolve_delta
 from matching.er.evaluate import evaluate_resolution, pairwise_scores
 from matching.er.explain import explain_entity, explain_pair, format_entity, format_pair
 from matching.er.golden import golden_records, source_xref
@@ -40,5 +40,6 @@ __all__ = [
     "normalise_decisions",
     "pairwise_scores",
     "resolve",
+    "resolve_delta",
     "source_xref",
 ]

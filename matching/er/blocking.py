@@ -113,34 +113,69 @@ def evaluate_key(df: pd.DataFrame, expr: str) -> pd.Series:
     raise SettingsError(f"blocking key {expr!r}: unknown function {fn!r}")
 
 
+_MIX = np.uint64(0x100000001B3)  # FNV prime: mixes the parts of a combined key
+
+
+def value_hashes(s: pd.Series) -> np.ndarray:
+    """A stable 64-bit hash per value (0 = missing): pandas' SipHash over the distinct values only.
+
+    Factorising first means each distinct name or number is hashed once, not once per record; dates and
+    numbers hash their text, so a value hashes the same whatever dtype it arrived in.
+    """
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        s = s.dt.strftime("%Y-%m-%d %H:%M:%S")
+    codes, uniques = pd.factorize(s.astype("string"), use_na_sentinel=True)
+    if len(uniques) == 0:
+        return np.zeros(len(s), dtype=np.uint64)
+    uh = pd.util.hash_array(np.asarray(uniques, dtype=object), categorize=False)
+    uh[uh == 0] = 1  # 0 is kept for "missing"
+    return np.where(codes >= 0, uh[np.maximum(codes, 0)], np.uint64(0))
+
+
+def combine_hashes(parts: list[np.ndarray]) -> np.ndarray:
+    """One hash from several per-record hashes (order matters); 0 where any part is 0 (missing)."""
+    out = parts[0].copy()
+    missing = parts[0] == 0
+    with np.errstate(over="ignore"):
+        for h in parts[1:]:
+            out = (out * _MIX) ^ h
+            missing |= h == 0
+    out[out == 0] = 1
+    out[missing] = 0
+    return out
+
+
+def rule_keys(df: pd.DataFrame, rule: BlockingRule) -> np.ndarray:
+    """One 64-bit hash per record of a rule's combined key; 0 where any key part is null.
+
+    Hashes (not positional codes) so that keys computed in different runs can be compared: the state keeps
+    them for every record, and a daily delta finds its candidates by looking its own keys up among them.
+    """
+    return combine_hashes([value_hashes(evaluate_key(df, expr)) for expr in rule.on])
+
+
+def codes_of_keys(keys: np.ndarray) -> np.ndarray:
+    """Dense int64 codes of key hashes, -1 where there is no key (0)."""
+    codes, _ = pd.factorize(keys)
+    return np.where(keys == 0, -1, codes).astype(np.int64)
+
+
 def rule_codes(df: pd.DataFrame, rule: BlockingRule) -> np.ndarray:
     """One int64 code per record for a rule's combined key; -1 where any key part is null."""
-    combined: np.ndarray | None = None
-    valid = np.ones(len(df), dtype=bool)
-    for expr in rule.on:
-        codes, uniques = pd.factorize(evaluate_key(df, expr), use_na_sentinel=True)
-        valid &= codes >= 0
-        if combined is None:
-            combined = codes.astype(np.int64)
-        else:
-            combined = combined * (len(uniques) + 1) + codes
-            combined, _ = pd.factorize(combined)
-            combined = combined.astype(np.int64)
-    assert combined is not None
-    combined = np.where(valid, combined, -1)
-    return combined
+    return codes_of_keys(rule_keys(df, rule))
 
 
 @dataclass
 class CandidatePairs:
     """Candidate pairs as record positions (``left < right``), the first rule that produced each, the report,
-    and each rule's per-record codes (to tell which rules a pair satisfies)."""
+    and each rule's per-record codes (to tell which rules a pair satisfies) and key hashes."""
 
     left: np.ndarray
     right: np.ndarray
     rule: np.ndarray
     report: pd.DataFrame
     codes: list[np.ndarray]
+    keys: list[np.ndarray]
 
     def __len__(self) -> int:
         return len(self.left)
@@ -210,9 +245,11 @@ def block(
     ``active`` (bool per record) restricts them to pairs touching an active record (incremental runs).
     """
     n = len(df)
-    lefts, rights, rule_ids, rows, all_codes = [], [], [], [], []
+    lefts, rights, rule_ids, rows, all_codes, all_keys = [], [], [], [], [], []
     for r_i, rule in enumerate(rules):
-        codes = rule_codes(df, rule)
+        keys = rule_keys(df, rule)
+        codes = codes_of_keys(keys)
+        all_keys.append(keys)
         all_codes.append(codes)
         left, right, stats = _pairs_in_groups(codes, max_block_size, active)
         if source is not None and len(left):
@@ -237,4 +274,4 @@ def block(
     report = report[["rule", "keys", "candidate_pairs", "new_pairs", "largest_block", "skipped_blocks",
                      "skipped_pairs"]]
     return CandidatePairs(left=left[first], right=right[first], rule=rule_id[first], report=report,
-                          codes=all_codes)
+                          codes=all_codes, keys=all_keys)

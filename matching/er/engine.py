@@ -6,10 +6,19 @@
              ─ clustering (guard, must/cannot-link) ─ stable ids ─ assignments, review, id_history, state
 
 With a previous :class:`~matching.er.ids.ResolutionState` trained under the same settings, a run is
-*incremental*: only new and changed records (and members of entities a reviewer's decision splits) are
-blocked and compared, against everything; existing entities take part as single nodes and the model is
-reused. A full run (no state, or settings changed) re-resolves everything but still keeps ids stable through
-the registry.
+*incremental*: only new and changed records (and members of entities a reviewer's decision re-opens) are
+resolved; existing entities take part as single nodes and the model is reused. The state's registry keeps,
+for every record, its matching columns and the 64-bit hashes of its blocking keys and term-frequency values,
+so the delta finds its candidates by looking its own keys up there, without re-reading or re-hashing the
+records that did not change. Two ways in:
+
+* :func:`resolve` takes every current record and finds the delta itself (a hash per record, compared with the
+  registry's); records the registry holds and the mentions do not are removed.
+* :func:`resolve_delta` takes only the new and changed records (and the keys of removed ones): a feed that
+  delivers changes (a SQL watermark, a daily upload) costs work in proportion to the change.
+
+A full run (no state, or settings changed) re-resolves everything but still keeps ids stable through the
+registry. Both paths are one function (:func:`_run`): in a full run every record is "delta" and nothing is kept.
 """
 
 from __future__ import annotations
@@ -22,16 +31,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from matching.er.blocking import block, key_columns
+from matching.er.blocking import block, combine_hashes, key_columns, rule_keys, value_hashes
 from matching.er.clustering import cluster
 from matching.er.comparisons import PreparedComparisons
 from matching.er.ids import (
     DECISION_COLUMNS,
     REGISTRY_COLUMNS,
+    STATE_VERSION,
+    IssuedIds,
     ResolutionState,
     assign_ids,
     empty_decisions,
     empty_history,
+    record_key_hashes,
 )
 from matching.er.scoring import Model, score, train
 from matching.er.settings import EntitySettings
@@ -62,8 +74,17 @@ class Resolution:
     id_history: pd.DataFrame  # old_id → new_id, reason (merge / split / retired), run
     oversized: pd.DataFrame  # components the anti-chaining guard split
     state: ResolutionState
-    model: Model
+    model: Model | None  # None when there was nothing to train on (fewer than two records)
     stats: dict = field(default_factory=dict)
+
+
+def _peak_rss_mb() -> float:
+    """The process's peak resident memory so far (MB), where the platform tells it; else NaN."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return float("nan")
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _prepare_mentions(mentions: pd.DataFrame, settings: EntitySettings) -> pd.DataFrame:
@@ -78,7 +99,7 @@ def _prepare_mentions(mentions: pd.DataFrame, settings: EntitySettings) -> pd.Da
                             "each input record must appear once per entity type")
     # only what matching reads: a narrow copy keeps memory down on a million records
     wanted = ["record_key", "feed", "record_date", "priority", settings.source_column, *compared_columns(settings)]
-    df = mentions[[c for c in dict.fromkeys(wanted) if c in mentions.columns]].copy()
+    df = mentions[[c for c in dict.fromkeys(wanted) if c in mentions.columns]]
     df["record_key"] = keys
     for c in df.columns:
         # dates arrive as python date objects (object dtype): parse once, every key and comparison reuses it
@@ -107,17 +128,17 @@ def compared_columns(settings: EntitySettings) -> list[str]:
 
 
 def record_hashes(df: pd.DataFrame, settings: EntitySettings) -> np.ndarray:
-    """A 64-bit hash per record over the columns that matter to matching (to find changed records)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    """A 64-bit hash per record over the columns that matter to matching (to find changed records).
 
+    Stable from run to run and across machines (SipHash with a fixed key over each distinct value, combined
+    per record), so that a saved state tells which records changed since.
+    """
     cols = [c for c in compared_columns(settings) if c in df.columns]
     if not cols:
         return np.zeros(len(df), dtype=np.uint64)
-    parts = [pc.fill_null(pa.array(df[c].astype("string"), type=pa.large_string()), "\x00") for c in cols]
-    joined = pc.binary_join_element_wise(*parts, pa.scalar("\x1f", type=pa.large_string()))
-    return pd.util.hash_pandas_object(pd.Series(joined.to_numpy(zero_copy_only=False), dtype=object),
-                                      index=False).to_numpy()
+    # a missing value is a value here: mark it so that it does not blank the whole record's hash
+    parts = [np.where(h == 0, np.uint64(0x9E3779B97F4A7C15), h) for h in (value_hashes(df[c]) for c in cols)]
+    return combine_hashes(parts)
 
 
 def normalise_decisions(decisions: pd.DataFrame | None) -> pd.DataFrame:
@@ -139,46 +160,40 @@ def normalise_decisions(decisions: pd.DataFrame | None) -> pd.DataFrame:
     return d.drop_duplicates(["record_key_l", "record_key_r"], keep="last").reset_index(drop=True)
 
 
-def _prefilter(df: pd.DataFrame, delta: np.ndarray, settings: EntitySettings) -> np.ndarray:
-    """Records that could share a blocking key with a delta record (cheap isin on plain key columns)."""
-    keep = delta.copy()
-    for rule in settings.blocking:
-        plain = [e for e in rule.on if "(" not in e]
-        if not plain:
-            # only function keys: evaluate them on everything (rare; still vectorised)
-            from matching.er.blocking import evaluate_key
+def _can_increment(state: ResolutionState | None, settings: EntitySettings) -> bool:
+    """Whether ``state`` can take a delta: trained with these settings, and keeping the records' matching columns."""
+    return (state is not None and state.model is not None and state.fingerprint == settings.fingerprint()
+            and state.version >= STATE_VERSION and len(state.registry) > 0)
 
-            mask = np.ones(len(df), dtype=bool)
-            for e in rule.on:
-                k = evaluate_key(df, e)
-                mask &= k.isin(k[delta].dropna().unique()).to_numpy()
-            keep |= mask
+
+def _key_col(i: int) -> str:
+    return f"_key_{i}"
+
+
+def _tf_col(k: int) -> str:
+    return f"_tf_{k}"
+
+
+def _tf_hashes(df: pd.DataFrame, prepared: PreparedComparisons) -> dict[int, np.ndarray]:
+    """Per term-frequency comparison of ``prepared``: a 64-bit hash of each ``df`` record's value (0 = none)."""
+    return {k: value_hashes(comp.tf_key(df)) for k, comp in enumerate(prepared.comparisons)
+            if comp.spec.tf and comp.exact_codes(prepared.prep[k]) is not None}
+
+
+def _tf_adjustments(sub_h: dict[int, np.ndarray], population: dict[int, np.ndarray], model: Model) -> list:
+    """Term-frequency adjustment (bits) per compared record: log2(u_exact) − log2(frequency of its value),
+    the frequency counted over every record of the entity type (not only the ones compared)."""
+    out: list[np.ndarray | None] = [None] * len(model.comparisons)
+    for k, mine in sub_h.items():
+        if not model.tf[k]:
             continue
-        mask = np.ones(len(df), dtype=bool)
-        for c in plain:
-            if c not in df.columns:
-                mask[:] = False
-                break
-            s = df[c]
-            vals = s[delta].dropna().unique()
-            mask &= s.isin(vals).to_numpy()
-        keep |= mask
-    return keep
-
-
-def _tf_from_full(df: pd.DataFrame, sub: pd.DataFrame, prepared: PreparedComparisons, model: Model) -> list:
-    """Term-frequency adjustments per sub record, frequencies counted over all mentions."""
-    out = []
-    for k, comp in enumerate(prepared.comparisons):
-        if not model.tf[k] or comp.exact_codes(prepared.prep[k]) is None:
-            out.append(None)
-            continue
-        full_key = comp.tf_key(df)
-        freq = full_key.value_counts(normalize=True, dropna=True)
-        sub_freq = comp.tf_key(sub).map(freq).astype("float64").to_numpy()
+        pop = population[k]
+        pop = pop[pop != 0]
+        wanted = pop[pd.Series(pop).isin(np.unique(mine[mine != 0])).to_numpy()] if len(pop) > 4 * len(mine) else pop
+        counts = pd.Series(wanted).value_counts()
+        freq = pd.Series(mine).map(counts).to_numpy(dtype=np.float64) / max(len(pop), 1)
         u_exact = model.tf_base(k)
-        adj = np.where(np.isnan(sub_freq), 0.0, np.log2(u_exact) - np.log2(np.maximum(sub_freq, 1e-10)))
-        out.append(adj)
+        out[k] = np.where(np.isnan(freq), 0.0, np.log2(u_exact) - np.log2(np.maximum(freq, 1e-10)))
     return out
 
 
@@ -193,261 +208,454 @@ def resolve(
 ) -> Resolution:
     """Resolve one entity type's mentions into entities; see the module docstring.
 
-    ``mentions``: one row per input record with ``record_key`` and the columns the settings compare.
-    ``state``: the previous run's state (ids stay stable; incremental when the settings did not change).
-    ``decisions``: reviewed pairs (record_key_l, record_key_r, decision = match / non_match), added to the
-    ones the state remembers. ``incremental``: force (True) or forbid (False) an incremental run.
+    ``mentions``: every current record, one row each, with ``record_key`` and the columns the settings compare;
+    records the state knows and ``mentions`` no longer holds are removed. ``state``: the previous run's state
+    (ids stay stable; incremental when trained with the same settings). ``decisions``: reviewed pairs
+    (record_key_l, record_key_r, decision = match / non_match), added to the ones the state remembers.
+    ``incremental``: force (True) or forbid (False) an incremental run.
     """
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-
-    def lap(name: str) -> None:
-        nonlocal t0
-        t1 = time.perf_counter()
-        timings[name] = round(t1 - t0, 4)
-        t0 = t1
-
-    etype = settings.entity_type
+    clock = _Clock()
+    prev = state if state is not None else ResolutionState(entity_type=settings.entity_type)
     df = _prepare_mentions(mentions, settings)
-    n = len(df)
-    keys = df["record_key"]
-    prev = state if state is not None else ResolutionState(entity_type=etype)
-    seq = prev.run_seq + 1
     hashes = record_hashes(df, settings)
-    reg = prev.registry.set_index("record_key") if len(prev.registry) else None
-    if reg is not None:
-        pos = reg.index.get_indexer(keys)
-        known = pos >= 0
-        old_id = pd.Series(pd.NA, index=df.index, dtype="string")
-        old_id[known] = reg["entity_id"].to_numpy()[pos[known]]
-        old_hash = np.zeros(n, dtype=np.uint64)
-        old_hash[known] = reg["record_hash"].to_numpy(dtype=np.uint64)[pos[known]]
-        first_seen = np.full(n, seq, dtype=np.int64)
-        first_seen[known] = reg["first_seen_seq"].to_numpy()[pos[known]]
-        old_score = np.full(n, np.nan)
-        old_score[known] = reg["score"].to_numpy(dtype=np.float64)[pos[known]]
-        old_method = pd.Series(pd.NA, index=df.index, dtype="string")
-        old_method[known] = reg["method"].to_numpy()[pos[known]]
+    can = _can_increment(prev, settings)
+    if incremental and not can:
+        log.info("%s: incremental run asked for, but no state trained with these settings: full run",
+                 settings.entity_type)
+    if not (can if incremental is None else (incremental and can)):
+        gone = np.ones(len(prev.registry), dtype=bool)
+        return _run(prev, df, hashes, gone, settings, decisions, run_id, clock, incremental=False)
+    # only new and changed records are resolved again; records that left are removed
+    pos = prev.locate(df["record_key"])
+    known = pos >= 0
+    reg_hash = prev.registry["record_hash"].to_numpy(dtype=np.uint64)
+    same = known & (reg_hash[np.where(known, pos, 0)] == hashes)
+    gone = np.ones(len(prev.registry), dtype=bool)
+    gone[pos[known]] = False
+    return _run(prev, df[~same].reset_index(drop=True), hashes[~same], gone, settings, decisions, run_id, clock,
+                incremental=True)
+
+
+def resolve_delta(
+    changes: pd.DataFrame,
+    settings: EntitySettings,
+    *,
+    state: ResolutionState,
+    removed: list[str] | pd.Series | None = None,
+    decisions: pd.DataFrame | None = None,
+    run_id: str,
+) -> Resolution:
+    """A daily delta: only new and changed records (``changes``) and the keys of ``removed`` ones, against
+    ``state``. Every other record the state knows stays as it was, unread: the work done is proportional
+    to the delta and the entities it reaches, not to everything known. The result covers all records.
+    """
+    clock = _Clock()
+    if not _can_increment(state, settings):
+        raise MentionsError(f"{settings.entity_type}: a delta needs the state of an earlier run trained with these "
+                            "settings (and written by this version); run resolve() on all mentions once")
+    df = _prepare_mentions(changes, settings)
+    hashes = record_hashes(df, settings)
+    gone = np.zeros(len(state.registry), dtype=bool)
+    if removed is not None and len(removed):
+        at = state.locate(pd.Series(list(removed), dtype="string"))
+        gone[at[at >= 0]] = True
+    pos = state.locate(df["record_key"])
+    known = pos >= 0
+    reg_hash = state.registry["record_hash"].to_numpy(dtype=np.uint64)
+    same = known & (reg_hash[np.where(known, pos, 0)] == hashes)  # sent again unchanged: nothing to do
+    return _run(state, df[~same].reset_index(drop=True), hashes[~same], gone, settings, decisions, run_id, clock,
+                incremental=True)
+
+
+class _Clock:
+    """Seconds and peak memory per stage of a run."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.timings: dict[str, float] = {}
+        self.peaks: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        t1 = time.perf_counter()
+        self.timings[name] = round(self.timings.get(name, 0.0) + t1 - self.t0, 4)
+        self.peaks[name] = _peak_rss_mb()
+        self.t0 = t1
+
+
+def _decision_nodes(keys: pd.Series, d_index: pd.Index, state: ResolutionState, alive: np.ndarray,
+                    rpos_node: np.ndarray) -> np.ndarray:
+    """Clustering node of each decision side: its own node if it is a delta record, its entity's node if it is
+    a kept record of an entity taking part, else -1."""
+    at_d = d_index.get_indexer(keys)
+    node = at_d.astype(np.int64)
+    rest = at_d < 0
+    if rest.any() and len(state.registry):
+        rp = state.locate(keys[rest])
+        ok = rp >= 0
+        ok[ok] = alive[rp[ok]]
+        vals = np.full(len(rp), -1, dtype=np.int64)
+        vals[ok] = rpos_node[rp[ok]]
+        node[rest] = vals
+    return node
+
+
+def _is_in(s: pd.Series, values: pd.Index) -> np.ndarray:
+    """``s.isin(values)`` for a long string column and a short list: Arrow hashes the short side only."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(s.array)
+    hit = pc.is_in(arr, value_set=pa.array(values.astype("string").array, type=arr.type))
+    return hit.to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _put(s: pd.Series, at: np.ndarray, values) -> pd.Series:
+    """A copy of ``s`` with the values at positions ``at`` replaced (string columns stay Arrow strings)."""
+    values = np.asarray(values, dtype=object if s.dtype == "string" else s.dtype)
+    if s.dtype == "string":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        order = np.argsort(at, kind="stable")
+        mask = np.zeros(len(s), dtype=bool)
+        mask[at] = True
+        arr = pa.array(s.array)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        out = pc.replace_with_mask(arr, pa.array(mask), pa.array(values[order], type=arr.type))
+        return pd.Series(pd.array(out, dtype="string"), index=s.index, name=s.name)
+    out = s.to_numpy(copy=True)
+    out[at] = values
+    return pd.Series(out, index=s.index, name=s.name)
+
+
+def _entity_of_sub(idx: np.ndarray, inv_of_sub: np.ndarray, new_ids: pd.Series, r_ids: pd.Series,
+                   cand_pos: np.ndarray) -> np.ndarray:
+    """Entity id of compared records: the new one where the record took part, else the one it kept."""
+    out = np.empty(len(idx), dtype=object)
+    took = inv_of_sub[idx] >= 0
+    out[took] = new_ids.iloc[inv_of_sub[idx[took]]].to_numpy(dtype=object)
+    out[~took] = r_ids.iloc[cand_pos[idx[~took]]].to_numpy(dtype=object)
+    return out
+
+
+def _run(
+    prev: ResolutionState,
+    d: pd.DataFrame,
+    d_hash: np.ndarray,
+    gone: np.ndarray,
+    settings: EntitySettings,
+    decisions: pd.DataFrame | None,
+    run_id: str,
+    clock: _Clock,
+    *,
+    incremental: bool,
+) -> Resolution:
+    """The one resolution path. ``d``: prepared records to resolve (all of them in a full run, the delta in an
+    incremental one); ``gone``: registry rows whose record left or is in ``d`` again. Kept registry rows
+    (``~gone``) take part only as candidates for ``d`` and as whole entities ("nodes") when ``d`` reaches them.
+    """
+    etype = settings.entity_type
+    R = prev.registry
+    n_reg = len(R)
+    seq = prev.run_seq + 1
+    r_ids = R["entity_id"] if n_reg else pd.Series([], dtype="string")
+    gone = gone.copy()
+
+    # ---- reviewed decisions ---------------------------------------------------------------------------------
+    new_dec = normalise_decisions(decisions)
+    all_dec = normalise_decisions(pd.concat([prev.decisions, new_dec], ignore_index=True))
+
+    def triples(x: pd.DataFrame) -> pd.Index:
+        return pd.Index(x["record_key_l"].astype(str) + "\x1f" + x["record_key_r"].astype(str) + "\x1f"
+                        + x["decision"].astype(str))
+
+    fresh_dec = ~triples(all_dec).isin(triples(prev.decisions)) if len(all_dec) else np.zeros(0, dtype=bool)
+    if incremental and len(all_dec):
+        # a cannot-link inside one kept entity re-opens that entity: its members are resolved again
+        lp, rp = prev.locate(all_dec["record_key_l"]), prev.locate(all_dec["record_key_r"])
+        inside = (all_dec["decision"] == "non_match").to_numpy() & (lp >= 0) & (rp >= 0)
+        inside[inside] = ~gone[lp[inside]] & ~gone[rp[inside]]
+        ids_l = r_ids.iloc[lp[inside]].to_numpy(dtype=object)
+        ids_r = r_ids.iloc[rp[inside]].to_numpy(dtype=object)
+        reopened = pd.unique(ids_l[ids_l == ids_r])
+        if len(reopened):
+            members = np.flatnonzero(~gone & r_ids.isin(reopened).to_numpy())
+            members = members[~pd.Index(R["record_key"].iloc[members]).isin(d["record_key"])]
+            again = R.iloc[members][list(d.columns)].reset_index(drop=True)
+            d = pd.concat([d, again], ignore_index=True)
+            d_hash = np.r_[d_hash, R["record_hash"].to_numpy(dtype=np.uint64)[members]]
+            log.info("%s: %d entities re-opened by cannot-link decisions (%d records)", etype, len(reopened),
+                     len(members))
+
+    nd = len(d)
+    pos = prev.locate(d["record_key"]) if n_reg else np.full(nd, -1)
+    known = pos >= 0
+    kp = pos[known]
+    gone[kp] = True
+    alive = ~gone
+    old_id = np.full(nd, None, dtype=object)
+    old_id[known] = r_ids.iloc[kp].to_numpy(dtype=object)
+    first_seen = np.full(nd, seq, dtype=np.int64)
+    first_seen[known] = R["first_seen_seq"].to_numpy()[kp]
+    changed = np.zeros(nd, dtype=bool)
+    changed[known] = R["record_hash"].to_numpy(dtype=np.uint64)[kp] != d_hash[known]
+    old_score = np.full(nd, np.nan)
+    old_score[known] = R["score"].to_numpy(dtype=np.float64)[kp]
+    clock.lap("prepare")
+
+    # ---- candidates among the kept records, blocking ------------------------------------------------------
+    d_keys = [rule_keys(d, rule) for rule in settings.blocking]
+    cand = np.zeros(n_reg, dtype=bool)
+    if incremental and alive.any() and nd:
+        for i, k in enumerate(d_keys):
+            vals = np.unique(k[k != 0])
+            if len(vals):
+                cand |= pd.Series(R[_key_col(i)].to_numpy(dtype=np.uint64)).isin(vals).to_numpy()
+        cand &= alive
+    cand_pos = np.flatnonzero(cand)
+    nc = len(cand_pos)
+    if nc:
+        sub = pd.concat([R.iloc[cand_pos].reindex(columns=d.columns).reset_index(drop=True), d], ignore_index=True)
     else:
-        known = np.zeros(n, dtype=bool)
-        old_id = pd.Series(pd.NA, index=df.index, dtype="string")
-        old_hash = np.zeros(n, dtype=np.uint64)
-        first_seen = np.full(n, seq, dtype=np.int64)
-        old_score = np.full(n, np.nan)
-        old_method = pd.Series(pd.NA, index=df.index, dtype="string")
-
-    all_decisions = normalise_decisions(pd.concat([prev.decisions, normalise_decisions(decisions)], ignore_index=True))
-    key_index = pd.Index(keys)
-    dl = key_index.get_indexer(all_decisions["record_key_l"])
-    dr = key_index.get_indexer(all_decisions["record_key_r"])
-    present = (dl >= 0) & (dr >= 0)
-    dec_match = (all_decisions["decision"] == "match").to_numpy() & present
-    dec_non = (all_decisions["decision"] == "non_match").to_numpy() & present
-
-    can_increment = prev.model is not None and prev.fingerprint == settings.fingerprint() and known.any()
-    is_incremental = can_increment if incremental is None else (incremental and can_increment)
-    if incremental and not can_increment:
-        log.info("%s: incremental run asked for, but no state trained with these settings: full run", etype)
-    if is_incremental:
-        delta = ~known | (old_hash != hashes)
-        # a cannot-link inside one existing entity re-opens that entity
-        ids_np = old_id.to_numpy(dtype=object, na_value=None)
-        inside = dec_non & np.array([ids_np[a] is not None and ids_np[a] == ids_np[b] if p else False
-                                     for a, b, p in zip(dl, dr, present, strict=True)], dtype=bool)
-        if inside.any():
-            reopened = set(ids_np[dl[inside]])
-            delta |= old_id.isin(reopened).fillna(False).to_numpy()
-        sub_mask = _prefilter(df, delta, settings)
-    else:
-        delta = np.ones(n, dtype=bool)
-        sub_mask = delta
-    lap("prepare")
-
-    sub_pos = np.flatnonzero(sub_mask)
-    sub = df.iloc[sub_pos].reset_index(drop=True)
+        sub = d
     source = None
     if settings.link_type == "link_only":
-        if settings.source_column not in df.columns:
+        if settings.source_column not in sub.columns:
             raise MentionsError(f"{etype}: link_only needs a {settings.source_column!r} column")
         source = pd.factorize(sub[settings.source_column].astype("string"))[0]
-    active = delta[sub_pos] if is_incremental else None
+    active = np.r_[np.zeros(nc, dtype=bool), np.ones(nd, dtype=bool)] if nc else None
     pairs = block(sub, settings.blocking, max_block_size=settings.max_block_size, source=source, active=active)
-    lap("blocking")
+    clock.lap("blocking")
     prepared = PreparedComparisons(sub, settings.comparisons)
     levels = prepared.levels(pairs.left, pairs.right)
-    lap("comparisons")
-    if is_incremental:
+    clock.lap("comparisons")
+    if incremental:
         model = prev.model
         assert model is not None
+    elif nd < 2:
+        # one record (or none) is one entity (or none): nothing to learn from, nothing to compare
+        model = None
     else:
         model = train(prepared, pairs, levels, settings, source)
-    lap("training")
-    tf = _tf_from_full(df, sub, prepared, model)
-    weight, prob = score(levels, model, pairs.left, tf)
-    # term frequencies are per record: use the rarer side's adjustment (the pair agrees exactly anyway)
-    lap("scoring")
-
-    # ---- clustering -------------------------------------------------------------------------------------
-    full_l, full_r = sub_pos[pairs.left], sub_pos[pairs.right]
-    if is_incremental:
-        delta_pos = np.flatnonzero(delta)
-        node_of = np.full(n, -1, dtype=np.int64)
-        node_of[delta_pos] = np.arange(len(delta_pos))
-        fixed = ~delta
-        touched_ids = pd.concat([
-            old_id.iloc[full_l[fixed[full_l]]], old_id.iloc[full_r[fixed[full_r]]],
-            old_id.iloc[dl[present][fixed[dl[present]]]], old_id.iloc[dr[present][fixed[dr[present]]]],
-            old_id[delta & known],
-        ]).dropna().unique()
-        ent_codes = pd.Index(touched_ids)
-        in_ent = fixed & old_id.isin(ent_codes).fillna(False).to_numpy()
-        ent_node = len(delta_pos) + ent_codes.get_indexer(old_id[in_ent])
-        node_of[np.flatnonzero(in_ent)] = ent_node
-        node_size = np.r_[np.ones(len(delta_pos), dtype=np.int64),
-                          np.bincount(ent_node - len(delta_pos), minlength=len(ent_codes))]
-        involved = delta | in_ent
+    clock.lap("training")
+    d_tf = _tf_hashes(d, prepared)
+    sub_tf, population = {}, {}
+    for k, h in d_tf.items():
+        kept = R[_tf_col(k)].to_numpy(dtype=np.uint64) if (incremental and n_reg) else np.empty(0, np.uint64)
+        sub_tf[k] = np.r_[kept[cand_pos], h] if nc else h
+        population[k] = np.r_[kept[alive], h] if len(kept) else h
+    if model is None:
+        weight = prob = np.empty(0, dtype=np.float64)
     else:
-        node_of = np.arange(n, dtype=np.int64)
-        node_size = np.ones(n, dtype=np.int64)
-        involved = np.ones(n, dtype=bool)
-    n_nodes = len(node_size)
+        weight, prob = score(levels, model, pairs.left, _tf_adjustments(sub_tf, population, model))
+    # only the kept pairs' levels are needed from here on: let the per-record arrays go (memory at 1 M records)
+    kp_sel = np.flatnonzero(prob >= settings.thresholds.keep_pairs)
+    kept_levels = levels[kp_sel]
+    del levels, prepared
+    clock.lap("scoring")
+
+    # ---- clustering: delta records are nodes, every kept entity they reach is one node -------------------
+    left, right = pairs.left, pairs.right
     is_edge = prob >= settings.thresholds.match
-    eu, ev = node_of[full_l[is_edge]], node_of[full_r[is_edge]]
+    sub_is_kept = np.r_[np.ones(nc, dtype=bool), np.zeros(nd, dtype=bool)]
+    touched = [r_ids.iloc[cand_pos[left[is_edge & sub_is_kept[left]]]],
+               r_ids.iloc[cand_pos[right[is_edge & sub_is_kept[right]]]]]
+    if incremental:
+        touched.append(r_ids.iloc[kp])  # the entities changed records leave
+        touched.append(r_ids[gone & ~np.isin(np.arange(n_reg), kp)])  # and the ones removed records leave
+        if len(all_dec):
+            reach = fresh_dec | pd.Index(all_dec["record_key_l"]).isin(d["record_key"]) \
+                | pd.Index(all_dec["record_key_r"]).isin(d["record_key"])
+            for side in ("record_key_l", "record_key_r"):
+                p = prev.locate(all_dec.loc[reach, side])
+                p = p[p >= 0]
+                touched.append(r_ids.iloc[p[alive[p]]])
+    touched_ids = pd.Index(pd.concat(touched, ignore_index=True).dropna().unique()) if touched else pd.Index([])
+    rpos_node = np.full(n_reg, -1, dtype=np.int64)
+    ent_pos = np.empty(0, dtype=np.int64)
+    ent_codes = pd.Index([], dtype="string")
+    if incremental and len(touched_ids) and alive.any():
+        ent_pos = np.flatnonzero(alive & _is_in(r_ids, touched_ids))
+        ent_ids = r_ids.iloc[ent_pos]
+        ent_codes = pd.Index(ent_ids.unique())
+        rpos_node[ent_pos] = nd + ent_codes.get_indexer(ent_ids)
+    node_size = np.r_[np.ones(nd, dtype=np.int64),
+                      np.bincount(rpos_node[ent_pos] - nd, minlength=len(ent_codes)).astype(np.int64)]
+    node_of_sub = np.r_[rpos_node[cand_pos], np.arange(nd, dtype=np.int64)]
+    eu, ev = node_of_sub[left[is_edge]], node_of_sub[right[is_edge]]
     ew = weight[is_edge]
-    self_edge = eu == ev
-    ml = (node_of[dl[dec_match]], node_of[dr[dec_match]])
-    cl = (node_of[dl[dec_non]], node_of[dr[dec_non]])
-    # a decision between two records of one untouched entity does not reach clustering
-    ml = (ml[0][(ml[0] >= 0) & (ml[1] >= 0)], ml[1][(ml[0] >= 0) & (ml[1] >= 0)])
-    cl = (cl[0][(cl[0] >= 0) & (cl[1] >= 0)], cl[1][(cl[0] >= 0) & (cl[1] >= 0)])
+    drop_edge = eu == ev
+    d_index = pd.Index(d["record_key"])
+    dn_l = _decision_nodes(all_dec["record_key_l"], d_index, prev, alive, rpos_node)
+    dn_r = _decision_nodes(all_dec["record_key_r"], d_index, prev, alive, rpos_node)
+    both = (dn_l >= 0) & (dn_r >= 0)
+    is_match = (all_dec["decision"] == "match").to_numpy()
+    ml = (dn_l[both & is_match], dn_r[both & is_match])
+    cl = (dn_l[both & ~is_match], dn_r[both & ~is_match])
     if settings.thresholds.cannot_link > 0:
         # strong evidence against (two different credit codes) keeps the two apart, whatever chains them
         apart = prob <= settings.thresholds.cannot_link
-        al, ar = node_of[full_l[apart]], node_of[full_r[apart]]
+        al, ar = node_of_sub[left[apart]], node_of_sub[right[apart]]
         ok = (al >= 0) & (ar >= 0) & (al != ar)
         cl = (np.r_[cl[0], al[ok]].astype(np.int64), np.r_[cl[1], ar[ok]].astype(np.int64))
-    # pairs reviewed as different are never edges
-    if dec_non.any() and is_edge.any():
-        dec_codes = set(zip(dl[dec_non].tolist(), dr[dec_non].tolist(), strict=True))
-        dec_codes |= {(b, a) for a, b in dec_codes}
-        el, er = full_l[is_edge], full_r[is_edge]
-        vetoed = np.array([(a, b) in dec_codes for a, b in zip(el.tolist(), er.tolist(), strict=True)], dtype=bool)
-        self_edge |= vetoed
-    clusters = cluster(n_nodes, eu[~self_edge], ev[~self_edge], ew[~self_edge], max_size=settings.max_cluster_size,
-                       node_size=node_size, must_link=ml, cannot_link=cl)
-    lap("clustering")
+    non = all_dec[~is_match]
+    if len(non) and is_edge.any():
+        # pairs reviewed as different are never edges
+        sub_index = pd.Index(sub["record_key"])
+        a, b = sub_index.get_indexer(non["record_key_l"]), sub_index.get_indexer(non["record_key_r"])
+        a, b = a[(a >= 0) & (b >= 0)], b[(a >= 0) & (b >= 0)]
+        width = np.int64(len(sub) + 1)
+        vetoed = np.r_[np.minimum(a, b) * width + np.maximum(a, b)]
+        el, er = left[is_edge], right[is_edge]
+        drop_edge |= np.isin(np.minimum(el, er) * width + np.maximum(el, er), vetoed)
+    clusters = cluster(len(node_size), eu[~drop_edge], ev[~drop_edge], ew[~drop_edge],
+                       max_size=settings.max_cluster_size, node_size=node_size, must_link=ml, cannot_link=cl)
+    clock.lap("clustering")
 
-    # ---- ids ----------------------------------------------------------------------------------------------
-    inv_pos = np.flatnonzero(involved)
-    recs = pd.DataFrame({
-        "record_key": keys.iloc[inv_pos].to_numpy(),
-        "label": clusters.labels[node_of[inv_pos]],
-        "old_id": old_id.iloc[inv_pos].to_numpy(),
-        "first_seen_seq": first_seen[inv_pos],
-        "record_date": df["record_date"].iloc[inv_pos].to_numpy(),
+    # ---- ids for the records taking part: the delta and every member of a reached entity -----------------
+    ent_label = clusters.labels[rpos_node[ent_pos]]
+    inv = pd.DataFrame({
+        "record_key": np.r_[d["record_key"].to_numpy(dtype=object), R["record_key"].iloc[ent_pos].to_numpy(dtype=object)],
+        "label": np.r_[clusters.labels[:nd], ent_label],
+        "old_id": np.r_[old_id, r_ids.iloc[ent_pos].to_numpy(dtype=object)],
+        "first_seen_seq": np.r_[first_seen, R["first_seen_seq"].to_numpy()[ent_pos]],
+        "changed": np.r_[changed, np.zeros(len(ent_pos), dtype=bool)],
+        "record_date": pd.concat([d["record_date"], R["record_date"].iloc[ent_pos]], ignore_index=True)
+        if len(ent_pos) else d["record_date"].reset_index(drop=True),
     })
-    issued = set(prev.issued.astype(str).tolist()) if len(prev.issued) else set()
-    issued_before = len(issued)
-    new_ids, history = assign_ids(recs, prefix=settings.id_prefix, entity_type=etype, issued=issued, run_id=run_id)
-    entity_id = old_id.copy()
-    entity_id.iloc[inv_pos] = new_ids.to_numpy()
-    # retired: ids the registry knew that no present record holds and that did not merge elsewhere
-    if reg is not None:
-        gone = pd.Index(reg["entity_id"].unique()).difference(pd.Index(entity_id.unique()))
-        gone = gone.difference(pd.Index(history.loc[history["reason"] == "merge", "old_id"]))
-        if len(gone):
-            retired = pd.DataFrame({"entity_type": etype, "old_id": gone.astype("string"),
-                                    "new_id": pd.Series(pd.NA, index=range(len(gone)), dtype="string"),
-                                    "reason": "retired", "records": 0, "run_id": run_id})
-            history = pd.concat([history, retired.astype(history.dtypes.to_dict())], ignore_index=True)
-    lap("ids")
+    issued = IssuedIds(prev.issued)
+    new_ids, history = assign_ids(inv, prefix=settings.id_prefix, entity_type=etype, issued=issued, run_id=run_id)
+    # retired: ids that took part, that no record holds any more and that did not merge elsewhere
+    gone_ids = touched_ids.append(pd.Index(old_id[known].astype(str))) if incremental else \
+        pd.Index(r_ids[gone].unique())
+    gone_ids = gone_ids.unique().difference(pd.Index(new_ids.unique()))
+    gone_ids = gone_ids.difference(pd.Index(history.loc[history["reason"] == "merge", "old_id"]))
+    if len(gone_ids):
+        retired = pd.DataFrame({"entity_type": etype, "old_id": gone_ids.astype("string"),
+                                "new_id": pd.Series(pd.NA, index=range(len(gone_ids)), dtype="string"),
+                                "reason": "retired", "records": 0, "run_id": run_id})
+        history = pd.concat([history, retired.astype(history.dtypes.to_dict())], ignore_index=True)
+    clock.lap("ids")
 
-    # ---- per-record score and method ------------------------------------------------------------------------
-    label_full = np.full(n, -1, dtype=np.int64)
-    label_full[inv_pos] = clusters.labels[node_of[inv_pos]]
-    rec_score = np.where(known & ~involved, old_score, np.nan)
-    in_cluster = is_edge.copy()
-    in_cluster &= label_full[full_l] == label_full[full_r]
-    in_cluster &= label_full[full_l] >= 0
-    best = pd.Series(np.r_[prob[in_cluster], prob[in_cluster]],
-                     index=np.r_[full_l[in_cluster], full_r[in_cluster]]).groupby(level=0).max()
-    rec_score[best.index.to_numpy()] = best.to_numpy()
-    method = old_method.copy()
-    method.iloc[inv_pos] = "probabilistic"
-    sizes = pd.Series(entity_id).value_counts()
-    singleton = (entity_id.map(sizes) == 1).to_numpy()
-    ml_recs = np.r_[dl[dec_match], dr[dec_match]]
-    ml_mask = np.zeros(n, dtype=bool)
-    ml_mask[ml_recs] = True
-    no_edge = np.isnan(rec_score) & involved
+    # ---- per-record score and method of the records taking part ------------------------------------------
+    n_inv = len(inv)
+    inv_of_sub = np.r_[np.full(nc, -1, dtype=np.int64), np.arange(nd, dtype=np.int64)]
+    if nc and len(ent_pos):
+        at = pd.Index(ent_pos).get_indexer(cand_pos)
+        inv_of_sub[:nc] = np.where(at >= 0, nd + at, -1)
+    lab_inv = inv["label"].to_numpy()
+    il, ir = inv_of_sub[left], inv_of_sub[right]
+    in_cluster = is_edge & (il >= 0) & (ir >= 0)
+    in_cluster[in_cluster] = lab_inv[il[in_cluster]] == lab_inv[ir[in_cluster]]
+    rec_score = np.full(n_inv, np.nan)
+    np.fmax.at(rec_score, np.r_[il[in_cluster], ir[in_cluster]], np.r_[prob[in_cluster], prob[in_cluster]])
+    inv_known = np.r_[known, np.ones(len(ent_pos), dtype=bool)]
+    inv_old_score = np.r_[old_score, R["score"].to_numpy(dtype=np.float64)[ent_pos]]
+    sizes = new_ids.value_counts()
+    singleton = (new_ids.map(sizes) == 1).to_numpy()
+    ml_mask = pd.Index(inv["record_key"]).isin(pd.concat([all_dec.loc[is_match, "record_key_l"],
+                                                          all_dec.loc[is_match, "record_key_r"]]))
+    method = np.full(n_inv, "probabilistic", dtype=object)
+    no_edge = np.isnan(rec_score)
     method[no_edge & ml_mask] = "must_link"
-    method[involved & singleton] = "singleton"
-    rec_score = np.where(involved & singleton, 1.0, rec_score)
-    rec_score = np.where(no_edge & ml_mask, 1.0, rec_score)
-    # fixed members of an involved entity keep their previous score where they had one
-    rec_score = np.where(np.isnan(rec_score) & known, old_score, rec_score)
-    assignments = pd.DataFrame({"record_key": keys, "entity_id": entity_id.astype("string"),
-                                "score": rec_score, "method": method.astype("string")})
+    method[singleton] = "singleton"
+    rec_score = np.where(singleton | (no_edge & ml_mask), 1.0, rec_score)
+    # members of a reached entity keep their previous score where no pair of this run speaks for them
+    rec_score = np.where(np.isnan(rec_score) & inv_known, inv_old_score, rec_score)
 
-    # ---- pairs, review ----------------------------------------------------------------------------------
-    kp = np.flatnonzero(prob >= settings.thresholds.keep_pairs)
-    gamma = {f"gamma_{c}": levels[kp, k] for k, c in enumerate(model.comparisons)}
-    key_arr = keys.to_numpy(dtype=object)
+    # ---- the new registry: kept rows as they were, the records that took part updated, the delta added --
+    d_part = d.assign(record_hash=d_hash, first_seen_seq=first_seen,
+                      entity_id=new_ids.iloc[:nd].reset_index(drop=True), score=rec_score[:nd], method=method[:nd],
+                      _rk=record_key_hashes(d["record_key"]),
+                      **{_key_col(i): k for i, k in enumerate(d_keys)},
+                      **{_tf_col(k): h for k, h in d_tf.items()})
+    columns = [*REGISTRY_COLUMNS, *[c for c in d.columns if c not in REGISTRY_COLUMNS], "_rk",
+               *[_key_col(i) for i in range(len(d_keys))], *[_tf_col(k) for k in d_tf]]
+    d_part = d_part[columns]
+    if incremental:
+        # kept rows stay as they are (no copy of a million rows when nothing left); the members of reached
+        # entities get their new entity id, score and method in place
+        base = R if alive.all() else R[alive].reset_index(drop=True)
+        at = ent_pos if alive.all() else (np.cumsum(alive) - 1)[ent_pos]
+        if len(at):
+            base = base.assign(entity_id=_put(base["entity_id"], at, new_ids.iloc[nd:]),
+                               score=_put(base["score"], at, rec_score[nd:]),
+                               method=_put(base["method"], at, method[nd:]))
+        registry = pd.concat([base[columns], d_part], ignore_index=True) if nd else base[columns]
+    else:
+        registry = d_part
+    for c in ("record_key", "entity_id", "method"):
+        if registry[c].dtype != "string":
+            registry[c] = registry[c].astype("string")
+    assignments = registry[["record_key", "entity_id", "score", "method"]]
+
+    # ---- pairs kept for explain and the review queue --------------------------------------------------------
+    sub_keys = sub["record_key"].reset_index(drop=True)
+
+    def keys_at(idx: np.ndarray) -> pd.Series:
+        return sub_keys.iloc[idx].reset_index(drop=True)
+
     keep_pairs = pd.DataFrame({
-        "record_key_l": key_arr[full_l[kp]], "record_key_r": key_arr[full_r[kp]],
-        "rule": np.asarray([r.name for r in settings.blocking], dtype=object)[pairs.rule[kp]],
-        "match_weight": weight[kp], "match_probability": prob[kp], **gamma,
+        "record_key_l": keys_at(left[kp_sel]), "record_key_r": keys_at(right[kp_sel]),
+        "rule": np.asarray([r.name for r in settings.blocking], dtype=object)[pairs.rule[kp_sel]],
+        "match_weight": weight[kp_sel], "match_probability": prob[kp_sel],
+        **{f"gamma_{c.name}": kept_levels[:, k] for k, c in enumerate(settings.comparisons)},
     })
-    if is_incremental and len(prev.pairs):
-        # old pairs stay unless a side changed or left; removed records are few, so test only for them
-        stale = pd.Index(keys[delta & known])
-        removed = int(known.sum()) < len(prev.registry)
-        if removed:
-            stale = stale.append(pd.Index(prev.registry["record_key"]).difference(key_index))
+    if incremental and len(prev.pairs):
+        # old pairs stay unless a side changed or left
+        stale = pd.Index(R["record_key"][gone])
         old_pairs = prev.pairs
-        drop = old_pairs["record_key_l"].isin(stale) | old_pairs["record_key_r"].isin(stale) if len(stale) else False
-        keep_pairs = pd.concat([old_pairs[~drop] if len(stale) else old_pairs, keep_pairs], ignore_index=True)
-    eid = assignments["entity_id"].to_numpy()
+        if len(stale):
+            old_pairs = old_pairs[~(old_pairs["record_key_l"].isin(stale) | old_pairs["record_key_r"].isin(stale))]
+        keep_pairs = pd.concat([old_pairs, keep_pairs], ignore_index=True)
+    # an edge whose two records ended in different entities was cut by the guard or a cannot-link; both sides
+    # of an edge always take part, so their cluster labels tell
     uncertain = (prob >= settings.thresholds.review) & (prob < settings.thresholds.match)
-    cut = is_edge & (eid[full_l] != eid[full_r])
-    rev_sel = uncertain | cut
+    cut = is_edge.copy()
+    cut[is_edge] = lab_inv[il[is_edge]] != lab_inv[ir[is_edge]]
+    rev = np.flatnonzero(uncertain | cut)
+    rl, rr = left[rev], right[rev]
     review = pd.DataFrame({
-        "record_key_l": key_arr[full_l[rev_sel]], "record_key_r": key_arr[full_r[rev_sel]],
-        "entity_id_l": eid[full_l[rev_sel]], "entity_id_r": eid[full_r[rev_sel]],
-        "match_probability": prob[rev_sel], "match_weight": weight[rev_sel],
-        "reason": np.where(cut[rev_sel], "split_by_guard", "uncertain"), "run_id": run_id,
+        "record_key_l": keys_at(rl), "record_key_r": keys_at(rr),
+        "entity_id_l": _entity_of_sub(rl, inv_of_sub, new_ids, r_ids, cand_pos),
+        "entity_id_r": _entity_of_sub(rr, inv_of_sub, new_ids, r_ids, cand_pos),
+        "match_probability": prob[rev], "match_weight": weight[rev],
+        "reason": np.where(cut[rev], "split_by_guard", "uncertain"), "run_id": run_id,
     }, columns=REVIEW_COLUMNS)
-    if len(all_decisions) and len(review):
-        decided = pd.MultiIndex.from_frame(all_decisions[["record_key_l", "record_key_r"]].astype(str))
+    if len(all_dec) and len(review):
+        decided = pd.MultiIndex.from_frame(all_dec[["record_key_l", "record_key_r"]].astype(str))
         rk = pd.MultiIndex.from_arrays([review["record_key_l"].astype(str), review["record_key_r"].astype(str)])
         review = review[~rk.isin(decided)]
     review = review.sort_values("match_probability", ascending=False).reset_index(drop=True)
-    lap("outputs")
-
-    registry = pd.DataFrame({
-        "record_key": keys, "entity_id": assignments["entity_id"], "record_hash": hashes,
-        "first_seen_seq": first_seen, "score": rec_score, "method": assignments["method"],
-    })[REGISTRY_COLUMNS]
-    issued_series = pd.concat([prev.issued.astype("string"),
-                               pd.Series(sorted(set(issued) - set(prev.issued.astype(str))), dtype="string")],
-                              ignore_index=True)
-    new_state = ResolutionState(
-        entity_type=etype, registry=registry, model=model, fingerprint=settings.fingerprint(),
-        issued=issued_series, pairs=keep_pairs, decisions=all_decisions, run_seq=seq, runs=[*prev.runs, run_id],
-    )
     oversized = clusters.oversized.copy()
     if len(oversized):
         first_nodes = oversized.pop("first_node").to_numpy()
-        rep = np.full(len(first_nodes), -1)
-        rec_of_node = pd.Series(np.arange(n)[involved], index=node_of[involved]).groupby(level=0).first()
-        rep = rec_of_node.reindex(first_nodes).to_numpy()
-        oversized.insert(0, "example_record_key", keys.iloc[rep.astype(np.int64)].to_numpy())
+        node_key = pd.Series(inv["record_key"].to_numpy(),
+                             index=np.r_[np.arange(nd), rpos_node[ent_pos]]).groupby(level=0).first()
+        oversized.insert(0, "example_record_key", node_key.reindex(first_nodes).to_numpy())
+    clock.lap("outputs")
+
+    issued_series = pd.concat([prev.issued.astype("string"), pd.Series(sorted(issued.added), dtype="string")],
+                              ignore_index=True)
+    # entities: in an incremental run, the ones nobody touched plus the ones the records taking part now hold
+    entities = int(new_ids.nunique()) + (prev.entities - len(touched_ids) if incremental and prev.entities >= 0
+                                         else 0)
+    if incremental and prev.entities < 0:
+        entities = int(registry["entity_id"].nunique())
+    new_state = ResolutionState(
+        entity_type=etype, registry=registry, model=model, fingerprint=settings.fingerprint(),
+        issued=issued_series, pairs=keep_pairs, decisions=all_dec, run_seq=seq, runs=[*prev.runs, run_id],
+        entities=entities,
+    )
     stats = {
-        "records": n, "delta_records": int(delta.sum()), "compared_records": int(len(sub)),
-        "candidate_pairs": int(len(pairs)), "edges": int(is_edge.sum()), "entities": int(assignments["entity_id"].nunique()),
-        "incremental": bool(is_incremental), "new_ids": len(issued) - issued_before, "timings": timings,
+        "records": len(registry), "delta_records": nd, "compared_records": len(sub),
+        "candidate_pairs": int(len(pairs)), "edges": int(is_edge.sum()),
+        "entities": entities,
+        "incremental": incremental, "new_ids": len(issued.added),
+        "timings": clock.timings, "peak_rss_mb": clock.peaks,
     }
-    log.info("%s run %s: %s", etype, run_id, stats)
+    log.info("%s run %s: %s", etype, run_id, {k: v for k, v in stats.items() if k != "peak_rss_mb"})
     return Resolution(
         entity_type=etype, assignments=assignments, pairs=keep_pairs, review=review, blocking_report=pairs.report,
         id_history=history if len(history) else empty_history(), oversized=oversized, state=new_state, model=model,

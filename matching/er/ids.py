@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 REGISTRY_COLUMNS = ["record_key", "entity_id", "record_hash", "first_seen_seq", "score", "method"]
 HISTORY_COLUMNS = ["entity_type", "old_id", "new_id", "reason", "records", "run_id"]
 DECISION_COLUMNS = ["record_key_l", "record_key_r", "decision"]
-STATE_VERSION = 1
+# 2: the registry also keeps each record's matching columns, blocking-key hashes and term-frequency hashes, so a
+# daily delta is matched against the state alone (older states get one full run, ids kept through the registry)
+STATE_VERSION = 2
 
 
 class StateError(RuntimeError):
@@ -72,6 +74,34 @@ class ResolutionState:
     decisions: pd.DataFrame = field(default_factory=empty_decisions)
     run_seq: int = 0
     runs: list[str] = field(default_factory=list)
+    version: int = STATE_VERSION
+    entities: int = -1  # distinct entity ids in the registry (-1 = not known)
+    _lookup: tuple[int, pd.Index] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def locate(self, keys: pd.Series | pd.Index | list[str]) -> np.ndarray:
+        """Registry row of each record_key, -1 where the registry does not hold it.
+
+        Looks the keys' 64-bit hashes up (the registry keeps them in ``_rk``), then checks the strings of the
+        rows found, so that a daily delta does not hash a million keys to find a few thousand.
+        """
+        keys = pd.Series(keys, dtype="string").reset_index(drop=True)
+        reg = self.registry
+        if self._lookup is None or self._lookup[0] != len(reg):
+            if "_rk" in reg.columns:
+                index = pd.Index(reg["_rk"].to_numpy(dtype=np.uint64))
+                if not index.is_unique:  # two keys share a hash (never seen): look the strings up instead
+                    index = pd.Index(reg["record_key"])
+            else:
+                index = pd.Index(reg["record_key"])
+            self._lookup = (len(reg), index)
+        index = self._lookup[1]
+        if index.dtype == np.uint64:
+            pos = index.get_indexer(record_key_hashes(keys))
+            found = np.flatnonzero(pos >= 0)
+            same = reg["record_key"].iloc[pos[found]].to_numpy(dtype=object) == keys.iloc[found].to_numpy(dtype=object)
+            pos[found[~same]] = -1
+            return pos
+        return index.get_indexer(keys)
 
     def save(self, path: str | Path) -> Path:
         """Write the state to a folder (Parquet + ``model.json``); replaces what was there."""
@@ -82,10 +112,11 @@ class ResolutionState:
         self.pairs.to_parquet(path / "pairs.parquet", index=False)
         self.decisions.to_parquet(path / "decisions.parquet", index=False)
         meta = {
-            "version": STATE_VERSION,
+            "version": self.version,
             "entity_type": self.entity_type,
             "fingerprint": self.fingerprint,
             "run_seq": self.run_seq,
+            "entities": self.entities,
             "runs": self.runs[-100:],
             "model": self.model.to_dict() if self.model else None,
         }
@@ -121,12 +152,59 @@ class ResolutionState:
             decisions=decisions.astype("string"),
             run_seq=int(meta.get("run_seq", 0)),
             runs=list(meta.get("runs", [])),
+            version=int(meta.get("version", 1)),
+            entities=int(meta.get("entities", -1)),
         )
 
     @staticmethod
     def folder(state_root: str | Path, entity_type: str) -> Path:
         """``<workspace>/state/er/<entity_type>/``, given the workspace's state folder."""
         return Path(state_root) / "er" / entity_type
+
+
+def record_key_hashes(keys: pd.Series) -> np.ndarray:
+    """The 64-bit hash the registry keeps for each record_key (``_rk``)."""
+    from matching.er.blocking import value_hashes
+
+    return value_hashes(pd.Series(keys, dtype="string"))
+
+
+class IssuedIds:
+    """Every id ever issued (kept as one Arrow array), and the ones added since.
+
+    A run only asks about the ids it is about to issue, so membership is looked up for a batch at once with
+    the batch as the hashed side: a daily delta does not build a set of every id the registry ever issued.
+    """
+
+    def __init__(self, issued: pd.Series):
+        import pyarrow as pa
+
+        base = pa.array(issued.astype("string").array) if len(issued) else pa.array([], type=pa.string())
+        self._base = base.combine_chunks() if isinstance(base, pa.ChunkedArray) else base
+        self.added: list[str] = []
+        self._added: set[str] = set()
+
+    def contains_many(self, ids: list[str]) -> np.ndarray:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not ids:
+            return np.zeros(0, dtype=bool)
+        hit = self._base.filter(pc.is_in(self._base, value_set=pa.array(ids, type=pa.string())))
+        found = set(hit.to_pylist()) | self._added
+        return np.fromiter((i in found for i in ids), dtype=bool, count=len(ids))
+
+    def __contains__(self, eid: str) -> bool:
+        return eid in self._added or bool(self.contains_many([eid])[0])
+
+    def add(self, eid: str) -> None:
+        if eid not in self._added:
+            self.added.append(eid)
+            self._added.add(eid)
+
+    def update(self, ids) -> None:
+        for eid in ids:
+            self.add(eid)
 
 
 def new_entity_id(prefix: str, entity_type: str, record_key: str, salt: int = 0) -> str:
@@ -140,16 +218,17 @@ def assign_ids(
     *,
     prefix: str,
     entity_type: str,
-    issued: set[str],
+    issued: IssuedIds,
     run_id: str,
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Entity id for every record from its cluster label and the ids its members had.
 
     ``records`` has columns record_key, label (cluster), old_id (NA for records never seen), first_seen_seq,
-    record_date. Every record of an old id that appears must be in ``records``. Returns the ids (aligned
+    record_date, and optionally changed (the record's matching columns changed since the last run). Every record of an old id that appears must be in ``records``. Returns the ids (aligned
     with ``records``) and the merge / split rows of ``id_history``. ``issued`` is updated in place.
     """
     df = records[["record_key", "label", "old_id", "first_seen_seq", "record_date"]].copy()
+    df["stayed"] = ~records["changed"].to_numpy(dtype=bool) if "changed" in records.columns else True
     df["_pos"] = np.arange(len(df))
     rd = pd.to_datetime(df["record_date"], errors="coerce")
     # earliest-seen member of each cluster: first run seen, then record_date (missing last), then key
@@ -163,11 +242,13 @@ def assign_ids(
     first = first.rename(columns={"record_key": "first_key", "_rank": "first_rank"}).set_index("label")
 
     old = df[df["old_id"].notna()]
-    counts = old.groupby(["old_id", "label"], sort=False).size().rename("n").reset_index()
+    counts = old.groupby(["old_id", "label"], sort=False).agg(n=("stayed", "size"), stayed=("stayed", "sum")).reset_index()
     counts["first_rank"] = first.loc[counts["label"], "first_rank"].to_numpy()
     counts["old_id"] = counts["old_id"].astype(str)
-    # each old id goes to the cluster holding most of its members (ties: the cluster seen first)
-    winners = counts.sort_values(["old_id", "n", "first_rank"], ascending=[True, False, True]).drop_duplicates("old_id")
+    # each old id goes to the cluster holding most of its members (ties: the one holding more members whose
+    # matching columns did not change since, then the cluster seen first)
+    winners = counts.sort_values(["old_id", "n", "stayed", "first_rank"],
+                                 ascending=[True, False, False, True]).drop_duplicates("old_id")
     # each cluster keeps the won id with most members (ties: the smaller id); the other won ids merge into it
     kept = winners.sort_values(["label", "n", "old_id"], ascending=[True, False, True]).drop_duplicates("label")
     label_id = pd.Series(kept["old_id"].to_numpy(), index=kept["label"].to_numpy(), dtype=object)
@@ -180,7 +261,7 @@ def assign_ids(
     head = f"{entity_type}:"
     candidates = [prefix + sha((head + k).encode("utf-8")).hexdigest()[:12] for k in need_keys]
     new_ids = dict(zip(need.tolist(), candidates, strict=True))
-    clash = pd.Series(candidates).duplicated().to_numpy() | pd.Series(candidates).isin(issued).to_numpy()
+    clash = pd.Series(candidates, dtype=object).duplicated().to_numpy() | issued.contains_many(candidates)
     issued.update(c for c, bad in zip(candidates, clash, strict=True) if not bad)
     for label, key, bad in zip(need.tolist(), need_keys, clash, strict=True):
         if not bad:
