@@ -238,18 +238,20 @@ def block(
     max_block_size: int,
     source: np.ndarray | None = None,
     active: np.ndarray | None = None,
+    keys: list[np.ndarray] | None = None,
 ) -> CandidatePairs:
     """Candidate pairs of ``df`` (positions) under ``rules``.
 
     ``source`` (one code per record) restricts pairs to records of different sources (link_only);
-    ``active`` (bool per record) restricts them to pairs touching an active record (incremental runs).
+    ``active`` (bool per record) restricts them to pairs touching an active record (incremental runs);
+    ``keys``: each rule's key hashes (:func:`rule_keys`) when the caller has them already.
     """
     n = len(df)
     lefts, rights, rule_ids, rows, all_codes, all_keys = [], [], [], [], [], []
     for r_i, rule in enumerate(rules):
-        keys = rule_keys(df, rule)
-        codes = codes_of_keys(keys)
-        all_keys.append(keys)
+        rk = rule_keys(df, rule) if keys is None else keys[r_i]
+        codes = codes_of_keys(rk)
+        all_keys.append(rk)
         all_codes.append(codes)
         left, right, stats = _pairs_in_groups(codes, max_block_size, active)
         if source is not None and len(left):

@@ -425,7 +425,11 @@ def _run(
             raise MentionsError(f"{etype}: link_only needs a {settings.source_column!r} column")
         source = pd.factorize(sub[settings.source_column].astype("string"))[0]
     active = np.r_[np.zeros(nc, dtype=bool), np.ones(nd, dtype=bool)] if nc else None
-    pairs = block(sub, settings.blocking, max_block_size=settings.max_block_size, source=source, active=active)
+    # the kept records' key hashes are in the registry already: only the delta's were computed
+    sub_keys = [np.r_[R[_key_col(i)].to_numpy(dtype=np.uint64)[cand_pos], k] for i, k in enumerate(d_keys)] \
+        if nc else d_keys
+    pairs = block(sub, settings.blocking, max_block_size=settings.max_block_size, source=source, active=active,
+                  keys=sub_keys)
     clock.lap("blocking")
     prepared = PreparedComparisons(sub, settings.comparisons)
     levels = prepared.levels(pairs.left, pairs.right)
@@ -591,10 +595,10 @@ def _run(
     assignments = registry[["record_key", "entity_id", "score", "method"]]
 
     # ---- pairs kept for explain and the review queue --------------------------------------------------------
-    sub_keys = sub["record_key"].reset_index(drop=True)
+    sub_record_keys = sub["record_key"].reset_index(drop=True)
 
     def keys_at(idx: np.ndarray) -> pd.Series:
-        return sub_keys.iloc[idx].reset_index(drop=True)
+        return sub_record_keys.iloc[idx].reset_index(drop=True)
 
     keep_pairs = pd.DataFrame({
         "record_key_l": keys_at(left[kp_sel]), "record_key_r": keys_at(right[kp_sel]),
