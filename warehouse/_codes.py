@@ -13,16 +13,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from matching.normalize import (
-    CREDIT_CHARSET_BYTES,
     CREDIT_VALUE,
-    ID_CHECK_BYTES,
     credit_code_check_chars,
     resident_id_check_chars,
 )
 from warehouse.schema import CREDIT_CODE_PATTERN, RESIDENT_ID_PATTERN
-
-# the byte tables warehouse.synthetic builds valid codes with
-_ID_CHECK_BYTES, _CREDIT_CHARSET_BYTES, _CREDIT_VALUE = ID_CHECK_BYTES, CREDIT_CHARSET_BYTES, CREDIT_VALUE
 
 
 def _as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -14,8 +14,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matching.normalize import CREDIT_WEIGHTS, ID_WEIGHTS
-from warehouse._codes import _CREDIT_CHARSET_BYTES, _CREDIT_VALUE, _ID_CHECK_BYTES
+from matching.normalize import (
+    CREDIT_CHARSET_BYTES,
+    CREDIT_VALUE,
+    credit_code_check_chars,
+    resident_id_check_chars,
+)
 from warehouse.schema import TABLES, arrow_schema
 
 DISTRICT = "440106"  # 广州市天河区
@@ -63,8 +67,7 @@ def resident_ids(rng: np.random.Generator, n: int, area: str = DISTRICT) -> pa.A
     m[:, 14] = seq // 100 + 48
     m[:, 15] = seq // 10 % 10 + 48
     m[:, 16] = seq % 10 + 48
-    check = (m[:, :17].astype(np.int64) - 48) @ ID_WEIGHTS % 11 if n else np.zeros(0, np.int64)
-    m[:, 17] = _ID_CHECK_BYTES[check]
+    m[:, 17] = resident_id_check_chars(m)
     return _strings(m)
 
 
@@ -73,9 +76,8 @@ def credit_codes(rng: np.random.Generator, n: int, area: str = DISTRICT) -> pa.A
     m = np.empty((n, 18), dtype=np.uint8)
     m[:, 0:2] = np.frombuffer(b"91", dtype=np.uint8)
     m[:, 2:8] = np.frombuffer(area.encode(), dtype=np.uint8)
-    m[:, 8:17] = _CREDIT_CHARSET_BYTES[rng.integers(0, len(_CREDIT_CHARSET_BYTES), size=(n, 9))]
-    s = _CREDIT_VALUE[m[:, :17]] @ CREDIT_WEIGHTS if n else np.zeros(0, np.int64)
-    m[:, 17] = _CREDIT_CHARSET_BYTES[(31 - s % 31) % 31]
+    m[:, 8:17] = CREDIT_CHARSET_BYTES[rng.integers(0, len(CREDIT_CHARSET_BYTES), size=(n, 9))]
+    m[:, 17] = credit_code_check_chars(CREDIT_VALUE[m[:, :17]])
     return _strings(m)
 
 
