@@ -81,13 +81,37 @@ def build_summary(ws: Workspace) -> dict:
 
     truth_dir = ws.truth
     if truth_dir and truth_dir.exists():
+        # the truth covers every feed of the sample district; a feed that has not been ingested yet has lost
+        # nothing, so only the records of feeds that have been read are compared
+        ingested = {f["feed"] for f in summary["feeds"] if f["rows_read"]}
         records, addresses = read_truth(truth_dir)
         if records is not None:
-            summary["quality"] = {t: s.as_dict() for t, s in entity_scores(xref, records).items()}
+            summary["quality"] = _entity_quality(xref, records[records["feed"].isin(ingested)])
         if addresses is not None and work_bindings.exists():
+            addresses = addresses[addresses["feed"].isin(ingested)]
             library = read_table(wh, "address", layer=layer).to_pandas()
             summary["address_accuracy"] = address_accuracy(bindings, addresses, library).as_dict()
     return summary
+
+
+def _entity_quality(xref: pd.DataFrame, records: pd.DataFrame) -> dict[str, dict]:
+    """Pairwise scores per entity type of ``source_xref`` against the truth's ``records``.
+
+    An entity type without mentions in ``source_xref`` (its feeds have not arrived, or all its rows were
+    quarantined) has no clustering to score: scoring one would give a precision of 1 and a recall of 0 that
+    say nothing. It gets ``mentions: 0``, the number of truth records it has, and no precision / recall / F1.
+    """
+    mentions = xref["entity_type"].value_counts()
+    scores = entity_scores(xref, records)
+    out: dict[str, dict] = {}
+    for t in ENTITY_TABLES:
+        n = int(mentions.get(t, 0))
+        if n == 0:
+            out[t] = {"entity_type": t, "records": int((records["entity_type"] == t).sum()), "mentions": 0,
+                      "precision": None, "recall": None, "f1": None}
+        elif t in scores:
+            out[t] = {**scores[t].as_dict(), "mentions": n}
+    return out
 
 
 def _table(rows: list[list], headers: list[str]) -> str:
@@ -108,6 +132,15 @@ def _table(rows: list[list], headers: list[str]) -> str:
 
 def _pct(x) -> str:
     return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def _er_row(t: str, v: dict) -> list:
+    """One row of the entity-resolution table; a type without mentions says so instead of scores."""
+    if v.get("mentions") == 0:
+        why = (f"no mentions: none of its {v['records']} records in the ingested feeds reached the warehouse"
+               if v["records"] else "no mentions: no feed carrying it has been ingested yet")
+        return [t, v["records"], "-", "-", "-", why]
+    return [t, v["records"], f"{v['precision']:.4f}", f"{v['recall']:.4f}", f"{v['f1']:.4f}", ""]
 
 
 def format_summary(s: dict) -> str:
@@ -142,10 +175,11 @@ def format_summary(s: dict) -> str:
     if q:
         parts.append("")
         parts.append("Entity resolution vs ground truth (pairwise)")
-        parts.append(_table(
-            [[t, v["records"], f"{v['precision']:.4f}", f"{v['recall']:.4f}", f"{v['f1']:.4f}"] for t, v in sorted(q.items())],
-            ["entity", "records", "precision", "recall", "F1"],
-        ))
+        rows = [_er_row(t, v) for t, v in sorted(q.items())]
+        headers = ["entity", "records", "precision", "recall", "F1", "note"]
+        if not any(r[-1] for r in rows):
+            rows, headers = [r[:-1] for r in rows], headers[:-1]
+        parts.append(_table(rows, headers))
     v = s.get("validation") or {}
     parts.append("")
     parts.append(f"Validation (Great Expectations): {'PASSED' if v.get('success', True) else 'FAILED'}"
