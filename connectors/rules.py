@@ -3,23 +3,28 @@
 Staging only renames and casts (like dbt's ``stg_`` models). For every mapped column of a batch, in order, the
 first problem found is reported, with the source line, the source column and the original value:
 
-=====================  ====================================================================================
-encoding_error         the value holds bytes the file's encoding cannot decode (shown as U+FFFD)
-control_characters     NUL or another control character (tab and line breaks are allowed)
-field_too_long         longer than the feed's ``max_field_length`` after trimming
-unmapped_value         the feed has a value map for the field and the value is neither a key nor a target
-invalid_date           not a real date in any of the feed's ``date_formats`` (20230230 is not)
-invalid_number         not a number (full-width digits and thousands separators are accepted)
-invalid_bool           not one of 是/否, 有/无, 1/0, Y/N, yes/no, true/false, √/×
-missing_record_id      the record id column is empty
-missing_required       a field listed in ``required`` is empty
-duplicate_record_id    the record id repeats an earlier row of the same file (the first one is staged)
-=====================  ====================================================================================
+==========================  ===============================================================================
+numeric_cell_lost_digits    a code field (``StagingField.code``: ID number, credit code, phone, record id)
+                            is an xlsx number cell of 16 or more digits: Excel kept only 15 of them
+encoding_error              the value holds bytes the file's encoding cannot decode (shown as U+FFFD)
+control_characters          NUL or another control character (tab and line breaks are allowed)
+field_too_long              longer than the feed's ``max_field_length`` after trimming
+unmapped_value              the feed has a value map for the field and the value is neither a key nor a target
+invalid_date                not a real date in any of the feed's ``date_formats`` (20230230 is not)
+invalid_number              not a number (full-width digits and thousands separators are accepted)
+invalid_bool                not one of 是/否, 有/无, 1/0, Y/N, yes/no, true/false, √/×
+missing_record_id           the record id column is empty
+missing_required            a field listed in ``required`` is empty
+duplicate_record_id         the record id repeats an earlier row of the same file (the first one is staged)
+==========================  ===============================================================================
 
 A row with any problem is quarantined whole (one quarantine entry per problem) and not staged. Every value is
 cleaned first: zero-width characters removed, whitespace incl. NBSP and the ideographic space trimmed, empty
 → null. Values starting with ``=``, ``+``, ``-`` or ``@`` are data and stay as they are. Identity numbers and
-credit codes are kept as text: ``matching/`` checks them with their check digits.
+credit codes are kept as text: ``matching/`` checks them with their check digits. A code typed into a number
+cell of a spreadsheet reads as its exact integer text (``13800138000``, no ``.0``) while it has at most 15
+digits; from 16 digits on Excel has already replaced the digits after the 15th by zeros (110105199001011234
+becomes 110105199001011000), and such a value is quarantined rather than staged as a wrong ID.
 """
 
 from __future__ import annotations
@@ -58,6 +63,9 @@ ORIGINAL_TEXT_LIMIT = 4096
 TRUE_WORDS = ("是", "有", "1", "y", "yes", "true", "t", "√", "✓", "✔")
 FALSE_WORDS = ("否", "无", "0", "n", "no", "false", "f", "×", "✗", "✘")
 _NUMBER_RE = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+#: Significant digits an Excel number cell stores (IEEE double, as Excel rounds it): a code of more digits typed
+#: as a number has lost the rest.
+NUMBER_CELL_DIGITS = 15
 
 
 def truncate_original(arr: pa.Array, limit: int = ORIGINAL_TEXT_LIMIT) -> pa.Array:
@@ -106,15 +114,28 @@ class SourceColumn:
 
     text: pa.Array  # string
     typed: pa.Array | None = None  # date32 / float64 / bool, null where the cell was not of that type
+    lost_digits: np.ndarray | None = None  # code fields: True where a number cell was too long to be exact
 
     @classmethod
     def from_strings(cls, values: list) -> SourceColumn:
         return cls(pa.array(values, type=pa.string()))
 
     @classmethod
-    def from_cells(cls, values: list, kind: FieldKind) -> SourceColumn:
-        """Typed cells (openpyxl): keep dates / numbers / booleans typed for fields of that kind."""
+    def from_cells(cls, values: list, kind: FieldKind, *, code: bool = False) -> SourceColumn:
+        """Typed cells (openpyxl): keep dates / numbers / booleans typed for fields of that kind.
+
+        For a ``code`` field, number cells of more than :data:`NUMBER_CELL_DIGITS` digits are marked in
+        ``lost_digits``: the spreadsheet kept only the first 15 of them.
+        """
         texts = [cell_text(v) for v in values]
+        lost = None
+        if code:
+            limit = 10**NUMBER_CELL_DIGITS
+            lost = np.fromiter(
+                (isinstance(v, int | float | Decimal) and not isinstance(v, bool) and abs(v) >= limit
+                 for v in values),
+                dtype=bool, count=len(values),
+            )
         typed = None
         if kind is FieldKind.DATE:
             typed = pa.array(
@@ -129,7 +150,7 @@ class SourceColumn:
             )
         elif kind is FieldKind.BOOL:
             typed = pa.array([v if isinstance(v, bool) else None for v in values], type=pa.bool_())
-        return cls(pa.array(texts, type=pa.string()), typed)
+        return cls(pa.array(texts, type=pa.string()), typed, lost if lost is not None and lost.any() else None)
 
     @classmethod
     def from_arrow(cls, arr: pa.Array, kind: FieldKind) -> SourceColumn:
@@ -384,6 +405,9 @@ class RowRules:
             flag(mask, fld, reason, raw, detail)
             flagged |= mask
 
+        if col.lost_digits is not None:
+            check(col.lost_digits, ReasonCode.NUMERIC_CELL_LOST_DIGITS,
+                  f"{NUMBER_CELL_DIGITS + 1}+ digits in a number cell / 数字单元格中超过{NUMBER_CELL_DIGITS}位")
         # whole-buffer byte scans first: the per-value checks run only when a batch holds such bytes at all
         if any_contains(raw, (REPLACEMENT_BYTES,)):
             check(pc.match_substring(raw, REPLACEMENT_CHAR), ReasonCode.ENCODING_ERROR)

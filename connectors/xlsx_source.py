@@ -2,10 +2,11 @@
 
 The "line" of a row is its row number in the sheet (what the clerk sees in Excel). Cells keep their types:
 a date cell stages as that date whatever the feed's ``date_formats`` say; a number cell in a text field
-reads as the number without ``.0`` (18-digit ID numbers typed as numbers have already lost digits in Excel:
-``matching/`` will reject them by their check digit). Formula cells give the value Excel cached when the
-file was saved; nothing is evaluated here. Rows wider than the header with values beyond it are ragged;
-shorter rows are normal in xlsx (trailing empty cells are not stored).
+reads as the number without ``.0``. An ID number, credit code, phone or record id in a number cell of more
+than 15 digits has already lost digits in Excel: its row is quarantined (``numeric_cell_lost_digits``, telling
+the department to format the column as text), never staged as a wrong ID. Formula cells give the value Excel
+cached when the file was saved; nothing is evaluated here. Rows wider than the header with values beyond it
+are ragged; shorter rows are normal in xlsx (trailing empty cells are not stored).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def stage_xlsx(feed: Feed, path: Path, sha: str, file_name: str, staged, quarant
         result.warnings.extend(rules.warnings)
         fields = list(rules.source_indices.items())
         kinds = {f: STAGING_FIELDS[f].kind for f, _ in fields}
+        codes = {f: STAGING_FIELDS[f].code for f, _ in fields}
 
         starts: list[int] = []
         batch: list[tuple] = []
@@ -96,7 +98,7 @@ def stage_xlsx(feed: Feed, path: Path, sha: str, file_name: str, staged, quarant
 
         def flush() -> None:
             cols = {
-                f: SourceColumn.from_cells([r[i] if i < len(r) else None for r in batch], kinds[f])
+                f: SourceColumn.from_cells([r[i] if i < len(r) else None for r in batch], kinds[f], code=codes[f])
                 for f, i in fields
             } if batch else {}
             _accumulate(result, rules.apply(np.asarray(starts, dtype=np.int64), cols, list(rejects)),

@@ -41,7 +41,7 @@ def test_xlsx_typed_cells_and_excel_row_numbers(ws):
         [],
         HEADER,
         [1001, "張三", "11010519491231002X", "男", dt.datetime(1949, 12, 31), "南山区\n十二号楼", 85.5, True],
-        ["1002", "  李四\u200b", 440305198001011234, "女", "1980年1月1日", None, "120", "否"],
+        ["1002", "  李四\u200b", 440305800101123, "女", "1980年1月1日", None, "120", "否"],
         [],
         ["1003", "王五", None, "男", "20230230", "大冲村", 12, "是"],
         ["1004", "=SUM(A1:A2)", None, "女", dt.date(2000, 2, 29), "@地址", 1e3, False],
@@ -54,8 +54,8 @@ def test_xlsx_typed_cells_and_excel_row_numbers(ws):
     assert df.loc["1001", "birth_date"] == dt.date(1949, 12, 31)
     assert df.loc["1002", "birth_date"] == dt.date(1980, 1, 1)
     assert df.loc["1002", "name"] == "李四"
-    # an 18-digit ID typed as a number has lost digits in Excel: kept visibly broken, matching/ rejects it
-    assert df.loc["1002", "id_number"] == "4.403051980010113e+17"
+    # a 15-digit (old-style) ID typed as a number is exact (longer ones: tests/test_xlsx_numeric_codes.py)
+    assert df.loc["1002", "id_number"] == "440305800101123"
     assert df.loc["1001", "rented"] == True and df.loc["1004", "rented"] == False  # noqa: E712
     assert df.loc["1002", "house_area"] == 120.0 and df.loc["1004", "house_area"] == 1000.0
     assert df.loc["1004", "name"] == "=SUM(A1:A2)"  # text that looks like a formula stays text

@@ -30,6 +30,7 @@ class ReasonCode(StrEnum):
     INVALID_ID_NUMBER = "invalid_id_number"
     INVALID_CREDIT_CODE = "invalid_credit_code"
     INVALID_COORDINATES = "invalid_coordinates"
+    NUMERIC_CELL_LOST_DIGITS = "numeric_cell_lost_digits"
     # whole-file problems: the file is kept in raw, nothing of it is staged, the feed run fails
     EMPTY_FILE = "empty_file"
     HEADER_ONLY = "header_only"
@@ -60,6 +61,12 @@ REASON_TEXT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.INVALID_ID_NUMBER: ("身份证号无效", "the resident ID number fails its format or check digit"),
     ReasonCode.INVALID_CREDIT_CODE: ("统一社会信用代码无效", "the credit code fails its format or check character"),
     ReasonCode.INVALID_COORDINATES: ("坐标无效", "longitude / latitude are out of range"),
+    ReasonCode.NUMERIC_CELL_LOST_DIGITS: (
+        "编码(身份证号、统一社会信用代码、电话等)填在数字格式的单元格里，Excel数字最多保留15位有效数字，"
+        "后面的位数已丢失：请把该列设置为文本格式，重新填写后再报送",
+        "a code (ID number, credit code, phone...) is in a number cell and has lost digits: Excel stores at most "
+        "15 significant digits; format the column as text, enter the values again and resend the file",
+    ),
     ReasonCode.EMPTY_FILE: ("文件为空", "the file is empty"),
     ReasonCode.HEADER_ONLY: ("文件只有表头，没有数据行", "the file has a header but no data rows"),
     ReasonCode.BINARY_CONTENT: ("文件不是文本表格(可能是图片、压缩包或已损坏)", "the file is binary, not a text table"),

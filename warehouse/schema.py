@@ -387,20 +387,23 @@ class StagingField:
     name: str
     kind: FieldKind
     doc: str
+    #: An identifier written in digits (身份证号, 统一社会信用代码, 电话, record id): every digit counts, so a
+    #: spreadsheet number cell holding one must still have all of them (see ``connectors.rules``).
+    code: bool = False
 
 
 STAGING_FIELDS: dict[str, StagingField] = {
     f.name: f
     for f in (
-        StagingField("source_record_id", FieldKind.TEXT, "The record's id in its source."),
+        StagingField("source_record_id", FieldKind.TEXT, "The record's id in its source.", code=True),
         StagingField("record_date", FieldKind.DATE, "When the source last updated the record (for recency)."),
         # person
         StagingField("name", FieldKind.TEXT, "姓名"),
-        StagingField("id_number", FieldKind.TEXT, "身份证号 as given (normalised later)."),
+        StagingField("id_number", FieldKind.TEXT, "身份证号 as given (normalised later).", code=True),
         StagingField("sex", FieldKind.TEXT, "性别, after the feed's value map (M/F/U)."),
         StagingField("birth_date", FieldKind.DATE, "出生日期"),
         StagingField("ethnicity", FieldKind.TEXT, "民族"),
-        StagingField("phone", FieldKind.TEXT, "联系电话"),
+        StagingField("phone", FieldKind.TEXT, "联系电话", code=True),
         StagingField("population_type", FieldKind.TEXT, "人口类型: 户籍/流动/境外"),
         StagingField("address", FieldKind.TEXT, "The address the record's relation points to (居住地址, 房屋地址...)."),
         StagingField("address_relation", FieldKind.TEXT, "户籍 / 居住 / 产权: how the person relates to `address`."),
@@ -411,7 +414,7 @@ STAGING_FIELDS: dict[str, StagingField] = {
         StagingField("rented", FieldKind.BOOL, "是否出租"),
         # organisation
         StagingField("org_name", FieldKind.TEXT, "单位名称"),
-        StagingField("credit_code", FieldKind.TEXT, "统一社会信用代码"),
+        StagingField("credit_code", FieldKind.TEXT, "统一社会信用代码", code=True),
         StagingField("legal_rep", FieldKind.TEXT, "法定代表人"),
         StagingField("org_address", FieldKind.TEXT, "单位地址 (经营/注册)"),
         StagingField("industry", FieldKind.TEXT, "行业"),
