@@ -9,7 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matching.er import EntitySettings, SettingsError, explain_pair, format_pair, golden_records, resolve
+from matching.er import (
+    EntitySettings,
+    SettingsError,
+    explain_pair,
+    format_pair,
+    golden_records,
+    resolve,
+    synth,
+)
 from matching.er.blocking import block, evaluate_key
 from matching.er.clustering import cluster
 from matching.er.comparisons import PreparedComparisons
@@ -38,6 +46,39 @@ def test_code_levels_id_number_and_phone():
                               "440305199001011234", None]})
     got = levels(df, {"name": "id", "kind": "code", "columns": ["id"]}, [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4)])
     assert got == ["exact", "one_char", "transposition", "else", "missing"]
+
+
+def test_check_digit_conflict_level_and_fixed_m():
+    from matching.normalize import credit_code_check_char, resident_id_check_char
+
+    def rid(body):
+        return body + resident_id_check_char(body)
+
+    a, b = rid("44539919900512345"), rid("45088119900512321")  # two real, different ID numbers
+    typo = a[:5] + ("0" if a[5] != "0" else "1") + a[6:]  # one digit wrong: the check character breaks
+    far = a[:10] + "0101" + a[14:]  # several digits wrong, check character not recomputed: not valid
+    df = pd.DataFrame({"id": [a, b, typo, far, "4453991990051234"]})
+    spec = {"name": "id", "kind": "code", "columns": ["id"], "options": {"checksum": "resident_id"}}
+    assert levels(df, spec, [(0, 1), (0, 2), (0, 3), (0, 4)]) == ["conflict", "one_char", "else", "else"]
+    c1, c2 = "91440300" + "MA5EXAMPL", "91440300" + "MA5EXAMPM"
+    df = pd.DataFrame({"cc": [c1 + credit_code_check_char(c1), c2 + credit_code_check_char(c2)]})
+    spec = {"name": "cc", "kind": "code", "columns": ["cc"], "options": {"checksum": "credit_code"}}
+    assert levels(df, spec, [(0, 1)]) == ["conflict"]
+    with pytest.raises(SettingsError, match="checksum"):
+        PreparedComparisons(df, [ComparisonSpec.parse({**spec, "options": {"checksum": "luhn"}})])
+    # the conflict level's m is fixed, not learnt: EM would otherwise take 同名同生日 people for matches
+    s = EntitySettings.from_config("person", {"person": {"u_sample_pairs": 50_000}})
+    people = synth.persons(600, seed=2).drop(columns=["true_id"])
+    model = resolve(people, s, run_id="m").model
+    k = model.comparisons.index("id_number")
+    assert model.levels[k][model.levels[k].index("conflict")] == "conflict"
+    assert model.m[k][model.levels[k].index("conflict")] == pytest.approx(1e-4)
+    assert model.m[k].sum() == pytest.approx(1.0)
+    tuned = EntitySettings.from_config("person", {"person": {"u_sample_pairs": 50_000, "comparisons": [
+        {"name": "id_number", "kind": "code", "columns": ["id_number"],
+         "options": {"checksum": "resident_id", "fixed_m": {"conflict": 1e-3}}}]}})
+    assert resolve(people, tuned, run_id="m").model.m[k][3] == pytest.approx(1e-3)
+    assert tuned.fingerprint() != s.fingerprint()
 
 
 def test_date_levels_swap_and_one_digit():

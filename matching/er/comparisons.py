@@ -70,6 +70,16 @@ class Comparison:
     def compare(self, prep: dict[str, np.ndarray], left: np.ndarray, right: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def fixed_m(self) -> dict[int, float]:
+        """Levels whose m is known from the domain rather than learnt (level index → m); ``options.fixed_m``
+        ({level name: m}) sets them in config."""
+        named = {str(k): float(v) for k, v in (self.options.get("fixed_m") or {}).items()}
+        unknown = set(named) - set(self.levels)
+        if unknown:
+            raise SettingsError(f"comparison {self.name}: fixed_m names unknown levels {sorted(unknown)}; "
+                                f"levels are {list(self.levels)}")
+        return {self.levels.index(k): v for k, v in named.items()}
+
     def exact_codes(self, prep: dict[str, np.ndarray]) -> np.ndarray | None:
         """Per-record codes whose equality is level 0 (for u by value frequencies and term frequencies)."""
         return prep.get("code")
@@ -199,17 +209,36 @@ class PersonName(Comparison):
 class Code(Comparison):
     """Identifiers (身份证号, 手机号, 统一社会信用代码): exact, one character wrong, two neighbours swapped, else.
 
-    ``within`` adds a level for an edit distance up to that many (e.g. 2).
+    ``within`` adds a level for an edit distance up to that many (e.g. 2). ``checksum`` (``resident_id``:
+    GB 11643; ``credit_code``: GB 32100) adds a ``conflict`` level before ``else``: both values carry a valid
+    check character and still differ — two real, different numbers, not a typo (a typo almost always breaks the
+    check character). Its m is not learnt but fixed (``conflict_m``, default 1e-4: a true match whose two
+    numbers are both valid and more than a typo apart): left to EM, people who share a name and a birth date
+    (同名同生日) make it look common among matches, and EM then joins exactly those people.
     """
 
     def __init__(self, spec):
         super().__init__(spec)
         self.within = tuple(int(x) for x in self.options.get("within", []))
-        self.levels = ("exact", "one_char", "transposition", *[f"edits<={w}" for w in self.within], "else")
+        self.checksum = self.options.get("checksum")
+        if self.checksum not in (None, "resident_id", "credit_code"):
+            raise SettingsError(f"comparison {self.name}: unknown checksum {self.checksum!r} "
+                                "(resident_id or credit_code)")
+        self.levels = ("exact", "one_char", "transposition", *[f"edits<={w}" for w in self.within],
+                       *(["conflict"] if self.checksum else []), "else")
+
+    def fixed_m(self):
+        out = super().fixed_m()
+        if self.checksum:
+            out.setdefault(self.levels.index("conflict"), float(self.options.get("conflict_m", 1e-4)))
+        return out
 
     def prepare(self, df):
         code, obj = self._strings(_col(df, self.spec.columns[0]))
-        return {"code": code, "obj": obj}
+        prep = {"code": code, "obj": obj}
+        if self.checksum:
+            prep["valid"] = _valid_codes(obj, self.checksum)
+        return prep
 
     def compare(self, prep, left, right):
         a, b = prep["code"][left], prep["code"][right]
@@ -226,9 +255,27 @@ class Code(Comparison):
             lv[(osa == 1) & (ham != 2)] = 1
             for k, w in enumerate(self.within):
                 lv[(lv == last) & (osa <= w)] = 3 + k
+            if self.checksum:
+                both_valid = prep["valid"][left[rest]] & prep["valid"][right[rest]]
+                lv[(lv == last) & both_valid] = last - 1
             out[rest] = lv
         out[(a < 0) | (b < 0)] = NULL
         return out
+
+
+def _valid_codes(obj: np.ndarray, kind: str) -> np.ndarray:
+    """Per value: an 18-character code whose check character is right (GB 11643 or GB 32100)."""
+    from matching.normalize import CREDIT_VALUE, credit_code_check_chars, resident_id_check_chars
+
+    s = pd.Series(obj, dtype="string")
+    pattern = r"\d{17}[\dX]" if kind == "resident_id" else r"[0-9A-HJ-NPQRTUWXY]{18}"
+    ok = s.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
+    out = np.zeros(len(obj), dtype=bool)
+    if ok.any():
+        m = np.frombuffer("".join(s[ok].tolist()).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
+        check = resident_id_check_chars(m) if kind == "resident_id" else credit_code_check_chars(CREDIT_VALUE[m])
+        out[ok] = check == m[:, 17]
+    return out
 
 
 def _date_strings(s: pd.Series) -> pd.Series:

@@ -214,11 +214,14 @@ def run_em(
     update_m: bool = True,
     tol: float = 1e-5,
     supported: set[int] | None = None,
+    fixed: dict[int, dict[int, float]] | None = None,
 ) -> tuple[list[np.ndarray], float, int]:
     """EM over level patterns with u fixed: returns m (updated for ``active``), λ and iterations run.
 
-    ``supported`` (if given) collects the comparisons that were present on at least one pair."""
-    m = [x.copy() for x in m]
+    ``supported`` (if given) collects the comparisons that were present on at least one pair; ``fixed``
+    (comparison → {level: m}) holds levels whose m is known and not re-estimated."""
+    fixed = fixed or {}
+    m = [_pin(x, fixed.get(k, {})) for k, x in enumerate(m)]
     it = 0
     for it in range(1, max_iterations + 1):  # noqa: B007 - the count is returned
         p = _posterior(_log_bf(patterns, m, u, active), lam)
@@ -237,12 +240,28 @@ def run_em(
                 if supported is not None:
                     supported.add(k)
                 new_m = np.maximum(num / den, _M_FLOOR)
-                new_m /= new_m.sum()
+                new_m = _pin(new_m / new_m.sum(), fixed.get(k, {}))
                 delta = max(delta, float(np.abs(new_m - m[k]).max()))
                 m[k] = new_m
         if delta < tol:
             break
     return m, lam, it
+
+
+def _pin(m: np.ndarray, fixed: dict[int, float]) -> np.ndarray:
+    """``m`` with the fixed levels set and the others scaled to share what is left."""
+    if not fixed:
+        return m
+    out = m.astype(np.float64).copy()
+    idx = np.fromiter(fixed, dtype=np.int64)
+    vals = np.fromiter(fixed.values(), dtype=np.float64)
+    free = np.ones(len(out), dtype=bool)
+    free[idx] = False
+    rest = out[free].sum()
+    if rest > 0:
+        out[free] *= (1.0 - vals.sum()) / rest
+    out[idx] = vals
+    return out
 
 
 def _initial_m(n_levels: int) -> np.ndarray:
@@ -278,7 +297,8 @@ def _fit(
     total: float,
 ) -> tuple[list[np.ndarray], float, float, float, dict]:
     """m by EM per blocking rule with ``u`` fixed, then the prior: (m, prior, λ over candidates, expected, info)."""
-    m_init = [_initial_m(len(c.levels)) for c in comps]
+    fixed = {k: c.fixed_m() for k, c in enumerate(comps)}
+    m_init = [_pin(_initial_m(len(c.levels)), fixed[k]) for k, c in enumerate(comps)]
     estimates: list[list[np.ndarray]] = [[] for _ in comps]
     info: dict = {"rules": {}}
     for r_i, rule in enumerate(settings.blocking):
@@ -292,7 +312,7 @@ def _fit(
         pats, cnt = _patterns(levels[sel])
         seen: set[int] = set()
         m_r, lam_r, it = run_em(pats, cnt, m_init, u, active, max_iterations=settings.em_max_iterations,
-                                supported=seen)
+                                supported=seen, fixed=fixed)
         active = [k for k in active if k in seen]
         info["rules"][rule.name] = {"pairs": int(sel.sum()), "lambda": lam_r, "iterations": it,
                                     "estimated": [comps[k].name for k in active]}
@@ -303,7 +323,7 @@ def _fit(
         pats, cnt = _patterns(levels)
         seen = set()
         m_all, _, _ = run_em(pats, cnt, m_init, u, list(range(len(comps))), max_iterations=settings.em_max_iterations,
-                             supported=seen)
+                             supported=seen, fixed=fixed)
         for k in missing:
             if k in seen:
                 estimates[k].append(m_all[k])
@@ -312,7 +332,7 @@ def _fit(
     for k, e in enumerate(estimates):
         # a comparison never present on any candidate pair carries no evidence: m = u (weight 0)
         mk = np.mean(e, axis=0) if e else u[k].copy()
-        m.append(mk / mk.sum())
+        m.append(_pin(mk / mk.sum(), fixed[k]) if e else mk / mk.sum())
     # the share of candidate pairs that match, with m and u fixed → the prior over all record pairs
     if len(levels):
         pats, cnt = _patterns(levels)

@@ -251,6 +251,7 @@ class EntitySettings:
     def fingerprint(self) -> str:
         """Hash of what changes scores: blocking, comparisons, link type. A change retrains the model."""
         spec = {
+            "model_version": MODEL_VERSION,
             "blocking": [asdict(b) for b in self.blocking],
             "comparisons": [asdict(c) for c in self.comparisons],
             "link_type": self.link_type,
@@ -259,6 +260,10 @@ class EntitySettings:
             spec["correct_u_for_duplicates"] = True
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
+
+# Raised when the engine's way of estimating or applying a model changes (e.g. 2: fixed m for check-digit
+# conflicts): a state trained by an older engine is then retrained once instead of being reused.
+MODEL_VERSION = 2
 
 _NAME = {"kind": "person_name", "tf": True}
 
@@ -273,7 +278,7 @@ DEFAULTS: dict[str, dict] = {
         ],
         "comparisons": [
             {"name": "name", "columns": ["name", "name_pinyin"], **_NAME},
-            {"name": "id_number", "kind": "code", "columns": ["id_number"]},
+            {"name": "id_number", "kind": "code", "columns": ["id_number"], "options": {"checksum": "resident_id"}},
             {"name": "birth_date", "kind": "date", "columns": ["birth_date"]},
             {"name": "sex", "kind": "exact", "columns": ["sex"], "options": {"null_values": ["U", ""]}},
             {"name": "phone", "kind": "code", "columns": ["phone"]},
