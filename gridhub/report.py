@@ -140,7 +140,14 @@ def _er_row(t: str, v: dict) -> list:
         why = (f"no mentions: none of its {v['records']} records in the ingested feeds reached the warehouse"
                if v["records"] else "no mentions: no feed carrying it has been ingested yet")
         return [t, v["records"], "-", "-", "-", why]
-    return [t, v["records"], f"{v['precision']:.4f}", f"{v['recall']:.4f}", f"{v['f1']:.4f}", ""]
+    note = ""
+    if v.get("true_pairs") == 0:
+        # every record is its own entity in the truth: there is no recall to speak of, and precision over a
+        # handful of predicted pairs says "how many false pairs", which is what the note gives
+        fp = v.get("predicted_pairs", 0) - v.get("true_positive_pairs", 0)
+        if fp:
+            note = f"no duplicates in the truth: {fp} false pair{'s' if fp != 1 else ''}"
+    return [t, v["records"], f"{v['precision']:.4f}", f"{v['recall']:.4f}", f"{v['f1']:.4f}", note]
 
 
 def format_summary(s: dict) -> str:

@@ -77,9 +77,28 @@ def test_a_complete_run_prints_no_note_column():
     xref = pd.DataFrame({"feed": "f", "source_record_id": list("123456"), "entity_type": types,
                          "entity_id": ["P1", "P1", "O1", "O1", "H1", "F1"]})
     text = format_summary({"workspace": "w", "warehouse": "w", "feeds": [], "published": True,
-                           "quality": _entity_quality(xref, truth)})
+                           "quality": _entity_quality(xref.assign(entity_id=["P1", "P1", "O1", "O2", "H1", "F1"]),
+                                                      truth)})
     assert "note" not in text and "no mentions" not in text
     rows = _er_section(text)
     assert _row(rows, "person") == ["person", "2", "1.0000", "1.0000", "1.0000"]
-    # one wrong merge, no true pair to find: precision 0, recall 1 (nothing was missed)
-    assert _row(rows, "organisation") == ["organisation", "2", "0.0000", "1.0000", "0.0000"]
+    assert _row(rows, "organisation") == ["organisation", "2", "1.0000", "1.0000", "1.0000"]
+    # one wrong merge, no true pair to find: precision 0, recall 1 (nothing was missed); the note says what it is
+    text = format_summary({"workspace": "w", "warehouse": "w", "feeds": [], "published": True,
+                           "quality": _entity_quality(xref, truth)})
+    assert _row(_er_section(text), "organisation") == ["organisation", "2", "0.0000", "1.0000", "0.0000",
+                                                       "no duplicates in the truth: 1 false pair"]
+
+
+def test_a_type_whose_truth_has_no_duplicates_reports_false_pairs_not_a_zero_f1():
+    from gridhub.report import _er_row
+
+    one_false = {"records": 8377, "precision": 0.0, "recall": 1.0, "f1": 0.0, "true_pairs": 0,
+                 "predicted_pairs": 1, "true_positive_pairs": 0, "mentions": 8377}
+    row = _er_row("house", one_false)
+    assert row[-1] == "no duplicates in the truth: 1 false pair"
+    clean = {**one_false, "precision": 1.0, "f1": 1.0, "predicted_pairs": 0}
+    assert _er_row("house", clean)[2:] == ["1.0000", "1.0000", "1.0000", ""]
+    usual = {**one_false, "precision": 0.99, "recall": 0.98, "f1": 0.985, "true_pairs": 10, "predicted_pairs": 10,
+             "true_positive_pairs": 9}
+    assert _er_row("house", usual) == ["house", 8377, "0.9900", "0.9800", "0.9850", ""]
