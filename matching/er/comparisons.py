@@ -42,6 +42,13 @@ def _col(df: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(pd.NA, index=df.index, dtype="string")
 
 
+def _shown(v):
+    """A value as a reviewer reads it: a date without its midnight time."""
+    if isinstance(v, pd.Timestamp) and v == v.normalize():
+        return v.date()
+    return v
+
+
 def _codes(s: pd.Series) -> np.ndarray:
     codes, _ = pd.factorize(text.as_string(s), use_na_sentinel=True)
     return codes.astype(np.int64)
@@ -91,7 +98,7 @@ class Comparison:
         return s.mask(s.isin(list(null_values))) if null_values else s
 
     def display(self, df: pd.DataFrame, position: int) -> str:
-        vals = [df[c].iloc[position] if c in df.columns else None for c in self.spec.columns]
+        vals = [_shown(df[c].iloc[position]) if c in df.columns else None for c in self.spec.columns]
         return " / ".join("∅" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v) for v in vals)
 
     # helpers ---------------------------------------------------------------------------------------------
