@@ -119,15 +119,19 @@ _MIX = np.uint64(0x100000001B3)  # FNV prime: mixes the parts of a combined key
 def value_hashes(s: pd.Series) -> np.ndarray:
     """A stable 64-bit hash per value (0 = missing): pandas' SipHash over the distinct values only.
 
-    Factorising first means each distinct name or number is hashed once, not once per record; dates and
-    numbers hash their text, so a value hashes the same whatever dtype it arrived in.
+    Factorising first means each distinct name or number is hashed once, not once per record; numbers hash
+    their text and dates their epoch seconds, so a value hashes the same whatever dtype it arrived in.
     """
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        s = s.dt.strftime("%Y-%m-%d %H:%M:%S")
-    codes, uniques = pd.factorize(s.astype("string"), use_na_sentinel=True)
+        # a moment hashes as its epoch seconds (whatever the unit it came in)
+        codes, uniques = pd.factorize(s.astype("datetime64[s]"), use_na_sentinel=True)
+        values = np.asarray(uniques.astype("int64"))
+    else:
+        codes, uniques = pd.factorize(s.astype("string"), use_na_sentinel=True)
+        values = np.asarray(uniques, dtype=object)
     if len(uniques) == 0:
         return np.zeros(len(s), dtype=np.uint64)
-    uh = pd.util.hash_array(np.asarray(uniques, dtype=object), categorize=False)
+    uh = pd.util.hash_array(values, categorize=False)
     uh[uh == 0] = 1  # 0 is kept for "missing"
     return np.where(codes >= 0, uh[np.maximum(codes, 0)], np.uint64(0))
 

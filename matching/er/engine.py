@@ -87,15 +87,19 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _prepare_mentions(mentions: pd.DataFrame, settings: EntitySettings) -> pd.DataFrame:
+def _prepare_mentions(mentions: pd.DataFrame, settings: EntitySettings, *, sort: bool = True) -> pd.DataFrame:
+    """The columns matching reads, dates parsed once, ``_rk`` (the record key's hash); sorted by record_key
+    unless ``sort`` is False (an incremental run sorts only the records it resolves)."""
     if "record_key" not in mentions.columns:
         raise MentionsError(f"{settings.entity_type} mentions need a record_key column ('feed:source_record_id')")
     keys = mentions["record_key"].astype("string")
     if keys.isna().any():
         raise MentionsError(f"{settings.entity_type}: {int(keys.isna().sum())} mentions have no record_key")
-    dup = keys.duplicated()
+    rk = record_key_hashes(keys)
+    maybe = pd.Series(rk).duplicated(keep=False).to_numpy()  # equal hashes first, then the strings (cheap)
+    dup = keys[maybe].duplicated() if maybe.any() else pd.Series([], dtype=bool)
     if dup.any():
-        raise MentionsError(f"{settings.entity_type}: record_key repeats, e.g. {keys[dup].iloc[0]!r}; "
+        raise MentionsError(f"{settings.entity_type}: record_key repeats, e.g. {keys[maybe][dup].iloc[0]!r}; "
                             "each input record must appear once per entity type")
     # only what matching reads: a narrow copy keeps memory down on a million records
     wanted = ["record_key", "feed", "record_date", "priority", settings.source_column, *compared_columns(settings)]
@@ -113,7 +117,8 @@ def _prepare_mentions(mentions: pd.DataFrame, settings: EntitySettings) -> pd.Da
         df["record_date"] = pd.NaT
     if "priority" not in df.columns:
         df["priority"] = 0
-    return df.sort_values("record_key", kind="stable").reset_index(drop=True)
+    df["_rk"] = rk
+    return df.sort_values("record_key", kind="stable").reset_index(drop=True) if sort else df.reset_index(drop=True)
 
 
 def compared_columns(settings: EntitySettings) -> list[str]:
@@ -216,23 +221,27 @@ def resolve(
     """
     clock = _Clock()
     prev = state if state is not None else ResolutionState(entity_type=settings.entity_type)
-    df = _prepare_mentions(mentions, settings)
-    hashes = record_hashes(df, settings)
+    df = _prepare_mentions(mentions, settings, sort=False)
     can = _can_increment(prev, settings)
     if incremental and not can:
         log.info("%s: incremental run asked for, but no state trained with these settings: full run",
                  settings.entity_type)
     if not (can if incremental is None else (incremental and can)):
+        df = df.sort_values("record_key", kind="stable").reset_index(drop=True)
         gone = np.ones(len(prev.registry), dtype=bool)
-        return _run(prev, df, hashes, gone, settings, decisions, run_id, clock, incremental=False)
+        return _run(prev, df, record_hashes(df, settings), gone, settings, decisions, run_id, clock,
+                    incremental=False)
     # only new and changed records are resolved again; records that left are removed
-    pos = prev.locate(df["record_key"])
+    hashes = record_hashes(df, settings)
+    pos = prev.locate(df["record_key"], hashes=df["_rk"].to_numpy())
     known = pos >= 0
     reg_hash = prev.registry["record_hash"].to_numpy(dtype=np.uint64)
     same = known & (reg_hash[np.where(known, pos, 0)] == hashes)
     gone = np.ones(len(prev.registry), dtype=bool)
     gone[pos[known]] = False
-    return _run(prev, df[~same].reset_index(drop=True), hashes[~same], gone, settings, decisions, run_id, clock,
+    todo = np.flatnonzero(~same)
+    todo = todo[np.argsort(df["record_key"].iloc[todo].to_numpy(dtype=object), kind="stable")]
+    return _run(prev, df.iloc[todo].reset_index(drop=True), hashes[todo], gone, settings, decisions, run_id, clock,
                 incremental=True)
 
 
@@ -259,7 +268,7 @@ def resolve_delta(
     if removed is not None and len(removed):
         at = state.locate(pd.Series(list(removed), dtype="string"))
         gone[at[at >= 0]] = True
-    pos = state.locate(df["record_key"])
+    pos = state.locate(df["record_key"], hashes=df["_rk"].to_numpy())
     known = pos >= 0
     reg_hash = state.registry["record_hash"].to_numpy(dtype=np.uint64)
     same = known & (reg_hash[np.where(known, pos, 0)] == hashes)  # sent again unchanged: nothing to do
@@ -389,7 +398,7 @@ def _run(
                      len(members))
 
     nd = len(d)
-    pos = prev.locate(d["record_key"]) if n_reg else np.full(nd, -1)
+    pos = prev.locate(d["record_key"], hashes=d["_rk"].to_numpy()) if n_reg else np.full(nd, -1)
     known = pos >= 0
     kp = pos[known]
     gone[kp] = True
@@ -571,10 +580,9 @@ def _run(
     # ---- the new registry: kept rows as they were, the records that took part updated, the delta added --
     d_part = d.assign(record_hash=d_hash, first_seen_seq=first_seen,
                       entity_id=new_ids.iloc[:nd].reset_index(drop=True), score=rec_score[:nd], method=method[:nd],
-                      _rk=record_key_hashes(d["record_key"]),
                       **{_key_col(i): k for i, k in enumerate(d_keys)},
                       **{_tf_col(k): h for k, h in d_tf.items()})
-    columns = [*REGISTRY_COLUMNS, *[c for c in d.columns if c not in REGISTRY_COLUMNS], "_rk",
+    columns = [*REGISTRY_COLUMNS, *[c for c in d.columns if c not in (*REGISTRY_COLUMNS, "_rk")], "_rk",
                *[_key_col(i) for i in range(len(d_keys))], *[_tf_col(k) for k in d_tf]]
     d_part = d_part[columns]
     if incremental:

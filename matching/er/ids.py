@@ -34,7 +34,8 @@ HISTORY_COLUMNS = ["entity_type", "old_id", "new_id", "reason", "records", "run_
 DECISION_COLUMNS = ["record_key_l", "record_key_r", "decision"]
 # 2: the registry also keeps each record's matching columns, blocking-key hashes and term-frequency hashes, so a
 # daily delta is matched against the state alone (older states get one full run, ids kept through the registry)
-STATE_VERSION = 2
+# 3: dates hash as their epoch seconds (record hashes of version 2 differ)
+STATE_VERSION = 3
 
 
 class StateError(RuntimeError):
@@ -78,11 +79,12 @@ class ResolutionState:
     entities: int = -1  # distinct entity ids in the registry (-1 = not known)
     _lookup: tuple[int, pd.Index] | None = field(default=None, init=False, repr=False, compare=False)
 
-    def locate(self, keys: pd.Series | pd.Index | list[str]) -> np.ndarray:
+    def locate(self, keys: pd.Series | pd.Index | list[str], hashes: np.ndarray | None = None) -> np.ndarray:
         """Registry row of each record_key, -1 where the registry does not hold it.
 
         Looks the keys' 64-bit hashes up (the registry keeps them in ``_rk``), then checks the strings of the
-        rows found, so that a daily delta does not hash a million keys to find a few thousand.
+        rows found, so that a daily delta does not hash a million keys to find a few thousand. ``hashes``: the
+        keys' hashes (:func:`record_key_hashes`) when the caller has them.
         """
         keys = pd.Series(keys, dtype="string").reset_index(drop=True)
         reg = self.registry
@@ -96,10 +98,16 @@ class ResolutionState:
             self._lookup = (len(reg), index)
         index = self._lookup[1]
         if index.dtype == np.uint64:
-            pos = index.get_indexer(record_key_hashes(keys))
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            pos = index.get_indexer(record_key_hashes(keys) if hashes is None else hashes)
             found = np.flatnonzero(pos >= 0)
-            same = reg["record_key"].iloc[pos[found]].to_numpy(dtype=object) == keys.iloc[found].to_numpy(dtype=object)
-            pos[found[~same]] = -1
+            if len(found):
+                held = pa.array(reg["record_key"].iloc[pos[found]].array)
+                asked = pa.array(keys.iloc[found].array)
+                same = pc.equal(held, asked).to_numpy(zero_copy_only=False).astype(bool)
+                pos[found[~same]] = -1
             return pos
         return index.get_indexer(keys)
 
