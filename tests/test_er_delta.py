@@ -187,3 +187,15 @@ def test_a_single_record_is_a_single_entity(people, settings):
     more = resolve(people.head(300), settings, state=one.state, run_id="more")
     assert not more.stats["incremental"]
     assert _ids(more)[people["record_key"].iloc[0]] == one.assignments["entity_id"].iloc[0]
+
+
+def test_a_column_the_state_never_saw(people, settings):
+    """A feed starts sending a compared column (phone) the earlier runs did not have."""
+    without = people.drop(columns=["phone"])
+    first = resolve(without, settings, run_id="no-phone")
+    day = _new_day(people).assign(phone="13900000000")
+    res = resolve_delta(day, settings, state=first.state, run_id="phone")
+    assert len(res.assignments) == len(people) + len(day)
+    assert res.state.registry["phone"].notna().sum() == len(day)
+    again = resolve_delta(day.iloc[:3].assign(phone="13911111111"), settings, state=res.state, run_id="again")
+    assert again.stats["delta_records"] == 3 and len(again.assignments) == len(res.assignments)

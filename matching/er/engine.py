@@ -594,7 +594,8 @@ def _run(
             base = base.assign(entity_id=_put(base["entity_id"], at, new_ids.iloc[nd:]),
                                score=_put(base["score"], at, rec_score[nd:]),
                                method=_put(base["method"], at, method[nd:]))
-        registry = pd.concat([base[columns], d_part], ignore_index=True) if nd else base[columns]
+        base = base.reindex(columns=columns)  # a column the earlier runs did not have is empty for them
+        registry = pd.concat([base, d_part], ignore_index=True) if nd else base
     else:
         registry = d_part
     for c in ("record_key", "entity_id", "method"):
