@@ -105,4 +105,4 @@ def test_failed_validation_fails_the_dag_run_and_publishes_nothing(dagbag, works
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["build_tables"] == "success" and states["publish"] == "failed", states
     assert current_manifest(workspace_copy / "warehouse") is None
-    assert not list((workspace_copy / "warehouse").rglob("person/*.parquet"))
+    assert not list((workspace_copy / "warehouse").rglob("person/**/*.parquet"))

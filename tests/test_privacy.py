@@ -96,7 +96,7 @@ def scan_folder(folder: Path) -> list[tuple[str, str, str]]:
     assert files, folder
     for path in files:
         if path.suffix == ".parquet":
-            table_name = path.parent.name if path.parent.name in TABLES else None
+            table_name = next((d.name for d in path.parents if d.name in TABLES), None)  # <table>/[street=]/
             pf = pq.ParquetFile(path)
             meta = json.dumps({k.decode(errors="replace"): v.decode(errors="replace")
                                for k, v in (pf.schema_arrow.metadata or {}).items()})

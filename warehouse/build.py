@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from gridhub.config import WorkspaceConfig
-from warehouse.schema import TABLES, arrow_schema
+from warehouse.schema import TABLES, UNKNOWN_STREET, arrow_schema, street_codes
 
 ENTITY_TYPES = ("person", "organisation", "house", "facility")
 ID_COLUMN = {"person": "person_id", "organisation": "org_id", "house": "house_id", "facility": "facility_id"}
@@ -67,6 +67,15 @@ def _golden(golden: pd.DataFrame, mentions: pd.DataFrame, assignments: pd.DataFr
     g = golden.rename(columns={"entity_id": id_col}).copy()
     g["sources"] = g[id_col].map(_sources(mentions, assignments))
     return g
+
+
+def _street_code(frame: pd.DataFrame, address_code: pd.Series, division_of: dict[str, str]) -> list[str]:
+    """The partition column ``street_code`` (街道/镇) of each row: from the row's ``grid_code``, else from the
+    division code of ``address_code`` (see :func:`warehouse.schema.street_codes`)."""
+    grid_code = frame["grid_code"] if "grid_code" in frame.columns else pd.Series(None, index=frame.index)
+    division = address_code.map(division_of)
+    return street_codes(*(pa.array(s.astype(object), pa.string(), from_pandas=True) for s in (grid_code, division))
+                        ).to_pylist()
 
 
 def _address_table(reference_dir: Path) -> pd.DataFrame:
@@ -202,6 +211,16 @@ def assemble_tables(
 
     review = bindings[bindings["status"].isin(["unmatched", "ambiguous"])].copy()
     review = review.drop_duplicates(["feed", "source_record_id", "field"])
+
+    # the partition column of the big tables: the 街道/镇 of the grid, else of the address (of the residence)
+    division_of = dict(zip(address["address_code"], address["division_code"], strict=True))
+    address["street_code"] = _street_code(address, address["address_code"], division_of)
+    for frame in (house, org, fac):
+        no_address = pd.Series(None, index=frame.index, dtype=object)
+        frame["street_code"] = _street_code(frame, frame.get("address_code", no_address), division_of)
+    person["street_code"] = _street_code(person, person["residence_house_id"].map(house_addr), division_of)
+    house_street = dict(zip(house["house_id"], house["street_code"], strict=True))
+    person_house["street_code"] = person_house["house_id"].map(house_street).fillna(UNKNOWN_STREET)
 
     frames = {
         "address": address,

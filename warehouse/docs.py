@@ -22,7 +22,9 @@ from warehouse.schema import (
     DEFAULT_GRID_CODE_WIDTH,
     DIVISION_CODE_PATTERN,
     RESIDENT_ID_PATTERN,
+    STREET_CODE_PATTERN,
     TABLES,
+    UNKNOWN_STREET,
     Column,
     Layer,
     Table,
@@ -63,8 +65,14 @@ def _table_section(t: Table) -> list[str]:
     out = [f"### `{t.name}` — {t.chinese}", "", t.doc, ""]
     out.append(f"- **Key**: {', '.join(f'`{k}`' for k in t.key)} (unique{' together' if len(t.key) > 1 else ''})")
     if t.partition_by:
-        out.append(f"- **Partitioned by**: {', '.join(t.partition_by)}")
-    out.append(f"- **Files**: `<layer>/snapshots/<run_id>/{t.name}/part-00000.parquet`, rows sorted by the key")
+        by = ", ".join(f"`{c}`" for c in t.partition_by)
+        folders = "/".join(f"{c}=<value>" for c in t.partition_by)
+        out.append(f"- **Partitioned by**: {by} (街道/镇), hive style: one folder per value, "
+                   f"`{'/'.join(f'{c}={UNKNOWN_STREET}' for c in t.partition_by)}` always present")
+        out.append(f"- **Files**: `<layer>/snapshots/<run_id>/{t.name}/{folders}/part-00000.parquet`, rows sorted "
+                   f"by the key within each file; {by} is in the folder name, not in the file")
+    else:
+        out.append(f"- **Files**: `<layer>/snapshots/<run_id>/{t.name}/part-00000.parquet`, rows sorted by the key")
     out += ["", "| column | Arrow type | nullable | layer | pattern | values | references | meaning |",
             "|---|---|---|---|---|---|---|---|"]
     for c in t.columns:
@@ -95,6 +103,7 @@ def _table_section(t: Table) -> list[str]:
 def render_markdown() -> str:
     """The whole ``docs/warehouse.md``."""
     gw = DEFAULT_GRID_CODE_WIDTH
+    partitioned = ", ".join(t.name for t in TABLES.values() if t.partition_by)
     mixed = [f"`{t.name}`" for t in TABLES.values() if _entity_type_column(t)]
     lines = [
         "# The gridhub warehouse (数据仓库)",
@@ -115,7 +124,11 @@ def render_markdown() -> str:
         "  CURRENT                                  run id of the current snapshot (one line; the only pointer)",
         "  shared/current -> snapshots/<run_id>     symlink for path-based tools; follows CURRENT",
         "  shared/snapshots/<run_id>/manifest.json  run id, time, row counts, schema hash, SHA-256 of every file, lineage",
-        "  shared/snapshots/<run_id>/<table>/part-00000.parquet",
+        "  shared/snapshots/<run_id>/<table>/part-00000.parquet                  small tables: one file",
+        "  shared/snapshots/<run_id>/<table>/street_code=<code>/part-00000.parquet",
+        f"                                           big tables: one folder per 街道/镇 ({partitioned})",
+        f"  shared/snapshots/<run_id>/<table>/street_code={UNKNOWN_STREET}/part-00000.parquet",
+        "                                           rows with no grid and no address (always there, maybe empty)",
         "  restricted/current -> snapshots/<run_id>",
         "  restricted/snapshots/<run_id>/...        the same tables with full ID numbers and phones",
         "  runs/<run_id>/data_docs/index.html       validation results of every attempt, also of blocked ones",
@@ -125,9 +138,17 @@ def render_markdown() -> str:
         "- **Access per folder**: grant everyone `CURRENT` and `shared/`; grant `restricted/` only to those who "
         "may see ID numbers and phones. Because the layers are top-level folders, default ACLs set on "
         "`shared/` and `restricted/` are inherited by every new snapshot.",
+        "- **Partitioned by 街道/镇**: the big tables are split into hive folders by `street_code`, the 9-digit "
+        "township / street-office code (county 6 + township 3) of the row's grid, else of its address's division "
+        f"code, else `{UNKNOWN_STREET}` (such rows are kept, in their own folder). A reader in one 街道 reads only "
+        "its folder, e.g. `shared/current/person/street_code=445399001/`. `street_code` is a real column of these "
+        "tables (declared in the schema, validated, returned by every reader below); in the files it is the folder "
+        f"name only, as hive writers do. The `{UNKNOWN_STREET}` folder is always written (empty when every row has "
+        "a place), so an empty table still has a file and readers that guess the column's type from folder names "
+        "see text. The manifest lists every file with its row count and SHA-256.",
         "- **Snapshots are immutable**: a run writes a new folder, never changes an old one. The newest "
         "`warehouse.keep_snapshots` (gridhub.yaml) are kept, counting the current one, which is never deleted.",
-        "- **Idempotent**: rows are sorted by key and Parquet is written with fixed settings (zstd level 3, "
+        "- **Idempotent**: rows are sorted by key (within each partition) and Parquet is written with fixed settings (zstd level 3, "
         "dictionary, statistics, 128 Ki-row row groups, format 2.6), so the same tables give byte-identical "
         "files with the same SHA-256 (`content_sha256` in the manifest). Publishing a run id that exists with "
         "the same content reuses it; with different content it is refused.",
@@ -138,7 +159,8 @@ def render_markdown() -> str:
         "`.incoming-*` folders left by killed runs.",
         "2. Validate every table (below). Any failure raises `warehouse.PublishBlocked` naming the table and "
         "expectation; the Data Docs of the attempt are written; nothing else changes.",
-        "3. Write both layers into `<layer>/snapshots/.incoming-<run_id>-<pid>/`, fsync every file.",
+        "3. Write both layers into `<layer>/snapshots/.incoming-<run_id>-<pid>/` (partitioned tables one file per "
+        "`street_code` folder), fsync every file and folder.",
         "4. Write `manifest.json` into both (the shared copy scrubbed), fsync.",
         "5. Rename each incoming folder to `<layer>/snapshots/<run_id>` (atomic), fsync the parent.",
         "6. Write `CURRENT.tmp`, fsync, `os.replace` it over `CURRENT`, fsync the folder. **This is the switch.**",
@@ -162,11 +184,19 @@ def render_markdown() -> str:
         "Without gridhub:",
         "",
         "```python",
+        "pyarrow.dataset.dataset(\"warehouse/shared/current/person\", partitioning=\"hive\").to_table()",
         "pyarrow.parquet.read_table(\"warehouse/shared/current/person\")",
         "pandas.read_parquet(\"warehouse/shared/current/person\")",
-        "duckdb.sql(\"SELECT * FROM 'warehouse/shared/current/person/*.parquet'\")",
+        "pandas.read_parquet(\"warehouse/shared/current/person/street_code=445399001\")   # one 街道 only",
+        "duckdb.sql(\"SELECT * FROM read_parquet('warehouse/shared/current/person/**/*.parquet', hive_partitioning=true)\")",
+        "duckdb.sql(\"SELECT * FROM 'warehouse/shared/current/grid/*.parquet'\")          # an unpartitioned table",
         "spark.read.parquet(\"warehouse/shared/snapshots/\" + open(\"warehouse/CURRENT\").read().strip() + \"/person\")",
         "```",
+        "",
+        "These readers add `street_code` from the folder names as the last column (text; `pyarrow.parquet` and "
+        "pandas make it a dictionary / category); reading one partition folder directly gives its rows without "
+        "it. `read_table` and `connect` return it as a plain text column in its schema position, and `read_table` "
+        "returns rows in key order.",
         "",
         "Path-based readers that list a folder and open its files later should resolve `CURRENT` once (as "
         "`read_table` and `connect` do) rather than go through the `current` symlink, so that every table they "
@@ -209,6 +239,8 @@ def render_markdown() -> str:
         "| key (several columns) | `expect_compound_columns_to_be_unique` (a key part declared nullable may be null) |",
         "| `nullable=False` | `expect_column_values_to_not_be_null` |",
         "| `pattern` | `expect_column_values_to_match_regex` |",
+        f"| `partition_by` column | `expect_column_values_to_not_be_null` + its pattern `{_cell(STREET_CODE_PATTERN)}` "
+        "(the value names the partition folder) |",
         f"| pattern `{RESIDENT_ID_PATTERN}` | + `expect_column_values_to_be_valid_resident_id` (GB 11643 check digit) |",
         f"| pattern `{_cell(CREDIT_CODE_PATTERN)}` | + `expect_column_values_to_be_valid_credit_code` (GB 32100 check character) |",
         f"| grid codes | `expect_column_values_to_match_regex` `{_cell(grid_code_regex(gw))}` (W = "
@@ -240,17 +272,20 @@ def render_markdown() -> str:
         "`charset[(31 − Σ vᵢwᵢ mod 31) mod 31]`.",
         f"- Division (community / village) code: `{DIVISION_CODE_PATTERN}` (GB/T 2260 county 6 + township 3 + "
         "village 3).",
+        f"- Street / township code (街道/镇, the partition column `street_code`): `{STREET_CODE_PATTERN}`, the "
+        "first 9 digits of the grid code (county 6 + township 3), else of the address's division code; "
+        f"`{UNKNOWN_STREET}` when the row has neither.",
         f"- Grid code: W digits (county 6 + street 3 + community 3 + sequence), W = `reference.grid_code_width` "
         f"(default {gw}); micro-grids add 3 digits to their basic grid's code.",
         "",
         "## Tables",
         "",
-        "| table | 中文 | key | columns |",
-        "|---|---|---|---|",
+        "| table | 中文 | key | partitioned by | columns |",
+        "|---|---|---|---|---|",
     ]
     for t in TABLES.values():
         lines.append(f"| [`{t.name}`](#{t.name}--{t.chinese}) | {t.chinese} | {', '.join(t.key)} | "
-                     f"{len(layer_schema(t).names)} |")
+                     f"{', '.join(t.partition_by) or '—'} | {len(layer_schema(t).names)} |")
     lines.append("")
     for t in TABLES.values():
         lines += _table_section(t)

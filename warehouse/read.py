@@ -6,22 +6,31 @@ Layout (see ``docs/warehouse.md``)::
       CURRENT                                 the run id of the current snapshot (one line; switched atomically)
       shared/current -> snapshots/<run_id>    convenience symlink for path-based tools (follows CURRENT)
       shared/snapshots/<run_id>/manifest.json
-      shared/snapshots/<run_id>/<table>/part-00000.parquet
+      shared/snapshots/<run_id>/<table>/part-00000.parquet                      small tables: one file
+      shared/snapshots/<run_id>/<table>/street_code=<code>/part-00000.parquet   big tables: one per 街道/镇
+      shared/snapshots/<run_id>/<table>/street_code=unknown/part-00000.parquet  rows without a place
       restricted/...                          the same, with full ID numbers and phones
       runs/<run_id>/data_docs/index.html      validation results of every attempt, also failed ones
 
 ``CURRENT`` is the single source of truth: a snapshot folder appears (by an atomic rename) only once all its
 files and its manifest are written and fsynced, and ``CURRENT`` names it only after that. A reader resolves
 ``CURRENT`` once and then reads that snapshot's folder, so it always sees one complete snapshot.
+
+The big tables (``partition_by`` in :mod:`warehouse.schema`) are hive-partitioned by ``street_code``: a reader
+in one 街道 reads only its folder. The column is in the folder name, not in the files; :func:`read_table` and
+:func:`connect` put it back as a text column in its schema position, and return rows in key order as the
+single file did.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from warehouse.privacy import layer_schema
@@ -36,6 +45,7 @@ CURRENT_LINK = "current"
 RUNS = "runs"
 MANIFEST = "manifest.json"
 DATA_FILE = "part-{:05d}.parquet"
+_PARTITION_VALUE = re.compile(r"^[0-9A-Za-z_-]+$")
 
 
 class NoSnapshot(FileNotFoundError):
@@ -96,13 +106,22 @@ def list_snapshots(warehouse_dir: str | Path, layer: Layer | str = Layer.SHARED)
     return [name for _, name in sorted(found)]
 
 
+def partition_folder(column: str, value: str) -> str:
+    """The hive folder name of one partition value (``street_code=440106001``)."""
+    if not _PARTITION_VALUE.match(value):
+        raise ValueError(f"{column}={value!r} cannot name a folder (letters, digits, '_' and '-' only)")
+    return f"{column}={value}"
+
+
 def table_files(warehouse_dir: str | Path, table: str, layer: Layer | str = Layer.SHARED,
                 snapshot: str | None = None) -> list[Path]:
-    """The Parquet files of one table in one snapshot (``current`` when ``snapshot`` is None)."""
+    """The Parquet files of one table in one snapshot (``current`` when ``snapshot`` is None), in path order:
+    one file, or one per partition folder (see :func:`partition_folder`)."""
     if table not in TABLES:
         raise KeyError(f"no table {table!r}; tables: {', '.join(TABLES)}")
     folder = snapshot_path(warehouse_dir, _resolve(warehouse_dir, snapshot), layer) / table
-    files = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
+    pattern = "*/*.parquet" if TABLES[table].partition_by else "*.parquet"
+    files = sorted(p for p in folder.glob(pattern) if not any(s.startswith(".") for s in p.relative_to(folder).parts))
     if not files:
         raise NoSnapshot(f"{folder}: no data files (table {table} is not in this snapshot)")
     return files
@@ -118,20 +137,38 @@ def read_table(
     """One table of the current (or a given) snapshot, with its layer's Arrow schema.
 
     ``read_table(wh, "person")`` is the shared layer (ID numbers and phones masked, ``*_key`` for joins);
-    ``layer="restricted"`` has the full values.
+    ``layer="restricted"`` has the full values. Rows come in key order; a partitioned table's partition
+    column (``street_code``) is read from the folder names, as text.
     """
     files = table_files(warehouse_dir, table, layer, snapshot)
-    dataset = ds.dataset([str(f) for f in files], schema=layer_schema(table, layer), format="parquet")
-    return dataset.to_table(columns=columns)
+    schema = layer_schema(table, layer)
+    t = TABLES[table]
+    if not t.partition_by:
+        return ds.dataset([str(f) for f in files], schema=schema, format="parquet").to_table(columns=columns)
+    partitioning = ds.partitioning(pa.schema([schema.field(c) for c in t.partition_by]), flavor="hive")
+    dataset = ds.dataset([str(f) for f in files], schema=schema, format="parquet", partitioning=partitioning,
+                         partition_base_dir=str(files[0].parents[1]))
+    wanted = list(columns) if columns is not None else schema.names
+    data = dataset.to_table(columns=list(dict.fromkeys([*wanted, *t.key])))
+    order = pc.sort_indices(data, sort_keys=[(k, "ascending", "at_end") for k in t.key])
+    return data.take(order).select(wanted)
 
 
 def sql_views(warehouse_dir: str | Path, layer: Layer | str = Layer.SHARED, snapshot: str | None = None) -> str:
     """``CREATE VIEW`` statements (DuckDB SQL) for every table of one snapshot: paste into any DuckDB shell."""
     base = snapshot_path(warehouse_dir, _resolve(warehouse_dir, snapshot), layer).resolve()
     statements = []
-    for name in TABLES:
-        glob = str(base / name / "*.parquet").replace("'", "''")
-        statements.append(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{glob}');")
+    for name, t in TABLES.items():
+        if not t.partition_by:
+            glob = str(base / name / "*.parquet").replace("'", "''")
+            statements.append(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{glob}');")
+            continue
+        # hive folders: the partition column comes from the folder names, typed as text, in its schema place
+        glob = str(base / name / "*" / "*.parquet").replace("'", "''")
+        types = ", ".join(f"'{c}': VARCHAR" for c in t.partition_by)
+        columns = ", ".join(f'"{c}"' for c in layer_schema(t, layer).names)
+        statements.append(f"CREATE OR REPLACE VIEW {name} AS SELECT {columns} FROM read_parquet('{glob}', "
+                          f"hive_partitioning = true, hive_types = {{{types}}});")
     return "\n".join(statements)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 # --------------------------------------------------------------------------------------------------------------
 # Code formats (see shared/docs/domain.md); used by validation and by the privacy layer.
@@ -25,6 +26,9 @@ RESIDENT_ID_PATTERN = r"^\d{17}[\dX]$"
 CREDIT_CODE_PATTERN = r"^[0-9A-HJ-NP-RTUWXY]{18}$"
 DIVISION_CODE_PATTERN = r"^\d{12}$"
 DEFAULT_GRID_CODE_WIDTH = 15
+#: 街道/镇 code of a row whose place is not known (no grid, no address): its own partition, never dropped.
+UNKNOWN_STREET = "unknown"
+STREET_CODE_PATTERN = rf"^(?:\d{{9}}|{UNKNOWN_STREET})$"
 
 
 class Layer(StrEnum):
@@ -60,6 +64,8 @@ class Table:
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     chinese: str = ""
+    #: Columns whose values name the table's hive folders (``<table>/<column>=<value>/part-00000.parquet``).
+    #: They are columns of the table like any other; in the files they live in the folder name only.
     partition_by: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -75,6 +81,31 @@ class Table:
 
 def _c(name: str, type_: pa.DataType, doc: str, **kw) -> Column:
     return Column(name=name, type=type_, doc=doc, **kw)
+
+
+def _street_code(where: str) -> Column:
+    """The partition column of the big tables: the 街道/镇 (township / street office) the row lies in."""
+    return Column(
+        name="street_code", type=pa.string(), nullable=False, pattern=STREET_CODE_PATTERN,
+        doc=f"9-digit 街道/镇 code (county 6 + township 3) {where}. The table is partitioned by it.",
+    )
+
+
+def street_codes(grid_code: pa.Array | pa.ChunkedArray, division_code: pa.Array | pa.ChunkedArray | None = None
+                 ) -> pa.Array:
+    """The 街道/镇 code of each row (乡镇街道, 9 digits): the first 9 digits of its grid code (county 6 + street 3
+    + ...), else of its address's 12-digit division code, else :data:`UNKNOWN_STREET`. Vectorised."""
+
+    def prefix(values: pa.Array | pa.ChunkedArray | None) -> pa.Array | pa.ChunkedArray | None:
+        if values is None:
+            return None
+        values = values.cast(pa.string())
+        usable = pc.fill_null(pc.match_substring_regex(values, r"^[0-9]{9}"), False)
+        return pc.if_else(usable, pc.utf8_slice_codeunits(values, 0, 9), pa.scalar(None, pa.string()))
+
+    found = pc.coalesce(*(p for p in (prefix(grid_code), prefix(division_code)) if p is not None),
+                        pa.scalar(UNKNOWN_STREET))
+    return found.combine_chunks() if isinstance(found, pa.ChunkedArray) else found
 
 
 S = pa.string()
@@ -96,7 +127,7 @@ ADDRESS = Table(
     doc="The standard address library (标准地址库) as bound into this warehouse: one row per finest address "
     "(户室 in towns, 门牌 in villages).",
     key=("address_code",),
-    partition_by=(),
+    partition_by=("street_code",),
     columns=(
         _c("address_code", S, "Standard address code from the workspace's address library.", nullable=False),
         _c("division_code", S, "12-digit statistical code of the community / village (社区/村).",
@@ -117,6 +148,7 @@ ADDRESS = Table(
         _c("standard_text", S, "The standard address written out in full.", nullable=False),
         _c("building_code", S, "Standard building code (标准建筑物编码)."),
         _c("grid_code", S, "Basic or micro grid the address lies in.", references="grid.grid_code"),
+        _street_code(f"of the grid, else of `division_code` ('{UNKNOWN_STREET}' without either)"),
         _c("lon", F, "Longitude, WGS-84."),
         _c("lat", F, "Latitude, WGS-84."),
     ),
@@ -147,7 +179,7 @@ PERSON = Table(
     chinese="实有人口",
     doc="Actual population: one golden record per resolved real person.",
     key=("person_id",),
-    partition_by=(),
+    partition_by=("street_code",),
     columns=(
         _c("person_id", S, "Stable gridhub person id (P + 12 hex).", nullable=False),
         _c("id_type", S, "Kind of identity document: 居民身份证 / 护照 / 其他.", values=("居民身份证", "护照", "其他")),
@@ -165,6 +197,7 @@ PERSON = Table(
         _c("separated", B, "人户分离: living away from the hukou township."),
         _c("employer_org_id", S, "Current employer.", references="organisation.org_id"),
         _c("grid_code", S, "Grid of the current residence (进网入格).", references="grid.grid_code"),
+        _street_code(f"of the grid, else of the residence's address ('{UNKNOWN_STREET}' without either)"),
         _c("sources", LIST_S, "Feeds that describe this person."),
         _c("field_sources", S, "JSON: for every surviving field, the feed and record it came from."),
     ),
@@ -175,6 +208,7 @@ HOUSE = Table(
     chinese="实有房屋",
     doc="Actual houses: one row per resolved house, bound to a standard address.",
     key=("house_id",),
+    partition_by=("street_code",),
     columns=(
         _c("house_id", S, "Stable gridhub house id (H + 12 hex).", nullable=False),
         _c("address_code", S, "Standard address of the house.", references="address.address_code"),
@@ -184,6 +218,7 @@ HOUSE = Table(
         _c("area", F, "Floor area in m²."),
         _c("rented", B, "出租屋."),
         _c("grid_code", S, "Grid of the house.", references="grid.grid_code"),
+        _street_code(f"of the grid, else of the address ('{UNKNOWN_STREET}' without either)"),
         _c("bind_level", S, "Finest level the address was matched to."),
         _c("sources", LIST_S, "Feeds that describe this house."),
     ),
@@ -194,6 +229,7 @@ ORGANISATION = Table(
     chinese="实有单位",
     doc="Actual organisations: one golden record per resolved organisation.",
     key=("org_id",),
+    partition_by=("street_code",),
     columns=(
         _c("org_id", S, "Stable gridhub organisation id (O + 12 hex).", nullable=False),
         _c("credit_code", S, "Unified social credit code (GB 32100), check character valid.",
@@ -207,6 +243,7 @@ ORGANISATION = Table(
         _c("status", S, "Registration status."),
         _c("established", D, "Date established."),
         _c("grid_code", S, "Grid of the business address.", references="grid.grid_code"),
+        _street_code(f"of the grid, else of the address ('{UNKNOWN_STREET}' without either)"),
         _c("sources", LIST_S, "Feeds that describe this organisation."),
     ),
 )
@@ -216,6 +253,7 @@ FACILITY = Table(
     chinese="实有设施",
     doc="Actual facilities (hydrants, cameras, shelters...).",
     key=("facility_id",),
+    partition_by=("street_code",),
     columns=(
         _c("facility_id", S, "Stable gridhub facility id (F + 12 hex).", nullable=False),
         _c("facility_type", S, "Type of facility.", nullable=False),
@@ -227,6 +265,7 @@ FACILITY = Table(
         _c("status", S, "Status."),
         _c("grid_code", S, "Grid, by point-in-polygon or by address.", references="grid.grid_code"),
         _c("grid_conflict", B, "Address grid and coordinate grid disagree."),
+        _street_code(f"of the grid, else of the address ('{UNKNOWN_STREET}' without either)"),
         _c("sources", LIST_S, "Feeds that describe this facility."),
     ),
 )
@@ -236,6 +275,7 @@ PERSON_HOUSE = Table(
     chinese="人房关联",
     doc="Who is bound to which house, and how (户籍 / 居住 / 产权).",
     key=("person_id", "house_id", "relation"),
+    partition_by=("street_code",),
     columns=(
         _c("person_id", S, "Person.", nullable=False, references="person.person_id"),
         _c("house_id", S, "House.", nullable=False, references="house.house_id"),
@@ -243,6 +283,7 @@ PERSON_HOUSE = Table(
         _c("valid_from", D, "First seen."),
         _c("valid_to", D, "Last seen, null while current."),
         _c("is_current", B, "Still current."),
+        _street_code(f"of the house (its `street_code`; '{UNKNOWN_STREET}' when unknown)"),
         _c("sources", LIST_S, "Feeds that state the relation."),
     ),
 )

@@ -7,7 +7,8 @@ The order is what makes a killed run harmless:
 2. validate every table with Great Expectations (:func:`warehouse.validate.validate_tables`). Any failure
    raises :class:`PublishBlocked` naming table and expectation; nothing else is touched;
 3. write each table of each layer, sorted by its key, into ``<layer>/snapshots/.incoming-<run_id>-<pid>/``
-   with deterministic Parquet settings, fsync every file;
+   with deterministic Parquet settings, fsync every file: ``<table>/part-00000.parquet``, or for a table with
+   ``partition_by`` one hive folder per value, ``<table>/street_code=<value>/part-00000.parquet``;
 4. write ``manifest.json`` (run id, time, row counts, schema hash, SHA-256 of every file, lineage) and fsync;
 5. rename each incoming folder to ``<layer>/snapshots/<run_id>`` (atomic on one filesystem), fsync parents;
 6. write ``CURRENT.tmp``, fsync, ``os.replace`` it over ``CURRENT``, fsync the folder: the switch;
@@ -39,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -54,10 +56,11 @@ from warehouse.read import (
     SNAPSHOTS,
     current_run_id,
     list_snapshots,
+    partition_folder,
     read_manifest,
     snapshot_path,
 )
-from warehouse.schema import TABLES, Layer, schema_hash
+from warehouse.schema import TABLES, UNKNOWN_STREET, Layer, schema_hash
 from warehouse.validate import ValidationReport, validate_tables
 
 if TYPE_CHECKING:
@@ -171,6 +174,33 @@ def _sorted_by_key(name: str, data: pa.Table) -> pa.Table:
         return data
     order = pc.sort_indices(data, sort_keys=[(k, "ascending", "at_end") for k in key])
     return data.take(order)
+
+
+def table_parts(name: str, data: pa.Table) -> list[tuple[str, pa.Table]]:
+    """The files of one table (sorted by key) as ``(path relative to the snapshot, rows)``, in path order.
+
+    An unpartitioned table is one ``<table>/part-00000.parquet``. A table partitioned by a column (街道/镇 code)
+    gets one hive folder ``<table>/<column>=<value>/`` per value, rows in key order within it; the column is
+    the folder's name and is left out of the file (as hive writers do). The ``unknown`` folder is always there,
+    empty when every row has a place: so an empty table still has a file, and hive readers that infer the
+    column's type from the folder names (pyarrow, pandas, DuckDB) see text, not numbers.
+    """
+    table = TABLES[name]
+    if not table.partition_by:
+        return [(f"{name}/{DATA_FILE.format(0)}", data)]
+    (column,) = table.partition_by
+    order = pc.sort_indices(data, sort_keys=[(column, "ascending"), *((k, "ascending", "at_end") for k in table.key)])
+    data = data.take(order)
+    values = data.column(column).combine_chunks()
+    starts = [0]
+    if data.num_rows > 1:
+        changed = pc.not_equal(values.slice(1), values.slice(0, data.num_rows - 1))
+        starts += (np.flatnonzero(changed.to_numpy(zero_copy_only=False)) + 1).tolist()
+    ends = [*starts[1:], data.num_rows]
+    rows = data.drop_columns([column])
+    parts = {str(values[s]): rows.slice(s, e - s) for s, e in zip(starts, ends, strict=True) if e > s}
+    parts.setdefault(UNKNOWN_STREET, rows.slice(0, 0))
+    return [(f"{name}/{partition_folder(column, v)}/{DATA_FILE.format(0)}", parts[v]) for v in sorted(parts)]
 
 
 def _write_parquet(data: pa.Table, path: Path, crash_label: str) -> dict:
@@ -313,10 +343,11 @@ def publish(
             ordered = _sorted_by_key(name, tables[name])
             hashes = keyed_hashes(name, ordered, hmac_key)
             for layer in LAYERS:
-                rel = f"{name}/{DATA_FILE.format(0)}"
-                entry = _write_parquet(to_layer(name, ordered, layer, hmac_key, hashes), incoming[layer] / rel,
-                                       crash_label=f"{layer}/{name}")
-                files[str(layer)][name] = [{"path": rel, **entry}]
+                parts = table_parts(name, to_layer(name, ordered, layer, hmac_key, hashes))
+                files[str(layer)][name] = [
+                    {"path": rel, **_write_parquet(part, incoming[layer] / rel, crash_label=f"{layer}/{name}")}
+                    for rel, part in parts
+                ]
         _crash_point("data_written")
 
         manifest = {
@@ -328,6 +359,7 @@ def publish(
             "row_counts": {name: tables[name].num_rows for name in TABLES},
             "tables": {
                 name: {"rows": tables[name].num_rows, "key": list(TABLES[name].key),
+                       "partition_by": list(TABLES[name].partition_by),
                        "files": {layer: files[layer][name] for layer in files}}
                 for name in TABLES
             },
@@ -341,7 +373,7 @@ def publish(
         for layer in LAYERS:
             shown = scrub_json(manifest) if layer is Layer.SHARED else manifest
             _write_json(incoming[layer] / MANIFEST, shown)
-            for d in {incoming[layer], *(p.parent for p in incoming[layer].rglob("*.parquet"))}:
+            for d in {incoming[layer], *(p for p in incoming[layer].rglob("*") if p.is_dir())}:
                 _fsync_path(d)
         _crash_point("manifest_written")
 

@@ -20,7 +20,7 @@ from matching.normalize import (
     credit_code_check_chars,
     resident_id_check_chars,
 )
-from warehouse.schema import TABLES, arrow_schema
+from warehouse.schema import TABLES, arrow_schema, street_codes
 
 DISTRICT = "440106"  # 广州市天河区
 
@@ -143,9 +143,11 @@ def synthetic_tables(persons: int = 1_000, *, seed: int = 7, grid_code_width: in
     address_code = _numbered("A", n_addr, 10)
     addr_grid = _pick(rng, grid_codes, n_addr)
     rooms = pa.array(rng.integers(101, 2600, size=n_addr)).cast(pa.string())
+    division = DISTRICT + "001001"
+    addr_street = street_codes(addr_grid, pa.array([division] * n_addr))
     address = _table("address", {
         "address_code": address_code,
-        "division_code": pa.array([DISTRICT + "001001"] * n_addr),
+        "division_code": pa.array([division] * n_addr),
         "province": pa.array(["广东省"] * n_addr), "city": pa.array(["广州市"] * n_addr),
         "district": pa.array(["天河区"] * n_addr),
         "road": _choice(rng, ["天河路", "體育西路", "中山大道"], n_addr),
@@ -153,6 +155,7 @@ def synthetic_tables(persons: int = 1_000, *, seed: int = 7, grid_code_width: in
         "room": rooms,
         "standard_text": _join("广东省广州市天河区天河路", rooms, "房"),
         "grid_code": addr_grid,
+        "street_code": addr_street,
         "lon": pa.array(113.3 + rng.random(n_addr) * 0.1), "lat": pa.array(23.1 + rng.random(n_addr) * 0.1),
     })
 
@@ -165,27 +168,35 @@ def synthetic_tables(persons: int = 1_000, *, seed: int = 7, grid_code_width: in
         "area": pa.array(rng.uniform(30, 180, size=n_house)),
         "rented": pa.array(rng.random(n_house) < 0.3),
         "grid_code": addr_grid,
+        "street_code": addr_street,
         "sources": _list_of("zhujian_house", n_house),
     })
 
     org_id = _numbered("O", n_org, 12)
     org_addr = _pick(rng, address_code, n_org)
+    org_credit = credit_codes(rng, n_org)
+    org_grid = _pick(rng, grid_codes, n_org)
     organisation = _table("organisation", {
         "org_id": org_id,
-        "credit_code": credit_codes(rng, n_org),
+        "credit_code": org_credit,
         "name": _numbered("广州天河科技有限公司", n_org, 5),
         "org_type": pa.array(["企业"] * n_org),
         "address_code": org_addr,
-        "grid_code": _pick(rng, grid_codes, n_org),
+        "grid_code": org_grid,
+        "street_code": street_codes(org_grid, pa.array([division] * n_org)),
         "sources": _list_of("shichang_org", n_org),
     })
 
+    fac_type = _choice(rng, ["消防栓", "摄像头", "应急避难所"], n_fac)
+    fac_address = _pick(rng, address_code, n_fac, null_share=0.2)
+    fac_grid = _pick(rng, grid_codes, n_fac)
     facility = _table("facility", {
         "facility_id": _numbered("F", n_fac, 12),
-        "facility_type": _choice(rng, ["消防栓", "摄像头", "应急避难所"], n_fac),
-        "address_code": _pick(rng, address_code, n_fac, null_share=0.2),
-        "grid_code": _pick(rng, grid_codes, n_fac),
+        "facility_type": fac_type,
+        "address_code": fac_address,
+        "grid_code": fac_grid,
         "grid_conflict": pa.array(np.zeros(n_fac, dtype=bool)),
+        "street_code": street_codes(fac_grid),
     })
 
     person_id = _numbered("P", persons, 12)
@@ -206,12 +217,14 @@ def synthetic_tables(persons: int = 1_000, *, seed: int = 7, grid_code_width: in
         "separated": pa.array(rng.random(persons) < 0.1),
         "employer_org_id": employer,
         "grid_code": pc.take(addr_grid, pa.array(residence_idx)),
+        "street_code": pc.take(addr_street, pa.array(residence_idx)),
         "sources": _list_of("gongan_hukou", persons),
     })
 
     person_house = _table("person_house", {
         "person_id": person_id, "house_id": residence, "relation": pa.array(["居住"] * persons),
         "is_current": pa.array(np.ones(persons, dtype=bool)),
+        "street_code": pc.take(addr_street, pa.array(residence_idx)),
     })
     employed = pc.is_valid(employer)
     person_organisation = _table("person_organisation", {

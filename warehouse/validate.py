@@ -9,6 +9,7 @@ schema fact                 expectation
 ``key`` (several columns)   not-null on each + ``expect_compound_columns_to_be_unique``
 ``nullable=False``          ``expect_column_values_to_not_be_null``
 ``pattern``                 ``expect_column_values_to_match_regex``
+``partition_by`` column     not-null + its pattern: it names the hive folder (``street_code``: 9 digits or ``unknown``)
 resident-ID pattern         + ``expect_column_values_to_be_valid_resident_id`` (GB 11643 check digit)
 credit-code pattern         + ``expect_column_values_to_be_valid_credit_code`` (GB 32100 check char)
 grid codes                  ``expect_column_values_to_match_regex`` ``^(\\d{W}|\\d{W+3})$`` (W = grid width)
@@ -138,7 +139,8 @@ def build_checks(
     # a single-column key never may.
     not_null = [c.name for c in t.columns if not c.nullable or (t.key == (c.name,))]
     for name in not_null:
-        add("expect_column_values_to_not_be_null", name, "key column" if name in t.key else "nullable=False")
+        why = "key column" if name in t.key else "partition column" if name in t.partition_by else "nullable=False"
+        add("expect_column_values_to_not_be_null", name, why)
     if len(t.key) == 1:
         add("expect_column_values_to_be_unique", t.key[0], "key")
     else:
@@ -146,7 +148,8 @@ def build_checks(
     for c in t.columns:
         is_grid = c.references == GRID_REFERENCE or f"{t.name}.{c.name}" == GRID_REFERENCE
         if c.pattern:
-            add("expect_column_values_to_match_regex", c.name, "pattern", regex=c.pattern)
+            why = "pattern (it names the partition folder)" if c.name in t.partition_by else "pattern"
+            add("expect_column_values_to_match_regex", c.name, why, regex=c.pattern)
         if c.pattern == RESIDENT_ID_PATTERN:
             add("expect_column_values_to_be_valid_resident_id", c.name, "GB 11643 check digit")
         if c.pattern == CREDIT_CODE_PATTERN:
