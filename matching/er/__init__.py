@@ -6,6 +6,8 @@ Public API (see docs/entity-resolution.md)::
     result = resolve(mentions, settings, state=ResolutionState.load(folder), decisions=reviewed, run_id=run)
     result.state.save(folder)
     golden = golden_records(mentions, result.assignments, settings)
+    # only today's new and changed rows, against the saved state (work in proportion to the change):
+    daily = resolve_delta(todays_rows, settings, state=result.state, removed=deleted_keys, run_id=next_run)
 """
 
 from __future__ import annotations
