@@ -54,6 +54,18 @@ def _codes(s: pd.Series) -> np.ndarray:
     return codes.astype(np.int64)
 
 
+def _exact_then_rest(code: np.ndarray, left: np.ndarray, right: np.ndarray,
+                     n_levels: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Levels with equal codes at 0, a missing side at NULL and the rest at the last level; the pairs still to
+    grade (both present, different); the last level's index. The caller grades only those pairs."""
+    a, b = code[left], code[right]
+    last = n_levels - 1
+    out = np.full(len(left), last, dtype=np.int8)
+    out[a == b] = 0
+    out[(a < 0) | (b < 0)] = NULL
+    return out, np.flatnonzero((a != b) & (a >= 0) & (b >= 0)), last
+
+
 def _pair_scores(scorer, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if len(a) == 0:
         return np.empty(0, dtype=np.float64)
@@ -248,11 +260,7 @@ class Code(Comparison):
         return prep
 
     def compare(self, prep, left, right):
-        a, b = prep["code"][left], prep["code"][right]
-        last = len(self.levels) - 1
-        out = np.full(len(left), last, dtype=np.int8)
-        out[a == b] = 0
-        rest = np.flatnonzero((a != b) & (a >= 0) & (b >= 0))
+        out, rest, last = _exact_then_rest(prep["code"], left, right, len(self.levels))
         if len(rest):
             fl, fr = prep["obj"][left[rest]], prep["obj"][right[rest]]
             osa = _pair_scores(OSA.distance, fl, fr)
@@ -266,7 +274,6 @@ class Code(Comparison):
                 both_valid = prep["valid"][left[rest]] & prep["valid"][right[rest]]
                 lv[(lv == last) & both_valid] = last - 1
             out[rest] = lv
-        out[(a < 0) | (b < 0)] = NULL
         return out
 
 
@@ -345,11 +352,7 @@ class DateComparison(Comparison):
         return pd.Series(self.prepare(df)["code"], index=df.index).astype("Int64").mask(lambda x: x < 0)
 
     def compare(self, prep, left, right):
-        a, b = prep["code"][left], prep["code"][right]
-        last = len(self.levels) - 1
-        out = np.full(len(left), last, dtype=np.int8)
-        out[a == b] = 0
-        rest = np.flatnonzero((a != b) & (a >= 0) & (b >= 0))
+        out, rest, last = _exact_then_rest(prep["code"], left, right, len(self.levels))
         if len(rest):
             li, ri = left[rest], right[rest]
             swap = (prep["y"][li] == prep["y"][ri]) & (prep["m"][li] == prep["d"][ri]) & (prep["d"][li] == prep["m"][ri])
@@ -361,7 +364,6 @@ class DateComparison(Comparison):
                 for k, w in enumerate(self.within):
                     lv[(lv == last) & (gap <= w)] = 3 + k
             out[rest] = lv
-        out[(a < 0) | (b < 0)] = NULL
         return out
 
 
