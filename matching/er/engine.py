@@ -348,6 +348,46 @@ def _entity_of_sub(idx: np.ndarray, inv_of_sub: np.ndarray, new_ids: pd.Series, 
     return out
 
 
+def _reopened_members(prev: ResolutionState, d: pd.DataFrame, gone: np.ndarray, decisions: pd.DataFrame) -> np.ndarray:
+    """Registry rows to resolve again because a cannot-link decision falls inside their (kept) entity."""
+    r_ids = prev.registry["entity_id"]
+    lp, rp = prev.locate(decisions["record_key_l"]), prev.locate(decisions["record_key_r"])
+    inside = (decisions["decision"] == "non_match").to_numpy() & (lp >= 0) & (rp >= 0)
+    inside[inside] = ~gone[lp[inside]] & ~gone[rp[inside]]
+    ids_l = r_ids.iloc[lp[inside]].to_numpy(dtype=object)
+    ids_r = r_ids.iloc[rp[inside]].to_numpy(dtype=object)
+    reopened = pd.unique(ids_l[ids_l == ids_r])
+    if not len(reopened):
+        return np.empty(0, dtype=np.int64)
+    members = np.flatnonzero(~gone & r_ids.isin(reopened).to_numpy())
+    members = members[~pd.Index(prev.registry["record_key"].iloc[members]).isin(d["record_key"])]
+    log.info("%s: %d entities re-opened by cannot-link decisions (%d records)", prev.entity_type, len(reopened),
+             len(members))
+    return members
+
+
+def _candidates(registry: pd.DataFrame, d_keys: list[np.ndarray], alive: np.ndarray) -> np.ndarray:
+    """Kept registry rows sharing at least one blocking key with a delta record (uint64 look-ups, no strings)."""
+    cand = np.zeros(len(registry), dtype=bool)
+    for i, k in enumerate(d_keys):
+        vals = np.unique(k[k != 0])
+        if len(vals):
+            cand |= pd.Series(registry[_key_col(i)].to_numpy(dtype=np.uint64)).isin(vals).to_numpy()
+    return np.flatnonzero(cand & alive)
+
+
+def _new_registry(registry: pd.DataFrame, added: pd.DataFrame, alive: np.ndarray, updated: np.ndarray,
+                  values: dict) -> pd.DataFrame:
+    """The registry after an incremental run: kept rows as they were (no copy of a million rows when nothing
+    left), the rows at ``updated`` with their new ``values`` (entity id, score, method), ``added`` appended."""
+    base = registry if alive.all() else registry[alive].reset_index(drop=True)
+    at = updated if alive.all() else (np.cumsum(alive) - 1)[updated]
+    if len(at):
+        base = base.assign(**{c: _put(base[c], at, v) for c, v in values.items()})
+    base = base.reindex(columns=added.columns)  # a column the earlier runs did not have is empty for them
+    return pd.concat([base, added], ignore_index=True) if len(added) else base
+
+
 def _run(
     prev: ResolutionState,
     d: pd.DataFrame,
@@ -381,21 +421,10 @@ def _run(
 
     fresh_dec = ~triples(all_dec).isin(triples(prev.decisions)) if len(all_dec) else np.zeros(0, dtype=bool)
     if incremental and len(all_dec):
-        # a cannot-link inside one kept entity re-opens that entity: its members are resolved again
-        lp, rp = prev.locate(all_dec["record_key_l"]), prev.locate(all_dec["record_key_r"])
-        inside = (all_dec["decision"] == "non_match").to_numpy() & (lp >= 0) & (rp >= 0)
-        inside[inside] = ~gone[lp[inside]] & ~gone[rp[inside]]
-        ids_l = r_ids.iloc[lp[inside]].to_numpy(dtype=object)
-        ids_r = r_ids.iloc[rp[inside]].to_numpy(dtype=object)
-        reopened = pd.unique(ids_l[ids_l == ids_r])
-        if len(reopened):
-            members = np.flatnonzero(~gone & r_ids.isin(reopened).to_numpy())
-            members = members[~pd.Index(R["record_key"].iloc[members]).isin(d["record_key"])]
-            again = R.iloc[members][list(d.columns)].reset_index(drop=True)
-            d = pd.concat([d, again], ignore_index=True)
+        members = _reopened_members(prev, d, gone, all_dec)
+        if len(members):
+            d = pd.concat([d, R.iloc[members][list(d.columns)].reset_index(drop=True)], ignore_index=True)
             d_hash = np.r_[d_hash, R["record_hash"].to_numpy(dtype=np.uint64)[members]]
-            log.info("%s: %d entities re-opened by cannot-link decisions (%d records)", etype, len(reopened),
-                     len(members))
 
     nd = len(d)
     pos = prev.locate(d["record_key"], hashes=d["_rk"].to_numpy()) if n_reg else np.full(nd, -1)
@@ -415,14 +444,7 @@ def _run(
 
     # ---- candidates among the kept records, blocking ------------------------------------------------------
     d_keys = [rule_keys(d, rule) for rule in settings.blocking]
-    cand = np.zeros(n_reg, dtype=bool)
-    if incremental and alive.any() and nd:
-        for i, k in enumerate(d_keys):
-            vals = np.unique(k[k != 0])
-            if len(vals):
-                cand |= pd.Series(R[_key_col(i)].to_numpy(dtype=np.uint64)).isin(vals).to_numpy()
-        cand &= alive
-    cand_pos = np.flatnonzero(cand)
+    cand_pos = _candidates(R, d_keys, alive) if incremental and alive.any() and nd else np.empty(0, dtype=np.int64)
     nc = len(cand_pos)
     if nc:
         sub = pd.concat([R.iloc[cand_pos].reindex(columns=d.columns).reset_index(drop=True), d], ignore_index=True)
@@ -584,20 +606,11 @@ def _run(
                       **{_tf_col(k): h for k, h in d_tf.items()})
     columns = [*REGISTRY_COLUMNS, *[c for c in d.columns if c not in (*REGISTRY_COLUMNS, "_rk")], "_rk",
                *[_key_col(i) for i in range(len(d_keys))], *[_tf_col(k) for k in d_tf]]
-    d_part = d_part[columns]
     if incremental:
-        # kept rows stay as they are (no copy of a million rows when nothing left); the members of reached
-        # entities get their new entity id, score and method in place
-        base = R if alive.all() else R[alive].reset_index(drop=True)
-        at = ent_pos if alive.all() else (np.cumsum(alive) - 1)[ent_pos]
-        if len(at):
-            base = base.assign(entity_id=_put(base["entity_id"], at, new_ids.iloc[nd:]),
-                               score=_put(base["score"], at, rec_score[nd:]),
-                               method=_put(base["method"], at, method[nd:]))
-        base = base.reindex(columns=columns)  # a column the earlier runs did not have is empty for them
-        registry = pd.concat([base, d_part], ignore_index=True) if nd else base
+        registry = _new_registry(R, d_part[columns], alive, ent_pos,
+                                 {"entity_id": new_ids.iloc[nd:], "score": rec_score[nd:], "method": method[nd:]})
     else:
-        registry = d_part
+        registry = d_part[columns]
     for c in ("record_key", "entity_id", "method"):
         if registry[c].dtype != "string":
             registry[c] = registry[c].astype("string")
