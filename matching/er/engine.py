@@ -40,6 +40,7 @@ from matching.er.ids import (
     STATE_VERSION,
     IssuedIds,
     ResolutionState,
+    arrow_strings,
     assign_ids,
     empty_decisions,
     empty_history,
@@ -233,10 +234,8 @@ def resolve(
                     incremental=False)
     # only new and changed records are resolved again; records that left are removed
     hashes = record_hashes(df, settings)
-    pos = prev.locate(df["record_key"], hashes=df["_rk"].to_numpy())
+    pos, same = _unchanged(prev, df, hashes)
     known = pos >= 0
-    reg_hash = prev.registry["record_hash"].to_numpy(dtype=np.uint64)
-    same = known & (reg_hash[np.where(known, pos, 0)] == hashes)
     gone = np.ones(len(prev.registry), dtype=bool)
     gone[pos[known]] = False
     todo = np.flatnonzero(~same)
@@ -268,12 +267,17 @@ def resolve_delta(
     if removed is not None and len(removed):
         at = state.locate(pd.Series(list(removed), dtype="string"))
         gone[at[at >= 0]] = True
+    _, same = _unchanged(state, df, hashes)  # sent again unchanged: nothing to do
+    return _run(state, df[~same].reset_index(drop=True), hashes[~same], gone, settings, decisions, run_id, clock,
+                incremental=True)
+
+
+def _unchanged(state: ResolutionState, df: pd.DataFrame, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Registry row of each prepared record (-1 = new) and whether the registry holds it unchanged."""
     pos = state.locate(df["record_key"], hashes=df["_rk"].to_numpy())
     known = pos >= 0
     reg_hash = state.registry["record_hash"].to_numpy(dtype=np.uint64)
-    same = known & (reg_hash[np.where(known, pos, 0)] == hashes)  # sent again unchanged: nothing to do
-    return _run(state, df[~same].reset_index(drop=True), hashes[~same], gone, settings, decisions, run_id, clock,
-                incremental=True)
+    return pos, known & (reg_hash[np.where(known, pos, 0)] == hashes)
 
 
 class _Clock:
@@ -310,11 +314,10 @@ def _decision_nodes(keys: pd.Series, d_index: pd.Index, state: ResolutionState, 
 
 def _is_in(s: pd.Series, values: pd.Index) -> np.ndarray:
     """``s.isin(values)`` for a long string column and a short list: Arrow hashes the short side only."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = pa.array(s.array)
-    hit = pc.is_in(arr, value_set=pa.array(values.astype("string").array, type=arr.type))
+    arr = arrow_strings(s)
+    hit = pc.is_in(arr, value_set=arrow_strings(pd.Series(values)).cast(arr.type))
     return hit.to_numpy(zero_copy_only=False).astype(bool)
 
 
@@ -328,9 +331,7 @@ def _put(s: pd.Series, at: np.ndarray, values) -> pd.Series:
         order = np.argsort(at, kind="stable")
         mask = np.zeros(len(s), dtype=bool)
         mask[at] = True
-        arr = pa.array(s.array)
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
+        arr = arrow_strings(s)
         out = pc.replace_with_mask(arr, pa.array(mask), pa.array(values[order], type=arr.type))
         return pd.Series(pd.array(out, dtype="string"), index=s.index, name=s.name)
     out = s.to_numpy(copy=True)

@@ -98,14 +98,13 @@ class ResolutionState:
             self._lookup = (len(reg), index)
         index = self._lookup[1]
         if index.dtype == np.uint64:
-            import pyarrow as pa
             import pyarrow.compute as pc
 
             pos = index.get_indexer(record_key_hashes(keys) if hashes is None else hashes)
             found = np.flatnonzero(pos >= 0)
             if len(found):
-                held = pa.array(reg["record_key"].iloc[pos[found]].array)
-                asked = pa.array(keys.iloc[found].array)
+                held = arrow_strings(reg["record_key"].iloc[pos[found]])
+                asked = arrow_strings(keys.iloc[found])
                 same = pc.equal(held, asked).to_numpy(zero_copy_only=False).astype(bool)
                 pos[found[~same]] = -1
             return pos
@@ -170,6 +169,14 @@ class ResolutionState:
         return Path(state_root) / "er" / entity_type
 
 
+def arrow_strings(s: pd.Series):
+    """A string column as one contiguous Arrow string array, without going through Python objects."""
+    import pyarrow as pa
+
+    arr = pa.array(s.astype("string").array) if len(s) else pa.array([], type=pa.string())
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
 def record_key_hashes(keys: pd.Series) -> np.ndarray:
     """The 64-bit hash the registry keeps for each record_key (``_rk``)."""
     from matching.er.blocking import value_hashes
@@ -185,10 +192,7 @@ class IssuedIds:
     """
 
     def __init__(self, issued: pd.Series):
-        import pyarrow as pa
-
-        base = pa.array(issued.astype("string").array) if len(issued) else pa.array([], type=pa.string())
-        self._base = base.combine_chunks() if isinstance(base, pa.ChunkedArray) else base
+        self._base = arrow_strings(issued)
         self.added: list[str] = []
         self._added: set[str] = set()
 
