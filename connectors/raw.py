@@ -217,25 +217,20 @@ class RawZone:
 
     def manifest(self, feed: str | None = None) -> pd.DataFrame:
         """The manifest as a DataFrame (one row per feed and content), in receipt order."""
-        if not self.manifest_path.exists():
-            return pd.DataFrame(columns=MANIFEST_COLUMNS)
-        with self._db() as con:
-            try:
-                sql = "SELECT * FROM files" + (" WHERE feed=?" if feed else "") + " ORDER BY received_at, seq"
-                rows = [dict(r) for r in con.execute(sql, (feed,) if feed else ())]
-            except sqlite3.OperationalError:
-                rows = []
-        return pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+        return self._select("files", MANIFEST_COLUMNS, feed, "received_at, seq")
 
     def events(self, feed: str | None = None) -> pd.DataFrame:
         """The append-only log of every receipt and outcome."""
-        cols = ["id", "at", "feed", "sha256", "file_name", "event", "detail"]
+        return self._select("events", ["id", "at", "feed", "sha256", "file_name", "event", "detail"], feed, "id")
+
+    def _select(self, table: str, columns: list[str], feed: str | None, order: str) -> pd.DataFrame:
+        """Rows of one manifest table (of one feed, if given) as a DataFrame; empty before the first receipt."""
         if not self.manifest_path.exists():
-            return pd.DataFrame(columns=cols)
+            return pd.DataFrame(columns=columns)
         with self._db() as con:
             try:
-                sql = "SELECT * FROM events" + (" WHERE feed=?" if feed else "") + " ORDER BY id"
+                sql = f"SELECT * FROM {table}" + (" WHERE feed=?" if feed else "") + f" ORDER BY {order}"
                 rows = [dict(r) for r in con.execute(sql, (feed,) if feed else ())]
             except sqlite3.OperationalError:
                 rows = []
-        return pd.DataFrame(rows, columns=cols)
+        return pd.DataFrame(rows, columns=columns)
