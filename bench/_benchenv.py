@@ -15,8 +15,17 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["splink>=5", "recordlinkage>=0.16", "rapidfuzz>=3.9", "pypinyin>=0.51", "pyarrow>=18", "pydantic>=2.7",
-            "pyyaml>=6", "scipy>=1.10", "psutil>=5"]
+PACKAGES = [
+    "splink>=5",
+    "recordlinkage>=0.16",
+    "rapidfuzz>=3.9",
+    "pypinyin>=0.51",
+    "pyarrow>=18",
+    "pydantic>=2.7",
+    "pyyaml>=6",
+    "scipy>=1.10",
+    "psutil>=5",
+]
 
 
 def ensure(script: str) -> None:
@@ -30,8 +39,14 @@ def ensure(script: str) -> None:
     venv = Path(os.environ.get("ER_BENCH_VENV", ROOT / ".venv-bench"))
     py = venv / "bin" / "python"
     if not py.exists():
-        sys.stderr.write(f"creating bench venv {venv} (splink, recordlinkage; pandas < 3 for recordlinkage)\n")
+        sys.stderr.write(
+            f"creating bench venv {venv} (splink, recordlinkage; pandas < 3 for recordlinkage)\n"
+        )
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(py), "-m", "pip", "install", "-q", *PACKAGES], check=True)
-    env = {**os.environ, "_ER_BENCH_REEXEC": "1", "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {
+        **os.environ,
+        "_ER_BENCH_REEXEC": "1",
+        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
     os.execve(str(py), [str(py), script, *sys.argv[1:]], env)

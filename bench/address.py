@@ -88,7 +88,9 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
-    district = build_district(np.random.default_rng(args.seed), homes=args.homes, organisations=args.homes // 40)
+    district = build_district(
+        np.random.default_rng(args.seed), homes=args.homes, organisations=args.homes // 40
+    )
     lib_frame = district.addresses
     texts, truth = noisy_texts(lib_frame, args.distinct, args.seed + 1)
     rng = np.random.default_rng(args.seed + 2)
@@ -96,12 +98,18 @@ def main(argv: list[str] | None = None) -> None:
     series = pd.Series(np.asarray(texts, dtype=object)[draw], dtype="string")
     true_codes = pd.Series(np.asarray(truth, dtype=object)[draw])
     setup = time.perf_counter() - t0
-    print(f"setup {setup:.1f}s: library {len(lib_frame):,} addresses, {args.distinct:,} distinct texts, "
-          f"{args.addresses:,} rows, {series.nunique():,} distinct in the rows")
+    print(
+        f"setup {setup:.1f}s: library {len(lib_frame):,} addresses, {args.distinct:,} distinct texts, "
+        f"{args.addresses:,} rows, {series.nunique():,} distinct in the rows"
+    )
 
     t = time.perf_counter()
-    library = AddressLibrary.from_frames(lib_frame[[c for c in lib_frame.columns if c not in (
-        "kind", "street_code", "rural", "community_short")]], district.divisions)
+    library = AddressLibrary.from_frames(
+        lib_frame[
+            [c for c in lib_frame.columns if c not in ("kind", "street_code", "rural", "community_short")]
+        ],
+        district.divisions,
+    )
     load_s = time.perf_counter() - t
     gc.collect()
     rss_before = rss_mb()
@@ -134,8 +142,10 @@ def main(argv: list[str] | None = None) -> None:
     naive = naive_match(lib_frame["standard_text"], lib_frame["address_code"], naive_rows)
     naive_s = time.perf_counter() - t
     naive_right = sum(
-        1 for g, want in zip(naive, true_codes.iloc[: args.naive], strict=True)
-        if g is not None and want and building_of.get(g) == building_of.get(want))
+        1
+        for g, want in zip(naive, true_codes.iloc[: args.naive], strict=True)
+        if g is not None and want and building_of.get(g) == building_of.get(want)
+    )
 
     n = args.addresses
     rate = n / match_s
@@ -143,19 +153,28 @@ def main(argv: list[str] | None = None) -> None:
         ("library index (once)", f"{len(lib_frame):,} rows", f"{load_s:.2f}", "", ""),
         ("parse_addresses (peer: parse only)", f"{n:,}", f"{parse_s:.2f}", f"{n / parse_s:,.0f}", ""),
         ("match_addresses (parse + match)", f"{n:,}", f"{match_s:.2f}", f"{rate:,.0f}", "1.0"),
-        ("naive rapidfuzz extractOne per row", f"{args.naive:,}", f"{naive_s:.2f}", f"{args.naive / naive_s:,.1f}",
-         f"{(args.naive / naive_s) / rate:.5f}"),
+        (
+            "naive rapidfuzz extractOne per row",
+            f"{args.naive:,}",
+            f"{naive_s:.2f}",
+            f"{args.naive / naive_s:,.1f}",
+            f"{(args.naive / naive_s) / rate:.5f}",
+        ),
     ]
     print()
     print(f"{'step':<38}{'rows':>14}{'seconds':>10}{'rows/s':>12}{'vs match':>10}")
     for r in rows:
         print(f"{r[0]:<38}{r[1]:>14}{r[2]:>10}{r[3]:>12}{r[4]:>10}")
     print()
-    print(f"peak RSS {rss_peak:,.0f} MB (before matching {rss_before:,.0f} MB); "
-          f"tracemalloc peak of a 100,000-row match {traced_peak / 2**20:,.0f} MB (Python objects only)")
-    print(f"matched {matched.mean():.2%}; right building among inside rows {right.sum() / inside.sum():.2%}; "
-          f"wrong confident {wrong.sum() / n:.3%}; outside rows bound {(matched & ~inside).sum():,}; "
-          f"naive right {naive_right / max(1, int((true_codes.iloc[: args.naive] != '').sum())):.1%}")
+    print(
+        f"peak RSS {rss_peak:,.0f} MB (before matching {rss_before:,.0f} MB); "
+        f"tracemalloc peak of a 100,000-row match {traced_peak / 2**20:,.0f} MB (Python objects only)"
+    )
+    print(
+        f"matched {matched.mean():.2%}; right building among inside rows {right.sum() / inside.sum():.2%}; "
+        f"wrong confident {wrong.sum() / n:.3%}; outside rows bound {(matched & ~inside).sum():,}; "
+        f"naive right {naive_right / max(1, int((true_codes.iloc[: args.naive] != '').sum())):.1%}"
+    )
     print(f"goal 20,000 addresses/s: {'met' if rate >= 20_000 else 'NOT met'} ({rate:,.0f}/s)")
 
 

@@ -119,16 +119,20 @@ def main(argv: list[str] | None = None) -> int:
         return f"{statistics.median(xs):.3f} s | {min(xs):.3f}–{max(xs):.3f} s"
 
     feeds = first["dags"] - 1
-    print(f"DAG folder import, {args.repeat} fresh interpreters, {feeds} feeds → {first['dags']} DAGs "
-          f"({os.cpu_count()} cores, load avg {os.getloadavg()[0]:.1f})\n")
+    print(
+        f"DAG folder import, {args.repeat} fresh interpreters, {feeds} feeds → {first['dags']} DAGs "
+        f"({os.cpu_count()} cores, load avg {os.getloadavg()[0]:.1f})\n"
+    )
     print("| what | median | min–max |")
     print("|---|---|---|")
     print(f"| bare Airflow (`import airflow.sdk` + `DagBag` class) | {cell('airflow')} |")
     print(f"| gridhub DAG folder (`DagBag(dag_folder=dags/)`) | {cell('dagbag')} |")
     median_dagbag = statistics.median(r["dagbag"] for r in runs)
     verdict = "within" if median_dagbag < BUDGET_SECONDS else "OVER"
-    print(f"\nDAG folder on top of Airflow: {median_dagbag:.3f} s median — {verdict} the {BUDGET_SECONDS:.0f} s budget; "
-          f"{first['new_modules']} modules imported beyond bare Airflow.\n")
+    print(
+        f"\nDAG folder on top of Airflow: {median_dagbag:.3f} s median — {verdict} the {BUDGET_SECONDS:.0f} s budget; "
+        f"{first['new_modules']} modules imported beyond bare Airflow.\n"
+    )
     print("Per-file parse time recorded by Airflow (first run):\n")
     print("| file | DAGs | seconds |")
     print("|---|---|---|")

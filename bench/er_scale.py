@@ -63,9 +63,15 @@ def child_gridhub(folder: Path) -> dict:
     res = resolve(mentions, settings, run_id="full")
     wall = time.perf_counter() - t
     scores = evaluate_resolution(res.assignments, truth)
-    out = {"engine": "gridhub", "records": len(mentions), "seconds": wall, "peak_mb": peak_mb(),
-           "candidate_pairs": res.stats["candidate_pairs"], **{k: scores[k] for k in ("precision", "recall", "f1")},
-           "timings": res.stats["timings"]}
+    out = {
+        "engine": "gridhub",
+        "records": len(mentions),
+        "seconds": wall,
+        "peak_mb": peak_mb(),
+        "candidate_pairs": res.stats["candidate_pairs"],
+        **{k: scores[k] for k in ("precision", "recall", "f1")},
+        "timings": res.stats["timings"],
+    }
     # the daily delta on top of the saved state
     state_dir = folder / "state" / "er" / "person"
     t = time.perf_counter()
@@ -87,11 +93,18 @@ def child_gridhub(folder: Path) -> dict:
     delta_save = time.perf_counter() - t
     after = inc.assignments.set_index("record_key")["entity_id"].reindex(before.index)
     dscores = evaluate_resolution(inc.assignments, truth)
-    out.update({"delta_records": inc.stats["delta_records"], "delta_seconds": delta_wall,
-                "delta_state_load_seconds": load_s, "delta_state_save_seconds": delta_save,
-                "delta_ids_kept": float((after == before).mean()),
-                "delta_f1": dscores["f1"], "delta_incremental": inc.stats["incremental"],
-                "delta_timings": inc.stats["timings"]})
+    out.update(
+        {
+            "delta_records": inc.stats["delta_records"],
+            "delta_seconds": delta_wall,
+            "delta_state_load_seconds": load_s,
+            "delta_state_save_seconds": delta_save,
+            "delta_ids_kept": float((after == before).mean()),
+            "delta_f1": dscores["f1"],
+            "delta_incremental": inc.stats["incremental"],
+            "delta_timings": inc.stats["timings"],
+        }
+    )
     del inc
     # (b) the same delta when the caller hands in every record (the pipeline's way): changes found by hash
     batch = pd.concat([mentions, delta.drop(columns=["true_id"])], ignore_index=True)
@@ -99,9 +112,17 @@ def child_gridhub(folder: Path) -> dict:
     inc = resolve(batch, settings, state=state, run_id="delta-all")
     out["delta_all_seconds"] = time.perf_counter() - t
     out["delta_all_same_ids"] = bool(
-        inc.assignments.set_index("record_key")["entity_id"].sort_index().equals(
-            pd.read_parquet(folder / "state-after-delta" / "registry.parquet", columns=["record_key", "entity_id"])
-            .set_index("record_key")["entity_id"].astype("string").sort_index()))
+        inc.assignments.set_index("record_key")["entity_id"]
+        .sort_index()
+        .equals(
+            pd.read_parquet(
+                folder / "state-after-delta" / "registry.parquet", columns=["record_key", "entity_id"]
+            )
+            .set_index("record_key")["entity_id"]
+            .astype("string")
+            .sort_index()
+        )
+    )
     return out
 
 
@@ -133,7 +154,9 @@ def child_splink(folder: Path) -> dict:
     address = cl.CustomComparison(
         output_column_name="address",
         comparison_levels=[
-            cll.And(cll.NullLevel("address_code"), cll.NullLevel("building_code"), cll.NullLevel("grid_code")),
+            cll.And(
+                cll.NullLevel("address_code"), cll.NullLevel("building_code"), cll.NullLevel("grid_code")
+            ),
             cll.ExactMatchLevel("address_code"),
             cll.ExactMatchLevel("building_code"),
             cll.ExactMatchLevel("grid_code"),
@@ -153,8 +176,9 @@ def child_splink(folder: Path) -> dict:
         comparisons=[
             name,
             cl.DamerauLevenshteinAtThresholds("id_number", [1]),
-            cl.DateOfBirthComparison("birth_date", input_is_string=True, datetime_format="%Y-%m-%d",
-                                     invalid_dates_as_null=True),
+            cl.DateOfBirthComparison(
+                "birth_date", input_is_string=True, datetime_format="%Y-%m-%d", invalid_dates_as_null=True
+            ),
             cl.ExactMatch("sex"),
             cl.DamerauLevenshteinAtThresholds("phone", [1]),
             address,
@@ -164,29 +188,43 @@ def child_splink(folder: Path) -> dict:
     db_api = DuckDBAPI()
     linker = Linker(db_api.register(data), settings)
     linker.training.estimate_probability_two_random_records_match(
-        [block_on("id_number"), block_on("name", "birth_date", "phone")], recall=0.8)
+        [block_on("id_number"), block_on("name", "birth_date", "phone")], recall=0.8
+    )
     linker.training.estimate_u_using_random_sampling(max_pairs=1e7)
     linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("name_pinyin", "birth_date"), estimate_without_term_frequencies=True)
+        block_on("name_pinyin", "birth_date"), estimate_without_term_frequencies=True
+    )
     linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("id_number"), estimate_without_term_frequencies=True)
+        block_on("id_number"), estimate_without_term_frequencies=True
+    )
     predictions = linker.inference.predict(threshold_match_probability=THRESHOLD)
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions,
-                                                                           threshold_match_probability=THRESHOLD)
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_probability=THRESHOLD
+    )
     cdf = clusters.as_pandas_dataframe()[["record_key", "cluster_id"]]
     wall = time.perf_counter() - t
     from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
     # counted outside the timed section, exactly (not from a sample), deduplicated across rules
     counts = count_comparisons_from_blocking_rules(
-        db_api.register(data), blocking_rules=settings.blocking_rules_to_generate_predictions,
-        link_type="dedupe_only", unique_id_column_name="record_key", record_sample_proportion=1.0)
+        db_api.register(data),
+        blocking_rules=settings.blocking_rules_to_generate_predictions,
+        link_type="dedupe_only",
+        unique_id_column_name="record_key",
+        record_sample_proportion=1.0,
+    )
     n_pairs = int(counts[-1]["cumulative_comparison_count"]) if counts else 0
     labels = truth.merge(cdf, on="record_key", how="left")
     labels["cluster_id"] = labels["cluster_id"].astype("string").fillna("single:" + labels["record_key"])
     s = pairwise_scores(labels["cluster_id"].astype(str), labels["true_id"])
-    return {"engine": "splink", "records": len(data), "seconds": wall, "peak_mb": peak_mb(),
-            "candidate_pairs": n_pairs, **{k: s[k] for k in ("precision", "recall", "f1")}}
+    return {
+        "engine": "splink",
+        "records": len(data),
+        "seconds": wall,
+        "peak_mb": peak_mb(),
+        "candidate_pairs": n_pairs,
+        **{k: s[k] for k in ("precision", "recall", "f1")},
+    }
 
 
 def main() -> None:
@@ -208,32 +246,60 @@ def main() -> None:
         sys.stderr.write(f"generated data in {time.perf_counter() - t:.1f}s\n")
         rows = []
         for engine in args.engines.split(","):
-            proc = subprocess.run([sys.executable, __file__, "--child", engine, "--data", str(folder)],
-                                  capture_output=True, text=True, check=False)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", engine, "--data", str(folder)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
             if proc.returncode or not line:
                 sys.stderr.write(proc.stderr[-4000:])
                 raise SystemExit(f"{engine} child failed (exit {proc.returncode})")
-            rows.append(json.loads(line[0][len("RESULT "):]))
-    table = pd.DataFrame([{k: r.get(k) for k in ("engine", "records", "seconds", "peak_mb", "candidate_pairs",
-                                                  "precision", "recall", "f1")} for r in rows])
+            rows.append(json.loads(line[0][len("RESULT ") :]))
+    table = pd.DataFrame(
+        [
+            {
+                k: r.get(k)
+                for k in (
+                    "engine",
+                    "records",
+                    "seconds",
+                    "peak_mb",
+                    "candidate_pairs",
+                    "precision",
+                    "recall",
+                    "f1",
+                )
+            }
+            for r in rows
+        ]
+    )
     with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 140):
-        print(f"Entity resolution of {args.records:,} synthetic person mentions (cluster threshold {THRESHOLD})")
+        print(
+            f"Entity resolution of {args.records:,} synthetic person mentions (cluster threshold {THRESHOLD})"
+        )
         print(table.to_string(index=False))
         ours = next((r for r in rows if r["engine"] == "gridhub"), None)
         if ours:
             print()
             print("gridhub stage timings (s):", json.dumps(ours["timings"]))
-            print(f"daily delta: {ours['delta_records']:,} new records -> resolve_delta {ours['delta_seconds']:.2f}s "
-                  f"({100 * ours['delta_seconds'] / ours['seconds']:.1f}% of the full run), incremental="
-                  f"{ours['delta_incremental']}, existing ids kept {100 * ours['delta_ids_kept']:.3f}%, "
-                  f"F1 after delta {ours['delta_f1']:.4f}")
-            print(f"  state I/O, not in the times above: save after the full run {ours['state_save_seconds']:.2f}s, "
-                  f"load {ours['delta_state_load_seconds']:.2f}s, save after the delta "
-                  f"{ours['delta_state_save_seconds']:.2f}s")
-            print(f"  the same delta handed in with every record (resolve, changes found by hash): "
-                  f"{ours['delta_all_seconds']:.2f}s ({100 * ours['delta_all_seconds'] / ours['seconds']:.1f}%), "
-                  f"same ids as resolve_delta: {ours['delta_all_same_ids']}")
+            print(
+                f"daily delta: {ours['delta_records']:,} new records -> resolve_delta {ours['delta_seconds']:.2f}s "
+                f"({100 * ours['delta_seconds'] / ours['seconds']:.1f}% of the full run), incremental="
+                f"{ours['delta_incremental']}, existing ids kept {100 * ours['delta_ids_kept']:.3f}%, "
+                f"F1 after delta {ours['delta_f1']:.4f}"
+            )
+            print(
+                f"  state I/O, not in the times above: save after the full run {ours['state_save_seconds']:.2f}s, "
+                f"load {ours['delta_state_load_seconds']:.2f}s, save after the delta "
+                f"{ours['delta_state_save_seconds']:.2f}s"
+            )
+            print(
+                f"  the same delta handed in with every record (resolve, changes found by hash): "
+                f"{ours['delta_all_seconds']:.2f}s ({100 * ours['delta_all_seconds'] / ours['seconds']:.1f}%), "
+                f"same ids as resolve_delta: {ours['delta_all_same_ids']}"
+            )
             print("delta stage timings (s):", json.dumps(ours["delta_timings"]))
         np.set_printoptions()
 

@@ -29,8 +29,18 @@ import pandas as pd  # noqa: E402
 from matching.er import EntitySettings, pairwise_scores, resolve  # noqa: E402
 
 THRESHOLD = 0.9
-FEBRL_COLUMNS = ["given_name", "surname", "street_number", "address_1", "address_2", "suburb", "postcode", "state",
-                 "date_of_birth", "soc_sec_id"]
+FEBRL_COLUMNS = [
+    "given_name",
+    "surname",
+    "street_number",
+    "address_1",
+    "address_2",
+    "suburb",
+    "postcode",
+    "state",
+    "date_of_birth",
+    "soc_sec_id",
+]
 
 
 def load(name: str) -> pd.DataFrame:
@@ -58,33 +68,62 @@ def load(name: str) -> pd.DataFrame:
 def gridhub_settings(link_type: str) -> EntitySettings:
     """Our engine's configuration for FEBRL-style person records (no Chinese fields here)."""
     jw = {"jaro_winkler": [0.92, 0.88, 0.7]}
-    return EntitySettings.from_config("febrl", {
-        "id_prefix": "P",
-        "link_type": link_type,
-        "source_column": "source_dataset",
-        "blocking": [
-            {"name": "names", "on": ["given_name", "surname"]},
-            {"name": "dob", "on": ["date_of_birth"]},
-            {"name": "ssid", "on": ["soc_sec_id"]},
-            {"name": "state_address", "on": ["state", "address_1"]},
-            {"name": "number_address", "on": ["street_number", "address_1"]},
-            {"name": "postcode", "on": ["postcode"]},
-        ],
-        "comparisons": [
-            {"name": "given_name", "kind": "string", "columns": ["given_name"], "options": jw, "tf": True},
-            {"name": "surname", "kind": "string", "columns": ["surname"], "options": jw, "tf": True},
-            {"name": "date_of_birth", "kind": "date", "columns": ["date_of_birth"],
-             "options": {"within_days": [31, 366, 3653]}},
-            {"name": "soc_sec_id", "kind": "code", "columns": ["soc_sec_id"], "options": {"within": [2]}},
-            {"name": "street_number", "kind": "exact", "columns": ["street_number"], "tf": True},
-            {"name": "postcode", "kind": "code", "columns": ["postcode"], "options": {"within": [2]}, "tf": True},
-            {"name": "address_1", "kind": "string", "columns": ["address_1"], "options": {"jaro_winkler": [0.9, 0.75]}},
-            {"name": "suburb", "kind": "string", "columns": ["suburb"], "options": {"jaro_winkler": [0.9]}},
-        ],
-        "thresholds": {"match": THRESHOLD, "review": 0.5},
-        "max_block_size": 5_000,
-        "max_cluster_size": 50,
-    })
+    return EntitySettings.from_config(
+        "febrl",
+        {
+            "id_prefix": "P",
+            "link_type": link_type,
+            "source_column": "source_dataset",
+            "blocking": [
+                {"name": "names", "on": ["given_name", "surname"]},
+                {"name": "dob", "on": ["date_of_birth"]},
+                {"name": "ssid", "on": ["soc_sec_id"]},
+                {"name": "state_address", "on": ["state", "address_1"]},
+                {"name": "number_address", "on": ["street_number", "address_1"]},
+                {"name": "postcode", "on": ["postcode"]},
+            ],
+            "comparisons": [
+                {
+                    "name": "given_name",
+                    "kind": "string",
+                    "columns": ["given_name"],
+                    "options": jw,
+                    "tf": True,
+                },
+                {"name": "surname", "kind": "string", "columns": ["surname"], "options": jw, "tf": True},
+                {
+                    "name": "date_of_birth",
+                    "kind": "date",
+                    "columns": ["date_of_birth"],
+                    "options": {"within_days": [31, 366, 3653]},
+                },
+                {"name": "soc_sec_id", "kind": "code", "columns": ["soc_sec_id"], "options": {"within": [2]}},
+                {"name": "street_number", "kind": "exact", "columns": ["street_number"], "tf": True},
+                {
+                    "name": "postcode",
+                    "kind": "code",
+                    "columns": ["postcode"],
+                    "options": {"within": [2]},
+                    "tf": True,
+                },
+                {
+                    "name": "address_1",
+                    "kind": "string",
+                    "columns": ["address_1"],
+                    "options": {"jaro_winkler": [0.9, 0.75]},
+                },
+                {
+                    "name": "suburb",
+                    "kind": "string",
+                    "columns": ["suburb"],
+                    "options": {"jaro_winkler": [0.9]},
+                },
+            ],
+            "thresholds": {"match": THRESHOLD, "review": 0.5},
+            "max_block_size": 5_000,
+            "max_cluster_size": 50,
+        },
+    )
 
 
 def run_gridhub(df: pd.DataFrame, link_type: str) -> tuple[pd.Series, float]:
@@ -119,8 +158,9 @@ def run_splink(df: pd.DataFrame, link_type: str) -> tuple[pd.Series, float]:
         comparisons=[
             cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
             cl.NameComparison("surname").configure(term_frequency_adjustments=True),
-            cl.DateOfBirthComparison("date_of_birth", input_is_string=True, datetime_format="%Y%m%d",
-                                     invalid_dates_as_null=True),
+            cl.DateOfBirthComparison(
+                "date_of_birth", input_is_string=True, datetime_format="%Y%m%d", invalid_dates_as_null=True
+            ),
             cl.DamerauLevenshteinAtThresholds("soc_sec_id", [1, 2]),
             cl.ExactMatch("street_number").configure(term_frequency_adjustments=True),
             cl.DamerauLevenshteinAtThresholds("postcode", [1, 2]).configure(term_frequency_adjustments=True),
@@ -132,21 +172,27 @@ def run_splink(df: pd.DataFrame, link_type: str) -> tuple[pd.Series, float]:
         data[c] = data[c].astype(object).where(data[c].notna(), None)
     db_api = DuckDBAPI()
     if link_type == "link_only":
-        inputs = [db_api.register(g.drop(columns=["source_dataset"]).reset_index(drop=True))
-                  for _, g in data.groupby("source_dataset", sort=True)]
+        inputs = [
+            db_api.register(g.drop(columns=["source_dataset"]).reset_index(drop=True))
+            for _, g in data.groupby("source_dataset", sort=True)
+        ]
     else:
         inputs = db_api.register(data.drop(columns=["source_dataset"]))
     linker = Linker(inputs, settings)
     linker.training.estimate_probability_two_random_records_match(
-        [block_on("soc_sec_id"), block_on("given_name", "surname", "date_of_birth")], recall=0.8)
+        [block_on("soc_sec_id"), block_on("given_name", "surname", "date_of_birth")], recall=0.8
+    )
     linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
     linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("date_of_birth"), estimate_without_term_frequencies=True)
+        block_on("date_of_birth"), estimate_without_term_frequencies=True
+    )
     linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("postcode"), estimate_without_term_frequencies=True)
+        block_on("postcode"), estimate_without_term_frequencies=True
+    )
     predictions = linker.inference.predict(threshold_match_probability=0.2)
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predictions, threshold_match_probability=THRESHOLD)
+        predictions, threshold_match_probability=THRESHOLD
+    )
     cdf = clusters.as_pandas_dataframe()
     elapsed = time.perf_counter() - t
     key_cols = ["source_dataset", "rec_id"] if link_type == "link_only" else ["rec_id"]
@@ -170,13 +216,26 @@ def main() -> None:
             labels, secs = fn(df, link_type)
             if labels.isna().any():
                 missing = labels.isna()
-                labels = labels.astype(object).where(~missing, "single:" + pd.Series(range(len(labels))).astype(str))
+                labels = labels.astype(object).where(
+                    ~missing, "single:" + pd.Series(range(len(labels))).astype(str)
+                )
             s = pairwise_scores(labels.astype(str), truth)
-            rows.append({"dataset": name, "engine": engine, "records": len(df), "precision": s["precision"],
-                         "recall": s["recall"], "f1": s["f1"], "seconds": secs})
+            rows.append(
+                {
+                    "dataset": name,
+                    "engine": engine,
+                    "records": len(df),
+                    "precision": s["precision"],
+                    "recall": s["recall"],
+                    "f1": s["f1"],
+                    "seconds": secs,
+                }
+            )
     out = pd.DataFrame(rows)
     with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 120):
-        print(f"Clustered pairwise quality at match probability {THRESHOLD} (thresholds fixed before scoring)")
+        print(
+            f"Clustered pairwise quality at match probability {THRESHOLD} (thresholds fixed before scoring)"
+        )
         print(out.to_string(index=False))
         wide = out.pivot(index="dataset", columns="engine", values=["f1", "seconds"])
         print()

@@ -27,8 +27,20 @@ from pathlib import Path
 
 import numpy as np
 
-HEADER = ["记录编号", "姓名", "性别", "公民身份号码", "出生日期", "民族", "联系电话", "现住址", "建筑面积", "是否出租",
-          "登记单位", "备注"]
+HEADER = [
+    "记录编号",
+    "姓名",
+    "性别",
+    "公民身份号码",
+    "出生日期",
+    "民族",
+    "联系电话",
+    "现住址",
+    "建筑面积",
+    "是否出租",
+    "登记单位",
+    "备注",
+]
 SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐許鄧馮")
 GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬")
 ROADS = ["桃源街道", "沙河街道", "粤海街道", "南头街道", "西丽街道", "招商街道", "蛇口街道"]
@@ -61,27 +73,46 @@ def generate(path: Path, rows: int, seed: int = 20240301) -> Path:
         for start in range(0, rows, 100_000):
             n = min(100_000, rows - start)
             ids = np.char.add("GA", np.char.zfill((np.arange(start, start + n) + 1).astype(str), 10))
-            name = np.char.add(np.array(SURNAMES)[rng.integers(0, len(SURNAMES), n)],
-                               np.char.add(np.array(GIVEN)[rng.integers(0, len(GIVEN), n)],
-                                           np.array(GIVEN + [""] * 10)[rng.integers(0, len(GIVEN) + 10, n)]))
+            name = np.char.add(
+                np.array(SURNAMES)[rng.integers(0, len(SURNAMES), n)],
+                np.char.add(
+                    np.array(GIVEN)[rng.integers(0, len(GIVEN), n)],
+                    np.array(GIVEN + [""] * 10)[rng.integers(0, len(GIVEN) + 10, n)],
+                ),
+            )
             sex = np.where(rng.random(n) < 0.5, "男", "女")
             days = rng.integers(0, 365 * 80, n)
             birth = (np.datetime64("1940-01-01") + days.astype("timedelta64[D]")).astype(str)
             birth_compact = np.char.replace(birth, "-", "")
-            idn = np.char.add(np.char.add("440305", birth_compact), np.char.zfill(rng.integers(0, 10_000, n)
-                                                                                  .astype(str), 4))
+            idn = np.char.add(
+                np.char.add("440305", birth_compact), np.char.zfill(rng.integers(0, 10_000, n).astype(str), 4)
+            )
             phone = np.char.add("13", np.char.zfill(rng.integers(0, 10**9, n).astype(str), 9))
-            addr = np.char.add(np.char.add("深圳市南山区", np.array(ROADS)[rng.integers(0, len(ROADS), n)]),
-                               np.char.add(rng.integers(1, 300, n).astype(str), "号"))
+            addr = np.char.add(
+                np.char.add("深圳市南山区", np.array(ROADS)[rng.integers(0, len(ROADS), n)]),
+                np.char.add(rng.integers(1, 300, n).astype(str), "号"),
+            )
             area = np.round(rng.uniform(20, 200, n), 1).astype(str)
             rented = np.where(rng.random(n) < 0.3, "是", "否")
             unit = np.full(n, "南山分局桃源派出所")
-            note = np.where(rng.random(n) < 0.05, "\"多行\n备注\"", "")
+            note = np.where(rng.random(n) < 0.05, '"多行\n备注"', "")
             bad = rng.random(n) < 0.01
             birth_compact = np.where(bad & (rng.random(n) < 0.5), "20230230", birth_compact)
             sex = np.where(bad & (rng.random(n) >= 0.5), "未知", sex)
-            cols = [ids, name, sex, idn, birth_compact, np.array(ETHNIC)[rng.integers(0, len(ETHNIC), n)], phone,
-                    addr, area, rented, unit, note]
+            cols = [
+                ids,
+                name,
+                sex,
+                idn,
+                birth_compact,
+                np.array(ETHNIC)[rng.integers(0, len(ETHNIC), n)],
+                phone,
+                addr,
+                area,
+                rented,
+                unit,
+                note,
+            ]
             lines = cols[0]
             for c in cols[1:]:
                 lines = np.char.add(np.char.add(lines, ","), c)
@@ -114,8 +145,14 @@ def run_gridhub(csv_path: Path) -> dict:
         seconds, cpu = time.perf_counter() - t, _cpu() - c
         result.check_accounting()
         [f] = result.files
-        return {"rows": f.rows_read, "staged": f.rows_staged, "quarantined": f.rows_quarantined,
-                "seconds": seconds, "cpu": cpu, "peak_mb": _peak_mb()}
+        return {
+            "rows": f.rows_read,
+            "staged": f.rows_staged,
+            "quarantined": f.rows_quarantined,
+            "seconds": seconds,
+            "cpu": cpu,
+            "peak_mb": _peak_mb(),
+        }
 
 
 def run_pandas(csv_path: Path) -> dict:
@@ -128,8 +165,12 @@ def run_pandas(csv_path: Path) -> dict:
 
 
 def _child(which: str, csv_path: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", which, "--csv", str(csv_path)], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", which, "--csv", str(csv_path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -31,7 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def _row(cells: list[str], widths: list[int]) -> str:
-    return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+    return "  ".join(
+        c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,14 +62,22 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="gridhub-bench-"))
     settings = WarehouseSettings()
     try:
-        report = validate_tables(tables, previous=None, settings=settings, grid_code_width=15,
-                                 report_dir=work / "report")
+        report = validate_tables(
+            tables, previous=None, settings=settings, grid_code_width=15, report_dir=work / "report"
+        )
         if not report.success:
             sys.stderr.write("\n".join(report.failures) + "\n")
             return 1
         t0 = time.perf_counter()
-        snap = publish(work / "warehouse", tables, run_id="bench", lineage={"bench": True}, settings=settings,
-                       grid_code_width=15, hmac_key=b"bench-key-" + b"x" * 22)
+        snap = publish(
+            work / "warehouse",
+            tables,
+            run_id="bench",
+            lineage={"bench": True},
+            settings=settings,
+            grid_code_width=15,
+            hmac_key=b"bench-key-" + b"x" * 22,
+        )
         t_publish = time.perf_counter() - t0
         t_publish_validation = snap.report.seconds
         t_write = t_publish - t_publish_validation
@@ -76,21 +86,41 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
-    print(f"\ngridhub bench/validate.py — person table {persons:,} rows, all 13 tables {rows:,} rows "
-          f"({len(report.results)} expectations); synthetic data built in {t_gen:.1f} s\n")
+    print(
+        f"\ngridhub bench/validate.py — person table {persons:,} rows, all 13 tables {rows:,} rows "
+        f"({len(report.results)} expectations); synthetic data built in {t_gen:.1f} s\n"
+    )
     widths = [58, 10, 10]
     print(_row(["step", "seconds", "share"], widths))
     print(_row(["-" * 58, "-" * 10, "-" * 10], widths))
     print(_row(["import great_expectations (once per process)", f"{t_import:.2f}", ""], widths))
     print(_row(["validate_tables (GX, every table)", f"{report.seconds:.2f}", ""], widths))
     print(_row(["  of which the person suite", f"{report.table_seconds.get('person', 0):.2f}", ""], widths))
-    print(_row(["publish: validation (the gate, second run)", f"{t_publish_validation:.2f}",
-                f"{t_publish_validation / t_publish:.0%}"], widths))
-    print(_row(["publish: privacy layers + Parquet + fsync + switch", f"{t_write:.2f}",
-                f"{t_write / t_publish:.0%}"], widths))
+    print(
+        _row(
+            [
+                "publish: validation (the gate, second run)",
+                f"{t_publish_validation:.2f}",
+                f"{t_publish_validation / t_publish:.0%}",
+            ],
+            widths,
+        )
+    )
+    print(
+        _row(
+            [
+                "publish: privacy layers + Parquet + fsync + switch",
+                f"{t_write:.2f}",
+                f"{t_write / t_publish:.0%}",
+            ],
+            widths,
+        )
+    )
     print(_row(["publish total", f"{t_publish:.2f}", "100%"], widths))
-    print(f"\nParquet written: {size / 1e6:.0f} MB in 2 layers; validation / writing = "
-          f"{t_publish_validation / t_write:.2f}")
+    print(
+        f"\nParquet written: {size / 1e6:.0f} MB in 2 layers; validation / writing = "
+        f"{t_publish_validation / t_write:.2f}"
+    )
     if args.keep:
         print(f"warehouse kept in {work}")
     return 0

@@ -76,7 +76,9 @@ def ingest_command(
         return EXIT_USAGE
     if not result.files:
         if isinstance(workspace.config.feed(feed).source, SqlSource):
-            out.write(f"数据源 feed {feed}: 没有新增或变更的记录 / no new or changed rows since the last pull\n")
+            out.write(
+                f"数据源 feed {feed}: 没有新增或变更的记录 / no new or changed rows since the last pull\n"
+            )
         else:
             out.write(f"数据源 feed {feed}: 没有新文件 / no new files in {workspace.landing_dir(feed)}\n")
         return EXIT_OK

@@ -172,8 +172,12 @@ class CsvRecords:
             return start, None, self._set_aside(start, end, str(e))
         end = self._base + self._reader.line_num
         if end - start >= self.max_record_lines:
-            return start, None, self._set_aside(
-                start, end, f"a quoted value runs over {end - start + 1} lines: an unclosed quote?"
+            return (
+                start,
+                None,
+                self._set_aside(
+                    start, end, f"a quoted value runs over {end - start + 1} lines: an unclosed quote?"
+                ),
             )
         self._last = end
         return start, row, None
@@ -187,8 +191,10 @@ class CsvRecords:
             if start < self.header_row:
                 continue
             if reject is not None:
-                raise FileRejected(ReasonCode.UNREADABLE_FILE,
-                                   f"the header (line {start}) cannot be parsed: {reject.message}")
+                raise FileRejected(
+                    ReasonCode.UNREADABLE_FILE,
+                    f"the header (line {start}) cannot be parsed: {reject.message}",
+                )
             if not row or not "".join(row).strip():
                 continue
             self.header = row
@@ -259,7 +265,9 @@ class CsvRecords:
                 room -= 1
         return False
 
-    def _odd_width(self, row: list[str], width: int, start: int, end: int, batch: CsvBatch) -> list[str] | None:
+    def _odd_width(
+        self, row: list[str], width: int, start: int, end: int, batch: CsvBatch
+    ) -> list[str] | None:
         """A row whose width is not the header's: cut to width if only empty values stick out; None for a blank
         row (counted); [] after recording it as ragged."""
         n = len(row)
@@ -270,5 +278,7 @@ class CsvRecords:
             return row[:width]
         zh, en = REASON_TEXT[ReasonCode.RAGGED_ROW]
         text = "".join(self._lines.get(start, end)).rstrip("\r\n") or self.delimiter.join(row)
-        batch.rejects.append(Reject(start, ReasonCode.RAGGED_ROW, f"{zh} / {en} (expected {width}, found {n})", text))
+        batch.rejects.append(
+            Reject(start, ReasonCode.RAGGED_ROW, f"{zh} / {en} (expected {width}, found {n})", text)
+        )
         return []

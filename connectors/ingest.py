@@ -122,7 +122,9 @@ def feed_lock(ws: Workspace, feed: str) -> Iterator[None]:
 # ----------------------------------------------------------------------------------------------------------
 # staging one stored file
 # ----------------------------------------------------------------------------------------------------------
-def _accumulate(result: FileResult, outcome: BatchOutcome, staged: _ParquetOut, quarantined: _ParquetOut) -> None:
+def _accumulate(
+    result: FileResult, outcome: BatchOutcome, staged: _ParquetOut, quarantined: _ParquetOut
+) -> None:
     staged.write(outcome.staged)
     quarantined.write(outcome.quarantine)
     result.rows_read += outcome.rows_read
@@ -134,7 +136,9 @@ def _accumulate(result: FileResult, outcome: BatchOutcome, staged: _ParquetOut, 
 
 def _finish(result: FileResult) -> None:
     if result.rows_read == 0:
-        raise FileRejected(ReasonCode.HEADER_ONLY, f"{result.rows_blank} blank rows" if result.rows_blank else "")
+        raise FileRejected(
+            ReasonCode.HEADER_ONLY, f"{result.rows_blank} blank rows" if result.rows_blank else ""
+        )
     if not result.balanced:
         raise AccountingError(
             f"{result.file_name}: read {result.rows_read} != staged {result.rows_staged} + quarantined "
@@ -152,8 +156,10 @@ def _choose_format(feed: Feed, path: Path, file_name: str) -> str:
     kind, problem, what = sniff_format(head)
     configured = feed.source.format
     suffix = Path(file_name).suffix.lower()
-    wants = configured if configured != "auto" else (
-        "xlsx" if suffix in _XLSX_SUFFIXES else "csv" if suffix in _CSV_SUFFIXES else None
+    wants = (
+        configured
+        if configured != "auto"
+        else ("xlsx" if suffix in _XLSX_SUFFIXES else "csv" if suffix in _CSV_SUFFIXES else None)
     )
     if kind == "xlsx":
         if wants in (None, "xlsx"):
@@ -168,8 +174,15 @@ def _choose_format(feed: Feed, path: Path, file_name: str) -> str:
     return "csv"
 
 
-def stage_csv(feed: Feed, path: Path, sha: str, file_name: str, staged: _ParquetOut,
-              quarantined: _ParquetOut, batch_rows: int | None = None) -> FileResult:
+def stage_csv(
+    feed: Feed,
+    path: Path,
+    sha: str,
+    file_name: str,
+    staged: _ParquetOut,
+    quarantined: _ParquetOut,
+    batch_rows: int | None = None,
+) -> FileResult:
     """Stream one stored CSV file through the row rules into the two outputs."""
     batch_rows = batch_rows or BATCH_ROWS
     src = feed.source
@@ -197,8 +210,10 @@ def _rules_for(feed: Feed, header: list[str], sha: str, file_name: str, delimite
         if e.code is ReasonCode.MISSING_COLUMNS and len(header) == 1:
             for d, name in (("\t", "tab"), (";", "';'"), ("|", "'|'"), (",", "','")):
                 if d != delimiter and d in header[0]:
-                    raise FileRejected(e.code, e.detail + f"; 分隔符可能不对 / the delimiter may be {name}, "
-                                                          f"not {delimiter!r}") from None
+                    raise FileRejected(
+                        e.code,
+                        e.detail + f"; 分隔符可能不对 / the delimiter may be {name}, not {delimiter!r}",
+                    ) from None
         raise
 
 
@@ -273,37 +288,67 @@ def _ingest_one(ws: Workspace, feed: Feed, raw: RawZone, path: Path) -> tuple[Fi
     file_name = safe_file_name(path.name)
     if not path.is_file():
         problem = FileProblem(feed.name, file_name, ReasonCode.UNREADABLE_FILE, f"not found: {path}")
-        return FileResult(file_name=file_name, sha256="", error=problem.message,
-                          error_code=str(problem.code)), problem
+        return FileResult(
+            file_name=file_name, sha256="", error=problem.message, error_code=str(problem.code)
+        ), problem
     blob = raw.store_file(path)
     sha = blob.sha256
     previous = raw.lookup(feed.name, sha)
     if previous is not None and previous["status"] == "staged":
         raw.record_event(feed.name, sha, file_name, "duplicate", f"identical to {previous['file_name']}")
-        log.info("feed %s: %s is identical to %s, staged before: nothing to do", feed.name, file_name,
-                 previous["file_name"])
+        log.info(
+            "feed %s: %s is identical to %s, staged before: nothing to do",
+            feed.name,
+            file_name,
+            previous["file_name"],
+        )
         _file_away(ws, feed, path, DONE_DIR, sha)
         return FileResult(
-            file_name=file_name, sha256=sha, skipped_duplicate=True,
-            warnings=[f"identical to {previous['file_name']} received {previous['received_at']}: not staged again"],
+            file_name=file_name,
+            sha256=sha,
+            skipped_duplicate=True,
+            warnings=[
+                f"identical to {previous['file_name']} received {previous['received_at']}: not staged again"
+            ],
         ), None
     raw.record_received(feed.name, blob, file_name, origin=str(path), kind="file")
     try:
         result = _stage_stored_file(ws, feed, blob.path, sha, file_name)
     except FileRejected as e:
         problem = FileProblem(feed.name, file_name, e.code, e.detail, sha)
-        raw.record_outcome(feed.name, sha, status="failed", error_code=str(e.code), error=problem.message,
-                           file_name=file_name)
+        raw.record_outcome(
+            feed.name,
+            sha,
+            status="failed",
+            error_code=str(e.code),
+            error=problem.message,
+            file_name=file_name,
+        )
         log.warning("%s", problem.message)
         _file_away(ws, feed, path, FAILED_DIR, sha)
-        return FileResult(file_name=file_name, sha256=sha, error=problem.message, error_code=str(e.code)), problem
+        return FileResult(
+            file_name=file_name, sha256=sha, error=problem.message, error_code=str(e.code)
+        ), problem
     raw.record_outcome(
-        feed.name, sha, status="staged", encoding=result.encoding, rows_read=result.rows_read,
-        rows_staged=result.rows_staged, rows_quarantined=result.rows_quarantined, rows_blank=result.rows_blank,
+        feed.name,
+        sha,
+        status="staged",
+        encoding=result.encoding,
+        rows_read=result.rows_read,
+        rows_staged=result.rows_staged,
+        rows_quarantined=result.rows_quarantined,
+        rows_blank=result.rows_blank,
         file_name=file_name,
     )
-    log.info("feed %s, %s: read %d, staged %d, quarantined %d %s", feed.name, file_name, result.rows_read,
-             result.rows_staged, result.rows_quarantined, result.reasons or "")
+    log.info(
+        "feed %s, %s: read %d, staged %d, quarantined %d %s",
+        feed.name,
+        file_name,
+        result.rows_read,
+        result.rows_staged,
+        result.rows_quarantined,
+        result.reasons or "",
+    )
     _file_away(ws, feed, path, DONE_DIR, sha)
     return result, None
 

@@ -105,6 +105,11 @@ def preview_file(
             problem=problem,
         )
     schema = arrow_schema("quarantine")
-    kept = pa.concat_tables([p.cast(schema) for p in quarantined.parts]) if quarantined.parts else schema.empty_table()
-    return FilePreview(result=result, quarantine=kept, quarantine_entries=quarantined.rows,
-                       _lines=quarantined.lines)
+    kept = (
+        pa.concat_tables([p.cast(schema) for p in quarantined.parts])
+        if quarantined.parts
+        else schema.empty_table()
+    )
+    return FilePreview(
+        result=result, quarantine=kept, quarantine_entries=quarantined.rows, _lines=quarantined.lines
+    )

@@ -17,11 +17,11 @@ import hashlib
 import os
 import sqlite3
 import tempfile
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 
@@ -63,8 +63,23 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 MANIFEST_COLUMNS = [
-    "feed", "sha256", "file_name", "origin", "kind", "size", "received_at", "status", "seq", "encoding",
-    "rows_read", "rows_staged", "rows_quarantined", "rows_blank", "error_code", "error", "processed_at",
+    "feed",
+    "sha256",
+    "file_name",
+    "origin",
+    "kind",
+    "size",
+    "received_at",
+    "status",
+    "seq",
+    "encoding",
+    "rows_read",
+    "rows_staged",
+    "rows_quarantined",
+    "rows_blank",
+    "error_code",
+    "error",
+    "processed_at",
 ]
 
 
@@ -195,17 +210,37 @@ class RawZone:
         with self._db(write=True) as con:
             seq = None
             if status == "staged":
-                seq = con.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM files WHERE feed=?", (feed,)).fetchone()[0]
+                seq = con.execute(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM files WHERE feed=?", (feed,)
+                ).fetchone()[0]
             con.execute(
                 "UPDATE files SET status=?, seq=COALESCE(?, seq), encoding=?, rows_read=?, rows_staged=?, "
                 "rows_quarantined=?, rows_blank=?, error_code=?, error=?, processed_at=? WHERE feed=? AND sha256=?",
-                (status, seq, encoding, rows_read, rows_staged, rows_quarantined, rows_blank, error_code, error, at,
-                 feed, sha256),
+                (
+                    status,
+                    seq,
+                    encoding,
+                    rows_read,
+                    rows_staged,
+                    rows_quarantined,
+                    rows_blank,
+                    error_code,
+                    error,
+                    at,
+                    feed,
+                    sha256,
+                ),
             )
             con.execute(
                 "INSERT INTO events (at, feed, sha256, file_name, event, detail) VALUES (?,?,?,?,?,?)",
-                (at, feed, sha256, file_name, status, error or f"read={rows_read} staged={rows_staged} "
-                                                               f"quarantined={rows_quarantined}"),
+                (
+                    at,
+                    feed,
+                    sha256,
+                    file_name,
+                    status,
+                    error or f"read={rows_read} staged={rows_staged} quarantined={rows_quarantined}",
+                ),
             )
 
     def record_event(self, feed: str, sha256: str, file_name: str, event: str, detail: str = "") -> None:
@@ -221,7 +256,9 @@ class RawZone:
 
     def events(self, feed: str | None = None) -> pd.DataFrame:
         """The append-only log of every receipt and outcome."""
-        return self._select("events", ["id", "at", "feed", "sha256", "file_name", "event", "detail"], feed, "id")
+        return self._select(
+            "events", ["id", "at", "feed", "sha256", "file_name", "event", "detail"], feed, "id"
+        )
 
     def _select(self, table: str, columns: list[str], feed: str | None, order: str) -> pd.DataFrame:
         """Rows of one manifest table (of one feed, if given) as a DataFrame; empty before the first receipt."""

@@ -97,8 +97,11 @@ def cell_text(value: object) -> str | None:
             return None
         return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
     if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ") if (value.hour, value.minute, value.second, value.microsecond) != (
-            0, 0, 0, 0) else value.date().isoformat()
+        return (
+            value.isoformat(sep=" ")
+            if (value.hour, value.minute, value.second, value.microsecond) != (0, 0, 0, 0)
+            else value.date().isoformat()
+        )
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -132,25 +135,35 @@ class SourceColumn:
         if code:
             limit = 10**NUMBER_CELL_DIGITS
             lost = np.fromiter(
-                (isinstance(v, int | float | Decimal) and not isinstance(v, bool) and abs(v) >= limit
-                 for v in values),
-                dtype=bool, count=len(values),
+                (
+                    isinstance(v, int | float | Decimal) and not isinstance(v, bool) and abs(v) >= limit
+                    for v in values
+                ),
+                dtype=bool,
+                count=len(values),
             )
         typed = None
         if kind is FieldKind.DATE:
             typed = pa.array(
-                [v.date() if isinstance(v, dt.datetime) else v if isinstance(v, dt.date) else None for v in values],
+                [
+                    v.date() if isinstance(v, dt.datetime) else v if isinstance(v, dt.date) else None
+                    for v in values
+                ],
                 type=pa.date32(),
             )
         elif kind is FieldKind.FLOAT:
             typed = pa.array(
-                [float(v) if isinstance(v, int | float | Decimal) and not isinstance(v, bool) else None
-                 for v in values],
+                [
+                    float(v) if isinstance(v, int | float | Decimal) and not isinstance(v, bool) else None
+                    for v in values
+                ],
                 type=pa.float64(),
             )
         elif kind is FieldKind.BOOL:
             typed = pa.array([v if isinstance(v, bool) else None for v in values], type=pa.bool_())
-        return cls(pa.array(texts, type=pa.string()), typed, lost if lost is not None and lost.any() else None)
+        return cls(
+            pa.array(texts, type=pa.string()), typed, lost if lost is not None and lost.any() else None
+        )
 
     @classmethod
     def from_arrow(cls, arr: pa.Array, kind: FieldKind) -> SourceColumn:
@@ -163,8 +176,9 @@ class SourceColumn:
             as_date = arr.cast(pa.date32())
             if pa.types.is_timestamp(t):
                 midnight = pc.equal(arr.cast(pa.date32()).cast(t), arr)
-                text = pc.if_else(midnight, as_date.cast(pa.string()),
-                                  pc.strftime(arr, format="%Y-%m-%d %H:%M:%S"))
+                text = pc.if_else(
+                    midnight, as_date.cast(pa.string()), pc.strftime(arr, format="%Y-%m-%d %H:%M:%S")
+                )
             else:
                 text = as_date.cast(pa.string())
             typed = as_date if kind is FieldKind.DATE else None
@@ -269,7 +283,9 @@ class RowRules:
                 folded.setdefault(h.casefold(), i)
         self.columns: dict[str, tuple[int, str]] = {}  # field -> (source index, source header)
         missing_needed, missing_other = [], []
-        needed = {self.feed.record_id} | {src for src, f in self.feed.columns.items() if f in self.feed.required}
+        needed = {self.feed.record_id} | {
+            src for src, f in self.feed.columns.items() if f in self.feed.required
+        }
         for src, target in self.feed.columns.items():
             key = normalise_header(src)
             i = position.get(key, folded.get(key.casefold()))  # exact first; XM matches xm
@@ -280,12 +296,16 @@ class RowRules:
         if missing_needed:
             raise FileRejected(
                 ReasonCode.MISSING_COLUMNS,
-                "缺少 / missing: " + ", ".join(missing_needed) + "; 表头 / header: " + ", ".join(
-                    h for h in norm if h)[:500],
+                "缺少 / missing: "
+                + ", ".join(missing_needed)
+                + "; 表头 / header: "
+                + ", ".join(h for h in norm if h)[:500],
             )
         if missing_other:
-            msg = (f"columns not in this file, staged as empty: {', '.join(missing_other)} "
-                   f"(本文件缺少这些列，相应字段为空)")
+            msg = (
+                f"columns not in this file, staged as empty: {', '.join(missing_other)} "
+                f"(本文件缺少这些列，相应字段为空)"
+            )
             self.warnings.append(msg)
             log.warning("feed %s, file %s: %s", self.feed.name, self.file_name, msg)
 
@@ -295,7 +315,9 @@ class RowRules:
         return {f: i for f, (i, _) in self.columns.items()}
 
     # ---- batches ------------------------------------------------------------------------------------------
-    def apply(self, lines: np.ndarray, columns: dict[str, SourceColumn], rejects: list[Reject]) -> BatchOutcome:
+    def apply(
+        self, lines: np.ndarray, columns: dict[str, SourceColumn], rejects: list[Reject]
+    ) -> BatchOutcome:
         """Stage one batch. ``columns`` maps canonical field → its source column (aligned with ``lines``)."""
         n = len(lines)
         bad = np.zeros(n, dtype=bool)
@@ -303,7 +325,9 @@ class RowRules:
         q_parts: list[pa.Table] = []
         out: dict[str, pa.Array] = {}
 
-        def flag(mask: np.ndarray, fld: str, reason: ReasonCode, original: pa.Array, detail: str = "") -> None:
+        def flag(
+            mask: np.ndarray, fld: str, reason: ReasonCode, original: pa.Array, detail: str = ""
+        ) -> None:
             if not mask.any():
                 return
             idx = np.flatnonzero(mask)
@@ -345,9 +369,7 @@ class RowRules:
             "_line": pa.array(lines[keep], type=pa.int64()),
         }
         mask = pa.array(keep)
-        staged = pa.table(
-            {**meta, **{f: out[f].filter(mask) for f in self.feed.fields}}
-        ).cast(self.schema)
+        staged = pa.table({**meta, **{f: out[f].filter(mask) for f in self.feed.fields}}).cast(self.schema)
         reasons = {k: int(v.sum()) for k, v in reason_rows.items()}
         for r in rejects:
             reasons[str(r.reason)] = reasons.get(str(r.reason), 0) + 1
@@ -369,15 +391,25 @@ class RowRules:
                         "column": pa.array([r.column for r in rejects], type=pa.string()),
                         "reason_code": pa.array([str(r.reason) for r in rejects], type=pa.string()),
                         "message": pa.array([r.message for r in rejects], type=pa.string()),
-                        "original_text": truncate_original(pa.array([r.original_text for r in rejects],
-                                                                    type=pa.string())),
+                        "original_text": truncate_original(
+                            pa.array([r.original_text for r in rejects], type=pa.string())
+                        ),
                     }
                 )
             ]
         if not parts:
-            body = pa.table({k: pa.array([], type=t) for k, t in (
-                ("line", pa.int64()), ("column", pa.string()), ("reason_code", pa.string()),
-                ("message", pa.string()), ("original_text", pa.string()))})
+            body = pa.table(
+                {
+                    k: pa.array([], type=t)
+                    for k, t in (
+                        ("line", pa.int64()),
+                        ("column", pa.string()),
+                        ("reason_code", pa.string()),
+                        ("message", pa.string()),
+                        ("original_text", pa.string()),
+                    )
+                }
+            )
         else:
             body = pa.concat_tables(parts)
         k = body.num_rows
@@ -399,15 +431,21 @@ class RowRules:
 
         def check(mask_arr: pa.Array | np.ndarray, reason: ReasonCode, detail: str = "") -> None:
             nonlocal flagged
-            mask = mask_arr if isinstance(mask_arr, np.ndarray) else pc.fill_null(mask_arr, False).to_numpy(
-                zero_copy_only=False)
+            mask = (
+                mask_arr
+                if isinstance(mask_arr, np.ndarray)
+                else pc.fill_null(mask_arr, False).to_numpy(zero_copy_only=False)
+            )
             mask = mask & ~flagged
             flag(mask, fld, reason, raw, detail)
             flagged |= mask
 
         if col.lost_digits is not None:
-            check(col.lost_digits, ReasonCode.NUMERIC_CELL_LOST_DIGITS,
-                  f"{NUMBER_CELL_DIGITS + 1}+ digits in a number cell / 数字单元格中超过{NUMBER_CELL_DIGITS}位")
+            check(
+                col.lost_digits,
+                ReasonCode.NUMERIC_CELL_LOST_DIGITS,
+                f"{NUMBER_CELL_DIGITS + 1}+ digits in a number cell / 数字单元格中超过{NUMBER_CELL_DIGITS}位",
+            )
         # whole-buffer byte scans first: the per-value checks run only when a batch holds such bytes at all
         if any_contains(raw, (REPLACEMENT_BYTES,)):
             check(pc.match_substring(raw, REPLACEMENT_CHAR), ReasonCode.ENCODING_ERROR)
@@ -488,7 +526,9 @@ def _numbers(value: pa.Array, typed: pa.Array | None) -> tuple[pa.Array, np.ndar
 
 
 def _bools(value: pa.Array, typed: pa.Array | None) -> tuple[pa.Array, np.ndarray]:
-    norm = pc.utf8_lower(pc.utf8_normalize(value, form="NFKC") if any_contains(value, FULL_WIDTH_BYTES) else value)
+    norm = pc.utf8_lower(
+        pc.utf8_normalize(value, form="NFKC") if any_contains(value, FULL_WIDTH_BYTES) else value
+    )
     is_true = pc.is_in(norm, value_set=pa.array(TRUE_WORDS))
     is_false = pc.is_in(norm, value_set=pa.array(FALSE_WORDS))
     out = pc.if_else(is_true, True, pc.if_else(is_false, False, pa.scalar(None, pa.bool_())))

@@ -90,8 +90,11 @@ class WatermarkStore:
             return None
         state = json.loads(self.path.read_text(encoding="utf-8"))
         if state.get("column") != column:
-            log.warning("watermark column changed from %s to %s: pulling everything again", state.get("column"),
-                        column)
+            log.warning(
+                "watermark column changed from %s to %s: pulling everything again",
+                state.get("column"),
+                column,
+            )
             return None
         return _decode(state["value"]), set(state.get("ids_at_value", []))
 
@@ -174,7 +177,9 @@ def _select(engine: Engine, src: SqlSource, since: Any):
     return stmt.bindparams(since=since) if since is not None else stmt
 
 
-def pull_extract(engine: Engine, feed: Feed, since: tuple[Any, set[str]] | None, dest: Path) -> tuple[int, list[str]]:
+def pull_extract(
+    engine: Engine, feed: Feed, since: tuple[Any, set[str]] | None, dest: Path
+) -> tuple[int, list[str]]:
     """Run the pull, write the new rows to ``dest`` as Parquet; return (row count, column names)."""
     src: SqlSource = feed.source
     value, taken = since if since is not None else (None, set())
@@ -216,7 +221,9 @@ def _engine(feed: Feed) -> Engine:
     try:
         return sa.create_engine(feed.source.url)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as e:
-        raise SourceError(f"feed '{feed.name}': cannot use database URL {safe_url(feed.source.url)}: {e}") from None
+        raise SourceError(
+            f"feed '{feed.name}': cannot use database URL {safe_url(feed.source.url)}: {e}"
+        ) from None
 
 
 def ingest_sql_feed(ws: Workspace, feed: Feed) -> IngestResult:
@@ -247,7 +254,9 @@ def ingest_sql_feed(ws: Workspace, feed: Feed) -> IngestResult:
         finally:
             engine.dispose()
         if n == 0:
-            log.info("feed %s: no new or changed rows since %s", feed.name, since[0] if since else "the start")
+            log.info(
+                "feed %s: no new or changed rows since %s", feed.name, since[0] if since else "the start"
+            )
             return result
         blob = raw.store_bytes_file(tmp)
     finally:
@@ -260,8 +269,14 @@ def ingest_sql_feed(ws: Workspace, feed: Feed) -> IngestResult:
     previous = raw.lookup(feed.name, sha)
     if previous is not None and previous["status"] == "staged":
         raw.record_event(feed.name, sha, file_name, "duplicate", "identical extract already staged")
-        result.files.append(FileResult(file_name=file_name, sha256=sha, skipped_duplicate=True,
-                                       warnings=["identical to an extract already staged"]))
+        result.files.append(
+            FileResult(
+                file_name=file_name,
+                sha256=sha,
+                skipped_duplicate=True,
+                warnings=["identical to an extract already staged"],
+            )
+        )
         _advance(store, feed, blob.path, sha)
         return result
     raw.record_received(feed.name, blob, file_name, origin=origin, kind="sql_extract")
@@ -271,21 +286,37 @@ def ingest_sql_feed(ws: Workspace, feed: Feed) -> IngestResult:
             _finish(fr)
     except FileRejected as e:
         problem = FileProblem(feed.name, file_name, e.code, e.detail, sha)
-        raw.record_outcome(feed.name, sha, status="failed", error_code=str(e.code), error=problem.message,
-                           file_name=file_name)
-        result.files.append(FileResult(file_name=file_name, sha256=sha, error=problem.message,
-                                       error_code=str(e.code)))
+        raw.record_outcome(
+            feed.name,
+            sha,
+            status="failed",
+            error_code=str(e.code),
+            error=problem.message,
+            file_name=file_name,
+        )
+        result.files.append(
+            FileResult(file_name=file_name, sha256=sha, error=problem.message, error_code=str(e.code))
+        )
         raise FeedFileError([problem], result) from None
-    raw.record_outcome(feed.name, sha, status="staged", encoding="parquet", rows_read=fr.rows_read,
-                       rows_staged=fr.rows_staged, rows_quarantined=fr.rows_quarantined, file_name=file_name)
+    raw.record_outcome(
+        feed.name,
+        sha,
+        status="staged",
+        encoding="parquet",
+        rows_read=fr.rows_read,
+        rows_staged=fr.rows_staged,
+        rows_quarantined=fr.rows_quarantined,
+        file_name=file_name,
+    )
     result.files.append(fr)
     result.check_accounting()
     _advance(store, feed, blob.path, sha)
     return result
 
 
-def _stage_extract(feed: Feed, path: Path, sha: str, file_name: str, staged, quarantined,
-                   batch_rows: int) -> FileResult:
+def _stage_extract(
+    feed: Feed, path: Path, sha: str, file_name: str, staged, quarantined, batch_rows: int
+) -> FileResult:
     from connectors.ingest import _accumulate
 
     pf = pq.ParquetFile(path)
@@ -297,7 +328,10 @@ def _stage_extract(feed: Feed, path: Path, sha: str, file_name: str, staged, qua
     for batch in pf.iter_batches(batch_size=batch_rows):
         lines = np.arange(offset + 1, offset + batch.num_rows + 1, dtype=np.int64)
         offset += batch.num_rows
-        cols = {f: SourceColumn.from_arrow(batch.column(names[i]), STAGING_FIELDS[f].kind) for f, i in fields.items()}
+        cols = {
+            f: SourceColumn.from_arrow(batch.column(names[i]), STAGING_FIELDS[f].kind)
+            for f, i in fields.items()
+        }
         _accumulate(result, rules.apply(lines, cols, []), staged, quarantined)
     return result
 

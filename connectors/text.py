@@ -148,7 +148,9 @@ def detect_encoding(path: Path, configured: str = "auto") -> str:
             try:
                 codec = codecs.lookup(key).name
             except LookupError:
-                raise FileRejected(ReasonCode.UNREADABLE_ENCODING, f"unknown encoding {configured!r}") from None
+                raise FileRejected(
+                    ReasonCode.UNREADABLE_ENCODING, f"unknown encoding {configured!r}"
+                ) from None
         else:
             codec = ENCODING_ALIASES[key]
         if codec == "utf-8":
@@ -186,8 +188,10 @@ def check_text_sample(head: bytes, codec: str) -> None:
         return
     controls = len(_BINARY_CHARS.findall(text))
     if controls > max(16, 0.02 * len(text)):
-        raise FileRejected(ReasonCode.BINARY_CONTENT, f"{controls} control or undecodable characters in the first "
-                                                      f"{len(text)}")
+        raise FileRejected(
+            ReasonCode.BINARY_CONTENT,
+            f"{controls} control or undecodable characters in the first {len(text)}",
+        )
 
 
 # ----------------------------------------------------------------------------------------------------------

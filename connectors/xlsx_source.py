@@ -31,8 +31,16 @@ from warehouse.schema import STAGING_FIELDS
 
 log = logging.getLogger(__name__)
 
-_OPEN_ERRORS = (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError, ParseError, EOFError,
-                zlib.error)
+_OPEN_ERRORS = (
+    zipfile.BadZipFile,
+    InvalidFileException,
+    KeyError,
+    OSError,
+    ValueError,
+    ParseError,
+    EOFError,
+    zlib.error,
+)
 _READ_ERRORS = (zipfile.BadZipFile, OSError, ParseError, EOFError, zlib.error)
 
 
@@ -49,7 +57,9 @@ def _open_sheet(path: Path, sheet: str | int | None):
             wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
     except _OPEN_ERRORS as e:
         fh.close()
-        raise FileRejected(ReasonCode.UNREADABLE_FILE, f"not a readable xlsx workbook: {type(e).__name__}") from None
+        raise FileRejected(
+            ReasonCode.UNREADABLE_FILE, f"not a readable xlsx workbook: {type(e).__name__}"
+        ) from None
     names = wb.sheetnames
     if sheet is None:
         if not names:
@@ -65,8 +75,9 @@ def _open_sheet(path: Path, sheet: str | int | None):
     raise FileRejected(ReasonCode.SHEET_NOT_FOUND, f"{sheet!r}; sheets: {', '.join(names)}")
 
 
-def stage_xlsx(feed: Feed, path: Path, sha: str, file_name: str, staged, quarantined,
-               batch_rows: int | None = None) -> FileResult:
+def stage_xlsx(
+    feed: Feed, path: Path, sha: str, file_name: str, staged, quarantined, batch_rows: int | None = None
+) -> FileResult:
     """Stream one stored xlsx workbook's sheet through the row rules into the two outputs."""
     from connectors.ingest import BATCH_ROWS, _accumulate, _finish
 
@@ -97,12 +108,22 @@ def stage_xlsx(feed: Feed, path: Path, sha: str, file_name: str, staged, quarant
         rejects: list[Reject] = []
 
         def flush() -> None:
-            cols = {
-                f: SourceColumn.from_cells([r[i] if i < len(r) else None for r in batch], kinds[f], code=codes[f])
-                for f, i in fields
-            } if batch else {}
-            _accumulate(result, rules.apply(np.asarray(starts, dtype=np.int64), cols, list(rejects)),
-                        staged, quarantined)
+            cols = (
+                {
+                    f: SourceColumn.from_cells(
+                        [r[i] if i < len(r) else None for r in batch], kinds[f], code=codes[f]
+                    )
+                    for f, i in fields
+                }
+                if batch
+                else {}
+            )
+            _accumulate(
+                result,
+                rules.apply(np.asarray(starts, dtype=np.int64), cols, list(rejects)),
+                staged,
+                quarantined,
+            )
             starts.clear()
             batch.clear()
             rejects.clear()
@@ -113,9 +134,14 @@ def stage_xlsx(feed: Feed, path: Path, sha: str, file_name: str, staged, quarant
                 continue
             if len(values) > width and not all(_blank(v) for v in values[width:]):
                 zh, en = REASON_TEXT[ReasonCode.RAGGED_ROW]
-                rejects.append(Reject(line, ReasonCode.RAGGED_ROW,
-                                      f"{zh} / {en} (values beyond the {width} header columns)",
-                                      "\t".join("" if v is None else cell_text(v) or "" for v in values)))
+                rejects.append(
+                    Reject(
+                        line,
+                        ReasonCode.RAGGED_ROW,
+                        f"{zh} / {en} (values beyond the {width} header columns)",
+                        "\t".join("" if v is None else cell_text(v) or "" for v in values),
+                    )
+                )
             else:
                 starts.append(line)
                 batch.append(values)
@@ -124,7 +150,9 @@ def stage_xlsx(feed: Feed, path: Path, sha: str, file_name: str, staged, quarant
         if batch or rejects:
             flush()
     except _READ_ERRORS as e:
-        raise FileRejected(ReasonCode.UNREADABLE_FILE, f"the sheet cannot be read: {type(e).__name__}") from None
+        raise FileRejected(
+            ReasonCode.UNREADABLE_FILE, f"the sheet cannot be read: {type(e).__name__}"
+        ) from None
     finally:
         wb.close()
     _finish(result)

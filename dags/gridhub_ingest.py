@@ -45,7 +45,9 @@ def landing_asset(feed: dict, root) -> Asset | None:
     from airflow.sdk import AssetWatcher
 
     trigger = DirectoryFileDeleteTrigger(
-        directory=str(ready_dir(root)), filename=ready_flag_name(feed["name"]), poke_interval=landing_poke_seconds()
+        directory=str(ready_dir(root)),
+        filename=ready_flag_name(feed["name"]),
+        poke_interval=landing_poke_seconds(),
     )
     return Asset(
         name=landing_asset_name(feed["name"]),

@@ -70,7 +70,10 @@ if _root is not None:
 
             return step("build_tables", gridhub_run)["run_id"]
 
-        @task(outlets=[_warehouse], doc_md="Validate with Great Expectations; publish a snapshot only if all pass.")
+        @task(
+            outlets=[_warehouse],
+            doc_md="Validate with Great Expectations; publish a snapshot only if all pass.",
+        )
         def publish(gridhub_run: str, **context) -> str:
             from gridhub.tasks import step
 

@@ -75,7 +75,9 @@ class Feed(_Strict):
     record_id: str = Field(description="Source column holding the record id.")
     columns: dict[str, str] = Field(description="Source header → canonical staging field.")
     value_maps: dict[str, dict[str, str]] = Field(default_factory=dict)
-    date_formats: list[str] = Field(default_factory=lambda: ["%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y年%m月%d日"])
+    date_formats: list[str] = Field(
+        default_factory=lambda: ["%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y年%m月%d日"]
+    )
     required: list[str] = Field(default_factory=list, description="Canonical fields that must not be empty.")
     address_relation: Literal["户籍", "居住", "产权"] | None = Field(
         None, description="How persons relate to `address` when the feed has no address_relation column."
@@ -94,7 +96,9 @@ class Feed(_Strict):
     def _fields(self) -> Feed:
         unknown = sorted(set(self.columns.values()) - set(STAGING_FIELDS))
         if unknown:
-            raise ValueError(f"columns map to unknown canonical fields {unknown}; known: {sorted(STAGING_FIELDS)}")
+            raise ValueError(
+                f"columns map to unknown canonical fields {unknown}; known: {sorted(STAGING_FIELDS)}"
+            )
         if self.record_id not in self.columns:
             raise ValueError(f"record_id column {self.record_id!r} must also appear in 'columns'")
         if self.columns[self.record_id] != "source_record_id":
@@ -141,7 +145,9 @@ class Quality(_Strict):
     truth: str | None = Field(None, description="Ground-truth folder (sample district) for quality figures.")
 
 
-_PASSWORD_HASH = re.compile(r"^(scrypt\$\d+\$\d+\$\d+|pbkdf2_sha256\$\d+)\$[A-Za-z0-9+/=_-]+\$[A-Za-z0-9+/=_-]+$")
+_PASSWORD_HASH = re.compile(
+    r"^(scrypt\$\d+\$\d+\$\d+|pbkdf2_sha256\$\d+)\$[A-Za-z0-9+/=_-]+\$[A-Za-z0-9+/=_-]+$"
+)
 
 
 class PortalDepartment(_Strict):
@@ -156,7 +162,9 @@ class PortalDepartment(_Strict):
     @classmethod
     def _hash(cls, v: str) -> str:
         if not _PASSWORD_HASH.match(v):
-            raise ValueError("not a password hash: make one with `gridhub portal-passwd` (never a plain password)")
+            raise ValueError(
+                "not a password hash: make one with `gridhub portal-passwd` (never a plain password)"
+            )
         return v
 
 
@@ -166,7 +174,8 @@ class Portal(_Strict):
     departments: dict[str, PortalDepartment] = Field(description="Department name (as in feeds) → sign-in.")
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Largest file a department may upload.")
     session_secret_env: str = Field(
-        "GRIDHUB_PORTAL_SECRET", description="Environment variable holding the key that signs session cookies."
+        "GRIDHUB_PORTAL_SECRET",
+        description="Environment variable holding the key that signs session cookies.",
     )
     session_hours: float = Field(8, gt=0, description="A sign-in lasts this long.")
     secure_cookies: bool = Field(False, description="Mark cookies Secure (set true when served over HTTPS).")
@@ -198,8 +207,10 @@ class WorkspaceConfig(_Strict):
         for dept, d in self.portal.departments.items():
             unknown = sorted(set(d.feeds or []) - file_feeds)
             if unknown:
-                raise ValueError(f"portal department {dept!r} lists {unknown}, which are not file feeds "
-                                 f"(file feeds: {sorted(file_feeds)})")
+                raise ValueError(
+                    f"portal department {dept!r} lists {unknown}, which are not file feeds "
+                    f"(file feeds: {sorted(file_feeds)})"
+                )
         return self
 
     def portal_feeds(self, department: str) -> list[Feed]:
@@ -208,19 +219,24 @@ class WorkspaceConfig(_Strict):
             return []
         listed = self.portal.departments[department].feeds
         return [
-            f for f in self.feeds
-            if isinstance(f.source, FileSource) and (f.name in listed if listed is not None else f.department == department)
+            f
+            for f in self.feeds
+            if isinstance(f.source, FileSource)
+            and (f.name in listed if listed is not None else f.department == department)
         ]
 
     def feed(self, name: str) -> Feed:
         for f in self.feeds:
             if f.name == name:
                 return f
-        raise ConfigError(f"no feed named {name!r}; configured feeds: {', '.join(f.name for f in self.feeds)}")
+        raise ConfigError(
+            f"no feed named {name!r}; configured feeds: {', '.join(f.name for f in self.feeds)}"
+        )
 
 
 def _expand_env(value):
     if isinstance(value, str):
+
         def sub(m: re.Match) -> str:
             name, default = m.group(1), m.group(2)
             if name in os.environ:
@@ -258,7 +274,9 @@ def load_config(path: str | Path) -> WorkspaceConfig:
     if path.is_dir():
         path = path / CONFIG_FILE
     if not path.exists():
-        raise ConfigError(f"{path}: no workspace configuration here (run `gridhub sample --out DIR` to make one)")
+        raise ConfigError(
+            f"{path}: no workspace configuration here (run `gridhub sample --out DIR` to make one)"
+        )
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:

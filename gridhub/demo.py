@@ -58,7 +58,9 @@ def run_dags(workspace: Path) -> list[tuple[str, float]]:
     if _airflow(["db", "migrate"], env, log) != 0:
         raise SystemExit(f"airflow db migrate failed: see {log}")
     timings = []
-    dag_ids = [f"gridhub_ingest_{f['name']}" for f in configured_feeds(workspace)] + ["gridhub_resolve_publish"]
+    dag_ids = [f"gridhub_ingest_{f['name']}" for f in configured_feeds(workspace)] + [
+        "gridhub_resolve_publish"
+    ]
     for dag_id in dag_ids:
         t0 = time.perf_counter()
         print(f"  airflow dags test {dag_id} ...", flush=True)
@@ -73,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workspace", required=True)
     p.add_argument("--persons", type=int, default=3000)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--keep", action="store_true", help="keep an existing workspace instead of regenerating it")
+    p.add_argument(
+        "--keep", action="store_true", help="keep an existing workspace instead of regenerating it"
+    )
     args = p.parse_args(argv)
     ws = Path(args.workspace).resolve()
 

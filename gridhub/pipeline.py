@@ -359,8 +359,11 @@ def publish_run(ws: Workspace, run_id: str) -> dict:
         hmac_key=hmac_key(ws),
     )
     _commit_state(ws, run_id)
-    return {"run_id": run_id, "snapshot": str(getattr(snapshot, "path", snapshot)),
-            "data_docs": str(getattr(snapshot, "data_docs_path", ""))}
+    return {
+        "run_id": run_id,
+        "snapshot": str(getattr(snapshot, "path", snapshot)),
+        "data_docs": str(getattr(snapshot, "data_docs_path", "")),
+    }
 
 
 def _commit_state(ws: Workspace, run_id: str) -> None:
@@ -396,5 +399,7 @@ def run_all(ws: Workspace, run_id: str | None = None) -> dict:
     results = {"run_id": run_id}
     for step in (prepare_mentions, bind_addresses, resolve_entities, build_tables, publish_run):
         results[step.__name__] = step(ws, run_id)
-    (ws.work_dir(run_id) / "run.json").write_text(json.dumps(results, ensure_ascii=False, indent=2, default=str))
+    (ws.work_dir(run_id) / "run.json").write_text(
+        json.dumps(results, ensure_ascii=False, indent=2, default=str)
+    )
     return results

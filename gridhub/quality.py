@@ -55,8 +55,9 @@ def entity_scores(xref: pd.DataFrame, truth_records: pd.DataFrame) -> dict[str, 
         idx = g["feed"] + ":" + g["source_record_id"]
         # a record the warehouse lost counts as its own singleton, so losses cost recall
         pred = g["entity_id"].fillna("missing:" + idx)
-        out[t] = pairwise_scores(pd.Series(pred.to_numpy(), index=idx), pd.Series(g["entity_key"].to_numpy(),
-                                                                                     index=idx), t)
+        out[t] = pairwise_scores(
+            pd.Series(pred.to_numpy(), index=idx), pd.Series(g["entity_key"].to_numpy(), index=idx), t
+        )
     return out
 
 
@@ -101,10 +102,19 @@ def address_accuracy(bindings: pd.DataFrame, truth: pd.DataFrame, addresses: pd.
     """
     key = ["feed", "source_record_id", "field"]
     b = bindings.drop_duplicates(key)
-    m = truth.merge(b[[*key, "address_code", "building_code", "level", "status"]], on=key, how="left",
-                    suffixes=("_true", ""))
-    building_of = dict(zip(addresses["address_code"], addresses["building_code"].fillna(addresses["address_code"]),
-                           strict=True))
+    m = truth.merge(
+        b[[*key, "address_code", "building_code", "level", "status"]],
+        on=key,
+        how="left",
+        suffixes=("_true", ""),
+    )
+    building_of = dict(
+        zip(
+            addresses["address_code"],
+            addresses["building_code"].fillna(addresses["address_code"]),
+            strict=True,
+        )
+    )
     true_code = m["address_code_true"].replace("", pd.NA)
     inside = true_code.notna()
     true_building = true_code.map(building_of)

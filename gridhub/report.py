@@ -30,8 +30,12 @@ def _feed_rows(ws: Workspace) -> pd.DataFrame:
         read = staged = 0
         if manifest is not None and len(manifest):
             m = manifest[(manifest["feed"] == feed.name)]
-            read = int(pd.to_numeric(m.get("rows_read", pd.Series(dtype=int)), errors="coerce").fillna(0).sum())
-            staged = int(pd.to_numeric(m.get("rows_staged", pd.Series(dtype=int)), errors="coerce").fillna(0).sum())
+            read = int(
+                pd.to_numeric(m.get("rows_read", pd.Series(dtype=int)), errors="coerce").fillna(0).sum()
+            )
+            staged = int(
+                pd.to_numeric(m.get("rows_staged", pd.Series(dtype=int)), errors="coerce").fillna(0).sum()
+            )
         q = quarantine[quarantine["feed"] == feed.name] if len(quarantine) else quarantine
         reasons = q["reason_code"].value_counts().to_dict() if len(q) else {}
         rows.append(
@@ -40,7 +44,9 @@ def _feed_rows(ws: Workspace) -> pd.DataFrame:
                 "department": feed.department,
                 "rows_read": read,
                 "rows_staged": staged,
-                "rows_quarantined": int(q[["raw_sha256", "line"]].drop_duplicates().shape[0]) if len(q) else 0,
+                "rows_quarantined": int(q[["raw_sha256", "line"]].drop_duplicates().shape[0])
+                if len(q)
+                else 0,
                 "quarantine_reasons": reasons,
             }
         )
@@ -53,7 +59,11 @@ def build_summary(ws: Workspace) -> dict:
 
     wh = ws.warehouse
     manifest = current_manifest(wh)
-    summary: dict = {"workspace": str(ws.root), "warehouse": str(wh), "feeds": _feed_rows(ws).to_dict("records")}
+    summary: dict = {
+        "workspace": str(ws.root),
+        "warehouse": str(wh),
+        "feeds": _feed_rows(ws).to_dict("records"),
+    }
     if manifest is None:
         summary["published"] = False
         return summary
@@ -107,8 +117,14 @@ def _entity_quality(xref: pd.DataFrame, records: pd.DataFrame) -> dict[str, dict
     for t in ENTITY_TABLES:
         n = int(mentions.get(t, 0))
         if n == 0:
-            out[t] = {"entity_type": t, "records": int((records["entity_type"] == t).sum()), "mentions": 0,
-                      "precision": None, "recall": None, "f1": None}
+            out[t] = {
+                "entity_type": t,
+                "records": int((records["entity_type"] == t).sum()),
+                "mentions": 0,
+                "precision": None,
+                "recall": None,
+                "f1": None,
+            }
         elif t in scores:
             out[t] = {**scores[t].as_dict(), "mentions": n}
     return out
@@ -137,8 +153,11 @@ def _pct(x) -> str:
 def _er_row(t: str, v: dict) -> list:
     """One row of the entity-resolution table; a type without mentions says so instead of scores."""
     if v.get("mentions") == 0:
-        why = (f"no mentions: none of its {v['records']} records in the ingested feeds reached the warehouse"
-               if v["records"] else "no mentions: no feed carrying it has been ingested yet")
+        why = (
+            f"no mentions: none of its {v['records']} records in the ingested feeds reached the warehouse"
+            if v["records"]
+            else "no mentions: no feed carrying it has been ingested yet"
+        )
         return [t, v["records"], "-", "-", "-", why]
     note = ""
     if v.get("true_pairs") == 0:
@@ -154,12 +173,20 @@ def format_summary(s: dict) -> str:
     """The summary as plain-text tables."""
     parts = [f"gridhub summary — workspace {s['workspace']}", ""]
     feed_rows = [
-        [f["feed"], f["department"], f["rows_read"], f["rows_staged"], f["rows_quarantined"],
-         ", ".join(f"{describe(k)}({k}) {v}" for k, v in sorted(f["quarantine_reasons"].items())) or "-"]
+        [
+            f["feed"],
+            f["department"],
+            f["rows_read"],
+            f["rows_staged"],
+            f["rows_quarantined"],
+            ", ".join(f"{describe(k)}({k}) {v}" for k, v in sorted(f["quarantine_reasons"].items())) or "-",
+        ]
         for f in s["feeds"]
     ]
     parts.append("Feeds in")
-    parts.append(_table(feed_rows, ["feed", "部门", "rows read", "staged", "quarantined", "quarantine reasons"]))
+    parts.append(
+        _table(feed_rows, ["feed", "部门", "rows read", "staged", "quarantined", "quarantine reasons"])
+    )
     parts.append("")
     if not s.get("published"):
         parts.append("Nothing published yet.")
@@ -167,10 +194,16 @@ def format_summary(s: dict) -> str:
     ent = s.get("entities", {})
     grid = s.get("grid_binding_rate", {})
     parts.append("Entities out")
-    parts.append(_table([[t, ent.get(t), _pct(grid.get(t))] for t in ENTITY_TABLES],
-                        ["entity", "count", "grid binding rate"]))
+    parts.append(
+        _table(
+            [[t, ent.get(t), _pct(grid.get(t))] for t in ENTITY_TABLES],
+            ["entity", "count", "grid binding rate"],
+        )
+    )
     parts.append("")
-    parts.append(f"Address binding rate (address fields bound to the standard library): {_pct(s.get('address_binding_rate'))}")
+    parts.append(
+        f"Address binding rate (address fields bound to the standard library): {_pct(s.get('address_binding_rate'))}"
+    )
     acc = s.get("address_accuracy")
     if acc:
         parts.append(
@@ -189,8 +222,10 @@ def format_summary(s: dict) -> str:
         parts.append(_table(rows, headers))
     v = s.get("validation") or {}
     parts.append("")
-    parts.append(f"Validation (Great Expectations): {'PASSED' if v.get('success', True) else 'FAILED'}"
-                 + (f" — {v.get('expectations', '')} expectations" if v.get("expectations") else ""))
+    parts.append(
+        f"Validation (Great Expectations): {'PASSED' if v.get('success', True) else 'FAILED'}"
+        + (f" — {v.get('expectations', '')} expectations" if v.get("expectations") else "")
+    )
     parts.append(f"Warehouse snapshot: {s.get('snapshot')} at {s.get('snapshot_path')}")
     parts.append(f"Current warehouse: {s['warehouse']}")
     if s.get("data_docs"):

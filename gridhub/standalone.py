@@ -70,7 +70,9 @@ def standalone_env(
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{user}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": env.get("AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL", "30"),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": env.get(
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL", "30"
+            ),
         }
     )
     if plugins and PLUGINS_FOLDER.is_dir():

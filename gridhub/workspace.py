@@ -99,7 +99,15 @@ class Workspace:
 
     def ensure(self) -> Workspace:
         """Create the zone folders (idempotent)."""
-        for d in (self.landing, self.raw, self.staging, self.quarantine, self.reference, self.state, self.reports):
+        for d in (
+            self.landing,
+            self.raw,
+            self.staging,
+            self.quarantine,
+            self.reference,
+            self.state,
+            self.reports,
+        ):
             d.mkdir(parents=True, exist_ok=True)
         for feed in self.config.feeds:
             self.landing_dir(feed.name).mkdir(parents=True, exist_ok=True)

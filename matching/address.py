@@ -58,10 +58,32 @@ log = logging.getLogger(__name__)
 LEVELS = ("room", "unit", "building", "house_number", "road", "community", "none")
 STATUSES = ("matched", "ambiguous", "unmatched")
 #: Elements :func:`parse_addresses` returns, coarse to fine.
-ELEMENTS = ("province", "city", "district", "street", "community", "villager_group", "road", "house_number",
-            "estate", "building", "unit", "floor", "room")
-RESULT_COLUMNS = ("address_code", "building_code", "grid_code", "level", "score", "method", "status",
-                  "candidates", "standard_text")
+ELEMENTS = (
+    "province",
+    "city",
+    "district",
+    "street",
+    "community",
+    "villager_group",
+    "road",
+    "house_number",
+    "estate",
+    "building",
+    "unit",
+    "floor",
+    "room",
+)
+RESULT_COLUMNS = (
+    "address_code",
+    "building_code",
+    "grid_code",
+    "level",
+    "score",
+    "method",
+    "status",
+    "candidates",
+    "standard_text",
+)
 
 #: Lowest score a binding may have to count as ``matched``.
 MATCH_THRESHOLD = 0.8
@@ -85,13 +107,48 @@ UNKNOWN_ROAD_FACTOR = 0.7
 # Vocabulary that does not come from the library
 # ----------------------------------------------------------------------------------------------------------
 PROVINCES = (
-    "北京市", "天津市", "河北省", "山西省", "内蒙古自治区", "辽宁省", "吉林省", "黑龙江省", "上海市", "江苏省",
-    "浙江省", "安徽省", "福建省", "江西省", "山东省", "河南省", "湖北省", "湖南省", "广东省", "广西壮族自治区",
-    "海南省", "重庆市", "四川省", "贵州省", "云南省", "西藏自治区", "陕西省", "甘肃省", "青海省",
-    "宁夏回族自治区", "新疆维吾尔自治区", "台湾省", "香港特别行政区", "澳门特别行政区",
+    "北京市",
+    "天津市",
+    "河北省",
+    "山西省",
+    "内蒙古自治区",
+    "辽宁省",
+    "吉林省",
+    "黑龙江省",
+    "上海市",
+    "江苏省",
+    "浙江省",
+    "安徽省",
+    "福建省",
+    "江西省",
+    "山东省",
+    "河南省",
+    "湖北省",
+    "湖南省",
+    "广东省",
+    "广西壮族自治区",
+    "海南省",
+    "重庆市",
+    "四川省",
+    "贵州省",
+    "云南省",
+    "西藏自治区",
+    "陕西省",
+    "甘肃省",
+    "青海省",
+    "宁夏回族自治区",
+    "新疆维吾尔自治区",
+    "台湾省",
+    "香港特别行政区",
+    "澳门特别行政区",
 )
-_PROVINCE_SHORT = tuple(sorted({re.sub(r"(省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)$", "", p)
-                               for p in PROVINCES}, key=len, reverse=True))
+_PROVINCE_SHORT = tuple(
+    sorted(
+        {re.sub(r"(省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)$", "", p) for p in PROVINCES},
+        key=len,
+        reverse=True,
+    )
+)
 #: Text ending like this names a division; unknown to the library, it puts the address elsewhere.
 _DIVISION_WORD = re.compile(
     r"(?:省|自治区|特别行政区|市|自治州|州|地区|盟|县|自治县|旗|区|镇|乡|街道|街道办事处|办事处|社区|居委会|村委会|"
@@ -101,8 +158,22 @@ _DIVISION_WORD = re.compile(
 _NOT_DIVISION = re.compile(r"(?:小区|园区|校区|景区|新村|花园|广场|商业区|工业区|市场|超市)$")
 _ROAD_WORD = re.compile(r"(?:大道|大街|路|街|巷|弄|胡同|道|里|段)$")
 _LEVEL_RANK = {"province": 0, "city": 1, "district": 2, "street": 3, "community": 4}
-_DIVISION_SUFFIXES = ("街道办事处", "街道", "社区居委会", "居委会", "村委会", "社区", "自治县", "省", "市", "区", "县",
-                      "镇", "乡", "村")
+_DIVISION_SUFFIXES = (
+    "街道办事处",
+    "街道",
+    "社区居委会",
+    "居委会",
+    "村委会",
+    "社区",
+    "自治县",
+    "省",
+    "市",
+    "区",
+    "县",
+    "镇",
+    "乡",
+    "村",
+)
 _ESTATE_SUFFIXES = ("小区",)
 #: Leading words that are labels rather than address ("住址:", "地址").
 _LABELS = re.compile(r"^(?:中华人民共和国|中国|住址|地址|现住址|户籍地址|住所|居住地址|家庭住址)+")
@@ -138,8 +209,17 @@ _DETAIL_PATTERN = (
     r"(?:(?P<room>\d+)室?)?"
     r"(?P<rest>.*)$"
 )
-_DETAIL_FIELDS = ("place", "villager_group", "house_number", "estate_text", "building", "unit", "floor", "room",
-                  "rest")
+_DETAIL_FIELDS = (
+    "place",
+    "villager_group",
+    "house_number",
+    "estate_text",
+    "building",
+    "unit",
+    "floor",
+    "room",
+    "rest",
+)
 
 
 def _convert_numerals(arr: pa.Array) -> pa.Array:
@@ -236,9 +316,28 @@ class LibraryError(ValueError):
     """The standard address library is missing or malformed; the message names the file and column."""
 
 
-ADDRESS_LIBRARY_COLUMNS = ("address_code", "division_code", "province", "city", "district", "street",
-                           "community", "road", "villager_group", "house_number", "estate", "building", "unit",
-                           "floor", "room", "standard_text", "building_code", "grid_code", "lon", "lat")
+ADDRESS_LIBRARY_COLUMNS = (
+    "address_code",
+    "division_code",
+    "province",
+    "city",
+    "district",
+    "street",
+    "community",
+    "road",
+    "villager_group",
+    "house_number",
+    "estate",
+    "building",
+    "unit",
+    "floor",
+    "room",
+    "standard_text",
+    "building_code",
+    "grid_code",
+    "lon",
+    "lat",
+)
 
 
 class AddressLibrary:
@@ -250,7 +349,9 @@ class AddressLibrary:
     """
 
     def __init__(self, addresses: pd.DataFrame, divisions: pd.DataFrame | None = None):
-        missing = [c for c in ADDRESS_LIBRARY_COLUMNS if c not in addresses.columns and c not in ("lon", "lat")]
+        missing = [
+            c for c in ADDRESS_LIBRARY_COLUMNS if c not in addresses.columns and c not in ("lon", "lat")
+        ]
         if missing:
             raise LibraryError(f"standard address library lacks columns {missing}")
         lib = addresses.copy()
@@ -268,8 +369,12 @@ class AddressLibrary:
 
     # ---- construction ------------------------------------------------------------------------------------
     @classmethod
-    def load(cls, reference_dir: Path | str, addresses: str = "standard_addresses.csv",
-             divisions: str = "divisions.csv") -> AddressLibrary:
+    def load(
+        cls,
+        reference_dir: Path | str,
+        addresses: str = "standard_addresses.csv",
+        divisions: str = "divisions.csv",
+    ) -> AddressLibrary:
         """Read the library from a workspace's ``reference/`` folder (UTF-8 CSV, all text but lon/lat)."""
         reference_dir = Path(reference_dir)
         path = reference_dir / addresses
@@ -300,11 +405,21 @@ class AddressLibrary:
             "street": code.str.slice(0, 9),
             "community": code,
         }
-        parent = {"province": None, "city": "province", "district": "city", "street": "district",
-                  "community": "street"}
+        parent = {
+            "province": None,
+            "city": "province",
+            "district": "city",
+            "street": "district",
+            "community": "street",
+        }
         for level, codes in derived.items():
-            f = pd.DataFrame({"code": codes, "name": lib[level],
-                              "parent_code": derived[parent[level]] if parent[level] else ""})
+            f = pd.DataFrame(
+                {
+                    "code": codes,
+                    "name": lib[level],
+                    "parent_code": derived[parent[level]] if parent[level] else "",
+                }
+            )
             f = f[f["name"] != ""].drop_duplicates("code")
             f["level"] = level
             f["aliases"] = ""
@@ -345,7 +460,9 @@ class AddressLibrary:
 
         self._division_level = dict(zip(div["code"], div["level"], strict=True))
         self._division_name = dict(zip(div["code"], div["name"], strict=True))
-        for code, name, level, aliases in zip(div["code"], div["name"], div["level"], div["aliases"], strict=True):
+        for code, name, level, aliases in zip(
+            div["code"], div["name"], div["level"], div["aliases"], strict=True
+        ):
             comms = communities_under(code)
             if not comms:
                 continue  # a division with no address in the library (other districts of the city)
@@ -369,7 +486,9 @@ class AddressLibrary:
                     add(estate[: -len(suffix)], Meaning("estate", estate, comms))
         self.vocab = {k: tuple(sorted(v, key=lambda m: (m.kind, m.value))) for k, v in vocab.items()}
         self._max_token = max((len(k) for k in self.vocab), default=1)
-        self._roads_by_comm = lib[lib["road"] != ""].groupby("division_code")["road"].agg(lambda x: sorted(set(x)))
+        self._roads_by_comm = (
+            lib[lib["road"] != ""].groupby("division_code")["road"].agg(lambda x: sorted(set(x)))
+        )
         self._road_pinyin: dict[str, list[str]] = {}
         from matching.normalize import name_pinyin
 
@@ -384,8 +503,11 @@ class AddressLibrary:
         lib["_group_b"] = _block_ids(lib["division_code"], lib["villager_group"])
         lib["_comm_b"] = _block_ids(lib["division_code"], pd.Series("*", index=lib.index))
         self._block_of: dict[tuple[str, str, str], int] = {}
-        for kind, col, name_col in (("road", "_road_b", "road"), ("estate", "_estate_b", "estate"),
-                                    ("group", "_group_b", "villager_group")):
+        for kind, col, name_col in (
+            ("road", "_road_b", "road"),
+            ("estate", "_estate_b", "estate"),
+            ("group", "_group_b", "villager_group"),
+        ):
             sel = lib[lib[name_col] != ""]
             for comm, name, b in zip(sel["division_code"], sel[name_col], sel[col], strict=True):
                 self._block_of[(kind, comm, name)] = int(b)
@@ -398,7 +520,9 @@ class AddressLibrary:
         """Best cover of ``text`` by vocabulary tokens, in order: (text, meanings), or (text, None) for
         stretches the vocabulary does not know. Best = most characters covered, then fewest tokens."""
         n, vocab, longest = len(text), self.vocab, self._max_token
-        best: list[tuple[int, int, int, bool]] = [(0, 0, n, False)] * (n + 1)  # covered, -tokens, next, is_tok
+        best: list[tuple[int, int, int, bool]] = [(0, 0, n, False)] * (
+            n + 1
+        )  # covered, -tokens, next, is_tok
         for i in range(n - 1, -1, -1):
             cov, neg, _, _ = best[i + 1]
             choice = (cov, neg, i + 1, False)
@@ -433,8 +557,14 @@ class AddressLibrary:
         for text, meanings in self._segment(place):
             # an unknown road whose name starts like a division (滨江 + 中路 = 滨江中路, no such road): the
             # division name is part of the road name, not a division of the address
-            if (meanings is None and _ROAD_WORD.search(text) and len(text) <= 3 and pieces
-                    and pieces[-1][1] is not None and all(m.kind not in ("road", "estate") for m in pieces[-1][1])):
+            if (
+                meanings is None
+                and _ROAD_WORD.search(text)
+                and len(text) <= 3
+                and pieces
+                and pieces[-1][1] is not None
+                and all(m.kind not in ("road", "estate") for m in pieces[-1][1])
+            ):
                 text = pieces.pop()[0] + text
             pieces.append((text, meanings))
         tokens = [(t, m) for t, m in pieces if m is not None]
@@ -446,9 +576,11 @@ class AddressLibrary:
 
         unknown_roads: list[str] = []
         for u in unknown:
-            if _DIVISION_WORD.search(u) and not _NOT_DIVISION.search(u):
-                r.outside = True
-            elif any(p in u for p in _PROVINCE_SHORT):
+            if (
+                _DIVISION_WORD.search(u)
+                and not _NOT_DIVISION.search(u)
+                or any(p in u for p in _PROVINCE_SHORT)
+            ):
                 r.outside = True
             elif _ROAD_WORD.search(u) and len(u) >= 2:
                 unknown_roads.append(u)
@@ -479,8 +611,11 @@ class AddressLibrary:
             comms = s if comms is None else comms & s
         road_tokens = [m for _, ms in tokens for m in ms if m.kind == "road"]
         estate_tokens = [m for _, ms in tokens for m in ms if m.kind == "estate"]
-        road_tokens = [m for m in road_tokens if not any(m.value in other.value and m.value != other.value
-                                                         for other in road_tokens)]
+        road_tokens = [
+            m
+            for m in road_tokens
+            if not any(m.value in other.value and m.value != other.value for other in road_tokens)
+        ]
 
         if comms is not None and not comms:
             # the divisions contradict each other: trust the finer evidence (road / estate) at a cost
@@ -517,8 +652,9 @@ class AddressLibrary:
         from matching.normalize import name_pinyin
 
         key = str(name_pinyin(pd.Series([text], dtype="string")).iloc[0])
-        allowed = self._road_comms if comms is None else {
-            r: c for r, c in self._road_comms.items() if c & comms}
+        allowed = (
+            self._road_comms if comms is None else {r: c for r, c in self._road_comms.items() if c & comms}
+        )
         same_sound = [r for r in self._road_pinyin.get(key, []) if r in allowed]
         if same_sound:
             return [(r, PINYIN_ROAD_SCORE, "pinyin_road") for r in same_sound]
@@ -621,8 +757,9 @@ def parse_addresses(texts: pd.Series, library: AddressLibrary | None = None) -> 
                 parts["estate"] = r.estates[0]
             parts["outside"] = r.outside
         rows.append(parts)
-    place_frame = pd.DataFrame(rows, columns=["province", "city", "district", "street", "community", "road",
-                                              "estate", "outside"])
+    place_frame = pd.DataFrame(
+        rows, columns=["province", "city", "district", "street", "community", "road", "estate", "outside"]
+    )
     per_unique = place_frame.iloc[p_codes].reset_index(drop=True)
     out = pd.DataFrame(index=u.index)
     for el in ELEMENTS:
@@ -636,8 +773,11 @@ def parse_addresses(texts: pd.Series, library: AddressLibrary | None = None) -> 
     out = out[[*ELEMENTS, "rest", "canonical", "outside"]]
     # map back onto the input rows
     take = np.where(codes < 0, 0, codes)
-    res = out.iloc[take].set_axis(texts.index) if len(out) else pd.DataFrame(
-        columns=out.columns, index=texts.index)
+    res = (
+        out.iloc[take].set_axis(texts.index)
+        if len(out)
+        else pd.DataFrame(columns=out.columns, index=texts.index)
+    )
     res.loc[codes < 0, :] = pd.NA
     for c in res.columns:
         res[c] = res[c].astype("boolean" if c == "outside" else "string")
@@ -655,15 +795,21 @@ _DETAILS_BY_BLOCK = {
 }
 _BLOCK_COLUMN = {"road": "_road_b", "estate": "_estate_b", "group": "_group_b", "comm": "_comm_b"}
 _BLOCK_LEVEL = {"road": "road", "estate": "house_number", "group": "road", "comm": "community"}
-_DETAIL_LEVEL = {"room": "room", "unit": "unit", "building": "building", "house_number": "house_number",
-                 "estate": "house_number"}
+_DETAIL_LEVEL = {
+    "room": "room",
+    "unit": "unit",
+    "building": "building",
+    "house_number": "house_number",
+    "estate": "house_number",
+}
 #: Elements dropped, in this order, when the library has nothing for the elements given.
 _DROP_ORDER = ("room", "unit", "estate", "building", "house_number")
 _MASK_COLUMNS = ("house_number", "building", "unit", "room", "estate")
 
 
-def _candidate_blocks(library: AddressLibrary, reading: PlaceReading, group: str | None,
-                      has_detail: bool) -> list[tuple[str, int, float, str]]:
+def _candidate_blocks(
+    library: AddressLibrary, reading: PlaceReading, group: str | None, has_detail: bool
+) -> list[tuple[str, int, float, str]]:
     """(block kind, block id, block score, method) for one place reading."""
     if reading.outside:
         return []
@@ -836,9 +982,25 @@ def _join_details(library: AddressLibrary, q: pd.DataFrame) -> pd.DataFrame:
             # a miss with no element left: the block itself always exists, so this cannot happen
         pending = pd.concat(misses, ignore_index=True) if misses else pending.iloc[0:0]
     if not pieces:
-        return pd.DataFrame(columns=["uid", "kind", "block", "bscore", "method", "penalty", "dropped", "n",
-                                     "address_code", "n_building", "building_code", "n_grid", "grid_code",
-                                     "standard_text", "level"])
+        return pd.DataFrame(
+            columns=[
+                "uid",
+                "kind",
+                "block",
+                "bscore",
+                "method",
+                "penalty",
+                "dropped",
+                "n",
+                "address_code",
+                "n_building",
+                "building_code",
+                "n_grid",
+                "grid_code",
+                "standard_text",
+                "level",
+            ]
+        )
     hits = pd.concat(pieces, ignore_index=True)
     hits["method"] = hits["method"].where(hits["dropped"] == 0, hits["method"] + "+backoff")
     return hits
@@ -851,17 +1013,31 @@ def _levels(hit: pd.DataFrame, given: list[str], kind: str) -> np.ndarray:
     one_row = hit["n"].to_numpy() == 1
     one_building = hit["n_building"].to_numpy() == 1
     finest = next((_DETAIL_LEVEL[c] for c in _DROP_ORDER if c in given), _BLOCK_LEVEL[kind])
-    building_level = next((_DETAIL_LEVEL[c] for c in ("unit", "building", "house_number") if c in given),
-                          "building")
-    coarse = ("house_number" if "house_number" in given or "estate" in given or kind == "estate"
-              else _BLOCK_LEVEL[kind])
+    building_level = next(
+        (_DETAIL_LEVEL[c] for c in ("unit", "building", "house_number") if c in given), "building"
+    )
+    coarse = (
+        "house_number"
+        if "house_number" in given or "estate" in given or kind == "estate"
+        else _BLOCK_LEVEL[kind]
+    )
     return np.where(one_row, finest, np.where(one_building, building_level, coarse))
 
 
 def _choose(hits: pd.DataFrame, n: int) -> pd.DataFrame:
     """Per input, the best hit; ``tie`` when equally good hits point to different buildings."""
-    cols = ["n", "address_code", "building_code", "grid_code", "level", "bscore", "penalty", "method",
-            "standard_text", "tie"]
+    cols = [
+        "n",
+        "address_code",
+        "building_code",
+        "grid_code",
+        "level",
+        "bscore",
+        "penalty",
+        "method",
+        "standard_text",
+        "tie",
+    ]
     if hits.empty:
         return pd.DataFrame(index=range(n), columns=cols)
     h = hits.copy()
@@ -897,8 +1073,13 @@ def _candidates(library: AddressLibrary, q: pd.DataFrame, n: int) -> pd.Series:
         col = _BLOCK_COLUMN[kind]
         g = grp[["uid", "block", "bscore", *given_cols]].rename(columns={"block": col})
         lib_cols = {c: f"{c}_lib" for c in given_cols}
-        m = g.merge(lib[[col, *given_cols, "address_code", "building_code", "grid_code", "standard_text"]]
-                    .rename(columns=lib_cols), on=col, how="inner")
+        m = g.merge(
+            lib[[col, *given_cols, "address_code", "building_code", "grid_code", "standard_text"]].rename(
+                columns=lib_cols
+            ),
+            on=col,
+            how="inner",
+        )
         # how many of the elements the text gives each library row agrees with
         given = np.zeros(len(m), dtype=int)
         agree = np.zeros(len(m), dtype=int)
@@ -908,8 +1089,20 @@ def _candidates(library: AddressLibrary, q: pd.DataFrame, n: int) -> pd.Series:
             agree += has & (m[c] == m[lib_cols[c]]).to_numpy()
         m["agree"] = agree
         m["share"] = np.where(given > 0, agree / np.maximum(given, 1), 0.0)
-        rows.append(m[["uid", "bscore", "agree", "share", "address_code", "building_code", "grid_code",
-                       "standard_text"]])
+        rows.append(
+            m[
+                [
+                    "uid",
+                    "bscore",
+                    "agree",
+                    "share",
+                    "address_code",
+                    "building_code",
+                    "grid_code",
+                    "standard_text",
+                ]
+            ]
+        )
     if not rows:
         return out
     c = pd.concat(rows, ignore_index=True)
@@ -923,8 +1116,12 @@ def _candidates(library: AddressLibrary, q: pd.DataFrame, n: int) -> pd.Series:
     c["text"] = c["building_code"].map(building_text).fillna(c["standard_text"])
     for uid, g in c.groupby("uid", sort=False):
         out.iloc[int(uid)] = json.dumps(
-            [{"building_code": b, "grid_code": gr, "text": t, "score": float(s)}
-             for b, gr, t, s in zip(g["building_code"], g["grid_code"], g["text"], g["cscore"], strict=True)],
+            [
+                {"building_code": b, "grid_code": gr, "text": t, "score": float(s)}
+                for b, gr, t, s in zip(
+                    g["building_code"], g["grid_code"], g["text"], g["cscore"], strict=True
+                )
+            ],
             ensure_ascii=False,
         )
     return out
@@ -937,7 +1134,9 @@ def review_table(bindings: pd.DataFrame) -> pd.DataFrame:
     :func:`match_addresses` joined to the records).
     """
     sel = bindings[bindings["status"].isin(["ambiguous", "unmatched"])]
-    return sel[["feed", "source_record_id", "field", "address_text", "status", "candidates"]].reset_index(drop=True)
+    return sel[["feed", "source_record_id", "field", "address_text", "status", "candidates"]].reset_index(
+        drop=True
+    )
 
 
 __all__ = [

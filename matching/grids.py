@@ -25,8 +25,18 @@ from shapely import STRtree
 log = logging.getLogger(__name__)
 
 GRID_TYPE_RANK = {"基础网格": 1, "专属网格": 2, "微网格": 3}
-GRID_COLUMNS = ("grid_code", "name", "grid_type", "parent_grid_code", "community_code", "street_code",
-                "district_code", "wkt", "valid_from", "valid_to")
+GRID_COLUMNS = (
+    "grid_code",
+    "name",
+    "grid_type",
+    "parent_grid_code",
+    "community_code",
+    "street_code",
+    "district_code",
+    "wkt",
+    "valid_from",
+    "valid_to",
+)
 CRS_WGS84 = "WGS-84"
 CRS_GCJ02 = "GCJ-02"
 
@@ -48,14 +58,28 @@ def _outside_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
 
 def _delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x, y = lon - 105.0, lat - 35.0
-    dlat = (-100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
-            + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
-            + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
-            + (160.0 * np.sin(y / 12.0 * np.pi) + 320 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0)
-    dlon = (300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
-            + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
-            + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
-            + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0)
+    dlat = (
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * np.sqrt(np.abs(x))
+        + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
+        + (160.0 * np.sin(y / 12.0 * np.pi) + 320 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+    )
+    dlon = (
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * np.sqrt(np.abs(x))
+        + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
+        + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+    )
     rad = lat / 180.0 * np.pi
     magic = 1 - _EE * np.sin(rad) ** 2
     sqrt_magic = np.sqrt(magic)
@@ -73,8 +97,9 @@ def wgs84_to_gcj02(lon: np.ndarray | pd.Series, lat: np.ndarray | pd.Series) -> 
     return np.where(out, lon, lon + dlon), np.where(out, lat, lat + dlat)
 
 
-def gcj02_to_wgs84(lon: np.ndarray | pd.Series, lat: np.ndarray | pd.Series,
-                   iterations: int = 4) -> tuple[np.ndarray, np.ndarray]:
+def gcj02_to_wgs84(
+    lon: np.ndarray | pd.Series, lat: np.ndarray | pd.Series, iterations: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
     """GCJ-02 → WGS-84 by fixed-point iteration of the forward formula (error well under 1e-6°, ~0.1 m)."""
     glon = np.asarray(lon, dtype=float)
     glat = np.asarray(lat, dtype=float)
@@ -98,7 +123,9 @@ class GridIndex:
     queryable in the hierarchy).
     """
 
-    def __init__(self, grids: pd.DataFrame, divisions: pd.DataFrame | None = None, as_of: dt.date | None = None):
+    def __init__(
+        self, grids: pd.DataFrame, divisions: pd.DataFrame | None = None, as_of: dt.date | None = None
+    ):
         missing = [c for c in ("grid_code", "grid_type", "parent_grid_code", "wkt") if c not in grids.columns]
         if missing:
             raise GridError(f"grids lack columns {missing}")
@@ -117,23 +144,31 @@ class GridIndex:
         valid_to = pd.to_datetime(g["valid_to"].replace("", None), errors="coerce")
         valid_from = pd.to_datetime(g["valid_from"].replace("", None), errors="coerce")
         current = (valid_to.isna() | (valid_to > pd.Timestamp(as_of))) & (
-            valid_from.isna() | (valid_from <= pd.Timestamp(as_of)))
+            valid_from.isna() | (valid_from <= pd.Timestamp(as_of))
+        )
         current = current.to_numpy() & ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
         self._codes = g["grid_code"].to_numpy(dtype=object)[current]
         self._rank = g["grid_type"].map(GRID_TYPE_RANK).fillna(0).to_numpy(dtype=int)[current]
         self._geoms = geoms[current]
         self.tree = STRtree(self._geoms)
-        self.divisions = divisions.set_index("code", drop=False) if divisions is not None and len(divisions) else None
+        self.divisions = (
+            divisions.set_index("code", drop=False) if divisions is not None and len(divisions) else None
+        )
         children: dict[str, list[str]] = {}
-        for code, parent, comm in zip(g["grid_code"], g["parent_grid_code"], g["community_code"], strict=True):
+        for code, parent, comm in zip(
+            g["grid_code"], g["parent_grid_code"], g["community_code"], strict=True
+        ):
             children.setdefault(parent or comm, []).append(code)
         if self.divisions is not None:
             for code, parent in zip(self.divisions["code"], self.divisions["parent_code"], strict=True):
                 if parent:
                     children.setdefault(parent, []).append(code)
         else:  # derive community → street → district from the grid rows
-            for comm, street, district in g[["community_code", "street_code", "district_code"]].drop_duplicates(
-                    ).itertuples(index=False):
+            for comm, street, district in (
+                g[["community_code", "street_code", "district_code"]]
+                .drop_duplicates()
+                .itertuples(index=False)
+            ):
                 if street and comm:
                     children.setdefault(street, []).append(comm)
                 if district and street:
@@ -142,8 +177,13 @@ class GridIndex:
         log.info("grid index: %d grids (%d current)", len(g), len(self._codes))
 
     @classmethod
-    def load(cls, reference_dir: Path | str, grids: str = "grids.csv", divisions: str = "divisions.csv",
-             as_of: dt.date | None = None) -> GridIndex:
+    def load(
+        cls,
+        reference_dir: Path | str,
+        grids: str = "grids.csv",
+        divisions: str = "divisions.csv",
+        as_of: dt.date | None = None,
+    ) -> GridIndex:
         """Read ``grids.csv`` (and ``divisions.csv`` when present) from a workspace's ``reference/``."""
         reference_dir = Path(reference_dir)
         path = reference_dir / grids
@@ -155,8 +195,13 @@ class GridIndex:
         return cls(frame, div, as_of=as_of)
 
     # ---- point in polygon ----------------------------------------------------------------------------------
-    def locate(self, lon: pd.Series | np.ndarray, lat: pd.Series | np.ndarray, crs: str = CRS_WGS84,
-               finest: bool = True) -> pd.Series:
+    def locate(
+        self,
+        lon: pd.Series | np.ndarray,
+        lat: pd.Series | np.ndarray,
+        crs: str = CRS_WGS84,
+        finest: bool = True,
+    ) -> pd.Series:
         """Grid code of each point (the finest current grid containing it; basic grids with ``finest=False``).
 
         Points on a shared edge go to the lowest code. Missing or out-of-range coordinates, and points in no
@@ -200,8 +245,11 @@ class GridIndex:
             p = row["parent_grid_code"]
             name = self.grids.at[p, "name"] if p in self.grids.index else None
             chain.append({"level": "grid", "code": p, "name": name})
-        for level, col in (("community", "community_code"), ("street", "street_code"),
-                           ("district", "district_code")):
+        for level, col in (
+            ("community", "community_code"),
+            ("street", "street_code"),
+            ("district", "district_code"),
+        ):
             if row[col]:
                 chain.append({"level": level, "code": row[col], "name": self._division_name(row[col])})
         return chain
@@ -225,7 +273,9 @@ class GridIndex:
         codes = grid_codes.astype("string")
         row = g.reindex(codes.fillna("").to_numpy())
         micro = row["grid_type"].eq("微网格").fillna(False).to_numpy(dtype=bool)
-        basic = np.where(micro, row["parent_grid_code"].to_numpy(dtype=object), row["grid_code"].to_numpy(dtype=object))
+        basic = np.where(
+            micro, row["parent_grid_code"].to_numpy(dtype=object), row["grid_code"].to_numpy(dtype=object)
+        )
         out = pd.DataFrame(
             {
                 "grid_code": codes.to_numpy(),
@@ -259,8 +309,9 @@ class GridIndex:
         return ((inner == outer) | (parent == outer)).fillna(False).astype(bool)
 
 
-def bind_grids(address_grid: pd.Series, point_grid: pd.Series, index: GridIndex | None = None,
-               prefer: str = "address") -> pd.DataFrame:
+def bind_grids(
+    address_grid: pd.Series, point_grid: pd.Series, index: GridIndex | None = None, prefer: str = "address"
+) -> pd.DataFrame:
     """Reconcile the grid from a record's standard address with the grid from its coordinates.
 
     Returns, aligned to ``address_grid``: ``grid_code`` (the finer of the two when one contains the other;
@@ -278,10 +329,20 @@ def bind_grids(address_grid: pd.Series, point_grid: pd.Series, index: GridIndex 
         a_in_p = index.contains(p, a)
         p_in_a = index.contains(a, p)
     else:
-        a_in_p = both & pd.Series([x.startswith(y) for x, y in zip(a.fillna(""), p.fillna(""), strict=True)],
-                                  index=a.index) & has_p
-        p_in_a = both & pd.Series([y.startswith(x) for x, y in zip(a.fillna(""), p.fillna(""), strict=True)],
-                                  index=a.index) & has_a
+        a_in_p = (
+            both
+            & pd.Series(
+                [x.startswith(y) for x, y in zip(a.fillna(""), p.fillna(""), strict=True)], index=a.index
+            )
+            & has_p
+        )
+        p_in_a = (
+            both
+            & pd.Series(
+                [y.startswith(x) for x, y in zip(a.fillna(""), p.fillna(""), strict=True)], index=a.index
+            )
+            & has_a
+        )
     agree = both & (a_in_p | p_in_a)
     conflict = both & ~agree
     finer = a.where(a_in_p, p)  # when they agree: the one inside the other
@@ -292,8 +353,14 @@ def bind_grids(address_grid: pd.Series, point_grid: pd.Series, index: GridIndex 
     source[has_p & ~has_a] = "point"
     source[agree] = "both"
     source[conflict] = prefer
-    return pd.DataFrame({"grid_code": code.astype("string"), "grid_source": source,
-                         "grid_conflict": conflict.astype("boolean")}, index=a.index)
+    return pd.DataFrame(
+        {
+            "grid_code": code.astype("string"),
+            "grid_source": source,
+            "grid_conflict": conflict.astype("boolean"),
+        },
+        index=a.index,
+    )
 
 
 __all__ = [

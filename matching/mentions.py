@@ -30,21 +30,71 @@ from warehouse.reasons import ReasonCode
 ADDRESS_FIELDS = ("address", "hukou_address", "org_address")
 
 PERSON_COLUMNS = [
-    "record_key", "feed", "source_record_id", "raw_sha256", "line", "priority", "record_date",
-    "name", "name_pinyin", "id_number", "birth_date", "sex", "ethnicity", "phone", "population_type",
-    "address_text", "address_relation", "hukou_address_text",
+    "record_key",
+    "feed",
+    "source_record_id",
+    "raw_sha256",
+    "line",
+    "priority",
+    "record_date",
+    "name",
+    "name_pinyin",
+    "id_number",
+    "birth_date",
+    "sex",
+    "ethnicity",
+    "phone",
+    "population_type",
+    "address_text",
+    "address_relation",
+    "hukou_address_text",
 ]
 ORGANISATION_COLUMNS = [
-    "record_key", "feed", "source_record_id", "raw_sha256", "line", "priority", "record_date",
-    "org_name", "credit_code", "org_type", "legal_rep", "address_text", "industry", "org_status", "established",
+    "record_key",
+    "feed",
+    "source_record_id",
+    "raw_sha256",
+    "line",
+    "priority",
+    "record_date",
+    "org_name",
+    "credit_code",
+    "org_type",
+    "legal_rep",
+    "address_text",
+    "industry",
+    "org_status",
+    "established",
 ]
 HOUSE_COLUMNS = [
-    "record_key", "feed", "source_record_id", "raw_sha256", "line", "priority", "record_date",
-    "address_text", "house_use", "house_area", "rented", "derived",
+    "record_key",
+    "feed",
+    "source_record_id",
+    "raw_sha256",
+    "line",
+    "priority",
+    "record_date",
+    "address_text",
+    "house_use",
+    "house_area",
+    "rented",
+    "derived",
 ]
 FACILITY_COLUMNS = [
-    "record_key", "feed", "source_record_id", "raw_sha256", "line", "priority", "record_date",
-    "facility_type", "facility_name", "address_text", "lon", "lat", "responsible", "facility_status",
+    "record_key",
+    "feed",
+    "source_record_id",
+    "raw_sha256",
+    "line",
+    "priority",
+    "record_date",
+    "facility_type",
+    "facility_name",
+    "address_text",
+    "lon",
+    "lat",
+    "responsible",
+    "facility_status",
 ]
 LINK_COLUMNS = ["from_key", "to_key", "kind", "relation", "feed", "record_date"]
 ISSUE_COLUMNS = ["feed", "source_record_id", "field", "reason_code", "original_value"]
@@ -102,7 +152,9 @@ def _clean_text(s: pd.Series) -> pd.Series:
     return out.mask(out.str.len() == 0)
 
 
-def _issues(feed: Feed, df: pd.DataFrame, field_name: str, bad: pd.Series, reason: ReasonCode) -> pd.DataFrame:
+def _issues(
+    feed: Feed, df: pd.DataFrame, field_name: str, bad: pd.Series, reason: ReasonCode
+) -> pd.DataFrame:
     sel = bad.fillna(False).astype(bool)
     if not sel.any():
         return pd.DataFrame(columns=ISSUE_COLUMNS)
@@ -150,8 +202,13 @@ def person_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, pd.Data
     if "phone" in df.columns:
         given_phone = _col(df, "phone").astype("string").str.strip()
         issues.append(
-            _issues(feed, df, "phone", given_phone.notna() & (given_phone != "")
-                    & ~phones["phone_valid"].fillna(False).astype(bool), ReasonCode.INVALID_PHONE)
+            _issues(
+                feed,
+                df,
+                "phone",
+                given_phone.notna() & (given_phone != "") & ~phones["phone_valid"].fillna(False).astype(bool),
+                ReasonCode.INVALID_PHONE,
+            )
         )
     out["ethnicity"] = _clean_text(_col(df, "ethnicity"))
     out["population_type"] = _clean_text(_col(df, "population_type"))
@@ -179,8 +236,9 @@ def organisation_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, p
     issues = pd.DataFrame(columns=ISSUE_COLUMNS)
     if "credit_code" in df.columns:
         given = _col(df, "credit_code").astype("string").str.strip()
-        issues = _issues(feed, df, "credit_code", given.notna() & (given != "") & ~valid,
-                         ReasonCode.INVALID_CREDIT_CODE)
+        issues = _issues(
+            feed, df, "credit_code", given.notna() & (given != "") & ~valid, ReasonCode.INVALID_CREDIT_CODE
+        )
     out["legal_rep"] = normalize_names(_col(df, "legal_rep"))
     out["address_text"] = _clean_text(_col(df, "org_address"))
     out["industry"] = _clean_text(_col(df, "industry"))
@@ -271,8 +329,14 @@ def build_mentions(staged: dict[str, pd.DataFrame], config: WorkspaceConfig) -> 
             derived = derived_house_mentions(p)
             if "house" not in feed.entities:
                 houses.append(derived)
-                links.append(_links(p.loc[derived.index], derived["record_key"], "person_house",
-                                    p.loc[derived.index, "address_relation"]))
+                links.append(
+                    _links(
+                        p.loc[derived.index],
+                        derived["record_key"],
+                        "person_house",
+                        p.loc[derived.index, "address_relation"],
+                    )
+                )
         if "organisation" in feed.entities:
             o, iss = organisation_mentions(df, feed)
             orgs.append(o)

@@ -52,8 +52,43 @@ ID_CHECK_BYTES = np.frombuffer(ID_CHECK.encode("ascii"), dtype=np.uint8)
 #: Province-level prefixes of GB/T 2260 (plus 81/82/83 used by 港澳台居民居住证). A number outside them is
 #: malformed; the full 6-digit area code is not checked, because retired codes stay in old IDs.
 ID_PROVINCES = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82 83"
-    .split()
+    [
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+        "83",
+    ]
 )
 EARLIEST_BIRTH = dt.date(1890, 1, 1)
 
@@ -147,7 +182,7 @@ def normalize_resident_ids(
     body_s = pd.Series(body, dtype="string")
     province_ok = body_s.str.slice(0, 2).isin(ID_PROVINCES).to_numpy(dtype=bool)
     birth = pd.to_datetime(body_s.str.slice(6, 14), format="%Y%m%d", errors="coerce")
-    birth_ok = (birth.notna() & (birth >= pd.Timestamp(EARLIEST_BIRTH)) & (birth <= pd.Timestamp(as_of)))
+    birth_ok = birth.notna() & (birth >= pd.Timestamp(EARLIEST_BIRTH)) & (birth <= pd.Timestamp(as_of))
     birth_ok = birth_ok.to_numpy(dtype=bool)
     sex_digit = body_m[:, 16].astype(np.int64) - 48
 
@@ -191,7 +226,9 @@ def normalize_resident_ids(
         out["id_birth_mismatch"] = (given.dt.normalize() != mine).where(both).astype("boolean")
     if sex is not None:
         given_sex = normalize_text(sex.reindex(s.index).astype("string")).str.upper()
-        given_sex = given_sex.replace({"男": "M", "女": "F", "1": "M", "2": "F"}).where(lambda x: x.isin(["M", "F"]))
+        given_sex = given_sex.replace({"男": "M", "女": "F", "1": "M", "2": "F"}).where(
+            lambda x: x.isin(["M", "F"])
+        )
         both = given_sex.notna() & out["id_sex"].notna()
         out["id_sex_mismatch"] = (given_sex != out["id_sex"]).where(both).astype("boolean")
     return out
@@ -210,18 +247,41 @@ ORG_CODE_WEIGHTS = np.array([3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 
 #: 登记管理部门 + 机构类别 (GB 32100-2015, table 1): the first two characters → organisation type.
 CREDIT_ORG_TYPES: dict[str, str] = {
-    "11": "机关", "12": "事业单位", "13": "中央编办直接管理机构编制的群众团体", "19": "其他(机构编制)",
-    "21": "外国常驻新闻机构", "29": "其他(外交)",
-    "31": "律师执业机构", "32": "公证处", "33": "基层法律服务所", "34": "司法鉴定机构", "35": "仲裁委员会",
+    "11": "机关",
+    "12": "事业单位",
+    "13": "中央编办直接管理机构编制的群众团体",
+    "19": "其他(机构编制)",
+    "21": "外国常驻新闻机构",
+    "29": "其他(外交)",
+    "31": "律师执业机构",
+    "32": "公证处",
+    "33": "基层法律服务所",
+    "34": "司法鉴定机构",
+    "35": "仲裁委员会",
     "39": "其他(司法行政)",
-    "41": "外国在华文化中心", "49": "其他(文化)",
-    "51": "社会团体", "52": "民办非企业单位", "53": "基金会", "59": "其他(民政)",
-    "61": "外国旅游部门常驻代表机构", "62": "港澳台地区旅游部门常驻内地(大陆)代表机构", "69": "其他(旅游)",
-    "71": "宗教活动场所", "72": "宗教院校", "79": "其他(宗教)",
-    "81": "基层工会", "89": "其他(工会)",
-    "91": "企业", "92": "个体工商户", "93": "农民专业合作社",
-    "A1": "军队事业单位", "A9": "其他(军队)",
-    "N1": "组级集体经济组织", "N2": "村级集体经济组织", "N3": "乡镇级集体经济组织", "N9": "其他(农业)",
+    "41": "外国在华文化中心",
+    "49": "其他(文化)",
+    "51": "社会团体",
+    "52": "民办非企业单位",
+    "53": "基金会",
+    "59": "其他(民政)",
+    "61": "外国旅游部门常驻代表机构",
+    "62": "港澳台地区旅游部门常驻内地(大陆)代表机构",
+    "69": "其他(旅游)",
+    "71": "宗教活动场所",
+    "72": "宗教院校",
+    "79": "其他(宗教)",
+    "81": "基层工会",
+    "89": "其他(工会)",
+    "91": "企业",
+    "92": "个体工商户",
+    "93": "农民专业合作社",
+    "A1": "军队事业单位",
+    "A9": "其他(军队)",
+    "N1": "组级集体经济组织",
+    "N2": "村级集体经济组织",
+    "N3": "乡镇级集体经济组织",
+    "N9": "其他(农业)",
     "Y1": "其他",
 }
 
@@ -296,7 +356,9 @@ def normalize_credit_codes(s: pd.Series) -> pd.DataFrame:
     type_ok = pd.notna(org_type)
     valid = charset_ok & type_ok & check_ok
     problem = np.select(
-        [~len18, ~charset_ok, ~type_ok, ~check_ok], ["format", "charset", "org_type", "check_char"], default=""
+        [~len18, ~charset_ok, ~type_ok, ~check_ok],
+        ["format", "charset", "org_type", "check_char"],
+        default="",
     ).astype(object)
 
     # embedded organisation code (positions 9-17): 8 body characters + check
@@ -358,11 +420,44 @@ def normalize_names(s: pd.Series) -> pd.Series:
 
 #: Surnames pypinyin reads with their common-word sound (单 dan, 曾 ceng, 解 jie ...): surname readings.
 SURNAME_PINYIN: dict[str, str] = {
-    "单": "shan", "曾": "zeng", "解": "xie", "仇": "qiu", "朴": "piao", "查": "zha", "区": "ou", "盖": "ge",
-    "乐": "yue", "覃": "qin", "缪": "miao", "翟": "zhai", "柏": "bai", "秘": "bi", "种": "chong", "召": "shao",
-    "繁": "po", "员": "yun", "过": "guo", "燕": "yan", "纪": "ji", "隗": "wei", "宓": "mi", "相": "xiang",
-    "尉迟": "yuchi", "万俟": "moqi", "长孙": "zhangsun", "单于": "chanyu", "澹台": "tantai", "令狐": "linghu",
-    "都": "du", "车": "che", "石": "shi", "沈": "shen", "薄": "bo", "重": "chong", "折": "she", "蕃": "pi",
+    "单": "shan",
+    "曾": "zeng",
+    "解": "xie",
+    "仇": "qiu",
+    "朴": "piao",
+    "查": "zha",
+    "区": "ou",
+    "盖": "ge",
+    "乐": "yue",
+    "覃": "qin",
+    "缪": "miao",
+    "翟": "zhai",
+    "柏": "bai",
+    "秘": "bi",
+    "种": "chong",
+    "召": "shao",
+    "繁": "po",
+    "员": "yun",
+    "过": "guo",
+    "燕": "yan",
+    "纪": "ji",
+    "隗": "wei",
+    "宓": "mi",
+    "相": "xiang",
+    "尉迟": "yuchi",
+    "万俟": "moqi",
+    "长孙": "zhangsun",
+    "单于": "chanyu",
+    "澹台": "tantai",
+    "令狐": "linghu",
+    "都": "du",
+    "车": "che",
+    "石": "shi",
+    "沈": "shen",
+    "薄": "bo",
+    "重": "chong",
+    "折": "she",
+    "蕃": "pi",
 }
 _PINYIN_KEEP = re.compile(r"[^a-z0-9]")
 
@@ -375,7 +470,7 @@ def _pinyin_of(name: str) -> str:
     if "·" not in name and len(name) >= 2:
         for k in (name[:2], name[:1]):
             if k in SURNAME_PINYIN and len(name) > len(k):
-                head, rest = SURNAME_PINYIN[k], name[len(k):]
+                head, rest = SURNAME_PINYIN[k], name[len(k) :]
                 break
     body = "".join(lazy_pinyin(rest, style=Style.NORMAL, errors="default"))
     return _PINYIN_KEEP.sub("", (head + body).lower())
@@ -423,9 +518,15 @@ def normalize_phones(s: pd.Series, default_area_code: str | None = None) -> pd.D
     n = len(arr)
     if n == 0:
         empty = pd.Series(pd.NA, index=s.index)
-        return pd.DataFrame({"phone": empty.astype("string"), "phone_kind": empty.astype("string"),
-                             "phone_valid": empty.astype("boolean"), "phone_ext": empty.astype("string"),
-                             "phone_other": empty.astype("string")})
+        return pd.DataFrame(
+            {
+                "phone": empty.astype("string"),
+                "phone_kind": empty.astype("string"),
+                "phone_valid": empty.astype("boolean"),
+                "phone_ext": empty.astype("string"),
+                "phone_other": empty.astype("string"),
+            }
+        )
     arr = pc.utf8_lower(arr)
     parts = pc.split_pattern_regex(arr, _PHONE_SPLIT)
     phone = np.full(n, None, dtype=object)
@@ -449,8 +550,9 @@ def normalize_phones(s: pd.Series, default_area_code: str | None = None) -> pd.D
         svc_ok = todo & ~mob_ok & pc.is_valid(svc).to_numpy(zero_copy_only=False)
         svc_v = svc.field("service").to_numpy(zero_copy_only=False)
         # a spreadsheet that stored 0766-2345678 as a number lost the trunk 0: 7662345678
-        land_text = pc.replace_substring_regex(pc.replace_substring_regex(cand, r"\s+", ""),
-                                               r"^([2-9]\d{9,10})$", r"0\1")
+        land_text = pc.replace_substring_regex(
+            pc.replace_substring_regex(cand, r"\s+", ""), r"^([2-9]\d{9,10})$", r"0\1"
+        )
         land = pc.extract_regex(land_text, _LANDLINE)
         land_ok = todo & ~mob_ok & ~svc_ok & pc.is_valid(land).to_numpy(zero_copy_only=False)
         area = land.field("area").to_numpy(zero_copy_only=False)
@@ -540,7 +642,9 @@ def parse_dates(
         todo = result.isna() & u.str.fullmatch(r"\d{5}(?:\.0+)?").fillna(False)
         if todo.any():
             days = pd.to_numeric(u[todo], errors="coerce")
-            result.loc[todo[todo].index] = (_EXCEL_EPOCH + pd.to_timedelta(days, unit="D")).astype("datetime64[s]")
+            result.loc[todo[todo].index] = (_EXCEL_EPOCH + pd.to_timedelta(days, unit="D")).astype(
+                "datetime64[s]"
+            )
             fmt_used.loc[todo[todo].index] = "excel_serial"
     in_range = result.notna() & (result >= pd.Timestamp(earliest)) & (result <= pd.Timestamp(latest))
     result = result.where(in_range)
@@ -551,8 +655,13 @@ def parse_dates(
     take = np.where(missing, 0, codes)
     if len(u) == 0:
         empty = pd.Series(pd.NA, index=s.index)
-        return pd.DataFrame({"date": empty.astype(DATE), "date_valid": empty.astype("boolean"),
-                             "date_format": empty.astype("string")})
+        return pd.DataFrame(
+            {
+                "date": empty.astype(DATE),
+                "date_valid": empty.astype("boolean"),
+                "date_format": empty.astype("string"),
+            }
+        )
     date = pd.Series(result.to_numpy()[take], index=s.index).dt.date.astype(object)
     date[missing] = None
     valid = pd.Series(in_range.to_numpy()[take], index=s.index, dtype="boolean")

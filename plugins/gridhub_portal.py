@@ -41,12 +41,16 @@ class GridhubPortalPlugin(AirflowPlugin):
 
     name = "gridhub_portal"
     fastapi_apps = _portal_apps()
-    external_views = [
-        {
-            "name": "数据上报门户 (upload portal)",
-            "href": URL_PREFIX + "/",
-            "destination": "nav",
-            "category": "gridhub",
-            "url_route": "gridhub-portal",
-        }
-    ] if fastapi_apps else []
+    external_views = (
+        [
+            {
+                "name": "数据上报门户 (upload portal)",
+                "href": URL_PREFIX + "/",
+                "destination": "nav",
+                "category": "gridhub",
+                "url_route": "gridhub-portal",
+            }
+        ]
+        if fastapi_apps
+        else []
+    )

@@ -30,8 +30,10 @@ def require_server(url: str) -> sa.Engine:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.OperationalError as e:
         engine.dispose()
-        reason = f"database server for {engine.url.render_as_string(hide_password=True)} is not reachable: " + \
-            str(e.orig).splitlines()[0]
+        reason = (
+            f"database server for {engine.url.render_as_string(hide_password=True)} is not reachable: "
+            + str(e.orig).splitlines()[0]
+        )
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(reason + " (CI=true: .ci/run must start it)")
         pytest.skip(reason)

@@ -17,8 +17,16 @@ import openpyxl
 HEADER = "编号,姓名,身份证号,性别,出生日期,居住地址,面积,出租"
 
 
-def row(rid: str, name: str = "张三", sex: str = "男", birth: str = "1990-01-01", address: str = "南山区",
-        area: str = "50", rented: str = "是", idn: str = "440305199001011234") -> str:
+def row(
+    rid: str,
+    name: str = "张三",
+    sex: str = "男",
+    birth: str = "1990-01-01",
+    address: str = "南山区",
+    area: str = "50",
+    rented: str = "是",
+    idn: str = "440305199001011234",
+) -> str:
     return ",".join([rid, name, idn, sex, birth, address, area, rented])
 
 
@@ -67,72 +75,201 @@ def corpus() -> list[Case]:
         Case("old_excel.csv", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(2048), error={"wrong_format"}),
         Case("photo.csv", b"\x89PNG\r\n\x1a\n" + rnd.randbytes(3000), error={"binary_content"}),
         Case("random_bytes.csv", rnd.randbytes(8192), error={"binary_content", "unreadable_encoding"}),
-        Case("gzipped.csv", gzip.compress(_gb(HEADER + "\n" + good_rows(20)), mtime=0), error={"binary_content"}),
-        Case("utf32.csv", (HEADER + "\n" + good_rows(3)).encode("utf-32"),
-             error={"binary_content", "unreadable_encoding"}),
-        Case("undecodable.csv", _gb(HEADER + "\n") + b"1,\x80\x80\xff\x80,\xff\xff\x80,\x80\n" * 40,
-             error={"unreadable_encoding", "binary_content"}),
+        Case(
+            "gzipped.csv",
+            gzip.compress(_gb(HEADER + "\n" + good_rows(20)), mtime=0),
+            error={"binary_content"},
+        ),
+        Case(
+            "utf32.csv",
+            (HEADER + "\n" + good_rows(3)).encode("utf-32"),
+            error={"binary_content", "unreadable_encoding"},
+        ),
+        Case(
+            "undecodable.csv",
+            _gb(HEADER + "\n") + b"1,\x80\x80\xff\x80,\xff\xff\x80,\x80\n" * 40,
+            error={"unreadable_encoding", "binary_content"},
+        ),
         Case("missing_id_column.csv", _gb("姓名,性别\n张三,男\n"), error={"missing_columns"}),
-        Case("duplicate_header.csv", _gb("编号,姓名,姓名,性别\n1,张三,张三,男\n"), error={"duplicate_header"}),
-        Case("tab_separated.csv", _gb(HEADER.replace(",", "\t") + "\n" + good_rows(2).replace(",", "\t")),
-             error={"missing_columns"}, note="the message suggests the delimiter"),
-        Case("title_above_header.csv", _gb("南山区流动人口登记表\n" + HEADER + "\n" + good_rows(2)),
-             error={"missing_columns"}),
+        Case(
+            "duplicate_header.csv", _gb("编号,姓名,姓名,性别\n1,张三,张三,男\n"), error={"duplicate_header"}
+        ),
+        Case(
+            "tab_separated.csv",
+            _gb(HEADER.replace(",", "\t") + "\n" + good_rows(2).replace(",", "\t")),
+            error={"missing_columns"},
+            note="the message suggests the delimiter",
+        ),
+        Case(
+            "title_above_header.csv",
+            _gb("南山区流动人口登记表\n" + HEADER + "\n" + good_rows(2)),
+            error={"missing_columns"},
+        ),
         Case("corrupt.xlsx", b"PK\x03\x04" + rnd.randbytes(500), error={"unreadable_file"}),
         Case("header_only.xlsx", _xlsx([header_xlsx]), error={"header_only"}),
         Case("empty_sheet.xlsx", _xlsx([]), error={"empty_file"}),
-        Case("truncated.xlsx", _xlsx([header_xlsx] + [[f"T{i}", "张三"] for i in range(200)])[:1500],
-             error={"unreadable_file"}),
+        Case(
+            "truncated.xlsx",
+            _xlsx([header_xlsx] + [[f"T{i}", "张三"] for i in range(200)])[:1500],
+            error={"unreadable_file"},
+        ),
         # ---- row-level problems -------------------------------------------------------------------------
-        Case("ragged_rows.csv", _gb(HEADER + "\n" + good_rows(3) + "R1,张三,x\n" + row("R2") + ",多余,字段\n"),
-             reasons={"ragged_row"}, staged=3),
-        Case("very_wide_row.csv", _gb(HEADER + "\n" + good_rows(2) + ",".join(["x"] * 1000) + "\n"),
-             reasons={"ragged_row"}, staged=2),
-        Case("unbalanced_quote_middle.csv",
-             _gb(HEADER + "\n" + good_rows(2) + row("Q1", address='"南山区,没有结束') + "\n" + good_rows(5, 10)),
-             reasons={"unparseable_row"}, staged=7),
-        Case("unbalanced_quote_last_row.csv", _gb(HEADER + "\n" + good_rows(4) + row("Q2", name='"王五') + "\n"),
-             reasons={"unparseable_row"}, staged=4),
-        Case("text_after_closing_quote.csv", _gb(HEADER + "\n" + good_rows(2) + row("Q3", name='"王"五') + "\n"),
-             reasons={"unparseable_row"}, staged=2),
-        Case("embedded_newlines.csv",
-             _gb(HEADER + "\r\n" + row("N1", address='"南山区\r\n桃源街道\n12号"') + "\r\n" + good_rows(3)),
-             staged=4),
-        Case("nul_bytes.csv", _gb(HEADER + "\n" + good_rows(30) + row("Z1", name="张\x00三") + "\n"),
-             reasons={"control_characters"}, staged=30),
-        Case("escape_and_bell.csv", _gb(HEADER + "\n" + good_rows(2) + row("Z2", address="\x1b[31m红\x07") + "\n"),
-             reasons={"control_characters"}, staged=2),
-        Case("one_megabyte_field.csv", _gb(HEADER + "\n" + good_rows(2) + row("L1", address="长" * 1_000_000) + "\n"),
-             reasons={"field_too_long"}, staged=2),
-        Case("invalid_dates.csv", _gb(HEADER + "\n" + good_rows(1) + row("D1", birth="20230230") + "\n"
-                                      + row("D2", birth="2023-13-01") + "\n" + row("D3", birth="2023年2月30日")
-                                      + "\n" + row("D4", birth="2024-02-29") + "\n"),
-             reasons={"invalid_date"}, staged=2),
-        Case("zero_width_and_nbsp.csv",
-             _gb(HEADER + "\n" + row("\u200b\u00a0", name="李四") + "\n" + row("W1", name="\u00a0\u200b\u3000") + "\n"
-                 + row("\u00a0W2\u200b", name="\u200b王五\u00a0") + "\n"),
-             reasons={"missing_record_id", "missing_required"}, staged=1),
-        Case("emoji.csv", _gb(HEADER + "\n" + row("E1", name="张三😀", address="🏠南山区") + "\n" + good_rows(1)),
-             staged=2),
-        Case("stray_gbk_bytes_in_utf8.csv",
-             (HEADER + "\n" + good_rows(60)).encode("utf-8") + row("B1", name="王五").encode("gb18030") + b"\n",
-             reasons={"encoding_error"}, staged=60),
-        Case("broken_bytes_in_gb18030.csv",
-             _gb(HEADER + "\n" + good_rows(40)) + b"B2,\xff\x80,x,\xe7\x94\xb7,1990-01-01,x,1,1\n",
-             reasons={"encoding_error"}, staged=40),
-        Case("duplicate_ids.csv", _gb(HEADER + "\n" + good_rows(3) + good_rows(2)), reasons={"duplicate_record_id"},
-             staged=3),
-        Case("formula_values.csv",
-             _gb(HEADER + "\n" + row("F1", name="=cmd|' /C calc'!A0", address="@SUM(A1:A9)", idn="+8613800138000")
-                 + "\n" + row("F2", name="-2+3") + "\n"), staged=2, note="formulas are data"),
+        Case(
+            "ragged_rows.csv",
+            _gb(HEADER + "\n" + good_rows(3) + "R1,张三,x\n" + row("R2") + ",多余,字段\n"),
+            reasons={"ragged_row"},
+            staged=3,
+        ),
+        Case(
+            "very_wide_row.csv",
+            _gb(HEADER + "\n" + good_rows(2) + ",".join(["x"] * 1000) + "\n"),
+            reasons={"ragged_row"},
+            staged=2,
+        ),
+        Case(
+            "unbalanced_quote_middle.csv",
+            _gb(
+                HEADER + "\n" + good_rows(2) + row("Q1", address='"南山区,没有结束') + "\n" + good_rows(5, 10)
+            ),
+            reasons={"unparseable_row"},
+            staged=7,
+        ),
+        Case(
+            "unbalanced_quote_last_row.csv",
+            _gb(HEADER + "\n" + good_rows(4) + row("Q2", name='"王五') + "\n"),
+            reasons={"unparseable_row"},
+            staged=4,
+        ),
+        Case(
+            "text_after_closing_quote.csv",
+            _gb(HEADER + "\n" + good_rows(2) + row("Q3", name='"王"五') + "\n"),
+            reasons={"unparseable_row"},
+            staged=2,
+        ),
+        Case(
+            "embedded_newlines.csv",
+            _gb(HEADER + "\r\n" + row("N1", address='"南山区\r\n桃源街道\n12号"') + "\r\n" + good_rows(3)),
+            staged=4,
+        ),
+        Case(
+            "nul_bytes.csv",
+            _gb(HEADER + "\n" + good_rows(30) + row("Z1", name="张\x00三") + "\n"),
+            reasons={"control_characters"},
+            staged=30,
+        ),
+        Case(
+            "escape_and_bell.csv",
+            _gb(HEADER + "\n" + good_rows(2) + row("Z2", address="\x1b[31m红\x07") + "\n"),
+            reasons={"control_characters"},
+            staged=2,
+        ),
+        Case(
+            "one_megabyte_field.csv",
+            _gb(HEADER + "\n" + good_rows(2) + row("L1", address="长" * 1_000_000) + "\n"),
+            reasons={"field_too_long"},
+            staged=2,
+        ),
+        Case(
+            "invalid_dates.csv",
+            _gb(
+                HEADER
+                + "\n"
+                + good_rows(1)
+                + row("D1", birth="20230230")
+                + "\n"
+                + row("D2", birth="2023-13-01")
+                + "\n"
+                + row("D3", birth="2023年2月30日")
+                + "\n"
+                + row("D4", birth="2024-02-29")
+                + "\n"
+            ),
+            reasons={"invalid_date"},
+            staged=2,
+        ),
+        Case(
+            "zero_width_and_nbsp.csv",
+            _gb(
+                HEADER
+                + "\n"
+                + row("\u200b\u00a0", name="李四")
+                + "\n"
+                + row("W1", name="\u00a0\u200b\u3000")
+                + "\n"
+                + row("\u00a0W2\u200b", name="\u200b王五\u00a0")
+                + "\n"
+            ),
+            reasons={"missing_record_id", "missing_required"},
+            staged=1,
+        ),
+        Case(
+            "emoji.csv",
+            _gb(HEADER + "\n" + row("E1", name="张三😀", address="🏠南山区") + "\n" + good_rows(1)),
+            staged=2,
+        ),
+        Case(
+            "stray_gbk_bytes_in_utf8.csv",
+            (HEADER + "\n" + good_rows(60)).encode("utf-8")
+            + row("B1", name="王五").encode("gb18030")
+            + b"\n",
+            reasons={"encoding_error"},
+            staged=60,
+        ),
+        Case(
+            "broken_bytes_in_gb18030.csv",
+            _gb(HEADER + "\n" + good_rows(40)) + b"B2,\xff\x80,x,\xe7\x94\xb7,1990-01-01,x,1,1\n",
+            reasons={"encoding_error"},
+            staged=40,
+        ),
+        Case(
+            "duplicate_ids.csv",
+            _gb(HEADER + "\n" + good_rows(3) + good_rows(2)),
+            reasons={"duplicate_record_id"},
+            staged=3,
+        ),
+        Case(
+            "formula_values.csv",
+            _gb(
+                HEADER
+                + "\n"
+                + row("F1", name="=cmd|' /C calc'!A0", address="@SUM(A1:A9)", idn="+8613800138000")
+                + "\n"
+                + row("F2", name="-2+3")
+                + "\n"
+            ),
+            staged=2,
+            note="formulas are data",
+        ),
         Case("old_mac_line_endings.csv", _gb(HEADER + "\r" + good_rows(3).replace("\n", "\r")), staged=3),
         Case("trailing_delimiters.csv", _gb(HEADER + ",\n" + good_rows(3).replace("\n", ",\n")), staged=3),
-        Case("bad_values_mix.csv", _gb(HEADER + "\n" + row("V1", sex="未知") + "\n" + row("V2", area="五十平米")
-                                       + "\n" + row("V3", rented="也许") + "\n" + good_rows(1)),
-             reasons={"unmapped_value", "invalid_number", "invalid_bool"}, staged=1),
-        Case("ragged.xlsx", _xlsx([header_xlsx, ["X1", "张三", "x", "男", "1990-01-01", "南山区", 50, "是"],
-                                   ["X2", "李四", "x", "女", "1990-01-01", "南山区", 50, "是", "多余"]]),
-             reasons={"ragged_row"}, staged=1),
+        Case(
+            "bad_values_mix.csv",
+            _gb(
+                HEADER
+                + "\n"
+                + row("V1", sex="未知")
+                + "\n"
+                + row("V2", area="五十平米")
+                + "\n"
+                + row("V3", rented="也许")
+                + "\n"
+                + good_rows(1)
+            ),
+            reasons={"unmapped_value", "invalid_number", "invalid_bool"},
+            staged=1,
+        ),
+        Case(
+            "ragged.xlsx",
+            _xlsx(
+                [
+                    header_xlsx,
+                    ["X1", "张三", "x", "男", "1990-01-01", "南山区", 50, "是"],
+                    ["X2", "李四", "x", "女", "1990-01-01", "南山区", 50, "是", "多余"],
+                ]
+            ),
+            reasons={"ragged_row"},
+            staged=1,
+        ),
         # ---- hostile file names (the data is fine) ----------------------------------------------------------
         Case("..\\..\\etc\\passwd.csv", _gb(HEADER + "\n" + good_rows(2)), staged=2),
         Case("-rf --no-preserve-root.csv", _gb(HEADER + "\n" + good_rows(2)), staged=2),

@@ -48,7 +48,9 @@ def feed(**overrides) -> dict:
     return out
 
 
-def land(ws: Workspace, name: str, content: str | bytes, encoding: str = "gb18030", feed_name: str = "police") -> Path:
+def land(
+    ws: Workspace, name: str, content: str | bytes, encoding: str = "gb18030", feed_name: str = "police"
+) -> Path:
     """Drop a file into the feed's landing folder."""
     p = ws.landing_dir(feed_name) / name
     p.parent.mkdir(parents=True, exist_ok=True)

@@ -35,17 +35,38 @@ DIVISIONS = pd.DataFrame(
     ],
     columns=["code", "name", "level", "parent_code", "aliases"],
 )
-_NAMES = {"445399001001": ("东湖街道", "湖滨社区"), "445399001002": ("东湖街道", "东湖社区"),
-          "445399002001": ("滨江街道", "滨江社区"), "445399101201": ("石岭镇", "石岭村"),
-          "445399101202": ("石岭镇", "岭南村")}
+_NAMES = {
+    "445399001001": ("东湖街道", "湖滨社区"),
+    "445399001002": ("东湖街道", "东湖社区"),
+    "445399002001": ("滨江街道", "滨江社区"),
+    "445399101201": ("石岭镇", "石岭村"),
+    "445399101202": ("石岭镇", "岭南村"),
+}
 
 
 def _row(comm: str, seq: int, bcode: str, grid: str, **kw) -> dict:
     street, community = _NAMES[comm]
-    r = {"address_code": f"{comm}{seq:06d}", "division_code": comm, "province": PROV, "city": CITY,
-         "district": DIST, "street": street, "community": community, "road": "", "villager_group": "",
-         "house_number": "", "estate": "", "building": "", "unit": "", "floor": "", "room": "",
-         "building_code": bcode, "grid_code": grid, "lon": 112.05, "lat": 22.91}
+    r = {
+        "address_code": f"{comm}{seq:06d}",
+        "division_code": comm,
+        "province": PROV,
+        "city": CITY,
+        "district": DIST,
+        "street": street,
+        "community": community,
+        "road": "",
+        "villager_group": "",
+        "house_number": "",
+        "estate": "",
+        "building": "",
+        "unit": "",
+        "floor": "",
+        "room": "",
+        "building_code": bcode,
+        "grid_code": grid,
+        "lon": 112.05,
+        "lat": 22.91,
+    }
     r.update(kw)
     if r["villager_group"]:
         detail = f"{r['villager_group']}组{r['house_number']}号"
@@ -70,35 +91,87 @@ def _library_rows() -> list[dict]:
         for u in (1, 2):
             for f in range(1, 7):
                 for r in (1, 2):
-                    add("445399001001", f"B001001{b:03d}", f"445399001001001{b:03d}", road="滨江路",
-                        house_number="18", estate="阳光花园", building=str(b), unit=str(u), floor=str(f),
-                        room=f"{f}{r:02d}")
+                    add(
+                        "445399001001",
+                        f"B001001{b:03d}",
+                        f"445399001001001{b:03d}",
+                        road="滨江路",
+                        house_number="18",
+                        estate="阳光花园",
+                        building=str(b),
+                        unit=str(u),
+                        floor=str(f),
+                        room=f"{f}{r:02d}",
+                    )
     add("445399001001", "B001001101", "445399001001002001", road="湖滨路", house_number="5")
     # a second estate on 滨江路 whose building numbers repeat 阳光花园's
     for b in (1, 3):
         for f in range(1, 6):
-            add("445399001001", f"B001001{200 + b}", "445399001001002001", road="滨江路", house_number="22",
-                estate="碧水湾", building=str(b), unit="1", floor=str(f), room=f"{f}01")
+            add(
+                "445399001001",
+                f"B001001{200 + b}",
+                "445399001001002001",
+                road="滨江路",
+                house_number="22",
+                estate="碧水湾",
+                building=str(b),
+                unit="1",
+                floor=str(f),
+                room=f"{f}01",
+            )
     # 东湖社区: 东湖大道8号东湖新村 1栋, one unit
     for f in range(1, 4):
-        add("445399001002", "B001002001", "445399001002001001", road="东湖大道", house_number="8",
-            estate="东湖新村", building="1", unit="1", floor=str(f), room=f"{f}01")
+        add(
+            "445399001002",
+            "B001002001",
+            "445399001002001001",
+            road="东湖大道",
+            house_number="8",
+            estate="东湖新村",
+            building="1",
+            unit="1",
+            floor=str(f),
+            room=f"{f}01",
+        )
     # 滨江社区: 滨江东路18号翠湖苑 3栋 (same number and building as 滨江路18号: the similar-road trap)
     for u in (1, 2):
         for f in range(1, 7):
-            add("445399002001", "B002001003", "445399002001001001", road="滨江东路", house_number="18",
-                estate="翠湖苑", building="3", unit=str(u), floor=str(f), room=f"{f}01")
+            add(
+                "445399002001",
+                "B002001003",
+                "445399002001001001",
+                road="滨江东路",
+                house_number="18",
+                estate="翠湖苑",
+                building="3",
+                unit=str(u),
+                floor=str(f),
+                room=f"{f}01",
+            )
     # an office tower: floors and rooms, no building or unit
     for f in (2, 3):
         for r in (1, 2, 3):
-            add("445399002001", "B002001900", "445399002001001002", road="滨江东路", house_number="20",
-                estate="云江金融大厦", floor=str(f), room=f"{f}{r:02d}")
+            add(
+                "445399002001",
+                "B002001900",
+                "445399002001001002",
+                road="滨江东路",
+                house_number="20",
+                estate="云江金融大厦",
+                floor=str(f),
+                room=f"{f}{r:02d}",
+            )
     # villages: 石岭村 groups 1-3, 岭南村 groups 1-2, 30 houses each (house numbers restart per group)
     for comm, groups in (("445399101201", (1, 2, 3)), ("445399101202", (1, 2))):
         for g in groups:
             for h in range(1, 31):
-                add(comm, f"B{comm[6:]}{g}{h:03d}", f"{comm}00{g}001", villager_group=str(g),
-                    house_number=str(h))
+                add(
+                    comm,
+                    f"B{comm[6:]}{g}{h:03d}",
+                    f"{comm}00{g}001",
+                    villager_group=str(g),
+                    house_number=str(h),
+                )
     return rows
 
 
@@ -153,20 +226,30 @@ def test_canonical_text(text, canonical):
 
 
 def test_parse_urban_elements_without_library():
-    out = parse_addresses(pd.Series(["广东省云江市青石区东湖街道湖滨社区滨江路十八号阳光花园3幢二单元5楼501"]))
+    out = parse_addresses(
+        pd.Series(["广东省云江市青石区东湖街道湖滨社区滨江路十八号阳光花园3幢二单元5楼501"])
+    )
     row = out.iloc[0]
     assert list(out.columns[: len(ELEMENTS)]) == list(ELEMENTS)
     assert (row["province"], row["city"], row["district"]) == ("广东省", "云江市", "青石区")
     assert (row["street"], row["community"], row["road"]) == ("东湖街道", "湖滨社区", "滨江路")
     assert (row["house_number"], row["estate"], row["building"], row["unit"], row["floor"], row["room"]) == (
-        "18", "阳光花园", "3", "2", "5", "501")
+        "18",
+        "阳光花园",
+        "3",
+        "2",
+        "5",
+        "501",
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("石岭镇石岭村第三村民小组25号", {"street": "石岭镇", "community": "石岭村", "villager_group": "3",
-                                    "house_number": "25"}),
+        (
+            "石岭镇石岭村第三村民小组25号",
+            {"street": "石岭镇", "community": "石岭村", "villager_group": "3", "house_number": "25"},
+        ),
         ("石岭村3组", {"community": "石岭村", "villager_group": "3", "house_number": None}),
         ("阳光花园2-501", {"estate": "阳光花园", "unit": "2", "room": "501", "building": None}),
         ("滨江路18号3栋501", {"road": "滨江路", "building": "3", "unit": None, "room": "501"}),
@@ -177,12 +260,14 @@ def test_parse_urban_elements_without_library():
 def test_parse_forms(text, expected):
     row = parse_addresses(pd.Series([text])).iloc[0]
     for k, v in expected.items():
-        assert (pd.isna(row[k]) if v is None else row[k] == v), (k, row[k])
+        assert pd.isna(row[k]) if v is None else row[k] == v, (k, row[k])
 
 
 def test_parse_with_library_expands_abbreviations(library):
-    out = parse_addresses(pd.Series(["湖滨滨江路18号3栋", "石岭镇石岭2组5号", "湖南省邵阳市邵东县廉桥镇石岭村3组25号"]),
-                          library=library)
+    out = parse_addresses(
+        pd.Series(["湖滨滨江路18号3栋", "石岭镇石岭2组5号", "湖南省邵阳市邵东县廉桥镇石岭村3组25号"]),
+        library=library,
+    )
     assert out["community"].iloc[0] == "湖滨社区"
     assert out["road"].iloc[0] == "滨江路"
     assert out["community"].iloc[1] == "石岭村"
@@ -215,14 +300,34 @@ def test_standard_text_matches_every_row_at_finest_level(library, library_frame)
 
 NOISY = [
     # (text as keyed, the library row it means)
-    ("广东省云江市青石区东湖街道湖滨社区滨江路18号阳光花园3栋2单元501室",
-     dict(road="滨江路", house_number="18", building="3", unit="2", room="501")),
-    ("濱江路十八號陽光花園三幢二單元５０１室", dict(road="滨江路", house_number="18", building="3", unit="2", room="501")),
-    ("湖滨滨江路18号3号楼2单元5楼501", dict(road="滨江路", house_number="18", building="3", unit="2", room="501")),
-    ("湖滨居委会滨江路18号3座2-501", dict(road="滨江路", house_number="18", building="3", unit="2", room="501")),
-    ("东湖街道滨江路18号3栋2单元501房", dict(road="滨江路", house_number="18", building="3", unit="2", room="501")),
-    ("阳光花园3栋2单元501", dict(road="滨江路", house_number="18", building="3", unit="2", room="501")),  # road dropped
-    ("滨江路18号3栋2单元 501", dict(road="滨江路", house_number="18", building="3", unit="2", room="501")),  # estate dropped
+    (
+        "广东省云江市青石区东湖街道湖滨社区滨江路18号阳光花园3栋2单元501室",
+        dict(road="滨江路", house_number="18", building="3", unit="2", room="501"),
+    ),
+    (
+        "濱江路十八號陽光花園三幢二單元５０１室",
+        dict(road="滨江路", house_number="18", building="3", unit="2", room="501"),
+    ),
+    (
+        "湖滨滨江路18号3号楼2单元5楼501",
+        dict(road="滨江路", house_number="18", building="3", unit="2", room="501"),
+    ),
+    (
+        "湖滨居委会滨江路18号3座2-501",
+        dict(road="滨江路", house_number="18", building="3", unit="2", room="501"),
+    ),
+    (
+        "东湖街道滨江路18号3栋2单元501房",
+        dict(road="滨江路", house_number="18", building="3", unit="2", room="501"),
+    ),
+    (
+        "阳光花园3栋2单元501",
+        dict(road="滨江路", house_number="18", building="3", unit="2", room="501"),
+    ),  # road dropped
+    (
+        "滨江路18号3栋2单元 501",
+        dict(road="滨江路", house_number="18", building="3", unit="2", room="501"),
+    ),  # estate dropped
     ("滨江路18号3-2-501", dict(road="滨江路", house_number="18", building="3", unit="2", room="501")),
     ("滨江东路18号翠湖苑3栋2单元501室", dict(road="滨江东路", building="3", unit="2", room="501")),
     ("滨江街道滨江东路18号3栋2单元501", dict(road="滨江东路", building="3", unit="2", room="501")),
@@ -230,9 +335,14 @@ NOISY = [
     ("云江金融大厦302室", dict(road="滨江东路", house_number="20", room="302")),
     ("湖滨路五号", dict(road="湖滨路", house_number="5")),
     ("东湖新村1栋1单元201", dict(road="东湖大道", room="201")),
-    ("广东省云江市青石区石岭镇石岭村3组25号", dict(division_code="445399101201", villager_group="3",
-                                        house_number="25")),
-    ("石岭镇石岭村第三村民小组25号", dict(division_code="445399101201", villager_group="3", house_number="25")),
+    (
+        "广东省云江市青石区石岭镇石岭村3组25号",
+        dict(division_code="445399101201", villager_group="3", house_number="25"),
+    ),
+    (
+        "石岭镇石岭村第三村民小组25号",
+        dict(division_code="445399101201", villager_group="3", house_number="25"),
+    ),
     ("石岭村三组二十五号", dict(division_code="445399101201", villager_group="3", house_number="25")),
     ("石岭镇石岭第3组25号", dict(division_code="445399101201", villager_group="3", house_number="25")),
     ("岭南村委会2组7号", dict(division_code="445399101202", villager_group="2", house_number="7")),
@@ -254,21 +364,27 @@ def test_building_level_when_the_room_is_not_given(library, library_frame):
     out = match_addresses(library, pd.Series(["滨江路18号3栋", "滨江路18号3栋601"])).iloc[:2]
     assert (out["status"] == "matched").all()
     assert out["level"].tolist() == ["building", "building"]  # 601 exists in units 1 and 2
-    assert (out["building_code"] == building_of(library_frame, road="滨江路", house_number="18", building="3")).all()
+    assert (
+        out["building_code"] == building_of(library_frame, road="滨江路", house_number="18", building="3")
+    ).all()
     assert out["address_code"].isna().all()
     assert (out["grid_code"] == "445399001001001003").all()
 
 
 def test_estate_beside_road_narrows_without_house_number(library, library_frame):
-    out = match_addresses(library, pd.Series(["滨江路阳光花园3栋1单元101室", "滨江路碧水湾3栋1单元101室",
-                                              "滨江路3栋1单元101室"]))
-    assert out["address_code"].iloc[0] == code_of(library_frame, estate="阳光花园", building="3", unit="1",
-                                                  room="101")
+    out = match_addresses(
+        library,
+        pd.Series(["滨江路阳光花园3栋1单元101室", "滨江路碧水湾3栋1单元101室", "滨江路3栋1单元101室"]),
+    )
+    assert out["address_code"].iloc[0] == code_of(
+        library_frame, estate="阳光花园", building="3", unit="1", room="101"
+    )
     assert out["address_code"].iloc[1] == code_of(library_frame, estate="碧水湾", building="3", room="101")
     assert out["status"].iloc[2] == "ambiguous"  # two estates on 滨江路 have a 3栋1单元101室
     assert {c["building_code"] for c in json.loads(out["candidates"].iloc[2])} == {
         building_of(library_frame, estate="阳光花园", building="3"),
-        building_of(library_frame, estate="碧水湾", building="3")}
+        building_of(library_frame, estate="碧水湾", building="3"),
+    }
 
 
 def test_room_that_does_not_exist_backs_off_to_the_unit(library, library_frame):
@@ -283,7 +399,9 @@ def test_room_that_does_not_exist_backs_off_to_the_unit(library, library_frame):
 def test_similar_road_is_never_confused(library, library_frame):
     # 滨江路18号3栋 and 滨江东路18号3栋 both exist: each text must go to its own road
     out = match_addresses(library, pd.Series(["滨江路18号3栋1单元101室", "滨江东路18号3栋1单元101室"]))
-    assert out["address_code"].iloc[0] == code_of(library_frame, road="滨江路", house_number="18", building="3", unit="1", room="101")
+    assert out["address_code"].iloc[0] == code_of(
+        library_frame, road="滨江路", house_number="18", building="3", unit="1", room="101"
+    )
     assert out["address_code"].iloc[1] == code_of(library_frame, road="滨江东路", unit="1", room="101")
 
 
@@ -296,7 +414,9 @@ def test_unknown_similar_road_is_not_bound_confidently(library):
 def test_homophone_road_typo_found_by_pinyin(library, library_frame):
     out = match_addresses(library, pd.Series(["宾江路18号3栋1单元101室"])).iloc[0]
     assert out["method"] == "pinyin_road"
-    assert out["address_code"] == code_of(library_frame, road="滨江路", house_number="18", building="3", unit="1", room="101")
+    assert out["address_code"] == code_of(
+        library_frame, road="滨江路", house_number="18", building="3", unit="1", room="101"
+    )
 
 
 @pytest.mark.parametrize(
@@ -336,7 +456,9 @@ def test_grid_is_kept_when_all_candidates_share_it(library):
 
 
 def test_missing_and_empty_inputs(library):
-    out = match_addresses(library, pd.Series([None, "", "   ", "滨江路18号3栋1单元101室"], index=[10, 11, 12, 13]))
+    out = match_addresses(
+        library, pd.Series([None, "", "   ", "滨江路18号3栋1单元101室"], index=[10, 11, 12, 13])
+    )
     assert list(out.index) == [10, 11, 12, 13]
     assert out.loc[10, "status"] == "unmatched" and out.loc[10, "level"] == "none"
     assert (out.loc[[10, 11, 12], "status"] == "unmatched").all()
@@ -350,15 +472,22 @@ def test_repeated_inputs_are_matched_once_and_mapped_back(library):
     out = match_addresses(library, s)
     first = out.iloc[:3].reset_index(drop=True)
     for k in range(1, 200):
-        block = out.iloc[3 * k: 3 * k + 3].reset_index(drop=True)
+        block = out.iloc[3 * k : 3 * k + 3].reset_index(drop=True)
         pd.testing.assert_frame_equal(block, first)
 
 
 def test_review_table(library):
     texts = pd.Series(["滨江路18号501", "滨江路18号3栋1单元101室", "湖南省长沙市芙蓉区五一路1号"])
     m = match_addresses(library, texts)
-    b = pd.concat([pd.DataFrame({"feed": "f", "source_record_id": ["1", "2", "3"], "field": "address",
-                                 "address_text": texts}), m], axis=1)
+    b = pd.concat(
+        [
+            pd.DataFrame(
+                {"feed": "f", "source_record_id": ["1", "2", "3"], "field": "address", "address_text": texts}
+            ),
+            m,
+        ],
+        axis=1,
+    )
     review = review_table(b)
     assert review["source_record_id"].tolist() == ["1", "3"]
     assert set(review["status"]) == {"ambiguous", "unmatched"}
@@ -377,7 +506,9 @@ def test_load_from_reference_dir(tmp_path, library_frame):
 
 def test_library_without_divisions_file_still_reads_full_names(library_frame):
     lib = AddressLibrary.from_frames(library_frame)
-    out = match_addresses(lib, pd.Series(["青石区东湖街道湖滨社区滨江路18号3栋1单元101室", "四川省成都市滨江路18号"]))
+    out = match_addresses(
+        lib, pd.Series(["青石区东湖街道湖滨社区滨江路18号3栋1单元101室", "四川省成都市滨江路18号"])
+    )
     assert out["status"].tolist() == ["matched", "unmatched"]
 
 
@@ -406,8 +537,16 @@ def _read_feed_addresses(ws) -> pd.DataFrame:
                 df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, on_bad_lines="skip")
             for col, target in feed["columns"].items():
                 if target in fields and col in df.columns:
-                    frames.append(pd.DataFrame({"feed": feed["name"], "source_record_id": df[rid],
-                                                "field": target, "address_text": df[col]}))
+                    frames.append(
+                        pd.DataFrame(
+                            {
+                                "feed": feed["name"],
+                                "source_record_id": df[rid],
+                                "field": target,
+                                "address_text": df[col],
+                            }
+                        )
+                    )
     return pd.concat(frames, ignore_index=True)
 
 

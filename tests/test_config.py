@@ -37,10 +37,13 @@ def test_valid_config_loads(tmp_path):
 @pytest.mark.parametrize(
     "change, expected",
     [
-        (("姓名: name", "姓名: nme"), "feed 'gongan_population': columns map to unknown canonical fields ['nme']"),
+        (
+            ("姓名: name", "姓名: nme"),
+            "feed 'gongan_population': columns map to unknown canonical fields ['nme']",
+        ),
         (("value_maps: {sex:", "value_maps: {ethnicity:"), "value_maps names field 'ethnicity'"),
         (("- name: gongan_population", "- name: Gongan-Population"), "lower-case ascii"),
-        (("kind: file, glob: \"*.csv\"", "kind: ftp, glob: \"*.csv\""), "feed 'gongan_population': source"),
+        (('kind: file, glob: "*.csv"', 'kind: ftp, glob: "*.csv"'), "feed 'gongan_population': source"),
         (("entities: [person]", "entities: [people]"), "feed 'gongan_population': entities"),
     ],
 )
@@ -51,7 +54,9 @@ def test_invalid_config_names_feed_and_key(tmp_path, change, expected):
 
 
 def test_secrets_come_from_environment(tmp_path, monkeypatch):
-    text = BASE + """
+    text = (
+        BASE
+        + """
   - name: minzheng_db
     department: 民政
     source: {kind: sql, url: "postgresql://${MZ_USER}:${MZ_PASSWORD}@127.0.0.1/test", table: t}
@@ -59,6 +64,7 @@ def test_secrets_come_from_environment(tmp_path, monkeypatch):
     record_id: id
     columns: {id: source_record_id, xm: name}
 """
+    )
     monkeypatch.setenv("MZ_USER", "reader")
     monkeypatch.setenv("MZ_PASSWORD", "s3cret")
     cfg = load_config(write(tmp_path, text))
@@ -69,7 +75,9 @@ def test_secrets_come_from_environment(tmp_path, monkeypatch):
 
 
 def test_sql_source_needs_table_or_query(tmp_path):
-    text = BASE.replace('source: {kind: file, glob: "*.csv", encoding: gb18030}', "source: {kind: sql, url: 'sqlite://'}")
+    text = BASE.replace(
+        'source: {kind: file, glob: "*.csv", encoding: gb18030}', "source: {kind: sql, url: 'sqlite://'}"
+    )
     with pytest.raises(ConfigError, match="exactly one of 'table' or 'query'"):
         load_config(write(tmp_path, text))
 
@@ -83,4 +91,6 @@ def test_missing_workspace_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_run_ids_are_path_safe():
-    assert safe_run_id("manual__2026-11-23T05:03:06.761418+00:00") == "manual__2026-11-23T05_03_06.761418_00_00"
+    assert (
+        safe_run_id("manual__2026-11-23T05:03:06.761418+00:00") == "manual__2026-11-23T05_03_06.761418_00_00"
+    )

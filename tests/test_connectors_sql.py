@@ -25,7 +25,9 @@ T1 = dt.datetime(2024, 3, 2, 9, 30, 0)
 T2 = dt.datetime(2024, 3, 3, 10, 15, 0)
 
 
-def sql_feed(url: str, table: str | None = None, query: str | None = None, watermark: str | None = "updated_at"):
+def sql_feed(
+    url: str, table: str | None = None, query: str | None = None, watermark: str | None = "updated_at"
+):
     source = {"kind": "sql", "url": url, "watermark": watermark, "batch_size": 2}
     source.update({"table": table} if table else {"query": query})
     return {
@@ -34,8 +36,15 @@ def sql_feed(url: str, table: str | None = None, query: str | None = None, water
         "source": source,
         "entities": ["person"],
         "record_id": "id",
-        "columns": {"id": "source_record_id", "xm": "name", "sfzh": "id_number", "xb": "sex", "csrq": "birth_date",
-                    "mj": "house_area", "dz": "address"},
+        "columns": {
+            "id": "source_record_id",
+            "xm": "name",
+            "sfzh": "id_number",
+            "xb": "sex",
+            "csrq": "birth_date",
+            "mj": "house_area",
+            "dz": "address",
+        },
         "value_maps": {"sex": {"男": "M", "女": "F"}},
         "required": ["name"],
     }
@@ -44,7 +53,8 @@ def sql_feed(url: str, table: str | None = None, query: str | None = None, water
 def _create(engine: sa.Engine, table: str) -> sa.Table:
     md = sa.MetaData()
     t = sa.Table(
-        table, md,
+        table,
+        md,
         sa.Column("id", sa.String(20), primary_key=True),
         sa.Column("xm", sa.String(50)),
         sa.Column("sfzh", sa.String(18)),
@@ -59,11 +69,36 @@ def _create(engine: sa.Engine, table: str) -> sa.Table:
 
 
 FIRST = [
-    {"id": "A1", "xm": "張三", "sfzh": "11010519491231002X", "xb": "男", "csrq": dt.date(1949, 12, 31),
-     "mj": 85.5, "dz": "南山区桃源街道十二号楼", "updated_at": T0},
-    {"id": "A2", "xm": "李四", "sfzh": None, "xb": "女", "csrq": None, "mj": None, "dz": None, "updated_at": T1},
-    {"id": "A3", "xm": "王五", "sfzh": "440305199002021235", "xb": "未知", "csrq": dt.date(1990, 2, 2),
-     "mj": 60, "dz": "大冲村３号", "updated_at": T1},
+    {
+        "id": "A1",
+        "xm": "張三",
+        "sfzh": "11010519491231002X",
+        "xb": "男",
+        "csrq": dt.date(1949, 12, 31),
+        "mj": 85.5,
+        "dz": "南山区桃源街道十二号楼",
+        "updated_at": T0,
+    },
+    {
+        "id": "A2",
+        "xm": "李四",
+        "sfzh": None,
+        "xb": "女",
+        "csrq": None,
+        "mj": None,
+        "dz": None,
+        "updated_at": T1,
+    },
+    {
+        "id": "A3",
+        "xm": "王五",
+        "sfzh": "440305199002021235",
+        "xb": "未知",
+        "csrq": dt.date(1990, 2, 2),
+        "mj": 60,
+        "dz": "大冲村３号",
+        "updated_at": T1,
+    },
 ]
 
 
@@ -94,11 +129,37 @@ def _scenario(tmp_path, engine: sa.Engine, url: str, table: str, as_query: bool 
 
         # late arrival at the same timestamp as the newest row, a change, and a new row
         with engine.begin() as conn:
-            conn.execute(t.insert(), [{"id": "A4", "xm": "赵六", "xb": "男", "updated_at": T1, "dz": None,
-                                       "sfzh": None, "csrq": None, "mj": None}])
+            conn.execute(
+                t.insert(),
+                [
+                    {
+                        "id": "A4",
+                        "xm": "赵六",
+                        "xb": "男",
+                        "updated_at": T1,
+                        "dz": None,
+                        "sfzh": None,
+                        "csrq": None,
+                        "mj": None,
+                    }
+                ],
+            )
             conn.execute(t.update().where(t.c.id == "A1").values(xm="張三丰", updated_at=T2))
-            conn.execute(t.insert(), [{"id": "A5", "xm": "钱七", "xb": "女", "updated_at": T2, "dz": "福田区",
-                                       "sfzh": None, "csrq": dt.date(2000, 1, 1), "mj": 1024.25}])
+            conn.execute(
+                t.insert(),
+                [
+                    {
+                        "id": "A5",
+                        "xm": "钱七",
+                        "xb": "女",
+                        "updated_at": T2,
+                        "dz": "福田区",
+                        "sfzh": None,
+                        "csrq": dt.date(2000, 1, 1),
+                        "mj": 1024.25,
+                    }
+                ],
+            )
         second = ingest_feed(ws, "hukou")
         [g] = second.files
         extract = pq.read_table(ws.raw / g.sha256[:2] / g.sha256)
@@ -112,8 +173,10 @@ def _scenario(tmp_path, engine: sa.Engine, url: str, table: str, as_query: bool 
         assert ingest_feed(ws, "hukou").files == []
         m = raw_manifest(ws, "hukou")
         assert (m["kind"] == "sql_extract").all() and len(m) == 2
-        assert all(("query" if as_query else f"table {table}") in o and o.startswith(url.split(":")[0])
-                   for o in m["origin"])
+        assert all(
+            ("query" if as_query else f"table {table}") in o and o.startswith(url.split(":")[0])
+            for o in m["origin"]
+        )
     finally:
         t.drop(engine)
         engine.dispose()

@@ -84,7 +84,14 @@ def test_safe_file_name_and_formula_neutralising():
     assert safe_file_name("a\nb\x00.csv") == "a_b_.csv"
     assert len(safe_file_name("长" * 400 + ".csv")) <= 200
     assert [neutralise_formula(v) for v in ("=A1", "+1", "-1", "@x", "\tx", "正常", 5)] == [
-        "'=A1", "'+1", "'-1", "'@x", "'\tx", "正常", 5]
+        "'=A1",
+        "'+1",
+        "'-1",
+        "'@x",
+        "'\tx",
+        "正常",
+        5,
+    ]
 
 
 def test_manifest_takes_concurrent_writers(tmp_path):
@@ -98,7 +105,9 @@ def test_manifest_takes_concurrent_writers(tmp_path):
     def receive(p):
         blob = zone.store_file(p)
         zone.record_received(f"feed{int(p.stem[1:]) % 2}", blob, p.name, str(p), "file")
-        zone.record_outcome(f"feed{int(p.stem[1:]) % 2}", blob.sha256, status="staged", rows_read=1, rows_staged=1)
+        zone.record_outcome(
+            f"feed{int(p.stem[1:]) % 2}", blob.sha256, status="staged", rows_read=1, rows_staged=1
+        )
 
     threads = [threading.Thread(target=receive, args=(p,)) for p in files]
     for t in threads:

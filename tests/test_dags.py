@@ -55,7 +55,9 @@ def test_whole_chain_runs_with_dag_test(dagbag, workspace_copy, monkeypatch):
     from warehouse.schema import TABLES
 
     monkeypatch.setenv("GRIDHUB_WORKSPACE", str(workspace_copy))
-    for dag_id in sorted(d for d in dagbag.dag_ids if d.startswith("gridhub_ingest_")) + ["gridhub_resolve_publish"]:
+    for dag_id in sorted(d for d in dagbag.dag_ids if d.startswith("gridhub_ingest_")) + [
+        "gridhub_resolve_publish"
+    ]:
         run = dagbag.get_dag(dag_id).test()
         assert run.state == DagRunState.SUCCESS, dag_id
 

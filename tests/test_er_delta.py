@@ -51,8 +51,12 @@ def test_delta_equals_full_mentions_path(saved, people, settings):
     first, folder = saved
     day = _new_day(people)
     d = resolve_delta(day, settings, state=ResolutionState.load(folder, "person"), run_id="day-1")
-    a = resolve(pd.concat([people, day], ignore_index=True), settings, state=ResolutionState.load(folder, "person"),
-                run_id="day-1")
+    a = resolve(
+        pd.concat([people, day], ignore_index=True),
+        settings,
+        state=ResolutionState.load(folder, "person"),
+        run_id="day-1",
+    )
     assert d.stats["incremental"] and a.stats["incremental"]
     assert d.stats["delta_records"] == a.stats["delta_records"] == len(day)
     assert _ids(d).equals(_ids(a))
@@ -63,11 +67,16 @@ def test_delta_equals_full_mentions_path(saved, people, settings):
     before = _ids(first)
     assert (_ids(d).reindex(before.index) == before).mean() >= 0.999
     ids = _ids(d)
-    joined = [ids["delta:k" + sid] == ids[key] for sid, key in
-              zip(day.loc[day["record_key"].str.startswith("delta:k"), "source_record_id"],
-                  people.set_index("source_record_id").loc[
-                      day.loc[day["record_key"].str.startswith("delta:k"), "source_record_id"], "record_key"],
-                  strict=True)]
+    joined = [
+        ids["delta:k" + sid] == ids[key]
+        for sid, key in zip(
+            day.loc[day["record_key"].str.startswith("delta:k"), "source_record_id"],
+            people.set_index("source_record_id").loc[
+                day.loc[day["record_key"].str.startswith("delta:k"), "source_record_id"], "record_key"
+            ],
+            strict=True,
+        )
+    ]
     assert np.mean(joined) >= 0.9
 
 
@@ -76,7 +85,9 @@ def test_delta_state_chains(saved, people, settings, tmp_path):
     day = _new_day(people)
     d1 = resolve_delta(day.iloc[:30], settings, state=ResolutionState.load(folder, "person"), run_id="d1")
     d1.state.save(tmp_path / "s1")
-    d2 = resolve_delta(day.iloc[30:], settings, state=ResolutionState.load(tmp_path / "s1", "person"), run_id="d2")
+    d2 = resolve_delta(
+        day.iloc[30:], settings, state=ResolutionState.load(tmp_path / "s1", "person"), run_id="d2"
+    )
     once = resolve_delta(day, settings, state=ResolutionState.load(folder, "person"), run_id="d1")
     # two deltas in a row hold every record and agree with one delta of both on who is whom
     assert len(d2.assignments) == len(people) + len(day)
@@ -97,11 +108,17 @@ def test_changed_and_removed_records(saved, people, settings):
     a, b = sorted(first.assignments.loc[first.assignments["entity_id"] == pair_id, "record_key"])
     # b turns into somebody else entirely; the record alone in its entity leaves
     changed = people[people["record_key"] == b].copy()
-    changed[["name", "name_pinyin", "id_number", "phone", "address_code"]] = ["欧阳娜娜", "ouyangnana",
-                                                                              "110105199001011237", "13999999999", None]
+    changed[["name", "name_pinyin", "id_number", "phone", "address_code"]] = [
+        "欧阳娜娜",
+        "ouyangnana",
+        "110105199001011237",
+        "13999999999",
+        None,
+    ]
     changed["birth_date"] = pd.Timestamp("1990-01-01").date()
-    res = resolve_delta(changed, settings, state=ResolutionState.load(folder, "person"), removed=[alone],
-                        run_id="chg")
+    res = resolve_delta(
+        changed, settings, state=ResolutionState.load(folder, "person"), removed=[alone], run_id="chg"
+    )
     new = _ids(res)
     assert alone not in new.index and len(new) == len(people) - 1
     assert new[a] == pair_id  # the entity keeps its id through the member that stayed
@@ -121,9 +138,16 @@ def test_cannot_link_decision_in_a_delta(saved, people, settings):
     sizes = first.assignments["entity_id"].value_counts()
     ent = sizes[sizes >= 3].index[0]
     members = sorted(first.assignments.loc[first.assignments["entity_id"] == ent, "record_key"])
-    decisions = pd.DataFrame({"record_key_l": [members[0]], "record_key_r": [members[1]], "decision": ["non_match"]})
-    res = resolve_delta(people.iloc[:0], settings, state=ResolutionState.load(folder, "person"), decisions=decisions,
-                        run_id="review")
+    decisions = pd.DataFrame(
+        {"record_key_l": [members[0]], "record_key_r": [members[1]], "decision": ["non_match"]}
+    )
+    res = resolve_delta(
+        people.iloc[:0],
+        settings,
+        state=ResolutionState.load(folder, "person"),
+        decisions=decisions,
+        run_id="review",
+    )
     ids = _ids(res)
     assert ids[members[0]] != ids[members[1]]
     assert ent in set(ids[members])

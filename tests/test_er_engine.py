@@ -55,7 +55,9 @@ def test_person_quality_and_outputs(first_run, people, settings):
     assert list(rep["rule"]) == [r.name for r in settings.blocking]
     assert (rep["candidate_pairs"] > 0).all()
     assert rep["new_pairs"].sum() == first_run.stats["candidate_pairs"]
-    assert {"gamma_name", "gamma_id_number", "match_weight", "match_probability"} <= set(first_run.pairs.columns)
+    assert {"gamma_name", "gamma_id_number", "match_weight", "match_probability"} <= set(
+        first_run.pairs.columns
+    )
 
 
 def test_rerun_same_inputs_gives_same_ids(first_run, people, settings):
@@ -95,21 +97,46 @@ def test_daily_delta_keeps_ids(first_run, people, settings):
     assert kept >= 0.999
     # copies of known records join the entity of their original
     joined = res.assignments.set_index("record_key")["entity_id"]
-    same = [joined["delta:k" + sid] == joined[key] for sid, key in zip(known["source_record_id"], known["record_key"],
-                                                                       strict=True)]
+    same = [
+        joined["delta:k" + sid] == joined[key]
+        for sid, key in zip(known["source_record_id"], known["record_key"], strict=True)
+    ]
     assert np.mean(same) >= 0.9
 
 
 def _two_records_and_bridge() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Two records of one person that share nothing but a common name, and a third that links both."""
     base = dict(sex="M", priority=50, record_date=pd.Timestamp("2024-01-01").date(), name_pinyin="zhangwei")
-    a = dict(record_key="gongan:1", feed="gongan", source_record_id="1", name="张伟", id_number="11010519491231002X",
-             birth_date=pd.Timestamp("1949-12-31").date(), phone=None, address_code="4403050040010010101")
-    b = dict(record_key="renshe:2", feed="renshe", source_record_id="2", name="张伟", id_number=None, birth_date=None,
-             phone="13800138000", address_code=None)
-    c = dict(record_key="minzheng:3", feed="minzheng", source_record_id="3", name="张伟",
-             id_number="11010519491231002X", birth_date=pd.Timestamp("1949-12-31").date(), phone="13800138000",
-             address_code="4403050040010010101")
+    a = dict(
+        record_key="gongan:1",
+        feed="gongan",
+        source_record_id="1",
+        name="张伟",
+        id_number="11010519491231002X",
+        birth_date=pd.Timestamp("1949-12-31").date(),
+        phone=None,
+        address_code="4403050040010010101",
+    )
+    b = dict(
+        record_key="renshe:2",
+        feed="renshe",
+        source_record_id="2",
+        name="张伟",
+        id_number=None,
+        birth_date=None,
+        phone="13800138000",
+        address_code=None,
+    )
+    c = dict(
+        record_key="minzheng:3",
+        feed="minzheng",
+        source_record_id="3",
+        name="张伟",
+        id_number="11010519491231002X",
+        birth_date=pd.Timestamp("1949-12-31").date(),
+        phone="13800138000",
+        address_code="4403050040010010101",
+    )
     return pd.DataFrame([{**base, **a}, {**base, **b}]), pd.DataFrame([{**base, **c}])
 
 
@@ -138,7 +165,9 @@ def test_cannot_link_splits_and_stays_apart(people, settings, first_run):
     sizes = a["entity_id"].value_counts()
     ent = sizes[sizes >= 3].index[0]
     members = sorted(a.loc[a["entity_id"] == ent, "record_key"])
-    decisions = pd.DataFrame({"record_key_l": [members[0]], "record_key_r": [members[1]], "decision": ["non_match"]})
+    decisions = pd.DataFrame(
+        {"record_key_l": [members[0]], "record_key_r": [members[1]], "decision": ["non_match"]}
+    )
     r2 = resolve(mentions(people), settings, state=first_run.state, decisions=decisions, run_id="split-1")
     ids = r2.assignments.set_index("record_key")["entity_id"]
     assert ids[members[0]] != ids[members[1]]
@@ -158,7 +187,9 @@ def test_cannot_link_splits_and_stays_apart(people, settings, first_run):
 
 def test_must_link_joins(people, settings):
     two, _ = _two_records_and_bridge()
-    decisions = pd.DataFrame({"record_key_l": ["renshe:2"], "record_key_r": ["gongan:1"], "decision": ["match"]})
+    decisions = pd.DataFrame(
+        {"record_key_l": ["renshe:2"], "record_key_r": ["gongan:1"], "decision": ["match"]}
+    )
     r = resolve(_with_background(two, people), settings, decisions=decisions, run_id="ml")
     ids = r.assignments.set_index("record_key")
     assert ids.loc["gongan:1", "entity_id"] == ids.loc["renshe:2", "entity_id"]
@@ -169,10 +200,22 @@ def test_oversized_cluster_is_split_and_reported(settings):
     # a chain of 12 records: each shares a phone with the next (a family phone passed along)
     rows = []
     for i in range(12):
-        rows.append(dict(record_key=f"f:{i:02d}", feed="f", source_record_id=str(i), name="李娜", name_pinyin="lina",
-                         id_number=None, birth_date=pd.Timestamp("1980-01-01").date(), sex="F",
-                         phone=f"1390000{i // 2:04d}" if i % 2 == 0 else f"1390000{(i + 1) // 2:04d}",
-                         address_code=None, priority=50, record_date=pd.Timestamp("2024-01-01").date()))
+        rows.append(
+            dict(
+                record_key=f"f:{i:02d}",
+                feed="f",
+                source_record_id=str(i),
+                name="李娜",
+                name_pinyin="lina",
+                id_number=None,
+                birth_date=pd.Timestamp("1980-01-01").date(),
+                sex="F",
+                phone=f"1390000{i // 2:04d}" if i % 2 == 0 else f"1390000{(i + 1) // 2:04d}",
+                address_code=None,
+                priority=50,
+                record_date=pd.Timestamp("2024-01-01").date(),
+            )
+        )
     df = pd.DataFrame(rows)
     background = mentions(synth.persons(300, seed=9))
     strict = EntitySettings.from_config("person", {"person": {**SMALL, "max_cluster_size": 4}})
@@ -208,10 +251,13 @@ def test_golden_records_and_xref(first_run, people, settings):
     assert len(x) == len(people) and set(x["entity_type"]) == {"person"}
 
 
-@pytest.mark.parametrize("etype,gen,min_f1", [
-    ("organisation", lambda: synth.organisations(500, seed=4), 0.9),
-    ("house", lambda: synth.houses(800, seed=4), 0.98),
-])
+@pytest.mark.parametrize(
+    "etype,gen,min_f1",
+    [
+        ("organisation", lambda: synth.organisations(500, seed=4), 0.9),
+        ("house", lambda: synth.houses(800, seed=4), 0.98),
+    ],
+)
 def test_other_entity_types(etype, gen, min_f1):
     d = gen()
     s = EntitySettings.from_config(etype, {etype: SMALL})
@@ -227,8 +273,15 @@ def test_facilities_by_distance():
     lon = 114.05 + rng.uniform(0, 0.05, n)
     lat = 22.55 + rng.uniform(0, 0.05, n)
     kinds = rng.choice(["消防栓", "摄像头", "应急避难场所"], n)
-    base = pd.DataFrame({"true_id": [f"F{i}" for i in range(n)], "facility_type": kinds,
-                         "facility_name": [f"{k}{i}号" for i, k in enumerate(kinds)], "lon": lon, "lat": lat})
+    base = pd.DataFrame(
+        {
+            "true_id": [f"F{i}" for i in range(n)],
+            "facility_type": kinds,
+            "facility_name": [f"{k}{i}号" for i, k in enumerate(kinds)],
+            "lon": lon,
+            "lat": lat,
+        }
+    )
     dup = base.sample(80, random_state=2).copy()
     # the same hydrant surveyed again: a few metres off, name written with full-width digits normalised away
     dup["lon"] += rng.normal(0, 0.00003, len(dup))

@@ -56,7 +56,9 @@ def test_explain_person_names_every_comparison_with_level_and_weight(published):
 
 def test_explain_pair_same_person_across_feeds(published):
     reg = _registry(published, "person")
-    members = reg[reg["entity_id"] == reg["entity_id"].value_counts().index[0]]["record_key"].astype(str).tolist()
+    members = (
+        reg[reg["entity_id"] == reg["entity_id"].value_counts().index[0]]["record_key"].astype(str).tolist()
+    )
     left, right = members[0], members[1]
     code, out, err = _run(published, "pair", [left, right])
     assert code == 0, err
@@ -96,12 +98,15 @@ def pipeline_run(ws):
     return current_manifest(ws.warehouse)["run_id"]
 
 
-@pytest.mark.parametrize(("what", "ids", "code", "needle"), [
-    ("person", ["P000000000000"], 1, "no person entity 'P000000000000'"),
-    ("facility", ["P000000000000"], 1, "facility ids start with 'F'"),
-    ("pair", ["公安:不存在", "人社:也不存在"], 1, "no entity type has both records"),
-    ("pair", ["only_one:1"], 2, "give two records"),
-])
+@pytest.mark.parametrize(
+    ("what", "ids", "code", "needle"),
+    [
+        ("person", ["P000000000000"], 1, "no person entity 'P000000000000'"),
+        ("facility", ["P000000000000"], 1, "facility ids start with 'F'"),
+        ("pair", ["公安:不存在", "人社:也不存在"], 1, "no entity type has both records"),
+        ("pair", ["only_one:1"], 2, "give two records"),
+    ],
+)
 def test_unknown_ids_give_clear_messages(published, what, ids, code, needle):
     got, out, err = _run(published, what, ids)
     assert got == code

@@ -36,15 +36,21 @@ def levels(df: pd.DataFrame, spec: dict, pairs: list[tuple[int, int]]) -> list[s
 
 def test_person_name_homophone_and_one_char():
     df = pd.DataFrame({"name": ["张伟", "章伟", "张玮", "张强", "欧阳娜娜", "欧阳娜", None]})
-    got = levels(df, {"name": "name", "kind": "person_name", "columns": ["name"]},
-                 [(0, 0), (0, 1), (0, 2), (0, 3), (4, 5), (0, 6)])
+    got = levels(
+        df,
+        {"name": "name", "kind": "person_name", "columns": ["name"]},
+        [(0, 0), (0, 1), (0, 2), (0, 3), (4, 5), (0, 6)],
+    )
     assert got == ["exact", "homophone", "homophone", "one_char", "one_char", "missing"]
 
 
 def test_code_levels_id_number_and_phone():
-    df = pd.DataFrame({"id": ["11010519491231002X", "11010519491231003X", "11010519491213002X",
-                              "440305199001011234", None]})
-    got = levels(df, {"name": "id", "kind": "code", "columns": ["id"]}, [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4)])
+    df = pd.DataFrame(
+        {"id": ["11010519491231002X", "11010519491231003X", "11010519491213002X", "440305199001011234", None]}
+    )
+    got = levels(
+        df, {"name": "id", "kind": "code", "columns": ["id"]}, [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4)]
+    )
     assert got == ["exact", "one_char", "transposition", "else", "missing"]
 
 
@@ -74,52 +80,93 @@ def test_check_digit_conflict_level_and_fixed_m():
     assert model.levels[k][model.levels[k].index("conflict")] == "conflict"
     assert model.m[k][model.levels[k].index("conflict")] == pytest.approx(1e-4)
     assert model.m[k].sum() == pytest.approx(1.0)
-    tuned = EntitySettings.from_config("person", {"person": {"u_sample_pairs": 50_000, "comparisons": [
-        {"name": "id_number", "kind": "code", "columns": ["id_number"],
-         "options": {"checksum": "resident_id", "fixed_m": {"conflict": 1e-3}}}]}})
+    tuned = EntitySettings.from_config(
+        "person",
+        {
+            "person": {
+                "u_sample_pairs": 50_000,
+                "comparisons": [
+                    {
+                        "name": "id_number",
+                        "kind": "code",
+                        "columns": ["id_number"],
+                        "options": {"checksum": "resident_id", "fixed_m": {"conflict": 1e-3}},
+                    }
+                ],
+            }
+        },
+    )
     assert resolve(people, tuned, run_id="m").model.m[k][3] == pytest.approx(1e-3)
     assert tuned.fingerprint() != s.fingerprint()
 
 
 def test_date_levels_swap_and_one_digit():
     df = pd.DataFrame({"d": pd.to_datetime(["1990-03-04", "1990-04-03", "1990-03-05", "1975-11-30", None])})
-    got = levels(df, {"name": "d", "kind": "date", "columns": ["d"]}, [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4)])
+    got = levels(
+        df, {"name": "d", "kind": "date", "columns": ["d"]}, [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4)]
+    )
     assert got == ["exact", "day_month_swap", "one_digit", "else", "missing"]
     # string dates (FEBRL style) compare the same way
     s = pd.DataFrame({"d": ["19900304", "19900403", "1990-03-04", ""]})
-    assert levels(s, {"name": "d", "kind": "date", "columns": ["d"]}, [(0, 1), (0, 2), (0, 3)]) == \
-        ["day_month_swap", "exact", "missing"]
+    assert levels(s, {"name": "d", "kind": "date", "columns": ["d"]}, [(0, 1), (0, 2), (0, 3)]) == [
+        "day_month_swap",
+        "exact",
+        "missing",
+    ]
 
 
 def test_org_name_legal_form_region_and_branch():
-    names = pd.Series(["深圳市华兴科技有限公司", "华兴科技（深圳）有限责任公司", "深圳市华兴科技有限公司南山分公司",
-                       "深圳市华兴科枝有限公司", "启明物流有限公司"])
+    names = pd.Series(
+        [
+            "深圳市华兴科技有限公司",
+            "华兴科技（深圳）有限责任公司",
+            "深圳市华兴科技有限公司南山分公司",
+            "深圳市华兴科枝有限公司",
+            "启明物流有限公司",
+        ]
+    )
     parts = org_name_parts(names)
     assert parts["core"].tolist()[:3] == ["华兴科技", "华兴科技", "华兴科技"]
     assert parts["branch"].tolist()[2] == "南山分公司"
     df = pd.DataFrame({"org_name": names})
-    got = levels(df, {"name": "o", "kind": "org_name", "columns": ["org_name"]}, [(0, 1), (0, 2), (0, 3), (0, 4)])
+    got = levels(
+        df, {"name": "o", "kind": "org_name", "columns": ["org_name"]}, [(0, 1), (0, 2), (0, 3), (0, 4)]
+    )
     assert got == ["exact", "other_branch", "related", "else"]
 
 
 def test_address_levels():
-    df = pd.DataFrame({
-        "address_code": ["A1", "A1", "A2", None, None, "A9"],
-        "building_code": ["B1", "B1", "B1", None, None, "B9"],
-        "grid_code": ["G1", "G1", "G1", None, None, "G1"],
-        "address_text": ["幸福路12号3栋501", None, None, "幸福路12号3栋501", "幸福路12号3幢501室", None],
-    })
-    spec = {"name": "a", "kind": "address", "columns": ["address_code", "building_code", "grid_code", "address_text"]}
+    df = pd.DataFrame(
+        {
+            "address_code": ["A1", "A1", "A2", None, None, "A9"],
+            "building_code": ["B1", "B1", "B1", None, None, "B9"],
+            "grid_code": ["G1", "G1", "G1", None, None, "G1"],
+            "address_text": ["幸福路12号3栋501", None, None, "幸福路12号3栋501", "幸福路12号3幢501室", None],
+        }
+    )
+    spec = {
+        "name": "a",
+        "kind": "address",
+        "columns": ["address_code", "building_code", "grid_code", "address_text"],
+    }
     got = levels(df, spec, [(0, 1), (0, 2), (0, 3), (3, 4), (0, 5), (1, 3)])
     assert got == ["same_address", "same_building", "same_address", "similar_text", "same_grid", "missing"]
 
 
 def test_geo_and_numeric():
-    df = pd.DataFrame({"lon": [114.0, 114.00005, 114.01], "lat": [22.5, 22.5, 22.5], "area": [80.0, 80.5, 120.0]})
-    assert levels(df, {"name": "g", "kind": "geo_distance", "columns": ["lon", "lat"],
-                       "options": {"meters": [10, 100]}}, [(0, 1), (0, 2)]) == ["within_10m", "else"]
-    assert levels(df, {"name": "n", "kind": "numeric", "columns": ["area"], "options": {"relative": [0.01]}},
-                  [(0, 0), (0, 1), (0, 2)]) == ["exact", "within_0.01", "else"]
+    df = pd.DataFrame(
+        {"lon": [114.0, 114.00005, 114.01], "lat": [22.5, 22.5, 22.5], "area": [80.0, 80.5, 120.0]}
+    )
+    assert levels(
+        df,
+        {"name": "g", "kind": "geo_distance", "columns": ["lon", "lat"], "options": {"meters": [10, 100]}},
+        [(0, 1), (0, 2)],
+    ) == ["within_10m", "else"]
+    assert levels(
+        df,
+        {"name": "n", "kind": "numeric", "columns": ["area"], "options": {"relative": [0.01]}},
+        [(0, 0), (0, 1), (0, 2)],
+    ) == ["exact", "within_0.01", "else"]
 
 
 def test_blocking_counts_skips_and_link_only():
@@ -136,7 +183,9 @@ def test_blocking_counts_skips_and_link_only():
 
 
 def test_key_functions_on_chinese_text():
-    df = pd.DataFrame({"name": ["欧阳娜娜", "张三", None], "address_text": ["幸福路12号3栋2单元501室", "无门牌", None]})
+    df = pd.DataFrame(
+        {"name": ["欧阳娜娜", "张三", None], "address_text": ["幸福路12号3栋2单元501室", "无门牌", None]}
+    )
     assert surname(df["name"]).tolist()[:2] == ["欧阳", "张"]
     assert evaluate_key(df, "digits(address_text)").tolist()[0] == "12-3-2-501"
     assert evaluate_key(df, "prefix(surname(name),1)").tolist()[0] == "欧"
@@ -144,21 +193,36 @@ def test_key_functions_on_chinese_text():
 
 def test_cluster_guard_cuts_weakest_link():
     # 0-1-2-3 chain; the 1-2 link is weakest; max size 2
-    labels = cluster(4, np.array([0, 1, 2]), np.array([1, 2, 3]), np.array([10.0, 1.0, 9.0]), max_size=2).labels
+    labels = cluster(
+        4, np.array([0, 1, 2]), np.array([1, 2, 3]), np.array([10.0, 1.0, 9.0]), max_size=2
+    ).labels
     assert labels[0] == labels[1] and labels[2] == labels[3] and labels[1] != labels[2]
     # a cannot-link splits a component too
-    c = cluster(3, np.array([0, 1]), np.array([1, 2]), np.array([5.0, 4.0]), max_size=10,
-                cannot_link=(np.array([0]), np.array([2])))
+    c = cluster(
+        3,
+        np.array([0, 1]),
+        np.array([1, 2]),
+        np.array([5.0, 4.0]),
+        max_size=10,
+        cannot_link=(np.array([0]), np.array([2])),
+    )
     assert c.labels[0] != c.labels[2] and c.labels[0] == c.labels[1]
     assert c.oversized["reason"].tolist() == ["cannot_link"]
 
 
 def test_ids_merge_split_and_determinism():
-    recs = pd.DataFrame({"record_key": ["a:1", "a:2", "b:1", "b:2"], "label": [0, 0, 0, 1],
-                         "old_id": ["P1", "P1", "P2", pd.NA], "first_seen_seq": [1, 1, 1, 2],
-                         "record_date": [None] * 4})
-    ids, hist = assign_ids(recs, prefix="P", entity_type="person", issued=IssuedIds(pd.Series(["P1", "P2"])),
-                           run_id="r")
+    recs = pd.DataFrame(
+        {
+            "record_key": ["a:1", "a:2", "b:1", "b:2"],
+            "label": [0, 0, 0, 1],
+            "old_id": ["P1", "P1", "P2", pd.NA],
+            "first_seen_seq": [1, 1, 1, 2],
+            "record_date": [None] * 4,
+        }
+    )
+    ids, hist = assign_ids(
+        recs, prefix="P", entity_type="person", issued=IssuedIds(pd.Series(["P1", "P2"])), run_id="r"
+    )
     assert ids.tolist()[:3] == ["P1", "P1", "P1"]
     assert ids.iloc[3] == new_entity_id("P", "person", "b:2")
     assert hist[["old_id", "new_id", "reason"]].values.tolist() == [["P2", "P1", "merge"]]
@@ -176,29 +240,42 @@ def test_ids_merge_split_and_determinism():
 
 
 def test_settings_from_config_overrides_and_errors():
-    s = EntitySettings.from_config("person", {"person": {"thresholds": {"match": 0.97},
-                                                         "comparisons": [{"name": "sex", "drop": True}]}})
+    s = EntitySettings.from_config(
+        "person", {"person": {"thresholds": {"match": 0.97}, "comparisons": [{"name": "sex", "drop": True}]}}
+    )
     assert s.thresholds.match == 0.97 and "sex" not in [c.name for c in s.comparisons]
-    assert EntitySettings.from_config("organisation", {"person": {"max_cluster_size": 3}}).max_cluster_size == 60
+    assert (
+        EntitySettings.from_config("organisation", {"person": {"max_cluster_size": 3}}).max_cluster_size == 60
+    )
     with pytest.raises(SettingsError, match="unknown keys"):
         EntitySettings.from_config("person", {"person": {"blocking_rules": []}})
     with pytest.raises(SettingsError, match="unknown kind"):
         EntitySettings.from_config("person", {"person": {"comparisons": [{"name": "x", "kind": "soundex"}]}})
     with pytest.raises(SettingsError, match="no defaults"):
         EntitySettings.from_config("vehicle", {})
-    v = EntitySettings.from_config("vehicle", {"blocking": ["plate"], "id_prefix": "V",
-                                               "comparisons": [{"name": "plate", "kind": "code"}]})
+    v = EntitySettings.from_config(
+        "vehicle",
+        {"blocking": ["plate"], "id_prefix": "V", "comparisons": [{"name": "plate", "kind": "code"}]},
+    )
     assert v.id_prefix == "V" and v.blocking[0].on == ("plate",)
 
 
 def test_golden_survivorship_and_sources():
-    m = pd.DataFrame({
-        "record_key": ["gongan:1", "minzheng:7", "renshe:3"], "feed": ["gongan", "minzheng", "renshe"],
-        "source_record_id": ["1", "7", "3"], "priority": [90, 60, 70],
-        "record_date": pd.to_datetime(["2023-01-01", "2024-06-01", "2022-01-01"]).date,
-        "name": ["张伟", "張偉", None], "phone": ["13800000000", "13900000000", None], "sex": ["U", "M", "M"],
-    })
-    a = pd.DataFrame({"record_key": m["record_key"], "entity_id": "Pabc", "score": 1.0, "method": "probabilistic"})
+    m = pd.DataFrame(
+        {
+            "record_key": ["gongan:1", "minzheng:7", "renshe:3"],
+            "feed": ["gongan", "minzheng", "renshe"],
+            "source_record_id": ["1", "7", "3"],
+            "priority": [90, 60, 70],
+            "record_date": pd.to_datetime(["2023-01-01", "2024-06-01", "2022-01-01"]).date,
+            "name": ["张伟", "張偉", None],
+            "phone": ["13800000000", "13900000000", None],
+            "sex": ["U", "M", "M"],
+        }
+    )
+    a = pd.DataFrame(
+        {"record_key": m["record_key"], "entity_id": "Pabc", "score": 1.0, "method": "probabilistic"}
+    )
     g = golden_records(m, a, EntitySettings.from_config("person"))
     row = g.iloc[0]
     assert row["person_id"] == "Pabc" and row["name"] == "张伟"  # police has the highest priority

@@ -13,16 +13,26 @@ from matching.er.settings import ComparisonSpec
 
 
 def _org_levels(names: list[str], pairs: list[tuple[int, int]]) -> list[str]:
-    prep = PreparedComparisons(pd.DataFrame({"org_name": names}),
-                               [ComparisonSpec.parse({"name": "o", "kind": "org_name", "columns": ["org_name"]})])
+    prep = PreparedComparisons(
+        pd.DataFrame({"org_name": names}),
+        [ComparisonSpec.parse({"name": "o", "kind": "org_name", "columns": ["org_name"]})],
+    )
     left, right = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
     comp = prep.comparisons[0]
     return [comp.levels[x] if x >= 0 else "missing" for x in prep.levels(left, right)[:, 0]]
 
 
 def test_org_name_core_ending_with_the_other_is_similar():
-    names = ["云江市青石区人民医院", "青石区人民医院", "广东顺丰速运有限公司云江青石分公司", "顺丰速运有限公司云江青石分公司",
-             "廣東順豐速運有限公司雲江青石分公司", "民医院", "青石区人民医院", "妇幼保健院"]
+    names = [
+        "云江市青石区人民医院",
+        "青石区人民医院",
+        "广东顺丰速运有限公司云江青石分公司",
+        "顺丰速运有限公司云江青石分公司",
+        "廣東順豐速運有限公司雲江青石分公司",
+        "民医院",
+        "青石区人民医院",
+        "妇幼保健院",
+    ]
     got = _org_levels(names, [(0, 1), (2, 3), (1, 5), (1, 6), (0, 7)])
     # a dropped 区 / 省 prefix is "similar" (a tail of at least min_suffix = 3 characters, 民医院 here);
     # another hospital that only shares the last character is not
@@ -50,9 +60,18 @@ def _employer_mentions(n_orgs: int = 30, per_org: int = 25) -> pd.DataFrame:
         code = f"9144539{o:010d}X"
         for e in range(per_org):
             variant = name.removeprefix("云江市") if rng.random() < 0.15 else name
-            rows.append({"record_key": f"renshe:{o}-{e}#org", "feed": "renshe", "source_record_id": f"{o}-{e}",
-                         "priority": 60, "record_date": pd.NaT, "org_name": variant,
-                         "credit_code": code if rng.random() > 0.1 else None, "true": o})
+            rows.append(
+                {
+                    "record_key": f"renshe:{o}-{e}#org",
+                    "feed": "renshe",
+                    "source_record_id": f"{o}-{e}",
+                    "priority": 60,
+                    "record_date": pd.NaT,
+                    "org_name": variant,
+                    "credit_code": code if rng.random() > 0.1 else None,
+                    "true": o,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -72,13 +91,19 @@ def test_repeated_employer_mentions_resolve_with_and_without_credit_code():
 
 
 def test_facilities_of_one_ledger_stay_apart_even_at_one_door():
-    df = pd.DataFrame({
-        "record_key": ["yj:1", "yj:2", "ga:9"], "feed": ["yj", "yj", "ga"], "source_record_id": ["1", "2", "9"],
-        "priority": 60, "record_date": pd.NaT,
-        "facility_type": ["消防栓", "消防栓", "消防栓"],
-        "facility_name": ["解放路8号消防栓", "解放路8号消防栓", "解放路8号消防栓"],
-        "lon": [112.056232, 112.056240, 112.056235], "lat": [22.928005, 22.928010, 22.928007],
-    })
+    df = pd.DataFrame(
+        {
+            "record_key": ["yj:1", "yj:2", "ga:9"],
+            "feed": ["yj", "yj", "ga"],
+            "source_record_id": ["1", "2", "9"],
+            "priority": 60,
+            "record_date": pd.NaT,
+            "facility_type": ["消防栓", "消防栓", "消防栓"],
+            "facility_name": ["解放路8号消防栓", "解放路8号消防栓", "解放路8号消防栓"],
+            "lon": [112.056232, 112.056240, 112.056235],
+            "lat": [22.928005, 22.928010, 22.928007],
+        }
+    )
     settings = EntitySettings.from_config("facility", {})
     assert settings.link_type == "link_only"
     res = resolve(df, settings, run_id="t")
@@ -91,8 +116,14 @@ def test_cannot_link_across_components_does_not_break_the_split():
 
     # 0-1-2 chained, 0 and 2 cannot link; 3-4 apart, 3 cannot link with 0 (another component)
     left, right = np.array([0, 1, 3]), np.array([1, 2, 4])
-    got = cluster(5, left, right, np.array([5.0, 3.0, 4.0]), max_size=10,
-                  cannot_link=(np.array([0, 3]), np.array([2, 0])))
+    got = cluster(
+        5,
+        left,
+        right,
+        np.array([5.0, 3.0, 4.0]),
+        max_size=10,
+        cannot_link=(np.array([0, 3]), np.array([2, 0])),
+    )
     lab = got.labels
     assert lab[0] == lab[1] != lab[2]  # the weaker link 1-2 is cut
     assert lab[3] == lab[4]

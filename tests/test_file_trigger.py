@@ -8,6 +8,7 @@ lands one feed's file and follows the runs in the metadata DB. The processes are
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -76,14 +77,10 @@ def _stop(proc: subprocess.Popen) -> None:
     """Stop standalone and every component it started (they share its process group)."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # stragglers of the group
-    except ProcessLookupError:
-        pass
     proc.wait(timeout=10)
 
 
@@ -203,7 +200,8 @@ def test_landed_file_starts_its_ingest_dag_and_resolve_publish_follows(live_airf
     assert manifest is not None and manifest["row_counts"]["organisation"] > 0
     # the other feeds were never triggered: only FEED had a flag
     others = live_airflow.query(
-        "SELECT dag_id FROM dag_run WHERE dag_id LIKE 'gridhub_ingest_%' AND dag_id != ?", f"gridhub_ingest_{FEED}"
+        "SELECT dag_id FROM dag_run WHERE dag_id LIKE 'gridhub_ingest_%' AND dag_id != ?",
+        f"gridhub_ingest_{FEED}",
     )
     assert others == []
 

@@ -19,27 +19,42 @@ def rect(x0: float, y0: float, x1: float, y1: float) -> str:
 
 
 def grid(code: str, kind: str, parent: str, wkt: str, valid_to: str = "", comm: str = COMM) -> dict:
-    return {"grid_code": code, "name": f"网格{code[-3:]}", "grid_type": kind, "parent_grid_code": parent,
-            "community_code": comm, "street_code": comm[:9], "district_code": comm[:6], "wkt": wkt,
-            "valid_from": "2023-01-01", "valid_to": valid_to}
+    return {
+        "grid_code": code,
+        "name": f"网格{code[-3:]}",
+        "grid_type": kind,
+        "parent_grid_code": parent,
+        "community_code": comm,
+        "street_code": comm[:9],
+        "district_code": comm[:6],
+        "wkt": wkt,
+        "valid_from": "2023-01-01",
+        "valid_to": valid_to,
+    }
 
 
 # community 湖滨: x 112.00-112.02, y 22.90-22.91; two basic grids (west/east), each with two micro grids
-GRIDS = pd.DataFrame([
-    grid(f"{COMM}001", "基础网格", "", rect(112.00, 22.90, 112.01, 22.91)),
-    grid(f"{COMM}001001", "微网格", f"{COMM}001", rect(112.00, 22.90, 112.01, 22.905)),
-    grid(f"{COMM}001002", "微网格", f"{COMM}001", rect(112.00, 22.905, 112.01, 22.91)),
-    grid(f"{COMM}002", "基础网格", "", rect(112.01, 22.90, 112.02, 22.91)),
-    grid(f"{COMM}002001", "微网格", f"{COMM}002", rect(112.01, 22.90, 112.02, 22.905)),
-    grid(f"{COMM}002002", "微网格", f"{COMM}002", rect(112.01, 22.905, 112.02, 22.91)),
-    # a retired grid overlapping the east half: must never be returned
-    grid(f"{COMM}009", "基础网格", "", rect(112.01, 22.90, 112.02, 22.91), valid_to="2024-01-01"),
-    # the neighbouring community, basic grid only
-    grid("445399001002001", "基础网格", "", rect(112.02, 22.90, 112.03, 22.91), comm="445399001002"),
-])
+GRIDS = pd.DataFrame(
+    [
+        grid(f"{COMM}001", "基础网格", "", rect(112.00, 22.90, 112.01, 22.91)),
+        grid(f"{COMM}001001", "微网格", f"{COMM}001", rect(112.00, 22.90, 112.01, 22.905)),
+        grid(f"{COMM}001002", "微网格", f"{COMM}001", rect(112.00, 22.905, 112.01, 22.91)),
+        grid(f"{COMM}002", "基础网格", "", rect(112.01, 22.90, 112.02, 22.91)),
+        grid(f"{COMM}002001", "微网格", f"{COMM}002", rect(112.01, 22.90, 112.02, 22.905)),
+        grid(f"{COMM}002002", "微网格", f"{COMM}002", rect(112.01, 22.905, 112.02, 22.91)),
+        # a retired grid overlapping the east half: must never be returned
+        grid(f"{COMM}009", "基础网格", "", rect(112.01, 22.90, 112.02, 22.91), valid_to="2024-01-01"),
+        # the neighbouring community, basic grid only
+        grid("445399001002001", "基础网格", "", rect(112.02, 22.90, 112.03, 22.91), comm="445399001002"),
+    ]
+)
 DIVISIONS = pd.DataFrame(
-    [("445399", "青石区", "district", ""), (STREET, "东湖街道", "street", "445399"),
-     (COMM, "湖滨社区", "community", STREET), ("445399001002", "东湖社区", "community", STREET)],
+    [
+        ("445399", "青石区", "district", ""),
+        (STREET, "东湖街道", "street", "445399"),
+        (COMM, "湖滨社区", "community", STREET),
+        ("445399001002", "东湖社区", "community", STREET),
+    ],
     columns=["code", "name", "level", "parent_code"],
 )
 
@@ -54,8 +69,13 @@ def test_locate_finest_grid(index):
     lat = pd.Series([22.902, 22.908, 22.902, 22.908, 22.905, 22.9])
     out = index.locate(lon, lat)
     assert list(out.index) == list("abcdef")
-    assert out.tolist()[:5] == [f"{COMM}001001", f"{COMM}001002", f"{COMM}002001", f"{COMM}002002",
-                                "445399001002001"]
+    assert out.tolist()[:5] == [
+        f"{COMM}001001",
+        f"{COMM}001002",
+        f"{COMM}002001",
+        f"{COMM}002002",
+        "445399001002001",
+    ]
     assert pd.isna(out["f"])  # outside every grid
 
 
@@ -65,7 +85,9 @@ def test_locate_basic_grids_only(index):
 
 
 def test_locate_bad_coordinates(index):
-    out = index.locate(pd.Series([None, np.nan, 500.0, "abc", 112.005]), pd.Series([22.9, 22.9, 22.9, 22.9, None]))
+    out = index.locate(
+        pd.Series([None, np.nan, 500.0, "abc", 112.005]), pd.Series([22.9, 22.9, 22.9, 22.9, None])
+    )
     assert out.isna().all()
 
 
@@ -109,8 +131,12 @@ def test_bind_grids(index):
     p = pd.Series([f"{COMM}001001", f"{COMM}001", f"{COMM}002001", f"{COMM}002002", None, f"{COMM}001002"])
     for idx in (index, None):  # with the index, and from the code layout alone
         out = bind_grids(a, p, idx)
-        assert out["grid_code"].tolist()[:4] == [f"{COMM}001001", f"{COMM}001001", f"{COMM}002001",
-                                                 f"{COMM}001001"]
+        assert out["grid_code"].tolist()[:4] == [
+            f"{COMM}001001",
+            f"{COMM}001001",
+            f"{COMM}002001",
+            f"{COMM}001001",
+        ]
         assert pd.isna(out["grid_code"].iloc[4])
         assert out["grid_code"].iloc[5] == f"{COMM}001002"  # the finer grid, inside the address's basic grid
         assert out["grid_source"].tolist()[:4] == ["both", "both", "point", "address"]
@@ -165,11 +191,13 @@ def test_locate_many_points_matches_brute_force(index):
     got = index.locate(lon, lat).fillna("").to_numpy()
     # brute force over the current micro grids and the neighbour's basic grid
     want = np.full(5000, "", dtype=object)
-    for code, x0, x1, y0, y1 in [(f"{COMM}001001", 112.00, 112.01, 22.90, 22.905),
-                                 (f"{COMM}001002", 112.00, 112.01, 22.905, 22.91),
-                                 (f"{COMM}002001", 112.01, 112.02, 22.90, 22.905),
-                                 (f"{COMM}002002", 112.01, 112.02, 22.905, 22.91),
-                                 ("445399001002001", 112.02, 112.03, 22.90, 22.91)]:
+    for code, x0, x1, y0, y1 in [
+        (f"{COMM}001001", 112.00, 112.01, 22.90, 22.905),
+        (f"{COMM}001002", 112.00, 112.01, 22.905, 22.91),
+        (f"{COMM}002001", 112.01, 112.02, 22.90, 22.905),
+        (f"{COMM}002002", 112.01, 112.02, 22.905, 22.91),
+        ("445399001002001", 112.02, 112.03, 22.90, 22.91),
+    ]:
         inside = (lon > x0) & (lon < x1) & (lat > y0) & (lat < y1) & (want == "")
         want[inside] = code
     assert (got == want).all()

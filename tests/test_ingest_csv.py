@@ -26,8 +26,8 @@ from warehouse.schema import arrow_schema, staging_schema
 GOOD = (
     HEADER + "\n"
     "P001,張三,11010519491231002X,男,1949-12-31,深圳市南山区桃源街道十二号楼三单元501,85.5,是\n"
-    "P002,\u00a0李四\u200b ,440305198001011234,2,19800101,\"南山区\n大冲村3号\",１２０,否\n"
-    "P003,王　五,440305199002021235,女,1990年2月2日,,\"1,024.5\",\n"
+    'P002,\u00a0李四\u200b ,440305198001011234,2,19800101,"南山区\n大冲村3号",１２０,否\n'
+    'P003,王　五,440305199002021235,女,1990年2月2日,,"1,024.5",\n'
 )
 
 
@@ -91,7 +91,12 @@ def test_raw_zone_keeps_file_unchanged_and_resend_is_noop(ws):
     m = raw_manifest(ws)
     row = m.iloc[0]
     assert (row["feed"], row["sha256"], row["size"], row["status"], row["rows_read"]) == (
-        "police", sha, len(original), "staged", 3)
+        "police",
+        sha,
+        len(original),
+        "staged",
+        3,
+    )
     assert row["origin"].endswith("a.csv") and row["received_at"]
 
     # the same content again under another name: a no-op that says so
@@ -116,7 +121,7 @@ def test_row_rules_quarantine_with_reasons_and_accounting(ws):
         "R6,,x,男,2023-01-01,地址,50,是\n"  # missing required name
         "R7,郑\x00一,x,男,2023-01-01,地址,50,是\n"  # NUL
         "R8,冯二,x,男\n"  # ragged
-        "R9,=HYPERLINK(\"http://x\"),+86 138,-1,2023-01-01,@SUM(A1),50,是\n"  # formula-like: unmapped sex only
+        'R9,=HYPERLINK("http://x"),+86 138,-1,2023-01-01,@SUM(A1),50,是\n'  # formula-like: unmapped sex only
         "R10,陈三,x,女,2023-01-01,地址,50,是\n"
     )
     land(ws, "rules.csv", body)
@@ -124,8 +129,15 @@ def test_row_rules_quarantine_with_reasons_and_accounting(ws):
     [f] = result.files
     assert (f.rows_read, f.rows_staged, f.rows_quarantined) == (10, 1, 9)
     assert f.reasons == {
-        "invalid_date": 1, "unmapped_value": 2, "invalid_number": 1, "invalid_bool": 1, "missing_record_id": 1,
-        "duplicate_record_id": 1, "missing_required": 1, "control_characters": 1, "ragged_row": 1,
+        "invalid_date": 1,
+        "unmapped_value": 2,
+        "invalid_number": 1,
+        "invalid_bool": 1,
+        "missing_record_id": 1,
+        "duplicate_record_id": 1,
+        "missing_required": 1,
+        "control_characters": 1,
+        "ragged_row": 1,
     }
     q = load_quarantine(ws, "police")
     assert q.columns.tolist() == arrow_schema("quarantine").names
@@ -147,7 +159,9 @@ def test_formula_values_neutralised_only_in_people_csv(ws, tmp_path):
     ingest_feed(ws, "police")
     df = load_staging(ws, "police")
     assert df["name"].iloc[0] == "=1+1" and df["id_number"].iloc[0] == "@x" and df["address"].iloc[0] == "+86"
-    q = pd.DataFrame({"original_text": ["=cmd|' /C calc'!A0", "普通", "-1", "@SUM(1)", None], "line": [1, 2, 3, 4, 5]})
+    q = pd.DataFrame(
+        {"original_text": ["=cmd|' /C calc'!A0", "普通", "-1", "@SUM(1)", None], "line": [1, 2, 3, 4, 5]}
+    )
     out = export_quarantine_csv(q, tmp_path / "out" / "q.csv")
     raw = out.read_bytes()
     assert raw.startswith(codecs.BOM_UTF8)
@@ -156,8 +170,11 @@ def test_formula_values_neutralised_only_in_people_csv(ws, tmp_path):
 
 
 def test_unbalanced_quote_costs_one_row(ws):
-    body = HEADER + "\n" + "U1,甲,x,男,2023-01-01,\"未闭合的引号,50,是\n" + "".join(
-        f"U{i},乙{i},x,女,2023-01-01,地址,50,否\n" for i in range(2, 12)
+    body = (
+        HEADER
+        + "\n"
+        + 'U1,甲,x,男,2023-01-01,"未闭合的引号,50,是\n'
+        + "".join(f"U{i},乙{i},x,女,2023-01-01,地址,50,否\n" for i in range(2, 12))
     )
     land(ws, "quote.csv", body)
     [f] = ingest_feed(ws, "police").files
@@ -226,18 +243,26 @@ def test_cli_summary_and_exit_codes(ws, capsys):
 def _staged_and_quarantined(ws):
     s = load_staging(ws, "police")
     q = load_quarantine(ws, "police")
-    return (s[["source_record_id", "_line", "address"]].astype(str).values.tolist(),
-            sorted(zip(q["line"], q["reason_code"], strict=True)))
+    return (
+        s[["source_record_id", "_line", "address"]].astype(str).values.tolist(),
+        sorted(zip(q["line"], q["reason_code"], strict=True)),
+    )
 
 
 def test_tiny_read_blocks_give_the_same_answer(tmp_path, monkeypatch):
     import connectors.csv_source as csv_source
 
-    body = HEADER + "\r\n" + "".join(
-        f"K{i},名{i},x,{'男' if i % 2 else '女'},2023-01-01,\"第{i}行\r\n第二行\",{i},是\r\n" for i in range(40)
-    ) + "K99,坏,x,男,2023-01-01,\"没有结束的引号,1,是\r\n" + "".join(
-        f"M{i},名{i},x,男,2023-01-01,地址{i},{i},否\r\n" for i in range(10)
-    ) + "M99,参差,x\r\n"
+    body = (
+        HEADER
+        + "\r\n"
+        + "".join(
+            f'K{i},名{i},x,{"男" if i % 2 else "女"},2023-01-01,"第{i}行\r\n第二行",{i},是\r\n'
+            for i in range(40)
+        )
+        + 'K99,坏,x,男,2023-01-01,"没有结束的引号,1,是\r\n'
+        + "".join(f"M{i},名{i},x,男,2023-01-01,地址{i},{i},否\r\n" for i in range(10))
+        + "M99,参差,x\r\n"
+    )
     answers = []
     for block in (None, 7, 64):
         ws = make_workspace(tmp_path / f"ws{block}")

@@ -42,7 +42,9 @@ def test_malformed_file(tmp_path, case, capsys):
         assert m["error_code"].iloc[0] in case.error, (m["error_code"].iloc[0], out)
         assert recorded in out and "FAILED" in out
         assert not (ws.staging_dir("police") / f"{sha}.parquet").exists()
-        with pytest.raises(FeedFileError) as err:  # explicit re-run: a failed file is tried again, same answer
+        with pytest.raises(
+            FeedFileError
+        ) as err:  # explicit re-run: a failed file is tried again, same answer
             ingest_feed(ws, "police", [ws.landing_dir("police") / "_failed" / path.name])
         assert err.value.problems[0].code in case.error
         assert "文件" in str(err.value) and "file" in str(err.value)

@@ -31,8 +31,9 @@ HEADER = ["编号", "姓名", "身份证号", "性别", "出生日期", "居住�
 
 @pytest.fixture
 def ws(tmp_path):
-    return make_workspace(tmp_path / "ws", feed(source={"glob": "*.xlsx", "format": "xlsx", "sheet": "人口",
-                                                        "header_row": 3}))
+    return make_workspace(
+        tmp_path / "ws", feed(source={"glob": "*.xlsx", "format": "xlsx", "sheet": "人口", "header_row": 3})
+    )
 
 
 def test_xlsx_typed_cells_and_excel_row_numbers(ws):

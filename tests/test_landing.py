@@ -124,7 +124,9 @@ def test_a_missing_source_file_is_a_file_not_found(ws: Workspace, tmp_path: Path
         land_file(ws, FEED, tmp_path / "不存在.csv", "不存在.csv")
 
 
-def test_ingest_reads_the_landed_file_and_ignores_flags_sidecars_and_partials(ws: Workspace, orgs_csv: Path) -> None:
+def test_ingest_reads_the_landed_file_and_ignores_flags_sidecars_and_partials(
+    ws: Workspace, orgs_csv: Path
+) -> None:
     """connectors' landing_files: the generated name is data; _meta/, _ready/, dot and .part files are not."""
     from connectors import ingest_feed
     from connectors.ingest import landing_files

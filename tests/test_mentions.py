@@ -13,16 +13,36 @@ CONFIG = WorkspaceConfig.model_validate(
         "district_code": "445399",
         "feeds": [
             {
-                "name": "renshe", "department": "人社", "source": {"kind": "file", "glob": "*.csv"},
-                "entities": ["person", "organisation"], "record_id": "xh", "address_relation": "居住",
-                "columns": {"xh": "source_record_id", "xm": "name", "sfzh": "id_number", "dwmc": "org_name",
-                            "tyshxydm": "credit_code", "jzdz": "address", "lxdh": "phone"},
+                "name": "renshe",
+                "department": "人社",
+                "source": {"kind": "file", "glob": "*.csv"},
+                "entities": ["person", "organisation"],
+                "record_id": "xh",
+                "address_relation": "居住",
+                "columns": {
+                    "xh": "source_record_id",
+                    "xm": "name",
+                    "sfzh": "id_number",
+                    "dwmc": "org_name",
+                    "tyshxydm": "credit_code",
+                    "jzdz": "address",
+                    "lxdh": "phone",
+                },
             },
             {
-                "name": "zhujian", "department": "住建", "source": {"kind": "file", "glob": "*.csv"},
-                "entities": ["house", "person"], "record_id": "fwbh", "address_relation": "产权",
-                "columns": {"fwbh": "source_record_id", "zl": "address", "cqr": "name", "zjh": "id_number",
-                            "yt": "house_use"},
+                "name": "zhujian",
+                "department": "住建",
+                "source": {"kind": "file", "glob": "*.csv"},
+                "entities": ["house", "person"],
+                "record_id": "fwbh",
+                "address_relation": "产权",
+                "columns": {
+                    "fwbh": "source_record_id",
+                    "zl": "address",
+                    "cqr": "name",
+                    "zjh": "id_number",
+                    "yt": "house_use",
+                },
             },
         ],
     }
@@ -32,7 +52,9 @@ CONFIG = WorkspaceConfig.model_validate(
 def staged_renshe() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "_feed": "renshe", "_raw_sha256": "h", "_line": [2, 3, 4],
+            "_feed": "renshe",
+            "_raw_sha256": "h",
+            "_line": [2, 3, 4],
             "source_record_id": ["1", "2", "3"],
             "name": ["張　偉", "李娜", None],
             "id_number": ["11010519491231002x", "110105194912310021", None],  # valid (lower x); bad check
@@ -58,8 +80,10 @@ def test_person_and_employer_mentions_with_link():
     assert o.loc["1", "credit_code"] == "91350100M000100Y43" and pd.isna(o.loc["3", "credit_code"])
     assert o.loc["1", "record_key"] == "renshe:1#org"
     emp = m.links[m.links["kind"] == "person_organisation"]
-    assert set(zip(emp["from_key"], emp["to_key"], strict=True)) == {("renshe:1", "renshe:1#org"),
-                                                                       ("renshe:2", "renshe:2#org")}
+    assert set(zip(emp["from_key"], emp["to_key"], strict=True)) == {
+        ("renshe:1", "renshe:1#org"),
+        ("renshe:2", "renshe:2#org"),
+    }
     # ...but flagged, never silently dropped
     issues = set(zip(m.issues["source_record_id"], m.issues["field"], m.issues["reason_code"], strict=True))
     assert ("2", "id_number", "invalid_id_number") in issues
@@ -74,9 +98,14 @@ def test_person_and_employer_mentions_with_link():
 def test_house_feed_owner_is_linked_by_property_relation():
     staged = pd.DataFrame(
         {
-            "_feed": "zhujian", "_raw_sha256": "h", "_line": [2],
-            "source_record_id": ["F1"], "address": ["滨江路18号3幢201室"], "name": ["王芳"],
-            "id_number": ["11010519491231002X"], "house_use": ["住宅"],
+            "_feed": "zhujian",
+            "_raw_sha256": "h",
+            "_line": [2],
+            "source_record_id": ["F1"],
+            "address": ["滨江路18号3幢201室"],
+            "name": ["王芳"],
+            "id_number": ["11010519491231002X"],
+            "house_use": ["住宅"],
         }
     )
     m = build_mentions({"zhujian": staged}, CONFIG)

@@ -45,8 +45,19 @@ def test_normalize_text_repeated_values_and_empty_series():
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("十八", 18), ("十", 10), ("二十", 20), ("三十二", 32), ("一百零五", 105), ("一百五", 150),
-     ("一百一十", 110), ("两千零一", 2001), ("五零一", 501), ("二〇二三", 2023), ("零", 0)],
+    [
+        ("十八", 18),
+        ("十", 10),
+        ("二十", 20),
+        ("三十二", 32),
+        ("一百零五", 105),
+        ("一百五", 150),
+        ("一百一十", 110),
+        ("两千零一", 2001),
+        ("五零一", 501),
+        ("二〇二三", 2023),
+        ("零", 0),
+    ],
 )
 def test_chinese_to_int(text, value):
     assert chinese_to_int(text) == value
@@ -95,8 +106,15 @@ def test_resident_id_check_char_rejects_bad_bodies():
 
 
 def test_resident_ids_valid_forms():
-    s = pd.Series(["11010519491231002X", "11010519491231002x", "１１０１０５１９４９１２３１００２Ｘ",
-                   " 110105 19491231 002X ", "'11010519491231002X"])
+    s = pd.Series(
+        [
+            "11010519491231002X",
+            "11010519491231002x",
+            "１１０１０５１９４９１２３１００２Ｘ",
+            " 110105 19491231 002X ",
+            "'11010519491231002X",
+        ]
+    )
     out = normalize_resident_ids(s)
     assert out["id_valid"].all()
     assert (out["id_number"] == "11010519491231002X").all()
@@ -128,7 +146,10 @@ def test_resident_id_fifteen_digit_upgrade():
     ],
 )
 def test_resident_id_invalid(value, problem):
-    if problem in ("birth_date", "province"):  # give them a correct check digit so only the named fault remains
+    if problem in (
+        "birth_date",
+        "province",
+    ):  # give them a correct check digit so only the named fault remains
         value = value[:17] + resident_id_check_char(value[:17])
     out = normalize_resident_ids(pd.Series([value]), as_of=dt.date(2025, 1, 1))
     row = out.iloc[0]
@@ -190,8 +211,18 @@ def test_organisation_code_check_char():
 
 
 def test_credit_codes_valid_and_invalid():
-    s = pd.Series(["91350100M000100Y43", "9135 0100 M000 100Y 43", "９１３５０１００Ｍ０００１００Ｙ４３",
-                   "91350100M000100Y44", "91350100M000I00Y43", "9135010", "Z1350100M000100Y43", None])
+    s = pd.Series(
+        [
+            "91350100M000100Y43",
+            "9135 0100 M000 100Y 43",
+            "９１３５０１００Ｍ０００１００Ｙ４３",
+            "91350100M000100Y44",
+            "91350100M000I00Y43",
+            "9135010",
+            "Z1350100M000100Y43",
+            None,
+        ]
+    )
     out = normalize_credit_codes(s)
     assert out["credit_valid"].tolist()[:3] == [True, True, True]
     assert (out["credit_code"].iloc[:3] == "91350100M000100Y43").all()
@@ -221,11 +252,29 @@ def test_credit_code_types_from_first_two_characters():
 
 
 def test_names():
-    s = pd.Series(["張 三", "阿依古丽.买买提", "阿依古丽 • 买买提", "阿依古丽-买买提", "阿依古丽・买买提",
-                   " JOHN  SMITH ", "  ", None, "欧阳 娜 娜", "·热依拉·"])
+    s = pd.Series(
+        [
+            "張 三",
+            "阿依古丽.买买提",
+            "阿依古丽 • 买买提",
+            "阿依古丽-买买提",
+            "阿依古丽・买买提",
+            " JOHN  SMITH ",
+            "  ",
+            None,
+            "欧阳 娜 娜",
+            "·热依拉·",
+        ]
+    )
     out = normalize_names(s)
-    assert out.tolist()[:6] == ["张三", "阿依古丽·买买提", "阿依古丽·买买提", "阿依古丽·买买提",
-                                "阿依古丽·买买提", "JOHN SMITH"]
+    assert out.tolist()[:6] == [
+        "张三",
+        "阿依古丽·买买提",
+        "阿依古丽·买买提",
+        "阿依古丽·买买提",
+        "阿依古丽·买买提",
+        "JOHN SMITH",
+    ]
     assert out.iloc[6:8].isna().all()
     assert out.iloc[8] == "欧阳娜娜"
     assert out.iloc[9] == "热依拉"
@@ -247,12 +296,31 @@ def test_name_pinyin():
 
 
 def test_phones():
-    s = pd.Series(["+86 138-0013-8000", "８６１３８００１３８０００", "(0571)88001234转8001", "0766-2345678",
-                   "010 62345678", "13800138000/0766-2345678", "88001234", "1380013800", "abc", None, "",
-                   "4008123123"])
+    s = pd.Series(
+        [
+            "+86 138-0013-8000",
+            "８６１３８００１３８０００",
+            "(0571)88001234转8001",
+            "0766-2345678",
+            "010 62345678",
+            "13800138000/0766-2345678",
+            "88001234",
+            "1380013800",
+            "abc",
+            None,
+            "",
+            "4008123123",
+        ]
+    )
     out = normalize_phones(s)
-    assert out["phone"].tolist()[:6] == ["13800138000", "13800138000", "0571-88001234", "0766-2345678",
-                                         "010-62345678", "13800138000"]
+    assert out["phone"].tolist()[:6] == [
+        "13800138000",
+        "13800138000",
+        "0571-88001234",
+        "0766-2345678",
+        "010-62345678",
+        "13800138000",
+    ]
     assert out["phone_kind"].tolist()[:4] == ["mobile", "mobile", "landline", "landline"]
     assert out["phone_ext"].iloc[2] == "8001"
     assert out["phone_other"].iloc[5] == "0766-2345678"
@@ -273,9 +341,23 @@ def test_phone_default_area_code():
 
 
 def test_parse_dates_formats():
-    s = pd.Series(["2023-05-01", "20230501", "2023/5/1", "二〇二三年五月一日", "2023年5月1号",
-                   "2023-05-01 00:00:00", "１９９０．０１．０５", "44927", "2023-02-30", "", None, "1800-01-01",
-                   "二〇二三年十二月三十一日"])
+    s = pd.Series(
+        [
+            "2023-05-01",
+            "20230501",
+            "2023/5/1",
+            "二〇二三年五月一日",
+            "2023年5月1号",
+            "2023-05-01 00:00:00",
+            "１９９０．０１．０５",
+            "44927",
+            "2023-02-30",
+            "",
+            None,
+            "1800-01-01",
+            "二〇二三年十二月三十一日",
+        ]
+    )
     out = parse_dates(s)
     d = dt.date
     assert out["date"].tolist()[:8] == [d(2023, 5, 1)] * 6 + [d(1990, 1, 5), d(2023, 1, 1)]

@@ -29,7 +29,9 @@ PARTITIONED = [name for name, t in TABLES.items() if t.partition_by]
 
 def _with_streets(t: pa.Table, every: int = 7) -> pa.Table:
     """``t`` with its rows spread over three 街道 and every ``every``-th row of unknown place."""
-    values = [UNKNOWN_STREET if i % every == every - 1 else STREETS[i % len(STREETS)] for i in range(t.num_rows)]
+    values = [
+        UNKNOWN_STREET if i % every == every - 1 else STREETS[i % len(STREETS)] for i in range(t.num_rows)
+    ]
     i = t.schema.get_field_index("street_code")
     return t.set_column(i, t.schema.field(i), pa.array(values, pa.string()))
 
@@ -43,8 +45,9 @@ def tables() -> dict[str, pa.Table]:
 
 
 def _publish(wh: Path, tables: dict[str, pa.Table], run_id: str):
-    return publish(wh, tables, run_id=run_id, lineage={}, settings=WarehouseSettings(), grid_code_width=15,
-                   hmac_key=KEY)
+    return publish(
+        wh, tables, run_id=run_id, lineage={}, settings=WarehouseSettings(), grid_code_width=15, hmac_key=KEY
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +66,16 @@ def test_street_code_comes_from_the_grid_else_the_division_else_unknown():
     grid = pa.array(["445399001001001", "445399101201001001", None, None, "12345"])
     division = pa.array(["445399002001", None, "445399102201", None, None])
     assert street_codes(grid, division).to_pylist() == [
-        "445399001", "445399101", "445399102", UNKNOWN_STREET, UNKNOWN_STREET]
-    assert street_codes(pa.chunked_array([["445399001001001"], [None]])).to_pylist() == ["445399001", UNKNOWN_STREET]
+        "445399001",
+        "445399101",
+        "445399102",
+        UNKNOWN_STREET,
+        UNKNOWN_STREET,
+    ]
+    assert street_codes(pa.chunked_array([["445399001001001"], [None]])).to_pylist() == [
+        "445399001",
+        UNKNOWN_STREET,
+    ]
 
 
 # ---- files and manifest -----------------------------------------------------------------------------------
@@ -85,7 +96,9 @@ def test_partitioned_tables_have_one_hive_folder_per_street(published, tables):
                 keys = part.select(list(TABLES[name].key))
                 assert keys.equals(keys.sort_by([(k, "ascending") for k in TABLES[name].key])), (name, v)
     assert _streets(tables["facility"]) and UNKNOWN_STREET not in _streets(tables["facility"])
-    empty = pq.read_table(published / "shared" / "snapshots" / "r1" / "facility" / f"street_code={UNKNOWN_STREET}")
+    empty = pq.read_table(
+        published / "shared" / "snapshots" / "r1" / "facility" / f"street_code={UNKNOWN_STREET}"
+    )
     assert empty.num_rows == 0
 
 
@@ -153,8 +166,10 @@ def test_plain_pyarrow_pandas_and_duckdb_read_the_partitioned_tables(published, 
         assert pq.read_table(folder).num_rows == n
         df = pd.read_parquet(folder)
         assert len(df) == n and df["street_code"].astype(str).value_counts().to_dict() == streets
-        rows = duckdb.sql(f"SELECT street_code, count(*) FROM read_parquet('{folder}/**/*.parquet', "
-                          "hive_partitioning=true) GROUP BY 1").fetchall()
+        rows = duckdb.sql(
+            f"SELECT street_code, count(*) FROM read_parquet('{folder}/**/*.parquet', "
+            "hive_partitioning=true) GROUP BY 1"
+        ).fetchall()
         assert dict(rows) == streets and all(isinstance(v, str) for v, _ in rows)
         street = min(streets)
         one = pd.read_parquet(folder / f"street_code={street}")  # a reader in one 街道 reads only its folder
@@ -213,16 +228,20 @@ def test_the_pipeline_derives_the_street_code_from_grid_or_address(workspace_cop
     division = dict(zip(address["address_code"], address["division_code"], strict=True))
     for name in ("address", "house", "organisation", "facility"):
         t = read_table(wh, name, layer="restricted").to_pandas()
-        want = [g[:9] if isinstance(g, str) else (division[a][:9] if isinstance(a, str) else UNKNOWN_STREET)
-                for g, a in zip(t["grid_code"], t["address_code"], strict=True)]
+        want = [
+            g[:9] if isinstance(g, str) else (division[a][:9] if isinstance(a, str) else UNKNOWN_STREET)
+            for g, a in zip(t["grid_code"], t["address_code"], strict=True)
+        ]
         assert t["street_code"].tolist() == want, name
     person = read_table(wh, "person", layer="restricted").to_pandas()
     house = read_table(wh, "house", layer="restricted").to_pandas()
     house_street = dict(zip(house["house_id"], house["street_code"], strict=True))
     with_grid = person["grid_code"].notna()
     assert (person.loc[with_grid, "street_code"] == person.loc[with_grid, "grid_code"].str[:9]).all()
-    assert (person.loc[~with_grid, "street_code"]
-            == person.loc[~with_grid, "residence_house_id"].map(house_street).fillna(UNKNOWN_STREET)).all()
+    assert (
+        person.loc[~with_grid, "street_code"]
+        == person.loc[~with_grid, "residence_house_id"].map(house_street).fillna(UNKNOWN_STREET)
+    ).all()
     ph = read_table(wh, "person_house", layer="restricted").to_pandas()
     assert (ph["street_code"] == ph["house_id"].map(house_street)).all()
     # a city district spans several 街道/镇: the person table has a folder for each

@@ -62,7 +62,12 @@ def test_duplicated_person_id_blocks_publish_and_keeps_current(ingested):
     (ws.state / "review_decisions.csv").write_text("record_key_l,record_key_r,decision\n", encoding="utf-8")
     run_id = pipeline.new_run_id(ws)
     assert run_id != good
-    for step in (pipeline.prepare_mentions, pipeline.bind_addresses, pipeline.resolve_entities, pipeline.build_tables):
+    for step in (
+        pipeline.prepare_mentions,
+        pipeline.bind_addresses,
+        pipeline.resolve_entities,
+        pipeline.build_tables,
+    ):
         step(ws, run_id)
     path = ws.work_dir(run_id) / "tables" / "person.parquet"
     persons = pq.read_table(path)

@@ -43,7 +43,9 @@ def _restricted(ws: Workspace, name: str) -> pa.Table:
 
 def _org_xref(ws: Workspace) -> set[tuple[str, str, str]]:
     xref = _restricted(ws, "source_xref").to_pylist()
-    return {(r["feed"], r["source_record_id"], r["entity_id"]) for r in xref if r["entity_type"] == "organisation"}
+    return {
+        (r["feed"], r["source_record_id"], r["entity_id"]) for r in xref if r["entity_type"] == "organisation"
+    }
 
 
 def test_only_the_organisation_feed_publishes_empty_entity_tables(orgs_only):
@@ -60,7 +62,8 @@ def test_only_the_organisation_feed_publishes_empty_entity_tables(orgs_only):
         table = _restricted(ws, t)
         assert table.num_rows == 0 and manifest["row_counts"][t] == 0
         assert pq.read_table(ws.work_dir(result["run_id"]) / "tables" / f"{t}.parquet").schema.equals(
-            arrow_schema(t), check_metadata=False)
+            arrow_schema(t), check_metadata=False
+        )
         # no model trained, no state staged or committed for a type without mentions
         assert not (ws.work_dir(result["run_id"]) / "resolved" / "state" / t).exists()
         assert not ResolutionState.folder(ws.state, t).exists()
@@ -84,7 +87,10 @@ def test_a_person_feed_arriving_later_adds_persons_and_keeps_organisation_ids(or
     assert second["run_id"] != first
     assert current_manifest(ws.warehouse)["run_id"] == second["run_id"]
     persons = _restricted(ws, "person")
-    assert persons.num_rows > 100 and persons.num_rows == second["resolve_entities"]["entities"]["person"]["entities"]
+    assert (
+        persons.num_rows > 100
+        and persons.num_rows == second["resolve_entities"]["entities"]["person"]["entities"]
+    )
     assert _restricted(ws, "house").num_rows > 0 and _restricted(ws, "person_house").num_rows > 0
     assert _restricted(ws, "facility").num_rows == 0
     # the organisations' records resolve to the very same ids as before the persons arrived
@@ -105,13 +111,22 @@ def test_a_person_feed_arriving_later_adds_persons_and_keeps_organisation_ids(or
 
 # ---- the validation gate: an empty table has no baseline --------------------------------------------------
 def test_a_table_empty_in_the_previous_snapshot_gets_no_drift_bound():
-    assert not [c for c in build_checks("person", grid_code_width=15, previous_rows=0, drift=0.5)
-                if c.expectation == DRIFT]
-    bounded = [c for c in build_checks("person", grid_code_width=15, previous_rows=100, drift=0.5)
-               if c.expectation == DRIFT]
+    assert not [
+        c
+        for c in build_checks("person", grid_code_width=15, previous_rows=0, drift=0.5)
+        if c.expectation == DRIFT
+    ]
+    bounded = [
+        c
+        for c in build_checks("person", grid_code_width=15, previous_rows=100, drift=0.5)
+        if c.expectation == DRIFT
+    ]
     assert [(c.kwargs["min_value"], c.kwargs["max_value"]) for c in bounded] == [(50, 150)]
-    shifted = [c for c in build_checks("source_xref", grid_code_width=15, previous_rows=100, drift=0.5,
-                                       new_rows=700) if c.expectation == DRIFT]
+    shifted = [
+        c
+        for c in build_checks("source_xref", grid_code_width=15, previous_rows=100, drift=0.5, new_rows=700)
+        if c.expectation == DRIFT
+    ]
     assert [(c.kwargs["min_value"], c.kwargs["max_value"]) for c in shifted] == [(750, 850)]
     assert "700 rows of entity types that had none" in shifted[0].why
 
@@ -134,17 +149,29 @@ def _before_the_person_feed(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
 def test_great_expectations_accepts_empty_entity_tables(tables, tmp_path):
     partial = _before_the_person_feed(tables)
     assert all(partial[t].num_rows == 0 for t in (*NOT_YET, "person_house"))
-    report = validate_tables(partial, previous=None, settings=WarehouseSettings(row_count_drift=0.5),
-                             grid_code_width=15, report_dir=tmp_path)
+    report = validate_tables(
+        partial,
+        previous=None,
+        settings=WarehouseSettings(row_count_drift=0.5),
+        grid_code_width=15,
+        report_dir=tmp_path,
+    )
     assert report.success, report.failures
 
 
-def test_types_arriving_after_a_partial_snapshot_pass_the_drift_gate_but_old_rows_still_count(tables, tmp_path):
+def test_types_arriving_after_a_partial_snapshot_pass_the_drift_gate_but_old_rows_still_count(
+    tables, tmp_path
+):
     settings = WarehouseSettings(row_count_drift=0.5)
     before = {name: t.num_rows for name, t in _before_the_person_feed(tables).items()}
     assert before["person"] == 0 and 0 < before["source_xref"] < tables["source_xref"].num_rows / 2
-    report = validate_tables(tables, previous={"row_counts": before}, settings=settings, grid_code_width=15,
-                             report_dir=tmp_path / "arrived")
+    report = validate_tables(
+        tables,
+        previous={"row_counts": before},
+        settings=settings,
+        grid_code_width=15,
+        report_dir=tmp_path / "arrived",
+    )
     assert report.success, report.failures
     xref_drift = [r for r in report.for_table("source_xref") if r.expectation == DRIFT]
     assert len(xref_drift) == 1 and "entity types that had none" in xref_drift[0].why
@@ -153,7 +180,11 @@ def test_types_arriving_after_a_partial_snapshot_pass_the_drift_gate_but_old_row
     # the organisations' own records in source_xref still have a baseline: had they been three times as many,
     # the new persons' rows must not hide that most of them vanished
     shrunk = {**before, "source_xref": before["source_xref"] * 3}
-    report = validate_tables(tables, previous={"row_counts": shrunk}, settings=settings, grid_code_width=15,
-                             report_dir=tmp_path / "shrunk")
+    report = validate_tables(
+        tables,
+        previous={"row_counts": shrunk},
+        settings=settings,
+        grid_code_width=15,
+        report_dir=tmp_path / "shrunk",
+    )
     assert [(r.table, r.expectation) for r in report.results if not r.success] == [("source_xref", DRIFT)]
-

@@ -40,11 +40,13 @@ def portal_hashes() -> dict[str, str]:
 
 def add_portal_section(ws_dir: Path, cap: int = CAP) -> Path:
     """Append a ``portal:`` section (公安 and 民政) to a copy of the sample workspace's gridhub.yaml."""
-    section = {"portal": {
-        "departments": {d: {"password_hash": h} for d, h in portal_hashes().items()},
-        "max_upload_bytes": cap,
-        "session_secret_env": "GRIDHUB_PORTAL_TEST_SECRET",
-    }}
+    section = {
+        "portal": {
+            "departments": {d: {"password_hash": h} for d, h in portal_hashes().items()},
+            "max_upload_bytes": cap,
+            "session_secret_env": "GRIDHUB_PORTAL_TEST_SECRET",
+        }
+    }
     cfg = ws_dir / "gridhub.yaml"
     base = without_portal_section(ws_dir)  # the sample's own demo section gives way to the test's
     cfg.write_text(base + "\n" + yaml.safe_dump(section, allow_unicode=True), encoding="utf-8")
@@ -83,8 +85,9 @@ def messy_gb18030_csv(sample_ws: Path) -> tuple[bytes, dict[int, str]]:
 def sign_in(client, department: str, password: str):
     page = client.get("/")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    return client.post("/login", data={"department": department, "password": password, "csrf": csrf},
-                       follow_redirects=True)
+    return client.post(
+        "/login", data={"department": department, "password": password, "csrf": csrf}, follow_redirects=True
+    )
 
 
 def csrf_of(html: str) -> str:
@@ -99,8 +102,11 @@ def read_audit(ws_dir: Path) -> list[dict]:
 
 
 def landed(ws_dir: Path, feed: str) -> list[Path]:
-    return sorted(p for p in (ws_dir / "landing" / feed).iterdir()
-                  if p.is_file() and not p.name.startswith((".", "_")) and re.match(r"^\d{8}T", p.name))
+    return sorted(
+        p
+        for p in (ws_dir / "landing" / feed).iterdir()
+        if p.is_file() and not p.name.startswith((".", "_")) and re.match(r"^\d{8}T", p.name)
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -132,8 +138,11 @@ def gongan(client):
 def upload(client, feed: str, name: str, data: bytes, csrf: str | None = None):
     if csrf is None:
         csrf = csrf_of(client.get("/").text)
-    return client.post("/upload", data={"csrf": csrf, "feed": feed},
-                       files={"file": (name, io.BytesIO(data), "application/octet-stream")})
+    return client.post(
+        "/upload",
+        data={"csrf": csrf, "feed": feed},
+        files={"file": (name, io.BytesIO(data), "application/octet-stream")},
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -172,13 +181,16 @@ def without_portal_section(workspace: Path) -> str:
 def test_portal_config_validation(workspace_copy: Path):
     cfg_path = workspace_copy / "gridhub.yaml"
     base = without_portal_section(workspace_copy)
-    cfg_path.write_text(base + "\nportal:\n  departments:\n    公安: {password_hash: 'plain-password'}\n",
-                        encoding="utf-8")
+    cfg_path.write_text(
+        base + "\nportal:\n  departments:\n    公安: {password_hash: 'plain-password'}\n", encoding="utf-8"
+    )
     with pytest.raises(ConfigError, match="portal-passwd"):
         load_config(cfg_path)
     h = portal_hashes()["公安"]
-    cfg_path.write_text(base + f"\nportal:\n  departments:\n    公安: {{password_hash: '{h}', feeds: [nope_feed]}}\n",
-                        encoding="utf-8")
+    cfg_path.write_text(
+        base + f"\nportal:\n  departments:\n    公安: {{password_hash: '{h}', feeds: [nope_feed]}}\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError, match="nope_feed"):
         load_config(cfg_path)
     cfg_path.write_text(base, encoding="utf-8")
@@ -222,8 +234,11 @@ def test_session_cookie_is_httponly_strict_and_tamper_proof(client):
 
     page = client.get("/")
     csrf = csrf_of(page.text)
-    r = client.post("/login", data={"department": "公安", "password": PASSWORDS["公安"], "csrf": csrf},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"department": "公安", "password": PASSWORDS["公安"], "csrf": csrf},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     cookie = r.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
@@ -268,7 +283,9 @@ def test_messy_gb18030_upload_reports_lines_and_lands(gongan, portal_ws, sample_
     for line, code in bad.items():
         from warehouse.reasons import describe
 
-        row = re.search(rf"<tr><td>{re.escape(describe(code))}</td><td class=\"num\">1</td><td>([^<]*)</td>", html)
+        row = re.search(
+            rf"<tr><td>{re.escape(describe(code))}</td><td class=\"num\">1</td><td>([^<]*)</td>", html
+        )
         assert row and row.group(1).strip() == str(line), (code, line)
     new = [p for p in landed(portal_ws, GONGAN) if p not in before]
     assert len(new) == 1 and new[0].suffix == ".csv" and new[0].read_bytes() == data
@@ -342,8 +359,17 @@ def test_types_are_checked_by_content_not_name(gongan, portal_ws, data, words):
     assert read_audit(portal_ws)[-1]["reason"] == "unsupported_type"
 
 
-@pytest.mark.parametrize("name", ["../../../../etc/passwd.csv", "..\\..\\windows\\x.csv", "/tmp/evil.csv",
-                                  "..", "名单\u202egnp.csv", ".hidden.csv"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../../../etc/passwd.csv",
+        "..\\..\\windows\\x.csv",
+        "/tmp/evil.csv",
+        "..",
+        "名单\u202egnp.csv",
+        ".hidden.csv",
+    ],
+)
 def test_path_traversal_names_land_safely(gongan, portal_ws, sample_workspace, name, tmp_path):
     data, _ = messy_gb18030_csv(sample_workspace)
     data = data.replace(b"\r\n", b"\n") + name.encode("utf-8", "replace")[:0]  # same content is fine
@@ -377,7 +403,9 @@ def test_xlsx_to_a_csv_feed_is_refused_with_reason(gongan, portal_ws):
     assert landed(portal_ws, GONGAN) == []
 
 
-def test_recent_uploads_show_on_home_page_for_own_department_only(gongan, client, portal_ws, sample_workspace):
+def test_recent_uploads_show_on_home_page_for_own_department_only(
+    gongan, client, portal_ws, sample_workspace
+):
     data, _ = messy_gb18030_csv(sample_workspace)
     upload(gongan, GONGAN, "六月.csv", data)
     assert "六月.csv" in gongan.get("/").text
@@ -432,11 +460,17 @@ def test_preview_matches_ingest_and_writes_nothing(workspace_copy, sample_worksp
     f.write_bytes(data)
     ws = Workspace(workspace_copy)
     pv = preview_file(ws, GONGAN, f, original_name="六月.csv")
-    assert pv.problem is None and pv.lines_by_reason() == {code: [line] for line, code in sorted(bad.items(), key=lambda x: x[1])}
+    assert pv.problem is None and pv.lines_by_reason() == {
+        code: [line] for line, code in sorted(bad.items(), key=lambda x: x[1])
+    }
     assert not (workspace_copy / "raw").exists() and not (workspace_copy / "staging").exists()
     res = ingest_feed(ws, GONGAN, files=[f]).files[0]
     assert (res.rows_read, res.rows_staged, res.rows_quarantined, res.reasons) == (
-        pv.result.rows_read, pv.result.rows_staged, pv.result.rows_quarantined, pv.result.reasons)
+        pv.result.rows_read,
+        pv.result.rows_staged,
+        pv.result.rows_quarantined,
+        pv.result.reasons,
+    )
     f.write_bytes(PNG)
     bad_pv = preview_file(ws, GONGAN, f)
     assert bad_pv.problem is not None and bad_pv.problem.code == "binary_content"
@@ -463,9 +497,15 @@ def test_airflow_plugin_mounts_the_portal_under_its_prefix(portal_ws, monkeypatc
     with TestClient(root) as c:
         page = c.get("/gridhub-portal/")
         assert 'action="/gridhub-portal/login"' in page.text
-        assert f"{COOKIE}=" in page.headers["set-cookie"] and "Path=/gridhub-portal" in page.headers["set-cookie"]
-        r = c.post("/gridhub-portal/login", follow_redirects=True,
-                   data={"department": "民政", "password": PASSWORDS["民政"], "csrf": csrf_of(page.text)})
+        assert (
+            f"{COOKIE}=" in page.headers["set-cookie"]
+            and "Path=/gridhub-portal" in page.headers["set-cookie"]
+        )
+        r = c.post(
+            "/gridhub-portal/login",
+            follow_redirects=True,
+            data={"department": "民政", "password": PASSWORDS["民政"], "csrf": csrf_of(page.text)},
+        )
         assert MINZHENG in r.text and 'action="/gridhub-portal/upload"' in r.text
     monkeypatch.delenv("GRIDHUB_WORKSPACE")
     spec.loader.exec_module(mod)

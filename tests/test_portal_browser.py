@@ -23,8 +23,15 @@ from test_portal import (
 )
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 BROWSER_CAP = 64 * 1024
 
 
@@ -59,8 +66,11 @@ def portal_url(workspace_copy: Path, monkeypatch):
     monkeypatch.setenv("GRIDHUB_PORTAL_TEST_SECRET", "b" * 40)
     add_portal_section(workspace_copy, cap=BROWSER_CAP)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(workspace_copy), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(workspace_copy), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(200):
@@ -157,5 +167,10 @@ def test_department_clerk_in_a_browser(page, portal_url, sample_workspace, tmp_p
 
     uploads = [e for e in read_audit(ws) if e["event"] == "upload"]
     assert [e["result"] for e in uploads] == [
-        "accepted_with_quarantine", "refused", "refused", "refused", "accepted_with_quarantine"]
+        "accepted_with_quarantine",
+        "refused",
+        "refused",
+        "refused",
+        "accepted_with_quarantine",
+    ]
     assert uploads[-1]["original_name"] == "穿越.csv"

@@ -98,17 +98,24 @@ def scan_folder(folder: Path) -> list[tuple[str, str, str]]:
         if path.suffix == ".parquet":
             table_name = next((d.name for d in path.parents if d.name in TABLES), None)  # <table>/[street=]/
             pf = pq.ParquetFile(path)
-            meta = json.dumps({k.decode(errors="replace"): v.decode(errors="replace")
-                               for k, v in (pf.schema_arrow.metadata or {}).items()})
+            meta = json.dumps(
+                {
+                    k.decode(errors="replace"): v.decode(errors="replace")
+                    for k, v in (pf.schema_arrow.metadata or {}).items()
+                }
+            )
             hits += [(str(path), "metadata", t) for t in find_identifiers(meta)]
             for col, cells in _cells(pf.read(), table_name).items():
                 # 15-digit grid codes have the shape of a legacy ID number: code columns skip that one rule
-                legacy = not (table_name and col in TABLES[table_name].column_names
-                              and is_code_column(table_name, col))
+                legacy = not (
+                    table_name and col in TABLES[table_name].column_names and is_code_column(table_name, col)
+                )
                 for cell in cells:
                     hits += [(str(path), col, t) for t in find_identifiers(cell, legacy=legacy)]
         else:
-            hits += [(str(path), "text", t) for t in find_identifiers(path.read_bytes().decode("utf-8", "replace"))]
+            hits += [
+                (str(path), "text", t) for t in find_identifiers(path.read_bytes().decode("utf-8", "replace"))
+            ]
     return hits
 
 
@@ -129,8 +136,15 @@ def tables() -> dict[str, pa.Table]:
 def warehouse_dir(tables, tmp_path_factory) -> Path:
     wh = tmp_path_factory.mktemp("priv") / "warehouse"
     lineage = {"raw_files": [{"file": "人社参保_13812345678.csv"}]}  # a phone in a file name, too
-    publish(wh, tables, run_id="p1", lineage=lineage, settings=WarehouseSettings(), grid_code_width=15,
-            hmac_key=KEY)
+    publish(
+        wh,
+        tables,
+        run_id="p1",
+        lineage=lineage,
+        settings=WarehouseSettings(),
+        grid_code_width=15,
+        hmac_key=KEY,
+    )
     return wh
 
 
@@ -149,7 +163,9 @@ def test_the_scanner_does_find_them_in_restricted(warehouse_dir, tables):
 
 
 def test_scanner_sees_through_full_width_and_country_codes():
-    assert find_identifiers("李小龍,４４０１０６１９９００１０１１２３Ｘ") == []  # wrong check digit: not an ID
+    assert (
+        find_identifiers("李小龍,４４０１０６１９９００１０１１２３Ｘ") == []
+    )  # wrong check digit: not an ID
     assert find_identifiers("身份证11010519491231002x号") == ["11010519491231002x"]
     assert find_identifiers("电话:+86 138-0013-8000") == []  # split by dashes: not one token
     assert find_identifiers("电话+8613800138000") == ["8613800138000"]
@@ -163,21 +179,33 @@ def test_keyed_hash_joins_give_the_same_counts_as_raw_ids(warehouse_dir, tables,
     subset = {**tables, "person": person.slice(100, 400)}
     subset["person_house"] = tables["person_house"].slice(100, 400)
     subset["person_organisation"] = tables["person_organisation"].filter(
-        pc.is_in(tables["person_organisation"].column("person_id"), value_set=subset["person"].column("person_id")))
+        pc.is_in(
+            tables["person_organisation"].column("person_id"), value_set=subset["person"].column("person_id")
+        )
+    )
     subset["source_xref"] = tables["source_xref"].filter(
-        pc.invert(pc.equal(tables["source_xref"].column("entity_type"), "person")))
+        pc.invert(pc.equal(tables["source_xref"].column("entity_type"), "person"))
+    )
     other = tmp_path / "other"
-    publish(other, subset, run_id="q1", lineage={}, settings=WarehouseSettings(), grid_code_width=15, hmac_key=KEY)
+    publish(
+        other, subset, run_id="q1", lineage={}, settings=WarehouseSettings(), grid_code_width=15, hmac_key=KEY
+    )
 
     con = connect(warehouse_dir)
     con.register("a_restricted", read_table(warehouse_dir, "person", layer="restricted"))
     con.register("b_shared", read_table(other, "person"))
     con.register("b_restricted", read_table(other, "person", layer="restricted"))
-    by_key = con.execute("SELECT count(*) FROM person a JOIN b_shared b USING (id_number_key)").fetchall()[0][0]
-    by_raw = con.execute("SELECT count(*) FROM a_restricted a JOIN b_restricted b USING (id_number)").fetchall()[0][0]
+    by_key = con.execute("SELECT count(*) FROM person a JOIN b_shared b USING (id_number_key)").fetchall()[0][
+        0
+    ]
+    by_raw = con.execute(
+        "SELECT count(*) FROM a_restricted a JOIN b_restricted b USING (id_number)"
+    ).fetchall()[0][0]
     assert by_key == by_raw == 400
     phone_key = con.execute("SELECT count(*) FROM person a JOIN person b USING (phone_key)").fetchall()[0][0]
-    phone_raw = con.execute("SELECT count(*) FROM a_restricted a JOIN a_restricted b USING (phone)").fetchall()[0][0]
+    phone_raw = con.execute(
+        "SELECT count(*) FROM a_restricted a JOIN a_restricted b USING (phone)"
+    ).fetchall()[0][0]
     assert phone_key == phone_raw > len(person) - person.column("phone").null_count  # shared phones pair up
 
     # a department holding raw numbers (as typed: full-width, lower-case x) computes the same keys
@@ -190,16 +218,24 @@ def test_keyed_hash_joins_give_the_same_counts_as_raw_ids(warehouse_dir, tables,
 
 # ---- the pieces --------------------------------------------------------------------------------------------
 def test_masks_keep_the_first_three_and_last_four():
-    assert mask_values(pa.array(["44010619491231002X", "13812345678", "0571-88001234", "12345", None])
-                       ).to_pylist() == ["440***********002X", "138****5678", "057******1234", "*****", None]
+    assert mask_values(
+        pa.array(["44010619491231002X", "13812345678", "0571-88001234", "12345", None])
+    ).to_pylist() == ["440***********002X", "138****5678", "057******1234", "*****", None]
 
 
 def test_keys_depend_on_the_secret_and_ignore_typing_variants():
-    a = keyed_hash(pa.array(["11010519491231002X", "11010519491231002x", "１１０１０５１９４９１２３１００２Ｘ", None, ""]),
-                   PIIKind.RESIDENT_ID, KEY).to_pylist()
+    a = keyed_hash(
+        pa.array(
+            ["11010519491231002X", "11010519491231002x", "１１０１０５１９４９１２３１００２Ｘ", None, ""]
+        ),
+        PIIKind.RESIDENT_ID,
+        KEY,
+    ).to_pylist()
     assert a[0] == a[1] == a[2] and len(a[0]) == 64 and a[3] is None and a[4] is None
     assert keyed_hash(pa.array(["11010519491231002X"]), "resident_id", b"another key").to_pylist()[0] != a[0]
-    p = keyed_hash(pa.array(["13812345678", "+86 138 1234 5678", "8613812345678"]), PIIKind.PHONE, KEY).to_pylist()
+    p = keyed_hash(
+        pa.array(["13812345678", "+86 138 1234 5678", "8613812345678"]), PIIKind.PHONE, KEY
+    ).to_pylist()
     assert p[0] == p[1] == p[2]
     with pytest.raises(PrivacyKeyError):
         keyed_hash(pa.array(["1"]), PIIKind.PHONE, b"")
@@ -209,10 +245,15 @@ def test_keys_depend_on_the_secret_and_ignore_typing_variants():
     ("text", "scrubbed"),
     [
         ("陳大文,44010619491231002X,13812345678", "陳大文,440***********002X,138****5678"),
-        ("李小龍,４４０１０６１９９００１０１１２３Ｘ,電話：＋８６１３８１２３４５６７８",
-         "李小龍,４４０***********１２３Ｘ,電話：＋８６*******５６７８"),
+        (
+            "李小龍,４４０１０６１９９００１０１１２３Ｘ,電話：＋８６１３８１２３４５６７８",
+            "李小龍,４４０***********１２３Ｘ,電話：＋８６*******５６７８",
+        ),
         ("旧证号440106900101123", "旧证号440********1123"),  # legacy 15-digit number
-        ("户主 P000000000123 文件 9f13812345678abc", "户主 P000000000123 文件 9f13812345678abc"),  # codes, not numbers
+        (
+            "户主 P000000000123 文件 9f13812345678abc",
+            "户主 P000000000123 文件 9f13812345678abc",
+        ),  # codes, not numbers
         ("天河区体育西路１２号３栋", "天河区体育西路１２号３栋"),
     ],
 )
@@ -233,5 +274,7 @@ def test_layers_share_one_schema_and_codes_are_not_scrubbed(tables):
     grid = tables["grid"]
     assert to_layer("grid", grid, "shared", KEY).column("grid_code").equals(grid.column("grid_code"))
     org = tables["organisation"]
-    assert to_layer("organisation", org, "shared", KEY).column("credit_code").equals(org.column("credit_code"))
+    assert (
+        to_layer("organisation", org, "shared", KEY).column("credit_code").equals(org.column("credit_code"))
+    )
     assert is_code_column("address", "address_code") and not is_code_column("person", "id_number")

@@ -46,8 +46,15 @@ def tables() -> dict[str, pa.Table]:
 
 
 def _publish(wh: Path, tables: dict[str, pa.Table], run_id: str, **kw):
-    return publish(wh, tables, run_id=run_id, lineage=LINEAGE, settings=kw.pop("settings", SETTINGS),
-                   grid_code_width=15, hmac_key=kw.pop("hmac_key", KEY))
+    return publish(
+        wh,
+        tables,
+        run_id=run_id,
+        lineage=LINEAGE,
+        settings=kw.pop("settings", SETTINGS),
+        grid_code_width=15,
+        hmac_key=kw.pop("hmac_key", KEY),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +95,8 @@ def test_publish_writes_both_layers_and_a_manifest(published, tables):
     person = read_table(published, "person", layer="restricted")
     expected = _sorted(tables["person"], "person")
     assert person.drop_columns([key_column("id_number"), key_column("phone")]).equals(
-        expected.cast(person.drop_columns([key_column("id_number"), key_column("phone")]).schema))
+        expected.cast(person.drop_columns([key_column("id_number"), key_column("phone")]).schema)
+    )
     shared = read_table(published, "person")
     assert shared.column("person_id").equals(person.column("person_id"))
     assert shared.column("id_number_key").equals(person.column("id_number_key"))
@@ -99,9 +107,12 @@ def test_reading_is_one_line_with_pyarrow_duckdb_and_pandas(published, tables):
     n = tables["person"].num_rows
     assert pq.read_table(published / "shared" / "current" / "person").num_rows == n  # plain pyarrow
     con = connect(published)
-    assert con.execute("SELECT count(*) FROM person JOIN person_house USING (person_id)").fetchall()[0][0] == n
-    grids = con.execute("SELECT count(DISTINCT grid_code) FROM person WHERE grid_code NOT IN "
-                    "(SELECT grid_code FROM grid)").fetchall()[0][0]
+    assert (
+        con.execute("SELECT count(*) FROM person JOIN person_house USING (person_id)").fetchall()[0][0] == n
+    )
+    grids = con.execute(
+        "SELECT count(DISTINCT grid_code) FROM person WHERE grid_code NOT IN (SELECT grid_code FROM grid)"
+    ).fetchall()[0][0]
     assert grids == 0
     assert "CREATE OR REPLACE VIEW person" in sql_views(published)
     assert read_table(published, "grid").to_pandas()["name"].str.startswith("天河網格").all()
@@ -180,7 +191,10 @@ def _broken_reference(t):
 def _bad_grid_code(t):
     house = t["house"]
     grids = house.column("grid_code").to_pylist()
-    return {**t, "house": _replace(house, "grid_code", ["４４０１０６００１００１００１", *grids[1:]])}  # full-width
+    return {
+        **t,
+        "house": _replace(house, "grid_code", ["４４０１０６００１００１００１", *grids[1:]]),
+    }  # full-width
 
 
 def _unknown_grid(t):
@@ -202,7 +216,12 @@ def _row_count_collapse(t):
 
 FAULTS = [
     (_duplicate_person_key, "person", "expect_column_values_to_be_unique", "person_id"),
-    (_duplicate_relation, "person_house", "expect_compound_columns_to_be_unique", "person_id, house_id, relation"),
+    (
+        _duplicate_relation,
+        "person_house",
+        "expect_compound_columns_to_be_unique",
+        "person_id, house_id, relation",
+    ),
     (_broken_reference, "person", "expect_column_values_to_reference_keys", "residence_house_id"),
     (_bad_grid_code, "house", "expect_column_values_to_match_regex", "grid_code"),
     (_unknown_grid, "facility", "expect_column_values_to_reference_keys", "grid_code"),
@@ -211,9 +230,12 @@ FAULTS = [
 ]
 
 
-@pytest.mark.parametrize(("fault", "table", "expectation", "column"), FAULTS, ids=[f[0].__name__ for f in FAULTS])
-def test_failed_validation_blocks_publish_and_keeps_current(published, tables, tmp_path, fault, table,
-                                                            expectation, column):
+@pytest.mark.parametrize(
+    ("fault", "table", "expectation", "column"), FAULTS, ids=[f[0].__name__ for f in FAULTS]
+)
+def test_failed_validation_blocks_publish_and_keeps_current(
+    published, tables, tmp_path, fault, table, expectation, column
+):
     import shutil
 
     wh = tmp_path / "warehouse"
@@ -299,9 +321,13 @@ def test_a_killed_publish_leaves_the_previous_snapshot_current(published, tables
         assert pq.read_table(wh / "shared" / "current" / "facility").num_rows == tables["facility"].num_rows
     # the next publish cleans up what the killed one left and succeeds
     for wh, point in (jobs[0], jobs[4]):
-        assert any(p.name.startswith(".incoming-") for p in (wh / "restricted" / "snapshots").iterdir()), point
+        assert any(p.name.startswith(".incoming-") for p in (wh / "restricted" / "snapshots").iterdir()), (
+            point
+        )
         snap = _publish(wh, changed, "r2")
-        assert current_run_id(wh) == "r2" and read_table(wh, "facility").num_rows == changed["facility"].num_rows
+        assert (
+            current_run_id(wh) == "r2" and read_table(wh, "facility").num_rows == changed["facility"].num_rows
+        )
         for layer in ("shared", "restricted"):
             assert not [p for p in (wh / layer / "snapshots").iterdir() if p.name.startswith(".")], point
         assert snap.manifest["row_counts"]["facility"] == changed["facility"].num_rows
@@ -355,5 +381,9 @@ def test_sigkill_of_a_fresh_interpreter_mid_write(published, changed, tmp_path):
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
     assert current_run_id(wh) == "r1"
-    assert read_table(wh, "person", layer="restricted").equals(read_table(published, "person", layer="restricted"))
-    assert json.loads((wh / "restricted" / "snapshots" / "r1" / "manifest.json").read_text())["run_id"] == "r1"
+    assert read_table(wh, "person", layer="restricted").equals(
+        read_table(published, "person", layer="restricted")
+    )
+    assert (
+        json.loads((wh / "restricted" / "snapshots" / "r1" / "manifest.json").read_text())["run_id"] == "r1"
+    )

@@ -9,7 +9,9 @@ from gridhub.quality import address_accuracy, entity_scores, pairwise_scores
 def test_pairwise_scores_count_pairs():
     # truth: {a,b,c} {d}; predicted: {a,b} {c,d}
     idx = list("abcd")
-    s = pairwise_scores(pd.Series(["1", "1", "2", "2"], index=idx), pd.Series(["x", "x", "x", "y"], index=idx))
+    s = pairwise_scores(
+        pd.Series(["1", "1", "2", "2"], index=idx), pd.Series(["x", "x", "x", "y"], index=idx)
+    )
     assert (s.true_pairs, s.predicted_pairs, s.true_positive_pairs) == (3, 2, 1)
     assert s.precision == pytest.approx(0.5)
     assert s.recall == pytest.approx(1 / 3)
@@ -26,23 +28,34 @@ def test_perfect_and_all_singletons():
 
 def test_entity_scores_counts_lost_records_against_recall():
     truth = pd.DataFrame(
-        {"feed": ["f", "f", "g"], "source_record_id": ["1", "2", "1"], "entity_type": "person",
-         "entity_key": ["TP1", "TP1", "TP1"]}
+        {
+            "feed": ["f", "f", "g"],
+            "source_record_id": ["1", "2", "1"],
+            "entity_type": "person",
+            "entity_key": ["TP1", "TP1", "TP1"],
+        }
     )
     xref = pd.DataFrame(
-        {"feed": ["f", "f"], "source_record_id": ["1", "2"], "entity_type": "person", "entity_id": ["P1", "P1"]}
+        {
+            "feed": ["f", "f"],
+            "source_record_id": ["1", "2"],
+            "entity_type": "person",
+            "entity_id": ["P1", "P1"],
+        }
     )
     s = entity_scores(xref, truth)["person"]
     assert s.records == 3 and s.true_pairs == 3 and s.true_positive_pairs == 1
 
 
 def test_address_accuracy_levels():
-    library = pd.DataFrame(
-        {"address_code": ["A1", "A2", "A3"], "building_code": ["B1", "B1", "B2"]}
-    )
+    library = pd.DataFrame({"address_code": ["A1", "A2", "A3"], "building_code": ["B1", "B1", "B2"]})
     truth = pd.DataFrame(
-        {"feed": "f", "source_record_id": ["1", "2", "3", "4", "5", "6"], "field": "address",
-         "address_code": ["A1", "A1", "A1", "A3", "", "A2"]}
+        {
+            "feed": "f",
+            "source_record_id": ["1", "2", "3", "4", "5", "6"],
+            "field": "address",
+            "address_code": ["A1", "A1", "A1", "A3", "", "A2"],
+        }
     )
     bindings = pd.DataFrame(
         {

@@ -28,14 +28,28 @@ def test_series_are_aligned_on_their_index_and_unlabelled_records_left_out():
     assert (s.entity_type, s.records) == ("person", 3)
     assert (s.true_pairs, s.predicted_pairs, s.true_positive_pairs) == (3, 1, 1)
     assert (s.precision, s.recall) == (1.0, pytest.approx(1 / 3))
-    assert s.as_dict() == {"entity_type": "person", "records": 3, "true_pairs": 3, "predicted_pairs": 1,
-                           "true_positive_pairs": 1, "precision": 1.0, "recall": pytest.approx(1 / 3),
-                           "f1": pytest.approx(0.5)}
+    assert s.as_dict() == {
+        "entity_type": "person",
+        "records": 3,
+        "true_pairs": 3,
+        "predicted_pairs": 1,
+        "true_positive_pairs": 1,
+        "precision": 1.0,
+        "recall": pytest.approx(1 / 3),
+        "f1": pytest.approx(0.5),
+    }
 
 
 def test_empty_input_scores_perfectly():
     s = pairwise_scores(pd.Series([], dtype=object), pd.Series([], dtype=object))
-    assert (s.records, s.true_pairs, s.predicted_pairs, s.precision, s.recall, s.f1) == (0, 0, 0, 1.0, 1.0, 1.0)
+    assert (s.records, s.true_pairs, s.predicted_pairs, s.precision, s.recall, s.f1) == (
+        0,
+        0,
+        0,
+        1.0,
+        1.0,
+        1.0,
+    )
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -39,8 +39,14 @@ def test_summary_of_a_run_with_only_the_organisation_feed(orgs_only_published):
     summary = build_summary(orgs_only_published)
     quality = summary["quality"]
     for t in NOT_YET:
-        assert quality[t] == {"entity_type": t, "records": 0, "mentions": 0, "precision": None, "recall": None,
-                              "f1": None}
+        assert quality[t] == {
+            "entity_type": t,
+            "records": 0,
+            "mentions": 0,
+            "precision": None,
+            "recall": None,
+            "f1": None,
+        }
     org = quality["organisation"]
     staged = next(f["rows_staged"] for f in summary["feeds"] if f["feed"] == ORGANISATION_FEED)
     assert org["mentions"] == staged > 0
@@ -51,20 +57,36 @@ def test_summary_of_a_run_with_only_the_organisation_feed(orgs_only_published):
     rows = _er_section(format_summary(summary))
     assert len(rows) == 4
     for t in NOT_YET:
-        assert _row(rows, t) == [t, "0", "-", "-", "-", "no mentions: no feed carrying it has been ingested yet"]
+        assert _row(rows, t) == [
+            t,
+            "0",
+            "-",
+            "-",
+            "-",
+            "no mentions: no feed carrying it has been ingested yet",
+        ]
     assert _row(rows, "organisation") == ["organisation", str(staged), "1.0000", "1.0000", "1.0000", ""]
 
 
 def test_a_type_whose_rows_were_all_lost_says_how_many():
-    truth = pd.DataFrame({"feed": ["f", "f", "f"], "source_record_id": ["1", "2", "3"],
-                          "entity_type": ["person", "person", "organisation"], "entity_key": ["TP1", "TP1", "TO1"]})
-    xref = pd.DataFrame({"feed": ["f"], "source_record_id": ["3"], "entity_type": ["organisation"],
-                         "entity_id": ["O1"]})
+    truth = pd.DataFrame(
+        {
+            "feed": ["f", "f", "f"],
+            "source_record_id": ["1", "2", "3"],
+            "entity_type": ["person", "person", "organisation"],
+            "entity_key": ["TP1", "TP1", "TO1"],
+        }
+    )
+    xref = pd.DataFrame(
+        {"feed": ["f"], "source_record_id": ["3"], "entity_type": ["organisation"], "entity_id": ["O1"]}
+    )
     quality = _entity_quality(xref, truth)
     assert quality["person"]["mentions"] == 0 and quality["person"]["records"] == 2
     assert quality["person"]["recall"] is None
     assert quality["organisation"]["mentions"] == 1 and quality["organisation"]["records"] == 1
-    text = format_summary({"workspace": "w", "warehouse": "w", "feeds": [], "published": True, "quality": quality})
+    text = format_summary(
+        {"workspace": "w", "warehouse": "w", "feeds": [], "published": True, "quality": quality}
+    )
     assert _row(_er_section(text), "person")[-1] == (
         "no mentions: none of its 2 records in the ingested feeds reached the warehouse"
     )
@@ -72,33 +94,79 @@ def test_a_type_whose_rows_were_all_lost_says_how_many():
 
 def test_a_complete_run_prints_no_note_column():
     types = ["person", "person", "organisation", "organisation", "house", "facility"]
-    truth = pd.DataFrame({"feed": "f", "source_record_id": list("123456"), "entity_type": types,
-                          "entity_key": ["TP1", "TP1", "TO1", "TO2", "TH1", "TF1"]})
-    xref = pd.DataFrame({"feed": "f", "source_record_id": list("123456"), "entity_type": types,
-                         "entity_id": ["P1", "P1", "O1", "O1", "H1", "F1"]})
-    text = format_summary({"workspace": "w", "warehouse": "w", "feeds": [], "published": True,
-                           "quality": _entity_quality(xref.assign(entity_id=["P1", "P1", "O1", "O2", "H1", "F1"]),
-                                                      truth)})
+    truth = pd.DataFrame(
+        {
+            "feed": "f",
+            "source_record_id": list("123456"),
+            "entity_type": types,
+            "entity_key": ["TP1", "TP1", "TO1", "TO2", "TH1", "TF1"],
+        }
+    )
+    xref = pd.DataFrame(
+        {
+            "feed": "f",
+            "source_record_id": list("123456"),
+            "entity_type": types,
+            "entity_id": ["P1", "P1", "O1", "O1", "H1", "F1"],
+        }
+    )
+    text = format_summary(
+        {
+            "workspace": "w",
+            "warehouse": "w",
+            "feeds": [],
+            "published": True,
+            "quality": _entity_quality(xref.assign(entity_id=["P1", "P1", "O1", "O2", "H1", "F1"]), truth),
+        }
+    )
     assert "note" not in text and "no mentions" not in text
     rows = _er_section(text)
     assert _row(rows, "person") == ["person", "2", "1.0000", "1.0000", "1.0000"]
     assert _row(rows, "organisation") == ["organisation", "2", "1.0000", "1.0000", "1.0000"]
     # one wrong merge, no true pair to find: precision 0, recall 1 (nothing was missed); the note says what it is
-    text = format_summary({"workspace": "w", "warehouse": "w", "feeds": [], "published": True,
-                           "quality": _entity_quality(xref, truth)})
-    assert _row(_er_section(text), "organisation") == ["organisation", "2", "0.0000", "1.0000", "0.0000",
-                                                       "no duplicates in the truth: 1 false pair"]
+    text = format_summary(
+        {
+            "workspace": "w",
+            "warehouse": "w",
+            "feeds": [],
+            "published": True,
+            "quality": _entity_quality(xref, truth),
+        }
+    )
+    assert _row(_er_section(text), "organisation") == [
+        "organisation",
+        "2",
+        "0.0000",
+        "1.0000",
+        "0.0000",
+        "no duplicates in the truth: 1 false pair",
+    ]
 
 
 def test_a_type_whose_truth_has_no_duplicates_reports_false_pairs_not_a_zero_f1():
     from gridhub.report import _er_row
 
-    one_false = {"records": 8377, "precision": 0.0, "recall": 1.0, "f1": 0.0, "true_pairs": 0,
-                 "predicted_pairs": 1, "true_positive_pairs": 0, "mentions": 8377}
+    one_false = {
+        "records": 8377,
+        "precision": 0.0,
+        "recall": 1.0,
+        "f1": 0.0,
+        "true_pairs": 0,
+        "predicted_pairs": 1,
+        "true_positive_pairs": 0,
+        "mentions": 8377,
+    }
     row = _er_row("house", one_false)
     assert row[-1] == "no duplicates in the truth: 1 false pair"
     clean = {**one_false, "precision": 1.0, "f1": 1.0, "predicted_pairs": 0}
     assert _er_row("house", clean)[2:] == ["1.0000", "1.0000", "1.0000", ""]
-    usual = {**one_false, "precision": 0.99, "recall": 0.98, "f1": 0.985, "true_pairs": 10, "predicted_pairs": 10,
-             "true_positive_pairs": 9}
+    usual = {
+        **one_false,
+        "precision": 0.99,
+        "recall": 0.98,
+        "f1": 0.985,
+        "true_pairs": 10,
+        "predicted_pairs": 10,
+        "true_positive_pairs": 9,
+    }
     assert _er_row("house", usual) == ["house", 8377, "0.9900", "0.9800", "0.9850", ""]

@@ -111,8 +111,11 @@ def feed_rows(ws, cfg) -> dict[str, tuple[list[str], list[tuple[int, list[str]]]
 
 
 def _hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 # ---- configuration -------------------------------------------------------------------------------------------
@@ -120,8 +123,14 @@ def test_config_loads_with_six_feeds(ws, cfg) -> None:
     assert cfg.district_code == "445399"
     assert cfg.quality.truth == "truth"
     assert len(cfg.feeds) >= 6
-    assert {"gongan_population", "minzheng_assistance", "renshe_insured", "shichang_orgs", "zhujian_houses",
-            "yingji_facilities"} <= {f.name for f in cfg.feeds}
+    assert {
+        "gongan_population",
+        "minzheng_assistance",
+        "renshe_insured",
+        "shichang_orgs",
+        "zhujian_houses",
+        "yingji_facilities",
+    } <= {f.name for f in cfg.feeds}
     assert [f.name for f in cfg.feeds if f.source.encoding == "auto"] == ["zhujian_houses"]
     for feed in cfg.feeds:
         assert feed.source.glob == "*.csv"
@@ -200,17 +209,24 @@ def test_feed_ids_valid_unless_planted_bad_and_legacy_ids_upgrade(cfg, feed_rows
     noise = truth["noise"]
     true_id = truth["persons"].set_index("person_key")["id_number"]
     person_of = truth["records"][truth["records"]["entity_type"] == "person"].set_index(
-        ["feed", "source_record_id"])["entity_key"]
-    quarantined = set(zip(truth["quarantine_expected"]["feed"], truth["quarantine_expected"]["line"].astype(int),
-                          strict=True))
+        ["feed", "source_record_id"]
+    )["entity_key"]
+    quarantined = set(
+        zip(
+            truth["quarantine_expected"]["feed"],
+            truth["quarantine_expected"]["line"].astype(int),
+            strict=True,
+        )
+    )
     bad_seen = legacy_seen = 0
     for feed in cfg.feeds:
         id_col = next((h for h, f in feed.columns.items() if f == "id_number"), None)
         if id_col is None:
             continue
         header, rows = feed_rows[feed.name]
-        planted_bad = set(noise.loc[(noise["feed"] == feed.name) & (noise["kind"] == "id_bad_check"),
-                                    "source_record_id"])
+        planted_bad = set(
+            noise.loc[(noise["feed"] == feed.name) & (noise["kind"] == "id_bad_check"), "source_record_id"]
+        )
         i, rid_i = header.index(id_col), header.index(feed.record_id)
         for line, row in rows:
             if (feed.name, line) in quarantined or not row[i]:
@@ -248,8 +264,9 @@ def test_every_address_lies_in_its_micro_grid(reference) -> None:
     shapes = {code: shapely_wkt.loads(w) for code, w in grids["wkt"].items()}
     addresses = reference["standard_addresses"]
     assert addresses["address_code"].is_unique
-    for code, grid, lon, lat in zip(addresses["address_code"], addresses["grid_code"], addresses["lon"],
-                                    addresses["lat"], strict=True):
+    for code, grid, lon, lat in zip(
+        addresses["address_code"], addresses["grid_code"], addresses["lon"], addresses["lat"], strict=True
+    ):
         assert grids.at[grid, "grid_type"] == "微网格", grid
         assert shapes[grid].contains(Point(float(lon), float(lat))), (code, grid)
         assert code.startswith(grids.at[grid, "community_code"])
@@ -302,8 +319,11 @@ def test_address_library_shapes(reference) -> None:
     assert homes["building"].str.fullmatch(r"\d+").all() and homes["room"].str.fullmatch(r"\d+").all()
     assert {"滨江路", "滨江东路"} <= set(a["road"])
     assert (a["standard_text"].str.startswith("广东省云江市青石区")).all()
-    assert a.loc[a["standard_text"].str.contains("单元"), "standard_text"].str.fullmatch(
-        r"广东省云江市青石区\w+?(街道|镇)\w+?(社区|村)\w+?\d+号\w+?\d+栋\d+单元\d+室").all()
+    assert (
+        a.loc[a["standard_text"].str.contains("单元"), "standard_text"]
+        .str.fullmatch(r"广东省云江市青石区\w+?(街道|镇)\w+?(社区|村)\w+?\d+号\w+?\d+栋\d+单元\d+室")
+        .all()
+    )
 
 
 # ---- truth -------------------------------------------------------------------------------------------------
@@ -356,7 +376,9 @@ def test_expected_quarantine_rows_are_really_malformed(cfg, feed_rows, truth) ->
                     datetime.strptime(value, fmt)
         else:
             pytest.fail(f"unexpected reason {reason}")
-        assert not ((truth["records"]["feed"] == feed_name) & (truth["records"]["source_record_id"] == rid)).any()
+        assert not (
+            (truth["records"]["feed"] == feed_name) & (truth["records"]["source_record_id"] == rid)
+        ).any()
 
 
 def test_address_truth(cfg, feed_rows, truth, reference) -> None:
@@ -365,8 +387,13 @@ def test_address_truth(cfg, feed_rows, truth, reference) -> None:
     assert not addr.duplicated(["feed", "source_record_id", "field"]).any()
     assert (addr["address_code"].eq("") | addr["address_code"].isin(library)).all()
     lookup = addr.set_index(["feed", "source_record_id", "field"])["address_code"]
-    quarantined = set(zip(truth["quarantine_expected"]["feed"], truth["quarantine_expected"]["line"].astype(int),
-                          strict=True))
+    quarantined = set(
+        zip(
+            truth["quarantine_expected"]["feed"],
+            truth["quarantine_expected"]["line"].astype(int),
+            strict=True,
+        )
+    )
     outside = 0
     for feed in cfg.feeds:
         header, rows = feed_rows[feed.name]
@@ -420,16 +447,35 @@ def test_hard_negatives_and_moved_people(truth) -> None:
 
 def test_noise_kinds_present(truth) -> None:
     kinds = Counter(truth["noise"]["kind"])
-    for kind in ("drop_upper", "building_word", "room_form", "cn_numerals", "community_short", "fullwidth",
-                 "traditional", "id_missing", "id_bad_check", "id_legacy15", "phone_format", "date_format",
-                 "moved_previous_address"):
+    for kind in (
+        "drop_upper",
+        "building_word",
+        "room_form",
+        "cn_numerals",
+        "community_short",
+        "fullwidth",
+        "traditional",
+        "id_missing",
+        "id_bad_check",
+        "id_legacy15",
+        "phone_format",
+        "date_format",
+        "moved_previous_address",
+    ):
         assert kinds[kind] > 0, kind
 
 
 # ---- noise functions on their own -----------------------------------------------------------------------------
 def test_cn_numbers() -> None:
     assert [cn_number(n) for n in (3, 10, 18, 25, 103, 110, 2005)] == [
-        "三", "十", "十八", "二十五", "一百零三", "一百一十", "二千零五"]
+        "三",
+        "十",
+        "十八",
+        "二十五",
+        "一百零三",
+        "一百一十",
+        "二千零五",
+    ]
 
 
 def test_address_noise_forms() -> None:
@@ -437,10 +483,23 @@ def test_address_noise_forms() -> None:
 
     from gridhub.sample.draws import Draws
 
-    row = {"province": "广东省", "city": "云江市", "district": "青石区", "street": "东湖街道",
-           "community": "湖滨社区", "community_short": "湖滨", "rural": False, "road": "滨江路",
-           "villager_group": "", "house_number": "18", "estate": "阳光花园", "building": "3", "unit": "2",
-           "floor": "5", "room": "501"}
+    row = {
+        "province": "广东省",
+        "city": "云江市",
+        "district": "青石区",
+        "street": "东湖街道",
+        "community": "湖滨社区",
+        "community_short": "湖滨",
+        "rural": False,
+        "road": "滨江路",
+        "villager_group": "",
+        "house_number": "18",
+        "estate": "阳光花园",
+        "building": "3",
+        "unit": "2",
+        "floor": "5",
+        "room": "501",
+    }
     d = Draws(np.random.default_rng(1))
     texts = {noisy_address(d, row, DEPARTMENT)[0] for _ in range(3000)}
     assert "广东省云江市青石区东湖街道湖滨社区滨江路18号阳光花园3栋2单元501室" in texts

@@ -61,8 +61,9 @@ def test_resident_id_valid_cases(value, valid):
 
 def test_credit_code_check_characters():
     assert credit_code_check_char("91350100M000100Y4") == "3"
-    assert credit_code_valid(pa.array(["91350100M000100Y43", "91350100M000100Y44", "91350100M000100I43", None])
-                             ).to_pylist() == [True, False, False, None]
+    assert credit_code_valid(
+        pa.array(["91350100M000100Y43", "91350100M000100Y44", "91350100M000100I43", None])
+    ).to_pylist() == [True, False, False, None]
     codes = credit_codes(np.random.default_rng(2), 500).to_pylist()
     assert all(credit_code_check_char(c[:17]) == c[17] for c in codes)
     assert pc.all(credit_code_valid(pa.array(codes))).as_py()
@@ -97,9 +98,16 @@ def test_grid_code_format_follows_the_configured_width():
 
     rx = re.compile(grid_code_regex(12))
     assert rx.match("440106001001") and rx.match("440106001001003")
-    assert not rx.match("44010600100") and not rx.match("4401060010010") and not rx.match("４４０１０６００１００１")
-    regexes = {c.kwargs.get("regex") for c in build_checks("grid", grid_code_width=12)
-               if c.column in ("grid_code", "parent_grid_code")}
+    assert (
+        not rx.match("44010600100")
+        and not rx.match("4401060010010")
+        and not rx.match("４４０１０６００１００１")
+    )
+    regexes = {
+        c.kwargs.get("regex")
+        for c in build_checks("grid", grid_code_width=12)
+        if c.column in ("grid_code", "parent_grid_code")
+    }
     assert grid_code_regex(12) in regexes
 
 
@@ -114,7 +122,9 @@ def test_row_count_bounds_never_allow_a_table_to_empty(drift):
 
 # ---- Great Expectations ------------------------------------------------------------------------------------
 def test_valid_tables_pass_and_every_suite_is_in_the_data_docs(tables, tmp_path):
-    report = validate_tables(tables, previous=None, settings=SETTINGS, grid_code_width=15, report_dir=tmp_path)
+    report = validate_tables(
+        tables, previous=None, settings=SETTINGS, grid_code_width=15, report_dir=tmp_path
+    )
     assert report.success, report.failures
     assert report.failures == []
     assert {r.table for r in report.results} == set(TABLES)
@@ -134,8 +144,12 @@ def test_failures_name_table_expectation_column_and_masked_examples(tables, tmp_
     population = person.column("population_type").to_pylist()
     population[5] = "戶籍"  # 繁体: not in the value set 户籍/流动/境外/未知
     broken = dict(tables)
-    broken["person"] = _replace(_replace(person, "id_number", [bad_id, *ids[1:]]), "population_type", population)
-    report = validate_tables(broken, previous=None, settings=SETTINGS, grid_code_width=15, report_dir=tmp_path)
+    broken["person"] = _replace(
+        _replace(person, "id_number", [bad_id, *ids[1:]]), "population_type", population
+    )
+    report = validate_tables(
+        broken, previous=None, settings=SETTINGS, grid_code_width=15, report_dir=tmp_path
+    )
     assert not report.success
     by_kind = {(r.table, r.expectation, r.column): r for r in report.results if not r.success}
     assert set(by_kind) == {
@@ -151,9 +165,16 @@ def test_failures_name_table_expectation_column_and_masked_examples(tables, tmp_
 
 
 def test_row_count_drift_against_the_previous_manifest(tables, tmp_path):
-    previous = {"row_counts": {**{n: t.num_rows for n, t in tables.items()}, "organisation": 10_000,
-                               "quarantine": 5_000}}
-    report = validate_tables(tables, previous=previous, settings=SETTINGS, grid_code_width=15, report_dir=tmp_path)
+    previous = {
+        "row_counts": {
+            **{n: t.num_rows for n, t in tables.items()},
+            "organisation": 10_000,
+            "quarantine": 5_000,
+        }
+    }
+    report = validate_tables(
+        tables, previous=previous, settings=SETTINGS, grid_code_width=15, report_dir=tmp_path
+    )
     failed = [(r.table, r.expectation) for r in report.results if not r.success]
     assert failed == [("organisation", "expect_table_row_count_to_be_between")]  # quarantine is exempt
     msg = report.failures[0]

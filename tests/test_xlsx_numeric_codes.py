@@ -25,8 +25,12 @@ ORG_FEED = {
     "source": {"kind": "file", "glob": "*.xlsx", "format": "xlsx"},
     "entities": ["organisation"],
     "record_id": "序号",
-    "columns": {"序号": "source_record_id", "单位名称": "org_name", "统一社会信用代码": "credit_code",
-                "联系电话": "phone"},
+    "columns": {
+        "序号": "source_record_id",
+        "单位名称": "org_name",
+        "统一社会信用代码": "credit_code",
+        "联系电话": "phone",
+    },
     "required": ["org_name"],
 }
 
@@ -43,27 +47,38 @@ def _workbook(path, rows: list[list]):
 
 @pytest.fixture
 def ws(tmp_path):
-    person = feed(source={"glob": "*.xlsx", "format": "xlsx"},
-                  columns={**PERSON_FEED["columns"], "电话": "phone"})
+    person = feed(
+        source={"glob": "*.xlsx", "format": "xlsx"}, columns={**PERSON_FEED["columns"], "电话": "phone"}
+    )
     return make_workspace(tmp_path / "ws", person, ORG_FEED)
 
 
 def test_the_code_fields_are_the_identifiers():
-    assert {f for f, s in STAGING_FIELDS.items() if s.code} == {"source_record_id", "id_number", "credit_code",
-                                                                "phone"}
+    assert {f for f, s in STAGING_FIELDS.items() if s.code} == {
+        "source_record_id",
+        "id_number",
+        "credit_code",
+        "phone",
+    }
 
 
 def test_person_codes_in_number_cells(ws):
     rows = [
         HEADER,
-        ["P1", "张三", 110105199001011234, "13800138000", "1990-01-01"],   # line 2: 18 digits as a number
-        ["P2", "李四", 110105199001011000.0, None, "1990-01-01"],          # line 3: what Excel really keeps
-        ["P3", "王五", "110105199001011234", 13800138000, "1990-01-01"],   # line 4: ID as text, phone as a number
+        ["P1", "张三", 110105199001011234, "13800138000", "1990-01-01"],  # line 2: 18 digits as a number
+        ["P2", "李四", 110105199001011000.0, None, "1990-01-01"],  # line 3: what Excel really keeps
+        [
+            "P3",
+            "王五",
+            "110105199001011234",
+            13800138000,
+            "1990-01-01",
+        ],  # line 4: ID as text, phone as a number
         ["P4", "赵六", "11010519491231002X", 13800138000.0, "1949-12-31"],  # line 5: phone as a float
-        [1000000000000005, "孙七", "110105199001011234", None, None],       # line 6: 16-digit record id
-        ["P6", "周八", 440305800101123, 13912345678, None],                 # line 7: 15-digit old ID
-        ["P7", "吴九", 1.10105e17, None, "19900230"],                       # line 8: two problems, one row
-        ["P8", "郑十", "110105199001011234", 1.38001380001e15, None],       # line 9: 16-digit phone
+        [1000000000000005, "孙七", "110105199001011234", None, None],  # line 6: 16-digit record id
+        ["P6", "周八", 440305800101123, 13912345678, None],  # line 7: 15-digit old ID
+        ["P7", "吴九", 1.10105e17, None, "19900230"],  # line 8: two problems, one row
+        ["P8", "郑十", "110105199001011234", 1.38001380001e15, None],  # line 9: 16-digit phone
     ]
     _workbook(ws.landing_dir("police") / "人口.xlsx", rows)
     [f] = ingest_feed(ws, "police").files
@@ -87,10 +102,19 @@ def test_person_codes_in_number_cells(ws):
 
     lost = quarantine[quarantine["reason_code"] == LOST].sort_values("line")
     assert lost[["line", "column"]].values.tolist() == [
-        [2, "身份证号"], [3, "身份证号"], [6, "编号"], [8, "身份证号"], [9, "电话"]
+        [2, "身份证号"],
+        [3, "身份证号"],
+        [6, "编号"],
+        [8, "身份证号"],
+        [9, "电话"],
     ]
-    assert lost["original_text"].tolist() == ["1.101051990010112e+17", "1.10105199001011e+17", "1000000000000005",
-                                              "1.10105e+17", "1380013800010000"]
+    assert lost["original_text"].tolist() == [
+        "1.101051990010112e+17",
+        "1.10105199001011e+17",
+        "1000000000000005",
+        "1.10105e+17",
+        "1380013800010000",
+    ]
     for message in lost["message"]:
         assert "15" in message and "文本" in message and "format the column as text" in message
     # the row with two problems has one entry for each, and counts once
@@ -101,7 +125,7 @@ def test_person_codes_in_number_cells(ws):
 def test_credit_code_in_a_number_cell(ws):
     rows = [
         ["序号", "单位名称", "统一社会信用代码", "联系电话"],
-        [1, "甲公司", 911101080000000000, 13900139000],   # an all-digit credit code typed as a number
+        [1, "甲公司", 911101080000000000, 13900139000],  # an all-digit credit code typed as a number
         [2, "乙公司", "91350100M000100Y43", 13900139001],
         [3, "丙公司", "911101085923662400", 2.5e16],
     ]
@@ -114,7 +138,8 @@ def test_credit_code_in_a_number_cell(ws):
     ]
     q = load_quarantine(ws, "market").sort_values("line")
     assert q[["line", "column", "reason_code"]].values.tolist() == [
-        [2, "统一社会信用代码", LOST], [4, "联系电话", LOST]
+        [2, "统一社会信用代码", LOST],
+        [4, "联系电话", LOST],
     ]
 
 

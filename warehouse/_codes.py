@@ -50,7 +50,9 @@ def resident_id_valid(values: pa.Array | pa.ChunkedArray) -> pa.BooleanArray:
     Null stays null (absent is not invalid). Upper-case ``X`` only, as the canonical tables store it.
     """
     arr = _as_array(values)
-    fmt = pc.fill_null(pc.match_substring_regex(arr, RESIDENT_ID_PATTERN), False).to_numpy(zero_copy_only=False)
+    fmt = pc.fill_null(pc.match_substring_regex(arr, RESIDENT_ID_PATTERN), False).to_numpy(
+        zero_copy_only=False
+    )
     m = _byte_matrix(arr, fmt, 18)
     return _result(fmt & (resident_id_check_chars(m) == m[:, 17]), arr)
 
@@ -58,7 +60,9 @@ def resident_id_valid(values: pa.Array | pa.ChunkedArray) -> pa.BooleanArray:
 def credit_code_valid(values: pa.Array | pa.ChunkedArray) -> pa.BooleanArray:
     """True where a value is an 18-character unified social credit code (GB 32100) with the right check char."""
     arr = _as_array(values)
-    fmt = pc.fill_null(pc.match_substring_regex(arr, CREDIT_CODE_PATTERN), False).to_numpy(zero_copy_only=False)
+    fmt = pc.fill_null(pc.match_substring_regex(arr, CREDIT_CODE_PATTERN), False).to_numpy(
+        zero_copy_only=False
+    )
     m = _byte_matrix(arr, fmt, 18)
     vals = np.where(fmt[:, None], CREDIT_VALUE[m], 0)
     return _result(fmt & (credit_code_check_chars(vals) == m[:, 17]), arr)

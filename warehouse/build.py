@@ -40,7 +40,10 @@ def to_arrow(name: str, df: pd.DataFrame) -> pa.Table:
             py = [list(v) if isinstance(v, list | tuple | np.ndarray) else None for v in values]
         elif pa.types.is_date(col.type):
             py = pd.to_datetime(values, errors="coerce").dt.date.astype(object).where(values.notna(), None)
-            py = [None if (v is None or v is pd.NaT or (isinstance(v, float) and np.isnan(v))) else v for v in py]
+            py = [
+                None if (v is None or v is pd.NaT or (isinstance(v, float) and np.isnan(v))) else v
+                for v in py
+            ]
         elif pa.types.is_floating(col.type):
             py = pd.to_numeric(values, errors="coerce").astype("float64")
             py = [None if np.isnan(v) else float(v) for v in py]
@@ -63,7 +66,9 @@ def _entity_of(assignments: pd.DataFrame) -> dict[str, str]:
     return dict(zip(assignments["record_key"], assignments["entity_id"], strict=True))
 
 
-def _golden(golden: pd.DataFrame, mentions: pd.DataFrame, assignments: pd.DataFrame, id_col: str) -> pd.DataFrame:
+def _golden(
+    golden: pd.DataFrame, mentions: pd.DataFrame, assignments: pd.DataFrame, id_col: str
+) -> pd.DataFrame:
     g = golden.rename(columns={"entity_id": id_col}).copy()
     g["sources"] = g[id_col].map(_sources(mentions, assignments))
     return g
@@ -74,8 +79,9 @@ def _street_code(frame: pd.DataFrame, address_code: pd.Series, division_of: dict
     division code of ``address_code`` (see :func:`warehouse.schema.street_codes`)."""
     grid_code = frame["grid_code"] if "grid_code" in frame.columns else pd.Series(None, index=frame.index)
     division = address_code.map(division_of)
-    return street_codes(*(pa.array(s.astype(object), pa.string(), from_pandas=True) for s in (grid_code, division))
-                        ).to_pylist()
+    return street_codes(
+        *(pa.array(s.astype(object), pa.string(), from_pandas=True) for s in (grid_code, division))
+    ).to_pylist()
 
 
 def _address_table(reference_dir: Path) -> pd.DataFrame:
@@ -114,7 +120,9 @@ def _person_house(
     )
     # A person has one current residence (居住): the one stated by the most authoritative, most recent source.
     rel["_rank_date"] = rel["last_seen"].fillna(pd.Timestamp.min)
-    rel = rel.sort_values(["person_id", "relation", "priority", "_rank_date"], ascending=[True, True, False, False])
+    rel = rel.sort_values(
+        ["person_id", "relation", "priority", "_rank_date"], ascending=[True, True, False, False]
+    )
     first = ~rel.duplicated(["person_id", "relation"])
     rel["is_current"] = np.where(rel["relation"] == "居住", first, True)
     rel["valid_to"] = rel["last_seen"].where(~rel["is_current"])
@@ -149,7 +157,8 @@ def assemble_tables(
     names["org_id"] = names["record_key"].map(entity["organisation"])
     all_names = names.groupby("org_id")["org_name"].agg(lambda s: sorted(set(s.dropna())))
     org["former_names"] = [
-        [n for n in all_names.get(i, []) if n != cur] for i, cur in zip(org["org_id"], org["name"], strict=True)
+        [n for n in all_names.get(i, []) if n != cur]
+        for i, cur in zip(org["org_id"], org["name"], strict=True)
     ]
 
     fac = _golden(golden["facility"], mentions["facility"], assignments["facility"], "facility_id")
@@ -157,7 +166,9 @@ def assemble_tables(
 
     person_house = _person_house(links, entity["person"], entity["house"], priority)
     person = _golden(golden["person"], mentions["person"], assignments["person"], "person_id")
-    current_home = person_house[(person_house["relation"] == "居住") & person_house["is_current"].astype(bool)]
+    current_home = person_house[
+        (person_house["relation"] == "居住") & person_house["is_current"].astype(bool)
+    ]
     home = dict(zip(current_home["person_id"], current_home["house_id"], strict=True))
     person["residence_house_id"] = person["person_id"].map(home)
     house_grid = dict(zip(house["house_id"], house["grid_code"], strict=True))
@@ -185,17 +196,22 @@ def assemble_tables(
     po["org_id"] = po["to_key"].map(entity["organisation"])
     po = po.dropna(subset=["person_id", "org_id"])
     person_org = (
-        po.groupby(["person_id", "org_id", "relation"])["feed"].agg(lambda s: sorted(set(s))).reset_index()
+        po.groupby(["person_id", "org_id", "relation"])["feed"]
+        .agg(lambda s: sorted(set(s)))
+        .reset_index()
         .rename(columns={"feed": "sources"})
     )
     employer = person_org.sort_values(["person_id", "org_id"]).drop_duplicates("person_id")
-    person["employer_org_id"] = person["person_id"].map(dict(zip(employer["person_id"], employer["org_id"],
-                                                                 strict=True)))
+    person["employer_org_id"] = person["person_id"].map(
+        dict(zip(employer["person_id"], employer["org_id"], strict=True))
+    )
 
     om = mentions["organisation"].dropna(subset=["address_code"]).copy()
     om["org_id"] = om["record_key"].map(entity["organisation"])
     org_addr = (
-        om.groupby(["org_id", "address_code"])["feed"].agg(lambda s: sorted(set(s))).reset_index()
+        om.groupby(["org_id", "address_code"])["feed"]
+        .agg(lambda s: sorted(set(s)))
+        .reset_index()
         .rename(columns={"feed": "sources"})
     )
     org_addr["relation"] = "注册"
@@ -240,6 +256,7 @@ def assemble_tables(
     for df in frames.values():
         if "field_sources" in df.columns:
             df["field_sources"] = [
-                v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False) for v in df["field_sources"]
+                v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
+                for v in df["field_sources"]
             ]
     return {name: to_arrow(name, df) for name, df in frames.items()}

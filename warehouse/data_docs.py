@@ -69,11 +69,15 @@ def render_data_docs(report: ValidationReport, *, title: str = "gridhub warehous
     if report.success:
         out.append('<div class="banner ok">All expectations passed: the snapshot may be published.</div>')
     else:
-        out.append(f'<div class="banner bad">{failed_total} expectation(s) failed: publishing is blocked and the '
-                   "current snapshot stays current.</div>")
+        out.append(
+            f'<div class="banner bad">{failed_total} expectation(s) failed: publishing is blocked and the '
+            "current snapshot stays current.</div>"
+        )
         out.append('<ul class="failures">' + "".join(f"<li>{_e(m)}</li>" for m in report.failures) + "</ul>")
-    out.append("<h2>Suites</h2><table><tr><th>suite (table)</th><th>中文</th><th>rows</th>"
-               "<th>expectations</th><th>failed</th><th>status</th></tr>")
+    out.append(
+        "<h2>Suites</h2><table><tr><th>suite (table)</th><th>中文</th><th>rows</th>"
+        "<th>expectations</th><th>failed</th><th>status</th></tr>"
+    )
     for name, outcomes in by_table.items():
         failed = sum(not o.success for o in outcomes)
         chinese = TABLES[name].chinese if name in TABLES else ""
@@ -84,10 +88,14 @@ def render_data_docs(report: ValidationReport, *, title: str = "gridhub warehous
         )
     out.append("</table>")
     for name, outcomes in by_table.items():
-        out.append(f'<h2 id="suite-{_e(name)}">gridhub.{_e(name)} '
-                   f"<small class=\"meta\">{report.row_counts.get(name, 0):,} rows</small></h2>")
-        out.append("<table><tr><th>expectation</th><th>column</th><th>why</th><th>success</th>"
-                   "<th>observed</th><th>unexpected values (examples)</th></tr>")
+        out.append(
+            f'<h2 id="suite-{_e(name)}">gridhub.{_e(name)} '
+            f'<small class="meta">{report.row_counts.get(name, 0):,} rows</small></h2>'
+        )
+        out.append(
+            "<table><tr><th>expectation</th><th>column</th><th>why</th><th>success</th>"
+            "<th>observed</th><th>unexpected values (examples)</th></tr>"
+        )
         for o in outcomes:
             examples = ", ".join(f"<code>{_e(x)}</code>" for x in o.examples)
             out.append(
@@ -100,8 +108,9 @@ def render_data_docs(report: ValidationReport, *, title: str = "gridhub warehous
     return "\n".join(out)
 
 
-def write_data_docs(report: ValidationReport, report_dir: Path, *, title: str = "gridhub warehouse validation"
-                    ) -> Path:
+def write_data_docs(
+    report: ValidationReport, report_dir: Path, *, title: str = "gridhub warehouse validation"
+) -> Path:
     """Write ``report_dir/index.html`` and return its path."""
     report_dir.mkdir(parents=True, exist_ok=True)
     path = report_dir / "index.html"

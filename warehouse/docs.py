@@ -63,18 +63,29 @@ def _layer_note(t: Table, c: Column) -> str:
 def _table_section(t: Table) -> list[str]:
     shared = layer_schema(t, Layer.SHARED)
     out = [f"### `{t.name}` — {t.chinese}", "", t.doc, ""]
-    out.append(f"- **Key**: {', '.join(f'`{k}`' for k in t.key)} (unique{' together' if len(t.key) > 1 else ''})")
+    out.append(
+        f"- **Key**: {', '.join(f'`{k}`' for k in t.key)} (unique{' together' if len(t.key) > 1 else ''})"
+    )
     if t.partition_by:
         by = ", ".join(f"`{c}`" for c in t.partition_by)
         folders = "/".join(f"{c}=<value>" for c in t.partition_by)
-        out.append(f"- **Partitioned by**: {by} (街道/镇), hive style: one folder per value, "
-                   f"`{'/'.join(f'{c}={UNKNOWN_STREET}' for c in t.partition_by)}` always present")
-        out.append(f"- **Files**: `<layer>/snapshots/<run_id>/{t.name}/{folders}/part-00000.parquet`, rows sorted "
-                   f"by the key within each file; {by} is in the folder name, not in the file")
+        out.append(
+            f"- **Partitioned by**: {by} (街道/镇), hive style: one folder per value, "
+            f"`{'/'.join(f'{c}={UNKNOWN_STREET}' for c in t.partition_by)}` always present"
+        )
+        out.append(
+            f"- **Files**: `<layer>/snapshots/<run_id>/{t.name}/{folders}/part-00000.parquet`, rows sorted "
+            f"by the key within each file; {by} is in the folder name, not in the file"
+        )
     else:
-        out.append(f"- **Files**: `<layer>/snapshots/<run_id>/{t.name}/part-00000.parquet`, rows sorted by the key")
-    out += ["", "| column | Arrow type | nullable | layer | pattern | values | references | meaning |",
-            "|---|---|---|---|---|---|---|---|"]
+        out.append(
+            f"- **Files**: `<layer>/snapshots/<run_id>/{t.name}/part-00000.parquet`, rows sorted by the key"
+        )
+    out += [
+        "",
+        "| column | Arrow type | nullable | layer | pattern | values | references | meaning |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for c in t.columns:
         f = shared.field(c.name)
         out.append(
@@ -84,8 +95,10 @@ def _table_section(t: Table) -> list[str]:
         )
         if c.pii is not None:
             k = shared.field(c.name + KEY_SUFFIX)
-            out.append(f"| `{k.name}` | `{k.type}` | yes | both (same value) | | | "
-                       f"| HMAC-SHA256 (hex) of the normalised `{c.name}`: joins without the value. |")
+            out.append(
+                f"| `{k.name}` | `{k.type}` | yes | both (same value) | | | "
+                f"| HMAC-SHA256 (hex) of the normalised `{c.name}`: joins without the value. |"
+            )
     checks = build_checks(t, grid_code_width=DEFAULT_GRID_CODE_WIDTH, previous_rows=1_000, drift=0.5)
     out += ["", "Validated by (suite `gridhub." + t.name + "`, grid width 15 shown):", ""]
     for ch in checks:
@@ -174,23 +187,23 @@ def render_markdown() -> str:
         "",
         "```python",
         "import warehouse",
-        "person = warehouse.read_table(wh, \"person\")                       # pyarrow.Table, shared layer, current",
-        "person = warehouse.read_table(wh, \"person\", layer=\"restricted\")   # full ID numbers and phones",
-        "df = warehouse.read_table(wh, \"house\").to_pandas()                # pandas",
-        "warehouse.connect(wh).sql(\"SELECT grid_code, count(*) FROM person GROUP BY 1\").df()  # DuckDB views",
-        "warehouse.current_manifest(wh)[\"row_counts\"]                       # what is published",
+        'person = warehouse.read_table(wh, "person")                       # pyarrow.Table, shared layer, current',
+        'person = warehouse.read_table(wh, "person", layer="restricted")   # full ID numbers and phones',
+        'df = warehouse.read_table(wh, "house").to_pandas()                # pandas',
+        'warehouse.connect(wh).sql("SELECT grid_code, count(*) FROM person GROUP BY 1").df()  # DuckDB views',
+        'warehouse.current_manifest(wh)["row_counts"]                       # what is published',
         "```",
         "",
         "Without gridhub:",
         "",
         "```python",
-        "pyarrow.dataset.dataset(\"warehouse/shared/current/person\", partitioning=\"hive\").to_table()",
-        "pyarrow.parquet.read_table(\"warehouse/shared/current/person\")",
-        "pandas.read_parquet(\"warehouse/shared/current/person\")",
-        "pandas.read_parquet(\"warehouse/shared/current/person/street_code=445399001\")   # one 街道 only",
+        'pyarrow.dataset.dataset("warehouse/shared/current/person", partitioning="hive").to_table()',
+        'pyarrow.parquet.read_table("warehouse/shared/current/person")',
+        'pandas.read_parquet("warehouse/shared/current/person")',
+        'pandas.read_parquet("warehouse/shared/current/person/street_code=445399001")   # one 街道 only',
         "duckdb.sql(\"SELECT * FROM read_parquet('warehouse/shared/current/person/**/*.parquet', hive_partitioning=true)\")",
         "duckdb.sql(\"SELECT * FROM 'warehouse/shared/current/grid/*.parquet'\")          # an unpartitioned table",
-        "spark.read.parquet(\"warehouse/shared/snapshots/\" + open(\"warehouse/CURRENT\").read().strip() + \"/person\")",
+        'spark.read.parquet("warehouse/shared/snapshots/" + open("warehouse/CURRENT").read().strip() + "/person")',
         "```",
         "",
         "These readers add `street_code` from the folder names as the last column (text; `pyarrow.parquet` and "
@@ -267,7 +280,7 @@ def render_markdown() -> str:
         "",
         "## Code formats",
         "",
-        f"- Resident ID (GB 11643-1999): `{RESIDENT_ID_PATTERN}`, check `\"10X98765432\"[Σ aᵢwᵢ mod 11]`.",
+        f'- Resident ID (GB 11643-1999): `{RESIDENT_ID_PATTERN}`, check `"10X98765432"[Σ aᵢwᵢ mod 11]`.',
         f"- Unified social credit code (GB 32100-2015): `{_cell(CREDIT_CODE_PATTERN)}`, check "
         "`charset[(31 − Σ vᵢwᵢ mod 31) mod 31]`.",
         f"- Division (community / village) code: `{DIVISION_CODE_PATTERN}` (GB/T 2260 county 6 + township 3 + "
@@ -284,8 +297,10 @@ def render_markdown() -> str:
         "|---|---|---|---|---|",
     ]
     for t in TABLES.values():
-        lines.append(f"| [`{t.name}`](#{t.name}--{t.chinese}) | {t.chinese} | {', '.join(t.key)} | "
-                     f"{', '.join(t.partition_by) or '—'} | {len(layer_schema(t).names)} |")
+        lines.append(
+            f"| [`{t.name}`](#{t.name}--{t.chinese}) | {t.chinese} | {', '.join(t.key)} | "
+            f"{', '.join(t.partition_by) or '—'} | {len(layer_schema(t).names)} |"
+        )
     lines.append("")
     for t in TABLES.values():
         lines += _table_section(t)
@@ -294,7 +309,9 @@ def render_markdown() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m warehouse.docs", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file is not what the schema generates")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if the file is not what the schema generates"
+    )
     parser.add_argument("--out", type=Path, default=DOC_PATH)
     args = parser.parse_args(argv)
     text = render_markdown()

@@ -222,8 +222,13 @@ def keyed_hashes(table: str | Table, data: pa.Table, key: bytes) -> dict[str, pa
     return {key_column(c.name): keyed_hash(data.column(c.name), c.pii, key) for c in t.columns if c.pii}
 
 
-def to_layer(table: str | Table, data: pa.Table, layer: Layer | str, key: bytes,
-             hashes: dict[str, pa.Array] | None = None) -> pa.Table:
+def to_layer(
+    table: str | Table,
+    data: pa.Table,
+    layer: Layer | str,
+    key: bytes,
+    hashes: dict[str, pa.Array] | None = None,
+) -> pa.Table:
     """A canonical table (exactly ``arrow_schema``) as published in ``layer``, with ``layer_schema``.
 
     ``restricted``: values unchanged plus ``<col>_key``. ``shared``: PII columns masked plus ``<col>_key``,
@@ -247,5 +252,6 @@ def to_layer(table: str | Table, data: pa.Table, layer: Layer | str, key: bytes,
         else:
             arrays.append(values)
     return pa.Table.from_arrays(
-        [a.cast(f.type) if a.type != f.type else a for a, f in zip(arrays, schema, strict=True)], schema=schema
+        [a.cast(f.type) if a.type != f.type else a for a, f in zip(arrays, schema, strict=True)],
+        schema=schema,
     )

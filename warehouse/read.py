@@ -113,15 +113,18 @@ def partition_folder(column: str, value: str) -> str:
     return f"{column}={value}"
 
 
-def table_files(warehouse_dir: str | Path, table: str, layer: Layer | str = Layer.SHARED,
-                snapshot: str | None = None) -> list[Path]:
+def table_files(
+    warehouse_dir: str | Path, table: str, layer: Layer | str = Layer.SHARED, snapshot: str | None = None
+) -> list[Path]:
     """The Parquet files of one table in one snapshot (``current`` when ``snapshot`` is None), in path order:
     one file, or one per partition folder (see :func:`partition_folder`)."""
     if table not in TABLES:
         raise KeyError(f"no table {table!r}; tables: {', '.join(TABLES)}")
     folder = snapshot_path(warehouse_dir, _resolve(warehouse_dir, snapshot), layer) / table
     pattern = "*/*.parquet" if TABLES[table].partition_by else "*.parquet"
-    files = sorted(p for p in folder.glob(pattern) if not any(s.startswith(".") for s in p.relative_to(folder).parts))
+    files = sorted(
+        p for p in folder.glob(pattern) if not any(s.startswith(".") for s in p.relative_to(folder).parts)
+    )
     if not files:
         raise NoSnapshot(f"{folder}: no data files (table {table} is not in this snapshot)")
     return files
@@ -146,15 +149,22 @@ def read_table(
     if not t.partition_by:
         return ds.dataset([str(f) for f in files], schema=schema, format="parquet").to_table(columns=columns)
     partitioning = ds.partitioning(pa.schema([schema.field(c) for c in t.partition_by]), flavor="hive")
-    dataset = ds.dataset([str(f) for f in files], schema=schema, format="parquet", partitioning=partitioning,
-                         partition_base_dir=str(files[0].parents[1]))
+    dataset = ds.dataset(
+        [str(f) for f in files],
+        schema=schema,
+        format="parquet",
+        partitioning=partitioning,
+        partition_base_dir=str(files[0].parents[1]),
+    )
     wanted = list(columns) if columns is not None else schema.names
     data = dataset.to_table(columns=list(dict.fromkeys([*wanted, *t.key])))
     order = pc.sort_indices(data, sort_keys=[(k, "ascending", "at_end") for k in t.key])
     return data.take(order).select(wanted)
 
 
-def sql_views(warehouse_dir: str | Path, layer: Layer | str = Layer.SHARED, snapshot: str | None = None) -> str:
+def sql_views(
+    warehouse_dir: str | Path, layer: Layer | str = Layer.SHARED, snapshot: str | None = None
+) -> str:
     """``CREATE VIEW`` statements (DuckDB SQL) for every table of one snapshot: paste into any DuckDB shell."""
     base = snapshot_path(warehouse_dir, _resolve(warehouse_dir, snapshot), layer).resolve()
     statements = []
@@ -167,8 +177,10 @@ def sql_views(warehouse_dir: str | Path, layer: Layer | str = Layer.SHARED, snap
         glob = str(base / name / "*" / "*.parquet").replace("'", "''")
         types = ", ".join(f"'{c}': VARCHAR" for c in t.partition_by)
         columns = ", ".join(f'"{c}"' for c in layer_schema(t, layer).names)
-        statements.append(f"CREATE OR REPLACE VIEW {name} AS SELECT {columns} FROM read_parquet('{glob}', "
-                          f"hive_partitioning = true, hive_types = {{{types}}});")
+        statements.append(
+            f"CREATE OR REPLACE VIEW {name} AS SELECT {columns} FROM read_parquet('{glob}', "
+            f"hive_partitioning = true, hive_types = {{{types}}});"
+        )
     return "\n".join(statements)
 
 

@@ -48,18 +48,27 @@ class ReasonCode(StrEnum):
 REASON_TEXT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.RAGGED_ROW: ("列数与表头不一致", "the row has more or fewer fields than the header"),
     ReasonCode.UNPARSEABLE_ROW: ("无法解析该行", "the row cannot be parsed (e.g. an unbalanced quote)"),
-    ReasonCode.ENCODING_ERROR: ("该行含有无法识别的字符编码", "the row has bytes that are not valid in the file's encoding"),
+    ReasonCode.ENCODING_ERROR: (
+        "该行含有无法识别的字符编码",
+        "the row has bytes that are not valid in the file's encoding",
+    ),
     ReasonCode.CONTROL_CHARACTERS: ("含有控制字符(如NUL)", "the row contains control characters such as NUL"),
     ReasonCode.FIELD_TOO_LONG: ("字段过长", "a field is longer than the configured maximum"),
     ReasonCode.MISSING_RECORD_ID: ("缺少记录编号", "the source record id is empty"),
-    ReasonCode.DUPLICATE_RECORD_ID: ("记录编号重复", "the source record id repeats an earlier row of the same file"),
+    ReasonCode.DUPLICATE_RECORD_ID: (
+        "记录编号重复",
+        "the source record id repeats an earlier row of the same file",
+    ),
     ReasonCode.MISSING_REQUIRED: ("必填字段为空", "a required field is empty"),
     ReasonCode.INVALID_DATE: ("日期无效", "the value is not a valid date in any configured format"),
     ReasonCode.INVALID_NUMBER: ("数值无效", "the value is not a number"),
     ReasonCode.INVALID_BOOL: ("是/否取值无效", "the value is not a recognised yes/no"),
     ReasonCode.UNMAPPED_VALUE: ("取值不在代码表中", "the value is not in the feed's value map"),
     ReasonCode.INVALID_ID_NUMBER: ("身份证号无效", "the resident ID number fails its format or check digit"),
-    ReasonCode.INVALID_CREDIT_CODE: ("统一社会信用代码无效", "the credit code fails its format or check character"),
+    ReasonCode.INVALID_CREDIT_CODE: (
+        "统一社会信用代码无效",
+        "the credit code fails its format or check character",
+    ),
     ReasonCode.INVALID_COORDINATES: ("坐标无效", "longitude / latitude are out of range"),
     ReasonCode.NUMERIC_CELL_LOST_DIGITS: (
         "编码(身份证号、统一社会信用代码、电话等)填在数字格式的单元格里，Excel数字最多保留15位有效数字，"
@@ -69,7 +78,10 @@ REASON_TEXT: dict[ReasonCode, tuple[str, str]] = {
     ),
     ReasonCode.EMPTY_FILE: ("文件为空", "the file is empty"),
     ReasonCode.HEADER_ONLY: ("文件只有表头，没有数据行", "the file has a header but no data rows"),
-    ReasonCode.BINARY_CONTENT: ("文件不是文本表格(可能是图片、压缩包或已损坏)", "the file is binary, not a text table"),
+    ReasonCode.BINARY_CONTENT: (
+        "文件不是文本表格(可能是图片、压缩包或已损坏)",
+        "the file is binary, not a text table",
+    ),
     ReasonCode.WRONG_FORMAT: (
         "文件内容与扩展名不符(如把Excel文件改名为.csv)",
         "the file's content does not match its name (e.g. an xlsx workbook named .csv)",
@@ -83,7 +95,10 @@ REASON_TEXT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.DUPLICATE_HEADER: ("表头中有重复的列名", "the header repeats a column name"),
     ReasonCode.SHEET_NOT_FOUND: ("找不到指定的工作表", "the configured sheet is not in the workbook"),
     ReasonCode.INVALID_PHONE: ("电话号码无效", "the phone number is neither a mobile nor a landline number"),
-    ReasonCode.ID_MISMATCH: ("身份证号与出生日期/性别不一致", "birth date or sex disagrees with the resident ID number"),
+    ReasonCode.ID_MISMATCH: (
+        "身份证号与出生日期/性别不一致",
+        "birth date or sex disagrees with the resident ID number",
+    ),
 }
 
 

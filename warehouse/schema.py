@@ -86,13 +86,17 @@ def _c(name: str, type_: pa.DataType, doc: str, **kw) -> Column:
 def _street_code(where: str) -> Column:
     """The partition column of the big tables: the 街道/镇 (township / street office) the row lies in."""
     return Column(
-        name="street_code", type=pa.string(), nullable=False, pattern=STREET_CODE_PATTERN,
+        name="street_code",
+        type=pa.string(),
+        nullable=False,
+        pattern=STREET_CODE_PATTERN,
         doc=f"9-digit 街道/镇 code (county 6 + township 3) {where}. The table is partitioned by it.",
     )
 
 
-def street_codes(grid_code: pa.Array | pa.ChunkedArray, division_code: pa.Array | pa.ChunkedArray | None = None
-                 ) -> pa.Array:
+def street_codes(
+    grid_code: pa.Array | pa.ChunkedArray, division_code: pa.Array | pa.ChunkedArray | None = None
+) -> pa.Array:
     """The 街道/镇 code of each row (乡镇街道, 9 digits): the first 9 digits of its grid code (county 6 + street 3
     + ...), else of its address's 12-digit division code, else :data:`UNKNOWN_STREET`. Vectorised."""
 
@@ -103,8 +107,9 @@ def street_codes(grid_code: pa.Array | pa.ChunkedArray, division_code: pa.Array 
         usable = pc.fill_null(pc.match_substring_regex(values, r"^[0-9]{9}"), False)
         return pc.if_else(usable, pc.utf8_slice_codeunits(values, 0, 9), pa.scalar(None, pa.string()))
 
-    found = pc.coalesce(*(p for p in (prefix(grid_code), prefix(division_code)) if p is not None),
-                        pa.scalar(UNKNOWN_STREET))
+    found = pc.coalesce(
+        *(p for p in (prefix(grid_code), prefix(division_code)) if p is not None), pa.scalar(UNKNOWN_STREET)
+    )
     return found.combine_chunks() if isinstance(found, pa.ChunkedArray) else found
 
 
@@ -130,8 +135,13 @@ ADDRESS = Table(
     partition_by=("street_code",),
     columns=(
         _c("address_code", S, "Standard address code from the workspace's address library.", nullable=False),
-        _c("division_code", S, "12-digit statistical code of the community / village (社区/村).",
-           nullable=False, pattern=DIVISION_CODE_PATTERN),
+        _c(
+            "division_code",
+            S,
+            "12-digit statistical code of the community / village (社区/村).",
+            nullable=False,
+            pattern=DIVISION_CODE_PATTERN,
+        ),
         _c("province", S, "省"),
         _c("city", S, "市"),
         _c("district", S, "区/县"),
@@ -160,8 +170,12 @@ GRID = Table(
     doc="Standard grids: 基础网格 and 微网格 with their polygons and place in the hierarchy.",
     key=("grid_code",),
     columns=(
-        _c("grid_code", S, "Grid code: county 6 + street 3 + community 3 + sequence (width configurable).",
-           nullable=False),
+        _c(
+            "grid_code",
+            S,
+            "Grid code: county 6 + street 3 + community 3 + sequence (width configurable).",
+            nullable=False,
+        ),
         _c("name", S, "Grid name.", nullable=False),
         _c("grid_type", S, "基础网格 / 微网格 / 专属网格.", values=("基础网格", "微网格", "专属网格")),
         _c("parent_grid_code", S, "The basic grid a micro-grid belongs to.", references="grid.grid_code"),
@@ -182,9 +196,19 @@ PERSON = Table(
     partition_by=("street_code",),
     columns=(
         _c("person_id", S, "Stable gridhub person id (P + 12 hex).", nullable=False),
-        _c("id_type", S, "Kind of identity document: 居民身份证 / 护照 / 其他.", values=("居民身份证", "护照", "其他")),
-        _c("id_number", S, "Resident ID number, 18 characters, check digit valid.",
-           pii=PIIKind.RESIDENT_ID, pattern=RESIDENT_ID_PATTERN),
+        _c(
+            "id_type",
+            S,
+            "Kind of identity document: 居民身份证 / 护照 / 其他.",
+            values=("居民身份证", "护照", "其他"),
+        ),
+        _c(
+            "id_number",
+            S,
+            "Resident ID number, 18 characters, check digit valid.",
+            pii=PIIKind.RESIDENT_ID,
+            pattern=RESIDENT_ID_PATTERN,
+        ),
         _c("name", S, "Name, simplified Chinese, half-width.", nullable=False),
         _c("name_pinyin", S, "Tone-less pinyin of the name, a fuzzy key for homophones."),
         _c("sex", S, "M / F / U.", values=SEX),
@@ -232,8 +256,12 @@ ORGANISATION = Table(
     partition_by=("street_code",),
     columns=(
         _c("org_id", S, "Stable gridhub organisation id (O + 12 hex).", nullable=False),
-        _c("credit_code", S, "Unified social credit code (GB 32100), check character valid.",
-           pattern=CREDIT_CODE_PATTERN),
+        _c(
+            "credit_code",
+            S,
+            "Unified social credit code (GB 32100), check character valid.",
+            pattern=CREDIT_CODE_PATTERN,
+        ),
         _c("name", S, "Registered name.", nullable=False),
         _c("former_names", LIST_S, "Other names seen in the feeds."),
         _c("org_type", S, "Organisation type from the credit code's first two characters."),
@@ -322,7 +350,9 @@ SOURCE_XREF = Table(
     columns=(
         _c("feed", S, "Feed name from gridhub.yaml.", nullable=False),
         _c("source_record_id", S, "The record's id in its source.", nullable=False),
-        _c("entity_type", S, "person / organisation / house / facility.", nullable=False, values=ENTITY_TYPES),
+        _c(
+            "entity_type", S, "person / organisation / house / facility.", nullable=False, values=ENTITY_TYPES
+        ),
         _c("entity_id", S, "Resolved entity id.", nullable=False),
         _c("score", F, "Match score of the record to its entity (1.0 = exact key)."),
         _c("method", S, "How the record was resolved (id_exact, probabilistic, singleton, address ...)."),
@@ -446,8 +476,12 @@ STAGING_FIELDS: dict[str, StagingField] = {
         StagingField("ethnicity", FieldKind.TEXT, "民族"),
         StagingField("phone", FieldKind.TEXT, "联系电话", code=True),
         StagingField("population_type", FieldKind.TEXT, "人口类型: 户籍/流动/境外"),
-        StagingField("address", FieldKind.TEXT, "The address the record's relation points to (居住地址, 房屋地址...)."),
-        StagingField("address_relation", FieldKind.TEXT, "户籍 / 居住 / 产权: how the person relates to `address`."),
+        StagingField(
+            "address", FieldKind.TEXT, "The address the record's relation points to (居住地址, 房屋地址...)."
+        ),
+        StagingField(
+            "address_relation", FieldKind.TEXT, "户籍 / 居住 / 产权: how the person relates to `address`."
+        ),
         StagingField("hukou_address", FieldKind.TEXT, "户籍地址"),
         # house
         StagingField("house_use", FieldKind.TEXT, "房屋用途"),

@@ -163,8 +163,9 @@ def _publish_lock(warehouse_dir: Path) -> Iterator[None]:
 
 
 def _write_json(path: Path, value: dict) -> None:
-    path.write_text(json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True, default=str) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8"
+    )
     _fsync_path(path)
 
 
@@ -189,7 +190,9 @@ def table_parts(name: str, data: pa.Table) -> list[tuple[str, pa.Table]]:
     if not table.partition_by:
         return [(f"{name}/{DATA_FILE.format(0)}", data)]
     (column,) = table.partition_by
-    order = pc.sort_indices(data, sort_keys=[(column, "ascending"), *((k, "ascending", "at_end") for k in table.key)])
+    order = pc.sort_indices(
+        data, sort_keys=[(column, "ascending"), *((k, "ascending", "at_end") for k in table.key)]
+    )
     data = data.take(order)
     values = data.column(column).combine_chunks()
     starts = [0]
@@ -263,7 +266,7 @@ def _prune(warehouse_dir: Path, keep: int, current: str) -> list[str]:
     removed: list[str] = []
     for layer in LAYERS:
         others = [r for r in list_snapshots(warehouse_dir, layer) if r != current]
-        keep_ids = {current, *others[len(others) - (keep - 1):]} if keep > 1 else {current}
+        keep_ids = {current, *others[len(others) - (keep - 1) :]} if keep > 1 else {current}
         root = warehouse_dir / str(layer) / SNAPSHOTS
         for d in root.iterdir():
             if d.name.startswith(".") or d.name in keep_ids:
@@ -328,16 +331,27 @@ def publish(
         previous = read_manifest(warehouse_dir, previous_id, Layer.RESTRICTED) if previous_id else None
 
         report_dir = warehouse_dir / RUNS / run_id / "data_docs"
-        report = validate_tables(tables, previous=previous, settings=settings, grid_code_width=grid_code_width,
-                                 report_dir=report_dir, title=f"gridhub warehouse validation — run {run_id}")
+        report = validate_tables(
+            tables,
+            previous=previous,
+            settings=settings,
+            grid_code_width=grid_code_width,
+            report_dir=report_dir,
+            title=f"gridhub warehouse validation — run {run_id}",
+        )
         if not report.success:
-            log.error("publish of run %s blocked by validation; %s", run_id,
-                      f"snapshot {previous_id} stays current" if previous_id else "nothing is published yet")
+            log.error(
+                "publish of run %s blocked by validation; %s",
+                run_id,
+                f"snapshot {previous_id} stays current" if previous_id else "nothing is published yet",
+            )
             raise PublishBlocked(report)
         _crash_point("validated")
 
-        incoming = {layer: warehouse_dir / str(layer) / SNAPSHOTS / f"{INCOMING_PREFIX}{run_id}-{os.getpid()}"
-                    for layer in LAYERS}
+        incoming = {
+            layer: warehouse_dir / str(layer) / SNAPSHOTS / f"{INCOMING_PREFIX}{run_id}-{os.getpid()}"
+            for layer in LAYERS
+        }
         files: dict[str, dict[str, list[dict]]] = {str(layer): {} for layer in LAYERS}
         for name in TABLES:
             ordered = _sorted_by_key(name, tables[name])
@@ -345,7 +359,10 @@ def publish(
             for layer in LAYERS:
                 parts = table_parts(name, to_layer(name, ordered, layer, hmac_key, hashes))
                 files[str(layer)][name] = [
-                    {"path": rel, **_write_parquet(part, incoming[layer] / rel, crash_label=f"{layer}/{name}")}
+                    {
+                        "path": rel,
+                        **_write_parquet(part, incoming[layer] / rel, crash_label=f"{layer}/{name}"),
+                    }
                     for rel, part in parts
                 ]
         _crash_point("data_written")
@@ -358,16 +375,22 @@ def publish(
             "content_sha256": _content_hash(files),
             "row_counts": {name: tables[name].num_rows for name in TABLES},
             "tables": {
-                name: {"rows": tables[name].num_rows, "key": list(TABLES[name].key),
-                       "partition_by": list(TABLES[name].partition_by),
-                       "files": {layer: files[layer][name] for layer in files}}
+                name: {
+                    "rows": tables[name].num_rows,
+                    "key": list(TABLES[name].key),
+                    "partition_by": list(TABLES[name].partition_by),
+                    "files": {layer: files[layer][name] for layer in files},
+                }
                 for name in TABLES
             },
             "path": str(snapshot_path(warehouse_dir, run_id, Layer.SHARED)),
             "layers": {str(layer): str(snapshot_path(warehouse_dir, run_id, layer)) for layer in LAYERS},
             "data_docs": str(report.data_docs_path) if report.data_docs_path else None,
-            "validation": {"success": True, "expectations": len(report.results),
-                           "seconds": round(report.seconds, 3)},
+            "validation": {
+                "success": True,
+                "expectations": len(report.results),
+                "seconds": round(report.seconds, 3),
+            },
             "lineage": lineage,
         }
         for layer in LAYERS:
@@ -385,11 +408,22 @@ def publish(
         _prune(warehouse_dir, settings.keep_snapshots, run_id)
 
     final = read_manifest(warehouse_dir, run_id, Layer.RESTRICTED)
-    log.info("published run %s (%s rows in %d tables) in %.1f s%s", run_id,
-             f"{sum(final['row_counts'].values()):,}", len(TABLES), time.perf_counter() - started,
-             " (snapshot reused)" if reused else "")
-    return Snapshot(run_id=run_id, warehouse_dir=warehouse_dir, manifest=final,
-                    data_docs_path=report.data_docs_path, reused=reused, report=report)
+    log.info(
+        "published run %s (%s rows in %d tables) in %.1f s%s",
+        run_id,
+        f"{sum(final['row_counts'].values()):,}",
+        len(TABLES),
+        time.perf_counter() - started,
+        " (snapshot reused)" if reused else "",
+    )
+    return Snapshot(
+        run_id=run_id,
+        warehouse_dir=warehouse_dir,
+        manifest=final,
+        data_docs_path=report.data_docs_path,
+        reused=reused,
+        report=report,
+    )
 
 
 def _install(warehouse_dir: Path, run_id: str, incoming: dict[Layer, Path], content: str) -> bool:

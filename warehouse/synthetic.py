@@ -102,8 +102,13 @@ def _choice(rng: np.random.Generator, options: tuple[str, ...] | list[str], n: i
 
 
 def _list_of(value: str, n: int) -> pa.Array:
-    return pa.array([[value]] * n, pa.list_(pa.string())) if n < 1000 else pa.ListArray.from_arrays(
-        pa.array(np.arange(n + 1, dtype=np.int32)), pa.array([value] * n, pa.string()))
+    return (
+        pa.array([[value]] * n, pa.list_(pa.string()))
+        if n < 1000
+        else pa.ListArray.from_arrays(
+            pa.array(np.arange(n + 1, dtype=np.int32)), pa.array([value] * n, pa.string())
+        )
+    )
 
 
 def _table(name: str, columns: dict[str, pa.Array]) -> pa.Table:
@@ -113,7 +118,9 @@ def _table(name: str, columns: dict[str, pa.Array]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def synthetic_tables(persons: int = 1_000, *, seed: int = 7, grid_code_width: int = 15) -> dict[str, pa.Table]:
+def synthetic_tables(
+    persons: int = 1_000, *, seed: int = 7, grid_code_width: int = 15
+) -> dict[str, pa.Table]:
     """Every canonical table, consistent and valid, sized around ``persons`` residents."""
     rng = np.random.default_rng(seed)
     n_grid = max(2, persons // 1_200 + 1)
@@ -131,156 +138,225 @@ def synthetic_tables(persons: int = 1_000, *, seed: int = 7, grid_code_width: in
     micro = _join(pc.take(basic, pa.array(parent_idx)), pc.utf8_lpad(micro_seq, 3, "0"))
     grid_codes = pa.concat_arrays([basic, micro])
     n_grids = n_grid + n_micro
-    grid = _table("grid", {
-        "grid_code": grid_codes,
-        "name": _join(_numbered("天河網格", n_grids, 4)),  # 繁体 on purpose: text is text
-        "grid_type": pa.array(["基础网格"] * n_grid + ["微网格"] * n_micro),
-        "parent_grid_code": pa.concat_arrays([pa.nulls(n_grid, pa.string()), pc.take(basic, pa.array(parent_idx))]),
-        "community_code": _join(DISTRICT, _numbered("", n_grids, 6, start=1001)),
-        "district_code": pa.array([DISTRICT] * n_grids),
-    })
+    grid = _table(
+        "grid",
+        {
+            "grid_code": grid_codes,
+            "name": _join(_numbered("天河網格", n_grids, 4)),  # 繁体 on purpose: text is text
+            "grid_type": pa.array(["基础网格"] * n_grid + ["微网格"] * n_micro),
+            "parent_grid_code": pa.concat_arrays(
+                [pa.nulls(n_grid, pa.string()), pc.take(basic, pa.array(parent_idx))]
+            ),
+            "community_code": _join(DISTRICT, _numbered("", n_grids, 6, start=1001)),
+            "district_code": pa.array([DISTRICT] * n_grids),
+        },
+    )
 
     address_code = _numbered("A", n_addr, 10)
     addr_grid = _pick(rng, grid_codes, n_addr)
     rooms = pa.array(rng.integers(101, 2600, size=n_addr)).cast(pa.string())
     division = DISTRICT + "001001"
     addr_street = street_codes(addr_grid, pa.array([division] * n_addr))
-    address = _table("address", {
-        "address_code": address_code,
-        "division_code": pa.array([division] * n_addr),
-        "province": pa.array(["广东省"] * n_addr), "city": pa.array(["广州市"] * n_addr),
-        "district": pa.array(["天河区"] * n_addr),
-        "road": _choice(rng, ["天河路", "體育西路", "中山大道"], n_addr),
-        "house_number": pa.array(rng.integers(1, 300, size=n_addr)).cast(pa.string()),
-        "room": rooms,
-        "standard_text": _join("广东省广州市天河区天河路", rooms, "房"),
-        "grid_code": addr_grid,
-        "street_code": addr_street,
-        "lon": pa.array(113.3 + rng.random(n_addr) * 0.1), "lat": pa.array(23.1 + rng.random(n_addr) * 0.1),
-    })
+    address = _table(
+        "address",
+        {
+            "address_code": address_code,
+            "division_code": pa.array([division] * n_addr),
+            "province": pa.array(["广东省"] * n_addr),
+            "city": pa.array(["广州市"] * n_addr),
+            "district": pa.array(["天河区"] * n_addr),
+            "road": _choice(rng, ["天河路", "體育西路", "中山大道"], n_addr),
+            "house_number": pa.array(rng.integers(1, 300, size=n_addr)).cast(pa.string()),
+            "room": rooms,
+            "standard_text": _join("广东省广州市天河区天河路", rooms, "房"),
+            "grid_code": addr_grid,
+            "street_code": addr_street,
+            "lon": pa.array(113.3 + rng.random(n_addr) * 0.1),
+            "lat": pa.array(23.1 + rng.random(n_addr) * 0.1),
+        },
+    )
 
     house_id = _numbered("H", n_house, 12)
-    house = _table("house", {
-        "house_id": house_id,
-        "address_code": address_code,
-        "address_text": address.column("standard_text"),
-        "use": _choice(rng, ["住宅", "商业"], n_house),
-        "area": pa.array(rng.uniform(30, 180, size=n_house)),
-        "rented": pa.array(rng.random(n_house) < 0.3),
-        "grid_code": addr_grid,
-        "street_code": addr_street,
-        "sources": _list_of("zhujian_house", n_house),
-    })
+    house = _table(
+        "house",
+        {
+            "house_id": house_id,
+            "address_code": address_code,
+            "address_text": address.column("standard_text"),
+            "use": _choice(rng, ["住宅", "商业"], n_house),
+            "area": pa.array(rng.uniform(30, 180, size=n_house)),
+            "rented": pa.array(rng.random(n_house) < 0.3),
+            "grid_code": addr_grid,
+            "street_code": addr_street,
+            "sources": _list_of("zhujian_house", n_house),
+        },
+    )
 
     org_id = _numbered("O", n_org, 12)
     org_addr = _pick(rng, address_code, n_org)
     org_credit = credit_codes(rng, n_org)
     org_grid = _pick(rng, grid_codes, n_org)
-    organisation = _table("organisation", {
-        "org_id": org_id,
-        "credit_code": org_credit,
-        "name": _numbered("广州天河科技有限公司", n_org, 5),
-        "org_type": pa.array(["企业"] * n_org),
-        "address_code": org_addr,
-        "grid_code": org_grid,
-        "street_code": street_codes(org_grid, pa.array([division] * n_org)),
-        "sources": _list_of("shichang_org", n_org),
-    })
+    organisation = _table(
+        "organisation",
+        {
+            "org_id": org_id,
+            "credit_code": org_credit,
+            "name": _numbered("广州天河科技有限公司", n_org, 5),
+            "org_type": pa.array(["企业"] * n_org),
+            "address_code": org_addr,
+            "grid_code": org_grid,
+            "street_code": street_codes(org_grid, pa.array([division] * n_org)),
+            "sources": _list_of("shichang_org", n_org),
+        },
+    )
 
     fac_type = _choice(rng, ["消防栓", "摄像头", "应急避难所"], n_fac)
     fac_address = _pick(rng, address_code, n_fac, null_share=0.2)
     fac_grid = _pick(rng, grid_codes, n_fac)
-    facility = _table("facility", {
-        "facility_id": _numbered("F", n_fac, 12),
-        "facility_type": fac_type,
-        "address_code": fac_address,
-        "grid_code": fac_grid,
-        "grid_conflict": pa.array(np.zeros(n_fac, dtype=bool)),
-        "street_code": street_codes(fac_grid),
-    })
+    facility = _table(
+        "facility",
+        {
+            "facility_id": _numbered("F", n_fac, 12),
+            "facility_type": fac_type,
+            "address_code": fac_address,
+            "grid_code": fac_grid,
+            "grid_conflict": pa.array(np.zeros(n_fac, dtype=bool)),
+            "street_code": street_codes(fac_grid),
+        },
+    )
 
     person_id = _numbered("P", persons, 12)
     id_number = resident_ids(rng, persons)
     residence_idx = rng.integers(0, n_house, size=persons)
     residence = pc.take(house_id, pa.array(residence_idx))
     employer = _pick(rng, org_id, persons, null_share=0.4)
-    person = _table("person", {
-        "person_id": person_id,
-        "id_type": pa.array(["居民身份证"] * persons),
-        "id_number": id_number,
-        "name": _join(_choice(rng, ["张", "王", "李", "陳", "歐陽"], persons), _choice(rng, ["伟", "芳", "國強"], persons)),
-        "sex": _choice(rng, ["M", "F"], persons),
-        "phone": pc.if_else(pa.array(rng.random(persons) < 0.8), mobiles(rng, persons), pa.scalar(None, pa.string())),
-        "hukou_address_code": _pick(rng, address_code, persons, null_share=0.1),
-        "residence_house_id": residence,
-        "population_type": _choice(rng, ["户籍", "流动"], persons),
-        "separated": pa.array(rng.random(persons) < 0.1),
-        "employer_org_id": employer,
-        "grid_code": pc.take(addr_grid, pa.array(residence_idx)),
-        "street_code": pc.take(addr_street, pa.array(residence_idx)),
-        "sources": _list_of("gongan_hukou", persons),
-    })
+    person = _table(
+        "person",
+        {
+            "person_id": person_id,
+            "id_type": pa.array(["居民身份证"] * persons),
+            "id_number": id_number,
+            "name": _join(
+                _choice(rng, ["张", "王", "李", "陳", "歐陽"], persons),
+                _choice(rng, ["伟", "芳", "國強"], persons),
+            ),
+            "sex": _choice(rng, ["M", "F"], persons),
+            "phone": pc.if_else(
+                pa.array(rng.random(persons) < 0.8), mobiles(rng, persons), pa.scalar(None, pa.string())
+            ),
+            "hukou_address_code": _pick(rng, address_code, persons, null_share=0.1),
+            "residence_house_id": residence,
+            "population_type": _choice(rng, ["户籍", "流动"], persons),
+            "separated": pa.array(rng.random(persons) < 0.1),
+            "employer_org_id": employer,
+            "grid_code": pc.take(addr_grid, pa.array(residence_idx)),
+            "street_code": pc.take(addr_street, pa.array(residence_idx)),
+            "sources": _list_of("gongan_hukou", persons),
+        },
+    )
 
-    person_house = _table("person_house", {
-        "person_id": person_id, "house_id": residence, "relation": pa.array(["居住"] * persons),
-        "is_current": pa.array(np.ones(persons, dtype=bool)),
-        "street_code": pc.take(addr_street, pa.array(residence_idx)),
-    })
+    person_house = _table(
+        "person_house",
+        {
+            "person_id": person_id,
+            "house_id": residence,
+            "relation": pa.array(["居住"] * persons),
+            "is_current": pa.array(np.ones(persons, dtype=bool)),
+            "street_code": pc.take(addr_street, pa.array(residence_idx)),
+        },
+    )
     employed = pc.is_valid(employer)
-    person_organisation = _table("person_organisation", {
-        "person_id": person_id.filter(employed), "org_id": employer.filter(employed),
-        "relation": pa.array(["就业"] * pc.sum(employed).as_py() if persons else [], pa.string()),
-    })
-    organisation_address = _table("organisation_address", {
-        "org_id": org_id, "address_code": org_addr, "relation": pa.array(["注册"] * n_org),
-    })
-    source_xref = _table("source_xref", {
-        # the police feed keys its records by ID number: the shared layer must scrub them
-        "feed": pa.array(["gongan_hukou"] * persons + ["shichang_org"] * n_org),
-        "source_record_id": pa.concat_arrays([id_number, organisation.column("credit_code").combine_chunks()]),
-        "entity_type": pa.array(["person"] * persons + ["organisation"] * n_org),
-        "entity_id": pa.concat_arrays([person_id, org_id]),
-        "score": pa.array(np.ones(persons + n_org)),
-        "method": pa.array(["id_exact"] * (persons + n_org)),
-        "line": pa.array(np.arange(persons + n_org, dtype=np.int64) + 2),
-    })
+    person_organisation = _table(
+        "person_organisation",
+        {
+            "person_id": person_id.filter(employed),
+            "org_id": employer.filter(employed),
+            "relation": pa.array(["就业"] * pc.sum(employed).as_py() if persons else [], pa.string()),
+        },
+    )
+    organisation_address = _table(
+        "organisation_address",
+        {
+            "org_id": org_id,
+            "address_code": org_addr,
+            "relation": pa.array(["注册"] * n_org),
+        },
+    )
+    source_xref = _table(
+        "source_xref",
+        {
+            # the police feed keys its records by ID number: the shared layer must scrub them
+            "feed": pa.array(["gongan_hukou"] * persons + ["shichang_org"] * n_org),
+            "source_record_id": pa.concat_arrays(
+                [id_number, organisation.column("credit_code").combine_chunks()]
+            ),
+            "entity_type": pa.array(["person"] * persons + ["organisation"] * n_org),
+            "entity_id": pa.concat_arrays([person_id, org_id]),
+            "score": pa.array(np.ones(persons + n_org)),
+            "method": pa.array(["id_exact"] * (persons + n_org)),
+            "line": pa.array(np.arange(persons + n_org, dtype=np.int64) + 2),
+        },
+    )
 
     raw_ids = id_number.slice(0, 3).to_pylist() + ["44010619900101123X"] * 3
     raw_phones = mobiles(rng, 3).to_pylist() + ["13800138000"] * 3
     full_width = raw_ids[0].translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
-    quarantine = _table("quarantine", {
-        "feed": pa.array(["gongan_hukou"] * 3),
-        "raw_sha256": pa.array(["9f" + "0" * 62] * 3),
-        "file_name": pa.array(["户籍人口2024.csv"] * 3),
-        "line": pa.array([7, 8, 9], pa.int64()),
-        "column": pa.array(["csrq", None, "sfzh"]),
-        "reason_code": pa.array(["invalid_date", "ragged_row", "invalid_id_number"]),
-        "message": pa.array([f"出生日期無效, 身份证 {raw_ids[0]}", "列數不一致", f"联系电话{raw_phones[0]}"]),
-        "original_text": pa.array([
-            f"陳大文,{raw_ids[1]},{raw_phones[1]},二〇二三年十三月",
-            f"李小龍,{full_width},+86 {raw_phones[2]}",
-            f"王芳,{raw_ids[2][:17]}0,电话:{raw_phones[0]}",
-        ]),
-    })
-    address_review = _table("address_review", {
-        "feed": pa.array(["minzheng_elderly", "minzheng_elderly"]),
-        "source_record_id": pa.array(["MZ0001", "MZ0002"]),
-        "field": pa.array(["address", "address"]),
-        "address_text": pa.array([f"天河區某街3號 聯繫人電話{raw_phones[1]}", "体育西路１２号"]),
-        "status": pa.array(["unmatched", "ambiguous"]),
-    })
+    quarantine = _table(
+        "quarantine",
+        {
+            "feed": pa.array(["gongan_hukou"] * 3),
+            "raw_sha256": pa.array(["9f" + "0" * 62] * 3),
+            "file_name": pa.array(["户籍人口2024.csv"] * 3),
+            "line": pa.array([7, 8, 9], pa.int64()),
+            "column": pa.array(["csrq", None, "sfzh"]),
+            "reason_code": pa.array(["invalid_date", "ragged_row", "invalid_id_number"]),
+            "message": pa.array(
+                [f"出生日期無效, 身份证 {raw_ids[0]}", "列數不一致", f"联系电话{raw_phones[0]}"]
+            ),
+            "original_text": pa.array(
+                [
+                    f"陳大文,{raw_ids[1]},{raw_phones[1]},二〇二三年十三月",
+                    f"李小龍,{full_width},+86 {raw_phones[2]}",
+                    f"王芳,{raw_ids[2][:17]}0,电话:{raw_phones[0]}",
+                ]
+            ),
+        },
+    )
+    address_review = _table(
+        "address_review",
+        {
+            "feed": pa.array(["minzheng_elderly", "minzheng_elderly"]),
+            "source_record_id": pa.array(["MZ0001", "MZ0002"]),
+            "field": pa.array(["address", "address"]),
+            "address_text": pa.array([f"天河區某街3號 聯繫人電話{raw_phones[1]}", "体育西路１２号"]),
+            "status": pa.array(["unmatched", "ambiguous"]),
+        },
+    )
     tables = {
-        "address": address, "grid": grid, "person": person, "house": house, "organisation": organisation,
-        "facility": facility, "person_house": person_house, "person_organisation": person_organisation,
-        "organisation_address": organisation_address, "source_xref": source_xref, "quarantine": quarantine,
+        "address": address,
+        "grid": grid,
+        "person": person,
+        "house": house,
+        "organisation": organisation,
+        "facility": facility,
+        "person_house": person_house,
+        "person_organisation": person_organisation,
+        "organisation_address": organisation_address,
+        "source_xref": source_xref,
+        "quarantine": quarantine,
         "address_review": address_review,
     }
     if "field_issue" in TABLES:
-        tables["field_issue"] = _table("field_issue", {
-            "feed": pa.array(["renshe_insured"]), "source_record_id": pa.array(["RS-77"]),
-            "field": pa.array(["id_number"]), "reason_code": pa.array(["invalid_id_number"]),
-            "original_value": pa.array([raw_ids[1][:17] + ("1" if raw_ids[1][17] != "1" else "2")]),
-        })
+        tables["field_issue"] = _table(
+            "field_issue",
+            {
+                "feed": pa.array(["renshe_insured"]),
+                "source_record_id": pa.array(["RS-77"]),
+                "field": pa.array(["id_number"]),
+                "reason_code": pa.array(["invalid_id_number"]),
+                "original_value": pa.array([raw_ids[1][:17] + ("1" if raw_ids[1][17] != "1" else "2")]),
+            },
+        )
     for name in TABLES:  # tables other engineers add to the schema later arrive empty
         tables.setdefault(name, arrow_schema(name).empty_table())
     return tables

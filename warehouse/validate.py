@@ -139,7 +139,13 @@ def build_checks(
     # a single-column key never may.
     not_null = [c.name for c in t.columns if not c.nullable or (t.key == (c.name,))]
     for name in not_null:
-        why = "key column" if name in t.key else "partition column" if name in t.partition_by else "nullable=False"
+        why = (
+            "key column"
+            if name in t.key
+            else "partition column"
+            if name in t.partition_by
+            else "nullable=False"
+        )
         add("expect_column_values_to_not_be_null", name, why)
     if len(t.key) == 1:
         add("expect_column_values_to_be_unique", t.key[0], "key")
@@ -155,18 +161,33 @@ def build_checks(
         if c.pattern == CREDIT_CODE_PATTERN:
             add("expect_column_values_to_be_valid_credit_code", c.name, "GB 32100 check character")
         if is_grid:
-            add("expect_column_values_to_match_regex", c.name, "grid code format",
-                regex=grid_code_regex(grid_code_width))
+            add(
+                "expect_column_values_to_match_regex",
+                c.name,
+                "grid code format",
+                regex=grid_code_regex(grid_code_width),
+            )
         if c.values:
             add("expect_column_values_to_be_in_set", c.name, "value set", value_set=list(c.values))
         if c.references:
-            add("expect_column_values_to_reference_keys", c.name, "referential integrity", reference=c.references)
+            add(
+                "expect_column_values_to_reference_keys",
+                c.name,
+                "referential integrity",
+                reference=c.references,
+            )
     if previous_rows and drift is not None and t.name not in DRIFT_EXEMPT:
         low, high = row_count_bounds(previous_rows, drift)
         why = f"row-count drift vs previous snapshot ({previous_rows} rows, ±{drift:.0%})"
         if new_rows:
             why += f" + {new_rows} rows of entity types that had none"
-        add("expect_table_row_count_to_be_between", None, why, min_value=low + new_rows, max_value=high + new_rows)
+        add(
+            "expect_table_row_count_to_be_between",
+            None,
+            why,
+            min_value=low + new_rows,
+            max_value=high + new_rows,
+        )
     return checks
 
 
@@ -348,8 +369,11 @@ def _gx() -> SimpleNamespace:
         "expect_column_values_to_be_in_set": gxe.ExpectColumnValuesToBeInSet,
         "expect_table_row_count_to_be_between": gxe.ExpectTableRowCountToBeBetween,
     }
-    return SimpleNamespace(gx=gx, classes={**builtin, **custom}, _keep=(
-        ColumnValuesValidResidentId, ColumnValuesValidCreditCode, ColumnValuesReferenceKeys))
+    return SimpleNamespace(
+        gx=gx,
+        classes={**builtin, **custom},
+        _keep=(ColumnValuesValidResidentId, ColumnValuesValidCreditCode, ColumnValuesReferenceKeys),
+    )
 
 
 def _quiet_gx() -> None:
@@ -382,11 +406,16 @@ def check_schemas(tables: dict[str, pa.Table]) -> None:
         want = arrow_schema(name)
         got = data.schema
         if got.names != want.names or any(g.type != w.type for g, w in zip(got, want, strict=True)):
-            diff = [f"{w.name}: want {w.type}" + (f", got {got.field(w.name).type}" if w.name in got.names
-                                                  else ", missing") for w in want
-                    if w.name not in got.names or got.field(w.name).type != w.type]
+            diff = [
+                f"{w.name}: want {w.type}"
+                + (f", got {got.field(w.name).type}" if w.name in got.names else ", missing")
+                for w in want
+                if w.name not in got.names or got.field(w.name).type != w.type
+            ]
             extra_cols = [n for n in got.names if n not in want.names]
-            raise SchemaMismatch(f"table {name}: columns differ from warehouse.schema — {diff}; extra {extra_cols}")
+            raise SchemaMismatch(
+                f"table {name}: columns differ from warehouse.schema — {diff}; extra {extra_cols}"
+            )
 
 
 def _example(value: object, pii: bool) -> str:
@@ -406,7 +435,9 @@ def _outcome(check: Check, res: Any) -> ExpectationOutcome:
     error = None
     if info.get("raised_exception"):
         error = str(info.get("exception_message") or "exception")
-    examples = list(dict.fromkeys(_example(v, pii) for v in result.get("partial_unexpected_list") or []))[:EXAMPLES]
+    examples = list(dict.fromkeys(_example(v, pii) for v in result.get("partial_unexpected_list") or []))[
+        :EXAMPLES
+    ]
     return ExpectationOutcome(
         table=check.table,
         expectation=check.expectation,
@@ -458,8 +489,9 @@ def validate_tables(
             if c.references and c.references not in keysets:
                 ref_table, ref_col = c.references.split(".")
                 keys = pc.unique(tables[ref_table].column(ref_col).drop_null())
-                keysets[c.references] = (keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
-                                         ).cast(pa.large_string())
+                keysets[c.references] = (
+                    keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+                ).cast(pa.large_string())
 
     outcomes: list[ExpectationOutcome] = []
     table_seconds: dict[str, float] = {}
@@ -473,8 +505,13 @@ def validate_tables(
                 table_started = time.perf_counter()
                 prev = previous_rows.get(name) if previous is not None else None
                 new = _rows_without_baseline(t, tables[name], previous_rows) if prev else 0
-                checks = build_checks(t, grid_code_width=grid_code_width, previous_rows=prev,
-                                      drift=settings.row_count_drift, new_rows=new)
+                checks = build_checks(
+                    t,
+                    grid_code_width=grid_code_width,
+                    previous_rows=prev,
+                    drift=settings.row_count_drift,
+                    new_rows=new,
+                )
                 suite = ns.gx.ExpectationSuite(name=f"gridhub.{name}")
                 for i, check in enumerate(checks):
                     cls = ns.classes[check.expectation]
@@ -485,8 +522,10 @@ def validate_tables(
                     .add_batch_definition_whole_dataframe(f"{name}_all")
                     .get_batch(batch_parameters={"dataframe": _frame(tables[name], checks, t.key)})
                 )
-                res = batch.validate(suite, result_format={"result_format": "SUMMARY",
-                                                           "partial_unexpected_count": EXAMPLES * 4})
+                res = batch.validate(
+                    suite,
+                    result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES * 4},
+                )
                 by_check = {r.expectation_config.meta["check"]: r for r in res.results}
                 outcomes.extend(_outcome(check, by_check[i]) for i, check in enumerate(checks))
                 table_seconds[name] = time.perf_counter() - table_started
@@ -507,6 +546,12 @@ def validate_tables(
     (report_dir / "validation.json").write_text(
         json.dumps(report.to_dict(), ensure_ascii=False, indent=1, default=str), encoding="utf-8"
     )
-    log.info("validated %d tables, %d expectations, %d failed in %.2f s; data docs %s", len(TABLES),
-             len(outcomes), sum(not o.success for o in outcomes), report.seconds, report.data_docs_path)
+    log.info(
+        "validated %d tables, %d expectations, %d failed in %.2f s; data docs %s",
+        len(TABLES),
+        len(outcomes),
+        sum(not o.success for o in outcomes),
+        report.seconds,
+        report.data_docs_path,
+    )
     return report

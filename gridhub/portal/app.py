@@ -47,7 +47,7 @@ RESULT_TEXT = {
 }
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                               "frame-ancestors 'self'; base-uri 'none'",
+    "frame-ancestors 'self'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -84,18 +84,25 @@ class _Portal:
             try:
                 cfg = Workspace(self.ws_root).config
             except ConfigError as e:
-                log.error("portal: gridhub.yaml changed but does not load; keeping the previous config: %s", e)
+                log.error(
+                    "portal: gridhub.yaml changed but does not load; keeping the previous config: %s", e
+                )
                 self._mtime = mtime
                 return self._cfg
             if cfg.portal is not None:
                 self._cfg, self._mtime = cfg, mtime
         return self._cfg
 
-    def render(self, request: Request, template: str, session: dict, status: int = 200, **ctx) -> HTMLResponse:
+    def render(
+        self, request: Request, template: str, session: dict, status: int = 200, **ctx
+    ) -> HTMLResponse:
         cfg = self.config()
         html = self.env.get_template(template).render(
-            base=_base(request), csrf=session["csrf"], department=session.get("dept"),
-            workspace_name=cfg.name, **ctx,
+            base=_base(request),
+            csrf=session["csrf"],
+            department=session.get("dept"),
+            workspace_name=cfg.name,
+            **ctx,
         )
         resp = HTMLResponse(html, status_code=status)
         self.set_cookie(request, resp, session)
@@ -104,8 +111,13 @@ class _Portal:
     def set_cookie(self, request: Request, resp: Response, session: dict) -> None:
         cfg = self.config()
         resp.set_cookie(
-            COOKIE, self.sessions.dump(session), max_age=self.sessions.max_age, path=_base(request) or "/",
-            httponly=True, samesite="strict", secure=bool(cfg.portal and cfg.portal.secure_cookies),
+            COOKIE,
+            self.sessions.dump(session),
+            max_age=self.sessions.max_age,
+            path=_base(request) or "/",
+            httponly=True,
+            samesite="strict",
+            secure=bool(cfg.portal and cfg.portal.secure_cookies),
         )
 
 
@@ -127,11 +139,15 @@ def create_app(workspace_root: str | Path) -> FastAPI:
     ws = Workspace(Path(workspace_root))
     cfg = ws.config
     if cfg.portal is None:
-        raise PortalConfigError(f"{ws.root / 'gridhub.yaml'} has no 'portal:' section: add departments and "
-                                f"password hashes (`gridhub portal-passwd`), see docs/portal.md")
+        raise PortalConfigError(
+            f"{ws.root / 'gridhub.yaml'} has no 'portal:' section: add departments and "
+            f"password hashes (`gridhub portal-passwd`), see docs/portal.md"
+        )
     portal = _Portal(
         ws_root=ws.root,
-        sessions=Sessions(session_secret(cfg.portal.session_secret_env), int(cfg.portal.session_hours * 3600)),
+        sessions=Sessions(
+            session_secret(cfg.portal.session_secret_env), int(cfg.portal.session_hours * 3600)
+        ),
         throttle=SignInThrottle(),
         env=Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(["html"])),
         _cfg=cfg,
@@ -169,8 +185,12 @@ def create_app(workspace_root: str | Path) -> FastAPI:
             return portal.render(request, "login.html", session, entered="", error=None)
         cfg = portal.config()
         return portal.render(
-            request, "home.html", session, feeds=cfg.portal_feeds(dept),
-            max_size=format_size(cfg.portal.max_upload_bytes), recent=recent_uploads(portal.ws, dept),
+            request,
+            "home.html",
+            session,
+            feeds=cfg.portal_feeds(dept),
+            max_size=format_size(cfg.portal.max_upload_bytes),
+            recent=recent_uploads(portal.ws, dept),
             result_text=RESULT_TEXT,
         )
 
@@ -186,20 +206,35 @@ def create_app(workspace_root: str | Path) -> FastAPI:
         password = str(form.get("password", ""))[:256]
         client = _client(request)
         if not csrf_ok(session, str(form.get("csrf", ""))):
-            return portal.render(request, "login.html", Sessions.new(), status=400, entered=entered,
-                                 error="页面已过期，请重新登录。")
+            return portal.render(
+                request,
+                "login.html",
+                Sessions.new(),
+                status=400,
+                entered=entered,
+                error="页面已过期，请重新登录。",
+            )
         if portal.throttle.blocked(client):
-            append_audit(portal.ws, "sign_in", department=entered, ok=False, reason="throttled", client_ip=client)
-            return portal.render(request, "login.html", session, status=429, entered=entered,
-                                 error="登录失败次数过多，请5分钟后再试。")
+            append_audit(
+                portal.ws, "sign_in", department=entered, ok=False, reason="throttled", client_ip=client
+            )
+            return portal.render(
+                request,
+                "login.html",
+                session,
+                status=429,
+                entered=entered,
+                error="登录失败次数过多，请5分钟后再试。",
+            )
         cfg = portal.config()
         hashes = {k: v.password_hash for k, v in cfg.portal.departments.items()}
         ok = await run_in_threadpool(check_sign_in, hashes, entered, password)
         append_audit(portal.ws, "sign_in", department=entered, ok=ok, client_ip=client)
         if not ok:
             portal.throttle.failed(client)
-            return portal.render(request, "login.html", session, status=401, entered=entered,
-                                 error="部门或密码不正确。")
+            return portal.render(
+                request, "login.html", session, status=401, entered=entered, error="部门或密码不正确。"
+            )
         portal.throttle.succeeded(client)
         resp = RedirectResponse(_base(request) + "/", status_code=303)
         portal.set_cookie(request, resp, Sessions.new(entered))
@@ -210,7 +245,9 @@ def create_app(workspace_root: str | Path) -> FastAPI:
         session = session_of(request)
         form = await request.form(max_files=0, max_fields=4, max_part_size=1024)
         if not csrf_ok(session, str(form.get("csrf", ""))):
-            return portal.render(request, "message.html", session, status=400, message="页面已过期，请刷新后重试。")
+            return portal.render(
+                request, "message.html", session, status=400, message="页面已过期，请刷新后重试。"
+            )
         resp = RedirectResponse(_base(request) + "/", status_code=303)
         resp.delete_cookie(COOKIE, path=_base(request) or "/")
         return resp
@@ -219,16 +256,27 @@ def create_app(workspace_root: str | Path) -> FastAPI:
     async def upload(request: Request) -> Response:
         session, dept = signed_in(request)
         if dept is None:
-            return portal.render(request, "login.html", session, status=401, entered="",
-                                 error="请先登录。")
+            return portal.render(request, "login.html", session, status=401, entered="", error="请先登录。")
         cfg = portal.config()
         client = _client(request)
         tmp_dir = portal.ws.state / TMP_DIR
 
-        def refuse(message: str, code: str, status: int, feed: str = "", name: str = "", size: int = 0,
-                   sha: str = "") -> Response:
-            append_audit(portal.ws, "upload", department=dept, feed=feed, original_name=name, size=size,
-                         sha256=sha, result="refused", reason=code, message=message, client_ip=client)
+        def refuse(
+            message: str, code: str, status: int, feed: str = "", name: str = "", size: int = 0, sha: str = ""
+        ) -> Response:
+            append_audit(
+                portal.ws,
+                "upload",
+                department=dept,
+                feed=feed,
+                original_name=name,
+                size=size,
+                sha256=sha,
+                result="refused",
+                reason=code,
+                message=message,
+                client_ip=client,
+            )
             return portal.render(request, "message.html", session, status=status, message=message)
 
         try:
@@ -239,20 +287,39 @@ def create_app(workspace_root: str | Path) -> FastAPI:
             shown = safe_original_name(got.client_name or "")
             feed_name = got.fields.get("feed", "")[:64]
             if not csrf_ok(session, got.fields.get("csrf")):
-                return refuse("页面已过期或请求来源不明，请刷新上传页面后重试。", "csrf", 403, feed_name, shown)
+                return refuse(
+                    "页面已过期或请求来源不明，请刷新上传页面后重试。", "csrf", 403, feed_name, shown
+                )
             allowed = {f.name: f for f in cfg.portal_feeds(dept)}
             if feed_name not in allowed:
                 # the same words whether the feed exists or belongs to another department
-                return refuse("没有这个数据源，或本部门无权向它上传。", "feed_not_allowed", 403, feed_name, shown)
+                return refuse(
+                    "没有这个数据源，或本部门无权向它上传。", "feed_not_allowed", 403, feed_name, shown
+                )
             if got.client_name is None:
                 return refuse("请选择要上传的文件。", "no_file", 400, feed_name)
             if got.too_large:
-                return refuse(f"文件过大：{format_size(got.size)}，单个文件不能超过 "
-                              f"{format_size(cfg.portal.max_upload_bytes)}。请拆分后分批上传。",
-                              "too_large", 413, feed_name, shown, got.size)
+                return refuse(
+                    f"文件过大：{format_size(got.size)}，单个文件不能超过 "
+                    f"{format_size(cfg.portal.max_upload_bytes)}。请拆分后分批上传。",
+                    "too_large",
+                    413,
+                    feed_name,
+                    shown,
+                    got.size,
+                )
             return await run_in_threadpool(
-                _check_and_land, portal, request, session, dept, allowed[feed_name], got.path, shown, got.size,
-                got.sha256, client,
+                _check_and_land,
+                portal,
+                request,
+                session,
+                dept,
+                allowed[feed_name],
+                got.path,
+                shown,
+                got.size,
+                got.sha256,
+                client,
             )
         finally:
             got.discard()
@@ -274,10 +341,14 @@ def _reason_rows(preview: FilePreview) -> tuple[list[dict], list[dict]]:
     rows = preview.quarantine.slice(0, DETAIL_ROWS).to_pylist()
     for row in sorted(rows, key=lambda r: r["line"]):
         value = row.get("original_text") or ""
-        details.append({
-            "line": row["line"], "column": row.get("column") or "（整行）", "reason": _reason_text(row["reason_code"]),
-            "value": value if len(value) <= 80 else value[:79] + "…",
-        })
+        details.append(
+            {
+                "line": row["line"],
+                "column": row.get("column") or "（整行）",
+                "reason": _reason_text(row["reason_code"]),
+                "value": value if len(value) <= 80 else value[:79] + "…",
+            }
+        )
     return reasons, details
 
 
@@ -288,15 +359,43 @@ def _reason_text(code: str) -> str:
         return code
 
 
-def _check_and_land(portal: _Portal, request: Request, session: dict, dept: str, feed: Feed, path: Path,
-                    shown: str, size: int, sha: str, client: str) -> Response:
+def _check_and_land(
+    portal: _Portal,
+    request: Request,
+    session: dict,
+    dept: str,
+    feed: Feed,
+    path: Path,
+    shown: str,
+    size: int,
+    sha: str,
+    client: str,
+) -> Response:
     """Type the file by content, dry-run the feed's parse, land it if the file as a whole is usable, audit."""
     ws = portal.ws
-    ctx = {"feed_label": _feed_label(feed), "original_name": shown, "size_text": format_size(size),
-           "sha256": sha, "r": None, "reasons": [], "details": [], "warnings": [], "stored_as": None,
-           "error": None, "error_detail": None, "accepted": False, "truncated": False}
-    audit = {"department": dept, "feed": feed.name, "original_name": shown, "size": size, "sha256": sha,
-             "client_ip": client}
+    ctx = {
+        "feed_label": _feed_label(feed),
+        "original_name": shown,
+        "size_text": format_size(size),
+        "sha256": sha,
+        "r": None,
+        "reasons": [],
+        "details": [],
+        "warnings": [],
+        "stored_as": None,
+        "error": None,
+        "error_detail": None,
+        "accepted": False,
+        "truncated": False,
+    }
+    audit = {
+        "department": dept,
+        "feed": feed.name,
+        "original_name": shown,
+        "size": size,
+        "sha256": sha,
+        "client_ip": client,
+    }
     try:
         kind = sniff_upload(path)
     except UploadRejected as e:
@@ -316,23 +415,46 @@ def _check_and_land(portal: _Portal, request: Request, session: dict, dept: str,
     if preview.problem is not None:
         ctx["error"] = describe(preview.problem.code)
         ctx["error_detail"] = preview.problem.detail or None
-        append_audit(ws, "upload", **audit, result="rejected", reason=str(preview.problem.code),
-                     message=preview.problem.message, kind=kind)
+        append_audit(
+            ws,
+            "upload",
+            **audit,
+            result="rejected",
+            reason=str(preview.problem.code),
+            message=preview.problem.message,
+            kind=kind,
+        )
         return portal.render(request, "report.html", session, status=422, **ctx)
     try:
         landed = land_file(ws, feed.name, path, land_name)
     except LandingError as e:
         ctx["error"] = "该数据源不接收这种文件。"
         ctx["error_detail"] = str(e)
-        append_audit(ws, "upload", **audit, result="rejected", reason="landing_refused", message=str(e), kind=kind)
+        append_audit(
+            ws, "upload", **audit, result="rejected", reason="landing_refused", message=str(e), kind=kind
+        )
         return portal.render(request, "report.html", session, status=422, **ctx)
     reasons, details = _reason_rows(preview)
-    ctx.update(reasons=reasons, details=details, stored_as=landed.name, accepted=True,
-               truncated=preview.quarantine_entries > len(details))
+    ctx.update(
+        reasons=reasons,
+        details=details,
+        stored_as=landed.name,
+        accepted=True,
+        truncated=preview.quarantine_entries > len(details),
+    )
     result = "accepted_with_quarantine" if r.rows_quarantined else "accepted"
-    append_audit(ws, "upload", **audit, result=result, kind=kind, stored_as=landed.name,
-                 rows_read=r.rows_read, rows_accepted=r.rows_staged, rows_quarantined=r.rows_quarantined,
-                 reasons=dict(sorted(r.reasons.items())))
+    append_audit(
+        ws,
+        "upload",
+        **audit,
+        result=result,
+        kind=kind,
+        stored_as=landed.name,
+        rows_read=r.rows_read,
+        rows_accepted=r.rows_staged,
+        rows_quarantined=r.rows_quarantined,
+        reasons=dict(sorted(r.reasons.items())),
+    )
     log.info("portal: %s uploaded %s to %s as %s (%s)", dept, shown, feed.name, landed.name, result)
     return portal.render(request, "report.html", session, **ctx)
 

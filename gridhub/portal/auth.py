@@ -60,8 +60,15 @@ def _derive(password: str, stored: str) -> tuple[bytes, bytes]:
         if parts[0] == "scrypt" and len(parts) == 6:
             n, r, p = (int(x) for x in parts[1:4])
             salt, expected = _unb64(parts[4]), _unb64(parts[5])
-            derived = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p,
-                                     maxmem=256 * 1024 * 1024, dklen=len(expected))
+            derived = hashlib.scrypt(
+                password.encode("utf-8"),
+                salt=salt,
+                n=n,
+                r=r,
+                p=p,
+                maxmem=256 * 1024 * 1024,
+                dklen=len(expected),
+            )
             return derived, expected
         if parts[0] == "pbkdf2_sha256" and len(parts) == 4:
             iterations = int(parts[1])
@@ -136,8 +143,9 @@ def session_secret(env_name: str) -> str:
     if value:
         log.warning("%s is shorter than 16 characters: using a random session key instead", env_name)
     else:
-        log.warning("%s is not set: using a random session key (sign-ins end when the portal restarts)",
-                    env_name)
+        log.warning(
+            "%s is not set: using a random session key (sign-ins end when the portal restarts)", env_name
+        )
     return secrets.token_urlsafe(32)
 
 

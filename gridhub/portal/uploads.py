@@ -64,7 +64,9 @@ def _drain_limit(max_bytes: int) -> int:
     return max(2 * max_bytes, max_bytes + 32 * 1024 * 1024)
 
 
-async def receive_upload(request: Request, tmp_dir: Path, max_bytes: int, file_field: str = "file") -> ReceivedUpload:
+async def receive_upload(
+    request: Request, tmp_dir: Path, max_bytes: int, file_field: str = "file"
+) -> ReceivedUpload:
     """Parse the multipart body of ``request`` as it streams in; the one file goes to a temp file in ``tmp_dir``.
 
     Sets ``too_large`` (and keeps no bytes) when the file passes ``max_bytes``. Raises :class:`UploadRejected`
@@ -83,7 +85,14 @@ async def receive_upload(request: Request, tmp_dir: Path, max_bytes: int, file_f
     tmp_dir.mkdir(parents=True, exist_ok=True)
     out = ReceivedUpload()
     digest = hashlib.sha256()
-    state: dict = {"headers": {}, "hname": b"", "hvalue": b"", "name": None, "is_file": False, "buf": bytearray()}
+    state: dict = {
+        "headers": {},
+        "hname": b"",
+        "hvalue": b"",
+        "name": None,
+        "is_file": False,
+        "buf": bytearray(),
+    }
     fh = None
     problems: list[UploadRejected] = []
 
@@ -134,11 +143,18 @@ async def receive_upload(request: Request, tmp_dir: Path, max_bytes: int, file_f
         if not state["is_file"] and state["name"]:
             out.fields[state["name"]] = bytes(state["buf"]).decode("utf-8", "replace")
 
-    parser = MultipartParser(boundary, {
-        "on_part_begin": on_part_begin, "on_part_data": on_part_data, "on_part_end": on_part_end,
-        "on_header_field": on_header_field, "on_header_value": on_header_value, "on_header_end": on_header_end,
-        "on_headers_finished": on_headers_finished,
-    })
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+        },
+    )
     received = 0
     try:
         async for chunk in request.stream():
@@ -199,8 +215,11 @@ _ACCEPTED = "请上传CSV文本表格或Excel(.xlsx)工作簿。"
 
 
 def _unsupported(what: str) -> UploadRejected:
-    return UploadRejected(f"文件类型不支持：该文件的内容是{what}（按文件内容判断，与文件名无关）。{_ACCEPTED}",
-                          "unsupported_type", 415)
+    return UploadRejected(
+        f"文件类型不支持：该文件的内容是{what}（按文件内容判断，与文件名无关）。{_ACCEPTED}",
+        "unsupported_type",
+        415,
+    )
 
 
 def sniff_upload(path: Path) -> str:
@@ -215,8 +234,9 @@ def sniff_upload(path: Path) -> str:
             with zipfile.ZipFile(path) as zf:
                 names = zf.namelist()
         except (zipfile.BadZipFile, OSError, EOFError):
-            raise UploadRejected(f"{describe(ReasonCode.UNREADABLE_FILE)}：压缩结构已损坏。", "unreadable_file",
-                                 415) from None
+            raise UploadRejected(
+                f"{describe(ReasonCode.UNREADABLE_FILE)}：压缩结构已损坏。", "unreadable_file", 415
+            ) from None
         if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
             return "xlsx"
         if "[Content_Types].xml" in names and any(n.startswith("word/") for n in names):

@@ -24,13 +24,38 @@ from gridhub.sample import names as N
 
 #: Columns of reference/standard_addresses.csv, in order.
 ADDRESS_COLUMNS = (
-    "address_code", "division_code", "province", "city", "district", "street", "community", "road",
-    "villager_group", "house_number", "estate", "building", "unit", "floor", "room", "standard_text",
-    "building_code", "grid_code", "lon", "lat",
+    "address_code",
+    "division_code",
+    "province",
+    "city",
+    "district",
+    "street",
+    "community",
+    "road",
+    "villager_group",
+    "house_number",
+    "estate",
+    "building",
+    "unit",
+    "floor",
+    "room",
+    "standard_text",
+    "building_code",
+    "grid_code",
+    "lon",
+    "lat",
 )
 GRID_COLUMNS = (
-    "grid_code", "name", "grid_type", "parent_grid_code", "community_code", "street_code", "district_code",
-    "wkt", "valid_from", "valid_to",
+    "grid_code",
+    "name",
+    "grid_type",
+    "parent_grid_code",
+    "community_code",
+    "street_code",
+    "district_code",
+    "wkt",
+    "valid_from",
+    "valid_to",
 )
 DIVISION_COLUMNS = ("code", "name", "level", "parent_code", "aliases")
 
@@ -82,17 +107,33 @@ def _divisions() -> tuple[list[dict], list[dict]]:
         s_code = dist[0] + s_suffix
         town = int(s_suffix) >= 100
         s_alias = s_short if town else f"{s_short}|{s_short}街"
-        rows.append({"code": s_code, "name": s_name, "level": "street", "parent_code": dist[0], "aliases": s_alias})
+        rows.append(
+            {"code": s_code, "name": s_name, "level": "street", "parent_code": dist[0], "aliases": s_alias}
+        )
         for c_suffix, c_name, c_short, roads in comms:
             c_code = s_code + c_suffix
             rural = int(c_suffix) >= 200
             c_alias = f"{c_short}|{c_short}村委会" if rural else f"{c_short}|{c_short}居委会"
-            rows.append({"code": c_code, "name": c_name, "level": "community", "parent_code": s_code,
-                         "aliases": c_alias})
-            communities.append({
-                "community_code": c_code, "community": c_name, "community_short": c_short,
-                "street_code": s_code, "street": s_name, "rural": rural, "roads": roads,
-            })
+            rows.append(
+                {
+                    "code": c_code,
+                    "name": c_name,
+                    "level": "community",
+                    "parent_code": s_code,
+                    "aliases": c_alias,
+                }
+            )
+            communities.append(
+                {
+                    "community_code": c_code,
+                    "community": c_name,
+                    "community_short": c_short,
+                    "street_code": s_code,
+                    "street": s_name,
+                    "rural": rural,
+                    "roads": roads,
+                }
+            )
     return rows, communities
 
 
@@ -125,7 +166,8 @@ def _estate_shapes(rng: np.random.Generator, target: int) -> list[tuple[int, int
 def _estate_names(rng: np.random.Generator) -> Iterator[str]:
     """Unique estate names: the real-sounding list first, then composed ones, then later phases (二期...)."""
     base = list(rng.permutation(N.ESTATES)) + list(
-        rng.permutation([a + b for a in N.ESTATE_PREFIXES for b in N.ESTATE_SUFFIXES]))
+        rng.permutation([a + b for a in N.ESTATE_PREFIXES for b in N.ESTATE_SUFFIXES])
+    )
     yield from base
     for phase in "二三四五六七八九":
         for name in base:
@@ -142,11 +184,14 @@ def build_district(rng: np.random.Generator, homes: int, organisations: int) -> 
     urban_idx = [i for i, c in enumerate(communities) if not c["rural"]]
     rural_homes = max(len(rural_idx), round(homes * RURAL_SHARE))
     homes_per = np.zeros(n_comm, dtype=int)
-    homes_per[urban_idx] = _split(max(len(urban_idx), homes - rural_homes), rng.uniform(0.6, 1.4, len(urban_idx)))
+    homes_per[urban_idx] = _split(
+        max(len(urban_idx), homes - rural_homes), rng.uniform(0.6, 1.4, len(urban_idx))
+    )
     homes_per[rural_idx] = _split(rural_homes, rng.uniform(0.7, 1.3, len(rural_idx)))
     shops_per = np.zeros(n_comm, dtype=int)
-    shops_per[urban_idx] = _split(max(len(urban_idx), math.ceil(organisations * SHOPS_PER_ORG)),
-                                  rng.uniform(0.6, 1.4, len(urban_idx)))
+    shops_per[urban_idx] = _split(
+        max(len(urban_idx), math.ceil(organisations * SHOPS_PER_ORG)), rng.uniform(0.6, 1.4, len(urban_idx))
+    )
     towers_at = set(rng.choice(urban_idx, size=min(3, len(urban_idx)), replace=False).tolist())
     office_rooms_total = math.ceil(organisations * OFFICES_PER_ORG)
     estate_names = _estate_names(rng)
@@ -180,10 +225,19 @@ def build_district(rng: np.random.Generator, homes: int, organisations: int) -> 
                 number = take_number(road)
                 estate = next(estate_names)
                 for b in range(1, b_count + 1):
-                    rooms = [{"unit": str(u), "floor": str(f), "room": f"{f}{r:02d}"}
-                             for u in range(1, units + 1) for f in range(1, floors + 1) for r in (1, 2)]
-                    buildings.append(("home", {"road": road, "house_number": number, "estate": estate,
-                                               "building": str(b)}, rooms))
+                    rooms = [
+                        {"unit": str(u), "floor": str(f), "room": f"{f}{r:02d}"}
+                        for u in range(1, units + 1)
+                        for f in range(1, floors + 1)
+                        for r in (1, 2)
+                    ]
+                    buildings.append(
+                        (
+                            "home",
+                            {"road": road, "house_number": number, "estate": estate, "building": str(b)},
+                            rooms,
+                        )
+                    )
             for _ in range(int(shops_per[ci])):
                 road = roads[int(rng.integers(0, len(roads)))]
                 buildings.append(("shop", {"road": road, "house_number": take_number(road)}, [{}]))
@@ -192,9 +246,18 @@ def build_district(rng: np.random.Generator, homes: int, organisations: int) -> 
                 floors = max(3, math.ceil(share / 8))
                 road = roads[0]
                 tower = tower_names.pop()
-                rooms = [{"floor": str(f), "room": f"{f}{r:02d}"} for f in range(2, floors + 2) for r in range(1, 9)]
-                buildings.append(("office", {"road": road, "house_number": take_number(road), "estate": tower},
-                                  rooms[:share]))
+                rooms = [
+                    {"floor": str(f), "room": f"{f}{r:02d}"}
+                    for f in range(2, floors + 2)
+                    for r in range(1, 9)
+                ]
+                buildings.append(
+                    (
+                        "office",
+                        {"road": road, "house_number": take_number(road), "estate": tower},
+                        rooms[:share],
+                    )
+                )
         # --- grids: basic = vertical strips, micro = horizontal strips of each basic grid ------------------
         households = np.array([len(rooms) for _, _, rooms in buildings])
         total = int(households.sum())
@@ -207,21 +270,37 @@ def build_district(rng: np.random.Generator, homes: int, organisations: int) -> 
         for b in range(n_basic):
             basic_code = f"{c_code}{b + 1:03d}"
             bx0, bx1 = x0 + b * bw, x0 + (b + 1) * bw
-            grid_rows.append({
-                "grid_code": basic_code, "name": f"{comm['community']}第{b + 1}网格", "grid_type": "基础网格",
-                "parent_grid_code": "", "community_code": c_code, "street_code": s_code,
-                "district_code": N.DISTRICT[0], "wkt": _rect_wkt(bx0, y0, bx1, y0 + CELL_LAT),
-                "valid_from": GRIDS_VALID_FROM, "valid_to": "",
-            })
+            grid_rows.append(
+                {
+                    "grid_code": basic_code,
+                    "name": f"{comm['community']}第{b + 1}网格",
+                    "grid_type": "基础网格",
+                    "parent_grid_code": "",
+                    "community_code": c_code,
+                    "street_code": s_code,
+                    "district_code": N.DISTRICT[0],
+                    "wkt": _rect_wkt(bx0, y0, bx1, y0 + CELL_LAT),
+                    "valid_from": GRIDS_VALID_FROM,
+                    "valid_to": "",
+                }
+            )
             for m in range(n_micro_per):
                 code = f"{basic_code}{m + 1:03d}"
                 my0, my1 = y0 + m * mh, y0 + (m + 1) * mh
-                grid_rows.append({
-                    "grid_code": code, "name": f"{comm['community']}第{b + 1}网格第{m + 1}微网格",
-                    "grid_type": "微网格", "parent_grid_code": basic_code, "community_code": c_code,
-                    "street_code": s_code, "district_code": N.DISTRICT[0],
-                    "wkt": _rect_wkt(bx0, my0, bx1, my1), "valid_from": GRIDS_VALID_FROM, "valid_to": "",
-                })
+                grid_rows.append(
+                    {
+                        "grid_code": code,
+                        "name": f"{comm['community']}第{b + 1}网格第{m + 1}微网格",
+                        "grid_type": "微网格",
+                        "parent_grid_code": basic_code,
+                        "community_code": c_code,
+                        "street_code": s_code,
+                        "district_code": N.DISTRICT[0],
+                        "wkt": _rect_wkt(bx0, my0, bx1, my1),
+                        "valid_from": GRIDS_VALID_FROM,
+                        "valid_to": "",
+                    }
+                )
                 micro_codes.append(code)
                 micro_rects.append((bx0, my0, bx1, my1))
         # buildings go to micro grids in order of their cumulative households (home / shop / office mixed)
@@ -237,12 +316,28 @@ def build_district(rng: np.random.Generator, homes: int, organisations: int) -> 
             for room in rooms:
                 seq += 1
                 row = {
-                    "address_code": f"{c_code}{seq:06d}", "division_code": c_code, "province": prov,
-                    "city": city, "district": dist, "street": comm["street"], "community": comm["community"],
-                    "road": "", "villager_group": "", "house_number": "", "estate": "", "building": "",
-                    "unit": "", "floor": "", "room": "", "building_code": building_code,
-                    "grid_code": micro_codes[micro_of[bi]], "lon": lon, "lat": lat,
-                    "kind": kind, "street_code": s_code, "rural": comm["rural"],
+                    "address_code": f"{c_code}{seq:06d}",
+                    "division_code": c_code,
+                    "province": prov,
+                    "city": city,
+                    "district": dist,
+                    "street": comm["street"],
+                    "community": comm["community"],
+                    "road": "",
+                    "villager_group": "",
+                    "house_number": "",
+                    "estate": "",
+                    "building": "",
+                    "unit": "",
+                    "floor": "",
+                    "room": "",
+                    "building_code": building_code,
+                    "grid_code": micro_codes[micro_of[bi]],
+                    "lon": lon,
+                    "lat": lat,
+                    "kind": kind,
+                    "street_code": s_code,
+                    "rural": comm["rural"],
                     "community_short": comm["community_short"],
                 }
                 row.update(common)

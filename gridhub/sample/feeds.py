@@ -90,69 +90,207 @@ class FeedSpec:
 SEX_ZH = {"M": "男", "F": "女"}
 SEX_NUM = {"M": "1", "F": "2"}
 
-SPECS: dict[str, FeedSpec] = {s.name: s for s in (
-    FeedSpec(
-        name="gongan_population", department="公安", description="实有人口(户籍+流动), 派出所人口信息系统导出",
-        file_name="实有人口_202506.csv", encoding="gb18030", config_encoding="gb18030", newline="\r\n",
-        headers=("记录编号", "姓名", "性别", "公民身份号码", "出生日期", "民族", "联系电话", "户籍地址", "现住址", "人口类型"),
-        columns={"记录编号": "source_record_id", "姓名": "name", "性别": "sex", "公民身份号码": "id_number",
-                 "出生日期": "birth_date", "民族": "ethnicity", "联系电话": "phone", "户籍地址": "hukou_address",
-                 "现住址": "address", "人口类型": "population_type"},
-        record_id="记录编号", entities=("person",), date_formats=("%Y%m%d",),
-        value_maps={"sex": {"男": "M", "女": "F"}}, address_relation="居住", priority=90,
-        required=("name", "id_number"), malformed=(ReasonCode.RAGGED_ROW, ReasonCode.INVALID_DATE),
-    ),
-    FeedSpec(
-        name="minzheng_assistance", department="民政", description="救助对象与老年人名册",
-        file_name="救助对象名册.csv", encoding="utf-8-sig", config_encoding="utf-8-sig", newline="\r\n",
-        headers=("救助编号", "姓名", "性别", "身份证号", "出生日期", "救助类别", "联系电话", "家庭住址", "所属社区", "登记日期"),
-        columns={"救助编号": "source_record_id", "姓名": "name", "性别": "sex", "身份证号": "id_number",
-                 "出生日期": "birth_date", "联系电话": "phone", "家庭住址": "address", "登记日期": "record_date"},
-        record_id="救助编号", entities=("person",), date_formats=("%Y-%m-%d", "%Y年%m月%d日", "%Y/%m/%d", "%Y%m%d"),
-        value_maps={"sex": {"男": "M", "女": "F", "1": "M", "2": "F"}}, address_relation="居住", priority=50,
-        required=("name",), malformed=(ReasonCode.MISSING_RECORD_ID, ReasonCode.INVALID_DATE),
-    ),
-    FeedSpec(
-        name="renshe_insured", department="人社", description="参保人员及参保单位 (拼音首字母表头)",
-        file_name="cbry_2025q2.csv", encoding="utf-8", config_encoding="utf-8", newline="\n",
-        headers=("xh", "xm", "xb", "sfzh", "csrq", "lxdh", "dwmc", "tyshxydm", "jzdz"),
-        columns={"xh": "source_record_id", "xm": "name", "xb": "sex", "sfzh": "id_number", "csrq": "birth_date",
-                 "lxdh": "phone", "dwmc": "org_name", "tyshxydm": "credit_code", "jzdz": "address"},
-        record_id="xh", entities=("person", "organisation"), date_formats=("%Y/%m/%d", "%Y-%m-%d", "%Y%m%d"),
-        value_maps={"sex": {"1": "M", "2": "F"}}, address_relation="居住", priority=60,
-        required=("name",), malformed=(ReasonCode.INVALID_DATE, ReasonCode.RAGGED_ROW),
-    ),
-    FeedSpec(
-        name="shichang_orgs", department="市场监管", description="市场主体登记信息",
-        file_name="市场主体_青石区.csv", encoding="utf-8", config_encoding="utf-8", newline="\n",
-        headers=("主体身份代码", "统一社会信用代码", "企业名称", "法定代表人", "住所", "成立日期", "登记状态", "行业"),
-        columns={"主体身份代码": "source_record_id", "统一社会信用代码": "credit_code", "企业名称": "org_name",
-                 "法定代表人": "legal_rep", "住所": "org_address", "成立日期": "established",
-                 "登记状态": "org_status", "行业": "industry"},
-        record_id="主体身份代码", entities=("organisation",), date_formats=("%Y-%m-%d", "%Y年%m月%d日"),
-        priority=80, required=("org_name",), malformed=(),
-    ),
-    FeedSpec(
-        name="zhujian_houses", department="住建", description="房屋基础信息 (产权登记)",
-        file_name="房屋信息.csv", encoding="gb18030", config_encoding="auto", newline="\r\n",
-        headers=("房屋编号", "房屋坐落", "用途", "建筑面积", "是否出租", "产权人", "产权人证件号"),
-        columns={"房屋编号": "source_record_id", "房屋坐落": "address", "用途": "house_use", "建筑面积": "house_area",
-                 "是否出租": "rented", "产权人": "name", "产权人证件号": "id_number"},
-        record_id="房屋编号", entities=("house", "person"), date_formats=("%Y-%m-%d",),
-        value_maps={"rented": {"是": "true", "否": "false"}}, address_relation="产权", priority=70,
-        malformed=(ReasonCode.MISSING_RECORD_ID,),
-    ),
-    FeedSpec(
-        name="yingji_facilities", department="应急管理", description="消防栓、监控、避难场所等设施台账",
-        file_name="设施台账.csv", encoding="utf-8", config_encoding="utf-8", newline="\n",
-        headers=("设施编号", "设施类型", "设施名称", "地址", "经度", "纬度", "责任单位", "状态"),
-        columns={"设施编号": "source_record_id", "设施类型": "facility_type", "设施名称": "facility_name",
-                 "地址": "address", "经度": "lon", "纬度": "lat", "责任单位": "responsible",
-                 "状态": "facility_status"},
-        record_id="设施编号", entities=("facility",), date_formats=("%Y-%m-%d",), priority=60,
-        required=("facility_type",), malformed=(),
-    ),
-)}
+SPECS: dict[str, FeedSpec] = {
+    s.name: s
+    for s in (
+        FeedSpec(
+            name="gongan_population",
+            department="公安",
+            description="实有人口(户籍+流动), 派出所人口信息系统导出",
+            file_name="实有人口_202506.csv",
+            encoding="gb18030",
+            config_encoding="gb18030",
+            newline="\r\n",
+            headers=(
+                "记录编号",
+                "姓名",
+                "性别",
+                "公民身份号码",
+                "出生日期",
+                "民族",
+                "联系电话",
+                "户籍地址",
+                "现住址",
+                "人口类型",
+            ),
+            columns={
+                "记录编号": "source_record_id",
+                "姓名": "name",
+                "性别": "sex",
+                "公民身份号码": "id_number",
+                "出生日期": "birth_date",
+                "民族": "ethnicity",
+                "联系电话": "phone",
+                "户籍地址": "hukou_address",
+                "现住址": "address",
+                "人口类型": "population_type",
+            },
+            record_id="记录编号",
+            entities=("person",),
+            date_formats=("%Y%m%d",),
+            value_maps={"sex": {"男": "M", "女": "F"}},
+            address_relation="居住",
+            priority=90,
+            required=("name", "id_number"),
+            malformed=(ReasonCode.RAGGED_ROW, ReasonCode.INVALID_DATE),
+        ),
+        FeedSpec(
+            name="minzheng_assistance",
+            department="民政",
+            description="救助对象与老年人名册",
+            file_name="救助对象名册.csv",
+            encoding="utf-8-sig",
+            config_encoding="utf-8-sig",
+            newline="\r\n",
+            headers=(
+                "救助编号",
+                "姓名",
+                "性别",
+                "身份证号",
+                "出生日期",
+                "救助类别",
+                "联系电话",
+                "家庭住址",
+                "所属社区",
+                "登记日期",
+            ),
+            columns={
+                "救助编号": "source_record_id",
+                "姓名": "name",
+                "性别": "sex",
+                "身份证号": "id_number",
+                "出生日期": "birth_date",
+                "联系电话": "phone",
+                "家庭住址": "address",
+                "登记日期": "record_date",
+            },
+            record_id="救助编号",
+            entities=("person",),
+            date_formats=("%Y-%m-%d", "%Y年%m月%d日", "%Y/%m/%d", "%Y%m%d"),
+            value_maps={"sex": {"男": "M", "女": "F", "1": "M", "2": "F"}},
+            address_relation="居住",
+            priority=50,
+            required=("name",),
+            malformed=(ReasonCode.MISSING_RECORD_ID, ReasonCode.INVALID_DATE),
+        ),
+        FeedSpec(
+            name="renshe_insured",
+            department="人社",
+            description="参保人员及参保单位 (拼音首字母表头)",
+            file_name="cbry_2025q2.csv",
+            encoding="utf-8",
+            config_encoding="utf-8",
+            newline="\n",
+            headers=("xh", "xm", "xb", "sfzh", "csrq", "lxdh", "dwmc", "tyshxydm", "jzdz"),
+            columns={
+                "xh": "source_record_id",
+                "xm": "name",
+                "xb": "sex",
+                "sfzh": "id_number",
+                "csrq": "birth_date",
+                "lxdh": "phone",
+                "dwmc": "org_name",
+                "tyshxydm": "credit_code",
+                "jzdz": "address",
+            },
+            record_id="xh",
+            entities=("person", "organisation"),
+            date_formats=("%Y/%m/%d", "%Y-%m-%d", "%Y%m%d"),
+            value_maps={"sex": {"1": "M", "2": "F"}},
+            address_relation="居住",
+            priority=60,
+            required=("name",),
+            malformed=(ReasonCode.INVALID_DATE, ReasonCode.RAGGED_ROW),
+        ),
+        FeedSpec(
+            name="shichang_orgs",
+            department="市场监管",
+            description="市场主体登记信息",
+            file_name="市场主体_青石区.csv",
+            encoding="utf-8",
+            config_encoding="utf-8",
+            newline="\n",
+            headers=(
+                "主体身份代码",
+                "统一社会信用代码",
+                "企业名称",
+                "法定代表人",
+                "住所",
+                "成立日期",
+                "登记状态",
+                "行业",
+            ),
+            columns={
+                "主体身份代码": "source_record_id",
+                "统一社会信用代码": "credit_code",
+                "企业名称": "org_name",
+                "法定代表人": "legal_rep",
+                "住所": "org_address",
+                "成立日期": "established",
+                "登记状态": "org_status",
+                "行业": "industry",
+            },
+            record_id="主体身份代码",
+            entities=("organisation",),
+            date_formats=("%Y-%m-%d", "%Y年%m月%d日"),
+            priority=80,
+            required=("org_name",),
+            malformed=(),
+        ),
+        FeedSpec(
+            name="zhujian_houses",
+            department="住建",
+            description="房屋基础信息 (产权登记)",
+            file_name="房屋信息.csv",
+            encoding="gb18030",
+            config_encoding="auto",
+            newline="\r\n",
+            headers=("房屋编号", "房屋坐落", "用途", "建筑面积", "是否出租", "产权人", "产权人证件号"),
+            columns={
+                "房屋编号": "source_record_id",
+                "房屋坐落": "address",
+                "用途": "house_use",
+                "建筑面积": "house_area",
+                "是否出租": "rented",
+                "产权人": "name",
+                "产权人证件号": "id_number",
+            },
+            record_id="房屋编号",
+            entities=("house", "person"),
+            date_formats=("%Y-%m-%d",),
+            value_maps={"rented": {"是": "true", "否": "false"}},
+            address_relation="产权",
+            priority=70,
+            malformed=(ReasonCode.MISSING_RECORD_ID,),
+        ),
+        FeedSpec(
+            name="yingji_facilities",
+            department="应急管理",
+            description="消防栓、监控、避难场所等设施台账",
+            file_name="设施台账.csv",
+            encoding="utf-8",
+            config_encoding="utf-8",
+            newline="\n",
+            headers=("设施编号", "设施类型", "设施名称", "地址", "经度", "纬度", "责任单位", "状态"),
+            columns={
+                "设施编号": "source_record_id",
+                "设施类型": "facility_type",
+                "设施名称": "facility_name",
+                "地址": "address",
+                "经度": "lon",
+                "纬度": "lat",
+                "责任单位": "responsible",
+                "状态": "facility_status",
+            },
+            record_id="设施编号",
+            entities=("facility",),
+            date_formats=("%Y-%m-%d",),
+            priority=60,
+            required=("facility_type",),
+            malformed=(),
+        ),
+    )
+}
 
 
 @dataclass
@@ -194,24 +332,35 @@ class FeedBuilder:
         self.previous: dict[str, str] = {}  # person key → previous home, for persons who moved
 
     # ---- helpers ------------------------------------------------------------------------------------------
-    def _address(self, out: FeedOutput, rid: str, column: str, field_name: str, code: str,
-                 p: Profile) -> str:
+    def _address(self, out: FeedOutput, rid: str, column: str, field_name: str, code: str, p: Profile) -> str:
         text, kinds = noise.address(self.d, self.addr[code], p)
         out.addresses.append((rid, field_name, code))
         out.log(rid, column, kinds)
         return text
 
-    def _person_cols(self, out: FeedOutput, rid: str, person: dict, p: Profile, cols: dict[str, str],
-                     date_base: str, date_variants: tuple[str, ...]) -> dict[str, str]:
+    def _person_cols(
+        self,
+        out: FeedOutput,
+        rid: str,
+        person: dict,
+        p: Profile,
+        cols: dict[str, str],
+        date_base: str,
+        date_variants: tuple[str, ...],
+    ) -> dict[str, str]:
         """Name, ID, birth date and phone of a person as this feed keys them (``cols``: field → header)."""
         values = {}
         values["name"], kinds = noise.name(self.d, person["name"], p)
         out.log(rid, cols["name"], kinds)
         if "id_number" in cols:
-            values["id_number"], kinds = noise.resident_id(self.d, person["id_number"], person["birth_date"], p)
+            values["id_number"], kinds = noise.resident_id(
+                self.d, person["id_number"], person["birth_date"], p
+            )
             out.log(rid, cols["id_number"], kinds)
         if "birth_date" in cols:
-            values["birth_date"], kinds = noise.date(self.d, person["birth_date"], date_base, date_variants, p)
+            values["birth_date"], kinds = noise.date(
+                self.d, person["birth_date"], date_base, date_variants, p
+            )
             out.log(rid, cols["birth_date"], kinds)
         if "phone" in cols:
             values["phone"], kinds = noise.phone(self.d, person["phone"], p)
@@ -238,8 +387,16 @@ class FeedBuilder:
         size = min(n_rows, max(MIN_MOVED_ROWS, round(MOVED_SHARE * n_rows)))
         return set(self.rng.choice(n_rows, size=size, replace=False).tolist()) if n_rows else set()
 
-    def _write_rows(self, out: FeedOutput, items: Sequence[dict], order: Sequence[int], rid_of: Callable[[int], str],
-                    row_for: RowFor, truth: Truth, moved_rows: set[int] | frozenset[int] = frozenset()) -> None:
+    def _write_rows(
+        self,
+        out: FeedOutput,
+        items: Sequence[dict],
+        order: Sequence[int],
+        rid_of: Callable[[int], str],
+        row_for: RowFor,
+        truth: Truth,
+        moved_rows: set[int] | frozenset[int] = frozenset(),
+    ) -> None:
         """One row per item in ``order`` (record ids ``rid_of(1)``, ``rid_of(2)`` ...) and the truth records it
         implies; the rows at the positions ``moved_rows`` carry a moved person's previous address."""
         for i, idx in enumerate(order, start=1):
@@ -248,8 +405,14 @@ class FeedBuilder:
             out.rows.append(row_for(item, rid, out, i - 1 in moved_rows))
             out.records += [(rid, entity_type, item[key]) for entity_type, key in truth]
 
-    def _malformed(self, out: FeedOutput, items: Sequence[dict], pool: Sequence[int], rid_of: Callable[[int], str],
-                   row_for: RowFor) -> None:
+    def _malformed(
+        self,
+        out: FeedOutput,
+        items: Sequence[dict],
+        pool: Sequence[int],
+        rid_of: Callable[[int], str],
+        row_for: RowFor,
+    ) -> None:
         """Plan the feed's malformed rows (copies of real records with one defect each).
 
         Each copies an item drawn from ``pool`` (positions in ``items``) under the next record id after the rows;
@@ -262,7 +425,9 @@ class FeedBuilder:
             for _ in range(count):
                 pos = self.d.integer(0, n_rows + 1)
                 rid = rid_of(next(numbers))
-                row = row_for(items[int(pool[self.d.integer(0, len(pool))])], rid, FeedOutput(out.spec), False)
+                row = row_for(
+                    items[int(pool[self.d.integer(0, len(pool))])], rid, FeedOutput(out.spec), False
+                )
                 headers = out.spec.headers
                 if reason is ReasonCode.RAGGED_ROW:
                     # an unquoted comma inside an address splits it into one field too many
@@ -315,13 +480,25 @@ class FeedBuilder:
         def row_for(person: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
             v = self._person_cols(target, rid, person, p, cols, "%Y%m%d", ())
             if person["hukou_address_code"]:
-                hukou = self._address(target, rid, "户籍地址", "hukou_address", person["hukou_address_code"], p)
+                hukou = self._address(
+                    target, rid, "户籍地址", "hukou_address", person["hukou_address_code"], p
+                )
             else:
                 hukou = person["hukou_text"]
                 target.addresses.append((rid, "hukou_address", ""))
             current = self._address(target, rid, "现住址", "address", person["residence_address_code"], p)
-            return [rid, v["name"], SEX_ZH[person["sex"]], v["id_number"], v["birth_date"], person["ethnicity"],
-                    v["phone"], hukou, current, person["population_type"]]
+            return [
+                rid,
+                v["name"],
+                SEX_ZH[person["sex"]],
+                v["id_number"],
+                v["birth_date"],
+                person["ethnicity"],
+                v["phone"],
+                hukou,
+                current,
+                person["population_type"],
+            ]
 
         rid_of = partial(self._rid, "GA4453990", width=7)
         self._write_rows(out, recs, order, rid_of, row_for, (("person", "person_key"),))
@@ -336,7 +513,8 @@ class FeedBuilder:
         persons = self.pop.persons
         u = self.rng.random(len(persons))
         chosen = ((persons["_age"] >= 60) & (u < ELDERLY_SHARE_IN_MINZHENG)) | (
-            (persons["_age"] < 60) & (persons["population_type"] == "户籍") & (u < ASSISTANCE_SHARE))
+            (persons["_age"] < 60) & (persons["population_type"] == "户籍") & (u < ASSISTANCE_SHARE)
+        )
         order = self.rng.permutation(persons.index[chosen].to_numpy())
         cols = {"name": "姓名", "id_number": "身份证号", "birth_date": "出生日期", "phone": "联系电话"}
         variants = spec.date_formats[1:]
@@ -355,12 +533,29 @@ class FeedBuilder:
             registered = (AS_OF - dt.timedelta(days=days_ago)).isoformat()
             registered, kinds = noise.date(self.d, registered, "%Y-%m-%d", variants, p)
             target.log(rid, "登记日期", kinds)
-            return [rid, v["name"], sex, v["id_number"], v["birth_date"], kind, v["phone"], addr,
-                    self.addr[code]["community"], registered]
+            return [
+                rid,
+                v["name"],
+                sex,
+                v["id_number"],
+                v["birth_date"],
+                kind,
+                v["phone"],
+                addr,
+                self.addr[code]["community"],
+                registered,
+            ]
 
         rid_of = partial(self._rid, "MZ2025", width=6)
-        self._write_rows(out, recs, order, rid_of, row_for, (("person", "person_key"),),
-                         moved_rows=self._moved_rows(len(order)))
+        self._write_rows(
+            out,
+            recs,
+            order,
+            rid_of,
+            row_for,
+            (("person", "person_key"),),
+            moved_rows=self._moved_rows(len(order)),
+        )
         elderly = persons.index[persons["_age"] >= 60].to_numpy()
         pool = elderly if len(elderly) else persons.index.to_numpy()
         self._ensure_bad_check(out)
@@ -374,7 +569,9 @@ class FeedBuilder:
         p = noise.DEPARTMENT
         persons = self.pop.persons
         orgs = {o["org_key"]: o for o in frame_rows(self.pop.organisations)}
-        employed = persons.index[(persons["employer_org_key"] != "") & (self.rng.random(len(persons)) < RENSHE_SHARE)]
+        employed = persons.index[
+            (persons["employer_org_key"] != "") & (self.rng.random(len(persons)) < RENSHE_SHARE)
+        ]
         order = self.rng.permutation(employed.to_numpy())
         cols = {"name": "xm", "id_number": "sfzh", "birth_date": "csrq", "phone": "lxdh"}
         variants = spec.date_formats[1:]
@@ -393,16 +590,35 @@ class FeedBuilder:
             if moved:
                 target.log(rid, "jzdz", ["moved_previous_address"])
             addr = self._address(target, rid, "jzdz", "address", code, p)
-            return [rid, v["name"], SEX_NUM[person["sex"]], v["id_number"], v["birth_date"], v["phone"], org_name,
-                    credit, addr]
+            return [
+                rid,
+                v["name"],
+                SEX_NUM[person["sex"]],
+                v["id_number"],
+                v["birth_date"],
+                v["phone"],
+                org_name,
+                credit,
+                addr,
+            ]
 
         def rid_of(i: int) -> str:
             return str(100000 + i)
 
-        self._write_rows(out, recs, order, rid_of, row_for,
-                         (("person", "person_key"), ("organisation", "employer_org_key")),
-                         moved_rows=self._moved_rows(len(order)))
-        pool = employed.to_numpy() if len(employed) else persons.index[persons["employer_org_key"] != ""].to_numpy()
+        self._write_rows(
+            out,
+            recs,
+            order,
+            rid_of,
+            row_for,
+            (("person", "person_key"), ("organisation", "employer_org_key")),
+            moved_rows=self._moved_rows(len(order)),
+        )
+        pool = (
+            employed.to_numpy()
+            if len(employed)
+            else persons.index[persons["employer_org_key"] != ""].to_numpy()
+        )
         self._ensure_bad_check(out)
         if len(pool):
             self._malformed(out, recs, pool, rid_of, row_for)
@@ -428,8 +644,14 @@ class FeedBuilder:
             target.log(rid, "法定代表人", kinds)
             return [rid, org["credit_code"], name, rep, addr, established, org["status"], org["industry"]]
 
-        self._write_rows(out, listed, self.rng.permutation(len(listed)), partial(self._rid, "4453990000", width=6),
-                         row_for, (("organisation", "org_key"),))
+        self._write_rows(
+            out,
+            listed,
+            self.rng.permutation(len(listed)),
+            partial(self._rid, "4453990000", width=6),
+            row_for,
+            (("organisation", "org_key"),),
+        )
         return out
 
     # ---- 住建 ----------------------------------------------------------------------------------------------
@@ -448,11 +670,20 @@ class FeedBuilder:
             owner = persons[house["owner_key"]]
             v = self._person_cols(target, rid, owner, p, cols, "%Y-%m-%d", ())
             addr = self._address(target, rid, "房屋坐落", "address", house["address_code"], p)
-            return [rid, addr, house["use"], f"{house['area']:.1f}", "是" if house["rented"] else "否", v["name"],
-                    v["id_number"]]
+            return [
+                rid,
+                addr,
+                house["use"],
+                f"{house['area']:.1f}",
+                "是" if house["rented"] else "否",
+                v["name"],
+                v["id_number"],
+            ]
 
         rid_of = partial(self._rid, "FW445399", width=7)
-        self._write_rows(out, recs, order, rid_of, row_for, (("house", "address_code"), ("person", "owner_key")))
+        self._write_rows(
+            out, recs, order, rid_of, row_for, (("house", "address_code"), ("person", "owner_key"))
+        )
         self._ensure_bad_check(out)
         self._malformed(out, recs, range(len(recs)), rid_of, row_for)
         return out
@@ -476,12 +707,21 @@ class FeedBuilder:
             if no_coords:
                 target.log(rid, "经度", ["facility_no_coords"])
             else:
-                jitter = (self.d.u() * 2 - 1) * FACILITY_JITTER_DEG, (self.d.u() * 2 - 1) * FACILITY_JITTER_DEG
+                jitter = (
+                    (self.d.u() * 2 - 1) * FACILITY_JITTER_DEG,
+                    (self.d.u() * 2 - 1) * FACILITY_JITTER_DEG,
+                )
                 lon, lat = f"{f['lon'] + jitter[0]:.6f}", f"{f['lat'] + jitter[1]:.6f}"
             return [rid, f["facility_type"], f["name"], addr, lon, lat, f["responsible"], f["status"]]
 
-        self._write_rows(out, fac, self.rng.permutation(len(fac)), partial(self._rid, "YJSS", width=6), row_for,
-                         (("facility", "facility_key"),))
+        self._write_rows(
+            out,
+            fac,
+            self.rng.permutation(len(fac)),
+            partial(self._rid, "YJSS", width=6),
+            row_for,
+            (("facility", "facility_key"),),
+        )
         return out
 
     def build_all(self) -> list[FeedOutput]:
@@ -523,8 +763,9 @@ def write_feed(root: Path, out: FeedOutput) -> tuple[Path, list[tuple[str, int, 
     return path, expected
 
 
-def truth_frames(outputs: list[FeedOutput], expected: dict[str, list[tuple[str, int, ReasonCode]]]
-                 ) -> dict[str, pd.DataFrame]:
+def truth_frames(
+    outputs: list[FeedOutput], expected: dict[str, list[tuple[str, int, ReasonCode]]]
+) -> dict[str, pd.DataFrame]:
     """records.csv, addresses.csv, noise.csv and quarantine_expected.csv as frames."""
     records, addresses, noise_rows, quarantine = [], [], [], []
     for out in outputs:
@@ -537,5 +778,7 @@ def truth_frames(outputs: list[FeedOutput], expected: dict[str, list[tuple[str, 
         "records": pd.DataFrame(records, columns=["feed", "source_record_id", "entity_type", "entity_key"]),
         "addresses": pd.DataFrame(addresses, columns=["feed", "source_record_id", "field", "address_code"]),
         "noise": pd.DataFrame(noise_rows, columns=["feed", "source_record_id", "column", "kind"]),
-        "quarantine_expected": pd.DataFrame(quarantine, columns=["feed", "source_record_id", "line", "reason_code"]),
+        "quarantine_expected": pd.DataFrame(
+            quarantine, columns=["feed", "source_record_id", "line", "reason_code"]
+        ),
     }

@@ -76,8 +76,9 @@ class SampleSummary:
 
 def _write_csv(frame: pd.DataFrame, path: Path, columns: Sequence[str] | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, columns=list(columns) if columns else None, encoding="utf-8",
-                 lineterminator="\n")
+    frame.to_csv(
+        path, index=False, columns=list(columns) if columns else None, encoding="utf-8", lineterminator="\n"
+    )
     return path
 
 
@@ -93,30 +94,48 @@ def workspace_config() -> dict:
             "crs": "WGS-84",
             "grid_code_width": 15,
         },
-        "warehouse": {"path": "warehouse", "keep_snapshots": 5, "row_count_drift": 0.5,
-                      "privacy": {"hmac_key_env": "GRIDHUB_HMAC_KEY"}},
+        "warehouse": {
+            "path": "warehouse",
+            "keep_snapshots": 5,
+            "row_count_drift": 0.5,
+            "privacy": {"hmac_key_env": "GRIDHUB_HMAC_KEY"},
+        },
         "quality": {"truth": TRUTH_DIR},
         "feeds": [spec.config() for spec in SPECS.values()],
-        "portal": {"departments": {dept: {"password_hash": h} for dept, (_, h) in DEMO_PORTAL_LOGINS.items()},
-                   "max_upload_bytes": 52_428_800},
+        "portal": {
+            "departments": {dept: {"password_hash": h} for dept, (_, h) in DEMO_PORTAL_LOGINS.items()},
+            "max_upload_bytes": 52_428_800,
+        },
     }
 
 
 # Upload-portal sign-ins of the sample district: department → (demo password, its salted scrypt hash).
 # Demo only: a real workspace makes its own with `gridhub portal-passwd`. The passwords are in docs/portal.md.
 DEMO_PORTAL_LOGINS = {
-    "公安": ("gongan-demo-2026",
-           "scrypt$16384$8$1$o5OlhDwIs0Fy7Ol8IgGPCQ$8_6vZSPf6k9pV4YIibTzQi7RqYDKfD67NSLaXss_GdM"),
-    "民政": ("minzheng-demo-2026",
-           "scrypt$16384$8$1$rI7ZlP6r_j0YMca4fhgY2Q$FaGYakcosZk942TIB8SUe4WtsshCSMlxoxTdWxfs9ig"),
-    "人社": ("renshe-demo-2026",
-           "scrypt$16384$8$1$FaqU1YhlNufbRVjZU4q4CQ$c9Lu0XemUvLzdcDk7YsAcZIvFo5xD-D-W_qabYyxTCk"),
-    "市场监管": ("shichang-demo-2026",
-             "scrypt$16384$8$1$oF4JlnFSkzB1Of76NfK8jw$nT9Q7UQW2fANSAEsz2A1Nxg84rMGe6yVSrEdEs1Om04"),
-    "住建": ("zhujian-demo-2026",
-           "scrypt$16384$8$1$nlDiXWZNax657lAFozMW8Q$KojLEo1o8ZUa0YkxP78SCqkH_WJRCp_-94QVe1wAzvY"),
-    "应急管理": ("yingji-demo-2026",
-             "scrypt$16384$8$1$FDhEZ47XISUHX-Ol760vCA$l0fD9SZSieePaz4Gp1hrnCsY-gV-4EmwVnhDyHoabcM"),
+    "公安": (
+        "gongan-demo-2026",
+        "scrypt$16384$8$1$o5OlhDwIs0Fy7Ol8IgGPCQ$8_6vZSPf6k9pV4YIibTzQi7RqYDKfD67NSLaXss_GdM",
+    ),
+    "民政": (
+        "minzheng-demo-2026",
+        "scrypt$16384$8$1$rI7ZlP6r_j0YMca4fhgY2Q$FaGYakcosZk942TIB8SUe4WtsshCSMlxoxTdWxfs9ig",
+    ),
+    "人社": (
+        "renshe-demo-2026",
+        "scrypt$16384$8$1$FaqU1YhlNufbRVjZU4q4CQ$c9Lu0XemUvLzdcDk7YsAcZIvFo5xD-D-W_qabYyxTCk",
+    ),
+    "市场监管": (
+        "shichang-demo-2026",
+        "scrypt$16384$8$1$oF4JlnFSkzB1Of76NfK8jw$nT9Q7UQW2fANSAEsz2A1Nxg84rMGe6yVSrEdEs1Om04",
+    ),
+    "住建": (
+        "zhujian-demo-2026",
+        "scrypt$16384$8$1$nlDiXWZNax657lAFozMW8Q$KojLEo1o8ZUa0YkxP78SCqkH_WJRCp_-94QVe1wAzvY",
+    ),
+    "应急管理": (
+        "yingji-demo-2026",
+        "scrypt$16384$8$1$FDhEZ47XISUHX-Ol760vCA$l0fD9SZSieePaz4Gp1hrnCsY-gV-4EmwVnhDyHoabcM",
+    ),
 }
 
 
@@ -150,13 +169,16 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
     orgs = make_organisations(r_orgs, n_orgs, people, addresses)
     assign_employers(r_jobs, people, orgs)
     houses = make_houses(r_houses, people, addresses, orgs)
-    facilities = make_facilities(r_facilities, max(MIN_FACILITIES, round(persons / PERSONS_PER_FACILITY)), addresses)
+    facilities = make_facilities(
+        r_facilities, max(MIN_FACILITIES, round(persons / PERSONS_PER_FACILITY)), addresses
+    )
     grid_of = addresses.set_index("address_code")["grid_code"]
     people["grid_code"] = people["residence_address_code"].map(grid_of)
     orgs["grid_code"] = orgs["address_code"].map(grid_of).fillna("")
     houses["grid_code"] = houses["address_code"].map(grid_of)
-    pop = Population(persons=people, organisations=orgs, facilities=facilities, houses=houses,
-                     hard_negatives=negatives)
+    pop = Population(
+        persons=people, organisations=orgs, facilities=facilities, houses=houses, hard_negatives=negatives
+    )
 
     builder = FeedBuilder(r_feeds, district, pop)
     outputs = builder.build_all()
@@ -179,17 +201,26 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
     public = [c for c in people.columns if not c.startswith("_")]
     paths["truth_persons"] = _write_csv(people, truth / "persons.csv", public)
     paths["truth_organisations"] = _write_csv(orgs, truth / "organisations.csv")
-    paths["truth_houses"] = _write_csv(houses, truth / "houses.csv", [c for c in houses.columns if c[0] != "_"])
+    paths["truth_houses"] = _write_csv(
+        houses, truth / "houses.csv", [c for c in houses.columns if c[0] != "_"]
+    )
     paths["truth_facilities"] = _write_csv(facilities, truth / "facilities.csv")
     paths["truth_hard_negatives"] = _write_csv(negatives, truth / "hard_negatives.csv")
 
     (root / CONFIG_FILE).write_text(_config_text(), encoding="utf-8")
     summary = SampleSummary(
-        root=root, seed=seed, persons=len(people), households=int(people["household_key"].nunique()),
-        houses=len(houses), organisations=len(orgs), facilities=len(facilities), addresses=len(addresses),
+        root=root,
+        seed=seed,
+        persons=len(people),
+        households=int(people["household_key"].nunique()),
+        houses=len(houses),
+        organisations=len(orgs),
+        facilities=len(facilities),
+        addresses=len(addresses),
         grids=len(district.grids),
         feed_rows={o.spec.name: len(o.rows) + len(o.malformed) for o in outputs},
-        quarantine_expected=len(frames["quarantine_expected"]), paths=paths,
+        quarantine_expected=len(frames["quarantine_expected"]),
+        paths=paths,
     )
     for line in summary.lines():
         log.info(line)

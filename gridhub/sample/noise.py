@@ -63,16 +63,44 @@ class Profile:
 
 
 #: 公安: authoritative and mostly standard; old records keep 15-digit IDs.
-POLICE = Profile(drop_upper=0.12, drop_street=0.03, drop_community=0.0, community_short=0.02, cn_numerals=0.01,
-                 building_word=0.05, room_form=0.08, group_form=0.08, drop_estate=0.02, drop_road=0.02,
-                 fullwidth=0.01, traditional=0.005, spaces=0.01, name_homophone=0.003, name_traditional=0.003,
-                 name_space=0.005, dot_variant=0.2, id_missing=0.0, id_bad_check=0.002, id_legacy15=0.04,
-                 phone_format=0.08, phone_missing=0.03, date_variant=0.0)
+POLICE = Profile(
+    drop_upper=0.12,
+    drop_street=0.03,
+    drop_community=0.0,
+    community_short=0.02,
+    cn_numerals=0.01,
+    building_word=0.05,
+    room_form=0.08,
+    group_form=0.08,
+    drop_estate=0.02,
+    drop_road=0.02,
+    fullwidth=0.01,
+    traditional=0.005,
+    spaces=0.01,
+    name_homophone=0.003,
+    name_traditional=0.003,
+    name_space=0.005,
+    dot_variant=0.2,
+    id_missing=0.0,
+    id_bad_check=0.002,
+    id_legacy15=0.04,
+    phone_format=0.08,
+    phone_missing=0.03,
+    date_variant=0.0,
+)
 #: 民政 / 人社 / 住建 / 市场监管 / 应急管理: keyed by hand in district offices.
 DEPARTMENT = Profile()
 #: 市场监管: registration data, fairly clean addresses but the names vary.
-MARKET = Profile(drop_upper=0.25, drop_street=0.05, drop_community=0.02, room_form=0.15, traditional=0.02,
-                 org_form=0.0, org_drop_city=0.0, org_traditional=0.01)
+MARKET = Profile(
+    drop_upper=0.25,
+    drop_street=0.05,
+    drop_community=0.02,
+    room_form=0.15,
+    traditional=0.02,
+    org_form=0.0,
+    org_drop_city=0.0,
+    org_traditional=0.01,
+)
 
 
 def cn_number(n: int) -> str:
@@ -161,8 +189,11 @@ def address(d: Draws, a: dict, p: Profile) -> tuple[str, list[str]]:
         if room:
             if d.hit(p.room_form):
                 kinds.append("room_form")
-                forms = ("{u}单元{r}", "{u}单元{r}房", "{u}单元{f}楼{r}", "{u}-{r}") if unit else (
-                    "{r}", "{r}房", "{f}楼{r}", "{f}层{r}室")
+                forms = (
+                    ("{u}单元{r}", "{u}单元{r}房", "{u}单元{f}楼{r}", "{u}-{r}")
+                    if unit
+                    else ("{r}", "{r}房", "{f}楼{r}", "{f}层{r}室")
+                )
                 detail += d.pick(forms).format(u=unit, r=room, f=floor)
             else:
                 detail += (f"{_num(d, unit, p, kinds)}单元" if unit else "") + f"{room}室"
@@ -183,7 +214,7 @@ def name(d: Draws, true_name: str, p: Profile) -> tuple[str, list[str]]:
         positions = [i for i in range(1, len(out)) if out[i] in N.HOMOPHONES]
         if positions:
             i = d.pick(positions)
-            out = out[:i] + N.HOMOPHONES[out[i]] + out[i + 1:]
+            out = out[:i] + N.HOMOPHONES[out[i]] + out[i + 1 :]
             kinds.append("homophone")
     if d.hit(p.name_traditional):
         t = _S2T.convert(out)
@@ -227,10 +258,12 @@ def phone(d: Draws, number: str, p: Profile) -> tuple[str, list[str]]:
     if number.startswith("0"):
         area, local = number.split("-")
         return d.pick((f"({area}){local}", f"{area}{local}", f"{area} {local}", f"+86-{area[1:]}-{local}")), [
-            "phone_format"]
+            "phone_format"
+        ]
     a, b, c = number[:3], number[3:7], number[7:]
     return d.pick((f"+86{number}", f"+86 {a} {b} {c}", f"{a}-{b}-{c}", f"{a} {b} {c}", f"86-{number}")), [
-        "phone_format"]
+        "phone_format"
+    ]
 
 
 def date(d: Draws, iso: str, base: str, variants: Sequence[str], p: Profile) -> tuple[str, list[str]]:

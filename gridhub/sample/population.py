@@ -29,8 +29,34 @@ MIGRANT_HOUSEHOLD_SHARE = 0.25
 SEPARATED_SHARE = 0.10  # locals registered at another address of the district (人户分离)
 SAME_NAME_BIRTH_SHARE = 0.006  # hard negatives: another person gets someone's name and birth date
 TWIN_SHARE = 0.25  # of households with two or more children
-MOBILE_PREFIXES = ("138", "139", "135", "136", "137", "150", "151", "152", "158", "159", "188", "187", "186",
-                   "130", "131", "132", "155", "156", "185", "133", "153", "180", "181", "189", "177", "199")
+MOBILE_PREFIXES = (
+    "138",
+    "139",
+    "135",
+    "136",
+    "137",
+    "150",
+    "151",
+    "152",
+    "158",
+    "159",
+    "188",
+    "187",
+    "186",
+    "130",
+    "131",
+    "132",
+    "155",
+    "156",
+    "185",
+    "133",
+    "153",
+    "180",
+    "181",
+    "189",
+    "177",
+    "199",
+)
 LANDLINE_AREA = "0766"
 
 
@@ -48,8 +74,10 @@ class Population:
 def frame_rows(frame: pd.DataFrame) -> list[dict]:
     """The rows of ``frame`` as plain dicts of Python values (much faster than ``to_dict`` on Arrow strings)."""
     columns = list(frame.columns)
-    return [dict(zip(columns, values, strict=True)) for values in zip(*(frame[c].tolist() for c in columns),
-                                                                           strict=True)]
+    return [
+        dict(zip(columns, values, strict=True))
+        for values in zip(*(frame[c].tolist() for c in columns), strict=True)
+    ]
 
 
 def _weighted(rng: np.random.Generator, table: tuple[tuple[str, float], ...], size: int) -> np.ndarray:
@@ -120,7 +148,9 @@ def make_persons(rng: np.random.Generator, n: int, homes: pd.DataFrame) -> tuple
     twins: list[tuple[int, int]] = []
     for h, (migrant, ethnic, size) in enumerate(plan):
         if migrant:
-            hometown = N.UYGHUR_HOMETOWN if ethnic == "维吾尔族" else N.HOMETOWNS[d.integer(0, len(N.HOMETOWNS))]
+            hometown = (
+                N.UYGHUR_HOMETOWN if ethnic == "维吾尔族" else N.HOMETOWNS[d.integer(0, len(N.HOMETOWNS))]
+            )
         else:
             hometown = None
         home = home_codes[occupied[h]]
@@ -170,12 +200,20 @@ def make_persons(rng: np.random.Generator, n: int, homes: pd.DataFrame) -> tuple
             born = _birth(d, age)
             if twin_of is not None and i == child_idx[1]:
                 born = dt.date.fromisoformat(rows[start + twin_of]["birth_date"])
-            rows.append({
-                "person_key": "", "name": name, "sex": sex, "birth_date": born.isoformat(),
-                "ethnicity": ethnic, "population_type": "流动" if migrant else "户籍",
-                "household_key": hh_key, "role": role, "residence_address_code": home,
-                "_hometown": hometown,
-            })
+            rows.append(
+                {
+                    "person_key": "",
+                    "name": name,
+                    "sex": sex,
+                    "birth_date": born.isoformat(),
+                    "ethnicity": ethnic,
+                    "population_type": "流动" if migrant else "户籍",
+                    "household_key": hh_key,
+                    "role": role,
+                    "residence_address_code": home,
+                    "_hometown": hometown,
+                }
+            )
         if twin_of is not None:
             twins.append((start + twin_of, start + child_idx[1]))
     persons = pd.DataFrame(rows)
@@ -193,9 +231,13 @@ def make_persons(rng: np.random.Generator, n: int, homes: pd.DataFrame) -> tuple
         if len(used) >= 2 * k:
             break
         a, b = pool.index[s], pool.index[s + 1]
-        if a in used or b in used or persons.at[a, "sex"] != persons.at[b, "sex"] \
-                or persons.at[a, "household_key"] == persons.at[b, "household_key"] \
-                or persons.at[a, "birth_date"][:4] != persons.at[b, "birth_date"][:4]:
+        if (
+            a in used
+            or b in used
+            or persons.at[a, "sex"] != persons.at[b, "sex"]
+            or persons.at[a, "household_key"] == persons.at[b, "household_key"]
+            or persons.at[a, "birth_date"][:4] != persons.at[b, "birth_date"][:4]
+        ):
             continue
         used.update((a, b))
         persons.at[b, "name"] = persons.at[a, "name"]
@@ -257,8 +299,9 @@ def make_persons(rng: np.random.Generator, n: int, homes: pd.DataFrame) -> tuple
     return persons, hn
 
 
-def make_organisations(rng: np.random.Generator, n: int, persons: pd.DataFrame,
-                       addresses: pd.DataFrame) -> pd.DataFrame:
+def make_organisations(
+    rng: np.random.Generator, n: int, persons: pd.DataFrame, addresses: pd.DataFrame
+) -> pd.DataFrame:
     """``n`` organisations (at least the public institutions) at the district's shops and office rooms."""
     shops = addresses.loc[addresses["kind"] == "shop", "address_code"].to_numpy()
     offices = addresses.loc[addresses["kind"] == "office", "address_code"].to_numpy()
@@ -279,18 +322,44 @@ def make_organisations(rng: np.random.Generator, n: int, persons: pd.DataFrame,
         return make_credit_code(prefix, district, body)
 
     def established(min_year: int = 1995) -> str:
-        return (dt.date(min_year, 1, 1) + dt.timedelta(days=int(rng.integers(0, (AS_OF - dt.date(min_year, 1, 1)).days)))).isoformat()
+        return (
+            dt.date(min_year, 1, 1)
+            + dt.timedelta(days=int(rng.integers(0, (AS_OF - dt.date(min_year, 1, 1)).days)))
+        ).isoformat()
 
     for prefix, name in N.INSTITUTIONS:
-        rows.append({"name": name, "credit_code": credit(prefix), "org_type": "机关" if prefix == "11" else "事业单位",
-                     "industry": "公共管理" if prefix == "11" else "卫生和社会工作" if "医" in name or "疾" in name else "教育",
-                     "address_code": premises(True), "status": "存续", "established": established(1980),
-                     "parent_name": "", "in_market_feed": False})
+        rows.append(
+            {
+                "name": name,
+                "credit_code": credit(prefix),
+                "org_type": "机关" if prefix == "11" else "事业单位",
+                "industry": "公共管理"
+                if prefix == "11"
+                else "卫生和社会工作"
+                if "医" in name or "疾" in name
+                else "教育",
+                "address_code": premises(True),
+                "status": "存续",
+                "established": established(1980),
+                "parent_name": "",
+                "in_market_feed": False,
+            }
+        )
     n_branches = min(len(N.PARENT_COMPANIES), max(2, n // 40))
     for parent in N.PARENT_COMPANIES[:n_branches]:
-        rows.append({"name": f"{parent}云江青石分公司", "credit_code": credit("91"), "org_type": "分公司",
-                     "industry": "道路运输业" if "运" in parent else "商务服务业", "address_code": premises(True),
-                     "status": "存续", "established": established(2010), "parent_name": parent, "in_market_feed": True})
+        rows.append(
+            {
+                "name": f"{parent}云江青石分公司",
+                "credit_code": credit("91"),
+                "org_type": "分公司",
+                "industry": "道路运输业" if "运" in parent else "商务服务业",
+                "address_code": premises(True),
+                "status": "存续",
+                "established": established(2010),
+                "parent_name": parent,
+                "in_market_feed": True,
+            }
+        )
     ind = N.INDUSTRIES
     weights = np.array([s for _, _, s, _ in ind])
     retries = 0
@@ -319,9 +388,19 @@ def make_organisations(rng: np.random.Generator, n: int, persons: pd.DataFrame,
             continue
         used_names.add(name)
         status = str(_weighted(rng, N.ORG_STATUSES, 1)[0])
-        rows.append({"name": name, "credit_code": credit(prefix), "org_type": org_type, "industry": industry,
-                     "address_code": premises(not sole and rng.random() < 0.6), "status": status,
-                     "established": established(), "parent_name": "", "in_market_feed": True})
+        rows.append(
+            {
+                "name": name,
+                "credit_code": credit(prefix),
+                "org_type": org_type,
+                "industry": industry,
+                "address_code": premises(not sole and rng.random() < 0.6),
+                "status": status,
+                "established": established(),
+                "parent_name": "",
+                "in_market_feed": True,
+            }
+        )
     orgs = pd.DataFrame(rows)
     orgs.insert(0, "org_key", [f"TO{i + 1:05d}" for i in range(len(orgs))])
     orgs["legal_rep_key"] = rng.choice(adults, size=len(orgs), replace=True)
@@ -340,14 +419,19 @@ def assign_employers(rng: np.random.Generator, persons: pd.DataFrame, orgs: pd.D
     persons["employer_org_key"] = np.where(employed, employer, "")
 
 
-def make_houses(rng: np.random.Generator, persons: pd.DataFrame, addresses: pd.DataFrame,
-                orgs: pd.DataFrame) -> pd.DataFrame:
+def make_houses(
+    rng: np.random.Generator, persons: pd.DataFrame, addresses: pd.DataFrame, orgs: pd.DataFrame
+) -> pd.DataFrame:
     """Every home and shop with its owner (产权人), use, floor area and whether it is let (出租)."""
-    houses = addresses.loc[addresses["kind"].isin(["home", "shop"]), ["address_code", "kind"]].reset_index(drop=True)
+    houses = addresses.loc[addresses["kind"].isin(["home", "shop"]), ["address_code", "kind"]].reset_index(
+        drop=True
+    )
     heads = persons[persons["role"].isin(["head", "spouse"])]
     local_heads = heads[heads["population_type"] == "户籍"]
     owner_of_home = local_heads.groupby("residence_address_code")["person_key"].first()
-    landlords = persons.loc[(persons["population_type"] == "户籍") & (persons["_age"] >= 25), "person_key"].to_numpy()
+    landlords = persons.loc[
+        (persons["population_type"] == "户籍") & (persons["_age"] >= 25), "person_key"
+    ].to_numpy()
     occupied = set(persons["residence_address_code"])
     owner = houses["address_code"].map(owner_of_home)
     random_owner = pd.Series(rng.choice(landlords, size=len(houses)), index=houses.index)
@@ -355,14 +439,20 @@ def make_houses(rng: np.random.Generator, persons: pd.DataFrame, addresses: pd.D
     houses["owner_key"] = owner
     is_home = houses["kind"] == "home"
     houses["use"] = np.where(is_home, "住宅", "商业")
-    houses["area"] = np.where(is_home, rng.normal(92, 22, len(houses)).clip(38, 180),
-                              rng.normal(60, 25, len(houses)).clip(15, 200)).round(1)
+    houses["area"] = np.where(
+        is_home, rng.normal(92, 22, len(houses)).clip(38, 180), rng.normal(60, 25, len(houses)).clip(15, 200)
+    ).round(1)
     lives_there = houses["address_code"].isin(occupied)
-    owner_lives_there = houses["address_code"].map(persons.groupby("residence_address_code")["person_key"].agg(set))
-    owner_home = [isinstance(s, set) and o in s for s, o in zip(owner_lives_there, houses["owner_key"], strict=True)]
+    owner_lives_there = houses["address_code"].map(
+        persons.groupby("residence_address_code")["person_key"].agg(set)
+    )
+    owner_home = [
+        isinstance(s, set) and o in s for s, o in zip(owner_lives_there, houses["owner_key"], strict=True)
+    ]
     org_at = set(orgs["address_code"])
-    houses["rented"] = np.where(is_home, lives_there & ~np.array(owner_home, dtype=bool),
-                                houses["address_code"].isin(org_at))
+    houses["rented"] = np.where(
+        is_home, lives_there & ~np.array(owner_home, dtype=bool), houses["address_code"].isin(org_at)
+    )
     return houses.rename(columns={"kind": "_kind"})
 
 
@@ -379,11 +469,19 @@ def make_facilities(rng: np.random.Generator, n: int, addresses: pd.DataFrame) -
         s = spots[int(a)]
         road = s["road"] or f"{s['community']}{s['villager_group']}组"
         community = s["community"]
-        rows.append({
-            "facility_key": f"TF{i + 1:05d}", "facility_type": ftype,
-            "name": template.format(road=road, n=s["house_number"], community=community),
-            "address_code": s["address_code"], "lon": s["lon"], "lat": s["lat"], "grid_code": s["grid_code"],
-            "responsible": responsible.format(community=community).replace("村居民委员会", "村村民委员会"),
-            "status": str(_weighted(rng, N.FACILITY_STATUSES, 1)[0]),
-        })
+        rows.append(
+            {
+                "facility_key": f"TF{i + 1:05d}",
+                "facility_type": ftype,
+                "name": template.format(road=road, n=s["house_number"], community=community),
+                "address_code": s["address_code"],
+                "lon": s["lon"],
+                "lat": s["lat"],
+                "grid_code": s["grid_code"],
+                "responsible": responsible.format(community=community).replace(
+                    "村居民委员会", "村村民委员会"
+                ),
+                "status": str(_weighted(rng, N.FACILITY_STATUSES, 1)[0]),
+            }
+        )
     return pd.DataFrame(rows)

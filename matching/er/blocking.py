@@ -190,7 +190,9 @@ class CandidatePairs:
         return (a >= 0) & (a == b)
 
 
-def _pairs_in_groups(codes: np.ndarray, max_block: int, active: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, dict]:
+def _pairs_in_groups(
+    codes: np.ndarray, max_block: int, active: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """All pairs of records sharing a code (not -1), blocks above ``max_block`` skipped.
 
     With ``active`` given (incremental runs), only blocks holding an active record are expanded and only
@@ -220,7 +222,9 @@ def _pairs_in_groups(codes: np.ndarray, max_block: int, active: np.ndarray | Non
     if len(starts) == 0:
         return empty, empty, stats
     # position of every member of a kept block, and its rank inside the block
-    member_pos = np.repeat(starts, sizes) + (np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes))
+    member_pos = np.repeat(starts, sizes) + (
+        np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    )
     rank = member_pos - np.repeat(starts, sizes)
     n_after = np.repeat(sizes, sizes) - 1 - rank
     total = int(n_after.sum())
@@ -266,8 +270,13 @@ def block(
         rule_ids.append(np.full(len(left), r_i, dtype=np.int16))
         rows.append({"rule": rule.name, "keys": "+".join(rule.on), "candidate_pairs": len(left), **stats})
         if stats["skipped_blocks"]:
-            log.warning("blocking rule %s: %d blocks larger than %d skipped (%d pairs)", rule.name,
-                        stats["skipped_blocks"], max_block_size, stats["skipped_pairs"])
+            log.warning(
+                "blocking rule %s: %d blocks larger than %d skipped (%d pairs)",
+                rule.name,
+                stats["skipped_blocks"],
+                max_block_size,
+                stats["skipped_pairs"],
+            )
     left = np.concatenate(lefts) if lefts else np.empty(0, np.int64)
     right = np.concatenate(rights) if rights else np.empty(0, np.int64)
     rule_id = np.concatenate(rule_ids) if rule_ids else np.empty(0, np.int16)
@@ -277,7 +286,14 @@ def block(
     new_counts = np.bincount(rule_id[first], minlength=len(rules))
     report = pd.DataFrame(rows)
     report["new_pairs"] = new_counts[: len(rules)] if len(rows) else []
-    report = report[["rule", "keys", "candidate_pairs", "new_pairs", "largest_block", "skipped_blocks",
-                     "skipped_pairs"]]
-    return CandidatePairs(left=left[first], right=right[first], rule=rule_id[first], report=report,
-                          codes=all_codes, keys=all_keys)
+    report = report[
+        ["rule", "keys", "candidate_pairs", "new_pairs", "largest_block", "skipped_blocks", "skipped_pairs"]
+    ]
+    return CandidatePairs(
+        left=left[first],
+        right=right[first],
+        rule=rule_id[first],
+        report=report,
+        codes=all_codes,
+        keys=all_keys,
+    )

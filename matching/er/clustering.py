@@ -93,7 +93,12 @@ def cluster(
         edge_comp = labels[eu]
         in_bad = bad[edge_comp]
         order = np.lexsort((ev[in_bad], eu[in_bad], -ew[in_bad], edge_comp[in_bad]))
-        be_u, be_v, be_w, be_c = eu[in_bad][order], ev[in_bad][order], ew[in_bad][order], edge_comp[in_bad][order]
+        be_u, be_v, be_w, be_c = (
+            eu[in_bad][order],
+            ev[in_bad][order],
+            ew[in_bad][order],
+            edge_comp[in_bad][order],
+        )
         next_label = labels.max() + 1
         # only constraints with both ends in one component can be broken (the other end may be anywhere)
         cl_comp = np.where(labels[cl_l] == labels[cl_r], labels[cl_l], -1) if len(cl_l) else labels[cl_l]
@@ -111,7 +116,9 @@ def cluster(
                 conflict = any({uf.find(x), uf.find(y)} == {ra, rb} for x, y in cons)
                 if too_big or conflict:
                     if conflict and not np.isfinite(w):
-                        log.warning("must-link %s–%s conflicts with a cannot-link; the cannot-link wins", a, b)
+                        log.warning(
+                            "must-link %s–%s conflicts with a cannot-link; the cannot-link wins", a, b
+                        )
                     cuts += 1
                     cut_weight_max = max(cut_weight_max, float(w))
                     continue
@@ -127,16 +134,28 @@ def cluster(
                     next_label += 1
             part_labels = np.array([mapping[p] for p in part])
             labels[nodes] = part_labels
-            rows.append({
-                "component_size": int(comp_size[c]),
-                "parts": int(len(uniq_parts)),
-                "largest_part": int(np.bincount(part, weights=node_size[nodes]).max()),
-                "edges_cut": cuts,
-                "strongest_cut_weight": cut_weight_max if cuts else np.nan,
-                "reason": "oversized" if comp_size[c] > max_size else "cannot_link",
-                "first_node": int(nodes[0]),
-            })
+            rows.append(
+                {
+                    "component_size": int(comp_size[c]),
+                    "parts": int(len(uniq_parts)),
+                    "largest_part": int(np.bincount(part, weights=node_size[nodes]).max()),
+                    "edges_cut": cuts,
+                    "strongest_cut_weight": cut_weight_max if cuts else np.nan,
+                    "reason": "oversized" if comp_size[c] > max_size else "cannot_link",
+                    "first_node": int(nodes[0]),
+                }
+            )
         log.info("clustering: %d components split by the guard", len(rows))
-    oversized = pd.DataFrame(rows, columns=["component_size", "parts", "largest_part", "edges_cut",
-                                            "strongest_cut_weight", "reason", "first_node"])
+    oversized = pd.DataFrame(
+        rows,
+        columns=[
+            "component_size",
+            "parts",
+            "largest_part",
+            "edges_cut",
+            "strongest_cut_weight",
+            "reason",
+            "first_node",
+        ],
+    )
     return Clusters(labels=labels, oversized=oversized)

@@ -54,8 +54,9 @@ def _codes(s: pd.Series) -> np.ndarray:
     return codes.astype(np.int64)
 
 
-def _exact_then_rest(code: np.ndarray, left: np.ndarray, right: np.ndarray,
-                     n_levels: int) -> tuple[np.ndarray, np.ndarray, int]:
+def _exact_then_rest(
+    code: np.ndarray, left: np.ndarray, right: np.ndarray, n_levels: int
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Levels with equal codes at 0, a missing side at NULL and the rest at the last level; the pairs still to
     grade (both present, different); the last level's index. The caller grades only those pairs."""
     a, b = code[left], code[right]
@@ -95,8 +96,10 @@ class Comparison:
         named = {str(k): float(v) for k, v in (self.options.get("fixed_m") or {}).items()}
         unknown = set(named) - set(self.levels)
         if unknown:
-            raise SettingsError(f"comparison {self.name}: fixed_m names unknown levels {sorted(unknown)}; "
-                                f"levels are {list(self.levels)}")
+            raise SettingsError(
+                f"comparison {self.name}: fixed_m names unknown levels {sorted(unknown)}; "
+                f"levels are {list(self.levels)}"
+            )
         return {self.levels.index(k): v for k, v in named.items()}
 
     def exact_codes(self, prep: dict[str, np.ndarray]) -> np.ndarray | None:
@@ -111,7 +114,9 @@ class Comparison:
 
     def display(self, df: pd.DataFrame, position: int) -> str:
         vals = [_shown(df[c].iloc[position]) if c in df.columns else None for c in self.spec.columns]
-        return " / ".join("∅" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v) for v in vals)
+        return " / ".join(
+            "∅" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v) for v in vals
+        )
 
     # helpers ---------------------------------------------------------------------------------------------
     def _strings(self, s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -152,8 +157,10 @@ class String(Comparison):
 
     def __init__(self, spec):
         super().__init__(spec)
-        self.jw = tuple(float(x) for x in self.options.get("jaro_winkler", [] if "levenshtein" in self.options
-                                                                   else [0.92, 0.8]))
+        self.jw = tuple(
+            float(x)
+            for x in self.options.get("jaro_winkler", [] if "levenshtein" in self.options else [0.92, 0.8])
+        )
         self.lev = tuple(int(x) for x in self.options.get("levenshtein", []))
         self.levels = ("exact", *[f"jw>={t:g}" for t in self.jw], *[f"edits<={t}" for t in self.lev], "else")
 
@@ -241,10 +248,17 @@ class Code(Comparison):
         self.within = tuple(int(x) for x in self.options.get("within", []))
         self.checksum = self.options.get("checksum")
         if self.checksum not in (None, "resident_id", "credit_code"):
-            raise SettingsError(f"comparison {self.name}: unknown checksum {self.checksum!r} "
-                                "(resident_id or credit_code)")
-        self.levels = ("exact", "one_char", "transposition", *[f"edits<={w}" for w in self.within],
-                       *(["conflict"] if self.checksum else []), "else")
+            raise SettingsError(
+                f"comparison {self.name}: unknown checksum {self.checksum!r} (resident_id or credit_code)"
+            )
+        self.levels = (
+            "exact",
+            "one_char",
+            "transposition",
+            *[f"edits<={w}" for w in self.within],
+            *(["conflict"] if self.checksum else []),
+            "else",
+        )
 
     def fixed_m(self):
         out = super().fixed_m()
@@ -287,7 +301,9 @@ def _valid_codes(obj: np.ndarray, kind: str) -> np.ndarray:
     out = np.zeros(len(obj), dtype=bool)
     if ok.any():
         m = np.frombuffer("".join(s[ok].tolist()).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
-        check = resident_id_check_chars(m) if kind == "resident_id" else credit_code_check_chars(CREDIT_VALUE[m])
+        check = (
+            resident_id_check_chars(m) if kind == "resident_id" else credit_code_check_chars(CREDIT_VALUE[m])
+        )
         out[ok] = check == m[:, 17]
     return out
 
@@ -342,11 +358,23 @@ class DateComparison(Comparison):
         ok = ~np.isnan(ymd)
         ymd_i = np.where(ok, ymd, 0).astype(np.int64)
         code = np.where(ok, ymd_i, -1)
-        days = pd.to_datetime(pd.Series(np.where(ok, ymd_i, 0)).astype(str), format="%Y%m%d", errors="coerce") \
-            if self.within else None
-        ordinal = ((days - pd.Timestamp("1900-01-01")).dt.days).astype("float64").to_numpy() if days is not None \
+        days = (
+            pd.to_datetime(pd.Series(np.where(ok, ymd_i, 0)).astype(str), format="%Y%m%d", errors="coerce")
+            if self.within
+            else None
+        )
+        ordinal = (
+            ((days - pd.Timestamp("1900-01-01")).dt.days).astype("float64").to_numpy()
+            if days is not None
             else np.full(len(ymd_i), np.nan)
-        return {"code": code, "y": ymd_i // 10000, "m": ymd_i // 100 % 100, "d": ymd_i % 100, "ordinal": ordinal}
+        )
+        return {
+            "code": code,
+            "y": ymd_i // 10000,
+            "m": ymd_i // 100 % 100,
+            "d": ymd_i % 100,
+            "ordinal": ordinal,
+        }
 
     def tf_key(self, df):
         return pd.Series(self.prepare(df)["code"], index=df.index).astype("Int64").mask(lambda x: x < 0)
@@ -355,7 +383,11 @@ class DateComparison(Comparison):
         out, rest, last = _exact_then_rest(prep["code"], left, right, len(self.levels))
         if len(rest):
             li, ri = left[rest], right[rest]
-            swap = (prep["y"][li] == prep["y"][ri]) & (prep["m"][li] == prep["d"][ri]) & (prep["d"][li] == prep["m"][ri])
+            swap = (
+                (prep["y"][li] == prep["y"][ri])
+                & (prep["m"][li] == prep["d"][ri])
+                & (prep["d"][li] == prep["m"][ri])
+            )
             lv = np.full(len(rest), last, dtype=np.int8)
             lv[_one_digit_apart(prep["code"][li], prep["code"][ri])] = 2
             lv[swap] = 1
@@ -406,12 +438,18 @@ class Address(Comparison):
         similar = np.zeros(len(left), dtype=bool)
         cand = np.flatnonzero(text_speaks & ~text_eq)
         if len(cand):
-            sim = _pair_scores(JaroWinkler.normalized_similarity, prep["text_obj"][left[cand]],
-                               prep["text_obj"][right[cand]])
+            sim = _pair_scores(
+                JaroWinkler.normalized_similarity, prep["text_obj"][left[cand]], prep["text_obj"][right[cand]]
+            )
             similar[cand[sim >= float(self.options.get("text_similarity", 0.92))]] = True
         out = np.select(
-            [addr_eq | (text_speaks & text_eq), bldg_eq, similar, grid_eq,
-             addr_both | bldg_both | grid_both | text_both],
+            [
+                addr_eq | (text_speaks & text_eq),
+                bldg_eq,
+                similar,
+                grid_eq,
+                addr_both | bldg_both | grid_both | text_both,
+            ],
             [0, 1, 2, 3, 4],
             default=-1,
         ).astype(np.int8)
@@ -443,8 +481,12 @@ class OrgName(Comparison):
     def prepare(self, df):
         parts = text.org_name_parts(_col(df, self.spec.columns[0]))
         full = (parts["core"] + "|" + parts["branch"]).astype("string")
-        return {"code": _codes(full), "core": _codes(parts["core"]), "branch": _codes(parts["branch"]),
-                "core_obj": text.to_object(parts["core"])}
+        return {
+            "code": _codes(full),
+            "core": _codes(parts["core"]),
+            "branch": _codes(parts["branch"]),
+            "core_obj": text.to_object(parts["core"]),
+        }
 
     def compare(self, prep, left, right):
         a, b = prep["code"][left], prep["code"][right]
@@ -455,13 +497,19 @@ class OrgName(Comparison):
         out[a == b] = 0
         rest = np.flatnonzero((out == 4) & same_branch & (a >= 0) & (b >= 0))
         if len(rest):
-            sim = _pair_scores(JaroWinkler.normalized_similarity, prep["core_obj"][left[rest]],
-                               prep["core_obj"][right[rest]])
+            sim = _pair_scores(
+                JaroWinkler.normalized_similarity, prep["core_obj"][left[rest]], prep["core_obj"][right[rest]]
+            )
             lv = np.full(len(rest), 4, dtype=np.int8)
             lv[sim >= float(self.options.get("related", 0.8))] = 3
             lv[sim >= float(self.options.get("similar", 0.92))] = 2
-            lv[_ends_with_other(prep["core_obj"][left[rest]], prep["core_obj"][right[rest]],
-                                int(self.options.get("min_suffix", 3)))] = 2
+            lv[
+                _ends_with_other(
+                    prep["core_obj"][left[rest]],
+                    prep["core_obj"][right[rest]],
+                    int(self.options.get("min_suffix", 3)),
+                )
+            ] = 2
             out[rest] = lv
         out[(a < 0) | (b < 0)] = NULL
         return out
@@ -492,8 +540,12 @@ class Numeric(Comparison):
         super().__init__(spec)
         self.relative = tuple(float(x) for x in self.options.get("relative", []))
         self.absolute = tuple(float(x) for x in self.options.get("absolute", []))
-        self.levels = ("exact", *[f"within_{r:g}" for r in self.relative],
-                       *[f"within_abs_{a:g}" for a in self.absolute], "else")
+        self.levels = (
+            "exact",
+            *[f"within_{r:g}" for r in self.relative],
+            *[f"within_abs_{a:g}" for a in self.absolute],
+            "else",
+        )
 
     def prepare(self, df):
         v = pd.to_numeric(_col(df, self.spec.columns[0]), errors="coerce").astype("float64").to_numpy()

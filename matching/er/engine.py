@@ -52,8 +52,16 @@ from matching.er.settings import EntitySettings
 log = logging.getLogger(__name__)
 
 ASSIGNMENT_COLUMNS = ["record_key", "entity_id", "score", "method"]
-REVIEW_COLUMNS = ["record_key_l", "record_key_r", "entity_id_l", "entity_id_r", "match_probability",
-                  "match_weight", "reason", "run_id"]
+REVIEW_COLUMNS = [
+    "record_key_l",
+    "record_key_r",
+    "entity_id_l",
+    "entity_id_r",
+    "match_probability",
+    "match_weight",
+    "reason",
+    "run_id",
+]
 
 _MATCH = {"match", "same", "must_link", "yes", "true", "1", "是", "同一"}
 _NON_MATCH = {"non_match", "nonmatch", "different", "cannot_link", "no", "false", "0", "否", "不同"}
@@ -69,7 +77,9 @@ class Resolution:
 
     entity_type: str
     assignments: pd.DataFrame  # record_key, entity_id, score, method
-    pairs: pd.DataFrame  # scored candidate pairs kept for explain (record_key_l/_r, weight, probability, gamma_*)
+    pairs: (
+        pd.DataFrame
+    )  # scored candidate pairs kept for explain (record_key_l/_r, weight, probability, gamma_*)
     review: pd.DataFrame  # uncertain-band pairs for a person to decide
     blocking_report: pd.DataFrame  # rule → candidate pairs
     id_history: pd.DataFrame  # old_id → new_id, reason (merge / split / retired), run
@@ -92,7 +102,9 @@ def _prepare_mentions(mentions: pd.DataFrame, settings: EntitySettings, *, sort:
     """The columns matching reads, dates parsed once, ``_rk`` (the record key's hash); sorted by record_key
     unless ``sort`` is False (an incremental run sorts only the records it resolves)."""
     if "record_key" not in mentions.columns:
-        raise MentionsError(f"{settings.entity_type} mentions need a record_key column ('feed:source_record_id')")
+        raise MentionsError(
+            f"{settings.entity_type} mentions need a record_key column ('feed:source_record_id')"
+        )
     keys = mentions["record_key"].astype("string")
     if keys.isna().any():
         raise MentionsError(f"{settings.entity_type}: {int(keys.isna().sum())} mentions have no record_key")
@@ -100,10 +112,19 @@ def _prepare_mentions(mentions: pd.DataFrame, settings: EntitySettings, *, sort:
     maybe = pd.Series(rk).duplicated(keep=False).to_numpy()  # equal hashes first, then the strings (cheap)
     dup = keys[maybe].duplicated() if maybe.any() else pd.Series([], dtype=bool)
     if dup.any():
-        raise MentionsError(f"{settings.entity_type}: record_key repeats, e.g. {keys[maybe][dup].iloc[0]!r}; "
-                            "each input record must appear once per entity type")
+        raise MentionsError(
+            f"{settings.entity_type}: record_key repeats, e.g. {keys[maybe][dup].iloc[0]!r}; "
+            "each input record must appear once per entity type"
+        )
     # only what matching reads: a narrow copy keeps memory down on a million records
-    wanted = ["record_key", "feed", "record_date", "priority", settings.source_column, *compared_columns(settings)]
+    wanted = [
+        "record_key",
+        "feed",
+        "record_date",
+        "priority",
+        settings.source_column,
+        *compared_columns(settings),
+    ]
     df = mentions[[c for c in dict.fromkeys(wanted) if c in mentions.columns]]
     df["record_key"] = keys
     for c in df.columns:
@@ -119,7 +140,11 @@ def _prepare_mentions(mentions: pd.DataFrame, settings: EntitySettings, *, sort:
     if "priority" not in df.columns:
         df["priority"] = 0
     df["_rk"] = rk
-    return df.sort_values("record_key", kind="stable").reset_index(drop=True) if sort else df.reset_index(drop=True)
+    return (
+        df.sort_values("record_key", kind="stable").reset_index(drop=True)
+        if sort
+        else df.reset_index(drop=True)
+    )
 
 
 def compared_columns(settings: EntitySettings) -> list[str]:
@@ -156,10 +181,14 @@ def normalise_decisions(decisions: pd.DataFrame | None) -> pd.DataFrame:
         raise MentionsError(f"decisions need columns {DECISION_COLUMNS}; missing {sorted(missing)}")
     d = decisions[DECISION_COLUMNS].astype("string").dropna()
     word = d["decision"].str.strip().str.lower()
-    d = d.assign(decision=np.where(word.isin(_MATCH), "match", np.where(word.isin(_NON_MATCH), "non_match", None)))
+    d = d.assign(
+        decision=np.where(word.isin(_MATCH), "match", np.where(word.isin(_NON_MATCH), "non_match", None))
+    )
     bad = d["decision"].isna()
     if bad.any():
-        raise MentionsError(f"decision {decisions.loc[bad.index[bad][0], 'decision']!r} is neither match nor non_match")
+        raise MentionsError(
+            f"decision {decisions.loc[bad.index[bad][0], 'decision']!r} is neither match nor non_match"
+        )
     lo = d[["record_key_l", "record_key_r"]].min(axis=1)
     hi = d[["record_key_l", "record_key_r"]].max(axis=1)
     d = pd.DataFrame({"record_key_l": lo, "record_key_r": hi, "decision": d["decision"]}).astype("string")
@@ -168,8 +197,13 @@ def normalise_decisions(decisions: pd.DataFrame | None) -> pd.DataFrame:
 
 def _can_increment(state: ResolutionState | None, settings: EntitySettings) -> bool:
     """Whether ``state`` can take a delta: trained with these settings, and keeping the records' matching columns."""
-    return (state is not None and state.model is not None and state.fingerprint == settings.fingerprint()
-            and state.version >= STATE_VERSION and len(state.registry) > 0)
+    return (
+        state is not None
+        and state.model is not None
+        and state.fingerprint == settings.fingerprint()
+        and state.version >= STATE_VERSION
+        and len(state.registry) > 0
+    )
 
 
 def _key_col(i: int) -> str:
@@ -182,8 +216,11 @@ def _tf_col(k: int) -> str:
 
 def _tf_hashes(df: pd.DataFrame, prepared: PreparedComparisons) -> dict[int, np.ndarray]:
     """Per term-frequency comparison of ``prepared``: a 64-bit hash of each ``df`` record's value (0 = none)."""
-    return {k: value_hashes(comp.tf_key(df)) for k, comp in enumerate(prepared.comparisons)
-            if comp.spec.tf and comp.exact_codes(prepared.prep[k]) is not None}
+    return {
+        k: value_hashes(comp.tf_key(df))
+        for k, comp in enumerate(prepared.comparisons)
+        if comp.spec.tf and comp.exact_codes(prepared.prep[k]) is not None
+    }
 
 
 def _tf_adjustments(sub_h: dict[int, np.ndarray], population: dict[int, np.ndarray], model: Model) -> list:
@@ -195,7 +232,11 @@ def _tf_adjustments(sub_h: dict[int, np.ndarray], population: dict[int, np.ndarr
             continue
         pop = population[k]
         pop = pop[pop != 0]
-        wanted = pop[pd.Series(pop).isin(np.unique(mine[mine != 0])).to_numpy()] if len(pop) > 4 * len(mine) else pop
+        wanted = (
+            pop[pd.Series(pop).isin(np.unique(mine[mine != 0])).to_numpy()]
+            if len(pop) > 4 * len(mine)
+            else pop
+        )
         counts = pd.Series(wanted).value_counts()
         freq = pd.Series(mine).map(counts).to_numpy(dtype=np.float64) / max(len(pop), 1)
         u_exact = model.tf_base(k)
@@ -225,13 +266,16 @@ def resolve(
     df = _prepare_mentions(mentions, settings, sort=False)
     can = _can_increment(prev, settings)
     if incremental and not can:
-        log.info("%s: incremental run asked for, but no state trained with these settings: full run",
-                 settings.entity_type)
+        log.info(
+            "%s: incremental run asked for, but no state trained with these settings: full run",
+            settings.entity_type,
+        )
     if not (can if incremental is None else (incremental and can)):
         df = df.sort_values("record_key", kind="stable").reset_index(drop=True)
         gone = np.ones(len(prev.registry), dtype=bool)
-        return _run(prev, df, record_hashes(df, settings), gone, settings, decisions, run_id, clock,
-                    incremental=False)
+        return _run(
+            prev, df, record_hashes(df, settings), gone, settings, decisions, run_id, clock, incremental=False
+        )
     # only new and changed records are resolved again; records that left are removed
     hashes = record_hashes(df, settings)
     pos, same = _unchanged(prev, df, hashes)
@@ -240,8 +284,17 @@ def resolve(
     gone[pos[known]] = False
     todo = np.flatnonzero(~same)
     todo = todo[np.argsort(df["record_key"].iloc[todo].to_numpy(dtype=object), kind="stable")]
-    return _run(prev, df.iloc[todo].reset_index(drop=True), hashes[todo], gone, settings, decisions, run_id, clock,
-                incremental=True)
+    return _run(
+        prev,
+        df.iloc[todo].reset_index(drop=True),
+        hashes[todo],
+        gone,
+        settings,
+        decisions,
+        run_id,
+        clock,
+        incremental=True,
+    )
 
 
 def resolve_delta(
@@ -259,8 +312,10 @@ def resolve_delta(
     """
     clock = _Clock()
     if not _can_increment(state, settings):
-        raise MentionsError(f"{settings.entity_type}: a delta needs the state of an earlier run trained with these "
-                            "settings (and written by this version); run resolve() on all mentions once")
+        raise MentionsError(
+            f"{settings.entity_type}: a delta needs the state of an earlier run trained with these "
+            "settings (and written by this version); run resolve() on all mentions once"
+        )
     df = _prepare_mentions(changes, settings)
     hashes = record_hashes(df, settings)
     gone = np.zeros(len(state.registry), dtype=bool)
@@ -268,8 +323,17 @@ def resolve_delta(
         at = state.locate(pd.Series(list(removed), dtype="string"))
         gone[at[at >= 0]] = True
     _, same = _unchanged(state, df, hashes)  # sent again unchanged: nothing to do
-    return _run(state, df[~same].reset_index(drop=True), hashes[~same], gone, settings, decisions, run_id, clock,
-                incremental=True)
+    return _run(
+        state,
+        df[~same].reset_index(drop=True),
+        hashes[~same],
+        gone,
+        settings,
+        decisions,
+        run_id,
+        clock,
+        incremental=True,
+    )
 
 
 def _unchanged(state: ResolutionState, df: pd.DataFrame, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -295,8 +359,9 @@ class _Clock:
         self.t0 = t1
 
 
-def _decision_nodes(keys: pd.Series, d_index: pd.Index, state: ResolutionState, alive: np.ndarray,
-                    rpos_node: np.ndarray) -> np.ndarray:
+def _decision_nodes(
+    keys: pd.Series, d_index: pd.Index, state: ResolutionState, alive: np.ndarray, rpos_node: np.ndarray
+) -> np.ndarray:
     """Clustering node of each decision side: its own node if it is a delta record, its entity's node if it is
     a kept record of an entity taking part, else -1."""
     at_d = d_index.get_indexer(keys)
@@ -339,8 +404,9 @@ def _put(s: pd.Series, at: np.ndarray, values) -> pd.Series:
     return pd.Series(out, index=s.index, name=s.name)
 
 
-def _entity_of_sub(idx: np.ndarray, inv_of_sub: np.ndarray, new_ids: pd.Series, r_ids: pd.Series,
-                   cand_pos: np.ndarray) -> np.ndarray:
+def _entity_of_sub(
+    idx: np.ndarray, inv_of_sub: np.ndarray, new_ids: pd.Series, r_ids: pd.Series, cand_pos: np.ndarray
+) -> np.ndarray:
     """Entity id of compared records: the new one where the record took part, else the one it kept."""
     out = np.empty(len(idx), dtype=object)
     took = inv_of_sub[idx] >= 0
@@ -349,7 +415,9 @@ def _entity_of_sub(idx: np.ndarray, inv_of_sub: np.ndarray, new_ids: pd.Series, 
     return out
 
 
-def _reopened_members(prev: ResolutionState, d: pd.DataFrame, gone: np.ndarray, decisions: pd.DataFrame) -> np.ndarray:
+def _reopened_members(
+    prev: ResolutionState, d: pd.DataFrame, gone: np.ndarray, decisions: pd.DataFrame
+) -> np.ndarray:
     """Registry rows to resolve again because a cannot-link decision falls inside their (kept) entity."""
     r_ids = prev.registry["entity_id"]
     lp, rp = prev.locate(decisions["record_key_l"]), prev.locate(decisions["record_key_r"])
@@ -362,8 +430,12 @@ def _reopened_members(prev: ResolutionState, d: pd.DataFrame, gone: np.ndarray, 
         return np.empty(0, dtype=np.int64)
     members = np.flatnonzero(~gone & r_ids.isin(reopened).to_numpy())
     members = members[~pd.Index(prev.registry["record_key"].iloc[members]).isin(d["record_key"])]
-    log.info("%s: %d entities re-opened by cannot-link decisions (%d records)", prev.entity_type, len(reopened),
-             len(members))
+    log.info(
+        "%s: %d entities re-opened by cannot-link decisions (%d records)",
+        prev.entity_type,
+        len(reopened),
+        len(members),
+    )
     return members
 
 
@@ -377,8 +449,9 @@ def _candidates(registry: pd.DataFrame, d_keys: list[np.ndarray], alive: np.ndar
     return np.flatnonzero(cand & alive)
 
 
-def _new_registry(registry: pd.DataFrame, added: pd.DataFrame, alive: np.ndarray, updated: np.ndarray,
-                  values: dict) -> pd.DataFrame:
+def _new_registry(
+    registry: pd.DataFrame, added: pd.DataFrame, alive: np.ndarray, updated: np.ndarray, values: dict
+) -> pd.DataFrame:
     """The registry after an incremental run: kept rows as they were (no copy of a million rows when nothing
     left), the rows at ``updated`` with their new ``values`` (entity id, score, method), ``added`` appended."""
     base = registry if alive.all() else registry[alive].reset_index(drop=True)
@@ -417,8 +490,13 @@ def _run(
     all_dec = normalise_decisions(pd.concat([prev.decisions, new_dec], ignore_index=True))
 
     def triples(x: pd.DataFrame) -> pd.Index:
-        return pd.Index(x["record_key_l"].astype(str) + "\x1f" + x["record_key_r"].astype(str) + "\x1f"
-                        + x["decision"].astype(str))
+        return pd.Index(
+            x["record_key_l"].astype(str)
+            + "\x1f"
+            + x["record_key_r"].astype(str)
+            + "\x1f"
+            + x["decision"].astype(str)
+        )
 
     fresh_dec = ~triples(all_dec).isin(triples(prev.decisions)) if len(all_dec) else np.zeros(0, dtype=bool)
     if incremental and len(all_dec):
@@ -445,10 +523,14 @@ def _run(
 
     # ---- candidates among the kept records, blocking ------------------------------------------------------
     d_keys = [rule_keys(d, rule) for rule in settings.blocking]
-    cand_pos = _candidates(R, d_keys, alive) if incremental and alive.any() and nd else np.empty(0, dtype=np.int64)
+    cand_pos = (
+        _candidates(R, d_keys, alive) if incremental and alive.any() and nd else np.empty(0, dtype=np.int64)
+    )
     nc = len(cand_pos)
     if nc:
-        sub = pd.concat([R.iloc[cand_pos].reindex(columns=d.columns).reset_index(drop=True), d], ignore_index=True)
+        sub = pd.concat(
+            [R.iloc[cand_pos].reindex(columns=d.columns).reset_index(drop=True), d], ignore_index=True
+        )
     else:
         sub = d
     source = None
@@ -458,10 +540,19 @@ def _run(
         source = pd.factorize(sub[settings.source_column].astype("string"))[0]
     active = np.r_[np.zeros(nc, dtype=bool), np.ones(nd, dtype=bool)] if nc else None
     # the kept records' key hashes are in the registry already: only the delta's were computed
-    sub_keys = [np.r_[R[_key_col(i)].to_numpy(dtype=np.uint64)[cand_pos], k] for i, k in enumerate(d_keys)] \
-        if nc else d_keys
-    pairs = block(sub, settings.blocking, max_block_size=settings.max_block_size, source=source, active=active,
-                  keys=sub_keys)
+    sub_keys = (
+        [np.r_[R[_key_col(i)].to_numpy(dtype=np.uint64)[cand_pos], k] for i, k in enumerate(d_keys)]
+        if nc
+        else d_keys
+    )
+    pairs = block(
+        sub,
+        settings.blocking,
+        max_block_size=settings.max_block_size,
+        source=source,
+        active=active,
+        keys=sub_keys,
+    )
     clock.lap("blocking")
     prepared = PreparedComparisons(sub, settings.comparisons)
     levels = prepared.levels(pairs.left, pairs.right)
@@ -495,19 +586,26 @@ def _run(
     left, right = pairs.left, pairs.right
     is_edge = prob >= settings.thresholds.match
     sub_is_kept = np.r_[np.ones(nc, dtype=bool), np.zeros(nd, dtype=bool)]
-    touched = [r_ids.iloc[cand_pos[left[is_edge & sub_is_kept[left]]]],
-               r_ids.iloc[cand_pos[right[is_edge & sub_is_kept[right]]]]]
+    touched = [
+        r_ids.iloc[cand_pos[left[is_edge & sub_is_kept[left]]]],
+        r_ids.iloc[cand_pos[right[is_edge & sub_is_kept[right]]]],
+    ]
     if incremental:
         touched.append(r_ids.iloc[kp])  # the entities changed records leave
         touched.append(r_ids[gone & ~np.isin(np.arange(n_reg), kp)])  # and the ones removed records leave
         if len(all_dec):
-            reach = fresh_dec | pd.Index(all_dec["record_key_l"]).isin(d["record_key"]) \
+            reach = (
+                fresh_dec
+                | pd.Index(all_dec["record_key_l"]).isin(d["record_key"])
                 | pd.Index(all_dec["record_key_r"]).isin(d["record_key"])
+            )
             for side in ("record_key_l", "record_key_r"):
                 p = prev.locate(all_dec.loc[reach, side])
                 p = p[p >= 0]
                 touched.append(r_ids.iloc[p[alive[p]]])
-    touched_ids = pd.Index(pd.concat(touched, ignore_index=True).dropna().unique()) if touched else pd.Index([])
+    touched_ids = (
+        pd.Index(pd.concat(touched, ignore_index=True).dropna().unique()) if touched else pd.Index([])
+    )
     rpos_node = np.full(n_reg, -1, dtype=np.int64)
     ent_pos = np.empty(0, dtype=np.int64)
     ent_codes = pd.Index([], dtype="string")
@@ -516,8 +614,10 @@ def _run(
         ent_ids = r_ids.iloc[ent_pos]
         ent_codes = pd.Index(ent_ids.unique())
         rpos_node[ent_pos] = nd + ent_codes.get_indexer(ent_ids)
-    node_size = np.r_[np.ones(nd, dtype=np.int64),
-                      np.bincount(rpos_node[ent_pos] - nd, minlength=len(ent_codes)).astype(np.int64)]
+    node_size = np.r_[
+        np.ones(nd, dtype=np.int64),
+        np.bincount(rpos_node[ent_pos] - nd, minlength=len(ent_codes)).astype(np.int64),
+    ]
     node_of_sub = np.r_[rpos_node[cand_pos], np.arange(nd, dtype=np.int64)]
     eu, ev = node_of_sub[left[is_edge]], node_of_sub[right[is_edge]]
     ew = weight[is_edge]
@@ -545,32 +645,57 @@ def _run(
         vetoed = np.r_[np.minimum(a, b) * width + np.maximum(a, b)]
         el, er = left[is_edge], right[is_edge]
         drop_edge |= np.isin(np.minimum(el, er) * width + np.maximum(el, er), vetoed)
-    clusters = cluster(len(node_size), eu[~drop_edge], ev[~drop_edge], ew[~drop_edge],
-                       max_size=settings.max_cluster_size, node_size=node_size, must_link=ml, cannot_link=cl)
+    clusters = cluster(
+        len(node_size),
+        eu[~drop_edge],
+        ev[~drop_edge],
+        ew[~drop_edge],
+        max_size=settings.max_cluster_size,
+        node_size=node_size,
+        must_link=ml,
+        cannot_link=cl,
+    )
     clock.lap("clustering")
 
     # ---- ids for the records taking part: the delta and every member of a reached entity -----------------
     ent_label = clusters.labels[rpos_node[ent_pos]]
-    inv = pd.DataFrame({
-        "record_key": np.r_[d["record_key"].to_numpy(dtype=object), R["record_key"].iloc[ent_pos].to_numpy(dtype=object)],
-        "label": np.r_[clusters.labels[:nd], ent_label],
-        "old_id": np.r_[old_id, r_ids.iloc[ent_pos].to_numpy(dtype=object)],
-        "first_seen_seq": np.r_[first_seen, R["first_seen_seq"].to_numpy()[ent_pos]],
-        "changed": np.r_[changed, np.zeros(len(ent_pos), dtype=bool)],
-        "record_date": pd.concat([d["record_date"], R["record_date"].iloc[ent_pos]], ignore_index=True)
-        if len(ent_pos) else d["record_date"].reset_index(drop=True),
-    })
+    inv = pd.DataFrame(
+        {
+            "record_key": np.r_[
+                d["record_key"].to_numpy(dtype=object), R["record_key"].iloc[ent_pos].to_numpy(dtype=object)
+            ],
+            "label": np.r_[clusters.labels[:nd], ent_label],
+            "old_id": np.r_[old_id, r_ids.iloc[ent_pos].to_numpy(dtype=object)],
+            "first_seen_seq": np.r_[first_seen, R["first_seen_seq"].to_numpy()[ent_pos]],
+            "changed": np.r_[changed, np.zeros(len(ent_pos), dtype=bool)],
+            "record_date": pd.concat([d["record_date"], R["record_date"].iloc[ent_pos]], ignore_index=True)
+            if len(ent_pos)
+            else d["record_date"].reset_index(drop=True),
+        }
+    )
     issued = IssuedIds(prev.issued)
-    new_ids, history = assign_ids(inv, prefix=settings.id_prefix, entity_type=etype, issued=issued, run_id=run_id)
+    new_ids, history = assign_ids(
+        inv, prefix=settings.id_prefix, entity_type=etype, issued=issued, run_id=run_id
+    )
     # retired: ids that took part, that no record holds any more and that did not merge elsewhere
-    gone_ids = touched_ids.append(pd.Index(old_id[known].astype(str))) if incremental else \
-        pd.Index(r_ids[gone].unique())
+    gone_ids = (
+        touched_ids.append(pd.Index(old_id[known].astype(str)))
+        if incremental
+        else pd.Index(r_ids[gone].unique())
+    )
     gone_ids = gone_ids.unique().difference(pd.Index(new_ids.unique()))
     gone_ids = gone_ids.difference(pd.Index(history.loc[history["reason"] == "merge", "old_id"]))
     if len(gone_ids):
-        retired = pd.DataFrame({"entity_type": etype, "old_id": gone_ids.astype("string"),
-                                "new_id": pd.Series(pd.NA, index=range(len(gone_ids)), dtype="string"),
-                                "reason": "retired", "records": 0, "run_id": run_id})
+        retired = pd.DataFrame(
+            {
+                "entity_type": etype,
+                "old_id": gone_ids.astype("string"),
+                "new_id": pd.Series(pd.NA, index=range(len(gone_ids)), dtype="string"),
+                "reason": "retired",
+                "records": 0,
+                "run_id": run_id,
+            }
+        )
         history = pd.concat([history, retired.astype(history.dtypes.to_dict())], ignore_index=True)
     clock.lap("ids")
 
@@ -590,8 +715,9 @@ def _run(
     inv_old_score = np.r_[old_score, R["score"].to_numpy(dtype=np.float64)[ent_pos]]
     sizes = new_ids.value_counts()
     singleton = (new_ids.map(sizes) == 1).to_numpy()
-    ml_mask = pd.Index(inv["record_key"]).isin(pd.concat([all_dec.loc[is_match, "record_key_l"],
-                                                          all_dec.loc[is_match, "record_key_r"]]))
+    ml_mask = pd.Index(inv["record_key"]).isin(
+        pd.concat([all_dec.loc[is_match, "record_key_l"], all_dec.loc[is_match, "record_key_r"]])
+    )
     method = np.full(n_inv, "probabilistic", dtype=object)
     no_edge = np.isnan(rec_score)
     method[no_edge & ml_mask] = "must_link"
@@ -601,15 +727,30 @@ def _run(
     rec_score = np.where(np.isnan(rec_score) & inv_known, inv_old_score, rec_score)
 
     # ---- the new registry: kept rows as they were, the records that took part updated, the delta added --
-    d_part = d.assign(record_hash=d_hash, first_seen_seq=first_seen,
-                      entity_id=new_ids.iloc[:nd].reset_index(drop=True), score=rec_score[:nd], method=method[:nd],
-                      **{_key_col(i): k for i, k in enumerate(d_keys)},
-                      **{_tf_col(k): h for k, h in d_tf.items()})
-    columns = [*REGISTRY_COLUMNS, *[c for c in d.columns if c not in (*REGISTRY_COLUMNS, "_rk")], "_rk",
-               *[_key_col(i) for i in range(len(d_keys))], *[_tf_col(k) for k in d_tf]]
+    d_part = d.assign(
+        record_hash=d_hash,
+        first_seen_seq=first_seen,
+        entity_id=new_ids.iloc[:nd].reset_index(drop=True),
+        score=rec_score[:nd],
+        method=method[:nd],
+        **{_key_col(i): k for i, k in enumerate(d_keys)},
+        **{_tf_col(k): h for k, h in d_tf.items()},
+    )
+    columns = [
+        *REGISTRY_COLUMNS,
+        *[c for c in d.columns if c not in (*REGISTRY_COLUMNS, "_rk")],
+        "_rk",
+        *[_key_col(i) for i in range(len(d_keys))],
+        *[_tf_col(k) for k in d_tf],
+    ]
     if incremental:
-        registry = _new_registry(R, d_part[columns], alive, ent_pos,
-                                 {"entity_id": new_ids.iloc[nd:], "score": rec_score[nd:], "method": method[nd:]})
+        registry = _new_registry(
+            R,
+            d_part[columns],
+            alive,
+            ent_pos,
+            {"entity_id": new_ids.iloc[nd:], "score": rec_score[nd:], "method": method[nd:]},
+        )
     else:
         registry = d_part[columns]
     for c in ("record_key", "entity_id", "method"):
@@ -623,18 +764,24 @@ def _run(
     def keys_at(idx: np.ndarray) -> pd.Series:
         return sub_record_keys.iloc[idx].reset_index(drop=True)
 
-    keep_pairs = pd.DataFrame({
-        "record_key_l": keys_at(left[kp_sel]), "record_key_r": keys_at(right[kp_sel]),
-        "rule": np.asarray([r.name for r in settings.blocking], dtype=object)[pairs.rule[kp_sel]],
-        "match_weight": weight[kp_sel], "match_probability": prob[kp_sel],
-        **{f"gamma_{c.name}": kept_levels[:, k] for k, c in enumerate(settings.comparisons)},
-    })
+    keep_pairs = pd.DataFrame(
+        {
+            "record_key_l": keys_at(left[kp_sel]),
+            "record_key_r": keys_at(right[kp_sel]),
+            "rule": np.asarray([r.name for r in settings.blocking], dtype=object)[pairs.rule[kp_sel]],
+            "match_weight": weight[kp_sel],
+            "match_probability": prob[kp_sel],
+            **{f"gamma_{c.name}": kept_levels[:, k] for k, c in enumerate(settings.comparisons)},
+        }
+    )
     if incremental and len(prev.pairs):
         # old pairs stay unless a side changed or left
         stale = pd.Index(R["record_key"][gone])
         old_pairs = prev.pairs
         if len(stale):
-            old_pairs = old_pairs[~(old_pairs["record_key_l"].isin(stale) | old_pairs["record_key_r"].isin(stale))]
+            old_pairs = old_pairs[
+                ~(old_pairs["record_key_l"].isin(stale) | old_pairs["record_key_r"].isin(stale))
+            ]
         keep_pairs = pd.concat([old_pairs, keep_pairs], ignore_index=True)
     # an edge whose two records ended in different entities was cut by the guard or a cannot-link; both sides
     # of an edge always take part, so their cluster labels tell
@@ -643,48 +790,80 @@ def _run(
     cut[is_edge] = lab_inv[il[is_edge]] != lab_inv[ir[is_edge]]
     rev = np.flatnonzero(uncertain | cut)
     rl, rr = left[rev], right[rev]
-    review = pd.DataFrame({
-        "record_key_l": keys_at(rl), "record_key_r": keys_at(rr),
-        "entity_id_l": _entity_of_sub(rl, inv_of_sub, new_ids, r_ids, cand_pos),
-        "entity_id_r": _entity_of_sub(rr, inv_of_sub, new_ids, r_ids, cand_pos),
-        "match_probability": prob[rev], "match_weight": weight[rev],
-        "reason": np.where(cut[rev], "split_by_guard", "uncertain"), "run_id": run_id,
-    }, columns=REVIEW_COLUMNS)
+    review = pd.DataFrame(
+        {
+            "record_key_l": keys_at(rl),
+            "record_key_r": keys_at(rr),
+            "entity_id_l": _entity_of_sub(rl, inv_of_sub, new_ids, r_ids, cand_pos),
+            "entity_id_r": _entity_of_sub(rr, inv_of_sub, new_ids, r_ids, cand_pos),
+            "match_probability": prob[rev],
+            "match_weight": weight[rev],
+            "reason": np.where(cut[rev], "split_by_guard", "uncertain"),
+            "run_id": run_id,
+        },
+        columns=REVIEW_COLUMNS,
+    )
     if len(all_dec) and len(review):
         decided = pd.MultiIndex.from_frame(all_dec[["record_key_l", "record_key_r"]].astype(str))
-        rk = pd.MultiIndex.from_arrays([review["record_key_l"].astype(str), review["record_key_r"].astype(str)])
+        rk = pd.MultiIndex.from_arrays(
+            [review["record_key_l"].astype(str), review["record_key_r"].astype(str)]
+        )
         review = review[~rk.isin(decided)]
     review = review.sort_values("match_probability", ascending=False).reset_index(drop=True)
     oversized = clusters.oversized.copy()
     if len(oversized):
         first_nodes = oversized.pop("first_node").to_numpy()
-        node_key = pd.Series(inv["record_key"].to_numpy(),
-                             index=np.r_[np.arange(nd), rpos_node[ent_pos]]).groupby(level=0).first()
+        node_key = (
+            pd.Series(inv["record_key"].to_numpy(), index=np.r_[np.arange(nd), rpos_node[ent_pos]])
+            .groupby(level=0)
+            .first()
+        )
         oversized.insert(0, "example_record_key", node_key.reindex(first_nodes).to_numpy())
     clock.lap("outputs")
 
-    issued_series = pd.concat([prev.issued.astype("string"), pd.Series(sorted(issued.added), dtype="string")],
-                              ignore_index=True)
+    issued_series = pd.concat(
+        [prev.issued.astype("string"), pd.Series(sorted(issued.added), dtype="string")], ignore_index=True
+    )
     # entities: in an incremental run, the ones nobody touched plus the ones the records taking part now hold
-    entities = int(new_ids.nunique()) + (prev.entities - len(touched_ids) if incremental and prev.entities >= 0
-                                         else 0)
+    entities = int(new_ids.nunique()) + (
+        prev.entities - len(touched_ids) if incremental and prev.entities >= 0 else 0
+    )
     if incremental and prev.entities < 0:
         entities = int(registry["entity_id"].nunique())
     new_state = ResolutionState(
-        entity_type=etype, registry=registry, model=model, fingerprint=settings.fingerprint(),
-        issued=issued_series, pairs=keep_pairs, decisions=all_dec, run_seq=seq, runs=[*prev.runs, run_id],
+        entity_type=etype,
+        registry=registry,
+        model=model,
+        fingerprint=settings.fingerprint(),
+        issued=issued_series,
+        pairs=keep_pairs,
+        decisions=all_dec,
+        run_seq=seq,
+        runs=[*prev.runs, run_id],
         entities=entities,
     )
     stats = {
-        "records": len(registry), "delta_records": nd, "compared_records": len(sub),
-        "candidate_pairs": int(len(pairs)), "edges": int(is_edge.sum()),
+        "records": len(registry),
+        "delta_records": nd,
+        "compared_records": len(sub),
+        "candidate_pairs": int(len(pairs)),
+        "edges": int(is_edge.sum()),
         "entities": entities,
-        "incremental": incremental, "new_ids": len(issued.added),
-        "timings": clock.timings, "peak_rss_mb": clock.peaks,
+        "incremental": incremental,
+        "new_ids": len(issued.added),
+        "timings": clock.timings,
+        "peak_rss_mb": clock.peaks,
     }
     log.info("%s run %s: %s", etype, run_id, {k: v for k, v in stats.items() if k != "peak_rss_mb"})
     return Resolution(
-        entity_type=etype, assignments=assignments, pairs=keep_pairs, review=review, blocking_report=pairs.report,
-        id_history=history if len(history) else empty_history(), oversized=oversized, state=new_state, model=model,
+        entity_type=etype,
+        assignments=assignments,
+        pairs=keep_pairs,
+        review=review,
+        blocking_report=pairs.report,
+        id_history=history if len(history) else empty_history(),
+        oversized=oversized,
+        state=new_state,
+        model=model,
         stats=stats,
     )

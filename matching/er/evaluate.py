@@ -29,15 +29,25 @@ def pairwise_scores(predicted: pd.Series | np.ndarray, truth: pd.Series | np.nda
     precision = tp / pred if pred else 1.0
     recall = tp / true if true else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "true_pairs": true, "predicted_pairs": pred,
-            "true_positive_pairs": tp}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "true_pairs": true,
+        "predicted_pairs": pred,
+        "true_positive_pairs": tp,
+    }
 
 
-def evaluate_resolution(assignments: pd.DataFrame, truth: pd.DataFrame, *, truth_column: str = "true_id") -> dict:
+def evaluate_resolution(
+    assignments: pd.DataFrame, truth: pd.DataFrame, *, truth_column: str = "true_id"
+) -> dict:
     """Pairwise scores of ``assignments`` (record_key, entity_id) against ``truth`` (record_key, truth_column).
 
     Records without truth are left out.
     """
-    merged = assignments[["record_key", "entity_id"]].merge(truth[["record_key", truth_column]], on="record_key")
+    merged = assignments[["record_key", "entity_id"]].merge(
+        truth[["record_key", truth_column]], on="record_key"
+    )
     merged = merged[merged[truth_column].notna()]
     return {"records": len(merged), **pairwise_scores(merged["entity_id"], merged[truth_column])}

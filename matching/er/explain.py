@@ -83,16 +83,18 @@ def explain_pair(
                 tf_adj = float(np.log2(model.tf_base(k)) - np.log2(max(freq[v], 1e-10)))
         w = float(weights[k][lv]) if lv >= 0 else 0.0
         total += w + tf_adj
-        rows.append({
-            "comparison": comp.name,
-            "value_l": comp.display(mentions, pos[0]),
-            "value_r": comp.display(mentions, pos[1]),
-            "level": comp.levels[lv] if lv >= 0 else "missing",
-            "m": float(model.m[k][lv]) if lv >= 0 else np.nan,
-            "u": float(model.u[k][lv]) if lv >= 0 else np.nan,
-            "weight": w,
-            "tf_adjustment": tf_adj,
-        })
+        rows.append(
+            {
+                "comparison": comp.name,
+                "value_l": comp.display(mentions, pos[0]),
+                "value_r": comp.display(mentions, pos[1]),
+                "level": comp.levels[lv] if lv >= 0 else "missing",
+                "m": float(model.m[k][lv]) if lv >= 0 else np.nan,
+                "u": float(model.u[k][lv]) if lv >= 0 else np.nan,
+                "weight": w,
+                "tf_adjustment": tf_adj,
+            }
+        )
     prob = float(1.0 / (1.0 + 2.0 ** (-total)))
     return PairExplanation(record_key_l, record_key_r, pd.DataFrame(rows), model.prior_weight, total, prob)
 
@@ -104,10 +106,14 @@ def format_pair(e: PairExplanation) -> str:
     width = max([len(c) for c in t["comparison"]] + [10])
     lines.append(f"{'comparison':<{width}}  {'level':<16} {'weight':>8} {'tf':>6}   left | right")
     for r in t.itertuples():
-        lines.append(f"{r.comparison:<{width}}  {r.level:<16} {r.weight:>+8.2f} {r.tf_adjustment:>+6.2f}   "
-                     f"{r.value_l} | {r.value_r}")
+        lines.append(
+            f"{r.comparison:<{width}}  {r.level:<16} {r.weight:>+8.2f} {r.tf_adjustment:>+6.2f}   "
+            f"{r.value_l} | {r.value_r}"
+        )
     lines.append(f"{'prior':<{width}}  {'':<16} {e.prior_weight:>+8.2f}")
-    lines.append(f"{'total':<{width}}  {'':<16} {e.match_weight:>+8.2f}   match probability {e.match_probability:.4f}")
+    lines.append(
+        f"{'total':<{width}}  {'':<16} {e.match_weight:>+8.2f}   match probability {e.match_probability:.4f}"
+    )
     return "\n".join(lines)
 
 
@@ -172,12 +178,16 @@ def _current_run(ws: Any) -> tuple[str, Path]:
     run_id = str(manifest["run_id"])
     bound = ws.work_dir(run_id) / "bound"
     if not bound.is_dir():
-        raise _Unknown(f"the current run {run_id} has no mentions at {bound} (work folder cleaned?): "
-                       f"rerun `gridhub run` to rebuild them")
+        raise _Unknown(
+            f"the current run {run_id} has no mentions at {bound} (work folder cleaned?): "
+            f"rerun `gridhub run` to rebuild them"
+        )
     return run_id, bound
 
 
-def _load_type(ws: Any, bound: Path, entity_type: str) -> tuple[pd.DataFrame, EntitySettings, ResolutionState]:
+def _load_type(
+    ws: Any, bound: Path, entity_type: str
+) -> tuple[pd.DataFrame, EntitySettings, ResolutionState]:
     path = bound / f"{entity_type}.parquet"
     if not path.exists():
         raise _Unknown(f"no {entity_type} mentions at {path}")
@@ -197,8 +207,13 @@ def _record_key(mentions: pd.DataFrame, given: str) -> str | None:
     feed, sep, rec = given.partition(":")
     if not sep:
         return None
-    hit = mentions.loc[((mentions["feed"].astype("string") == feed)
-                        & (mentions["source_record_id"].astype("string") == rec)).fillna(False), "record_key"]
+    hit = mentions.loc[
+        (
+            (mentions["feed"].astype("string") == feed)
+            & (mentions["source_record_id"].astype("string") == rec)
+        ).fillna(False),
+        "record_key",
+    ]
     return str(hit.iloc[0]) if len(hit) else None
 
 
@@ -217,8 +232,10 @@ def _explain_pair_text(ws: Any, bound: Path, left: str, right: str) -> str:
         e = explain_pair(mentions, settings, state, kl, kr)
         parts.append(f"[{t}] {ids[0]} / {ids[1]}: {verdict}\n{format_pair(e)}")
     if not parts:
-        raise _Unknown(f"no entity type has both records {left!r} and {right!r} in the current run "
-                       f"(give them as feed:source_record_id)")
+        raise _Unknown(
+            f"no entity type has both records {left!r} and {right!r} in the current run "
+            f"(give them as feed:source_record_id)"
+        )
     return "\n\n".join(parts)
 
 
@@ -233,15 +250,17 @@ def _explain_entity_text(ws: Any, bound: Path, entity_type: str, entity_id: str)
     parts = [format_entity(e)]
     links = e.links.head(MAX_EXPLAINED_LINKS) if len(e.links) else e.links
     for row in links.itertuples():
-        parts.append(format_pair(explain_pair(mentions, settings, state, str(row.record_key_l),
-                                              str(row.record_key_r))))
+        parts.append(
+            format_pair(explain_pair(mentions, settings, state, str(row.record_key_l), str(row.record_key_r)))
+        )
     if len(e.links) > MAX_EXPLAINED_LINKS:
         parts.append(f"… {len(e.links) - MAX_EXPLAINED_LINKS} weaker links not explained")
     return "\n\n".join(parts)
 
 
-def explain_command(ws: Any, what: str, ids: list[str], out: TextIO | None = None,
-                    err: TextIO | None = None) -> int:
+def explain_command(
+    ws: Any, what: str, ids: list[str], out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     """``gridhub explain``: ``person|organisation|house|facility <entity_id>…`` or ``pair <feed:rec> <feed:rec>``.
 
     Uses the mentions of the published ``current`` run (``work/<run_id>/bound/<type>.parquet``) and the
@@ -253,7 +272,9 @@ def explain_command(ws: Any, what: str, ids: list[str], out: TextIO | None = Non
     try:
         if what == "pair":
             if len(ids) != 2:
-                err.write("gridhub explain pair: give two records, e.g. gongan_population:GA001 renshe_insured:100001\n")
+                err.write(
+                    "gridhub explain pair: give two records, e.g. gongan_population:GA001 renshe_insured:100001\n"
+                )
                 return 2
             _, bound = _current_run(ws)
             out.write(_explain_pair_text(ws, bound, ids[0], ids[1]) + "\n")

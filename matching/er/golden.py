@@ -20,7 +20,9 @@ def _json_escape(s: pd.Series) -> pd.Series:
     return s.str.replace("\\", "\\\\", regex=False).str.replace('"', '\\"', regex=False)
 
 
-def golden_records(mentions: pd.DataFrame, assignments: pd.DataFrame, settings: EntitySettings) -> pd.DataFrame:
+def golden_records(
+    mentions: pd.DataFrame, assignments: pd.DataFrame, settings: EntitySettings
+) -> pd.DataFrame:
     """One row per entity: id, surviving field values, ``sources``, ``field_sources`` (JSON), ``records``.
 
     The id column is named after the entity type (person_id, org_id, house_id, facility_id); fields are
@@ -29,7 +31,9 @@ def golden_records(mentions: pd.DataFrame, assignments: pd.DataFrame, settings: 
     """
     surv = settings.survivorship
     idc = settings.id_column
-    df = mentions.merge(assignments[["record_key", "entity_id"]], on="record_key", how="inner", validate="1:1")
+    df = mentions.merge(
+        assignments[["record_key", "entity_id"]], on="record_key", how="inner", validate="1:1"
+    )
     if "priority" not in df.columns:
         df["priority"] = 0
     if "record_date" not in df.columns:
@@ -37,8 +41,11 @@ def golden_records(mentions: pd.DataFrame, assignments: pd.DataFrame, settings: 
     df["_prio"] = pd.to_numeric(df["priority"], errors="coerce").fillna(0).to_numpy()
     df["_date"] = pd.to_datetime(df["record_date"], errors="coerce")
     df["_key"] = df["record_key"].astype("string")
-    fields = list(surv.include) if surv.include else [c for c in mentions.columns
-                                                      if c not in META_COLUMNS and c not in ("true_id",)]
+    fields = (
+        list(surv.include)
+        if surv.include
+        else [c for c in mentions.columns if c not in META_COLUMNS and c not in ("true_id",)]
+    )
     ents = pd.Index(df["entity_id"].unique()).sort_values()
     out = pd.DataFrame({idc: ents.astype("string")})
     sources_json = pd.Series("", index=ents, dtype="string")
@@ -72,7 +79,9 @@ def golden_records(mentions: pd.DataFrame, assignments: pd.DataFrame, settings: 
                 ascending.append(False)
         sort_cols.append("_key")
         ascending.append(True)
-        best = sub.sort_values(sort_cols, ascending=ascending, na_position="last").drop_duplicates("entity_id")
+        best = sub.sort_values(sort_cols, ascending=ascending, na_position="last").drop_duplicates(
+            "entity_id"
+        )
         best = best.set_index("entity_id")
         name = surv.rename.get(f, f)
         out[name] = best[f].reindex(ents).to_numpy()
@@ -91,32 +100,41 @@ def golden_records(mentions: pd.DataFrame, assignments: pd.DataFrame, settings: 
             continue
         surviving = out.set_index(idc)[surv.rename.get(field, field)]
         seen = df[["entity_id", field]].dropna().drop_duplicates()
-        seen = seen[seen[field].astype("string") != surviving.reindex(seen["entity_id"]).astype("string").to_numpy()]
+        seen = seen[
+            seen[field].astype("string") != surviving.reindex(seen["entity_id"]).astype("string").to_numpy()
+        ]
         lists = seen.sort_values(["entity_id", field]).groupby("entity_id")[field].agg(list)
-        out[list_col] = pd.Series([x if isinstance(x, list) else [] for x in lists.reindex(ents)], index=out.index,
-                                  dtype=object)
+        out[list_col] = pd.Series(
+            [x if isinstance(x, list) else [] for x in lists.reindex(ents)], index=out.index, dtype=object
+        )
     return out.reset_index(drop=True)
 
 
 def empty_golden(mentions: pd.DataFrame, settings: EntitySettings) -> pd.DataFrame:
     """The golden records of an entity type with no entities yet (none of its feeds has arrived): no rows,
     and the columns :func:`golden_records` gives for these mention columns, so later steps find each one."""
-    no_assignments = pd.DataFrame({"record_key": pd.Series(dtype="string"), "entity_id": pd.Series(dtype="string")})
+    no_assignments = pd.DataFrame(
+        {"record_key": pd.Series(dtype="string"), "entity_id": pd.Series(dtype="string")}
+    )
     return golden_records(mentions.iloc[:0], no_assignments, settings)
 
 
 def source_xref(assignments: pd.DataFrame, mentions: pd.DataFrame, entity_type: str) -> pd.DataFrame:
     """The ``source_xref`` rows of one entity type: every input record and the entity it resolved to."""
-    cols = ["record_key", "feed", "source_record_id"] + [c for c in ("raw_sha256", "line") if c in mentions.columns]
+    cols = ["record_key", "feed", "source_record_id"] + [
+        c for c in ("raw_sha256", "line") if c in mentions.columns
+    ]
     m = mentions[cols].merge(assignments, on="record_key", how="inner", validate="1:1")
-    out = pd.DataFrame({
-        "feed": m["feed"].astype("string"),
-        "source_record_id": m["source_record_id"].astype("string"),
-        "entity_type": entity_type,
-        "entity_id": m["entity_id"].astype("string"),
-        "score": m["score"].astype("float64"),
-        "method": m["method"].astype("string"),
-        "raw_sha256": m["raw_sha256"].astype("string") if "raw_sha256" in m.columns else pd.NA,
-        "line": m["line"].astype("Int64") if "line" in m.columns else pd.NA,
-    })
+    out = pd.DataFrame(
+        {
+            "feed": m["feed"].astype("string"),
+            "source_record_id": m["source_record_id"].astype("string"),
+            "entity_type": entity_type,
+            "entity_id": m["entity_id"].astype("string"),
+            "score": m["score"].astype("float64"),
+            "method": m["method"].astype("string"),
+            "raw_sha256": m["raw_sha256"].astype("string") if "raw_sha256" in m.columns else pd.NA,
+            "line": m["line"].astype("Int64") if "line" in m.columns else pd.NA,
+        }
+    )
     return out

@@ -43,18 +43,22 @@ class StateError(RuntimeError):
 
 
 def _empty_registry() -> pd.DataFrame:
-    return pd.DataFrame({
-        "record_key": pd.Series(dtype="string"),
-        "entity_id": pd.Series(dtype="string"),
-        "record_hash": pd.Series(dtype="uint64"),
-        "first_seen_seq": pd.Series(dtype="int64"),
-        "score": pd.Series(dtype="float64"),
-        "method": pd.Series(dtype="string"),
-    })
+    return pd.DataFrame(
+        {
+            "record_key": pd.Series(dtype="string"),
+            "entity_id": pd.Series(dtype="string"),
+            "record_hash": pd.Series(dtype="uint64"),
+            "first_seen_seq": pd.Series(dtype="int64"),
+            "score": pd.Series(dtype="float64"),
+            "method": pd.Series(dtype="string"),
+        }
+    )
 
 
 def empty_history() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "records" else "string") for c in HISTORY_COLUMNS})
+    return pd.DataFrame(
+        {c: pd.Series(dtype="int64" if c == "records" else "string") for c in HISTORY_COLUMNS}
+    )
 
 
 def empty_decisions() -> pd.DataFrame:
@@ -115,7 +119,9 @@ class ResolutionState:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.registry.to_parquet(path / "registry.parquet", index=False)
-        pd.DataFrame({"entity_id": self.issued.astype("string")}).to_parquet(path / "issued.parquet", index=False)
+        pd.DataFrame({"entity_id": self.issued.astype("string")}).to_parquet(
+            path / "issued.parquet", index=False
+        )
         self.pairs.to_parquet(path / "pairs.parquet", index=False)
         self.decisions.to_parquet(path / "decisions.parquet", index=False)
         meta = {
@@ -148,14 +154,20 @@ class ResolutionState:
         registry = pd.read_parquet(path / "registry.parquet")
         for c in ("record_key", "entity_id", "method"):
             registry[c] = registry[c].astype("string")
-        decisions = pd.read_parquet(path / "decisions.parquet") if (path / "decisions.parquet").exists() else empty_decisions()
+        decisions = (
+            pd.read_parquet(path / "decisions.parquet")
+            if (path / "decisions.parquet").exists()
+            else empty_decisions()
+        )
         return cls(
             entity_type=meta["entity_type"],
             registry=registry,
             model=Model.from_dict(meta["model"]) if meta.get("model") else None,
             fingerprint=meta.get("fingerprint", ""),
             issued=pd.read_parquet(path / "issued.parquet")["entity_id"].astype("string"),
-            pairs=pd.read_parquet(path / "pairs.parquet") if (path / "pairs.parquet").exists() else pd.DataFrame(),
+            pairs=pd.read_parquet(path / "pairs.parquet")
+            if (path / "pairs.parquet").exists()
+            else pd.DataFrame(),
             decisions=decisions.astype("string"),
             run_seq=int(meta.get("run_seq", 0)),
             runs=list(meta.get("runs", [])),
@@ -244,9 +256,13 @@ def assign_ids(
     df["_pos"] = np.arange(len(df))
     rd = pd.to_datetime(df["record_date"], errors="coerce")
     # earliest-seen member of each cluster: first run seen, then record_date (missing last), then key
-    order = np.lexsort((df["record_key"].astype(str).to_numpy(),
-                        rd.fillna(pd.Timestamp.max).to_numpy(),
-                        df["first_seen_seq"].to_numpy()))
+    order = np.lexsort(
+        (
+            df["record_key"].astype(str).to_numpy(),
+            rd.fillna(pd.Timestamp.max).to_numpy(),
+            df["first_seen_seq"].to_numpy(),
+        )
+    )
     rank = np.empty(len(df), dtype=np.int64)
     rank[order] = np.arange(len(df))
     df["_rank"] = rank
@@ -254,15 +270,22 @@ def assign_ids(
     first = first.rename(columns={"record_key": "first_key", "_rank": "first_rank"}).set_index("label")
 
     old = df[df["old_id"].notna()]
-    counts = old.groupby(["old_id", "label"], sort=False).agg(n=("stayed", "size"), stayed=("stayed", "sum")).reset_index()
+    counts = (
+        old.groupby(["old_id", "label"], sort=False)
+        .agg(n=("stayed", "size"), stayed=("stayed", "sum"))
+        .reset_index()
+    )
     counts["first_rank"] = first.loc[counts["label"], "first_rank"].to_numpy()
     counts["old_id"] = counts["old_id"].astype(str)
     # each old id goes to the cluster holding most of its members (ties: the one holding more members whose
     # matching columns did not change since, then the cluster seen first)
-    winners = counts.sort_values(["old_id", "n", "stayed", "first_rank"],
-                                 ascending=[True, False, False, True]).drop_duplicates("old_id")
+    winners = counts.sort_values(
+        ["old_id", "n", "stayed", "first_rank"], ascending=[True, False, False, True]
+    ).drop_duplicates("old_id")
     # each cluster keeps the won id with most members (ties: the smaller id); the other won ids merge into it
-    kept = winners.sort_values(["label", "n", "old_id"], ascending=[True, False, True]).drop_duplicates("label")
+    kept = winners.sort_values(["label", "n", "old_id"], ascending=[True, False, True]).drop_duplicates(
+        "label"
+    )
     label_id = pd.Series(kept["old_id"].to_numpy(), index=kept["label"].to_numpy(), dtype=object)
     merged = winners.merge(kept[["label", "old_id"]].rename(columns={"old_id": "kept_id"}), on="label")
     merged = merged[merged["old_id"] != merged["kept_id"]]
@@ -288,13 +311,29 @@ def assign_ids(
     label_id = pd.concat([label_id, pd.Series(new_ids, dtype=object)])
     ids = pd.Series(label_id.loc[df["label"].to_numpy()].to_numpy(), index=records.index, dtype="string")
 
-    rows = [pd.DataFrame({"old_id": merged["old_id"], "new_id": merged["kept_id"], "reason": "merge",
-                          "records": merged["n"]})]
+    rows = [
+        pd.DataFrame(
+            {
+                "old_id": merged["old_id"],
+                "new_id": merged["kept_id"],
+                "reason": "merge",
+                "records": merged["n"],
+            }
+        )
+    ]
     # clusters with a new id that took members of old entities: split from those entities
     split = counts[counts["label"].isin(list(new_ids))]
     if len(split):
-        rows.append(pd.DataFrame({"old_id": split["old_id"], "new_id": split["label"].map(new_ids),
-                                  "reason": "split", "records": split["n"]}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "old_id": split["old_id"],
+                    "new_id": split["label"].map(new_ids),
+                    "reason": "split",
+                    "records": split["n"],
+                }
+            )
+        )
     hist = pd.concat(rows, ignore_index=True)
     hist.insert(0, "entity_type", entity_type)
     hist["run_id"] = run_id

@@ -64,7 +64,10 @@ class Model:
 
     def weights(self) -> list[np.ndarray]:
         """Per comparison: log2(m/u) per level."""
-        return [np.log2(np.maximum(m, _M_FLOOR) / np.maximum(u, _U_FLOOR)) for m, u in zip(self.m, self.u, strict=True)]
+        return [
+            np.log2(np.maximum(m, _M_FLOOR) / np.maximum(u, _U_FLOOR))
+            for m, u in zip(self.m, self.u, strict=True)
+        ]
 
     @property
     def prior_weight(self) -> float:
@@ -79,7 +82,11 @@ class Model:
             "prior": float(self.prior),
             "tf": list(self.tf),
             "info": self.info,
-            **({"u_random_exact": [float(x) for x in self.u_random_exact]} if self.u_random_exact is not None else {}),
+            **(
+                {"u_random_exact": [float(x) for x in self.u_random_exact]}
+                if self.u_random_exact is not None
+                else {}
+            ),
         }
 
     @classmethod
@@ -92,15 +99,21 @@ class Model:
             prior=float(d["prior"]),
             tf=list(d.get("tf", [False] * len(d["comparisons"]))),
             info=dict(d.get("info", {})),
-            u_random_exact=[float(x) for x in d["u_random_exact"]] if d.get("u_random_exact") is not None else None,
+            u_random_exact=[float(x) for x in d["u_random_exact"]]
+            if d.get("u_random_exact") is not None
+            else None,
         )
 
     def parameters(self) -> list[dict]:
         """One row per comparison level: m, u, weight (for docs, explain and reports)."""
         rows = []
-        for name, labels, m, u, w in zip(self.comparisons, self.levels, self.m, self.u, self.weights(), strict=True):
+        for name, labels, m, u, w in zip(
+            self.comparisons, self.levels, self.m, self.u, self.weights(), strict=True
+        ):
             for lbl, mi, ui, wi in zip(labels, m, u, w, strict=True):
-                rows.append({"comparison": name, "level": lbl, "m": float(mi), "u": float(ui), "weight": float(wi)})
+                rows.append(
+                    {"comparison": name, "level": lbl, "m": float(mi), "u": float(ui), "weight": float(wi)}
+                )
         return rows
 
 
@@ -112,7 +125,9 @@ def _total_pairs(n: int, source: np.ndarray | None) -> float:
     return float((counts.sum() ** 2 - (counts.astype(np.float64) ** 2).sum()) / 2)
 
 
-def _random_pairs(n: int, k: int, rng: np.random.Generator, source: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _random_pairs(
+    n: int, k: int, rng: np.random.Generator, source: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     total = _total_pairs(n, source)
     if total <= k:
         i, j = np.triu_indices(n, k=1)
@@ -139,15 +154,19 @@ def _exact_u(codes: np.ndarray, source: np.ndarray | None) -> float | None:
         return float((c * (c - 1)).sum() / (n * (n - 1)))
     agree, total = 0.0, 0.0
     srcs = np.unique(source[ok])
-    per = {s: np.bincount(codes[ok & (source == s)], minlength=codes.max() + 1).astype(np.float64) for s in srcs}
+    per = {
+        s: np.bincount(codes[ok & (source == s)], minlength=codes.max() + 1).astype(np.float64) for s in srcs
+    }
     for a_i, a in enumerate(srcs):
-        for b in srcs[a_i + 1:]:
+        for b in srcs[a_i + 1 :]:
             agree += float((per[a] * per[b]).sum())
             total += per[a].sum() * per[b].sum()
     return agree / total if total else None
 
 
-def estimate_u(prepared: PreparedComparisons, settings: EntitySettings, source: np.ndarray | None) -> list[np.ndarray]:
+def estimate_u(
+    prepared: PreparedComparisons, settings: EntitySettings, source: np.ndarray | None
+) -> list[np.ndarray]:
     """u per comparison level from random pairs (exact levels from value frequencies)."""
     n = len(prepared.df)
     rng = np.random.default_rng(settings.seed)
@@ -311,19 +330,39 @@ def _fit(
             continue
         pats, cnt = _patterns(levels[sel])
         seen: set[int] = set()
-        m_r, lam_r, it = run_em(pats, cnt, m_init, u, active, max_iterations=settings.em_max_iterations,
-                                supported=seen, fixed=fixed)
+        m_r, lam_r, it = run_em(
+            pats,
+            cnt,
+            m_init,
+            u,
+            active,
+            max_iterations=settings.em_max_iterations,
+            supported=seen,
+            fixed=fixed,
+        )
         active = [k for k in active if k in seen]
-        info["rules"][rule.name] = {"pairs": int(sel.sum()), "lambda": lam_r, "iterations": it,
-                                    "estimated": [comps[k].name for k in active]}
+        info["rules"][rule.name] = {
+            "pairs": int(sel.sum()),
+            "lambda": lam_r,
+            "iterations": it,
+            "estimated": [comps[k].name for k in active],
+        }
         for k in active:
             estimates[k].append(m_r[k])
     missing = [k for k, e in enumerate(estimates) if not e]
     if missing and len(levels):
         pats, cnt = _patterns(levels)
         seen = set()
-        m_all, _, _ = run_em(pats, cnt, m_init, u, list(range(len(comps))), max_iterations=settings.em_max_iterations,
-                             supported=seen, fixed=fixed)
+        m_all, _, _ = run_em(
+            pats,
+            cnt,
+            m_init,
+            u,
+            list(range(len(comps))),
+            max_iterations=settings.em_max_iterations,
+            supported=seen,
+            fixed=fixed,
+        )
         for k in missing:
             if k in seen:
                 estimates[k].append(m_all[k])
@@ -368,10 +407,21 @@ def train(
         u = _match_corrected_u(u_random, m, prior)
         m, prior, lam_c, expected, info = _fit(comps, pairs, levels, settings, u, total)
         info["u_corrected_for_prior"] = True
-    info.update({"records": n, "candidate_pairs": int(len(levels)), "lambda_candidates": float(lam_c),
-                 "expected_matches": float(expected)})
-    log.info("%s: trained on %d pairs; prior %.3g; expected matching pairs %.0f", settings.entity_type,
-             len(levels), prior, expected)
+    info.update(
+        {
+            "records": n,
+            "candidate_pairs": int(len(levels)),
+            "lambda_candidates": float(lam_c),
+            "expected_matches": float(expected),
+        }
+    )
+    log.info(
+        "%s: trained on %d pairs; prior %.3g; expected matching pairs %.0f",
+        settings.entity_type,
+        len(levels),
+        prior,
+        expected,
+    )
     return Model(
         comparisons=[c.name for c in comps],
         levels=[list(c.levels) for c in comps],

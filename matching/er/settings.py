@@ -36,7 +36,16 @@ ID_PREFIXES = {"person": "P", "organisation": "O", "house": "H", "facility": "F"
 ID_COLUMNS = {"person": "person_id", "organisation": "org_id", "house": "house_id", "facility": "facility_id"}
 
 # Mention columns that describe the record, not the entity: never compared, never survive into golden records.
-META_COLUMNS = ("record_key", "feed", "source_record_id", "raw_sha256", "line", "priority", "record_date", "derived")
+META_COLUMNS = (
+    "record_key",
+    "feed",
+    "source_record_id",
+    "raw_sha256",
+    "line",
+    "priority",
+    "record_date",
+    "derived",
+)
 
 
 class SettingsError(ValueError):
@@ -118,7 +127,9 @@ class Survivorship:
     fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
     include: tuple[str, ...] | None = None  # fields that survive; None = every non-meta mention column
     rename: dict[str, str] = field(default_factory=dict)  # mention column → golden column
-    collect: dict[str, str] = field(default_factory=dict)  # golden list column → mention column (other values)
+    collect: dict[str, str] = field(
+        default_factory=dict
+    )  # golden list column → mention column (other values)
     null_values: dict[str, tuple[str, ...]] = field(default_factory=dict)  # values that count as missing
 
     def rules_for(self, column: str) -> tuple[str, ...]:
@@ -162,10 +173,26 @@ class EntitySettings:
             config = {}
         base = copy.deepcopy(DEFAULTS.get(entity_type, {}))
         if not base and not {"blocking", "comparisons"} <= set(config):
-            raise SettingsError(f"matching.{entity_type}: no defaults for this entity type; give blocking and comparisons")
-        known = {"blocking", "comparisons", "thresholds", "link_type", "source_column", "max_block_size",
-                 "max_cluster_size", "u_sample_pairs", "em_max_iterations", "seed", "survivorship", "id_prefix",
-                 "id_column", "replace_comparisons", "correct_u_for_duplicates"}
+            raise SettingsError(
+                f"matching.{entity_type}: no defaults for this entity type; give blocking and comparisons"
+            )
+        known = {
+            "blocking",
+            "comparisons",
+            "thresholds",
+            "link_type",
+            "source_column",
+            "max_block_size",
+            "max_cluster_size",
+            "u_sample_pairs",
+            "em_max_iterations",
+            "seed",
+            "survivorship",
+            "id_prefix",
+            "id_column",
+            "replace_comparisons",
+            "correct_u_for_duplicates",
+        }
         unknown = sorted(set(config) - known)
         if unknown:
             raise SettingsError(f"matching.{entity_type}: unknown keys {unknown}; known: {sorted(known)}")
@@ -197,7 +224,9 @@ class EntitySettings:
             )
             settings = cls(
                 entity_type=entity_type,
-                id_prefix=str(config.get("id_prefix", base.get("id_prefix", ID_PREFIXES.get(entity_type, "E")))),
+                id_prefix=str(
+                    config.get("id_prefix", base.get("id_prefix", ID_PREFIXES.get(entity_type, "E")))
+                ),
                 blocking=tuple(BlockingRule.parse(b) for b in blocking),
                 comparisons=tuple(ComparisonSpec.parse(c) for c in comparisons),
                 thresholds=Thresholds(**thresholds),
@@ -209,9 +238,12 @@ class EntitySettings:
                 em_max_iterations=int(config.get("em_max_iterations", base.get("em_max_iterations", 30))),
                 seed=int(config.get("seed", base.get("seed", 20240501))),
                 survivorship=survivorship,
-                id_column=config.get("id_column", base.get("id_column", ID_COLUMNS.get(entity_type, "entity_id"))),
-                correct_u_for_duplicates=bool(config.get("correct_u_for_duplicates",
-                                                         base.get("correct_u_for_duplicates", False))),
+                id_column=config.get(
+                    "id_column", base.get("id_column", ID_COLUMNS.get(entity_type, "entity_id"))
+                ),
+                correct_u_for_duplicates=bool(
+                    config.get("correct_u_for_duplicates", base.get("correct_u_for_duplicates", False))
+                ),
             )
         except TypeError as e:
             raise SettingsError(f"matching.{entity_type}: {e}") from None
@@ -232,13 +264,17 @@ class EntitySettings:
             raise SettingsError(f"{where}.comparisons: names repeat: {names}")
         for c in self.comparisons:
             if c.kind not in COMPARISON_KINDS:
-                raise SettingsError(f"{where}.comparisons.{c.name}: unknown kind {c.kind!r}; "
-                                    f"known: {sorted(COMPARISON_KINDS)}")
+                raise SettingsError(
+                    f"{where}.comparisons.{c.name}: unknown kind {c.kind!r}; "
+                    f"known: {sorted(COMPARISON_KINDS)}"
+                )
         t = self.thresholds
         if not 0 < t.review <= t.match < 1:
             raise SettingsError(f"{where}.thresholds: need 0 < review ≤ match < 1, got {t}")
         if not 0 <= t.cannot_link < t.review:
-            raise SettingsError(f"{where}.thresholds.cannot_link: need 0 ≤ cannot_link < review, got {t.cannot_link}")
+            raise SettingsError(
+                f"{where}.thresholds.cannot_link: need 0 ≤ cannot_link < review, got {t.cannot_link}"
+            )
         if self.link_type not in ("dedupe", "link_only"):
             raise SettingsError(f"{where}.link_type: dedupe or link_only, got {self.link_type!r}")
         if len(self.id_prefix) != 1 or not self.id_prefix.isalpha():
@@ -278,20 +314,32 @@ DEFAULTS: dict[str, dict] = {
         ],
         "comparisons": [
             {"name": "name", "columns": ["name", "name_pinyin"], **_NAME},
-            {"name": "id_number", "kind": "code", "columns": ["id_number"], "options": {"checksum": "resident_id"}},
+            {
+                "name": "id_number",
+                "kind": "code",
+                "columns": ["id_number"],
+                "options": {"checksum": "resident_id"},
+            },
             {"name": "birth_date", "kind": "date", "columns": ["birth_date"]},
             {"name": "sex", "kind": "exact", "columns": ["sex"], "options": {"null_values": ["U", ""]}},
             {"name": "phone", "kind": "code", "columns": ["phone"]},
-            {"name": "address", "kind": "address",
-             "columns": ["address_code", "building_code", "grid_code", "address_text"]},
+            {
+                "name": "address",
+                "kind": "address",
+                "columns": ["address_code", "building_code", "grid_code", "address_text"],
+            },
         ],
         "thresholds": {"match": 0.9, "review": 0.4},
         "max_cluster_size": 40,
         "survivorship": {
             "default": ["priority", "recent", "complete"],
-            "fields": {"phone": ["recent", "priority"], "address_code": ["recent", "priority"],
-                       "address_text": ["recent", "priority"], "building_code": ["recent", "priority"],
-                       "grid_code": ["recent", "priority"]},
+            "fields": {
+                "phone": ["recent", "priority"],
+                "address_code": ["recent", "priority"],
+                "address_text": ["recent", "priority"],
+                "building_code": ["recent", "priority"],
+                "grid_code": ["recent", "priority"],
+            },
             "null_values": {"sex": ["U"]},
         },
     },
@@ -307,16 +355,22 @@ DEFAULTS: dict[str, dict] = {
             {"name": "org_name", "kind": "org_name", "columns": ["org_name"], "tf": True},
             {"name": "credit_code", "kind": "code", "columns": ["credit_code"]},
             {"name": "legal_rep", "kind": "person_name", "columns": ["legal_rep"]},
-            {"name": "address", "kind": "address",
-             "columns": ["address_code", "building_code", "grid_code", "address_text"]},
+            {
+                "name": "address",
+                "kind": "address",
+                "columns": ["address_code", "building_code", "grid_code", "address_text"],
+            },
         ],
         "thresholds": {"match": 0.9, "review": 0.4, "cannot_link": 0.01},
         # 人社 names the employer (单位名称, often without its credit code) on every insured person's record:
         # one 单位 has dozens of mentions, so two random mentions agree on a name mostly because they match
         "correct_u_for_duplicates": True,
         "max_cluster_size": 60,
-        "survivorship": {"rename": {"org_name": "name"}, "collect": {"former_names": "org_name"},
-                         "fields": {"address_code": ["recent", "priority"]}},
+        "survivorship": {
+            "rename": {"org_name": "name"},
+            "collect": {"former_names": "org_name"},
+            "fields": {"address_code": ["recent", "priority"]},
+        },
     },
     "house": {
         "blocking": [
@@ -326,12 +380,24 @@ DEFAULTS: dict[str, dict] = {
             {"name": "numbers_prefix", "on": ["digits(address_text)", "prefix(address_text,4)"]},
         ],
         "comparisons": [
-            {"name": "address", "kind": "address",
-             "columns": ["address_code", "building_code", "grid_code", "address_text"]},
-            {"name": "numbers", "kind": "exact", "columns": ["address_text"], "options": {"transform": "digits"}},
+            {
+                "name": "address",
+                "kind": "address",
+                "columns": ["address_code", "building_code", "grid_code", "address_text"],
+            },
+            {
+                "name": "numbers",
+                "kind": "exact",
+                "columns": ["address_text"],
+                "options": {"transform": "digits"},
+            },
             {"name": "house_use", "kind": "exact", "columns": ["house_use"]},
-            {"name": "house_area", "kind": "numeric", "columns": ["house_area"],
-             "options": {"relative": [0.01, 0.1]}},
+            {
+                "name": "house_area",
+                "kind": "numeric",
+                "columns": ["house_area"],
+                "options": {"relative": [0.01, 0.1]},
+            },
         ],
         "thresholds": {"match": 0.9, "review": 0.4},
         "max_cluster_size": 200,
@@ -347,8 +413,12 @@ DEFAULTS: dict[str, dict] = {
         "comparisons": [
             {"name": "facility_type", "kind": "exact", "columns": ["facility_type"]},
             {"name": "facility_name", "kind": "string", "columns": ["facility_name"], "tf": True},
-            {"name": "distance", "kind": "geo_distance", "columns": ["lon", "lat"],
-             "options": {"meters": [10, 30, 100]}},
+            {
+                "name": "distance",
+                "kind": "geo_distance",
+                "columns": ["lon", "lat"],
+                "options": {"meters": [10, 30, 100]},
+            },
             {"name": "address", "kind": "address", "columns": ["address_code", "building_code", "grid_code"]},
         ],
         "thresholds": {"match": 0.9, "review": 0.4},

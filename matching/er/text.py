@@ -20,15 +20,55 @@ from matching.normalize import name_pinyin
 # key, most of them one character; this one lists the two-character surnames that the 姓 blocking key must not
 # cut after their first character (欧阳 is read right by pypinyin, yet 欧 alone is another surname).
 COMPOUND_SURNAMES = (
-    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "长孙", "宇文", "司徒", "夏侯",
-    "轩辕", "端木", "独孤", "南宫", "西门", "呼延", "闻人", "申屠", "澹台", "公冶", "太史", "钟离", "赫连", "万俟",
+    "欧阳",
+    "司马",
+    "上官",
+    "诸葛",
+    "东方",
+    "皇甫",
+    "尉迟",
+    "公孙",
+    "慕容",
+    "令狐",
+    "长孙",
+    "宇文",
+    "司徒",
+    "夏侯",
+    "轩辕",
+    "端木",
+    "独孤",
+    "南宫",
+    "西门",
+    "呼延",
+    "闻人",
+    "申屠",
+    "澹台",
+    "公冶",
+    "太史",
+    "钟离",
+    "赫连",
+    "万俟",
 )
 _COMPOUND = re.compile("^(" + "|".join(COMPOUND_SURNAMES) + ")")
 
 # 组织形式 (legal forms), longest first so that 股份有限公司 wins over 有限公司.
 LEGAL_FORMS = (
-    "股份有限公司", "有限责任公司", "有限公司", "集团公司", "合伙企业", "个人独资企业", "专业合作社", "合作社",
-    "个体工商户", "公司", "厂", "商行", "工作室", "中心", "经营部", "门市部",
+    "股份有限公司",
+    "有限责任公司",
+    "有限公司",
+    "集团公司",
+    "合伙企业",
+    "个人独资企业",
+    "专业合作社",
+    "合作社",
+    "个体工商户",
+    "公司",
+    "厂",
+    "商行",
+    "工作室",
+    "中心",
+    "经营部",
+    "门市部",
 )
 # the forms that end the registered name; what follows them is a branch (weak words such as 厂, 中心 are not)
 SPLITTING_FORMS = LEGAL_FORMS[:10]
@@ -37,7 +77,9 @@ BRANCH_SUFFIX = re.compile(r"(分公司|分店|分部|营业部|分行|支行|�
 # a bracketed region or note: 华兴科技（深圳）有限公司, XX（普通合伙）
 _BRACKETED = re.compile(r"[(（][^()（）]{1,6}[)）]")
 # a leading 省 / 市 (and a 区/县 after a 市): 深圳市华兴科技 and 华兴科技（深圳） share the core 华兴科技
-_REGION_PREFIX = re.compile(r"^(?:[\u4e00-\u9fff]{2,3}省)?(?:[\u4e00-\u9fff]{2,3}市(?:[\u4e00-\u9fff]{1,3}[区县])?)?(?=.{2,})")
+_REGION_PREFIX = re.compile(
+    r"^(?:[\u4e00-\u9fff]{2,3}省)?(?:[\u4e00-\u9fff]{2,3}市(?:[\u4e00-\u9fff]{1,3}[区县])?)?(?=.{2,})"
+)
 _LEGAL = re.compile("(" + "|".join(LEGAL_FORMS) + ")")
 _BRACKETS = re.compile(r"[()（）\[\]【】〔〕<>《》\s·.,，、\-—_]")
 _NON_DIGITS = re.compile(r"\D+")
@@ -86,15 +128,19 @@ def org_name_parts(names: pd.Series) -> pd.DataFrame:
     branch = m["branch"].astype("string")
     form = m["form"].astype("string")
     # no legal form: a trailing branch word still marks a branch (XX超市南山店)
-    nb = s[no_form].str.extract(r"^(?P<core>.*?)(?P<branch>[^市区县省]{1,6}(?:分公司|分店|分部|营业部|分行|支行|门店|分厂|办事处))$")
+    nb = s[no_form].str.extract(
+        r"^(?P<core>.*?)(?P<branch>[^市区县省]{1,6}(?:分公司|分店|分部|营业部|分行|支行|门店|分厂|办事处))$"
+    )
     core = core.where(~no_form, nb["core"].reindex(s.index).fillna(s))
     branch = branch.where(~no_form, nb["branch"].reindex(s.index).fillna(""))
     form = form.where(~no_form, "")
     branch = branch.where(branch.str.len() > 0, "")
     # a core that is empty (the whole name was a legal form) falls back to the name
     core = core.where(core.str.len() > 0, s)
-    return pd.DataFrame({"core": core.astype("string"), "form": form.astype("string"),
-                         "branch": branch.astype("string")}, index=names.index)
+    return pd.DataFrame(
+        {"core": core.astype("string"), "form": form.astype("string"), "branch": branch.astype("string")},
+        index=names.index,
+    )
 
 
 def org_core(names: pd.Series) -> pd.Series:
