@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     persons = 100_000 if args.quick else args.persons
     logging.basicConfig(level=logging.WARNING)
 
-    from gridhub.config import WarehouseSettings
     from warehouse import publish, validate_tables
+    from warehouse.settings import WarehouseSettings
     from warehouse.synthetic import synthetic_tables
     from warehouse.validate import _gx
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from warehouse.errors import UserError
 from warehouse.reasons import REASON_TEXT, ReasonCode
 
 
-class ConnectorError(Exception):
+class ConnectorError(UserError):
     """Base of every error the connectors raise on purpose."""
 
 

@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 
 from connectors.csv_source import CsvRecords
 from connectors.errors import FeedFileError, FileProblem, FileRejected
+from connectors.feeds import Feed, SqlSource, Zones
 from connectors.raw import RawZone, sha256_file
 from connectors.results import AccountingError, FileResult, IngestResult
 from connectors.rules import BatchOutcome, RowRules, SourceColumn
@@ -45,8 +46,6 @@ from connectors.text import (
     safe_file_name,
     sniff_format,
 )
-from gridhub.config import Feed, SqlSource
-from gridhub.workspace import Workspace
 from warehouse.reasons import ReasonCode
 from warehouse.schema import arrow_schema, staging_schema
 
@@ -93,7 +92,7 @@ class _ParquetOut:
 
 
 @contextmanager
-def _outputs(ws: Workspace, feed: Feed, sha: str) -> Iterator[tuple[_ParquetOut, _ParquetOut]]:
+def _outputs(ws: Zones, feed: Feed, sha: str) -> Iterator[tuple[_ParquetOut, _ParquetOut]]:
     staged = _ParquetOut(ws.staging_dir(feed.name) / f"{sha}.parquet", staging_schema(feed.fields))
     quarantined = _ParquetOut(ws.quarantine_dir(feed.name) / f"{sha}.parquet", arrow_schema("quarantine"))
     try:
@@ -107,9 +106,9 @@ def _outputs(ws: Workspace, feed: Feed, sha: str) -> Iterator[tuple[_ParquetOut,
 
 
 @contextmanager
-def feed_lock(ws: Workspace, feed: str) -> Iterator[None]:
+def feed_lock(ws: Zones, feed: str) -> Iterator[None]:
     """One ingest of a feed at a time (a DAG run and a hand-run `gridhub ingest` may overlap)."""
-    lock_dir = ws.state / "locks"
+    lock_dir = ws.locks
     lock_dir.mkdir(parents=True, exist_ok=True)
     with open(lock_dir / f"ingest-{feed}.lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -217,7 +216,7 @@ def _rules_for(feed: Feed, header: list[str], sha: str, file_name: str, delimite
         raise
 
 
-def _stage_stored_file(ws: Workspace, feed: Feed, path: Path, sha: str, file_name: str) -> FileResult:
+def _stage_stored_file(ws: Zones, feed: Feed, path: Path, sha: str, file_name: str) -> FileResult:
     fmt = _choose_format(feed, path, file_name)
     with _outputs(ws, feed, sha) as (staged, quarantined):
         if fmt == "xlsx":
@@ -240,7 +239,7 @@ def is_data_file(path: Path) -> bool:
     )
 
 
-def landing_files(ws: Workspace, feed: Feed, raw: RawZone | None = None) -> list[Path]:
+def landing_files(ws: Zones, feed: Feed, raw: RawZone | None = None) -> list[Path]:
     """Files in the feed's landing folder matching its glob that the raw manifest does not hold yet."""
     if isinstance(feed.source, SqlSource):
         return []
@@ -260,7 +259,7 @@ def landing_files(ws: Workspace, feed: Feed, raw: RawZone | None = None) -> list
     return out
 
 
-def _file_away(ws: Workspace, feed: Feed, path: Path, sub: str, sha: str) -> None:
+def _file_away(ws: Zones, feed: Feed, path: Path, sub: str, sha: str) -> None:
     """Move a landing file to ``_done/`` or ``_failed/`` (never delete it); files from elsewhere stay put."""
     root = ws.landing_dir(feed.name).resolve()
     try:
@@ -284,7 +283,7 @@ def _file_away(ws: Workspace, feed: Feed, path: Path, sub: str, sha: str) -> Non
 # ----------------------------------------------------------------------------------------------------------
 # public API
 # ----------------------------------------------------------------------------------------------------------
-def _ingest_one(ws: Workspace, feed: Feed, raw: RawZone, path: Path) -> tuple[FileResult, FileProblem | None]:
+def _ingest_one(ws: Zones, feed: Feed, raw: RawZone, path: Path) -> tuple[FileResult, FileProblem | None]:
     file_name = safe_file_name(path.name)
     if not path.is_file():
         problem = FileProblem(feed.name, file_name, ReasonCode.UNREADABLE_FILE, f"not found: {path}")
@@ -353,13 +352,13 @@ def _ingest_one(ws: Workspace, feed: Feed, raw: RawZone, path: Path) -> tuple[Fi
     return result, None
 
 
-def ingest_feed(workspace: Workspace, feed: str, files: list[Path] | None = None) -> IngestResult:
+def ingest_feed(workspace: Zones, feed: str, files: list[Path] | None = None) -> IngestResult:
     """Ingest one feed: its new landing files (``files=None``) or the given files; or pull its database.
 
     Returns the per-file accounting. Raises :class:`FeedFileError` at the end if any file had a whole-file
     problem (after every other file was processed); each such file is kept in raw and marked ``failed``.
     """
-    cfg = workspace.config.feed(feed)
+    cfg = workspace.feed(feed)
     if isinstance(cfg.source, SqlSource):
         from connectors.sql import ingest_sql_feed
 
@@ -381,12 +380,12 @@ def ingest_feed(workspace: Workspace, feed: str, files: list[Path] | None = None
     return result
 
 
-def raw_manifest(workspace: Workspace, feed: str | None = None) -> pd.DataFrame:
+def raw_manifest(workspace: Zones, feed: str | None = None) -> pd.DataFrame:
     """The raw manifest: one row per (feed, received content) with sizes, counts, status and errors."""
     return RawZone(workspace.raw).manifest(feed)
 
 
-def _staged_files(ws: Workspace, feed: str) -> list[Path]:
+def _staged_files(ws: Zones, feed: str) -> list[Path]:
     m = raw_manifest(ws, feed)
     if m.empty:
         return []
@@ -406,14 +405,14 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=schema)
 
 
-def load_staging(workspace: Workspace, feed: str) -> pd.DataFrame:
+def load_staging(workspace: Zones, feed: str) -> pd.DataFrame:
     """The feed's current staged rows across its staged files; the latest received file wins per record id.
 
     Full extracts supersede earlier rows of the same ``source_record_id``; deltas add to them. Columns are
     typed per :func:`warehouse.schema.staging_schema` (pandas ``ArrowDtype``: ``date32`` dates, nullable
     booleans, ``string`` text), meta columns ``_feed``, ``_raw_sha256``, ``_line`` first.
     """
-    cfg = workspace.config.feed(feed)
+    cfg = workspace.feed(feed)
     schema = staging_schema(cfg.fields)
     tables = [_conform(pq.read_table(p), schema) for p in _staged_files(workspace, feed)]
     table = pa.concat_tables(tables) if tables else schema.empty_table()
@@ -423,10 +422,10 @@ def load_staging(workspace: Workspace, feed: str) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def load_quarantine(workspace: Workspace, feed: str | None = None) -> pd.DataFrame:
+def load_quarantine(workspace: Zones, feed: str | None = None) -> pd.DataFrame:
     """Quarantined rows of one feed (or all), columns as the ``quarantine`` table of the canonical schema."""
     schema = arrow_schema("quarantine")
-    names = [feed] if feed else [f.name for f in workspace.config.feeds]
+    names = [feed] if feed else [f.name for f in workspace.feeds]
     tables = []
     for name in names:
         m = raw_manifest(workspace, name)

@@ -14,11 +14,10 @@ from pathlib import Path
 import pyarrow as pa
 
 from connectors.errors import ConnectorError, FileProblem, FileRejected
+from connectors.feeds import SqlSource, Zones
 from connectors.raw import sha256_file
 from connectors.results import FileResult
 from connectors.text import safe_file_name
-from gridhub.config import SqlSource
-from gridhub.workspace import Workspace
 from warehouse.schema import arrow_schema
 
 LINES_PER_REASON = 1000
@@ -77,13 +76,13 @@ class FilePreview:
 
 
 def preview_file(
-    workspace: Workspace, feed: str, path: Path, *, original_name: str | None = None, detail_limit: int = 200
+    workspace: Zones, feed: str, path: Path, *, original_name: str | None = None, detail_limit: int = 200
 ) -> FilePreview:
     """Parse ``path`` as feed ``feed`` would, without writing anything; ``original_name`` decides the format
     by its extension like a landed file's name does. Raises :class:`ConnectorError` for a database feed."""
     from connectors.ingest import _choose_format, stage_csv
 
-    cfg = workspace.config.feed(feed)
+    cfg = workspace.feed(feed)
     if isinstance(cfg.source, SqlSource):
         raise ConnectorError(f"feed '{feed}' reads a database; there is no file to preview")
     path = Path(path)

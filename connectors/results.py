@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from warehouse.errors import GridhubError
 
-class AccountingError(AssertionError):
+
+class AccountingError(GridhubError, AssertionError):
     """Rows went missing: read != staged + quarantined for a file. Always a bug, never the data's fault."""
 
 

@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.errors import FileRejected
+from connectors.feeds import Feed
 from connectors.text import (
     CONTROL_RE,
     FULL_WIDTH_BYTES,
@@ -50,7 +51,6 @@ from connectors.text import (
     clean_text,
     normalise_header,
 )
-from gridhub.config import Feed
 from warehouse.reasons import REASON_TEXT, ReasonCode
 from warehouse.schema import STAGING_FIELDS, FieldKind, staging_schema
 

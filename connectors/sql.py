@@ -37,11 +37,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from connectors.errors import FeedFileError, FileProblem, FileRejected, SourceError
+from connectors.feeds import Feed, SqlSource, Zones
 from connectors.raw import RawZone
 from connectors.results import FileResult, IngestResult
 from connectors.rules import RowRules, SourceColumn, cell_text
-from gridhub.config import Feed, SqlSource
-from gridhub.workspace import Workspace
 from warehouse.schema import STAGING_FIELDS
 
 log = logging.getLogger(__name__)
@@ -81,8 +80,8 @@ def _decode(obj: dict) -> Any:
 class WatermarkStore:
     """The per-feed watermark, written atomically (temp file + rename)."""
 
-    def __init__(self, ws: Workspace, feed: str) -> None:
-        self.path = ws.state / "watermarks" / f"{feed}.json"
+    def __init__(self, ws: Zones, feed: str) -> None:
+        self.path = ws.watermarks / f"{feed}.json"
 
     def load(self, column: str) -> tuple[Any, set[str]] | None:
         """(value, record ids at that value), or None for a first (full) pull."""
@@ -226,7 +225,7 @@ def _engine(feed: Feed) -> Engine:
         ) from None
 
 
-def ingest_sql_feed(ws: Workspace, feed: Feed) -> IngestResult:
+def ingest_sql_feed(ws: Zones, feed: Feed) -> IngestResult:
     """Pull new or changed rows of a database feed, keep the extract in raw, stage it, advance the watermark."""
     from connectors.ingest import BATCH_ROWS, _finish, _outputs
 

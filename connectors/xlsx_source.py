@@ -23,9 +23,9 @@ import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
 from connectors.errors import FileRejected
+from connectors.feeds import Feed
 from connectors.results import FileResult
 from connectors.rules import Reject, RowRules, SourceColumn, cell_text
-from gridhub.config import Feed
 from warehouse.reasons import REASON_TEXT, ReasonCode
 from warehouse.schema import STAGING_FIELDS
 

@@ -38,7 +38,7 @@ def cmd_sample(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    from connectors.cli import ingest_command
+    from gridhub.ingest_cli import ingest_command
 
     files = [Path(f) for f in args.files] or None
     return ingest_command(_ws(args), args.feed, files)

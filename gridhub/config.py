@@ -26,100 +26,21 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from warehouse.schema import ENTITY_TYPES, STAGING_FIELDS
+from connectors.feeds import Feed, FileSource, SqlSource
+from warehouse.errors import UserError
+from warehouse.schema import ENTITY_TYPES
+from warehouse.settings import WarehouseSettings
 
 CONFIG_FILE = "gridhub.yaml"
-FEED_NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 _ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """The workspace configuration is invalid; the message names the file, feed and key."""
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FileSource(_Strict):
-    kind: Literal["file"] = "file"
-    glob: str = Field(description="Glob under the feed's landing folder, e.g. '*.csv'.")
-    format: Literal["csv", "xlsx", "auto"] = "auto"
-    encoding: str = Field("auto", description="auto | utf-8 | utf-8-sig | gb18030 | gbk | utf-16")
-    delimiter: str = ","
-    header_row: int = Field(1, ge=1, description="1-based line of the header.")
-    sheet: str | int | None = Field(None, description="Sheet name or 0-based index for xlsx.")
-
-
-class SqlSource(_Strict):
-    kind: Literal["sql"] = "sql"
-    url: str = Field(description="SQLAlchemy URL; use ${ENV} for credentials.")
-    table: str | None = None
-    query: str | None = None
-    watermark: str | None = Field(None, description="Column that grows with every insert/update.")
-    batch_size: int = Field(50_000, ge=1)
-
-    @model_validator(mode="after")
-    def _table_or_query(self) -> SqlSource:
-        if bool(self.table) == bool(self.query):
-            raise ValueError("give exactly one of 'table' or 'query'")
-        return self
-
-
-class Feed(_Strict):
-    name: str
-    department: str = Field(description="公安 / 民政 / 人社 / 市场监管 / 住建 / 应急管理 ...")
-    description: str = ""
-    source: FileSource | SqlSource = Field(discriminator="kind")
-    entities: list[Literal["person", "organisation", "house", "facility"]]
-    record_id: str = Field(description="Source column holding the record id.")
-    columns: dict[str, str] = Field(description="Source header → canonical staging field.")
-    value_maps: dict[str, dict[str, str]] = Field(default_factory=dict)
-    date_formats: list[str] = Field(
-        default_factory=lambda: ["%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y年%m月%d日"]
-    )
-    required: list[str] = Field(default_factory=list, description="Canonical fields that must not be empty.")
-    address_relation: Literal["户籍", "居住", "产权"] | None = Field(
-        None, description="How persons relate to `address` when the feed has no address_relation column."
-    )
-    priority: int = Field(50, description="Survivorship: higher wins when sources disagree.")
-    max_field_length: int = Field(4096, ge=16)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not FEED_NAME.match(v):
-            raise ValueError("feed names are lower-case ascii, digits and '_' (used in paths and DAG ids)")
-        return v
-
-    @model_validator(mode="after")
-    def _fields(self) -> Feed:
-        unknown = sorted(set(self.columns.values()) - set(STAGING_FIELDS))
-        if unknown:
-            raise ValueError(
-                f"columns map to unknown canonical fields {unknown}; known: {sorted(STAGING_FIELDS)}"
-            )
-        if self.record_id not in self.columns:
-            raise ValueError(f"record_id column {self.record_id!r} must also appear in 'columns'")
-        if self.columns[self.record_id] != "source_record_id":
-            raise ValueError(f"record_id column {self.record_id!r} must map to 'source_record_id'")
-        targets = list(self.columns.values())
-        dupes = sorted({t for t in targets if targets.count(t) > 1})
-        if dupes:
-            raise ValueError(f"several columns map to the same field {dupes}")
-        for f in self.value_maps:
-            if f not in targets:
-                raise ValueError(f"value_maps names field {f!r}, which no column maps to")
-        for f in self.required:
-            if f not in targets:
-                raise ValueError(f"required field {f!r} is not mapped by any column")
-        return self
-
-    @property
-    def fields(self) -> list[str]:
-        """Canonical fields this feed stages, in contract order."""
-        mapped = set(self.columns.values())
-        return [f for f in STAGING_FIELDS if f in mapped]
 
 
 class Reference(_Strict):
@@ -128,17 +49,6 @@ class Reference(_Strict):
     divisions: str = "reference/divisions.csv"
     crs: Literal["WGS-84", "GCJ-02"] = "WGS-84"
     grid_code_width: int = 15
-
-
-class Privacy(_Strict):
-    hmac_key_env: str = Field("GRIDHUB_HMAC_KEY", description="Environment variable holding the HMAC key.")
-
-
-class WarehouseSettings(_Strict):
-    path: str = "warehouse"
-    keep_snapshots: int = Field(5, ge=1)
-    row_count_drift: float = Field(0.5, gt=0, description="Largest allowed relative change per table.")
-    privacy: Privacy = Privacy()
 
 
 class Quality(_Strict):

@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from gridhub.assets import ready_dir, ready_flag_name
 from gridhub.config import FileSource
 from gridhub.workspace import Workspace
+from warehouse.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 
-class LandingError(ValueError):
+class LandingError(UserError, ValueError):
     """A file cannot be handed in: unknown or database feed, empty file, or a type the feed will not read."""
 
 

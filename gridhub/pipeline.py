@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from gridhub.workspace import Workspace
 from warehouse._files import sha256_file
+from warehouse.errors import UserError
 
 if TYPE_CHECKING:
     from matching.er import EntitySettings
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 ENTITY_TYPES = ("person", "organisation", "house", "facility")
 
 
-class PipelineError(RuntimeError):
+class PipelineError(UserError, RuntimeError):
     """A run cannot go on; the message says which step and what to do."""
 
 
@@ -123,7 +124,7 @@ def prepare_mentions(ws: Workspace, run_id: str) -> dict:
             staged[feed.name] = load_staging(ws, feed.name)
     if not any(len(df) for df in staged.values()):
         raise PipelineError("no staged rows in any feed: run the ingest DAGs (or `gridhub ingest`) first")
-    m = build_mentions(staged, ws.config)
+    m = build_mentions(staged, ws.config.feeds)
     out = _step_dir(ws, run_id, "mentions")
     for name, df in {**m.by_type(), "links": m.links, "issues": m.issues}.items():
         _write(df, out / f"{name}.parquet")
@@ -297,7 +298,7 @@ def build_tables(ws: Workspace, run_id: str) -> dict:
     golden = {t: _read(resolved / f"{t}_golden.parquet") for t in ENTITY_TYPES}
     tables = assemble_tables(
         reference_dir=ws.reference,
-        config=ws.config,
+        priority={f.name: f.priority for f in ws.config.feeds},
         mentions=mentions,
         assignments=assignments,
         golden=golden,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from connectors.feeds import Feed
 from gridhub.config import CONFIG_FILE, ConfigError, WorkspaceConfig, load_config
 
 ENV_VAR = "GRIDHUB_WORKSPACE"
@@ -79,6 +80,29 @@ class Workspace:
     @property
     def state(self) -> Path:
         return self.root / "state"
+
+    @property
+    def locks(self) -> Path:
+        """Per-feed ingest locks."""
+        return self.state / "locks"
+
+    @property
+    def watermarks(self) -> Path:
+        """SQL feeds' watermarks, one JSON file per feed."""
+        return self.state / "watermarks"
+
+    @property
+    def review_decisions(self) -> Path:
+        """Reviewed pairs (must-link / cannot-link) that every resolution run honours."""
+        return self.state / "review_decisions.csv"
+
+    # ---- feeds (what connectors.feeds.Zones asks for) ----------------------------------------------------
+    @property
+    def feeds(self) -> list[Feed]:
+        return list(self.config.feeds)
+
+    def feed(self, name: str) -> Feed:
+        return self.config.feed(name)
 
     def work_dir(self, run_id: str) -> Path:
         """Intermediates of one resolve-and-publish run."""

@@ -51,6 +51,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from matching.text import arrow_to_series, as_string_array, map_distinct, normalize_text, to_simplified
+from warehouse.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +313,7 @@ class PlaceReading:
     named: dict[str, str] = field(default_factory=dict)  # level → library name found in the text
 
 
-class LibraryError(ValueError):
+class LibraryError(UserError, ValueError):
     """The standard address library is missing or malformed; the message names the file and column."""
 
 

@@ -22,6 +22,8 @@ import pandas as pd
 import shapely
 from shapely import STRtree
 
+from warehouse.errors import UserError
+
 log = logging.getLogger(__name__)
 
 GRID_TYPE_RANK = {"基础网格": 1, "专属网格": 2, "微网格": 3}
@@ -41,7 +43,7 @@ CRS_WGS84 = "WGS-84"
 CRS_GCJ02 = "GCJ-02"
 
 
-class GridError(ValueError):
+class GridError(UserError, ValueError):
     """The grid reference data is missing or malformed, or a code is not a known grid or division."""
 
 

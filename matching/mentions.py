@@ -12,11 +12,12 @@ Everything here is vectorised over columns; the only loop is over the handful of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from gridhub.config import Feed, WorkspaceConfig
+from connectors.feeds import Feed
 from matching.normalize import (
     name_pinyin,
     normalize_credit_codes,
@@ -310,13 +311,14 @@ def _links(frame: pd.DataFrame, to_keys: pd.Series, kind: str, relation: pd.Seri
     )
 
 
-def build_mentions(staged: dict[str, pd.DataFrame], config: WorkspaceConfig) -> Mentions:
+def build_mentions(staged: dict[str, pd.DataFrame], feeds: Sequence[Feed]) -> Mentions:
     """Split every feed's staged rows into normalised mentions per entity type, plus their links.
 
-    ``staged`` maps feed name → the feed's current staged rows (``connectors.load_staging``).
+    ``staged`` maps feed name → the feed's current staged rows (``connectors.load_staging``); ``feeds`` are the
+    configured feed specs, in the order their mentions are listed.
     """
     persons, orgs, houses, facilities, links, issues = [], [], [], [], [], []
-    for feed in config.feeds:
+    for feed in feeds:
         df = staged.get(feed.name)
         if df is None or df.empty:
             continue

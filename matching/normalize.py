@@ -13,9 +13,8 @@ an invalid value keeps its row, gets ``*_valid = False`` and a reason; a missing
 - 日期: the formats departments use, full-width digits and Chinese numerals (二〇二三年五月一日) included.
 
 Check digits are computed with numpy over the distinct values (feeds repeat values a lot), not per row. The
-check-character algorithms are written once, over matrices of code bytes (:func:`resident_id_check_chars`,
-:func:`credit_code_check_chars`, :func:`organisation_code_check_chars`): the one-value functions here and the
-column-wide checks of the warehouse validation (:mod:`warehouse._codes`) all call them.
+check-character algorithms are written once, in the leaf module :mod:`warehouse.checkchars`; they are
+re-exported here for the normalisers' callers.
 """
 
 from __future__ import annotations
@@ -37,6 +36,13 @@ from matching.text import (
     map_distinct,
     normalize_text,
 )
+from warehouse.checkchars import (
+    CREDIT_CHARSET_BYTES,
+    CREDIT_VALUE,
+    credit_code_check_chars,
+    organisation_code_check_chars,
+    resident_id_check_chars,
+)
 from warehouse.reasons import ReasonCode
 
 log = logging.getLogger(__name__)
@@ -46,9 +52,6 @@ DATE = pd.ArrowDtype(pa.date32())
 # ----------------------------------------------------------------------------------------------------------
 # Resident ID (公民身份号码, GB 11643-1999)
 # ----------------------------------------------------------------------------------------------------------
-ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
-ID_CHECK = "10X98765432"
-ID_CHECK_BYTES = np.frombuffer(ID_CHECK.encode("ascii"), dtype=np.uint8)
 #: Province-level prefixes of GB/T 2260 (plus 81/82/83 used by 港澳台居民居住证). A number outside them is
 #: malformed; the full 6-digit area code is not checked, because retired codes stay in old IDs.
 ID_PROVINCES = frozenset(
@@ -91,35 +94,6 @@ ID_PROVINCES = frozenset(
     ]
 )
 EARLIEST_BIRTH = dt.date(1890, 1, 1)
-
-
-class CodeFormatError(ValueError):
-    """A code body given to a check-character function has the wrong length or characters."""
-
-
-def resident_id_check_chars(codes: np.ndarray) -> np.ndarray:
-    """GB 11643 check characters, as ASCII bytes, of the rows of an ``(n, ≥17)`` matrix of ASCII digits.
-
-    ``"10X98765432"[Σ aᵢ·wᵢ mod 11]`` over the first 17 columns, one matrix product for all rows.
-    """
-    digits = codes[:, :17].astype(np.int64) - 48
-    return ID_CHECK_BYTES[(digits @ ID_WEIGHTS) % 11]
-
-
-def resident_id_check_char(body17: str) -> str:
-    """GB 11643 check character of the first 17 digits: ``"10X98765432"[Σ aᵢ·wᵢ mod 11]``.
-
-    >>> resident_id_check_char("11010519491231002")
-    'X'
-    """
-    if len(body17) != 17 or not body17.isascii() or not body17.isdigit():
-        raise CodeFormatError(f"a resident ID body is 17 digits, got {body17!r}")
-    return chr(resident_id_check_chars(_ascii_row(body17))[0])
-
-
-def _ascii_row(code: str) -> np.ndarray:
-    """``(1, len(code))`` matrix of the ASCII codes of one code."""
-    return np.frombuffer(code.encode("ascii"), dtype=np.uint8).reshape(1, len(code))
 
 
 def _digits_matrix(values: np.ndarray, width: int) -> np.ndarray:
@@ -237,14 +211,6 @@ def normalize_resident_ids(
 # ----------------------------------------------------------------------------------------------------------
 # Unified social credit code (统一社会信用代码, GB 32100-2015)
 # ----------------------------------------------------------------------------------------------------------
-CREDIT_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-CREDIT_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28], dtype=np.int64)
-CREDIT_CHARSET_BYTES = np.frombuffer(CREDIT_CHARSET.encode("ascii"), dtype=np.uint8)
-#: ASCII byte → its value in the credit-code character set (0–30), -1 for a byte outside the set.
-CREDIT_VALUE = np.full(256, -1, dtype=np.int64)
-CREDIT_VALUE[CREDIT_CHARSET_BYTES] = np.arange(len(CREDIT_CHARSET))
-ORG_CODE_WEIGHTS = np.array([3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
-
 #: 登记管理部门 + 机构类别 (GB 32100-2015, table 1): the first two characters → organisation type.
 CREDIT_ORG_TYPES: dict[str, str] = {
     "11": "机关",
@@ -284,47 +250,6 @@ CREDIT_ORG_TYPES: dict[str, str] = {
     "N9": "其他(农业)",
     "Y1": "其他",
 }
-
-
-def credit_code_check_chars(values: np.ndarray) -> np.ndarray:
-    """GB 32100 check characters, as ASCII bytes, of the rows of an ``(n, ≥17)`` matrix of character values.
-
-    ``values`` holds each character's value in :data:`CREDIT_CHARSET` (``CREDIT_VALUE[ascii]``, 0–30); the check
-    is ``charset[(31 − Σ vᵢ·wᵢ mod 31) mod 31]`` over the first 17 columns.
-    """
-    return CREDIT_CHARSET_BYTES[(31 - (values[:, :17] @ CREDIT_WEIGHTS) % 31) % 31]
-
-
-def credit_code_check_char(body17: str) -> str:
-    """GB 32100 check character: ``charset[(31 − Σ vᵢ·wᵢ mod 31) mod 31]`` over the 17-character body.
-
-    >>> credit_code_check_char("91350100M000100Y4")
-    '3'
-    """
-    if len(body17) != 17 or not body17.isascii():
-        raise CodeFormatError(f"a credit code body is 17 characters, got {body17!r}")
-    values = CREDIT_VALUE[_ascii_row(body17.upper())]
-    if (values < 0).any():
-        raise CodeFormatError(f"credit codes use only {CREDIT_CHARSET}, got {body17!r}")
-    return chr(credit_code_check_chars(values)[0])
-
-
-def organisation_code_check_chars(codes: np.ndarray) -> np.ndarray:
-    """GB 11714 check characters, as ASCII codes, of an ``(n, 8)`` matrix of ASCII digits and upper-case letters.
-
-    ``11 − Σ cᵢwᵢ mod 11`` with digits worth 0–9 and letters 10–35; 10 is written ``X`` and 11 ``0``.
-    """
-    chars = codes.astype(np.int64)
-    vals = np.where((chars >= 48) & (chars <= 57), chars - 48, chars - 55)
-    r = 11 - (vals @ ORG_CODE_WEIGHTS) % 11
-    return np.where(r == 10, ord("X"), np.where(r == 11, ord("0"), r + 48))
-
-
-def organisation_code_check_char(body8: str) -> str:
-    """GB 11714 check character of the 8-character organisation code body (``11 − Σ cᵢwᵢ mod 11``; 10 → X)."""
-    if len(body8) != 8 or not body8.isascii() or not body8.isalnum():
-        raise CodeFormatError(f"an organisation code body is 8 letters or digits, got {body8!r}")
-    return chr(organisation_code_check_chars(_ascii_row(body8.upper()))[0])
 
 
 def normalize_credit_codes(s: pd.Series) -> pd.DataFrame:
@@ -673,20 +598,12 @@ def parse_dates(
 
 
 __all__ = [
-    "CREDIT_CHARSET",
     "CREDIT_ORG_TYPES",
-    "CodeFormatError",
     "DEFAULT_DATE_FORMATS",
-    "credit_code_check_char",
-    "credit_code_check_chars",
     "name_pinyin",
     "normalize_credit_codes",
     "normalize_names",
     "normalize_phones",
     "normalize_resident_ids",
-    "organisation_code_check_char",
-    "organisation_code_check_chars",
     "parse_dates",
-    "resident_id_check_char",
-    "resident_id_check_chars",
 ]

@@ -28,6 +28,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from warehouse.errors import GridhubError
+
 log = logging.getLogger(__name__)
 
 #: Characters removed outright: zero-width space / joiners, BOM, soft hyphen.
@@ -65,7 +67,7 @@ _UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000
 NUMERAL_CHARS = "".join(_DIGITS) + "".join(_UNITS)
 
 
-class NumeralError(ValueError):
+class NumeralError(GridhubError, ValueError):
     """A string that is not a Chinese numeral was given to :func:`chinese_to_int`."""
 
 

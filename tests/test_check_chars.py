@@ -8,7 +8,8 @@ import pyarrow as pa
 import pytest
 
 from gridhub.sample import codes as independent  # the sample generator's own, loop-per-character versions
-from matching.normalize import (
+from warehouse._codes import credit_code_valid, resident_id_valid
+from warehouse.checkchars import (
     CREDIT_CHARSET,
     CREDIT_VALUE,
     credit_code_check_char,
@@ -18,7 +19,6 @@ from matching.normalize import (
     resident_id_check_char,
     resident_id_check_chars,
 )
-from warehouse._codes import credit_code_valid, resident_id_valid
 
 ORG_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 

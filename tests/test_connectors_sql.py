@@ -17,8 +17,8 @@ from connectors_db import MARIADB_URL, PG_URL, require_server, unique_name
 from ingest_helpers import make_workspace
 
 from connectors import SourceError, ingest_feed, load_quarantine, load_staging, raw_manifest
-from connectors.cli import ingest_command
 from connectors.sql import WatermarkStore
+from gridhub.ingest_cli import ingest_command
 
 T0 = dt.datetime(2024, 3, 1, 8, 0, 0)
 T1 = dt.datetime(2024, 3, 2, 9, 30, 0)

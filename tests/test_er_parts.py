@@ -55,7 +55,7 @@ def test_code_levels_id_number_and_phone():
 
 
 def test_check_digit_conflict_level_and_fixed_m():
-    from matching.normalize import credit_code_check_char, resident_id_check_char
+    from warehouse.checkchars import credit_code_check_char, resident_id_check_char
 
     def rid(body):
         return body + resident_id_check_char(body)

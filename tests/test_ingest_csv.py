@@ -19,8 +19,8 @@ from connectors import (
     load_staging,
     raw_manifest,
 )
-from connectors.cli import ingest_command
 from connectors.raw import sha256_file
+from gridhub.ingest_cli import ingest_command
 from warehouse.schema import arrow_schema, staging_schema
 
 GOOD = (

@@ -67,7 +67,7 @@ def staged_renshe() -> pd.DataFrame:
 
 
 def test_person_and_employer_mentions_with_link():
-    m = build_mentions({"renshe": staged_renshe()}, CONFIG)
+    m = build_mentions({"renshe": staged_renshe()}, CONFIG.feeds)
     p = m.person.set_index("source_record_id")
     assert list(m.person["record_key"]) == ["renshe:1", "renshe:2"]  # row 3 names nobody
     assert p.loc["1", "name"] == "张伟"  # 繁→简, full-width space folded
@@ -108,7 +108,7 @@ def test_house_feed_owner_is_linked_by_property_relation():
             "house_use": ["住宅"],
         }
     )
-    m = build_mentions({"zhujian": staged}, CONFIG)
+    m = build_mentions({"zhujian": staged}, CONFIG.feeds)
     assert list(m.house["record_key"]) == ["zhujian:F1#house"]
     assert not m.house["derived"].any()
     link = m.links.iloc[0]

@@ -8,18 +8,20 @@ import pandas as pd
 import pytest
 
 from matching.normalize import (
-    CodeFormatError,
-    credit_code_check_char,
     name_pinyin,
     normalize_credit_codes,
     normalize_names,
     normalize_phones,
     normalize_resident_ids,
-    organisation_code_check_char,
     parse_dates,
-    resident_id_check_char,
 )
 from matching.text import NumeralError, chinese_to_int, convert_numerals_before, normalize_text
+from warehouse.checkchars import (
+    CodeFormatError,
+    credit_code_check_char,
+    organisation_code_check_char,
+    resident_id_check_char,
+)
 
 # ----------------------------------------------------------------------------------------------------------
 # text

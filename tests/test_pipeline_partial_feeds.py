@@ -13,10 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from gridhub import pipeline
-from gridhub.config import WarehouseSettings
 from gridhub.workspace import Workspace
 from matching.er import ResolutionState
 from warehouse.schema import arrow_schema
+from warehouse.settings import WarehouseSettings
 from warehouse.synthetic import synthetic_tables
 from warehouse.validate import build_checks, validate_tables
 

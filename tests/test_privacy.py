@@ -13,7 +13,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from gridhub.config import WarehouseSettings
 from warehouse import PrivacyKeyError, connect, layer_schema, publish, read_table
 from warehouse.privacy import (
     is_code_column,
@@ -24,6 +23,7 @@ from warehouse.privacy import (
     to_layer,
 )
 from warehouse.schema import TABLES, PIIKind
+from warehouse.settings import WarehouseSettings
 from warehouse.synthetic import synthetic_tables
 
 KEY = b"privacy-test-key-with-enough-entropy"

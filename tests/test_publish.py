@@ -15,7 +15,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from gridhub.config import WarehouseSettings
 from warehouse import (
     NoSnapshot,
     PrivacyKeyError,
@@ -31,6 +30,7 @@ from warehouse import (
 )
 from warehouse.privacy import key_column
 from warehouse.schema import TABLES, arrow_schema
+from warehouse.settings import WarehouseSettings
 from warehouse.snapshot import CRASH_ENV, CRASH_MARKER_ENV
 from warehouse.synthetic import synthetic_tables
 
@@ -358,7 +358,7 @@ def test_sigkill_of_a_fresh_interpreter_mid_write(published, changed, tmp_path):
         pq.write_table(t, inputs / f"{name}.parquet")
     marker = tmp_path / "reached"
     code = (
-        "import sys, pyarrow.parquet as pq; from pathlib import Path; from gridhub.config import WarehouseSettings;"
+        "import sys, pyarrow.parquet as pq; from pathlib import Path; from warehouse.settings import WarehouseSettings;"
         "from warehouse import publish; from warehouse.schema import TABLES;"
         f"t = {{n: pq.read_table(Path({str(inputs)!r}) / f'{{n}}.parquet') for n in TABLES}};"
         f"publish(Path({str(wh)!r}), t, run_id='r2', lineage={{}}, settings=WarehouseSettings(),"

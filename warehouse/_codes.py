@@ -1,6 +1,6 @@
 """Check characters of resident IDs and credit codes, vectorised over Arrow arrays (校验码).
 
-The check-character algorithms are those of :mod:`matching.normalize` (GB 11643 / GB 32100, one place for
+The check-character algorithms are those of :mod:`warehouse.checkchars` (GB 11643 / GB 32100, one place for
 the algorithm, written over byte matrices); this module only turns whole Arrow columns into an ``(n, 18)``
 byte matrix without copying values into Python, as the warehouse validation and the privacy scrubber need:
 one numpy matrix product per column, no Python loop per value.
@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matching.normalize import (
+from warehouse.checkchars import (
     CREDIT_VALUE,
     credit_code_check_chars,
     resident_id_check_chars,

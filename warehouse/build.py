@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from gridhub.config import WorkspaceConfig
 from warehouse.schema import TABLES, UNKNOWN_STREET, arrow_schema, street_codes
 
 ENTITY_TYPES = ("person", "organisation", "house", "facility")
@@ -132,7 +131,7 @@ def _person_house(
 def assemble_tables(
     *,
     reference_dir: Path,
-    config: WorkspaceConfig,
+    priority: dict[str, int],
     mentions: dict[str, pd.DataFrame],
     assignments: dict[str, pd.DataFrame],
     golden: dict[str, pd.DataFrame],
@@ -141,12 +140,14 @@ def assemble_tables(
     bindings: pd.DataFrame,
     quarantine: pd.DataFrame,
 ) -> dict[str, pa.Table]:
-    """Every canonical table, from the outputs of the earlier steps."""
+    """Every canonical table, from the outputs of the earlier steps.
+
+    ``priority`` is each feed's survivorship priority (``{feed name: priority}``, higher wins).
+    """
     address = _address_table(reference_dir)
     grid = _grid_table(reference_dir)
     street_of = dict(zip(address["address_code"], address["division_code"].str[:9], strict=True))
     entity = {t: _entity_of(assignments[t]) for t in ENTITY_TYPES}
-    priority = {f.name: f.priority for f in config.feeds}
 
     house = _golden(golden["house"], mentions["house"], assignments["house"], "house_id")
     house = house.rename(columns={"house_use": "use", "house_area": "area", "bind_level": "bind_level"})

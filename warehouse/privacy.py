@@ -38,6 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from warehouse.errors import UserError
 from warehouse.schema import TABLES, Layer, PIIKind, Table, arrow_schema
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ KEEP_HEAD = 3
 KEEP_TAIL = 4
 
 
-class PrivacyKeyError(ValueError):
+class PrivacyKeyError(UserError, ValueError):
     """The HMAC key for the privacy layer is missing or empty."""
 
 

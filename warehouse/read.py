@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from warehouse.errors import UserError
 from warehouse.privacy import layer_schema
 from warehouse.schema import TABLES, Layer
 
@@ -48,7 +49,7 @@ DATA_FILE = "part-{:05d}.parquet"
 _PARTITION_VALUE = re.compile(r"^[0-9A-Za-z_-]+$")
 
 
-class NoSnapshot(FileNotFoundError):
+class NoSnapshot(UserError, FileNotFoundError):
     """Nothing is published yet, or the snapshot / table asked for does not exist."""
 
 

@@ -46,6 +46,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from warehouse._files import sha256_file
+from warehouse.errors import UserError
 from warehouse.privacy import PrivacyKeyError, keyed_hashes, scrub_json, to_layer
 from warehouse.read import (
     CURRENT_LINK,
@@ -64,7 +65,7 @@ from warehouse.schema import TABLES, UNKNOWN_STREET, Layer, schema_hash
 from warehouse.validate import ValidationReport, validate_tables
 
 if TYPE_CHECKING:
-    from gridhub.config import WarehouseSettings
+    from warehouse.settings import WarehouseSettings
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ CRASH_ENV = "GRIDHUB_TEST_CRASH_AT"
 CRASH_MARKER_ENV = "GRIDHUB_TEST_CRASH_MARKER"
 
 
-class PublishBlocked(RuntimeError):
+class PublishBlocked(UserError, RuntimeError):
     """Validation failed: nothing was published and ``CURRENT`` is unchanged. The message names every failed
     table and expectation, and where the Data Docs are."""
 
@@ -100,7 +101,7 @@ class PublishBlocked(RuntimeError):
         super().__init__("\n".join(lines))
 
 
-class PublishError(RuntimeError):
+class PublishError(UserError, RuntimeError):
     """Publishing could not complete for a reason other than validation (bad run id, run id conflict)."""
 
 

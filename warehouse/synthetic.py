@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matching.normalize import (
+from warehouse.checkchars import (
     CREDIT_CHARSET_BYTES,
     CREDIT_VALUE,
     credit_code_check_chars,

@@ -49,6 +49,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from warehouse.errors import GridhubError
 from warehouse.privacy import mask_values, scrub_text
 from warehouse.schema import (
     CREDIT_CODE_PATTERN,
@@ -60,7 +61,7 @@ from warehouse.schema import (
 )
 
 if TYPE_CHECKING:
-    from gridhub.config import WarehouseSettings
+    from warehouse.settings import WarehouseSettings
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ EXAMPLES = 5
 GRID_REFERENCE = "grid.grid_code"
 
 
-class SchemaMismatch(TypeError):
+class SchemaMismatch(GridhubError, TypeError):
     """A table handed to validation/publish is missing or its columns differ from ``arrow_schema``."""
 
 

@@ -24,6 +24,8 @@ from collections import deque
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from warehouse.errors import UserError
+
 log = logging.getLogger(__name__)
 
 SCRYPT_N = 2**14
@@ -32,7 +34,7 @@ SCRYPT_P = 1
 _DKLEN = 32
 
 
-class PasswordHashError(ValueError):
+class PasswordHashError(UserError, ValueError):
     """A stored password hash is malformed (not made by :func:`hash_password`)."""
 
 

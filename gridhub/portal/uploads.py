@@ -26,6 +26,7 @@ from starlette.requests import Request
 
 from connectors.errors import FileRejected
 from connectors.text import SAMPLE_BYTES, check_text_sample, detect_encoding, sniff_format
+from warehouse.errors import UserError
 from warehouse.reasons import ReasonCode, describe
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ FORM_OVERHEAD = 64 * 1024  # multipart headers and the small form fields around 
 MAX_FIELD_BYTES = 4096
 
 
-class UploadRejected(Exception):
+class UploadRejected(UserError):
     """An upload refused before its rows are looked at; ``message`` is Chinese, for the clerk."""
 
     def __init__(self, message: str, code: str, status: int = 400) -> None:

@@ -10,6 +10,8 @@ These are the generator's own implementations; the tests verify the generated co
 
 from __future__ import annotations
 
+from warehouse.errors import GridhubError
+
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 CREDIT_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -18,7 +20,7 @@ ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 _CREDIT_VALUE = {c: i for i, c in enumerate(CREDIT_CHARSET)}
 
 
-class CodeError(ValueError):
+class CodeError(GridhubError, ValueError):
     """A code body has the wrong length or a character outside its character set."""
 
 

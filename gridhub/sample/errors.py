@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from warehouse.errors import UserError
 
-class SampleError(ValueError):
+
+class SampleError(UserError, ValueError):
     """The sample district cannot be made with the arguments given."""

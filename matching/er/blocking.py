@@ -29,13 +29,14 @@ import pandas as pd
 
 from matching.er import text
 from matching.er.settings import BlockingRule, SettingsError
+from warehouse.errors import UserError
 
 log = logging.getLogger(__name__)
 
 _CALL = re.compile(r"^\s*(\w+)\s*\((.*)\)\s*$")
 
 
-class BlockingError(ValueError):
+class BlockingError(UserError, ValueError):
     """A blocking key cannot be evaluated on the given mentions."""
 
 

@@ -48,6 +48,7 @@ from matching.er.ids import (
 )
 from matching.er.scoring import Model, score, train
 from matching.er.settings import EntitySettings
+from warehouse.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ _MATCH = {"match", "same", "must_link", "yes", "true", "1", "是", "同一"}
 _NON_MATCH = {"non_match", "nonmatch", "different", "cannot_link", "no", "false", "0", "否", "不同"}
 
 
-class MentionsError(ValueError):
+class MentionsError(UserError, ValueError):
     """The mentions handed to :func:`resolve` break the contract (missing or repeated record_key ...)."""
 
 

@@ -21,9 +21,10 @@ from matching.er.comparisons import PreparedComparisons
 from matching.er.ids import ResolutionState, StateError
 from matching.er.scoring import Model
 from matching.er.settings import EntitySettings
+from warehouse.errors import UserError
 
 
-class ExplainError(KeyError):
+class ExplainError(UserError, KeyError):
     """The record or entity asked about is not in the mentions or the state."""
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from matching.er.scoring import Model
+from warehouse.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ DECISION_COLUMNS = ["record_key_l", "record_key_r", "decision"]
 STATE_VERSION = 3
 
 
-class StateError(RuntimeError):
+class StateError(UserError, RuntimeError):
     """A saved resolution state is missing, unreadable or of another entity type."""
 
 

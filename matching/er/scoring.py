@@ -30,6 +30,7 @@ import numpy as np
 from matching.er.blocking import CandidatePairs, key_columns
 from matching.er.comparisons import PreparedComparisons
 from matching.er.settings import EntitySettings
+from warehouse.errors import GridhubError
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ _M_FLOOR = 1e-6
 _U_FLOOR = 1e-10
 
 
-class TrainingError(RuntimeError):
+class TrainingError(GridhubError, RuntimeError):
     """The model could not be estimated (e.g. too few records or pairs)."""
 
 

@@ -30,6 +30,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from warehouse.errors import UserError
+
 LinkType = Literal["dedupe", "link_only"]
 
 ID_PREFIXES = {"person": "P", "organisation": "O", "house": "H", "facility": "F"}
@@ -48,7 +50,7 @@ META_COLUMNS = (
 )
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError, ValueError):
     """An entity-resolution setting is invalid; the message names the entity type and the key."""
 
 

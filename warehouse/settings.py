@@ -1,0 +1,26 @@
+"""The warehouse's settings (the ``warehouse:`` section of a workspace's ``gridhub.yaml``).
+
+They live beside the code that reads them; ``gridhub.config`` assembles them into the workspace model.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Privacy(_Strict):
+    hmac_key_env: str = Field("GRIDHUB_HMAC_KEY", description="Environment variable holding the HMAC key.")
+
+
+class WarehouseSettings(_Strict):
+    path: str = "warehouse"
+    keep_snapshots: int = Field(5, ge=1)
+    row_count_drift: float = Field(0.5, gt=0, description="Largest allowed relative change per table.")
+    privacy: Privacy = Privacy()
+
+
+__all__ = ["Privacy", "WarehouseSettings"]
