@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from warehouse._files import sha256_file
+from warehouse.files import sha256_file
 
 MANIFEST_FILE = "manifest.sqlite"
 _CHUNK = 1 << 20

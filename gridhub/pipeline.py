@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gridhub.workspace import Workspace
-from warehouse._files import sha256_file
 from warehouse.errors import UserError
+from warehouse.files import sha256_file
 
 if TYPE_CHECKING:
     from matching.er import EntitySettings

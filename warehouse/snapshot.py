@@ -45,8 +45,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from warehouse._files import sha256_file
 from warehouse.errors import UserError
+from warehouse.files import sha256_file
 from warehouse.privacy import PrivacyKeyError, keyed_hashes, scrub_json, to_layer
 from warehouse.read import (
     CURRENT_LINK,
