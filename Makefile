@@ -36,8 +36,12 @@ services:
 browser: install
 	@VENV_PY=$(BIN)/python bash .ci/browser.sh
 
+## make lint: formatting, lint rules, types and the one-way layers; CI runs it before the tests
 lint: install
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_layers.py
 
 clean:
 	rm -rf $(VENV) $(WORKSPACE) .pytest_cache build *.egg-info
