@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import synth_er as synth
 from rapidfuzz.distance import OSA
 
-from matching.er import EntitySettings, MentionsError, ResolutionState, resolve, resolve_delta, synth
+from matching.er import EntitySettings, MentionsError, ResolutionState, resolve, resolve_delta
 from matching.er.comparisons import _one_digit_apart
 from matching.er.engine import record_hashes
 
