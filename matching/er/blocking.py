@@ -164,11 +164,6 @@ def codes_of_keys(keys: np.ndarray) -> np.ndarray:
     return np.where(keys == 0, -1, codes).astype(np.int64)
 
 
-def rule_codes(df: pd.DataFrame, rule: BlockingRule) -> np.ndarray:
-    """One int64 code per record for a rule's combined key; -1 where any key part is null."""
-    return codes_of_keys(rule_keys(df, rule))
-
-
 @dataclass
 class CandidatePairs:
     """Candidate pairs as record positions (``left < right``), the first rule that produced each, the report,

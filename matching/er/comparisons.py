@@ -633,10 +633,6 @@ class PreparedComparisons:
         self.comparisons = build_comparisons(specs)
         self.prep = [c.prepare(df) for c in self.comparisons]
 
-    @property
-    def names(self) -> list[str]:
-        return [c.name for c in self.comparisons]
-
     def levels(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Level matrix (pairs × comparisons, int8; -1 = missing on a side)."""
         out = np.empty((len(left), len(self.comparisons)), dtype=np.int8)

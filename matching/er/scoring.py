@@ -104,18 +104,6 @@ class Model:
             else None,
         )
 
-    def parameters(self) -> list[dict]:
-        """One row per comparison level: m, u, weight (for docs, explain and reports)."""
-        rows = []
-        for name, labels, m, u, w in zip(
-            self.comparisons, self.levels, self.m, self.u, self.weights(), strict=True
-        ):
-            for lbl, mi, ui, wi in zip(labels, m, u, w, strict=True):
-                rows.append(
-                    {"comparison": name, "level": lbl, "m": float(mi), "u": float(ui), "weight": float(wi)}
-                )
-        return rows
-
 
 # ---- u --------------------------------------------------------------------------------------------------
 def _total_pairs(n: int, source: np.ndarray | None) -> float:
