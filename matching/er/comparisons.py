@@ -321,7 +321,7 @@ def _date_strings(s: pd.Series) -> pd.Series:
     return out.mask(out.str.len() != 8)
 
 
-def _one_digit_apart(a: np.ndarray, b: np.ndarray, width: int = 8) -> np.ndarray:
+def one_digit_apart(a: np.ndarray, b: np.ndarray, width: int = 8) -> np.ndarray:
     """Per pair of ``width``-digit numbers (YYYYMMDD): one digit different, or two neighbouring digits swapped.
 
     The same as an optimal-string-alignment distance of 1 between the zero-padded digit strings, done with
@@ -389,7 +389,7 @@ class DateComparison(Comparison):
                 & (prep["d"][li] == prep["m"][ri])
             )
             lv = np.full(len(rest), last, dtype=np.int8)
-            lv[_one_digit_apart(prep["code"][li], prep["code"][ri])] = 2
+            lv[one_digit_apart(prep["code"][li], prep["code"][ri])] = 2
             lv[swap] = 1
             if self.within:
                 gap = np.abs(prep["ordinal"][li] - prep["ordinal"][ri])

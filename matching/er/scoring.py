@@ -285,8 +285,13 @@ _CORRECTION_MIN_DUPLICATES = 3.0
 _CORRECTION_MAX_FACTOR = 20.0  # the correction lowers a level's u by at most this factor (≈ 4.3 bits)
 
 
-def _match_corrected_u(u_random: list[np.ndarray], m: list[np.ndarray], prior: float) -> list[np.ndarray]:
-    """u of non-matching pairs from u of random pairs: u_random = prior·m + (1 − prior)·u."""
+def match_corrected_u(u_random: list[np.ndarray], m: list[np.ndarray], prior: float) -> list[np.ndarray]:
+    """u of non-matching pairs from u of random pairs: solves u_random = prior·m + (1 − prior)·u for u.
+
+    Used when ``correct_u_for_duplicates`` is set and records repeat often enough that random pairs are not
+    all non-matches. Each level's u is lowered at most ``_CORRECTION_MAX_FACTOR`` times, floored, and every
+    comparison's u renormalised to sum to 1.
+    """
     out = []
     for ur, mk in zip(u_random, m, strict=True):
         uc = (ur - prior * mk) / (1.0 - prior)
@@ -392,7 +397,7 @@ def train(
         # 参保人 names his employer, so one 单位 appears dozens of times) that share is large enough that "two
         # random records agree" overstates u for agreeing levels, and a name or credit code agreeing weighs
         # almost nothing. Remove the matches' part (u = (u_random − prior·m) / (1 − prior)) and refit m once.
-        u = _match_corrected_u(u_random, m, prior)
+        u = match_corrected_u(u_random, m, prior)
         m, prior, lam_c, expected, info = _fit(comps, pairs, levels, settings, u, total)
         info["u_corrected_for_prior"] = True
     info.update(
