@@ -10,7 +10,7 @@ import synth_er as synth
 from rapidfuzz.distance import OSA
 
 from matching.er import EntitySettings, MentionsError, ResolutionState, resolve, resolve_delta
-from matching.er.comparisons import one_digit_apart
+from matching.er.comparison_codes import one_digit_apart
 from matching.er.engine import record_hashes
 
 SMALL = {"u_sample_pairs": 100_000}
