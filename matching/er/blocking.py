@@ -40,7 +40,10 @@ class BlockingError(ValueError):
 
 
 def _split_args(inner: str) -> list[str]:
-    out, depth, cur = [], 0, []
+    """The top-level comma-separated arguments of a key expression's call (nested calls kept whole)."""
+    out: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in inner:
         if ch == "," and depth == 0:
             out.append("".join(cur).strip())

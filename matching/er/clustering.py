@@ -154,7 +154,7 @@ def cluster(
         for c in bad_ids:
             cons = [(int(a), int(b)) for a, b in zip(cl_l[cl_comp == c], cl_r[cl_comp == c], strict=True)]
             nodes, part, cuts, cut_weight_max = _rebuild_component(
-                c, labels, node_size, edges, cons, max_size
+                int(c), labels, node_size, edges, cons, max_size
             )
             # the part holding the component's first node keeps the old label; others get new ones
             uniq_parts = np.unique(part)

@@ -439,8 +439,9 @@ def score(
     for k, wk in enumerate(model.weights()):
         table = np.r_[wk, 0.0]
         w += table[levels[:, k]]
-        if tf is not None and tf[k] is not None and left is not None:
+        adjustment = tf[k] if tf is not None else None
+        if adjustment is not None and left is not None:
             exact = levels[:, k] == 0
-            w[exact] += tf[k][left[exact]]
+            w[exact] += adjustment[left[exact]]
     prob = 1.0 / (1.0 + np.exp2(-np.clip(w, -1000, 1000)))
     return w, prob
