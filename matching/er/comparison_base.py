@@ -18,7 +18,7 @@ from matching.er import text
 from matching.er.settings import ComparisonSpec, SettingsError
 
 NULL = np.int8(-1)
-WORKERS = 1  # the machines are small and shared; rapidfuzz's C loop is fast enough single-threaded
+_WORKERS = 1  # the machines are small and shared; rapidfuzz's C loop is fast enough single-threaded
 
 
 def column_or_missing(df: pd.DataFrame, name: str) -> pd.Series:
@@ -28,7 +28,7 @@ def column_or_missing(df: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(pd.NA, index=df.index, dtype="string")
 
 
-def shown_value(v):
+def _shown_value(v):
     """A value as a reviewer reads it: a date without its midnight time."""
     if isinstance(v, pd.Timestamp) and v == v.normalize():
         return v.date()
@@ -58,7 +58,7 @@ def pair_scores(scorer, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``scorer`` (a rapidfuzz similarity or distance) of each pair ``a[i]``, ``b[i]``, in one batch call."""
     if len(a) == 0:
         return np.empty(0, dtype=np.float64)
-    return process.cpdist(list(a), list(b), scorer=scorer, workers=WORKERS)
+    return process.cpdist(list(a), list(b), scorer=scorer, workers=_WORKERS)
 
 
 class Comparison:
@@ -101,7 +101,7 @@ class Comparison:
         return s.mask(s.isin(list(null_values))) if null_values else s
 
     def display(self, df: pd.DataFrame, position: int) -> str:
-        vals = [shown_value(df[c].iloc[position]) if c in df.columns else None for c in self.spec.columns]
+        vals = [_shown_value(df[c].iloc[position]) if c in df.columns else None for c in self.spec.columns]
         return " / ".join(
             "∅" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v) for v in vals
         )

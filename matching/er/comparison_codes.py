@@ -49,7 +49,7 @@ class Code(Comparison):
         code, obj = self._strings(column_or_missing(df, self.spec.columns[0]))
         prep = {"code": code, "obj": obj}
         if self.checksum:
-            prep["valid"] = valid_check_characters(obj, self.checksum)
+            prep["valid"] = _valid_check_characters(obj, self.checksum)
         return prep
 
     def compare(self, prep, left, right):
@@ -70,7 +70,7 @@ class Code(Comparison):
         return out
 
 
-def valid_check_characters(obj: np.ndarray, kind: str) -> np.ndarray:
+def _valid_check_characters(obj: np.ndarray, kind: str) -> np.ndarray:
     """Per value: an 18-character code whose check character is right (GB 11643 or GB 32100)."""
     from matching.normalize import CREDIT_VALUE, credit_code_check_chars, resident_id_check_chars
 
@@ -87,7 +87,7 @@ def valid_check_characters(obj: np.ndarray, kind: str) -> np.ndarray:
     return out
 
 
-def date_digits(s: pd.Series) -> pd.Series:
+def _date_digits(s: pd.Series) -> pd.Series:
     """Dates as 'YYYYMMDD' strings: date/datetime values are formatted, strings keep their digits."""
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         out = s.dt.strftime("%Y%m%d").astype("string")
@@ -132,7 +132,7 @@ class DateComparison(Comparison):
         if pd.api.types.is_datetime64_any_dtype(s.dtype):
             ymd = (s.dt.year * 10000 + s.dt.month * 100 + s.dt.day).astype("float64").to_numpy()
         else:
-            digits = date_digits(s)
+            digits = _date_digits(s)
             ymd = pd.to_numeric(digits, errors="coerce").astype("float64").to_numpy()
         ok = ~np.isnan(ymd)
         ymd_i = np.where(ok, ymd, 0).astype(np.int64)

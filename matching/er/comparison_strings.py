@@ -162,7 +162,7 @@ class OrgName(Comparison):
             lv[sim >= float(self.options.get("related", 0.8))] = 3
             lv[sim >= float(self.options.get("similar", 0.92))] = 2
             lv[
-                ends_with_other(
+                _ends_with_other(
                     prep["core_obj"][left[rest]],
                     prep["core_obj"][right[rest]],
                     int(self.options.get("min_suffix", 3)),
@@ -173,7 +173,7 @@ class OrgName(Comparison):
         return out
 
 
-def ends_with_other(a: np.ndarray, b: np.ndarray, min_len: int) -> np.ndarray:
+def _ends_with_other(a: np.ndarray, b: np.ndarray, min_len: int) -> np.ndarray:
     """Per pair: the shorter value (at least ``min_len`` characters) is the end of the longer one."""
     if len(a) == 0:
         return np.zeros(0, dtype=bool)

@@ -44,7 +44,7 @@ def is_in(s: pd.Series, values: pd.Index) -> np.ndarray:
     return hit.to_numpy(zero_copy_only=False).astype(bool)
 
 
-def replaced_at(s: pd.Series, at: np.ndarray, values) -> pd.Series:
+def _replaced_at(s: pd.Series, at: np.ndarray, values) -> pd.Series:
     """A copy of ``s`` with the values at positions ``at`` replaced (string columns stay Arrow strings)."""
     values = np.asarray(values, dtype=object if s.dtype == "string" else s.dtype)
     if s.dtype == "string":
@@ -70,6 +70,6 @@ def merged_registry(
     base = registry if alive.all() else registry[alive].reset_index(drop=True)
     at = updated if alive.all() else (np.cumsum(alive) - 1)[updated]
     if len(at):
-        base = base.assign(**{c: replaced_at(base[c], at, v) for c, v in values.items()})
+        base = base.assign(**{c: _replaced_at(base[c], at, v) for c, v in values.items()})
     base = base.reindex(columns=added.columns)  # a column the earlier runs did not have is empty for them
     return pd.concat([base, added], ignore_index=True) if len(added) else base
