@@ -1,7 +1,7 @@
 """One million person mentions: gridhub's engine against Splink (DuckDB), then a 1% daily delta on ours.
 
 Usage: ``.venv/bin/python bench/er_scale.py [--records 1000000]`` (needs ``pip install -e .[bench]`` for
-Splink). The data are synthetic person mentions with known truth (``matching.er.synth``: households, twins,
+Splink). The data are synthetic person mentions with known truth (``tests/synth_er.py``: households, twins,
 common names, homophone typos, missing ID numbers, day/month swaps, moves, changed phones), written once to
 Parquet. Each engine then runs in its own child process, so that its peak memory (max RSS, data included) is
 its own. Wall time covers training (u, m, prior), blocking, scoring and clustering. Both engines use the same
@@ -22,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # synthetic mentions: tests/synth_er.py
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -34,7 +35,7 @@ def peak_mb() -> float:
 
 
 def generate(records: int, out: Path, seed: int) -> None:
-    from matching.er import synth
+    import synth_er as synth
 
     people = synth.persons(int(records / 1.7), seed=seed)
     people.to_parquet(out / "mentions.parquet", index=False)

@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import synth_er as synth
 
 from matching.er import (
     EntitySettings,
@@ -16,7 +17,6 @@ from matching.er import (
     golden_records,
     resolve,
     source_xref,
-    synth,
 )
 
 SMALL = {"u_sample_pairs": 100_000}

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import synth_er as synth
 
 from matching.er import (
     EntitySettings,
@@ -16,7 +17,6 @@ from matching.er import (
     format_pair,
     golden_records,
     resolve,
-    synth,
 )
 from matching.er.blocking import block, evaluate_key
 from matching.er.clustering import cluster
@@ -287,8 +287,6 @@ def test_golden_survivorship_and_sources():
 
 
 def test_explain_pair_adds_up():
-    from matching.er import synth
-
     d = synth.persons(400, seed=5)
     s = EntitySettings.from_config("person", {"person": {"u_sample_pairs": 50_000}})
     r = resolve(d.drop(columns=["true_id"]), s, run_id="x")

@@ -8,7 +8,7 @@ import pandas as pd
 
 from matching.er import EntitySettings, resolve
 from matching.er.comparisons import PreparedComparisons
-from matching.er.scoring import _match_corrected_u
+from matching.er.scoring import match_corrected_u
 from matching.er.settings import ComparisonSpec
 
 
@@ -42,7 +42,7 @@ def test_org_name_core_ending_with_the_other_is_similar():
 def test_match_correction_lowers_u_of_agreeing_levels_only_as_far_as_allowed():
     u_random = [np.array([0.0101, 0.0899, 0.9]), np.array([0.5, 0.5])]
     m = [np.array([0.99, 0.009, 0.001]), np.array([0.5, 0.5])]
-    u = _match_corrected_u(u_random, m, prior=0.01)
+    u = match_corrected_u(u_random, m, prior=0.01)
     assert u[0][0] < u_random[0][0] / 5  # most random agreement came from matches
     assert u[0][0] >= u_random[0][0] / 20 * 0.999  # never more than the cap
     assert np.isclose(u[1], [0.5, 0.5]).all()  # a comparison matches and non-matches share is untouched

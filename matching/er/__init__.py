@@ -12,11 +12,12 @@ Public API (see docs/entity-resolution.md)::
 
 from __future__ import annotations
 
-from matching.er.engine import MentionsError, Resolution, normalise_decisions, resolve, resolve_delta
+from matching.er.engine import Resolution, resolve, resolve_delta
 from matching.er.evaluate import evaluate_resolution, pairwise_scores
 from matching.er.explain import explain_entity, explain_pair, format_entity, format_pair
 from matching.er.golden import golden_records, source_xref
 from matching.er.ids import ResolutionState, StateError, new_entity_id
+from matching.er.mentions import MentionsError, normalise_decisions
 from matching.er.scoring import Model, TrainingError
 from matching.er.settings import DEFAULTS, BlockingRule, ComparisonSpec, EntitySettings, SettingsError
 

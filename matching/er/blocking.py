@@ -41,7 +41,10 @@ class BlockingError(UserError, ValueError):
 
 
 def _split_args(inner: str) -> list[str]:
-    out, depth, cur = [], 0, []
+    """The top-level comma-separated arguments of a key expression's call (nested calls kept whole)."""
+    out: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in inner:
         if ch == "," and depth == 0:
             out.append("".join(cur).strip())
@@ -163,11 +166,6 @@ def codes_of_keys(keys: np.ndarray) -> np.ndarray:
     """Dense int64 codes of key hashes, -1 where there is no key (0)."""
     codes, _ = pd.factorize(keys)
     return np.where(keys == 0, -1, codes).astype(np.int64)
-
-
-def rule_codes(df: pd.DataFrame, rule: BlockingRule) -> np.ndarray:
-    """One int64 code per record for a rule's combined key; -1 where any key part is null."""
-    return codes_of_keys(rule_keys(df, rule))
 
 
 @dataclass

@@ -63,6 +63,60 @@ class _UnionFind:
         self.size[a] += self.size[b]
 
 
+_OVERSIZED_COLUMNS = [
+    "component_size",
+    "parts",
+    "largest_part",
+    "edges_cut",
+    "strongest_cut_weight",
+    "reason",
+    "first_node",
+]
+
+
+@dataclass
+class _GuardEdges:
+    """The edges inside components the guard rebuilds, strongest first, with each edge's component."""
+
+    u: np.ndarray
+    v: np.ndarray
+    weight: np.ndarray
+    component: np.ndarray
+
+
+def _rebuild_component(
+    c: int,
+    labels: np.ndarray,
+    node_size: np.ndarray,
+    edges: _GuardEdges,
+    cannot_link: list[tuple[int, int]],
+    max_size: int,
+) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """Rebuild component ``c`` by adding its edges strongest first, refusing an edge that would make a part
+    larger than ``max_size`` or join the two ends of a cannot-link. Returns the component's nodes, the part of
+    each, and the number and strongest weight of the edges cut."""
+    nodes = np.flatnonzero(labels == c)
+    uf = _UnionFind(nodes, node_size[nodes])
+    sel = edges.component == c
+    cuts, cut_weight_max = 0, -np.inf
+    for a, b, w in zip(edges.u[sel], edges.v[sel], edges.weight[sel], strict=True):
+        ra, rb = uf.find(int(a)), uf.find(int(b))
+        if ra == rb:
+            continue
+        too_big = uf.size[ra] + uf.size[rb] > max_size and np.isfinite(w)
+        conflict = any({uf.find(x), uf.find(y)} == {ra, rb} for x, y in cannot_link)
+        if too_big or conflict:
+            if conflict and not np.isfinite(w):
+                log.warning("must-link %s–%s conflicts with a cannot-link; the cannot-link wins", a, b)
+            cuts += 1
+            cut_weight_max = max(cut_weight_max, float(w))
+            continue
+        uf.union(ra, rb)
+    roots = np.array([uf.find(int(x)) for x in nodes])
+    _, part = np.unique(roots, return_inverse=True)
+    return nodes, part, cuts, cut_weight_max
+
+
 def cluster(
     n: int,
     left: np.ndarray,
@@ -93,38 +147,15 @@ def cluster(
         edge_comp = labels[eu]
         in_bad = bad[edge_comp]
         order = np.lexsort((ev[in_bad], eu[in_bad], -ew[in_bad], edge_comp[in_bad]))
-        be_u, be_v, be_w, be_c = (
-            eu[in_bad][order],
-            ev[in_bad][order],
-            ew[in_bad][order],
-            edge_comp[in_bad][order],
-        )
+        edges = _GuardEdges(eu[in_bad][order], ev[in_bad][order], ew[in_bad][order], edge_comp[in_bad][order])
         next_label = labels.max() + 1
         # only constraints with both ends in one component can be broken (the other end may be anywhere)
         cl_comp = np.where(labels[cl_l] == labels[cl_r], labels[cl_l], -1) if len(cl_l) else labels[cl_l]
         for c in bad_ids:
-            nodes = np.flatnonzero(labels == c)
-            uf = _UnionFind(nodes, node_size[nodes])
-            sel = be_c == c
-            cuts, cut_weight_max = 0, -np.inf
             cons = [(int(a), int(b)) for a, b in zip(cl_l[cl_comp == c], cl_r[cl_comp == c], strict=True)]
-            for a, b, w in zip(be_u[sel], be_v[sel], be_w[sel], strict=True):
-                ra, rb = uf.find(int(a)), uf.find(int(b))
-                if ra == rb:
-                    continue
-                too_big = uf.size[ra] + uf.size[rb] > max_size and np.isfinite(w)
-                conflict = any({uf.find(x), uf.find(y)} == {ra, rb} for x, y in cons)
-                if too_big or conflict:
-                    if conflict and not np.isfinite(w):
-                        log.warning(
-                            "must-link %s–%s conflicts with a cannot-link; the cannot-link wins", a, b
-                        )
-                    cuts += 1
-                    cut_weight_max = max(cut_weight_max, float(w))
-                    continue
-                uf.union(ra, rb)
-            roots = np.array([uf.find(int(x)) for x in nodes])
-            _, part = np.unique(roots, return_inverse=True)
+            nodes, part, cuts, cut_weight_max = _rebuild_component(
+                int(c), labels, node_size, edges, cons, max_size
+            )
             # the part holding the component's first node keeps the old label; others get new ones
             uniq_parts = np.unique(part)
             mapping = {p: (c if p == part[0] else None) for p in uniq_parts}
@@ -132,8 +163,7 @@ def cluster(
                 if mapping[p] is None:
                     mapping[p] = next_label
                     next_label += 1
-            part_labels = np.array([mapping[p] for p in part])
-            labels[nodes] = part_labels
+            labels[nodes] = np.array([mapping[p] for p in part])
             rows.append(
                 {
                     "component_size": int(comp_size[c]),
@@ -146,16 +176,4 @@ def cluster(
                 }
             )
         log.info("clustering: %d components split by the guard", len(rows))
-    oversized = pd.DataFrame(
-        rows,
-        columns=[
-            "component_size",
-            "parts",
-            "largest_part",
-            "edges_cut",
-            "strongest_cut_weight",
-            "reason",
-            "first_node",
-        ],
-    )
-    return Clusters(labels=labels, oversized=oversized)
+    return Clusters(labels=labels, oversized=pd.DataFrame(rows, columns=_OVERSIZED_COLUMNS))

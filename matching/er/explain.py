@@ -63,10 +63,10 @@ def explain_pair(
     model = _model(model_or_state)
     keys = mentions["record_key"].astype("string")
     pos = []
-    for k in (record_key_l, record_key_r):
-        hit = np.flatnonzero((keys == k).fillna(False).to_numpy())
+    for wanted in (record_key_l, record_key_r):
+        hit = np.flatnonzero((keys == wanted).fillna(False).to_numpy())
         if not len(hit):
-            raise ExplainError(f"no {settings.entity_type} record {k!r} in the mentions")
+            raise ExplainError(f"no {settings.entity_type} record {wanted!r} in the mentions")
         pos.append(int(hit[0]))
     prepared = PreparedComparisons(mentions, settings.comparisons)
     left, right = np.array([pos[0]]), np.array([pos[1]])

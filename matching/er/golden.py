@@ -13,11 +13,46 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from matching.er.settings import META_COLUMNS, EntitySettings
+from matching.er.settings import META_COLUMNS, EntitySettings, Survivorship
 
 
 def _json_escape(s: pd.Series) -> pd.Series:
+    """Backslashes and double quotes escaped, for a JSON string literal."""
     return s.str.replace("\\", "\\\\", regex=False).str.replace('"', '\\"', regex=False)
+
+
+def _surviving(df: pd.DataFrame, f: str, surv: Survivorship) -> pd.DataFrame:
+    """Per entity (index), the row whose value of field ``f`` survives: non-missing values ranked by the
+    field's rules, ties to the smallest record_key."""
+    vals = df[f]
+    present = vals.notna()
+    if vals.dtype == object or isinstance(vals.dtype, pd.StringDtype):
+        as_text = vals.astype("string")
+        present &= as_text.str.len().fillna(0) > 0
+    nulls = surv.null_values.get(f)
+    if nulls:
+        present &= ~vals.astype("string").isin(list(nulls)).fillna(False)
+    sub = df.loc[present, ["entity_id", f, "_prio", "_date", "_key"]]
+    sort_cols, ascending = ["entity_id"], [True]
+    for rule in surv.rules_for(f):
+        if rule == "priority":
+            sort_cols.append("_prio")
+            ascending.append(False)
+        elif rule == "recent":
+            sort_cols.append("_date")
+            ascending.append(False)
+        elif rule == "complete":
+            sub = sub.assign(_len=sub[f].astype("string").str.len())
+            sort_cols.append("_len")
+            ascending.append(False)
+        elif rule == "frequent":
+            sub = sub.assign(_freq=sub.groupby(["entity_id", f], sort=False)[f].transform("size"))
+            sort_cols.append("_freq")
+            ascending.append(False)
+    sort_cols.append("_key")
+    ascending.append(True)
+    best = sub.sort_values(sort_cols, ascending=ascending, na_position="last").drop_duplicates("entity_id")
+    return best.set_index("entity_id")
 
 
 def golden_records(
@@ -53,36 +88,7 @@ def golden_records(
         if f not in df.columns:
             continue
         vals = df[f]
-        present = vals.notna()
-        if vals.dtype == object or isinstance(vals.dtype, pd.StringDtype):
-            as_text = vals.astype("string")
-            present &= as_text.str.len().fillna(0) > 0
-        nulls = surv.null_values.get(f)
-        if nulls:
-            present &= ~vals.astype("string").isin(list(nulls)).fillna(False)
-        sub = df.loc[present, ["entity_id", f, "_prio", "_date", "_key"]]
-        sort_cols, ascending = ["entity_id"], [True]
-        for rule in surv.rules_for(f):
-            if rule == "priority":
-                sort_cols.append("_prio")
-                ascending.append(False)
-            elif rule == "recent":
-                sort_cols.append("_date")
-                ascending.append(False)
-            elif rule == "complete":
-                sub = sub.assign(_len=sub[f].astype("string").str.len())
-                sort_cols.append("_len")
-                ascending.append(False)
-            elif rule == "frequent":
-                sub = sub.assign(_freq=sub.groupby(["entity_id", f], sort=False)[f].transform("size"))
-                sort_cols.append("_freq")
-                ascending.append(False)
-        sort_cols.append("_key")
-        ascending.append(True)
-        best = sub.sort_values(sort_cols, ascending=ascending, na_position="last").drop_duplicates(
-            "entity_id"
-        )
-        best = best.set_index("entity_id")
+        best = _surviving(df, f, surv)
         name = surv.rename.get(f, f)
         out[name] = best[f].reindex(ents).to_numpy()
         if vals.dtype != object and not isinstance(vals.dtype, pd.StringDtype):

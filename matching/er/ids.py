@@ -238,29 +238,14 @@ def new_entity_id(prefix: str, entity_type: str, record_key: str, salt: int = 0)
     return prefix + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12]
 
 
-def assign_ids(
-    records: pd.DataFrame,
-    *,
-    prefix: str,
-    entity_type: str,
-    issued: IssuedIds,
-    run_id: str,
-) -> tuple[pd.Series, pd.DataFrame]:
-    """Entity id for every record from its cluster label and the ids its members had.
-
-    ``records`` has columns record_key, label (cluster), old_id (NA for records never seen), first_seen_seq,
-    record_date, and optionally changed (the record's matching columns changed since the last run). Every record of an old id that appears must be in ``records``. Returns the ids (aligned
-    with ``records``) and the merge / split rows of ``id_history``. ``issued`` is updated in place.
-    """
-    df = records[["record_key", "label", "old_id", "first_seen_seq", "record_date"]].copy()
-    df["stayed"] = ~records["changed"].to_numpy(dtype=bool) if "changed" in records.columns else True
-    df["_pos"] = np.arange(len(df))
-    rd = pd.to_datetime(df["record_date"], errors="coerce")
-    # earliest-seen member of each cluster: first run seen, then record_date (missing last), then key
+def _earliest_members(df: pd.DataFrame) -> pd.DataFrame:
+    """Per cluster label: its earliest-seen member's record_key and rank (first run seen, then record_date,
+    missing last, then key); ``df`` gains the ``_rank`` column."""
+    record_date = pd.to_datetime(df["record_date"], errors="coerce")
     order = np.lexsort(
         (
             df["record_key"].astype(str).to_numpy(),
-            rd.fillna(pd.Timestamp.max).to_numpy(),
+            record_date.fillna(pd.Timestamp.max).to_numpy(),
             df["first_seen_seq"].to_numpy(),
         )
     )
@@ -268,8 +253,12 @@ def assign_ids(
     rank[order] = np.arange(len(df))
     df["_rank"] = rank
     first = df.sort_values("_rank").drop_duplicates("label")[["label", "record_key", "_rank"]]
-    first = first.rename(columns={"record_key": "first_key", "_rank": "first_rank"}).set_index("label")
+    return first.rename(columns={"record_key": "first_key", "_rank": "first_rank"}).set_index("label")
 
+
+def _old_id_winners(df: pd.DataFrame, first: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    """Which cluster keeps which old id: the members per (old id, cluster), the id each cluster keeps
+    (label → id) and the won ids that merge into another (old_id, kept_id, n)."""
     old = df[df["old_id"].notna()]
     counts = (
         old.groupby(["old_id", "label"], sort=False)
@@ -289,17 +278,21 @@ def assign_ids(
     )
     label_id = pd.Series(kept["old_id"].to_numpy(), index=kept["label"].to_numpy(), dtype=object)
     merged = winners.merge(kept[["label", "old_id"]].rename(columns={"old_id": "kept_id"}), on="label")
-    merged = merged[merged["old_id"] != merged["kept_id"]]
+    return counts, label_id, merged[merged["old_id"] != merged["kept_id"]]
 
-    need = first.index.difference(label_id.index)
-    need_keys = first.loc[need, "first_key"].astype(str).tolist()
+
+def _issue_new_ids(
+    labels: pd.Index, keys: list[str], *, prefix: str, entity_type: str, issued: IssuedIds
+) -> dict:
+    """A new id per cluster label from its earliest member's key, salted where the id was issued before (or
+    twice in this batch); ``issued`` is updated in place."""
     sha = hashlib.sha256
     head = f"{entity_type}:"
-    candidates = [prefix + sha((head + k).encode("utf-8")).hexdigest()[:12] for k in need_keys]
-    new_ids = dict(zip(need.tolist(), candidates, strict=True))
+    candidates = [prefix + sha((head + k).encode("utf-8")).hexdigest()[:12] for k in keys]
+    new_ids = dict(zip(labels.tolist(), candidates, strict=True))
     clash = pd.Series(candidates, dtype=object).duplicated().to_numpy() | issued.contains_many(candidates)
     issued.update(c for c, bad in zip(candidates, clash, strict=True) if not bad)
-    for label, key, bad in zip(need.tolist(), need_keys, clash, strict=True):
+    for label, key, bad in zip(labels.tolist(), keys, clash, strict=True):
         if not bad:
             continue
         salt = 1
@@ -309,9 +302,14 @@ def assign_ids(
             eid = new_entity_id(prefix, entity_type, key, salt)
         issued.add(eid)
         new_ids[label] = eid
-    label_id = pd.concat([label_id, pd.Series(new_ids, dtype=object)])
-    ids = pd.Series(label_id.loc[df["label"].to_numpy()].to_numpy(), index=records.index, dtype="string")
+    return new_ids
 
+
+def _merge_split_history(
+    counts: pd.DataFrame, merged: pd.DataFrame, new_ids: dict, *, entity_type: str, run_id: str
+) -> pd.DataFrame:
+    """``merge`` rows (a won id folded into the cluster's kept one) and ``split`` rows (a cluster with a new id
+    that took members of old entities), sorted."""
     rows = [
         pd.DataFrame(
             {
@@ -322,7 +320,6 @@ def assign_ids(
             }
         )
     ]
-    # clusters with a new id that took members of old entities: split from those entities
     split = counts[counts["label"].isin(list(new_ids))]
     if len(split):
         rows.append(
@@ -340,4 +337,31 @@ def assign_ids(
     hist["run_id"] = run_id
     hist = hist[HISTORY_COLUMNS].astype({c: "string" for c in HISTORY_COLUMNS if c != "records"})
     hist["records"] = hist["records"].astype("int64")
-    return ids, hist.sort_values(["reason", "old_id", "new_id"]).reset_index(drop=True)
+    return hist.sort_values(["reason", "old_id", "new_id"]).reset_index(drop=True)
+
+
+def assign_ids(
+    records: pd.DataFrame,
+    *,
+    prefix: str,
+    entity_type: str,
+    issued: IssuedIds,
+    run_id: str,
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Entity id for every record from its cluster label and the ids its members had.
+
+    ``records`` has columns record_key, label (cluster), old_id (NA for records never seen), first_seen_seq,
+    record_date, and optionally changed (the record's matching columns changed since the last run). Every
+    record of an old id that appears must be in ``records``. Returns the ids (aligned with ``records``) and the
+    merge / split rows of ``id_history``. ``issued`` is updated in place.
+    """
+    df = records[["record_key", "label", "old_id", "first_seen_seq", "record_date"]].copy()
+    df["stayed"] = ~records["changed"].to_numpy(dtype=bool) if "changed" in records.columns else True
+    first = _earliest_members(df)
+    counts, label_id, merged = _old_id_winners(df, first)
+    need = first.index.difference(label_id.index)
+    need_keys = first.loc[need, "first_key"].astype(str).tolist()
+    new_ids = _issue_new_ids(need, need_keys, prefix=prefix, entity_type=entity_type, issued=issued)
+    label_id = pd.concat([label_id, pd.Series(new_ids, dtype=object)])
+    ids = pd.Series(label_id.loc[df["label"].to_numpy()].to_numpy(), index=records.index, dtype="string")
+    return ids, _merge_split_history(counts, merged, new_ids, entity_type=entity_type, run_id=run_id)

@@ -105,18 +105,6 @@ class Model:
             else None,
         )
 
-    def parameters(self) -> list[dict]:
-        """One row per comparison level: m, u, weight (for docs, explain and reports)."""
-        rows = []
-        for name, labels, m, u, w in zip(
-            self.comparisons, self.levels, self.m, self.u, self.weights(), strict=True
-        ):
-            for lbl, mi, ui, wi in zip(labels, m, u, w, strict=True):
-                rows.append(
-                    {"comparison": name, "level": lbl, "m": float(mi), "u": float(ui), "weight": float(wi)}
-                )
-        return rows
-
 
 # ---- u --------------------------------------------------------------------------------------------------
 def _total_pairs(n: int, source: np.ndarray | None) -> float:
@@ -298,8 +286,13 @@ _CORRECTION_MIN_DUPLICATES = 3.0
 _CORRECTION_MAX_FACTOR = 20.0  # the correction lowers a level's u by at most this factor (≈ 4.3 bits)
 
 
-def _match_corrected_u(u_random: list[np.ndarray], m: list[np.ndarray], prior: float) -> list[np.ndarray]:
-    """u of non-matching pairs from u of random pairs: u_random = prior·m + (1 − prior)·u."""
+def match_corrected_u(u_random: list[np.ndarray], m: list[np.ndarray], prior: float) -> list[np.ndarray]:
+    """u of non-matching pairs from u of random pairs: solves u_random = prior·m + (1 − prior)·u for u.
+
+    Used when ``correct_u_for_duplicates`` is set and records repeat often enough that random pairs are not
+    all non-matches. Each level's u is lowered at most ``_CORRECTION_MAX_FACTOR`` times, floored, and every
+    comparison's u renormalised to sum to 1.
+    """
     out = []
     for ur, mk in zip(u_random, m, strict=True):
         uc = (ur - prior * mk) / (1.0 - prior)
@@ -405,7 +398,7 @@ def train(
         # 参保人 names his employer, so one 单位 appears dozens of times) that share is large enough that "two
         # random records agree" overstates u for agreeing levels, and a name or credit code agreeing weighs
         # almost nothing. Remove the matches' part (u = (u_random − prior·m) / (1 − prior)) and refit m once.
-        u = _match_corrected_u(u_random, m, prior)
+        u = match_corrected_u(u_random, m, prior)
         m, prior, lam_c, expected, info = _fit(comps, pairs, levels, settings, u, total)
         info["u_corrected_for_prior"] = True
     info.update(
@@ -447,8 +440,9 @@ def score(
     for k, wk in enumerate(model.weights()):
         table = np.r_[wk, 0.0]
         w += table[levels[:, k]]
-        if tf is not None and tf[k] is not None and left is not None:
+        adjustment = tf[k] if tf is not None else None
+        if adjustment is not None and left is not None:
             exact = levels[:, k] == 0
-            w[exact] += tf[k][left[exact]]
+            w[exact] += adjustment[left[exact]]
     prob = 1.0 / (1.0 + np.exp2(-np.clip(w, -1000, 1000)))
     return w, prob

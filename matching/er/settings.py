@@ -135,7 +135,62 @@ class Survivorship:
     null_values: dict[str, tuple[str, ...]] = field(default_factory=dict)  # values that count as missing
 
     def rules_for(self, column: str) -> tuple[str, ...]:
+        """The survivorship rules of golden column ``column``, in order."""
         return tuple(self.fields.get(column, self.default))
+
+    @classmethod
+    def from_config(cls, raw: dict) -> Survivorship:
+        """From the ``survivorship:`` mapping of an entity type's config (defaults merged in already)."""
+        return cls(
+            default=tuple(raw.get("default", cls.default)),
+            fields={k: tuple(v) for k, v in raw.get("fields", {}).items()},
+            include=tuple(raw["include"]) if raw.get("include") else None,
+            rename=dict(raw.get("rename", {})),
+            collect=dict(raw.get("collect", {})),
+            null_values={k: tuple(v) for k, v in raw.get("null_values", {}).items()},
+        )
+
+
+# the keys of an entity type's ``matching:`` config
+_CONFIG_KEYS = frozenset(
+    {
+        "blocking",
+        "comparisons",
+        "thresholds",
+        "link_type",
+        "source_column",
+        "max_block_size",
+        "max_cluster_size",
+        "u_sample_pairs",
+        "em_max_iterations",
+        "seed",
+        "survivorship",
+        "id_prefix",
+        "id_column",
+        "replace_comparisons",
+        "correct_u_for_duplicates",
+    }
+)
+
+
+def _merged_comparisons(base: dict, config: dict) -> list[dict]:
+    """The default comparisons with config's applied: a known name is updated, ``drop: true`` removes it, a
+    new name is appended; ``replace_comparisons`` starts from none."""
+    comparisons = list(base.get("comparisons", []))
+    if config.get("replace_comparisons"):
+        comparisons = []
+    by_name = {c["name"]: i for i, c in enumerate(comparisons)}
+    for c in config.get("comparisons", []):
+        if c.get("drop"):
+            comparisons = [x for x in comparisons if x["name"] != c["name"]]
+            by_name = {x["name"]: i for i, x in enumerate(comparisons)}
+            continue
+        if c.get("name") in by_name:
+            comparisons[by_name[c["name"]]] = {**comparisons[by_name[c["name"]]], **c}
+        else:
+            comparisons.append(c)
+            by_name[c.get("name")] = len(comparisons) - 1
+    return comparisons
 
 
 @dataclass(frozen=True)
@@ -178,52 +233,17 @@ class EntitySettings:
             raise SettingsError(
                 f"matching.{entity_type}: no defaults for this entity type; give blocking and comparisons"
             )
-        known = {
-            "blocking",
-            "comparisons",
-            "thresholds",
-            "link_type",
-            "source_column",
-            "max_block_size",
-            "max_cluster_size",
-            "u_sample_pairs",
-            "em_max_iterations",
-            "seed",
-            "survivorship",
-            "id_prefix",
-            "id_column",
-            "replace_comparisons",
-            "correct_u_for_duplicates",
-        }
-        unknown = sorted(set(config) - known)
+        unknown = sorted(set(config) - _CONFIG_KEYS)
         if unknown:
-            raise SettingsError(f"matching.{entity_type}: unknown keys {unknown}; known: {sorted(known)}")
-        comparisons = list(base.get("comparisons", []))
-        if config.get("replace_comparisons"):
-            comparisons = []
-        by_name = {c["name"]: i for i, c in enumerate(comparisons)}
-        for c in config.get("comparisons", []):
-            if c.get("drop"):
-                comparisons = [x for x in comparisons if x["name"] != c["name"]]
-                by_name = {x["name"]: i for i, x in enumerate(comparisons)}
-                continue
-            if c.get("name") in by_name:
-                comparisons[by_name[c["name"]]] = {**comparisons[by_name[c["name"]]], **c}
-            else:
-                comparisons.append(c)
-                by_name[c.get("name")] = len(comparisons) - 1
+            raise SettingsError(
+                f"matching.{entity_type}: unknown keys {unknown}; known: {sorted(_CONFIG_KEYS)}"
+            )
+        comparisons = _merged_comparisons(base, config)
         blocking = config.get("blocking", base.get("blocking", []))
         thresholds = {**base.get("thresholds", {}), **config.get("thresholds", {})}
         surv_raw = {**base.get("survivorship", {}), **config.get("survivorship", {})}
         try:
-            survivorship = Survivorship(
-                default=tuple(surv_raw.get("default", Survivorship.default)),
-                fields={k: tuple(v) for k, v in surv_raw.get("fields", {}).items()},
-                include=tuple(surv_raw["include"]) if surv_raw.get("include") else None,
-                rename=dict(surv_raw.get("rename", {})),
-                collect=dict(surv_raw.get("collect", {})),
-                null_values={k: tuple(v) for k, v in surv_raw.get("null_values", {}).items()},
-            )
+            survivorship = Survivorship.from_config(surv_raw)
             settings = cls(
                 entity_type=entity_type,
                 id_prefix=str(

@@ -49,7 +49,6 @@ COMPOUND_SURNAMES = (
     "赫连",
     "万俟",
 )
-_COMPOUND = re.compile("^(" + "|".join(COMPOUND_SURNAMES) + ")")
 
 # 组织形式 (legal forms), longest first so that 股份有限公司 wins over 有限公司.
 LEGAL_FORMS = (
@@ -72,15 +71,12 @@ LEGAL_FORMS = (
 )
 # the forms that end the registered name; what follows them is a branch (weak words such as 厂, 中心 are not)
 SPLITTING_FORMS = LEGAL_FORMS[:10]
-# 分支机构 (branches) at the end of a name.
-BRANCH_SUFFIX = re.compile(r"(分公司|分店|分部|营业部|分行|支行|分理处|门店|分厂|办事处|分中心|分所|店)$")
 # a bracketed region or note: 华兴科技（深圳）有限公司, XX（普通合伙）
 _BRACKETED = re.compile(r"[(（][^()（）]{1,6}[)）]")
 # a leading 省 / 市 (and a 区/县 after a 市): 深圳市华兴科技 and 华兴科技（深圳） share the core 华兴科技
 _REGION_PREFIX = re.compile(
     r"^(?:[\u4e00-\u9fff]{2,3}省)?(?:[\u4e00-\u9fff]{2,3}市(?:[\u4e00-\u9fff]{1,3}[区县])?)?(?=.{2,})"
 )
-_LEGAL = re.compile("(" + "|".join(LEGAL_FORMS) + ")")
 _BRACKETS = re.compile(r"[()（）\[\]【】〔〕<>《》\s·.,，、\-—_]")
 _NON_DIGITS = re.compile(r"\D+")
 

@@ -1,4 +1,7 @@
-"""Synthetic mentions with known truth, for tests and benchmarks of the engine.
+"""Synthetic mentions with known truth, for the tests and benchmarks of the entity-resolution engine.
+
+Not part of the shipped package: ``tests/test_er_*.py`` import it as ``synth_er`` (pytest puts ``tests/`` on
+``sys.path``), ``bench/er_scale.py`` adds ``tests/`` to ``sys.path`` itself.
 
 Persons are generated the way department feeds disagree in practice: households share an address and a
 surname, twins share a birth date, common names (张伟, 王芳) repeat across the city, and each real person's
