@@ -162,17 +162,20 @@ class RowRules:
             if h:
                 folded.setdefault(h.casefold(), i)
         self.columns: dict[str, tuple[int, str]] = {}  # field -> (source index, source header)
-        missing_needed, missing_other = [], []
+        missing_needed: list[str] = []
+        missing_other: list[str] = []
         needed = {self.feed.record_id} | {
             src for src, f in self.feed.columns.items() if f in self.feed.required
         }
         for src, target in self.feed.columns.items():
             key = normalise_header(src)
-            i = position.get(key, folded.get(key.casefold()))  # exact first; XM matches xm
-            if i is None:
+            at = position.get(key)
+            if at is None:
+                at = folded.get(key.casefold())  # exact first; XM matches xm
+            if at is None:
                 (missing_needed if src in needed else missing_other).append(src)
             else:
-                self.columns[target] = (i, self.header[i])
+                self.columns[target] = (at, self.header[at])
         if missing_needed:
             raise FileRejected(
                 ReasonCode.MISSING_COLUMNS,

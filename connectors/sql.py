@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.sql.expression import Executable
 
 from connectors.cells import SourceColumn, cell_text
 from connectors.errors import FeedFileError, FileProblem, FileRejected, SourceError
@@ -68,16 +70,18 @@ def _encode(value: Any) -> dict:
     return {"type": "str", "value": str(value)}
 
 
+_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "datetime": dt.datetime.fromisoformat,
+    "date": dt.date.fromisoformat,
+    "decimal": Decimal,
+    "int": int,
+    "float": float,
+    "bool": bool,
+}
+
+
 def _decode(obj: dict) -> Any:
-    t, v = obj["type"], obj["value"]
-    return {
-        "datetime": dt.datetime.fromisoformat,
-        "date": dt.date.fromisoformat,
-        "decimal": Decimal,
-        "int": int,
-        "float": float,
-        "bool": bool,
-    }.get(t, str)(v)
+    return _DECODERS.get(obj["type"], str)(obj["value"])
 
 
 class WatermarkStore:
@@ -151,28 +155,43 @@ def _column_array(values: list, t: pa.DataType) -> pa.Array:
     return pa.array(values, type=t)
 
 
-def _select(engine: Engine, src: SqlSource, since: Any):
-    """The statement and its parameters for the pull."""
-    wm = src.watermark
+def _select(engine: Engine, src: SqlSource, since: Any) -> Executable:
+    """The statement of the pull (rows at or after ``since`` in watermark order, when there is a watermark)."""
     if src.table:
-        schema, _, name = src.table.rpartition(".")
-        table = sa.Table(name, sa.MetaData(), schema=schema or None, autoload_with=engine)
-        stmt = sa.select(table)
-        if wm:
-            if wm not in table.c:
-                raise SourceError(f"the watermark column {wm!r} is not in table {src.table}")
-            col = table.c[wm]
-            if since is not None:
-                stmt = stmt.where(col >= sa.bindparam("since", since, type_=col.type))
-            stmt = stmt.order_by(col)
-        return stmt
-    q = engine.dialect.identifier_preparer
+        return _select_table(engine, src.table, src.watermark, since)
+    if not src.query:
+        raise TypeError("a database source has a table or a query")  # the feed model makes sure of it
+    wm = src.watermark
     if not wm:
         return sa.text(src.query)
+    q = engine.dialect.identifier_preparer
     col = f"src.{q.quote(wm)}"
     where = f" WHERE {col} >= :since" if since is not None else ""
     stmt = sa.text(f"SELECT * FROM ({src.query.rstrip().rstrip(';')}) src{where} ORDER BY {col}")
     return stmt.bindparams(since=since) if since is not None else stmt
+
+
+def _select_table(engine: Engine, name: str, wm: str | None, since: Any) -> Executable:
+    schema, _, table_name = name.rpartition(".")
+    table = sa.Table(table_name, sa.MetaData(), schema=schema or None, autoload_with=engine)
+    stmt = sa.select(table)
+    if wm:
+        if wm not in table.c:
+            raise SourceError(f"the watermark column {wm!r} is not in table {name}")
+        col = table.c[wm]
+        if since is not None:
+            stmt = stmt.where(col >= sa.bindparam("since", since, type_=col.type))
+        stmt = stmt.order_by(col)
+    return stmt
+
+
+def _extract_schema(columns: list[str], cols: list[tuple]) -> pa.Schema:
+    """Arrow types of the extract from the first non-null value of each column (all-null columns: text)."""
+    types = []
+    for vals in cols:
+        first = next((v for v in vals if v is not None), None)
+        types.append(_arrow_type(first) if first is not None else pa.string())
+    return pa.schema([pa.field(n, t) for n, t in zip(columns, types, strict=True)])
 
 
 def pull_extract(
@@ -183,7 +202,6 @@ def pull_extract(
     value, taken = since if since is not None else (None, set())
     stmt = _select(engine, src, value)
     writer: pq.ParquetWriter | None = None
-    schema: pa.Schema | None = None
     rows_out = 0
     columns: list[str] = []
     try:
@@ -199,13 +217,9 @@ def pull_extract(
                 if not rows:
                     continue
                 cols = list(zip(*rows, strict=True))
-                if schema is None:
-                    types = []
-                    for vals in cols:
-                        first = next((v for v in vals if v is not None), None)
-                        types.append(_arrow_type(first) if first is not None else pa.string())
-                    schema = pa.schema([pa.field(n, t) for n, t in zip(columns, types, strict=True)])
-                    writer = pq.ParquetWriter(dest, schema, compression="zstd")
+                if writer is None:  # typed by the first batch with rows
+                    writer = pq.ParquetWriter(dest, _extract_schema(columns, cols), compression="zstd")
+                schema = writer.schema
                 arrays = [_column_array(list(v), f.type) for v, f in zip(cols, schema, strict=True)]
                 writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
                 rows_out += len(rows)

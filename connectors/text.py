@@ -210,7 +210,9 @@ def any_contains(arr: pa.Array, needles: tuple[bytes, ...]) -> bool:
     """Does any value hold one of ``needles`` (UTF-8 byte strings of 1–3 bytes)? One vectorised pass."""
     b = _data(arr)
     for needle in needles:
-        first = np.flatnonzero(b[: len(b) - len(needle) + 1] == needle[0]) if len(b) >= len(needle) else []
+        if len(b) < len(needle):
+            continue
+        first = np.flatnonzero(b[: len(b) - len(needle) + 1] == needle[0])
         if len(first) == 0:
             continue
         hit = np.ones(len(first), dtype=bool)
