@@ -108,10 +108,11 @@ def now_utc() -> str:
 
 @dataclass(frozen=True)
 class StoredBlob:
+    """Content kept in the raw zone: its SHA-256, its size in bytes and where the read-only blob is."""
+
     sha256: str
     size: int
     path: Path
-    already_there: bool
 
 
 class RawZone:
@@ -135,7 +136,7 @@ class RawZone:
             sha, size = _hash_copy(src)
             dest = self.blob_path(sha)
             if dest.exists():
-                return StoredBlob(sha, size, dest, already_there=True)
+                return StoredBlob(sha, size, dest)
             try:
                 with atomic_write(dest, fsync=True) as tmp:
                     if _hash_copy(src, tmp) != (sha, size):
@@ -143,7 +144,7 @@ class RawZone:
                     os.chmod(tmp, 0o444)
             except _ChangedWhileCopied:
                 continue
-            return StoredBlob(sha, size, dest, already_there=False)
+            return StoredBlob(sha, size, dest)
         raise ConnectorError(
             f"{src.name} changed while it was copied into the raw zone ({STORE_ATTEMPTS} times); "
             "hand it in again once it is complete"
@@ -159,11 +160,11 @@ class RawZone:
             sha, size = _hash_copy(tmp)
             dest = self.blob_path(sha)
             if dest.exists():
-                return StoredBlob(sha, size, dest, already_there=True)
+                return StoredBlob(sha, size, dest)
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(tmp, 0o444)
             os.replace(tmp, dest)
-            return StoredBlob(sha, size, dest, already_there=False)
+            return StoredBlob(sha, size, dest)
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -279,12 +280,6 @@ class RawZone:
     def manifest(self, feed: str | None = None) -> pd.DataFrame:
         """The manifest as a DataFrame (one row per feed and content), in receipt order."""
         return self._select("files", MANIFEST_COLUMNS, feed, "received_at, seq")
-
-    def events(self, feed: str | None = None) -> pd.DataFrame:
-        """The append-only log of every receipt and outcome."""
-        return self._select(
-            "events", ["id", "at", "feed", "sha256", "file_name", "event", "detail"], feed, "id"
-        )
 
     def _select(self, table: str, columns: list[str], feed: str | None, order: str) -> pd.DataFrame:
         """Rows of one manifest table (of one feed, if given) as a DataFrame; empty before the first receipt."""

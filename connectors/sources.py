@@ -97,10 +97,12 @@ def _format_by_name(file_name: str) -> str | None:
 
 
 def choose_format(source: FileSource, path: Path, file_name: str) -> str:
-    """'csv' or 'xlsx' from the feed's ``format``, the name and the content; raise if they disagree.
+    """The format of a stored file (a key of :data:`FILE_FORMATS`) from the feed's ``format``, the name and the
+    content; raise if they disagree.
 
-    The content decides first: a zip container is a workbook, other known binary content is rejected, and a file
-    the feed reads as xlsx must be a workbook.
+    The content decides first: a zip container is an xlsx workbook, other known binary content is rejected, and
+    a file the feed reads as xlsx must be a workbook. A text file is read in the configured format, else the
+    format its name ending is registered for, else as CSV.
     """
     size = path.stat().st_size
     if size == 0:
@@ -119,7 +121,7 @@ def choose_format(source: FileSource, path: Path, file_name: str) -> str:
         raise FileRejected(ReasonCode.WRONG_FORMAT, "not an xlsx workbook (no zip container)")
     if not head.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
         raise FileRejected(ReasonCode.EMPTY_FILE, "only blank lines")
-    return "csv"
+    return wants or "csv"  # text: the configured or named text format, CSV when the name says nothing
 
 
 def stage_file(feed: Feed, source: FileSource, stored: StoredFile, out: StagingWriter) -> None:

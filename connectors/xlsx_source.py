@@ -11,7 +11,6 @@ are ragged; shorter rows are normal in xlsx (trailing empty cells are not stored
 
 from __future__ import annotations
 
-import logging
 import warnings
 import zipfile
 import zlib
@@ -30,8 +29,6 @@ from connectors.rules import Reject, RowRules
 from connectors.staging import StagingWriter, StoredFile
 from warehouse.reasons import REASON_TEXT, ReasonCode
 from warehouse.schema import STAGING_FIELDS
-
-log = logging.getLogger(__name__)
 
 _OPEN_ERRORS = (
     zipfile.BadZipFile,
