@@ -26,13 +26,18 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
+from connectors.cells import SourceColumn
 from connectors.errors import FileRejected
-from connectors.rules import Reject
+from connectors.feeds import Feed, FileSource
+from connectors.rules import Reject, RowRules
+from connectors.staging import StagingWriter, StoredFile
+from connectors.text import SAMPLE_BYTES, check_text_sample, detect_encoding
 from warehouse.reasons import REASON_TEXT, ReasonCode
 
 DEFAULT_MAX_RECORD_LINES = 1000
@@ -282,3 +287,45 @@ class CsvRecords:
             Reject(start, ReasonCode.RAGGED_ROW, f"{zh} / {en} (expected {width}, found {n})", text)
         )
         return []
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the CSV reader of a file feed (connectors.sources.FILE_FORMATS["csv"])
+# ----------------------------------------------------------------------------------------------------------
+class CsvReader:
+    """Stages a stored CSV file: encoding detection, the tokeniser above, the feed's row rules."""
+
+    def stage(self, feed: Feed, source: FileSource, stored: StoredFile, out: StagingWriter) -> None:
+        path = stored.path
+        encoding = detect_encoding(path, source.encoding)
+        with path.open("rb") as f:
+            check_text_sample(f.read(SAMPLE_BYTES), encoding)
+        with CsvRecords(
+            path, encoding=encoding, delimiter=source.delimiter, header_row=source.header_row
+        ) as records:
+            rules = _rules_for(feed, records.header, stored, source.delimiter)
+            out.describe(encoding=encoding, warnings=rules.warnings)
+            getters = {f: itemgetter(i) for f, i in rules.source_indices.items()}
+            for batch in records.batches(out.batch_rows):
+                out.count_blank(batch.blank)
+                # one C-level pass per mapped column (unmapped columns are never touched)
+                columns = {f: SourceColumn.from_strings(list(map(g, batch.rows))) for f, g in getters.items()}
+                out.add(rules.apply(batch.lines, columns, batch.rejects))
+
+
+def _rules_for(feed: Feed, header: list[str], stored: StoredFile, delimiter: str) -> RowRules:
+    """The feed's rules for this header; a missing column in a one-column header suggests another delimiter."""
+    try:
+        return RowRules(feed, header, raw_sha256=stored.sha256, file_name=stored.file_name)
+    except FileRejected as e:
+        if e.code is ReasonCode.MISSING_COLUMNS and len(header) == 1:
+            for d, name in (("\t", "tab"), (";", "';'"), ("|", "'|'"), (",", "','")):
+                if d != delimiter and d in header[0]:
+                    raise FileRejected(
+                        e.code,
+                        e.detail + f"; 分隔符可能不对 / the delimiter may be {name}, not {delimiter!r}",
+                    ) from None
+        raise
+
+
+READER = CsvReader()

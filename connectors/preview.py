@@ -14,23 +14,22 @@ from pathlib import Path
 import pyarrow as pa
 
 from connectors.errors import ConnectorError, FileProblem, FileRejected
-from connectors.feeds import SqlSource, Zones
-from connectors.raw import sha256_file
+from connectors.feeds import FileSource, Zones
 from connectors.results import FileResult
+from connectors.sources import stage_file
+from connectors.staging import StagingWriter, StoredFile
 from connectors.text import safe_file_name
+from warehouse.files import sha256_file
 from warehouse.schema import arrow_schema
 
 LINES_PER_REASON = 1000
 
 
 class _Discard:
-    """Stands in for the staging output: counts rows, keeps none."""
-
-    def __init__(self) -> None:
-        self.rows = 0
+    """Stands in for the staging output: keeps nothing."""
 
     def write(self, table: pa.Table) -> None:
-        self.rows += table.num_rows
+        pass
 
 
 class _KeepFirst:
@@ -80,23 +79,17 @@ def preview_file(
 ) -> FilePreview:
     """Parse ``path`` as feed ``feed`` would, without writing anything; ``original_name`` decides the format
     by its extension like a landed file's name does. Raises :class:`ConnectorError` for a database feed."""
-    from connectors.ingest import _choose_format, stage_csv
-
     cfg = workspace.feed(feed)
-    if isinstance(cfg.source, SqlSource):
+    if not isinstance(cfg.source, FileSource):
         raise ConnectorError(f"feed '{feed}' reads a database; there is no file to preview")
     path = Path(path)
     file_name = safe_file_name(original_name or path.name)
     sha = sha256_file(path)
-    staged, quarantined = _Discard(), _KeepFirst(detail_limit)
+    quarantined = _KeepFirst(detail_limit)
+    out = StagingWriter(StoredFile(path, sha, file_name), _Discard(), quarantined)
     try:
-        fmt = _choose_format(cfg, path, file_name)
-        if fmt == "xlsx":
-            from connectors.xlsx_source import stage_xlsx
-
-            result = stage_xlsx(cfg, path, sha, file_name, staged, quarantined)
-        else:
-            result = stage_csv(cfg, path, sha, file_name, staged, quarantined)
+        stage_file(cfg, cfg.source, out.stored, out)
+        result = out.finish()
     except FileRejected as e:
         problem = FileProblem(cfg.name, file_name, e.code, e.detail)
         return FilePreview(

@@ -16,19 +16,21 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-import tempfile
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from warehouse.files import sha256_file
+from connectors.errors import ConnectorError
+from warehouse.files import atomic_write
 
 MANIFEST_FILE = "manifest.sqlite"
 _CHUNK = 1 << 20
+#: Times a landed file is read again when its bytes change while it is copied into the zone.
+STORE_ATTEMPTS = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -83,16 +85,34 @@ MANIFEST_COLUMNS = [
 ]
 
 
+class _ChangedWhileCopied(Exception):
+    """The source file's bytes changed between hashing it and copying it."""
+
+
+def _hash_copy(src: Path, dest: Path | None = None) -> tuple[str, int]:
+    """SHA-256 and size of ``src``, read once in 1 MiB chunks; written to ``dest`` (flushed) if given."""
+    h = hashlib.sha256()
+    size = 0
+    with src.open("rb") as f, dest.open("wb") if dest is not None else nullcontext() as out:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            h.update(block)
+            size += len(block)
+            if out is not None:
+                out.write(block)
+    return h.hexdigest(), size
+
+
 def now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
 class StoredBlob:
+    """Content kept in the raw zone: its SHA-256, its size in bytes and where the read-only blob is."""
+
     sha256: str
     size: int
     path: Path
-    already_there: bool
 
 
 class RawZone:
@@ -106,40 +126,47 @@ class RawZone:
         return self.root / sha256[:2] / sha256
 
     def store_file(self, src: Path) -> StoredBlob:
-        """Copy ``src`` into the zone, hashing while copying; keep the existing blob if the content is known."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        h = hashlib.sha256()
-        size = 0
-        fd, tmp_name = tempfile.mkstemp(prefix=".incoming-", dir=self.root)
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as out, src.open("rb") as f:
-                for block in iter(lambda: f.read(_CHUNK), b""):
-                    h.update(block)
-                    out.write(block)
-                    size += len(block)
-                out.flush()
-                os.fsync(out.fileno())
-            return self._place(tmp, h.hexdigest(), size)
-        finally:
-            tmp.unlink(missing_ok=True)
+        """Copy ``src`` into the zone under its SHA-256; keep the existing blob if the content is known.
+
+        The copy is hashed again while it is written (:func:`warehouse.files.atomic_write`, flushed to disk) and
+        kept only if it is the content the name says: a file still being written is read again, and after
+        :data:`STORE_ATTEMPTS` changing reads it is refused.
+        """
+        for _ in range(STORE_ATTEMPTS):
+            sha, size = _hash_copy(src)
+            dest = self.blob_path(sha)
+            if dest.exists():
+                return StoredBlob(sha, size, dest)
+            try:
+                with atomic_write(dest, fsync=True) as tmp:
+                    if _hash_copy(src, tmp) != (sha, size):
+                        raise _ChangedWhileCopied
+                    os.chmod(tmp, 0o444)
+            except _ChangedWhileCopied:
+                continue
+            return StoredBlob(sha, size, dest)
+        raise ConnectorError(
+            f"{src.name} changed while it was copied into the raw zone ({STORE_ATTEMPTS} times); "
+            "hand it in again once it is complete"
+        )
 
     def store_bytes_file(self, tmp: Path) -> StoredBlob:
-        """Move a file the hub wrote itself (a database extract) into the zone under its content hash."""
-        sha = sha256_file(tmp)
+        """Move a finished file the hub wrote itself (a database extract) into the zone under its content hash.
+
+        The file is complete before its name is known, so it is moved (one ``os.replace`` within the raw
+        folder), not copied; ``tmp`` is gone afterwards either way.
+        """
         try:
-            return self._place(tmp, sha, tmp.stat().st_size)
+            sha, size = _hash_copy(tmp)
+            dest = self.blob_path(sha)
+            if dest.exists():
+                return StoredBlob(sha, size, dest)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, dest)
+            return StoredBlob(sha, size, dest)
         finally:
             tmp.unlink(missing_ok=True)
-
-    def _place(self, tmp: Path, sha: str, size: int) -> StoredBlob:
-        dest = self.blob_path(sha)
-        if dest.exists():
-            return StoredBlob(sha, size, dest, already_there=True)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, dest)
-        return StoredBlob(sha, size, dest, already_there=False)
 
     # ---- manifest -------------------------------------------------------------------------------------------
     @property
@@ -253,12 +280,6 @@ class RawZone:
     def manifest(self, feed: str | None = None) -> pd.DataFrame:
         """The manifest as a DataFrame (one row per feed and content), in receipt order."""
         return self._select("files", MANIFEST_COLUMNS, feed, "received_at, seq")
-
-    def events(self, feed: str | None = None) -> pd.DataFrame:
-        """The append-only log of every receipt and outcome."""
-        return self._select(
-            "events", ["id", "at", "feed", "sha256", "file_name", "event", "detail"], feed, "id"
-        )
 
     def _select(self, table: str, columns: list[str], feed: str | None, order: str) -> pd.DataFrame:
         """Rows of one manifest table (of one feed, if given) as a DataFrame; empty before the first receipt."""

@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,12 +36,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.sql.expression import Executable
 
+from connectors.cells import SourceColumn, cell_text
 from connectors.errors import FeedFileError, FileProblem, FileRejected, SourceError
 from connectors.feeds import Feed, SqlSource, Zones
-from connectors.raw import RawZone
+from connectors.raw import RawZone, StoredBlob
 from connectors.results import FileResult, IngestResult
-from connectors.rules import RowRules, SourceColumn, cell_text
+from connectors.rules import RowRules
+from connectors.staging import StagingWriter, StoredFile
+from warehouse.files import atomic_write_text
 from warehouse.schema import STAGING_FIELDS
 
 log = logging.getLogger(__name__)
@@ -65,20 +70,22 @@ def _encode(value: Any) -> dict:
     return {"type": "str", "value": str(value)}
 
 
+_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "datetime": dt.datetime.fromisoformat,
+    "date": dt.date.fromisoformat,
+    "decimal": Decimal,
+    "int": int,
+    "float": float,
+    "bool": bool,
+}
+
+
 def _decode(obj: dict) -> Any:
-    t, v = obj["type"], obj["value"]
-    return {
-        "datetime": dt.datetime.fromisoformat,
-        "date": dt.date.fromisoformat,
-        "decimal": Decimal,
-        "int": int,
-        "float": float,
-        "bool": bool,
-    }.get(t, str)(v)
+    return _DECODERS.get(obj["type"], str)(obj["value"])
 
 
 class WatermarkStore:
-    """The per-feed watermark, written atomically (temp file + rename)."""
+    """The per-feed watermark, written atomically (:func:`warehouse.files.atomic_write_text`)."""
 
     def __init__(self, ws: Zones, feed: str) -> None:
         self.path = ws.watermarks / f"{feed}.json"
@@ -98,7 +105,6 @@ class WatermarkStore:
         return _decode(state["value"]), set(state.get("ids_at_value", []))
 
     def save(self, column: str, value: Any, ids_at_value: set[str], sha256: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "column": column,
             "value": _encode(value),
@@ -106,10 +112,7 @@ class WatermarkStore:
             "extract_sha256": sha256,
             "saved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
-        fd, tmp = tempfile.mkstemp(prefix=".wm-", dir=self.path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(state, f, ensure_ascii=False, indent=1)
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, json.dumps(state, ensure_ascii=False, indent=1))
 
     def read(self) -> dict | None:
         return json.loads(self.path.read_text(encoding="utf-8")) if self.path.exists() else None
@@ -152,39 +155,53 @@ def _column_array(values: list, t: pa.DataType) -> pa.Array:
     return pa.array(values, type=t)
 
 
-def _select(engine: Engine, src: SqlSource, since: Any):
-    """The statement and its parameters for the pull."""
-    wm = src.watermark
+def _select(engine: Engine, src: SqlSource, since: Any) -> Executable:
+    """The statement of the pull (rows at or after ``since`` in watermark order, when there is a watermark)."""
     if src.table:
-        schema, _, name = src.table.rpartition(".")
-        table = sa.Table(name, sa.MetaData(), schema=schema or None, autoload_with=engine)
-        stmt = sa.select(table)
-        if wm:
-            if wm not in table.c:
-                raise SourceError(f"the watermark column {wm!r} is not in table {src.table}")
-            col = table.c[wm]
-            if since is not None:
-                stmt = stmt.where(col >= sa.bindparam("since", since, type_=col.type))
-            stmt = stmt.order_by(col)
-        return stmt
-    q = engine.dialect.identifier_preparer
+        return _select_table(engine, src.table, src.watermark, since)
+    if not src.query:
+        raise TypeError("a database source has a table or a query")  # the feed model makes sure of it
+    wm = src.watermark
     if not wm:
         return sa.text(src.query)
+    q = engine.dialect.identifier_preparer
     col = f"src.{q.quote(wm)}"
     where = f" WHERE {col} >= :since" if since is not None else ""
     stmt = sa.text(f"SELECT * FROM ({src.query.rstrip().rstrip(';')}) src{where} ORDER BY {col}")
     return stmt.bindparams(since=since) if since is not None else stmt
 
 
+def _select_table(engine: Engine, name: str, wm: str | None, since: Any) -> Executable:
+    schema, _, table_name = name.rpartition(".")
+    table = sa.Table(table_name, sa.MetaData(), schema=schema or None, autoload_with=engine)
+    stmt = sa.select(table)
+    if wm:
+        if wm not in table.c:
+            raise SourceError(f"the watermark column {wm!r} is not in table {name}")
+        col = table.c[wm]
+        if since is not None:
+            stmt = stmt.where(col >= sa.bindparam("since", since, type_=col.type))
+        stmt = stmt.order_by(col)
+    return stmt
+
+
+def _extract_schema(columns: list[str], cols: list[tuple]) -> pa.Schema:
+    """Arrow types of the extract from the first non-null value of each column (all-null columns: text)."""
+    types = []
+    for vals in cols:
+        first = next((v for v in vals if v is not None), None)
+        types.append(_arrow_type(first) if first is not None else pa.string())
+    return pa.schema([pa.field(n, t) for n, t in zip(columns, types, strict=True)])
+
+
 def pull_extract(
     engine: Engine, feed: Feed, since: tuple[Any, set[str]] | None, dest: Path
 ) -> tuple[int, list[str]]:
     """Run the pull, write the new rows to ``dest`` as Parquet; return (row count, column names)."""
-    src: SqlSource = feed.source
+    src = _sql_source(feed)
     value, taken = since if since is not None else (None, set())
     stmt = _select(engine, src, value)
     writer: pq.ParquetWriter | None = None
-    schema: pa.Schema | None = None
     rows_out = 0
     columns: list[str] = []
     try:
@@ -200,13 +217,9 @@ def pull_extract(
                 if not rows:
                     continue
                 cols = list(zip(*rows, strict=True))
-                if schema is None:
-                    types = []
-                    for vals in cols:
-                        first = next((v for v in vals if v is not None), None)
-                        types.append(_arrow_type(first) if first is not None else pa.string())
-                    schema = pa.schema([pa.field(n, t) for n, t in zip(columns, types, strict=True)])
-                    writer = pq.ParquetWriter(dest, schema, compression="zstd")
+                if writer is None:  # typed by the first batch with rows
+                    writer = pq.ParquetWriter(dest, _extract_schema(columns, cols), compression="zstd")
+                schema = writer.schema
                 arrays = [_column_array(list(v), f.type) for v, f in zip(cols, schema, strict=True)]
                 writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
                 rows_out += len(rows)
@@ -216,33 +229,37 @@ def pull_extract(
     return rows_out, columns
 
 
-def _engine(feed: Feed) -> Engine:
+def _sql_source(feed: Feed) -> SqlSource:
+    if not isinstance(feed.source, SqlSource):
+        raise TypeError(f"feed {feed.name!r} is not a database feed")
+    return feed.source
+
+
+def _engine(feed: Feed, src: SqlSource) -> Engine:
     try:
-        return sa.create_engine(feed.source.url)
+        return sa.create_engine(src.url)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as e:
-        raise SourceError(
-            f"feed '{feed.name}': cannot use database URL {safe_url(feed.source.url)}: {e}"
-        ) from None
+        raise SourceError(f"feed '{feed.name}': cannot use database URL {safe_url(src.url)}: {e}") from None
 
 
-def ingest_sql_feed(ws: Zones, feed: Feed) -> IngestResult:
-    """Pull new or changed rows of a database feed, keep the extract in raw, stage it, advance the watermark."""
-    from connectors.ingest import BATCH_ROWS, _finish, _outputs
+def _origin(src: SqlSource) -> str:
+    """Where a pull comes from, password hidden: ``<url> table <name>`` or ``<url> query``."""
+    return f"{safe_url(src.url)} " + (f"table {src.table}" if src.table else "query")
 
-    src: SqlSource = feed.source
-    result = IngestResult(feed=feed.name)
-    store = WatermarkStore(ws, feed.name)
-    since = store.load(src.watermark) if src.watermark else None
-    engine = _engine(feed)
-    origin = f"{safe_url(src.url)} " + (f"table {src.table}" if src.table else "query")
-    raw = RawZone(ws.raw)
+
+def _pull_into_raw(
+    raw: RawZone, feed: Feed, src: SqlSource, since: tuple[Any, set[str]] | None
+) -> StoredBlob | None:
+    """Pull the new rows into a scratch extract and keep it in raw; None when there are no new rows."""
+    engine = _engine(feed, src)
+    origin = _origin(src)
     raw.root.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".extract-", suffix=".parquet", dir=raw.root)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         try:
-            n, columns = pull_extract(engine, feed, since, tmp)
+            n, _ = pull_extract(engine, feed, since, tmp)
         except sa.exc.NoSuchTableError as e:
             raise SourceError(f"feed '{feed.name}': table not found: {e} ({origin})") from None
         except sa.exc.SQLAlchemyError as e:
@@ -252,92 +269,119 @@ def ingest_sql_feed(ws: Zones, feed: Feed) -> IngestResult:
             raise SourceError(f"feed '{feed.name}': {e} ({origin})") from None
         finally:
             engine.dispose()
-        if n == 0:
-            log.info(
-                "feed %s: no new or changed rows since %s", feed.name, since[0] if since else "the start"
-            )
-            return result
-        blob = raw.store_bytes_file(tmp)
+        return raw.store_bytes_file(tmp) if n else None
     finally:
         tmp.unlink(missing_ok=True)
 
-    sha = blob.sha256
-    file_name = f"{feed.name}-extract-{sha[:12]}.parquet"
-    if since is not None:
-        origin += f" where {src.watermark} >= {since[0]}"
-    previous = raw.lookup(feed.name, sha)
-    if previous is not None and previous["status"] == "staged":
-        raw.record_event(feed.name, sha, file_name, "duplicate", "identical extract already staged")
-        result.files.append(
-            FileResult(
-                file_name=file_name,
-                sha256=sha,
-                skipped_duplicate=True,
-                warnings=["identical to an extract already staged"],
-            )
-        )
-        _advance(store, feed, blob.path, sha)
-        return result
-    raw.record_received(feed.name, blob, file_name, origin=origin, kind="sql_extract")
+
+class ExtractReader:
+    """Stages a database extract kept in raw: Parquet typed as the database returned it, line = row position."""
+
+    def stage(self, feed: Feed, source: SqlSource, stored: StoredFile, out: StagingWriter) -> None:
+        pf = pq.ParquetFile(stored.path)
+        names = pf.schema_arrow.names
+        rules = RowRules(feed, names, raw_sha256=stored.sha256, file_name=stored.file_name)
+        out.describe(encoding="parquet", warnings=rules.warnings)
+        fields = rules.source_indices
+        offset = 0
+        for batch in pf.iter_batches(batch_size=out.batch_rows):
+            lines = np.arange(offset + 1, offset + batch.num_rows + 1, dtype=np.int64)
+            offset += batch.num_rows
+            cols = {
+                f: SourceColumn.from_arrow(batch.column(names[i]), STAGING_FIELDS[f].kind)
+                for f, i in fields.items()
+            }
+            out.add(rules.apply(lines, cols, []))
+
+
+EXTRACT_READER = ExtractReader()
+
+
+def _stage_extract(
+    zones: Zones, raw: RawZone, feed: Feed, stored: StoredFile, result: IngestResult
+) -> FileResult:
+    """Stage a new extract and record the outcome; a whole-extract problem raises FeedFileError."""
     try:
-        with _outputs(ws, feed, sha) as (staged, quarantined):
-            fr = _stage_extract(feed, blob.path, sha, file_name, staged, quarantined, BATCH_ROWS)
-            _finish(fr)
+        with StagingWriter.to_parquet(zones, feed, stored) as out:
+            EXTRACT_READER.stage(feed, _sql_source(feed), stored, out)
     except FileRejected as e:
-        problem = FileProblem(feed.name, file_name, e.code, e.detail, sha)
+        problem = FileProblem(feed.name, stored.file_name, e.code, e.detail, stored.sha256)
         raw.record_outcome(
             feed.name,
-            sha,
+            stored.sha256,
             status="failed",
             error_code=str(e.code),
             error=problem.message,
-            file_name=file_name,
+            file_name=stored.file_name,
         )
         result.files.append(
-            FileResult(file_name=file_name, sha256=sha, error=problem.message, error_code=str(e.code))
+            FileResult(
+                file_name=stored.file_name,
+                sha256=stored.sha256,
+                error=problem.message,
+                error_code=str(e.code),
+            )
         )
         raise FeedFileError([problem], result) from None
+    fr = out.result
     raw.record_outcome(
         feed.name,
-        sha,
+        stored.sha256,
         status="staged",
         encoding="parquet",
         rows_read=fr.rows_read,
         rows_staged=fr.rows_staged,
         rows_quarantined=fr.rows_quarantined,
-        file_name=file_name,
+        file_name=stored.file_name,
     )
-    result.files.append(fr)
-    result.check_accounting()
-    _advance(store, feed, blob.path, sha)
-    return result
+    return fr
 
 
-def _stage_extract(
-    feed: Feed, path: Path, sha: str, file_name: str, staged, quarantined, batch_rows: int
-) -> FileResult:
-    from connectors.ingest import _accumulate
+class SqlFeeds:
+    """The ``sql`` source kind: pull new or changed rows, keep the extract in raw, stage it, advance the watermark."""
 
-    pf = pq.ParquetFile(path)
-    rules = RowRules(feed, pf.schema_arrow.names, raw_sha256=sha, file_name=file_name)
-    result = FileResult(file_name=file_name, sha256=sha, encoding="parquet", warnings=list(rules.warnings))
-    fields = rules.source_indices
-    names = pf.schema_arrow.names
-    offset = 0
-    for batch in pf.iter_batches(batch_size=batch_rows):
-        lines = np.arange(offset + 1, offset + batch.num_rows + 1, dtype=np.int64)
-        offset += batch.num_rows
-        cols = {
-            f: SourceColumn.from_arrow(batch.column(names[i]), STAGING_FIELDS[f].kind)
-            for f, i in fields.items()
-        }
-        _accumulate(result, rules.apply(lines, cols, []), staged, quarantined)
-    return result
+    def ingest(self, zones: Zones, feed: Feed, files: list[Path] | None) -> IngestResult:
+        src = _sql_source(feed)
+        result = IngestResult(feed=feed.name)
+        store = WatermarkStore(zones, feed.name)
+        since = store.load(src.watermark) if src.watermark else None
+        raw = RawZone(zones.raw)
+        blob = _pull_into_raw(raw, feed, src, since)
+        if blob is None:
+            log.info(
+                "feed %s: no new or changed rows since %s", feed.name, since[0] if since else "the start"
+            )
+            return result
+        sha = blob.sha256
+        stored = StoredFile(blob.path, sha, f"{feed.name}-extract-{sha[:12]}.parquet")
+        previous = raw.lookup(feed.name, sha)
+        if previous is not None and previous["status"] == "staged":
+            raw.record_event(
+                feed.name, sha, stored.file_name, "duplicate", "identical extract already staged"
+            )
+            result.files.append(
+                FileResult(
+                    file_name=stored.file_name,
+                    sha256=sha,
+                    skipped_duplicate=True,
+                    warnings=["identical to an extract already staged"],
+                )
+            )
+        else:
+            origin = _origin(src) + (f" where {src.watermark} >= {since[0]}" if since is not None else "")
+            raw.record_received(feed.name, blob, stored.file_name, origin=origin, kind="sql_extract")
+            result.files.append(_stage_extract(zones, raw, feed, stored, result))
+            result.check_accounting()
+        _advance(store, feed, src, blob.path, sha)
+        return result
 
 
-def _advance(store: WatermarkStore, feed: Feed, extract: Path, sha: str) -> None:
+SQL_FEEDS = SqlFeeds()
+
+
+def _advance(store: WatermarkStore, feed: Feed, src: SqlSource, extract: Path, sha: str) -> None:
     """Move the watermark to the newest value in ``extract`` (with the ids at that value)."""
-    wm = feed.source.watermark
+    wm = src.watermark
     if not wm:
         return
     t = pq.read_table(extract, columns=[wm, feed.record_id] if feed.record_id != wm else [wm])
@@ -348,7 +392,7 @@ def _advance(store: WatermarkStore, feed: Feed, extract: Path, sha: str) -> None
     at_top = pc.equal(col, top)
     ids = t[feed.record_id].filter(at_top).to_pylist()
     previous = store.load(wm)
-    taken = {cell_text(v) for v in ids if v is not None}
+    taken = {text for v in ids if v is not None and (text := cell_text(v)) is not None}
     value = top.as_py()
     if previous is not None and previous[0] == value:
         taken |= previous[1]  # same top value as before: the earlier rows at it stay taken

@@ -210,7 +210,9 @@ def any_contains(arr: pa.Array, needles: tuple[bytes, ...]) -> bool:
     """Does any value hold one of ``needles`` (UTF-8 byte strings of 1–3 bytes)? One vectorised pass."""
     b = _data(arr)
     for needle in needles:
-        first = np.flatnonzero(b[: len(b) - len(needle) + 1] == needle[0]) if len(b) >= len(needle) else []
+        if len(b) < len(needle):
+            continue
+        first = np.flatnonzero(b[: len(b) - len(needle) + 1] == needle[0])
         if len(first) == 0:
             continue
         hit = np.ones(len(first), dtype=bool)
@@ -262,16 +264,36 @@ def neutralise_formula(value: object) -> object:
     return value
 
 
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]+")
+_CONTROL_RUN = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+_PATH_SEPARATORS = re.compile(r"[/\\]")
+_EDGES = re.compile(r"^[\s.]+|[\s.]+$")
+_INVISIBLE = ("Cf", "Zl", "Zp")  # bidi overrides, zero-width and other format characters, line separators
+#: Trailing characters a shortened name keeps: an extension of up to 8 characters and its dot.
+_KEPT_TAIL = 9
 
 
 def safe_file_name(name: str, limit: int = 200) -> str:
-    """A file name fit to record and show: no directories (``../``), no control or bidi characters, bounded."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    base = _UNSAFE_NAME.sub("_", base)
-    # bidi overrides and other invisible format characters (名单\u202egnp.csv shows as 名单vsc.png)
-    base = "".join("_" if unicodedata.category(ch) in ("Cf", "Zl", "Zp") else ch for ch in base)
-    base = base.strip(" .") or "unnamed"
-    if base in {".", ".."}:
-        base = "unnamed"
-    return base if len(base) <= limit else base[: limit - 10] + "…" + base[-9:]
+    """THE file-name sanitiser of gridhub: a sent file's name made fit to record and show, never a path.
+
+    - Unicode NFC (the same name typed on macOS and Windows reads the same);
+    - only the last path component: ``/`` and ``\\`` both separate (``..\\..\\a.csv`` → ``a.csv``), trailing
+      separators are ignored (``a/b/`` → ``b``);
+    - every run of control characters (C0, DEL, C1) becomes ``_``; bidi overrides and other invisible format
+      characters become ``_`` each (``名单\u202egnp.csv`` would show as ``名单vsc.png``);
+    - leading and trailing whitespace (any Unicode space) and dots are dropped (no hidden ``.name``);
+    - longer than ``limit`` characters: cut in the middle to exactly ``limit``, keeping the last 9 characters
+      (so an extension of up to 8 characters survives: ``人人…人.xlsx``);
+    - never empty: ``unnamed``.
+
+    Full-width and traditional characters stay as they are.
+    """
+    if limit < 2 * _KEPT_TAIL:
+        raise ValueError(f"limit must be at least {2 * _KEPT_TAIL}, got {limit}")
+    text = unicodedata.normalize("NFC", str(name))
+    base = next((part for part in reversed(_PATH_SEPARATORS.split(text)) if part), "")
+    base = _CONTROL_RUN.sub("_", base)
+    base = "".join("_" if unicodedata.category(ch) in _INVISIBLE else ch for ch in base)
+    base = _EDGES.sub("", base) or "unnamed"
+    if len(base) <= limit:
+        return base
+    return base[: limit - _KEPT_TAIL - 1] + "…" + base[-_KEPT_TAIL:]

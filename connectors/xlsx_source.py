@@ -11,10 +11,10 @@ are ragged; shorter rows are normal in xlsx (trailing empty cells are not stored
 
 from __future__ import annotations
 
-import logging
 import warnings
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from xml.etree.ElementTree import ParseError
 
@@ -22,14 +22,13 @@ import numpy as np
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
+from connectors.cells import SourceColumn, cell_text
 from connectors.errors import FileRejected
-from connectors.feeds import Feed
-from connectors.results import FileResult
-from connectors.rules import Reject, RowRules, SourceColumn, cell_text
+from connectors.feeds import Feed, FileSource
+from connectors.rules import Reject, RowRules
+from connectors.staging import StagingWriter, StoredFile
 from warehouse.reasons import REASON_TEXT, ReasonCode
 from warehouse.schema import STAGING_FIELDS
-
-log = logging.getLogger(__name__)
 
 _OPEN_ERRORS = (
     zipfile.BadZipFile,
@@ -75,85 +74,88 @@ def _open_sheet(path: Path, sheet: str | int | None):
     raise FileRejected(ReasonCode.SHEET_NOT_FOUND, f"{sheet!r}; sheets: {', '.join(names)}")
 
 
-def stage_xlsx(
-    feed: Feed, path: Path, sha: str, file_name: str, staged, quarantined, batch_rows: int | None = None
-) -> FileResult:
-    """Stream one stored xlsx workbook's sheet through the row rules into the two outputs."""
-    from connectors.ingest import BATCH_ROWS, _accumulate, _finish
+def _find_header(rows: Iterator[tuple], header_row: int) -> tuple[list, int]:
+    """The header (first non-blank row from ``header_row`` on, trailing blank cells dropped) and its row."""
+    for line, values in enumerate(rows, start=1):
+        if line >= header_row and values and not all(_blank(v) for v in values):
+            header = list(values)
+            while header and _blank(header[-1]):
+                header.pop()
+            return header, line
+    raise FileRejected(ReasonCode.EMPTY_FILE, "no header row in the sheet")
 
-    batch_rows = batch_rows or BATCH_ROWS
-    wb, ws = _open_sheet(path, feed.source.sheet)
-    result = FileResult(file_name=file_name, sha256=sha, encoding="xlsx")
-    try:
-        rows = ws.iter_rows(values_only=True)
-        header, header_line = None, 0
-        line = 0
-        for line, values in enumerate(rows, start=1):
-            if line >= feed.source.header_row and values and not all(_blank(v) for v in values):
-                header, header_line = list(values), line
-                break
-        if header is None:
-            raise FileRejected(ReasonCode.EMPTY_FILE, "no header row in the sheet")
-        while header and _blank(header[-1]):
-            header.pop()
-        width = len(header)
-        rules = RowRules(feed, [cell_text(h) or "" for h in header], raw_sha256=sha, file_name=file_name)
-        result.warnings.extend(rules.warnings)
-        fields = list(rules.source_indices.items())
-        kinds = {f: STAGING_FIELDS[f].kind for f, _ in fields}
-        codes = {f: STAGING_FIELDS[f].code for f, _ in fields}
 
-        starts: list[int] = []
-        batch: list[tuple] = []
-        rejects: list[Reject] = []
+def _ragged(line: int, values: tuple, width: int) -> Reject:
+    zh, en = REASON_TEXT[ReasonCode.RAGGED_ROW]
+    return Reject(
+        line,
+        ReasonCode.RAGGED_ROW,
+        f"{zh} / {en} (values beyond the {width} header columns)",
+        "\t".join("" if v is None else cell_text(v) or "" for v in values),
+    )
 
-        def flush() -> None:
-            cols = (
-                {
-                    f: SourceColumn.from_cells(
-                        [r[i] if i < len(r) else None for r in batch], kinds[f], code=codes[f]
-                    )
-                    for f, i in fields
-                }
-                if batch
-                else {}
-            )
-            _accumulate(
-                result,
-                rules.apply(np.asarray(starts, dtype=np.int64), cols, list(rejects)),
-                staged,
-                quarantined,
-            )
-            starts.clear()
-            batch.clear()
-            rejects.clear()
 
-        for line, values in enumerate(rows, start=header_line + 1):
+class _SheetBatches:
+    """The rows after the header, collected into batches of typed cells and sent through the rules."""
+
+    def __init__(self, rules: RowRules, width: int, out: StagingWriter) -> None:
+        self.rules = rules
+        self.width = width
+        self.out = out
+        self.fields = list(rules.source_indices.items())
+        self.kinds = {f: STAGING_FIELDS[f].kind for f, _ in self.fields}
+        self.codes = {f: STAGING_FIELDS[f].code for f, _ in self.fields}
+        self.starts: list[int] = []
+        self.rows: list[tuple] = []
+        self.rejects: list[Reject] = []
+
+    def read(self, rows: Iterator[tuple], first_line: int) -> None:
+        width = self.width
+        for line, values in enumerate(rows, start=first_line):
             if not values or all(_blank(v) for v in values):
-                result.rows_blank += 1
+                self.out.count_blank()
                 continue
             if len(values) > width and not all(_blank(v) for v in values[width:]):
-                zh, en = REASON_TEXT[ReasonCode.RAGGED_ROW]
-                rejects.append(
-                    Reject(
-                        line,
-                        ReasonCode.RAGGED_ROW,
-                        f"{zh} / {en} (values beyond the {width} header columns)",
-                        "\t".join("" if v is None else cell_text(v) or "" for v in values),
-                    )
-                )
+                self.rejects.append(_ragged(line, values, width))
             else:
-                starts.append(line)
-                batch.append(values)
-            if len(batch) + len(rejects) >= batch_rows:
-                flush()
-        if batch or rejects:
-            flush()
-    except _READ_ERRORS as e:
-        raise FileRejected(
-            ReasonCode.UNREADABLE_FILE, f"the sheet cannot be read: {type(e).__name__}"
-        ) from None
-    finally:
-        wb.close()
-    _finish(result)
-    return result
+                self.starts.append(line)
+                self.rows.append(values)
+            if len(self.rows) + len(self.rejects) >= self.out.batch_rows:
+                self._flush()
+        if self.rows or self.rejects:
+            self._flush()
+
+    def _flush(self) -> None:
+        rows = self.rows
+        cols = {
+            f: SourceColumn.from_cells(
+                [r[i] if i < len(r) else None for r in rows], self.kinds[f], code=self.codes[f]
+            )
+            for f, i in self.fields
+            if rows
+        }
+        self.out.add(self.rules.apply(np.asarray(self.starts, dtype=np.int64), cols, self.rejects))
+        self.starts, self.rows, self.rejects = [], [], []
+
+
+class XlsxReader:
+    """Stages one sheet of a stored xlsx workbook (``FileSource.sheet``, header at ``header_row`` or below)."""
+
+    def stage(self, feed: Feed, source: FileSource, stored: StoredFile, out: StagingWriter) -> None:
+        wb, sheet = _open_sheet(stored.path, source.sheet)
+        try:
+            rows = sheet.iter_rows(values_only=True)
+            header, header_line = _find_header(rows, source.header_row)
+            names = [cell_text(h) or "" for h in header]
+            rules = RowRules(feed, names, raw_sha256=stored.sha256, file_name=stored.file_name)
+            out.describe(encoding="xlsx", warnings=rules.warnings)
+            _SheetBatches(rules, len(header), out).read(rows, header_line + 1)
+        except _READ_ERRORS as e:
+            raise FileRejected(
+                ReasonCode.UNREADABLE_FILE, f"the sheet cannot be read: {type(e).__name__}"
+            ) from None
+        finally:
+            wb.close()
+
+
+READER = XlsxReader()

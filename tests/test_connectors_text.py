@@ -78,6 +78,63 @@ def test_headers_match_after_nfkc():
     assert normalise_header("ＸＭ") == "XM"
 
 
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\Windows\\system32\\市場主體.csv", "市場主體.csv"),
+        ("C:\\Users\\民政局\\救助对象名册（２０２５）.csv", "救助对象名册（２０２５）.csv"),
+        ("/abs/path/房屋信息.CSV", "房屋信息.CSV"),
+        ("mixed/sep\\名单.csv", "名单.csv"),
+        ("folder/名单.csv/", "名单.csv"),
+    ],
+)
+def test_safe_file_name_keeps_only_the_last_path_component(given: str, shown: str) -> None:
+    assert safe_file_name(given) == shown
+
+
+def test_safe_file_name_is_nfc() -> None:
+    decomposed = "Cafe\u0301 名单.csv"  # e + combining acute, as macOS writes names
+    assert safe_file_name(decomposed) == "Caf\u00e9 名单.csv"
+    assert safe_file_name(decomposed) == safe_file_name("Caf\u00e9 名单.csv")
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        (".bashrc", "bashrc"),
+        ("  ..名单.csv", "名单.csv"),
+        (" . 名单.csv . ", "名单.csv"),
+        ("\u3000名单.csv\u00a0", "名单.csv"),
+    ],
+)
+def test_safe_file_name_drops_leading_and_trailing_dots_and_spaces(given: str, shown: str) -> None:
+    assert safe_file_name(given) == shown
+
+
+@pytest.mark.parametrize("ext", [".csv", ".xlsx", ".abcdefgh"])
+def test_safe_file_name_caps_the_length_and_keeps_the_extension(ext: str) -> None:
+    name = safe_file_name("人" * 400 + ext)
+    assert len(name) == 200 and name.endswith(ext) and "…" in name
+    longer = safe_file_name("人" * 400 + ext, limit=255)
+    assert len(longer) == 255 and longer.endswith(ext)
+    assert safe_file_name("人" * 200 + ".csv", limit=204) == "人" * 200 + ".csv"
+    with pytest.raises(ValueError):
+        safe_file_name("a.csv", limit=5)
+
+
+@pytest.mark.parametrize("given", ["", "  ..  ", "...", "/", "a/..", "\\\\", " \u3000 "])
+def test_safe_file_name_is_never_empty(given: str) -> None:
+    assert safe_file_name(given) == "unnamed"
+
+
+def test_safe_file_name_replaces_control_and_invisible_characters() -> None:
+    assert safe_file_name("\x00\x1b.bashrc") == "_.bashrc"
+    assert safe_file_name("a\x85b.csv") == "a_b.csv"  # C1 control (NEL)
+    assert safe_file_name("名单\u200b.csv") == "名单_.csv"  # zero-width space
+    assert safe_file_name("名单\u2028.csv") == "名单_.csv"  # line separator
+
+
 def test_safe_file_name_and_formula_neutralising():
     assert safe_file_name("..\\..\\etc\\passwd.csv") == "passwd.csv"
     assert safe_file_name("名单\u202egnp.csv") == "名单_gnp.csv"

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from ingest_helpers import HEADER, feed, land, make_workspace
 
-import connectors.ingest as ingest_mod
+import connectors.staging as staging_mod
 from connectors import (
     FeedFileError,
     export_quarantine_csv,
@@ -19,8 +19,8 @@ from connectors import (
     load_staging,
     raw_manifest,
 )
-from connectors.raw import sha256_file
 from gridhub.ingest_cli import ingest_command
+from warehouse.files import sha256_file
 from warehouse.schema import arrow_schema, staging_schema
 
 GOOD = (
@@ -185,7 +185,7 @@ def test_unbalanced_quote_costs_one_row(ws):
 
 
 def test_duplicates_found_across_batches(ws, monkeypatch):
-    monkeypatch.setattr(ingest_mod, "BATCH_ROWS", 3)
+    monkeypatch.setattr(staging_mod, "BATCH_ROWS", 3)
     rows = [f"D{i % 7},名{i},x,男,2023-01-01,地址,50,是" for i in range(20)]
     land(ws, "dups.csv", HEADER + "\n" + "\n".join(rows) + "\n")
     [f] = ingest_feed(ws, "police").files

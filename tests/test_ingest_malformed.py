@@ -8,8 +8,8 @@ from ingest_corpus import corpus
 from ingest_helpers import feed, make_workspace
 
 from connectors import FeedFileError, ingest_feed, load_quarantine, load_staging, raw_manifest
-from connectors.raw import sha256_file
 from gridhub.ingest_cli import ingest_command
+from warehouse.files import sha256_file
 
 CASES = corpus()
 

@@ -1,0 +1,144 @@
+"""The staging writer every source reader sends its rows to: staged rows, quarantine entries, row accounting.
+
+A reader (:mod:`connectors.sources`) turns one stored file into batches of :class:`connectors.rules.BatchOutcome`
+and hands each to :meth:`StagingWriter.add`. The writer sends the staged rows and the quarantine entries to two
+sinks and keeps the file's :class:`connectors.results.FileResult` (rows read, staged, quarantined, blank, reasons).
+:meth:`StagingWriter.finish` checks the accounting: a file with no rows is ``header_only``, and
+``read = staged + quarantined`` must hold.
+
+For a real ingest the sinks are ``staging/<feed>/<sha>.parquet`` and ``quarantine/<feed>/<sha>.parquet``
+(:meth:`StagingWriter.to_parquet`), each written to a temporary file and moved into place only when the whole
+file is staged and accounted (:func:`warehouse.files.atomic_write`), so a crash leaves no half file and nothing
+already staged changes. The upload portal's dry run (:mod:`connectors.preview`) passes sinks that keep nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from connectors.errors import FileRejected
+from connectors.feeds import Feed, Zones
+from connectors.results import AccountingError, FileResult
+from connectors.rules import BatchOutcome
+from warehouse.files import atomic_write
+from warehouse.reasons import ReasonCode
+from warehouse.schema import arrow_schema, staging_schema
+
+#: Rows a reader puts in one batch (source rows held in memory at once, per file).
+BATCH_ROWS = 25_000
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One file as a reader sees it: where its bytes are, their SHA-256, and the (safe) name to record and show."""
+
+    path: Path
+    sha256: str
+    file_name: str
+
+
+class BatchSink(Protocol):
+    """Where the staged rows or the quarantine entries of one file go, one Arrow table at a time."""
+
+    def write(self, table: pa.Table) -> None: ...
+
+
+class ParquetSink:
+    """A Parquet file being written batch by batch (open one with :func:`parquet_sink`)."""
+
+    def __init__(self, writer: pq.ParquetWriter, schema: pa.Schema) -> None:
+        self._writer = writer
+        self._schema = schema
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._writer.write_table(table.cast(self._schema))
+
+
+@contextmanager
+def parquet_sink(dest: Path, schema: pa.Schema) -> Iterator[ParquetSink]:
+    """A zstd Parquet file at ``dest`` that appears only when the block ends normally (whole or not at all)."""
+    with atomic_write(dest) as tmp:
+        writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+        try:
+            yield ParquetSink(writer, schema)
+        finally:
+            writer.close()
+
+
+class StagingWriter:
+    """Receives one file's batches from its reader, sends them to two sinks and keeps the row accounting."""
+
+    def __init__(
+        self, stored: StoredFile, staged: BatchSink, quarantined: BatchSink, *, batch_rows: int | None = None
+    ) -> None:
+        self.stored = stored
+        #: rows per batch the reader should use
+        self.batch_rows = batch_rows or BATCH_ROWS
+        self.result = FileResult(file_name=stored.file_name, sha256=stored.sha256)
+        self._staged = staged
+        self._quarantined = quarantined
+
+    @classmethod
+    @contextmanager
+    def to_parquet(cls, zones: Zones, feed: Feed, stored: StoredFile) -> Iterator[StagingWriter]:
+        """A writer to the feed's staging and quarantine Parquet files for ``stored`` (named by its SHA-256).
+
+        When the block ends normally the accounting is checked (:meth:`finish`) and both files are moved into
+        place; on an exception (a :class:`~connectors.errors.FileRejected` included) neither file appears.
+        """
+        name = f"{stored.sha256}.parquet"
+        with (
+            parquet_sink(zones.quarantine_dir(feed.name) / name, arrow_schema("quarantine")) as quarantined,
+            parquet_sink(zones.staging_dir(feed.name) / name, staging_schema(feed.fields)) as staged,
+        ):
+            writer = cls(stored, staged, quarantined)
+            yield writer
+            writer.finish()
+
+    def describe(self, *, encoding: str, warnings: Iterable[str] = ()) -> None:
+        """Record how the file was read (its encoding, or ``xlsx`` / ``parquet``) and warnings about it."""
+        self.result.encoding = encoding
+        self.result.warnings.extend(warnings)
+
+    def count_blank(self, rows: int = 1) -> None:
+        """Count rows with no value at all: not rows, neither staged nor quarantined."""
+        self.result.rows_blank += rows
+
+    def add(self, outcome: BatchOutcome) -> None:
+        """Write one batch's staged rows and quarantine entries and add its counts to the file's."""
+        result = self.result
+        self._staged.write(outcome.staged)
+        self._quarantined.write(outcome.quarantine)
+        result.rows_read += outcome.rows_read
+        result.rows_staged += outcome.staged.num_rows
+        result.rows_quarantined += outcome.rows_quarantined
+        for k, v in outcome.reasons.items():
+            result.reasons[k] = result.reasons.get(k, 0) + v
+
+    def finish(self) -> FileResult:
+        """The file's result once every batch is in; a file without rows is rejected as ``header_only``.
+
+        Raises :class:`~connectors.results.AccountingError` if read != staged + quarantined (always a bug).
+        """
+        result = self.result
+        if result.rows_read == 0:
+            raise FileRejected(
+                ReasonCode.HEADER_ONLY, f"{result.rows_blank} blank rows" if result.rows_blank else ""
+            )
+        if not result.balanced:
+            raise AccountingError(
+                f"{result.file_name}: read {result.rows_read} != staged {result.rows_staged} + quarantined "
+                f"{result.rows_quarantined}"
+            )
+        return result
+
+
+__all__ = ["BATCH_ROWS", "BatchSink", "ParquetSink", "StagingWriter", "StoredFile", "parquet_sink"]
