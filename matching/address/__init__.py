@@ -37,9 +37,11 @@ See ``docs/addresses.md`` for thresholds and measured accuracy and speed.
 
 Modules: :mod:`~matching.address.rules` (the normalisation rules and vocabulary), :mod:`~.canonical` (canonical
 text and detail), :mod:`~.library` (:class:`AddressLibrary`), :mod:`~.parse` (place reading, elements),
-:mod:`~.match` (blocks, joins, scores), :mod:`~.review` (candidates), :mod:`~.scores` (thresholds).
+:mod:`~.match` (blocks, joins, scores), :mod:`~.review` (candidates), :mod:`~.binding` (the mention frames' address
+fields bound), :mod:`~.scores` (thresholds).
 """
 
+from matching.address.binding import ADDRESS_FIELD_OF, BOUND_COLUMNS, bind_address_fields
 from matching.address.canonical import canonical_address_text
 from matching.address.library import AddressLibrary, LibraryError, Meaning
 from matching.address.match import RESULT_COLUMNS, match_addresses
@@ -60,6 +62,8 @@ from matching.address.scores import (
 )
 
 __all__ = [
+    "ADDRESS_FIELD_OF",
+    "BOUND_COLUMNS",
     "CONFLICT_FACTOR",
     "DROP_PENALTY",
     "ELEMENTS",
@@ -77,6 +81,7 @@ __all__ = [
     "LibraryError",
     "Meaning",
     "PlaceReading",
+    "bind_address_fields",
     "canonical_address_text",
     "match_addresses",
     "parse_addresses",
