@@ -58,19 +58,23 @@ _MASK_COLUMNS = ("house_number", "building", "unit", "room", "estate")
 def _candidate_blocks(
     library: AddressLibrary, reading: PlaceReading, group: str | None, has_detail: bool
 ) -> list[tuple[str, int, float, str]]:
-    """(block kind, block id, block score, method) for one place reading."""
+    """(block kind, block id, block score, method) for one place reading.
+
+    Communities are visited in code order, not in the order of the set holding them (which depends on
+    ``PYTHONHASHSEED``): equally good blocks, and so the candidates of a tie, always come in the same order.
+    """
     if reading.outside:
         return []
     comms = reading.communities if reading.communities is not None else library.all_communities
     out: list[tuple[str, int, float, str]] = []
     for road, score, method in reading.roads:
-        for c in comms:
+        for c in sorted(comms):
             b = library.block_id("road", c, road)
             if b is not None:
                 out.append(("road", b, score, method))
     if not out:
         for estate in reading.estates:
-            for c in comms:
+            for c in sorted(comms):
                 b = library.block_id("estate", c, estate)
                 if b is not None:
                     out.append(("estate", b, UNKNOWN_ROAD_FACTOR if reading.unknown_road else 1.0, "estate"))
@@ -80,12 +84,12 @@ def _candidate_blocks(
         if reading.last_communities and comms & reading.last_communities:
             # a group belongs to a village: 石岭3组 is 石岭村 3组, not 石岭镇 (whose other villages have a 3组)
             comms = comms & reading.last_communities
-        for c in comms:
+        for c in sorted(comms):
             b = library.block_id("group", c, group)
             if b is not None:
                 out.append(("group", b, score, "villager_group"))
     if not out and reading.communities is not None and len(comms) <= 3 and (has_detail or len(comms) == 1):
-        for c in comms:
+        for c in sorted(comms):
             b = library.block_id("comm", c, "*")
             if b is not None:
                 # house and building numbers count along a road or within an estate or group, so a community
