@@ -136,65 +136,22 @@ def prepare_mentions(ws: Workspace, run_id: str) -> dict:
 # ----------------------------------------------------------------------------------------------------------
 # 2. address and grid binding
 # ----------------------------------------------------------------------------------------------------------
-ADDRESS_FIELD_OF = {  # (mention type, text column) → (truth field name, prefix of the bound columns)
-    ("person", "address_text"): ("address", ""),
-    ("person", "hukou_address_text"): ("hukou_address", "hukou_"),
-    ("organisation", "address_text"): ("org_address", ""),
-    ("house", "address_text"): ("address", ""),
-    ("facility", "address_text"): ("address", ""),
-}
-BOUND_COLUMNS = ("address_code", "building_code", "grid_code", "level", "score", "method", "status")
-
-
 def bind_addresses(ws: Workspace, run_id: str) -> dict:
     """Bind every address text to the standard address library, and facilities' points to grids."""
-    from matching.address import AddressLibrary, match_addresses
-    from matching.grids import GridIndex, bind_grids
+    from matching.address import AddressLibrary, bind_address_fields
+    from matching.grids import GridIndex, bind_facility_grids
 
     src = _step_dir(ws, run_id, "mentions")
     frames = {t: _read(src / f"{t}.parquet") for t in ENTITY_TYPES}
-    library = AddressLibrary.load(ws.reference)
-    texts = pd.concat(
-        [frames[t][col] for (t, col) in ADDRESS_FIELD_OF if col in frames[t].columns], ignore_index=True
-    ).dropna()
-    unique = pd.Series(texts.unique(), dtype="string")
-    matched = match_addresses(library, unique)
-    matched.index = unique.to_numpy()
-    bindings = []
-    for (t, col), (field, prefix) in ADDRESS_FIELD_OF.items():
-        df = frames[t]
-        hit = matched.reindex(df[col].to_numpy())
-        for c in BOUND_COLUMNS:
-            name = f"{prefix}{'bind_' if c in ('level', 'score', 'method', 'status') else ''}{c}"
-            df[name] = hit[c].to_numpy()
-        has_text = df[col].notna()
-        if t == "house":
-            has_text &= ~df["derived"].astype(bool)
-        b = df.loc[has_text, ["feed", "source_record_id", col]].rename(columns={col: "address_text"})
-        b["field"] = field
-        b["entity_type"] = t
-        for c in BOUND_COLUMNS:
-            b[c] = hit[c].to_numpy()[has_text.to_numpy()]
-        b["candidates"] = hit["candidates"].to_numpy()[has_text.to_numpy()]
-        bindings.append(b)
-
+    frames, all_bindings = bind_address_fields(frames, AddressLibrary.load(ws.reference))
     # facilities: grid by point-in-polygon, compared with the address's grid
     fac = frames["facility"]
-    if len(fac):
-        grids = GridIndex.load(ws.reference)
-        point_grid = grids.locate(fac["lon"], fac["lat"], crs=ws.config.reference.crs)
-        bound = bind_grids(fac["grid_code"], point_grid)
-        fac["grid_code"] = bound["grid_code"].to_numpy()
-        fac["grid_source"] = bound["grid_source"].to_numpy()
-        fac["grid_conflict"] = bound["grid_conflict"].to_numpy()
-    else:
-        fac["grid_source"] = pd.Series(dtype="string")
-        fac["grid_conflict"] = pd.Series(dtype="boolean")
+    grids = GridIndex.load(ws.reference) if len(fac) else None
+    frames["facility"] = bind_facility_grids(fac, grids, crs=ws.config.reference.crs)
 
     out = _step_dir(ws, run_id, "bound")
     for t, df in frames.items():
         _write(df, out / f"{t}.parquet")
-    all_bindings = pd.concat(bindings, ignore_index=True)
     _write(all_bindings, out / "address_bindings.parquet")
     n = len(all_bindings)
     matched_n = int((all_bindings["status"] == "matched").sum())

@@ -22,23 +22,12 @@ import pandas as pd
 import shapely
 from shapely import STRtree
 
+from matching.reference import DIVISIONS_FILE, GRID_COLUMNS, GRIDS_FILE, read_reference_csv
 from warehouse.errors import UserError
 
 log = logging.getLogger(__name__)
 
 GRID_TYPE_RANK = {"基础网格": 1, "专属网格": 2, "微网格": 3}
-GRID_COLUMNS = (
-    "grid_code",
-    "name",
-    "grid_type",
-    "parent_grid_code",
-    "community_code",
-    "street_code",
-    "district_code",
-    "wkt",
-    "valid_from",
-    "valid_to",
-)
 CRS_WGS84 = "WGS-84"
 CRS_GCJ02 = "GCJ-02"
 
@@ -182,8 +171,8 @@ class GridIndex:
     def load(
         cls,
         reference_dir: Path | str,
-        grids: str = "grids.csv",
-        divisions: str = "divisions.csv",
+        grids: str = GRIDS_FILE,
+        divisions: str = DIVISIONS_FILE,
         as_of: dt.date | None = None,
     ) -> GridIndex:
         """Read ``grids.csv`` (and ``divisions.csv`` when present) from a workspace's ``reference/``."""
@@ -191,9 +180,9 @@ class GridIndex:
         path = reference_dir / grids
         if not path.exists():
             raise GridError(f"{path}: no grid reference data here")
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        frame = read_reference_csv(path)
         div_path = reference_dir / divisions
-        div = pd.read_csv(div_path, dtype=str, keep_default_na=False) if div_path.exists() else None
+        div = read_reference_csv(div_path) if div_path.exists() else None
         return cls(frame, div, as_of=as_of)
 
     # ---- point in polygon ----------------------------------------------------------------------------------
@@ -365,12 +354,35 @@ def bind_grids(
     )
 
 
+def bind_facility_grids(fac: pd.DataFrame, index: GridIndex | None, crs: str = CRS_WGS84) -> pd.DataFrame:
+    """Facilities with their point's grid reconciled with their address's (:func:`bind_grids`).
+
+    ``fac`` has ``lon``, ``lat`` and ``grid_code`` (from the standard address); the result is a copy with
+    ``grid_code`` replaced by the reconciled grid and ``grid_source`` / ``grid_conflict`` added. ``index`` may
+    be None only when there are no facilities (the grid file need not be read then).
+    """
+    out = fac.copy()
+    if len(out):
+        if index is None:
+            raise ValueError("bind_facility_grids: facilities need a grid index")
+        point_grid = index.locate(out["lon"], out["lat"], crs=crs)
+        bound = bind_grids(out["grid_code"], point_grid)
+        out["grid_code"] = bound["grid_code"].to_numpy()
+        out["grid_source"] = bound["grid_source"].to_numpy()
+        out["grid_conflict"] = bound["grid_conflict"].to_numpy()
+    else:
+        out["grid_source"] = pd.Series(dtype="string")
+        out["grid_conflict"] = pd.Series(dtype="boolean")
+    return out
+
+
 __all__ = [
     "CRS_GCJ02",
     "CRS_WGS84",
     "GRID_TYPE_RANK",
     "GridError",
     "GridIndex",
+    "bind_facility_grids",
     "bind_grids",
     "gcj02_to_wgs84",
     "wgs84_to_gcj02",

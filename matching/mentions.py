@@ -28,8 +28,6 @@ from matching.normalize import (
 from matching.text import normalize_text
 from warehouse.reasons import ReasonCode
 
-ADDRESS_FIELDS = ("address", "hukou_address", "org_address")
-
 PERSON_COLUMNS = [
     "record_key",
     "feed",

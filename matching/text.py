@@ -151,11 +151,6 @@ def normalize_text(s: pd.Series) -> pd.Series:
     return map_distinct(s, _normalize_array)
 
 
-def remove_spaces(s: pd.Series) -> pd.Series:
-    """Drop every space (after :func:`normalize_text`): Chinese text never needs them."""
-    return map_distinct(s, lambda a: pc.replace_substring(a, " ", ""))
-
-
 # ----------------------------------------------------------------------------------------------------------
 # Chinese numerals (中文数字)
 # ----------------------------------------------------------------------------------------------------------
@@ -206,34 +201,39 @@ def convert_numerals_before(s: pd.Series, markers: Iterable[str], not_followed_b
     first), so clean columns cost one vectorised scan.
     """
     pattern = _numeral_pattern(tuple(markers), not_followed_by)
+    return map_distinct(s, lambda arr: convert_numerals_array(arr, pattern))
 
-    def sub(m: re.Match[str]) -> str:
-        try:
-            return str(chinese_to_int(m.group(1)))
-        except NumeralError:
-            return m.group(1)
 
-    def convert(arr: pa.Array) -> pa.Array:
-        has = pc.match_substring_regex(arr, f"[{NUMERAL_CHARS}]").to_numpy(zero_copy_only=False)
-        if not has.any():
-            return arr
-        values = arr.to_numpy(zero_copy_only=False).astype(object)
-        idx = np.flatnonzero(has)
-        values[idx] = [pattern.sub(sub, v) for v in values[idx]]
-        return pa.array(values, type=pa.string())
+def _numeral_value(m: re.Match[str]) -> str:
+    try:
+        return str(chinese_to_int(m.group(1)))
+    except NumeralError:
+        return m.group(1)
 
-    return map_distinct(s, convert)
+
+def convert_numerals_array(arr: pa.Array, pattern: re.Pattern[str], chars: str = NUMERAL_CHARS) -> pa.Array:
+    """Replace group 1 of every ``pattern`` match by its Arabic value (left as is when not a numeral).
+
+    Only values with one of ``chars`` are touched (a regex filter in Arrow first); ``arr`` has no nulls.
+    """
+    has = pc.match_substring_regex(arr, f"[{chars}]").to_numpy(zero_copy_only=False)
+    if not has.any():
+        return arr
+    values = arr.to_numpy(zero_copy_only=False).astype(object)
+    idx = np.flatnonzero(has)
+    values[idx] = [pattern.sub(_numeral_value, v) for v in values[idx]]
+    return pa.array(values, type=pa.string())
 
 
 __all__ = [
     "NUMERAL_CHARS",
     "NumeralError",
     "chinese_to_int",
+    "convert_numerals_array",
     "convert_numerals_before",
     "arrow_to_series",
     "as_string_array",
     "map_distinct",
     "normalize_text",
-    "remove_spaces",
     "to_simplified",
 ]

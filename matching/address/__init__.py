@@ -1,0 +1,90 @@
+"""Chinese address parsing and matching to the standard address library (标准地址库).
+
+Department addresses are free text that rarely matches the library letter for letter: upper levels missing
+(no 省/市/区), community abbreviations (湖滨 for 湖滨社区), Chinese numerals (十八号, 三栋), 栋/幢/号楼/座,
+rooms written ``501``, ``5楼501``, ``2-501``, ``2单元501``, villager groups as 组 / 三组 / 第三村民小组,
+full-width digits, 繁体, and addresses outside the district altogether (a migrant's 户籍 in another
+province), which must come out *unmatched*, never bound.
+
+How an address is read (:func:`parse_addresses`)
+    1. *Canonical text* (vectorised, Arrow): :func:`~matching.text.normalize_text`, spaces and punctuation
+       dropped, Chinese numerals converted where they count (before 号/栋/单元/室/楼/组), marker words unified
+       (幢/号楼/座/# → 栋, 村民小组/小组/队 → 组, 层 → 楼, 房/户 → 室), dash forms spelled out
+       (``3-2-501`` → 3栋2单元501室, ``2-501`` → 2单元501室).
+    2. *Detail* (vectorised, one RE2 pattern): everything before the first digit is the *place*; then
+       villager group, house number (号), estate text, building (栋), unit (单元), floor (楼), room (室).
+    3. *Place* (per distinct place string, which feeds repeat a lot): segmented against the library's
+       vocabulary — division names, their aliases and short forms, road and estate names — by dynamic
+       programming (most characters covered, fewest tokens). Text the library does not know is classified:
+       a division word (…省, …市, …县, …镇, …村) means the address lies elsewhere; a road word (…路, …街) is
+       looked up by pinyin and by rapidfuzz within the communities the rest of the address allows.
+
+How an address is matched (:func:`match_addresses`)
+    The place yields candidate *blocks* — (community, road), (community, estate), (village, villager group) or
+    a whole community — consistent with every division the text names. The detail is joined to the library
+    within those blocks on the elements the text gives (hash joins on pre-aggregated library tables, grouped
+    by which elements are present; an estate named beside a road narrows the road). Where nothing fits, the
+    finest element is dropped and the join retried (room, unit, estate, building, house number), at a cost in
+    score. The result is bound to an address when one library row remains, to a building when one building
+    remains, to a grid when all remaining rows share it.
+
+Statuses: ``matched`` = bound to one building (or finer) with score ≥ :data:`MATCH_THRESHOLD` and no
+contradiction; ``ambiguous`` = candidates exist but not one building, or the evidence is weak (fuzzy road,
+contradicting divisions, elements dropped, a villager group or community with nothing more); ``unmatched`` =
+nothing in the library fits, or the text names a division outside it. Only matched rows carry an address /
+building code; ambiguous and unmatched rows carry up to :data:`MAX_CANDIDATES` candidates for review.
+See ``docs/addresses.md`` for thresholds and measured accuracy and speed.
+
+Modules: :mod:`~matching.address.rules` (the normalisation rules and vocabulary), :mod:`~.canonical` (canonical
+text and detail), :mod:`~.library` (:class:`AddressLibrary`), :mod:`~.parse` (place reading, elements),
+:mod:`~.match` (blocks, joins, scores), :mod:`~.review` (candidates), :mod:`~.binding` (the mention frames' address
+fields bound), :mod:`~.scores` (thresholds).
+"""
+
+from matching.address.binding import ADDRESS_FIELD_OF, BOUND_COLUMNS, bind_address_fields
+from matching.address.canonical import canonical_address_text
+from matching.address.library import AddressLibrary, LibraryError, Meaning
+from matching.address.match import RESULT_COLUMNS, match_addresses
+from matching.address.parse import ELEMENTS, PlaceReading, parse_addresses, read_place
+from matching.address.review import review_table
+from matching.address.scores import (
+    CONFLICT_FACTOR,
+    DROP_PENALTY,
+    FUZZY_ROAD_CUTOFF,
+    LEVELS,
+    MATCH_THRESHOLD,
+    MAX_CANDIDATES,
+    PINYIN_ROAD_SCORE,
+    STATUSES,
+    UNKNOWN_ROAD_FACTOR,
+    UNKNOWN_TEXT_PENALTY,
+    WEAK_GROUP_SCORE,
+)
+
+__all__ = [
+    "ADDRESS_FIELD_OF",
+    "BOUND_COLUMNS",
+    "CONFLICT_FACTOR",
+    "DROP_PENALTY",
+    "ELEMENTS",
+    "FUZZY_ROAD_CUTOFF",
+    "LEVELS",
+    "MATCH_THRESHOLD",
+    "MAX_CANDIDATES",
+    "PINYIN_ROAD_SCORE",
+    "RESULT_COLUMNS",
+    "STATUSES",
+    "UNKNOWN_ROAD_FACTOR",
+    "UNKNOWN_TEXT_PENALTY",
+    "WEAK_GROUP_SCORE",
+    "AddressLibrary",
+    "LibraryError",
+    "Meaning",
+    "PlaceReading",
+    "bind_address_fields",
+    "canonical_address_text",
+    "match_addresses",
+    "parse_addresses",
+    "read_place",
+    "review_table",
+]

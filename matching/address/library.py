@@ -1,0 +1,320 @@
+"""The standard address library (标准地址库), indexed for matching: loading, vocabulary, blocks, lookups."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matching.address.canonical import canonical_address_text, strip_zeros
+from matching.address.rules import DIVISION_SUFFIXES, ESTATE_SUFFIXES
+from matching.address.scores import FUZZY_ROAD_CUTOFF, PINYIN_ROAD_SCORE
+from matching.reference import (
+    ADDRESS_LIBRARY_COLUMNS,
+    ADDRESSES_FILE,
+    DIVISION_COLUMNS,
+    DIVISIONS_FILE,
+    read_reference_csv,
+)
+from matching.text import normalize_text
+from warehouse.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """What a token of the vocabulary can stand for: a division (by level and code), a road or an estate."""
+
+    kind: str  # province / city / district / street / community / road / estate
+    value: str  # division code, or the road / estate name
+    communities: frozenset[str]  # community codes it is consistent with
+
+
+#: Block kind → the library column holding each row's block id of that kind.
+BLOCK_COLUMN = {"road": "_road_b", "estate": "_estate_b", "group": "_group_b", "comm": "_comm_b"}
+#: A stretch of place text and what it can mean (None: the vocabulary does not know it).
+Piece = tuple[str, tuple[Meaning, ...] | None]
+
+
+class LibraryError(UserError, ValueError):
+    """The standard address library is missing or malformed; the message names the file and column."""
+
+
+class AddressLibrary:
+    """The standard address library of a workspace, indexed for matching.
+
+    Build with :meth:`load` (``reference/standard_addresses.csv`` and ``divisions.csv``) or
+    :meth:`from_frames`. Holds the addresses (one row per finest address), the division tree and the
+    vocabulary of division, road and estate names used to read free-text places.
+    """
+
+    def __init__(self, addresses: pd.DataFrame, divisions: pd.DataFrame | None = None):
+        missing = [
+            c for c in ADDRESS_LIBRARY_COLUMNS if c not in addresses.columns and c not in ("lon", "lat")
+        ]
+        if missing:
+            raise LibraryError(f"standard address library lacks columns {missing}")
+        lib = addresses.copy()
+        for c in ADDRESS_LIBRARY_COLUMNS:
+            if c in ("lon", "lat"):
+                continue
+            lib[c] = lib[c].astype("string").fillna("")
+        for c in ("road", "estate", "villager_group", "province", "city", "district", "street", "community"):
+            lib[c] = normalize_text(lib[c]).str.replace(" ", "", regex=False).fillna("")
+        for c in ("villager_group", "house_number", "building", "unit", "floor", "room"):
+            lib[c] = strip_zeros(canonical_address_text(lib[c])).fillna("")
+        self.addresses = lib.reset_index(drop=True)
+        self.divisions = self._division_frame(divisions)
+        self._build_vocabulary()
+        self._build_blocks()
+
+    # ---- construction ------------------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        reference_dir: Path | str,
+        addresses: str = ADDRESSES_FILE,
+        divisions: str = DIVISIONS_FILE,
+    ) -> AddressLibrary:
+        """Read the library from a workspace's ``reference/`` folder (UTF-8 CSV, all text but lon/lat)."""
+        reference_dir = Path(reference_dir)
+        path = reference_dir / addresses
+        if not path.exists():
+            raise LibraryError(f"{path}: no standard address library here (the workspace's reference data)")
+        frame = read_reference_csv(path)
+        for c in ("lon", "lat"):
+            if c in frame.columns:
+                frame[c] = pd.to_numeric(frame[c], errors="coerce")
+        div_path = reference_dir / divisions
+        div = read_reference_csv(div_path) if div_path.exists() else None
+        log.info("address library: %d addresses from %s", len(frame), path)
+        return cls(frame, div)
+
+    @classmethod
+    def from_frames(cls, addresses: pd.DataFrame, divisions: pd.DataFrame | None = None) -> AddressLibrary:
+        return cls(addresses, divisions)
+
+    def _division_frame(self, divisions: pd.DataFrame | None) -> pd.DataFrame:
+        """Divisions from ``divisions.csv``, completed from the library's own name columns."""
+        lib = self.addresses
+        rows = []
+        code = lib["division_code"]
+        derived = {
+            "province": code.str.slice(0, 2) + "0000",
+            "city": code.str.slice(0, 4) + "00",
+            "district": code.str.slice(0, 6),
+            "street": code.str.slice(0, 9),
+            "community": code,
+        }
+        parent: dict[str, str | None] = {
+            "province": None,
+            "city": "province",
+            "district": "city",
+            "street": "district",
+            "community": "street",
+        }
+        for level, codes in derived.items():
+            up = parent[level]
+            f = pd.DataFrame(
+                {
+                    "code": codes,
+                    "name": lib[level],
+                    "parent_code": derived[up] if up else "",
+                }
+            )
+            f = f[f["name"] != ""].drop_duplicates("code")
+            f["level"] = level
+            f["aliases"] = ""
+            rows.append(f)
+        own = pd.concat(rows, ignore_index=True)
+        if divisions is None or divisions.empty:
+            return own
+        d = divisions.copy()
+        for c in DIVISION_COLUMNS:
+            d[c] = d[c].astype("string").fillna("") if c in d.columns else ""
+        d["name"] = normalize_text(d["name"]).str.replace(" ", "", regex=False)
+        d["aliases"] = normalize_text(d["aliases"]).str.replace(" ", "", regex=False)
+        return pd.concat([d, own[~own["code"].isin(d["code"])]], ignore_index=True)
+
+    def _communities_under(self) -> dict[str, frozenset[str]]:
+        """Each division code → the library's communities at or below it."""
+        children: dict[str, list[str]] = {}
+        for c, p in zip(self.divisions["code"], self.divisions["parent_code"], strict=True):
+            if p:
+                children.setdefault(p, []).append(c)
+
+        def under(code: str) -> frozenset[str]:
+            out, stack = set(), [code]
+            while stack:
+                x = stack.pop()
+                if x in self.all_communities:
+                    out.add(x)
+                stack.extend(children.get(x, ()))
+            return frozenset(out)
+
+        return {code: under(code) for code in self.divisions["code"]}
+
+    def _build_vocabulary(self) -> None:
+        """Division names (with aliases and short forms), roads and estates → what they can mean."""
+        lib = self.addresses
+        div = self.divisions
+        self.all_communities = frozenset(lib["division_code"].unique())
+        communities_under = self._communities_under()
+        vocab: dict[str, set[Meaning]] = {}
+
+        def add(token: str, meaning: Meaning) -> None:
+            if len(token) >= 2:
+                vocab.setdefault(token, set()).add(meaning)
+
+        self._division_name = dict(zip(div["code"], div["name"], strict=True))
+        for code, name, level, aliases in zip(
+            div["code"], div["name"], div["level"], div["aliases"], strict=True
+        ):
+            comms = communities_under[code]
+            if not comms:
+                continue  # a division with no address in the library (other districts of the city)
+            m = Meaning(level, code, comms)
+            names = {name, *[a for a in aliases.split("|") if a]}
+            for n in list(names):
+                for suffix in DIVISION_SUFFIXES:
+                    if n.endswith(suffix) and len(n) - len(suffix) >= 2:
+                        names.add(n[: -len(suffix)])
+                        break
+            for n in names:
+                add(n, m)
+        road_comms = lib[lib["road"] != ""].groupby("road")["division_code"].agg(frozenset)
+        for road, comms in road_comms.items():
+            add(road, Meaning("road", road, comms))
+        estate_comms = lib[lib["estate"] != ""].groupby("estate")["division_code"].agg(frozenset)
+        for estate, comms in estate_comms.items():
+            add(estate, Meaning("estate", estate, comms))
+            for suffix in ESTATE_SUFFIXES:
+                if estate.endswith(suffix) and len(estate) - len(suffix) >= 2:
+                    add(estate[: -len(suffix)], Meaning("estate", estate, comms))
+        self.vocab = {k: tuple(sorted(v, key=lambda m: (m.kind, m.value))) for k, v in vocab.items()}
+        self._max_token = max((len(k) for k in self.vocab), default=1)
+        self._road_pinyin: dict[str, list[str]] = {}
+        from matching.normalize import name_pinyin
+
+        roads = pd.Series(sorted(road_comms.index), dtype="string")
+        for road, key in zip(roads, name_pinyin(roads), strict=True):
+            self._road_pinyin.setdefault(str(key), []).append(str(road))
+        self.road_communities: dict[str, frozenset[str]] = road_comms.to_dict()
+
+    def _build_blocks(self) -> None:
+        """Block ids: (community, road), (community, estate), (community, villager group), community."""
+        lib = self.addresses
+        lib[BLOCK_COLUMN["road"]] = _block_ids(lib["division_code"], lib["road"])
+        lib[BLOCK_COLUMN["estate"]] = _block_ids(lib["division_code"], lib["estate"])
+        lib[BLOCK_COLUMN["group"]] = _block_ids(lib["division_code"], lib["villager_group"])
+        lib[BLOCK_COLUMN["comm"]] = _block_ids(lib["division_code"], pd.Series("*", index=lib.index))
+        self._block_of: dict[tuple[str, str, str], int] = {}
+        for kind, name_col in (("road", "road"), ("estate", "estate"), ("group", "villager_group")):
+            sel = lib[lib[name_col] != ""]
+            for comm, name, b in zip(
+                sel["division_code"], sel[name_col], sel[BLOCK_COLUMN[kind]], strict=True
+            ):
+                self._block_of[(kind, comm, name)] = int(b)
+        for comm, b in zip(lib["division_code"], lib[BLOCK_COLUMN["comm"]], strict=True):
+            self._block_of[("comm", comm, "*")] = int(b)
+        self._agg_cache: dict[tuple[str, ...], pd.DataFrame] = {}
+
+    # ---- the vocabulary ----------------------------------------------------------------------------------
+    def segment(self, text: str) -> list[Piece]:
+        """Best cover of ``text`` by vocabulary tokens, in order: (text, meanings), or (text, None) for
+        stretches the vocabulary does not know. Best = most characters covered, then fewest tokens."""
+        n, vocab, longest = len(text), self.vocab, self._max_token
+        best: list[tuple[int, int, int, bool]] = [(0, 0, n, False)] * (
+            n + 1
+        )  # covered, -tokens, next, is_tok
+        for i in range(n - 1, -1, -1):
+            cov, neg, _, _ = best[i + 1]
+            choice = (cov, neg, i + 1, False)
+            for j in range(min(n, i + longest), i + 1, -1):
+                if text[i:j] in vocab:
+                    c2, n2, _, _ = best[j]
+                    cand = (c2 + j - i, n2 - 1, j, True)
+                    if cand[:2] > choice[:2]:
+                        choice = cand
+            best[i] = choice
+        pieces: list[Piece] = []
+        i, run = 0, ""
+        while i < n:
+            _, _, j, is_tok = best[i]
+            if is_tok:
+                if run:
+                    pieces.append((run, None))
+                    run = ""
+                pieces.append((text[i:j], vocab[text[i:j]]))
+            else:
+                run += text[i:j]
+            i = j
+        if run:
+            pieces.append((run, None))
+        return pieces
+
+    def division_name(self, code: str, default: str) -> str:
+        """The library's name of a division (``default`` when it has none)."""
+        return self._division_name.get(code, default)
+
+    def similar_roads(self, text: str, comms: frozenset[str] | None) -> list[tuple[str, float, str]]:
+        """Library roads that sound the same as ``text`` (pinyin) or are close to it (rapidfuzz)."""
+        from rapidfuzz import fuzz, process
+
+        from matching.normalize import name_pinyin
+
+        key = str(name_pinyin(pd.Series([text], dtype="string")).iloc[0])
+        allowed = (
+            self.road_communities
+            if comms is None
+            else {r: c for r, c in self.road_communities.items() if c & comms}
+        )
+        same_sound = [r for r in self._road_pinyin.get(key, []) if r in allowed]
+        if same_sound:
+            return [(r, PINYIN_ROAD_SCORE, "pinyin_road") for r in same_sound]
+        choices = list(allowed)
+        hits = process.extract(text, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_ROAD_CUTOFF, limit=3)
+        return [(r, 0.7 * s / 100, "fuzzy_road") for r, s, _ in hits]
+
+    # ---- aggregated lookup tables --------------------------------------------------------------------------
+    def aggregate(self, keys: tuple[str, ...]) -> pd.DataFrame:
+        """Library rows grouped by ``keys``: row count, distinct buildings / grids, and one representative."""
+        if keys not in self._agg_cache:
+            lib = self.addresses
+            g = lib.groupby(list(keys), sort=False, observed=True)
+            agg = g.agg(
+                n=("address_code", "size"),
+                address_code=("address_code", "first"),
+                n_building=("building_code", "nunique"),
+                building_code=("building_code", "first"),
+                n_grid=("grid_code", "nunique"),
+                grid_code=("grid_code", "first"),
+                standard_text=("standard_text", "first"),
+            ).reset_index()
+            self._agg_cache[keys] = agg
+        return self._agg_cache[keys]
+
+    def block_id(self, kind: str, community: str, name: str) -> int | None:
+        return self._block_of.get((kind, community, name))
+
+    def __len__(self) -> int:
+        return len(self.addresses)
+
+    @cached_property
+    def building_texts(self) -> pd.Series:
+        """Standard text of each building (up to 栋 / 号), for candidate lists."""
+        lib = self.addresses
+        first = lib.drop_duplicates("building_code").set_index("building_code")
+        text = first["standard_text"].str.replace(r"(\d+单元)?(\d+室)?$", "", regex=True)
+        return text
+
+
+def _block_ids(a: pd.Series, b: pd.Series) -> np.ndarray:
+    key = a.astype(str) + "\x1f" + b.astype(str)
+    codes, _ = pd.factorize(key)
+    return np.where(b.astype(str).to_numpy() == "", -1, codes)
