@@ -72,7 +72,7 @@ class Code(Comparison):
 
 def _valid_check_characters(obj: np.ndarray, kind: str) -> np.ndarray:
     """Per value: an 18-character code whose check character is right (GB 11643 or GB 32100)."""
-    from matching.normalize import CREDIT_VALUE, credit_code_check_chars, resident_id_check_chars
+    from warehouse.checkchars import CREDIT_VALUE, credit_code_check_chars, resident_id_check_chars
 
     s = pd.Series(obj, dtype="string")
     pattern = r"\d{17}[\dX]" if kind == "resident_id" else r"[0-9A-HJ-NPQRTUWXY]{18}"
