@@ -118,7 +118,6 @@ D = pa.date32()
 F = pa.float64()
 I = pa.int64()  # noqa: E741 - a type alias, read as "int"
 B = pa.bool_()
-TS = pa.timestamp("s", tz="UTC")
 LIST_S = pa.list_(pa.string())
 
 SEX = ("M", "F", "U")

@@ -121,9 +121,6 @@ class Snapshot:
         """The shared-layer folder of the snapshot."""
         return snapshot_path(self.warehouse_dir, self.run_id, Layer.SHARED)
 
-    def layer_path(self, layer: Layer | str) -> Path:
-        return snapshot_path(self.warehouse_dir, self.run_id, layer)
-
 
 # --------------------------------------------------------------------------------------------------------------
 # Durability helpers
