@@ -7,9 +7,9 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+from synth_tables import credit_codes, resident_ids, synthetic_tables
 
 from gridhub.sample import codes as independent  # loop-per-character versions, written separately
-from warehouse.synthetic import credit_codes, resident_ids, synthetic_tables
 
 
 def _digest(values: list[str]) -> str:

@@ -15,6 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from warehouse.files import atomic_write_text
 from warehouse.schema import TABLES
 
 if TYPE_CHECKING:
@@ -112,9 +113,4 @@ def write_data_docs(
     report: ValidationReport, report_dir: Path, *, title: str = "gridhub warehouse validation"
 ) -> Path:
     """Write ``report_dir/index.html`` and return its path."""
-    report_dir.mkdir(parents=True, exist_ok=True)
-    path = report_dir / "index.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_data_docs(report, title=title), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic_write_text(report_dir / "index.html", render_data_docs(report, title=title))
