@@ -102,7 +102,6 @@ REASON_TEXT: dict[ReasonCode, tuple[str, str]] = {
 }
 
 
-
 def describe(code: ReasonCode | str, lang: str = "zh") -> str:
     zh, en = REASON_TEXT[ReasonCode(code)]
     return zh if lang == "zh" else en
