@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     from synth_tables import synthetic_tables
 
     from warehouse import publish, validate_tables
+    from warehouse.gx_runner import load_gx
     from warehouse.settings import WarehouseSettings
-    from warehouse.validate import _gx
 
     t0 = time.perf_counter()
     tables = synthetic_tables(persons, seed=1)
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = sum(t.num_rows for t in tables.values())
 
     t0 = time.perf_counter()
-    _gx()
+    load_gx()
     t_import = time.perf_counter() - t0
 
     work = Path(tempfile.mkdtemp(prefix="gridhub-bench-"))

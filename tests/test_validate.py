@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 import pytest
 from synth_tables import credit_codes, resident_ids, synthetic_tables
 
-from warehouse._codes import credit_code_valid, resident_id_valid
+from warehouse.codes import credit_code_valid, resident_id_valid
 from warehouse.checkchars import credit_code_check_char, resident_id_check_char
 from warehouse.schema import TABLES
 from warehouse.settings import WarehouseSettings

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "validate_tables": "warehouse.validate",
-    "ValidationReport": "warehouse.validate",
-    "ExpectationOutcome": "warehouse.validate",
+    "ValidationReport": "warehouse.validation_report",
+    "ExpectationOutcome": "warehouse.validation_report",
     "SchemaMismatch": "warehouse.validate",
     "publish": "warehouse.snapshot",
     "Snapshot": "warehouse.snapshot",
@@ -74,7 +74,8 @@ if TYPE_CHECKING:
     )
     from warehouse.schema import TABLES, Layer, arrow_schema
     from warehouse.snapshot import PublishBlocked, PublishError, Snapshot, publish
-    from warehouse.validate import ExpectationOutcome, SchemaMismatch, ValidationReport, validate_tables
+    from warehouse.validate import SchemaMismatch, validate_tables
+    from warehouse.validation_report import ExpectationOutcome, ValidationReport
 
 
 def __getattr__(name: str) -> Any:

@@ -65,7 +65,8 @@ from warehouse.read import (
     snapshot_path,
 )
 from warehouse.schema import TABLES, UNKNOWN_STREET, Layer, schema_hash
-from warehouse.validate import ValidationReport, validate_tables
+from warehouse.validate import validate_tables
+from warehouse.validation_report import ValidationReport
 
 if TYPE_CHECKING:
     from warehouse.settings import WarehouseSettings
@@ -143,7 +144,7 @@ def _publish_lock(warehouse_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _write_json(path: Path, value: dict) -> None:
+def _write_json(path: Path, value: object) -> None:
     path.write_text(
         json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8"
     )
@@ -254,8 +255,8 @@ def _prune(warehouse_dir: Path, keep: int, current: str) -> list[str]:
     runs_dir = warehouse_dir / RUNS
     if runs_dir.is_dir():  # validation reports: those of kept snapshots plus the newest few attempts
         reports = sorted((p for p in runs_dir.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
-        others = [p for p in reports if p.name not in kept_runs]
-        for p in others[: max(0, len(others) - 2 * keep)]:
+        attempts = [p for p in reports if p.name not in kept_runs]
+        for p in attempts[: max(0, len(attempts) - 2 * keep)]:
             shutil.rmtree(p, ignore_errors=True)
     if removed:
         log.info("pruned snapshots %s (keeping %d)", sorted(set(removed)), keep)
