@@ -1,6 +1,6 @@
-"""warehouse.synthetic builds its ID numbers and credit codes with the shared check-character functions of
-matching.normalize; for a given seed its output is pinned, so the benchmarks and tests that use it keep
-comparing like with like."""
+"""synth_tables (the tests' synthetic warehouse) builds its ID numbers and credit codes with the shared
+check-character functions of warehouse.checkchars; for a given seed its output is pinned, so the benchmarks
+and tests that use it keep comparing like with like."""
 
 from __future__ import annotations
 

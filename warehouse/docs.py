@@ -185,7 +185,7 @@ def _publish_steps() -> list[str]:
         "7. Re-point the `current` symlinks, prune old snapshots.",
         "",
         "A process killed at any point before step 6 leaves `CURRENT` naming the previous complete snapshot "
-        "(`tests/test_publish.py` SIGKILLs a publish mid-write, before the manifest, between the two layers' "
+        "(`tests/test_warehouse_publish.py` SIGKILLs a publish mid-write, before the manifest, between the two layers' "
         "renames and just before the switch, and reads the previous snapshot every time).",
         "",
     ]
@@ -252,7 +252,7 @@ def _privacy() -> list[str]:
         "`+86`), keeping the first 3 and last 4 characters. Digit runs glued to Latin letters (entity ids such as "
         "`P0123456789ab`, SHA-256 hashes) are codes and left alone. Scrubbing can make two different record ids "
         "look alike in `shared`; exact lineage per record is a `restricted` use.",
-        "- `tests/test_privacy.py` scans every file of `shared` (every Parquet cell and the manifest) for 18-digit "
+        "- `tests/test_warehouse_privacy.py` scans every file of `shared` (every Parquet cell and the manifest) for 18-digit "
         "ID numbers with a valid check digit and birth date, 15-digit legacy numbers and mobiles, and finds none; "
         "joins on `id_number_key` give the same row counts as joins on the raw numbers.",
         "- Examples of unexpected values in validation messages and Data Docs are scrubbed the same way.",

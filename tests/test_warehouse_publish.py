@@ -422,7 +422,7 @@ def test_sigkill_of_a_fresh_interpreter_mid_write(published, changed, tmp_path):
     code = (
         "import sys, pyarrow.parquet as pq; from pathlib import Path; from warehouse.settings import WarehouseSettings;"
         "from warehouse import publish; from warehouse.schema import TABLES;"
-        f"sys.path.insert(0, {str(ROOT / 'tests')!r}); from test_publish import arm_crash;"
+        f"sys.path.insert(0, {str(ROOT / 'tests')!r}); from test_warehouse_publish import arm_crash;"
         f"arm_crash('mid_write:restricted/person', {str(marker)!r});"
         f"t = {{n: pq.read_table(Path({str(inputs)!r}) / f'{{n}}.parquet') for n in TABLES}};"
         f"publish(Path({str(wh)!r}), t, run_id='r2', lineage={{}}, settings=WarehouseSettings(),"
