@@ -1,7 +1,7 @@
 """The gridhub warehouse: canonical schema, validation gate, versioned snapshots and the privacy layer.
 
-A thin re-export of :mod:`warehouse.validate`, :mod:`warehouse.snapshot`, :mod:`warehouse.read` and
-:mod:`warehouse.privacy` (see ``docs/warehouse.md``). ``publish`` lives in :mod:`warehouse.snapshot`: a
+A thin re-export of :mod:`warehouse.validate`, :mod:`warehouse.validation_report`, :mod:`warehouse.snapshot`,
+:mod:`warehouse.read`, :mod:`warehouse.privacy` and :mod:`warehouse.schema` (see ``docs/warehouse.md``). ``publish`` lives in :mod:`warehouse.snapshot`: a
 module named ``warehouse.publish`` would shadow the function of the same name here. Names are resolved on
 first use (PEP 562), so that
 ``import warehouse.schema`` — which the config model and every DAG file do — stays cheap.
