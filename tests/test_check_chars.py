@@ -1,5 +1,5 @@
 """The check-character algorithms written once over byte matrices (matching.normalize) and their users: the
-one-value functions and the column-wide warehouse checks (warehouse._codes)."""
+one-value functions and the column-wide warehouse checks (warehouse.codes)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pyarrow as pa
 import pytest
 
 from gridhub.sample import codes as independent  # the sample generator's own, loop-per-character versions
-from warehouse._codes import credit_code_valid, resident_id_valid
 from warehouse.checkchars import (
     CREDIT_CHARSET,
     CREDIT_VALUE,
@@ -19,6 +18,7 @@ from warehouse.checkchars import (
     resident_id_check_char,
     resident_id_check_chars,
 )
+from warehouse.codes import credit_code_valid, resident_id_valid
 
 ORG_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 

@@ -11,13 +11,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from synth_tables import synthetic_tables
 
 from gridhub import pipeline
 from gridhub.workspace import Workspace
 from matching.er import ResolutionState
 from warehouse.schema import arrow_schema
 from warehouse.settings import WarehouseSettings
-from warehouse.synthetic import synthetic_tables
 from warehouse.validate import build_checks, validate_tables
 
 ORGANISATION_FEED = "shichang_orgs"

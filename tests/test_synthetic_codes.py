@@ -1,15 +1,15 @@
-"""warehouse.synthetic builds its ID numbers and credit codes with the shared check-character functions of
-matching.normalize; for a given seed its output is pinned, so the benchmarks and tests that use it keep
-comparing like with like."""
+"""synth_tables (the tests' synthetic warehouse) builds its ID numbers and credit codes with the shared
+check-character functions of warehouse.checkchars; for a given seed its output is pinned, so the benchmarks
+and tests that use it keep comparing like with like."""
 
 from __future__ import annotations
 
 import hashlib
 
 import numpy as np
+from synth_tables import credit_codes, resident_ids, synthetic_tables
 
 from gridhub.sample import codes as independent  # loop-per-character versions, written separately
-from warehouse.synthetic import credit_codes, resident_ids, synthetic_tables
 
 
 def _digest(values: list[str]) -> str:

@@ -1,7 +1,7 @@
 """The gridhub warehouse: canonical schema, validation gate, versioned snapshots and the privacy layer.
 
-A thin re-export of :mod:`warehouse.validate`, :mod:`warehouse.snapshot`, :mod:`warehouse.read` and
-:mod:`warehouse.privacy` (see ``docs/warehouse.md``). ``publish`` lives in :mod:`warehouse.snapshot`: a
+A thin re-export of :mod:`warehouse.validate`, :mod:`warehouse.validation_report`, :mod:`warehouse.snapshot`,
+:mod:`warehouse.read`, :mod:`warehouse.privacy` and :mod:`warehouse.schema` (see ``docs/warehouse.md``). ``publish`` lives in :mod:`warehouse.snapshot`: a
 module named ``warehouse.publish`` would shadow the function of the same name here. Names are resolved on
 first use (PEP 562), so that
 ``import warehouse.schema`` — which the config model and every DAG file do — stays cheap.
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "validate_tables": "warehouse.validate",
-    "ValidationReport": "warehouse.validate",
-    "ExpectationOutcome": "warehouse.validate",
+    "ValidationReport": "warehouse.validation_report",
+    "ExpectationOutcome": "warehouse.validation_report",
     "SchemaMismatch": "warehouse.validate",
     "publish": "warehouse.snapshot",
     "Snapshot": "warehouse.snapshot",
@@ -74,7 +74,8 @@ if TYPE_CHECKING:
     )
     from warehouse.schema import TABLES, Layer, arrow_schema
     from warehouse.snapshot import PublishBlocked, PublishError, Snapshot, publish
-    from warehouse.validate import ExpectationOutcome, SchemaMismatch, ValidationReport, validate_tables
+    from warehouse.validate import SchemaMismatch, validate_tables
+    from warehouse.validation_report import ExpectationOutcome, ValidationReport
 
 
 def __getattr__(name: str) -> Any:

@@ -4,27 +4,60 @@ Inputs are the bound mentions, the entity assignments and golden records from en
 between mentions of one record, and the reference data. The output is one ``pa.Table`` per table in
 ``warehouse.schema.TABLES``, each with exactly its Arrow schema and rows sorted by key, so the same inputs
 always give byte-identical Parquet.
+
+**One table, one builder.** Each table of :data:`~warehouse.schema.TABLES` has one builder here, a function
+registered with ``@builds("<table>")`` that returns the table's rows as a DataFrame (missing columns become
+null, extra ones are dropped). A builder reads the inputs from the :class:`Assembly` it is given, and the
+frame of another table with ``assembly.frame("<table>")`` (built once, on first use). A new warehouse table is
+a schema entry in :mod:`warehouse.schema` plus a builder here; :func:`assemble_tables` refuses to run while a
+table has no builder.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from warehouse.schema import TABLES, UNKNOWN_STREET, arrow_schema, street_codes
+from warehouse.schema import (
+    ENTITY_ID_COLUMN,
+    ENTITY_TYPES,
+    TABLES,
+    UNKNOWN_STREET,
+    arrow_schema,
+    street_codes,
+)
 
-ENTITY_TYPES = ("person", "organisation", "house", "facility")
-ID_COLUMN = {"person": "person_id", "organisation": "org_id", "house": "house_id", "facility": "facility_id"}
+Builder = Callable[["Assembly"], pd.DataFrame]
+#: The builder of each table, by table name (filled by :func:`builds`).
+BUILDERS: dict[str, Builder] = {}
+
+
+def builds(table: str) -> Callable[[Builder], Builder]:
+    """Register the decorated function as the builder of ``table`` (a name in ``TABLES``, one builder each)."""
+
+    def register(builder: Builder) -> Builder:
+        if table not in TABLES:
+            raise KeyError(f"@builds({table!r}): no such table in warehouse.schema.TABLES")
+        if table in BUILDERS:
+            raise ValueError(
+                f"table {table} has two builders: {BUILDERS[table].__name__}, {builder.__name__}"
+            )
+        BUILDERS[table] = builder
+        return builder
+
+    return register
 
 
 def to_arrow(name: str, df: pd.DataFrame) -> pa.Table:
     """Cast a frame to the canonical table's exact schema, sorted by key (missing columns become null)."""
     table = TABLES[name]
-    schema = arrow_schema(table)
     df = df.copy()
     for col in table.columns:
         if col.name not in df.columns:
@@ -32,105 +65,33 @@ def to_arrow(name: str, df: pd.DataFrame) -> pa.Table:
     df = df[table.column_names]
     if len(df):
         df = df.sort_values(list(table.key), kind="stable", na_position="last").reset_index(drop=True)
-    arrays = []
-    for col in table.columns:
-        values = df[col.name]
-        if pa.types.is_list(col.type):
-            py = [list(v) if isinstance(v, list | tuple | np.ndarray) else None for v in values]
-        elif pa.types.is_date(col.type):
-            py = pd.to_datetime(values, errors="coerce").dt.date.astype(object).where(values.notna(), None)
-            py = [
-                None if (v is None or v is pd.NaT or (isinstance(v, float) and np.isnan(v))) else v
-                for v in py
-            ]
-        elif pa.types.is_floating(col.type):
-            py = pd.to_numeric(values, errors="coerce").astype("float64")
-            py = [None if np.isnan(v) else float(v) for v in py]
-        elif pa.types.is_integer(col.type):
-            py = [None if pd.isna(v) else int(v) for v in values]
-        elif pa.types.is_boolean(col.type):
-            py = [None if pd.isna(v) else bool(v) for v in values]
-        else:
-            py = [None if pd.isna(v) else str(v) for v in values]
-        arrays.append(pa.array(py, type=col.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
+    arrays = [pa.array(_python_values(df[col.name], col.type), type=col.type) for col in table.columns]
+    return pa.Table.from_arrays(arrays, schema=arrow_schema(table))
 
 
-def _sources(mentions: pd.DataFrame, assignments: pd.DataFrame) -> pd.Series:
-    m = mentions[["record_key", "feed"]].merge(assignments[["record_key", "entity_id"]], on="record_key")
-    return m.groupby("entity_id")["feed"].agg(lambda s: sorted(set(s)))
-
-
-def _entity_of(assignments: pd.DataFrame) -> dict[str, str]:
-    return dict(zip(assignments["record_key"], assignments["entity_id"], strict=True))
-
-
-def _golden(
-    golden: pd.DataFrame, mentions: pd.DataFrame, assignments: pd.DataFrame, id_col: str
-) -> pd.DataFrame:
-    g = golden.rename(columns={"entity_id": id_col}).copy()
-    g["sources"] = g[id_col].map(_sources(mentions, assignments))
-    return g
-
-
-def _street_code(frame: pd.DataFrame, address_code: pd.Series, division_of: dict[str, str]) -> list[str]:
-    """The partition column ``street_code`` (街道/镇) of each row: from the row's ``grid_code``, else from the
-    division code of ``address_code`` (see :func:`warehouse.schema.street_codes`)."""
-    grid_code = frame["grid_code"] if "grid_code" in frame.columns else pd.Series(None, index=frame.index)
-    division = address_code.map(division_of)
-    return street_codes(
-        *(pa.array(s.astype(object), pa.string(), from_pandas=True) for s in (grid_code, division))
-    ).to_pylist()
-
-
-def _address_table(reference_dir: Path) -> pd.DataFrame:
-    df = pd.read_csv(reference_dir / "standard_addresses.csv", dtype=str, keep_default_na=False)
-    df = df.replace({"": None})
-    for c in ("lon", "lat"):
-        df[c] = pd.to_numeric(df[c], errors="coerce")
-    return df
-
-
-def _grid_table(reference_dir: Path) -> pd.DataFrame:
-    df = pd.read_csv(reference_dir / "grids.csv", dtype=str, keep_default_na=False)
-    return df.replace({"": None})
-
-
-def _person_house(
-    links: pd.DataFrame, persons: dict[str, str], houses: dict[str, str], priority: dict[str, int]
-) -> pd.DataFrame:
-    ph = links[links["kind"] == "person_house"].copy()
-    ph["person_id"] = ph["from_key"].map(persons)
-    ph["house_id"] = ph["to_key"].map(houses)
-    ph = ph.dropna(subset=["person_id", "house_id", "relation"])
-    if ph.empty:
-        return pd.DataFrame(columns=TABLES["person_house"].column_names)
-    ph["priority"] = ph["feed"].map(priority).fillna(0)
-    ph["record_date"] = pd.to_datetime(ph["record_date"], errors="coerce")
-    rel = (
-        ph.groupby(["person_id", "house_id", "relation"])
-        .agg(
-            valid_from=("record_date", "min"),
-            last_seen=("record_date", "max"),
-            priority=("priority", "max"),
-            sources=("feed", lambda s: sorted(set(s))),
-        )
-        .reset_index()
-    )
-    # A person has one current residence (居住): the one stated by the most authoritative, most recent source.
-    rel["_rank_date"] = rel["last_seen"].fillna(pd.Timestamp.min)
-    rel = rel.sort_values(
-        ["person_id", "relation", "priority", "_rank_date"], ascending=[True, True, False, False]
-    )
-    first = ~rel.duplicated(["person_id", "relation"])
-    rel["is_current"] = np.where(rel["relation"] == "居住", first, True)
-    rel["valid_to"] = rel["last_seen"].where(~rel["is_current"])
-    return rel.drop(columns=["last_seen", "_rank_date", "priority"])
+def _python_values(values: pd.Series, type_: pa.DataType) -> list[Any]:
+    """A column's values as Python objects of the Arrow type, every kind of missing value as ``None``."""
+    if pa.types.is_list(type_):
+        return [list(v) if isinstance(v, list | tuple | np.ndarray) else None for v in values]
+    if pa.types.is_date(type_):
+        dates = pd.to_datetime(values, errors="coerce").dt.date.astype(object).where(values.notna(), None)
+        return [
+            None if (v is None or v is pd.NaT or (isinstance(v, float) and np.isnan(v))) else v for v in dates
+        ]
+    if pa.types.is_floating(type_):
+        floats = pd.to_numeric(values, errors="coerce").astype("float64")
+        return [None if np.isnan(v) else float(v) for v in floats]
+    if pa.types.is_integer(type_):
+        return [None if pd.isna(v) else int(v) for v in values]
+    if pa.types.is_boolean(type_):
+        return [None if pd.isna(v) else bool(v) for v in values]
+    return [None if pd.isna(v) else str(v) for v in values]
 
 
 def assemble_tables(
     *,
-    reference_dir: Path,
+    addresses: pd.DataFrame,
+    grids: pd.DataFrame,
     priority: dict[str, int],
     mentions: dict[str, pd.DataFrame],
     assignments: dict[str, pd.DataFrame],
@@ -140,48 +101,209 @@ def assemble_tables(
     bindings: pd.DataFrame,
     quarantine: pd.DataFrame,
 ) -> dict[str, pa.Table]:
-    """Every canonical table, from the outputs of the earlier steps.
+    """Every canonical table, from the outputs of the earlier steps, in ``TABLES`` order.
 
+    ``addresses`` and ``grids`` are the reference files (``standard_addresses.csv``, ``grids.csv``) as
+    ``matching.reference.read_reference_csv`` reads them: every column text, ``""`` for an empty cell.
     ``priority`` is each feed's survivorship priority (``{feed name: priority}``, higher wins).
     """
-    address = _address_table(reference_dir)
-    grid = _grid_table(reference_dir)
-    street_of = dict(zip(address["address_code"], address["division_code"].str[:9], strict=True))
-    entity = {t: _entity_of(assignments[t]) for t in ENTITY_TYPES}
+    missing = [name for name in TABLES if name not in BUILDERS]
+    if missing:
+        raise LookupError(f"tables without a builder in warehouse.build: {missing}")
+    assembly = Assembly(
+        addresses=addresses,
+        grids=grids,
+        priority=priority,
+        mentions=mentions,
+        assignments=assignments,
+        golden=golden,
+        links=links,
+        issues=issues,
+        bindings=bindings,
+        quarantine=quarantine,
+    )
+    return {name: to_arrow(name, _field_sources_as_json(assembly.frame(name))) for name in TABLES}
 
-    house = _golden(golden["house"], mentions["house"], assignments["house"], "house_id")
-    house = house.rename(columns={"house_use": "use", "house_area": "area", "bind_level": "bind_level"})
 
-    org = _golden(golden["organisation"], mentions["organisation"], assignments["organisation"], "org_id")
-    org = org.rename(columns={"org_name": "name", "org_status": "status"})
-    names = mentions["organisation"][["record_key", "org_name"]].copy()
-    names["org_id"] = names["record_key"].map(entity["organisation"])
+def _field_sources_as_json(df: pd.DataFrame) -> pd.DataFrame:
+    if "field_sources" not in df.columns:
+        return df
+    return df.assign(
+        field_sources=[
+            v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
+            for v in df["field_sources"]
+        ]
+    )
+
+
+@dataclass
+class Assembly:
+    """The inputs of one :func:`assemble_tables` call, what several builders derive from them, and the frames
+    built so far (:meth:`frame`)."""
+
+    addresses: pd.DataFrame
+    grids: pd.DataFrame
+    priority: dict[str, int]
+    mentions: dict[str, pd.DataFrame]
+    assignments: dict[str, pd.DataFrame]
+    golden: dict[str, pd.DataFrame]
+    links: pd.DataFrame
+    issues: pd.DataFrame
+    bindings: pd.DataFrame
+    quarantine: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        self._frames: dict[str, pd.DataFrame] = {}
+
+    def frame(self, table: str) -> pd.DataFrame:
+        """The rows of ``table`` as its builder returns them (built on first use, then shared)."""
+        if table not in self._frames:
+            self._frames[table] = BUILDERS[table](self)
+        return self._frames[table]
+
+    @cached_property
+    def reference_addresses(self) -> pd.DataFrame:
+        """The standard address library with ``None`` for empty cells and numeric ``lon``/``lat``."""
+        df = self.addresses.replace({"": None})
+        for c in ("lon", "lat"):
+            df[c] = pd.to_numeric(df[c], errors="coerce")
+        return df
+
+    @cached_property
+    def division_of(self) -> dict[str, str]:
+        """address code → its 12-digit division code."""
+        a = self.reference_addresses
+        return dict(zip(a["address_code"], a["division_code"], strict=True))
+
+    @cached_property
+    def township_of(self) -> dict[str, str]:
+        """address code → its 9-digit 街道/镇 (the division code's first 9 digits)."""
+        a = self.reference_addresses
+        return dict(zip(a["address_code"], a["division_code"].str[:9], strict=True))
+
+    @cached_property
+    def entity_of(self) -> dict[str, dict[str, str]]:
+        """For each entity type: record key → the entity id it was resolved to."""
+        return {
+            t: dict(zip(self.assignments[t]["record_key"], self.assignments[t]["entity_id"], strict=True))
+            for t in ENTITY_TYPES
+        }
+
+    def golden_records(self, entity_type: str) -> pd.DataFrame:
+        """The golden records of an entity type, the id under its table's id column, with their ``sources``."""
+        id_col = ENTITY_ID_COLUMN[entity_type]
+        g = self.golden[entity_type].rename(columns={"entity_id": id_col}).copy()
+        m = self.mentions[entity_type][["record_key", "feed"]].merge(
+            self.assignments[entity_type][["record_key", "entity_id"]], on="record_key"
+        )
+        g["sources"] = g[id_col].map(m.groupby("entity_id")["feed"].agg(lambda s: sorted(set(s))))
+        return g
+
+    def street_code(self, frame: pd.DataFrame, address_code: pd.Series) -> list[str]:
+        """The partition column ``street_code`` (街道/镇) of each row: from the row's ``grid_code``, else from
+        the division code of ``address_code`` (see :func:`warehouse.schema.street_codes`)."""
+        grid_code = frame["grid_code"] if "grid_code" in frame.columns else pd.Series(None, index=frame.index)
+        division = address_code.map(self.division_of)
+        return street_codes(
+            *(pa.array(s.astype(object), pa.string(), from_pandas=True) for s in (grid_code, division))
+        ).to_pylist()
+
+    def street_code_by_address(self, frame: pd.DataFrame) -> list[str]:
+        """:meth:`street_code` of a frame with an optional ``address_code`` column of its own."""
+        no_address = pd.Series(None, index=frame.index, dtype=object)
+        return self.street_code(frame, frame.get("address_code", no_address))
+
+
+def _sources_of(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """One row per ``by`` group with the sorted distinct feeds of its rows as ``sources``."""
+    return (
+        frame.groupby(by)["feed"]
+        .agg(lambda s: sorted(set(s)))
+        .reset_index()
+        .rename(columns={"feed": "sources"})
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The builders, one per table
+# --------------------------------------------------------------------------------------------------------------
+@builds("address")
+def build_address(a: Assembly) -> pd.DataFrame:
+    address = a.reference_addresses.copy()
+    address["street_code"] = a.street_code(address, address["address_code"])
+    return address
+
+
+@builds("grid")
+def build_grid(a: Assembly) -> pd.DataFrame:
+    return a.grids.replace({"": None})
+
+
+@builds("house")
+def build_house(a: Assembly) -> pd.DataFrame:
+    house = a.golden_records("house").rename(columns={"house_use": "use", "house_area": "area"})
+    house["street_code"] = a.street_code_by_address(house)
+    return house
+
+
+@builds("organisation")
+def build_organisation(a: Assembly) -> pd.DataFrame:
+    """Golden organisations; ``former_names``: every other name their mentions carry."""
+    org = a.golden_records("organisation").rename(columns={"org_name": "name", "org_status": "status"})
+    names = a.mentions["organisation"][["record_key", "org_name"]].copy()
+    names["org_id"] = names["record_key"].map(a.entity_of["organisation"])
     all_names = names.groupby("org_id")["org_name"].agg(lambda s: sorted(set(s.dropna())))
     org["former_names"] = [
         [n for n in all_names.get(i, []) if n != cur]
         for i, cur in zip(org["org_id"], org["name"], strict=True)
     ]
+    org["street_code"] = a.street_code_by_address(org)
+    return org
 
-    fac = _golden(golden["facility"], mentions["facility"], assignments["facility"], "facility_id")
-    fac = fac.rename(columns={"facility_name": "name", "facility_status": "status"})
 
-    person_house = _person_house(links, entity["person"], entity["house"], priority)
-    person = _golden(golden["person"], mentions["person"], assignments["person"], "person_id")
+@builds("facility")
+def build_facility(a: Assembly) -> pd.DataFrame:
+    fac = a.golden_records("facility").rename(columns={"facility_name": "name", "facility_status": "status"})
+    fac["street_code"] = a.street_code_by_address(fac)
+    return fac
+
+
+@builds("person")
+def build_person(a: Assembly) -> pd.DataFrame:
+    """Golden persons with their current residence (and its grid), 人户分离, population type, id type and
+    current employer."""
+    person = a.golden_records("person")
+    person_house, house = a.frame("person_house"), a.frame("house")
     current_home = person_house[
         (person_house["relation"] == "居住") & person_house["is_current"].astype(bool)
     ]
     home = dict(zip(current_home["person_id"], current_home["house_id"], strict=True))
     person["residence_house_id"] = person["person_id"].map(home)
-    house_grid = dict(zip(house["house_id"], house["grid_code"], strict=True))
     house_addr = dict(zip(house["house_id"], house["address_code"], strict=True))
-    person["grid_code"] = person["residence_house_id"].map(house_grid)
+    residence_address = person["residence_house_id"].map(house_addr)
+    person["grid_code"] = person["residence_house_id"].map(
+        dict(zip(house["house_id"], house["grid_code"], strict=True))
+    )
     if "hukou_address_code" not in person.columns:
         person["hukou_address_code"] = None
-    res_street = person["residence_house_id"].map(house_addr).map(street_of)
-    hukou_street = person["hukou_address_code"].map(street_of)
-    person["separated"] = (res_street.notna() & hukou_street.notna() & (res_street != hukou_street)).where(
-        res_street.notna() & hukou_street.notna()
+    res_street = residence_address.map(a.township_of)
+    hukou_street = person["hukou_address_code"].map(a.township_of)
+    both = res_street.notna() & hukou_street.notna()
+    person["separated"] = (both & (res_street != hukou_street)).where(both)
+    person["population_type"] = _population_type(person)
+    person["id_type"] = np.where(person["id_number"].notna(), "居民身份证", "其他")
+    employer = (
+        a.frame("person_organisation").sort_values(["person_id", "org_id"]).drop_duplicates("person_id")
     )
+    person["employer_org_id"] = person["person_id"].map(
+        dict(zip(employer["person_id"], employer["org_id"], strict=True))
+    )
+    person["street_code"] = a.street_code(person, residence_address)
+    return person
+
+
+def _population_type(person: pd.DataFrame) -> pd.Series:
+    """The stated 户籍 / 流动 / 境外, else 户籍 with a bound hukou address, 流动 with an unbound one, else 未知."""
     given = person.get("population_type", pd.Series(None, index=person.index)).where(
         lambda s: s.isin(["户籍", "流动", "境外"])
     )
@@ -189,75 +311,86 @@ def assemble_tables(
     derived = np.where(
         person["hukou_address_code"].notna(), "户籍", np.where(pd.notna(hukou_text), "流动", "未知")
     )
-    person["population_type"] = given.fillna(pd.Series(derived, index=person.index))
-    person["id_type"] = np.where(person["id_number"].notna(), "居民身份证", "其他")
+    return given.fillna(pd.Series(derived, index=person.index))
 
-    po = links[links["kind"] == "person_organisation"].copy()
-    po["person_id"] = po["from_key"].map(entity["person"])
-    po["org_id"] = po["to_key"].map(entity["organisation"])
-    po = po.dropna(subset=["person_id", "org_id"])
-    person_org = (
-        po.groupby(["person_id", "org_id", "relation"])["feed"]
-        .agg(lambda s: sorted(set(s)))
-        .reset_index()
-        .rename(columns={"feed": "sources"})
-    )
-    employer = person_org.sort_values(["person_id", "org_id"]).drop_duplicates("person_id")
-    person["employer_org_id"] = person["person_id"].map(
-        dict(zip(employer["person_id"], employer["org_id"], strict=True))
-    )
 
-    om = mentions["organisation"].dropna(subset=["address_code"]).copy()
-    om["org_id"] = om["record_key"].map(entity["organisation"])
-    org_addr = (
-        om.groupby(["org_id", "address_code"])["feed"]
-        .agg(lambda s: sorted(set(s)))
-        .reset_index()
-        .rename(columns={"feed": "sources"})
-    )
-    org_addr["relation"] = "注册"
-
-    xref_frames = []
-    for t in ENTITY_TYPES:
-        a = assignments[t].merge(
-            mentions[t][["record_key", "feed", "source_record_id", "raw_sha256", "line"]], on="record_key"
+@builds("person_house")
+def build_person_house(a: Assembly) -> pd.DataFrame:
+    """Person–house relations over every feed that states them. A person has one current residence (居住): the
+    one stated by the most authoritative, most recent source; the others get ``valid_to``."""
+    ph = a.links[a.links["kind"] == "person_house"].copy()
+    ph["person_id"] = ph["from_key"].map(a.entity_of["person"])
+    ph["house_id"] = ph["to_key"].map(a.entity_of["house"])
+    ph = ph.dropna(subset=["person_id", "house_id", "relation"])
+    if ph.empty:
+        rel = pd.DataFrame(columns=TABLES["person_house"].column_names)
+    else:
+        ph["priority"] = ph["feed"].map(a.priority).fillna(0)
+        ph["record_date"] = pd.to_datetime(ph["record_date"], errors="coerce")
+        rel = (
+            ph.groupby(["person_id", "house_id", "relation"])
+            .agg(
+                valid_from=("record_date", "min"),
+                last_seen=("record_date", "max"),
+                priority=("priority", "max"),
+                sources=("feed", lambda s: sorted(set(s))),
+            )
+            .reset_index()
         )
-        a["entity_type"] = t
-        xref_frames.append(a)
-    xref = pd.concat(xref_frames, ignore_index=True)
-
-    review = bindings[bindings["status"].isin(["unmatched", "ambiguous"])].copy()
-    review = review.drop_duplicates(["feed", "source_record_id", "field"])
-
-    # the partition column of the big tables: the 街道/镇 of the grid, else of the address (of the residence)
-    division_of = dict(zip(address["address_code"], address["division_code"], strict=True))
-    address["street_code"] = _street_code(address, address["address_code"], division_of)
-    for frame in (house, org, fac):
-        no_address = pd.Series(None, index=frame.index, dtype=object)
-        frame["street_code"] = _street_code(frame, frame.get("address_code", no_address), division_of)
-    person["street_code"] = _street_code(person, person["residence_house_id"].map(house_addr), division_of)
+        rel["_rank_date"] = rel["last_seen"].fillna(pd.Timestamp.min)
+        rel = rel.sort_values(
+            ["person_id", "relation", "priority", "_rank_date"], ascending=[True, True, False, False]
+        )
+        first = ~rel.duplicated(["person_id", "relation"])
+        rel["is_current"] = np.where(rel["relation"] == "居住", first, True)
+        rel["valid_to"] = rel["last_seen"].where(~rel["is_current"])
+        rel = rel.drop(columns=["last_seen", "_rank_date", "priority"])
+    house = a.frame("house")
     house_street = dict(zip(house["house_id"], house["street_code"], strict=True))
-    person_house["street_code"] = person_house["house_id"].map(house_street).fillna(UNKNOWN_STREET)
+    rel["street_code"] = rel["house_id"].map(house_street).fillna(UNKNOWN_STREET)
+    return rel
 
-    frames = {
-        "address": address,
-        "grid": grid,
-        "person": person,
-        "house": house,
-        "organisation": org,
-        "facility": fac,
-        "person_house": person_house,
-        "person_organisation": person_org,
-        "organisation_address": org_addr,
-        "source_xref": xref,
-        "quarantine": quarantine,
-        "address_review": review,
-        "field_issue": issues.drop_duplicates(["feed", "source_record_id", "field", "reason_code"]),
-    }
-    for df in frames.values():
-        if "field_sources" in df.columns:
-            df["field_sources"] = [
-                v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
-                for v in df["field_sources"]
-            ]
-    return {name: to_arrow(name, df) for name, df in frames.items()}
+
+@builds("person_organisation")
+def build_person_organisation(a: Assembly) -> pd.DataFrame:
+    po = a.links[a.links["kind"] == "person_organisation"].copy()
+    po["person_id"] = po["from_key"].map(a.entity_of["person"])
+    po["org_id"] = po["to_key"].map(a.entity_of["organisation"])
+    return _sources_of(po.dropna(subset=["person_id", "org_id"]), ["person_id", "org_id", "relation"])
+
+
+@builds("organisation_address")
+def build_organisation_address(a: Assembly) -> pd.DataFrame:
+    om = a.mentions["organisation"].dropna(subset=["address_code"]).copy()
+    om["org_id"] = om["record_key"].map(a.entity_of["organisation"])
+    org_addr = _sources_of(om, ["org_id", "address_code"])
+    org_addr["relation"] = "注册"
+    return org_addr
+
+
+@builds("source_xref")
+def build_source_xref(a: Assembly) -> pd.DataFrame:
+    frames = []
+    for t in ENTITY_TYPES:
+        x = a.assignments[t].merge(
+            a.mentions[t][["record_key", "feed", "source_record_id", "raw_sha256", "line"]], on="record_key"
+        )
+        x["entity_type"] = t
+        frames.append(x)
+    return pd.concat(frames, ignore_index=True)
+
+
+@builds("quarantine")
+def build_quarantine(a: Assembly) -> pd.DataFrame:
+    return a.quarantine
+
+
+@builds("address_review")
+def build_address_review(a: Assembly) -> pd.DataFrame:
+    review = a.bindings[a.bindings["status"].isin(["unmatched", "ambiguous"])]
+    return review.drop_duplicates(["feed", "source_record_id", "field"])
+
+
+@builds("field_issue")
+def build_field_issue(a: Assembly) -> pd.DataFrame:
+    return a.issues.drop_duplicates(["feed", "source_record_id", "field", "reason_code"])

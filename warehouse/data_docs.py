@@ -1,7 +1,7 @@
 """Data Docs: one static HTML page of validation results, with inline CSS (no CDN, opens offline).
 
 Great Expectations' own Data Docs load their CSS and JavaScript from CDNs and render unstyled without a
-network, so gridhub renders its own page from a :class:`~warehouse.validate.ValidationReport`: an index of
+network, so gridhub renders its own page from a :class:`~warehouse.validation_report.ValidationReport`: an index of
 every suite (table) with its pass/fail counts, then one section per suite listing each expectation, its column,
 success, the observed value or unexpected count, and a few unexpected values (already scrubbed of ID numbers
 and phones). The page is kept with the run (``warehouse/runs/<run_id>/data_docs/index.html``), for failed runs
@@ -15,10 +15,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from warehouse.files import atomic_write_text
 from warehouse.schema import TABLES
 
 if TYPE_CHECKING:
-    from warehouse.validate import ExpectationOutcome, ValidationReport
+    from warehouse.validation_report import ExpectationOutcome, ValidationReport
 
 _CSS = """
 body{font-family:-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif;
@@ -112,9 +113,4 @@ def write_data_docs(
     report: ValidationReport, report_dir: Path, *, title: str = "gridhub warehouse validation"
 ) -> Path:
     """Write ``report_dir/index.html`` and return its path."""
-    report_dir.mkdir(parents=True, exist_ok=True)
-    path = report_dir / "index.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_data_docs(report, title=title), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic_write_text(report_dir / "index.html", render_data_docs(report, title=title))

@@ -102,23 +102,6 @@ REASON_TEXT: dict[ReasonCode, tuple[str, str]] = {
 }
 
 
-#: Codes that describe a whole file rather than a row: they appear in the raw manifest and in
-#: ``connectors.FeedFileError``, never in the quarantine table.
-FILE_LEVEL: frozenset[ReasonCode] = frozenset(
-    {
-        ReasonCode.EMPTY_FILE,
-        ReasonCode.HEADER_ONLY,
-        ReasonCode.BINARY_CONTENT,
-        ReasonCode.WRONG_FORMAT,
-        ReasonCode.UNREADABLE_ENCODING,
-        ReasonCode.UNREADABLE_FILE,
-        ReasonCode.MISSING_COLUMNS,
-        ReasonCode.DUPLICATE_HEADER,
-        ReasonCode.SHEET_NOT_FOUND,
-    }
-)
-
-
 def describe(code: ReasonCode | str, lang: str = "zh") -> str:
     zh, en = REASON_TEXT[ReasonCode(code)]
     return zh if lang == "zh" else en

@@ -5,8 +5,9 @@ layer it belongs to and what it means is declared here and nowhere else. Writers
 from :func:`arrow_schema`; ``docs/warehouse.md`` is generated from :data:`TABLES`; the validation suites read
 keys, references and code formats from the same objects.
 
-The staging contract (``STAGING_FIELDS``) is here too: what a department feed may map its columns to. Staging
-only renames and casts (like dbt's ``stg_`` models); the warehouse tables hold the resolved entities.
+The staging contract (``STAGING_FIELDS``: what a department feed may map its columns to) is
+:mod:`warehouse.staging`; its names are re-exported here. Staging only renames and casts (like dbt's ``stg_``
+models); the warehouse tables hold the resolved entities.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from enum import StrEnum
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+# the staging contract, re-exported: feeds and connectors import it from here
+from warehouse.staging import STAGING_FIELDS as STAGING_FIELDS
+from warehouse.staging import FieldKind as FieldKind
+from warehouse.staging import staging_schema as staging_schema
 
 # --------------------------------------------------------------------------------------------------------------
 # Code formats (see shared/docs/domain.md); used by validation and by the privacy layer.
@@ -118,7 +124,6 @@ D = pa.date32()
 F = pa.float64()
 I = pa.int64()  # noqa: E741 - a type alias, read as "int"
 B = pa.bool_()
-TS = pa.timestamp("s", tz="UTC")
 LIST_S = pa.list_(pa.string())
 
 SEX = ("M", "F", "U")
@@ -428,6 +433,20 @@ TABLES: dict[str, Table] = {
 }
 
 
+#: The id column of each entity type's table (``person`` → ``person_id``): the key of the table of that name.
+ENTITY_ID_COLUMN: dict[str, str] = {t: TABLES[t].key[0] for t in ENTITY_TYPES}
+
+
+def entity_type_column(table: str | Table) -> str | None:
+    """The column that names each row's entity type (one of :data:`ENTITY_TYPES`), if the table has one.
+
+    ``source_xref.entity_type`` is such a column: its table holds rows of every entity type. The validation
+    moves the row-count drift bound of such a table by the rows of entity types that are new.
+    """
+    t = TABLES[table] if isinstance(table, str) else table
+    return next((c.name for c in t.columns if c.values == ENTITY_TYPES), None)
+
+
 def arrow_schema(table: str | Table) -> pa.Schema:
     """The Arrow schema a canonical table is written with."""
     t = TABLES[table] if isinstance(table, str) else table
@@ -441,87 +460,3 @@ def schema_hash() -> str:
     """SHA-256 over every table's column names and types: changes whenever the contract changes."""
     spec = {t.name: [(c.name, str(c.type), c.nullable) for c in t.columns] for t in TABLES.values()}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Staging contract: the canonical input fields a feed's columns are mapped to.
-# --------------------------------------------------------------------------------------------------------------
-class FieldKind(StrEnum):
-    TEXT = "text"
-    DATE = "date"
-    FLOAT = "float"
-    BOOL = "bool"
-
-
-@dataclass(frozen=True)
-class StagingField:
-    name: str
-    kind: FieldKind
-    doc: str
-    #: An identifier written in digits (身份证号, 统一社会信用代码, 电话, record id): every digit counts, so a
-    #: spreadsheet number cell holding one must still have all of them (see ``connectors.rules``).
-    code: bool = False
-
-
-STAGING_FIELDS: dict[str, StagingField] = {
-    f.name: f
-    for f in (
-        StagingField("source_record_id", FieldKind.TEXT, "The record's id in its source.", code=True),
-        StagingField("record_date", FieldKind.DATE, "When the source last updated the record (for recency)."),
-        # person
-        StagingField("name", FieldKind.TEXT, "姓名"),
-        StagingField("id_number", FieldKind.TEXT, "身份证号 as given (normalised later).", code=True),
-        StagingField("sex", FieldKind.TEXT, "性别, after the feed's value map (M/F/U)."),
-        StagingField("birth_date", FieldKind.DATE, "出生日期"),
-        StagingField("ethnicity", FieldKind.TEXT, "民族"),
-        StagingField("phone", FieldKind.TEXT, "联系电话", code=True),
-        StagingField("population_type", FieldKind.TEXT, "人口类型: 户籍/流动/境外"),
-        StagingField(
-            "address", FieldKind.TEXT, "The address the record's relation points to (居住地址, 房屋地址...)."
-        ),
-        StagingField(
-            "address_relation", FieldKind.TEXT, "户籍 / 居住 / 产权: how the person relates to `address`."
-        ),
-        StagingField("hukou_address", FieldKind.TEXT, "户籍地址"),
-        # house
-        StagingField("house_use", FieldKind.TEXT, "房屋用途"),
-        StagingField("house_area", FieldKind.FLOAT, "建筑面积 m²"),
-        StagingField("rented", FieldKind.BOOL, "是否出租"),
-        # organisation
-        StagingField("org_name", FieldKind.TEXT, "单位名称"),
-        StagingField("credit_code", FieldKind.TEXT, "统一社会信用代码", code=True),
-        StagingField("legal_rep", FieldKind.TEXT, "法定代表人"),
-        StagingField("org_address", FieldKind.TEXT, "单位地址 (经营/注册)"),
-        StagingField("industry", FieldKind.TEXT, "行业"),
-        StagingField("org_status", FieldKind.TEXT, "登记状态"),
-        StagingField("established", FieldKind.DATE, "成立日期"),
-        # facility
-        StagingField("facility_type", FieldKind.TEXT, "设施类型"),
-        StagingField("facility_name", FieldKind.TEXT, "设施名称"),
-        StagingField("responsible", FieldKind.TEXT, "责任单位/人"),
-        StagingField("facility_status", FieldKind.TEXT, "设施状态"),
-        StagingField("lon", FieldKind.FLOAT, "经度"),
-        StagingField("lat", FieldKind.FLOAT, "纬度"),
-    )
-}
-
-# Columns every staged row carries besides its mapped fields.
-STAGING_META = (
-    ("_feed", S),
-    ("_raw_sha256", S),
-    ("_line", I),
-)
-
-_KIND_TYPES = {FieldKind.TEXT: S, FieldKind.DATE: D, FieldKind.FLOAT: F, FieldKind.BOOL: B}
-
-
-def staging_schema(fields: list[str] | tuple[str, ...]) -> pa.Schema:
-    """Arrow schema of a feed's staged Parquet: meta columns, then its mapped fields in contract order."""
-    unknown = set(fields) - set(STAGING_FIELDS)
-    if unknown:
-        raise KeyError(f"not staging fields: {sorted(unknown)}")
-    ordered = [f for f in STAGING_FIELDS if f in set(fields)]
-    return pa.schema(
-        [pa.field(n, t) for n, t in STAGING_META]
-        + [pa.field(n, _KIND_TYPES[STAGING_FIELDS[n].kind]) for n in ordered]
-    )

@@ -14,6 +14,10 @@ The order is what makes a killed run harmless:
 6. write ``CURRENT.tmp``, fsync, ``os.replace`` it over ``CURRENT``, fsync the folder: the switch;
 7. point the per-layer ``current`` symlinks at the new snapshot; prune old snapshots (never the current one).
 
+Steps 2 to 6 are the functions :func:`validate_or_block`, :func:`write_layers`, :func:`write_manifests`,
+:func:`install` (:func:`install_layer` per layer) and :func:`switch_current`, called in this order by
+:func:`publish`.
+
 A kill anywhere before step 6 leaves ``CURRENT`` naming the previous complete snapshot; at most an incoming
 folder or an unreferenced complete snapshot is left behind, which the next publish cleans or prunes.
 
@@ -32,7 +36,6 @@ import logging
 import os
 import re
 import shutil
-import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,7 +49,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from warehouse.errors import UserError
-from warehouse.files import sha256_file
+from warehouse.files import atomic_write_text, sha256_file
 from warehouse.privacy import PrivacyKeyError, keyed_hashes, scrub_json, to_layer
 from warehouse.read import (
     CURRENT_LINK,
@@ -62,7 +65,8 @@ from warehouse.read import (
     snapshot_path,
 )
 from warehouse.schema import TABLES, UNKNOWN_STREET, Layer, schema_hash
-from warehouse.validate import ValidationReport, validate_tables
+from warehouse.validate import validate_tables
+from warehouse.validation_report import ValidationReport
 
 if TYPE_CHECKING:
     from warehouse.settings import WarehouseSettings
@@ -82,10 +86,6 @@ INCOMING_PREFIX = ".incoming-"
 LOCK_FILE = ".publish.lock"
 LAYERS = (Layer.SHARED, Layer.RESTRICTED)
 _RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
-
-#: Test hook: ``GRIDHUB_TEST_CRASH_AT=<point>`` stops the process at that named point (see ``_crash_point``).
-CRASH_ENV = "GRIDHUB_TEST_CRASH_AT"
-CRASH_MARKER_ENV = "GRIDHUB_TEST_CRASH_MARKER"
 
 
 class PublishBlocked(UserError, RuntimeError):
@@ -121,29 +121,10 @@ class Snapshot:
         """The shared-layer folder of the snapshot."""
         return snapshot_path(self.warehouse_dir, self.run_id, Layer.SHARED)
 
-    def layer_path(self, layer: Layer | str) -> Path:
-        return snapshot_path(self.warehouse_dir, self.run_id, layer)
-
 
 # --------------------------------------------------------------------------------------------------------------
 # Durability helpers
 # --------------------------------------------------------------------------------------------------------------
-def _crash_point(name: str) -> None:
-    """Test hook for the kill tests: at the named point, announce it and wait to be SIGKILLed.
-
-    With ``GRIDHUB_TEST_CRASH_MARKER`` set, the process writes that file and sleeps, so the test itself
-    sends the SIGKILL; without it, the process SIGKILLs itself. Costs one environment lookup otherwise.
-    """
-    if os.environ.get(CRASH_ENV) != name:
-        return
-    marker = os.environ.get(CRASH_MARKER_ENV)
-    if marker:
-        Path(marker).write_text(name, encoding="utf-8")
-        while True:  # the test sends SIGKILL
-            time.sleep(0.05)
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
 def _fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -163,7 +144,7 @@ def _publish_lock(warehouse_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _write_json(path: Path, value: dict) -> None:
+def _write_json(path: Path, value: object) -> None:
     path.write_text(
         json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8"
     )
@@ -207,26 +188,22 @@ def table_parts(name: str, data: pa.Table) -> list[tuple[str, pa.Table]]:
     return [(f"{name}/{partition_folder(column, v)}/{DATA_FILE.format(0)}", parts[v]) for v in sorted(parts)]
 
 
-def _write_parquet(data: pa.Table, path: Path, crash_label: str) -> dict:
+def _write_parquet(data: pa.Table, path: Path) -> dict:
     """Write one file deterministically (fixed row groups and settings), fsync it, return its entry."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with pq.ParquetWriter(path, data.schema, **PARQUET_OPTIONS) as writer:
         if data.num_rows == 0:
             writer.write_table(data)
-        for i, start in enumerate(range(0, data.num_rows, ROW_GROUP_ROWS)):
+        for start in range(0, data.num_rows, ROW_GROUP_ROWS):
             writer.write_table(data.slice(start, ROW_GROUP_ROWS), row_group_size=ROW_GROUP_ROWS)
-            if i == 0:
-                _crash_point(f"mid_write:{crash_label}")
     _fsync_path(path)
     return {"sha256": sha256_file(path), "bytes": path.stat().st_size, "rows": data.num_rows}
 
 
-def _switch_pointer(warehouse_dir: Path, run_id: str) -> None:
-    tmp = warehouse_dir / f".{POINTER_FILE}.tmp-{os.getpid()}"
-    tmp.write_text(run_id + "\n", encoding="utf-8")
-    _fsync_path(tmp)
-    os.replace(tmp, warehouse_dir / POINTER_FILE)
-    _fsync_path(warehouse_dir)
+def switch_current(warehouse_dir: Path, run_id: str) -> None:
+    """Stage 6 of :func:`publish`, the switch: replace ``CURRENT`` by a file naming ``run_id``, durably (the new
+    file is fsynced before the replace, the folder after it). Readers see the old snapshot or the new one."""
+    atomic_write_text(warehouse_dir / POINTER_FILE, run_id + "\n", fsync=True)
 
 
 def _point_links(warehouse_dir: Path, run_id: str) -> None:
@@ -278,8 +255,8 @@ def _prune(warehouse_dir: Path, keep: int, current: str) -> list[str]:
     runs_dir = warehouse_dir / RUNS
     if runs_dir.is_dir():  # validation reports: those of kept snapshots plus the newest few attempts
         reports = sorted((p for p in runs_dir.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
-        others = [p for p in reports if p.name not in kept_runs]
-        for p in others[: max(0, len(others) - 2 * keep)]:
+        attempts = [p for p in reports if p.name not in kept_runs]
+        for p in attempts[: max(0, len(attempts) - 2 * keep)]:
             shutil.rmtree(p, ignore_errors=True)
     if removed:
         log.info("pruned snapshots %s (keeping %d)", sorted(set(removed)), keep)
@@ -296,7 +273,7 @@ def _content_hash(files: dict[str, dict[str, list[dict]]]) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# publish
+# publish and its stages
 # --------------------------------------------------------------------------------------------------------------
 def publish(
     warehouse_dir: Path,
@@ -313,98 +290,26 @@ def publish(
     Raises :class:`PublishBlocked` (``CURRENT`` untouched, Data Docs written under ``runs/<run_id>/``) when
     validation fails, :class:`~warehouse.privacy.PrivacyKeyError` for an empty key, :class:`PublishError` for
     a bad or conflicting run id, :class:`~warehouse.validate.SchemaMismatch` for tables that do not match
-    ``warehouse.schema``.
+    ``warehouse.schema``. The stages are the numbered steps of this module's docstring.
     """
-    if not hmac_key:
-        raise PrivacyKeyError(
-            f"the privacy layer needs a non-empty HMAC key (set ${settings.privacy.hmac_key_env})"
-        )
-    if not _RUN_ID.match(run_id):
-        raise PublishError(f"run id {run_id!r} is not path-safe: use gridhub.workspace.safe_run_id(run_id)")
+    _check_arguments(run_id, hmac_key, settings)
     warehouse_dir = Path(warehouse_dir)
     warehouse_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with _publish_lock(warehouse_dir):
-        _clean_leftovers(warehouse_dir)
-        previous_id = current_run_id(warehouse_dir)
-        if previous_id is not None:
-            _point_links(warehouse_dir, previous_id)  # repair links a killed publish may have left behind
-        previous = read_manifest(warehouse_dir, previous_id, Layer.RESTRICTED) if previous_id else None
-
-        report_dir = warehouse_dir / RUNS / run_id / "data_docs"
-        report = validate_tables(
-            tables,
-            previous=previous,
-            settings=settings,
-            grid_code_width=grid_code_width,
-            report_dir=report_dir,
-            title=f"gridhub warehouse validation — run {run_id}",
+        previous_id = _recover(warehouse_dir)
+        report = validate_or_block(
+            warehouse_dir, tables, run_id, previous_id, settings=settings, grid_code_width=grid_code_width
         )
-        if not report.success:
-            log.error(
-                "publish of run %s blocked by validation; %s",
-                run_id,
-                f"snapshot {previous_id} stays current" if previous_id else "nothing is published yet",
-            )
-            raise PublishBlocked(report)
-        _crash_point("validated")
-
         incoming = {
             layer: warehouse_dir / str(layer) / SNAPSHOTS / f"{INCOMING_PREFIX}{run_id}-{os.getpid()}"
             for layer in LAYERS
         }
-        files: dict[str, dict[str, list[dict]]] = {str(layer): {} for layer in LAYERS}
-        for name in TABLES:
-            ordered = _sorted_by_key(name, tables[name])
-            hashes = keyed_hashes(name, ordered, hmac_key)
-            for layer in LAYERS:
-                parts = table_parts(name, to_layer(name, ordered, layer, hmac_key, hashes))
-                files[str(layer)][name] = [
-                    {
-                        "path": rel,
-                        **_write_parquet(part, incoming[layer] / rel, crash_label=f"{layer}/{name}"),
-                    }
-                    for rel, part in parts
-                ]
-        _crash_point("data_written")
-
-        manifest = {
-            "format": MANIFEST_FORMAT,
-            "run_id": run_id,
-            "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-            "schema_hash": schema_hash(),
-            "content_sha256": _content_hash(files),
-            "row_counts": {name: tables[name].num_rows for name in TABLES},
-            "tables": {
-                name: {
-                    "rows": tables[name].num_rows,
-                    "key": list(TABLES[name].key),
-                    "partition_by": list(TABLES[name].partition_by),
-                    "files": {layer: files[layer][name] for layer in files},
-                }
-                for name in TABLES
-            },
-            "path": str(snapshot_path(warehouse_dir, run_id, Layer.SHARED)),
-            "layers": {str(layer): str(snapshot_path(warehouse_dir, run_id, layer)) for layer in LAYERS},
-            "data_docs": str(report.data_docs_path) if report.data_docs_path else None,
-            "validation": {
-                "success": True,
-                "expectations": len(report.results),
-                "seconds": round(report.seconds, 3),
-            },
-            "lineage": lineage,
-        }
-        for layer in LAYERS:
-            shown = scrub_json(manifest) if layer is Layer.SHARED else manifest
-            _write_json(incoming[layer] / MANIFEST, shown)
-            for d in {incoming[layer], *(p for p in incoming[layer].rglob("*") if p.is_dir())}:
-                _fsync_path(d)
-        _crash_point("manifest_written")
-
-        reused = _install(warehouse_dir, run_id, incoming, manifest["content_sha256"])
-        _crash_point("before_switch")
-        _switch_pointer(warehouse_dir, run_id)
-        _crash_point("after_switch")
+        files = write_layers(tables, incoming, hmac_key)
+        manifest = _manifest(warehouse_dir, tables, run_id, files, report, lineage)
+        write_manifests(incoming, manifest)
+        reused = install(warehouse_dir, run_id, incoming, manifest["content_sha256"])
+        switch_current(warehouse_dir, run_id)
         _point_links(warehouse_dir, run_id)
         _prune(warehouse_dir, settings.keep_snapshots, run_id)
 
@@ -427,26 +332,144 @@ def publish(
     )
 
 
-def _install(warehouse_dir: Path, run_id: str, incoming: dict[Layer, Path], content: str) -> bool:
-    """Rename the incoming folders into place; True when an identical snapshot already was there."""
+def _check_arguments(run_id: str, hmac_key: bytes, settings: WarehouseSettings) -> None:
+    if not hmac_key:
+        raise PrivacyKeyError(
+            f"the privacy layer needs a non-empty HMAC key (set ${settings.privacy.hmac_key_env})"
+        )
+    if not _RUN_ID.match(run_id):
+        raise PublishError(f"run id {run_id!r} is not path-safe: use gridhub.workspace.safe_run_id(run_id)")
+
+
+def _recover(warehouse_dir: Path) -> str | None:
+    """Stage 1 (under the lock): clean what killed publishes left, repair the links; the current run id."""
+    _clean_leftovers(warehouse_dir)
+    previous_id = current_run_id(warehouse_dir)
+    if previous_id is not None:
+        _point_links(warehouse_dir, previous_id)  # repair links a killed publish may have left behind
+    return previous_id
+
+
+def validate_or_block(
+    warehouse_dir: Path,
+    tables: dict[str, pa.Table],
+    run_id: str,
+    previous_id: str | None,
+    *,
+    settings: WarehouseSettings,
+    grid_code_width: int,
+) -> ValidationReport:
+    """Stage 2, the gate: validate against the current snapshot ``previous_id``; raise :class:`PublishBlocked`
+    on any failed expectation. The Data Docs go to ``runs/<run_id>/data_docs`` either way."""
+    previous = read_manifest(warehouse_dir, previous_id, Layer.RESTRICTED) if previous_id else None
+    report = validate_tables(
+        tables,
+        previous=previous,
+        settings=settings,
+        grid_code_width=grid_code_width,
+        report_dir=warehouse_dir / RUNS / run_id / "data_docs",
+        title=f"gridhub warehouse validation — run {run_id}",
+    )
+    if not report.success:
+        log.error(
+            "publish of run %s blocked by validation; %s",
+            run_id,
+            f"snapshot {previous_id} stays current" if previous_id else "nothing is published yet",
+        )
+        raise PublishBlocked(report)
+    return report
+
+
+def write_layers(
+    tables: dict[str, pa.Table], incoming: dict[Layer, Path], hmac_key: bytes
+) -> dict[str, dict[str, list[dict]]]:
+    """Stage 3: every table of both layers into its incoming folder, each file fsynced. Returns the file
+    entries (``{layer: {table: [{path, sha256, bytes, rows}]}}``) for the manifest."""
+    files: dict[str, dict[str, list[dict]]] = {str(layer): {} for layer in LAYERS}
+    for name in TABLES:
+        ordered = _sorted_by_key(name, tables[name])
+        hashes = keyed_hashes(name, ordered, hmac_key)
+        for layer in LAYERS:
+            parts = table_parts(name, to_layer(name, ordered, layer, hmac_key, hashes))
+            files[str(layer)][name] = [
+                {"path": rel, **_write_parquet(part, incoming[layer] / rel)} for rel, part in parts
+            ]
+    return files
+
+
+def _manifest(
+    warehouse_dir: Path,
+    tables: dict[str, pa.Table],
+    run_id: str,
+    files: dict[str, dict[str, list[dict]]],
+    report: ValidationReport,
+    lineage: dict,
+) -> dict:
+    """The snapshot's ``manifest.json`` (restricted form; the shared copy is scrubbed when written)."""
+    return {
+        "format": MANIFEST_FORMAT,
+        "run_id": run_id,
+        "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+        "schema_hash": schema_hash(),
+        "content_sha256": _content_hash(files),
+        "row_counts": {name: tables[name].num_rows for name in TABLES},
+        "tables": {
+            name: {
+                "rows": tables[name].num_rows,
+                "key": list(TABLES[name].key),
+                "partition_by": list(TABLES[name].partition_by),
+                "files": {layer: files[layer][name] for layer in files},
+            }
+            for name in TABLES
+        },
+        "path": str(snapshot_path(warehouse_dir, run_id, Layer.SHARED)),
+        "layers": {str(layer): str(snapshot_path(warehouse_dir, run_id, layer)) for layer in LAYERS},
+        "data_docs": str(report.data_docs_path) if report.data_docs_path else None,
+        "validation": {
+            "success": True,
+            "expectations": len(report.results),
+            "seconds": round(report.seconds, 3),
+        },
+        "lineage": lineage,
+    }
+
+
+def write_manifests(incoming: dict[Layer, Path], manifest: dict) -> None:
+    """Stage 4: ``manifest.json`` into each incoming folder (scrubbed in shared), then fsync every folder."""
+    for layer in LAYERS:
+        shown = scrub_json(manifest) if layer is Layer.SHARED else manifest
+        _write_json(incoming[layer] / MANIFEST, shown)
+        for d in {incoming[layer], *(p for p in incoming[layer].rglob("*") if p.is_dir())}:
+            _fsync_path(d)
+
+
+def install(warehouse_dir: Path, run_id: str, incoming: dict[Layer, Path], content: str) -> bool:
+    """Stage 5: rename the incoming folders into place, one layer after the other (:func:`install_layer`);
+    True when an identical snapshot already was there."""
     reused = False
     for layer in LAYERS:
-        final = snapshot_path(warehouse_dir, run_id, layer)
-        if final.exists():
-            try:
-                existing = json.loads((final / MANIFEST).read_text(encoding="utf-8")).get("content_sha256")
-            except (OSError, ValueError):
-                existing = None
-            if existing != content:
-                shutil.rmtree(incoming[layer], ignore_errors=True)
-                raise PublishError(
-                    f"run {run_id} is already published in {final} with different content; a run id must "
-                    "identify its inputs (derive it from the input fingerprint)"
-                )
-            shutil.rmtree(incoming[layer])
-            reused = True
-            continue
-        os.rename(incoming[layer], final)
-        _fsync_path(final.parent)
-        _crash_point(f"installed:{layer}")
+        reused = install_layer(warehouse_dir, run_id, layer, incoming[layer], content) or reused
     return reused
+
+
+def install_layer(warehouse_dir: Path, run_id: str, layer: Layer, incoming: Path, content: str) -> bool:
+    """Rename one layer's incoming folder to ``<layer>/snapshots/<run_id>`` and fsync its parent. True (and the
+    incoming folder dropped) when that snapshot exists with the same ``content_sha256``; :class:`PublishError`
+    when it exists with other content."""
+    final = snapshot_path(warehouse_dir, run_id, layer)
+    if final.exists():
+        try:
+            existing = json.loads((final / MANIFEST).read_text(encoding="utf-8")).get("content_sha256")
+        except (OSError, ValueError):
+            existing = None
+        if existing != content:
+            shutil.rmtree(incoming, ignore_errors=True)
+            raise PublishError(
+                f"run {run_id} is already published in {final} with different content; a run id must "
+                "identify its inputs (derive it from the input fingerprint)"
+            )
+        shutil.rmtree(incoming)
+        return True
+    os.rename(incoming, final)
+    _fsync_path(final.parent)
+    return False

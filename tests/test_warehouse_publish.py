@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from synth_tables import synthetic_tables
 
 from warehouse import (
     NoSnapshot,
@@ -31,8 +33,6 @@ from warehouse import (
 from warehouse.privacy import key_column
 from warehouse.schema import TABLES, arrow_schema
 from warehouse.settings import WarehouseSettings
-from warehouse.snapshot import CRASH_ENV, CRASH_MARKER_ENV
-from warehouse.synthetic import synthetic_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = b"gridhub-test-key-0123456789abcdef"
@@ -266,9 +266,71 @@ CRASH_POINTS = [
 ]
 
 
+def _wait_for_kill(marker: str) -> None:
+    Path(marker).write_text("reached", encoding="utf-8")
+    while True:  # the test sends SIGKILL
+        time.sleep(0.05)
+
+
+def _is_incoming_file_of(where: object, layer: str, table: str) -> bool:
+    """Whether ``where`` is a file of ``table`` in ``<layer>/snapshots/.incoming-*/``."""
+    parts = Path(str(where)).parts
+    return any(
+        parts[i - 1 : i + 1] == (layer, "snapshots")
+        and parts[i + 1].startswith(".incoming-")
+        and parts[i + 2] == table
+        for i in range(1, len(parts) - 2)
+    )
+
+
+def arm_crash(point: str, marker: str) -> None:
+    """Make the publish this process runs next stop at ``point``: write ``marker``, then wait for SIGKILL.
+
+    Run in the child process only (it changes ``warehouse.snapshot`` and pyarrow for good). The points are
+    the publish stages of :mod:`warehouse.snapshot`: ``mid_write:<layer>/<table>`` (the first row group of that
+    table's first file written, no Parquet footer yet), ``data_written`` (after ``write_layers``),
+    ``manifest_written`` (after ``write_manifests``), ``installed:<layer>`` (after ``install_layer`` of that
+    layer), ``before_switch`` and ``after_switch`` (around ``switch_current``).
+    """
+    from warehouse import snapshot
+
+    stop = functools.partial(_wait_for_kill, marker)
+    if point.startswith("mid_write:"):
+        layer, table = point.removeprefix("mid_write:").split("/")
+
+        class CrashingWriter(pq.ParquetWriter):
+            def __init__(self, where, *args, **kwargs):
+                super().__init__(where, *args, **kwargs)
+                self.watched = _is_incoming_file_of(where, layer, table)
+
+            def write_table(self, data, row_group_size=None):
+                super().write_table(data, row_group_size=row_group_size)
+                if self.watched and data.num_rows:
+                    stop()
+
+        pq.ParquetWriter = CrashingWriter  # warehouse.snapshot writes through pq.ParquetWriter
+        return
+    stage, before, layer = {
+        "data_written": ("write_layers", False, None),
+        "manifest_written": ("write_manifests", False, None),
+        "before_switch": ("switch_current", True, None),
+        "after_switch": ("switch_current", False, None),
+    }.get(point) or ("install_layer", False, point.removeprefix("installed:"))
+    real = getattr(snapshot, stage)
+
+    def crashing(*args, **kwargs):
+        if before:
+            stop()
+        result = real(*args, **kwargs)
+        if layer is None or args[2] == layer:  # install_layer(warehouse_dir, run_id, layer, ...)
+            stop()
+        return result
+
+    setattr(snapshot, stage, crashing)
+
+
 def _child(wh: str, tables: dict, point: str, marker: str) -> None:
-    os.environ[CRASH_ENV] = point
-    os.environ[CRASH_MARKER_ENV] = marker
+    arm_crash(point, marker)
     _publish(Path(wh), tables, "r2")
     os._exit(0)  # reaching here means the crash point was never hit
 
@@ -360,12 +422,13 @@ def test_sigkill_of_a_fresh_interpreter_mid_write(published, changed, tmp_path):
     code = (
         "import sys, pyarrow.parquet as pq; from pathlib import Path; from warehouse.settings import WarehouseSettings;"
         "from warehouse import publish; from warehouse.schema import TABLES;"
+        f"sys.path.insert(0, {str(ROOT / 'tests')!r}); from test_warehouse_publish import arm_crash;"
+        f"arm_crash('mid_write:restricted/person', {str(marker)!r});"
         f"t = {{n: pq.read_table(Path({str(inputs)!r}) / f'{{n}}.parquet') for n in TABLES}};"
         f"publish(Path({str(wh)!r}), t, run_id='r2', lineage={{}}, settings=WarehouseSettings(),"
         f" grid_code_width=15, hmac_key={KEY!r})"
     )
-    env = {**os.environ, CRASH_ENV: "mid_write:restricted/person", CRASH_MARKER_ENV: str(marker)}
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env)
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
     try:
         deadline = time.monotonic() + 120
         while not marker.exists():

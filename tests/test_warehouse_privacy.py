@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from synth_tables import synthetic_tables
 
 from warehouse import PrivacyKeyError, connect, layer_schema, publish, read_table
 from warehouse.privacy import (
@@ -24,7 +25,6 @@ from warehouse.privacy import (
 )
 from warehouse.schema import TABLES, PIIKind
 from warehouse.settings import WarehouseSettings
-from warehouse.synthetic import synthetic_tables
 
 KEY = b"privacy-test-key-with-enough-entropy"
 

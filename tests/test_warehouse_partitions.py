@@ -14,13 +14,13 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from synth_tables import synthetic_tables
 
 from warehouse import PublishBlocked, connect, current_manifest, publish, read_table
 from warehouse.privacy import layer_schema
 from warehouse.read import table_files
 from warehouse.schema import TABLES, UNKNOWN_STREET, street_codes
 from warehouse.settings import WarehouseSettings
-from warehouse.synthetic import synthetic_tables
 
 KEY = b"gridhub-test-key-0123456789abcdef"
 STREETS = ("440106001", "440106002", "440106101")

@@ -1,5 +1,8 @@
 """Synthetic canonical tables that pass validation: for the warehouse tests and ``bench/validate.py``.
 
+Test data, not shipped with the ``warehouse`` package: tests import it as ``synth_tables`` (``tests/`` is on
+``sys.path`` under pytest) and ``bench/validate.py`` puts ``tests/`` on ``sys.path`` itself.
+
 Not a sample district (that is :mod:`gridhub.sample`, which goes through the whole pipeline): these are the
 *output* tables of a resolve run, built directly and vectorised (numpy / Arrow), so a million-person table
 takes seconds. Every ID number carries a correct GB 11643 check digit, every credit code a correct GB 32100
@@ -9,6 +12,8 @@ used as a department's record ids.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -118,30 +123,46 @@ def _table(name: str, columns: dict[str, pa.Array]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def synthetic_tables(
-    persons: int = 1_000, *, seed: int = 7, grid_code_width: int = 15
-) -> dict[str, pa.Table]:
-    """Every canonical table, consistent and valid, sized around ``persons`` residents."""
-    rng = np.random.default_rng(seed)
-    n_grid = max(2, persons // 1_200 + 1)
-    n_micro = n_grid * 2
-    n_addr = max(3, persons // 3)
-    n_house = n_addr
-    n_org = max(2, persons // 40)
-    n_fac = max(2, persons // 200)
-    street_width = grid_code_width - len(DISTRICT)  # street 3 + community 3 + sequence (width - 12)
+@dataclass
+class _Arrays:
+    """What one synthetic warehouse is built around: its sizes, and the arrays several tables share."""
 
-    # grids: district 6 + street/community digits + sequence; micro grids add 3 digits to their parent
+    persons: int
+    n_grid: int
+    n_addr: int
+    n_org: int
+    n_fac: int
+    grid_code_width: int
+    division: str = DISTRICT + "001001"
+    grid_codes: pa.Array | None = None
+    address_code: pa.Array | None = None
+    addr_grid: pa.Array | None = None
+    addr_street: pa.Array | None = None
+    standard_text: pa.Array | None = None
+    house_id: pa.Array | None = None
+    org_id: pa.Array | None = None
+    org_addr: pa.Array | None = None
+    org_credit: pa.Array | None = None
+    person_id: pa.Array | None = None
+    id_number: pa.Array | None = None
+    residence_idx: np.ndarray | None = None
+    employer: pa.Array | None = None
+
+
+def _grid(a: _Arrays) -> pa.Table:
+    """Grids: district 6 + street/community digits + sequence; micro grids add 3 digits to their parent."""
+    n_grid, n_micro = a.n_grid, a.n_grid * 2
+    street_width = a.grid_code_width - len(DISTRICT)  # street 3 + community 3 + sequence (width - 12)
     basic = _join(DISTRICT, _numbered("", n_grid, street_width, start=1001))
     parent_idx = np.repeat(np.arange(n_grid), 2)
     micro_seq = pa.array(np.arange(n_micro, dtype=np.int64) % 2 + 1).cast(pa.string())  # 001, 002 per parent
     micro = _join(pc.take(basic, pa.array(parent_idx)), pc.utf8_lpad(micro_seq, 3, "0"))
-    grid_codes = pa.concat_arrays([basic, micro])
+    a.grid_codes = pa.concat_arrays([basic, micro])
     n_grids = n_grid + n_micro
-    grid = _table(
+    return _table(
         "grid",
         {
-            "grid_code": grid_codes,
+            "grid_code": a.grid_codes,
             "name": _join(_numbered("天河網格", n_grids, 4)),  # 繁体 on purpose: text is text
             "grid_type": pa.array(["基础网格"] * n_grid + ["微网格"] * n_micro),
             "parent_grid_code": pa.concat_arrays(
@@ -152,16 +173,18 @@ def synthetic_tables(
         },
     )
 
-    address_code = _numbered("A", n_addr, 10)
-    addr_grid = _pick(rng, grid_codes, n_addr)
+
+def _address(rng: np.random.Generator, a: _Arrays) -> pa.Table:
+    n_addr = a.n_addr
+    a.address_code = _numbered("A", n_addr, 10)
+    a.addr_grid = _pick(rng, a.grid_codes, n_addr)
     rooms = pa.array(rng.integers(101, 2600, size=n_addr)).cast(pa.string())
-    division = DISTRICT + "001001"
-    addr_street = street_codes(addr_grid, pa.array([division] * n_addr))
+    a.addr_street = street_codes(a.addr_grid, pa.array([a.division] * n_addr))
     address = _table(
         "address",
         {
-            "address_code": address_code,
-            "division_code": pa.array([division] * n_addr),
+            "address_code": a.address_code,
+            "division_code": pa.array([a.division] * n_addr),
             "province": pa.array(["广东省"] * n_addr),
             "city": pa.array(["广州市"] * n_addr),
             "district": pa.array(["天河区"] * n_addr),
@@ -169,51 +192,62 @@ def synthetic_tables(
             "house_number": pa.array(rng.integers(1, 300, size=n_addr)).cast(pa.string()),
             "room": rooms,
             "standard_text": _join("广东省广州市天河区天河路", rooms, "房"),
-            "grid_code": addr_grid,
-            "street_code": addr_street,
+            "grid_code": a.addr_grid,
+            "street_code": a.addr_street,
             "lon": pa.array(113.3 + rng.random(n_addr) * 0.1),
             "lat": pa.array(23.1 + rng.random(n_addr) * 0.1),
         },
     )
+    a.standard_text = address.column("standard_text")
+    return address
 
-    house_id = _numbered("H", n_house, 12)
-    house = _table(
+
+def _house(rng: np.random.Generator, a: _Arrays) -> pa.Table:
+    n_house = a.n_addr
+    a.house_id = _numbered("H", n_house, 12)
+    return _table(
         "house",
         {
-            "house_id": house_id,
-            "address_code": address_code,
-            "address_text": address.column("standard_text"),
+            "house_id": a.house_id,
+            "address_code": a.address_code,
+            "address_text": a.standard_text,
             "use": _choice(rng, ["住宅", "商业"], n_house),
             "area": pa.array(rng.uniform(30, 180, size=n_house)),
             "rented": pa.array(rng.random(n_house) < 0.3),
-            "grid_code": addr_grid,
-            "street_code": addr_street,
+            "grid_code": a.addr_grid,
+            "street_code": a.addr_street,
             "sources": _list_of("zhujian_house", n_house),
         },
     )
 
-    org_id = _numbered("O", n_org, 12)
-    org_addr = _pick(rng, address_code, n_org)
-    org_credit = credit_codes(rng, n_org)
-    org_grid = _pick(rng, grid_codes, n_org)
-    organisation = _table(
+
+def _organisation(rng: np.random.Generator, a: _Arrays) -> pa.Table:
+    n_org = a.n_org
+    a.org_id = _numbered("O", n_org, 12)
+    a.org_addr = _pick(rng, a.address_code, n_org)
+    a.org_credit = credit_codes(rng, n_org)
+    org_grid = _pick(rng, a.grid_codes, n_org)
+    return _table(
         "organisation",
         {
-            "org_id": org_id,
-            "credit_code": org_credit,
+            "org_id": a.org_id,
+            "credit_code": a.org_credit,
             "name": _numbered("广州天河科技有限公司", n_org, 5),
             "org_type": pa.array(["企业"] * n_org),
-            "address_code": org_addr,
+            "address_code": a.org_addr,
             "grid_code": org_grid,
-            "street_code": street_codes(org_grid, pa.array([division] * n_org)),
+            "street_code": street_codes(org_grid, pa.array([a.division] * n_org)),
             "sources": _list_of("shichang_org", n_org),
         },
     )
 
+
+def _facility(rng: np.random.Generator, a: _Arrays) -> pa.Table:
+    n_fac = a.n_fac
     fac_type = _choice(rng, ["消防栓", "摄像头", "应急避难所"], n_fac)
-    fac_address = _pick(rng, address_code, n_fac, null_share=0.2)
-    fac_grid = _pick(rng, grid_codes, n_fac)
-    facility = _table(
+    fac_address = _pick(rng, a.address_code, n_fac, null_share=0.2)
+    fac_grid = _pick(rng, a.grid_codes, n_fac)
+    return _table(
         "facility",
         {
             "facility_id": _numbered("F", n_fac, 12),
@@ -225,17 +259,19 @@ def synthetic_tables(
         },
     )
 
-    person_id = _numbered("P", persons, 12)
-    id_number = resident_ids(rng, persons)
-    residence_idx = rng.integers(0, n_house, size=persons)
-    residence = pc.take(house_id, pa.array(residence_idx))
-    employer = _pick(rng, org_id, persons, null_share=0.4)
-    person = _table(
+
+def _person(rng: np.random.Generator, a: _Arrays) -> pa.Table:
+    persons = a.persons
+    a.person_id = _numbered("P", persons, 12)
+    a.id_number = resident_ids(rng, persons)
+    a.residence_idx = rng.integers(0, a.n_addr, size=persons)
+    a.employer = _pick(rng, a.org_id, persons, null_share=0.4)
+    return _table(
         "person",
         {
-            "person_id": person_id,
+            "person_id": a.person_id,
             "id_type": pa.array(["居民身份证"] * persons),
-            "id_number": id_number,
+            "id_number": a.id_number,
             "name": _join(
                 _choice(rng, ["张", "王", "李", "陳", "歐陽"], persons),
                 _choice(rng, ["伟", "芳", "國強"], persons),
@@ -244,61 +280,64 @@ def synthetic_tables(
             "phone": pc.if_else(
                 pa.array(rng.random(persons) < 0.8), mobiles(rng, persons), pa.scalar(None, pa.string())
             ),
-            "hukou_address_code": _pick(rng, address_code, persons, null_share=0.1),
-            "residence_house_id": residence,
+            "hukou_address_code": _pick(rng, a.address_code, persons, null_share=0.1),
+            "residence_house_id": pc.take(a.house_id, pa.array(a.residence_idx)),
             "population_type": _choice(rng, ["户籍", "流动"], persons),
             "separated": pa.array(rng.random(persons) < 0.1),
-            "employer_org_id": employer,
-            "grid_code": pc.take(addr_grid, pa.array(residence_idx)),
-            "street_code": pc.take(addr_street, pa.array(residence_idx)),
+            "employer_org_id": a.employer,
+            "grid_code": pc.take(a.addr_grid, pa.array(a.residence_idx)),
+            "street_code": pc.take(a.addr_street, pa.array(a.residence_idx)),
             "sources": _list_of("gongan_hukou", persons),
         },
     )
 
-    person_house = _table(
-        "person_house",
-        {
-            "person_id": person_id,
-            "house_id": residence,
-            "relation": pa.array(["居住"] * persons),
-            "is_current": pa.array(np.ones(persons, dtype=bool)),
-            "street_code": pc.take(addr_street, pa.array(residence_idx)),
-        },
-    )
-    employed = pc.is_valid(employer)
-    person_organisation = _table(
-        "person_organisation",
-        {
-            "person_id": person_id.filter(employed),
-            "org_id": employer.filter(employed),
-            "relation": pa.array(["就业"] * pc.sum(employed).as_py() if persons else [], pa.string()),
-        },
-    )
-    organisation_address = _table(
-        "organisation_address",
-        {
-            "org_id": org_id,
-            "address_code": org_addr,
-            "relation": pa.array(["注册"] * n_org),
-        },
-    )
-    source_xref = _table(
-        "source_xref",
-        {
-            # the police feed keys its records by ID number: the shared layer must scrub them
-            "feed": pa.array(["gongan_hukou"] * persons + ["shichang_org"] * n_org),
-            "source_record_id": pa.concat_arrays(
-                [id_number, organisation.column("credit_code").combine_chunks()]
-            ),
-            "entity_type": pa.array(["person"] * persons + ["organisation"] * n_org),
-            "entity_id": pa.concat_arrays([person_id, org_id]),
-            "score": pa.array(np.ones(persons + n_org)),
-            "method": pa.array(["id_exact"] * (persons + n_org)),
-            "line": pa.array(np.arange(persons + n_org, dtype=np.int64) + 2),
-        },
-    )
 
-    raw_ids = id_number.slice(0, 3).to_pylist() + ["44010619900101123X"] * 3
+def _relations(a: _Arrays) -> dict[str, pa.Table]:
+    """person_house, person_organisation, organisation_address and source_xref of the entities above."""
+    persons, n_org = a.persons, a.n_org
+    employed = pc.is_valid(a.employer)
+    return {
+        "person_house": _table(
+            "person_house",
+            {
+                "person_id": a.person_id,
+                "house_id": pc.take(a.house_id, pa.array(a.residence_idx)),
+                "relation": pa.array(["居住"] * persons),
+                "is_current": pa.array(np.ones(persons, dtype=bool)),
+                "street_code": pc.take(a.addr_street, pa.array(a.residence_idx)),
+            },
+        ),
+        "person_organisation": _table(
+            "person_organisation",
+            {
+                "person_id": a.person_id.filter(employed),
+                "org_id": a.employer.filter(employed),
+                "relation": pa.array(["就业"] * pc.sum(employed).as_py() if persons else [], pa.string()),
+            },
+        ),
+        "organisation_address": _table(
+            "organisation_address",
+            {"org_id": a.org_id, "address_code": a.org_addr, "relation": pa.array(["注册"] * n_org)},
+        ),
+        "source_xref": _table(
+            "source_xref",
+            {
+                # the police feed keys its records by ID number: the shared layer must scrub them
+                "feed": pa.array(["gongan_hukou"] * persons + ["shichang_org"] * n_org),
+                "source_record_id": pa.concat_arrays([a.id_number, a.org_credit.cast(pa.string())]),
+                "entity_type": pa.array(["person"] * persons + ["organisation"] * n_org),
+                "entity_id": pa.concat_arrays([a.person_id, a.org_id]),
+                "score": pa.array(np.ones(persons + n_org)),
+                "method": pa.array(["id_exact"] * (persons + n_org)),
+                "line": pa.array(np.arange(persons + n_org, dtype=np.int64) + 2),
+            },
+        ),
+    }
+
+
+def _queues(rng: np.random.Generator, a: _Arrays) -> dict[str, pa.Table]:
+    """quarantine, address_review and field_issue rows carrying raw ID numbers and phones in their text."""
+    raw_ids = a.id_number.slice(0, 3).to_pylist() + ["44010619900101123X"] * 3
     raw_phones = mobiles(rng, 3).to_pylist() + ["13800138000"] * 3
     full_width = raw_ids[0].translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
     quarantine = _table(
@@ -332,6 +371,41 @@ def synthetic_tables(
             "status": pa.array(["unmatched", "ambiguous"]),
         },
     )
+    field_issue = _table(
+        "field_issue",
+        {
+            "feed": pa.array(["renshe_insured"]),
+            "source_record_id": pa.array(["RS-77"]),
+            "field": pa.array(["id_number"]),
+            "reason_code": pa.array(["invalid_id_number"]),
+            "original_value": pa.array([raw_ids[1][:17] + ("1" if raw_ids[1][17] != "1" else "2")]),
+        },
+    )
+    return {"quarantine": quarantine, "address_review": address_review, "field_issue": field_issue}
+
+
+def synthetic_tables(
+    persons: int = 1_000, *, seed: int = 7, grid_code_width: int = 15
+) -> dict[str, pa.Table]:
+    """Every canonical table, consistent and valid, sized around ``persons`` residents.
+
+    The tables are drawn in one fixed order from one generator, so a seed always gives the same tables.
+    """
+    rng = np.random.default_rng(seed)
+    a = _Arrays(
+        persons=persons,
+        n_grid=max(2, persons // 1_200 + 1),
+        n_addr=max(3, persons // 3),
+        n_org=max(2, persons // 40),
+        n_fac=max(2, persons // 200),
+        grid_code_width=grid_code_width,
+    )
+    grid = _grid(a)
+    address = _address(rng, a)
+    house = _house(rng, a)
+    organisation = _organisation(rng, a)
+    facility = _facility(rng, a)
+    person = _person(rng, a)
     tables = {
         "address": address,
         "grid": grid,
@@ -339,24 +413,9 @@ def synthetic_tables(
         "house": house,
         "organisation": organisation,
         "facility": facility,
-        "person_house": person_house,
-        "person_organisation": person_organisation,
-        "organisation_address": organisation_address,
-        "source_xref": source_xref,
-        "quarantine": quarantine,
-        "address_review": address_review,
+        **_relations(a),
+        **_queues(rng, a),
     }
-    if "field_issue" in TABLES:
-        tables["field_issue"] = _table(
-            "field_issue",
-            {
-                "feed": pa.array(["renshe_insured"]),
-                "source_record_id": pa.array(["RS-77"]),
-                "field": pa.array(["id_number"]),
-                "reason_code": pa.array(["invalid_id_number"]),
-                "original_value": pa.array([raw_ids[1][:17] + ("1" if raw_ids[1][17] != "1" else "2")]),
-            },
-        )
     for name in TABLES:  # tables other engineers add to the schema later arrive empty
         tables.setdefault(name, arrow_schema(name).empty_table())
     return tables

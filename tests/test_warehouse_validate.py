@@ -6,12 +6,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from synth_tables import credit_codes, resident_ids, synthetic_tables
 
-from warehouse._codes import credit_code_valid, resident_id_valid
 from warehouse.checkchars import credit_code_check_char, resident_id_check_char
+from warehouse.codes import credit_code_valid, resident_id_valid
 from warehouse.schema import TABLES
 from warehouse.settings import WarehouseSettings
-from warehouse.synthetic import credit_codes, resident_ids, synthetic_tables
 from warehouse.validate import (
     DRIFT_EXEMPT,
     SchemaMismatch,

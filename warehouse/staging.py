@@ -1,0 +1,101 @@
+"""The staging contract: the canonical input fields a department feed may map its columns to (暂存层).
+
+Staging only renames and casts (like dbt's ``stg_`` models): a feed's ``columns`` map its headers to the fields
+of :data:`STAGING_FIELDS`, and its staged Parquet has the schema :func:`staging_schema` gives. The warehouse
+tables of :mod:`warehouse.schema` hold the resolved entities; this module holds what comes before them.
+:mod:`warehouse.schema` re-exports these names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import pyarrow as pa
+
+S = pa.string()
+D = pa.date32()
+F = pa.float64()
+I = pa.int64()  # noqa: E741 - a type alias, read as "int"
+B = pa.bool_()
+
+
+class FieldKind(StrEnum):
+    TEXT = "text"
+    DATE = "date"
+    FLOAT = "float"
+    BOOL = "bool"
+
+
+@dataclass(frozen=True)
+class StagingField:
+    name: str
+    kind: FieldKind
+    doc: str
+    #: An identifier written in digits (身份证号, 统一社会信用代码, 电话, record id): every digit counts, so a
+    #: spreadsheet number cell holding one must still have all of them (see ``connectors.rules``).
+    code: bool = False
+
+
+STAGING_FIELDS: dict[str, StagingField] = {
+    f.name: f
+    for f in (
+        StagingField("source_record_id", FieldKind.TEXT, "The record's id in its source.", code=True),
+        StagingField("record_date", FieldKind.DATE, "When the source last updated the record (for recency)."),
+        # person
+        StagingField("name", FieldKind.TEXT, "姓名"),
+        StagingField("id_number", FieldKind.TEXT, "身份证号 as given (normalised later).", code=True),
+        StagingField("sex", FieldKind.TEXT, "性别, after the feed's value map (M/F/U)."),
+        StagingField("birth_date", FieldKind.DATE, "出生日期"),
+        StagingField("ethnicity", FieldKind.TEXT, "民族"),
+        StagingField("phone", FieldKind.TEXT, "联系电话", code=True),
+        StagingField("population_type", FieldKind.TEXT, "人口类型: 户籍/流动/境外"),
+        StagingField(
+            "address", FieldKind.TEXT, "The address the record's relation points to (居住地址, 房屋地址...)."
+        ),
+        StagingField(
+            "address_relation", FieldKind.TEXT, "户籍 / 居住 / 产权: how the person relates to `address`."
+        ),
+        StagingField("hukou_address", FieldKind.TEXT, "户籍地址"),
+        # house
+        StagingField("house_use", FieldKind.TEXT, "房屋用途"),
+        StagingField("house_area", FieldKind.FLOAT, "建筑面积 m²"),
+        StagingField("rented", FieldKind.BOOL, "是否出租"),
+        # organisation
+        StagingField("org_name", FieldKind.TEXT, "单位名称"),
+        StagingField("credit_code", FieldKind.TEXT, "统一社会信用代码", code=True),
+        StagingField("legal_rep", FieldKind.TEXT, "法定代表人"),
+        StagingField("org_address", FieldKind.TEXT, "单位地址 (经营/注册)"),
+        StagingField("industry", FieldKind.TEXT, "行业"),
+        StagingField("org_status", FieldKind.TEXT, "登记状态"),
+        StagingField("established", FieldKind.DATE, "成立日期"),
+        # facility
+        StagingField("facility_type", FieldKind.TEXT, "设施类型"),
+        StagingField("facility_name", FieldKind.TEXT, "设施名称"),
+        StagingField("responsible", FieldKind.TEXT, "责任单位/人"),
+        StagingField("facility_status", FieldKind.TEXT, "设施状态"),
+        StagingField("lon", FieldKind.FLOAT, "经度"),
+        StagingField("lat", FieldKind.FLOAT, "纬度"),
+    )
+}
+
+# Columns every staged row carries besides its mapped fields.
+STAGING_META = (
+    ("_feed", S),
+    ("_raw_sha256", S),
+    ("_line", I),
+)
+
+_KIND_TYPES = {FieldKind.TEXT: S, FieldKind.DATE: D, FieldKind.FLOAT: F, FieldKind.BOOL: B}
+
+
+def staging_schema(fields: list[str] | tuple[str, ...]) -> pa.Schema:
+    """Arrow schema of a feed's staged Parquet: meta columns, then its mapped fields in contract order."""
+    unknown = set(fields) - set(STAGING_FIELDS)
+    if unknown:
+        raise KeyError(f"not staging fields: {sorted(unknown)}")
+    ordered = [f for f in STAGING_FIELDS if f in set(fields)]
+    return pa.schema(
+        [pa.field(n, t) for n, t in STAGING_META]
+        + [pa.field(n, _KIND_TYPES[STAGING_FIELDS[n].kind]) for n in ordered]
+    )
