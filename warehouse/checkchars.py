@@ -2,7 +2,7 @@
 
 The one leaf every package may import: it imports nothing of gridhub's. ``matching.normalize`` validates
 and normalises feed values with it; the warehouse validation and privacy scrubber check whole Arrow columns
-with it (:mod:`warehouse._codes`); the sample district's own, independent implementation
+with it (:mod:`warehouse.codes`); the sample district's own, independent implementation
 (``gridhub/sample/codes.py``) is tested against it.
 
 - 公民身份号码, GB 11643-1999: ``"10X98765432"[Σ aᵢ·wᵢ mod 11]`` over the 17-digit body.

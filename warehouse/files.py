@@ -82,7 +82,7 @@ def atomic_write_parquet(table: pa.Table, path: Path, **write_options: object) -
     import pyarrow.parquet as pq
 
     with atomic_write(path) as tmp:
-        pq.write_table(table, tmp, **write_options)  # type: ignore[arg-type]
+        pq.write_table(table, tmp, **write_options)
     return path
 
 

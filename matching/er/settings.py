@@ -31,11 +31,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from warehouse.errors import UserError
+from warehouse.schema import ENTITY_ID_COLUMN
 
 LinkType = Literal["dedupe", "link_only"]
 
 ID_PREFIXES = {"person": "P", "organisation": "O", "house": "H", "facility": "F"}
-ID_COLUMNS = {"person": "person_id", "organisation": "org_id", "house": "house_id", "facility": "facility_id"}
+#: The id column of each entity type: the warehouse schema's one definition.
+ID_COLUMNS = ENTITY_ID_COLUMN
 
 # Mention columns that describe the record, not the entity: never compared, never survive into golden records.
 META_COLUMNS = (
