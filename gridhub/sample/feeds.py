@@ -754,10 +754,10 @@ def render_feed(out: FeedOutput) -> tuple[bytes, list[tuple[str, int, ReasonCode
     return buf.getvalue().encode(spec.encoding), expected
 
 
-def write_feed(root: Path, out: FeedOutput) -> tuple[Path, list[tuple[str, int, ReasonCode]]]:
-    """Write ``landing/<feed>/<file>``; return its path and its expected quarantine rows."""
+def write_feed(folder: Path, out: FeedOutput) -> tuple[Path, list[tuple[str, int, ReasonCode]]]:
+    """Write the feed's file into ``folder`` (its landing folder); return its path and expected quarantine rows."""
     data, expected = render_feed(out)
-    path = root / "landing" / out.spec.name / out.spec.file_name
+    path = folder / out.spec.file_name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path, expected

@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from gridhub.config import CONFIG_FILE
+from gridhub import env
+from gridhub.layout import REFERENCE_DIR, TRUTH_DIR, WAREHOUSE_DIR
 from gridhub.sample import names as N
-from gridhub.sample.district import ADDRESS_COLUMNS, GRID_COLUMNS, build_district
+from gridhub.sample.district import build_district
 from gridhub.sample.errors import SampleError
 from gridhub.sample.feeds import SPECS, FeedBuilder, truth_frames, write_feed
 from gridhub.sample.population import (
@@ -32,6 +33,14 @@ from gridhub.sample.population import (
     make_organisations,
     make_persons,
 )
+from gridhub.workspace import Workspace
+from matching.reference import (
+    ADDRESS_LIBRARY_COLUMNS,
+    ADDRESSES_FILE,
+    DIVISIONS_FILE,
+    GRID_COLUMNS,
+    GRIDS_FILE,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +50,6 @@ PERSONS_PER_ORGANISATION = 25
 PERSONS_PER_FACILITY = 15
 MIN_ORGANISATIONS = 16
 MIN_FACILITIES = 8
-TRUTH_DIR = "truth"
 
 
 @dataclass(frozen=True)
@@ -88,17 +96,17 @@ def workspace_config() -> dict:
         "name": WORKSPACE_NAME,
         "district_code": N.DISTRICT[0],
         "reference": {
-            "addresses": "reference/standard_addresses.csv",
-            "grids": "reference/grids.csv",
-            "divisions": "reference/divisions.csv",
+            "addresses": f"{REFERENCE_DIR}/{ADDRESSES_FILE}",
+            "grids": f"{REFERENCE_DIR}/{GRIDS_FILE}",
+            "divisions": f"{REFERENCE_DIR}/{DIVISIONS_FILE}",
             "crs": "WGS-84",
             "grid_code_width": 15,
         },
         "warehouse": {
-            "path": "warehouse",
+            "path": WAREHOUSE_DIR,
             "keep_snapshots": 5,
             "row_count_drift": 0.5,
-            "privacy": {"hmac_key_env": "GRIDHUB_HMAC_KEY"},
+            "privacy": {"hmac_key_env": env.HMAC_KEY},
         },
         "quality": {"truth": TRUTH_DIR},
         "feeds": [spec.config() for spec in SPECS.values()],
@@ -158,6 +166,11 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
         raise SampleError(f"seed must be a non-negative integer, got {seed}")
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
+    ws = Workspace(root)  # only its paths (the config is written last), spelt under ``out`` as given:
+
+    def at(path: Path) -> Path:
+        return root / path.relative_to(ws.root)
+
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
     r_district, r_persons, r_orgs, r_jobs, r_houses, r_facilities, r_feeds = streams
 
@@ -183,18 +196,18 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
     builder = FeedBuilder(r_feeds, district, pop)
     outputs = builder.build_all()
     people["previous_address_code"] = people["person_key"].map(builder.previous).fillna("")
-    paths: dict[str, Path] = {"config": root / CONFIG_FILE}
+    paths: dict[str, Path] = {"config": at(ws.config_file)}
     expected = {}
     for feed_out in outputs:
-        path, expected[feed_out.spec.name] = write_feed(root, feed_out)
+        path, expected[feed_out.spec.name] = write_feed(at(ws.landing_dir(feed_out.spec.name)), feed_out)
         paths[feed_out.spec.name] = path
 
-    ref = root / "reference"
-    paths["divisions"] = _write_csv(district.divisions, ref / "divisions.csv")
-    paths["standard_addresses"] = _write_csv(addresses, ref / "standard_addresses.csv", ADDRESS_COLUMNS)
-    paths["grids"] = _write_csv(district.grids, ref / "grids.csv", GRID_COLUMNS)
+    ref = at(ws.reference)
+    paths["divisions"] = _write_csv(district.divisions, ref / DIVISIONS_FILE)
+    paths["standard_addresses"] = _write_csv(addresses, ref / ADDRESSES_FILE, ADDRESS_LIBRARY_COLUMNS)
+    paths["grids"] = _write_csv(district.grids, ref / GRIDS_FILE, GRID_COLUMNS)
 
-    truth = root / TRUTH_DIR
+    truth = at(ws.path(TRUTH_DIR))
     frames = truth_frames(outputs, expected)
     for name, frame in frames.items():
         paths[f"truth_{name}"] = _write_csv(frame, truth / f"{name}.csv")
@@ -207,7 +220,7 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
     paths["truth_facilities"] = _write_csv(facilities, truth / "facilities.csv")
     paths["truth_hard_negatives"] = _write_csv(negatives, truth / "hard_negatives.csv")
 
-    (root / CONFIG_FILE).write_text(_config_text(), encoding="utf-8")
+    at(ws.config_file).write_text(_config_text(), encoding="utf-8")
     summary = SampleSummary(
         root=root,
         seed=seed,
