@@ -25,13 +25,13 @@ from gridhub.sample import names as N
 from gridhub.sample.district import build_district
 from gridhub.sample.errors import SampleError
 from gridhub.sample.feeds import SPECS, FeedBuilder, truth_frames, write_feed
+from gridhub.sample.persons import make_persons
 from gridhub.sample.population import (
     Population,
     assign_employers,
     make_facilities,
     make_houses,
     make_organisations,
-    make_persons,
 )
 from gridhub.workspace import Workspace
 from matching.reference import (
