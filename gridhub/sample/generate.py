@@ -22,9 +22,11 @@ import yaml
 from gridhub import env
 from gridhub.layout import REFERENCE_DIR, TRUTH_DIR, WAREHOUSE_DIR
 from gridhub.sample import names as N
-from gridhub.sample.district import build_district
+from gridhub.sample.departments import build_feeds
+from gridhub.sample.district import District, build_district
 from gridhub.sample.errors import SampleError
-from gridhub.sample.feeds import SPECS, FeedBuilder, truth_frames, write_feed
+from gridhub.sample.feed_specs import SPECS
+from gridhub.sample.feeds import FeedBuilder, truth_frames, write_feed
 from gridhub.sample.persons import make_persons
 from gridhub.sample.population import (
     Population,
@@ -155,25 +157,9 @@ def _config_text() -> str:
     return header + yaml.safe_dump(workspace_config(), allow_unicode=True, sort_keys=False, width=120)
 
 
-def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleSummary:
-    """Write the sample district workspace for ``persons`` persons into ``out``; deterministic for ``seed``.
-
-    Existing files of the same names are overwritten; nothing else in ``out`` is touched.
-    """
-    if persons < 10:
-        raise SampleError(f"the sample district needs at least 10 persons, got {persons}")
-    if seed < 0:
-        raise SampleError(f"seed must be a non-negative integer, got {seed}")
-    root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
-    ws = Workspace(root)  # only its paths (the config is written last), spelt under ``out`` as given:
-
-    def at(path: Path) -> Path:
-        return root / path.relative_to(ws.root)
-
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
-    r_district, r_persons, r_orgs, r_jobs, r_houses, r_facilities, r_feeds = streams
-
+def _true_district(streams: list[np.random.Generator], persons: int) -> tuple[District, Population]:
+    """The reference data and the true population, each part from its own stream."""
+    r_district, r_persons, r_orgs, r_jobs, r_houses, r_facilities = streams
     n_orgs = max(MIN_ORGANISATIONS, round(persons / PERSONS_PER_ORGANISATION))
     district = build_district(r_district, homes=math.ceil(persons / PERSONS_PER_HOME), organisations=n_orgs)
     addresses = district.addresses
@@ -192,9 +178,32 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
     pop = Population(
         persons=people, organisations=orgs, facilities=facilities, houses=houses, hard_negatives=negatives
     )
+    return district, pop
 
-    builder = FeedBuilder(r_feeds, district, pop)
-    outputs = builder.build_all()
+
+def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleSummary:
+    """Write the sample district workspace for ``persons`` persons into ``out``; deterministic for ``seed``.
+
+    Existing files of the same names are overwritten; nothing else in ``out`` is touched.
+    """
+    if persons < 10:
+        raise SampleError(f"the sample district needs at least 10 persons, got {persons}")
+    if seed < 0:
+        raise SampleError(f"seed must be a non-negative integer, got {seed}")
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    ws = Workspace(root)  # only its paths (the config is written last), spelt under ``out`` as given:
+
+    def at(path: Path) -> Path:
+        return root / path.relative_to(ws.root)
+
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
+    district, pop = _true_district(streams[:6], persons)
+    addresses, people = district.addresses, pop.persons
+    orgs, houses, facilities, negatives = pop.organisations, pop.houses, pop.facilities, pop.hard_negatives
+
+    builder = FeedBuilder(streams[6], district, pop)
+    outputs = build_feeds(builder)
     people["previous_address_code"] = people["person_key"].map(builder.previous).fillna("")
     paths: dict[str, Path] = {"config": at(ws.config_file)}
     expected = {}
