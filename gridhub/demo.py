@@ -49,7 +49,9 @@ def _airflow(args: list[str], environ: dict[str, str], log: Path) -> int:
     with log.open("a", encoding="utf-8") as fh:
         fh.write(f"\n$ airflow {' '.join(args)}\n")
         fh.flush()
-        return subprocess.run([str(airflow), *args], env=environ, stdout=fh, stderr=subprocess.STDOUT).returncode
+        return subprocess.run(
+            [str(airflow), *args], env=environ, stdout=fh, stderr=subprocess.STDOUT
+        ).returncode
 
 
 def run_dags(workspace: Path) -> list[tuple[str, float]]:

@@ -86,9 +86,7 @@ def _generated_name(when: datetime, sha_prefix: str, suffix: str) -> str:
 def _file_feed(ws: Workspace, feed: str) -> FileSource:
     names = [f.name for f in ws.config.feeds]
     if feed not in names:
-        raise LandingError(
-            f"no feed named {feed!r} in {ws.config_file}; known feeds: {', '.join(names)}"
-        )
+        raise LandingError(f"no feed named {feed!r} in {ws.config_file}; known feeds: {', '.join(names)}")
     source = ws.config.feeds[names.index(feed)].source
     if not isinstance(source, FileSource):
         raise LandingError(f"feed {feed!r} reads a database table; it takes no files (run its DAG instead)")
