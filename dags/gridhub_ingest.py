@@ -21,7 +21,7 @@ run with one message naming the file and the problem; the file stays in raw and 
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from airflow.sdk import DAG, Asset, task
 
@@ -37,6 +37,9 @@ from gridhub.assets import (
     staging_asset_uri,
     workspace_root,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def landing_asset(feed: dict, root: Path) -> Asset | None:
