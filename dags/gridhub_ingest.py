@@ -21,6 +21,8 @@ run with one message naming the file and the problem; the file stays in raw and 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from airflow.sdk import DAG, Asset, task
 
 from gridhub.assets import (
@@ -36,8 +38,11 @@ from gridhub.assets import (
     workspace_root,
 )
 
+if TYPE_CHECKING:
+    from pathlib import Path
 
-def landing_asset(feed: dict, root) -> Asset | None:
+
+def landing_asset(feed: dict, root: Path) -> Asset | None:
     """The asset "a file was handed in for this feed", watched through its ready flag; None for database feeds."""
     if feed["source_kind"] != "file":
         return None
@@ -51,14 +56,14 @@ def landing_asset(feed: dict, root) -> Asset | None:
     )
     return Asset(
         name=landing_asset_name(feed["name"]),
-        uri=landing_asset_uri(root, feed["name"]),
+        uri=landing_asset_uri(feed["name"]),
         watchers=[AssetWatcher(name=f"{landing_asset_name(feed['name'])}_ready", trigger=trigger)],
     )
 
 
-def ingest_dag(feed: dict, root) -> DAG:
+def ingest_dag(feed: dict, root: Path) -> DAG:
     """One ingest DAG for one configured feed."""
-    staged = Asset(name=staging_asset_name(feed["name"]), uri=staging_asset_uri(root, feed["name"]))
+    staged = Asset(name=staging_asset_name(feed["name"]), uri=staging_asset_uri(feed["name"]))
     with DAG(
         dag_id=f"gridhub_ingest_{feed['name']}",
         description=f"{feed['department']} · {feed['description'] or feed['name']}: landing → raw → staging",
@@ -83,5 +88,6 @@ def ingest_dag(feed: dict, root) -> DAG:
 
 
 _root = workspace_root()
-for _feed in configured_feeds(_root):
-    globals()[f"gridhub_ingest_{_feed['name']}"] = ingest_dag(_feed, _root)
+if _root is not None:
+    for _feed in configured_feeds(_root):
+        globals()[f"gridhub_ingest_{_feed['name']}"] = ingest_dag(_feed, _root)

@@ -1,7 +1,9 @@
 """Asset names and URIs, in one place, and the cheap facts DAG files need at parse time.
 
 DAG files import this module while Airflow parses them, so it must stay light: it reads ``gridhub.yaml``
-with PyYAML only (no pandas, pyarrow or pydantic); full validation happens inside the tasks.
+with PyYAML only (no pandas, pyarrow or pydantic); full validation happens inside the tasks. The folder and
+file names come from :mod:`gridhub.layout`, the environment variables' names from :mod:`gridhub.env` (both
+import nothing).
 """
 
 from __future__ import annotations
@@ -11,16 +13,15 @@ from pathlib import Path
 
 import yaml
 
-WORKSPACE_ENV = "GRIDHUB_WORKSPACE"
+from gridhub import env
+from gridhub.layout import CONFIG_FILE, LANDING_DIR, READY_DIR
+
 WAREHOUSE_ASSET = "gridhub_warehouse"
-READY_DIR = "_ready"
-"""Flag folder under ``landing/``: one ``_READY``-style flag per feed, named after the feed (``landing/_ready/<feed>``).
-Feed names start with a letter, so this folder can never clash with a feed's own landing folder."""
-POKE_ENV = "GRIDHUB_LANDING_POKE_SECONDS"
+WAREHOUSE_ASSET_URI = "gridhub://warehouse/current"
 
 
 def workspace_root() -> Path | None:
-    root = os.environ.get(WORKSPACE_ENV)
+    root = os.environ.get(env.WORKSPACE)
     return Path(root).expanduser().resolve() if root else None
 
 
@@ -28,14 +29,10 @@ def staging_asset_name(feed: str) -> str:
     return f"gridhub_staging_{feed}"
 
 
-def staging_asset_uri(root: Path | None, feed: str) -> str:
+def staging_asset_uri(feed: str) -> str:
     """A location-free URI: the asset names the feed's staged data whichever folder the workspace is in,
     so a workspace moved or copied (tests, a new disk) keeps the same assets and their history."""
     return f"gridhub://staging/{feed}"
-
-
-def warehouse_asset_uri(root: Path | None) -> str:
-    return "gridhub://warehouse/current"
 
 
 def landing_asset_name(feed: str) -> str:
@@ -43,14 +40,14 @@ def landing_asset_name(feed: str) -> str:
     return f"gridhub_landing_{feed}"
 
 
-def landing_asset_uri(root: Path | None, feed: str) -> str:
+def landing_asset_uri(feed: str) -> str:
     """Location-free, like the staging assets: a copied or moved workspace keeps its assets."""
     return f"gridhub://landing/{feed}"
 
 
 def ready_dir(root: Path) -> Path:
     """The one flag folder the triggerer scans for every feed of the workspace (N feeds, one scan)."""
-    return root / "landing" / READY_DIR
+    return root / LANDING_DIR / READY_DIR
 
 
 def ready_flag_name(feed: str) -> str:
@@ -60,7 +57,7 @@ def ready_flag_name(feed: str) -> str:
 
 def landing_poke_seconds() -> float:
     """How often the triggerer lists the flag folder (``GRIDHUB_LANDING_POKE_SECONDS``, default 5 s)."""
-    return float(os.environ.get(POKE_ENV, "5"))
+    return float(os.environ.get(env.LANDING_POKE_SECONDS, "5"))
 
 
 def configured_feeds(root: Path | None = None) -> list[dict]:
@@ -71,7 +68,7 @@ def configured_feeds(root: Path | None = None) -> list[dict]:
     root = root or workspace_root()
     if root is None:
         return []
-    path = root / "gridhub.yaml"
+    path = root / CONFIG_FILE
     if not path.exists():
         return []
     with path.open(encoding="utf-8") as fh:
@@ -101,6 +98,6 @@ def default_args() -> dict:
     return {
         "owner": "gridhub",
         "retries": 2,
-        "retry_delay": timedelta(seconds=float(os.environ.get("GRIDHUB_RETRY_DELAY_SECONDS", "30"))),
+        "retry_delay": timedelta(seconds=float(os.environ.get(env.RETRY_DELAY_SECONDS, "30"))),
         "retry_exponential_backoff": True,
     }

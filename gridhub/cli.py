@@ -20,8 +20,9 @@ import logging
 import sys
 from pathlib import Path
 
-from gridhub.config import ConfigError
+from gridhub.errors import USER_ERRORS
 from gridhub.workspace import Workspace
+from warehouse.schema import ENTITY_TYPES
 
 
 def _ws(args) -> Workspace:
@@ -45,18 +46,14 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_land(args) -> int:
-    from gridhub.landing import LandingError, land_file
+    from gridhub.landing import land_file
 
     src = Path(args.file)
     if not src.is_file():
         print(f"gridhub: no such file: {src}", file=sys.stderr)
         return 2
     name = args.name or src.name
-    try:
-        dest = land_file(_ws(args), args.feed, src, name)
-    except LandingError as e:
-        print(f"gridhub: {e}", file=sys.stderr)
-        return 2
+    dest = land_file(_ws(args), args.feed, src, name)
     print(f"landed {name} for feed {args.feed} as {dest}; its ingest DAG starts when Airflow sees the flag")
     return 0
 
@@ -149,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_summary)
 
     s = sub.add_parser("explain", help="explain an entity or a pair of records")
-    s.add_argument("what", choices=["person", "organisation", "house", "facility", "pair"])
+    s.add_argument("what", choices=[*ENTITY_TYPES, "pair"])
     s.add_argument("ids", nargs="+")
     s.set_defaults(func=cmd_explain)
 
@@ -171,16 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.func(args)
-    except ConfigError as e:
+    except USER_ERRORS as e:  # a user sees one sentence; anything else is a bug and keeps its traceback
         print(f"gridhub: {e}", file=sys.stderr)
         return 2
-    except Exception as e:  # the last line of defence: a user sees one sentence, the log has the trace
-        from gridhub.errors import is_user_error
-
-        if is_user_error(e):
-            print(f"gridhub: {e}", file=sys.stderr)
-            return 2
-        raise
 
 
 if __name__ == "__main__":

@@ -27,11 +27,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connectors.feeds import Feed, FileSource, SqlSource
+from gridhub import env
+from gridhub.layout import CONFIG_FILE, REFERENCE_DIR
+from matching.reference import ADDRESSES_FILE, DIVISIONS_FILE, GRIDS_FILE
 from warehouse.errors import UserError
-from warehouse.schema import ENTITY_TYPES
 from warehouse.settings import WarehouseSettings
 
-CONFIG_FILE = "gridhub.yaml"
 _ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -44,9 +45,9 @@ class _Strict(BaseModel):
 
 
 class Reference(_Strict):
-    addresses: str = "reference/standard_addresses.csv"
-    grids: str = "reference/grids.csv"
-    divisions: str = "reference/divisions.csv"
+    addresses: str = f"{REFERENCE_DIR}/{ADDRESSES_FILE}"
+    grids: str = f"{REFERENCE_DIR}/{GRIDS_FILE}"
+    divisions: str = f"{REFERENCE_DIR}/{DIVISIONS_FILE}"
     crs: Literal["WGS-84", "GCJ-02"] = "WGS-84"
     grid_code_width: int = 15
 
@@ -84,7 +85,7 @@ class Portal(_Strict):
     departments: dict[str, PortalDepartment] = Field(description="Department name (as in feeds) → sign-in.")
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Largest file a department may upload.")
     session_secret_env: str = Field(
-        "GRIDHUB_PORTAL_SECRET",
+        env.PORTAL_SECRET,
         description="Environment variable holding the key that signs session cookies.",
     )
     session_hours: float = Field(8, gt=0, description="A sign-in lasts this long.")
@@ -201,7 +202,6 @@ def load_config(path: str | Path) -> WorkspaceConfig:
 
 
 __all__ = [
-    "ENTITY_TYPES",
     "CONFIG_FILE",
     "ConfigError",
     "Feed",

@@ -15,47 +15,52 @@ import sys
 import time
 from pathlib import Path
 
+from gridhub import env
 from gridhub.assets import configured_feeds
+from gridhub.layout import CONFIG_FILE
+from gridhub.workspace import Workspace
 
-DAGS_FOLDER = Path(os.environ.get("GRIDHUB_DAGS_FOLDER", Path(__file__).resolve().parents[1] / "dags"))
+DAGS_FOLDER = Path(os.environ.get(env.DAGS_FOLDER, Path(__file__).resolve().parents[1] / "dags"))
 DEMO_HMAC_KEY = "gridhub-demo-key-not-for-production"
 
 
 def airflow_env(workspace: Path) -> dict[str, str]:
     """Environment for running this workspace's DAGs with a private, embedded Airflow."""
-    home = workspace / "airflow"
-    env = dict(os.environ)
-    env.update(
+    home = Workspace(workspace).airflow_home
+    environ = dict(os.environ)
+    environ.update(
         {
-            "GRIDHUB_WORKSPACE": str(workspace),
+            env.WORKSPACE: str(workspace),
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": env.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
         }
     )
-    env.setdefault("GRIDHUB_HMAC_KEY", DEMO_HMAC_KEY)
-    return env
+    environ.setdefault(env.HMAC_KEY, DEMO_HMAC_KEY)
+    return environ
 
 
-def _airflow(args: list[str], env: dict[str, str], log: Path) -> int:
+def _airflow(args: list[str], environ: dict[str, str], log: Path) -> int:
     airflow = Path(sys.executable).with_name("airflow")
     with log.open("a", encoding="utf-8") as fh:
         fh.write(f"\n$ airflow {' '.join(args)}\n")
         fh.flush()
-        return subprocess.run([str(airflow), *args], env=env, stdout=fh, stderr=subprocess.STDOUT).returncode
+        return subprocess.run(
+            [str(airflow), *args], env=environ, stdout=fh, stderr=subprocess.STDOUT
+        ).returncode
 
 
 def run_dags(workspace: Path) -> list[tuple[str, float]]:
     """Migrate the embedded Airflow DB, then test-run every ingest DAG and the resolve-and-publish DAG."""
-    env = airflow_env(workspace)
-    home = Path(env["AIRFLOW_HOME"])
+    environ = airflow_env(workspace)
+    home = Path(environ["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     log = home / "demo.log"
-    if _airflow(["db", "migrate"], env, log) != 0:
+    if _airflow(["db", "migrate"], environ, log) != 0:
         raise SystemExit(f"airflow db migrate failed: see {log}")
     timings = []
     dag_ids = [f"gridhub_ingest_{f['name']}" for f in configured_feeds(workspace)] + [
@@ -64,7 +69,7 @@ def run_dags(workspace: Path) -> list[tuple[str, float]]:
     for dag_id in dag_ids:
         t0 = time.perf_counter()
         print(f"  airflow dags test {dag_id} ...", flush=True)
-        if _airflow(["dags", "test", dag_id], env, log) != 0:
+        if _airflow(["dags", "test", dag_id], environ, log) != 0:
             raise SystemExit(f"DAG {dag_id} failed: its task logs are in {log}")
         timings.append((dag_id, time.perf_counter() - t0))
     return timings
@@ -82,9 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     ws = Path(args.workspace).resolve()
 
     from gridhub.report import format_summary, write_summary
-    from gridhub.workspace import Workspace
 
-    if not (args.keep and (ws / "gridhub.yaml").exists()):
+    if not (args.keep and (ws / CONFIG_FILE).exists()):
         import shutil
 
         from gridhub.sample import generate_workspace
@@ -97,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     timings = run_dags(ws)
     for dag_id, secs in timings:
         print(f"  {dag_id:<45} {secs:6.1f} s")
-    os.environ.setdefault("GRIDHUB_HMAC_KEY", DEMO_HMAC_KEY)
+    os.environ.setdefault(env.HMAC_KEY, DEMO_HMAC_KEY)
     s, path = write_summary(Workspace(ws))
     print()
     print(format_summary(s))

@@ -8,7 +8,8 @@ write-to-temporary + ``os.replace``, so the DAG never sees a half-written file.
 
 The name a department gives its file (``实有人口_202506.csv``, ``..\\..\\etc\\passwd``) is never used as a
 path: the data file gets a generated name ``<UTC time>-<sha256 prefix><.ext>`` (arrival order, content
-identity), and the original name is kept only in a sidecar ``landing/<feed>/_meta/<generated name>.json``.
+identity), and the original name, made harmless by :func:`connectors.text.safe_file_name` (the one file-name
+sanitiser the connectors use too), is kept only in a sidecar ``landing/<feed>/_meta/<generated name>.json``.
 Landing the same content twice while the first copy is still waiting lands nothing new.
 """
 
@@ -20,25 +21,29 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePosixPath
 
+from connectors.feeds import FileSource
+from connectors.text import safe_file_name
 from gridhub.assets import ready_dir, ready_flag_name
-from gridhub.config import FileSource
 from gridhub.workspace import Workspace
 from warehouse.errors import UserError
+from warehouse.files import atomic_write
 
 log = logging.getLogger(__name__)
 
 META_DIR = "_meta"
-MAX_ORIGINAL_NAME = 255
 _SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CHUNK = 1 << 20
 _FILE_MODE = 0o644  # mkstemp makes 0600; Airflow's task processes (maybe another user) must read landed files
+# atomic_write's temporary name is unique per process, not per thread: the portal lands files from several
+# threads of one process, so the small files written through it (ready flags, sidecars) take turns.
+_SMALL_WRITES = threading.Lock()
 
 __all__ = [
     "LandingError",
@@ -47,7 +52,6 @@ __all__ = [
     "landed_files",
     "original_name_of",
     "raise_ready_flag",
-    "safe_original_name",
 ]
 
 
@@ -67,23 +71,6 @@ class LandedFile:
     landed_at: str
 
 
-def safe_original_name(name: str) -> str:
-    """The department's file name made harmless for display and logs (never for paths).
-
-    Keeps only the last path component (both ``/`` and ``\\`` count as separators), NFC-normalises,
-    drops control characters and leading dots/spaces, and caps the length. 全角 and 繁体 characters stay.
-    """
-    name = unicodedata.normalize("NFC", str(name))
-    name = _CONTROL.sub("", name)
-    base = PureWindowsPath(PurePosixPath(name).name).name  # "a/b\\c.csv" → "c.csv"
-    base = base.strip().lstrip(". ").strip()
-    if len(base) > MAX_ORIGINAL_NAME:
-        stem, dot, ext = base.rpartition(".")
-        keep = MAX_ORIGINAL_NAME - len(ext) - 1 if dot and len(ext) <= 8 else MAX_ORIGINAL_NAME
-        base = (stem[:keep] + "." + ext) if dot and len(ext) <= 8 else base[:keep]
-    return base or "unnamed"
-
-
 def _suffix(original: str) -> str:
     """The lower-case extension of the original name, if it is a plain short ASCII one (``.CSV`` → ``.csv``)."""
     # full-width "．ｃｓｖ" folds to ".csv" under NFKC; anything else exotic is dropped
@@ -99,26 +86,28 @@ def _generated_name(when: datetime, sha_prefix: str, suffix: str) -> str:
 def _file_feed(ws: Workspace, feed: str) -> FileSource:
     names = [f.name for f in ws.config.feeds]
     if feed not in names:
-        raise LandingError(
-            f"no feed named {feed!r} in {ws.root / 'gridhub.yaml'}; known feeds: {', '.join(names)}"
-        )
+        raise LandingError(f"no feed named {feed!r} in {ws.config_file}; known feeds: {', '.join(names)}")
     source = ws.config.feeds[names.index(feed)].source
     if not isinstance(source, FileSource):
         raise LandingError(f"feed {feed!r} reads a database table; it takes no files (run its DAG instead)")
     return source
 
 
-def _atomic_write(dest: Path, write) -> Path:
-    """Write through a hidden temporary file in ``dest``'s folder, then rename it into place (a crash leaves
-    at most a hidden ``.part`` file, which ingest and the file trigger ignore)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _write_hidden(dest.parent, write)
-    os.replace(tmp, dest)
+def _write_small(dest: Path, data: bytes) -> Path:
+    """Write a flag or sidecar atomically and durably (a crash leaves at most a hidden temporary file, which
+    ingest and the file trigger ignore)."""
+    with _SMALL_WRITES, atomic_write(dest, fsync=True) as tmp:
+        tmp.write_bytes(data)
+        tmp.chmod(_FILE_MODE)
     return dest
 
 
 def _write_hidden(folder: Path, write) -> Path:
-    """Write a new hidden ``.incoming-*.part`` file in ``folder`` (fsynced) and return its path."""
+    """Write a new hidden ``.incoming-*.part`` file in ``folder`` (fsynced) and return its path.
+
+    The landed file's name comes from its content hash, known only once the bytes are through, so it is
+    written under a unique hidden name first and renamed by :func:`land_file` (not :func:`atomic_write`,
+    which needs the final name up front)."""
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-", suffix=".part")
     try:
         os.fchmod(fd, _FILE_MODE)
@@ -158,8 +147,7 @@ def raise_ready_flag(ws: Workspace, feed: str) -> Path:
     """Write (atomically) the flag that tells the feed's asset watcher a new file is waiting."""
     flag = ready_dir(ws.root) / ready_flag_name(feed)
     stamp = datetime.now(UTC).isoformat(timespec="microseconds").encode()
-    _atomic_write(flag, lambda fh: fh.write(stamp))
-    return flag
+    return _write_small(flag, stamp)
 
 
 def land_file(
@@ -174,7 +162,7 @@ def land_file(
     extension the feed does not take; ``FileNotFoundError`` if ``src`` is a path that does not exist.
     """
     source = _file_feed(ws, feed)
-    shown = safe_original_name(original_name)
+    shown = safe_file_name(original_name)
     suffix = _suffix(shown)
     now = datetime.now(UTC)
     pattern = source.glob.replace("\\", "/").rsplit("/", 1)[-1]
@@ -214,7 +202,7 @@ def land_file(
             "landed_at": now.isoformat(timespec="microseconds"),
         }
         body = json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8")
-        _atomic_write(folder / META_DIR / f"{dest.name}.json", lambda fh: fh.write(body))
+        _write_small(folder / META_DIR / f"{dest.name}.json", body)
         os.replace(incoming, dest)
         log.info("feed %s: landed %s as %s (%d bytes)", feed, shown, dest.name, size())
     raise_ready_flag(ws, feed)

@@ -30,14 +30,13 @@ import pyarrow.parquet as pq
 
 from gridhub.workspace import Workspace
 from warehouse.errors import UserError
-from warehouse.files import sha256_file
+from warehouse.files import atomic_write_parquet, atomic_write_text, sha256_file
+from warehouse.schema import ENTITY_TYPES
 
 if TYPE_CHECKING:
     from matching.er import EntitySettings
 
 log = logging.getLogger(__name__)
-
-ENTITY_TYPES = ("person", "organisation", "house", "facility")
 
 
 class PipelineError(UserError, RuntimeError):
@@ -56,7 +55,7 @@ def code_digest() -> str:
 
     h = hashlib.sha256()
     for pkg in (connectors, gridhub, matching, warehouse):
-        root = Path(pkg.__file__).parent
+        root = Path(pkg.__path__[0])  # the package's folder
         for f in sorted(root.rglob("*.py")):
             h.update(f.relative_to(root.parent).as_posix().encode())
             h.update(f.read_bytes())
@@ -67,7 +66,7 @@ def input_fingerprint(ws: Workspace) -> str:
     """SHA-256 over the code, the config, the reference files and the names of the staged files (raw hashes)."""
     h = hashlib.sha256()
     h.update(code_digest().encode())
-    h.update((ws.root / "gridhub.yaml").read_bytes())
+    h.update(ws.config_file.read_bytes())
     ref = ws.config.reference
     for rel in (ref.addresses, ref.grids, ref.divisions):
         p = ws.path(rel)
@@ -78,7 +77,7 @@ def input_fingerprint(ws: Workspace) -> str:
         d = ws.staging_dir(feed.name)
         for f in sorted(d.glob("*.parquet")) if d.exists() else []:
             h.update(f.name.encode())
-    decisions = ws.state / "review_decisions.csv"
+    decisions = ws.review_decisions
     if decisions.exists():
         h.update(sha256_file(decisions).encode())
     return h.hexdigest()
@@ -92,12 +91,8 @@ def new_run_id(ws: Workspace) -> str:
 # small I/O helpers: every intermediate is Parquet under work/<run_id>/, written atomically
 # ----------------------------------------------------------------------------------------------------------
 def _write(df: pd.DataFrame | pa.Table, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_parquet(table, path)
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -107,7 +102,12 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def _step_dir(ws: Workspace, run_id: str, step: str) -> Path:
-    return ws.work_dir(run_id) / step
+    return ws.step_dir(run_id, step)
+
+
+def bindings_path(ws: Workspace, run_id: str) -> Path:
+    """Every address field's binding of run ``run_id`` (what :func:`bind_addresses` writes, the summary reads)."""
+    return _step_dir(ws, run_id, "bound") / "address_bindings.parquet"
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def resolve_entities(ws: Workspace, run_id: str) -> dict:
 
     src = _step_dir(ws, run_id, "bound")
     out = _step_dir(ws, run_id, "resolved")
-    decisions_path = ws.state / "review_decisions.csv"
+    decisions_path = ws.review_decisions
     decisions = pd.read_csv(decisions_path, dtype=str) if decisions_path.exists() else None
     summary = {}
     for t in ENTITY_TYPES:
@@ -246,6 +246,7 @@ def resolve_entities(ws: Workspace, run_id: str) -> dict:
 def build_tables(ws: Workspace, run_id: str) -> dict:
     """Assemble every canonical table from the resolved entities, links and reference data."""
     from connectors import load_quarantine
+    from matching.reference import ADDRESSES_FILE, GRIDS_FILE, read_reference_csv
     from warehouse.build import assemble_tables
 
     bound = _step_dir(ws, run_id, "bound")
@@ -254,14 +255,15 @@ def build_tables(ws: Workspace, run_id: str) -> dict:
     assignments = {t: _read(resolved / f"{t}_assignments.parquet") for t in ENTITY_TYPES}
     golden = {t: _read(resolved / f"{t}_golden.parquet") for t in ENTITY_TYPES}
     tables = assemble_tables(
-        reference_dir=ws.reference,
+        addresses=read_reference_csv(ws.reference / ADDRESSES_FILE),
+        grids=read_reference_csv(ws.reference / GRIDS_FILE),
         priority={f.name: f.priority for f in ws.config.feeds},
         mentions=mentions,
         assignments=assignments,
         golden=golden,
         links=_read(_step_dir(ws, run_id, "mentions") / "links.parquet"),
         issues=_read(_step_dir(ws, run_id, "mentions") / "issues.parquet"),
-        bindings=_read(bound / "address_bindings.parquet"),
+        bindings=_read(bindings_path(ws, run_id)),
         quarantine=load_quarantine(ws),
     )
     out = _step_dir(ws, run_id, "tables")
@@ -354,10 +356,10 @@ def _commit_state(ws: Workspace, run_id: str) -> None:
 def run_all(ws: Workspace, run_id: str | None = None) -> dict:
     """Every step in order, in this process (what the resolve-and-publish DAG does task by task)."""
     run_id = run_id or new_run_id(ws)
-    results = {"run_id": run_id}
+    results: dict = {"run_id": run_id}
     for step in (prepare_mentions, bind_addresses, resolve_entities, build_tables, publish_run):
         results[step.__name__] = step(ws, run_id)
-    (ws.work_dir(run_id) / "run.json").write_text(
-        json.dumps(results, ensure_ascii=False, indent=2, default=str)
+    atomic_write_text(
+        ws.work_dir(run_id) / "run.json", json.dumps(results, ensure_ascii=False, indent=2, default=str)
     )
     return results

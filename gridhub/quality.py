@@ -43,7 +43,16 @@ def pairwise_scores(predicted: pd.Series, truth: pd.Series, entity_type: str = "
     """
     both = pd.DataFrame({"p": predicted, "t": truth}).dropna()
     scores = _engine_pairwise_scores(both["p"], both["t"])
-    return PairwiseScore(entity_type=entity_type, records=len(both), **scores)
+    return PairwiseScore(
+        entity_type=entity_type,
+        records=len(both),
+        true_pairs=int(scores["true_pairs"]),
+        predicted_pairs=int(scores["predicted_pairs"]),
+        true_positive_pairs=int(scores["true_positive_pairs"]),
+        precision=scores["precision"],
+        recall=scores["recall"],
+        f1=scores["f1"],
+    )
 
 
 def entity_scores(xref: pd.DataFrame, truth_records: pd.DataFrame) -> dict[str, PairwiseScore]:

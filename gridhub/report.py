@@ -13,11 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from gridhub.pipeline import bindings_path
 from gridhub.quality import address_accuracy, entity_scores, read_truth
 from gridhub.workspace import Workspace
+from warehouse.files import atomic_write_text
 from warehouse.reasons import describe
-
-ENTITY_TABLES = {"person": "person", "organisation": "organisation", "house": "house", "facility": "facility"}
+from warehouse.schema import ENTITY_TYPES  # each entity type's warehouse table is named after it
 
 
 def _feed_rows(ws: Workspace) -> pd.DataFrame:
@@ -56,6 +57,7 @@ def _feed_rows(ws: Workspace) -> pd.DataFrame:
 def build_summary(ws: Workspace) -> dict:
     """Everything the demo prints, as a JSON-able dict."""
     from warehouse import current_manifest, read_table
+    from warehouse.read import snapshot_path
 
     wh = ws.warehouse
     manifest = current_manifest(wh)
@@ -69,23 +71,23 @@ def build_summary(ws: Workspace) -> dict:
         return summary
     summary["published"] = True
     summary["snapshot"] = manifest.get("run_id")
-    summary["snapshot_path"] = manifest.get("path") or str(wh / "snapshots" / str(manifest.get("run_id")))
+    summary["snapshot_path"] = manifest.get("path") or str(snapshot_path(wh, str(manifest.get("run_id"))))
     summary["data_docs"] = manifest.get("data_docs")
     summary["validation"] = manifest.get("validation", {"success": True})
     summary["row_counts"] = manifest.get("row_counts", {})
-    summary["entities"] = {t: summary["row_counts"].get(t) for t in ENTITY_TABLES}
+    summary["entities"] = {t: summary["row_counts"].get(t) for t in ENTITY_TYPES}
 
     layer = "restricted"
     xref = read_table(wh, "source_xref", layer=layer).to_pandas()
     bindings = read_table(wh, "address_review", layer=layer).to_pandas()
-    work_bindings = ws.work_dir(str(manifest.get("run_id"))) / "bound" / "address_bindings.parquet"
+    work_bindings = bindings_path(ws, str(manifest.get("run_id")))
     if work_bindings.exists():
         bindings = pq.read_table(work_bindings).to_pandas()
         n = len(bindings)
         summary["address_binding_rate"] = float((bindings["status"] == "matched").mean()) if n else None
     entities_with_grid = {}
-    for t, table in ENTITY_TABLES.items():
-        df = read_table(wh, table, layer=layer).to_pandas()
+    for t in ENTITY_TYPES:
+        df = read_table(wh, t, layer=layer).to_pandas()
         entities_with_grid[t] = float(df["grid_code"].notna().mean()) if len(df) else None
     summary["grid_binding_rate"] = entities_with_grid
 
@@ -96,7 +98,7 @@ def build_summary(ws: Workspace) -> dict:
         ingested = {f["feed"] for f in summary["feeds"] if f["rows_read"]}
         records, addresses = read_truth(truth_dir)
         if records is not None:
-            summary["quality"] = _entity_quality(xref, records[records["feed"].isin(ingested)])
+            summary["quality"] = entity_quality(xref, records[records["feed"].isin(ingested)])
         if addresses is not None and work_bindings.exists():
             addresses = addresses[addresses["feed"].isin(ingested)]
             library = read_table(wh, "address", layer=layer).to_pandas()
@@ -104,7 +106,7 @@ def build_summary(ws: Workspace) -> dict:
     return summary
 
 
-def _entity_quality(xref: pd.DataFrame, records: pd.DataFrame) -> dict[str, dict]:
+def entity_quality(xref: pd.DataFrame, records: pd.DataFrame) -> dict[str, dict]:
     """Pairwise scores per entity type of ``source_xref`` against the truth's ``records``.
 
     An entity type without mentions in ``source_xref`` (its feeds have not arrived, or all its rows were
@@ -114,7 +116,7 @@ def _entity_quality(xref: pd.DataFrame, records: pd.DataFrame) -> dict[str, dict
     mentions = xref["entity_type"].value_counts()
     scores = entity_scores(xref, records)
     out: dict[str, dict] = {}
-    for t in ENTITY_TABLES:
+    for t in ENTITY_TYPES:
         n = int(mentions.get(t, 0))
         if n == 0:
             out[t] = {
@@ -150,7 +152,7 @@ def _pct(x) -> str:
     return "-" if x is None else f"{100 * x:.2f}%"
 
 
-def _er_row(t: str, v: dict) -> list:
+def resolution_row(t: str, v: dict) -> list:
     """One row of the entity-resolution table; a type without mentions says so instead of scores."""
     if v.get("mentions") == 0:
         why = (
@@ -196,7 +198,7 @@ def format_summary(s: dict) -> str:
     parts.append("Entities out")
     parts.append(
         _table(
-            [[t, ent.get(t), _pct(grid.get(t))] for t in ENTITY_TABLES],
+            [[t, ent.get(t), _pct(grid.get(t))] for t in ENTITY_TYPES],
             ["entity", "count", "grid binding rate"],
         )
     )
@@ -215,7 +217,7 @@ def format_summary(s: dict) -> str:
     if q:
         parts.append("")
         parts.append("Entity resolution vs ground truth (pairwise)")
-        rows = [_er_row(t, v) for t, v in sorted(q.items())]
+        rows = [resolution_row(t, v) for t, v in sorted(q.items())]
         headers = ["entity", "records", "precision", "recall", "F1", "note"]
         if not any(r[-1] for r in rows):
             rows, headers = [r[:-1] for r in rows], headers[:-1]
@@ -235,7 +237,6 @@ def format_summary(s: dict) -> str:
 
 def write_summary(ws: Workspace, path: Path | None = None) -> tuple[dict, Path]:
     s = build_summary(ws)
-    path = path or ws.reports / "summary.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(s, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    path = path or ws.summary_file
+    atomic_write_text(path, json.dumps(s, ensure_ascii=False, indent=2, default=str))
     return s, path

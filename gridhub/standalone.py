@@ -19,7 +19,9 @@ import os
 import sys
 from pathlib import Path
 
+from gridhub import env
 from gridhub.demo import airflow_env
+from gridhub.layout import CONFIG_FILE
 
 PLUGINS_FOLDER = Path(__file__).resolve().parents[1] / "plugins"
 DEFAULT_PORT = 8080
@@ -47,17 +49,17 @@ def standalone_env(
     (the upload portal, mounted at ``/gridhub-portal/``) is loaded too.
     """
     workspace = Path(workspace).resolve()
-    env = airflow_env(workspace)
-    home = Path(airflow_home).resolve() if airflow_home else Path(env["AIRFLOW_HOME"])
+    environ = airflow_env(workspace)
+    home = Path(airflow_home).resolve() if airflow_home else Path(environ["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     passwords = home / PASSWORDS_FILE
     passwords.write_text(json.dumps({user: password}) + "\n", encoding="utf-8")
     passwords.chmod(0o600)
     base_url = f"http://127.0.0.1:{port}"
     venv_bin = str(Path(sys.executable).parent)  # standalone starts its components as plain `airflow`
-    env.update(
+    environ.update(
         {
-            "PATH": os.pathsep.join([venv_bin, env.get("PATH", "")]),
+            "PATH": os.pathsep.join([venv_bin, environ.get("PATH", "")]),
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
@@ -70,40 +72,40 @@ def standalone_env(
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{user}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": env.get(
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": environ.get(
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL", "30"
             ),
         }
     )
     if plugins and PLUGINS_FOLDER.is_dir():
-        env["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(PLUGINS_FOLDER)
-    return env
+        environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(PLUGINS_FOLDER)
+    return environ
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workspace", required=True)
-    p.add_argument("--port", type=int, default=int(os.environ.get("GRIDHUB_AIRFLOW_PORT", DEFAULT_PORT)))
+    p.add_argument("--port", type=int, default=int(os.environ.get(env.AIRFLOW_PORT, DEFAULT_PORT)))
     p.add_argument("--persons", type=int, default=3000)
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args(argv)
     ws = Path(args.workspace).resolve()
-    if not (ws / "gridhub.yaml").exists():
+    if not (ws / CONFIG_FILE).exists():
         from gridhub.sample import generate_workspace
 
         print(f"Generating the sample district ({args.persons} persons, seed {args.seed}) into {ws}")
         generate_workspace(ws, persons=args.persons, seed=args.seed)
-    user = os.environ.get("GRIDHUB_AIRFLOW_USER", DEFAULT_USER)
-    password = os.environ.get("GRIDHUB_AIRFLOW_PASSWORD", DEFAULT_PASSWORD)
-    env = standalone_env(ws, port=args.port, user=user, password=password)
+    user = os.environ.get(env.AIRFLOW_USER, DEFAULT_USER)
+    password = os.environ.get(env.AIRFLOW_PASSWORD, DEFAULT_PASSWORD)
+    environ = standalone_env(ws, port=args.port, user=user, password=password)
     airflow = str(Path(sys.executable).with_name("airflow"))
     print(
         f"\nAirflow UI:  http://127.0.0.1:{args.port}   login: {user} / {password}\n"
         f"Workspace:   {ws}   (hand a file in: gridhub -w {ws} land --feed NAME FILE)\n"
-        f"Airflow home {env['AIRFLOW_HOME']}; Ctrl-C stops every component.\n",
+        f"Airflow home {environ['AIRFLOW_HOME']}; Ctrl-C stops every component.\n",
         flush=True,
     )
-    os.execve(airflow, [airflow, "standalone"], env)
+    os.execve(airflow, [airflow, "standalone"], environ)
     return 0  # not reached
 
 

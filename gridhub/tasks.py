@@ -7,10 +7,14 @@ JSON-able dicts (Airflow keeps them as XCom and as asset-event extras).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from gridhub.workspace import Workspace
 
 log = logging.getLogger("gridhub")
+
+#: A step of the resolve-and-publish run: ``step(ws, run_id)`` → a small JSON-able result with ``run_id``.
+Step = Callable[[Workspace, str], dict]
 
 
 def _quiet() -> None:
@@ -31,15 +35,15 @@ def ingest_task(feed: str) -> dict:
     return {"feed": feed, **totals}
 
 
-def step(name: str, run_id: str | None = None) -> dict:
-    """Run one pipeline step (``gridhub.pipeline.<name>``) for ``run_id`` (a new one for the first step)."""
-    from gridhub import pipeline
+def run_step(step: Step, run_id: str | None = None) -> dict:
+    """Run one pipeline step (a function of :mod:`gridhub.pipeline`) for ``run_id`` (a new one for the first)."""
+    from gridhub.pipeline import new_run_id
 
     _quiet()
     ws = Workspace.from_env()
-    run_id = run_id or pipeline.new_run_id(ws)
-    result = getattr(pipeline, name)(ws, run_id)
-    log.info("%s: %s", name, result)
+    run_id = run_id or new_run_id(ws)
+    result = step(ws, run_id)
+    log.info("%s: %s", step.__name__, result)
     return result
 
 

@@ -13,9 +13,9 @@ from functools import cached_property
 from pathlib import Path
 
 from connectors.feeds import Feed
-from gridhub.config import CONFIG_FILE, ConfigError, WorkspaceConfig, load_config
+from gridhub import env, layout
+from gridhub.config import ConfigError, WorkspaceConfig, load_config
 
-ENV_VAR = "GRIDHUB_WORKSPACE"
 _SAFE_RUN_ID = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -29,14 +29,19 @@ class Workspace:
     @classmethod
     def from_env(cls, root: str | Path | None = None) -> Workspace:
         """The workspace at ``root``, else at ``$GRIDHUB_WORKSPACE``."""
-        root = root or os.environ.get(ENV_VAR)
+        root = root or os.environ.get(env.WORKSPACE)
         if not root:
-            raise ConfigError(f"no workspace given: pass --workspace DIR or set {ENV_VAR}")
+            raise ConfigError(f"no workspace given: pass --workspace DIR or set {env.WORKSPACE}")
         return cls(Path(root).expanduser().resolve())
+
+    @property
+    def config_file(self) -> Path:
+        """``gridhub.yaml``."""
+        return self.root / layout.CONFIG_FILE
 
     @cached_property
     def config(self) -> WorkspaceConfig:
-        return load_config(self.root / CONFIG_FILE)
+        return load_config(self.config_file)
 
     def path(self, relative: str) -> Path:
         """A config-given path, relative to the workspace root unless absolute."""
@@ -46,32 +51,32 @@ class Workspace:
     # ---- zones ------------------------------------------------------------------------------------------
     @property
     def landing(self) -> Path:
-        return self.root / "landing"
+        return self.root / layout.LANDING_DIR
 
     def landing_dir(self, feed: str) -> Path:
         return self.landing / feed
 
     @property
     def raw(self) -> Path:
-        return self.root / "raw"
+        return self.root / layout.RAW_DIR
 
     @property
     def staging(self) -> Path:
-        return self.root / "staging"
+        return self.root / layout.STAGING_DIR
 
     def staging_dir(self, feed: str) -> Path:
         return self.staging / feed
 
     @property
     def quarantine(self) -> Path:
-        return self.root / "quarantine"
+        return self.root / layout.QUARANTINE_DIR
 
     def quarantine_dir(self, feed: str) -> Path:
         return self.quarantine / feed
 
     @property
     def reference(self) -> Path:
-        return self.root / "reference"
+        return self.root / layout.REFERENCE_DIR
 
     @property
     def warehouse(self) -> Path:
@@ -79,7 +84,7 @@ class Workspace:
 
     @property
     def state(self) -> Path:
-        return self.root / "state"
+        return self.root / layout.STATE_DIR
 
     @property
     def locks(self) -> Path:
@@ -96,6 +101,16 @@ class Workspace:
         """Reviewed pairs (must-link / cannot-link) that every resolution run honours."""
         return self.state / "review_decisions.csv"
 
+    @property
+    def portal_audit(self) -> Path:
+        """The upload portal's append-only audit log (one JSON line per upload or sign-in attempt)."""
+        return self.state / "portal_audit.jsonl"
+
+    @property
+    def portal_uploads(self) -> Path:
+        """Where the upload portal streams a file while it is checked (removed after each request)."""
+        return self.state / "portal_tmp"
+
     # ---- feeds (what connectors.feeds.Zones asks for) ----------------------------------------------------
     @property
     def feeds(self) -> list[Feed]:
@@ -106,11 +121,20 @@ class Workspace:
 
     def work_dir(self, run_id: str) -> Path:
         """Intermediates of one resolve-and-publish run."""
-        return self.root / "work" / safe_run_id(run_id)
+        return self.root / layout.WORK_DIR / safe_run_id(run_id)
+
+    def step_dir(self, run_id: str, step: str) -> Path:
+        """What one step of a run writes (``work/<run_id>/<step>/``), where the next step reads it."""
+        return self.work_dir(run_id) / step
 
     @property
     def reports(self) -> Path:
-        return self.root / "reports"
+        return self.root / layout.REPORTS_DIR
+
+    @property
+    def summary_file(self) -> Path:
+        """The run summary (``reports/summary.json``)."""
+        return self.reports / "summary.json"
 
     @property
     def truth(self) -> Path | None:
@@ -119,7 +143,7 @@ class Workspace:
 
     @property
     def airflow_home(self) -> Path:
-        return self.root / "airflow"
+        return self.root / layout.AIRFLOW_DIR
 
     def ensure(self) -> Workspace:
         """Create the zone folders (idempotent)."""

@@ -15,15 +15,17 @@ import os
 
 from airflow.plugins_manager import AirflowPlugin
 
+from gridhub import env
+
 log = logging.getLogger(__name__)
 
 URL_PREFIX = "/gridhub-portal"
 
 
 def _portal_apps() -> list[dict]:
-    root = os.environ.get("GRIDHUB_WORKSPACE")
+    root = os.environ.get(env.WORKSPACE)
     if not root:
-        log.warning("gridhub portal: GRIDHUB_WORKSPACE is not set; the upload portal is not mounted")
+        log.warning("gridhub portal: %s is not set; the upload portal is not mounted", env.WORKSPACE)
         return []
     from gridhub.config import ConfigError
     from gridhub.portal import create_app

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from gridhub import env
+
 ROOT = Path(__file__).resolve().parents[1]
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="gridhub-tests-"))
 SAMPLE_WS = _SESSION_DIR / "sample-ws"
@@ -20,15 +22,15 @@ AIRFLOW_HOME = _SESSION_DIR / "airflow"
 
 os.environ.update(
     {
-        "GRIDHUB_WORKSPACE": str(SAMPLE_WS),
-        "GRIDHUB_HMAC_KEY": "test-key-" + "x" * 24,
+        env.WORKSPACE: str(SAMPLE_WS),
+        env.HMAC_KEY: "test-key-" + "x" * 24,
         "AIRFLOW_HOME": str(AIRFLOW_HOME),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        "GRIDHUB_RETRY_DELAY_SECONDS": "1",
+        env.RETRY_DELAY_SECONDS: "1",
     }
 )
 

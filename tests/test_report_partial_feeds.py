@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from gridhub import pipeline
-from gridhub.report import _entity_quality, build_summary, format_summary
+from gridhub.report import build_summary, entity_quality, format_summary
 from gridhub.workspace import Workspace
 
 ORGANISATION_FEED = "shichang_orgs"
@@ -80,7 +80,7 @@ def test_a_type_whose_rows_were_all_lost_says_how_many():
     xref = pd.DataFrame(
         {"feed": ["f"], "source_record_id": ["3"], "entity_type": ["organisation"], "entity_id": ["O1"]}
     )
-    quality = _entity_quality(xref, truth)
+    quality = entity_quality(xref, truth)
     assert quality["person"]["mentions"] == 0 and quality["person"]["records"] == 2
     assert quality["person"]["recall"] is None
     assert quality["organisation"]["mentions"] == 1 and quality["organisation"]["records"] == 1
@@ -116,7 +116,7 @@ def test_a_complete_run_prints_no_note_column():
             "warehouse": "w",
             "feeds": [],
             "published": True,
-            "quality": _entity_quality(xref.assign(entity_id=["P1", "P1", "O1", "O2", "H1", "F1"]), truth),
+            "quality": entity_quality(xref.assign(entity_id=["P1", "P1", "O1", "O2", "H1", "F1"]), truth),
         }
     )
     assert "note" not in text and "no mentions" not in text
@@ -130,7 +130,7 @@ def test_a_complete_run_prints_no_note_column():
             "warehouse": "w",
             "feeds": [],
             "published": True,
-            "quality": _entity_quality(xref, truth),
+            "quality": entity_quality(xref, truth),
         }
     )
     assert _row(_er_section(text), "organisation") == [
@@ -144,7 +144,7 @@ def test_a_complete_run_prints_no_note_column():
 
 
 def test_a_type_whose_truth_has_no_duplicates_reports_false_pairs_not_a_zero_f1():
-    from gridhub.report import _er_row
+    from gridhub.report import resolution_row
 
     one_false = {
         "records": 8377,
@@ -156,10 +156,10 @@ def test_a_type_whose_truth_has_no_duplicates_reports_false_pairs_not_a_zero_f1(
         "true_positive_pairs": 0,
         "mentions": 8377,
     }
-    row = _er_row("house", one_false)
+    row = resolution_row("house", one_false)
     assert row[-1] == "no duplicates in the truth: 1 false pair"
     clean = {**one_false, "precision": 1.0, "f1": 1.0, "predicted_pairs": 0}
-    assert _er_row("house", clean)[2:] == ["1.0000", "1.0000", "1.0000", ""]
+    assert resolution_row("house", clean)[2:] == ["1.0000", "1.0000", "1.0000", ""]
     usual = {
         **one_false,
         "precision": 0.99,
@@ -169,4 +169,4 @@ def test_a_type_whose_truth_has_no_duplicates_reports_false_pairs_not_a_zero_f1(
         "predicted_pairs": 10,
         "true_positive_pairs": 9,
     }
-    assert _er_row("house", usual) == ["house", 8377, "0.9900", "0.9800", "0.9850", ""]
+    assert resolution_row("house", usual) == ["house", 8377, "0.9900", "0.9800", "0.9850", ""]

@@ -8,7 +8,7 @@ password hashes that go into ``gridhub.yaml``.
 from __future__ import annotations
 
 from gridhub.portal.app import COOKIE, PortalConfigError, create_app
-from gridhub.portal.audit import append_audit, audit_path, recent_uploads
+from gridhub.portal.audit import append_audit, recent_uploads
 from gridhub.portal.auth import hash_password, verify_password
 from gridhub.portal.uploads import UploadRejected, sniff_upload
 
@@ -17,7 +17,6 @@ __all__ = [
     "PortalConfigError",
     "UploadRejected",
     "append_audit",
-    "audit_path",
     "create_app",
     "hash_password",
     "recent_uploads",

@@ -1,6 +1,6 @@
 """The portal's audit log (审计日志): one JSON line per upload and per sign-in attempt, append-only.
 
-``<workspace>/state/portal_audit.jsonl``. Each line is written with one ``write`` on a file opened
+``<workspace>/state/portal_audit.jsonl`` (:attr:`gridhub.workspace.Workspace.portal_audit`). Each line is written with one ``write`` on a file opened
 ``O_APPEND`` under an exclusive ``flock``, so lines from concurrent requests or portal processes never
 interleave, and nothing is ever rewritten. Times are UTC, ISO 8601.
 """
@@ -12,22 +12,15 @@ import json
 import os
 from collections import deque
 from datetime import UTC, datetime
-from pathlib import Path
 
 from gridhub.workspace import Workspace
-
-AUDIT_FILE = "portal_audit.jsonl"
-
-
-def audit_path(ws: Workspace) -> Path:
-    return ws.state / AUDIT_FILE
 
 
 def append_audit(ws: Workspace, event: str, **fields: object) -> dict:
     """Append one record (``event``, ``at`` = now UTC, then ``fields``) and return it."""
     record = {"event": event, "at": datetime.now(UTC).isoformat(timespec="milliseconds"), **fields}
     line = (json.dumps(record, ensure_ascii=False, sort_keys=False, default=str) + "\n").encode("utf-8")
-    path = audit_path(ws)
+    path = ws.portal_audit
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     try:
@@ -44,7 +37,7 @@ def append_audit(ws: Workspace, event: str, **fields: object) -> dict:
 
 def recent_uploads(ws: Workspace, department: str, limit: int = 10) -> list[dict]:
     """The department's last ``limit`` upload records, newest first (for its own home page only)."""
-    path = audit_path(ws)
+    path = ws.portal_audit
     if not path.exists():
         return []
     keep: deque[dict] = deque(maxlen=limit)
@@ -61,4 +54,4 @@ def recent_uploads(ws: Workspace, department: str, limit: int = 10) -> list[dict
     return list(reversed(keep))
 
 
-__all__ = ["AUDIT_FILE", "append_audit", "audit_path", "recent_uploads"]
+__all__ = ["append_audit", "recent_uploads"]

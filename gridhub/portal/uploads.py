@@ -20,6 +20,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
@@ -29,9 +30,11 @@ from connectors.text import SAMPLE_BYTES, check_text_sample, detect_encoding, sn
 from warehouse.errors import UserError
 from warehouse.reasons import ReasonCode, describe
 
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
+
 log = logging.getLogger(__name__)
 
-FORM_OVERHEAD = 64 * 1024  # multipart headers and the small form fields around the file
 MAX_FIELD_BYTES = 4096
 
 
@@ -65,6 +68,83 @@ def _drain_limit(max_bytes: int) -> int:
     return max(2 * max_bytes, max_bytes + 32 * 1024 * 1024)
 
 
+class _FormReader:
+    """The multipart parser's callbacks: small fields into ``out.fields``, the one file into a temp file."""
+
+    def __init__(self, out: ReceivedUpload, tmp_dir: Path, max_bytes: int, file_field: str) -> None:
+        self.out = out
+        self.tmp_dir = tmp_dir
+        self.max_bytes = max_bytes
+        self.file_field = file_field
+        self.digest = hashlib.sha256()
+        self.fh: BinaryIO | None = None
+        self.problems: list[UploadRejected] = []
+        self.on_part_begin()
+
+    def callbacks(self) -> MultipartCallbacks:
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+        }
+
+    def on_part_begin(self) -> None:
+        self.headers: dict[bytes, bytes] = {}
+        self.hname = b""
+        self.hvalue = b""
+        self.name: str | None = None
+        self.is_file = False
+        self.buf = bytearray()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.hname += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.hvalue += data[start:end]
+
+    def on_header_end(self) -> None:
+        self.headers[self.hname.lower()] = self.hvalue
+        self.hname, self.hvalue = b"", b""
+
+    def on_headers_finished(self) -> None:
+        _, opts = parse_options_header(self.headers.get(b"content-disposition", b""))
+        name = opts.get(b"name", b"").decode("utf-8", "replace")
+        self.name = name
+        if b"filename" in opts:
+            if name != self.file_field or self.out.path is not None:
+                self.problems.append(UploadRejected("一次只能上传一个文件。", "bad_form"))
+                return
+            self.is_file = True
+            self.out.client_name = opts[b"filename"].decode("utf-8", "replace")
+            fd, tmp = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=self.tmp_dir)
+            self.out.path = Path(tmp)
+            self.fh = os.fdopen(fd, "wb")
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        chunk = data[start:end]
+        out = self.out
+        if self.is_file:
+            out.size += len(chunk)
+            if out.size > self.max_bytes:
+                out.too_large = True
+            if not out.too_large and self.fh is not None:
+                self.digest.update(chunk)
+                self.fh.write(chunk)
+        else:
+            self.buf += chunk
+            if len(self.buf) > MAX_FIELD_BYTES:
+                self.problems.append(UploadRejected("表单字段过长。", "bad_form"))
+                self.buf = bytearray()
+
+    def on_part_end(self) -> None:
+        if not self.is_file and self.name:
+            self.out.fields[self.name] = bytes(self.buf).decode("utf-8", "replace")
+
+
 async def receive_upload(
     request: Request, tmp_dir: Path, max_bytes: int, file_field: str = "file"
 ) -> ReceivedUpload:
@@ -85,77 +165,8 @@ async def receive_upload(
 
     tmp_dir.mkdir(parents=True, exist_ok=True)
     out = ReceivedUpload()
-    digest = hashlib.sha256()
-    state: dict = {
-        "headers": {},
-        "hname": b"",
-        "hvalue": b"",
-        "name": None,
-        "is_file": False,
-        "buf": bytearray(),
-    }
-    fh = None
-    problems: list[UploadRejected] = []
-
-    def on_part_begin() -> None:
-        state.update(headers={}, hname=b"", hvalue=b"", name=None, is_file=False, buf=bytearray())
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        state["hname"] += data[start:end]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        state["hvalue"] += data[start:end]
-
-    def on_header_end() -> None:
-        state["headers"][state["hname"].lower()] = state["hvalue"]
-        state["hname"], state["hvalue"] = b"", b""
-
-    def on_headers_finished() -> None:
-        nonlocal fh
-        _, opts = parse_options_header(state["headers"].get(b"content-disposition", b""))
-        name = opts.get(b"name", b"").decode("utf-8", "replace")
-        state["name"] = name
-        if b"filename" in opts:
-            if name != file_field or out.path is not None:
-                problems.append(UploadRejected("一次只能上传一个文件。", "bad_form"))
-                return
-            state["is_file"] = True
-            out.client_name = opts[b"filename"].decode("utf-8", "replace")
-            fd, tmp = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
-            out.path = Path(tmp)
-            fh = os.fdopen(fd, "wb")
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        chunk = data[start:end]
-        if state["is_file"]:
-            out.size += len(chunk)
-            if out.size > max_bytes:
-                out.too_large = True
-            if not out.too_large and fh is not None:
-                digest.update(chunk)
-                fh.write(chunk)
-        else:
-            state["buf"] += chunk
-            if len(state["buf"]) > MAX_FIELD_BYTES:
-                problems.append(UploadRejected("表单字段过长。", "bad_form"))
-                state["buf"] = bytearray()
-
-    def on_part_end() -> None:
-        if not state["is_file"] and state["name"]:
-            out.fields[state["name"]] = bytes(state["buf"]).decode("utf-8", "replace")
-
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": on_part_begin,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-        },
-    )
+    reader = _FormReader(out, tmp_dir, max_bytes, file_field)
+    parser = MultipartParser(boundary, reader.callbacks())
     received = 0
     try:
         async for chunk in request.stream():
@@ -172,15 +183,15 @@ async def receive_upload(
         out.discard()
         raise UploadRejected("上传的表单已损坏，请重新选择文件上传。", "bad_form") from e
     finally:
-        if fh is not None:
-            fh.close()
-    if problems:
+        if reader.fh is not None:
+            reader.fh.close()
+    if reader.problems:
         out.discard()
-        raise problems[0]
+        raise reader.problems[0]
     if out.too_large:
         out.discard()
         out.path = None
-    out.sha256 = digest.hexdigest() if not out.too_large else ""
+    out.sha256 = reader.digest.hexdigest() if not out.too_large else ""
     return out
 
 

@@ -21,43 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gridhub.sample import names as N
-
-#: Columns of reference/standard_addresses.csv, in order.
-ADDRESS_COLUMNS = (
-    "address_code",
-    "division_code",
-    "province",
-    "city",
-    "district",
-    "street",
-    "community",
-    "road",
-    "villager_group",
-    "house_number",
-    "estate",
-    "building",
-    "unit",
-    "floor",
-    "room",
-    "standard_text",
-    "building_code",
-    "grid_code",
-    "lon",
-    "lat",
-)
-GRID_COLUMNS = (
-    "grid_code",
-    "name",
-    "grid_type",
-    "parent_grid_code",
-    "community_code",
-    "street_code",
-    "district_code",
-    "wkt",
-    "valid_from",
-    "valid_to",
-)
-DIVISION_COLUMNS = ("code", "name", "level", "parent_code", "aliases")
+from matching.reference import DIVISION_COLUMNS, GRID_COLUMNS
 
 #: South-west corner of the district and the size of one community cell, in degrees (about 1.2 × 1.1 km).
 ORIGIN_LON, ORIGIN_LAT = 112.0400, 22.9100
@@ -75,7 +39,7 @@ SHOPS_PER_ORG, OFFICES_PER_ORG = 0.85, 0.45
 class District:
     """The reference data, as frames with the exact reference-CSV columns plus a few internal ones.
 
-    ``addresses`` carries besides :data:`ADDRESS_COLUMNS`: ``kind`` (home / shop / office), ``street_code``,
+    ``addresses`` carries besides :data:`matching.reference.ADDRESS_LIBRARY_COLUMNS`: ``kind`` (home / shop / office), ``street_code``,
     ``rural`` and ``community_short``; ``communities`` one row per 社区/村 with its names and roads.
     """
 
@@ -157,7 +121,7 @@ def _estate_shapes(rng: np.random.Generator, target: int) -> list[tuple[int, int
         floors = int(rng.integers(11, 19)) if high_rise else int(rng.integers(5, 8))
         units = int(rng.integers(2, 4)) if high_rise else int(rng.integers(1, 3))
         per_building = floors * units * 2
-        buildings = int(min(max(1, round(left / per_building)), rng.integers(4, 13)))
+        buildings = min(max(1, round(left / per_building)), int(rng.integers(4, 13)))
         shapes.append((buildings, floors, units))
         left -= buildings * per_building
     return shapes
@@ -175,10 +139,23 @@ def _estate_names(rng: np.random.Generator) -> Iterator[str]:
     raise RuntimeError("ran out of estate names")  # pragma: no cover - over 4,000 estates
 
 
-def build_district(rng: np.random.Generator, homes: int, organisations: int) -> District:
-    """Make divisions, grids and about ``homes`` homes plus premises for ``organisations`` organisations."""
-    division_rows, communities = _divisions()
-    prov, city, dist = N.PROVINCE[1], N.CITY[1], N.DISTRICT[1]
+#: A building of a community: (kind: home / shop / office, fields common to its addresses, one dict per room).
+Building = tuple[str, dict, list[dict]]
+
+
+@dataclass
+class _Plan:
+    """What is decided for the whole district before its communities are laid out (in this order)."""
+
+    homes_per: np.ndarray  # homes per community
+    shops_per: np.ndarray  # street-front shops per community
+    towers_at: set[int]  # the (urban) communities with an office tower
+    office_rooms_total: int
+    estate_names: Iterator[str]
+    tower_names: list[str]
+
+
+def _plan(rng: np.random.Generator, communities: list[dict], homes: int, organisations: int) -> _Plan:
     n_comm = len(communities)
     rural_idx = [i for i, c in enumerate(communities) if c["rural"]]
     urban_idx = [i for i, c in enumerate(communities) if not c["rural"]]
@@ -193,166 +170,186 @@ def build_district(rng: np.random.Generator, homes: int, organisations: int) -> 
         max(len(urban_idx), math.ceil(organisations * SHOPS_PER_ORG)), rng.uniform(0.6, 1.4, len(urban_idx))
     )
     towers_at = set(rng.choice(urban_idx, size=min(3, len(urban_idx)), replace=False).tolist())
-    office_rooms_total = math.ceil(organisations * OFFICES_PER_ORG)
-    estate_names = _estate_names(rng)
-    tower_names = list(rng.permutation(N.TOWERS))
+    return _Plan(
+        homes_per=homes_per,
+        shops_per=shops_per,
+        towers_at=towers_at,
+        office_rooms_total=math.ceil(organisations * OFFICES_PER_ORG),
+        estate_names=_estate_names(rng),  # a generator: it draws its permutations at the first estate
+        tower_names=list(rng.permutation(N.TOWERS)),
+    )
 
+
+def build_district(rng: np.random.Generator, homes: int, organisations: int) -> District:
+    """Make divisions, grids and about ``homes`` homes plus premises for ``organisations`` organisations."""
+    division_rows, communities = _divisions()
+    plan = _plan(rng, communities, homes, organisations)
     addr_rows: list[dict] = []
     grid_rows: list[dict] = []
     for ci, comm in enumerate(communities):
-        c_code, s_code = comm["community_code"], comm["street_code"]
-        x0 = ORIGIN_LON + (ci % CELLS_PER_ROW) * CELL_LON
-        y0 = ORIGIN_LAT + (ci // CELLS_PER_ROW) * CELL_LAT
-        # --- buildings of the community: (kind, fields common to the building, list of room dicts) --------
-        buildings: list[tuple[str, dict, list[dict]]] = []
         if comm["rural"]:
-            n_groups = max(1, round(homes_per[ci] / 40))
-            per_group = _split(int(homes_per[ci]), rng.uniform(0.7, 1.3, n_groups))
-            for g, count in enumerate(per_group, start=1):
-                for h in range(1, int(count) + 1):
-                    buildings.append(("home", {"villager_group": str(g), "house_number": str(h)}, [{}]))
+            buildings = _village_houses(rng, int(plan.homes_per[ci]))
         else:
-            roads = comm["roads"]
-            next_number = {r: int(rng.integers(1, 12)) for r in roads}
-
-            def take_number(road: str, numbers: dict[str, int] = next_number) -> str:
-                n = numbers[road]
-                numbers[road] = n + int(rng.integers(1, 4))
-                return str(n)
-
-            for b_count, floors, units in _estate_shapes(rng, int(homes_per[ci])):
-                road = roads[int(rng.integers(0, len(roads)))]
-                number = take_number(road)
-                estate = next(estate_names)
-                for b in range(1, b_count + 1):
-                    rooms = [
-                        {"unit": str(u), "floor": str(f), "room": f"{f}{r:02d}"}
-                        for u in range(1, units + 1)
-                        for f in range(1, floors + 1)
-                        for r in (1, 2)
-                    ]
-                    buildings.append(
-                        (
-                            "home",
-                            {"road": road, "house_number": number, "estate": estate, "building": str(b)},
-                            rooms,
-                        )
-                    )
-            for _ in range(int(shops_per[ci])):
-                road = roads[int(rng.integers(0, len(roads)))]
-                buildings.append(("shop", {"road": road, "house_number": take_number(road)}, [{}]))
-            if ci in towers_at:
-                share = office_rooms_total // len(towers_at) + 1
-                floors = max(3, math.ceil(share / 8))
-                road = roads[0]
-                tower = tower_names.pop()
-                rooms = [
-                    {"floor": str(f), "room": f"{f}{r:02d}"}
-                    for f in range(2, floors + 2)
-                    for r in range(1, 9)
-                ]
-                buildings.append(
-                    (
-                        "office",
-                        {"road": road, "house_number": take_number(road), "estate": tower},
-                        rooms[:share],
-                    )
-                )
-        # --- grids: basic = vertical strips, micro = horizontal strips of each basic grid ------------------
-        households = np.array([len(rooms) for _, _, rooms in buildings])
-        total = int(households.sum())
-        n_basic = max(1, round(total / HOUSEHOLDS_PER_BASIC_GRID))
-        n_micro_per = max(1, round(total / n_basic / HOUSEHOLDS_PER_MICRO_GRID))
-        n_micro = n_basic * n_micro_per
-        bw, mh = CELL_LON / n_basic, CELL_LAT / n_micro_per
-        micro_codes = []
-        micro_rects = []
-        for b in range(n_basic):
-            basic_code = f"{c_code}{b + 1:03d}"
-            bx0, bx1 = x0 + b * bw, x0 + (b + 1) * bw
-            grid_rows.append(
-                {
-                    "grid_code": basic_code,
-                    "name": f"{comm['community']}第{b + 1}网格",
-                    "grid_type": "基础网格",
-                    "parent_grid_code": "",
-                    "community_code": c_code,
-                    "street_code": s_code,
-                    "district_code": N.DISTRICT[0],
-                    "wkt": _rect_wkt(bx0, y0, bx1, y0 + CELL_LAT),
-                    "valid_from": GRIDS_VALID_FROM,
-                    "valid_to": "",
-                }
-            )
-            for m in range(n_micro_per):
-                code = f"{basic_code}{m + 1:03d}"
-                my0, my1 = y0 + m * mh, y0 + (m + 1) * mh
-                grid_rows.append(
-                    {
-                        "grid_code": code,
-                        "name": f"{comm['community']}第{b + 1}网格第{m + 1}微网格",
-                        "grid_type": "微网格",
-                        "parent_grid_code": basic_code,
-                        "community_code": c_code,
-                        "street_code": s_code,
-                        "district_code": N.DISTRICT[0],
-                        "wkt": _rect_wkt(bx0, my0, bx1, my1),
-                        "valid_from": GRIDS_VALID_FROM,
-                        "valid_to": "",
-                    }
-                )
-                micro_codes.append(code)
-                micro_rects.append((bx0, my0, bx1, my1))
-        # buildings go to micro grids in order of their cumulative households (home / shop / office mixed)
-        before = np.concatenate([[0], np.cumsum(households)[:-1]]) if len(households) else np.array([])
-        micro_of = np.minimum((before / max(total, 1) * n_micro).astype(int), n_micro - 1)
-        # --- address rows ----------------------------------------------------------------------------------
-        seq = 0
-        for bi, (kind, common, rooms) in enumerate(buildings):
-            gx0, gy0, gx1, gy1 = micro_rects[micro_of[bi]]
-            lon = round(float(rng.uniform(gx0 + 0.1 * (gx1 - gx0), gx1 - 0.1 * (gx1 - gx0))), 6)
-            lat = round(float(rng.uniform(gy0 + 0.1 * (gy1 - gy0), gy1 - 0.1 * (gy1 - gy0))), 6)
-            building_code = f"B{c_code}{bi + 1:05d}"
-            for room in rooms:
-                seq += 1
-                row = {
-                    "address_code": f"{c_code}{seq:06d}",
-                    "division_code": c_code,
-                    "province": prov,
-                    "city": city,
-                    "district": dist,
-                    "street": comm["street"],
-                    "community": comm["community"],
-                    "road": "",
-                    "villager_group": "",
-                    "house_number": "",
-                    "estate": "",
-                    "building": "",
-                    "unit": "",
-                    "floor": "",
-                    "room": "",
-                    "building_code": building_code,
-                    "grid_code": micro_codes[micro_of[bi]],
-                    "lon": lon,
-                    "lat": lat,
-                    "kind": kind,
-                    "street_code": s_code,
-                    "rural": comm["rural"],
-                    "community_short": comm["community_short"],
-                }
-                row.update(common)
-                row.update(room)
-                row["standard_text"] = standard_text(row)
-                addr_rows.append(row)
-
-    addresses = pd.DataFrame(addr_rows)
-    comm_frame = pd.DataFrame(communities)
+            buildings = _urban_buildings(rng, ci, comm["roads"], plan)
+        micro = _grids(ci, comm, [len(rooms) for _, _, rooms in buildings], grid_rows)
+        addr_rows += _address_rows(rng, comm, buildings, micro)
     return District(
         divisions=pd.DataFrame(division_rows, columns=list(DIVISION_COLUMNS)),
         grids=pd.DataFrame(grid_rows, columns=list(GRID_COLUMNS)),
-        addresses=addresses,
-        communities=comm_frame,
+        addresses=pd.DataFrame(addr_rows),
+        communities=pd.DataFrame(communities),
     )
+
+
+def _village_houses(rng: np.random.Generator, homes: int) -> list[Building]:
+    """A village's houses: numbered within its villager groups (村民小组) of about 40 homes."""
+    n_groups = max(1, round(homes / 40))
+    per_group = _split(homes, rng.uniform(0.7, 1.3, n_groups))
+    return [
+        ("home", {"villager_group": str(g), "house_number": str(h)}, [{}])
+        for g, count in enumerate(per_group, start=1)
+        for h in range(1, int(count) + 1)
+    ]
+
+
+def _urban_buildings(rng: np.random.Generator, ci: int, roads: list[str], plan: _Plan) -> list[Building]:
+    """A community's estates (小区, buildings of rooms), street-front shops and maybe an office tower."""
+    buildings: list[Building] = []
+    next_number = {r: int(rng.integers(1, 12)) for r in roads}
+
+    def take_number(road: str) -> str:
+        n = next_number[road]
+        next_number[road] = n + int(rng.integers(1, 4))
+        return str(n)
+
+    for b_count, floors, units in _estate_shapes(rng, int(plan.homes_per[ci])):
+        road = roads[int(rng.integers(0, len(roads)))]
+        number = take_number(road)
+        estate = next(plan.estate_names)
+        for b in range(1, b_count + 1):
+            rooms = [
+                {"unit": str(u), "floor": str(f), "room": f"{f}{r:02d}"}
+                for u in range(1, units + 1)
+                for f in range(1, floors + 1)
+                for r in (1, 2)
+            ]
+            common = {"road": road, "house_number": number, "estate": estate, "building": str(b)}
+            buildings.append(("home", common, rooms))
+    for _ in range(int(plan.shops_per[ci])):
+        road = roads[int(rng.integers(0, len(roads)))]
+        buildings.append(("shop", {"road": road, "house_number": take_number(road)}, [{}]))
+    if ci in plan.towers_at:
+        share = plan.office_rooms_total // len(plan.towers_at) + 1
+        floors = max(3, math.ceil(share / 8))
+        road = roads[0]
+        tower = plan.tower_names.pop()
+        rooms = [{"floor": str(f), "room": f"{f}{r:02d}"} for f in range(2, floors + 2) for r in range(1, 9)]
+        common = {"road": road, "house_number": take_number(road), "estate": tower}
+        buildings.append(("office", common, rooms[:share]))
+    return buildings
+
+
+@dataclass
+class _MicroGrids:
+    """A community's micro grids (codes and rectangles) and which one each of its buildings lies in."""
+
+    codes: list[str]
+    rects: list[tuple[float, float, float, float]]
+    of_building: np.ndarray
+
+
+def _grid_row(code: str, name: str, grid_type: str, parent: str, comm: dict, wkt: str) -> dict:
+    return {
+        "grid_code": code,
+        "name": name,
+        "grid_type": grid_type,
+        "parent_grid_code": parent,
+        "community_code": comm["community_code"],
+        "street_code": comm["street_code"],
+        "district_code": N.DISTRICT[0],
+        "wkt": wkt,
+        "valid_from": GRIDS_VALID_FROM,
+        "valid_to": "",
+    }
+
+
+def _grids(ci: int, comm: dict, households: list[int], grid_rows: list[dict]) -> _MicroGrids:
+    """Basic grids (vertical strips of the community's cell) and their micro grids (horizontal strips), added
+    to ``grid_rows``; buildings go to micro grids in order of their cumulative households."""
+    x0 = ORIGIN_LON + (ci % CELLS_PER_ROW) * CELL_LON
+    y0 = ORIGIN_LAT + (ci // CELLS_PER_ROW) * CELL_LAT
+    c_code = comm["community_code"]
+    total = int(sum(households))
+    n_basic = max(1, round(total / HOUSEHOLDS_PER_BASIC_GRID))
+    n_micro_per = max(1, round(total / n_basic / HOUSEHOLDS_PER_MICRO_GRID))
+    n_micro = n_basic * n_micro_per
+    bw, mh = CELL_LON / n_basic, CELL_LAT / n_micro_per
+    micro = _MicroGrids(codes=[], rects=[], of_building=np.array([]))
+    for b in range(n_basic):
+        basic_code = f"{c_code}{b + 1:03d}"
+        bx0, bx1 = x0 + b * bw, x0 + (b + 1) * bw
+        basic_name = f"{comm['community']}第{b + 1}网格"
+        grid_rows.append(
+            _grid_row(basic_code, basic_name, "基础网格", "", comm, _rect_wkt(bx0, y0, bx1, y0 + CELL_LAT))
+        )
+        for m in range(n_micro_per):
+            code = f"{basic_code}{m + 1:03d}"
+            my0, my1 = y0 + m * mh, y0 + (m + 1) * mh
+            name = f"{basic_name}第{m + 1}微网格"
+            grid_rows.append(_grid_row(code, name, "微网格", basic_code, comm, _rect_wkt(bx0, my0, bx1, my1)))
+            micro.codes.append(code)
+            micro.rects.append((bx0, my0, bx1, my1))
+    # home / shop / office buildings mixed, in the order they were laid out
+    counts = np.array(households)
+    before = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else np.array([])
+    micro.of_building = np.minimum((before / max(total, 1) * n_micro).astype(int), n_micro - 1)
+    return micro
+
+
+def _address_rows(
+    rng: np.random.Generator, comm: dict, buildings: list[Building], micro: _MicroGrids
+) -> list[dict]:
+    """One standard address per room of every building; a building is a point inside its micro grid."""
+    c_code = comm["community_code"]
+    rows = []
+    seq = 0
+    for bi, (kind, common, rooms) in enumerate(buildings):
+        gx0, gy0, gx1, gy1 = micro.rects[micro.of_building[bi]]
+        lon = round(float(rng.uniform(gx0 + 0.1 * (gx1 - gx0), gx1 - 0.1 * (gx1 - gx0))), 6)
+        lat = round(float(rng.uniform(gy0 + 0.1 * (gy1 - gy0), gy1 - 0.1 * (gy1 - gy0))), 6)
+        building_code = f"B{c_code}{bi + 1:05d}"
+        for room in rooms:
+            seq += 1
+            row = {
+                "address_code": f"{c_code}{seq:06d}",
+                "division_code": c_code,
+                "province": N.PROVINCE[1],
+                "city": N.CITY[1],
+                "district": N.DISTRICT[1],
+                "street": comm["street"],
+                "community": comm["community"],
+                "road": "",
+                "villager_group": "",
+                "house_number": "",
+                "estate": "",
+                "building": "",
+                "unit": "",
+                "floor": "",
+                "room": "",
+                "building_code": building_code,
+                "grid_code": micro.codes[micro.of_building[bi]],
+                "lon": lon,
+                "lat": lat,
+                "kind": kind,
+                "street_code": comm["street_code"],
+                "rural": comm["rural"],
+                "community_short": comm["community_short"],
+            }
+            row.update(common)
+            row.update(room)
+            row["standard_text"] = standard_text(row)
+            rows.append(row)
+    return rows
 
 
 def detail_text(a: dict) -> str:

@@ -19,18 +19,29 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from gridhub.config import CONFIG_FILE
+from gridhub import env
+from gridhub.layout import REFERENCE_DIR, TRUTH_DIR, WAREHOUSE_DIR
 from gridhub.sample import names as N
-from gridhub.sample.district import ADDRESS_COLUMNS, GRID_COLUMNS, build_district
+from gridhub.sample.departments import build_feeds
+from gridhub.sample.district import District, build_district
 from gridhub.sample.errors import SampleError
-from gridhub.sample.feeds import SPECS, FeedBuilder, truth_frames, write_feed
+from gridhub.sample.feed_specs import SPECS
+from gridhub.sample.feeds import FeedBuilder, truth_frames, write_feed
+from gridhub.sample.persons import make_persons
 from gridhub.sample.population import (
     Population,
     assign_employers,
     make_facilities,
     make_houses,
     make_organisations,
-    make_persons,
+)
+from gridhub.workspace import Workspace
+from matching.reference import (
+    ADDRESS_LIBRARY_COLUMNS,
+    ADDRESSES_FILE,
+    DIVISIONS_FILE,
+    GRID_COLUMNS,
+    GRIDS_FILE,
 )
 
 log = logging.getLogger(__name__)
@@ -41,7 +52,6 @@ PERSONS_PER_ORGANISATION = 25
 PERSONS_PER_FACILITY = 15
 MIN_ORGANISATIONS = 16
 MIN_FACILITIES = 8
-TRUTH_DIR = "truth"
 
 
 @dataclass(frozen=True)
@@ -88,17 +98,17 @@ def workspace_config() -> dict:
         "name": WORKSPACE_NAME,
         "district_code": N.DISTRICT[0],
         "reference": {
-            "addresses": "reference/standard_addresses.csv",
-            "grids": "reference/grids.csv",
-            "divisions": "reference/divisions.csv",
+            "addresses": f"{REFERENCE_DIR}/{ADDRESSES_FILE}",
+            "grids": f"{REFERENCE_DIR}/{GRIDS_FILE}",
+            "divisions": f"{REFERENCE_DIR}/{DIVISIONS_FILE}",
             "crs": "WGS-84",
             "grid_code_width": 15,
         },
         "warehouse": {
-            "path": "warehouse",
+            "path": WAREHOUSE_DIR,
             "keep_snapshots": 5,
             "row_count_drift": 0.5,
-            "privacy": {"hmac_key_env": "GRIDHUB_HMAC_KEY"},
+            "privacy": {"hmac_key_env": env.HMAC_KEY},
         },
         "quality": {"truth": TRUTH_DIR},
         "feeds": [spec.config() for spec in SPECS.values()],
@@ -147,20 +157,9 @@ def _config_text() -> str:
     return header + yaml.safe_dump(workspace_config(), allow_unicode=True, sort_keys=False, width=120)
 
 
-def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleSummary:
-    """Write the sample district workspace for ``persons`` persons into ``out``; deterministic for ``seed``.
-
-    Existing files of the same names are overwritten; nothing else in ``out`` is touched.
-    """
-    if persons < 10:
-        raise SampleError(f"the sample district needs at least 10 persons, got {persons}")
-    if seed < 0:
-        raise SampleError(f"seed must be a non-negative integer, got {seed}")
-    root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
-    r_district, r_persons, r_orgs, r_jobs, r_houses, r_facilities, r_feeds = streams
-
+def _true_district(streams: list[np.random.Generator], persons: int) -> tuple[District, Population]:
+    """The reference data and the true population, each part from its own stream."""
+    r_district, r_persons, r_orgs, r_jobs, r_houses, r_facilities = streams
     n_orgs = max(MIN_ORGANISATIONS, round(persons / PERSONS_PER_ORGANISATION))
     district = build_district(r_district, homes=math.ceil(persons / PERSONS_PER_HOME), organisations=n_orgs)
     addresses = district.addresses
@@ -179,22 +178,45 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
     pop = Population(
         persons=people, organisations=orgs, facilities=facilities, houses=houses, hard_negatives=negatives
     )
+    return district, pop
 
-    builder = FeedBuilder(r_feeds, district, pop)
-    outputs = builder.build_all()
+
+def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleSummary:
+    """Write the sample district workspace for ``persons`` persons into ``out``; deterministic for ``seed``.
+
+    Existing files of the same names are overwritten; nothing else in ``out`` is touched.
+    """
+    if persons < 10:
+        raise SampleError(f"the sample district needs at least 10 persons, got {persons}")
+    if seed < 0:
+        raise SampleError(f"seed must be a non-negative integer, got {seed}")
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    ws = Workspace(root)  # only its paths (the config is written last), spelt under ``out`` as given:
+
+    def at(path: Path) -> Path:
+        return root / path.relative_to(ws.root)
+
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
+    district, pop = _true_district(streams[:6], persons)
+    addresses, people = district.addresses, pop.persons
+    orgs, houses, facilities, negatives = pop.organisations, pop.houses, pop.facilities, pop.hard_negatives
+
+    builder = FeedBuilder(streams[6], district, pop)
+    outputs = build_feeds(builder)
     people["previous_address_code"] = people["person_key"].map(builder.previous).fillna("")
-    paths: dict[str, Path] = {"config": root / CONFIG_FILE}
+    paths: dict[str, Path] = {"config": at(ws.config_file)}
     expected = {}
     for feed_out in outputs:
-        path, expected[feed_out.spec.name] = write_feed(root, feed_out)
+        path, expected[feed_out.spec.name] = write_feed(at(ws.landing_dir(feed_out.spec.name)), feed_out)
         paths[feed_out.spec.name] = path
 
-    ref = root / "reference"
-    paths["divisions"] = _write_csv(district.divisions, ref / "divisions.csv")
-    paths["standard_addresses"] = _write_csv(addresses, ref / "standard_addresses.csv", ADDRESS_COLUMNS)
-    paths["grids"] = _write_csv(district.grids, ref / "grids.csv", GRID_COLUMNS)
+    ref = at(ws.reference)
+    paths["divisions"] = _write_csv(district.divisions, ref / DIVISIONS_FILE)
+    paths["standard_addresses"] = _write_csv(addresses, ref / ADDRESSES_FILE, ADDRESS_LIBRARY_COLUMNS)
+    paths["grids"] = _write_csv(district.grids, ref / GRIDS_FILE, GRID_COLUMNS)
 
-    truth = root / TRUTH_DIR
+    truth = at(ws.path(TRUTH_DIR))
     frames = truth_frames(outputs, expected)
     for name, frame in frames.items():
         paths[f"truth_{name}"] = _write_csv(frame, truth / f"{name}.csv")
@@ -207,7 +229,7 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
     paths["truth_facilities"] = _write_csv(facilities, truth / "facilities.csv")
     paths["truth_hard_negatives"] = _write_csv(negatives, truth / "hard_negatives.csv")
 
-    (root / CONFIG_FILE).write_text(_config_text(), encoding="utf-8")
+    at(ws.config_file).write_text(_config_text(), encoding="utf-8")
     summary = SampleSummary(
         root=root,
         seed=seed,

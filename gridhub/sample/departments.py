@@ -1,0 +1,295 @@
+"""How each department writes its feed of the sample district: who is in it, which columns, which noise.
+
+One function per department builds its :class:`~gridhub.sample.feeds.FeedOutput` from the true population
+with the shared :class:`~gridhub.sample.feeds.FeedBuilder`; :func:`build_feeds` runs them in a fixed order
+(the draws of one feed follow those of the one before, so the order is part of the sample).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import partial
+
+import numpy as np
+
+from gridhub.sample import noise
+from gridhub.sample.feed_specs import SEX_NUM, SEX_ZH, SPECS
+from gridhub.sample.feeds import FeedBuilder, FeedOutput
+from gridhub.sample.noise import Profile
+from gridhub.sample.population import AS_OF, frame_rows
+
+ASSISTANCE_KINDS = ("低保", "特困供养", "高龄津贴", "残疾人两项补贴", "临时救助")
+ELDERLY_SHARE_IN_MINZHENG = 0.45
+ASSISTANCE_SHARE = 0.03
+POLICE_MISSING_LOCAL, POLICE_MISSING_MIGRANT = 0.01, 0.08
+POLICE_DUPLICATE = 0.01
+RENSHE_SHARE = 0.85
+ZHUJIAN_SHARE = 0.92
+FACILITY_NO_ADDRESS, FACILITY_NO_COORDS = 0.15, 0.10
+FACILITY_JITTER_DEG = 0.00005  # about 5 m
+
+
+def build_feeds(b: FeedBuilder) -> list[FeedOutput]:
+    """Every department's feed, in the order their draws are taken."""
+    return [gongan(b), minzheng(b), renshe(b), shichang(b), zhujian(b), yingji(b)]
+
+
+# ---- 公安 ----------------------------------------------------------------------------------------------
+def gongan(b: FeedBuilder) -> FeedOutput:
+    spec = SPECS["gongan_population"]
+    out = FeedOutput(spec)
+    p = noise.POLICE
+    persons = b.pop.persons
+    u = b.rng.random(len(persons))
+    missing = np.where(persons["population_type"] == "流动", POLICE_MISSING_MIGRANT, POLICE_MISSING_LOCAL)
+    keep = persons.index[u >= missing].to_numpy()
+    dup = keep[b.rng.random(len(keep)) < POLICE_DUPLICATE]
+    order = b.rng.permutation(np.concatenate([keep, dup]))
+    cols = {"name": "姓名", "id_number": "公民身份号码", "birth_date": "出生日期", "phone": "联系电话"}
+    recs = b.person_rows
+
+    def row_for(person: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
+        v = b.person_cols(target, rid, person, p, cols, "%Y%m%d", ())
+        if person["hukou_address_code"]:
+            hukou = b.address(target, rid, "户籍地址", "hukou_address", person["hukou_address_code"], p)
+        else:
+            hukou = person["hukou_text"]
+            target.addresses.append((rid, "hukou_address", ""))
+        current = b.address(target, rid, "现住址", "address", person["residence_address_code"], p)
+        return [
+            rid,
+            v["name"],
+            SEX_ZH[person["sex"]],
+            v["id_number"],
+            v["birth_date"],
+            person["ethnicity"],
+            v["phone"],
+            hukou,
+            current,
+            person["population_type"],
+        ]
+
+    rid_of = partial(b.rid, "GA4453990", width=7)
+    b.write_rows(out, recs, order, rid_of, row_for, (("person", "person_key"),))
+    b.malformed(out, recs, range(len(recs)), rid_of, row_for)
+    return out
+
+
+# ---- 民政 ----------------------------------------------------------------------------------------------
+def minzheng(b: FeedBuilder) -> FeedOutput:
+    spec = SPECS["minzheng_assistance"]
+    out = FeedOutput(spec)
+    p = noise.DEPARTMENT
+    persons = b.pop.persons
+    u = b.rng.random(len(persons))
+    chosen = ((persons["_age"] >= 60) & (u < ELDERLY_SHARE_IN_MINZHENG)) | (
+        (persons["_age"] < 60) & (persons["population_type"] == "户籍") & (u < ASSISTANCE_SHARE)
+    )
+    order = b.rng.permutation(persons.index[chosen].to_numpy())
+    cols = {"name": "姓名", "id_number": "身份证号", "birth_date": "出生日期", "phone": "联系电话"}
+    variants = spec.date_formats[1:]
+    recs = b.person_rows
+
+    def row_for(person: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
+        v = b.person_cols(target, rid, person, p, cols, "%Y-%m-%d", variants)
+        code = b.residence(person, moved)
+        if moved:
+            target.log(rid, "家庭住址", ["moved_previous_address"])
+        addr = b.address(target, rid, "家庭住址", "address", code, p)
+        kind = "高龄津贴" if person["_age"] >= 80 and b.d.hit(0.7) else b.d.pick(ASSISTANCE_KINDS)
+        sex = SEX_ZH[person["sex"]] if b.d.hit(0.9) else SEX_NUM[person["sex"]]
+        # registered within the last eight years; a moved person's record predates the move (≥ 2 years old)
+        days_ago = b.d.integer(730 if moved else 0, 8 * 365)
+        registered = (AS_OF - dt.timedelta(days=days_ago)).isoformat()
+        registered, kinds = noise.date(b.d, registered, "%Y-%m-%d", variants, p)
+        target.log(rid, "登记日期", kinds)
+        return [
+            rid,
+            v["name"],
+            sex,
+            v["id_number"],
+            v["birth_date"],
+            kind,
+            v["phone"],
+            addr,
+            b.addr[code]["community"],
+            registered,
+        ]
+
+    rid_of = partial(b.rid, "MZ2025", width=6)
+    b.write_rows(
+        out,
+        recs,
+        order,
+        rid_of,
+        row_for,
+        (("person", "person_key"),),
+        moved_rows=b.moved_rows(len(order)),
+    )
+    elderly = persons.index[persons["_age"] >= 60].to_numpy()
+    pool = elderly if len(elderly) else persons.index.to_numpy()
+    b.ensure_bad_check(out)
+    b.malformed(out, recs, pool, rid_of, row_for)
+    return out
+
+
+# ---- 人社 ----------------------------------------------------------------------------------------------
+def renshe(b: FeedBuilder) -> FeedOutput:
+    spec = SPECS["renshe_insured"]
+    out = FeedOutput(spec)
+    p = noise.DEPARTMENT
+    persons = b.pop.persons
+    orgs = {o["org_key"]: o for o in frame_rows(b.pop.organisations)}
+    employed = persons.index[
+        (persons["employer_org_key"] != "") & (b.rng.random(len(persons)) < RENSHE_SHARE)
+    ]
+    order = b.rng.permutation(employed.to_numpy())
+    cols = {"name": "xm", "id_number": "sfzh", "birth_date": "csrq", "phone": "lxdh"}
+    variants = spec.date_formats[1:]
+    recs = b.person_rows
+
+    def row_for(person: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
+        v = b.person_cols(target, rid, person, p, cols, "%Y/%m/%d", variants)
+        org = orgs[person["employer_org_key"]]
+        org_name, kinds = noise.org_name(b.d, org["name"], p)
+        target.log(rid, "dwmc", kinds)
+        credit = org["credit_code"]
+        if b.d.hit(0.08):
+            credit = ""
+            target.log(rid, "tyshxydm", ["credit_missing"])
+        code = b.residence(person, moved)
+        if moved:
+            target.log(rid, "jzdz", ["moved_previous_address"])
+        addr = b.address(target, rid, "jzdz", "address", code, p)
+        return [
+            rid,
+            v["name"],
+            SEX_NUM[person["sex"]],
+            v["id_number"],
+            v["birth_date"],
+            v["phone"],
+            org_name,
+            credit,
+            addr,
+        ]
+
+    def rid_of(i: int) -> str:
+        return str(100000 + i)
+
+    b.write_rows(
+        out,
+        recs,
+        order,
+        rid_of,
+        row_for,
+        (("person", "person_key"), ("organisation", "employer_org_key")),
+        moved_rows=b.moved_rows(len(order)),
+    )
+    pool = (
+        employed.to_numpy() if len(employed) else persons.index[persons["employer_org_key"] != ""].to_numpy()
+    )
+    b.ensure_bad_check(out)
+    if len(pool):
+        b.malformed(out, recs, pool, rid_of, row_for)
+    return out
+
+
+# ---- 市场监管 -------------------------------------------------------------------------------------------
+def shichang(b: FeedBuilder) -> FeedOutput:
+    spec = SPECS["shichang_orgs"]
+    out = FeedOutput(spec)
+    p = noise.MARKET
+    orgs = b.pop.organisations
+    listed = frame_rows(orgs[orgs["in_market_feed"]])
+
+    def row_for(org: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
+        name, kinds = noise.org_name(b.d, org["name"], p)
+        target.log(rid, "企业名称", kinds)
+        addr = ""
+        if org["address_code"]:
+            addr = b.address(target, rid, "住所", "org_address", org["address_code"], p)
+        established, kinds = noise.date(b.d, org["established"], "%Y-%m-%d", spec.date_formats[1:], p)
+        target.log(rid, "成立日期", kinds)
+        rep, kinds = noise.name(b.d, org["legal_rep"], p)
+        target.log(rid, "法定代表人", kinds)
+        return [rid, org["credit_code"], name, rep, addr, established, org["status"], org["industry"]]
+
+    b.write_rows(
+        out,
+        listed,
+        b.rng.permutation(len(listed)),
+        partial(b.rid, "4453990000", width=6),
+        row_for,
+        (("organisation", "org_key"),),
+    )
+    return out
+
+
+# ---- 住建 ----------------------------------------------------------------------------------------------
+def zhujian(b: FeedBuilder) -> FeedOutput:
+    spec = SPECS["zhujian_houses"]
+    out = FeedOutput(spec)
+    p = Profile(building_word=0.5)  # 住建 writes 幢 for half the buildings
+    houses = b.pop.houses
+    chosen = houses.index[b.rng.random(len(houses)) < ZHUJIAN_SHARE].to_numpy()
+    order = b.rng.permutation(chosen)
+    persons = b.persons
+    recs = frame_rows(houses)
+    cols = {"name": "产权人", "id_number": "产权人证件号"}
+
+    def row_for(house: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
+        owner = persons[house["owner_key"]]
+        v = b.person_cols(target, rid, owner, p, cols, "%Y-%m-%d", ())
+        addr = b.address(target, rid, "房屋坐落", "address", house["address_code"], p)
+        return [
+            rid,
+            addr,
+            house["use"],
+            f"{house['area']:.1f}",
+            "是" if house["rented"] else "否",
+            v["name"],
+            v["id_number"],
+        ]
+
+    rid_of = partial(b.rid, "FW445399", width=7)
+    b.write_rows(out, recs, order, rid_of, row_for, (("house", "address_code"), ("person", "owner_key")))
+    b.ensure_bad_check(out)
+    b.malformed(out, recs, range(len(recs)), rid_of, row_for)
+    return out
+
+
+# ---- 应急管理 -------------------------------------------------------------------------------------------
+def yingji(b: FeedBuilder) -> FeedOutput:
+    spec = SPECS["yingji_facilities"]
+    out = FeedOutput(spec)
+    p = noise.DEPARTMENT
+    fac = frame_rows(b.pop.facilities)
+
+    def row_for(f: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
+        no_addr = b.d.hit(FACILITY_NO_ADDRESS)
+        no_coords = (not no_addr) and b.d.hit(FACILITY_NO_COORDS / (1 - FACILITY_NO_ADDRESS))
+        addr = ""
+        if no_addr:
+            target.log(rid, "地址", ["facility_no_address"])
+        else:
+            addr = b.address(target, rid, "地址", "address", f["address_code"], p)
+        lon = lat = ""
+        if no_coords:
+            target.log(rid, "经度", ["facility_no_coords"])
+        else:
+            jitter = (
+                (b.d.u() * 2 - 1) * FACILITY_JITTER_DEG,
+                (b.d.u() * 2 - 1) * FACILITY_JITTER_DEG,
+            )
+            lon, lat = f"{f['lon'] + jitter[0]:.6f}", f"{f['lat'] + jitter[1]:.6f}"
+        return [rid, f["facility_type"], f["name"], addr, lon, lat, f["responsible"], f["status"]]
+
+    b.write_rows(
+        out,
+        fac,
+        b.rng.permutation(len(fac)),
+        partial(b.rid, "YJSS", width=6),
+        row_for,
+        (("facility", "facility_key"),),
+    )
+    return out
