@@ -6,13 +6,14 @@ It lives in ``warehouse`` because that is the lowest package: ``connectors``, ``
 Every file gridhub writes that another process may read (staged Parquet, raw files, manifests, watermarks,
 run intermediates, the ``CURRENT`` pointer) goes through :func:`atomic_write`: written to a hidden temporary
 file beside its destination, flushed, then moved over it with one ``os.replace``. A reader sees the old file or
-the new one, never half of one; a process killed mid-write leaves only a ``.<name>.tmp-<pid>`` file behind.
+the new one, never half of one; a process killed mid-write leaves only a ``.<name>.tmp-<pid>-<thread>`` file behind.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,8 +35,8 @@ def sha256_file(path: Path) -> str:
 
 
 def temporary_path(path: Path) -> Path:
-    """The hidden temporary name :func:`atomic_write` uses for ``path`` (unique per process)."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """The hidden temporary name :func:`atomic_write` uses for ``path`` (unique per process and thread)."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
 
 
 @contextmanager
