@@ -57,15 +57,28 @@ STAGING_FIELDS: dict[str, StagingField] = {
             "address_relation", FieldKind.TEXT, "户籍 / 居住 / 产权: how the person relates to `address`."
         ),
         StagingField("hukou_address", FieldKind.TEXT, "户籍地址"),
+        StagingField("assistance_type", FieldKind.TEXT, "救助类型 (民政): the assistance a person receives."),
         # house
         StagingField("house_use", FieldKind.TEXT, "房屋用途"),
         StagingField("house_area", FieldKind.FLOAT, "建筑面积 m²"),
         StagingField("rented", FieldKind.BOOL, "是否出租"),
+        StagingField(
+            "house_code", FieldKind.TEXT, "房屋编号: the department's own code for the house.", code=True
+        ),
         # organisation
         StagingField("org_name", FieldKind.TEXT, "单位名称"),
         StagingField("credit_code", FieldKind.TEXT, "统一社会信用代码", code=True),
         StagingField("legal_rep", FieldKind.TEXT, "法定代表人"),
-        StagingField("org_address", FieldKind.TEXT, "单位地址 (经营/注册)"),
+        StagingField(
+            "org_address",
+            FieldKind.TEXT,
+            "注册地址: the registered address (or the only address a feed gives).",
+        ),
+        StagingField(
+            "org_business_address",
+            FieldKind.TEXT,
+            "经营地址: the operating address, where the unit really is.",
+        ),
         StagingField("industry", FieldKind.TEXT, "行业"),
         StagingField("org_status", FieldKind.TEXT, "登记状态"),
         StagingField("established", FieldKind.DATE, "成立日期"),
