@@ -43,11 +43,13 @@ fields bound), :mod:`~.scores` (thresholds).
 
 from matching.address.binding import ADDRESS_FIELD_OF, BOUND_COLUMNS, bind_address_fields
 from matching.address.canonical import canonical_address_text
+from matching.address.checks import library_problems
 from matching.address.library import AddressLibrary, LibraryError, Meaning
 from matching.address.match import RESULT_COLUMNS, match_addresses
 from matching.address.parse import ELEMENTS, PlaceReading, parse_addresses, read_place
 from matching.address.review import review_table
 from matching.address.scores import (
+    AMBIGUOUS_ROAD_SCORE,
     CONFLICT_FACTOR,
     DROP_PENALTY,
     FUZZY_ROAD_CUTOFF,
@@ -56,6 +58,7 @@ from matching.address.scores import (
     MAX_CANDIDATES,
     PINYIN_ROAD_SCORE,
     STATUSES,
+    TYPO_ROAD_SCORE,
     UNKNOWN_ROAD_FACTOR,
     UNKNOWN_TEXT_PENALTY,
     WEAK_GROUP_SCORE,
@@ -63,6 +66,7 @@ from matching.address.scores import (
 
 __all__ = [
     "ADDRESS_FIELD_OF",
+    "AMBIGUOUS_ROAD_SCORE",
     "BOUND_COLUMNS",
     "CONFLICT_FACTOR",
     "DROP_PENALTY",
@@ -74,6 +78,7 @@ __all__ = [
     "PINYIN_ROAD_SCORE",
     "RESULT_COLUMNS",
     "STATUSES",
+    "TYPO_ROAD_SCORE",
     "UNKNOWN_ROAD_FACTOR",
     "UNKNOWN_TEXT_PENALTY",
     "WEAK_GROUP_SCORE",
@@ -83,6 +88,7 @@ __all__ = [
     "PlaceReading",
     "bind_address_fields",
     "canonical_address_text",
+    "library_problems",
     "match_addresses",
     "parse_addresses",
     "read_place",

@@ -98,7 +98,12 @@ class AddressLibrary:
         div_path = reference_dir / divisions
         div = read_reference_csv(div_path) if div_path.exists() else None
         log.info("address library: %d addresses from %s", len(frame), path)
-        return cls(frame, div)
+        library = cls(frame, div)
+        from matching.address.checks import library_problems
+
+        for problem in library_problems(library):
+            log.warning("address library %s: %s", path, problem)
+        return library
 
     @classmethod
     def from_frames(cls, addresses: pd.DataFrame, divisions: pd.DataFrame | None = None) -> AddressLibrary:

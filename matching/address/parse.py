@@ -115,12 +115,30 @@ def _tokens(
         ):
             text = pieces.pop()[0] + text
         pieces.append((text, meanings))
+    pieces = _division_before_road(pieces)
     tokens = [(t, m) for t, m in pieces if m is not None]
     unknown = [t for t, m in pieces if m is None]
     e_pieces = library.segment(estate_text) if estate_text else []
     tokens += [(t, m) for t, m in e_pieces if m is not None and any(x.kind == "estate" for x in m)]
     e_unknown = [t for t, m in e_pieces if m is None]
     return tokens, unknown, e_unknown
+
+
+def _division_before_road(pieces: list[Piece]) -> list[Piece]:
+    """A name that is both a division and an estate (桂园 = 桂园社区, 桂园小区) is the division where divisions
+    are written, before a road, known or not (桂园新围路7号, 桂园欣围路7号), and may be the estate after it."""
+    roads = [
+        i
+        for i, (tok, meanings) in enumerate(pieces)
+        if (meanings is None and ROAD_WORD.search(tok)) or any(m.kind == "road" for m in meanings or ())
+    ]
+    out: list[Piece] = []
+    for i, (tok, meanings) in enumerate(pieces):
+        kinds = {m.kind for m in meanings or ()}
+        if meanings and roads and i < roads[-1] and "estate" in kinds and kinds - {"estate", "road"}:
+            meanings = tuple(m for m in meanings if m.kind != "estate")
+        out.append((tok, meanings))
+    return out
 
 
 def _is_suffix_of(previous: Piece, text: str) -> bool:
