@@ -73,6 +73,7 @@ def _rows() -> list[dict]:
     add("445399001002", "河田路5", road="河田路", house_number="5")  # sounds like 禾田路
     estate("445399001002", "湖滨路", "8", "紫荆花园", 2)
     estate("445399001002", "湖滨路", "9", "翠苑", 2)
+    estate("445399001002", "湖滨路", "10", "江南花园", 1)  # its bare name 江南 is also a community's
     estate("445399002001", "江南大道", "3", "金沙湾", 2)
     for comm in ("445399101201", "445399101202"):
         for g in (1, 2, 3):
@@ -320,3 +321,10 @@ def test_estate_of_another_number_is_not_bound_to_this_one(library):
     # 丹桂苑 is at 芙蓉路15号: 11号 with 丹桂苑 contradicts itself, and must not be bound to 桂园小区 confidently
     out = match_one(library, "芙蓉路11号丹桂苑3栋2单元501室")
     assert out["status"] != "matched" or out["score"] < 1.0
+
+
+def test_bare_estate_name_that_is_a_community_reads_as_the_community(frame, library):
+    # 江南 = 江南社区 and 江南花园 (in 湖滨): before another estate it is the community
+    out = match_one(library, "滨江街道江南金沙湾1栋1单元101室")
+    assert out["status"] == "matched", out.to_dict()
+    assert out["address_code"] == code(frame, estate="金沙湾", building="1", unit="1", room="101")

@@ -115,27 +115,30 @@ def _tokens(
         ):
             text = pieces.pop()[0] + text
         pieces.append((text, meanings))
-    pieces = _division_before_road(pieces)
-    tokens = [(t, m) for t, m in pieces if m is not None]
-    unknown = [t for t, m in pieces if m is None]
     e_pieces = library.segment(estate_text) if estate_text else []
-    tokens += [(t, m) for t, m in e_pieces if m is not None and any(x.kind == "estate" for x in m)]
+    e_tokens = [(t, m) for t, m in e_pieces if m is not None and any(x.kind == "estate" for x in m)]
+    pieces = _division_before_road(pieces, bool(e_tokens))
+    tokens = [(t, m) for t, m in pieces if m is not None] + e_tokens
+    unknown = [t for t, m in pieces if m is None]
     e_unknown = [t for t, m in e_pieces if m is None]
     return tokens, unknown, e_unknown
 
 
-def _division_before_road(pieces: list[Piece]) -> list[Piece]:
-    """A name that is both a division and an estate (桂园 = 桂园社区, 桂园小区) is the division where divisions
-    are written, before a road, known or not (桂园新围路7号, 桂园欣围路7号), and may be the estate after it."""
-    roads = [
+def _division_before_road(pieces: list[Piece], estate_after: bool) -> list[Piece]:
+    """A name that is both a division and an estate (桂园 = 桂园社区, 桂园小区; 滨江 = 滨江社区, 滨江花园) is the
+    division where divisions are written: before a road, known or not (桂园新围路7号, 桂园欣围路7号), or before
+    another estate (滨江富园, or ``estate_after`` the number). Alone (桂园3栋) it may still be the estate."""
+    anchors = [
         i
         for i, (tok, meanings) in enumerate(pieces)
-        if (meanings is None and ROAD_WORD.search(tok)) or any(m.kind == "road" for m in meanings or ())
+        if (meanings is None and ROAD_WORD.search(tok))
+        or any(m.kind in ("road", "estate") for m in meanings or ())
     ]
     out: list[Piece] = []
     for i, (tok, meanings) in enumerate(pieces):
         kinds = {m.kind for m in meanings or ()}
-        if meanings and roads and i < roads[-1] and "estate" in kinds and kinds - {"estate", "road"}:
+        later = estate_after or (bool(anchors) and i < anchors[-1])
+        if meanings and later and "estate" in kinds and kinds - {"estate", "road"}:
             meanings = tuple(m for m in meanings if m.kind != "estate")
         out.append((tok, meanings))
     return out
