@@ -17,7 +17,9 @@ How an address is read (:func:`parse_addresses`)
        vocabulary — division names, their aliases and short forms, road and estate names — by dynamic
        programming (most characters covered, fewest tokens). Text the library does not know is classified:
        a division word (…省, …市, …县, …镇, …村) means the address lies elsewhere; a road word (…路, …街) is
-       looked up by pinyin and by rapidfuzz within the communities the rest of the address allows.
+       read as a typo of a library road (same sound, one character; :mod:`~matching.address.roads`) or
+       looked up by rapidfuzz, within the communities the rest of the address allows. Divisions and estates
+       are known in every form of their kind (:mod:`~matching.address.variants`: 湖滨社区 = 湖滨居委会 = 湖滨).
 
 How an address is matched (:func:`match_addresses`)
     The place yields candidate *blocks* — (community, road), (community, estate), (village, villager group) or
@@ -35,10 +37,14 @@ nothing in the library fits, or the text names a division outside it. Only match
 building code; ambiguous and unmatched rows carry up to :data:`MAX_CANDIDATES` candidates for review.
 See ``docs/addresses.md`` for thresholds and measured accuracy and speed.
 
+The library's element columns are read with the parser's rules (7号, 1栋, 501室 → digits);
+:func:`library_problems` says when a library would bind little or nothing.
+
 Modules: :mod:`~matching.address.rules` (the normalisation rules and vocabulary), :mod:`~.canonical` (canonical
 text and detail), :mod:`~.library` (:class:`AddressLibrary`), :mod:`~.parse` (place reading, elements),
-:mod:`~.match` (blocks, joins, scores), :mod:`~.review` (candidates), :mod:`~.binding` (the mention frames' address
-fields bound), :mod:`~.scores` (thresholds).
+:mod:`~.match` (blocks, joins, scores), :mod:`~.variants` (name forms), :mod:`~.roads` (typo'd roads),
+:mod:`~.checks` (:func:`library_problems`), :mod:`~.review` (candidates), :mod:`~.binding` (the mention frames'
+address fields bound), :mod:`~.scores` (thresholds).
 """
 
 from matching.address.binding import ADDRESS_FIELD_OF, BOUND_COLUMNS, bind_address_fields
