@@ -17,7 +17,9 @@ How an address is read (:func:`parse_addresses`)
        vocabulary — division names, their aliases and short forms, road and estate names — by dynamic
        programming (most characters covered, fewest tokens). Text the library does not know is classified:
        a division word (…省, …市, …县, …镇, …村) means the address lies elsewhere; a road word (…路, …街) is
-       looked up by pinyin and by rapidfuzz within the communities the rest of the address allows.
+       read as a typo of a library road (same sound, one character; :mod:`~matching.address.roads`) or
+       looked up by rapidfuzz, within the communities the rest of the address allows. Divisions and estates
+       are known in every form of their kind (:mod:`~matching.address.variants`: 湖滨社区 = 湖滨居委会 = 湖滨).
 
 How an address is matched (:func:`match_addresses`)
     The place yields candidate *blocks* — (community, road), (community, estate), (village, villager group) or
@@ -35,19 +37,25 @@ nothing in the library fits, or the text names a division outside it. Only match
 building code; ambiguous and unmatched rows carry up to :data:`MAX_CANDIDATES` candidates for review.
 See ``docs/addresses.md`` for thresholds and measured accuracy and speed.
 
+The library's element columns are read with the parser's rules (7号, 1栋, 501室 → digits);
+:func:`library_problems` says when a library would bind little or nothing.
+
 Modules: :mod:`~matching.address.rules` (the normalisation rules and vocabulary), :mod:`~.canonical` (canonical
 text and detail), :mod:`~.library` (:class:`AddressLibrary`), :mod:`~.parse` (place reading, elements),
-:mod:`~.match` (blocks, joins, scores), :mod:`~.review` (candidates), :mod:`~.binding` (the mention frames' address
-fields bound), :mod:`~.scores` (thresholds).
+:mod:`~.match` (blocks, joins, scores), :mod:`~.variants` (name forms), :mod:`~.roads` (typo'd roads),
+:mod:`~.checks` (:func:`library_problems`), :mod:`~.review` (candidates), :mod:`~.binding` (the mention frames'
+address fields bound), :mod:`~.scores` (thresholds).
 """
 
 from matching.address.binding import ADDRESS_FIELD_OF, BOUND_COLUMNS, bind_address_fields
 from matching.address.canonical import canonical_address_text
+from matching.address.checks import library_problems
 from matching.address.library import AddressLibrary, LibraryError, Meaning
 from matching.address.match import RESULT_COLUMNS, match_addresses
 from matching.address.parse import ELEMENTS, PlaceReading, parse_addresses, read_place
 from matching.address.review import review_table
 from matching.address.scores import (
+    AMBIGUOUS_ROAD_SCORE,
     CONFLICT_FACTOR,
     DROP_PENALTY,
     FUZZY_ROAD_CUTOFF,
@@ -56,6 +64,7 @@ from matching.address.scores import (
     MAX_CANDIDATES,
     PINYIN_ROAD_SCORE,
     STATUSES,
+    TYPO_ROAD_SCORE,
     UNKNOWN_ROAD_FACTOR,
     UNKNOWN_TEXT_PENALTY,
     WEAK_GROUP_SCORE,
@@ -63,6 +72,7 @@ from matching.address.scores import (
 
 __all__ = [
     "ADDRESS_FIELD_OF",
+    "AMBIGUOUS_ROAD_SCORE",
     "BOUND_COLUMNS",
     "CONFLICT_FACTOR",
     "DROP_PENALTY",
@@ -74,6 +84,7 @@ __all__ = [
     "PINYIN_ROAD_SCORE",
     "RESULT_COLUMNS",
     "STATUSES",
+    "TYPO_ROAD_SCORE",
     "UNKNOWN_ROAD_FACTOR",
     "UNKNOWN_TEXT_PENALTY",
     "WEAK_GROUP_SCORE",
@@ -83,6 +94,7 @@ __all__ = [
     "PlaceReading",
     "bind_address_fields",
     "canonical_address_text",
+    "library_problems",
     "match_addresses",
     "parse_addresses",
     "read_place",

@@ -15,6 +15,9 @@ from matching.address.rules import (
     CANON_REPLACEMENTS,
     DETAIL_FIELDS,
     DETAIL_PATTERN,
+    ELEMENT_FORM,
+    ELEMENT_MARKERS,
+    GROUP_IN_ROAD,
     LABELS,
     NUMERAL,
     NUMERAL_BEFORE,
@@ -66,6 +69,35 @@ def extract_detail(canonical: pd.Series) -> pd.DataFrame:
         col = arrow_to_series(st.field(name), canonical.index)
         out[name] = col.fillna("") if name in ("place", "estate_text", "rest") else strip_zeros(col)
     return pd.DataFrame(out, index=canonical.index)
+
+
+def library_element(values: pd.Series, element: str) -> pd.Series:
+    """A library column of a numbered element (:data:`~matching.address.rules.ELEMENT_MARKERS`) in the parser's
+    form: bare digits without leading zeros, ``""`` when empty.
+
+    The value is read with the parser's rules (:func:`canonical_address_text`), so ``7号``, ``1号楼``, ``1#``,
+    ``三栋``, ``2单元``, ``501房``, ``5层``, ``第三村民小组``, ``５０１`` and a bare ``三`` all give the digits. A
+    value that is no number of its element after that (``A座``, ``18之1``) is kept in its canonical form: it
+    binds nothing, and :func:`~matching.address.checks.library_problems` reports a column full of them.
+
+    >>> library_element(pd.Series(["7栋", "三", "1号楼", "01#", "A座", ""]), "building").tolist()
+    ['7', '3', '1', '1', 'A座', '']
+    """
+    marker = ELEMENT_MARKERS[element]
+    text = values.astype("string").fillna("")
+    # a bare Chinese numeral (三) counts only before its marker: give it one
+    bare = text.str.fullmatch(f"[{NUMERAL}十百千]+").fillna(False)
+    text = text.where(~bare, text + marker)
+    canon = canonical_address_text(text).fillna("")
+    number = canon.str.extract(ELEMENT_FORM[element], expand=False)
+    out = strip_zeros(number.astype("string")).fillna(canon)
+    return out.astype("string")
+
+
+def group_in_road(road: pd.Series) -> pd.Series:
+    """The villager group a library writes in its road column (石岭村3组, 第三村民小组 → ``3``), else NA."""
+    canon = canonical_address_text(road.astype("string").fillna("")).fillna("")
+    return strip_zeros(canon.str.extract(GROUP_IN_ROAD, expand=False).astype("string"))
 
 
 def distinct_places(detail: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]]]:

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matching.address.canonical import canonical_address_text, strip_zeros
-from matching.address.rules import DIVISION_SUFFIXES, ESTATE_SUFFIXES
-from matching.address.scores import FUZZY_ROAD_CUTOFF, PINYIN_ROAD_SCORE
+from matching.address.canonical import group_in_road, library_element
+from matching.address.roads import RoadGuess, RoadIndex
+from matching.address.rules import ELEMENT_MARKERS
+from matching.address.variants import division_forms, estate_forms
 from matching.reference import (
     ADDRESS_LIBRARY_COLUMNS,
     ADDRESSES_FILE,
@@ -66,8 +67,12 @@ class AddressLibrary:
             lib[c] = lib[c].astype("string").fillna("")
         for c in ("road", "estate", "villager_group", "province", "city", "district", "street", "community"):
             lib[c] = normalize_text(lib[c]).str.replace(" ", "", regex=False).fillna("")
-        for c in ("villager_group", "house_number", "building", "unit", "floor", "room"):
-            lib[c] = strip_zeros(canonical_address_text(lib[c])).fillna("")
+        # a villager group written in the road column (石岭村3组, 第三村民小组) is the group, not a road
+        in_road = group_in_road(lib["road"]).where(lib["villager_group"] == "")
+        lib["villager_group"] = in_road.fillna(lib["villager_group"])
+        lib.loc[in_road.notna().to_numpy(), "road"] = ""
+        for c in ELEMENT_MARKERS:
+            lib[c] = library_element(lib[c], c).fillna("")
         self.addresses = lib.reset_index(drop=True)
         self.divisions = self._division_frame(divisions)
         self._build_vocabulary()
@@ -93,7 +98,12 @@ class AddressLibrary:
         div_path = reference_dir / divisions
         div = read_reference_csv(div_path) if div_path.exists() else None
         log.info("address library: %d addresses from %s", len(frame), path)
-        return cls(frame, div)
+        library = cls(frame, div)
+        from matching.address.checks import library_problems
+
+        for problem in library_problems(library):
+            log.warning("address library %s: %s", path, problem)
+        return library
 
     @classmethod
     def from_frames(cls, addresses: pd.DataFrame, divisions: pd.DataFrame | None = None) -> AddressLibrary:
@@ -160,16 +170,23 @@ class AddressLibrary:
         return {code: under(code) for code in self.divisions["code"]}
 
     def _build_vocabulary(self) -> None:
-        """Division names (with aliases and short forms), roads and estates → what they can mean."""
+        """Division names (with aliases and their forms), roads and estates (with their forms) → meanings.
+
+        A token that is the exact name (or a listed alias) of something of one kind — a division level, road,
+        estate — means only that among its kind: a form derived from another name of the same kind (碧水花园 as a
+        form of 碧水小区) is dropped there, so two different estates or communities are never read as one.
+        """
         lib = self.addresses
         div = self.divisions
         self.all_communities = frozenset(lib["division_code"].unique())
         communities_under = self._communities_under()
-        vocab: dict[str, set[Meaning]] = {}
+        exact: dict[str, set[tuple[str, Meaning]]] = {}
+        derived: dict[str, set[tuple[str, Meaning]]] = {}
 
-        def add(token: str, meaning: Meaning) -> None:
+        def add(token: str, meaning: Meaning, is_exact: bool) -> None:
             if len(token) >= 2:
-                vocab.setdefault(token, set()).add(meaning)
+                group = meaning.kind
+                (exact if is_exact else derived).setdefault(token, set()).add((group, meaning))
 
         self._division_name = dict(zip(div["code"], div["name"], strict=True))
         for code, name, level, aliases in zip(
@@ -179,32 +196,26 @@ class AddressLibrary:
             if not comms:
                 continue  # a division with no address in the library (other districts of the city)
             m = Meaning(level, code, comms)
-            names = {name, *[a for a in aliases.split("|") if a]}
-            for n in list(names):
-                for suffix in DIVISION_SUFFIXES:
-                    if n.endswith(suffix) and len(n) - len(suffix) >= 2:
-                        names.add(n[: -len(suffix)])
-                        break
-            for n in names:
-                add(n, m)
+            listed = {name, *[a for a in aliases.split("|") if a]}
+            for n in division_forms(code, level, name, aliases):
+                add(n, m, n in listed)
         road_comms = lib[lib["road"] != ""].groupby("road")["division_code"].agg(frozenset)
         for road, comms in road_comms.items():
-            add(road, Meaning("road", road, comms))
+            add(road, Meaning("road", road, comms), True)
         estate_comms = lib[lib["estate"] != ""].groupby("estate")["division_code"].agg(frozenset)
         for estate, comms in estate_comms.items():
-            add(estate, Meaning("estate", estate, comms))
-            for suffix in ESTATE_SUFFIXES:
-                if estate.endswith(suffix) and len(estate) - len(suffix) >= 2:
-                    add(estate[: -len(suffix)], Meaning("estate", estate, comms))
+            for n in estate_forms(estate):
+                add(n, Meaning("estate", estate, comms), n == estate)
+        vocab: dict[str, set[Meaning]] = {}
+        for token in sorted(exact.keys() | derived.keys()):
+            have = exact.get(token, set())
+            exact_groups = {g for g, _ in have}
+            keep = {m for _, m in have} | {m for g, m in derived.get(token, ()) if g not in exact_groups}
+            vocab[token] = keep
         self.vocab = {k: tuple(sorted(v, key=lambda m: (m.kind, m.value))) for k, v in vocab.items()}
         self._max_token = max((len(k) for k in self.vocab), default=1)
-        self._road_pinyin: dict[str, list[str]] = {}
-        from matching.normalize import name_pinyin
-
-        roads = pd.Series(sorted(road_comms.index), dtype="string")
-        for road, key in zip(roads, name_pinyin(roads), strict=True):
-            self._road_pinyin.setdefault(str(key), []).append(str(road))
         self.road_communities: dict[str, frozenset[str]] = road_comms.to_dict()
+        self.roads = RoadIndex(self.road_communities)
 
     def _build_blocks(self) -> None:
         """Block ids: (community, road), (community, estate), (community, villager group), community."""
@@ -227,7 +238,8 @@ class AddressLibrary:
     # ---- the vocabulary ----------------------------------------------------------------------------------
     def segment(self, text: str) -> list[Piece]:
         """Best cover of ``text`` by vocabulary tokens, in order: (text, meanings), or (text, None) for
-        stretches the vocabulary does not know. Best = most characters covered, then fewest tokens."""
+        stretches the vocabulary does not know. Best = most characters covered, then fewest tokens, then the
+        earliest token."""
         n, vocab, longest = len(text), self.vocab, self._max_token
         best: list[tuple[int, int, int, bool]] = [(0, 0, n, False)] * (
             n + 1
@@ -239,7 +251,8 @@ class AddressLibrary:
                 if text[i:j] in vocab:
                     c2, n2, _, _ = best[j]
                     cand = (c2 + j - i, n2 - 1, j, True)
-                    if cand[:2] > choice[:2]:
+                    # equal covers: the token starting first wins (湖东 + 湖侗路, not 湖 + 东湖 + 侗路)
+                    if cand[:2] > choice[:2] or (cand[:2] == choice[:2] and not choice[3]):
                         choice = cand
             best[i] = choice
         pieces: list[Piece] = []
@@ -262,24 +275,9 @@ class AddressLibrary:
         """The library's name of a division (``default`` when it has none)."""
         return self._division_name.get(code, default)
 
-    def similar_roads(self, text: str, comms: frozenset[str] | None) -> list[tuple[str, float, str]]:
-        """Library roads that sound the same as ``text`` (pinyin) or are close to it (rapidfuzz)."""
-        from rapidfuzz import fuzz, process
-
-        from matching.normalize import name_pinyin
-
-        key = str(name_pinyin(pd.Series([text], dtype="string")).iloc[0])
-        allowed = (
-            self.road_communities
-            if comms is None
-            else {r: c for r, c in self.road_communities.items() if c & comms}
-        )
-        same_sound = [r for r in self._road_pinyin.get(key, []) if r in allowed]
-        if same_sound:
-            return [(r, PINYIN_ROAD_SCORE, "pinyin_road") for r in same_sound]
-        choices = list(allowed)
-        hits = process.extract(text, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_ROAD_CUTOFF, limit=3)
-        return [(r, 0.7 * s / 100, "fuzzy_road") for r, s, _ in hits]
+    def similar_roads(self, text: str, comms: frozenset[str] | None) -> list[RoadGuess]:
+        """Library roads ``text`` (a road the library lacks) may be a typo of (:meth:`RoadIndex.similar`)."""
+        return self.roads.similar(text, comms)
 
     # ---- aggregated lookup tables --------------------------------------------------------------------------
     def aggregate(self, keys: tuple[str, ...]) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from matching.address.canonical import canonical_address_text, distinct_places, 
 from matching.address.library import BLOCK_COLUMN
 from matching.address.parse import PlaceReading, read_place
 from matching.address.review import review_candidates
+from matching.address.roads import TYPO_METHODS
 from matching.address.scores import (
     CONFLICT_FACTOR,
     DROP_PENALTY,
@@ -173,7 +174,10 @@ def _match_canonical(library: AddressLibrary, u: pd.Series) -> pd.DataFrame:
     one_building = res["building_code"].notna().to_numpy()
     fine = res["level"].isin(["room", "unit", "building", "house_number"]).to_numpy()
     tie = res["tie"].fillna(False).to_numpy(dtype=bool)
-    matched = found & one_building & fine & ~tie & ~is_conflict & (score >= MATCH_THRESHOLD)
+    # a road read from a typo binds only when every detail element the text gives exists under it
+    method = res["method"].fillna("").astype(str)
+    typo_backoff = (method.str.startswith(TYPO_METHODS) & method.str.endswith("+backoff")).to_numpy()
+    matched = found & one_building & fine & ~tie & ~is_conflict & ~typo_backoff & (score >= MATCH_THRESHOLD)
     status = np.where(matched, "matched", np.where(found, "ambiguous", "unmatched"))
     status = np.where(outside[p_codes], "unmatched", status)
     out = pd.DataFrame(

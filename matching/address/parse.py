@@ -10,8 +10,11 @@ import numpy as np
 import pandas as pd
 
 from matching.address.canonical import canonical_address_text, distinct_places, extract_detail
+from matching.address.roads import TYPO_METHODS
 from matching.address.rules import (
+    DIVISION_SUFFIX_ONLY,
     DIVISION_WORD,
+    ESTATE_BARE,
     GENERIC_LEVELS,
     LABELS,
     LEVEL_RANK,
@@ -82,6 +85,8 @@ def read_place(library: AddressLibrary, place: str, estate_text: str = "") -> Pl
     if not road_tokens and unknown_roads:
         r.unknown_road = unknown_roads[-1]
         r.roads.extend(library.similar_roads(unknown_roads[-1], place_comms))
+        if len(r.roads) == 1 and r.roads[0][2] in TYPO_METHODS:
+            r.unknown -= 1  # the road was read after all (its lower block score says how)
         if r.roads:
             comms = frozenset().union(*(library.road_communities[x] for x, _, _ in r.roads))
             if place_comms is not None:
@@ -96,24 +101,75 @@ def _tokens(
     """The known tokens of the place and the estates of the estate text; the unknown stretches of each."""
     pieces: list[Piece] = []
     for text, meanings in library.segment(place):
-        # an unknown road whose name starts like a division (滨江 + 中路 = 滨江中路, no such road): the
-        # division name is part of the road name, not a division of the address
+        if meanings is None and pieces and _is_suffix_of(pieces[-1], text):
+            continue  # 湖滨社区 + 居委会: the division's suffix written once more, not a division of its own
+        # an unknown road whose name starts like a bare division or estate name (滨江 + 中路 = 滨江中路, no such
+        # road): the name is part of the road name, not a division of the address
         if (
             meanings is None
             and ROAD_WORD.search(text)
             and len(text) <= 3
             and pieces
-            and pieces[-1][1] is not None
-            and all(m.kind not in ("road", "estate") for m in pieces[-1][1])
+            and _bare(pieces[-1])
+            and not _typo_of_a_road(library, text)
         ):
             text = pieces.pop()[0] + text
         pieces.append((text, meanings))
-    tokens = [(t, m) for t, m in pieces if m is not None]
-    unknown = [t for t, m in pieces if m is None]
     e_pieces = library.segment(estate_text) if estate_text else []
-    tokens += [(t, m) for t, m in e_pieces if m is not None and any(x.kind == "estate" for x in m)]
+    e_tokens = [(t, m) for t, m in e_pieces if m is not None and any(x.kind == "estate" for x in m)]
+    pieces = _division_before_road(pieces, bool(e_tokens))
+    tokens = [(t, m) for t, m in pieces if m is not None] + e_tokens
+    unknown = [t for t, m in pieces if m is None]
     e_unknown = [t for t, m in e_pieces if m is None]
     return tokens, unknown, e_unknown
+
+
+def _division_before_road(pieces: list[Piece], estate_after: bool) -> list[Piece]:
+    """A name that is both a division and an estate (桂园 = 桂园社区, 桂园小区; 滨江 = 滨江社区, 滨江花园) is the
+    division where divisions are written: before a road, known or not (桂园新围路7号, 桂园欣围路7号), or before
+    another estate (滨江富园, or ``estate_after`` the number). Alone (桂园3栋) it may still be the estate."""
+    anchors = [
+        i
+        for i, (tok, meanings) in enumerate(pieces)
+        if (meanings is None and ROAD_WORD.search(tok))
+        or any(m.kind in ("road", "estate") for m in meanings or ())
+    ]
+    out: list[Piece] = []
+    for i, (tok, meanings) in enumerate(pieces):
+        kinds = {m.kind for m in meanings or ()}
+        later = estate_after or (bool(anchors) and i < anchors[-1])
+        if meanings and later and "estate" in kinds and kinds - {"estate", "road"}:
+            meanings = tuple(m for m in meanings if m.kind != "estate")
+        out.append((tok, meanings))
+    return out
+
+
+def _is_suffix_of(previous: Piece, text: str) -> bool:
+    """Whether unknown ``text`` is only a division suffix (居委会, 村委会 …) right after a division."""
+    meanings = previous[1]
+    return (
+        meanings is not None
+        and any(m.kind not in ("road", "estate") for m in meanings)
+        and DIVISION_SUFFIX_ONLY.match(text) is not None
+    )
+
+
+def _bare(previous: Piece) -> bool:
+    """Whether a known token is a bare name (东湖, 阳光) that can begin a road name, not a road, nor a name
+    with its suffix (东湖社区, 阳光花园: a road never carries those inside)."""
+    tok, meanings = previous
+    return (
+        meanings is not None
+        and all(m.kind != "road" for m in meanings)
+        and not DIVISION_WORD.search(tok)
+        and not NOT_DIVISION.search(tok)
+        and not ESTATE_BARE.search(tok)
+    )
+
+
+def _typo_of_a_road(library: AddressLibrary, text: str) -> bool:
+    """Whether ``text`` on its own reads as a typo of a library road (湖滨 + 湖摈路: the road is 湖滨路)."""
+    return any(method in TYPO_METHODS for _, _, method in library.similar_roads(text, None))
 
 
 def _classify_unknown(unknown: list[str]) -> tuple[bool, list[str]]:

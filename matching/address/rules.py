@@ -64,6 +64,9 @@ DIVISION_WORD = re.compile(
 #: ... except for these, which are estates or parts of a place rather than divisions.
 NOT_DIVISION = re.compile(r"(?:小区|园区|校区|景区|新村|花园|广场|商业区|工业区|市场|超市)$")
 ROAD_WORD = re.compile(r"(?:大道|大街|路|街|巷|弄|胡同|道|里|段)$")
+#: Characters that tell roads of one name apart (滨江东路 / 滨江中路, 东湖一路 / 东湖二路, 新村路 / 老村路): one of
+#: them in place of another character is a different road, never a typo.
+ROAD_DISTINCT = frozenset("东西南北中上下前后内外新老旧大小一二三四五六七八九十")
 #: Division levels, coarse to fine.
 LEVEL_RANK = {"province": 0, "city": 1, "district": 2, "street": 3, "community": 4}
 #: Suffixes a division name is also known without (东湖街道 → 东湖), longest first.
@@ -84,6 +87,38 @@ DIVISION_SUFFIXES = (
     "村",
 )
 ESTATE_SUFFIXES = ("小区",)
+#: The ways a community (居委会) and a village (村委会) are written after their bare name; every division of the
+#: library at community level is known in each form of its kind (湖滨社区 = 湖滨居委会 = 湖滨社区居委会 = 湖滨居委).
+COMMUNITY_FORMS = (
+    "社区",
+    "居委会",
+    "居委",
+    "社区居委会",
+    "社区居委",
+    "居民委员会",
+    "社区居民委员会",
+    "社区居委员会",
+)
+VILLAGE_FORMS = ("村", "村委会", "村委", "村民委员会", "村委员会")
+#: ... and a street (街道办事处 = 街道办 = 街道).
+STREET_FORMS = ("街道", "街道办事处", "街道办")
+#: Suffixes that strip a community / village / street name to its bare name, longest first.
+COMMUNITY_BARE = re.compile(
+    r"(?:社区居民委员会|社区居委员会|社区居委会|社区居委|居民委员会|居委会|居委|社区)$"
+)
+VILLAGE_BARE = re.compile(r"(?:村民委员会|村委员会|村委会|村委|村)$")
+STREET_BARE = re.compile(r"(?:街道办事处|街道办|街道)$")
+#: A bare community name (no suffix) is a village when its statistical code (GB/T 10114, 12 digits) has a
+#: 城乡 code 2xx or 3xx in its last three digits (001–199 居委会, 200–399 村委会).
+VILLAGE_CODE = re.compile(r"^\d{9}[23]\d{2}$")
+#: Estate names are also known with 小区 / 花园 swapped, added or left off (阳光花园 = 阳光花园小区 = 阳光小区).
+ESTATE_FORMS = ("小区", "花园", "花园小区")
+ESTATE_BARE = re.compile(r"(?:花园小区|小区|花园)$")
+#: Text the parser reads as a suffix of the division before it, never as a division of its own (湖滨社区 +
+#: 居委会 written twice, or a form no rule above knows).
+DIVISION_SUFFIX_ONLY = re.compile(
+    r"^(?:社区|居委会|居委|居民委员会|村委会|村委|村民委员会|委会|委员会|办事处)+$"
+)
 #: Leading words that are labels rather than address ("住址:", "地址").
 LABELS = re.compile(r"^(?:中华人民共和国|中国|住址|地址|现住址|户籍地址|住所|居住地址|家庭住址)+")
 
@@ -134,6 +169,25 @@ DETAIL_FIELDS = (
     "rest",
 )
 
+
+# ----------------------------------------------------------------------------------------------------------
+# The library's element columns
+# ----------------------------------------------------------------------------------------------------------
+#: Each numbered element of the library, and the canonical marker the text parser reads it with: a library
+#: column is read with the same rules (7号 / 1栋 / 1幢 / 1号楼 / 1座 / 1# / 三栋 / 2单元 / 501室 / 501房 / 5层 /
+#: 第三村民小组 / full-width digits) and comes out as bare digits, like the parser's elements.
+ELEMENT_MARKERS = {
+    "villager_group": "组",
+    "house_number": "号",
+    "building": "栋",
+    "unit": "单元",
+    "floor": "楼",
+    "room": "室",
+}
+#: A canonical library value of an element (its marker as in :data:`ELEMENT_MARKERS`): group 1 is the number.
+ELEMENT_FORM = {el: rf"^第?(\d+)(?:{marker})?$" for el, marker in ELEMENT_MARKERS.items()}
+#: A villager group written in the library's road column (石岭村3组, 第三村民小组, canonical: 石岭村3组 / 3组).
+GROUP_IN_ROAD = r"^[^\d]*?(\d+)组$"
 
 #: Without a library, a place is split by these suffixes, coarse to fine (a best effort).
 GENERIC_LEVELS = (
