@@ -112,7 +112,9 @@ def _quarantine_findings(path: str, feed: Feed, preview) -> list[Finding]:
     if result.rows_quarantined:
         lines = preview.lines_by_reason()
         reasons = sorted(result.reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:SHOWN_REASONS]
-        detail = "; ".join(f"{code} ×{n} (行 / lines {', '.join(map(str, lines.get(code, [])[:5]))})" for code, n in reasons)
+        detail = "; ".join(
+            f"{code} ×{n} (行 / lines {', '.join(map(str, lines.get(code, [])[:5]))})" for code, n in reasons
+        )
         out.append(
             warning(
                 path,
@@ -158,18 +160,10 @@ def require_usable_reference(ws: Workspace) -> None:
         )
 
 
-def check_command(ws: Workspace, *, feeds: bool = True) -> int:
-    """``gridhub check``: print the report; 0 when there are no errors, 1 when there are."""
-    report = check_workspace(ws, feeds=feeds)
-    print(report.format())
-    return 0 if report.ok else 1
-
-
 __all__ = [
     "FILES_PER_FEED",
     "CheckReport",
     "Finding",
-    "check_command",
     "check_workspace",
     "config_findings",
     "feed_findings",

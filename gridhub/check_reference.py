@@ -204,7 +204,9 @@ def numberless_findings(path: str, frame: pd.DataFrame) -> list[Finding]:
 def address_findings(path: str, frame: pd.DataFrame) -> list[Finding]:
     """The library on its own: codes, division codes, numbers, coordinates."""
     out = _duplicates(path, frame, "address_code", ("地址编码", "address_code"))
-    out += _pattern(path, frame, "division_code", DIVISION_CODE_PATTERN, "12 位社区/村代码", "a 12-digit community code")
+    out += _pattern(
+        path, frame, "division_code", DIVISION_CODE_PATTERN, "12 位社区/村代码", "a 12-digit community code"
+    )
     empty_div = frame["division_code"] == ""
     if empty_div.any():
         out.append(
@@ -289,8 +291,15 @@ def grid_findings(path: str, frame: pd.DataFrame, width: int) -> list[Finding]:
     no_name = frame["name"] == ""
     if no_name.any():
         out.append(
-            error(path, "网格名称为空", "the grid name is empty", "填写网格名称", "fill in the grid's name",
-                  column="name", lines=_lines(no_name))
+            error(
+                path,
+                "网格名称为空",
+                "the grid name is empty",
+                "填写网格名称",
+                "fill in the grid's name",
+                column="name",
+                lines=_lines(no_name),
+            )
         )
     bad_type = ~frame["grid_type"].isin(GRID_TYPES)
     if bad_type.any():
@@ -306,7 +315,9 @@ def grid_findings(path: str, frame: pd.DataFrame, width: int) -> list[Finding]:
             )
         )
     out += _polygons(path, frame)
-    out += _pattern(path, frame, "community_code", DIVISION_CODE_PATTERN, "12 位社区/村代码", "a 12-digit community code")
+    out += _pattern(
+        path, frame, "community_code", DIVISION_CODE_PATTERN, "12 位社区/村代码", "a 12-digit community code"
+    )
     parent = frame["parent_grid_code"]
     orphan = (parent != "") & ~parent.isin(codes)
     if orphan.any():

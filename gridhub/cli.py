@@ -60,9 +60,11 @@ def cmd_land(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from gridhub.check import check_command
+    from gridhub.check import check_workspace
 
-    return check_command(_ws(args), feeds=not args.no_feeds)
+    report = check_workspace(_ws(args), feeds=not args.no_feeds)
+    print(report.format())
+    return 0 if report.ok else 1  # warnings do not fail a check
 
 
 def cmd_run(args) -> int:

@@ -59,7 +59,13 @@ LEVEL_WORDS = {
     "村居": "community",
 }
 GRID_TYPES = ("基础网格", "微网格", "专属网格")
-GRID_TYPE_WORDS = {"基础": "基础网格", "微": "微网格", "专属": "专属网格", "basic": "基础网格", "micro": "微网格"}
+GRID_TYPE_WORDS = {
+    "基础": "基础网格",
+    "微": "微网格",
+    "专属": "专属网格",
+    "basic": "基础网格",
+    "micro": "微网格",
+}
 #: Headers districts commonly use for a canonical column (used only to suggest a ``columns:`` mapping).
 SYNONYMS = {
     "address_code": ("地址编码", "地址代码", "标准地址编码", "addr_code", "code"),
@@ -127,7 +133,9 @@ class ReferenceTable:
 
 
 def _read_csv(path: Path, encoding: str) -> tuple[pd.DataFrame, str]:
-    tries = ["utf-8-sig", "gb18030"] if encoding == "auto" else ["utf-8-sig" if encoding == "utf-8" else encoding]
+    tries = (
+        ["utf-8-sig", "gb18030"] if encoding == "auto" else ["utf-8-sig" if encoding == "utf-8" else encoding]
+    )
     for i, enc in enumerate(tries):
         try:
             return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=enc), enc
@@ -236,7 +244,9 @@ def _complete_addresses(f: pd.DataFrame) -> pd.DataFrame:
     if no_building.any():
         keys = f[["division_code", "road", "villager_group", "house_number", "estate", "building"]]
         hashes = pd.util.hash_pandas_object(keys[no_building], index=False).to_numpy()
-        f.loc[no_building, "building_code"] = "B" + pd.Series(hashes.astype(str), index=keys.index[no_building])
+        f.loc[no_building, "building_code"] = "B" + pd.Series(
+            hashes.astype(str), index=keys.index[no_building]
+        )
     return f
 
 
@@ -257,7 +267,9 @@ def _complete_divisions(f: pd.DataFrame) -> pd.DataFrame:
     parent = parent.mask(code.str.len() == 9, code.str.slice(0, 6))
     six = code.str.fullmatch(r"\d{6}").fillna(False)
     parent = parent.mask(six & ~code.str.endswith("00"), code.str.slice(0, 4) + "00")
-    parent = parent.mask(six & code.str.endswith("00") & ~code.str.endswith("0000"), code.str.slice(0, 2) + "0000")
+    parent = parent.mask(
+        six & code.str.endswith("00") & ~code.str.endswith("0000"), code.str.slice(0, 2) + "0000"
+    )
     f["parent_code"] = f["parent_code"].where(f["parent_code"] != "", parent)
     return f
 
