@@ -58,9 +58,29 @@ def reference_findings(ws: Workspace) -> list[Finding]:
         out += grid_findings(str(ws.reference_file("grids")), frames["grids"], width)
     if "divisions" in frames:
         out += division_findings(str(ws.reference_file("divisions")), frames["divisions"])
+    if "addresses" in frames:
+        out += _district(ws, frames["addresses"])
     if "addresses" in frames and "grids" in frames:
         out += _address_grids(str(ws.reference_file("addresses")), frames["addresses"], frames["grids"])
     return out
+
+
+def _district(ws: Workspace, addresses: pd.DataFrame) -> list[Finding]:
+    """The library lies in the configured district: some division codes begin with ``district_code``."""
+    code = ws.config.district_code
+    if addresses.empty or addresses["division_code"].str.startswith(code).any():
+        return []
+    found = _examples(addresses["division_code"].str.slice(0, 6))
+    return [
+        warning(
+            str(ws.config_file),
+            f"标准地址库中没有一个 division_code 以 district_code {code} 开头（库中为 {found}）",
+            f"no division_code of the address library begins with district_code {code} (the library has {found})",
+            "改正 gridhub.yaml 的 district_code，或检查地址库是否属于本区",
+            "correct district_code in gridhub.yaml, or check that the library is this district's",
+            column="district_code",
+        )
+    ]
 
 
 def _file_findings(ws: Workspace, kind: str) -> tuple[list[Finding], pd.DataFrame | None]:
@@ -74,8 +94,8 @@ def _file_findings(ws: Workspace, kind: str) -> tuple[list[Finding], pd.DataFram
         return [
             warning(
                 path,
-                f"没有{zh}文件：区划名称将取自标准地址库的省/市/区/街道/社区列",
-                f"no {en} file: division names are taken from the address library's name columns",
+                f"没有{zh}：区划名称将取自标准地址库的省/市/区/街道/社区列",
+                f"no {en}: division names are taken from the address library's name columns",
                 f"如有区划表（含别名），放在此处或设置 reference.{kind}",
                 f"if you have a division list (with aliases), put it here or set reference.{kind}",
             )
@@ -92,15 +112,13 @@ def _file_findings(ws: Workspace, kind: str) -> tuple[list[Finding], pd.DataFram
         for header in table.unknown_mapping
     ]
     if table.missing:
-        guess = table.suggestion()
         out.append(
             error(
                 path,
                 f"{zh}缺少必需列 {table.missing}；文件中的表头为 {table.headers}",
                 f"the {en} lacks the required columns {table.missing}; its headers are {table.headers}",
-                f"在 gridhub.yaml 的 reference.{kind}.columns 中映射表头，例如 columns: {guess or '{你的表头: 列名}'}",
-                f"map your headers under reference.{kind}.columns in gridhub.yaml, e.g. columns: "
-                f"{guess or '{your header: column}'}",
+                f"在 gridhub.yaml 的 reference.{kind} 下映射表头，例如 {table.mapping_hint('<你的表头>')}",
+                f"map your headers under reference.{kind} in gridhub.yaml, e.g. {table.mapping_hint()}",
                 column=", ".join(table.missing),
             )
         )

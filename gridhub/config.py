@@ -181,7 +181,8 @@ class WorkspaceConfig(_Strict):
     )
     district_code: str = Field(
         pattern=r"^\d{6}$",
-        description="The district's 6-digit administrative division code (县级行政区划代码, e.g. '445399').",
+        description="The district's 6-digit administrative division code (县级行政区划代码, e.g. '445399'); "
+        "`gridhub check` warns when no address of the library lies in it.",
     )
     feeds: list[Feed] = Field(description="The department feeds (see docs/feeds.md); names are unique.")
     reference: Reference = Field(

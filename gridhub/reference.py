@@ -29,8 +29,8 @@ KINDS = ("addresses", "grids", "divisions")
 #: What each kind of file is called in messages (Chinese, English).
 TITLE = {
     "addresses": ("标准地址库", "standard address library"),
-    "grids": ("网格", "grids"),
-    "divisions": ("行政区划", "divisions"),
+    "grids": ("网格文件", "grids file"),
+    "divisions": ("行政区划文件", "divisions file"),
 }
 #: Columns a file must have (after the mapping); every other canonical column is optional and filled.
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -116,19 +116,24 @@ class ReferenceTable:
                     break
         return out
 
+    def mapping_hint(self, your_header: str = "<your header>") -> str:
+        """The ``columns:`` line to add: the guessed mapping, else a placeholder for the first missing column."""
+        guess = self.suggestion()
+        pairs = [f"{h}: {c}" for h, c in guess.items()] or [
+            f"{your_header}: {self.missing[0].split(' / ')[0]}"
+        ]
+        return "columns: {" + ", ".join(pairs) + "}"
+
     def missing_message(self) -> str:
         """What is missing, the headers found and the mapping to add (Chinese, then English)."""
         zh, en = TITLE[self.kind]
-        guess = self.suggestion()
-        example = ", ".join(f"{h}: {c}" for h, c in guess.items()) or "你的表头: " + self.missing[0]
-        example_en = ", ".join(f"{h}: {c}" for h, c in guess.items()) or "your header: " + self.missing[0]
         return (
             f"{self.path}：{zh}缺少必需列 {self.missing}；文件中的表头为 {self.headers}。"
-            f"请在 gridhub.yaml 的 reference.{self.kind}.columns 中把表头映射到这些列"
-            f"（例如 columns: {{{example}}}），见 docs/reference-data.md。"
+            f"请在 gridhub.yaml 的 reference.{self.kind} 下把表头映射到这些列"
+            f"（例如 {self.mapping_hint('<你的表头>')}），见 docs/reference-data.md。"
             f" / {self.path}: the {en} lacks the required columns {self.missing}; its headers are {self.headers}. "
-            f"Map your headers to them under reference.{self.kind}.columns in gridhub.yaml "
-            f"(e.g. columns: {{{example_en}}}); see docs/reference-data.md."
+            f"Map your headers to them under reference.{self.kind} in gridhub.yaml "
+            f"(e.g. {self.mapping_hint()}); see docs/reference-data.md."
         )
 
 
@@ -157,8 +162,8 @@ def read_reference(ws: Workspace, kind: str) -> ReferenceTable | None:
         if kind in OPTIONAL_FILES:
             return None
         raise ReferenceDataError(
-            f"{path}：找不到{zh}文件。请把文件放在这里，或在 gridhub.yaml 的 reference.{kind}.path 中写明它的位置。"
-            f" / {path}: no {en} file here. Put the file there, or give its location as reference.{kind}.path "
+            f"{path}：找不到{zh}。请把文件放在这里，或在 gridhub.yaml 的 reference.{kind}.path 中写明它的位置。"
+            f" / {path}: no {en} here. Put the file there, or give its location as reference.{kind}.path "
             "in gridhub.yaml."
         )
     try:

@@ -59,10 +59,10 @@ def test_unmapped_grid_headers_are_reported_and_the_run_refuses(workspace_copy, 
     report, errors, _ = findings(workspace_copy, feeds=False)
     missing = next(f for f in report.errors if "required columns" in f.en)
     assert "['name', 'grid_type']" in missing.en and "grid_name" in missing.en and "level" in missing.en
-    assert "{'grid_name': 'name', 'level': 'grid_type'}" in missing.fix_en
+    assert "columns: {grid_name: name, level: grid_type}" in missing.fix_en
     assert main(["--workspace", str(workspace_copy), "run"]) == 2
     err = capsys.readouterr().err
-    assert "reference.grids.columns" in err and "grid_name" in err and "Traceback" not in err
+    assert "reference.grids" in err and "grid_name: name" in err and "Traceback" not in err
 
 
 def test_library_lacking_only_optional_columns_checks_clean(workspace_copy):
@@ -138,7 +138,7 @@ def test_missing_library_file_and_wrong_mapping_header_are_reported(workspace_co
         encoding="utf-8",
     )
     _, errors, _ = findings(workspace_copy, feeds=False)
-    assert any("no standard address library file here" in e for e in errors)
+    assert any("no standard address library here" in e for e in errors)
     assert any("names the header '网格名', which the file lacks" in e for e in errors)
 
 
@@ -168,3 +168,11 @@ def test_landed_file_with_a_missing_header_is_an_error(workspace_copy):
     report = check_workspace(ws)
     hit = [f for f in report.errors if f.file == str(landed)]
     assert hit and header in hit[0].zh
+
+
+def test_district_code_outside_the_library_is_a_warning(workspace_copy):
+    path = workspace_copy / "gridhub.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("district_code: '445399'", "district_code: '110101'"), encoding="utf-8")
+    report, errors, warnings = findings(workspace_copy, feeds=False)
+    assert report.ok and any("no division_code of the address library begins with" in w for w in warnings)

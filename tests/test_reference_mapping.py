@@ -68,7 +68,7 @@ def test_library_lacking_a_required_column_names_it_and_the_headers_found(worksp
     with pytest.raises(ReferenceDataError) as e:
         address_frame(Workspace(workspace_copy))
     text = str(e.value)
-    assert "['house_number']" in text and "门牌号" in text and "reference.addresses.columns" in text
+    assert "['house_number']" in text and "门牌号" in text and "reference.addresses" in text
     assert "门牌号: house_number" in text  # the suggested mapping
 
 
