@@ -82,6 +82,10 @@ class ReferenceFile(_Strict):
         "auto", description="Text encoding: `auto` reads UTF-8 (with or without BOM), else GB18030."
     )
 
+    def __fspath__(self) -> str:
+        """The file's path as written, so code that took ``reference.<kind>`` as a path string still works."""
+        return self.path
+
 
 def _file(kind: str) -> ReferenceFile:
     return ReferenceFile(path=REFERENCE_DEFAULTS[kind])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -111,6 +112,7 @@ reference:
         ref.grids.columns == {"grid_name": "name", "level": "grid_type"} and ref.grids.encoding == "gb18030"
     )
     assert ref.divisions.path == "reference/divisions.csv"
+    assert Path(ref.addresses) == Path("/data/地址.csv")  # still usable where a path string was expected
 
 
 @pytest.mark.parametrize(
