@@ -232,8 +232,9 @@ def address_findings(path: str, frame: pd.DataFrame) -> list[Finding]:
                 path,
                 "division_code（社区/村代码）为空",
                 "division_code (the community / village code) is empty",
-                "填写地址所在社区/村的 12 位代码",
-                "fill in the 12-digit code of the address's community or village",
+                "填写地址所在社区/村的 12 位代码（没有此列时取自 grid_code 的前 12 位，需 grid_code 至少 15 位）",
+                "fill in the 12-digit code of the address's community or village (without the column it is taken "
+                "from the first 12 digits of a grid_code of 15 digits or more)",
                 column="division_code",
                 lines=_lines(empty_div),
             )

@@ -34,7 +34,7 @@ TITLE = {
 }
 #: Columns a file must have (after the mapping); every other canonical column is optional and filled.
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "addresses": ("address_code", "division_code", "house_number", "grid_code"),
+    "addresses": ("address_code", "house_number", "grid_code"),
     "grids": ("grid_code", "name", "grid_type", "wkt"),
     "divisions": ("code", "name", "level"),
 }
@@ -232,6 +232,9 @@ def _suffixed(values: pd.Series, suffix: str) -> pd.Series:
 
 
 def _complete_addresses(f: pd.DataFrame) -> pd.DataFrame:
+    # a grid code begins with its community's 12-digit code (county 6 + street 3 + community 3 + sequence)
+    no_division = (f["division_code"] == "") & f["grid_code"].str.fullmatch(r"\d{15,}").fillna(False)
+    f.loc[no_division, "division_code"] = f.loc[no_division, "grid_code"].str.slice(0, 12)
     empty_text = f["standard_text"] == ""
     if empty_text.any():
         parts = [f[c] for c in ("province", "city", "district", "street", "community", "road")]

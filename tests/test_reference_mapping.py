@@ -17,7 +17,8 @@ from gridhub.reference import (
 from gridhub.workspace import Workspace
 from matching.reference import ADDRESS_LIBRARY_COLUMNS, GRID_COLUMNS, read_reference_csv
 
-OPTIONAL_DROPPED = [
+OPTIONAL_DROPPED = [  # issue 13: a library lacking division_code, villager_group, estate, floor, standard_text
+    "division_code",
     "province",
     "city",
     "district",
@@ -51,6 +52,7 @@ def test_library_lacking_optional_columns_loads_with_them_filled(workspace_copy)
     frame = address_frame(ws)
     assert list(frame.columns) == list(ADDRESS_LIBRARY_COLUMNS)
     assert (frame["standard_text"] != "").all()
+    assert (frame["division_code"] == frame["grid_code"].str[:12]).all()
     town = frame[frame["room"] != ""].iloc[0]
     assert town["standard_text"].startswith(town["road"] + town["house_number"] + "号")
     assert town["standard_text"].endswith(town["room"] + "室")
