@@ -3,6 +3,7 @@
     gridhub sample  --out DIR [--persons N] [--seed S]   make the embedded sample district workspace
     gridhub ingest  --feed NAME [FILE ...]               ingest one feed by hand (what its DAG does)
     gridhub land    --feed NAME FILE [--name ORIGINAL]   hand a file in: landing folder + ready flag (starts its DAG)
+    gridhub check   [--no-feeds]                         check gridhub.yaml, the reference data and landed files
     gridhub run                                          resolve and publish in this process (no Airflow)
     gridhub summary                                      print the summary of the current warehouse
     gridhub explain person ID | pair FEED:REC FEED:REC   why records were joined
@@ -56,6 +57,14 @@ def cmd_land(args) -> int:
     dest = land_file(_ws(args), args.feed, src, name)
     print(f"landed {name} for feed {args.feed} as {dest}; its ingest DAG starts when Airflow sees the flag")
     return 0
+
+
+def cmd_check(args) -> int:
+    from gridhub.check import check_workspace
+
+    report = check_workspace(_ws(args), feeds=not args.no_feeds)
+    print(report.format())
+    return 0 if report.ok else 1  # warnings do not fail a check
 
 
 def cmd_run(args) -> int:
@@ -138,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", help="the name to record for the file (default: the file's own name)")
     s.add_argument("file")
     s.set_defaults(func=cmd_land)
+
+    s = sub.add_parser(
+        "check", help="check gridhub.yaml, the reference data and landed files (exit 1 on errors)"
+    )
+    s.add_argument("--no-feeds", action="store_true", help="skip the landed files of the feeds")
+    s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("run", help="resolve and publish without Airflow")
     s.set_defaults(func=cmd_run)

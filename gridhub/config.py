@@ -29,7 +29,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from connectors.feeds import Feed, FileSource, SqlSource
 from gridhub import env
 from gridhub.layout import CONFIG_FILE, REFERENCE_DIR
-from matching.reference import ADDRESSES_FILE, DIVISIONS_FILE, GRIDS_FILE
+from matching.reference import (
+    ADDRESS_LIBRARY_COLUMNS,
+    ADDRESSES_FILE,
+    DIVISION_COLUMNS,
+    DIVISIONS_FILE,
+    GRID_COLUMNS,
+    GRIDS_FILE,
+)
 from warehouse.errors import UserError
 from warehouse.settings import WarehouseSettings
 
@@ -44,15 +51,93 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: Canonical columns of each reference file (``reference.<kind>``), from :mod:`matching.reference`.
+REFERENCE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "addresses": ADDRESS_LIBRARY_COLUMNS,
+    "grids": GRID_COLUMNS,
+    "divisions": DIVISION_COLUMNS,
+}
+#: Each reference file's default path, relative to the workspace.
+REFERENCE_DEFAULTS = {
+    "addresses": f"{REFERENCE_DIR}/{ADDRESSES_FILE}",
+    "grids": f"{REFERENCE_DIR}/{GRIDS_FILE}",
+    "divisions": f"{REFERENCE_DIR}/{DIVISIONS_FILE}",
+}
+
+
+class ReferenceFile(_Strict):
+    """One reference file: where it is, how its headers map to the canonical columns, its text encoding.
+
+    In ``gridhub.yaml`` either a path string (``reference/grids.csv``) or a mapping with ``path``, ``columns``
+    and ``encoding``. See docs/reference-data.md for the canonical columns of each file.
+    """
+
+    path: str = Field(description="CSV file, relative to the workspace folder unless absolute.")
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="The file's own header → canonical column, for headers that differ from the canonical "
+        "names (e.g. `{网格编码: grid_code, grid_name: name}`); other headers are read as they are.",
+    )
+    encoding: Literal["auto", "utf-8", "gb18030"] = Field(
+        "auto", description="Text encoding: `auto` reads UTF-8 (with or without BOM), else GB18030."
+    )
+
+    def __fspath__(self) -> str:
+        """The file's path as written, so code that took ``reference.<kind>`` as a path string still works."""
+        return self.path
+
+
+def _file(kind: str) -> ReferenceFile:
+    return ReferenceFile(path=REFERENCE_DEFAULTS[kind])
+
+
 class Reference(_Strict):
-    addresses: str = f"{REFERENCE_DIR}/{ADDRESSES_FILE}"
-    grids: str = f"{REFERENCE_DIR}/{GRIDS_FILE}"
-    divisions: str = f"{REFERENCE_DIR}/{DIVISIONS_FILE}"
-    crs: Literal["WGS-84", "GCJ-02"] = "WGS-84"
-    grid_code_width: int = 15
+    """The reference data (四标): the standard address library, the grids, the divisions."""
+
+    addresses: ReferenceFile = Field(
+        default_factory=lambda: _file("addresses"),
+        description="The standard address library (标准地址库): a path, or `{path, columns, encoding}`.",
+    )
+    grids: ReferenceFile = Field(
+        default_factory=lambda: _file("grids"),
+        description="The grids (网格) with their WKT polygons: a path, or `{path, columns, encoding}`.",
+    )
+    divisions: ReferenceFile = Field(
+        default_factory=lambda: _file("divisions"),
+        description="The divisions (行政区划, optional file): a path, or `{path, columns, encoding}`.",
+    )
+    crs: Literal["WGS-84", "GCJ-02"] = Field(
+        "WGS-84", description="Coordinate system of the feeds' lon/lat (GCJ-02 is converted to WGS-84)."
+    )
+    grid_code_width: int = Field(
+        15, ge=6, description="Digits of a basic grid's code (micro grids have 3 more)."
+    )
+
+    @field_validator("addresses", "grids", "divisions", mode="before")
+    @classmethod
+    def _path_or_mapping(cls, v: object) -> object:
+        return {"path": v} if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _canonical_targets(self) -> Reference:
+        for kind, canonical in REFERENCE_COLUMNS.items():
+            spec: ReferenceFile = getattr(self, kind)
+            unknown = sorted(set(spec.columns.values()) - set(canonical))
+            if unknown:
+                raise ValueError(
+                    f"reference.{kind}.columns maps to unknown columns {unknown}; "
+                    f"the canonical columns are {list(canonical)}"
+                )
+            targets = list(spec.columns.values())
+            dupes = sorted({t for t in targets if targets.count(t) > 1})
+            if dupes:
+                raise ValueError(f"reference.{kind}.columns maps several headers to {dupes}")
+        return self
 
 
 class Quality(_Strict):
+    """Quality figures of a run, measured against a ground truth where there is one (the sample district)."""
+
     truth: str | None = Field(None, description="Ground-truth folder (sample district) for quality figures.")
 
 
@@ -93,13 +178,30 @@ class Portal(_Strict):
 
 
 class WorkspaceConfig(_Strict):
-    name: str
-    district_code: str = Field(pattern=r"^\d{6}$")
-    feeds: list[Feed]
-    reference: Reference = Reference()
-    warehouse: WarehouseSettings = WarehouseSettings()
-    matching: dict = Field(default_factory=dict, description="Entity-resolution settings per entity type.")
-    quality: Quality = Quality()
+    """A workspace's ``gridhub.yaml``: the district, its department feeds, reference data and settings."""
+
+    name: str = Field(
+        description="The workspace's name, e.g. the district's (青石区); written into each snapshot's lineage."
+    )
+    district_code: str = Field(
+        pattern=r"^\d{6}$",
+        description="The district's 6-digit administrative division code (县级行政区划代码, e.g. '445399'); "
+        "`gridhub check` warns when no address of the library lies in it.",
+    )
+    feeds: list[Feed] = Field(description="The department feeds (see docs/feeds.md); names are unique.")
+    reference: Reference = Field(
+        default_factory=Reference,
+        description="The reference data (四标) files and their column mapping (see docs/reference-data.md).",
+    )
+    warehouse: WarehouseSettings = Field(
+        default_factory=WarehouseSettings,
+        description="Where and how snapshots are published (see docs/warehouse.md).",
+    )
+    matching: dict = Field(
+        default_factory=dict,
+        description="Entity-resolution settings per entity type (see docs/entity-resolution.md).",
+    )
+    quality: Quality = Field(default_factory=Quality, description="Quality figures against a ground truth.")
     portal: Portal | None = Field(None, description="The department upload portal; absent = portal off.")
 
     @model_validator(mode="after")
@@ -208,6 +310,10 @@ __all__ = [
     "FileSource",
     "Portal",
     "PortalDepartment",
+    "REFERENCE_COLUMNS",
+    "REFERENCE_DEFAULTS",
+    "Reference",
+    "ReferenceFile",
     "SqlSource",
     "WorkspaceConfig",
     "load_config",

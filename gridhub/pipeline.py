@@ -67,11 +67,10 @@ def input_fingerprint(ws: Workspace) -> str:
     h = hashlib.sha256()
     h.update(code_digest().encode())
     h.update(ws.config_file.read_bytes())
-    ref = ws.config.reference
-    for rel in (ref.addresses, ref.grids, ref.divisions):
-        p = ws.path(rel)
-        h.update(rel.encode())
-        h.update(sha256_file(p).encode() if p.exists() else b"-")
+    for kind in ("addresses", "grids", "divisions"):  # each configured file, its mapping and its content
+        p = ws.reference_file(kind)
+        h.update(getattr(ws.config.reference, kind).model_dump_json().encode())
+        h.update(sha256_file(p).encode() if p.is_file() else b"-")
     for feed in ws.config.feeds:
         h.update(feed.name.encode())
         d = ws.staging_dir(feed.name)
@@ -116,8 +115,10 @@ def bindings_path(ws: Workspace, run_id: str) -> Path:
 def prepare_mentions(ws: Workspace, run_id: str) -> dict:
     """Load every feed's current staged rows and split them into normalised mentions."""
     from connectors import load_staging
+    from gridhub.check import require_usable_reference
     from matching.mentions import build_mentions
 
+    require_usable_reference(ws)  # the checks of `gridhub check`: refuse bad reference data before any work
     staged = {}
     for feed in ws.config.feeds:
         if ws.staging_dir(feed.name).exists():
@@ -138,15 +139,16 @@ def prepare_mentions(ws: Workspace, run_id: str) -> dict:
 # ----------------------------------------------------------------------------------------------------------
 def bind_addresses(ws: Workspace, run_id: str) -> dict:
     """Bind every address text to the standard address library, and facilities' points to grids."""
-    from matching.address import AddressLibrary, bind_address_fields
-    from matching.grids import GridIndex, bind_facility_grids
+    from gridhub.reference import address_library, grid_index
+    from matching.address import bind_address_fields
+    from matching.grids import bind_facility_grids
 
     src = _step_dir(ws, run_id, "mentions")
     frames = {t: _read(src / f"{t}.parquet") for t in ENTITY_TYPES}
-    frames, all_bindings = bind_address_fields(frames, AddressLibrary.load(ws.reference))
+    frames, all_bindings = bind_address_fields(frames, address_library(ws))
     # facilities: grid by point-in-polygon, compared with the address's grid
     fac = frames["facility"]
-    grids = GridIndex.load(ws.reference) if len(fac) else None
+    grids = grid_index(ws) if len(fac) else None
     frames["facility"] = bind_facility_grids(fac, grids, crs=ws.config.reference.crs)
 
     out = _step_dir(ws, run_id, "bound")
@@ -246,7 +248,7 @@ def resolve_entities(ws: Workspace, run_id: str) -> dict:
 def build_tables(ws: Workspace, run_id: str) -> dict:
     """Assemble every canonical table from the resolved entities, links and reference data."""
     from connectors import load_quarantine
-    from matching.reference import ADDRESSES_FILE, GRIDS_FILE, read_reference_csv
+    from gridhub.reference import address_frame, grid_frame
     from warehouse.build import assemble_tables
 
     bound = _step_dir(ws, run_id, "bound")
@@ -255,8 +257,8 @@ def build_tables(ws: Workspace, run_id: str) -> dict:
     assignments = {t: _read(resolved / f"{t}_assignments.parquet") for t in ENTITY_TYPES}
     golden = {t: _read(resolved / f"{t}_golden.parquet") for t in ENTITY_TYPES}
     tables = assemble_tables(
-        addresses=read_reference_csv(ws.reference / ADDRESSES_FILE),
-        grids=read_reference_csv(ws.reference / GRIDS_FILE),
+        addresses=address_frame(ws),
+        grids=grid_frame(ws),
         priority={f.name: f.priority for f in ws.config.feeds},
         mentions=mentions,
         assignments=assignments,

@@ -78,6 +78,10 @@ class Workspace:
     def reference(self) -> Path:
         return self.root / layout.REFERENCE_DIR
 
+    def reference_file(self, kind: str) -> Path:
+        """The configured file of reference data ``kind`` (``addresses``, ``grids`` or ``divisions``)."""
+        return self.path(getattr(self.config.reference, kind).path)
+
     @property
     def warehouse(self) -> Path:
         return self.path(self.config.warehouse.path)

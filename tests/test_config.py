@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +95,37 @@ def test_run_ids_are_path_safe():
     assert (
         safe_run_id("manual__2026-11-23T05:03:06.761418+00:00") == "manual__2026-11-23T05_03_06.761418_00_00"
     )
+
+
+def test_reference_files_are_a_path_or_a_mapping(tmp_path):
+    text = (
+        BASE
+        + """
+reference:
+  addresses: /data/地址.csv
+  grids: {path: grids.csv, columns: {grid_name: name, level: grid_type}, encoding: gb18030}
+"""
+    )
+    ref = load_config(write(tmp_path, text)).reference
+    assert ref.addresses.path == "/data/地址.csv" and ref.addresses.columns == {}
+    assert (
+        ref.grids.columns == {"grid_name": "name", "level": "grid_type"} and ref.grids.encoding == "gb18030"
+    )
+    assert ref.divisions.path == "reference/divisions.csv"
+    assert Path(ref.addresses) == Path("/data/地址.csv")  # still usable where a path string was expected
+
+
+@pytest.mark.parametrize(
+    "grids, expected",
+    [
+        (
+            "{path: g.csv, columns: {grid_name: nme}}",
+            "reference.grids.columns maps to unknown columns ['nme']",
+        ),
+        ("{path: g.csv, columns: {a: name, b: name}}", "maps several headers to ['name']"),
+        ("{path: g.csv, encoding: latin-1}", "reference.grids.encoding"),
+    ],
+)
+def test_invalid_reference_mapping_names_the_key(tmp_path, grids, expected):
+    with pytest.raises(ConfigError, match=expected.replace("[", r"\[").replace("]", r"\]")):
+        load_config(write(tmp_path, BASE + f"\nreference:\n  grids: {grids}\n"))
