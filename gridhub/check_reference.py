@@ -219,6 +219,28 @@ def numberless_findings(path: str, frame: pd.DataFrame) -> list[Finding]:
     return out
 
 
+def matcher_findings(path: str, frame: pd.DataFrame) -> list[Finding]:
+    """What the address matcher itself finds wrong with the library once it has normalised it
+    (:func:`matching.address.library_problems`): element columns that do not look like their element, codes
+    that are not community codes, nothing to bind below a community. Warnings: the errors that stop a run are
+    the checks above."""
+    from matching.address import AddressLibrary, library_problems
+
+    if frame.empty or (frame["division_code"] == "").any():
+        return []  # reported above; the matcher cannot even read such a library
+    problems = library_problems(AddressLibrary.from_frames(frame))
+    return [
+        warning(
+            path,
+            f"地址匹配器发现：{p}",
+            f"the address matcher finds: {p}",
+            "按 docs/reference-data.md 的格式填写此列，或检查 columns 映射",
+            "write the column in the forms of docs/reference-data.md, or check the `columns:` mapping",
+        )
+        for p in problems
+    ]
+
+
 def address_findings(path: str, frame: pd.DataFrame) -> list[Finding]:
     """The library on its own: codes, division codes, numbers, coordinates."""
     out = _duplicates(path, frame, "address_code", ("地址编码", "address_code"))
@@ -240,6 +262,7 @@ def address_findings(path: str, frame: pd.DataFrame) -> list[Finding]:
             )
         )
     out += numberless_findings(path, frame)
+    out += matcher_findings(path, frame)
     for c in ("lon", "lat"):
         given = frame[c] != ""
         bad = given & pd.to_numeric(frame[c], errors="coerce").isna()
@@ -399,6 +422,7 @@ __all__ = [
     "address_findings",
     "division_findings",
     "grid_findings",
+    "matcher_findings",
     "numberless_findings",
     "reference_findings",
 ]

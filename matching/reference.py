@@ -1,8 +1,9 @@
 """The reference data's files (四标: standard addresses, grids, divisions): their names and columns, in one place.
 
-The address matcher (:mod:`matching.address`), the grid index (:mod:`matching.grids`), the warehouse's address and
-grid tables (built from the frames :func:`read_reference_csv` returns) and the sample district's generator all
-take the file names and columns from here.
+The address matcher (:mod:`matching.address`), the grid index (:mod:`matching.grids`), the application's reference
+loader (``gridhub/reference.py``, which applies a workspace's column mapping and builds the frames the warehouse's
+address and grid tables come from) and the sample district's generator all take the file names and columns from
+here. The contract a city's files must meet: ``docs/reference-data.md``.
 """
 
 from __future__ import annotations
