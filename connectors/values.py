@@ -108,11 +108,10 @@ def attributes_json(values: dict[str, pa.Array], n: int) -> pa.Array:
         arr = values[name]
         key = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '":'
         parts.append(pc.binary_join_element_wise(key, _json_string(arr), ""))
-    if not parts:
-        return pa.nulls(n, type=pa.string())
-    body = pc.binary_join_element_wise(*parts, ",", null_handling="skip")
-    empty = pc.equal(pc.utf8_length(body), 0)
-    return pc.if_else(empty, pa.scalar(None, pa.string()), pc.binary_join_element_wise("{", body, "}", ""))
+    body = pa.nulls(n, type=pa.string())
+    for part in parts:  # joined with ',' skipping empty ones (null_handling="skip" drops all-null rows)
+        body = pc.coalesce(pc.binary_join_element_wise(body, part, ","), body, part)
+    return pc.binary_join_element_wise("{", body, "}", "")
 
 
 __all__ = [

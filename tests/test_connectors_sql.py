@@ -109,6 +109,21 @@ FIRST = [
 ]
 
 
+def _check_first_pull(ws, f) -> None:
+    # sex is optional: the unmapped value is dropped and reported, the row staged (connectors.rules)
+    assert (f.rows_read, f.rows_staged, f.rows_quarantined) == (3, 3, 0)
+    assert f.reasons == {} and f.field_issues == {"unmapped_value": 1}  # 未知 is not in the value map
+    df = load_staging(ws, "hukou").set_index("source_record_id")
+    assert df.loc["A1", "name"] == "張三" and df.loc["A1", "birth_date"] == dt.date(1949, 12, 31)
+    assert df.loc["A1", "house_area"] == 85.5 and df.loc["A1", "sex"] == "M"
+    assert pd.isna(df.loc["A2", "id_number"]) and pd.isna(df.loc["A2", "birth_date"])
+    assert (
+        pd.isna(df.loc["A3", "sex"]) and df.loc["A3", "name"] == "王五" and load_quarantine(ws, "hukou").empty
+    )
+    issues = load_field_issues(ws, "hukou")[["line", "source_record_id", "field", "original_value"]]
+    assert issues.values.tolist() == [[3, "A3", "sex", "未知"]]
+
+
 def _scenario(tmp_path, engine: sa.Engine, url: str, table: str, as_query: bool = False) -> None:
     t = _create(engine, table)
     try:
@@ -123,19 +138,7 @@ def _scenario(tmp_path, engine: sa.Engine, url: str, table: str, as_query: bool 
         first = ingest_feed(ws, "hukou")
         first.check_accounting()
         [f] = first.files
-        # sex is optional: the unmapped value is dropped and reported, the row staged (connectors.rules)
-        assert (f.rows_read, f.rows_staged, f.rows_quarantined) == (3, 3, 0)
-        assert f.reasons == {} and f.field_issues == {"unmapped_value": 1}  # 未知 is not in the value map
-        df = load_staging(ws, "hukou").set_index("source_record_id")
-        assert df.loc["A1", "name"] == "張三" and df.loc["A1", "birth_date"] == dt.date(1949, 12, 31)
-        assert df.loc["A1", "house_area"] == 85.5 and df.loc["A1", "sex"] == "M"
-        assert pd.isna(df.loc["A2", "id_number"]) and pd.isna(df.loc["A2", "birth_date"])
-        assert pd.isna(df.loc["A3", "sex"]) and df.loc["A3", "name"] == "王五"
-        assert load_quarantine(ws, "hukou").empty
-        issues = load_field_issues(ws, "hukou")
-        assert issues[["line", "source_record_id", "field", "original_value"]].values.tolist() == [
-            [3, "A3", "sex", "未知"]
-        ]
+        _check_first_pull(ws, f)
         state = WatermarkStore(ws, "hukou").read()
         assert state["ids_at_value"] == ["A2", "A3"]
 
