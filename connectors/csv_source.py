@@ -306,11 +306,13 @@ class CsvReader:
             rules = _rules_for(feed, records.header, stored, source.delimiter)
             out.describe(encoding=encoding, warnings=rules.warnings)
             getters = {f: itemgetter(i) for f, i in rules.source_indices.items()}
+            kept = {a: itemgetter(i) for a, i in rules.attribute_indices.items()}
             for batch in records.batches(out.batch_rows):
                 out.count_blank(batch.blank)
                 # one C-level pass per mapped column (unmapped columns are never touched)
                 columns = {f: SourceColumn.from_strings(list(map(g, batch.rows))) for f, g in getters.items()}
-                out.add(rules.apply(batch.lines, columns, batch.rejects))
+                attributes = {a: SourceColumn.from_strings(list(map(g, batch.rows))) for a, g in kept.items()}
+                out.add(rules.apply(batch.lines, columns, batch.rejects, attributes))
 
 
 def _rules_for(feed: Feed, header: list[str], stored: StoredFile, delimiter: str) -> RowRules:

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from warehouse.schema import STAGING_FIELDS
+from warehouse.staging import staging_schema
 
 FEED_NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 
@@ -67,6 +69,16 @@ class Feed(_Strict):
     )
     priority: int = Field(50, description="Survivorship: higher wins when sources disagree.")
     max_field_length: int = Field(4096, ge=16)
+    number_units: list[str] = Field(
+        default_factory=list,
+        description="Units a number may end with, stripped before it is read (added to the area units "
+        "㎡, m², m2, 平方米, 平米, 平方).",
+    )
+    attributes: list[str] | dict[str, str] = Field(
+        default_factory=list,
+        description="Other source columns to keep: a list of headers, or header → attribute name; staged "
+        "as one JSON object text in the `attributes` column.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -96,13 +108,32 @@ class Feed(_Strict):
         for f in self.required:
             if f not in targets:
                 raise ValueError(f"required field {f!r} is not mapped by any column")
+        both = sorted(set(self.attribute_columns) & set(self.columns))
+        if both:
+            raise ValueError(f"attributes name columns already mapped in 'columns': {both}")
+        names = list(self.attribute_columns.values())
+        dupes = sorted({a for a in names if names.count(a) > 1 or not a.strip()})
+        if dupes:
+            raise ValueError(f"attribute names must be unique and not empty: {dupes}")
         return self
+
+    @property
+    def attribute_columns(self) -> dict[str, str]:
+        """Source header → attribute name of the columns kept in ``attributes`` (a list keeps the header)."""
+        if isinstance(self.attributes, dict):
+            return dict(self.attributes)
+        return {h: h for h in self.attributes}
 
     @property
     def fields(self) -> list[str]:
         """Canonical fields this feed stages, in contract order."""
         mapped = set(self.columns.values())
         return [f for f in STAGING_FIELDS if f in mapped]
+
+    @property
+    def staging_schema(self) -> pa.Schema:
+        """The Arrow schema of this feed's staged Parquet (its fields, and ``attributes`` when it keeps some)."""
+        return staging_schema(self.fields, attributes=bool(self.attributes))
 
 
 class Zones(Protocol):
@@ -125,6 +156,8 @@ class Zones(Protocol):
     def staging_dir(self, feed: str) -> Path: ...
 
     def quarantine_dir(self, feed: str) -> Path: ...
+
+    def field_issue_dir(self, feed: str) -> Path: ...
 
     @property
     def feeds(self) -> Sequence[Feed]: ...

@@ -4,10 +4,12 @@
 (:data:`connectors.sources.SOURCE_KINDS`): files landed in its folder (:mod:`connectors.file_feed`) or a pull
 from its database (:mod:`connectors.sql`, the pull is kept in raw as a Parquet extract). Either way every
 received file or extract is kept in the raw zone under its SHA-256 and staged into
-``staging/<feed>/<sha>.parquet`` and ``quarantine/<feed>/<sha>.parquet`` (:mod:`connectors.staging`), with
-rows read = rows staged + rows quarantined checked before the manifest says ``staged``.
+``staging/<feed>/<sha>.parquet`` and ``quarantine/<feed>/<sha>.parquet``, with the field issues of its staged
+rows in ``<field_issue_dir>/<sha>.parquet`` (:mod:`connectors.staging`), and rows read = rows staged + rows
+quarantined checked before the manifest says ``staged``.
 
-The rest of this module reads what ingest wrote: the raw manifest, the current staged rows, the quarantine.
+The rest of this module reads what ingest wrote: the raw manifest, the current staged rows, the quarantine,
+the field issues.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from connectors.results import IngestResult
 from connectors.sources import source_kind
 from connectors.text import neutralise_formula
 from warehouse.files import atomic_write
-from warehouse.schema import arrow_schema, staging_schema
+from warehouse.schema import arrow_schema
+from warehouse.staging import STAGED_ISSUE_SCHEMA
 
 
 @contextmanager
@@ -85,10 +88,11 @@ def load_staging(workspace: Zones, feed: str) -> pd.DataFrame:
 
     Full extracts supersede earlier rows of the same ``source_record_id``; deltas add to them. Columns are
     typed per :func:`warehouse.schema.staging_schema` (pandas ``ArrowDtype``: ``date32`` dates, nullable
-    booleans, ``string`` text), meta columns ``_feed``, ``_raw_sha256``, ``_line`` first.
+    booleans, ``string`` text), meta columns ``_feed``, ``_raw_sha256``, ``_line`` first, and ``attributes``
+    last when the feed keeps some.
     """
     cfg = workspace.feed(feed)
-    schema = staging_schema(cfg.fields)
+    schema = cfg.staging_schema
     tables = [_conform(pq.read_table(p), schema) for p in _staged_files(workspace, feed)]
     table = pa.concat_tables(tables) if tables else schema.empty_table()
     df = table.to_pandas(types_mapper=pd.ArrowDtype)
@@ -114,6 +118,36 @@ def load_quarantine(workspace: Zones, feed: str | None = None) -> pd.DataFrame:
     return table.to_pandas()
 
 
+def load_field_issues(workspace: Zones, feed: str | None = None) -> pd.DataFrame:
+    """Field issues of the current staged rows of one feed (or all): values staging nulled or noted.
+
+    Columns as :data:`warehouse.staging.STAGED_ISSUE_SCHEMA` (``feed, source_record_id, field, reason_code,
+    original_value`` then where the value was: ``raw_sha256, file_name, line, column, message``). Only the
+    feed's staged files count, and per record id only the file :func:`load_staging` takes the row from: a
+    record sent again without the problem has no issue left.
+    """
+    names = [feed] if feed else [f.name for f in workspace.feeds]
+    frames = []
+    for name in names:
+        files = _staged_files(workspace, name)
+        tables = [
+            pq.read_table(p).cast(STAGED_ISSUE_SCHEMA)
+            for p in (workspace.field_issue_dir(name) / f.name for f in files)
+            if p.exists()
+        ]
+        if not tables:
+            continue
+        issues = pa.concat_tables(tables).to_pandas()
+        if len(files) > 1:
+            current = load_staging(workspace, name)[["source_record_id", "_raw_sha256"]].astype(object)
+            current.columns = ["source_record_id", "raw_sha256"]
+            issues = issues.merge(current, on=["source_record_id", "raw_sha256"], how="inner")
+        frames.append(issues)
+    if not frames:
+        return STAGED_ISSUE_SCHEMA.empty_table().to_pandas()
+    return pd.concat(frames, ignore_index=True)
+
+
 def export_quarantine_csv(df: pd.DataFrame, path: str | Path) -> Path:
     """Write quarantine rows as a CSV for people (UTF-8 with BOM so Excel reads Chinese).
 
@@ -136,6 +170,7 @@ __all__ = [
     "export_quarantine_csv",
     "ingest_feed",
     "landing_files",
+    "load_field_issues",
     "load_quarantine",
     "load_staging",
     "raw_manifest",

@@ -1,7 +1,9 @@
-"""Dry run of a feed's parse on one file: what would be staged and quarantined, writing nothing.
+"""Dry run of a feed's parse on one file: what would be staged, quarantined and noted as field issues, writing
+nothing.
 
 The upload portal calls this before it lands a file, so a clerk sees at once "read 1,982, accepted 1,980,
-2 rows need fixing: line 396 出生日期 20230230 ..." or the whole-file problem, in the same words and by the
+2 rows need fixing: line 396 身份证号 ..., 3 values were dropped: line 12 出生日期 20230230 ..." or the
+whole-file problem, in the same words and by the
 same code as the real ingest (:mod:`connectors.ingest`): same format sniffing, encoding detection, tokeniser
 and row rules. Nothing is copied to raw, staged, quarantined or written to the manifest.
 """
@@ -21,6 +23,7 @@ from connectors.staging import StagingWriter, StoredFile
 from connectors.text import safe_file_name
 from warehouse.files import sha256_file
 from warehouse.schema import arrow_schema
+from warehouse.staging import STAGED_ISSUE_SCHEMA
 
 LINES_PER_REASON = 1000
 
@@ -33,7 +36,8 @@ class _Discard:
 
 
 class _KeepFirst:
-    """Stands in for the quarantine output: keeps the first ``limit`` entries, counts all, lines per reason."""
+    """Stands in for the quarantine (or field issue) output: keeps the first ``limit`` entries, counts all,
+    lines per reason."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -56,13 +60,17 @@ class _KeepFirst:
 
 @dataclass
 class FilePreview:
-    """The outcome of a dry run: the counts (``result``), or the whole-file ``problem``, and the first entries."""
+    """The outcome of a dry run: the counts (``result``), or the whole-file ``problem``, and the first entries
+    of the quarantine and of the field issues (:data:`warehouse.staging.STAGED_ISSUE_SCHEMA`)."""
 
     result: FileResult
     problem: FileProblem | None = None
     quarantine: pa.Table = field(default_factory=lambda: arrow_schema("quarantine").empty_table())
     quarantine_entries: int = 0
     _lines: dict[str, list[int]] = field(default_factory=dict)
+    field_issues: pa.Table = field(default_factory=STAGED_ISSUE_SCHEMA.empty_table)
+    field_issue_entries: int = 0
+    _issue_lines: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def detail_truncated(self) -> bool:
@@ -70,8 +78,12 @@ class FilePreview:
         return self.quarantine_entries > self.quarantine.num_rows
 
     def lines_by_reason(self) -> dict[str, list[int]]:
-        """Reason code → sorted source lines with that problem (at most 1,000 per reason)."""
+        """Reason code → sorted source lines quarantined with that problem (at most 1,000 per reason)."""
         return {code: sorted(set(lines)) for code, lines in self._lines.items()}
+
+    def issue_lines_by_reason(self) -> dict[str, list[int]]:
+        """Reason code → sorted source lines of staged rows with a field issue of that reason (at most 1,000)."""
+        return {code: sorted(set(lines)) for code, lines in self._issue_lines.items()}
 
 
 def preview_file(
@@ -85,8 +97,8 @@ def preview_file(
     path = Path(path)
     file_name = safe_file_name(original_name or path.name)
     sha = sha256_file(path)
-    quarantined = _KeepFirst(detail_limit)
-    out = StagingWriter(StoredFile(path, sha, file_name), _Discard(), quarantined)
+    quarantined, issues = _KeepFirst(detail_limit), _KeepFirst(detail_limit)
+    out = StagingWriter(StoredFile(path, sha, file_name), _Discard(), quarantined, issues=issues)
     try:
         stage_file(cfg, cfg.source, out.stored, out)
         result = out.finish()
@@ -96,12 +108,16 @@ def preview_file(
             result=FileResult(file_name=file_name, sha256=sha, error=problem.message, error_code=str(e.code)),
             problem=problem,
         )
-    schema = arrow_schema("quarantine")
-    kept = (
-        pa.concat_tables([p.cast(schema) for p in quarantined.parts])
-        if quarantined.parts
-        else schema.empty_table()
-    )
     return FilePreview(
-        result=result, quarantine=kept, quarantine_entries=quarantined.rows, _lines=quarantined.lines
+        result=result,
+        quarantine=_kept(quarantined, arrow_schema("quarantine")),
+        quarantine_entries=quarantined.rows,
+        _lines=quarantined.lines,
+        field_issues=_kept(issues, STAGED_ISSUE_SCHEMA),
+        field_issue_entries=issues.rows,
+        _issue_lines=issues.lines,
     )
+
+
+def _kept(sink: _KeepFirst, schema: pa.Schema) -> pa.Table:
+    return pa.concat_tables([p.cast(schema) for p in sink.parts]) if sink.parts else schema.empty_table()

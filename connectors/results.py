@@ -26,7 +26,10 @@ class FileResult:
     rows_staged: int = 0
     rows_quarantined: int = 0
     rows_blank: int = 0
+    #: reason → quarantined rows with a problem of that reason
     reasons: dict[str, int] = field(default_factory=dict)
+    #: reason → field issues of staged rows (values nulled, or noted) of that reason; they remove no row
+    field_issues: dict[str, int] = field(default_factory=dict)
     skipped_duplicate: bool = False
     error: str | None = None
     error_code: str | None = None
@@ -51,9 +54,12 @@ class IngestResult:
     def totals(self) -> dict:
         """JSON-able totals over the files (what the DAG task returns and the CLI prints last)."""
         reasons: dict[str, int] = {}
+        issues: dict[str, int] = {}
         for f in self.files:
             for k, v in f.reasons.items():
                 reasons[k] = reasons.get(k, 0) + v
+            for k, v in f.field_issues.items():
+                issues[k] = issues.get(k, 0) + v
         return {
             "files": len(self.files),
             "files_staged": sum(1 for f in self.files if not f.error and not f.skipped_duplicate),
@@ -64,6 +70,7 @@ class IngestResult:
             "rows_quarantined": sum(f.rows_quarantined for f in self.files),
             "rows_blank": sum(f.rows_blank for f in self.files),
             "reasons": dict(sorted(reasons.items())),
+            "field_issues": dict(sorted(issues.items())),
             "sha256": [f.sha256 for f in self.files if f.sha256],
         }
 

@@ -46,7 +46,7 @@ from connectors.results import FileResult, IngestResult
 from connectors.rules import RowRules
 from connectors.staging import StagingWriter, StoredFile
 from warehouse.files import atomic_write_text
-from warehouse.schema import STAGING_FIELDS
+from warehouse.schema import STAGING_FIELDS, FieldKind
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +291,11 @@ class ExtractReader:
                 f: SourceColumn.from_arrow(batch.column(names[i]), STAGING_FIELDS[f].kind)
                 for f, i in fields.items()
             }
-            out.add(rules.apply(lines, cols, []))
+            kept = {
+                a: SourceColumn.from_arrow(batch.column(names[i]), FieldKind.TEXT)
+                for a, i in rules.attribute_indices.items()
+            }
+            out.add(rules.apply(lines, cols, [], kept))
 
 
 EXTRACT_READER = ExtractReader()

@@ -1,15 +1,18 @@
-"""The staging writer every source reader sends its rows to: staged rows, quarantine entries, row accounting.
+"""The staging writer every source reader sends its rows to: staged rows, quarantine entries, field issues,
+row accounting.
 
 A reader (:mod:`connectors.sources`) turns one stored file into batches of :class:`connectors.rules.BatchOutcome`
-and hands each to :meth:`StagingWriter.add`. The writer sends the staged rows and the quarantine entries to two
-sinks and keeps the file's :class:`connectors.results.FileResult` (rows read, staged, quarantined, blank, reasons).
-:meth:`StagingWriter.finish` checks the accounting: a file with no rows is ``header_only``, and
-``read = staged + quarantined`` must hold.
+and hands each to :meth:`StagingWriter.add`. The writer sends the staged rows, the quarantine entries and the
+field issues of staged rows to three sinks and keeps the file's :class:`connectors.results.FileResult` (rows
+read, staged, quarantined, blank, reasons, field issues). :meth:`StagingWriter.finish` checks the accounting:
+a file with no rows is ``header_only``, and ``read = staged + quarantined`` must hold (field issues are about
+staged rows and remove none).
 
-For a real ingest the sinks are ``staging/<feed>/<sha>.parquet`` and ``quarantine/<feed>/<sha>.parquet``
-(:meth:`StagingWriter.to_parquet`), each written to a temporary file and moved into place only when the whole
-file is staged and accounted (:func:`warehouse.files.atomic_write`), so a crash leaves no half file and nothing
-already staged changes. The upload portal's dry run (:mod:`connectors.preview`) passes sinks that keep nothing.
+For a real ingest the sinks are ``staging/<feed>/<sha>.parquet``, ``quarantine/<feed>/<sha>.parquet`` and
+``<Zones.field_issue_dir(feed)>/<sha>.parquet`` (:meth:`StagingWriter.to_parquet`), each written to a temporary
+file and moved into place only when the whole file is staged and accounted
+(:func:`warehouse.files.atomic_write`), so a crash leaves no half file and nothing already staged changes. The
+upload portal's dry run (:mod:`connectors.preview`) passes sinks that keep nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from connectors.results import AccountingError, FileResult
 from connectors.rules import BatchOutcome
 from warehouse.files import atomic_write
 from warehouse.reasons import ReasonCode
-from warehouse.schema import arrow_schema, staging_schema
+from warehouse.schema import arrow_schema
+from warehouse.staging import STAGED_ISSUE_SCHEMA
 
 #: Rows a reader puts in one batch (source rows held in memory at once, per file).
 BATCH_ROWS = 25_000
@@ -77,7 +81,13 @@ class StagingWriter:
     """Receives one file's batches from its reader, sends them to two sinks and keeps the row accounting."""
 
     def __init__(
-        self, stored: StoredFile, staged: BatchSink, quarantined: BatchSink, *, batch_rows: int | None = None
+        self,
+        stored: StoredFile,
+        staged: BatchSink,
+        quarantined: BatchSink,
+        *,
+        issues: BatchSink | None = None,
+        batch_rows: int | None = None,
     ) -> None:
         self.stored = stored
         #: rows per batch the reader should use
@@ -85,21 +95,25 @@ class StagingWriter:
         self.result = FileResult(file_name=stored.file_name, sha256=stored.sha256)
         self._staged = staged
         self._quarantined = quarantined
+        self._issues = issues
 
     @classmethod
     @contextmanager
     def to_parquet(cls, zones: Zones, feed: Feed, stored: StoredFile) -> Iterator[StagingWriter]:
-        """A writer to the feed's staging and quarantine Parquet files for ``stored`` (named by its SHA-256).
+        """A writer to the feed's staging, quarantine and field issue Parquet files for ``stored`` (named by its
+        SHA-256).
 
-        When the block ends normally the accounting is checked (:meth:`finish`) and both files are moved into
-        place; on an exception (a :class:`~connectors.errors.FileRejected` included) neither file appears.
+        When the block ends normally the accounting is checked (:meth:`finish`) and the three files are moved
+        into place; on an exception (a :class:`~connectors.errors.FileRejected`
+        included) none appears.
         """
         name = f"{stored.sha256}.parquet"
         with (
+            parquet_sink(zones.field_issue_dir(feed.name) / name, STAGED_ISSUE_SCHEMA) as issues,
             parquet_sink(zones.quarantine_dir(feed.name) / name, arrow_schema("quarantine")) as quarantined,
-            parquet_sink(zones.staging_dir(feed.name) / name, staging_schema(feed.fields)) as staged,
+            parquet_sink(zones.staging_dir(feed.name) / name, feed.staging_schema) as staged,
         ):
-            writer = cls(stored, staged, quarantined)
+            writer = cls(stored, staged, quarantined, issues=issues)
             yield writer
             writer.finish()
 
@@ -113,10 +127,14 @@ class StagingWriter:
         self.result.rows_blank += rows
 
     def add(self, outcome: BatchOutcome) -> None:
-        """Write one batch's staged rows and quarantine entries and add its counts to the file's."""
+        """Write one batch's staged rows, quarantine entries and field issues; add its counts to the file's."""
         result = self.result
         self._staged.write(outcome.staged)
         self._quarantined.write(outcome.quarantine)
+        if self._issues is not None:
+            self._issues.write(outcome.field_issues)
+        for k, v in outcome.issue_reasons.items():
+            result.field_issues[k] = result.field_issues.get(k, 0) + v
         result.rows_read += outcome.rows_read
         result.rows_staged += outcome.staged.num_rows
         result.rows_quarantined += outcome.rows_quarantined

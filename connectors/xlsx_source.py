@@ -28,7 +28,7 @@ from connectors.feeds import Feed, FileSource
 from connectors.rules import Reject, RowRules
 from connectors.staging import StagingWriter, StoredFile
 from warehouse.reasons import REASON_TEXT, ReasonCode
-from warehouse.schema import STAGING_FIELDS
+from warehouse.schema import STAGING_FIELDS, FieldKind
 
 _OPEN_ERRORS = (
     zipfile.BadZipFile,
@@ -134,7 +134,13 @@ class _SheetBatches:
             for f, i in self.fields
             if rows
         }
-        self.out.add(self.rules.apply(np.asarray(self.starts, dtype=np.int64), cols, self.rejects))
+        kept = {
+            a: SourceColumn.from_cells([r[i] if i < len(r) else None for r in rows], FieldKind.TEXT)
+            for a, i in self.rules.attribute_indices.items()
+            if rows
+        }
+        lines = np.asarray(self.starts, dtype=np.int64)
+        self.out.add(self.rules.apply(lines, cols, self.rejects, kept))
         self.starts, self.rows, self.rejects = [], [], []
 
 

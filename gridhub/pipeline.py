@@ -247,7 +247,7 @@ def resolve_entities(ws: Workspace, run_id: str) -> dict:
 # ----------------------------------------------------------------------------------------------------------
 def build_tables(ws: Workspace, run_id: str) -> dict:
     """Assemble every canonical table from the resolved entities, links and reference data."""
-    from connectors import load_quarantine
+    from connectors import load_field_issues, load_quarantine
     from gridhub.reference import address_frame, grid_frame
     from warehouse.build import assemble_tables
 
@@ -267,6 +267,7 @@ def build_tables(ws: Workspace, run_id: str) -> dict:
         issues=_read(_step_dir(ws, run_id, "mentions") / "issues.parquet"),
         bindings=_read(bindings_path(ws, run_id)),
         quarantine=load_quarantine(ws),
+        staged_issues=load_field_issues(ws),
     )
     out = _step_dir(ws, run_id, "tables")
     for name, table in tables.items():

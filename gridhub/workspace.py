@@ -74,6 +74,11 @@ class Workspace:
     def quarantine_dir(self, feed: str) -> Path:
         return self.quarantine / feed
 
+    def field_issue_dir(self, feed: str) -> Path:
+        """Where staging keeps a feed's field issues, one Parquet file per staged file (``<sha>.parquet``).
+        Under ``staging/_field_issues/``: feed names start with a letter, so this never clashes with a feed."""
+        return self.staging / "_field_issues" / feed
+
     @property
     def reference(self) -> Path:
         return self.root / layout.REFERENCE_DIR

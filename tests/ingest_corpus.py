@@ -1,7 +1,8 @@
 """The malformed-file corpus: every kind of mess departments send, generated deterministically.
 
 Each case is a file name, its bytes, and what must come of it: a whole-file error with one of the given
-reason codes, or rows quarantined with (at least) the given reason codes and the given number staged. The
+reason codes, or rows quarantined with (at least) the given reason codes, field issues (values of staged rows
+nulled, see ``connectors.rules``) with the given reason codes, and the given number staged. The
 corpus is generated rather than committed: binary files, NUL bytes and 1 MB fields do not belong in git.
 """
 
@@ -40,6 +41,7 @@ class Case:
     data: bytes
     error: set[str] = field(default_factory=set)  # acceptable whole-file reason codes
     reasons: set[str] = field(default_factory=set)  # reason codes that must appear among quarantined rows
+    issues: set[str] = field(default_factory=set)  # reason codes of the field issues of staged rows
     staged: int | None = None  # rows that must be staged
     note: str = ""
 
@@ -160,14 +162,14 @@ def corpus() -> list[Case]:
         Case(
             "escape_and_bell.csv",
             _gb(HEADER + "\n" + good_rows(2) + row("Z2", address="\x1b[31m红\x07") + "\n"),
-            reasons={"control_characters"},
-            staged=2,
+            issues={"control_characters"},  # in an optional field: the value is dropped, the row staged
+            staged=3,
         ),
         Case(
             "one_megabyte_field.csv",
             _gb(HEADER + "\n" + good_rows(2) + row("L1", address="长" * 1_000_000) + "\n"),
-            reasons={"field_too_long"},
-            staged=2,
+            issues={"field_too_long"},  # in an optional field: the value is dropped, the row staged
+            staged=3,
         ),
         Case(
             "invalid_dates.csv",
@@ -184,8 +186,8 @@ def corpus() -> list[Case]:
                 + row("D4", birth="2024-02-29")
                 + "\n"
             ),
-            reasons={"invalid_date"},
-            staged=2,
+            issues={"invalid_date"},  # birth_date is optional: the dates are dropped, the rows staged
+            staged=5,
         ),
         Case(
             "zero_width_and_nbsp.csv",
@@ -255,8 +257,8 @@ def corpus() -> list[Case]:
                 + "\n"
                 + good_rows(1)
             ),
-            reasons={"unmapped_value", "invalid_number", "invalid_bool"},
-            staged=1,
+            issues={"unmapped_value", "invalid_number", "invalid_bool"},  # optional fields: rows staged
+            staged=4,
         ),
         Case(
             "ragged.xlsx",

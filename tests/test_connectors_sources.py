@@ -11,7 +11,7 @@ import numpy as np
 from ingest_helpers import feed, land, make_workspace
 
 import connectors.sources as sources
-from connectors import ingest_feed, load_quarantine, load_staging
+from connectors import ingest_feed, load_field_issues, load_quarantine, load_staging
 from connectors.cells import SourceColumn
 from connectors.feeds import Feed, FileSource
 from connectors.rules import RowRules
@@ -70,10 +70,18 @@ READER = PipeLinesReader()
 def test_a_new_file_format_is_one_reader_and_one_registry_line(tmp_path, monkeypatch) -> None:
     monkeypatch.setitem(sources.FILE_FORMATS, "pipes", sources.FileFormat(f"{__name__}:READER", (".pipes",)))
     ws = make_workspace(tmp_path / "ws", feed(source={"glob": "*.pipes"}))
-    land(ws, "名单.pipes", "编号|姓名|出生日期\n1|张三|1990-01-02\n2|李四|20230230\n", encoding="utf-8")
+    land(
+        ws,
+        "名单.pipes",
+        "编号|姓名|出生日期\n1|张三|1990-01-02\n2|李四|20230230\n3||1990-01-03\n",
+        encoding="utf-8",
+    )
     result = ingest_feed(ws, "police")
     totals = result.totals()
-    assert (totals["rows_read"], totals["rows_staged"], totals["rows_quarantined"]) == (2, 1, 1)
-    assert load_staging(ws, "police")["name"].tolist() == ["张三"]
+    # the bad optional birth date is a field issue, the missing required name costs the row
+    assert (totals["rows_read"], totals["rows_staged"], totals["rows_quarantined"]) == (3, 2, 1)
+    assert load_staging(ws, "police")["name"].tolist() == ["张三", "李四"]
     q = load_quarantine(ws, "police")
-    assert q[["line", "reason_code"]].values.tolist() == [[3, "invalid_date"]]
+    assert q[["line", "reason_code"]].values.tolist() == [[4, "missing_required"]]
+    issues = load_field_issues(ws, "police")
+    assert issues[["line", "reason_code"]].values.tolist() == [[3, "invalid_date"]]

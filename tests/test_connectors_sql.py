@@ -16,7 +16,14 @@ import sqlalchemy as sa
 from connectors_db import MARIADB_URL, PG_URL, require_server, unique_name
 from ingest_helpers import make_workspace
 
-from connectors import SourceError, ingest_feed, load_quarantine, load_staging, raw_manifest
+from connectors import (
+    SourceError,
+    ingest_feed,
+    load_field_issues,
+    load_quarantine,
+    load_staging,
+    raw_manifest,
+)
 from connectors.sql import WatermarkStore
 from gridhub.ingest_cli import ingest_command
 
@@ -102,6 +109,21 @@ FIRST = [
 ]
 
 
+def _check_first_pull(ws, f) -> None:
+    # sex is optional: the unmapped value is dropped and reported, the row staged (connectors.rules)
+    assert (f.rows_read, f.rows_staged, f.rows_quarantined) == (3, 3, 0)
+    assert f.reasons == {} and f.field_issues == {"unmapped_value": 1}  # 未知 is not in the value map
+    df = load_staging(ws, "hukou").set_index("source_record_id")
+    assert df.loc["A1", "name"] == "張三" and df.loc["A1", "birth_date"] == dt.date(1949, 12, 31)
+    assert df.loc["A1", "house_area"] == 85.5 and df.loc["A1", "sex"] == "M"
+    assert pd.isna(df.loc["A2", "id_number"]) and pd.isna(df.loc["A2", "birth_date"])
+    assert (
+        pd.isna(df.loc["A3", "sex"]) and df.loc["A3", "name"] == "王五" and load_quarantine(ws, "hukou").empty
+    )
+    issues = load_field_issues(ws, "hukou")[["line", "source_record_id", "field", "original_value"]]
+    assert issues.values.tolist() == [[3, "A3", "sex", "未知"]]
+
+
 def _scenario(tmp_path, engine: sa.Engine, url: str, table: str, as_query: bool = False) -> None:
     t = _create(engine, table)
     try:
@@ -116,14 +138,7 @@ def _scenario(tmp_path, engine: sa.Engine, url: str, table: str, as_query: bool 
         first = ingest_feed(ws, "hukou")
         first.check_accounting()
         [f] = first.files
-        assert (f.rows_read, f.rows_staged, f.rows_quarantined) == (3, 2, 1)
-        assert f.reasons == {"unmapped_value": 1}  # 未知 is not in the sex value map
-        df = load_staging(ws, "hukou").set_index("source_record_id")
-        assert df.loc["A1", "name"] == "張三" and df.loc["A1", "birth_date"] == dt.date(1949, 12, 31)
-        assert df.loc["A1", "house_area"] == 85.5 and df.loc["A1", "sex"] == "M"
-        assert pd.isna(df.loc["A2", "id_number"]) and pd.isna(df.loc["A2", "birth_date"])
-        q = load_quarantine(ws, "hukou")
-        assert q["line"].tolist() == [3] and q["original_text"].tolist() == ["未知"]
+        _check_first_pull(ws, f)
         state = WatermarkStore(ws, "hukou").read()
         assert state["ids_at_value"] == ["A2", "A3"]
 
@@ -166,7 +181,7 @@ def _scenario(tmp_path, engine: sa.Engine, url: str, table: str, as_query: bool 
         assert sorted(extract["id"].to_pylist()) == ["A1", "A4", "A5"]  # only new or changed rows
         assert g.rows_read == 3 and g.rows_staged == 3
         df = load_staging(ws, "hukou").set_index("source_record_id")
-        assert sorted(df.index) == ["A1", "A2", "A4", "A5"]
+        assert sorted(df.index) == ["A1", "A2", "A3", "A4", "A5"]
         assert df.loc["A1", "name"] == "張三丰" and df.loc["A5", "house_area"] == 1024.25
 
         # nothing changed: a third pull brings nothing
@@ -228,7 +243,7 @@ def test_rerun_after_crash_pulls_nothing_twice(tmp_path, monkeypatch):
     assert WatermarkStore(ws, "hukou").read()["ids_at_value"] == ["A2", "A3"]
     assert len(raw_manifest(ws, "hukou")) == 1
     assert ingest_feed(ws, "hukou").files == []
-    assert len(load_staging(ws, "hukou")) == 2
+    assert len(load_staging(ws, "hukou")) == 3  # A3's unmapped sex no longer costs the row
 
 
 def test_query_source_and_full_extract_without_watermark(tmp_path, capsys):

@@ -15,6 +15,7 @@ from connectors import (
     FeedFileError,
     export_quarantine_csv,
     ingest_feed,
+    load_field_issues,
     load_quarantine,
     load_staging,
     raw_manifest,
@@ -113,13 +114,13 @@ def test_raw_zone_keeps_file_unchanged_and_resend_is_noop(ws):
 def test_row_rules_quarantine_with_reasons_and_accounting(ws):
     body = (
         HEADER + "\n"
-        "R1,赵六,x,男,20230230,地址,50,是\n"  # invalid date (no 30 February)
-        "R2,钱七,x,未知,2023-01-01,地址,五十,是\n"  # unmapped sex, invalid number
-        "R3,孙八,x,男,2023-01-01,地址,50,也许\n"  # invalid bool
+        "R1,赵六,x,男,20230230,地址,50,是\n"  # invalid date (no 30 February): optional, a field issue
+        "R2,钱七,x,未知,2023-01-01,地址,五十,是\n"  # unmapped sex, invalid number: field issues
+        "R3,孙八,x,男,2023-01-01,地址,50,也许\n"  # invalid bool: a field issue
         ",周九,x,男,2023-01-01,地址,50,是\n"  # missing record id
         "R1,吴十,x,男,2023-01-01,地址,50,是\n"  # duplicate id
         "R6,,x,男,2023-01-01,地址,50,是\n"  # missing required name
-        "R7,郑\x00一,x,男,2023-01-01,地址,50,是\n"  # NUL
+        "R7,郑\x00一,x,男,2023-01-01,地址,50,是\n"  # NUL in the required name
         "R8,冯二,x,男\n"  # ragged
         'R9,=HYPERLINK("http://x"),+86 138,-1,2023-01-01,@SUM(A1),50,是\n'  # formula-like: unmapped sex only
         "R10,陈三,x,女,2023-01-01,地址,50,是\n"
@@ -127,31 +128,47 @@ def test_row_rules_quarantine_with_reasons_and_accounting(ws):
     land(ws, "rules.csv", body)
     result = ingest_feed(ws, "police")
     [f] = result.files
-    assert (f.rows_read, f.rows_staged, f.rows_quarantined) == (10, 1, 9)
+    # only the record id and the required fields cost the row; optional values become field issues
+    assert (f.rows_read, f.rows_staged, f.rows_quarantined) == (10, 5, 5)
     assert f.reasons == {
-        "invalid_date": 1,
-        "unmapped_value": 2,
-        "invalid_number": 1,
-        "invalid_bool": 1,
         "missing_record_id": 1,
         "duplicate_record_id": 1,
         "missing_required": 1,
         "control_characters": 1,
         "ragged_row": 1,
     }
+    assert f.field_issues == {
+        "invalid_date": 1,
+        "unmapped_value": 2,
+        "invalid_number": 1,
+        "invalid_bool": 1,
+    }
     q = load_quarantine(ws, "police")
     assert q.columns.tolist() == arrow_schema("quarantine").names
     by_line = {(r.line, r.reason_code): r for r in q.itertuples()}
-    assert by_line[(2, "invalid_date")].column == "出生日期"
-    assert by_line[(2, "invalid_date")].original_text == "20230230"
     assert by_line[(6, "duplicate_record_id")].original_text == "R1"
+    assert by_line[(8, "control_characters")].column == "姓名"
     assert by_line[(9, "ragged_row")].original_text == "R8,冯二,x,男"
-    assert by_line[(10, "unmapped_value")].original_text == "-1"
     assert set(q["raw_sha256"]) == {f.sha256} and set(q["file_name"]) == {"rules.csv"}
+    issues = load_field_issues(ws, "police")
+    by_issue = {(r.line, r.reason_code): r for r in issues.itertuples()}
+    assert by_issue[(2, "invalid_date")].column == "出生日期"
+    assert by_issue[(2, "invalid_date")].original_value == "20230230"
+    assert by_issue[(2, "invalid_date")].source_record_id == "R1"
+    assert by_issue[(2, "invalid_date")].field == "birth_date"
+    assert by_issue[(10, "unmapped_value")].original_value == "-1"
+    assert by_issue[(3, "invalid_number")].original_value == "五十"
+    assert by_issue[(4, "invalid_bool")].original_value == "也许"
+    assert set(issues["raw_sha256"]) == {f.sha256} and set(issues["feed"]) == {"police"}
     # formula-looking values are data: not evaluated, kept verbatim
-    assert (q["original_text"] == "-1").any()
-    staged = load_staging(ws, "police")
-    assert staged["source_record_id"].tolist() == ["R10"]
+    assert (issues["original_value"] == "-1").any()
+    staged = load_staging(ws, "police").set_index("source_record_id")
+    assert staged.index.tolist() == ["R1", "R2", "R3", "R9", "R10"]
+    # the bad optional values are nulled, the rest of the row is kept
+    assert pd.isna(staged.loc["R1", "birth_date"]) and staged.loc["R1", "name"] == "赵六"
+    assert pd.isna(staged.loc["R2", "sex"]) and pd.isna(staged.loc["R2", "house_area"])
+    assert pd.isna(staged.loc["R3", "rented"]) and staged.loc["R3", "house_area"] == 50.0
+    assert staged.loc["R9", "name"] == '=HYPERLINK("http://x")'
 
 
 def test_formula_values_neutralised_only_in_people_csv(ws, tmp_path):

@@ -7,7 +7,14 @@ import pytest
 from ingest_corpus import corpus
 from ingest_helpers import feed, make_workspace
 
-from connectors import FeedFileError, ingest_feed, load_quarantine, load_staging, raw_manifest
+from connectors import (
+    FeedFileError,
+    ingest_feed,
+    load_field_issues,
+    load_quarantine,
+    load_staging,
+    raw_manifest,
+)
 from gridhub.ingest_cli import ingest_command
 from warehouse.files import sha256_file
 
@@ -63,5 +70,8 @@ def test_malformed_file(tmp_path, case, capsys):
         assert q.empty, q[["line", "reason_code", "message"]]
     if case.staged is not None:
         assert row["rows_staged"] == case.staged, (out, q[["line", "reason_code", "message"]])
+    issues = load_field_issues(ws, "police")
+    assert set(issues["reason_code"]) == case.issues, issues[["line", "reason_code", "message"]]
+    assert set(issues["source_record_id"]) <= set(staged["source_record_id"])
     assert (q["line"] >= 2).all() and q["reason_code"].notna().all() and q["message"].str.len().gt(0).all()
     assert (staged["_line"] >= 2).all()

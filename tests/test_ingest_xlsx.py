@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import openpyxl
+import pandas as pd
 import pytest
 from ingest_helpers import feed, make_workspace
 
-from connectors import FeedFileError, ingest_feed, load_quarantine, load_staging
+from connectors import FeedFileError, ingest_feed, load_field_issues, load_quarantine, load_staging
 
 
 def _workbook(path, sheets: dict[str, list[list]]):
@@ -49,9 +50,10 @@ def test_xlsx_typed_cells_and_excel_row_numbers(ws):
     ]
     _workbook(ws.landing_dir("police") / "人口.xlsx", {"说明": [["忽略"]], "人口": rows})
     [f] = ingest_feed(ws, "police").files
-    assert (f.rows_read, f.rows_staged, f.rows_quarantined, f.rows_blank) == (4, 3, 1, 1)
+    # the impossible birth date of 1003 is dropped and reported; the row is staged (birth_date is optional)
+    assert (f.rows_read, f.rows_staged, f.rows_quarantined, f.rows_blank) == (4, 4, 0, 1)
     df = load_staging(ws, "police").set_index("source_record_id")
-    assert list(df.index) == ["1001", "1002", "1004"]  # integral numbers read without '.0'
+    assert list(df.index) == ["1001", "1002", "1003", "1004"]  # integral numbers read without '.0'
     assert df.loc["1001", "birth_date"] == dt.date(1949, 12, 31)
     assert df.loc["1002", "birth_date"] == dt.date(1980, 1, 1)
     assert df.loc["1002", "name"] == "李四"
@@ -60,11 +62,13 @@ def test_xlsx_typed_cells_and_excel_row_numbers(ws):
     assert df.loc["1001", "rented"] == True and df.loc["1004", "rented"] == False  # noqa: E712
     assert df.loc["1002", "house_area"] == 120.0 and df.loc["1004", "house_area"] == 1000.0
     assert df.loc["1004", "name"] == "=SUM(A1:A2)"  # text that looks like a formula stays text
-    assert df["_line"].tolist() == [4, 5, 8]
-    q = load_quarantine(ws, "police")
-    assert q[["line", "reason_code", "column", "original_text"]].values.tolist() == [
-        [7, "invalid_date", "出生日期", "20230230"]
-    ]
+    assert df["_line"].tolist() == [4, 5, 7, 8]
+    assert pd.isna(df.loc["1003", "birth_date"]) and df.loc["1003", "house_area"] == 12.0
+    assert load_quarantine(ws, "police").empty
+    issues = load_field_issues(ws, "police")
+    assert issues[
+        ["line", "reason_code", "column", "original_value", "source_record_id"]
+    ].values.tolist() == [[7, "invalid_date", "出生日期", "20230230", "1003"]]
 
 
 def test_missing_sheet_is_a_whole_file_error(ws):

@@ -377,6 +377,45 @@ def test_parse_dates_respects_configured_formats():
     assert out["date_valid"].tolist() == [True, False]
 
 
+def test_staging_and_matching_read_dates_with_one_parser():
+    import pyarrow as pa
+
+    from connectors.dates import COMMON_DATE_FORMATS, parse_date_strings
+
+    values = [
+        "1990-05-01",
+        "1990.5.1",
+        "一九九〇年五月一日",
+        "1990-05-01T00:00:00",
+        "１９９０／０５／０１",
+        "19900230",
+        None,
+        "",
+    ]
+    staged = parse_date_strings(pa.array(values), ["%Y-%m-%d"])
+    matched = parse_dates(pd.Series(values), excel_serial=False)
+    assert staged.dates.to_pylist() == [v if pd.notna(v) else None for v in matched["date"]]
+    assert staged.dates.to_pylist()[:5] == [dt.date(1990, 5, 1)] * 5
+    # only the first is written in a listed form; the others were read by a common form after normalising
+    assert staged.listed.tolist() == [True] + [False] * 7
+    assert staged.formats.tolist()[:2] == ["%Y-%m-%d", "%Y.%m.%d"]
+    assert set(COMMON_DATE_FORMATS) == {"%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日"}
+
+
+def test_common_date_forms_are_tried_only_when_asked():
+    import pyarrow as pa
+
+    from connectors.dates import parse_date_strings
+
+    strict = parse_date_strings(pa.array(["1990.05.01", "01/05/1990"]), ["%d/%m/%Y"], common=False)
+    assert strict.dates.to_pylist() == [None, dt.date(1990, 5, 1)] and strict.listed.tolist() == [False, True]
+    lenient = parse_date_strings(
+        pa.array(["1990.05.01", "二〇二三年十二月三十一日", "2023年5月1号"]), ["%d/%m/%Y"]
+    )
+    assert lenient.dates.to_pylist() == [dt.date(1990, 5, 1), dt.date(2023, 12, 31), dt.date(2023, 5, 1)]
+    assert not lenient.listed.any()
+
+
 @pytest.mark.parametrize("values", [[], [None, None], [pd.NA]])
 def test_every_normaliser_keeps_length_on_empty_or_missing(values):
     s = pd.Series(values, dtype="string")

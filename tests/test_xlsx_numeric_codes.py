@@ -1,18 +1,20 @@
 """xlsx feeds: an ID number, credit code, phone or record id typed into a number cell.
 
 Excel stores at most 15 significant digits: 110105199001011234 typed as a number becomes 110105199001011000
-(saved as 1.10105199001011E+17). Such a value must never be staged as a wrong ID: its row is quarantined with
-``numeric_cell_lost_digits``, and nothing is lost (rows read = staged + quarantined). Codes of up to 15 digits
-in number cells are exact and stage as their integer text, without ``.0``.
+(saved as 1.10105199001011E+17). Such a value must never be staged as a wrong ID: it is reported with
+``numeric_cell_lost_digits`` (in the record id or a required field its row is quarantined; in an optional field
+the value is staged as null and reported as a field issue), and nothing is lost (rows read = staged +
+quarantined). Codes of up to 15 digits in number cells are exact and stage as their integer text, without ``.0``.
 """
 
 from __future__ import annotations
 
 import openpyxl
+import pandas as pd
 import pytest
 from ingest_helpers import PERSON_FEED, feed, make_workspace
 
-from connectors import ingest_feed, load_quarantine, load_staging
+from connectors import ingest_feed, load_field_issues, load_quarantine, load_staging
 from warehouse.reasons import ReasonCode, describe
 from warehouse.schema import STAGING_FIELDS
 
@@ -86,11 +88,13 @@ def test_person_codes_in_number_cells(ws):
 
     staged = load_staging(ws, "police").set_index("source_record_id")
     quarantine = load_quarantine(ws, "police")
+    issues = load_field_issues(ws, "police")
     # nothing is lost: every input line is staged or quarantined, never both
     staged_lines, quarantined_lines = set(staged["_line"]), set(quarantine["line"])
     assert staged_lines | quarantined_lines == set(range(2, len(rows) + 1))
     assert not staged_lines & quarantined_lines
-    assert (f.rows_staged, f.rows_quarantined) == (len(staged_lines), len(quarantined_lines)) == (3, 5)
+    # only the record id costs its row; the optional ID numbers and phones are dropped and reported
+    assert (f.rows_staged, f.rows_quarantined) == (len(staged_lines), len(quarantined_lines)) == (7, 1)
 
     assert staged.loc["P3", "id_number"] == "110105199001011234"
     assert staged.loc["P3", "phone"] == "13800138000" and staged.loc["P4", "phone"] == "13800138000"
@@ -99,27 +103,31 @@ def test_person_codes_in_number_cells(ws):
     for col in ("id_number", "phone"):
         assert not staged[col].dropna().str.contains(r"e\+|\.", regex=True).any()
     assert "110105199001011000" not in set(staged["id_number"])
+    assert staged.loc[["P1", "P2", "P7"], "id_number"].isna().all() and pd.isna(staged.loc["P8", "phone"])
 
-    lost = quarantine[quarantine["reason_code"] == LOST].sort_values("line")
-    assert lost[["line", "column"]].values.tolist() == [
-        [2, "身份证号"],
-        [3, "身份证号"],
-        [6, "编号"],
-        [8, "身份证号"],
-        [9, "电话"],
+    in_quarantine = quarantine[quarantine["reason_code"] == LOST]
+    assert in_quarantine[["line", "column", "original_text"]].values.tolist() == [
+        [6, "编号", "1000000000000005"]
     ]
-    assert lost["original_text"].tolist() == [
+    lost = issues[issues["reason_code"] == LOST].sort_values("line")
+    assert lost[["line", "column", "source_record_id"]].values.tolist() == [
+        [2, "身份证号", "P1"],
+        [3, "身份证号", "P2"],
+        [8, "身份证号", "P7"],
+        [9, "电话", "P8"],
+    ]
+    assert lost["original_value"].tolist() == [
         "1.101051990010112e+17",
         "1.10105199001011e+17",
-        "1000000000000005",
         "1.10105e+17",
         "1380013800010000",
     ]
-    for message in lost["message"]:
+    for message in [*lost["message"], *in_quarantine["message"]]:
         assert "15" in message and "文本" in message and "format the column as text" in message
-    # the row with two problems has one entry for each, and counts once
-    assert sorted(quarantine.loc[quarantine["line"] == 8, "reason_code"]) == ["invalid_date", LOST]
-    assert f.reasons == {LOST: 5, "invalid_date": 1}
+    # the row with two problems has one issue for each
+    assert sorted(issues.loc[issues["line"] == 8, "reason_code"]) == ["invalid_date", LOST]
+    assert f.reasons == {LOST: 1}
+    assert f.field_issues == {LOST: 4, "invalid_date": 1}
 
 
 def test_credit_code_in_a_number_cell(ws):
@@ -131,13 +139,16 @@ def test_credit_code_in_a_number_cell(ws):
     ]
     _workbook(ws.landing_dir("market") / "单位.xlsx", rows)
     [f] = ingest_feed(ws, "market").files
-    assert (f.rows_read, f.rows_staged, f.rows_quarantined) == (3, 1, 2)
+    # credit code and phone are optional here: the values are dropped and reported, the rows staged
+    assert (f.rows_read, f.rows_staged, f.rows_quarantined) == (3, 3, 0)
     staged = load_staging(ws, "market")
-    assert staged[["source_record_id", "credit_code", "phone"]].values.tolist() == [
-        ["2", "91350100M000100Y43", "13900139001"]
+    assert staged[["source_record_id", "credit_code", "phone"]].astype(object).fillna("").values.tolist() == [
+        ["1", "", "13900139000"],
+        ["2", "91350100M000100Y43", "13900139001"],
+        ["3", "911101085923662400", ""],
     ]
-    q = load_quarantine(ws, "market").sort_values("line")
-    assert q[["line", "column", "reason_code"]].values.tolist() == [
+    issues = load_field_issues(ws, "market").sort_values("line")
+    assert issues[["line", "column", "reason_code"]].values.tolist() == [
         [2, "统一社会信用代码", LOST],
         [4, "联系电话", LOST],
     ]

@@ -37,6 +37,7 @@ from warehouse.schema import (
 Builder = Callable[["Assembly"], pd.DataFrame]
 #: The builder of each table, by table name (filled by :func:`builds`).
 BUILDERS: dict[str, Builder] = {}
+_ISSUE_COLUMNS = TABLES["field_issue"].column_names
 
 
 def builds(table: str) -> Callable[[Builder], Builder]:
@@ -100,12 +101,15 @@ def assemble_tables(
     issues: pd.DataFrame,
     bindings: pd.DataFrame,
     quarantine: pd.DataFrame,
+    staged_issues: pd.DataFrame | None = None,
 ) -> dict[str, pa.Table]:
     """Every canonical table, from the outputs of the earlier steps, in ``TABLES`` order.
 
     ``addresses`` and ``grids`` are the reference files (``standard_addresses.csv``, ``grids.csv``) as
     ``matching.reference.read_reference_csv`` reads them: every column text, ``""`` for an empty cell.
     ``priority`` is each feed's survivorship priority (``{feed name: priority}``, higher wins).
+    ``issues`` are the field issues the mentions step found, ``staged_issues`` those staging found
+    (``connectors.load_field_issues``: values staging nulled or noted); both are published in ``field_issue``.
     """
     missing = [name for name in TABLES if name not in BUILDERS]
     if missing:
@@ -121,6 +125,7 @@ def assemble_tables(
         issues=issues,
         bindings=bindings,
         quarantine=quarantine,
+        staged_issues=staged_issues if staged_issues is not None else pd.DataFrame(columns=_ISSUE_COLUMNS),
     )
     return {name: to_arrow(name, _field_sources_as_json(assembly.frame(name))) for name in TABLES}
 
@@ -151,6 +156,7 @@ class Assembly:
     issues: pd.DataFrame
     bindings: pd.DataFrame
     quarantine: pd.DataFrame
+    staged_issues: pd.DataFrame
 
     def __post_init__(self) -> None:
         self._frames: dict[str, pd.DataFrame] = {}
@@ -393,4 +399,9 @@ def build_address_review(a: Assembly) -> pd.DataFrame:
 
 @builds("field_issue")
 def build_field_issue(a: Assembly) -> pd.DataFrame:
-    return a.issues.drop_duplicates(["feed", "source_record_id", "field", "reason_code"])
+    """The field issues of the mentions step and of staging, one per key (the mentions step's first)."""
+    frames = [f.reindex(columns=_ISSUE_COLUMNS).astype(object) for f in (a.issues, a.staged_issues) if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=_ISSUE_COLUMNS)
+    issues = pd.concat(frames, ignore_index=True)
+    return issues.drop_duplicates(list(TABLES["field_issue"].key))

@@ -1,6 +1,7 @@
-"""Reason codes for quarantined rows and whole-file errors, in one enum.
+"""Reason codes for quarantined rows, field issues and whole-file errors, in one enum.
 
-Every row that does not reach staging lands in the ``quarantine`` table with one of these codes; the
+Every row that does not reach staging lands in the ``quarantine`` table with one of these codes; every value
+staging dropped from (or noted on) a staged row is a *field issue* with one of them (``connectors.rules``); the
 descriptions (Chinese first, for the department clerk; English second, for the engineer) are what the
 summary, the quarantine export and the upload portal show. Add a code here, never a string elsewhere.
 """
@@ -26,6 +27,8 @@ class ReasonCode(StrEnum):
     INVALID_NUMBER = "invalid_number"
     INVALID_BOOL = "invalid_bool"
     UNMAPPED_VALUE = "unmapped_value"
+    # a notice, never a problem: the value is staged as read
+    DATE_FORMAT_NOT_LISTED = "date_format_not_listed"
     # codes
     INVALID_ID_NUMBER = "invalid_id_number"
     INVALID_CREDIT_CODE = "invalid_credit_code"
@@ -64,6 +67,10 @@ REASON_TEXT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.INVALID_NUMBER: ("数值无效", "the value is not a number"),
     ReasonCode.INVALID_BOOL: ("是/否取值无效", "the value is not a recognised yes/no"),
     ReasonCode.UNMAPPED_VALUE: ("取值不在代码表中", "the value is not in the feed's value map"),
+    ReasonCode.DATE_FORMAT_NOT_LISTED: (
+        "日期已读取，但写法不是约定的格式(如应为YYYY-MM-DD)：请按约定格式报送",
+        "the date was read, but it is not written in one of the feed's date_formats: please use the agreed form",
+    ),
     ReasonCode.INVALID_ID_NUMBER: ("身份证号无效", "the resident ID number fails its format or check digit"),
     ReasonCode.INVALID_CREDIT_CODE: (
         "统一社会信用代码无效",

@@ -99,11 +99,15 @@ STAGING_META = (
     ("_line", I),
 )
 
+#: The last column of a feed that keeps other source columns (its ``attributes``): a JSON object as text.
+ATTRIBUTES = "attributes"
+
 _KIND_TYPES = {FieldKind.TEXT: S, FieldKind.DATE: D, FieldKind.FLOAT: F, FieldKind.BOOL: B}
 
 
-def staging_schema(fields: list[str] | tuple[str, ...]) -> pa.Schema:
-    """Arrow schema of a feed's staged Parquet: meta columns, then its mapped fields in contract order."""
+def staging_schema(fields: list[str] | tuple[str, ...], *, attributes: bool = False) -> pa.Schema:
+    """Arrow schema of a feed's staged Parquet: meta columns, then its mapped fields in contract order, then
+    (``attributes``) the :data:`ATTRIBUTES` column."""
     unknown = set(fields) - set(STAGING_FIELDS)
     if unknown:
         raise KeyError(f"not staging fields: {sorted(unknown)}")
@@ -111,4 +115,24 @@ def staging_schema(fields: list[str] | tuple[str, ...]) -> pa.Schema:
     return pa.schema(
         [pa.field(n, t) for n, t in STAGING_META]
         + [pa.field(n, _KIND_TYPES[STAGING_FIELDS[n].kind]) for n in ordered]
+        + ([pa.field(ATTRIBUTES, S)] if attributes else [])
     )
+
+
+#: The field issues staging writes beside each staged file: a value of a staged row that was dropped (nulled)
+#: or, for ``date_format_not_listed``, kept but noted. The first five columns are the warehouse's
+#: ``field_issue`` table; the others say where the value was.
+STAGED_ISSUE_SCHEMA = pa.schema(
+    [
+        pa.field("feed", S, nullable=False),
+        pa.field("source_record_id", S, nullable=False),
+        pa.field("field", S, nullable=False),
+        pa.field("reason_code", S, nullable=False),
+        pa.field("original_value", S),
+        pa.field("raw_sha256", S, nullable=False),
+        pa.field("file_name", S),
+        pa.field("line", I, nullable=False),
+        pa.field("column", S),
+        pa.field("message", S),
+    ]
+)
