@@ -307,7 +307,7 @@ def _organisation_place(org: pd.DataFrame, grid_from: str) -> tuple[pd.Series, p
         chosen = one.astype(object).where(use_1, two.astype(object).where(use_2))
         return chosen.where(chosen.notna(), None)
 
-    basis = pd.Series(np.where(use_1, first, np.where(use_2, second, None)), index=org.index, dtype=object)
+    basis = pd.Series(None, index=org.index, dtype=object).mask(use_2, second).mask(use_1, first)
     return choose(grid_1, grid_2), basis, choose(code_1, code_2)
 
 
