@@ -276,7 +276,8 @@ def build_house(a: Assembly) -> pd.DataFrame:
 
 @builds("organisation")
 def build_organisation(a: Assembly) -> pd.DataFrame:
-    """Golden organisations; ``former_names``: every other name their mentions carry."""
+    """Golden organisations; ``former_names``: every other name their mentions carry; ``grid_code``,
+    ``grid_basis`` and ``street_code`` from the operating or the registered address (``org_grid_from``)."""
     org = a.golden_records("organisation").rename(columns={"org_name": "name", "org_status": "status"})
     names = a.mentions["organisation"][["record_key", "org_name"]].copy()
     names["org_id"] = names["record_key"].map(a.entity_of["organisation"])
