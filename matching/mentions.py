@@ -47,6 +47,7 @@ PERSON_COLUMNS = [
     "address_text",
     "address_relation",
     "hukou_address_text",
+    "assistance_type",
 ]
 ORGANISATION_COLUMNS = [
     "record_key",
@@ -61,6 +62,7 @@ ORGANISATION_COLUMNS = [
     "org_type",
     "legal_rep",
     "address_text",
+    "business_address_text",
     "industry",
     "org_status",
     "established",
@@ -74,6 +76,7 @@ HOUSE_COLUMNS = [
     "priority",
     "record_date",
     "address_text",
+    "house_code",
     "house_use",
     "house_area",
     "rented",
@@ -151,6 +154,12 @@ def _clean_text(s: pd.Series) -> pd.Series:
     return out.mask(out.str.len() == 0)
 
 
+def _clean_code(s: pd.Series) -> pd.Series:
+    """A department's own code as given, full-width folded (NFKC) and trimmed; no 繁→简, no case change."""
+    out = s.astype("string").str.normalize("NFKC").str.strip()
+    return out.mask(out.str.len() == 0)
+
+
 def _issues(
     feed: Feed, df: pd.DataFrame, field_name: str, bad: pd.Series, reason: ReasonCode
 ) -> pd.DataFrame:
@@ -217,6 +226,7 @@ def person_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, pd.Data
         rel = rel.fillna(feed.address_relation)
     out["address_relation"] = rel.where(out["address_text"].notna())
     out["hukou_address_text"] = _clean_text(_col(df, "hukou_address"))
+    out["assistance_type"] = _clean_text(_col(df, "assistance_type"))
     out = out[out["name"].notna() | out["id_number"].notna()]
     issues = [i for i in issues if len(i)]
     issue_frame = pd.concat(issues, ignore_index=True) if issues else pd.DataFrame(columns=ISSUE_COLUMNS)
@@ -239,7 +249,9 @@ def organisation_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, p
             feed, df, "credit_code", given.notna() & (given != "") & ~valid, ReasonCode.INVALID_CREDIT_CODE
         )
     out["legal_rep"] = normalize_names(_col(df, "legal_rep"))
+    # 注册地址 (or the only address the feed gives) and 经营地址, each bound on its own
     out["address_text"] = _clean_text(_col(df, "org_address"))
+    out["business_address_text"] = _clean_text(_col(df, "org_business_address"))
     out["industry"] = _clean_text(_col(df, "industry"))
     out["org_status"] = _clean_text(_col(df, "org_status"))
     out["established"] = _dates(_col(df, "established", "object"))
@@ -248,9 +260,10 @@ def organisation_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, p
 
 
 def house_mentions(df: pd.DataFrame, feed: Feed) -> pd.DataFrame:
-    """House mentions a feed states itself (住建: 房屋坐落, 用途, 面积, 是否出租)."""
+    """House mentions a feed states itself (住建: 房屋坐落, 房屋编号, 用途, 面积, 是否出租)."""
     out = _base(df, feed, suffix="" if "person" not in feed.entities else "#house")
     out["address_text"] = _clean_text(_col(df, "address"))
+    out["house_code"] = _clean_code(_col(df, "house_code"))
     out["house_use"] = _clean_text(_col(df, "house_use"))
     out["house_area"] = pd.to_numeric(_col(df, "house_area", "Float64"), errors="coerce").astype("Float64")
     out["rented"] = _col(df, "rented", "boolean").astype("boolean")
@@ -275,6 +288,7 @@ def derived_house_mentions(persons: pd.DataFrame) -> pd.DataFrame:
             "priority": p["priority"],
             "record_date": p["record_date"],
             "address_text": p["address_text"],
+            "house_code": pd.Series(pd.NA, index=p.index, dtype="string"),
             "house_use": pd.Series(pd.NA, index=p.index, dtype="string"),
             "house_area": pd.Series(pd.NA, index=p.index, dtype="Float64"),
             "rented": pd.Series(pd.NA, index=p.index, dtype="boolean"),

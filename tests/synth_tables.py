@@ -384,6 +384,65 @@ def _queues(rng: np.random.Generator, a: _Arrays) -> dict[str, pa.Table]:
     return {"quarantine": quarantine, "address_review": address_review, "field_issue": field_issue}
 
 
+def _with(table: pa.Table, columns: dict[str, pa.Array]) -> pa.Table:
+    for name, values in columns.items():
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, table.schema.field(i), values.cast(table.schema.field(i).type))
+    return table
+
+
+def _department_fields(rng: np.random.Generator, a: _Arrays, tables: dict[str, pa.Table]) -> None:
+    """What departments give beside the core fields (issue 13), drawn after everything else so that a seed
+    gives the other tables unchanged: organisations' operating addresses (经营地址) and their 经营 relations,
+    houses' department codes (房屋编号), persons' 救助类型."""
+    business = _pick(rng, a.address_code, a.n_org, null_share=0.4)
+    has = pc.is_valid(business)
+    basis = pc.if_else(has, pa.scalar("经营"), pa.scalar("注册"))
+    tables["organisation"] = _with(
+        tables["organisation"], {"business_address_code": business, "grid_basis": basis}
+    )
+    relation = pc.if_else(has, pa.scalar("经营"), pa.scalar(None, pa.string())).filter(has)
+    operating = {"org_id": a.org_id.filter(has), "address_code": business.filter(has), "relation": relation}
+    tables["organisation_address"] = pa.concat_tables(
+        [tables["organisation_address"], _table("organisation_address", operating)]
+    )
+    offsets = pa.array(np.arange(a.n_addr + 1, dtype=np.int32))
+    codes = pa.ListArray.from_arrays(offsets, _numbered("QS-FW-", a.n_addr, 8))
+    tables["house"] = _with(tables["house"], {"source_house_codes": codes})
+    assistance = _pick(rng, pa.array(["低保", "特困供养", "临时救助"]), a.persons, null_share=0.9)
+    tables["person"] = _with(tables["person"], {"assistance_type": assistance})
+
+
+def _address_binding(rng: np.random.Generator, a: _Arrays) -> pa.Table:
+    """Each person record's address as the police feed gave it (keyed by ID number, a phone written into some
+    of the addresses) and each organisation's registered address, with what they were bound to."""
+    n, home = a.persons, pa.array(a.residence_idx)
+    texts = pc.take(a.standard_text, home)
+    texts = pc.if_else(pa.array(rng.random(n) < 0.05), _join(texts, " 电话", mobiles(rng, n)), texts)
+    unmatched = pa.array(rng.random(n) < 0.1)
+    null = pa.scalar(None, pa.string())
+    persons = {
+        "feed": pa.array(["gongan_hukou"] * n),
+        "source_record_id": a.id_number,
+        "entity_type": pa.array(["person"] * n),
+        "field": pa.array(["address"] * n),
+        "address_text": texts,
+        "address_code": pc.if_else(unmatched, null, pc.take(a.address_code, home)),
+        "grid_code": pc.if_else(unmatched, null, pc.take(a.addr_grid, home)),
+        "status": pc.if_else(unmatched, pa.scalar("unmatched"), pa.scalar("matched")),
+    }
+    orgs = {
+        "feed": pa.array(["shichang_org"] * a.n_org),
+        "source_record_id": a.org_credit,
+        "entity_type": pa.array(["organisation"] * a.n_org),
+        "field": pa.array(["org_address"] * a.n_org),
+        "address_text": _join(_numbered("天河路", a.n_org, 3), "号"),
+        "address_code": a.org_addr,
+        "status": pa.array(["matched"] * a.n_org),
+    }
+    return pa.concat_tables([_table("address_binding", persons), _table("address_binding", orgs)])
+
+
 def synthetic_tables(
     persons: int = 1_000, *, seed: int = 7, grid_code_width: int = 15
 ) -> dict[str, pa.Table]:
@@ -416,6 +475,8 @@ def synthetic_tables(
         **_relations(a),
         **_queues(rng, a),
     }
+    _department_fields(rng, a, tables)
+    tables["address_binding"] = _address_binding(rng, a)
     for name in TABLES:  # tables other engineers add to the schema later arrive empty
         tables.setdefault(name, arrow_schema(name).empty_table())
     return tables

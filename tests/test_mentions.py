@@ -113,3 +113,59 @@ def test_house_feed_owner_is_linked_by_property_relation():
     assert not m.house["derived"].any()
     link = m.links.iloc[0]
     assert (link["from_key"], link["to_key"], link["relation"]) == ("zhujian:F1", "zhujian:F1#house", "产权")
+
+
+def test_organisation_mentions_carry_the_registered_and_the_operating_address():
+    from connectors.feeds import Feed
+
+    feed = Feed.model_validate(
+        {
+            "name": "shichang",
+            "department": "市场监管",
+            "source": {"kind": "file", "glob": "*.csv"},
+            "entities": ["organisation"],
+            "record_id": "id",
+            "columns": {
+                "id": "source_record_id",
+                "mc": "org_name",
+                "zs": "org_address",
+                "jycs": "org_business_address",
+            },
+        }
+    )
+    staged = pd.DataFrame(
+        {
+            "_feed": "shichang",
+            "_raw_sha256": "h",
+            "_line": [2, 3],
+            "source_record_id": ["S1", "S2"],
+            "org_name": ["云江市青石建设有限公司", "青石区某某商行"],
+            "org_address": ["东湖街道滨江路１８号", "滨江路2号"],
+            "org_business_address": ["  湖东路８号  ", None],
+        }
+    )
+    o = build_mentions({"shichang": staged}, [feed]).organisation.set_index("source_record_id")
+    assert o.loc["S1", "address_text"] == "东湖街道滨江路18号"  # 注册地址 stays address_text
+    assert o.loc["S1", "business_address_text"] == "湖东路8号"  # 经营地址 normalised like any address
+    assert pd.isna(o.loc["S2", "business_address_text"])
+
+
+def test_house_code_and_assistance_type_reach_the_mentions():
+    staged = pd.DataFrame(
+        {
+            "_feed": "zhujian",
+            "_raw_sha256": "h",
+            "_line": [2],
+            "source_record_id": ["F1"],
+            "address": ["滨江路18号3幢201室"],
+            "house_code": [" ＦＷ-0001 "],
+            "assistance_type": ["低保"],
+            "name": ["王芳"],
+        }
+    )
+    m = build_mentions({"zhujian": staged}, CONFIG.feeds)
+    assert list(m.house["house_code"]) == ["FW-0001"]  # full-width folded, trimmed, case kept
+    assert list(m.person["assistance_type"]) == ["低保"]
+    renshe = build_mentions({"renshe": staged_renshe()}, CONFIG.feeds)
+    derived = renshe.house[renshe.house["derived"]]
+    assert derived["house_code"].isna().all()  # a person's residence names no department code

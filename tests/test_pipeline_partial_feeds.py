@@ -141,8 +141,9 @@ def _before_the_person_feed(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
     out = dict(tables)
     for t in (*NOT_YET, "person_house", "person_organisation"):
         out[t] = tables[t].slice(0, 0)
-    xref = tables["source_xref"]
-    out["source_xref"] = xref.filter(pc.invert(pc.is_in(xref.column("entity_type"), pa.array(NOT_YET))))
+    for name in ("source_xref", "address_binding"):  # the tables with rows of every entity type
+        rows = tables[name]
+        out[name] = rows.filter(pc.invert(pc.is_in(rows.column("entity_type"), pa.array(NOT_YET))))
     return out
 
 

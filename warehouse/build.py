@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from warehouse.errors import UserError
 from warehouse.schema import (
     ENTITY_ID_COLUMN,
     ENTITY_TYPES,
@@ -35,6 +36,16 @@ from warehouse.schema import (
 )
 
 Builder = Callable[["Assembly"], pd.DataFrame]
+#: Which address gives an organisation its grid (``org_grid_from`` of :func:`assemble_tables`): ``operating``
+#: = the operating address (经营地址) when it is bound, else the registered one (注册地址); ``registered`` = the
+#: other way round. The first is the default: the operating address is where the unit really is.
+ORG_GRID_FROM = ("operating", "registered")
+
+
+class BuildSettingError(UserError, ValueError):
+    """A setting of the table assembly is not one of its allowed values."""
+
+
 #: The builder of each table, by table name (filled by :func:`builds`).
 BUILDERS: dict[str, Builder] = {}
 _ISSUE_COLUMNS = TABLES["field_issue"].column_names
@@ -102,6 +113,7 @@ def assemble_tables(
     bindings: pd.DataFrame,
     quarantine: pd.DataFrame,
     staged_issues: pd.DataFrame | None = None,
+    org_grid_from: str = "operating",
 ) -> dict[str, pa.Table]:
     """Every canonical table, from the outputs of the earlier steps, in ``TABLES`` order.
 
@@ -110,7 +122,13 @@ def assemble_tables(
     ``priority`` is each feed's survivorship priority (``{feed name: priority}``, higher wins).
     ``issues`` are the field issues the mentions step found, ``staged_issues`` those staging found
     (``connectors.load_field_issues``: values staging nulled or noted); both are published in ``field_issue``.
+    ``org_grid_from`` (one of :data:`ORG_GRID_FROM`) says which address gives an organisation its grid.
     """
+    if org_grid_from not in ORG_GRID_FROM:
+        raise BuildSettingError(
+            f"organisation grid from {org_grid_from!r}: use one of {', '.join(ORG_GRID_FROM)} "
+            "(operating = 经营地址 first, else 注册地址)"
+        )
     missing = [name for name in TABLES if name not in BUILDERS]
     if missing:
         raise LookupError(f"tables without a builder in warehouse.build: {missing}")
@@ -126,6 +144,7 @@ def assemble_tables(
         bindings=bindings,
         quarantine=quarantine,
         staged_issues=staged_issues if staged_issues is not None else pd.DataFrame(columns=_ISSUE_COLUMNS),
+        org_grid_from=org_grid_from,
     )
     return {name: to_arrow(name, _field_sources_as_json(assembly.frame(name))) for name in TABLES}
 
@@ -157,6 +176,7 @@ class Assembly:
     bindings: pd.DataFrame
     quarantine: pd.DataFrame
     staged_issues: pd.DataFrame
+    org_grid_from: str = "operating"
 
     def __post_init__(self) -> None:
         self._frames: dict[str, pd.DataFrame] = {}
@@ -247,14 +267,23 @@ def build_grid(a: Assembly) -> pd.DataFrame:
 
 @builds("house")
 def build_house(a: Assembly) -> pd.DataFrame:
+    """Golden houses; ``source_house_codes``: every department code (房屋编号) of their records, sorted."""
     house = a.golden_records("house").rename(columns={"house_use": "use", "house_area": "area"})
+    mentions = a.mentions["house"]
+    if "house_code" in mentions.columns:
+        codes = mentions.loc[mentions["house_code"].notna(), ["record_key", "house_code"]].copy()
+        codes["house_id"] = codes["record_key"].map(a.entity_of["house"])
+        codes = codes.dropna(subset=["house_id"]).drop_duplicates(["house_id", "house_code"])
+        lists = codes.sort_values(["house_id", "house_code"]).groupby("house_id")["house_code"].agg(list)
+        house["source_house_codes"] = house["house_id"].map(lists)
     house["street_code"] = a.street_code_by_address(house)
     return house
 
 
 @builds("organisation")
 def build_organisation(a: Assembly) -> pd.DataFrame:
-    """Golden organisations; ``former_names``: every other name their mentions carry."""
+    """Golden organisations; ``former_names``: every other name their mentions carry; ``grid_code``,
+    ``grid_basis`` and ``street_code`` from the operating or the registered address (``org_grid_from``)."""
     org = a.golden_records("organisation").rename(columns={"org_name": "name", "org_status": "status"})
     names = a.mentions["organisation"][["record_key", "org_name"]].copy()
     names["org_id"] = names["record_key"].map(a.entity_of["organisation"])
@@ -263,8 +292,30 @@ def build_organisation(a: Assembly) -> pd.DataFrame:
         [n for n in all_names.get(i, []) if n != cur]
         for i, cur in zip(org["org_id"], org["name"], strict=True)
     ]
-    org["street_code"] = a.street_code_by_address(org)
+    org["grid_code"], org["grid_basis"], place = _organisation_place(org, a.org_grid_from)
+    org["street_code"] = a.street_code(org, place)
     return org
+
+
+def _organisation_place(org: pd.DataFrame, grid_from: str) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Each organisation's grid, the relation of the address it comes from (经营 / 注册) and that address's
+    code: the preferred address (``grid_from``) when it is bound (to an address or a grid), else the other."""
+    none = pd.Series(None, index=org.index, dtype=object)
+    addresses = {
+        "注册": (org.get("address_code", none), org.get("grid_code", none)),
+        "经营": (org.get("business_address_code", none), org.get("business_grid_code", none)),
+    }
+    first, second = ("经营", "注册") if grid_from == "operating" else ("注册", "经营")
+    (code_1, grid_1), (code_2, grid_2) = addresses[first], addresses[second]
+    use_1 = code_1.notna() | grid_1.notna()
+    use_2 = ~use_1 & (code_2.notna() | grid_2.notna())
+
+    def choose(one: pd.Series, two: pd.Series) -> pd.Series:
+        chosen = one.astype(object).where(use_1, two.astype(object).where(use_2))
+        return chosen.where(chosen.notna(), None)
+
+    basis = pd.Series(None, index=org.index, dtype=object).mask(use_2, second).mask(use_1, first)
+    return choose(grid_1, grid_2), basis, choose(code_1, code_2)
 
 
 @builds("facility")
@@ -367,11 +418,19 @@ def build_person_organisation(a: Assembly) -> pd.DataFrame:
 
 @builds("organisation_address")
 def build_organisation_address(a: Assembly) -> pd.DataFrame:
-    om = a.mentions["organisation"].dropna(subset=["address_code"]).copy()
-    om["org_id"] = om["record_key"].map(a.entity_of["organisation"])
-    org_addr = _sources_of(om, ["org_id", "address_code"])
-    org_addr["relation"] = "注册"
-    return org_addr
+    """Every bound address of every organisation mention: ``address_code`` as 注册, ``business_address_code``
+    as 经营 (an address that is both gives two rows)."""
+    om = a.mentions["organisation"]
+    frames = [
+        om[["record_key", "feed", column]].rename(columns={column: "address_code"}).assign(relation=relation)
+        for column, relation in (("address_code", "注册"), ("business_address_code", "经营"))
+        if column in om.columns
+    ]
+    if not frames:
+        return pd.DataFrame(columns=TABLES["organisation_address"].column_names)
+    rel = pd.concat(frames, ignore_index=True).dropna(subset=["address_code"])
+    rel["org_id"] = rel["record_key"].map(a.entity_of["organisation"])
+    return _sources_of(rel.dropna(subset=["org_id"]), ["org_id", "address_code", "relation"])
 
 
 @builds("source_xref")
@@ -395,6 +454,14 @@ def build_quarantine(a: Assembly) -> pd.DataFrame:
 def build_address_review(a: Assembly) -> pd.DataFrame:
     review = a.bindings[a.bindings["status"].isin(["unmatched", "ambiguous"])]
     return review.drop_duplicates(["feed", "source_record_id", "field"])
+
+
+@builds("address_binding")
+def build_address_binding(a: Assembly) -> pd.DataFrame:
+    """One row per (source record, address field) with text: the department's address and what it was bound
+    to (the address text is published in the restricted layer only)."""
+    key = [c for c in TABLES["address_binding"].key if c in a.bindings.columns]
+    return a.bindings.drop_duplicates(key)
 
 
 @builds("field_issue")

@@ -18,8 +18,13 @@ from ID numbers (``source_xref.source_record_id``). A *token* is a maximal run o
 digits: a digit run glued to Latin letters (``P13812345678a``, a SHA-256) is part of a code, not a number, and
 is left alone, which keeps entity ids and file hashes intact.
 
+Columns declared ``restricted_only`` (personal free text kept for granted readers, such as the address a
+department gave for one of its records in ``address_binding``) are *withheld* from ``shared``: same column,
+same type, every value null.
+
 Code columns are not scrubbed: columns with a declared ``pattern`` and columns named ``*_code`` (grid,
-address, division, building and credit codes). Their values are validated codes of the reference data (a
+address, division, building and credit codes) or ``*_codes`` (lists of them, such as a house's department
+codes). Their values are validated codes of the reference data (a
 15-digit grid code has the digit shape of a legacy ID number, an 18-digit micro-grid code that of a new one);
 masking them would break every join on them.
 
@@ -67,13 +72,16 @@ def key_column(column: str) -> str:
 
 def layer_schema(table: str | Table, layer: Layer | str = Layer.SHARED) -> pa.Schema:
     """Arrow schema of a table as published in a layer: the canonical columns, each PII column followed by
-    its ``<col>_key``. Both layers have the same column names and types; only the values differ."""
+    its ``<col>_key``. Both layers have the same column names and types; only the values differ (a
+    ``restricted_only`` column is all null in shared)."""
     t = _table(table)
     layer = Layer(layer)
     base = arrow_schema(t)
     fields: list[pa.Field] = []
     for col, f in zip(t.columns, base, strict=True):
         if col.pii is None:
+            if col.restricted_only and layer is Layer.SHARED:
+                f = f.with_metadata({"doc": f"{col.doc} Withheld in shared: always null here."})
             fields.append(f)
             continue
         if layer is Layer.SHARED:
@@ -203,9 +211,12 @@ def scrub_json(value: object) -> object:
 
 def is_code_column(table: str | Table, column: str) -> bool:
     """True for columns holding codes of the reference data or registers (``*_code``, or a declared
-    ``pattern``), which the shared layer publishes as they are; PII columns are never code columns."""
+    ``pattern``; ``*_codes`` for lists of codes), which the shared layer publishes as they are; PII and
+    restricted-only columns are never code columns."""
     c = _table(table).column(column)
-    return c.pii is None and (c.pattern is not None or c.name.endswith("_code"))
+    if c.pii is not None or c.restricted_only:
+        return False
+    return c.pattern is not None or c.name.endswith(("_code", "_codes"))
 
 
 def _is_text(t: pa.DataType) -> bool:
@@ -233,7 +244,7 @@ def to_layer(
     """A canonical table (exactly ``arrow_schema``) as published in ``layer``, with ``layer_schema``.
 
     ``restricted``: values unchanged plus ``<col>_key``. ``shared``: PII columns masked plus ``<col>_key``,
-    every other text column scrubbed except code columns. ``hashes`` (from :func:`keyed_hashes`) saves
+    restricted-only columns null, every other text column scrubbed except code columns. ``hashes`` (from :func:`keyed_hashes`) saves
     hashing twice when both layers are built.
     """
     if not key:
@@ -248,6 +259,8 @@ def to_layer(
         if col.pii is not None:
             arrays.append(mask_values(values) if layer is Layer.SHARED else values)
             arrays.append(hashes[key_column(col.name)])
+        elif layer is Layer.SHARED and col.restricted_only:
+            arrays.append(pa.nulls(data.num_rows, col.type))
         elif layer is Layer.SHARED and _is_text(col.type) and not is_code_column(t, col.name):
             arrays.append(scrub_values(values))
         else:

@@ -3,7 +3,8 @@
 Every table the warehouse publishes, every column of it, its Arrow type, whether it is a key, which privacy
 layer it belongs to and what it means is declared here and nowhere else. Writers take their Arrow schemas
 from :func:`arrow_schema`; ``docs/warehouse.md`` is generated from :data:`TABLES`; the validation suites read
-keys, references and code formats from the same objects.
+keys, references and code formats from the same objects. The building blocks (``Column``, ``Table``, layers,
+code formats) are :mod:`warehouse.schema_base`, re-exported here.
 
 The staging contract (``STAGING_FIELDS``: what a department feed may map its columns to) is
 :mod:`warehouse.staging`; its names are re-exported here. Staging only renames and casts (like dbt's ``stg_``
@@ -14,122 +15,45 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
-from enum import StrEnum
 
 import pyarrow as pa
-import pyarrow.compute as pc
+
+# the building blocks, re-exported: the tables below are made of them, readers import them from here
+from warehouse.schema_base import CREDIT_CODE_PATTERN as CREDIT_CODE_PATTERN
+from warehouse.schema_base import DEFAULT_GRID_CODE_WIDTH as DEFAULT_GRID_CODE_WIDTH
+from warehouse.schema_base import DIVISION_CODE_PATTERN as DIVISION_CODE_PATTERN
+from warehouse.schema_base import LIST_S as LIST_S
+from warehouse.schema_base import RESIDENT_ID_PATTERN as RESIDENT_ID_PATTERN
+from warehouse.schema_base import STREET_CODE_PATTERN as STREET_CODE_PATTERN
+from warehouse.schema_base import UNKNOWN_STREET as UNKNOWN_STREET
+from warehouse.schema_base import B as B
+from warehouse.schema_base import Column as Column
+from warehouse.schema_base import D as D
+from warehouse.schema_base import F as F
+from warehouse.schema_base import I as I  # noqa: E741
+from warehouse.schema_base import Layer as Layer
+from warehouse.schema_base import PIIKind as PIIKind
+from warehouse.schema_base import S as S
+from warehouse.schema_base import Table as Table
+from warehouse.schema_base import street_code_column as _street_code
+from warehouse.schema_base import street_codes as street_codes
 
 # the staging contract, re-exported: feeds and connectors import it from here
 from warehouse.staging import STAGING_FIELDS as STAGING_FIELDS
 from warehouse.staging import FieldKind as FieldKind
 from warehouse.staging import staging_schema as staging_schema
 
-# --------------------------------------------------------------------------------------------------------------
-# Code formats (see shared/docs/domain.md); used by validation and by the privacy layer.
-# --------------------------------------------------------------------------------------------------------------
-RESIDENT_ID_PATTERN = r"^\d{17}[\dX]$"
-CREDIT_CODE_PATTERN = r"^[0-9A-HJ-NP-RTUWXY]{18}$"
-DIVISION_CODE_PATTERN = r"^\d{12}$"
-DEFAULT_GRID_CODE_WIDTH = 15
-#: 街道/镇 code of a row whose place is not known (no grid, no address): its own partition, never dropped.
-UNKNOWN_STREET = "unknown"
-STREET_CODE_PATTERN = rf"^(?:\d{{9}}|{UNKNOWN_STREET})$"
-
-
-class Layer(StrEnum):
-    """Privacy layer a column is published in."""
-
-    SHARED = "shared"  # every reader: personal identifiers masked or replaced by a keyed hash
-    RESTRICTED = "restricted"  # granted readers only: full values
-
-
-class PIIKind(StrEnum):
-    """Kinds of personal data the privacy layer masks in ``shared``."""
-
-    RESIDENT_ID = "resident_id"
-    PHONE = "phone"
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: pa.DataType
-    doc: str
-    nullable: bool = True
-    pii: PIIKind | None = None  # masked + keyed hash in the shared layer
-    pattern: str | None = None  # regex the non-null values must match
-    values: tuple[str, ...] | None = None  # allowed value set
-    references: str | None = None  # "table.column" this column points to
-
-
-@dataclass(frozen=True)
-class Table:
-    name: str
-    doc: str
-    columns: tuple[Column, ...]
-    key: tuple[str, ...]
-    chinese: str = ""
-    #: Columns whose values name the table's hive folders (``<table>/<column>=<value>/part-00000.parquet``).
-    #: They are columns of the table like any other; in the files they live in the folder name only.
-    partition_by: tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-    def column(self, name: str) -> Column:
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise KeyError(f"table {self.name} has no column {name}")
-
 
 def _c(name: str, type_: pa.DataType, doc: str, **kw) -> Column:
     return Column(name=name, type=type_, doc=doc, **kw)
 
 
-def _street_code(where: str) -> Column:
-    """The partition column of the big tables: the 街道/镇 (township / street office) the row lies in."""
-    return Column(
-        name="street_code",
-        type=pa.string(),
-        nullable=False,
-        pattern=STREET_CODE_PATTERN,
-        doc=f"9-digit 街道/镇 code (county 6 + township 3) {where}. The table is partitioned by it.",
-    )
-
-
-def street_codes(
-    grid_code: pa.Array | pa.ChunkedArray, division_code: pa.Array | pa.ChunkedArray | None = None
-) -> pa.Array:
-    """The 街道/镇 code of each row (乡镇街道, 9 digits): the first 9 digits of its grid code (county 6 + street 3
-    + ...), else of its address's 12-digit division code, else :data:`UNKNOWN_STREET`. Vectorised."""
-
-    def prefix(values: pa.Array | pa.ChunkedArray | None) -> pa.Array | pa.ChunkedArray | None:
-        if values is None:
-            return None
-        values = values.cast(pa.string())
-        usable = pc.fill_null(pc.match_substring_regex(values, r"^[0-9]{9}"), False)
-        return pc.if_else(usable, pc.utf8_slice_codeunits(values, 0, 9), pa.scalar(None, pa.string()))
-
-    found = pc.coalesce(
-        *(p for p in (prefix(grid_code), prefix(division_code)) if p is not None), pa.scalar(UNKNOWN_STREET)
-    )
-    return found.combine_chunks() if isinstance(found, pa.ChunkedArray) else found
-
-
-S = pa.string()
-D = pa.date32()
-F = pa.float64()
-I = pa.int64()  # noqa: E741 - a type alias, read as "int"
-B = pa.bool_()
-LIST_S = pa.list_(pa.string())
-
 SEX = ("M", "F", "U")
 HOUSE_RELATIONS = ("户籍", "居住", "产权")
 POPULATION_TYPES = ("户籍", "流动", "境外", "未知")
 ENTITY_TYPES = ("person", "organisation", "house", "facility")
+ORG_ADDRESS_RELATIONS = ("注册", "经营")
+BINDING_STATUSES = ("matched", "ambiguous", "unmatched")
 
 ADDRESS = Table(
     name="address",
@@ -223,6 +147,7 @@ PERSON = Table(
         _c("hukou_address_code", S, "户籍 address.", references="address.address_code"),
         _c("residence_house_id", S, "Current residence (居住).", references="house.house_id"),
         _c("population_type", S, "户籍 / 流动 / 境外 / 未知.", values=POPULATION_TYPES),
+        _c("assistance_type", S, "救助类型 (民政): the assistance the person receives (低保, 特困, ...)."),
         _c("separated", B, "人户分离: living away from the hukou township."),
         _c("employer_org_id", S, "Current employer.", references="organisation.org_id"),
         _c("grid_code", S, "Grid of the current residence (进网入格).", references="grid.grid_code"),
@@ -243,6 +168,14 @@ HOUSE = Table(
         _c("address_code", S, "Standard address of the house.", references="address.address_code"),
         _c("address_text", S, "Best address text for the house (standard text where bound)."),
         _c("building_code", S, "Standard building code."),
+        _c(
+            "source_house_codes",
+            LIST_S,
+            "The departments' own codes for this house (房屋编号), sorted: every code any feed gives for a "
+            "record resolved to the house, so a department finds its houses by its own code. Codes of "
+            "different departments stand side by side; `source_xref` tells which feed and record each house "
+            "came from.",
+        ),
         _c("use", S, "Use of the house (住宅, 商业, ...)."),
         _c("area", F, "Floor area in m²."),
         _c("rented", B, "出租屋."),
@@ -271,12 +204,37 @@ ORGANISATION = Table(
         _c("former_names", LIST_S, "Other names seen in the feeds."),
         _c("org_type", S, "Organisation type from the credit code's first two characters."),
         _c("legal_rep", S, "Legal representative."),
-        _c("address_code", S, "Business address.", references="address.address_code"),
+        _c(
+            "address_code",
+            S,
+            "Registered address (注册地址), or the only address the feeds give.",
+            references="address.address_code",
+        ),
+        _c(
+            "business_address_code",
+            S,
+            "Operating address (经营地址): where the organisation really is, when a feed gives it apart from "
+            "the registered one.",
+            references="address.address_code",
+        ),
         _c("industry", S, "Industry."),
         _c("status", S, "Registration status."),
         _c("established", D, "Date established."),
-        _c("grid_code", S, "Grid of the business address.", references="grid.grid_code"),
-        _street_code(f"of the grid, else of the address ('{UNKNOWN_STREET}' without either)"),
+        _c(
+            "grid_code",
+            S,
+            "Grid of the organisation (进网入格): by default that of the operating address when it is bound, "
+            "else that of the registered address (see `grid_basis`).",
+            references="grid.grid_code",
+        ),
+        _c(
+            "grid_basis",
+            S,
+            "Which address `grid_code` and `street_code` come from: 经营 (operating) / 注册 (registered); "
+            "null when neither address is bound.",
+            values=ORG_ADDRESS_RELATIONS,
+        ),
+        _street_code(f"of the grid, else of that address ('{UNKNOWN_STREET}' without either)"),
         _c("sources", LIST_S, "Feeds that describe this organisation."),
     ),
 )
@@ -337,12 +295,13 @@ PERSON_ORGANISATION = Table(
 ORGANISATION_ADDRESS = Table(
     name="organisation_address",
     chinese="单位地址关联",
-    doc="Where an organisation is registered or does business.",
+    doc="Where an organisation is registered (注册: its `address_code`) or does business (经营: its "
+    "`business_address_code`), one row per bound address each feed states.",
     key=("org_id", "address_code", "relation"),
     columns=(
         _c("org_id", S, "Organisation.", nullable=False, references="organisation.org_id"),
         _c("address_code", S, "Address.", nullable=False, references="address.address_code"),
-        _c("relation", S, "注册 / 经营.", nullable=False, values=("注册", "经营")),
+        _c("relation", S, "注册 / 经营.", nullable=False, values=ORG_ADDRESS_RELATIONS),
         _c("sources", LIST_S, "Feeds that state the relation."),
     ),
 )
@@ -398,6 +357,56 @@ ADDRESS_REVIEW = Table(
     ),
 )
 
+ADDRESS_BINDING = Table(
+    name="address_binding",
+    chinese="地址绑定",
+    doc="Every address field of every source record bound to the standard address library and grids: a "
+    "department gets its own records back with standard address and grid codes (数据回流), keyed by its "
+    "feed and record id. The address text is the department's own and personal: it is published in "
+    "`restricted` only (null in `shared`). Join `source_xref` on (feed, source_record_id, entity_type) for "
+    "the entity each record was resolved to.",
+    key=("feed", "source_record_id", "entity_type", "field"),
+    columns=(
+        _c("feed", S, "Feed name from gridhub.yaml.", nullable=False),
+        _c("source_record_id", S, "The record's id in its source.", nullable=False),
+        _c(
+            "entity_type",
+            S,
+            "The mention the address belongs to: person / organisation / house / facility.",
+            nullable=False,
+            values=ENTITY_TYPES,
+        ),
+        _c(
+            "field",
+            S,
+            "Staging field of the address: address, hukou_address, org_address (注册), "
+            "org_business_address (经营).",
+            nullable=False,
+        ),
+        _c(
+            "address_text",
+            S,
+            "The address as the department gave it (normalised). Restricted layer only: null in shared.",
+            restricted_only=True,
+        ),
+        _c("address_code", S, "Standard address bound (matched only).", references="address.address_code"),
+        _c("building_code", S, "Standard building bound (matched only)."),
+        _c("grid_code", S, "Grid of the bound place, where one grid holds it.", references="grid.grid_code"),
+        _c(
+            "level", S, "Finest address level confirmed (room / unit / building / house_number / ... / none)."
+        ),
+        _c("score", F, "Binding score, 0–1."),
+        _c("method", S, "How the place was read (road, estate, villager_group, ...; +backoff)."),
+        _c(
+            "status",
+            S,
+            "matched / ambiguous / unmatched (the latter two also wait in `address_review`).",
+            nullable=False,
+            values=BINDING_STATUSES,
+        ),
+    ),
+)
+
 FIELD_ISSUE = Table(
     name="field_issue",
     chinese="字段问题",
@@ -428,6 +437,7 @@ TABLES: dict[str, Table] = {
         SOURCE_XREF,
         QUARANTINE,
         ADDRESS_REVIEW,
+        ADDRESS_BINDING,
         FIELD_ISSUE,
     )
 }

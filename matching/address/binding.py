@@ -16,7 +16,8 @@ from matching.address.match import match_addresses
 ADDRESS_FIELD_OF = {
     ("person", "address_text"): ("address", ""),
     ("person", "hukou_address_text"): ("hukou_address", "hukou_"),
-    ("organisation", "address_text"): ("org_address", ""),
+    ("organisation", "address_text"): ("org_address", ""),  # 注册地址, or the only address a feed gives
+    ("organisation", "business_address_text"): ("org_business_address", "business_"),  # 经营地址
     ("house", "address_text"): ("address", ""),
     ("facility", "address_text"): ("address", ""),
 }
@@ -38,16 +39,16 @@ def bind_address_fields(
     Returns the frames with the bound columns added (new frames; ``frames`` is left as it is) and the
     bindings: feed, source_record_id, address_text, field, entity_type, :data:`BOUND_COLUMNS` and candidates,
     one row per address field with text (houses derived from persons' addresses are not counted twice).
+    A text column the frames do not have (mentions written before the field existed) is skipped.
     """
     out = {t: df.copy() for t, df in frames.items()}
-    texts = pd.concat(
-        [out[t][col] for (t, col) in ADDRESS_FIELD_OF if col in out[t].columns], ignore_index=True
-    ).dropna()
+    fields = {key: v for key, v in ADDRESS_FIELD_OF.items() if key[1] in out[key[0]].columns}
+    texts = pd.concat([out[t][col] for (t, col) in fields], ignore_index=True).dropna()
     unique = pd.Series(texts.unique(), dtype="string")
     matched = match_addresses(library, unique)
     matched.index = unique.to_numpy()
     bindings = []
-    for (t, col), (field, prefix) in ADDRESS_FIELD_OF.items():
+    for (t, col), (field, prefix) in fields.items():
         df = out[t]
         hit = matched.reindex(df[col].to_numpy())
         for c in BOUND_COLUMNS:
