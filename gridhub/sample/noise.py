@@ -163,7 +163,8 @@ def _whole_text(d: Draws, text: str, p: Profile, kinds: list[str]) -> str:
 
 def _community(d: Draws, a: dict, p: Profile, kinds: list[str], street: str) -> str:
     """The community (社区 / 村) as written: its name, the name only, a committee form, or left out between
-    the street and the road (only where the street is written)."""
+    the street and the road (only where the street is written, and never a village: 石岭镇2组33号 could be a
+    house of any village of the town)."""
     u = d.u()
     if u < p.community_short:
         kinds.append("community_short")
@@ -172,7 +173,7 @@ def _community(d: Draws, a: dict, p: Profile, kinds: list[str], street: str) -> 
         kinds.append("community_committee")
         forms = RURAL_COMMITTEE if a["rural"] else URBAN_COMMITTEE
         return d.pick(forms).format(s=a["community_short"])
-    if street and u < p.community_short + p.community_committee + p.community_omitted:
+    if street and not a["rural"] and u < p.community_short + p.community_committee + p.community_omitted:
         kinds.append("community_omitted")
         return ""
     return a["community"]
@@ -235,7 +236,8 @@ def address(
         if d.hit(p.drop_street / max(p.drop_upper, 1e-9)):
             street = ""
             kinds.append("drop_street")
-            if d.hit(p.drop_community / max(p.drop_street, 1e-9)):
+            # a village is never left out: 2组39号 alone names a house in every village of the district
+            if d.hit(p.drop_community / max(p.drop_street, 1e-9)) and not a["rural"]:
                 community = ""
                 kinds.append("drop_community")
     if community:
