@@ -4,7 +4,8 @@
   ``source_xref`` know, a pair of records is a predicted match when they share an entity id and a true match
   when they share a true entity key (counted by the engine's :func:`matching.er.evaluate.pairwise_scores`).
 - Address binding accuracy: for every address field the truth knows, whether it was bound to the right
-  standard address at building level or finer, left unmatched, or bound confidently to a wrong address.
+  standard address at building level or finer, left unmatched, or bound confidently to a wrong address;
+  overall, per address field and per written form (where the truth records the forms).
 """
 
 from __future__ import annotations
@@ -100,8 +101,10 @@ class AddressAccuracy:
         }
 
 
-def address_accuracy(bindings: pd.DataFrame, truth: pd.DataFrame, addresses: pd.DataFrame) -> AddressAccuracy:
-    """Accuracy of address binding against ``truth/addresses.csv``.
+def address_outcomes(bindings: pd.DataFrame, truth: pd.DataFrame, addresses: pd.DataFrame) -> pd.DataFrame:
+    """One row per address field of ``truth`` with its outcome: booleans ``inside`` (the true address is in the
+    library), ``matched``, ``correct`` and ``wrong`` (confidently bound to a wrong address), besides the
+    truth's columns (``field``, and ``forms`` where the truth records them).
 
     ``bindings``: feed, source_record_id, field, address_code, building_code, level, status.
     ``addresses``: the standard address library (address_code → building_code).
@@ -131,16 +134,48 @@ def address_accuracy(bindings: pd.DataFrame, truth: pd.DataFrame, addresses: pd.
     fine = m["level"].isin(FINE_LEVELS)
     same_building = m["building_code"].fillna(m["address_code"].map(building_of)) == true_building
     exact_or_coarse = (m["address_code"] == true_code) | (m["level"] != "room")
-    correct = inside & matched & fine & same_building & exact_or_coarse
-    wrong = matched & ((inside & ~(same_building & exact_or_coarse)) | ~inside)
+    m["inside"] = inside
+    m["matched"] = matched
+    m["correct"] = inside & matched & fine & same_building & exact_or_coarse
+    m["wrong"] = matched & ((inside & ~(same_building & exact_or_coarse)) | ~inside)
+    return m
+
+
+def accuracy_of(m: pd.DataFrame) -> AddressAccuracy:
+    """The counts of :class:`AddressAccuracy` over outcome rows of :func:`address_outcomes`."""
+    inside, matched = m["inside"], m["matched"]
     return AddressAccuracy(
         fields=int(inside.sum()),
-        correct=int(correct.sum()),
+        correct=int(m["correct"].sum()),
         unmatched=int((inside & ~matched).sum()),
-        wrong_confident=int(wrong.sum()),
+        wrong_confident=int(m["wrong"].sum()),
         outside_library=int((~inside).sum()),
         outside_bound=int((~inside & matched).sum()),
     )
+
+
+def address_accuracy(bindings: pd.DataFrame, truth: pd.DataFrame, addresses: pd.DataFrame) -> AddressAccuracy:
+    """Accuracy of address binding against ``truth/addresses.csv`` (see :func:`address_outcomes`)."""
+    return accuracy_of(address_outcomes(bindings, truth, addresses))
+
+
+def address_accuracy_by(outcomes: pd.DataFrame, by: str) -> dict[str, AddressAccuracy]:
+    """:func:`address_outcomes` broken down by the truth column ``by``, sorted by its values.
+
+    ``by="field"``: per address field (address, hukou_address, org_address, org_business_address …).
+    ``by="forms"``: per form the address was written in (the ``|``-separated noise kinds the sample district
+    records: community_committee, road_typo, estate_inserted …); a field written in several forms counts
+    under each, and an empty result when the truth does not record forms.
+    """
+    if by not in outcomes.columns:
+        return {}
+    if by == "forms":
+        kinds = outcomes["forms"].fillna("").str.split("|").explode()
+        kinds = kinds[kinds != ""]
+        return {
+            k: accuracy_of(outcomes.loc[kinds.index[kinds == k].unique()]) for k in sorted(kinds.unique())
+        }
+    return {str(v): accuracy_of(g) for v, g in outcomes.groupby(by, sort=True)}
 
 
 def read_truth(truth_dir: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:

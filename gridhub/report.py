@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from gridhub.pipeline import bindings_path
-from gridhub.quality import address_accuracy, entity_scores, read_truth
+from gridhub.quality import accuracy_of, address_accuracy_by, address_outcomes, entity_scores, read_truth
 from gridhub.workspace import Workspace
 from warehouse.files import atomic_write_text
 from warehouse.reasons import describe
@@ -102,8 +102,61 @@ def build_summary(ws: Workspace) -> dict:
         if addresses is not None and work_bindings.exists():
             addresses = addresses[addresses["feed"].isin(ingested)]
             library = read_table(wh, "address", layer=layer).to_pandas()
-            summary["address_accuracy"] = address_accuracy(bindings, addresses, library).as_dict()
+            summary.update(_address_accuracy(bindings, addresses, library))
     return summary
+
+
+#: The written forms the summary prints a line for when the truth records them (all are in the JSON).
+PRINTED_FORMS = {
+    "community_committee": "居委会 / 村委会 form (湖滨居委会, 石岭村民委员会 …)",
+    "community_short": "community by name only (湖滨)",
+    "community_omitted": "community left out (东湖街道滨江路…)",
+    "road_typo": "homophone typo in the road (宾江路 for 滨江路)",
+    "estate_inserted": "estate the library does not name (…11号桂园小区3栋…)",
+}
+
+
+def _address_accuracy(bindings: pd.DataFrame, truth: pd.DataFrame, library: pd.DataFrame) -> dict:
+    """Address accuracy against the truth: overall, per address field and per written form."""
+    outcomes = address_outcomes(bindings, truth, library)
+    by_field = address_accuracy_by(outcomes, "field")
+    by_form = address_accuracy_by(outcomes, "forms")
+    overall = accuracy_of(outcomes)
+    return {
+        "address_accuracy": overall.as_dict(),
+        "address_accuracy_by_field": {k: v.as_dict() for k, v in by_field.items()},
+        "address_accuracy_by_form": {k: v.as_dict() for k, v in by_form.items()},
+    }
+
+
+def _accuracy_rows(label: str, acc: dict) -> list:
+    return [
+        label,
+        acc["fields"],
+        _pct(acc["correct_rate"]),
+        _pct(acc["unmatched_rate"]),
+        _pct(acc["wrong_rate"]),
+    ]
+
+
+def _accuracy_tables(s: dict) -> list[str]:
+    """Per address field and per planted written form: correct / unmatched / wrong shares."""
+    parts = []
+    headers = ["fields", "correct (building or finer)", "unmatched", "confidently wrong"]
+    by_field = s.get("address_accuracy_by_field") or {}
+    if by_field:
+        rows = [_accuracy_rows(k, v) for k, v in by_field.items()]
+        parts += ["", "Address accuracy per field", _table(rows, ["field", *headers])]
+    by_form = s.get("address_accuracy_by_form") or {}
+    printed = [k for k in PRINTED_FORMS if k in by_form]
+    if printed:
+        rows = [_accuracy_rows(f"{k}: {PRINTED_FORMS[k]}", by_form[k]) for k in printed]
+        parts += [
+            "",
+            "Address accuracy per written form (fields written in that form; every form is in the summary JSON)",
+            _table(rows, ["form", *headers]),
+        ]
+    return parts
 
 
 def entity_quality(xref: pd.DataFrame, records: pd.DataFrame) -> dict[str, dict]:
@@ -213,6 +266,7 @@ def format_summary(s: dict) -> str:
             f"unmatched {_pct(acc['unmatched_rate'])}, confidently wrong {_pct(acc['wrong_rate'])} "
             f"({acc['fields']} fields; {acc['outside_library']} outside the library, {acc['outside_bound']} of them bound)"
         )
+        parts += _accuracy_tables(s)
     q = s.get("quality")
     if q:
         parts.append("")

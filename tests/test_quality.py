@@ -3,7 +3,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from gridhub.quality import address_accuracy, entity_scores, pairwise_scores
+from gridhub.quality import (
+    accuracy_of,
+    address_accuracy,
+    address_accuracy_by,
+    address_outcomes,
+    entity_scores,
+    pairwise_scores,
+)
 
 
 def test_pairwise_scores_count_pairs():
@@ -73,3 +80,39 @@ def test_address_accuracy_levels():
     # 6 right building but wrong room at room level
     assert (a.fields, a.correct, a.unmatched, a.outside_library, a.outside_bound) == (5, 2, 1, 1, 1)
     assert a.wrong_confident == 3
+
+
+def test_address_accuracy_by_field_and_by_written_form():
+    library = pd.DataFrame({"address_code": ["A1", "A2", "A3"], "building_code": ["B1", "B1", "B2"]})
+    truth = pd.DataFrame(
+        {
+            "feed": "f",
+            "source_record_id": ["1", "1", "2", "3"],
+            "field": ["org_address", "org_business_address", "org_address", "org_business_address"],
+            "address_code": ["A1", "A3", "A2", "A3"],
+            "forms": ["road_typo|community_committee", "", "road_typo", "community_committee"],
+        }
+    )
+    bindings = pd.DataFrame(
+        {
+            "feed": "f",
+            "source_record_id": ["1", "1", "2"],
+            "field": ["org_address", "org_business_address", "org_address"],
+            "address_code": ["A1", "A3", "A3"],
+            "building_code": ["B1", "B2", "B2"],
+            "level": "room",
+            "status": "matched",
+        }
+    )
+    outcomes = address_outcomes(bindings, truth, library)
+    assert accuracy_of(outcomes) == address_accuracy(bindings, truth, library)
+    by_field = address_accuracy_by(outcomes, "field")
+    assert list(by_field) == ["org_address", "org_business_address"]
+    assert (by_field["org_address"].correct, by_field["org_address"].wrong_confident) == (1, 1)
+    # the business address of record 3 was never bound: unmatched
+    assert (by_field["org_business_address"].correct, by_field["org_business_address"].unmatched) == (1, 1)
+    by_form = address_accuracy_by(outcomes, "forms")
+    assert list(by_form) == ["community_committee", "road_typo"]  # a field counts under each of its forms
+    assert (by_form["road_typo"].fields, by_form["road_typo"].correct) == (2, 1)
+    assert (by_form["community_committee"].correct, by_form["community_committee"].unmatched) == (1, 1)
+    assert address_accuracy_by(outcomes.drop(columns="forms"), "forms") == {}

@@ -54,7 +54,7 @@ def gongan(b: FeedBuilder) -> FeedOutput:
             hukou = b.address(target, rid, "户籍地址", "hukou_address", person["hukou_address_code"], p)
         else:
             hukou = person["hukou_text"]
-            target.addresses.append((rid, "hukou_address", ""))
+            target.addresses.append((rid, "hukou_address", "", ""))
         current = b.address(target, rid, "现住址", "address", person["residence_address_code"], p)
         return [
             rid,
@@ -205,14 +205,27 @@ def shichang(b: FeedBuilder) -> FeedOutput:
     def row_for(org: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
         name, kinds = noise.org_name(b.d, org["name"], p)
         target.log(rid, "企业名称", kinds)
-        addr = ""
+        registered = business = ""
+        if org["registered_address_code"]:
+            code = org["registered_address_code"]
+            registered = b.address(target, rid, "注册地址", "org_address", code, p)
         if org["address_code"]:
-            addr = b.address(target, rid, "住所", "org_address", org["address_code"], p)
+            business = b.address(target, rid, "经营地址", "org_business_address", org["address_code"], p)
         established, kinds = noise.date(b.d, org["established"], "%Y-%m-%d", spec.date_formats[1:], p)
         target.log(rid, "成立日期", kinds)
         rep, kinds = noise.name(b.d, org["legal_rep"], p)
         target.log(rid, "法定代表人", kinds)
-        return [rid, org["credit_code"], name, rep, addr, established, org["status"], org["industry"]]
+        return [
+            rid,
+            org["credit_code"],
+            name,
+            rep,
+            registered,
+            business,
+            established,
+            org["status"],
+            org["industry"],
+        ]
 
     b.write_rows(
         out,
@@ -243,6 +256,7 @@ def zhujian(b: FeedBuilder) -> FeedOutput:
         addr = b.address(target, rid, "房屋坐落", "address", house["address_code"], p)
         return [
             rid,
+            house["house_code"],
             addr,
             house["use"],
             f"{house['area']:.1f}",
@@ -251,7 +265,7 @@ def zhujian(b: FeedBuilder) -> FeedOutput:
             v["id_number"],
         ]
 
-    rid_of = partial(b.rid, "FW445399", width=7)
+    rid_of = partial(b.rid, "DJ2025", width=7)
     b.write_rows(out, recs, order, rid_of, row_for, (("house", "address_code"), ("person", "owner_key")))
     b.ensure_bad_check(out)
     b.malformed(out, recs, range(len(recs)), rid_of, row_for)

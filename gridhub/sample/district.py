@@ -31,6 +31,9 @@ HOUSEHOLDS_PER_BASIC_GRID = 400
 HOUSEHOLDS_PER_MICRO_GRID = 65
 GRIDS_VALID_FROM = "2023-01-01"
 RURAL_SHARE = 0.2
+#: Share of estates the library does not name: their addresses are 路-号-栋-单元-室, yet departments often
+#: write the estate's common name after the house number (芙蓉路11号桂园小区3栋2单元501室).
+ESTATE_UNLISTED_SHARE = 0.2
 #: Ground-floor shops and office rooms per organisation (the rest stay empty).
 SHOPS_PER_ORG, OFFICES_PER_ORG = 0.85, 0.45
 
@@ -39,8 +42,9 @@ SHOPS_PER_ORG, OFFICES_PER_ORG = 0.85, 0.45
 class District:
     """The reference data, as frames with the exact reference-CSV columns plus a few internal ones.
 
-    ``addresses`` carries besides :data:`matching.reference.ADDRESS_LIBRARY_COLUMNS`: ``kind`` (home / shop / office), ``street_code``,
-    ``rural`` and ``community_short``; ``communities`` one row per 社区/村 with its names and roads.
+    ``addresses`` carries besides :data:`matching.reference.ADDRESS_LIBRARY_COLUMNS`: ``kind`` (home / shop /
+    office), ``street_code``, ``rural``, ``community_short`` and ``estate_alias`` (the common name of an
+    estate the library leaves unnamed, else empty); ``communities`` one row per 社区/村 with its names and roads.
     """
 
     divisions: pd.DataFrame
@@ -153,6 +157,17 @@ class _Plan:
     office_rooms_total: int
     estate_names: Iterator[str]
     tower_names: list[str]
+    homes_seen: int = 0
+    homes_unlisted: int = 0
+
+    def estate_listed(self, homes: int) -> bool:
+        """Whether the library names the next estate (of ``homes`` homes): a quota over the district, not a
+        coin per estate, so the share of homes in unnamed estates stays near :data:`ESTATE_UNLISTED_SHARE`."""
+        self.homes_seen += homes
+        target = ESTATE_UNLISTED_SHARE * self.homes_seen
+        listed = abs(self.homes_unlisted + homes - target) >= abs(self.homes_unlisted - target)
+        self.homes_unlisted += 0 if listed else homes
+        return listed
 
 
 def _plan(rng: np.random.Generator, communities: list[dict], homes: int, organisations: int) -> _Plan:
@@ -226,6 +241,8 @@ def _urban_buildings(rng: np.random.Generator, ci: int, roads: list[str], plan: 
         road = roads[int(rng.integers(0, len(roads)))]
         number = take_number(road)
         estate = next(plan.estate_names)
+        listed = plan.estate_listed(b_count * floors * units * 2)
+        named = {"estate": estate, "estate_alias": ""} if listed else {"estate": "", "estate_alias": estate}
         for b in range(1, b_count + 1):
             rooms = [
                 {"unit": str(u), "floor": str(f), "room": f"{f}{r:02d}"}
@@ -233,7 +250,7 @@ def _urban_buildings(rng: np.random.Generator, ci: int, roads: list[str], plan: 
                 for f in range(1, floors + 1)
                 for r in (1, 2)
             ]
-            common = {"road": road, "house_number": number, "estate": estate, "building": str(b)}
+            common = {"road": road, "house_number": number, **named, "building": str(b)}
             buildings.append(("home", common, rooms))
     for _ in range(int(plan.shops_per[ci])):
         road = roads[int(rng.integers(0, len(roads)))]
@@ -344,6 +361,7 @@ def _address_rows(
                 "street_code": comm["street_code"],
                 "rural": comm["rural"],
                 "community_short": comm["community_short"],
+                "estate_alias": "",
             }
             row.update(common)
             row.update(room)

@@ -2,7 +2,8 @@
 
 Each feed is built as a list of records (source columns in the department's own format) together with the
 truth rows it implies: which true entity each record describes (``truth/records.csv``), which standard
-address each address field means (``truth/addresses.csv``) and which noise was applied (``truth/noise.csv``).
+address each address field means and the forms it is written in (``truth/addresses.csv``) and which noise was
+applied (``truth/noise.csv``).
 A few malformed rows per feed (a ragged row, an impossible date, an empty record id) are written too; they
 are listed in ``truth/quarantine_expected.csv`` with the reason code the ingest must give them, and nowhere
 else in the truth. The feeds' descriptions are in :mod:`gridhub.sample.feed_specs`, what each department
@@ -28,6 +29,7 @@ from gridhub.sample.draws import Draws
 from gridhub.sample.feed_specs import FeedSpec
 from gridhub.sample.noise import Profile
 from gridhub.sample.population import Population, frame_rows
+from gridhub.sample.typos import road_typos
 from warehouse.reasons import ReasonCode
 
 MOVED_SHARE, MIN_MOVED_ROWS = 0.04, 2  # 民政 / 人社 rows with a moved person's previous address
@@ -41,7 +43,8 @@ class FeedOutput:
     spec: FeedSpec
     rows: list[list[str]] = field(default_factory=list)
     records: list[tuple[str, str, str]] = field(default_factory=list)  # record id, entity type, entity key
-    addresses: list[tuple[str, str, str]] = field(default_factory=list)  # record id, field, address code
+    # record id, field, address code, the address's noise kinds ("|"-joined: the forms it is written in)
+    addresses: list[tuple[str, str, str, str]] = field(default_factory=list)
     noise: list[tuple[str, str, str]] = field(default_factory=list)  # record id, field, kind
     malformed: list[tuple[int, list[str] | str, str, ReasonCode]] = field(default_factory=list)
     # (position among rows, row or raw line, record id, reason)
@@ -71,11 +74,12 @@ class FeedBuilder:
         self.persons = {p["person_key"]: p for p in self.person_rows}
         self.homes = district.addresses.loc[district.addresses["kind"] == "home", "address_code"].tolist()
         self.previous: dict[str, str] = {}  # person key → previous home, for persons who moved
+        self.typos = road_typos(district.addresses["road"])  # road → its homophone typos
 
     # ---- helpers ------------------------------------------------------------------------------------------
     def address(self, out: FeedOutput, rid: str, column: str, field_name: str, code: str, p: Profile) -> str:
-        text, kinds = noise.address(self.d, self.addr[code], p)
-        out.addresses.append((rid, field_name, code))
+        text, kinds = noise.address(self.d, self.addr[code], p, self.typos)
+        out.addresses.append((rid, field_name, code, "|".join(kinds)))
         out.log(rid, column, kinds)
         return text
 
@@ -248,12 +252,14 @@ def truth_frames(
     for out in outputs:
         feed = out.spec.name
         records += [(feed, r, t, k) for r, t, k in out.records]
-        addresses += [(feed, r, f, c) for r, f, c in out.addresses]
+        addresses += [(feed, *a) for a in out.addresses]
         noise_rows += [(feed, r, c, k) for r, c, k in out.noise]
         quarantine += [(feed, r, line, str(reason)) for r, line, reason in expected.get(feed, [])]
     return {
         "records": pd.DataFrame(records, columns=["feed", "source_record_id", "entity_type", "entity_key"]),
-        "addresses": pd.DataFrame(addresses, columns=["feed", "source_record_id", "field", "address_code"]),
+        "addresses": pd.DataFrame(
+            addresses, columns=["feed", "source_record_id", "field", "address_code", "forms"]
+        ),
         "noise": pd.DataFrame(noise_rows, columns=["feed", "source_record_id", "column", "kind"]),
         "quarantine_expected": pd.DataFrame(
             quarantine, columns=["feed", "source_record_id", "line", "reason_code"]

@@ -10,7 +10,7 @@ Random draws come from :class:`gridhub.sample.draws.Draws`, a buffered stream ov
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import opencc
@@ -25,6 +25,12 @@ _CN_DIGITS = "零一二三四五六七八九"
 #: How the middle dot of a minority name (阿依古丽·买买提) arrives: other dots, a space, nothing, a hyphen.
 DOT_VARIANTS = ("•", "．", "・", "  ", "", "-", " · ")
 BUILDING_WORDS = ("幢", "号楼", "座")
+#: How a community's residents' committee is written (湖滨 → 湖滨居委会 …, 石岭 → 石岭村委会 …).
+URBAN_COMMITTEE = ("{s}居委会", "{s}居委", "{s}社区居委会", "{s}社区居民委员会")
+RURAL_COMMITTEE = ("{s}村委会", "{s}村民委员会", "{s}村村委会", "{s}村村民委员会")
+#: Common date forms outside a feed's declared ``date_formats`` (1985.03.05, 1985年3月5日, 19850305, and a
+#: spreadsheet's datetime 1985-03-05 00:00:00): a feed carries the ones it does not declare.
+OTHER_DATE_FORMS = ("%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d", "%Y-%m-%d 00:00:00")
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,13 @@ class Profile:
     drop_upper: float = 0.35  # no 省/市/区
     drop_street: float = 0.12  # ... and no 街道/镇 either
     drop_community: float = 0.05  # ... and no 社区/村 either (road / estate only)
-    community_short: float = 0.10  # 湖滨社区 → 湖滨
+    community_short: float = 0.03  # 湖滨社区 → 湖滨 (name only)
+    community_committee: float = (
+        0.04  # 湖滨社区 → 湖滨居委会 / 湖滨居委 / 湖滨社区居委会, 石岭村 → 石岭村委会 …
+    )
+    community_omitted: float = 0.02  # 东湖街道滨江路18号… (street kept, community left out)
+    road_typo: float = 0.015  # of addresses with a road: 滨江路 → 宾江路 (one homophone character)
+    estate_insert: float = 0.3  # of addresses in an estate the library leaves unnamed: …11号桂园小区3栋…
     cn_numerals: float = 0.06  # 18号 → 十八号, 3栋 → 三栋, 2单元 → 二单元, 3组 → 三组
     building_word: float = 0.20  # 栋 → 幢 / 号楼 / 座
     room_form: float = 0.30  # 501室 → 501 / 501房 / 5楼501 / 2-501 / 2单元501
@@ -56,6 +68,7 @@ class Profile:
     phone_format: float = 0.30  # +86 / spaces / dashes
     phone_missing: float = 0.05
     date_variant: float = 0.12  # another of the feed's date formats
+    date_other: float = 0.02  # a common form the feed does not declare (OTHER_DATE_FORMS)
     org_form: float = 0.10  # 有限公司 ↔ 有限责任公司
     org_brackets: float = 0.5  # of names with brackets: （） ↔ ()
     org_drop_city: float = 0.12  # 云江市恒通科技有限公司 → 恒通科技有限公司
@@ -67,7 +80,11 @@ POLICE = Profile(
     drop_upper=0.12,
     drop_street=0.03,
     drop_community=0.0,
-    community_short=0.02,
+    community_short=0.015,
+    community_committee=0.025,
+    community_omitted=0.01,
+    road_typo=0.012,
+    estate_insert=0.2,
     cn_numerals=0.01,
     building_word=0.05,
     room_form=0.08,
@@ -87,6 +104,7 @@ POLICE = Profile(
     phone_format=0.08,
     phone_missing=0.03,
     date_variant=0.0,
+    date_other=0.01,
 )
 #: 民政 / 人社 / 住建 / 市场监管 / 应急管理: keyed by hand in district offices.
 DEPARTMENT = Profile()
@@ -143,8 +161,72 @@ def _whole_text(d: Draws, text: str, p: Profile, kinds: list[str]) -> str:
     return text
 
 
-def address(d: Draws, a: dict, p: Profile) -> tuple[str, list[str]]:
-    """An address row of the library written as a department would (see :class:`Profile` for the kinds)."""
+def _community(d: Draws, a: dict, p: Profile, kinds: list[str], street: str) -> str:
+    """The community (社区 / 村) as written: its name, the name only, a committee form, or left out between
+    the street and the road (only where the street is written, and never a village: 石岭镇2组33号 could be a
+    house of any village of the town)."""
+    u = d.u()
+    if u < p.community_short:
+        kinds.append("community_short")
+        return a["community_short"]
+    if u < p.community_short + p.community_committee:
+        kinds.append("community_committee")
+        forms = RURAL_COMMITTEE if a["rural"] else URBAN_COMMITTEE
+        return d.pick(forms).format(s=a["community_short"])
+    if street and not a["rural"] and u < p.community_short + p.community_committee + p.community_omitted:
+        kinds.append("community_omitted")
+        return ""
+    return a["community"]
+
+
+def _room(d: Draws, a: dict, p: Profile, kinds: list[str]) -> str:
+    unit, room, floor = a["unit"], a["room"], a["floor"]
+    if not room:
+        return ""
+    if d.hit(p.room_form):
+        kinds.append("room_form")
+        forms = (
+            ("{u}单元{r}", "{u}单元{r}房", "{u}单元{f}楼{r}", "{u}-{r}")
+            if unit
+            else ("{r}", "{r}房", "{f}楼{r}", "{f}层{r}室")
+        )
+        return d.pick(forms).format(u=unit, r=room, f=floor)
+    return (f"{_num(d, unit, p, kinds)}单元" if unit else "") + f"{room}室"
+
+
+def _urban_detail(d: Draws, a: dict, p: Profile, kinds: list[str], typos: Mapping[str, Sequence[str]]) -> str:
+    """路-号-小区-栋-单元-室 as written: road or estate dropped, road mistyped, an unlisted estate named."""
+    road, estate = a["road"], a["estate"]
+    if road and estate and a["building"] and d.hit(p.drop_road):
+        road = ""
+        kinds.append("drop_road")
+    elif estate and a["building"] and d.hit(p.drop_estate):
+        estate = ""
+        kinds.append("drop_estate")
+    elif a.get("estate_alias") and d.hit(p.estate_insert):
+        estate = a["estate_alias"] + ("" if a["estate_alias"].endswith("小区") else d.pick(("", "小区")))
+        kinds.append("estate_inserted")
+    if road in typos and d.hit(p.road_typo):
+        road = d.pick(typos[road])
+        kinds.append("road_typo")
+    detail = f"{road}{_num(d, a['house_number'], p, kinds)}号" if road else ""
+    detail += estate
+    if a["building"]:
+        word = "栋"
+        if d.hit(p.building_word):
+            word = d.pick(BUILDING_WORDS)
+            kinds.append("building_word")
+        detail += f"{_num(d, a['building'], p, kinds)}{word}"
+    return detail + _room(d, a, p, kinds)
+
+
+def address(
+    d: Draws, a: dict, p: Profile, typos: Mapping[str, Sequence[str]] | None = None
+) -> tuple[str, list[str]]:
+    """An address row of the library written as a department would (see :class:`Profile` for the kinds).
+
+    ``typos``: road → its homophone typos (:func:`gridhub.sample.typos.road_typos`); no road typos without it.
+    """
     kinds: list[str] = []
     upper = f"{a['province']}{a['city']}{a['district']}"
     street, community = a["street"], a["community"]
@@ -154,12 +236,12 @@ def address(d: Draws, a: dict, p: Profile) -> tuple[str, list[str]]:
         if d.hit(p.drop_street / max(p.drop_upper, 1e-9)):
             street = ""
             kinds.append("drop_street")
-            if d.hit(p.drop_community / max(p.drop_street, 1e-9)):
+            # a village is never left out: 2组39号 alone names a house in every village of the district
+            if d.hit(p.drop_community / max(p.drop_street, 1e-9)) and not a["rural"]:
                 community = ""
                 kinds.append("drop_community")
-    if community and d.hit(p.community_short):
-        community = a["community_short"] + (d.pick(("", "村委会")) if a["rural"] else d.pick(("", "居委会")))
-        kinds.append("community_short")
+    if community:
+        community = _community(d, a, p, kinds, street)
     if a["villager_group"]:
         g = a["villager_group"]
         if d.hit(p.group_form):
@@ -170,33 +252,7 @@ def address(d: Draws, a: dict, p: Profile) -> tuple[str, list[str]]:
             group = f"{g}组"
         detail = f"{group}{_num(d, a['house_number'], p, kinds)}号"
     else:
-        road, estate = a["road"], a["estate"]
-        if road and estate and a["building"] and d.hit(p.drop_road):
-            road = ""
-            kinds.append("drop_road")
-        elif estate and a["building"] and d.hit(p.drop_estate):
-            estate = ""
-            kinds.append("drop_estate")
-        detail = f"{road}{_num(d, a['house_number'], p, kinds)}号" if road else ""
-        detail += estate
-        if a["building"]:
-            word = "栋"
-            if d.hit(p.building_word):
-                word = d.pick(BUILDING_WORDS)
-                kinds.append("building_word")
-            detail += f"{_num(d, a['building'], p, kinds)}{word}"
-        unit, room, floor = a["unit"], a["room"], a["floor"]
-        if room:
-            if d.hit(p.room_form):
-                kinds.append("room_form")
-                forms = (
-                    ("{u}单元{r}", "{u}单元{r}房", "{u}单元{f}楼{r}", "{u}-{r}")
-                    if unit
-                    else ("{r}", "{r}房", "{f}楼{r}", "{f}层{r}室")
-                )
-                detail += d.pick(forms).format(u=unit, r=room, f=floor)
-            else:
-                detail += (f"{_num(d, unit, p, kinds)}单元" if unit else "") + f"{room}室"
+        detail = _urban_detail(d, a, p, kinds, typos or {})
     text = upper + street + community + detail
     return _whole_text(d, text, p, kinds), kinds
 
@@ -267,10 +323,15 @@ def phone(d: Draws, number: str, p: Profile) -> tuple[str, list[str]]:
 
 
 def date(d: Draws, iso: str, base: str, variants: Sequence[str], p: Profile) -> tuple[str, list[str]]:
-    """An ISO date written in the feed's format, sometimes in one of its other accepted formats."""
+    """An ISO date written in the feed's format ``base``, sometimes in one of its other declared formats
+    (``variants``), and sometimes in a common form the feed does not declare (:data:`OTHER_DATE_FORMS`)."""
     y, m, day = iso.split("-")
     fmt, kinds = base, []
-    if variants and d.hit(p.date_variant):
+    others = [f for f in OTHER_DATE_FORMS if f != base and f not in variants]
+    if others and d.hit(p.date_other):
+        fmt = d.pick(others)
+        kinds.append("date_other_form")
+    elif variants and d.hit(p.date_variant):
         fmt = d.pick(variants)
         kinds.append("date_format")
     if fmt == "%Y年%m月%d日" and d.hit(0.5):

@@ -20,6 +20,9 @@ from gridhub.sample.errors import SampleError
 
 #: The day the sample district is "as of": ages and statuses are computed for it.
 AS_OF = dt.date(2025, 6, 30)
+#: Companies and sole traders registered at another address than where they operate (注册地址 ≠ 经营地址),
+#: and of those the share registered at the legal representative's home (the rest at an office room).
+REGISTERED_ELSEWHERE_SHARE, REGISTERED_AT_HOME_SHARE = 0.2, 0.6
 
 
 @dataclass
@@ -29,7 +32,7 @@ class Population:
     persons: pd.DataFrame
     organisations: pd.DataFrame
     facilities: pd.DataFrame
-    houses: pd.DataFrame  # one row per home or shop: address_code, owner_key, use, area, rented
+    houses: pd.DataFrame  # one row per home or shop: address_code, owner_key, use, area, rented, house_code
     hard_negatives: pd.DataFrame  # person_key_a, person_key_b, kind
 
 
@@ -72,7 +75,23 @@ def make_organisations(
     orgs.insert(0, "org_key", [f"TO{i + 1:05d}" for i in range(len(orgs))])
     orgs["legal_rep_key"] = rng.choice(adults, size=len(orgs), replace=True)
     orgs["legal_rep"] = orgs["legal_rep_key"].map(persons.set_index("person_key")["name"])
+    orgs["registered_address_code"] = _registered_addresses(rng, orgs, persons, offices)
     return orgs
+
+
+def _registered_addresses(
+    rng: np.random.Generator, orgs: pd.DataFrame, persons: pd.DataFrame, offices: np.ndarray
+) -> np.ndarray:
+    """注册地址 of each organisation: where it operates (``address_code``), except for a share of companies and
+    sole traders, and everyone without premises, registered at the legal representative's home or an office room."""
+    premises = orgs["address_code"].to_numpy()
+    rep_home = orgs["legal_rep_key"].map(persons.set_index("person_key")["residence_address_code"]).to_numpy()
+    office = rng.choice(offices, size=len(orgs)) if len(offices) else rep_home
+    elsewhere = np.where(rng.random(len(orgs)) < REGISTERED_AT_HOME_SHARE, rep_home, office)
+    elsewhere = np.where(elsewhere == premises, rep_home, elsewhere)
+    business = orgs["org_type"].isin(["企业", "个体工商户"]).to_numpy()
+    moved = business & (rng.random(len(orgs)) < REGISTERED_ELSEWHERE_SHARE)
+    return np.where(moved | (premises == ""), elsewhere, premises)
 
 
 @dataclass
@@ -183,7 +202,7 @@ def assign_employers(rng: np.random.Generator, persons: pd.DataFrame, orgs: pd.D
 def make_houses(
     rng: np.random.Generator, persons: pd.DataFrame, addresses: pd.DataFrame, orgs: pd.DataFrame
 ) -> pd.DataFrame:
-    """Every home and shop with its owner (产权人), use, floor area and whether it is let (出租)."""
+    """Every home and shop with its owner (产权人), use, floor area, whether it is let (出租) and 住建's 房屋编号."""
     houses = addresses.loc[addresses["kind"].isin(["home", "shop"]), ["address_code", "kind"]].reset_index(
         drop=True
     )
@@ -214,6 +233,8 @@ def make_houses(
     houses["rented"] = np.where(
         is_home, lives_there & ~np.array(owner_home, dtype=bool), houses["address_code"].isin(org_at)
     )
+    # 住建's own code of the house (房屋编号), numbered in an order unrelated to the address codes
+    houses["house_code"] = [f"FW{N.DISTRICT[0]}{i + 1:07d}" for i in rng.permutation(len(houses))]
     return houses.rename(columns={"kind": "_kind"})
 
 
