@@ -268,6 +268,7 @@ def build_tables(ws: Workspace, run_id: str) -> dict:
         bindings=_read(bindings_path(ws, run_id)),
         quarantine=load_quarantine(ws),
         staged_issues=load_field_issues(ws),
+        org_grid_from=ws.config.warehouse.organisation_grid,
     )
     out = _step_dir(ws, run_id, "tables")
     for name, table in tables.items():

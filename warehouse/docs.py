@@ -49,6 +49,8 @@ def _code(text: object) -> str:
 def _layer_note(t: Table, c: Column) -> str:
     if c.pii is not None:
         return f"shared: **masked** + `{c.name}{KEY_SUFFIX}`; restricted: full"
+    if c.restricted_only:
+        return "restricted only (null in shared)"
     inner = c.type.value_type if pa.types.is_list(c.type) else c.type
     if pa.types.is_string(inner) and not is_code_column(t, c.name):
         return "both (shared: IDs/phones in the text masked)"
@@ -240,7 +242,8 @@ def _privacy() -> list[str]:
         "| resident ID (`pii=resident_id`) | masked `440***********123X` + `<col>_key` | full + `<col>_key` |",
         "| phone (`pii=phone`) | masked `138****5678` + `<col>_key` | full + `<col>_key` |",
         "| other text columns | ID-like and mobile-like numbers in the text masked | as is |",
-        "| code columns (`*_code`, columns with a `pattern`) | as is | as is |",
+        "| restricted-only columns (`restricted_only`, personal free text) | null | as is |",
+        "| code columns (`*_code`, `*_codes`, columns with a `pattern`) | as is | as is |",
         "",
         "- `<col>_key` = HMAC-SHA256 (hex) of the normalised value (NFKC; IDs upper-case; phones digits only, "
         "`86` country code dropped) under the secret in the environment variable named by "

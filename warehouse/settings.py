@@ -5,6 +5,8 @@ They live beside the code that reads them; ``gridhub.config`` assembles them int
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -21,6 +23,11 @@ class WarehouseSettings(_Strict):
     keep_snapshots: int = Field(5, ge=1)
     row_count_drift: float = Field(0.5, gt=0, description="Largest allowed relative change per table.")
     privacy: Privacy = Privacy()
+    organisation_grid: Literal["operating", "registered"] = Field(
+        "operating",
+        description="Which address gives an organisation its grid: operating = 经营地址 when bound, else 注册地址; "
+        "registered = 注册地址 only.",
+    )
 
 
 __all__ = ["Privacy", "WarehouseSettings"]
