@@ -572,3 +572,16 @@ def test_empty_input(library):
     out = match_addresses(library, pd.Series([], dtype="string"))
     assert out.empty and list(out.columns) == list(RESULT_COLUMNS)
     assert parse_addresses(pd.Series([], dtype="string"), library).empty
+
+
+def test_a_division_file_with_a_cycle_still_loads(library_frame):
+    """A malformed division file (a code that is its own parent, two codes each other's) must not hang the
+    library's build; the matcher still binds through the library's own columns."""
+    bad = DIVISIONS.copy()
+    bad.loc[bad["code"] == "445399001", "parent_code"] = "445399001"
+    bad.loc[bad["code"] == "445399002", "parent_code"] = "445399002001"
+    lib = AddressLibrary.from_frames(library_frame, bad)
+    out = match_addresses(
+        lib, pd.Series(["青石区东湖街道湖滨社区湖滨路2号紫荆花园1栋1单元101室"], dtype="string")
+    )
+    assert out["status"].iloc[0] in {"matched", "ambiguous"}

@@ -159,12 +159,15 @@ class AddressLibrary:
                 children.setdefault(p, []).append(c)
 
         def under(code: str) -> frozenset[str]:
-            out, stack = set(), [code]
-            while stack:
+            out, seen, stack = set(), {code}, [code]
+            while stack:  # ``seen``: a malformed division file may hold a cycle (a code its own parent)
                 x = stack.pop()
                 if x in self.all_communities:
                     out.add(x)
-                stack.extend(children.get(x, ()))
+                for child in children.get(x, ()):
+                    if child not in seen:
+                        seen.add(child)
+                        stack.append(child)
             return frozenset(out)
 
         return {code: under(code) for code in self.divisions["code"]}
