@@ -34,6 +34,7 @@ from gridhub.sample import names as N  # noqa: E402
 from gridhub.sample import noise  # noqa: E402
 from gridhub.sample.district import build_district  # noqa: E402
 from matching.address import AddressLibrary, match_addresses, parse_addresses  # noqa: E402
+from matching.reference import ADDRESS_LIBRARY_COLUMNS  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -105,9 +106,7 @@ def main(argv: list[str] | None = None) -> None:
 
     t = time.perf_counter()
     library = AddressLibrary.from_frames(
-        lib_frame[
-            [c for c in lib_frame.columns if c not in ("kind", "street_code", "rural", "community_short")]
-        ],
+        lib_frame[list(ADDRESS_LIBRARY_COLUMNS)],
         district.divisions,
     )
     load_s = time.perf_counter() - t

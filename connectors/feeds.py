@@ -27,22 +27,27 @@ class _Strict(BaseModel):
 
 
 class FileSource(_Strict):
-    kind: Literal["file"] = "file"
+    kind: Literal["file"] = Field(
+        "file",
+        description="A file feed: departments hand in files (portal, `gridhub land`, the landing folder).",
+    )
     glob: str = Field(description="Glob under the feed's landing folder, e.g. '*.csv'.")
-    format: Literal["csv", "xlsx", "auto"] = "auto"
+    format: Literal["csv", "xlsx", "auto"] = Field(
+        "auto", description="csv | xlsx | auto (decided per file by its name and first bytes)."
+    )
     encoding: str = Field("auto", description="auto | utf-8 | utf-8-sig | gb18030 | gbk | utf-16")
-    delimiter: str = ","
+    delimiter: str = Field(",", description="Field separator of CSV files (a full-width ，is not one).")
     header_row: int = Field(1, ge=1, description="1-based line of the header.")
     sheet: str | int | None = Field(None, description="Sheet name or 0-based index for xlsx.")
 
 
 class SqlSource(_Strict):
-    kind: Literal["sql"] = "sql"
+    kind: Literal["sql"] = Field("sql", description="A database feed: rows pulled from a table or query.")
     url: str = Field(description="SQLAlchemy URL; use ${ENV} for credentials.")
-    table: str | None = None
-    query: str | None = None
+    table: str | None = Field(None, description="Table to pull (give this or `query`).")
+    query: str | None = Field(None, description="SELECT to pull (give this or `table`).")
     watermark: str | None = Field(None, description="Column that grows with every insert/update.")
-    batch_size: int = Field(50_000, ge=1)
+    batch_size: int = Field(50_000, ge=1, description="Rows fetched per round trip.")
 
     @model_validator(mode="after")
     def _table_or_query(self) -> SqlSource:
@@ -52,23 +57,31 @@ class SqlSource(_Strict):
 
 
 class Feed(_Strict):
-    name: str
+    name: str = Field(description="Feed name: lower-case ascii, digits, `_` (used in paths and DAG ids).")
     department: str = Field(description="公安 / 民政 / 人社 / 市场监管 / 住建 / 应急管理 ...")
-    description: str = ""
-    source: FileSource | SqlSource = Field(discriminator="kind")
-    entities: list[Literal["person", "organisation", "house", "facility"]]
+    description: str = Field("", description="What the extract holds, shown in the portal and the DAG docs.")
+    source: FileSource | SqlSource = Field(
+        discriminator="kind", description="Where rows come from: a file source or a sql source (by `kind`)."
+    )
+    entities: list[Literal["person", "organisation", "house", "facility"]] = Field(
+        description="The entity types one row carries (a 人社 row: a person and their employer)."
+    )
     record_id: str = Field(description="Source column holding the record id.")
     columns: dict[str, str] = Field(description="Source header → canonical staging field.")
-    value_maps: dict[str, dict[str, str]] = Field(default_factory=dict)
+    value_maps: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="Per staging field, source value → canonical value (性别 男 → M)."
+    )
     date_formats: list[str] = Field(
-        default_factory=lambda: ["%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y年%m月%d日"]
+        default_factory=lambda: ["%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y年%m月%d日"],
+        description="The export's date formats (strptime), tried first; the common Chinese forms are tried "
+        "after them, and a date read only by one of those is staged and noted as a field issue.",
     )
     required: list[str] = Field(default_factory=list, description="Canonical fields that must not be empty.")
     address_relation: Literal["户籍", "居住", "产权"] | None = Field(
         None, description="How persons relate to `address` when the feed has no address_relation column."
     )
     priority: int = Field(50, description="Survivorship: higher wins when sources disagree.")
-    max_field_length: int = Field(4096, ge=16)
+    max_field_length: int = Field(4096, ge=16, description="Longer values are a field issue (nulled).")
     number_units: list[str] = Field(
         default_factory=list,
         description="Units a number may end with, stripped before it is read (added to the area units "

@@ -38,6 +38,12 @@ def format_file(f: FileResult) -> list[str]:
     ]
     for code, n in sorted(f.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"      {n:>8}  {code}  {describe(code)} / {describe(code, 'en')}")
+    if f.field_issues:
+        lines.append(
+            "    字段问题（值已置空或仅提示，记录照常入库） field issues (value nulled or noted, record staged):"
+        )
+        for code, n in sorted(f.field_issues.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"      {n:>8}  {code}  {describe(code)} / {describe(code, 'en')}")
     for w in f.warnings:
         lines.append(f"    注意 note: {w}")
     return lines

@@ -13,6 +13,9 @@ READY_DIR = "_ready"
 """Flag folder under ``landing/``: one ``_READY``-style flag per feed, named after the feed (``landing/_ready/<feed>``).
 Feed names start with a letter, so this folder can never clash with a feed's own landing folder."""
 RAW_DIR = "raw"
+FIELD_ISSUES_DIR = "_field_issues"
+"""Under ``staging/``: the values staging nulled or noted, one folder per feed (feed names start with a letter,
+so this never clashes with a feed's own staging folder)."""
 STAGING_DIR = "staging"
 QUARANTINE_DIR = "quarantine"
 REFERENCE_DIR = "reference"

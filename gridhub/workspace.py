@@ -77,7 +77,7 @@ class Workspace:
     def field_issue_dir(self, feed: str) -> Path:
         """Where staging keeps a feed's field issues, one Parquet file per staged file (``<sha>.parquet``).
         Under ``staging/_field_issues/``: feed names start with a letter, so this never clashes with a feed."""
-        return self.staging / "_field_issues" / feed
+        return self.staging / layout.FIELD_ISSUES_DIR / feed
 
     @property
     def reference(self) -> Path:

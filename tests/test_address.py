@@ -517,7 +517,7 @@ def _read_feed_addresses(ws) -> pd.DataFrame:
     import yaml
 
     cfg = yaml.safe_load((ws / "gridhub.yaml").read_text(encoding="utf-8"))
-    fields = {"address", "hukou_address", "org_address"}
+    fields = {"address", "hukou_address", "org_address", "org_business_address"}
     frames = []
     for feed in cfg["feeds"]:
         rid = next(c for c, t in feed["columns"].items() if t == "source_record_id")

@@ -278,8 +278,10 @@ def test_messy_gb18030_upload_reports_lines_and_lands(gongan, portal_ws, sample_
     assert r.status_code == 200, r.text
     html = r.text
     assert "文件已接收" in html
-    assert re.search(r'id="rows-read">\s*7<', html) and re.search(r'id="rows-accepted">\s*4<', html)
-    assert re.search(r'id="rows-quarantined">\s*3<', html)
+    # the invalid birth date is an optional value: the record is accepted, the value nulled and listed
+    assert re.search(r'id="rows-read">\s*7<', html) and re.search(r'id="rows-accepted">\s*5<', html)
+    assert re.search(r'id="rows-quarantined">\s*2<', html)
+    assert 'id="field-issues"' in html
     for line, code in bad.items():
         from warehouse.reasons import describe
 
@@ -294,7 +296,8 @@ def test_messy_gb18030_upload_reports_lines_and_lands(gongan, portal_ws, sample_
     rec = [e for e in read_audit(portal_ws) if e["event"] == "upload"][-1]
     assert rec["department"] == "公安" and rec["feed"] == GONGAN
     assert rec["sha256"] == hashlib.sha256(data).hexdigest() and rec["size"] == len(data)
-    assert rec["result"] == "accepted_with_quarantine" and rec["rows_quarantined"] == 3
+    assert rec["result"] == "accepted_with_quarantine" and rec["rows_quarantined"] == 2
+    assert rec["field_issues"] == {"invalid_date": 1}
     assert rec["original_name"] == "实有人口_六月（修正）.csv" and rec["stored_as"] == new[0].name
     assert rec["client_ip"] and rec["at"].endswith("+00:00")
     assert not any((portal_ws / "state" / "portal_tmp").iterdir())  # temp file cleaned up
@@ -460,16 +463,21 @@ def test_preview_matches_ingest_and_writes_nothing(workspace_copy, sample_worksp
     f.write_bytes(data)
     ws = Workspace(workspace_copy)
     pv = preview_file(ws, GONGAN, f, original_name="六月.csv")
+    # the invalid birth date (optional) is a field issue on an accepted row; the rest are quarantined
+    issues = {line: code for line, code in bad.items() if code == "invalid_date"}
+    quarantined = {line: code for line, code in bad.items() if line not in issues}
     assert pv.problem is None and pv.lines_by_reason() == {
-        code: [line] for line, code in sorted(bad.items(), key=lambda x: x[1])
+        code: [line] for line, code in sorted(quarantined.items(), key=lambda x: x[1])
     }
+    assert pv.issue_lines_by_reason() == {code: [line] for line, code in issues.items()}
     assert not (workspace_copy / "raw").exists() and not (workspace_copy / "staging").exists()
     res = ingest_feed(ws, GONGAN, files=[f]).files[0]
-    assert (res.rows_read, res.rows_staged, res.rows_quarantined, res.reasons) == (
+    assert (res.rows_read, res.rows_staged, res.rows_quarantined, res.reasons, res.field_issues) == (
         pv.result.rows_read,
         pv.result.rows_staged,
         pv.result.rows_quarantined,
         pv.result.reasons,
+        pv.result.field_issues,
     )
     f.write_bytes(PNG)
     bad_pv = preview_file(ws, GONGAN, f)

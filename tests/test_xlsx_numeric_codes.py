@@ -61,6 +61,7 @@ def test_the_code_fields_are_the_identifiers():
         "id_number",
         "credit_code",
         "phone",
+        "house_code",  # 房屋编号: a department's identifier, every digit counts
     }
 
 

@@ -19,10 +19,10 @@ class Privacy(_Strict):
 
 
 class WarehouseSettings(_Strict):
-    path: str = "warehouse"
-    keep_snapshots: int = Field(5, ge=1)
+    path: str = Field("warehouse", description="Warehouse folder, relative to the workspace unless absolute.")
+    keep_snapshots: int = Field(5, ge=1, description="Published snapshots kept; older ones are pruned.")
     row_count_drift: float = Field(0.5, gt=0, description="Largest allowed relative change per table.")
-    privacy: Privacy = Privacy()
+    privacy: Privacy = Field(Privacy(), description="The shared layer's keyed hashes.")
     organisation_grid: Literal["operating", "registered"] = Field(
         "operating",
         description="Which address gives an organisation its grid: operating = 经营地址 when bound, else 注册地址; "

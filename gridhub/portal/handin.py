@@ -219,6 +219,7 @@ def _accepted(h: _Handin, preview: FilePreview, ctx: dict[str, Any], kind: str, 
     r = preview.result
     reasons, details = _reason_rows(preview)
     ctx.update(
+        issues=_issue_rows(preview),
         reasons=reasons,
         details=details,
         stored_as=landed.name,
@@ -234,6 +235,7 @@ def _accepted(h: _Handin, preview: FilePreview, ctx: dict[str, Any], kind: str, 
         rows_accepted=r.rows_staged,
         rows_quarantined=r.rows_quarantined,
         reasons=dict(sorted(r.reasons.items())),
+        field_issues=dict(sorted(r.field_issues.items())),
     )
     log.info(
         "portal: %s uploaded %s to %s as %s (%s)", h.attempt.dept, h.shown, h.feed.name, landed.name, result
@@ -264,6 +266,17 @@ def _reason_rows(preview: FilePreview) -> tuple[list[dict], list[dict]]:
             }
         )
     return reasons, details
+
+
+def _issue_rows(preview: FilePreview) -> list[dict]:
+    """Per-reason rows for the values staging nulled or noted (the records themselves are accepted)."""
+    lines = preview.issue_lines_by_reason()
+    rows = []
+    for code, count in sorted(preview.result.field_issues.items(), key=lambda kv: (-kv[1], kv[0])):
+        shown = lines.get(code, [])
+        text = "、".join(str(n) for n in shown[:LINES_SHOWN]) + (" 等" if len(shown) > LINES_SHOWN else "")
+        rows.append({"code": code, "text": _reason_text(code), "count": count, "lines": text})
+    return rows
 
 
 def _reason_text(code: str) -> str:
