@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -145,3 +148,82 @@ def test_configured_reference_paths_are_what_the_run_reads(workspace_copy, monke
     library = read_reference_csv(own / "标准地址.csv")
     library.iloc[:-1].to_csv(own / "标准地址.csv", index=False)
     assert pipeline.new_run_id(Workspace(root)) != before
+
+
+CITY_HEADERS = {  # a city's own headers for the standard address library → the canonical columns
+    "地址编码": "address_code",
+    "社区代码": "division_code",
+    "省": "province",
+    "市": "city",
+    "区县": "district",
+    "街道乡镇": "street",
+    "社区村": "community",
+    "街路巷": "road",
+    "村民小组": "villager_group",
+    "门牌号": "house_number",
+    "小区": "estate",
+    "楼栋": "building",
+    "单元": "unit",
+    "楼层": "floor",
+    "户室": "room",
+    "标准地址": "standard_text",
+    "建筑物编码": "building_code",
+    "网格编码": "grid_code",
+    "经度": "lon",
+    "纬度": "lat",
+}
+
+
+def _city_forms(frame):
+    """The library as a city writes it: 7号, 1栋, 2单元, 5层, 501室, communities without 社区, GB18030."""
+    f = frame.copy()
+    for column, suffix in (("house_number", "号"), ("building", "栋"), ("unit", "单元"), ("floor", "层")):
+        given = f[column] != ""
+        f.loc[given, column] = f.loc[given, column] + suffix
+    given = f["room"] != ""
+    f.loc[given, "room"] = f.loc[given, "room"] + "室"
+    f["community"] = f["community"].str.replace(r"社区$", "", regex=True)
+    return f.rename(columns={v: k for k, v in CITY_HEADERS.items()})
+
+
+def _cells(path) -> pd.Series:
+    """Every cell of a sample feed's CSV (UTF-8 or GB18030; ragged rows skipped)."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("gb18030")
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, on_bad_lines="skip")
+    return frame.stack()
+
+
+def test_a_library_in_the_citys_own_forms_and_headers_binds_like_the_canonical_one(workspace_copy):
+    """Issue 13: a library written 7号 / 1栋 / 2单元 / 501室 under the city's own headers, mapped in
+    gridhub.yaml, binds every address text of the sample's feeds exactly as the canonical library does."""
+    from matching.address import match_addresses
+
+    ws = Workspace(workspace_copy)
+    canonical = address_library(ws)
+    texts = pd.concat(
+        [_cells(f) for f in sorted((workspace_copy / "landing").glob("*/*.csv"))], ignore_index=True
+    )
+    texts = pd.Series(sorted({t for t in texts if ("路" in t or "组" in t) and "号" in t}), dtype="string")
+    assert len(texts) > 500
+
+    library_path = workspace_copy / "reference" / "standard_addresses.csv"
+    city_path = workspace_copy / "city" / "地址库.csv"
+    city_path.parent.mkdir()
+    _city_forms(read_reference_csv(library_path)).to_csv(city_path, index=False, encoding="gb18030")
+    library_path.unlink()
+    set_reference(
+        workspace_copy,
+        "addresses",
+        {"path": "city/地址库.csv", "columns": CITY_HEADERS, "encoding": "gb18030"},
+    )
+    city = address_library(Workspace(workspace_copy))
+
+    want = match_addresses(canonical, texts)
+    got = match_addresses(city, texts)
+    assert (want["status"] == "matched").mean() > 0.5
+    for column in ("address_code", "building_code", "grid_code", "level", "status"):
+        assert got[column].fillna("").tolist() == want[column].fillna("").tolist(), column
