@@ -47,7 +47,11 @@ def _rewrite(path: Path, encoding: str, add: str, value_of) -> None:
 
 
 def _map(config: dict, feed: str, header: str, target: str) -> None:
+    """Map ``header`` to ``target``; a column the sample itself maps to ``target`` is left unmapped (the
+    test's own column, whose values it knows, is the one read)."""
     spec = next(f for f in config["feeds"] if f["name"] == feed)
+    for other in [h for h, t in spec["columns"].items() if t == target and h != header]:
+        del spec["columns"][other]
     spec["columns"][header] = target
 
 
