@@ -24,7 +24,7 @@ from connectors.feeds import Feed, FileSource, Zones
 from connectors.raw import RawZone
 from connectors.results import FileResult, IngestResult
 from connectors.sources import stage_file
-from connectors.staging import StagingWriter, StoredFile
+from connectors.staging import StagingWriter, StoredFile, record_failed
 from connectors.text import safe_file_name
 from warehouse.files import sha256_file
 from warehouse.reasons import ReasonCode
@@ -108,24 +108,6 @@ def _already_staged(raw: RawZone, feed: Feed, stored: StoredFile, previous: dict
     )
 
 
-def _failed(raw: RawZone, feed: Feed, stored: StoredFile, e: FileRejected) -> tuple[FileResult, FileProblem]:
-    """A whole-file problem: the file stays in raw, marked ``failed``."""
-    problem = FileProblem(feed.name, stored.file_name, e.code, e.detail, stored.sha256)
-    raw.record_outcome(
-        feed.name,
-        stored.sha256,
-        status="failed",
-        error_code=str(e.code),
-        error=problem.message,
-        file_name=stored.file_name,
-    )
-    log.warning("%s", problem.message)
-    result = FileResult(
-        file_name=stored.file_name, sha256=stored.sha256, error=problem.message, error_code=str(e.code)
-    )
-    return result, problem
-
-
 def _staged(raw: RawZone, feed: Feed, result: FileResult) -> None:
     """Record a staged file's counts in the manifest (its next receipt order) and the log."""
     raw.record_outcome(
@@ -174,7 +156,7 @@ def ingest_file(ws: Zones, feed: Feed, raw: RawZone, path: Path) -> tuple[FileRe
         with StagingWriter.to_parquet(ws, feed, stored) as out:
             stage_file(feed, source, stored, out)
     except FileRejected as e:
-        failed, problem = _failed(raw, feed, stored, e)
+        failed, problem = record_failed(raw, feed, stored, e)
         _file_away(ws, feed, path, FAILED_DIR, blob.sha256)
         return failed, problem
     _staged(raw, feed, out.result)

@@ -39,12 +39,12 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.sql.expression import Executable
 
 from connectors.cells import SourceColumn, cell_text
-from connectors.errors import FeedFileError, FileProblem, FileRejected, SourceError
+from connectors.errors import FeedFileError, FileRejected, SourceError
 from connectors.feeds import Feed, SqlSource, Zones
 from connectors.raw import RawZone, StoredBlob
 from connectors.results import FileResult, IngestResult
 from connectors.rules import RowRules
-from connectors.staging import StagingWriter, StoredFile
+from connectors.staging import StagingWriter, StoredFile, record_failed
 from warehouse.files import atomic_write_text
 from warehouse.schema import STAGING_FIELDS, FieldKind
 
@@ -309,23 +309,8 @@ def _stage_extract(
         with StagingWriter.to_parquet(zones, feed, stored) as out:
             EXTRACT_READER.stage(feed, _sql_source(feed), stored, out)
     except FileRejected as e:
-        problem = FileProblem(feed.name, stored.file_name, e.code, e.detail, stored.sha256)
-        raw.record_outcome(
-            feed.name,
-            stored.sha256,
-            status="failed",
-            error_code=str(e.code),
-            error=problem.message,
-            file_name=stored.file_name,
-        )
-        result.files.append(
-            FileResult(
-                file_name=stored.file_name,
-                sha256=stored.sha256,
-                error=problem.message,
-                error_code=str(e.code),
-            )
-        )
+        failed, problem = record_failed(raw, feed, stored, e)
+        result.files.append(failed)
         raise FeedFileError([problem], result) from None
     fr = out.result
     raw.record_outcome(

@@ -17,6 +17,7 @@ upload portal's dry run (:mod:`connectors.preview`) passes sinks that keep nothi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,8 +27,9 @@ from typing import Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from connectors.errors import FileRejected
+from connectors.errors import FileProblem, FileRejected
 from connectors.feeds import Feed, Zones
+from connectors.raw import RawZone
 from connectors.results import AccountingError, FileResult
 from connectors.rules import BatchOutcome
 from warehouse.files import atomic_write
@@ -37,6 +39,9 @@ from warehouse.staging import STAGED_ISSUE_SCHEMA
 
 #: Rows a reader puts in one batch (source rows held in memory at once, per file).
 BATCH_ROWS = 25_000
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -159,4 +164,33 @@ class StagingWriter:
         return result
 
 
-__all__ = ["BATCH_ROWS", "BatchSink", "ParquetSink", "StagingWriter", "StoredFile", "parquet_sink"]
+def record_failed(
+    raw: RawZone, feed: Feed, stored: StoredFile, e: FileRejected
+) -> tuple[FileResult, FileProblem]:
+    """A whole-file problem (a landed file or a database extract): the file stays in raw, marked ``failed`` in
+    the manifest, and the result and problem a person reads are returned."""
+    problem = FileProblem(feed.name, stored.file_name, e.code, e.detail, stored.sha256)
+    raw.record_outcome(
+        feed.name,
+        stored.sha256,
+        status="failed",
+        error_code=str(e.code),
+        error=problem.message,
+        file_name=stored.file_name,
+    )
+    log.warning("%s", problem.message)
+    result = FileResult(
+        file_name=stored.file_name, sha256=stored.sha256, error=problem.message, error_code=str(e.code)
+    )
+    return result, problem
+
+
+__all__ = [
+    "record_failed",
+    "BATCH_ROWS",
+    "BatchSink",
+    "ParquetSink",
+    "StagingWriter",
+    "StoredFile",
+    "parquet_sink",
+]
