@@ -9,9 +9,7 @@ drift from the code without a test failing. The examples are :data:`EXAMPLES`; a
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import types
 import typing
 from pathlib import Path
@@ -21,6 +19,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from gridhub.config import ReferenceFile, WorkspaceConfig
+from warehouse.docs import generated_doc_command
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
@@ -219,25 +218,9 @@ def render_markdown() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m gridhub.config_docs", description=__doc__.splitlines()[0]
+    return generated_doc_command(
+        "python -m gridhub.config_docs", (__doc__ or "").splitlines()[0], render_markdown, DOC_PATH, argv
     )
-    parser.add_argument(
-        "--check", action="store_true", help="exit 1 if the page is not what the models generate"
-    )
-    parser.add_argument("--out", type=Path, default=DOC_PATH)
-    args = parser.parse_args(argv)
-    text = render_markdown()
-    if args.check:
-        current = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
-        if current != text:
-            sys.stderr.write(f"{args.out} is out of date: run `python -m gridhub.config_docs`\n")
-            return 1
-        return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    sys.stdout.write(f"wrote {args.out}\n")
-    return 0
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ from matching.normalize import (
 from matching.text import normalize_text
 from warehouse.reasons import ReasonCode
 
-PERSON_COLUMNS = [
+#: The columns every mention carries first: where it comes from and how much it counts in survivorship.
+RECORD_COLUMNS = [
     "record_key",
     "feed",
     "source_record_id",
@@ -36,6 +37,9 @@ PERSON_COLUMNS = [
     "line",
     "priority",
     "record_date",
+]
+PERSON_COLUMNS = [
+    *RECORD_COLUMNS,
     "name",
     "name_pinyin",
     "id_number",
@@ -50,13 +54,7 @@ PERSON_COLUMNS = [
     "assistance_type",
 ]
 ORGANISATION_COLUMNS = [
-    "record_key",
-    "feed",
-    "source_record_id",
-    "raw_sha256",
-    "line",
-    "priority",
-    "record_date",
+    *RECORD_COLUMNS,
     "org_name",
     "credit_code",
     "org_type",
@@ -68,13 +66,7 @@ ORGANISATION_COLUMNS = [
     "established",
 ]
 HOUSE_COLUMNS = [
-    "record_key",
-    "feed",
-    "source_record_id",
-    "raw_sha256",
-    "line",
-    "priority",
-    "record_date",
+    *RECORD_COLUMNS,
     "address_text",
     "house_code",
     "house_use",
@@ -83,13 +75,7 @@ HOUSE_COLUMNS = [
     "derived",
 ]
 FACILITY_COLUMNS = [
-    "record_key",
-    "feed",
-    "source_record_id",
-    "raw_sha256",
-    "line",
-    "priority",
-    "record_date",
+    *RECORD_COLUMNS,
     "facility_type",
     "facility_name",
     "address_text",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -358,24 +359,36 @@ def render_markdown() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m warehouse.docs", description=__doc__.splitlines()[0])
+def generated_doc_command(
+    prog: str, description: str, render: Callable[[], str], default_out: Path, argv: list[str] | None = None
+) -> int:
+    """The command line of a generated doc page: write it, or with ``--check`` exit 1 when it is out of date.
+
+    Shared by this module (``docs/warehouse.md``) and ``gridhub.config_docs`` (``docs/configuration.md``).
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument(
-        "--check", action="store_true", help="exit 1 if the file is not what the schema generates"
+        "--check", action="store_true", help="exit 1 if the page is not what the code generates"
     )
-    parser.add_argument("--out", type=Path, default=DOC_PATH)
+    parser.add_argument("--out", type=Path, default=default_out)
     args = parser.parse_args(argv)
-    text = render_markdown()
+    text = render()
     if args.check:
         current = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
         if current != text:
-            sys.stderr.write(f"{args.out} is out of date: run `python -m warehouse.docs`\n")
+            sys.stderr.write(f"{args.out} is out of date: run `{prog}`\n")
             return 1
         return 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     sys.stdout.write(f"wrote {args.out}\n")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return generated_doc_command(
+        "python -m warehouse.docs", (__doc__ or "").splitlines()[0], render_markdown, DOC_PATH, argv
+    )
 
 
 if __name__ == "__main__":
