@@ -87,6 +87,8 @@ def test_headers_match_after_nfkc():
         ("/abs/path/房屋信息.CSV", "房屋信息.CSV"),
         ("mixed/sep\\名单.csv", "名单.csv"),
         ("folder/名单.csv/", "名单.csv"),
+        ("  ..  ", "unnamed"),
+        ("", "unnamed"),
     ],
 )
 def test_safe_file_name_keeps_only_the_last_path_component(given: str, shown: str) -> None:
