@@ -135,7 +135,7 @@ def check_workspace(ws: Workspace, *, feeds: bool = True) -> CheckReport:
     if report.findings:
         return report
     report.checked += [str(ws.reference_file(kind)) for kind in KINDS]
-    report.findings += reference_findings(ws)
+    report.findings += reference_findings(ws, with_matcher=True)
     if feeds:
         report.findings += feed_findings(ws, report)
     return report

@@ -42,8 +42,12 @@ def _examples(values: pd.Series, n: int = 3) -> str:
     return ", ".join(repr(v) for v in sorted(pd.unique(values.astype(str)))[:n])
 
 
-def reference_findings(ws: Workspace) -> list[Finding]:
-    """Every reference file checked on its own, then the addresses' grids against the grids file."""
+def reference_findings(ws: Workspace, *, with_matcher: bool = False) -> list[Finding]:
+    """Every reference file checked on its own, then the addresses' grids against the grids file.
+
+    ``with_matcher`` also builds the address matcher's library to ask it what it finds wrong
+    (:func:`matcher_findings`): ``gridhub check`` does; a run does not, since its binding step builds that library
+    anyway and logs the same problems then."""
     out: list[Finding] = []
     frames: dict[str, pd.DataFrame] = {}
     for kind in KINDS:
@@ -53,6 +57,8 @@ def reference_findings(ws: Workspace) -> list[Finding]:
             frames[kind] = frame
     if "addresses" in frames:
         out += address_findings(str(ws.reference_file("addresses")), frames["addresses"])
+        if with_matcher:
+            out += matcher_findings(str(ws.reference_file("addresses")), frames["addresses"])
     if "grids" in frames:
         width = ws.config.reference.grid_code_width
         out += grid_findings(str(ws.reference_file("grids")), frames["grids"], width)
@@ -262,7 +268,6 @@ def address_findings(path: str, frame: pd.DataFrame) -> list[Finding]:
             )
         )
     out += numberless_findings(path, frame)
-    out += matcher_findings(path, frame)
     for c in ("lon", "lat"):
         given = frame[c] != ""
         bad = given & pd.to_numeric(frame[c], errors="coerce").isna()

@@ -11,6 +11,7 @@ address and grid tables from these frames, and ``gridhub check`` reports on them
 from __future__ import annotations
 
 import difflib
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,6 +83,9 @@ SYNONYMS = {
     "code": ("区划代码", "代码", "division_code"),
     "level": ("级别", "层级", "type"),
 }
+
+
+log = logging.getLogger(__name__)
 
 
 class ReferenceDataError(UserError, ValueError):
@@ -297,13 +301,17 @@ def grid_frame(ws: Workspace) -> pd.DataFrame:
 
 
 def address_library(ws: Workspace) -> AddressLibrary:
-    """The workspace's :class:`~matching.address.AddressLibrary`, built from the configured files."""
-    from matching.address import AddressLibrary
+    """The workspace's :class:`~matching.address.AddressLibrary`, built from the configured files; what the
+    matcher finds wrong with it (``gridhub check`` reports the same) is logged as warnings."""
+    from matching.address import AddressLibrary, library_problems
 
     frame = address_frame(ws)
     for c in ("lon", "lat"):
         frame[c] = pd.to_numeric(frame[c], errors="coerce")
-    return AddressLibrary.from_frames(frame, load_reference(ws, "divisions"))
+    library = AddressLibrary.from_frames(frame, load_reference(ws, "divisions"))
+    for problem in library_problems(library):
+        log.warning("%s: %s", ws.reference_file("addresses"), problem)
+    return library
 
 
 def grid_index(ws: Workspace) -> GridIndex:
