@@ -80,6 +80,17 @@ class Feed(_Strict):
     address_relation: Literal["户籍", "居住", "产权"] | None = Field(
         None, description="How persons relate to `address` when the feed has no address_relation column."
     )
+    owner_kind: Literal["person", "organisation", "auto"] = Field(
+        "person",
+        description="What the row's person fields (name, id_number) name: a person, an organisation, or "
+        "`auto` — decided per row by the shape of the ID (a credit code or 组织机构代码 is an organisation) "
+        "and of the name (有限公司, 中心, 合作社 …). A 住建 产权人 column holds both.",
+    )
+    no_organisation: list[str] | None = Field(
+        None,
+        description="org_name values that mean the row names no organisation (个人参保, 灵活就业人员 …); "
+        "such rows keep their person and get no employer. Omitted: the built-in list; [] turns it off.",
+    )
     priority: int = Field(50, description="Survivorship: higher wins when sources disagree.")
     max_field_length: int = Field(4096, ge=16, description="Longer values are a field issue (nulled).")
     number_units: list[str] = Field(

@@ -70,6 +70,9 @@ STAGING_FIELDS: dict[str, StagingField] = {
         StagingField("credit_code", FieldKind.TEXT, "统一社会信用代码", code=True),
         StagingField("legal_rep", FieldKind.TEXT, "法定代表人"),
         StagingField(
+            "legal_rep_id", FieldKind.TEXT, "法定代表人证件号码 as given (normalised later).", code=True
+        ),
+        StagingField(
             "org_address",
             FieldKind.TEXT,
             "注册地址: the registered address (or the only address a feed gives).",
