@@ -62,6 +62,7 @@ def test_the_code_fields_are_the_identifiers():
         "credit_code",
         "phone",
         "house_code",  # 房屋编号: a department's identifier, every digit counts
+        "legal_rep_id",  # 法定代表人证件号码: an ID number like id_number
     }
 
 
