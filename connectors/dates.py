@@ -26,12 +26,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from connectors.text import INVISIBLE_RE
+
 #: The common Chinese date forms tried after a feed's own ``date_formats``.
 COMMON_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
 #: What ``excel_serial`` counts from: Excel's day 0 (with its 1900 leap-year bug folded in).
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
-_ZERO_WIDTH = r"[\x{200B}-\x{200D}\x{2060}\x{FEFF}\x{00AD}]"
 _TIME_OF_DAY = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$"
 _CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "Ｏ": 0, "O": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 _CN_DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
@@ -61,7 +62,7 @@ def _cn_number(text: str) -> str:
 def normalise_date_text(arr: pa.Array) -> pa.Array:
     """The text a date is read from after the listed formats failed (see the module docstring)."""
     arr = pc.utf8_normalize(arr.cast(pa.string()), form="NFKC")
-    arr = pc.replace_substring_regex(arr, _ZERO_WIDTH, "")
+    arr = pc.replace_substring_regex(arr, INVISIBLE_RE, "")
     arr = pc.utf8_trim_whitespace(arr)
     arr = pc.replace_substring_regex(arr, _TIME_OF_DAY, "")
     arr = pc.replace_substring_regex(arr, r"[号號]$", "日")

@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connectors.limits import ValueRuleSpec, XlsxLimits, check_value_rules
 from warehouse.schema import STAGING_FIELDS
 from warehouse.staging import staging_schema
 
@@ -39,6 +40,11 @@ class FileSource(_Strict):
     delimiter: str = Field(",", description="Field separator of CSV files (a full-width ，is not one).")
     header_row: int = Field(1, ge=1, description="1-based line of the header.")
     sheet: str | int | None = Field(None, description="Sheet name or 0-based index for xlsx.")
+    limits: XlsxLimits = Field(
+        default_factory=XlsxLimits,
+        description="Bounds on an xlsx workbook (inflated sizes, rows, columns, shared strings, cell length), "
+        "checked while it streams; a workbook past one is refused. Defaults suit any department extract.",
+    )
 
 
 class SqlSource(_Strict):
@@ -98,6 +104,12 @@ class Feed(_Strict):
         description="Units a number may end with, stripped before it is read (added to the area units "
         "㎡, m², m2, 平方米, 平米, 平方).",
     )
+    value_rules: dict[str, ValueRuleSpec] = Field(
+        default_factory=dict,
+        description="Per date or number field, overrides of its sanity rule (`min`, `max`, `above`; dates "
+        "also `max: today`): a value outside is nulled and noted as a field issue. Defaults: dates from "
+        "1900-01-01 to today, house_area above 0 and at most 100000 m².",
+    )
     attributes: list[str] | dict[str, str] = Field(
         default_factory=list,
         description="Other source columns to keep: a list of headers, or header → attribute name; staged "
@@ -132,6 +144,7 @@ class Feed(_Strict):
         for f in self.required:
             if f not in targets:
                 raise ValueError(f"required field {f!r} is not mapped by any column")
+        check_value_rules(self.value_rules, targets)
         both = sorted(set(self.attribute_columns) & set(self.columns))
         if both:
             raise ValueError(f"attributes name columns already mapped in 'columns': {both}")

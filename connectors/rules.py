@@ -15,11 +15,16 @@ invalid_date                not a real date in the feed's ``date_formats`` nor i
 invalid_number              not a number (:mod:`connectors.values`: full-width digits, units such as ㎡ and
                             thousands separators are read; a decimal comma such as ``89,5`` is refused)
 invalid_bool                not one of 是/否, 有/无, 1/0, Y/N, yes/no, true/false, √/×
+date_out_of_range           a date outside its field's value rule (default: 1900-01-01 to today) or the feed's
+                            ``value_rules`` (:mod:`connectors.checks`)
+number_out_of_range         a number outside its field's value rule (``house_area``: above 0, at most 100,000)
 missing_record_id           the record id column is empty
 missing_required            a field listed in ``required`` is empty
 duplicate_record_id         the record id repeats an earlier row of the same file (the first one is staged)
 date_format_not_listed      a notice, not a problem: the date was read by a common form the feed does not
                             list (``2023.05.01`` in a ``%Y-%m-%d`` feed); the value is staged as read
+suspicious_text             a notice too: a text value that looks like a formula, markup, SQL or holds emoji
+                            (:mod:`connectors.checks`); staged as given
 ==========================  ===============================================================================
 
 **Which problems cost the row.** Only the record and the fields it cannot do without: a row is quarantined
@@ -32,7 +37,8 @@ issue* (feed, record id, field, reason, original text, line), and the rest of th
 field issues too, the value kept. So rows read = rows staged + rows quarantined still holds, and a person is
 not lost for a typo in an optional birth date.
 
-Every value is cleaned first: zero-width characters removed, whitespace incl. NBSP and the ideographic space
+Every value is cleaned first (:func:`connectors.text.clean_text`, the one text sanitiser): invisible
+characters (zero-width, direction marks, bidi overrides, the soft hyphen: Unicode category Cf) removed, whitespace incl. NBSP and the ideographic space
 trimmed, empty → null. Values starting with ``=``, ``+``, ``-`` or ``@`` are data and stay as they are.
 Identity numbers and credit codes are kept as text: ``matching/`` checks them with their check digits. A code
 typed into a number cell of a spreadsheet reads as its exact integer text (``13800138000``, no ``.0``) while it
@@ -54,9 +60,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.cells import NUMBER_CELL_DIGITS, SourceColumn
+from connectors.checks import out_of_range, suspicious_text
 from connectors.dates import parse_date_strings
 from connectors.errors import FileRejected
 from connectors.feeds import Feed
+from connectors.limits import effective_rule
+from connectors.record_ids import SeenIds
 from connectors.text import (
     CONTROL_RE,
     REPLACEMENT_CHAR,
@@ -92,7 +101,7 @@ ROW_REASONS = frozenset(
     }
 )
 #: Field issues that keep the value: never a quarantine entry.
-NOTICES = frozenset({ReasonCode.DATE_FORMAT_NOT_LISTED})
+NOTICES = frozenset({ReasonCode.DATE_FORMAT_NOT_LISTED, ReasonCode.SUSPICIOUS_TEXT})
 
 
 @dataclass
@@ -132,37 +141,6 @@ class _Problem:
     critical: bool  # costs the row
 
 
-class _SeenIds:
-    """Record ids already met in this file, as sorted runs of 64-bit hashes (8 bytes a row, merged like an LSM)."""
-
-    def __init__(self) -> None:
-        self._runs: list[np.ndarray] = []
-
-    def duplicates(self, ids: pd.Series) -> np.ndarray:
-        """Mark ids seen before (in earlier batches or earlier in this one); remember the new ones."""
-        present = ids.notna().to_numpy()
-        dup = np.zeros(len(ids), dtype=bool)
-        if not present.any():
-            return dup
-        h = pd.util.hash_array(ids[present].astype(object).to_numpy())
-        seen = np.zeros(len(h), dtype=bool)
-        for run in self._runs:
-            pos = np.searchsorted(run, h)
-            pos[pos == len(run)] = 0
-            seen |= run[pos] == h
-        seen |= pd.Series(h).duplicated(keep="first").to_numpy()
-        dup[np.flatnonzero(present)] = seen
-        new = np.sort(h[~seen])  # already unique: within-batch repeats are marked seen
-        if len(new):
-            self._runs.append(new)
-        while len(self._runs) > 1 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):
-            last = self._runs.pop()
-            merged = np.concatenate([self._runs[-1], last])
-            merged.sort(kind="stable")
-            self._runs[-1] = merged
-        return dup
-
-
 QUARANTINE_FIELDS = ("line", "column", "reason_code", "message", "original_text")
 
 
@@ -176,12 +154,13 @@ class RowRules:
         self.header = [("" if h is None else str(h)) for h in header]
         self.schema = feed.staging_schema
         self.warnings: list[str] = []
-        self._seen = _SeenIds()
+        self._seen = SeenIds()
         self._check_header()
         self._value_maps = {
             f: {normalise_header(k): v for k, v in m.items()} for f, m in feed.value_maps.items()
         }
         self._units = unit_pattern(DEFAULT_NUMBER_UNITS + tuple(feed.number_units))
+        self._value_rules = {f: effective_rule(f, feed.value_rules.get(f)) for f in feed.fields}
 
     # ---- header -------------------------------------------------------------------------------------------
     def _check_header(self) -> None:
@@ -425,11 +404,18 @@ class RowRules:
 
         if kind is FieldKind.TEXT:
             typed = value
+            if not STAGING_FIELDS[fld].code:
+                for rows, what in suspicious_text(value):  # a notice: the value is kept
+                    problems.append(
+                        _Problem(fld, ReasonCode.SUSPICIOUS_TEXT, rows & ~flagged, raw, what, False)
+                    )
         elif kind is FieldKind.DATE:
             typed = self._dates(fld, value, col.typed, raw, check, flagged, problems)
         elif kind is FieldKind.FLOAT:
             typed, invalid = parse_numbers(value, col.typed, self._units)
             check(invalid, ReasonCode.INVALID_NUMBER, NUMBER_HINT)
+            for rows, reason, detail in out_of_range(typed, self._value_rules.get(fld)):
+                check(rows, reason, detail)
         else:
             typed, invalid = parse_bools(value, col.typed)
             check(invalid, ReasonCode.INVALID_BOOL)
@@ -465,6 +451,8 @@ class RowRules:
             ReasonCode.INVALID_DATE,
             "formats: " + " | ".join(listed),
         )
+        for rows, reason, detail in out_of_range(dates, self._value_rules.get(fld)):
+            check(rows, reason, detail)  # before the notice below: a date out of range is not staged
         unlisted = parsed.dates.is_valid().to_numpy(zero_copy_only=False) & ~parsed.listed & ~flagged
         if typed is not None:
             unlisted &= ~typed.is_valid().to_numpy(zero_copy_only=False)

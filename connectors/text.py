@@ -63,8 +63,13 @@ _MAGIC = (
 
 # Characters trimmed from both ends of every value, besides ordinary whitespace.
 TRIM_CHARS = " \t\r\n\v\f\u00a0\u3000\u2002\u2003\u2009\u202f\u200b\u200c\u200d\u2060\ufeff"
-# Zero-width characters are invisible and never meaningful in these records: removed anywhere in a value.
-ZERO_WIDTH_RE = "[\u200b\u200c\u200d\u2060\ufeff]"
+#: Invisible characters (Unicode category Cf, "format"): zero-width spaces and joiners (U+200B–U+200D, U+2060,
+#: U+FEFF), direction marks and bidi embeddings, overrides and isolates (U+200E/F, U+202A–U+202E,
+#: U+2066–U+2069), the soft hyphen U+00AD and the rest. Never meaningful in these records, often pasted in from
+#: web pages and chat apps (``\u200e19087571367`` is a valid mobile), and a bidi override makes a value read
+#: backwards: removed anywhere in a value (RE2 syntax, for Arrow kernels). Variation selectors (category Mn)
+#: are kept: they choose the glyph of a rare character in a name.
+INVISIBLE_RE = r"\p{Cf}"
 # C0 controls except tab / LF / CR, DEL, and C1 controls.
 CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 REPLACEMENT_CHAR = "\ufffd"
@@ -197,7 +202,17 @@ def check_text_sample(head: bytes, codec: str) -> None:
 # ----------------------------------------------------------------------------------------------------------
 # value cleaning (vectorised)
 # ----------------------------------------------------------------------------------------------------------
-ZERO_WIDTH_BYTES = tuple(ch.encode("utf-8") for ch in "\u200b\u200c\u200d\u2060\ufeff")
+
+
+def is_invisible(ch: str) -> bool:
+    """Is ``ch`` an invisible format character (category Cf; see :data:`INVISIBLE_RE`)?"""
+    return unicodedata.category(ch) == "Cf"
+
+
+def sanitise_text(value: str) -> str:
+    """THE text-value sanitiser of gridhub, for one value: invisible characters (:data:`INVISIBLE_RE`) removed,
+    whitespace incl. NBSP and the ideographic space trimmed. :func:`clean_text` is the same over a column."""
+    return "".join(ch for ch in value if not is_invisible(ch)).strip(TRIM_CHARS)
 
 
 def _data(arr: pa.Array) -> np.ndarray:
@@ -242,9 +257,11 @@ FULL_WIDTH_BYTES = (b"\xef\xbc", b"\xef\xbd", "\u3000".encode())  # U+FF01–U+F
 
 
 def clean_text(arr: pa.Array) -> pa.Array:
-    """Remove zero-width characters, trim whitespace incl. NBSP and the ideographic space; empty → null."""
-    if any_contains(arr, ZERO_WIDTH_BYTES):
-        arr = pc.replace_substring_regex(arr, ZERO_WIDTH_RE, "")
+    """THE text-value sanitiser over a column (every text cell of every connector goes through it): invisible
+    characters removed (:data:`INVISIBLE_RE`), whitespace incl. NBSP and the ideographic space trimmed, empty →
+    null. Vectorised: only a batch holding non-ASCII text is searched for invisible characters."""
+    if any_non_ascii(arr) and pc.any(pc.match_substring_regex(arr, INVISIBLE_RE)).as_py():
+        arr = pc.replace_substring_regex(arr, INVISIBLE_RE, "")
     arr = pc.utf8_trim(arr, characters=TRIM_CHARS)
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
 
@@ -252,9 +269,7 @@ def clean_text(arr: pa.Array) -> pa.Array:
 def normalise_header(name: object) -> str:
     """Header text as matched against the feed's ``columns``: NFKC (full-width → half-width), trimmed."""
     s = "" if name is None else str(name)
-    s = re.sub(ZERO_WIDTH_RE, "", s)
-    s = unicodedata.normalize("NFKC", s)
-    return s.strip(TRIM_CHARS)
+    return sanitise_text(unicodedata.normalize("NFKC", sanitise_text(s)))
 
 
 def neutralise_formula(value: object) -> object:
@@ -267,7 +282,7 @@ def neutralise_formula(value: object) -> object:
 _CONTROL_RUN = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 _PATH_SEPARATORS = re.compile(r"[/\\]")
 _EDGES = re.compile(r"^[\s.]+|[\s.]+$")
-_INVISIBLE = ("Cf", "Zl", "Zp")  # bidi overrides, zero-width and other format characters, line separators
+_LINE_SEPARATORS = ("Zl", "Zp")
 #: Trailing characters a shortened name keeps: an extension of up to 8 characters and its dot.
 _KEPT_TAIL = 9
 
@@ -278,8 +293,10 @@ def safe_file_name(name: str, limit: int = 200) -> str:
     - Unicode NFC (the same name typed on macOS and Windows reads the same);
     - only the last path component: ``/`` and ``\\`` both separate (``..\\..\\a.csv`` → ``a.csv``), trailing
       separators are ignored (``a/b/`` → ``b``);
-    - every run of control characters (C0, DEL, C1) becomes ``_``; bidi overrides and other invisible format
-      characters become ``_`` each (``名单\u202egnp.csv`` would show as ``名单vsc.png``);
+    - every run of control characters (C0, DEL, C1) becomes ``_``; every invisible format character
+      (:func:`is_invisible`, the set :func:`sanitise_text` removes from values: bidi overrides, direction marks,
+      zero-width characters, the soft hyphen) and line separator becomes ``_`` each, so a name can neither
+      read backwards (``名单\u202egnp.csv`` would show as ``名单vsc.png``) nor hide a character;
     - leading and trailing whitespace (any Unicode space) and dots are dropped (no hidden ``.name``);
     - longer than ``limit`` characters: cut in the middle to exactly ``limit``, keeping the last 9 characters
       (so an extension of up to 8 characters survives: ``人人…人.xlsx``);
@@ -292,7 +309,9 @@ def safe_file_name(name: str, limit: int = 200) -> str:
     text = unicodedata.normalize("NFC", str(name))
     base = next((part for part in reversed(_PATH_SEPARATORS.split(text)) if part), "")
     base = _CONTROL_RUN.sub("_", base)
-    base = "".join("_" if unicodedata.category(ch) in _INVISIBLE else ch for ch in base)
+    base = "".join(
+        "_" if is_invisible(ch) or unicodedata.category(ch) in _LINE_SEPARATORS else ch for ch in base
+    )
     base = _EDGES.sub("", base) or "unnamed"
     if len(base) <= limit:
         return base

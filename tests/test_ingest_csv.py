@@ -122,7 +122,7 @@ def test_row_rules_quarantine_with_reasons_and_accounting(ws):
         "R6,,x,男,2023-01-01,地址,50,是\n"  # missing required name
         "R7,郑\x00一,x,男,2023-01-01,地址,50,是\n"  # NUL in the required name
         "R8,冯二,x,男\n"  # ragged
-        'R9,=HYPERLINK("http://x"),+86 138,-1,2023-01-01,@SUM(A1),50,是\n'  # formula-like: unmapped sex only
+        'R9,=HYPERLINK("http://x"),+86 138,-1,2023-01-01,@SUM(A1),50,是\n'  # formula-like: staged, noted
         "R10,陈三,x,女,2023-01-01,地址,50,是\n"
     )
     land(ws, "rules.csv", body)
@@ -142,6 +142,7 @@ def test_row_rules_quarantine_with_reasons_and_accounting(ws):
         "unmapped_value": 2,
         "invalid_number": 1,
         "invalid_bool": 1,
+        "suspicious_text": 2,  # R9's name and address, kept as given
     }
     q = load_quarantine(ws, "police")
     assert q.columns.tolist() == arrow_schema("quarantine").names

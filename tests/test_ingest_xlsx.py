@@ -66,9 +66,12 @@ def test_xlsx_typed_cells_and_excel_row_numbers(ws):
     assert pd.isna(df.loc["1003", "birth_date"]) and df.loc["1003", "house_area"] == 12.0
     assert load_quarantine(ws, "police").empty
     issues = load_field_issues(ws, "police")
-    assert issues[
-        ["line", "reason_code", "column", "original_value", "source_record_id"]
-    ].values.tolist() == [[7, "invalid_date", "出生日期", "20230230", "1003"]]
+    assert sorted(
+        issues[["line", "reason_code", "column", "original_value", "source_record_id"]].values.tolist()
+    ) == [
+        [7, "invalid_date", "出生日期", "20230230", "1003"],
+        [8, "suspicious_text", "姓名", "=SUM(A1:A2)", "1004"],  # kept, and noted
+    ]
 
 
 def test_missing_sheet_is_a_whole_file_error(ws):

@@ -27,8 +27,11 @@ class ReasonCode(StrEnum):
     INVALID_NUMBER = "invalid_number"
     INVALID_BOOL = "invalid_bool"
     UNMAPPED_VALUE = "unmapped_value"
+    DATE_OUT_OF_RANGE = "date_out_of_range"
+    NUMBER_OUT_OF_RANGE = "number_out_of_range"
     # a notice, never a problem: the value is staged as read
     DATE_FORMAT_NOT_LISTED = "date_format_not_listed"
+    SUSPICIOUS_TEXT = "suspicious_text"
     # codes
     INVALID_ID_NUMBER = "invalid_id_number"
     INVALID_CREDIT_CODE = "invalid_credit_code"
@@ -44,6 +47,7 @@ class ReasonCode(StrEnum):
     MISSING_COLUMNS = "missing_columns"
     DUPLICATE_HEADER = "duplicate_header"
     SHEET_NOT_FOUND = "sheet_not_found"
+    WORKBOOK_TOO_LARGE = "workbook_too_large"
     INVALID_PHONE = "invalid_phone"
     ID_MISMATCH = "id_mismatch"
 
@@ -67,6 +71,18 @@ REASON_TEXT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.INVALID_NUMBER: ("数值无效", "the value is not a number"),
     ReasonCode.INVALID_BOOL: ("是/否取值无效", "the value is not a recognised yes/no"),
     ReasonCode.UNMAPPED_VALUE: ("取值不在代码表中", "the value is not in the feed's value map"),
+    ReasonCode.DATE_OUT_OF_RANGE: (
+        "日期不合理(晚于今天或早于1900年等)",
+        "the date makes no sense for the field (in the future, or before 1900)",
+    ),
+    ReasonCode.NUMBER_OUT_OF_RANGE: (
+        "数值不合理(如面积为零、负数或过大)",
+        "the number makes no sense for the field (e.g. an area that is zero, negative or huge)",
+    ),
+    ReasonCode.SUSPICIOUS_TEXT: (
+        "内容可疑(像公式、网页代码、SQL语句或含表情符号)，已原样保存，请核实",
+        "the text looks like a formula, markup, an SQL statement or holds emoji; stored as given, please check",
+    ),
     ReasonCode.DATE_FORMAT_NOT_LISTED: (
         "日期已读取，但写法不是约定的格式(如应为YYYY-MM-DD)：请按约定格式报送",
         "the date was read, but it is not written in one of the feed's date_formats: please use the agreed form",
@@ -101,6 +117,11 @@ REASON_TEXT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.MISSING_COLUMNS: ("缺少必需的列", "required columns are missing from the header"),
     ReasonCode.DUPLICATE_HEADER: ("表头中有重复的列名", "the header repeats a column name"),
     ReasonCode.SHEET_NOT_FOUND: ("找不到指定的工作表", "the configured sheet is not in the workbook"),
+    ReasonCode.WORKBOOK_TOO_LARGE: (
+        "Excel工作簿超出限制(解压后过大、行列过多或单元格过长)，已拒收：请删除空行空列、拆分后再报送",
+        "the xlsx workbook passes a limit (inflated size, rows, columns, shared strings or cell length) and "
+        "was refused: remove empty rows and columns, or split it, and send it again",
+    ),
     ReasonCode.INVALID_PHONE: ("电话号码无效", "the phone number is neither a mobile nor a landline number"),
     ReasonCode.ID_MISMATCH: (
         "身份证号与出生日期/性别不一致",

@@ -8,6 +8,7 @@ tables of :mod:`warehouse.schema` hold the resolved entities; this module holds 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -27,6 +28,30 @@ class FieldKind(StrEnum):
     BOOL = "bool"
 
 
+#: A :attr:`ValueRule.max` meaning "the day staging runs": a birth date may be today, not tomorrow.
+TODAY = "today"
+#: The earliest date any date field may hold by default: older dates are typos (1090 for 1990) or
+#: placeholders (0001-01-01).
+EARLIEST_DATE = dt.date(1900, 1, 1)
+#: The largest building area (m²) accepted by default: well above any single house, shop or plant in a grid;
+#: a feed with larger premises raises it (``value_rules: {house_area: {max: ...}}``).
+MAX_HOUSE_AREA = 100_000.0
+
+
+@dataclass(frozen=True)
+class ValueRule:
+    """What a typed value must be to make sense (合理性): outside it, staging nulls the value and records a
+    field issue (``date_out_of_range`` / ``number_out_of_range``). Bounds are inclusive except ``above``; a
+    ``None`` bound is not checked. A feed overrides them per field with its ``value_rules`` key."""
+
+    #: smallest allowed value (a date for date fields, a number for number fields)
+    min: float | dt.date | None = None
+    #: largest allowed value; for dates also :data:`TODAY`
+    max: float | dt.date | str | None = None
+    #: numbers only: the value must be greater than this (``0``: positive)
+    above: float | None = None
+
+
 @dataclass(frozen=True)
 class StagingField:
     name: str
@@ -35,18 +60,28 @@ class StagingField:
     #: An identifier written in digits (身份证号, 统一社会信用代码, 电话, record id): every digit counts, so a
     #: spreadsheet number cell holding one must still have all of them (see ``connectors.rules``).
     code: bool = False
+    #: The default sanity rule of the field's values (dates and numbers); see :class:`ValueRule`.
+    rule: ValueRule | None = None
+
+
+_PAST_DATE = ValueRule(min=EARLIEST_DATE, max=TODAY)
 
 
 STAGING_FIELDS: dict[str, StagingField] = {
     f.name: f
     for f in (
         StagingField("source_record_id", FieldKind.TEXT, "The record's id in its source.", code=True),
-        StagingField("record_date", FieldKind.DATE, "When the source last updated the record (for recency)."),
+        StagingField(
+            "record_date",
+            FieldKind.DATE,
+            "When the source last updated the record (for recency).",
+            rule=_PAST_DATE,
+        ),
         # person
         StagingField("name", FieldKind.TEXT, "姓名"),
         StagingField("id_number", FieldKind.TEXT, "身份证号 as given (normalised later).", code=True),
         StagingField("sex", FieldKind.TEXT, "性别, after the feed's value map (M/F/U)."),
-        StagingField("birth_date", FieldKind.DATE, "出生日期"),
+        StagingField("birth_date", FieldKind.DATE, "出生日期", rule=_PAST_DATE),
         StagingField("ethnicity", FieldKind.TEXT, "民族"),
         StagingField("phone", FieldKind.TEXT, "联系电话", code=True),
         StagingField("population_type", FieldKind.TEXT, "人口类型: 户籍/流动/境外"),
@@ -60,7 +95,9 @@ STAGING_FIELDS: dict[str, StagingField] = {
         StagingField("assistance_type", FieldKind.TEXT, "救助类型 (民政): the assistance a person receives."),
         # house
         StagingField("house_use", FieldKind.TEXT, "房屋用途"),
-        StagingField("house_area", FieldKind.FLOAT, "建筑面积 m²"),
+        StagingField(
+            "house_area", FieldKind.FLOAT, "建筑面积 m²", rule=ValueRule(above=0.0, max=MAX_HOUSE_AREA)
+        ),
         StagingField("rented", FieldKind.BOOL, "是否出租"),
         StagingField(
             "house_code", FieldKind.TEXT, "房屋编号: the department's own code for the house.", code=True
@@ -84,7 +121,7 @@ STAGING_FIELDS: dict[str, StagingField] = {
         ),
         StagingField("industry", FieldKind.TEXT, "行业"),
         StagingField("org_status", FieldKind.TEXT, "登记状态"),
-        StagingField("established", FieldKind.DATE, "成立日期"),
+        StagingField("established", FieldKind.DATE, "成立日期", rule=_PAST_DATE),
         # facility
         StagingField("facility_type", FieldKind.TEXT, "设施类型"),
         StagingField("facility_name", FieldKind.TEXT, "设施名称"),
