@@ -95,11 +95,22 @@ class XlsxLimits(_Strict):
         ge=1 << 20,
         description="Largest inflated size of the sheet or the shared-strings part (bytes; 1 GiB).",
     )
+    max_inflate_ratio: int = Field(
+        200,
+        ge=10,
+        description="Largest ratio of a part's inflated to its compressed size, for parts inflating past "
+        "16 MiB (real sheets compress 5–50 times; a zip bomb 1000 times, as in Apache POI's check).",
+    )
     max_other_part_bytes: int = Field(
-        64 << 20,
+        32 << 20,
         ge=1 << 20,
         description="Largest inflated size of any other part of the workbook (styles, workbook.xml …; "
         "these are parsed whole).",
+    )
+    max_other_part_elements: int = Field(
+        500_000,
+        ge=1_000,
+        description="Most XML elements in any of those other parts (a styles part of a million formats).",
     )
     max_rows: int = Field(1_048_576, ge=1, description="Largest row number in the sheet (Excel's limit).")
     max_columns: int = Field(16_384, ge=1, description="Largest column in the sheet (Excel's limit, XFD).")

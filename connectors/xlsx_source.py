@@ -1,5 +1,11 @@
 """Excel (xlsx) feeds: streamed with openpyxl's read-only mode, one sheet, typed cells kept typed.
 
+Before openpyxl reads anything, the workbook and the sheet are streamed once and checked against the
+feed's ``source.limits`` (:mod:`connectors.xlsx_limits`): a zip bomb, two million rows or a cell of a billion
+spaces are refused (``workbook_too_large``) with memory bounded, and the batches are sized by the widest and
+longest row the check saw. The sheet's declared dimensions are not trusted (openpyxl would pad every row to a
+forged width, or stop early at a wrong one).
+
 The "line" of a row is its row number in the sheet (what the clerk sees in Excel). Cells keep their types:
 a date cell stages as that date whatever the feed's ``date_formats`` say; a number cell in a text field
 reads as the number without ``.0``. An ID number, credit code, phone or record id in a number cell of more
@@ -27,6 +33,7 @@ from connectors.errors import FileRejected
 from connectors.feeds import Feed, FileSource
 from connectors.rules import Reject, RowRules
 from connectors.staging import StagingWriter, StoredFile
+from connectors.xlsx_limits import SheetShape, check_sheet, check_workbook
 from warehouse.reasons import REASON_TEXT, ReasonCode
 from warehouse.schema import STAGING_FIELDS, FieldKind
 
@@ -39,8 +46,22 @@ _OPEN_ERRORS = (
     ParseError,
     EOFError,
     zlib.error,
+    TypeError,  # openpyxl's descriptors on a malformed part (a fill that is not a fill)
 )
 _READ_ERRORS = (zipfile.BadZipFile, OSError, ParseError, EOFError, zlib.error)
+#: What one batch may hold, whatever the batch_rows: cells (a row tuple of 16,384 columns is 128 KiB of
+#: pointers) and characters (8 cells of 32,767 characters are 256 KiB of text, copied again into Arrow).
+BATCH_CELLS = 4_000_000
+BATCH_CHARS = 32_000_000
+#: Characters of a ragged row's original text kept (the rest is beyond any header anyway).
+RAGGED_TEXT_CHARS = 8192
+
+
+def batch_rows(shape: SheetShape, default: int) -> int:
+    """Rows per batch for a sheet of ``shape``: ``default``, fewer when its rows are wide or long."""
+    by_cells = BATCH_CELLS // max(1, shape.max_row_cells)
+    by_chars = BATCH_CHARS // max(1, shape.max_row_chars)
+    return max(1, min(default, by_cells, by_chars))
 
 
 def _blank(v: object) -> bool:
@@ -91,17 +112,18 @@ def _ragged(line: int, values: tuple, width: int) -> Reject:
         line,
         ReasonCode.RAGGED_ROW,
         f"{zh} / {en} (values beyond the {width} header columns)",
-        "\t".join("" if v is None else cell_text(v) or "" for v in values),
+        "\t".join("" if v is None else cell_text(v) or "" for v in values)[:RAGGED_TEXT_CHARS],
     )
 
 
 class _SheetBatches:
     """The rows after the header, collected into batches of typed cells and sent through the rules."""
 
-    def __init__(self, rules: RowRules, width: int, out: StagingWriter) -> None:
+    def __init__(self, rules: RowRules, width: int, out: StagingWriter, rows: int) -> None:
         self.rules = rules
         self.width = width
         self.out = out
+        self.batch_rows = rows
         self.fields = list(rules.source_indices.items())
         self.kinds = {f: STAGING_FIELDS[f].kind for f, _ in self.fields}
         self.codes = {f: STAGING_FIELDS[f].code for f, _ in self.fields}
@@ -119,8 +141,8 @@ class _SheetBatches:
                 self.rejects.append(_ragged(line, values, width))
             else:
                 self.starts.append(line)
-                self.rows.append(values)
-            if len(self.rows) + len(self.rejects) >= self.out.batch_rows:
+                self.rows.append(values[:width])
+            if len(self.rows) + len(self.rejects) >= self.batch_rows:
                 self._flush()
         if self.rows or self.rejects:
             self._flush()
@@ -148,14 +170,22 @@ class XlsxReader:
     """Stages one sheet of a stored xlsx workbook (``FileSource.sheet``, header at ``header_row`` or below)."""
 
     def stage(self, feed: Feed, source: FileSource, stored: StoredFile, out: StagingWriter) -> None:
+        shared = check_workbook(stored.path, source.limits)  # before openpyxl parses any of it
         wb, sheet = _open_sheet(stored.path, source.sheet)
         try:
+            part = getattr(sheet, "_worksheet_path", None)  # openpyxl's read-only sheets know their part
+            if not isinstance(part, str):
+                raise FileRejected(ReasonCode.UNREADABLE_FILE, f"{sheet.title!r} is not a worksheet")
+            shape = check_sheet(stored.path, part, source.limits, shared)
+            sheet.reset_dimensions()  # the declared size is not trusted: no padding, no cut-off rows
             rows = sheet.iter_rows(values_only=True)
             header, header_line = _find_header(rows, source.header_row)
             names = [cell_text(h) or "" for h in header]
             rules = RowRules(feed, names, raw_sha256=stored.sha256, file_name=stored.file_name)
             out.describe(encoding="xlsx", warnings=rules.warnings)
-            _SheetBatches(rules, len(header), out).read(rows, header_line + 1)
+            _SheetBatches(rules, len(header), out, batch_rows(shape, out.batch_rows)).read(
+                rows, header_line + 1
+            )
         except _READ_ERRORS as e:
             raise FileRejected(
                 ReasonCode.UNREADABLE_FILE, f"the sheet cannot be read: {type(e).__name__}"
