@@ -242,8 +242,9 @@ def _privacy() -> list[str]:
         "|---|---|---|",
         "| resident ID (`pii=resident_id`) | masked `440***********123X` + `<col>_key` | full + `<col>_key` |",
         "| phone (`pii=phone`) | masked `138****5678` + `<col>_key` | full + `<col>_key` |",
-        "| other text columns | ID-like and mobile-like numbers in the text masked | as is |",
-        "| restricted-only columns (`restricted_only`, personal free text) | null | as is |",
+        "| other text columns | ID-like and mobile-like numbers in the text masked, in any written form | as is |",
+        "| restricted-only columns (`restricted_only`: personal free text, and the original texts of "
+        "`quarantine` and `field_issue`) | null | as is |",
         "| code columns (`*_code`, `*_codes`, columns with a `pattern`) | as is | as is |",
         "",
         "- `<col>_key` = HMAC-SHA256 (hex) of the normalised value (NFKC; IDs upper-case; phones digits only, "
@@ -251,13 +252,21 @@ def _privacy() -> list[str]:
         "`warehouse.privacy.hmac_key_env` (default `GRIDHUB_HMAC_KEY`). Equal numbers give equal keys in every "
         "table, layer and snapshot as long as the key stays the same; without the key a hash cannot be "
         "reversed by enumerating ID numbers. An empty key is refused.",
-        "- Scrubbing masks, in every text column of `shared`, each *token* (a run of ASCII or full-width letters "
-        "and digits) that is 18 characters of ID shape, 15 digits (legacy ID) or an 11-digit mobile (optionally "
-        "`+86`), keeping the first 3 and last 4 characters. Digit runs glued to Latin letters (entity ids such as "
-        "`P0123456789ab`, SHA-256 hashes) are codes and left alone. Scrubbing can make two different record ids "
-        "look alike in `shared`; exact lineage per record is a `restricted` use.",
+        "- Scrubbing masks, in every text column of `shared`, each number that is 18 characters of ID shape, 15 "
+        "digits in one run (legacy ID) or an 11-digit mobile (optionally `+86`), however it is written: in one "
+        "run or in groups separated by spaces, dashes, dots or slashes (`131 0927 8394`, `131-0927-8394`, "
+        "`4403 0519 9001 0112 34`), in ASCII or full-width digits (`１３１０９２７８３９４`); the first 3 and last "
+        "4 digits are kept, separators too (`131 **** 8394`). Digit runs glued to Latin letters (entity ids such "
+        "as `P0123456789ab`, SHA-256 hashes) are codes and left alone. Scrubbing can make two different record "
+        "ids look alike in `shared`; exact lineage per record is a `restricted` use.",
+        "- The shared layer holds no free text copied from the input unless it is masked: what a department "
+        "typed into a rejected row or value (`quarantine.original_text`, `field_issue.original_value`) may be a "
+        "mistyped number in any form, and is published in `restricted` only. `shared` keeps the reason, the "
+        "line, the column and the message, enough to count and route problems; the text is a granted read.",
         "- `tests/test_warehouse_privacy.py` scans every file of `shared` (every Parquet cell and the manifest) for 18-digit "
         "ID numbers with a valid check digit and birth date, 15-digit legacy numbers and mobiles, and finds none; "
+        "`tests/test_shared_layer_scan.py` ingests files holding numbers written with spaces, dashes and "
+        "full-width digits, runs the pipeline and finds none of them, in any form, in `shared`; "
         "joins on `id_number_key` give the same row counts as joins on the raw numbers.",
         "- Examples of unexpected values in validation messages and Data Docs are scrubbed the same way.",
         "",

@@ -11,12 +11,20 @@ workspace): equal numbers give equal keys, so ``shared`` readers can still join 
 across tables and snapshots, but cannot reverse the key without the secret. Keep the key the same across
 runs, or keys will not join across snapshots.
 
-Every other text column of ``shared`` is *scrubbed*: a run of digits that looks like an ID number (15 or 18
-characters) or a mobile number (11 digits, optionally ``+86``) is replaced by its masked form. That covers
-free text (``quarantine.original_text``, ``address_review.address_text``...) and ids that departments made
-from ID numbers (``source_xref.source_record_id``). A *token* is a maximal run of ASCII/full-width letters and
-digits: a digit run glued to Latin letters (``P13812345678a``, a SHA-256) is part of a code, not a number, and
-is left alone, which keeps entity ids and file hashes intact.
+Every other text column of ``shared`` is *scrubbed*: a number that looks like an ID number (15 or 18
+characters) or a mobile number (11 digits, optionally ``+86``) is replaced by its masked form, however it is
+written: in one run or in groups separated by spaces, dashes, dots or slashes (``131 0927 8394``,
+``4403 0519 9001 0112 34``), in ASCII or full-width digits. That covers free text (``address_review.address_text``,
+messages...) and ids that departments made from ID numbers (``source_xref.source_record_id``). A digit run
+glued to Latin letters (``P13812345678a``, a SHA-256) is part of a code, not a number, and is left alone,
+which keeps entity ids and file hashes intact.
+
+The original texts of quarantined rows and field issues (``quarantine.original_text``,
+``field_issue.original_value``) are whatever the department typed, in any form: they are ``restricted_only``
+(below), never scrubbed copies.
+
+Columns declared ``derived_text`` (the pinyin of a name) are scrubbed without the token rule: a number
+glued to letters there (``linwu13109278394``, the pinyin of ``林五 13109278394``) is still a number.
 
 Columns declared ``restricted_only`` (personal free text kept for granted readers, such as the address a
 department gave for one of its records in ``address_binding``) are *withheld* from ``shared``: same column,
@@ -37,6 +45,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+import unicodedata
 from hashlib import sha256
 
 import numpy as np
@@ -154,44 +163,97 @@ def keyed_hash(values: pa.Array | pa.ChunkedArray, kind: PIIKind | str, key: byt
 # --------------------------------------------------------------------------------------------------------------
 _DIGIT = "0-9\uff10-\uff19"  # ASCII and full-width digits
 _TOKEN = "0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a"  # characters that make up one code token
-_ID18 = f"[{_DIGIT}]{{17}}[{_DIGIT}Xx\uff38\uff58]"
+_CHECK_X = "Xx\uff38\uff58"
+#: What people write between the digit groups of one number: spaces (incl. NBSP, thin and ideographic),
+#: hyphens and dashes (ASCII, Unicode, full-width), dots, middle dots, slashes and underscores.
+_SEPARATOR = "[ \u00a0\u2002\u2003\u2009\u202f\u3000\\-\u2010-\u2015\u2212\uff0d.\uff0e\u00b7\u30fb/_]"
+_ID18 = f"[{_DIGIT}]{{17}}[{_DIGIT}{_CHECK_X}]"
 _ID15 = f"[{_DIGIT}]{{15}}"
-_MOBILE = f"(?:(?:[+\uff0b]?(?:86|\uff18\uff16)[-\\s]?)?[1\uff11][3-9\uff13-\uff19][{_DIGIT}]{{9}})"
-IDENTIFIER_RUN = re.compile(f"(?<![{_TOKEN}])(?:{_ID18}|{_ID15}|{_MOBILE})(?![{_TOKEN}])")
-#: RE2 (no look-behind) pre-filter: an identifier starts at a token boundary with 11 digits in a row (after an
-#: optional '+'); values without one skip Python. Entity ids like ``P000000123456`` are not candidates.
-_CANDIDATE = f"(?:^|[^{_TOKEN}+\uff0b])[+\uff0b]?[{_DIGIT}]{{11}}"
+#: A run of digit groups with at most one separator between two of them, an optional leading ``+`` and
+#: a check character glued to its end, not glued to a letter or digit on either side.
+IDENTIFIER_RUN = re.compile(
+    f"(?<![{_TOKEN}])[+\uff0b]?[{_DIGIT}](?:{_SEPARATOR}?[{_DIGIT}])*[{_CHECK_X}]?(?![{_TOKEN}])"
+)
+#: The same run anywhere, glued to letters or not: for ``derived_text`` columns (the pinyin of a name).
+GLUED_RUN = re.compile(f"[+\\uff0b]?[{_DIGIT}](?:{_SEPARATOR}?[{_DIGIT}])*[{_CHECK_X}]?")
+_GROUP = re.compile(f"[{_DIGIT}]+[{_CHECK_X}]?")
+#: The digits of one identifier once separators are gone: an ID number (18, or 15 legacy), a mobile (with its
+#: country code 86 or not).
+_IDENTIFIER = re.compile(r"\d{17}[\dX]|\d{15}|(?:86)?1[3-9]\d{9}")
+#: RE2 (no look-behind) pre-filter: an identifier starts at a token boundary with 11 digits in a row, a
+#: separator allowed between two (after an optional '+'); values without one skip Python. Entity ids like
+#: ``P000000123456`` are not candidates.
+_CANDIDATE = f"(?:^|[^{_TOKEN}+\uff0b])[+\uff0b]?[{_DIGIT}](?:{_SEPARATOR}?[{_DIGIT}]){{10}}"
+_GLUED_CANDIDATE = f"[{_DIGIT}](?:{_SEPARATOR}?[{_DIGIT}]){{10}}"
 #: Values that are one identifier and nothing else (a record id that is an ID number) are masked in Arrow.
 _WHOLE = f"^(?:{_ID18}|{_ID15}|[1\uff11][3-9\uff13-\uff19][{_DIGIT}]{{9}})$"
 
 
-def _mask_match(m: re.Match) -> str:
+def _star(chars: list[str], start: int, end: int) -> None:
+    """Mask ``chars[start:end]`` in place: its first 3 characters (a leading ``+`` counts) and last 4 digits
+    kept, the digits between starred, separators kept."""
+    at = [i for i in range(start, end) if chars[i].isdigit() or chars[i] in _CHECK_X + "+\uff0b"]
+    for i in at[KEEP_HEAD : len(at) - KEEP_TAIL]:
+        chars[i] = MASK
+
+
+def _identifier(digits: str, groups: int) -> bool:
+    """Are ``digits`` (NFKC, separators gone) an identifier? A 15-digit legacy ID counts only when written in
+    one run (across groups, 15 digits are as likely a date and a number side by side)."""
+    return bool(_IDENTIFIER.fullmatch(digits)) and (groups == 1 or len(digits) != 15)
+
+
+def _mask_run(m: re.Match) -> str:
+    """Mask every identifier in one run of digit groups: for each group in turn, the longest stretch of whole
+    groups starting there whose digits (NFKC) are an identifier."""
     s = m.group(0)
-    return s[:KEEP_HEAD] + MASK * (len(s) - KEEP_HEAD - KEEP_TAIL) + s[-KEEP_TAIL:]
+    groups = [
+        (g.start(), g.end(), unicodedata.normalize("NFKC", g.group(0)).upper()) for g in _GROUP.finditer(s)
+    ]
+    chars = list(s)
+    i = 0
+    while i < len(groups):
+        best, digits = None, ""
+        for j in range(i, len(groups)):
+            digits += groups[j][2]
+            if len(digits) > 18 or "X" in digits[:-1]:
+                break
+            if _identifier(digits, j - i + 1):
+                best = j
+        if best is None:
+            i += 1
+            continue
+        start = 0 if i == 0 else groups[i][0]  # a leading '+' belongs to the first group's number
+        _star(chars, start, groups[best][1])
+        i = best + 1
+    return "".join(chars)
 
 
-def scrub_text(text: str) -> str:
-    """Mask every ID-number-like or mobile-like token in one string (see the module doc for what a token is)."""
-    return IDENTIFIER_RUN.sub(_mask_match, text)
+def scrub_text(text: str, *, glued: bool = False) -> str:
+    """Mask every ID number and mobile in one string, however it is written: contiguous, in groups separated
+    by spaces, dashes, dots or slashes (``131 0927 8394``, ``131-0927-8394``, ``4403 0519 9001 0112 34``), in
+    full-width digits (``１３１０９２７８３９４``), with ``+86`` or not (see the module doc for tokens).
+    ``glued``: numbers glued to letters too (text derived from a name, never a code)."""
+    return (GLUED_RUN if glued else IDENTIFIER_RUN).sub(_mask_run, text)
 
 
-def scrub_values(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+def scrub_values(values: pa.Array | pa.ChunkedArray, *, glued: bool = False) -> pa.Array:
     """:func:`scrub_text` over a string (or list-of-string) column; only candidate values reach Python."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks else pa.array([], values.type)
     if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
-        inner = scrub_values(values.values)
+        inner = scrub_values(values.values, glued=glued)
         cls = pa.ListArray if pa.types.is_list(values.type) else pa.LargeListArray
         return cls.from_arrays(values.offsets, inner, type=values.type, mask=values.is_null())
     arr = _string_array(values)
     whole = pc.fill_null(pc.match_substring_regex(arr, _WHOLE), False)
     if pc.any(whole).as_py():
         arr = pc.if_else(whole, mask_values(arr), arr)
-    candidate = pc.fill_null(pc.match_substring_regex(arr, _CANDIDATE), False)
+    candidate = pc.fill_null(pc.match_substring_regex(arr, _GLUED_CANDIDATE if glued else _CANDIDATE), False)
     idx = np.flatnonzero(candidate.to_numpy(zero_copy_only=False))
     if len(idx) == 0:
         return arr
-    fixed = pa.array([scrub_text(v) for v in pc.take(arr, idx).to_pylist()], pa.string())
+    fixed = pa.array([scrub_text(v, glued=glued) for v in pc.take(arr, idx).to_pylist()], pa.string())
     positions = np.full(len(arr), -1, dtype=np.int64)
     positions[idx] = np.arange(len(idx))
     replacement = pc.take(fixed, pa.array(np.where(positions < 0, 0, positions)))
@@ -262,7 +324,7 @@ def to_layer(
         elif layer is Layer.SHARED and col.restricted_only:
             arrays.append(pa.nulls(data.num_rows, col.type))
         elif layer is Layer.SHARED and _is_text(col.type) and not is_code_column(t, col.name):
-            arrays.append(scrub_values(values))
+            arrays.append(scrub_values(values, glued=col.derived_text))
         else:
             arrays.append(values)
     return pa.Table.from_arrays(

@@ -139,7 +139,12 @@ PERSON = Table(
             pattern=RESIDENT_ID_PATTERN,
         ),
         _c("name", S, "Name, simplified Chinese, half-width.", nullable=False),
-        _c("name_pinyin", S, "Tone-less pinyin of the name, a fuzzy key for homophones."),
+        _c(
+            "name_pinyin",
+            S,
+            "Tone-less pinyin of the name, a fuzzy key for homophones.",
+            derived_text=True,
+        ),
         _c("sex", S, "M / F / U.", values=SEX),
         _c("birth_date", D, "Date of birth."),
         _c("ethnicity", S, "民族."),
@@ -338,7 +343,13 @@ QUARANTINE = Table(
         _c("column", S, "Source column, where one is to blame."),
         _c("reason_code", S, "Reason code (see warehouse.reasons.ReasonCode).", nullable=False),
         _c("message", S, "What is wrong, in words."),
-        _c("original_text", S, "The original row or value, as text."),
+        _c(
+            "original_text",
+            S,
+            "The original row or value, as text: whatever the department typed (numbers in any form), so "
+            "restricted layer only: null in shared.",
+            restricted_only=True,
+        ),
     ),
 )
 
@@ -418,7 +429,13 @@ FIELD_ISSUE = Table(
         _c("source_record_id", S, "Record id.", nullable=False),
         _c("field", S, "Canonical staging field.", nullable=False),
         _c("reason_code", S, "Reason code (see warehouse.reasons.ReasonCode).", nullable=False),
-        _c("original_value", S, "The value as staged (scrubbed of ID numbers and phones in shared)."),
+        _c(
+            "original_value",
+            S,
+            "The value as the department gave it: restricted layer only, null in shared (it may be a "
+            "mistyped ID number or phone in any form).",
+            restricted_only=True,
+        ),
     ),
 )
 

@@ -46,6 +46,10 @@ class Column:
     #: Published in the restricted layer only: every value is null in shared (personal free text, such as
     #: the address a department gave for one of its records).
     restricted_only: bool = False
+    #: Text derived from what a department typed, in which a number glued to letters is still a number (the
+    #: pinyin of a name: ``linwu13109278394``): scrubbed in shared without the token rule of
+    #: :mod:`warehouse.privacy`.
+    derived_text: bool = False
     pattern: str | None = None  # regex the non-null values must match
     values: tuple[str, ...] | None = None  # allowed value set
     references: str | None = None  # "table.column" this column points to
