@@ -8,12 +8,15 @@ corpus is generated rather than committed: binary files, NUL bytes and 1 MB fiel
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import io
 import random
+import zipfile
 from dataclasses import dataclass, field
 
 import openpyxl
+import xlsx_bombs as bombs
 
 HEADER = "编号,姓名,身份证号,性别,出生日期,居住地址,面积,出租"
 
@@ -62,6 +65,213 @@ def _xlsx(rows: list[list]) -> bytes:
 
 def _gb(text: str) -> bytes:
     return text.encode("gb18030")
+
+
+def _many_parts(parts: int = 10_001) -> bytes:
+    """A workbook zip padded with more tiny parts than any workbook has."""
+    buf = io.BytesIO(_xlsx([HEADER.split(","), ["P1", "张三"]]))
+    with zipfile.ZipFile(buf, "a") as zf:
+        for i in range(parts):
+            zf.writestr(f"customXml/item{i}.xml", b"<a/>")
+    return buf.getvalue()
+
+
+def _long_inline_cell(chars: int = 40_000) -> bytes:
+    row = bombs.good_row(2).replace("<t>南山区</t>", "<t>" + "长" * chars + "</t>")
+    return bombs.as_bytes(lambda p: bombs.workbook(p, bombs.sheet([row])))
+
+
+def hostile_cases() -> list[Case]:
+    """Issue 14: bounded xlsx, values that make sense, invisible characters, suspicious text, numbers in
+    any written form (see tests/test_xlsx_limits.py, tests/test_value_sanity.py, tests/test_shared_layer_scan.py)."""
+    header_xlsx = HEADER.split(",")
+    future = (dt.date.today() + dt.timedelta(days=400)).isoformat()
+    too_large = {"workbook_too_large"}
+    return [
+        # ---- xlsx bombs: refused while streaming ------------------------------------------------------------
+        Case(
+            "bomb_whitespace.xlsx",
+            bombs.as_bytes(bombs.whitespace_bomb, inflated=40_000_000),
+            error=too_large,
+        ),
+        Case("bomb_far_row.xlsx", bombs.as_bytes(bombs.far_row_bomb), error=too_large),
+        Case("bomb_wide_row.xlsx", bombs.as_bytes(bombs.wide_row_bomb), error=too_large),
+        Case("bomb_styles.xlsx", bombs.as_bytes(bombs.styles_bomb), error=too_large),
+        Case("bomb_many_parts.xlsx", _many_parts(), error=too_large),
+        Case("long_inline_cell.xlsx", _long_inline_cell(), error=too_large),
+        Case(
+            "long_shared_string.xlsx",
+            bombs.as_bytes(
+                lambda p: bombs.workbook(
+                    p,
+                    bombs.sheet(['<row r="2"><c r="A2" t="s"><v>0</v></c></row>']),
+                    shared=bombs.shared_strings(["长" * 40_000], 1),
+                )
+            ),
+            error=too_large,
+        ),
+        Case(  # openpyxl cuts the cell to Excel's 32,767 characters: read, too long for a name
+            "cell_at_excel_limit.xlsx",
+            _xlsx([header_xlsx, ["L1", "长" * 40_000]]),
+            reasons={"field_too_long"},
+            staged=0,
+        ),
+        Case("dimension_too_small.xlsx", bombs.as_bytes(bombs.forged_dimension, rows=5), staged=5),
+        Case(
+            "dimension_huge.xlsx",
+            bombs.as_bytes(bombs.forged_dimension, rows=5, dimension="A1:XFD1048576"),
+            staged=5,
+        ),
+        # ---- values that make no sense: nulled, noted -------------------------------------------------------
+        Case(
+            "future_birth_dates.csv",
+            _gb(
+                HEADER
+                + "\n"
+                + row("T1", birth="2099-12-31")
+                + "\n"
+                + row("T2", birth=future)
+                + "\n"
+                + good_rows(1)
+            ),
+            issues={"date_out_of_range"},
+            staged=3,
+        ),
+        Case(
+            "ancient_birth_dates.csv",
+            _gb(HEADER + "\n" + row("A1", birth="1899-12-31") + "\n" + row("A2", birth="0001-01-01") + "\n"),
+            issues={"date_out_of_range"},
+            staged=2,
+        ),
+        Case(
+            "areas_out_of_range.csv",
+            _gb(
+                HEADER
+                + "\n"
+                + "".join(row(f"S{i}", area=a) + "\n" for i, a in enumerate(["-89.5", "0", "1e9"]))
+            ),
+            issues={"number_out_of_range"},
+            staged=3,
+        ),
+        Case(
+            "area_with_unit_too_large.csv",
+            _gb(HEADER + "\n" + row("S9", area='"1,000,000㎡"') + "\n"),
+            issues={"number_out_of_range"},
+            staged=1,
+        ),
+        Case(
+            "decimal_comma_areas.csv",
+            _gb(HEADER + "\n" + row("C1", area='"89,5"') + "\n" + row("C2", area="８９，５") + "\n"),
+            issues={"invalid_number"},  # never 895
+            staged=2,
+        ),
+        Case(
+            "future_date_cells.xlsx",
+            _xlsx([header_xlsx, ["X1", "张三", "x", "男", dt.datetime(2099, 1, 1), "南山区", 50, "是"]]),
+            issues={"date_out_of_range"},
+            staged=1,
+        ),
+        Case(
+            "huge_area_number_cell.xlsx",
+            _xlsx([header_xlsx, ["X2", "张三", "x", "男", "1990-01-01", "南山区", 1e12, "是"]]),
+            issues={"number_out_of_range"},
+            staged=1,
+        ),
+        # ---- invisible characters: removed from every value ---------------------------------------------------
+        Case(
+            "invisible_characters.csv",
+            _gb(
+                HEADER
+                + "\n"
+                + row("I1", name="张\u00ad三", idn="\u200e440305199001011234", area="5\u200f0")
+                + "\n"
+            ),
+            staged=1,
+        ),
+        Case(
+            "invisible_in_header.csv",
+            (
+                "\u200e"
+                + HEADER.replace("姓名", "姓\u00ad名").replace("出租", "\u2066出租\u2069")
+                + "\n"
+                + good_rows(2)
+            ).encode(),
+            staged=2,
+        ),
+        Case(
+            "bidi_override_name.csv", _gb(HEADER + "\n" + row("B1", name="\u202e三张\u202c") + "\n"), staged=1
+        ),
+        Case(
+            "bidi_in_xlsx_cells.xlsx",
+            _xlsx(
+                [
+                    header_xlsx,
+                    ["\u200eX3", "\u2067李四\u2069", "x", "女", "1990-01-01", "南\u200b山区", 50, "否"],
+                ]
+            ),
+            staged=1,
+        ),
+        # ---- suspicious text: staged as given, noted ----------------------------------------------------------
+        Case(
+            "sql_names.csv",
+            _gb(
+                HEADER
+                + "\n"
+                + row("Q1", name='"Robert\'); DROP TABLE person;--"')
+                + "\n"
+                + row("Q2", name="' OR '1'='1")
+                + "\n"
+            ),
+            issues={"suspicious_text"},
+            staged=2,
+        ),
+        Case(
+            "markup_names.csv",
+            _gb(
+                HEADER
+                + "\n"
+                + row("M1", name="<script>alert(1)</script>")
+                + "\n"
+                + row("M2", address="<img src=x onerror=alert(1)>")
+                + "\n"
+            ),
+            issues={"suspicious_text"},
+            staged=2,
+        ),
+        Case(
+            "sql_comment_address.csv",
+            (
+                HEADER + "\n" + row("Q3", address="南山区'; --") + "\n" + row("E2", address="🇨🇳南山区") + "\n"
+            ).encode(),
+            issues={"suspicious_text"},
+            staged=2,
+        ),
+        Case(
+            "script_in_xlsx_name.xlsx",
+            _xlsx(
+                [header_xlsx, ["X4", "<svg onload=alert(1)>", "x", "男", "1990-01-01", "南山区", 50, "是"]]
+            ),
+            issues={"suspicious_text"},
+            staged=1,
+        ),
+        # ---- numbers in any written form, in rows that are quarantined ----------------------------------------
+        Case(
+            "spaced_numbers_in_rejected_rows.csv",
+            _gb(
+                HEADER
+                + "\n"
+                + row("N1", name="", idn="4403 0519 9001 0112 34")
+                + "\n"
+                + row("", idn="１３１０９２７８３９４")
+                + "\n"
+                + row("N3", birth="131-0927-8394")
+                + "\n"
+            ),
+            reasons={"missing_required", "missing_record_id"},
+            issues={"invalid_date"},
+            staged=1,
+        ),
+    ]
 
 
 def corpus() -> list[Case]:
@@ -281,4 +491,5 @@ def corpus() -> list[Case]:
         Case("line\nbreak\rname.csv", _gb(HEADER + "\n" + good_rows(2)), staged=2),
         Case("长" * 80 + ".csv", _gb(HEADER + "\n" + good_rows(2)), staged=2),
     ]
+    cases += hostile_cases()
     return cases
