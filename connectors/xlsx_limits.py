@@ -99,6 +99,14 @@ class _Scan:
         self.parser.CharacterDataHandler = self.chars
         self.parser.StartElementHandler = self.start
         self.parser.EndElementHandler = self.end
+        self.parser.StartDoctypeDeclHandler = self.doctype
+
+    def doctype(self, *args: object) -> None:
+        """Office Open XML parts never declare a DTD (ECMA-376 Part 2): one is an entity-expansion attempt."""
+        raise FileRejected(
+            ReasonCode.UNREADABLE_FILE,
+            f"{self.info.filename} declares a DTD, which no workbook part does / 工作簿部件中不应有DTD声明",
+        )
 
     # handlers, overridden by the sheet and the shared strings
     def start(self, name: str, attrs: dict[str, str]) -> None:

@@ -155,3 +155,16 @@ def test_a_refused_workbook_is_a_whole_file_error_in_process(tmp_path):
     with pytest.raises(FeedFileError) as err:
         ingest_feed(ws, "police")
     assert err.value.problems[0].code == "workbook_too_large"
+
+
+def test_a_part_declaring_entities_is_refused(tmp_path):
+    """Office Open XML parts never declare a DTD: an entity-expansion attempt is refused before openpyxl."""
+    ws = make_workspace(tmp_path / "ws", XLSX_FEED)
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE sst [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>&b;</t></si></sst>'
+    )
+    bombs.workbook(ws.landing_dir("police") / "a.xlsx", bombs.sheet([bombs.good_row(2)]), shared=[laughs])
+    with pytest.raises(FeedFileError) as err:
+        ingest_feed(ws, "police")
+    assert err.value.problems[0].code == "unreadable_file" and "DTD" in str(err.value)
