@@ -39,7 +39,8 @@ not lost for a typo in an optional birth date.
 
 Every value is cleaned first (:func:`connectors.text.clean_text`, the one text sanitiser): invisible
 characters (zero-width, direction marks, bidi overrides, the soft hyphen: Unicode category Cf) removed, whitespace incl. NBSP and the ideographic space
-trimmed, empty → null. Values starting with ``=``, ``+``, ``-`` or ``@`` are data and stay as they are.
+trimmed, empty → null. Values starting with ``=``, ``+``, ``-`` or ``@`` are data and stay as they are (a
+formula-like one is noted as ``suspicious_text``). Dates and numbers are then held to their field's value rule.
 Identity numbers and credit codes are kept as text: ``matching/`` checks them with their check digits. A code
 typed into a number cell of a spreadsheet reads as its exact integer text (``13800138000``, no ``.0``) while it
 has at most 15 digits; from 16 digits on Excel has already replaced the digits after the 15th by zeros
