@@ -25,10 +25,10 @@ representative's ID number (法定代表人证件号码). Once persons and organ
    the number of independent kinds it has (place, employment, ID; ``building`` and ``address`` are one
    place). The one candidate with the most support is linked (``name_and_<evidence>``); several with equal
    support are ``ambiguous_name``; candidates without any evidence are ``no_supporting_evidence``.
-3. **By a homophone, with evidence.** When no person has the name as written, persons whose name has the
-   same surname character and sounds the same (pinyin without tones: 张伟 for 张玮, a common keying error)
-   are the candidates, under the same rules (``homophone_and_<evidence>``). Pinyin is never evidence on
-   its own.
+3. **By a homophone, with stronger evidence.** When no person has the name as written, persons whose name
+   has the same surname character and sounds the same (pinyin without tones: 张伟 for 张玮, a common keying
+   error) are the candidates, under the same rules except that ``building`` does not count for them
+   (``homophone_and_<evidence>``). Pinyin is never evidence on its own.
 
 Every organisation gets one row: the linked person (or null) and :data:`~warehouse.schema.LEGAL_REP_LINKS`
 value saying how it was linked or why not. Everything is merges and group-bys over the whole district.
@@ -191,7 +191,10 @@ def _candidates(reps: pd.DataFrame, people: pd.DataFrame, person_ids: pd.DataFra
     exact["match"] = "name"
     rest = named[~named["org_id"].isin(exact["org_id"])].copy()
     rest["_key"] = _sound_key(rest["legal_rep"])
-    sounds = names.assign(_key=_sound_key(names["name"])).dropna(subset=["_key"])
+    # only names that could sound like one of the rest: the same surname character and length
+    shape = names["name"].str[0] + names["name"].str.len().astype("string")
+    maybe = names[shape.isin(rest["legal_rep"].str[0] + rest["legal_rep"].str.len().astype("string"))]
+    sounds = maybe.assign(_key=_sound_key(maybe["name"])).dropna(subset=["_key"])
     homophone = rest.dropna(subset=["_key"]).merge(sounds, on="_key").drop(columns="_key")
     homophone["match"] = "homophone"
     cands = pd.concat([exact, homophone], ignore_index=True)
@@ -256,7 +259,10 @@ def _evidence(
     )
     typo = typo[np.asarray(distance) <= 1].assign(kind="id_typo")
     frames = [f[["org_id", "person_id", "kind"]] for f in (place, worked, typo)]
-    return pd.concat(frames, ignore_index=True).drop_duplicates()
+    ev = pd.concat(frames, ignore_index=True).drop_duplicates()
+    # a name that only sounds the same is weaker: the building alone does not support it
+    weak = ev.merge(cands, on=["org_id", "person_id"], how="left")["match"].eq("homophone").to_numpy()
+    return ev[~(weak & (ev["kind"] == "building").to_numpy())]
 
 
 def _decide(cands: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:

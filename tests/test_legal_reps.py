@@ -144,6 +144,12 @@ def test_a_homophone_of_the_name_with_evidence_links_when_nobody_has_the_name_as
         "person": "P0",
         "link": "homophone_and_address",
     }
+    # a name that only sounds the same needs more than the same building
+    people = persons({"name": "张伟", "address_code": "A2", "building_code": "B1"})
+    assert link(people, organisation(legal_rep="张玮", address_code="A1", building_code="B1")) == {
+        "person": None,
+        "link": "no_supporting_evidence",
+    }
 
 
 def test_organisation_mentions_carry_the_legal_representatives_valid_id_and_flag_an_invalid_one():

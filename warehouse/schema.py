@@ -58,7 +58,8 @@ BINDING_STATUSES = ("matched", "ambiguous", "unmatched")
 #: organisation's legal representative was linked to a person, or why not (`organisation.legal_rep_link`).
 LEGAL_REP_EVIDENCE = ("id_typo", "address", "employment", "building")
 _UNLINKED = "ambiguous_id no_person_with_id name_not_found ambiguous_name no_supporting_evidence"
-LEGAL_REP_LINKS = ("id", *(f"{m}_and_{e}" for m in ("name", "homophone") for e in LEGAL_REP_EVIDENCE))
+LEGAL_REP_LINKS = ("id", *(f"name_and_{e}" for e in LEGAL_REP_EVIDENCE))
+LEGAL_REP_LINKS += tuple(f"homophone_and_{e}" for e in LEGAL_REP_EVIDENCE if e != "building")
 LEGAL_REP_LINKS += (*_UNLINKED.split(), "no_legal_rep")
 
 ADDRESS = Table(
