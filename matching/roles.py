@@ -73,10 +73,14 @@ def _column(df: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(pd.NA, index=df.index, dtype="string")
 
 
-def _entities(mentions: pd.DataFrame, assignments: pd.DataFrame, id_column: str) -> pd.DataFrame:
-    """The mentions with the id of the entity each was resolved to (mentions not resolved are left out)."""
+def _entities(
+    mentions: pd.DataFrame, assignments: pd.DataFrame, id_column: str, columns: list[str]
+) -> pd.DataFrame:
+    """The ``columns`` of the mentions (those it has) with the id of the entity each was resolved to
+    (mentions not resolved are left out)."""
     ids = assignments[["record_key", "entity_id"]].rename(columns={"entity_id": id_column})
-    return mentions.merge(ids, on="record_key", how="inner")
+    keep = ["record_key", *(c for c in columns if c in mentions.columns and c != "record_key")]
+    return mentions[keep].merge(ids, on="record_key", how="inner")
 
 
 def link_legal_representatives(
@@ -96,8 +100,16 @@ def link_legal_representatives(
     (``matching.mentions``: 人社's 就业 links are the employment evidence). Returns one row per golden
     organisation with :data:`LEGAL_REP_COLUMNS`; ``feed`` is the feed that stated the representative.
     """
-    orgs = _entities(organisations, organisation_assignments, "org_id")
-    people = _entities(persons, person_assignments, "person_id")
+    org_columns = ["feed", "priority", "record_date", "legal_rep", "legal_rep_id", "legal_rep_id_invalid"]
+    orgs = _entities(
+        organisations, organisation_assignments, "org_id", [*org_columns, *(c for c, _ in _ORG_PLACES)]
+    )
+    people = _entities(
+        persons,
+        person_assignments,
+        "person_id",
+        ["name", "name_pinyin", "id_number", *(c for c, _ in _PERSON_PLACES)],
+    )
     reps = _representatives(orgs, organisation_golden.rename(columns={"entity_id": "org_id"}))
     person_ids = (
         pd.DataFrame({"id_number": _column(people, "id_number"), "person_id": people["person_id"]})
@@ -105,7 +117,7 @@ def link_legal_representatives(
         .drop_duplicates()
     )
     by_id = _link_by_id(reps, person_ids)
-    open_reps = reps[~reps["org_id"].isin(by_id.index)]
+    open_reps = reps[~_isin(reps["org_id"], by_id.index.to_series())]
     candidates = _candidates(open_reps, people, person_ids)
     employment = _employment(links, person_assignments, organisation_assignments)
     evidence = _evidence(candidates, open_reps, people, orgs, person_ids, employment)
@@ -184,29 +196,42 @@ def _candidates(reps: pd.DataFrame, people: pd.DataFrame, person_ids: pd.DataFra
     """(org_id, person_id, match) pairs: the persons named like the representative (``name``), else, when
     no person has that name, those with the same surname character whose name sounds the same
     (``homophone``). Persons with a valid ID are left out when the representative's valid ID differs."""
-    names = pd.DataFrame({"name": _column(people, "name"), "person_id": people["person_id"]}).dropna()
-    names = names.drop_duplicates()
+    names = pd.DataFrame(
+        {
+            "name": _column(people, "name"),
+            "name_pinyin": _column(people, "name_pinyin"),
+            "person_id": people["person_id"],
+        }
+    ).dropna(subset=["name"])
+    names = names.drop_duplicates(["name", "person_id"])
     named = reps[["org_id", "legal_rep", "legal_rep_id"]].dropna(subset=["legal_rep"])
-    exact = named.merge(names, left_on="legal_rep", right_on="name")
+    exact = named.merge(names[["name", "person_id"]], left_on="legal_rep", right_on="name")
     exact["match"] = "name"
-    rest = named[~named["org_id"].isin(exact["org_id"])].copy()
-    rest["_key"] = _sound_key(rest["legal_rep"])
-    # only names that could sound like one of the rest: the same surname character and length
-    shape = names["name"].str[0] + names["name"].str.len().astype("string")
-    maybe = names[shape.isin(rest["legal_rep"].str[0] + rest["legal_rep"].str.len().astype("string"))]
-    sounds = maybe.assign(_key=_sound_key(maybe["name"])).dropna(subset=["_key"])
-    homophone = rest.dropna(subset=["_key"]).merge(sounds, on="_key").drop(columns="_key")
+    rest = named[~_isin(named["org_id"], exact["org_id"])].copy()
+    rest["_key"] = _sound_key(rest["legal_rep"], name_pinyin(rest["legal_rep"]))
+    # the mentions carry their name's pinyin: only those that could sound like one of the rest are keyed
+    maybe = names[_isin(names["name"].str[0], rest["legal_rep"].str[0])]
+    pinyin = maybe["name_pinyin"].copy()
+    if pinyin.isna().any():  # mentions written before names had their pinyin
+        pinyin[pinyin.isna()] = name_pinyin(maybe.loc[pinyin.isna(), "name"])
+    sounds = maybe.assign(_key=_sound_key(maybe["name"], pinyin)).dropna(subset=["_key"])
+    homophone = rest.dropna(subset=["_key"]).merge(sounds[["_key", "person_id"]], on="_key")
     homophone["match"] = "homophone"
-    cands = pd.concat([exact, homophone], ignore_index=True)
-    has_valid_id = cands["person_id"].isin(person_ids["person_id"])
-    cands = cands[~(cands["legal_rep_id"].notna() & has_valid_id)]
+    cands = pd.concat([exact, homophone.drop(columns="_key")], ignore_index=True)
+    has_valid_id = _isin(cands["person_id"], person_ids["person_id"])
+    cands = cands[~(cands["legal_rep_id"].notna().to_numpy() & has_valid_id)]
     return cands[["org_id", "person_id", "match"]].drop_duplicates(["org_id", "person_id"])
 
 
-def _sound_key(names: pd.Series) -> pd.Series:
+def _isin(values: pd.Series, among: pd.Series) -> np.ndarray:
+    """``values.isin(among)`` as a bool array, through object arrays (fast hash look-ups for Arrow text)."""
+    wanted = pd.unique(pd.Series(among.to_numpy(object), dtype=object))
+    return pd.Series(values.to_numpy(object), dtype=object).isin(wanted).to_numpy()
+
+
+def _sound_key(names: pd.Series, pinyin: pd.Series) -> pd.Series:
     """Surname character + tone-less pinyin of the whole name: equal for homophones like 张伟 / 张玮."""
     names = names.astype("string")
-    pinyin = name_pinyin(names)
     return (names.str[0] + "|" + pinyin.astype("string")).where(names.str.len() >= 2)
 
 
@@ -214,11 +239,17 @@ def _employment(
     links: pd.DataFrame, person_assignments: pd.DataFrame, org_assignments: pd.DataFrame
 ) -> pd.DataFrame:
     """(person_id, org_id) of every employment (就业) link between resolved mentions."""
-    e = links[(links["kind"] == "person_organisation") & (links["relation"] == "就业")]
-    person_of = dict(zip(person_assignments["record_key"], person_assignments["entity_id"], strict=True))
-    org_of = dict(zip(org_assignments["record_key"], org_assignments["entity_id"], strict=True))
-    pairs = pd.DataFrame({"person_id": e["from_key"].map(person_of), "org_id": e["to_key"].map(org_of)})
-    return pairs.dropna().drop_duplicates()
+    e = links.loc[
+        (links["kind"] == "person_organisation") & (links["relation"] == "就业"), ["from_key", "to_key"]
+    ]
+    person_of = person_assignments[["record_key", "entity_id"]].rename(
+        columns={"record_key": "from_key", "entity_id": "person_id"}
+    )
+    org_of = org_assignments[["record_key", "entity_id"]].rename(
+        columns={"record_key": "to_key", "entity_id": "org_id"}
+    )
+    pairs = e.merge(person_of, on="from_key").merge(org_of, on="to_key")
+    return pairs[["person_id", "org_id"]].dropna().drop_duplicates()
 
 
 def _places(frame: pd.DataFrame, id_column: str, columns: tuple[tuple[str, str], ...]) -> pd.DataFrame:
