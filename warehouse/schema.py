@@ -217,8 +217,10 @@ ORGANISATION = Table(
         _c(
             "legal_rep_link",
             S,
-            "How `legal_rep_person_id` was found (id, name_and_<evidence>, homophone_and_<evidence>) or why it "
-            "is null; see docs/entity-resolution.md.",
+            "How `legal_rep_person_id` was found or why it is null: `id` (a valid 法定代表人证件号码 equal to "
+            "the person's), `name_and_<evidence>` (the one namesake with the most evidence: an ID one typo away, "
+            "the same address, employed there, the same building), `homophone_and_<evidence>`, else the reason "
+            "(see docs/entity-resolution.md).",
             values=LEGAL_REP_LINKS,
         ),
         _c(
