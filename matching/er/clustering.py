@@ -67,7 +67,7 @@ def exact_joins(identity: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.n
     us, vs, firsts = [], [], []
     for j in range(identity.shape[1]):
         held = np.flatnonzero(identity[:, j])
-        order = held[np.argsort(identity[held, j], kind="stable")]
+        order = held[np.argsort(identity[held, j])]
         codes = identity[order, j]
         same = codes[1:] == codes[:-1]
         us.append(order[:-1][same])

@@ -378,7 +378,7 @@ def score_participants(
     np.fmax.at(score, np.r_[of_left[in_cluster], of_right[in_cluster]], np.r_[prob, prob])
     was_known = np.r_[delta.known, np.ones(len(member_pos), dtype=bool)]
     old_score = np.r_[delta.old_score, ctx.registry["score"].to_numpy(dtype=np.float64)[member_pos]]
-    singleton = (ids.new_ids.map(ids.new_ids.value_counts()) == 1).to_numpy()
+    singleton = ~ids.new_ids.duplicated(keep=False).to_numpy()
     matched = decisions.pairs[decisions.is_match]
     must_linked = pd.Index(ids.participants["record_key"]).isin(
         pd.concat([matched["record_key_l"], matched["record_key_r"]])
