@@ -232,3 +232,22 @@ def test_identity_setting_is_validated_and_fingerprinted():
         EntitySettings.from_config("person", {"identity": "id_number"})
     off = EntitySettings.from_config("person", {"identity": []})
     assert off.identity == () and off.fingerprint() != EntitySettings.from_config("person").fingerprint()
+
+
+def test_reviewed_decisions_and_identities(background, settings):
+    twins = pd.DataFrame(_twins())
+    mentions = pd.concat([background, twins], ignore_index=True)
+    decisions = pd.DataFrame(
+        {
+            "record_key_l": ["gongan:t1", "gongan:t2"],
+            "record_key_r": ["gongan:t2", "minzheng:t2"],
+            "decision": [
+                "match",
+                "non_match",
+            ],  # two IDs said to be one; one ID said to be two (a reused number)
+        }
+    )
+    res = resolve(mentions, settings, decisions=decisions, run_id="reviewed")
+    ids = _entities(res, list(twins["record_key"]))
+    assert ids["gongan:t1"] != ids["gongan:t2"]  # a must-link cannot join two identities
+    assert ids["gongan:t2"] != ids["minzheng:t2"]  # a reviewer's non-match splits one identity

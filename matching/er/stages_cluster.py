@@ -3,7 +3,9 @@
 Clustering works on *nodes*: each delta record is one node (``0 … n_delta − 1``), and every kept entity the
 delta reaches (by a match edge, a changed or removed record, or a reviewed decision) is one more node. The
 records *taking part* are the delta records and every member of a reached entity: they all get an id from
-their cluster (:func:`assign_entity_ids`), in that order (delta first).
+their cluster (:func:`assign_entity_ids`), in that order (delta first). Each node carries its identity (the
+values of the ``identity`` columns it holds, :mod:`matching.er.identity`): a kept entity holding a delta
+record's value is reached too, so the delta record joins it.
 """
 
 from __future__ import annotations
@@ -25,9 +27,8 @@ from matching.er.stages_prepare import Candidates, Decisions, Delta, RunContext,
 class Clustering:
     """The entities of the records taking part, and the kept entities the delta reached."""
 
-    is_edge: (
-        np.ndarray
-    )  # per candidate pair: probability ≥ the match threshold, sides of one identity or none
+    # per candidate pair: probability ≥ the match threshold, and its sides do not hold two identities
+    is_edge: np.ndarray
     touched_ids: pd.Index  # entity ids the run re-resolves (reached, left by a record, or reviewed)
     member_pos: np.ndarray  # registry rows of the kept members of reached entities
     node_of_registry_row: np.ndarray  # clustering node of each registry row (-1 = not taking part)
