@@ -62,17 +62,17 @@ def _components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def exact_joins(identity: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Node pairs that share an identity value (each value's nodes chained in node order) and, per identity
-    column, one node of each distinct value."""
+    """Node pairs that share an identity value (each node joined to the first node of its value) and, per
+    identity column, the first node of each distinct value."""
     us, vs, firsts = [], [], []
     for j in range(identity.shape[1]):
         held = np.flatnonzero(identity[:, j])
-        order = held[np.argsort(identity[held, j])]
-        codes = identity[order, j]
-        same = codes[1:] == codes[:-1]
-        us.append(order[:-1][same])
-        vs.append(order[1:][same])
-        firsts.append(order[np.r_[True, ~same]] if len(order) else order)
+        codes, _ = pd.factorize(identity[held, j])  # numbered in order of first appearance: no sort
+        first = codes > np.r_[-1, np.maximum.accumulate(codes)[:-1]]
+        first_node = held[first]
+        us.append(first_node[codes[~first]])
+        vs.append(held[~first])
+        firsts.append(first_node)
     empty = np.empty(0, dtype=np.int64)
     return (np.concatenate(us) if us else empty), (np.concatenate(vs) if vs else empty), firsts
 
