@@ -168,6 +168,14 @@ def test_one_credit_code_is_one_organisation_whatever_its_size():
     assert settings.max_cluster_size == 60
     res = resolve(pd.concat([background, employer], ignore_index=True), settings, run_id="org")
     assert _entities(res, list(employer["record_key"])).nunique() == 1
+    # a month later, more staff: the kept employer (381 records, 2 units) takes them in
+    more = pd.DataFrame(
+        [_org(f"renshe:c{i}#org", name, code, None) for i in range(300, 330)]
+        + [_org(f"renshe:n{i}#org", name, None, addr) for i in range(80, 90)]
+    )
+    daily = resolve_delta(more, settings, state=res.state, run_id="org-2")
+    everyone = pd.concat([employer, more], ignore_index=True)
+    assert _entities(daily, list(everyone["record_key"])).nunique() == 1
     # a chain of distinct records is still cut: the background's own entities stay within the limit
     assert res.assignments["entity_id"].value_counts().iloc[1] <= 60
 

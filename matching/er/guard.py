@@ -15,7 +15,8 @@ parts know
 
 **Ties.** Edges of (nearly) equal weight are taken as one batch. A part without identity whose edges in the
 batch lead to parts of two different identities is not given to either: it stays on its own ("frozen" for
-the rest of the rebuild), and those edges are reported as ``CUT_TIE`` for a person to decide.
+the rest of the rebuild), and those edges are reported as ``CUT_TIE`` for a person to decide. Sides are judged
+as they stand when the batch is reached (the stronger edges have formed them already).
 """
 
 from __future__ import annotations
