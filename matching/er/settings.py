@@ -171,6 +171,7 @@ _CONFIG_KEYS = frozenset(
         "id_column",
         "replace_comparisons",
         "correct_u_for_duplicates",
+        "identity",
     }
 )
 
@@ -216,6 +217,9 @@ class EntitySettings:
     # Mentions repeat heavily (人社 names a 单位 once per employee): take the matches out of u measured on
     # random pairs (see matching.er.scoring). Off by default: for persons and houses it adds nothing.
     correct_u_for_duplicates: bool = False
+    # Exclusive identifiers (a valid 身份证号, a valid 统一社会信用代码): records holding one value are one entity,
+    # whatever their size; two different values are never one entity, directly or through a chain.
+    identity: tuple[str, ...] = ()
 
     # -- construction ------------------------------------------------------------------------------------
     @classmethod
@@ -225,6 +229,8 @@ class EntitySettings:
         ``config`` may be the whole ``matching`` mapping (keyed by entity type) or the entity's own part. An
         entity type without defaults needs ``blocking`` and ``comparisons`` in config.
         """
+        from matching.er.identity import identity_columns
+
         config = dict(config or {})
         if entity_type in config and isinstance(config[entity_type], dict):
             config = dict(config[entity_type])
@@ -268,6 +274,7 @@ class EntitySettings:
                 correct_u_for_duplicates=bool(
                     config.get("correct_u_for_duplicates", base.get("correct_u_for_duplicates", False))
                 ),
+                identity=identity_columns(entity_type, config.get("identity", base.get("identity"))),
             )
         except TypeError as e:
             raise SettingsError(f"matching.{entity_type}: {e}") from None
@@ -318,6 +325,8 @@ class EntitySettings:
         }
         if self.correct_u_for_duplicates:  # only when set, so existing fingerprints stay as they were
             spec["correct_u_for_duplicates"] = True
+        if self.identity:  # clustering obeys it: a state clustered without (or with others) is redone once
+            spec["identity"] = list(self.identity)
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -355,6 +364,7 @@ DEFAULTS: dict[str, dict] = {
         ],
         "thresholds": {"match": 0.9, "review": 0.4},
         "max_cluster_size": 40,
+        "identity": [{"column": "id_number"}],
         "survivorship": {
             "default": ["priority", "recent", "complete"],
             "fields": {
@@ -390,6 +400,7 @@ DEFAULTS: dict[str, dict] = {
         # one 单位 has dozens of mentions, so two random mentions agree on a name mostly because they match
         "correct_u_for_duplicates": True,
         "max_cluster_size": 60,
+        "identity": [{"column": "credit_code"}],
         "survivorship": {
             "rename": {"org_name": "name"},
             "collect": {"former_names": "org_name"},
