@@ -100,7 +100,16 @@ def cmd_portal(args) -> int:
 
     app = create_app(_ws(args).root)
     print(f"gridhub portal: http://{args.host}:{args.port}/  (Ctrl-C to stop)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info" if args.verbose else "warning")
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 (its default
+    # forwarded_allow_ips), and any local client could claim a fresh address per sign-in attempt. The portal
+    # itself believes the header only from the proxies in `portal.trusted_proxies` (docs/portal.md).
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        proxy_headers=False,
+        log_level="info" if args.verbose else "warning",
+    )
     return 0
 
 

@@ -23,7 +23,7 @@ from gridhub.config import Feed
 from gridhub.landing import LandingError, land_file
 from gridhub.portal.audit import append_audit
 from gridhub.portal.auth import csrf_ok
-from gridhub.portal.site import PortalSite, client_of
+from gridhub.portal.site import PortalSite
 from gridhub.portal.uploads import UploadRejected, format_size, receive_upload, sniff_upload
 from warehouse.reasons import describe
 
@@ -48,7 +48,7 @@ def upload_routes(site: PortalSite) -> APIRouter:
         session, dept = site.signed_in(request)
         if dept is None:
             return site.render(request, "login.html", session, status=401, entered="", error="请先登录。")
-        return await _receive_and_check(_Attempt(site, request, session, dept, client_of(request)))
+        return await _receive_and_check(_Attempt(site, request, session, dept, site.client(request)))
 
     return router
 
