@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from connectors.errors import ConnectorError, FileProblem, FileRejected
 from connectors.feeds import FileSource, Zones
+from connectors.file_feed import explain_rejection
 from connectors.results import FileResult
 from connectors.sources import stage_file
 from connectors.staging import StagingWriter, StoredFile
@@ -102,8 +103,9 @@ def preview_file(
     try:
         stage_file(cfg, cfg.source, out.stored, out)
         result = out.finish()
-    except FileRejected as e:
-        problem = FileProblem(cfg.name, file_name, e.code, e.detail)
+    except FileRejected as rejected:
+        e = explain_rejection(workspace.feeds, cfg, rejected)
+        problem = FileProblem(cfg.name, file_name, e.code, e.detail, headline=e.headline)
         return FilePreview(
             result=FileResult(file_name=file_name, sha256=sha, error=problem.message, error_code=str(e.code)),
             problem=problem,

@@ -47,15 +47,22 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_land(args) -> int:
-    from gridhub.landing import land_file
+    from gridhub.landing import DuplicateContent, land_file
 
     src = Path(args.file)
     if not src.is_file():
-        print(f"gridhub: no such file: {src}", file=sys.stderr)
+        print(f"gridhub: 文件不存在 / no such file: {src}", file=sys.stderr)
         return 2
     name = args.name or src.name
-    dest = land_file(_ws(args), args.feed, src, name)
-    print(f"landed {name} for feed {args.feed} as {dest}; its ingest DAG starts when Airflow sees the flag")
+    try:
+        dest = land_file(_ws(args), args.feed, src, name)
+    except DuplicateContent as e:
+        print(f"数据源 feed {args.feed}: {e}")  # nothing is wrong and nothing was landed: exit 0
+        return 0
+    print(
+        f"已提交 {name}，数据源 {args.feed}，存为 {dest}；Airflow 发现标志后开始导入 / "
+        f"landed {name} for feed {args.feed} as {dest}; its ingest DAG starts when Airflow sees the flag"
+    )
     return 0
 
 
