@@ -58,6 +58,7 @@ __all__ = [
     "landed_files",
     "original_name_of",
     "raise_ready_flag",
+    "refuse_known_content",
 ]
 
 
@@ -234,6 +235,12 @@ def land_file(
     log.info("feed %s: landed %s as %s (%d bytes)", feed, shown, dest.name, size())
     raise_ready_flag(ws, feed)
     return dest
+
+
+def refuse_known_content(ws: Workspace, feed: str, sha: str) -> None:
+    """Raise :class:`DuplicateContent` when ``feed`` already has content ``sha`` (waiting or staged): the
+    portal asks before it checks a file, :func:`land_file` again before it lands one."""
+    _refuse_known_content(ws, feed, ws.landing_dir(feed), sha)
 
 
 def _refuse_known_content(ws: Workspace, feed: str, folder: Path, sha: str) -> None:
