@@ -23,6 +23,7 @@ import contextlib
 import csv
 import gc
 import io
+import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -406,13 +407,15 @@ def _other_encoding_note(found: str, configured: str) -> str:
     )
 
 
+_NOISE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")
+
+
 def _mostly_binary(head: bytes) -> bool:
     """More than 10% of the bytes are controls (other than tab/CR/LF) or undecodable as GB18030: not text."""
     if not head:
         return False
     text = head.decode("gb18030", errors="replace")
-    noise = sum(1 for ch in text if (ord(ch) < 32 and ch not in "\t\r\n") or ch == "\ufffd")
-    return noise > 0.1 * len(text)
+    return len(_NOISE.findall(text)) > 0.1 * len(text)
 
 
 _FULL_WIDTH_COMMA = "\uff0c"

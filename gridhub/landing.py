@@ -177,13 +177,19 @@ def raise_ready_flag(ws: Workspace, feed: str) -> Path:
 
 
 def land_file(
-    ws: Workspace, feed: str, src: Path | str | bytes | bytearray | memoryview, original_name: str
+    ws: Workspace,
+    feed: str,
+    src: Path | str | bytes | bytearray | memoryview,
+    original_name: str,
+    *,
+    shown_name: str | None = None,
 ) -> Path:
     """Hand a file in for ``feed``: write it atomically under a safe generated name, then raise the ready flag.
 
     ``src`` is a path to copy from or the file's bytes (what an upload gives). ``original_name`` is what the
     department called the file; it is recorded in the sidecar and checked only for its extension, which must
-    match the feed's glob (a ``.xlsx`` handed to a ``*.csv`` feed would never be read). Returns the path of
+    match the feed's glob (a ``.xlsx`` handed to a ``*.csv`` feed would never be read). ``shown_name``, if
+    given, is recorded instead (the portal names the file by its content's type but keeps the clerk's name). Returns the path of
     the landed data file. Raises :class:`DuplicateContent` (a :class:`LandingError`) when the feed has the same
     content waiting or staged already (nothing is landed), :class:`LandingError` for an unknown or database feed,
     an empty file, or an extension the feed does not take; ``FileNotFoundError`` if ``src`` is a path that does
@@ -224,7 +230,7 @@ def land_file(
     meta = {
         "feed": feed,
         "file": dest.name,
-        "original_name": shown,
+        "original_name": safe_file_name(shown_name) if shown_name else shown,
         "sha256": sha,
         "size": size(),
         "landed_at": now.isoformat(timespec="microseconds"),

@@ -163,3 +163,17 @@ def test_pages_and_refusals_speak_both_languages(portal_ws):
         sign_in(c, "公安", PASSWORDS["公安"])
         r = upload(c, "minzheng_assistance", "a.csv", b"x")
         _in_order(_text(r), "无权", "may not upload")
+
+
+def test_the_clerks_own_name_goes_to_the_sidecar_and_manifest(gongan, portal_ws, sample_workspace):
+    from connectors import ingest_feed, raw_manifest
+    from gridhub.landing import original_name_of
+    from gridhub.workspace import Workspace
+
+    data, _ = messy_gb18030_csv(sample_workspace)
+    upload(gongan, GONGAN, "实有人口（六月）.txt", data)
+    [f] = landed(portal_ws, GONGAN)
+    assert f.suffix == ".csv" and original_name_of(f) == "实有人口（六月）.txt"
+    ingest_feed(Workspace(portal_ws), GONGAN)
+    names = raw_manifest(Workspace(portal_ws), GONGAN)["file_name"].tolist()
+    assert "实有人口（六月）.txt" in names and f.name not in names

@@ -211,7 +211,7 @@ def _check_and_land(h: _Handin) -> Response:
         h.audit("rejected", reason=str(preview.problem.code), message=preview.problem.message, kind=kind)
         return h.report(ctx, 422)
     try:
-        landed = land_file(ws, h.feed.name, h.path, land_name)
+        landed = land_file(ws, h.feed.name, h.path, land_name, shown_name=h.shown)
     except DuplicateContent as e:  # the same content arrived from elsewhere while this one was checked
         return _duplicate(h, e, kind)
     except LandingError as e:
