@@ -349,6 +349,14 @@ def _docx() -> bytes:
     return buf.getvalue()
 
 
+def _zip_of_texts() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("名单.csv", HEADER + "\n")
+        z.writestr("说明.txt", "见附件")
+    return buf.getvalue()
+
+
 def _suspicious_issues() -> set[str]:
     """Field issues of the suspicious-names case: ``suspicious_text`` once staging notes such names."""
     return {"suspicious_text"} if hasattr(ReasonCode, "SUSPICIOUS_TEXT") else set()
@@ -398,6 +406,54 @@ def _portal_cases() -> list[Case]:
             codecs.BOM_UTF8 + (HEADER + "\r\n").encode("utf-8"),
             staged=0,
             warning="文件只有表头",
+        ),
+        Case(
+            "header_only_utf16.csv",
+            codecs.BOM_UTF16_LE + (HEADER + "\r\n").encode("utf-16-le"),
+            staged=0,
+            warning="文件只有表头",
+        ),
+        Case("zip_archive.csv", _zip_of_texts(), error={"wrong_format"}),
+        Case(
+            "macos_program.csv",
+            b"\xcf\xfa\xed\xfe\x07\x00\x00\x01" + bytes(64) + rnd.randbytes(2000),
+            error={"binary_content"},
+            message=not_table,
+        ),
+        Case("pdf_named_xlsx.xlsx", b"%PDF-1.7\n" + rnd.randbytes(2000), error={"binary_content"}),
+        Case(
+            "html_page.csv",
+            b"<!doctype html>\n<html><body><script>alert(1)</script></body></html>\n",
+            error={"missing_columns"},
+        ),
+        Case(
+            "houses_workbook.xlsx",
+            _xlsx([HOUSES_HEADER.split(","), ["DJ1", "FW1", "南山区", "住宅", 80, "否", "王五", "x"]]),
+            error={"missing_columns"},
+        ),
+        Case(
+            "semicolon_separated.csv",
+            _gb(HEADER.replace(",", ";") + "\n" + good_rows(2).replace(",", ";")),
+            error={"missing_columns"},
+            message=("分隔符可能不对", "the delimiter may be ';'"),
+        ),
+        Case(
+            "pipe_separated.csv",
+            _gb(HEADER.replace(",", "|") + "\n" + good_rows(2).replace(",", "|")),
+            error={"missing_columns"},
+            message=("分隔符可能不对", "the delimiter may be '|'"),
+        ),
+        Case(
+            "houses_utf16_to_police.csv",
+            codecs.BOM_UTF16_LE + _houses(3).encode("utf-16-le"),
+            error={"missing_columns"},
+            message=mismatch,
+        ),
+        Case(
+            "full_width_commas_utf8.csv",
+            (HEADER.replace(",", "，") + "\n" + good_rows(2).replace(",", "，")).encode("utf-8"),
+            error={"missing_columns"},
+            message=("全角逗号", "full-width commas"),
         ),
         Case(
             "suspicious_names.csv",
