@@ -137,6 +137,10 @@ def resolution_checks(
         out["organisation_credit_codes"] = code_conflicts(xref, codes, "organisation")
     orgs = read_truth_file(truth_dir, "organisations")
     if orgs is not None and "legal_rep_key" in orgs.columns:
+        # only organisations a feed names a legal representative for (市场监管: not 机关 / 事业单位)
+        with_rep = {f.name for f in ws.config.feeds if "legal_rep" in f.columns.values()}
+        named = records.loc[records["feed"].isin(with_rep) & (records["entity_type"] == "organisation")]
+        orgs = orgs[orgs["org_key"].isin(named["entity_key"])]
         out["legal_representatives"] = legal_rep_links(xref, records, orgs, relations)
     allowed = {
         f.name: {f.record_id, *f.required, *(h for h, c in f.columns.items() if c in f.required)}

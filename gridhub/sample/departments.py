@@ -11,6 +11,7 @@ import datetime as dt
 from functools import partial
 
 import numpy as np
+import pandas as pd
 
 from gridhub.sample import names as N
 from gridhub.sample import noise
@@ -85,8 +86,11 @@ def minzheng(b: FeedBuilder) -> FeedOutput:
     p = noise.DEPARTMENT
     persons = b.pop.persons
     u = b.rng.random(len(persons))
+    # assistance (低保, 临时救助 …) is granted to a household: its members under 60 are listed together
+    households, uniques = pd.factorize(persons["household_key"])
+    assisted = (b.rng.random(len(uniques)) < ASSISTANCE_SHARE)[households]
     chosen = ((persons["_age"] >= 60) & (u < ELDERLY_SHARE_IN_MINZHENG)) | (
-        (persons["_age"] < 60) & (persons["population_type"] == "户籍") & (u < ASSISTANCE_SHARE)
+        (persons["_age"] < 60) & (persons["population_type"] == "户籍") & assisted
     )
     order = b.rng.permutation(persons.index[chosen].to_numpy())
     cols = {"name": "姓名", "id_number": "身份证号", "birth_date": "出生日期", "phone": "联系电话"}

@@ -111,9 +111,12 @@ class FeedBuilder:
         values["name"], kinds = noise.name(self.d, person["name"], p)
         out.log(rid, cols["name"], kinds)
         if "id_number" in cols:
-            values["id_number"], kinds = noise.resident_id(
-                self.d, person["id_number"], person["birth_date"], p
-            )
+            if person["_age"] < 16 and self.d.hit(p.id_missing_minor):
+                values["id_number"], kinds = "", ["id_missing"]
+            else:
+                values["id_number"], kinds = noise.resident_id(
+                    self.d, person["id_number"], person["birth_date"], p
+                )
             out.log(rid, cols["id_number"], kinds)
             out.code(rid, "person", person["id_number"], kinds)
         if "birth_date" in cols:

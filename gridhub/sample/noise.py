@@ -62,6 +62,7 @@ class Profile:
     dot_variant: float = 0.6  # of minority names with a middle dot
     id_missing: float = 0.03
     id_bad_check: float = 0.01
+    id_missing_minor: float = 0.15  # a child under 16 (no ID card yet) listed without the ID number
     id_typo: float = 0.005  # one digit keyed wrong or two adjacent digits swapped (the check digit fails)
     id_legacy15: float = 0.03  # of persons born before 1985
     id_lower_x: float = 0.4  # of IDs ending in X
@@ -108,6 +109,7 @@ POLICE = Profile(
     id_missing=0.0,
     id_bad_check=0.002,
     id_typo=0.001,
+    id_missing_minor=0.0,
     id_legacy15=0.04,
     phone_format=0.08,
     phone_missing=0.03,
