@@ -13,6 +13,8 @@ import pytest
 
 from matching.er import EntitySettings, evaluate_resolution, resolve
 from matching.er.address_text import number_key, place_parts
+from matching.er.comparisons import build_comparisons
+from matching.er.settings import SettingsError
 
 ROADS = ("幸福路", "建设大道", "人民北路", "桃园路", "学府路", "中山路", "解放路")
 CN = dict(enumerate("零一二三四五六七八九", 0))
@@ -216,3 +218,42 @@ def test_unbound_text_joins_the_same_flat_written_differently(background):
     ]
     ids = _resolve(background, planted)
     assert ids["zhujian:w1#house"] == ids["gongan:w1#house"] == ids["minzheng:w1#house"]
+
+
+@pytest.mark.parametrize(
+    "comparison, message",
+    [
+        (
+            {
+                "name": "numbers",
+                "kind": "address_numbers",
+                "columns": ["address_text"],
+                "options": {"bound_code": 1},
+            },
+            "bound_code",
+        ),
+        ({"name": "place", "kind": "address_place", "columns": ["a", "b"]}, "one address text column"),
+        (
+            {
+                "name": "address",
+                "kind": "address",
+                "columns": ["address_code"],
+                "options": {"distinct_codes": "yes"},
+            },
+            "distinct_codes",
+        ),
+        (
+            {
+                "name": "address",
+                "kind": "address",
+                "columns": ["address_code"],
+                "options": {"different_m": 2},
+            },
+            "different_m",
+        ),
+    ],
+)
+def test_house_options_are_checked(comparison, message):
+    settings = EntitySettings.from_config("house", {"house": {"comparisons": [comparison]}})
+    with pytest.raises(SettingsError, match=message):
+        build_comparisons(settings.comparisons)

@@ -10,6 +10,7 @@ from rapidfuzz.distance import JaroWinkler
 
 from matching.er import address_text, text
 from matching.er.comparison_base import NULL, Comparison, column_or_missing, factorised_codes, pair_scores
+from matching.er.settings import SettingsError
 
 
 class Address(Comparison):
@@ -27,7 +28,16 @@ class Address(Comparison):
 
     def __init__(self, spec):
         super().__init__(spec)
-        self.distinct = bool(self.options.get("distinct_codes", False))
+        self.distinct = self.options.get("distinct_codes", False)
+        different_m = self.options.get("different_m", 1e-4)
+        if not isinstance(self.distinct, bool):
+            raise SettingsError(
+                f"comparison {self.name}: distinct_codes is true or false, got {self.distinct!r}"
+            )
+        if not isinstance(different_m, (int, float)) or not 0 < different_m < 1:
+            raise SettingsError(
+                f"comparison {self.name}: different_m is a probability in (0, 1), got {different_m!r}"
+            )
         base = ("same_address", "same_building", "similar_text", "same_grid")
         self.levels = (*base, "different_address", "else") if self.distinct else (*base, "else")
 
@@ -98,14 +108,31 @@ class Address(Comparison):
         return ", ".join(vals) or "∅"
 
 
-def _bound_codes(df, options) -> np.ndarray:
-    """Codes of the ``options.bound_code`` column (the bound standard address), -1 where missing or unset."""
-    code = options.get("bound_code")
-    s = column_or_missing(df, str(code)) if code else pd.Series(pd.NA, index=df.index, dtype="string")
-    return factorised_codes(s)
+class _AddressText(Comparison):
+    """What ``address_numbers`` and ``address_place`` share: one text column and the ``bound_code`` option."""
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.bound_code = self.options.get("bound_code")
+        if len(spec.columns) != 1:
+            raise SettingsError(f"comparison {self.name}: one address text column, got {list(spec.columns)}")
+        if self.bound_code is not None and not (isinstance(self.bound_code, str) and self.bound_code):
+            raise SettingsError(
+                f"comparison {self.name}: bound_code names the column of the bound address code "
+                f"(e.g. address_code), got {self.bound_code!r}"
+            )
+
+    def _bound(self, df: pd.DataFrame) -> np.ndarray:
+        """Codes of the bound standard address (``bound_code``), -1 where missing or when the option is unset."""
+        if self.bound_code is None:
+            return np.full(len(df), -1, dtype=np.int64)
+        return factorised_codes(column_or_missing(df, self.bound_code))
+
+    def exact_codes(self, prep):
+        return None
 
 
-class AddressNumbers(Comparison):
+class AddressNumbers(_AddressText):
     """The numbered elements of an address text (组, 门牌号, 栋, 单元, 室), read the address parser's way.
 
     七号 = 7号, 5楼501 = 501室, 1-1-101 = 1栋1单元101室, 1座 = 1幢 = 1号楼 (:mod:`matching.er.address_text`).
@@ -124,11 +151,8 @@ class AddressNumbers(Comparison):
     def prepare(self, df):
         parts = address_text.place_parts(column_or_missing(df, self.spec.columns[0]))
         prep = {c: factorised_codes(parts[c]) for c in address_text.NUMBER_ELEMENTS}
-        prep["bound"] = _bound_codes(df, self.options)
+        prep["bound"] = self._bound(df)
         return prep
-
-    def exact_codes(self, prep):
-        return None
 
     def compare(self, prep, left, right):
         differ = np.zeros(len(left), dtype=bool)
@@ -151,7 +175,7 @@ class AddressNumbers(Comparison):
         return out
 
 
-class AddressPlace(Comparison):
+class AddressPlace(_AddressText):
     """The place an address text numbers its house in: the road, estate and village or community it names.
 
     Levels: ``same_place`` (every one of them both texts name is the same, allowing the forms a name is
@@ -167,11 +191,8 @@ class AddressPlace(Comparison):
     def prepare(self, df):
         parts = address_text.place_parts(column_or_missing(df, self.spec.columns[0]))
         prep = {c: text.to_object(parts[c]) for c in address_text.PLACE_ELEMENTS}
-        prep["bound"] = _bound_codes(df, self.options)
+        prep["bound"] = self._bound(df)
         return prep
-
-    def exact_codes(self, prep):
-        return None
 
     def compare(self, prep, left, right):
         a, b = prep["bound"][left], prep["bound"][right]
