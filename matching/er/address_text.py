@@ -40,7 +40,7 @@ AGREE, UNKNOWN, CONTRADICT = 0, 1, 2
 #: Readings of the distinct texts last read, by (reader, fingerprint of the texts): blocking keys and the two
 #: comparisons read the same texts several times in one run, and reading is what costs.
 _READ: dict[tuple[str, str], pd.DataFrame] = {}
-_READ_KEEP = 4
+_READ_KEEP = 2
 
 
 def _distinct(texts: pd.Series, fn) -> pd.DataFrame:
