@@ -11,7 +11,7 @@ and :mod:`matching.address.roads` tells a typo'd road from another road.
 * :func:`place_key` — the last two characters before the first number (the road, else the estate or
   village the numbers count in), for blocking.
 * :func:`place_parts` — the road, estate and village a text names, for comparing.
-* :func:`places_agree` — per pair: the places agree, contradict, or cannot be compared.
+* :func:`places_agree` — per pair: how many place elements agree, or that one contradicts.
 """
 
 from __future__ import annotations
@@ -33,9 +33,6 @@ NUMBER_ELEMENTS = ("villager_group", "house_number", "building", "unit", "room")
 PLACE_ELEMENTS = ("road", "estate", "community")
 #: A road or estate name shorter than this is never taken as the tail of a longer one (东路 is no road).
 _MIN_TAIL = 3
-
-AGREE, UNKNOWN, CONTRADICT = 0, 1, 2
-
 
 #: Readings of the distinct texts last read, by (reader, fingerprint of the texts): blocking keys and the two
 #: comparisons read the same texts several times in one run, and reading is what costs.
@@ -135,21 +132,22 @@ def _same_name(a: str, b: str) -> bool:
 
 
 def places_agree(parts: dict[str, np.ndarray], left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Per pair: :data:`AGREE` (every place element both texts name is the same, and at least one is named on
-    both), :data:`CONTRADICT` (one both name differs), :data:`UNKNOWN` (none named on both)."""
-    out = np.full(len(left), UNKNOWN, dtype=np.int8)
+    """Per pair: how many of the place elements (:data:`PLACE_ELEMENTS`) both texts name agree (0 = none named
+    on both), or -1 where one both name differs."""
+    agreeing = np.zeros(len(left), dtype=np.int8)
+    differs = np.zeros(len(left), dtype=bool)
     for element in PLACE_ELEMENTS:
         a, b = parts[element][left], parts[element][right]
-        both = np.flatnonzero(pd.notna(a) & pd.notna(b) & (out != CONTRADICT))
+        both = np.flatnonzero(pd.notna(a) & pd.notna(b) & ~differs)
         if not len(both):
             continue
         # the distinct name pairs only: one check per pair of names, not per pair of records
         pairs = pd.DataFrame({"a": a[both], "b": b[both]})
         codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs))
         same = np.array([_same_name(str(x), str(y)) for x, y in uniques], dtype=bool)[codes]
-        out[both[same & (out[both] == UNKNOWN)]] = AGREE
-        out[both[~same]] = CONTRADICT
-    return out
+        agreeing[both[same]] += 1
+        differs[both[~same]] = True
+    return np.where(differs, -1, agreeing).astype(np.int8)
 
 
 __all__ = ["NUMBER_ELEMENTS", "number_key", "place_key", "place_parts", "places_agree"]

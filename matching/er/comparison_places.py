@@ -178,15 +178,16 @@ class AddressNumbers(_AddressText):
 class AddressPlace(_AddressText):
     """The place an address text numbers its house in: the road, estate and village or community it names.
 
-    Levels: ``same_place`` (every one of them both texts name is the same, allowing the forms a name is
-    written in and typos: 湖滨湖滨路 = 湖滨路, 宾江路 = 滨江路, 阳光小区 = 阳光花园), ``other_place`` (one both name
-    differs: 滨江路 is not 滨江东路, 东湖二路 not 东湖三路). Missing when no place is named on both sides, and
+    Levels: ``same_places`` (two or more of them named on both sides, all the same: road and estate),
+    ``same_place`` (one named on both, the same), ``other_place`` (one both name differs: 滨江路 is not
+    滨江东路, 东湖二路 not 东湖三路). A name is the same in the forms it is written in and with a typo (湖滨湖滨路 =
+    湖滨路, 宾江路 = 滨江路, 阳光小区 = 阳光花园). Missing when no place is named on both sides, and
     (``options.bound_code``) when both records are bound to a standard address: the bound address decides.
     Give ``other_place`` a fixed m (``options.fixed_m``): a match rarely names two places, and where no
     record is unbound there is nothing to learn it from.
     """
 
-    levels = ("same_place", "other_place")
+    levels = ("same_places", "same_place", "other_place")
 
     def prepare(self, df):
         parts = address_text.place_parts(column_or_missing(df, self.spec.columns[0]))
@@ -200,9 +201,7 @@ class AddressPlace(_AddressText):
         speaks = np.flatnonzero((a < 0) | (b < 0))
         if len(speaks):
             place = address_text.places_agree(prep, left[speaks], right[speaks])
-            out[speaks] = np.select(
-                [place == address_text.AGREE, place == address_text.CONTRADICT], [0, 1], default=NULL
-            )
+            out[speaks] = np.select([place >= 2, place == 1, place < 0], [0, 1, 2], default=NULL)
         return out
 
 
