@@ -1,4 +1,4 @@
-"""A house's address text as the address parser reads it (:mod:`matching.address`), for blocking and comparing.
+"""A house's address text as the address parser reads it (:mod:`matching.address`): blocking keys, comparisons.
 
 Departments write one flat many ways: 七号 / 7号 / ７号, 5楼501 / 501室, 1-1-101 / 1栋1单元101室, 1座 / 1幢 /
 1号楼. The raw digits of those texts disagree; the parser's canonical reading does not. Nothing here parses
@@ -41,7 +41,7 @@ _READ_KEEP = 2
 
 
 def _distinct(texts: pd.Series, fn) -> pd.DataFrame:
-    """``fn`` over the distinct non-missing texts, mapped back onto ``texts`` (feeds repeat addresses a lot)."""
+    """``fn`` over the distinct non-missing texts, mapped back onto ``texts`` (feeds repeat addresses)."""
     s = texts.astype("string")
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     values = np.asarray(uniques, dtype=object)
@@ -65,7 +65,7 @@ def _distinct(texts: pd.Series, fn) -> pd.DataFrame:
 
 
 def _number_columns(detail: pd.DataFrame) -> pd.DataFrame:
-    """:data:`NUMBER_ELEMENTS` from the parser's elements; the floor stands for the room where none is given."""
+    """:data:`NUMBER_ELEMENTS` from the parser's elements (the floor stands for a room not given)."""
     room = detail["room"].fillna("")
     floor = detail["floor"].fillna("")
     # 5楼501 and 501室 are one room: the floor counts only where no room is given (a shop on 5楼)

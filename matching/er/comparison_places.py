@@ -1,6 +1,6 @@
 """Comparisons of where and how big: ``address`` (四标 address codes and text), ``address_numbers`` and
-``address_place`` (the numbered elements and the place of an address text, read the parser's way), ``numeric`` (建筑面积) and
-``geo_distance`` (facilities by lon/lat)."""
+``address_place`` (the numbered elements and the place of an address text, read the parser's way),
+``numeric`` (建筑面积) and ``geo_distance`` (facilities by lon/lat)."""
 
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ class _AddressText(Comparison):
             )
 
     def _bound(self, df: pd.DataFrame) -> np.ndarray:
-        """Codes of the bound standard address (``bound_code``), -1 where missing or when the option is unset."""
+        """Codes of the bound standard address (``bound_code``); -1 where missing or the option is unset."""
         if self.bound_code is None:
             return np.full(len(df), -1, dtype=np.int64)
         return factorised_codes(column_or_missing(df, self.bound_code))

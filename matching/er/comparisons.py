@@ -16,10 +16,10 @@ code            ID numbers, phones, credit codes: exact, one character, adjacent
 date            exact, day/month swapped, one digit, optional ``within_days``, else
 address         same address code (户室), same building (楼栋), similar text, same grid (网格), else
                 (``distinct_codes``: two different codes are a ``different_address``)
-address_numbers the text's numbered elements (组/号/栋/单元/室, read the parser's way): same, fewer, else
-                (``bound_code``: where both are bound, the codes stand for the texts)
-address_place   the road / estate / village the text names: same place, other place (``bound_code``: silent
-                where both are bound)
+address_numbers the text's numbered elements (组/号/栋/单元/室, read the parser's way): same, same room,
+                fewer, else (``bound_code``: where both are bound, the codes stand for the texts)
+address_place   the road / estate / village the text names: same places, same place, other place
+                (``bound_code``: silent where both are bound)
 org_name        单位名称 after removing 组织形式 and splitting 分支机构: exact, same core other branch,
                 similar, related, else
 numeric         equal, within ``relative`` / ``absolute`` thresholds, else
