@@ -12,7 +12,7 @@ Keys are column names or key functions, nestable::
     year(col)                year of a date
     digits(col)              digits of a text in order ('3栋2单元501' → '3-2-501')
     address_numbers(col)     numbered elements of an address read the parser's way (七号5楼501 = 7号501室)
-    address_place(col)       last two characters of an address before its first number (road / estate)
+    address_place(col)       sound of an address's last two characters before its first number (road)
     org_core(col)            organisation name without legal form and branch
     geocell(lon,lat,m)       square cell of m metres;  geocell_shifted(lon,lat,m): the same, offset by m/2
     lower(col)               lower-case, no spaces
