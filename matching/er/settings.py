@@ -215,7 +215,7 @@ class EntitySettings:
     survivorship: Survivorship = Survivorship()
     id_column: str = "entity_id"
     # Mentions repeat heavily (人社 names a 单位 once per employee): take the matches out of u measured on
-    # random pairs (see matching.er.scoring). Off by default: for persons and houses it adds nothing.
+    # random pairs (see matching.er.scoring). Off by default: for persons it adds nothing.
     correct_u_for_duplicates: bool = False
     # Exclusive identifiers (a valid 身份证号, a valid 统一社会信用代码): records holding one value are one entity,
     # whatever their size; two different values are never one entity, directly or through a chain.
@@ -408,23 +408,33 @@ DEFAULTS: dict[str, dict] = {
         },
     },
     "house": {
+        # One bound standard address is one house, two are two (cannot_link); the text's numbers and place are
+        # read only where a side is unbound (docs/entity-resolution.md, "Houses")
         "blocking": [
             {"name": "address_code", "on": ["address_code"]},
             {"name": "address_text", "on": ["address_text"]},
-            {"name": "building_numbers", "on": ["building_code", "digits(address_text)"]},
-            {"name": "numbers_prefix", "on": ["digits(address_text)", "prefix(address_text,4)"]},
+            {"name": "building_numbers", "on": ["building_code", "address_numbers(address_text)"]},
+            {"name": "numbers_place", "on": ["address_numbers(address_text)", "address_place(address_text)"]},
         ],
         "comparisons": [
             {
                 "name": "address",
                 "kind": "address",
                 "columns": ["address_code", "building_code", "grid_code", "address_text"],
+                "options": {"distinct_codes": True},
             },
             {
                 "name": "numbers",
-                "kind": "exact",
+                "kind": "address_numbers",
                 "columns": ["address_text"],
-                "options": {"transform": "digits"},
+                "options": {"bound_code": "address_code"},
+            },
+            {
+                "name": "place",
+                "kind": "address_place",
+                "columns": ["address_text"],
+                # 滨江路7号 is not 滨江东路7号: a match rarely names two roads (typos read as one road)
+                "options": {"bound_code": "address_code", "fixed_m": {"other_place": 0.01}},
             },
             {"name": "house_use", "kind": "exact", "columns": ["house_use"]},
             {
@@ -434,7 +444,9 @@ DEFAULTS: dict[str, dict] = {
                 "options": {"relative": [0.01, 0.1]},
             },
         ],
-        "thresholds": {"match": 0.9, "review": 0.4},
+        "thresholds": {"match": 0.9, "review": 0.4, "cannot_link": 0.01},
+        # every resident's record names the flat (about four mentions a house), as 人社 names the 单位
+        "correct_u_for_duplicates": True,
         "max_cluster_size": 200,
         "survivorship": {"rename": {"house_use": "use", "house_area": "area"}},
     },
