@@ -233,7 +233,8 @@ def test_incremental_runs_obey_the_identities(background, settings):
 def test_identity_setting_is_validated_and_fingerprinted():
     assert EntitySettings.from_config("person").identity == ("id_number",)
     assert EntitySettings.from_config("organisation").identity == ("credit_code",)
-    assert EntitySettings.from_config("house").identity == ()
+    assert EntitySettings.from_config("house").identity == ("address_code",)  # one room, one house
+    assert EntitySettings.from_config("facility").identity == ()
     with pytest.raises(SettingsError, match=r"identity: each entry is \{column"):
         EntitySettings.from_config("person", {"identity": [{"col": "id_number"}]})
     with pytest.raises(SettingsError, match="identity: a list"):

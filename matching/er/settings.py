@@ -445,6 +445,9 @@ DEFAULTS: dict[str, dict] = {
             },
         ],
         "thresholds": {"match": 0.9, "review": 0.4, "cannot_link": 0.01},
+        # a room-level standard address is exclusive: one code is one house, two codes never one (not even
+        # through a chain of unbound texts), whatever the blocking reached
+        "identity": [{"column": "address_code"}],
         # every resident's record names the flat (about four mentions a house), as 人社 names the 单位
         "correct_u_for_duplicates": True,
         "max_cluster_size": 200,
