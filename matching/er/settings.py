@@ -171,6 +171,7 @@ _CONFIG_KEYS = frozenset(
         "id_column",
         "replace_comparisons",
         "correct_u_for_duplicates",
+        "identity",
     }
 )
 
@@ -214,8 +215,11 @@ class EntitySettings:
     survivorship: Survivorship = Survivorship()
     id_column: str = "entity_id"
     # Mentions repeat heavily (人社 names a 单位 once per employee): take the matches out of u measured on
-    # random pairs (see matching.er.scoring). Off by default: for persons and houses it adds nothing.
+    # random pairs (see matching.er.scoring). Off by default: for persons it adds nothing.
     correct_u_for_duplicates: bool = False
+    # Exclusive identifiers (a valid 身份证号, a valid 统一社会信用代码): records holding one value are one entity,
+    # whatever their size; two different values are never one entity, directly or through a chain.
+    identity: tuple[str, ...] = ()
 
     # -- construction ------------------------------------------------------------------------------------
     @classmethod
@@ -225,6 +229,8 @@ class EntitySettings:
         ``config`` may be the whole ``matching`` mapping (keyed by entity type) or the entity's own part. An
         entity type without defaults needs ``blocking`` and ``comparisons`` in config.
         """
+        from matching.er.identity import identity_columns
+
         config = dict(config or {})
         if entity_type in config and isinstance(config[entity_type], dict):
             config = dict(config[entity_type])
@@ -268,6 +274,7 @@ class EntitySettings:
                 correct_u_for_duplicates=bool(
                     config.get("correct_u_for_duplicates", base.get("correct_u_for_duplicates", False))
                 ),
+                identity=identity_columns(entity_type, config.get("identity", base.get("identity"))),
             )
         except TypeError as e:
             raise SettingsError(f"matching.{entity_type}: {e}") from None
@@ -318,6 +325,8 @@ class EntitySettings:
         }
         if self.correct_u_for_duplicates:  # only when set, so existing fingerprints stay as they were
             spec["correct_u_for_duplicates"] = True
+        if self.identity:  # clustering obeys it: a state clustered without (or with others) is redone once
+            spec["identity"] = list(self.identity)
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -355,6 +364,7 @@ DEFAULTS: dict[str, dict] = {
         ],
         "thresholds": {"match": 0.9, "review": 0.4},
         "max_cluster_size": 40,
+        "identity": [{"column": "id_number"}],
         "survivorship": {
             "default": ["priority", "recent", "complete"],
             "fields": {
@@ -390,6 +400,7 @@ DEFAULTS: dict[str, dict] = {
         # one 单位 has dozens of mentions, so two random mentions agree on a name mostly because they match
         "correct_u_for_duplicates": True,
         "max_cluster_size": 60,
+        "identity": [{"column": "credit_code"}],
         "survivorship": {
             "rename": {"org_name": "name"},
             "collect": {"former_names": "org_name"},
@@ -397,23 +408,33 @@ DEFAULTS: dict[str, dict] = {
         },
     },
     "house": {
+        # One bound standard address is one house, two are two (cannot_link); the text's numbers and place are
+        # read only where a side is unbound (docs/entity-resolution.md, "Houses")
         "blocking": [
             {"name": "address_code", "on": ["address_code"]},
             {"name": "address_text", "on": ["address_text"]},
-            {"name": "building_numbers", "on": ["building_code", "digits(address_text)"]},
-            {"name": "numbers_prefix", "on": ["digits(address_text)", "prefix(address_text,4)"]},
+            {"name": "building_numbers", "on": ["building_code", "address_numbers(address_text)"]},
+            {"name": "numbers_place", "on": ["address_numbers(address_text)", "address_place(address_text)"]},
         ],
         "comparisons": [
             {
                 "name": "address",
                 "kind": "address",
                 "columns": ["address_code", "building_code", "grid_code", "address_text"],
+                "options": {"distinct_codes": True},
             },
             {
                 "name": "numbers",
-                "kind": "exact",
+                "kind": "address_numbers",
                 "columns": ["address_text"],
-                "options": {"transform": "digits"},
+                "options": {"bound_code": "address_code"},
+            },
+            {
+                "name": "place",
+                "kind": "address_place",
+                "columns": ["address_text"],
+                # 滨江路7号 is not 滨江东路7号: a match rarely names two roads (typos read as one road)
+                "options": {"bound_code": "address_code", "fixed_m": {"other_place": 0.01}},
             },
             {"name": "house_use", "kind": "exact", "columns": ["house_use"]},
             {
@@ -423,7 +444,12 @@ DEFAULTS: dict[str, dict] = {
                 "options": {"relative": [0.01, 0.1]},
             },
         ],
-        "thresholds": {"match": 0.9, "review": 0.4},
+        "thresholds": {"match": 0.9, "review": 0.4, "cannot_link": 0.01},
+        # a room-level standard address is exclusive: one code is one house, two codes never one (not even
+        # through a chain of unbound texts), whatever the blocking reached
+        "identity": [{"column": "address_code"}],
+        # every resident's record names the flat (about four mentions a house), as 人社 names the 单位
+        "correct_u_for_duplicates": True,
         "max_cluster_size": 200,
         "survivorship": {"rename": {"house_use": "use", "house_area": "area"}},
     },
