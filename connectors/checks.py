@@ -24,22 +24,34 @@ import pyarrow.compute as pc
 from warehouse.reasons import ReasonCode
 from warehouse.staging import TODAY, ValueRule
 
-#: What makes a text suspicious, by kind (RE2, matched anywhere in the value unless anchored).
-SUSPICIOUS_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("formula / 公式", r"^(?:=|[+\-@]\s*[A-Za-z(])"),
-    (
-        "markup or script / 网页代码",
+#: What makes a text suspicious, by kind: (Chinese, English, RE2 pattern matched anywhere unless anchored). The
+#: one definition: staging's field issues and the portal's upload report (``gridhub.portal.suspicious``) read it.
+SUSPICIOUS_KINDS: dict[str, tuple[str, str, str]] = {
+    "formula": (
+        "像电子表格公式(以 = + - @ 开头)",
+        "looks like a spreadsheet formula (starts with = + - @)",
+        r"^(?:=|[+\-@]\s*[A-Za-z(])",
+    ),
+    "markup": (
+        "含网页代码或脚本(<script>、<a> 等)",
+        "holds markup or script (<script>, <a> ...)",
         r"(?i)<\s*/?\s*[a-z!][a-z0-9]*(?:\s|>|/)|javascript\s*:|\bon(?:error|load|click|mouseover)\s*=",
     ),
-    (
-        "SQL",
+    "sql": (
+        "像数据库命令(DROP TABLE 等)",
+        "looks like an SQL command (DROP TABLE ...)",
         r"(?i)\b(?:select\s+.+\s+from|insert\s+into|update\s+\w+\s+set|delete\s+from|drop\s+(?:table|database)"
         r"|union\s+(?:all\s+)?select|alter\s+table|truncate\s+table)\b|'\s*(?:or|and)\s+'?\w+'?\s*=|;\s*--",
     ),
-    (
-        "emoji / 表情符号",
+    "emoji": (
+        "含表情符号",
+        "holds emoji",
         r"[\x{1F000}-\x{1FAFF}\x{2600}-\x{27BF}\x{2B00}-\x{2BFF}\x{1F1E6}-\x{1F1FF}]",
     ),
+}
+#: (label, pattern) per kind, in order; the label goes into the field issue's message.
+SUSPICIOUS_PATTERNS: tuple[tuple[str, str], ...] = tuple(
+    (f"{zh} / {en}", pattern) for zh, en, pattern in SUSPICIOUS_KINDS.values()
 )
 _ANY_SUSPICIOUS = "|".join(f"(?:{p})" for _, p in SUSPICIOUS_PATTERNS)
 
@@ -93,4 +105,4 @@ def out_of_range(
         yield bad, reason, "allowed / 允许: " + ", ".join(parts)
 
 
-__all__ = ["SUSPICIOUS_PATTERNS", "out_of_range", "suspicious_text"]
+__all__ = ["SUSPICIOUS_KINDS", "SUSPICIOUS_PATTERNS", "out_of_range", "suspicious_text"]

@@ -18,35 +18,14 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from connectors.checks import SUSPICIOUS_KINDS
+
 SUSPICIOUS_TEXT = "suspicious_text"  # the reason code staging records such values under
 EXAMPLES = 50
 _NAME_FIELD = re.compile(r"(^|_)name$")
 
-#: kind → (Chinese, English, RE2 pattern)
-KINDS: dict[str, tuple[str, str, str]] = {
-    "formula": (
-        "像电子表格公式(以 = + - @ 开头)",
-        "looks like a spreadsheet formula (starts with = + - @)",
-        r"^[=+\-@]",
-    ),
-    "markup": (
-        "含网页代码或脚本(<script>、<a> 等)",
-        "holds markup or script (<script>, <a> ...)",
-        r"(?i)<\s*/?\s*(script|a|iframe|img|svg|object|embed|style|body|html|form|input|link|meta)\b"
-        r"|(?i)javascript\s*:|(?i)\bon[a-z]+\s*=",
-    ),
-    "sql": (
-        "像数据库命令(DROP TABLE 等)",
-        "looks like a database command (DROP TABLE ...)",
-        r"(?i)\b(drop|truncate|alter)\s+(table|database)\b|(?i)\bdelete\s+from\b|(?i)\binsert\s+into\b"
-        r"|(?i)\bunion\s+(all\s+)?select\b|;\s*--|(?i)'\s*or\s+'?\d+'?\s*=\s*'?\d+",
-    ),
-    "emoji": (
-        "含表情符号",
-        "holds emoji",
-        "[\\x{1F000}-\\x{1FAFF}\\x{2600}-\\x{27BF}\\x{1F1E6}-\\x{1F1FF}\\x{FE0F}\\x{200D}\\x{2B50}\\x{2B55}]",
-    ),
-}
+#: kind → (Chinese, English, RE2 pattern): staging's own definition, so the report and field_issue agree
+KINDS = SUSPICIOUS_KINDS
 
 
 @dataclass
