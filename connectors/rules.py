@@ -206,6 +206,7 @@ class RowRules:
                 + ", ".join(missing_needed)
                 + "; 表头 / header: "
                 + ", ".join(h for h in norm if h)[:500],
+                header=list(self.header),  # for the "another feed's columns" check, whatever the file format
             )
         if missing_other:
             msg = (

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import openpyxl
 import pytest
 from ingest_corpus import HOUSES_FEED, good_rows, row
 from ingest_helpers import HEADER, feed, land, make_workspace
@@ -68,6 +69,22 @@ def test_another_feeds_columns_are_named_as_such(ws):
     expects = said.split("本数据源（公安 police）需要的列是：")[1].split(" (")[0]
     assert {"编号", "姓名", "身份证号"} <= set(expects.split("、"))
     assert "缺少必需的列" not in said  # the generic words are replaced by the real problem
+
+
+def test_another_feeds_columns_in_a_workbook_are_named_as_such(tmp_path):
+    ws = make_workspace(tmp_path / "wsx", feed(source={"glob": "*.xlsx", "format": "xlsx"}), HOUSES_FEED)
+    wb = openpyxl.Workbook()
+    wb.active.append(
+        ["登记编号", "房屋编号", "房屋坐落", "用途", "建筑面积", "是否出租", "产权人", "产权人证件号"]
+    )
+    wb.active.append(["DJ1", "FW1", "南山区", "住宅", 80, "否", "王五", "x"])
+    wb.save(ws.landing_dir("police") / "房屋信息.xlsx")
+    with pytest.raises(FeedFileError) as err:
+        ingest_feed(ws, "police")
+    said = str(err.value)
+    assert said.index("这些列属于另一个数据源（住建 zhujian_houses）") < said.index(
+        "these columns belong to another feed (住建 zhujian_houses)"
+    )
 
 
 def test_a_header_that_is_partly_right_is_still_missing_columns(ws):
