@@ -34,6 +34,8 @@ from warehouse.errors import UserError
 from warehouse.schema import ENTITY_ID_COLUMN
 
 LinkType = Literal["dedupe", "link_only"]
+#: ``requires_any``: alternatives, each a tuple of (comparison, accepted levels) that must all hold
+RequiresAny = tuple[tuple[tuple[str, tuple[str, ...]], ...], ...]
 
 ID_PREFIXES = {"person": "P", "organisation": "O", "house": "H", "facility": "F"}
 #: The id column of each entity type: the warehouse schema's one definition.
@@ -135,6 +137,8 @@ class Survivorship:
         default_factory=dict
     )  # golden list column → mention column (other values)
     null_values: dict[str, tuple[str, ...]] = field(default_factory=dict)  # values that count as missing
+    # evidence for matching only, never in golden records (id_number_given: a person's ID number, valid or not)
+    exclude: tuple[str, ...] = ()
 
     def rules_for(self, column: str) -> tuple[str, ...]:
         """The survivorship rules of golden column ``column``, in order."""
@@ -150,6 +154,7 @@ class Survivorship:
             rename=dict(raw.get("rename", {})),
             collect=dict(raw.get("collect", {})),
             null_values={k: tuple(v) for k, v in raw.get("null_values", {}).items()},
+            exclude=tuple(raw.get("exclude", ())),
         )
 
 
@@ -171,6 +176,7 @@ _CONFIG_KEYS = frozenset(
         "id_column",
         "replace_comparisons",
         "correct_u_for_duplicates",
+        "requires_any",
     }
 )
 
@@ -216,6 +222,8 @@ class EntitySettings:
     # Mentions repeat heavily (人社 names a 单位 once per employee): take the matches out of u measured on
     # random pairs (see matching.er.scoring). Off by default: for persons and houses it adds nothing.
     correct_u_for_duplicates: bool = False
+    # identity evidence a match edge needs (see matching.er.evidence); () = no rule
+    requires_any: RequiresAny = ()
 
     # -- construction ------------------------------------------------------------------------------------
     @classmethod
@@ -225,6 +233,8 @@ class EntitySettings:
         ``config`` may be the whole ``matching`` mapping (keyed by entity type) or the entity's own part. An
         entity type without defaults needs ``blocking`` and ``comparisons`` in config.
         """
+        from matching.er.evidence import parse_requires_any
+
         config = dict(config or {})
         if entity_type in config and isinstance(config[entity_type], dict):
             config = dict(config[entity_type])
@@ -268,6 +278,10 @@ class EntitySettings:
                 correct_u_for_duplicates=bool(
                     config.get("correct_u_for_duplicates", base.get("correct_u_for_duplicates", False))
                 ),
+                requires_any=parse_requires_any(
+                    config.get("requires_any", base.get("requires_any")),
+                    f"matching.{entity_type}.requires_any",
+                ),
             )
         except TypeError as e:
             raise SettingsError(f"matching.{entity_type}: {e}") from None
@@ -303,6 +317,9 @@ class EntitySettings:
             raise SettingsError(f"{where}.link_type: dedupe or link_only, got {self.link_type!r}")
         if len(self.id_prefix) != 1 or not self.id_prefix.isalpha():
             raise SettingsError(f"{where}.id_prefix: one letter, got {self.id_prefix!r}")
+        from matching.er.evidence import validate_requires_any
+
+        validate_requires_any(self)
         for rules in [self.survivorship.default, *self.survivorship.fields.values()]:
             bad = set(rules) - {"priority", "recent", "complete", "frequent"}
             if bad:
@@ -318,12 +335,14 @@ class EntitySettings:
         }
         if self.correct_u_for_duplicates:  # only when set, so existing fingerprints stay as they were
             spec["correct_u_for_duplicates"] = True
+        if self.requires_any:
+            spec["requires_any"] = [[list(c) for c in alt] for alt in self.requires_any]
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-# Raised when the engine's way of estimating or applying a model changes (e.g. 2: fixed m for check-digit
-# conflicts): a state trained by an older engine is then retrained once instead of being reused.
-MODEL_VERSION = 2
+# Raised when the engine's way of estimating or applying a model changes (2: fixed m for check-digit conflicts;
+# 3: person_name's one_char_given level): a state trained by an older engine is then retrained once.
+MODEL_VERSION = 3
 
 _NAME = {"kind": "person_name", "tf": True}
 
@@ -335,13 +354,17 @@ DEFAULTS: dict[str, dict] = {
             {"name": "phone", "on": ["phone"]},
             {"name": "address_surname", "on": ["address_code", "surname(name)"]},
             {"name": "name_birth_year", "on": ["name", "year(birth_date)"]},
+            # an ID with a typo finds its owner: one wrong digit or swap leaves the first 9 or the last 8 as given
+            {"name": "name_id_head", "on": ["name_pinyin", "prefix(id_number_given,9)"]},
+            {"name": "name_id_tail", "on": ["name_pinyin", "suffix(id_number_given,8)"]},
         ],
         "comparisons": [
             {"name": "name", "columns": ["name", "name_pinyin"], **_NAME},
             {
                 "name": "id_number",
                 "kind": "code",
-                "columns": ["id_number"],
+                # the number as given, valid or not (a typo stays evidence); else the valid one
+                "columns": ["id_number_given", "id_number"],
                 "options": {"checksum": "resident_id"},
             },
             {"name": "birth_date", "kind": "date", "columns": ["birth_date"]},
@@ -354,8 +377,16 @@ DEFAULTS: dict[str, dict] = {
             },
         ],
         "thresholds": {"match": 0.9, "review": 0.4},
+        # a household shares phone, address and surname (not independent evidence): a match needs the ID, the
+        # name (a homophone or a slip, not another given name) or, where a name is missing, the birth date
+        "requires_any": [
+            {"id_number": ["exact", "one_char", "transposition"]},
+            {"name": ["exact", "homophone", "one_char"]},
+            {"name": ["missing"], "birth_date": ["exact", "day_month_swap", "one_digit"]},
+        ],
         "max_cluster_size": 40,
         "survivorship": {
+            "exclude": ["id_number_given"],
             "default": ["priority", "recent", "complete"],
             "fields": {
                 "phone": ["recent", "priority"],
