@@ -9,6 +9,7 @@ Keys are column names or key functions, nestable::
 
     surname(name)            姓 (复姓 aware)
     prefix(col,n)            first n characters
+    suffix(col,n)            last n characters
     year(col)                year of a date
     digits(col)              digits of a text in order ('3栋2单元501' → '3-2-501')
     org_core(col)            organisation name without legal form and branch
@@ -98,6 +99,8 @@ def evaluate_key(df: pd.DataFrame, expr: str) -> pd.Series:
             return text.surname(evaluate_key(df, args[0]))
         if fn == "prefix":
             return text.as_string(evaluate_key(df, args[0]).str.slice(0, int(args[1])))
+        if fn == "suffix":
+            return text.as_string(evaluate_key(df, args[0]).str.slice(-int(args[1])))
         if fn == "year":
             col = args[0]
             v = df[col] if col in df.columns else pd.Series(pd.NA, index=df.index)
