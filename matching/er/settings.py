@@ -354,9 +354,9 @@ DEFAULTS: dict[str, dict] = {
             {"name": "phone", "on": ["phone"]},
             {"name": "address_surname", "on": ["address_code", "surname(name)"]},
             {"name": "name_birth_year", "on": ["name", "year(birth_date)"]},
-            # an ID with a typo finds its owner: one wrong digit or swap leaves the first 9 or the last 8 as given
-            {"name": "name_id_head", "on": ["name_pinyin", "prefix(id_number_given,9)"]},
-            {"name": "name_id_tail", "on": ["name_pinyin", "suffix(id_number_given,8)"]},
+            # an ID with a typo finds its owner: one wrong digit or swap leaves the first 10 or the last 7 as given
+            {"name": "name_id_head", "on": ["name_pinyin", "prefix(id_number_given,10)"]},
+            {"name": "name_id_tail", "on": ["name_pinyin", "suffix(id_number_given,7)"]},
         ],
         "comparisons": [
             {"name": "name", "columns": ["name", "name_pinyin"], **_NAME},
