@@ -156,13 +156,25 @@ def combine_hashes(parts: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def rule_keys(df: pd.DataFrame, rule: BlockingRule) -> np.ndarray:
+def rule_keys(df: pd.DataFrame, rule: BlockingRule, parts: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """One 64-bit hash per record of a rule's combined key; 0 where any key part is null.
 
     Hashes (not positional codes) so that keys computed in different runs can be compared: the state keeps
     them for every record, and a daily delta finds its candidates by looking its own keys up among them.
+    ``parts`` (key expression → hashes) lets rules that share a part (``name_pinyin`` in three person rules)
+    compute it once.
     """
-    return combine_hashes([value_hashes(evaluate_key(df, expr)) for expr in rule.on])
+    parts = {} if parts is None else parts
+    for expr in rule.on:
+        if expr not in parts:
+            parts[expr] = value_hashes(evaluate_key(df, expr))
+    return combine_hashes([parts[expr] for expr in rule.on])
+
+
+def all_rule_keys(df: pd.DataFrame, rules: tuple[BlockingRule, ...] | list[BlockingRule]) -> list[np.ndarray]:
+    """:func:`rule_keys` of every rule, each key part computed once."""
+    parts: dict[str, np.ndarray] = {}
+    return [rule_keys(df, rule, parts) for rule in rules]
 
 
 def codes_of_keys(keys: np.ndarray) -> np.ndarray:
@@ -258,8 +270,9 @@ def block(
     """
     n = len(df)
     lefts, rights, rule_ids, rows, all_codes, all_keys = [], [], [], [], [], []
+    keys = all_rule_keys(df, rules) if keys is None else keys
     for r_i, rule in enumerate(rules):
-        rk = rule_keys(df, rule) if keys is None else keys[r_i]
+        rk = keys[r_i]
         codes = codes_of_keys(rk)
         all_keys.append(rk)
         all_codes.append(codes)

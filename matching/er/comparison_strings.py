@@ -113,14 +113,21 @@ class PersonName(Comparison):
         else:
             py = text.pinyin_of(names)
         code, obj = self._strings(names)
-        han = names.str.fullmatch(_HAN_NAME).fillna(False).to_numpy(dtype=bool)
+        # surname and length of names written in 2–4 Chinese characters (-1 for any other name), worked out once
+        # per distinct name
+        first = np.zeros(int(code.max()) + 1 if len(code) else 0, dtype=np.int64)
+        first[code[code >= 0]] = np.flatnonzero(code >= 0)
+        distinct = pd.Series(obj[first], dtype="string")
+        han = distinct.str.fullmatch(_HAN_NAME).fillna(False).to_numpy(dtype=bool)
+        surname = np.where(han, factorised_codes(text.surname(distinct)), -1)
+        length = np.where(han, distinct.str.len().fillna(0).to_numpy(dtype=np.int64), -1)
+        at = np.maximum(code, 0)
         return {
             "code": code,
             "obj": obj,
             "pinyin": factorised_codes(text.squash(py)),
-            # surname and length of names written in 2–4 Chinese characters only (-1 for any other name)
-            "surname": np.where(han, factorised_codes(text.surname(names)), -1),
-            "length": np.where(han, names.str.len().fillna(0).to_numpy(dtype=np.int64), -1),
+            "surname": np.where(code >= 0, surname[at] if len(surname) else -1, -1),
+            "length": np.where(code >= 0, length[at] if len(length) else -1, -1),
         }
 
     def compare(self, prep, left, right):

@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from matching.er.blocking import CandidatePairs, block, rule_keys, value_hashes
+from matching.er.blocking import CandidatePairs, all_rule_keys, block, value_hashes
 from matching.er.comparisons import PreparedComparisons
 from matching.er.evidence import hold_back
 from matching.er.ids import ResolutionState
@@ -239,7 +239,7 @@ def block_candidates(ctx: RunContext, delta: Delta) -> Candidates:
     """Stage 3: the kept registry records sharing a blocking key with the delta, then the candidate pairs
     among them and the delta (each pair holds at least one delta record)."""
     settings, registry, records = ctx.settings, ctx.registry, delta.records
-    delta_keys = [rule_keys(records, rule) for rule in settings.blocking]
+    delta_keys = all_rule_keys(records, settings.blocking)
     candidate_pos = (
         candidate_rows(registry, delta_keys, delta.alive)
         if ctx.incremental and delta.alive.any() and delta.n
