@@ -54,6 +54,13 @@ POPULATION_TYPES = ("户籍", "流动", "境外", "未知")
 ENTITY_TYPES = ("person", "organisation", "house", "facility")
 ORG_ADDRESS_RELATIONS = ("注册", "经营")
 BINDING_STATUSES = ("matched", "ambiguous", "unmatched")
+#: Evidence that a namesake is an organisation's 法定代表人, strongest first (see `matching.roles`), and how an
+#: organisation's legal representative was linked to a person, or why not (`organisation.legal_rep_link`).
+LEGAL_REP_EVIDENCE = ("id_typo", "address", "employment", "building")
+_UNLINKED = "ambiguous_id no_person_with_id name_not_found ambiguous_name no_supporting_evidence"
+LEGAL_REP_LINKS = ("id", *(f"name_and_{e}" for e in LEGAL_REP_EVIDENCE))
+LEGAL_REP_LINKS += tuple(f"homophone_and_{e}" for e in LEGAL_REP_EVIDENCE if e != "building")
+LEGAL_REP_LINKS += (*_UNLINKED.split(), "no_legal_rep")
 
 ADDRESS = Table(
     name="address",
@@ -203,7 +210,19 @@ ORGANISATION = Table(
         _c("name", S, "Registered name.", nullable=False),
         _c("former_names", LIST_S, "Other names seen in the feeds."),
         _c("org_type", S, "Organisation type from the credit code's first two characters."),
-        _c("legal_rep", S, "Legal representative."),
+        _c("legal_rep", S, "Legal representative (法定代表人), by name."),
+        _c(
+            "legal_rep_person_id", S, "The person the legal representative is.", references="person.person_id"
+        ),
+        _c(
+            "legal_rep_link",
+            S,
+            "How `legal_rep_person_id` was found or why it is null: `id` (a valid 法定代表人证件号码 equal to "
+            "the person's), `name_and_<evidence>` (the one namesake with the most evidence: an ID one typo away, "
+            "the same address, employed there, the same building), `homophone_and_<evidence>`, else the reason "
+            "(see docs/entity-resolution.md).",
+            values=LEGAL_REP_LINKS,
+        ),
         _c(
             "address_code",
             S,
@@ -282,7 +301,8 @@ PERSON_HOUSE = Table(
 PERSON_ORGANISATION = Table(
     name="person_organisation",
     chinese="人员单位关联",
-    doc="Employment and other person–organisation relations.",
+    doc="Employment (就业, from 人社) and legal representatives (法定代表人: the organisation's "
+    "`legal_rep_person_id`, linked as its `legal_rep_link` says).",
     key=("person_id", "org_id", "relation"),
     columns=(
         _c("person_id", S, "Person.", nullable=False, references="person.person_id"),

@@ -256,6 +256,11 @@ def _run(
         "candidate_pairs": int(len(candidates.pairs)),
         "edges": int(clustering.is_edge.sum()),
         "held_back_pairs": scored.held_back,  # no identity evidence (requires_any): kept from being edges
+        # components split because they held two identities; records left alone between two identities
+        "identity_conflicts": int((oversized["reason"] == "identity_conflict").sum())
+        if len(oversized)
+        else 0,
+        "identity_ties": clustering.clusters.ties,
         "entities": state.entities,
         "incremental": incremental,
         "new_ids": len(ids.issued.added),

@@ -70,7 +70,10 @@ def validate_requires_any(settings: EntitySettings) -> None:
     from matching.er.comparisons import COMPARISON_KINDS
 
     where = f"matching.{settings.entity_type}"
-    levels = {c.name: COMPARISON_KINDS[c.kind](c).levels for c in settings.comparisons}
+    named = {comparison for alternative in settings.requires_any for comparison, _ in alternative}
+    levels = {
+        c.name: COMPARISON_KINDS[c.kind](c).levels if c.name in named else () for c in settings.comparisons
+    }
     for alternative in settings.requires_any:
         for comparison, accepted in alternative:
             if comparison not in levels:

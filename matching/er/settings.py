@@ -30,6 +30,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from matching.er.survivorship import Survivorship
 from warehouse.errors import UserError
 from warehouse.schema import ENTITY_ID_COLUMN
 
@@ -120,44 +121,6 @@ class Thresholds:
     cannot_link: float = 0.0
 
 
-@dataclass(frozen=True)
-class Survivorship:
-    """Per-field survivorship for golden records.
-
-    Rules are applied in order until one value is left: ``priority`` (feed priority, high wins), ``recent``
-    (latest ``record_date``), ``complete`` (longest value), ``frequent`` (most records agree). Ties end on
-    the smallest record_key, so the result is deterministic.
-    """
-
-    default: tuple[str, ...] = ("priority", "recent", "complete")
-    fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    include: tuple[str, ...] | None = None  # fields that survive; None = every non-meta mention column
-    rename: dict[str, str] = field(default_factory=dict)  # mention column → golden column
-    collect: dict[str, str] = field(
-        default_factory=dict
-    )  # golden list column → mention column (other values)
-    null_values: dict[str, tuple[str, ...]] = field(default_factory=dict)  # values that count as missing
-    # evidence for matching only, never in golden records (id_number_given: a person's ID number, valid or not)
-    exclude: tuple[str, ...] = ()
-
-    def rules_for(self, column: str) -> tuple[str, ...]:
-        """The survivorship rules of golden column ``column``, in order."""
-        return tuple(self.fields.get(column, self.default))
-
-    @classmethod
-    def from_config(cls, raw: dict) -> Survivorship:
-        """From the ``survivorship:`` mapping of an entity type's config (defaults merged in already)."""
-        return cls(
-            default=tuple(raw.get("default", cls.default)),
-            fields={k: tuple(v) for k, v in raw.get("fields", {}).items()},
-            include=tuple(raw["include"]) if raw.get("include") else None,
-            rename=dict(raw.get("rename", {})),
-            collect=dict(raw.get("collect", {})),
-            null_values={k: tuple(v) for k, v in raw.get("null_values", {}).items()},
-            exclude=tuple(raw.get("exclude", ())),
-        )
-
-
 # the keys of an entity type's ``matching:`` config
 _CONFIG_KEYS = frozenset(
     {
@@ -177,6 +140,7 @@ _CONFIG_KEYS = frozenset(
         "replace_comparisons",
         "correct_u_for_duplicates",
         "requires_any",
+        "identity",
     }
 )
 
@@ -220,10 +184,13 @@ class EntitySettings:
     survivorship: Survivorship = Survivorship()
     id_column: str = "entity_id"
     # Mentions repeat heavily (人社 names a 单位 once per employee): take the matches out of u measured on
-    # random pairs (see matching.er.scoring). Off by default: for persons and houses it adds nothing.
+    # random pairs (see matching.er.scoring). Off by default: for persons it adds nothing.
     correct_u_for_duplicates: bool = False
     # identity evidence a match edge needs (see matching.er.evidence); () = no rule
     requires_any: RequiresAny = ()
+    # Exclusive identifiers (a valid 身份证号, a valid 统一社会信用代码): records holding one value are one entity,
+    # whatever their size; two different values are never one entity, directly or through a chain.
+    identity: tuple[str, ...] = ()
 
     # -- construction ------------------------------------------------------------------------------------
     @classmethod
@@ -234,6 +201,7 @@ class EntitySettings:
         entity type without defaults needs ``blocking`` and ``comparisons`` in config.
         """
         from matching.er.evidence import parse_requires_any
+        from matching.er.identity import identity_columns
 
         config = dict(config or {})
         if entity_type in config and isinstance(config[entity_type], dict):
@@ -282,6 +250,7 @@ class EntitySettings:
                     config.get("requires_any", base.get("requires_any")),
                     f"matching.{entity_type}.requires_any",
                 ),
+                identity=identity_columns(entity_type, config.get("identity", base.get("identity"))),
             )
         except TypeError as e:
             raise SettingsError(f"matching.{entity_type}: {e}") from None
@@ -337,6 +306,8 @@ class EntitySettings:
             spec["correct_u_for_duplicates"] = True
         if self.requires_any:
             spec["requires_any"] = [[list(c) for c in alt] for alt in self.requires_any]
+        if self.identity:  # clustering obeys it: a state clustered without (or with others) is redone once
+            spec["identity"] = list(self.identity)
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -385,6 +356,7 @@ DEFAULTS: dict[str, dict] = {
             {"name": ["missing"], "birth_date": ["exact", "day_month_swap", "one_digit"]},
         ],
         "max_cluster_size": 40,
+        "identity": [{"column": "id_number"}],
         "survivorship": {
             "exclude": ["id_number_given"],
             "default": ["priority", "recent", "complete"],
@@ -421,6 +393,7 @@ DEFAULTS: dict[str, dict] = {
         # one 单位 has dozens of mentions, so two random mentions agree on a name mostly because they match
         "correct_u_for_duplicates": True,
         "max_cluster_size": 60,
+        "identity": [{"column": "credit_code"}],
         "survivorship": {
             "rename": {"org_name": "name"},
             "collect": {"former_names": "org_name"},
@@ -428,23 +401,33 @@ DEFAULTS: dict[str, dict] = {
         },
     },
     "house": {
+        # One bound standard address is one house, two are two (cannot_link); the text's numbers and place are
+        # read only where a side is unbound (docs/entity-resolution.md, "Houses")
         "blocking": [
             {"name": "address_code", "on": ["address_code"]},
             {"name": "address_text", "on": ["address_text"]},
-            {"name": "building_numbers", "on": ["building_code", "digits(address_text)"]},
-            {"name": "numbers_prefix", "on": ["digits(address_text)", "prefix(address_text,4)"]},
+            {"name": "building_numbers", "on": ["building_code", "address_numbers(address_text)"]},
+            {"name": "numbers_place", "on": ["address_numbers(address_text)", "address_place(address_text)"]},
         ],
         "comparisons": [
             {
                 "name": "address",
                 "kind": "address",
                 "columns": ["address_code", "building_code", "grid_code", "address_text"],
+                "options": {"distinct_codes": True},
             },
             {
                 "name": "numbers",
-                "kind": "exact",
+                "kind": "address_numbers",
                 "columns": ["address_text"],
-                "options": {"transform": "digits"},
+                "options": {"bound_code": "address_code"},
+            },
+            {
+                "name": "place",
+                "kind": "address_place",
+                "columns": ["address_text"],
+                # 滨江路7号 is not 滨江东路7号: a match rarely names two roads (typos read as one road)
+                "options": {"bound_code": "address_code", "fixed_m": {"other_place": 0.01}},
             },
             {"name": "house_use", "kind": "exact", "columns": ["house_use"]},
             {
@@ -454,7 +437,12 @@ DEFAULTS: dict[str, dict] = {
                 "options": {"relative": [0.01, 0.1]},
             },
         ],
-        "thresholds": {"match": 0.9, "review": 0.4},
+        "thresholds": {"match": 0.9, "review": 0.4, "cannot_link": 0.01},
+        # a room-level standard address is exclusive: one code is one house, two codes never one (not even
+        # through a chain of unbound texts), whatever the blocking reached
+        "identity": [{"column": "address_code"}],
+        # every resident's record names the flat (about four mentions a house), as 人社 names the 单位
+        "correct_u_for_duplicates": True,
         "max_cluster_size": 200,
         "survivorship": {"rename": {"house_use": "use", "house_area": "area"}},
     },
