@@ -44,6 +44,7 @@ PERSON_COLUMNS = [
     "name",
     "name_pinyin",
     "id_number",
+    "id_number_given",
     "birth_date",
     "sex",
     "ethnicity",
@@ -175,6 +176,11 @@ def person_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, pd.Data
     ids = normalize_resident_ids(_col(df, "id_number"))
     ids.index = df.index
     out["id_number"] = ids["id_number"].where(ids["id_valid"].fillna(False).astype(bool))
+    # evidence only: the number as given, valid or not (a digit wrong, two digits swapped) — the ID comparison
+    # reads it, so a typo still points to its owner; golden records, the warehouse and the one-ID-one-person
+    # rule read only the valid id_number. Its birth date and sex are not used: the comparison weighs the
+    # digits already, and a typo may sit in the birth digits themselves.
+    out["id_number_given"] = ids["id_given"]
     if "id_number" in df.columns:
         given = df["id_number"].astype("string").str.strip()
         invalid = given.notna() & (given != "") & ~ids["id_valid"].fillna(False).astype(bool)

@@ -184,6 +184,7 @@ def persons(n_people: int, *, seed: int = 7, mean_records: float = 1.7) -> pd.Da
     ids[dirty & (r[:, 2] < 0.35)] = pd.NA
     ids[first & (r[:, 2] < 0.15)] = pd.NA
     rec["id_number"] = ids
+    rec["id_number_given"] = ids  # like the mention builder: the number as given (all valid here)
     b = pd.Series(birth.to_numpy()[pid])
     swapb = dirty & (r[:, 3] < 0.02) & (b.dt.day <= 12)
     b_sw = pd.to_datetime(

@@ -35,13 +35,39 @@ def levels(df: pd.DataFrame, spec: dict, pairs: list[tuple[int, int]]) -> list[s
 
 
 def test_person_name_homophone_and_one_char():
-    df = pd.DataFrame({"name": ["张伟", "章伟", "张玮", "张强", "欧阳娜娜", "欧阳娜", None]})
+    df = pd.DataFrame(
+        {
+            "name": ["张伟", "章伟", "张玮", "张强", "欧阳娜娜", "欧阳娜", None]
+            + [
+                "陈思雨",
+                "陈思琪",
+                "陈思语",
+                "程思雨",
+                "欧阳思雨",
+                "欧阳思琪",
+                "阿依古丽·买买提",
+                "阿依古丽·买买江",
+            ]
+        }
+    )
     got = levels(
         df,
         {"name": "name", "kind": "person_name", "columns": ["name"]},
-        [(0, 0), (0, 1), (0, 2), (0, 3), (4, 5), (0, 6)],
+        [(0, 0), (0, 1), (0, 2), (0, 3), (4, 5), (0, 6), (7, 8), (7, 9), (7, 10), (11, 12), (13, 14)],
     )
-    assert got == ["exact", "homophone", "homophone", "one_char", "one_char", "missing"]
+    assert got == [
+        "exact",
+        "homophone",
+        "homophone",
+        "one_char_given",  # another given name of the same family name: 张伟 / 张强
+        "one_char",  # a character dropped
+        "missing",
+        "one_char_given",  # twins: 思雨 / 思琪
+        "homophone",
+        "one_char",  # the surname's character: a slip, not a sibling
+        "one_char_given",  # 复姓 kept whole
+        "one_char",  # not a name of 2–4 Chinese characters: no given-name level
+    ]
 
 
 def test_code_levels_id_number_and_phone():

@@ -72,7 +72,7 @@ def test_person_and_employer_mentions_with_link():
     assert list(m.person["record_key"]) == ["renshe:1", "renshe:2"]  # row 3 names nobody
     assert p.loc["1", "name"] == "张伟"  # 繁→简, full-width space folded
     assert p.loc["1", "id_number"] == "11010519491231002X"
-    assert pd.isna(p.loc["2", "id_number"])  # bad check digit: not used for matching...
+    assert pd.isna(p.loc["2", "id_number"])  # bad check digit: not an identity...
     assert p.loc["1", "birth_date"] == pd.Timestamp("1949-12-31") and p.loc["1", "sex"] == "F"
     assert p.loc["1", "phone"] == "13800138000"
     assert p.loc["1", "address_relation"] == "居住"
@@ -169,3 +169,39 @@ def test_house_code_and_assistance_type_reach_the_mentions():
     renshe = build_mentions({"renshe": staged_renshe()}, CONFIG.feeds)
     derived = renshe.house[renshe.house["derived"]]
     assert derived["house_code"].isna().all()  # a person's residence names no department code
+
+
+def test_an_invalid_id_number_stays_evidence_but_never_an_identity():
+    from warehouse.checkchars import resident_id_check_char
+
+    body = "44530519750621351"
+    valid = body + resident_id_check_char(body)
+    typo = valid[:15] + ("7" if valid[15] != "7" else "8") + valid[16:]  # one digit wrong
+    swap = valid[:3] + valid[4] + valid[3] + valid[5:]  # two neighbours swapped
+    staged = pd.DataFrame(
+        {
+            "_feed": "zhujian",
+            "_raw_sha256": "h",
+            "_line": [2, 3, 4, 5, 6],
+            "source_record_id": ["F1", "F2", "F3", "F4", "F5"],
+            "address": ["滨江路18号3幢201室"] * 5,
+            "name": ["莫建华"] * 5,
+            "id_number": [valid, typo, swap.lower(), "445305750621351", "不详"],
+            "house_use": ["住宅"] * 5,
+        }
+    )
+    m = build_mentions({"zhujian": staged}, CONFIG.feeds)
+    p = m.person.set_index("source_record_id")
+    # id_number: valid numbers only (golden records, the warehouse, one ID one person)
+    assert p.loc["F1", "id_number"] == valid and p[["id_number"]].iloc[1:3].isna().all().all()
+    # id_number_given: the number as given where it looks like one, for the ID comparison
+    assert list(p["id_number_given"].iloc[:3]) == [valid, typo, swap]
+    assert p.loc["F4", "id_number_given"] == p.loc["F4", "id_number"]  # 15 digits, upgraded to 18
+    assert pd.isna(p.loc["F5", "id_number_given"])
+    # the birth date and sex inside an invalid number are not used (a typo may sit in those digits)
+    assert pd.isna(p.loc["F2", "birth_date"]) and p.loc["F2", "sex"] == "U"
+    assert p.loc["F1", "birth_date"] == pd.Timestamp("1975-06-21")
+    # the field issues are recorded as before
+    bad = m.issues[(m.issues["field"] == "id_number")]
+    assert set(bad["source_record_id"]) == {"F2", "F3", "F5"}
+    assert set(bad["reason_code"]) == {"invalid_id_number"}

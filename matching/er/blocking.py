@@ -9,6 +9,7 @@ Keys are column names or key functions, nestable::
 
     surname(name)            姓 (复姓 aware)
     prefix(col,n)            first n characters
+    suffix(col,n)            last n characters
     year(col)                year of a date
     digits(col)              digits of a text in order ('3栋2单元501' → '3-2-501')
     address_numbers(col)     numbered elements of an address read the parser's way (七号5楼501 = 7号501室)
@@ -100,6 +101,8 @@ def evaluate_key(df: pd.DataFrame, expr: str) -> pd.Series:
             return text.surname(evaluate_key(df, args[0]))
         if fn == "prefix":
             return text.as_string(evaluate_key(df, args[0]).str.slice(0, int(args[1])))
+        if fn == "suffix":
+            return text.as_string(evaluate_key(df, args[0]).str.slice(-int(args[1])))
         if fn == "year":
             col = args[0]
             v = df[col] if col in df.columns else pd.Series(pd.NA, index=df.index)
@@ -159,13 +162,25 @@ def combine_hashes(parts: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def rule_keys(df: pd.DataFrame, rule: BlockingRule) -> np.ndarray:
+def rule_keys(df: pd.DataFrame, rule: BlockingRule, parts: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """One 64-bit hash per record of a rule's combined key; 0 where any key part is null.
 
     Hashes (not positional codes) so that keys computed in different runs can be compared: the state keeps
     them for every record, and a daily delta finds its candidates by looking its own keys up among them.
+    ``parts`` (key expression → hashes) lets rules that share a part (``name_pinyin`` in three person rules)
+    compute it once.
     """
-    return combine_hashes([value_hashes(evaluate_key(df, expr)) for expr in rule.on])
+    parts = {} if parts is None else parts
+    for expr in rule.on:
+        if expr not in parts:
+            parts[expr] = value_hashes(evaluate_key(df, expr))
+    return combine_hashes([parts[expr] for expr in rule.on])
+
+
+def all_rule_keys(df: pd.DataFrame, rules: tuple[BlockingRule, ...] | list[BlockingRule]) -> list[np.ndarray]:
+    """:func:`rule_keys` of every rule, each key part computed once."""
+    parts: dict[str, np.ndarray] = {}
+    return [rule_keys(df, rule, parts) for rule in rules]
 
 
 def codes_of_keys(keys: np.ndarray) -> np.ndarray:
@@ -261,8 +276,9 @@ def block(
     """
     n = len(df)
     lefts, rights, rule_ids, rows, all_codes, all_keys = [], [], [], [], [], []
+    keys = all_rule_keys(df, rules) if keys is None else keys
     for r_i, rule in enumerate(rules):
-        rk = rule_keys(df, rule) if keys is None else keys[r_i]
+        rk = keys[r_i]
         codes = codes_of_keys(rk)
         all_keys.append(rk)
         all_codes.append(codes)

@@ -14,6 +14,10 @@ from matching.er.settings import SettingsError
 class Code(Comparison):
     """Identifiers (身份证号, 手机号, 统一社会信用代码): exact, one character wrong, two neighbours swapped, else.
 
+    With more than one column the first present value is compared: persons compare ``id_number_given`` (the
+    number as given, its check character right or not, so that a typo stays evidence) and fall back to
+    ``id_number`` (valid numbers only) for mentions that lack the given one.
+
     ``within`` adds a level for an edit distance up to that many (e.g. 2). ``checksum`` (``resident_id``:
     GB 11643; ``credit_code``: GB 32100) adds a ``conflict`` level before ``else``: both values carry a valid
     check character and still differ — two real, different numbers, not a typo (a typo almost always breaks the
@@ -45,8 +49,22 @@ class Code(Comparison):
             out.setdefault(self.levels.index("conflict"), float(self.options.get("conflict_m", 1e-4)))
         return out
 
+    def values(self, df):
+        """The first column, filled from the next ones where it is missing (``[id_number_given, id_number]``:
+        the number as given, else the valid one)."""
+        s = text.as_string(column_or_missing(df, self.spec.columns[0]))
+        for other in self.spec.columns[1:]:
+            if s.isna().any() and other in df.columns:
+                s = s.fillna(text.as_string(df[other]))
+        return s
+
+    def tf_key(self, df):
+        s = self.values(df)
+        null_values = self.options.get("null_values")
+        return s.mask(s.isin(list(null_values))) if null_values else s
+
     def prepare(self, df):
-        code, obj = self._strings(column_or_missing(df, self.spec.columns[0]))
+        code, obj = self._strings(self.values(df))
         prep = {"code": code, "obj": obj}
         if self.checksum:
             prep["valid"] = _valid_check_characters(obj, self.checksum)

@@ -86,14 +86,22 @@ class String(Comparison):
 
 
 class PersonName(Comparison):
-    """姓名: exact, homophone (同音: same tone-less pinyin), one character different, else.
+    """姓名: exact, homophone (同音: same tone-less pinyin), one character different, one character of the given
+    name different, else.
+
+    ``one_char`` is a slip in writing one person's name: a character dropped or added (陈思雨 / 陈雨), or the
+    surname's character (陈思雨 / 程思雨). ``one_char_given`` is what two people of one family look like: the same
+    surname (复姓 aware: 欧阳思雨 / 欧阳思琪), names of the same length (2–4 Chinese characters), one character of
+    the given name replaced by another that does not sound the same (思雨 / 思琪, 张伟 / 张强); a homophone
+    (思雨 / 思语) stays ``homophone``. Names with other characters (阿依古丽·买买提) never reach
+    ``one_char_given``: a one-character difference there is a transliteration variant (``one_char``).
 
     Pinyin comes from the second column (``name_pinyin``) when present, else it is derived. Pinyin is never
     the only evidence (pypinyin is wrong on some surnames such as 单, 曾): a homophone level weighs less than
     an exact one, as EM learns.
     """
 
-    levels = ("exact", "homophone", "one_char", "else")
+    levels = ("exact", "homophone", "one_char", "one_char_given", "else")
 
     def prepare(self, df):
         names = text.as_string(column_or_missing(df, self.spec.columns[0]))
@@ -105,21 +113,48 @@ class PersonName(Comparison):
         else:
             py = text.pinyin_of(names)
         code, obj = self._strings(names)
-        return {"code": code, "obj": obj, "pinyin": factorised_codes(text.squash(py))}
+        # surname and length of names written in 2–4 Chinese characters (-1 for any other name), worked out once
+        # per distinct name
+        first = np.zeros(int(code.max()) + 1 if len(code) else 0, dtype=np.int64)
+        first[code[code >= 0]] = np.flatnonzero(code >= 0)
+        distinct = pd.Series(obj[first], dtype="string")
+        han = distinct.str.fullmatch(_HAN_NAME).fillna(False).to_numpy(dtype=bool)
+        surname = np.where(han, factorised_codes(text.surname(distinct)), -1)
+        length = np.where(han, distinct.str.len().fillna(0).to_numpy(dtype=np.int64), -1)
+        at = np.maximum(code, 0)
+        return {
+            "code": code,
+            "obj": obj,
+            "pinyin": factorised_codes(text.squash(py)),
+            "surname": np.where(code >= 0, surname[at] if len(surname) else -1, -1),
+            "length": np.where(code >= 0, length[at] if len(length) else -1, -1),
+        }
 
     def compare(self, prep, left, right):
         a, b = prep["code"][left], prep["code"][right]
-        out = np.full(len(left), 3, dtype=np.int8)
+        last = len(self.levels) - 1
+        out = np.full(len(left), last, dtype=np.int8)
         pa, pb = prep["pinyin"][left], prep["pinyin"][right]
         out[(pa == pb) & (pa >= 0)] = 1
         out[a == b] = 0
-        rest = np.flatnonzero(out == 3)
+        rest = np.flatnonzero(out == last)
         rest = rest[(a[rest] >= 0) & (b[rest] >= 0)]
         if len(rest):
             d = pair_scores(Levenshtein.distance, prep["obj"][left[rest]], prep["obj"][right[rest]])
-            out[rest[d <= 1]] = 2
+            one = rest[d <= 1]
+            li, ri = left[one], right[one]
+            given = (
+                (prep["surname"][li] >= 0)
+                & (prep["surname"][li] == prep["surname"][ri])
+                & (prep["length"][li] == prep["length"][ri])
+            )
+            out[one] = np.where(given, 3, 2)
         out[(a < 0) | (b < 0)] = NULL
         return out
+
+
+#: A name written in two to four Chinese characters (surname and given name, 复姓 included).
+_HAN_NAME = r"[\u4e00-\u9fff]{2,4}"
 
 
 class OrgName(Comparison):

@@ -11,7 +11,8 @@ Kinds (``COMPARISON_KINDS``):
 =============== ======================================================================================
 exact           equal / different (``transform``: digits, lower; ``null_values``)
 string          exact, then Jaro-Winkler thresholds (``jaro_winkler``) or edit distances (``levenshtein``)
-person_name     姓名: exact, homophone (same pinyin, 同音字), one character different, else
+person_name     姓名: exact, homophone (same pinyin, 同音字), one character different, one character of the
+                given name different (same surname: 思雨 / 思琪), else
 code            ID numbers, phones, credit codes: exact, one character, adjacent transposition, else
 date            exact, day/month swapped, one digit, optional ``within_days``, else
 address         same address code (户室), same building (楼栋), similar text, same grid (网格), else

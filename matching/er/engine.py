@@ -255,6 +255,7 @@ def _run(
         "compared_records": len(candidates.compared),
         "candidate_pairs": int(len(candidates.pairs)),
         "edges": int(clustering.is_edge.sum()),
+        "held_back_pairs": scored.held_back,  # no identity evidence (requires_any): kept from being edges
         # components split because they held two identities; records left alone between two identities
         "identity_conflicts": int((oversized["reason"] == "identity_conflict").sum())
         if len(oversized)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from matching.er.comparisons import PreparedComparisons
+from matching.er.evidence import held_back_probability, requires_any_mask
 from matching.er.ids import ResolutionState, StateError
 from matching.er.scoring import Model
 from matching.er.settings import EntitySettings
@@ -36,6 +37,8 @@ class PairExplanation:
     prior_weight: float
     match_weight: float
     match_probability: float
+    # no identity evidence (settings.requires_any): the probability was capped below the review threshold
+    held_back: bool = False
 
 
 @dataclass
@@ -97,7 +100,16 @@ def explain_pair(
             }
         )
     prob = float(1.0 / (1.0 + 2.0 ** (-total)))
-    return PairExplanation(record_key_l, record_key_r, pd.DataFrame(rows), model.prior_weight, total, prob)
+    cap = held_back_probability(settings.thresholds)
+    held = bool(
+        prob > cap
+        and not requires_any_mask(levels[None, :], model.comparisons, model.levels, settings.requires_any)[0]
+    )
+    if held:
+        prob, total = cap, float(np.log2(cap / (1 - cap)))
+    return PairExplanation(
+        record_key_l, record_key_r, pd.DataFrame(rows), model.prior_weight, total, prob, held
+    )
 
 
 def format_pair(e: PairExplanation) -> str:
@@ -115,6 +127,11 @@ def format_pair(e: PairExplanation) -> str:
     lines.append(
         f"{'total':<{width}}  {'':<16} {e.match_weight:>+8.2f}   match probability {e.match_probability:.4f}"
     )
+    if e.held_back:
+        lines.append(
+            "held back: no identity evidence of requires_any agrees (for persons: ID number, name, or birth "
+            "date where a name is missing); capped below the review threshold"
+        )
     return "\n".join(lines)
 
 

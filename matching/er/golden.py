@@ -81,6 +81,7 @@ def golden_records(
         if surv.include
         else [c for c in mentions.columns if c not in META_COLUMNS and c not in ("true_id",)]
     )
+    fields = [f for f in fields if f not in surv.exclude]
     ents = pd.Index(df["entity_id"].unique()).sort_values()
     out = pd.DataFrame({idc: ents.astype("string")})
     sources_json = pd.Series("", index=ents, dtype="string")

@@ -16,6 +16,14 @@ a pair's match weight is ``log2(prior odds) + Σ log2(m/u)`` and its match proba
 * **term frequencies**: on the exact level of a comparison with ``tf: true`` the weight uses the value's own
   frequency instead of the average: two records that are both 张伟 are weaker evidence than two 欧阳雪芬.
 
+* **identity evidence** (``requires_any``): Fellegi–Sunter assumes the comparisons independent given the
+  match status. Within a household they are not: two members share a phone, an address and a surname, so
+  three agreements that are each rare among random pairs add up (+16.9 for the phone, +14.8 for the address)
+  and outweigh a different given name and birth date. The settings name the comparisons that carry a person's
+  own identity and the levels at which they agree; a pair without any of them is *held back*: its probability
+  is capped halfway between ``cannot_link`` and ``review`` (:func:`hold_back`) — not a match, not a review
+  item, and not evidence against either.
+
 Training aggregates pairs into distinct level patterns first, so EM costs nothing even for tens of millions
 of pairs.
 """

@@ -30,10 +30,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from matching.er.survivorship import Survivorship
 from warehouse.errors import UserError
 from warehouse.schema import ENTITY_ID_COLUMN
 
 LinkType = Literal["dedupe", "link_only"]
+#: ``requires_any``: alternatives, each a tuple of (comparison, accepted levels) that must all hold
+RequiresAny = tuple[tuple[tuple[str, tuple[str, ...]], ...], ...]
 
 ID_PREFIXES = {"person": "P", "organisation": "O", "house": "H", "facility": "F"}
 #: The id column of each entity type: the warehouse schema's one definition.
@@ -118,41 +121,6 @@ class Thresholds:
     cannot_link: float = 0.0
 
 
-@dataclass(frozen=True)
-class Survivorship:
-    """Per-field survivorship for golden records.
-
-    Rules are applied in order until one value is left: ``priority`` (feed priority, high wins), ``recent``
-    (latest ``record_date``), ``complete`` (longest value), ``frequent`` (most records agree). Ties end on
-    the smallest record_key, so the result is deterministic.
-    """
-
-    default: tuple[str, ...] = ("priority", "recent", "complete")
-    fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    include: tuple[str, ...] | None = None  # fields that survive; None = every non-meta mention column
-    rename: dict[str, str] = field(default_factory=dict)  # mention column → golden column
-    collect: dict[str, str] = field(
-        default_factory=dict
-    )  # golden list column → mention column (other values)
-    null_values: dict[str, tuple[str, ...]] = field(default_factory=dict)  # values that count as missing
-
-    def rules_for(self, column: str) -> tuple[str, ...]:
-        """The survivorship rules of golden column ``column``, in order."""
-        return tuple(self.fields.get(column, self.default))
-
-    @classmethod
-    def from_config(cls, raw: dict) -> Survivorship:
-        """From the ``survivorship:`` mapping of an entity type's config (defaults merged in already)."""
-        return cls(
-            default=tuple(raw.get("default", cls.default)),
-            fields={k: tuple(v) for k, v in raw.get("fields", {}).items()},
-            include=tuple(raw["include"]) if raw.get("include") else None,
-            rename=dict(raw.get("rename", {})),
-            collect=dict(raw.get("collect", {})),
-            null_values={k: tuple(v) for k, v in raw.get("null_values", {}).items()},
-        )
-
-
 # the keys of an entity type's ``matching:`` config
 _CONFIG_KEYS = frozenset(
     {
@@ -171,6 +139,7 @@ _CONFIG_KEYS = frozenset(
         "id_column",
         "replace_comparisons",
         "correct_u_for_duplicates",
+        "requires_any",
         "identity",
     }
 )
@@ -217,6 +186,8 @@ class EntitySettings:
     # Mentions repeat heavily (人社 names a 单位 once per employee): take the matches out of u measured on
     # random pairs (see matching.er.scoring). Off by default: for persons it adds nothing.
     correct_u_for_duplicates: bool = False
+    # identity evidence a match edge needs (see matching.er.evidence); () = no rule
+    requires_any: RequiresAny = ()
     # Exclusive identifiers (a valid 身份证号, a valid 统一社会信用代码): records holding one value are one entity,
     # whatever their size; two different values are never one entity, directly or through a chain.
     identity: tuple[str, ...] = ()
@@ -229,6 +200,7 @@ class EntitySettings:
         ``config`` may be the whole ``matching`` mapping (keyed by entity type) or the entity's own part. An
         entity type without defaults needs ``blocking`` and ``comparisons`` in config.
         """
+        from matching.er.evidence import parse_requires_any
         from matching.er.identity import identity_columns
 
         config = dict(config or {})
@@ -274,6 +246,10 @@ class EntitySettings:
                 correct_u_for_duplicates=bool(
                     config.get("correct_u_for_duplicates", base.get("correct_u_for_duplicates", False))
                 ),
+                requires_any=parse_requires_any(
+                    config.get("requires_any", base.get("requires_any")),
+                    f"matching.{entity_type}.requires_any",
+                ),
                 identity=identity_columns(entity_type, config.get("identity", base.get("identity"))),
             )
         except TypeError as e:
@@ -310,6 +286,9 @@ class EntitySettings:
             raise SettingsError(f"{where}.link_type: dedupe or link_only, got {self.link_type!r}")
         if len(self.id_prefix) != 1 or not self.id_prefix.isalpha():
             raise SettingsError(f"{where}.id_prefix: one letter, got {self.id_prefix!r}")
+        from matching.er.evidence import validate_requires_any
+
+        validate_requires_any(self)
         for rules in [self.survivorship.default, *self.survivorship.fields.values()]:
             bad = set(rules) - {"priority", "recent", "complete", "frequent"}
             if bad:
@@ -325,14 +304,16 @@ class EntitySettings:
         }
         if self.correct_u_for_duplicates:  # only when set, so existing fingerprints stay as they were
             spec["correct_u_for_duplicates"] = True
+        if self.requires_any:
+            spec["requires_any"] = [[list(c) for c in alt] for alt in self.requires_any]
         if self.identity:  # clustering obeys it: a state clustered without (or with others) is redone once
             spec["identity"] = list(self.identity)
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-# Raised when the engine's way of estimating or applying a model changes (e.g. 2: fixed m for check-digit
-# conflicts): a state trained by an older engine is then retrained once instead of being reused.
-MODEL_VERSION = 2
+# Raised when the engine's way of estimating or applying a model changes (2: fixed m for check-digit conflicts;
+# 3: person_name's one_char_given level): a state trained by an older engine is then retrained once.
+MODEL_VERSION = 3
 
 _NAME = {"kind": "person_name", "tf": True}
 
@@ -344,13 +325,17 @@ DEFAULTS: dict[str, dict] = {
             {"name": "phone", "on": ["phone"]},
             {"name": "address_surname", "on": ["address_code", "surname(name)"]},
             {"name": "name_birth_year", "on": ["name", "year(birth_date)"]},
+            # an ID with a typo finds its owner: one wrong digit or swap leaves the first 10 or the last 7 as given
+            {"name": "name_id_head", "on": ["name_pinyin", "prefix(id_number_given,10)"]},
+            {"name": "name_id_tail", "on": ["name_pinyin", "suffix(id_number_given,7)"]},
         ],
         "comparisons": [
             {"name": "name", "columns": ["name", "name_pinyin"], **_NAME},
             {
                 "name": "id_number",
                 "kind": "code",
-                "columns": ["id_number"],
+                # the number as given, valid or not (a typo stays evidence); else the valid one
+                "columns": ["id_number_given", "id_number"],
                 "options": {"checksum": "resident_id"},
             },
             {"name": "birth_date", "kind": "date", "columns": ["birth_date"]},
@@ -363,9 +348,17 @@ DEFAULTS: dict[str, dict] = {
             },
         ],
         "thresholds": {"match": 0.9, "review": 0.4},
+        # a household shares phone, address and surname (not independent evidence): a match needs the ID, the
+        # name (a homophone or a slip, not another given name) or, where a name is missing, the birth date
+        "requires_any": [
+            {"id_number": ["exact", "one_char", "transposition"]},
+            {"name": ["exact", "homophone", "one_char"]},
+            {"name": ["missing"], "birth_date": ["exact", "day_month_swap", "one_digit"]},
+        ],
         "max_cluster_size": 40,
         "identity": [{"column": "id_number"}],
         "survivorship": {
+            "exclude": ["id_number_given"],
             "default": ["priority", "recent", "complete"],
             "fields": {
                 "phone": ["recent", "priority"],

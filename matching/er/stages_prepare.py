@@ -17,8 +17,9 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from matching.er.blocking import CandidatePairs, block, rule_keys, value_hashes
+from matching.er.blocking import CandidatePairs, all_rule_keys, block, value_hashes
 from matching.er.comparisons import PreparedComparisons
+from matching.er.evidence import hold_back
 from matching.er.ids import ResolutionState
 from matching.er.mentions import MentionsError, normalise_decisions
 from matching.er.registry_update import candidate_rows, key_column, tf_column
@@ -150,6 +151,7 @@ class ScoredPairs:
     kept: np.ndarray  # positions of the pairs kept for explain and the next run
     kept_levels: np.ndarray  # their comparison levels (pairs × comparisons)
     delta_tf: dict[int, np.ndarray]  # per term-frequency comparison: the delta records' value hashes
+    held_back: int = 0  # would-be match edges capped for want of identity evidence (settings.requires_any)
 
 
 def _decision_triples(decisions: pd.DataFrame) -> pd.Index:
@@ -237,7 +239,7 @@ def block_candidates(ctx: RunContext, delta: Delta) -> Candidates:
     """Stage 3: the kept registry records sharing a blocking key with the delta, then the candidate pairs
     among them and the delta (each pair holds at least one delta record)."""
     settings, registry, records = ctx.settings, ctx.registry, delta.records
-    delta_keys = [rule_keys(records, rule) for rule in settings.blocking]
+    delta_keys = all_rule_keys(records, settings.blocking)
     candidate_pos = (
         candidate_rows(registry, delta_keys, delta.alive)
         if ctx.incremental and delta.alive.any() and delta.n
@@ -344,10 +346,15 @@ def score_pairs(
         )
         compared_tf[k] = np.r_[held[candidate_pos], hashes] if candidates.n_candidates else hashes
         population[k] = np.r_[held[delta.alive], hashes] if len(held) else hashes
+    held = np.zeros(0, dtype=bool)
     if model is None:
         weight = probability = np.empty(0, dtype=np.float64)
     else:
         adjustments = tf_adjustments(compared_tf, population, model)
         weight, probability = score(levels, model, candidates.pairs.left, adjustments)
+        # no identity evidence (settings.requires_any): capped below the review threshold
+        weight, capped, held = hold_back(weight, probability, levels, model, ctx.settings)
+        held &= probability >= ctx.settings.thresholds.match  # the matches the rule held back
+        probability = capped
     kept = np.flatnonzero(probability >= ctx.settings.thresholds.keep_pairs)
-    return ScoredPairs(weight, probability, kept, levels[kept], delta_tf)
+    return ScoredPairs(weight, probability, kept, levels[kept], delta_tf, int(held.sum()))

@@ -82,7 +82,11 @@ def normalize_resident_ids(
     - ``id_reason``: :class:`~warehouse.reasons.ReasonCode` ``invalid_id_number`` where invalid, else NA;
     - ``id_problem``: what exactly is wrong (``format``, ``province``, ``birth_date``, ``check_digit``);
     - ``id_birth_date`` (date) and ``id_sex`` (``M`` odd / ``F`` even sequence digit), from the number;
-    - ``id_upgraded``: the number was given in the legacy 15-digit form.
+    - ``id_upgraded``: the number was given in the legacy 15-digit form;
+    - ``id_given``: the number as given, valid or not, where it has an ID number's shape — 18 characters
+      (17 digits and a digit or ``X``), 17 or 19 (one digit dropped or added), or 15 digits (upgraded to 18
+      like a valid one). It is *evidence* for matching (a typo'd number still points to its owner), never an
+      identity: only ``id_number`` is.
 
     When the feed's own ``birth_date`` / ``sex`` (M/F) are given, ``id_birth_mismatch`` / ``id_sex_mismatch``
     say whether they disagree with the number (NA where either side is missing). Birth dates after ``as_of``
@@ -100,6 +104,7 @@ def normalize_resident_ids(
             "id_birth_date": d.mapped(np.where(valid, ids["birth"], NO_VALUE), DATE),
             "id_sex": d.mapped(np.where(valid, ids["sex"], NO_VALUE), "string"),
             "id_upgraded": d.mapped(ids["is15"] & valid, "boolean"),
+            "id_given": d.mapped(ids["given"], "string"),
         },
         index=s.index,
     )
@@ -119,8 +124,9 @@ def normalize_resident_ids(
 
 
 def _read_resident_ids(uniques: pd.Series, as_of: dt.date) -> dict[str, np.ndarray]:
-    """Per distinct cleaned number: ``valid``, ``number`` (18 characters), ``problem``, ``birth`` (date),
-    ``sex`` (M/F) and ``is15``; ``number``, ``birth`` and ``sex`` mean something only where valid."""
+    """Per distinct cleaned number: ``valid``, ``number`` (18 characters), ``given`` (the number as given where
+    it has an ID number's shape, 15 digits upgraded), ``problem``, ``birth`` (date), ``sex`` (M/F) and
+    ``is15``; ``number``, ``birth`` and ``sex`` mean something only where valid."""
     u = np.asarray(uniques.to_numpy(dtype=object, na_value=""), dtype=object)
     n = len(u)
     text = pd.Series(u, dtype="string")
@@ -148,9 +154,14 @@ def _read_resident_ids(uniques: pd.Series, as_of: dt.date) -> dict[str, np.ndarr
         ["format", "province", "birth_date", "check_digit"],
         default="",
     ).astype(object)
+    valid = well_formed & province_ok & birth_ok & check_ok
+    number = body + check
+    near18 = text.str.fullmatch(r"\d{16,18}[\dX]").fillna(False).to_numpy(dtype=bool)
+    given = np.where(valid | is15, number, np.where(near18, u, NO_VALUE)).astype(object)
     return {
-        "valid": well_formed & province_ok & birth_ok & check_ok,
-        "number": body + check,
+        "valid": valid,
+        "number": number,
+        "given": given,
         "problem": problem,
         "birth": birth.dt.date.to_numpy(dtype=object),
         "sex": np.where(sex_digit % 2 == 1, "M", "F"),
