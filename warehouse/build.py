@@ -375,17 +375,30 @@ def _population_type(person: pd.DataFrame) -> pd.Series:
 def build_person_house(a: Assembly) -> pd.DataFrame:
     """Person–house relations over every feed that states them. A person has one current residence (居住): the
     one stated by the most authoritative, most recent source; the others get ``valid_to``."""
-    ph = a.links[a.links["kind"] == "person_house"].copy()
-    ph["person_id"] = ph["from_key"].map(a.entity_of["person"])
+    return _house_relations(a, "person")
+
+
+@builds("organisation_house")
+def build_organisation_house(a: Assembly) -> pd.DataFrame:
+    """Houses organisations own (产权), from owner columns that name companies; built like ``person_house``."""
+    return _house_relations(a, "organisation")
+
+
+def _house_relations(a: Assembly, owner_type: str) -> pd.DataFrame:
+    """The ``<owner_type>_house`` table from the links of that kind: first and last seen, sources, whether
+    current (only the 居住 of a person can be superseded) and the house's ``street_code``."""
+    table, owner_id = f"{owner_type}_house", ENTITY_ID_COLUMN[owner_type]
+    ph = a.links[a.links["kind"] == table].copy()
+    ph[owner_id] = ph["from_key"].map(a.entity_of[owner_type])
     ph["house_id"] = ph["to_key"].map(a.entity_of["house"])
-    ph = ph.dropna(subset=["person_id", "house_id", "relation"])
+    ph = ph.dropna(subset=[owner_id, "house_id", "relation"])
     if ph.empty:
-        rel = pd.DataFrame(columns=TABLES["person_house"].column_names)
+        rel = pd.DataFrame(columns=TABLES[table].column_names)
     else:
         ph["priority"] = ph["feed"].map(a.priority).fillna(0)
         ph["record_date"] = pd.to_datetime(ph["record_date"], errors="coerce")
         rel = (
-            ph.groupby(["person_id", "house_id", "relation"])
+            ph.groupby([owner_id, "house_id", "relation"])
             .agg(
                 valid_from=("record_date", "min"),
                 last_seen=("record_date", "max"),
@@ -396,9 +409,9 @@ def build_person_house(a: Assembly) -> pd.DataFrame:
         )
         rel["_rank_date"] = rel["last_seen"].fillna(pd.Timestamp.min)
         rel = rel.sort_values(
-            ["person_id", "relation", "priority", "_rank_date"], ascending=[True, True, False, False]
+            [owner_id, "relation", "priority", "_rank_date"], ascending=[True, True, False, False]
         )
-        first = ~rel.duplicated(["person_id", "relation"])
+        first = ~rel.duplicated([owner_id, "relation"])
         rel["is_current"] = np.where(rel["relation"] == "居住", first, True)
         rel["valid_to"] = rel["last_seen"].where(~rel["is_current"])
         rel = rel.drop(columns=["last_seen", "_rank_date", "priority"])

@@ -261,6 +261,15 @@ FACILITY = Table(
     ),
 )
 
+#: What a relation to a house says beside who and which house: first and last seen, current, where, by whom.
+_HOUSE_RELATION_COLUMNS = (
+    _c("valid_from", D, "First seen."),
+    _c("valid_to", D, "Last seen, null while current."),
+    _c("is_current", B, "Still current."),
+    _street_code(f"of the house (its `street_code`; '{UNKNOWN_STREET}' when unknown)"),
+    _c("sources", LIST_S, "Feeds that state the relation."),
+)
+
 PERSON_HOUSE = Table(
     name="person_house",
     chinese="人房关联",
@@ -271,11 +280,21 @@ PERSON_HOUSE = Table(
         _c("person_id", S, "Person.", nullable=False, references="person.person_id"),
         _c("house_id", S, "House.", nullable=False, references="house.house_id"),
         _c("relation", S, "户籍 / 居住 / 产权.", nullable=False, values=HOUSE_RELATIONS),
-        _c("valid_from", D, "First seen."),
-        _c("valid_to", D, "Last seen, null while current."),
-        _c("is_current", B, "Still current."),
-        _street_code(f"of the house (its `street_code`; '{UNKNOWN_STREET}' when unknown)"),
-        _c("sources", LIST_S, "Feeds that state the relation."),
+        *_HOUSE_RELATION_COLUMNS,
+    ),
+)
+
+ORGANISATION_HOUSE = Table(
+    name="organisation_house",
+    chinese="单位房屋关联",
+    doc="Houses an organisation owns (产权), from owner columns that name companies (a feed's `owner_kind`).",
+    key=("org_id", "house_id", "relation"),
+    partition_by=("street_code",),
+    columns=(
+        _c("org_id", S, "Organisation.", nullable=False, references="organisation.org_id"),
+        _c("house_id", S, "House.", nullable=False, references="house.house_id"),
+        _c("relation", S, "产权 (owner).", nullable=False, values=("产权",)),
+        *_HOUSE_RELATION_COLUMNS,
     ),
 )
 
@@ -432,6 +451,7 @@ TABLES: dict[str, Table] = {
         ORGANISATION,
         FACILITY,
         PERSON_HOUSE,
+        ORGANISATION_HOUSE,
         PERSON_ORGANISATION,
         ORGANISATION_ADDRESS,
         SOURCE_XREF,
