@@ -322,8 +322,9 @@ class EntitySettings:
 
 
 # Raised when the engine's way of estimating or applying a model changes (e.g. 2: fixed m for check-digit
-# conflicts): a state trained by an older engine is then retrained once instead of being reused.
-MODEL_VERSION = 2
+# conflicts; 3: m averaged over blocking rules by the matches each found): a state trained by an older engine
+# is then retrained once instead of being reused.
+MODEL_VERSION = 3
 
 _NAME = {"kind": "person_name", "tf": True}
 

@@ -301,24 +301,44 @@ def tf_hashes(df: pd.DataFrame, prepared: PreparedComparisons) -> dict[int, np.n
 
 
 def tf_adjustments(
-    compared: dict[int, np.ndarray], population: dict[int, np.ndarray], model: Model
+    compared: dict[int, np.ndarray],
+    population: dict[int, np.ndarray],
+    model: Model,
+    rows: np.ndarray | None = None,
 ) -> list[np.ndarray | None]:
     """Term-frequency adjustment (bits) per compared record: log2(u_exact) − log2(frequency of its value),
-    the frequency counted over every record of the entity type (not only the ones compared)."""
+    the frequency counted over every record of the entity type (not only the ones compared).
+
+    With ``rows`` (each population record's :func:`~matching.er.mentions.record_hashes`, given for entity types
+    with ``correct_u_for_duplicates``) records identical in every compared column count once, and u_exact is
+    the chance that two of those distinct records agree: an employer named on 300 insured persons' rows is one
+    organisation, not a name 300 organisations share, so its name weighs as much as a rarer one's.
+    """
     out: list[np.ndarray | None] = [None] * len(model.comparisons)
     for k, mine in compared.items():
         if not model.tf[k]:
             continue
         pop = population[k]
-        pop = pop[pop != 0]
-        wanted = (
-            pop[pd.Series(pop).isin(np.unique(mine[mine != 0])).to_numpy()]
-            if len(pop) > 4 * len(mine)
-            else pop
-        )
-        counts = pd.Series(wanted).value_counts()
-        freq = pd.Series(mine).map(counts).to_numpy(dtype=np.float64) / max(len(pop), 1)
-        u_exact = model.tf_base(k)
+        given = pop != 0
+        if rows is not None:
+            distinct = pd.DataFrame({"value": pop[given], "row": rows[given]}).drop_duplicates()
+            counts = distinct["value"].value_counts()
+            n = float(len(distinct))
+            c = counts.to_numpy(dtype=np.float64)
+            u_exact = float((c * (c - 1)).sum() / (n * (n - 1))) if n > 1 else 0.0
+            if u_exact <= 0:  # no two distinct records share a value: no frequency to compare with
+                continue
+        else:
+            pop = pop[given]
+            wanted = (
+                pop[pd.Series(pop).isin(np.unique(mine[mine != 0])).to_numpy()]
+                if len(pop) > 4 * len(mine)
+                else pop
+            )
+            counts = pd.Series(wanted).value_counts()
+            n = float(max(len(pop), 1))
+            u_exact = model.tf_base(k)
+        freq = pd.Series(mine).map(counts).to_numpy(dtype=np.float64) / n
         out[k] = np.where(np.isnan(freq), 0.0, np.log2(u_exact) - np.log2(np.maximum(freq, 1e-10)))
     return out
 
@@ -336,18 +356,19 @@ def score_pairs(
     registry, candidate_pos = ctx.registry, candidates.candidate_pos
     delta_tf = tf_hashes(delta.records, prepared)
     compared_tf, population = {}, {}
+    held_registry = ctx.incremental and len(registry) > 0
     for k, hashes in delta_tf.items():
-        held = (
-            registry[tf_column(k)].to_numpy(dtype=np.uint64)
-            if (ctx.incremental and len(registry))
-            else np.empty(0, np.uint64)
-        )
+        held = registry[tf_column(k)].to_numpy(dtype=np.uint64) if held_registry else np.empty(0, np.uint64)
         compared_tf[k] = np.r_[held[candidate_pos], hashes] if candidates.n_candidates else hashes
         population[k] = np.r_[held[delta.alive], hashes] if len(held) else hashes
+    rows = None
+    if ctx.settings.correct_u_for_duplicates:  # term frequencies over distinct records (see tf_adjustments)
+        held_rows = registry["record_hash"].to_numpy(dtype=np.uint64) if held_registry else None
+        rows = np.r_[held_rows[delta.alive], delta.hashes] if held_rows is not None else delta.hashes
     if model is None:
         weight = probability = np.empty(0, dtype=np.float64)
     else:
-        adjustments = tf_adjustments(compared_tf, population, model)
+        adjustments = tf_adjustments(compared_tf, population, model, rows)
         weight, probability = score(levels, model, candidates.pairs.left, adjustments)
     kept = np.flatnonzero(probability >= ctx.settings.thresholds.keep_pairs)
     return ScoredPairs(weight, probability, kept, levels[kept], delta_tf)
