@@ -165,13 +165,11 @@ def no_organisation(names: pd.Series, feed: Feed) -> pd.Series:
 
 
 def organisation_shaped(names: pd.Series) -> pd.Series:
-    """Whether each (normalised) name ends like an organisation's (:data:`ORGANISATION_NAME_ENDINGS`)."""
+    """Whether each (normalised) name ends like an organisation's (:data:`ORGANISATION_NAME_ENDINGS`), with at
+    least two characters before the ending."""
     core = names.astype("string").str.replace(_BRACKETED_TAIL, "", regex=True).str.strip()
-    shaped = pd.Series(False, index=names.index, dtype=bool)
-    for ending in ORGANISATION_NAME_ENDINGS:
-        hit = core.str.endswith(ending).fillna(False) & (core.str.len() >= len(ending) + 2).fillna(False)
-        shaped |= hit.astype(bool)
-    return shaped
+    endings = "|".join(re.escape(e) for e in sorted(ORGANISATION_NAME_ENDINGS, key=len, reverse=True))
+    return core.str.fullmatch(f".{{2,}}(?:{endings})").fillna(False).astype(bool)
 
 
 #: A name that looks like a person's: 2–4 Chinese characters, or a minority / foreign name with ``·``.
