@@ -5,7 +5,8 @@ step can be retried on its own (Airflow retries, or a person rerunning a task) a
 
 1. :func:`prepare_mentions` — the feeds' current staged rows → normalised mentions per entity type.
 2. :func:`bind_addresses` — every address field → standard address, building and grid (进网入格).
-3. :func:`resolve_entities` — mentions → entities with stable ids, per entity type.
+3. :func:`resolve_entities` — mentions → entities with stable ids, per entity type; then each organisation's
+   legal representative linked to a person (:func:`link_legal_representatives`).
 4. :func:`build_tables` — the canonical warehouse tables (Arrow, exactly the schema in warehouse/schema.py).
 5. :func:`publish_run` — Great Expectations gate, then an atomic snapshot; entity-id state is committed only
    after the snapshot is current, so a failed run changes nothing a reader or the next run sees.
@@ -239,7 +240,36 @@ def resolve_entities(ws: Workspace, run_id: str) -> dict:
             }
         for name, frame in frames.items():
             _write(frame, out / f"{t}_{name}.parquet")
-    return {"run_id": run_id, "entities": summary}
+    return {
+        "run_id": run_id,
+        "entities": summary,
+        "legal_representatives": link_legal_representatives(ws, run_id),
+    }
+
+
+def legal_representatives_path(ws: Workspace, run_id: str) -> Path:
+    """Each organisation's legal representative linked to a person (or why not), as resolution wrote it."""
+    return _step_dir(ws, run_id, "resolved") / "legal_representatives.parquet"
+
+
+def link_legal_representatives(ws: Workspace, run_id: str) -> dict[str, int]:
+    """Link every resolved organisation's 法定代表人 to a resolved person (``matching.roles``): by a valid ID,
+    else by name with supporting evidence. Returns how many organisations got each outcome."""
+    from matching.roles import link_legal_representatives as link
+
+    bound, resolved = _step_dir(ws, run_id, "bound"), _step_dir(ws, run_id, "resolved")
+    reps = link(
+        persons=_read(bound / "person.parquet"),
+        person_assignments=_read(resolved / "person_assignments.parquet"),
+        organisations=_read(bound / "organisation.parquet"),
+        organisation_assignments=_read(resolved / "organisation_assignments.parquet"),
+        organisation_golden=_read(resolved / "organisation_golden.parquet"),
+        links=_read(_step_dir(ws, run_id, "mentions") / "links.parquet"),
+    )
+    _write(reps, legal_representatives_path(ws, run_id))
+    counts = reps["legal_rep_link"].value_counts().sort_index()
+    log.info("legal representatives: %s", counts.to_dict())
+    return {str(k): int(v) for k, v in counts.items()}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -269,6 +299,7 @@ def build_tables(ws: Workspace, run_id: str) -> dict:
         quarantine=load_quarantine(ws),
         staged_issues=load_field_issues(ws),
         org_grid_from=ws.config.warehouse.organisation_grid,
+        legal_reps=_read(legal_representatives_path(ws, run_id)),
     )
     out = _step_dir(ws, run_id, "tables")
     for name, table in tables.items():

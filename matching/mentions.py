@@ -24,6 +24,7 @@ from matching.normalize import (
     normalize_phones,
     normalize_resident_ids,
 )
+from matching.normalize.common import clean_code
 from matching.organisations import no_organisation, organisation_codes, owner_is_organisation
 from matching.text import normalize_text
 from warehouse.reasons import ReasonCode
@@ -60,6 +61,8 @@ ORGANISATION_COLUMNS = [
     "org_code",
     "org_type",
     "legal_rep",
+    "legal_rep_id",
+    "legal_rep_id_invalid",
     "address_text",
     "business_address_text",
     "industry",
@@ -246,6 +249,9 @@ def organisation_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, p
         pd.concat(issue_frames, ignore_index=True) if issue_frames else pd.DataFrame(columns=ISSUE_COLUMNS)
     )
     out["legal_rep"] = normalize_names(_col(df, "legal_rep"))
+    rep_ids, rep_issues = _legal_rep_ids(df, feed)
+    out["legal_rep_id"], out["legal_rep_id_invalid"] = rep_ids["valid"], rep_ids["invalid"]
+    issues = pd.concat([f for f in (issues, rep_issues) if len(f)] or [issues], ignore_index=True)
     # 注册地址 (or the only address the feed gives) and 经营地址, each bound on its own
     out["address_text"] = _clean_text(_col(df, "org_address"))
     out["business_address_text"] = _clean_text(_col(df, "org_business_address"))
@@ -254,6 +260,22 @@ def organisation_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, p
     out["established"] = _dates(_col(df, "established", "object"))
     out = out[out["org_name"].notna() | out["credit_code"].notna() | out["org_code"].notna()]
     return out[ORGANISATION_COLUMNS], issues
+
+
+def _legal_rep_ids(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """法定代表人证件号码 normalised like a person's ID: ``valid`` (18 characters, check digit right) and
+    ``invalid`` (a number given that fails, as cleaned text): kept only as evidence for linking the
+    representative to a person (one typo away from that person's ID, see :mod:`matching.roles`), and
+    recorded as a field issue."""
+    ids = normalize_resident_ids(_col(df, "legal_rep_id"))
+    ids.index = df.index
+    ok = ids["id_valid"].fillna(False).astype(bool)
+    given = clean_code(_col(df, "legal_rep_id").astype("string"))
+    bad = given.notna() & ~ok
+    out = pd.DataFrame({"valid": ids["id_number"].where(ok), "invalid": given.where(bad)}, index=df.index)
+    if "legal_rep_id" not in df.columns:
+        return out, pd.DataFrame(columns=ISSUE_COLUMNS)
+    return out, _issues(feed, df, "legal_rep_id", bad, ReasonCode.INVALID_ID_NUMBER)
 
 
 def house_mentions(df: pd.DataFrame, feed: Feed) -> pd.DataFrame:

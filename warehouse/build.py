@@ -26,11 +26,11 @@ import pandas as pd
 import pyarrow as pa
 
 from warehouse.errors import UserError
+from warehouse.house_relations import house_relations
 from warehouse.schema import (
     ENTITY_ID_COLUMN,
     ENTITY_TYPES,
     TABLES,
-    UNKNOWN_STREET,
     arrow_schema,
     street_codes,
 )
@@ -49,6 +49,7 @@ class BuildSettingError(UserError, ValueError):
 #: The builder of each table, by table name (filled by :func:`builds`).
 BUILDERS: dict[str, Builder] = {}
 _ISSUE_COLUMNS = TABLES["field_issue"].column_names
+_LEGAL_REP_COLUMNS = ["org_id", "legal_rep_person_id", "legal_rep_link", "feed"]
 
 
 def builds(table: str) -> Callable[[Builder], Builder]:
@@ -114,6 +115,7 @@ def assemble_tables(
     quarantine: pd.DataFrame,
     staged_issues: pd.DataFrame | None = None,
     org_grid_from: str = "operating",
+    legal_reps: pd.DataFrame | None = None,
 ) -> dict[str, pa.Table]:
     """Every canonical table, from the outputs of the earlier steps, in ``TABLES`` order.
 
@@ -123,6 +125,8 @@ def assemble_tables(
     ``issues`` are the field issues the mentions step found, ``staged_issues`` those staging found
     (``connectors.load_field_issues``: values staging nulled or noted); both are published in ``field_issue``.
     ``org_grid_from`` (one of :data:`ORG_GRID_FROM`) says which address gives an organisation its grid.
+    ``legal_reps`` is each organisation's legal representative linked to a person (``matching.roles``:
+    ``org_id``, ``legal_rep_person_id``, ``legal_rep_link``, ``feed``); without it those columns are null.
     """
     if org_grid_from not in ORG_GRID_FROM:
         raise BuildSettingError(
@@ -145,6 +149,7 @@ def assemble_tables(
         quarantine=quarantine,
         staged_issues=staged_issues if staged_issues is not None else pd.DataFrame(columns=_ISSUE_COLUMNS),
         org_grid_from=org_grid_from,
+        legal_reps=legal_reps,
     )
     return {name: to_arrow(name, _field_sources_as_json(assembly.frame(name))) for name in TABLES}
 
@@ -177,6 +182,7 @@ class Assembly:
     quarantine: pd.DataFrame
     staged_issues: pd.DataFrame
     org_grid_from: str = "operating"
+    legal_reps: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         self._frames: dict[str, pd.DataFrame] = {}
@@ -186,6 +192,11 @@ class Assembly:
         if table not in self._frames:
             self._frames[table] = BUILDERS[table](self)
         return self._frames[table]
+
+    @cached_property
+    def legal_rep_links(self) -> pd.DataFrame:
+        """``legal_reps`` with its columns, also when none was given."""
+        return pd.DataFrame(self.legal_reps).reindex(columns=_LEGAL_REP_COLUMNS)
 
     @cached_property
     def reference_addresses(self) -> pd.DataFrame:
@@ -294,6 +305,9 @@ def build_organisation(a: Assembly) -> pd.DataFrame:
     ]
     org["grid_code"], org["grid_basis"], place = _organisation_place(org, a.org_grid_from)
     org["street_code"] = a.street_code(org, place)
+    reps = a.legal_rep_links.set_index("org_id")
+    org["legal_rep_person_id"] = org["org_id"].map(reps["legal_rep_person_id"])
+    org["legal_rep_link"] = org["org_id"].map(reps["legal_rep_link"])
     return org
 
 
@@ -349,8 +363,9 @@ def build_person(a: Assembly) -> pd.DataFrame:
     person["separated"] = (both & (res_street != hukou_street)).where(both)
     person["population_type"] = _population_type(person)
     person["id_type"] = np.where(person["id_number"].notna(), "居民身份证", "其他")
+    jobs = a.frame("person_organisation")
     employer = (
-        a.frame("person_organisation").sort_values(["person_id", "org_id"]).drop_duplicates("person_id")
+        jobs[jobs["relation"] == "就业"].sort_values(["person_id", "org_id"]).drop_duplicates("person_id")
     )
     person["employer_org_id"] = person["person_id"].map(
         dict(zip(employer["person_id"], employer["org_id"], strict=True))
@@ -385,48 +400,29 @@ def build_organisation_house(a: Assembly) -> pd.DataFrame:
 
 
 def _house_relations(a: Assembly, owner_type: str) -> pd.DataFrame:
-    """The ``<owner_type>_house`` table from the links of that kind: first and last seen, sources, whether
-    current (only the 居住 of a person can be superseded) and the house's ``street_code``."""
-    table, owner_id = f"{owner_type}_house", ENTITY_ID_COLUMN[owner_type]
-    ph = a.links[a.links["kind"] == table].copy()
-    ph[owner_id] = ph["from_key"].map(a.entity_of[owner_type])
-    ph["house_id"] = ph["to_key"].map(a.entity_of["house"])
-    ph = ph.dropna(subset=[owner_id, "house_id", "relation"])
-    if ph.empty:
-        rel = pd.DataFrame(columns=TABLES[table].column_names)
-    else:
-        ph["priority"] = ph["feed"].map(a.priority).fillna(0)
-        ph["record_date"] = pd.to_datetime(ph["record_date"], errors="coerce")
-        rel = (
-            ph.groupby([owner_id, "house_id", "relation"])
-            .agg(
-                valid_from=("record_date", "min"),
-                last_seen=("record_date", "max"),
-                priority=("priority", "max"),
-                sources=("feed", lambda s: sorted(set(s))),
-            )
-            .reset_index()
-        )
-        rel["_rank_date"] = rel["last_seen"].fillna(pd.Timestamp.min)
-        rel = rel.sort_values(
-            [owner_id, "relation", "priority", "_rank_date"], ascending=[True, True, False, False]
-        )
-        first = ~rel.duplicated([owner_id, "relation"])
-        rel["is_current"] = np.where(rel["relation"] == "居住", first, True)
-        rel["valid_to"] = rel["last_seen"].where(~rel["is_current"])
-        rel = rel.drop(columns=["last_seen", "_rank_date", "priority"])
-    house = a.frame("house")
-    house_street = dict(zip(house["house_id"], house["street_code"], strict=True))
-    rel["street_code"] = rel["house_id"].map(house_street).fillna(UNKNOWN_STREET)
-    return rel
+    table, house = f"{owner_type}_house", a.frame("house")
+    return house_relations(
+        a.links[a.links["kind"] == table],
+        owner_of=a.entity_of[owner_type],
+        house_of=a.entity_of["house"],
+        priority=a.priority,
+        owner_id=ENTITY_ID_COLUMN[owner_type],
+        columns=TABLES[table].column_names,
+        house_street=dict(zip(house["house_id"], house["street_code"], strict=True)),
+    )
 
 
 @builds("person_organisation")
 def build_person_organisation(a: Assembly) -> pd.DataFrame:
+    """就业 from the mention links (人社), and 法定代表人 for every organisation whose legal representative was
+    linked to a person (``legal_reps``), with the feed that named the representative as its source."""
     po = a.links[a.links["kind"] == "person_organisation"].copy()
     po["person_id"] = po["from_key"].map(a.entity_of["person"])
     po["org_id"] = po["to_key"].map(a.entity_of["organisation"])
-    return _sources_of(po.dropna(subset=["person_id", "org_id"]), ["person_id", "org_id", "relation"])
+    reps = a.legal_rep_links.rename(columns={"legal_rep_person_id": "person_id"})
+    reps = reps.dropna(subset=["person_id"]).assign(relation="法定代表人")
+    both = pd.concat([po, reps[["person_id", "org_id", "relation", "feed"]]], ignore_index=True)
+    return _sources_of(both.dropna(subset=["person_id", "org_id"]), ["person_id", "org_id", "relation"])
 
 
 @builds("organisation_address")

@@ -35,6 +35,7 @@ from warehouse.schema_base import Layer as Layer
 from warehouse.schema_base import PIIKind as PIIKind
 from warehouse.schema_base import S as S
 from warehouse.schema_base import Table as Table
+from warehouse.schema_base import house_relation_table
 from warehouse.schema_base import street_code_column as _street_code
 from warehouse.schema_base import street_codes as street_codes
 
@@ -54,6 +55,13 @@ POPULATION_TYPES = ("户籍", "流动", "境外", "未知")
 ENTITY_TYPES = ("person", "organisation", "house", "facility")
 ORG_ADDRESS_RELATIONS = ("注册", "经营")
 BINDING_STATUSES = ("matched", "ambiguous", "unmatched")
+#: Evidence that a namesake is an organisation's 法定代表人, strongest first (see `matching.roles`), and how an
+#: organisation's legal representative was linked to a person, or why not (`organisation.legal_rep_link`).
+LEGAL_REP_EVIDENCE = ("id_typo", "address", "employment", "building")
+_UNLINKED = "ambiguous_id no_person_with_id name_not_found ambiguous_name no_supporting_evidence"
+LEGAL_REP_LINKS = ("id", *(f"name_and_{e}" for e in LEGAL_REP_EVIDENCE))
+LEGAL_REP_LINKS += tuple(f"homophone_and_{e}" for e in LEGAL_REP_EVIDENCE if e != "building")
+LEGAL_REP_LINKS += (*_UNLINKED.split(), "no_legal_rep")
 
 ADDRESS = Table(
     name="address",
@@ -203,7 +211,19 @@ ORGANISATION = Table(
         _c("name", S, "Registered name.", nullable=False),
         _c("former_names", LIST_S, "Other names seen in the feeds."),
         _c("org_type", S, "Organisation type from the credit code's first two characters."),
-        _c("legal_rep", S, "Legal representative."),
+        _c("legal_rep", S, "Legal representative (法定代表人), by name."),
+        _c(
+            "legal_rep_person_id", S, "The person the legal representative is.", references="person.person_id"
+        ),
+        _c(
+            "legal_rep_link",
+            S,
+            "How `legal_rep_person_id` was found or why it is null: `id` (a valid 法定代表人证件号码 equal to "
+            "the person's), `name_and_<evidence>` (the one namesake with the most evidence: an ID one typo away, "
+            "the same address, employed there, the same building), `homophone_and_<evidence>`, else the reason "
+            "(see docs/entity-resolution.md).",
+            values=LEGAL_REP_LINKS,
+        ),
         _c(
             "address_code",
             S,
@@ -261,47 +281,28 @@ FACILITY = Table(
     ),
 )
 
-#: What a relation to a house says beside who and which house: first and last seen, current, where, by whom.
-_HOUSE_RELATION_COLUMNS = (
-    _c("valid_from", D, "First seen."),
-    _c("valid_to", D, "Last seen, null while current."),
-    _c("is_current", B, "Still current."),
-    _street_code(f"of the house (its `street_code`; '{UNKNOWN_STREET}' when unknown)"),
-    _c("sources", LIST_S, "Feeds that state the relation."),
-)
-
-PERSON_HOUSE = Table(
-    name="person_house",
+PERSON_HOUSE = house_relation_table(
+    owner="person",
+    owner_id="person_id",
+    owner_doc="Person.",
     chinese="人房关联",
     doc="Who is bound to which house, and how (户籍 / 居住 / 产权).",
-    key=("person_id", "house_id", "relation"),
-    partition_by=("street_code",),
-    columns=(
-        _c("person_id", S, "Person.", nullable=False, references="person.person_id"),
-        _c("house_id", S, "House.", nullable=False, references="house.house_id"),
-        _c("relation", S, "户籍 / 居住 / 产权.", nullable=False, values=HOUSE_RELATIONS),
-        *_HOUSE_RELATION_COLUMNS,
-    ),
+    relations=HOUSE_RELATIONS,
 )
-
-ORGANISATION_HOUSE = Table(
-    name="organisation_house",
+ORGANISATION_HOUSE = house_relation_table(
+    owner="organisation",
+    owner_id="org_id",
+    owner_doc="Organisation.",
     chinese="单位房屋关联",
     doc="Houses an organisation owns (产权), from owner columns that name companies (a feed's `owner_kind`).",
-    key=("org_id", "house_id", "relation"),
-    partition_by=("street_code",),
-    columns=(
-        _c("org_id", S, "Organisation.", nullable=False, references="organisation.org_id"),
-        _c("house_id", S, "House.", nullable=False, references="house.house_id"),
-        _c("relation", S, "产权 (owner).", nullable=False, values=("产权",)),
-        *_HOUSE_RELATION_COLUMNS,
-    ),
+    relations=("产权",),
 )
 
 PERSON_ORGANISATION = Table(
     name="person_organisation",
     chinese="人员单位关联",
-    doc="Employment and other person–organisation relations.",
+    doc="Employment (就业, from 人社) and legal representatives (法定代表人: the organisation's "
+    "`legal_rep_person_id`, linked as its `legal_rep_link` says).",
     key=("person_id", "org_id", "relation"),
     columns=(
         _c("person_id", S, "Person.", nullable=False, references="person.person_id"),

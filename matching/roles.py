@@ -1,0 +1,333 @@
+"""Persons in roles of organisations: each organisation's 法定代表人 linked to a resolved person, or not, and why.
+
+市场监管 names every organisation's legal representative (法定代表人), in some extracts with the
+representative's ID number (法定代表人证件号码). Once persons and organisations are resolved,
+:func:`link_legal_representatives` decides for every organisation which person that representative is:
+
+1. **By ID.** A valid ID (18 characters, check digit right, legacy 15-digit numbers upgraded) equal to a
+   resolved person's ID links to that person (``id``), whatever the names say. A valid ID that no person
+   carries still rules out every namesake with a different valid ID (two valid IDs that differ are two
+   people); a namesake with no valid ID may still be linked by name (step 2).
+2. **By name, with evidence.** Otherwise the persons with the representative's name (normalised: 繁→简,
+   full-width folded, spaces removed) are the candidates, and a name alone links no one: a district has
+   many 王伟. Each candidate is credited with independent evidence that it is this organisation's
+   representative (:data:`EVIDENCE`, strongest first):
+
+   - ``id_typo``: the representative's ID is invalid but one edit (a changed, missing or extra character,
+     or two neighbours swapped) away from the candidate's valid ID;
+   - ``address``: the candidate lives, has the 户籍 or owns a house at the organisation's registered
+     (注册) or operating (经营) address, the same standard address;
+   - ``employment``: 人社 has the candidate insured with this organisation;
+   - ``building``: one of the candidate's addresses is in the same standard building as one of the
+     organisation's.
+
+   ``address`` and ``employment`` weigh the same. A candidate's support is its strongest evidence, then
+   the number of independent kinds it has (place, employment, ID; ``building`` and ``address`` are one
+   place). The one candidate with the most support is linked (``name_and_<evidence>``); several with equal
+   support are ``ambiguous_name``; candidates without any evidence are ``no_supporting_evidence``.
+3. **By a homophone, with stronger evidence.** When no person has the name as written, persons whose name
+   has the same surname character and sounds the same (pinyin without tones: 张伟 for 张玮, a common keying
+   error) are the candidates, under the same rules except that ``building`` does not count for them
+   (``homophone_and_<evidence>``). Pinyin is never evidence on its own.
+
+Every organisation gets one row: the linked person (or null) and :data:`~warehouse.schema.LEGAL_REP_LINKS`
+value saying how it was linked or why not. Everything is merges and group-bys over the whole district.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from matching.normalize import name_pinyin
+from warehouse.schema import LEGAL_REP_EVIDENCE, LEGAL_REP_LINKS
+
+#: The kinds of evidence, strongest first, and the rank of each (``address`` and ``employment`` weigh the same).
+EVIDENCE = LEGAL_REP_EVIDENCE
+_RANK = {"id_typo": 3, "address": 2, "employment": 2, "building": 1}
+#: Evidence of the same kind of fact counts once in the number of independent kinds.
+_GROUP = {"id_typo": "id", "address": "place", "employment": "employment", "building": "place"}
+#: The columns of :func:`link_legal_representatives`' result.
+LEGAL_REP_COLUMNS = ["org_id", "legal_rep", "legal_rep_person_id", "legal_rep_link", "feed"]
+#: (place column on person mentions, kind) and (place column on organisation mentions, kind).
+_PERSON_PLACES = (
+    ("address_code", "address"),
+    ("building_code", "building"),
+    ("hukou_address_code", "address"),
+    ("hukou_building_code", "building"),
+)
+_ORG_PLACES = (
+    ("address_code", "address"),
+    ("building_code", "building"),
+    ("business_address_code", "address"),
+    ("business_building_code", "building"),
+)
+
+
+def _column(df: pd.DataFrame, name: str) -> pd.Series:
+    """A text column of ``df``, all missing when ``df`` was written before the column existed."""
+    if name in df.columns:
+        return df[name].astype("string")
+    return pd.Series(pd.NA, index=df.index, dtype="string")
+
+
+def _entities(
+    mentions: pd.DataFrame, assignments: pd.DataFrame, id_column: str, columns: list[str]
+) -> pd.DataFrame:
+    """The ``columns`` of the mentions (those it has) with the id of the entity each was resolved to
+    (mentions not resolved are left out)."""
+    ids = assignments[["record_key", "entity_id"]].rename(columns={"entity_id": id_column})
+    keep = ["record_key", *(c for c in columns if c in mentions.columns and c != "record_key")]
+    return mentions[keep].merge(ids, on="record_key", how="inner")
+
+
+def link_legal_representatives(
+    *,
+    persons: pd.DataFrame,
+    person_assignments: pd.DataFrame,
+    organisations: pd.DataFrame,
+    organisation_assignments: pd.DataFrame,
+    organisation_golden: pd.DataFrame,
+    links: pd.DataFrame,
+) -> pd.DataFrame:
+    """For every resolved organisation, its legal representative's person id (or null) and how it was linked.
+
+    ``persons`` / ``organisations`` are the bound mentions (``matching.address.bind_address_fields``),
+    ``*_assignments`` the entity resolution's record key → entity id, ``organisation_golden`` the golden
+    organisations (``org_id``, ``legal_rep``: the name published), ``links`` the mention links
+    (``matching.mentions``: 人社's 就业 links are the employment evidence). Returns one row per golden
+    organisation with :data:`LEGAL_REP_COLUMNS`; ``feed`` is the feed that stated the representative.
+    """
+    org_columns = ["feed", "priority", "record_date", "legal_rep", "legal_rep_id", "legal_rep_id_invalid"]
+    orgs = _entities(
+        organisations, organisation_assignments, "org_id", [*org_columns, *(c for c, _ in _ORG_PLACES)]
+    )
+    people = _entities(
+        persons,
+        person_assignments,
+        "person_id",
+        ["name", "name_pinyin", "id_number", *(c for c, _ in _PERSON_PLACES)],
+    )
+    reps = _representatives(orgs, organisation_golden.rename(columns={"entity_id": "org_id"}))
+    person_ids = (
+        pd.DataFrame({"id_number": _column(people, "id_number"), "person_id": people["person_id"]})
+        .dropna()
+        .drop_duplicates()
+    )
+    by_id = _link_by_id(reps, person_ids)
+    open_reps = reps[~_isin(reps["org_id"], by_id.index.to_series())]
+    candidates = _candidates(open_reps, people, person_ids)
+    employment = _employment(links, person_assignments, organisation_assignments)
+    evidence = _evidence(candidates, open_reps, people, orgs, person_ids, employment)
+    by_name = _decide(candidates, evidence)
+    decided = pd.concat([by_id, by_name])
+    out = reps[["org_id", "legal_rep", "feed"]].copy()
+    out["legal_rep_person_id"] = out["org_id"].map(decided["person_id"]).astype("string")
+    reason = np.where(
+        reps["legal_rep_id"].notna(),
+        "no_person_with_id",
+        np.where(reps["legal_rep"].notna(), "name_not_found", "no_legal_rep"),
+    )
+    link = out["org_id"].map(decided["link"]).astype("string")
+    # a valid ID no person carries says more than namesakes without (or with equal) evidence
+    unlinked_name = link.isin(["ambiguous_name", "no_supporting_evidence"]).fillna(False)
+    id_first = reps["legal_rep_id"].notna() & unlinked_name
+    out["legal_rep_link"] = link.mask(id_first | link.isna(), pd.Series(reason, index=out.index))
+    unknown = set(out["legal_rep_link"].dropna()) - set(LEGAL_REP_LINKS)
+    if unknown:  # a value the schema does not list would fail the warehouse gate: fail here, by name
+        raise ValueError(f"legal representative links outside warehouse.schema.LEGAL_REP_LINKS: {unknown}")
+    return out[LEGAL_REP_COLUMNS].sort_values("org_id", ignore_index=True)
+
+
+def _representatives(orgs: pd.DataFrame, golden: pd.DataFrame) -> pd.DataFrame:
+    """Per golden organisation, the representative one of its mentions states: name, valid ID, invalid ID, feed.
+
+    The mention chosen agrees with the golden (published) name where it can, then gives a valid ID, then
+    has the feed's priority, the latest record date and the smallest record key: the same inputs always
+    choose the same mention. An organisation no mention names a representative for has nulls.
+    """
+    m = pd.DataFrame(
+        {
+            "org_id": orgs["org_id"].astype("string"),
+            "legal_rep": _column(orgs, "legal_rep"),
+            "legal_rep_id": _column(orgs, "legal_rep_id"),
+            "legal_rep_id_invalid": _column(orgs, "legal_rep_id_invalid"),
+            "feed": _column(orgs, "feed"),
+            "_prio": pd.to_numeric(orgs.get("priority"), errors="coerce"),
+            "_date": pd.to_datetime(orgs.get("record_date"), errors="coerce"),
+            "_key": _column(orgs, "record_key"),
+        }
+    )
+    m = m[m[["legal_rep", "legal_rep_id", "legal_rep_id_invalid"]].notna().any(axis=1)]
+    published = m["org_id"].map(
+        dict(zip(golden["org_id"], golden.get("legal_rep", pd.Series()), strict=False))
+    )
+    m["_agrees"] = (m["legal_rep"] == published).fillna(False) | published.isna()
+    m["_has_id"] = m["legal_rep_id"].notna()
+    m = m.sort_values(
+        ["org_id", "_agrees", "_has_id", "_prio", "_date", "_key"],
+        ascending=[True, False, False, False, False, True],
+        na_position="last",
+    ).drop_duplicates("org_id")
+    out = pd.DataFrame({"org_id": golden["org_id"].astype("string")}).merge(m, on="org_id", how="left")
+    return out[["org_id", "legal_rep", "legal_rep_id", "legal_rep_id_invalid", "feed"]]
+
+
+def _link_by_id(reps: pd.DataFrame, person_ids: pd.DataFrame) -> pd.DataFrame:
+    """Organisations whose representative's valid ID some person carries: ``person_id`` and ``link``
+    (``id``; ``ambiguous_id`` when resolution left that ID in several persons), indexed by org_id."""
+    hits = (
+        reps[["org_id", "legal_rep_id"]]
+        .dropna()
+        .merge(person_ids, left_on="legal_rep_id", right_on="id_number")
+    )
+    hits = hits.drop_duplicates(["org_id", "person_id"])
+    n = hits.groupby("org_id")["person_id"].transform("size")
+    out = hits.drop_duplicates("org_id").set_index("org_id")[["person_id"]].astype("string")
+    several = n.groupby(hits["org_id"]).first() > 1
+    out["link"] = np.where(several.reindex(out.index), "ambiguous_id", "id")
+    out["person_id"] = out["person_id"].mask(out["link"] == "ambiguous_id")
+    return out
+
+
+def _candidates(reps: pd.DataFrame, people: pd.DataFrame, person_ids: pd.DataFrame) -> pd.DataFrame:
+    """(org_id, person_id, match) pairs: the persons named like the representative (``name``), else, when
+    no person has that name, those with the same surname character whose name sounds the same
+    (``homophone``). Persons with a valid ID are left out when the representative's valid ID differs."""
+    names = pd.DataFrame(
+        {
+            "name": _column(people, "name"),
+            "name_pinyin": _column(people, "name_pinyin"),
+            "person_id": people["person_id"],
+        }
+    ).dropna(subset=["name"])
+    names = names.drop_duplicates(["name", "person_id"])
+    named = reps[["org_id", "legal_rep", "legal_rep_id"]].dropna(subset=["legal_rep"])
+    exact = named.merge(names[["name", "person_id"]], left_on="legal_rep", right_on="name")
+    exact["match"] = "name"
+    rest = named[~_isin(named["org_id"], exact["org_id"])].copy()
+    rest["_key"] = _sound_key(rest["legal_rep"], name_pinyin(rest["legal_rep"]))
+    # the mentions carry their name's pinyin: only those that could sound like one of the rest are keyed
+    maybe = names[_isin(names["name"].str[0], rest["legal_rep"].str[0])]
+    pinyin = maybe["name_pinyin"].copy()
+    if pinyin.isna().any():  # mentions written before names had their pinyin
+        pinyin[pinyin.isna()] = name_pinyin(maybe.loc[pinyin.isna(), "name"])
+    sounds = maybe.assign(_key=_sound_key(maybe["name"], pinyin)).dropna(subset=["_key"])
+    homophone = rest.dropna(subset=["_key"]).merge(sounds[["_key", "person_id"]], on="_key")
+    homophone["match"] = "homophone"
+    cands = pd.concat([exact, homophone.drop(columns="_key")], ignore_index=True)
+    has_valid_id = _isin(cands["person_id"], person_ids["person_id"])
+    cands = cands[~(cands["legal_rep_id"].notna().to_numpy() & has_valid_id)]
+    return cands[["org_id", "person_id", "match"]].drop_duplicates(["org_id", "person_id"])
+
+
+def _isin(values: pd.Series, among: pd.Series) -> np.ndarray:
+    """``values.isin(among)`` as a bool array, through object arrays (fast hash look-ups for Arrow text)."""
+    wanted = pd.unique(pd.Series(among.to_numpy(object), dtype=object))
+    return pd.Series(values.to_numpy(object), dtype=object).isin(wanted).to_numpy()
+
+
+def _sound_key(names: pd.Series, pinyin: pd.Series) -> pd.Series:
+    """Surname character + tone-less pinyin of the whole name: equal for homophones like 张伟 / 张玮."""
+    names = names.astype("string")
+    return (names.str[0] + "|" + pinyin.astype("string")).where(names.str.len() >= 2)
+
+
+def _employment(
+    links: pd.DataFrame, person_assignments: pd.DataFrame, org_assignments: pd.DataFrame
+) -> pd.DataFrame:
+    """(person_id, org_id) of every employment (就业) link between resolved mentions."""
+    e = links.loc[
+        (links["kind"] == "person_organisation") & (links["relation"] == "就业"), ["from_key", "to_key"]
+    ]
+    person_of = person_assignments[["record_key", "entity_id"]].rename(
+        columns={"record_key": "from_key", "entity_id": "person_id"}
+    )
+    org_of = org_assignments[["record_key", "entity_id"]].rename(
+        columns={"record_key": "to_key", "entity_id": "org_id"}
+    )
+    pairs = e.merge(person_of, on="from_key").merge(org_of, on="to_key")
+    return pairs[["person_id", "org_id"]].dropna().drop_duplicates()
+
+
+def _places(frame: pd.DataFrame, id_column: str, columns: tuple[tuple[str, str], ...]) -> pd.DataFrame:
+    """(id, code, kind) of every bound place of the mentions: standard address or building codes."""
+    parts = [
+        pd.DataFrame({id_column: frame[id_column], "code": frame[c].astype("string"), "kind": kind})
+        for c, kind in columns
+        if c in frame.columns
+    ]
+    if not parts:
+        return pd.DataFrame(columns=[id_column, "code", "kind"])
+    return pd.concat(parts, ignore_index=True).dropna(subset=["code"]).drop_duplicates()
+
+
+def _evidence(
+    cands: pd.DataFrame,
+    reps: pd.DataFrame,
+    people: pd.DataFrame,
+    orgs: pd.DataFrame,
+    person_ids: pd.DataFrame,
+    employment: pd.DataFrame,
+) -> pd.DataFrame:
+    """(org_id, person_id, kind) for every piece of evidence a candidate has, one row per kind."""
+    pair = cands[["org_id", "person_id"]]
+    org_places = _places(orgs, "org_id", _ORG_PLACES)
+    person_places = _places(people, "person_id", _PERSON_PLACES)
+    place = pair.merge(org_places, on="org_id").merge(person_places, on=["person_id", "code", "kind"])
+    worked = pair.merge(employment, on=["org_id", "person_id"]).assign(kind="employment")
+    typo = pair.merge(reps[["org_id", "legal_rep_id_invalid"]].dropna(), on="org_id").merge(
+        person_ids, on="person_id"
+    )
+    distance = (
+        process.cpdist(
+            list(typo["legal_rep_id_invalid"]), list(typo["id_number"]), scorer=OSA.distance, workers=1
+        )
+        if len(typo)
+        else np.empty(0)
+    )
+    typo = typo[np.asarray(distance) <= 1].assign(kind="id_typo")
+    frames = [f[["org_id", "person_id", "kind"]] for f in (place, worked, typo)]
+    ev = pd.concat(frames, ignore_index=True).drop_duplicates()
+    # a name that only sounds the same is weaker: the building alone does not support it
+    weak = ev.merge(cands, on=["org_id", "person_id"], how="left")["match"].eq("homophone").to_numpy()
+    return ev[~(weak & (ev["kind"] == "building").to_numpy())]
+
+
+def _decide(cands: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:
+    """Per organisation with candidates: the one candidate with the most support, or why none is linked.
+
+    Support is (rank of the strongest evidence, number of independent kinds); the candidate with the most
+    is linked when no other has as much (``<match>_and_<strongest evidence>``), several with equal support
+    are ``ambiguous_name``, and no evidence at all is ``no_supporting_evidence``. Indexed by org_id.
+    """
+    if cands.empty:
+        return pd.DataFrame({"person_id": pd.Series(dtype="string"), "link": pd.Series(dtype="string")})
+    ev = evidence.assign(rank=evidence["kind"].map(_RANK), group=evidence["kind"].map(_GROUP))
+    ev["order"] = ev["kind"].map({k: i for i, k in enumerate(EVIDENCE)})
+    best = ev.sort_values(["org_id", "person_id", "rank", "order"], ascending=[True, True, False, True])
+    best = best.drop_duplicates(["org_id", "person_id"]).set_index(["org_id", "person_id"])
+    kinds = ev.groupby(["org_id", "person_id"])["group"].nunique()
+    c = cands.set_index(["org_id", "person_id"])
+    c["rank"] = best["rank"].reindex(c.index).fillna(0).to_numpy()
+    c["kinds"] = kinds.reindex(c.index).fillna(0).to_numpy()
+    c["best"] = best["kind"].reindex(c.index).to_numpy()
+    c = c.reset_index().sort_values(
+        ["org_id", "rank", "kinds", "person_id"], ascending=[True, False, False, True]
+    )
+    top = c.drop_duplicates("org_id").set_index("org_id")
+    level = c[["org_id", "rank", "kinds"]].merge(
+        top[["rank", "kinds"]].reset_index(), on=["org_id", "rank", "kinds"]
+    )
+    tied = level.groupby("org_id").size().reindex(top.index) > 1
+    supported = top["rank"] > 0
+    link = np.where(
+        ~supported,
+        "no_supporting_evidence",
+        np.where(tied, "ambiguous_name", top["match"].astype(str) + "_and_" + top["best"].astype(str)),
+    )
+    out = pd.DataFrame({"person_id": top["person_id"].astype("string"), "link": link}, index=top.index)
+    out["person_id"] = out["person_id"].mask(out["link"].isin(["no_supporting_evidence", "ambiguous_name"]))
+    return out
