@@ -41,14 +41,17 @@ RENSHE = {
 }
 
 
-def registered(n: int, seed: int = 3) -> pd.DataFrame:
-    """``n`` registered organisations with distinct names and credit codes whose 组织机构代码 is valid."""
+def registered(n: int, seed: int = 3, namesakes: int = 0) -> pd.DataFrame:
+    """``n`` registered organisations with credit codes whose 组织机构代码 is valid; names are distinct but for
+    the last ``namesakes``, which carry the name of an organisation before them (another credit code)."""
     rng = np.random.default_rng(seed)
     rows, names = [], set()
     while len(rows) < n:
         brand = "".join(rng.choice(BRANDS, 2 + int(rng.integers(0, 2))))
         name = f"云江市{brand}{rng.choice(INDUSTRIES)}有限公司"
-        if name in names:
+        if len(rows) >= n - namesakes:
+            name = rows[len(rows) - (n - namesakes)]["org_name"]
+        elif name in names:
             continue
         names.add(name)
         body8 = "".join(rng.choice(list("0123456789"), 8))

@@ -81,9 +81,9 @@ def test_old_organisation_code_is_kept_checked_and_read_from_credit_codes():
     assert issues == {"2": "invalid_org_code", "4": "invalid_credit_code"}
 
 
-def _resolved_employers(big: tuple[int, ...]) -> pd.DataFrame:
+def _resolved_employers(big: tuple[int, ...], namesakes: int = 0) -> pd.DataFrame:
     """Each 人社 employer mention with the entity it was resolved to and the registered record's entity."""
-    staged, truth = staged_feeds(registered(150), big=big)
+    staged, truth = staged_feeds(registered(150, namesakes=namesakes), big=big)
     m = build_mentions(staged, [Feed.model_validate(SHICHANG), Feed.model_validate(RENSHE)])
     orgs = m.organisation.copy()
     # what address binding adds: offices in one building share the registered address's code
@@ -107,6 +107,21 @@ def test_employer_mentions_join_their_registered_organisation(employers, written
     assert len(e) > 20
     wrong = e[e["got"] != e["want"]]
     assert wrong.empty, f"{len(wrong)} of {len(e)} employer mentions written as {written_as!r} stay apart"
+
+
+def test_a_name_two_credit_codes_carry_links_no_name_only_mention():
+    """The last ten organisations carry the names of the first ten (other credit codes): a mention with only
+    such a name is evidence for neither and joins neither; the other name-only mentions still join."""
+    orgs = registered(150, namesakes=10)
+    names_of = {f"shichang:S{i:05d}": name for i, name in enumerate(orgs["org_name"])}
+    shared = set(orgs["org_name"].iloc[-10:])
+    e = _resolved_employers(big=(55,), namesakes=10)
+    name_only = e[e["written_as"] == "name"]
+    ambiguous = name_only["registered_key"].map(names_of).isin(shared)
+    assert ambiguous.sum() > 5 and (name_only[ambiguous]["got"] != name_only[ambiguous]["want"]).all()
+    assert (name_only[~ambiguous]["got"] == name_only[~ambiguous]["want"]).all()
+    wrong = e[(e["got"] != e["want"]) & e["got"].isin(set(e["want"]))]
+    assert wrong.empty, wrong  # no mention is in another registered organisation
 
 
 def test_each_registered_organisation_stays_one():

@@ -22,7 +22,8 @@ from matching.er.ids import ResolutionState, StateError
 from matching.er.mentions import record_hashes
 from matching.er.scoring import Model
 from matching.er.settings import EntitySettings
-from matching.er.stages_prepare import tf_adjustments, tf_hashes
+from matching.er.stages_prepare import identity_hashes, tf_hashes
+from matching.er.term_frequencies import tf_adjustments
 from warehouse.errors import UserError
 
 
@@ -80,6 +81,7 @@ def explain_pair(
         population,
         model,
         record_hashes(mentions, settings) if settings.correct_u_for_duplicates else None,
+        identity_hashes(settings, mentions) if settings.correct_u_for_duplicates else None,
     )
     rows, total = [], model.prior_weight
     for k, comp in enumerate(prepared.comparisons):

@@ -171,6 +171,7 @@ _CONFIG_KEYS = frozenset(
         "id_column",
         "replace_comparisons",
         "correct_u_for_duplicates",
+        "identity_column",
     }
 )
 
@@ -216,6 +217,10 @@ class EntitySettings:
     # Mentions repeat heavily (人社 names a 单位 once per employee): take the matches out of u measured on
     # random pairs (see matching.er.scoring). Off by default: for persons and houses it adds nothing.
     correct_u_for_duplicates: bool = False
+    # With correct_u_for_duplicates: a column whose two different values always mean two different entities
+    # (organisations: credit_code). Term frequencies then count how many identities carry a value, so a name
+    # one credit code carries is strong evidence (matching.er.term_frequencies). None = off.
+    identity_column: str | None = None
 
     # -- construction ------------------------------------------------------------------------------------
     @classmethod
@@ -268,6 +273,7 @@ class EntitySettings:
                 correct_u_for_duplicates=bool(
                     config.get("correct_u_for_duplicates", base.get("correct_u_for_duplicates", False))
                 ),
+                identity_column=config.get("identity_column", base.get("identity_column")),
             )
         except TypeError as e:
             raise SettingsError(f"matching.{entity_type}: {e}") from None
@@ -303,6 +309,10 @@ class EntitySettings:
             raise SettingsError(f"{where}.link_type: dedupe or link_only, got {self.link_type!r}")
         if len(self.id_prefix) != 1 or not self.id_prefix.isalpha():
             raise SettingsError(f"{where}.id_prefix: one letter, got {self.id_prefix!r}")
+        if self.identity_column is not None and not str(self.identity_column).strip():
+            raise SettingsError(
+                f"{where}.identity_column: a column name or null, got {self.identity_column!r}"
+            )
         for rules in [self.survivorship.default, *self.survivorship.fields.values()]:
             bad = set(rules) - {"priority", "recent", "complete", "frequent"}
             if bad:
@@ -318,6 +328,8 @@ class EntitySettings:
         }
         if self.correct_u_for_duplicates:  # only when set, so existing fingerprints stay as they were
             spec["correct_u_for_duplicates"] = True
+        if self.identity_column:
+            spec["identity_column"] = self.identity_column
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -394,6 +406,7 @@ DEFAULTS: dict[str, dict] = {
         # 人社 names the employer (单位名称, often without its credit code) on every insured person's record:
         # one 单位 has dozens of mentions, so two random mentions agree on a name mostly because they match
         "correct_u_for_duplicates": True,
+        "identity_column": "credit_code",  # two valid credit codes are two 单位
         "max_cluster_size": 60,
         "survivorship": {
             "rename": {"org_name": "name"},

@@ -24,6 +24,7 @@ from matching.er.mentions import MentionsError, normalise_decisions
 from matching.er.registry_update import candidate_rows, key_column, tf_column
 from matching.er.scoring import Model, score, train
 from matching.er.settings import EntitySettings
+from matching.er.term_frequencies import tf_adjustments
 
 log = logging.getLogger(__name__)
 
@@ -300,47 +301,19 @@ def tf_hashes(df: pd.DataFrame, prepared: PreparedComparisons) -> dict[int, np.n
     }
 
 
-def tf_adjustments(
-    compared: dict[int, np.ndarray],
-    population: dict[int, np.ndarray],
-    model: Model,
-    rows: np.ndarray | None = None,
-) -> list[np.ndarray | None]:
-    """Term-frequency adjustment (bits) per compared record: log2(u_exact) − log2(frequency of its value),
-    the frequency counted over every record of the entity type (not only the ones compared).
-
-    With ``rows`` (each population record's :func:`~matching.er.mentions.record_hashes`, given for entity types
-    with ``correct_u_for_duplicates``) records identical in every compared column count once, and u_exact is
-    the chance that two of those distinct records agree: an employer named on 300 insured persons' rows is one
-    organisation, not a name 300 organisations share, so its name weighs as much as a rarer one's.
-    """
-    out: list[np.ndarray | None] = [None] * len(model.comparisons)
-    for k, mine in compared.items():
-        if not model.tf[k]:
-            continue
-        pop = population[k]
-        given = pop != 0
-        if rows is not None:
-            distinct = pd.DataFrame({"value": pop[given], "row": rows[given]}).drop_duplicates()
-            counts = distinct["value"].value_counts()
-            n = float(len(distinct))
-            c = counts.to_numpy(dtype=np.float64)
-            u_exact = float((c * (c - 1)).sum() / (n * (n - 1))) if n > 1 else 0.0
-            if u_exact <= 0:  # no two distinct records share a value: no frequency to compare with
-                continue
-        else:
-            pop = pop[given]
-            wanted = (
-                pop[pd.Series(pop).isin(np.unique(mine[mine != 0])).to_numpy()]
-                if len(pop) > 4 * len(mine)
-                else pop
-            )
-            counts = pd.Series(wanted).value_counts()
-            n = float(max(len(pop), 1))
-            u_exact = model.tf_base(k)
-        freq = pd.Series(mine).map(counts).to_numpy(dtype=np.float64) / n
-        out[k] = np.where(np.isnan(freq), 0.0, np.log2(u_exact) - np.log2(np.maximum(freq, 1e-10)))
-    return out
+def identity_hashes(
+    settings: EntitySettings, records: pd.DataFrame, held: pd.DataFrame | None = None
+) -> np.ndarray | None:
+    """Hashes of each record's ``identity_column`` value (0 = none), the kept registry records first; None
+    when the settings name no identity column or the records do not have it."""
+    column = settings.identity_column
+    if not column or column not in records.columns:
+        return None
+    mine = value_hashes(records[column])
+    if held is None:
+        return mine
+    kept = value_hashes(held[column]) if column in held.columns else np.zeros(len(held), dtype=np.uint64)
+    return np.r_[kept, mine]
 
 
 def score_pairs(
@@ -361,14 +334,17 @@ def score_pairs(
         held = registry[tf_column(k)].to_numpy(dtype=np.uint64) if held_registry else np.empty(0, np.uint64)
         compared_tf[k] = np.r_[held[candidate_pos], hashes] if candidates.n_candidates else hashes
         population[k] = np.r_[held[delta.alive], hashes] if len(held) else hashes
-    rows = None
+    rows = identities = None
     if ctx.settings.correct_u_for_duplicates:  # term frequencies over distinct records (see tf_adjustments)
         held_rows = registry["record_hash"].to_numpy(dtype=np.uint64) if held_registry else None
         rows = np.r_[held_rows[delta.alive], delta.hashes] if held_rows is not None else delta.hashes
+        identities = identity_hashes(
+            ctx.settings, delta.records, registry[delta.alive] if held_registry else None
+        )
     if model is None:
         weight = probability = np.empty(0, dtype=np.float64)
     else:
-        adjustments = tf_adjustments(compared_tf, population, model, rows)
+        adjustments = tf_adjustments(compared_tf, population, model, rows, identities)
         weight, probability = score(levels, model, candidates.pairs.left, adjustments)
     kept = np.flatnonzero(probability >= ctx.settings.thresholds.keep_pairs)
     return ScoredPairs(weight, probability, kept, levels[kept], delta_tf)
