@@ -19,9 +19,11 @@ the file. Memory stays bounded by the batch size and the value limit (:data:`FIE
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gc
 import io
+import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -297,14 +299,16 @@ class CsvReader:
 
     def stage(self, feed: Feed, source: FileSource, stored: StoredFile, out: StagingWriter) -> None:
         path = stored.path
-        encoding = detect_encoding(path, source.encoding)
         with path.open("rb") as f:
-            check_text_sample(f.read(SAMPLE_BYTES), encoding)
+            head = f.read(SAMPLE_BYTES)
+        _refuse_programs(head)
+        encoding, note = _encoding(path, source.encoding)
+        check_text_sample(head, encoding)
         with CsvRecords(
             path, encoding=encoding, delimiter=source.delimiter, header_row=source.header_row
         ) as records:
             rules = _rules_for(feed, records.header, stored, source.delimiter)
-            out.describe(encoding=encoding, warnings=rules.warnings)
+            out.describe(encoding=encoding, warnings=([note] if note else []) + list(rules.warnings))
             getters = {f: itemgetter(i) for f, i in rules.source_indices.items()}
             kept = {a: itemgetter(i) for a, i in rules.attribute_indices.items()}
             for batch in records.batches(out.batch_rows):
@@ -315,19 +319,128 @@ class CsvReader:
                 out.add(rules.apply(batch.lines, columns, batch.rejects, attributes))
 
 
+# Programs and scripts sent as a table: told "not a text table", never given encoding advice.
+_PROGRAMS = (
+    (b"\x7fELF", "Linux程序(ELF)", "a Linux program (ELF)"),
+    (b"MZ", "Windows程序(.exe/.dll)", "a Windows program (.exe/.dll)"),
+    (b"\xcf\xfa\xed\xfe", "macOS程序(Mach-O)", "a macOS program (Mach-O)"),
+    (b"\xce\xfa\xed\xfe", "macOS程序(Mach-O)", "a macOS program (Mach-O)"),
+    (b"\xca\xfe\xba\xbe", "Java类文件或macOS程序", "a Java class or macOS program"),
+    (b"#!", "脚本程序", "a script"),
+)
+_NOT_A_TABLE = ("这不是文本表格", "this is not a text table")
+_CODEC_NAMES = {
+    "utf-8-sig": "UTF-8",
+    "utf-8": "UTF-8",
+    "gb18030": "GB18030(GBK)",
+    "utf-16": "UTF-16",
+    "utf-16-le": "UTF-16",
+    "utf-16-be": "UTF-16",
+}
+
+
+def _refuse_programs(head: bytes) -> None:
+    for magic, zh, en in _PROGRAMS:
+        if head.startswith(magic) and (magic != b"MZ" or b"\x00" in head[:256]):
+            raise FileRejected(
+                ReasonCode.BINARY_CONTENT,
+                f"文件内容是{zh} / the content is {en}",
+                headline=(f"{_NOT_A_TABLE[0]}，而是程序文件", f"{_NOT_A_TABLE[1]} but a program"),
+            )
+
+
+def _encoding(path: Path, configured: str) -> tuple[str, str | None]:
+    """The codec to read ``path`` with, and a note when it is not the configured one.
+
+    A file that is not in the feed's configured encoding but plainly in another one (a BOM, UTF-16, clean UTF-8)
+    is read in that one, with a warning: telling a clerk whose file is UTF-8 to "save it as UTF-8" helps no one.
+    Bytes that no encoding reads are binary content ("not a text table"), or, if they look like text, text in
+    an encoding the hub does not read (Big5, Shift-JIS ...), with advice that fits."""
+    key = configured.strip().lower()
+    if key != "auto" and not key.startswith("utf-16") and not key.startswith("utf16"):
+        # UTF-16 (a BOM, or NUL in every other byte) decodes "cleanly" as GB18030 into NUL-ridden garbage
+        with contextlib.suppress(FileRejected):
+            found = detect_encoding(path, "auto")
+            if found.startswith("utf-16"):
+                return found, _other_encoding_note(found, configured)
+    try:
+        return detect_encoding(path, configured), None
+    except FileRejected as e:
+        if e.code is not ReasonCode.UNREADABLE_ENCODING:
+            raise
+        first = e
+    if configured.strip().lower() != "auto":
+        try:
+            found = detect_encoding(path, "auto")
+        except FileRejected:
+            pass
+        else:
+            return found, _other_encoding_note(found, configured)
+    with path.open("rb") as f:
+        head = f.read(65536)
+    if _mostly_binary(head):
+        raise FileRejected(
+            ReasonCode.BINARY_CONTENT,
+            "没有任何字符编码能把它读成文字 / no character encoding reads it as text",
+            headline=(
+                f"{_NOT_A_TABLE[0]}(可能是程序、图片、压缩包或已损坏)",
+                f"{_NOT_A_TABLE[1]} (a program, an image, an archive or a damaged file?)",
+            ),
+        ) from None
+    raise FileRejected(
+        ReasonCode.UNREADABLE_ENCODING,
+        first.detail,
+        headline=(
+            "文件是文字，但不是UTF-8、GB18030(GBK)或UTF-16编码(可能是Big5等其他编码)：请在Excel中另存为"
+            "“CSV UTF-8”后重新上传",
+            "the file is text, but neither UTF-8 nor GB18030 (GBK) nor UTF-16 (Big5 or another code page?): "
+            'save it from Excel as "CSV UTF-8" and send it again',
+        ),
+    ) from None
+
+
+def _other_encoding_note(found: str, configured: str) -> str:
+    name = _CODEC_NAMES.get(found, found)
+    return (
+        f"文件实际为 {name} 编码，与数据源配置的 {configured} 不同，已按 {name} 读取 / "
+        f"the file is {name}, not the feed's configured {configured}: read as {name}"
+    )
+
+
+_NOISE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")
+
+
+def _mostly_binary(head: bytes) -> bool:
+    """More than 10% of the bytes are controls (other than tab/CR/LF) or undecodable as GB18030: not text."""
+    if not head:
+        return False
+    text = head.decode("gb18030", errors="replace")
+    return len(_NOISE.findall(text)) > 0.1 * len(text)
+
+
+_FULL_WIDTH_COMMA = "\uff0c"
+
+
 def _rules_for(feed: Feed, header: list[str], stored: StoredFile, delimiter: str) -> RowRules:
-    """The feed's rules for this header; a missing column in a one-column header suggests another delimiter."""
+    """The feed's rules for this header; a missing column in a one-column header suggests another delimiter,
+    full-width commas in the header say so. The header goes with the rejection (the feed-mismatch check)."""
     try:
         return RowRules(feed, header, raw_sha256=stored.sha256, file_name=stored.file_name)
     except FileRejected as e:
-        if e.code is ReasonCode.MISSING_COLUMNS and len(header) == 1:
+        if e.code is not ReasonCode.MISSING_COLUMNS:
+            raise
+        hint = ""
+        if delimiter == "," and any(_FULL_WIDTH_COMMA in h for h in header):
+            hint = (
+                "; 表头用全角逗号“，”分隔，请改用半角逗号“,” / the header is separated by full-width commas "
+                "'，': separate the columns with ASCII commas ','"
+            )
+        elif len(header) == 1:
             for d, name in (("\t", "tab"), (";", "';'"), ("|", "'|'"), (",", "','")):
                 if d != delimiter and d in header[0]:
-                    raise FileRejected(
-                        e.code,
-                        e.detail + f"; 分隔符可能不对 / the delimiter may be {name}, not {delimiter!r}",
-                    ) from None
-        raise
+                    hint = f"; 分隔符可能不对 / the delimiter may be {name}, not {delimiter!r}"
+                    break
+        raise FileRejected(e.code, e.detail + hint, headline=e.headline, header=list(header)) from None
 
 
 READER = CsvReader()

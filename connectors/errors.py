@@ -19,17 +19,20 @@ class ConnectorError(UserError):
 
 @dataclass(frozen=True)
 class FileProblem:
-    """One whole-file problem: which file, which reason code, and the detail (e.g. the missing columns)."""
+    """One whole-file problem: which file (the department's own name for it), which reason code, the detail
+    (e.g. the missing columns), and, when the generic text of the code would mislead, a ``headline`` (Chinese,
+    English) that says the real problem ("these columns belong to another feed ...")."""
 
     feed: str
     file_name: str
     code: ReasonCode
     detail: str = ""
     sha256: str | None = None
+    headline: tuple[str, str] | None = None
 
     @property
     def message(self) -> str:
-        zh, en = REASON_TEXT[self.code]
+        zh, en = self.headline or REASON_TEXT[self.code]
         detail = f" ({self.detail})" if self.detail else ""
         kept = (
             " 文件已保存在原始区，未导入任何数据 / the file is kept in raw; nothing of it was staged."
@@ -43,12 +46,26 @@ class FileProblem:
 
 
 class FileRejected(ConnectorError):
-    """Raised inside a reader when a whole file cannot be taken; turned into a :class:`FileProblem`."""
+    """Raised inside a reader when a whole file cannot be taken; turned into a :class:`FileProblem`.
 
-    def __init__(self, code: ReasonCode, detail: str = "") -> None:
+    ``headline`` (Chinese, English) replaces the code's generic text when that would not say the real problem;
+    ``header`` is the file's header as read, when known (the feed-mismatch check compares it with the other
+    feeds' columns, :func:`connectors.file_feed.explain_rejection`).
+    """
+
+    def __init__(
+        self,
+        code: ReasonCode,
+        detail: str = "",
+        *,
+        headline: tuple[str, str] | None = None,
+        header: list[str] | None = None,
+    ) -> None:
         super().__init__(f"{code}: {detail}")
         self.code = code
         self.detail = detail
+        self.headline = headline
+        self.header = header
 
 
 class FeedFileError(ConnectorError):

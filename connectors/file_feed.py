@@ -2,21 +2,27 @@
 
 Each file is
 
-1. copied into the raw zone under its SHA-256 (kept forever, unchanged) and noted in the raw manifest;
-   a file the feed already staged is a no-op that says so (``skipped_duplicate``);
+1. copied into the raw zone under its SHA-256 (kept forever, unchanged) and noted in the raw manifest under
+   the department's own name for it (the landing sidecar's ``original_name``, :func:`original_name`); a file
+   the feed already staged is a no-op that says when the same content came before and under which name
+   (``skipped_duplicate``), and the copy is filed in ``_duplicates/``;
 2. sniffed (real format, encoding) and checked as a whole (empty, header only, binary, wrong format,
-   duplicated or missing columns): a whole-file problem fails the file, not the other files of the run;
+   duplicated or missing columns): a whole-file problem fails the file, not the other files of the run; a
+   header whose columns are another feed's says so (:func:`explain_rejection`); a header-only file is taken as
+   empty, with a warning;
 3. read by the reader of its format (:data:`connectors.sources.FILE_FORMATS`) in batches through the row rules
    into ``staging/<feed>/<sha>.parquet`` and ``quarantine/<feed>/<sha>.parquet``
    (:class:`connectors.staging.StagingWriter`);
 4. accounted: rows read = rows staged + rows quarantined, checked before the manifest says ``staged``;
-5. moved to ``_done/`` or ``_failed/`` in its landing folder (never deleted).
+5. moved to ``_done/``, ``_failed/`` or ``_duplicates/`` in its landing folder (never deleted).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from connectors.errors import FeedFileError, FileProblem, FileRejected
@@ -25,14 +31,16 @@ from connectors.raw import RawZone
 from connectors.results import FileResult, IngestResult
 from connectors.sources import stage_file
 from connectors.staging import StagingWriter, StoredFile, record_failed
-from connectors.text import safe_file_name
-from warehouse.files import sha256_file
+from connectors.text import normalise_header, safe_file_name
 from warehouse.reasons import ReasonCode
 
 log = logging.getLogger(__name__)
 
 DONE_DIR = "_done"
 FAILED_DIR = "_failed"
+DUPLICATES_DIR = "_duplicates"
+#: the landing sidecars (``<landing>/<feed>/_meta/<landed name>.json``, written by ``gridhub.landing``)
+META_DIR = "_meta"
 _NOT_DATA_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", ".lock")
 
 
@@ -47,23 +55,85 @@ def is_data_file(path: Path) -> bool:
 
 
 def landing_files(ws: Zones, feed: Feed, raw: RawZone | None = None) -> list[Path]:
-    """Files in the feed's landing folder matching its glob that the raw manifest does not hold yet."""
+    """Files waiting in the feed's landing folder that match its glob, oldest name first.
+
+    Content the feed has staged before is listed too: :func:`ingest_file` says so and files the copy in
+    ``_duplicates/`` (it does not stay in the landing folder for good). ``raw`` is not needed any more."""
     if not isinstance(feed.source, FileSource):
         return []
     root = ws.landing_dir(feed.name)
     if not root.is_dir():
         return []
-    raw = raw or RawZone(ws.raw)
     out = []
     for p in sorted(root.glob(feed.source.glob)):
         rel = p.relative_to(root)
         if any(part.startswith(("_", ".")) for part in rel.parts[:-1]) or not is_data_file(p):
             continue
-        if raw.lookup(feed.name, sha256_file(p)) is not None:
-            log.info("feed %s: %s is already in the raw manifest; skipped", feed.name, p.name)
-            continue
         out.append(p)
     return out
+
+
+def original_name(path: Path) -> str:
+    """The department's own name of a landed file (its ``_meta`` sidecar), made safe; else the file's name."""
+    meta = path.parent / META_DIR / f"{path.name}.json"
+    try:
+        name = json.loads(meta.read_text(encoding="utf-8")).get("original_name")
+    except (OSError, ValueError, AttributeError):
+        name = None
+    return safe_file_name(name if isinstance(name, str) and name else path.name)
+
+
+def when_received(at: str) -> str:
+    """``2026-11-30T09:12:05+00:00`` → ``2026-11-30 09:12 UTC`` (how a person reads a receipt time)."""
+    at = str(at or "")
+    if len(at) >= 16 and at[10] == "T":
+        return at[:10] + " " + at[11:16] + (" UTC" if at.endswith(("+00:00", "Z")) else "")
+    return at
+
+
+def duplicate_text(received_at: str, name: str) -> str:
+    """The words for content that came before: when, and under which name (Chinese, then English)."""
+    when = when_received(received_at)
+    return (
+        f"内容完全相同的文件已于 {when} 收到（{name}），本次不再重复导入 / "
+        f"identical content was already received on {when} ({name}): not taken again"
+    )
+
+
+def explain_rejection(feeds: Sequence[Feed], feed: Feed, e: FileRejected) -> FileRejected:
+    """``e`` with a headline that says the real problem when the header's columns are another feed's.
+
+    A missing-columns rejection whose header shares more columns with another configured feed than with
+    ``feed`` (and at least two) says "these columns belong to another feed (住建 zhujian_houses); this feed
+    expects ...". Anything else is returned unchanged."""
+    if e.code is not ReasonCode.MISSING_COLUMNS or not e.header:
+        return e
+    header = {normalise_header(h) for h in e.header} - {""}
+
+    def overlap(f: Feed) -> int:
+        return len(header & {normalise_header(c) for c in f.columns})
+
+    own = overlap(feed)
+    others = sorted(
+        ((overlap(f), f.name, f) for f in feeds if f.name != feed.name), key=lambda t: (-t[0], t[1])
+    )
+    if not others or others[0][0] < 2 or others[0][0] <= own:
+        return e
+    other = others[0][2]
+    label = f"{other.department} {other.name}"
+    expects = list(feed.columns)
+    shown = "、".join(expects[:12]) + (" 等" if len(expects) > 12 else "")
+    shown_en = ", ".join(expects[:12]) + (" ..." if len(expects) > 12 else "")
+    return FileRejected(
+        e.code,
+        e.detail,
+        headline=(
+            f"这些列属于另一个数据源（{label}），本数据源（{feed.department} {feed.name}）需要的列是：{shown}",
+            f"these columns belong to another feed ({label}); this feed ({feed.department} {feed.name}) "
+            f"expects the columns {shown_en}",
+        ),
+        header=e.header,
+    )
 
 
 def _file_away(ws: Zones, feed: Feed, path: Path, sub: str, sha: str) -> None:
@@ -102,9 +172,7 @@ def _already_staged(raw: RawZone, feed: Feed, stored: StoredFile, previous: dict
         file_name=stored.file_name,
         sha256=stored.sha256,
         skipped_duplicate=True,
-        warnings=[
-            f"identical to {previous['file_name']} received {previous['received_at']}: not staged again"
-        ],
+        warnings=[duplicate_text(previous["received_at"], previous["file_name"])],
     )
 
 
@@ -137,7 +205,7 @@ def ingest_file(ws: Zones, feed: Feed, raw: RawZone, path: Path) -> tuple[FileRe
     source = feed.source
     if not isinstance(source, FileSource):
         raise TypeError(f"feed {feed.name!r} is not a file feed")
-    file_name = safe_file_name(path.name)
+    file_name = original_name(path)
     if not path.is_file():
         problem = FileProblem(feed.name, file_name, ReasonCode.UNREADABLE_FILE, f"not found: {path}")
         result = FileResult(
@@ -149,14 +217,14 @@ def ingest_file(ws: Zones, feed: Feed, raw: RawZone, path: Path) -> tuple[FileRe
     previous = raw.lookup(feed.name, blob.sha256)
     if previous is not None and previous["status"] == "staged":
         duplicate = _already_staged(raw, feed, stored, previous)
-        _file_away(ws, feed, path, DONE_DIR, blob.sha256)
+        _file_away(ws, feed, path, DUPLICATES_DIR, blob.sha256)
         return duplicate, None
     raw.record_received(feed.name, blob, file_name, origin=str(path), kind="file")
     try:
         with StagingWriter.to_parquet(ws, feed, stored) as out:
             stage_file(feed, source, stored, out)
     except FileRejected as e:
-        failed, problem = record_failed(raw, feed, stored, e)
+        failed, problem = record_failed(raw, feed, stored, explain_rejection(ws.feeds, feed, e))
         _file_away(ws, feed, path, FAILED_DIR, blob.sha256)
         return failed, problem
     _staged(raw, feed, out.result)
@@ -187,10 +255,16 @@ FILE_FEEDS = FileFeeds()
 
 __all__ = [
     "DONE_DIR",
+    "DUPLICATES_DIR",
     "FAILED_DIR",
     "FILE_FEEDS",
+    "META_DIR",
     "FileFeeds",
+    "duplicate_text",
+    "explain_rejection",
     "ingest_file",
     "is_data_file",
     "landing_files",
+    "original_name",
+    "when_received",
 ]

@@ -17,9 +17,10 @@ import pyarrow as pa
 
 from connectors.errors import ConnectorError, FileProblem, FileRejected
 from connectors.feeds import FileSource, Zones
+from connectors.file_feed import explain_rejection
 from connectors.results import FileResult
 from connectors.sources import stage_file
-from connectors.staging import StagingWriter, StoredFile
+from connectors.staging import BatchSink, StagingWriter, StoredFile
 from connectors.text import safe_file_name
 from warehouse.files import sha256_file
 from warehouse.schema import arrow_schema
@@ -87,10 +88,17 @@ class FilePreview:
 
 
 def preview_file(
-    workspace: Zones, feed: str, path: Path, *, original_name: str | None = None, detail_limit: int = 200
+    workspace: Zones,
+    feed: str,
+    path: Path,
+    *,
+    original_name: str | None = None,
+    detail_limit: int = 200,
+    staged: BatchSink | None = None,
 ) -> FilePreview:
     """Parse ``path`` as feed ``feed`` would, without writing anything; ``original_name`` decides the format
-    by its extension like a landed file's name does. Raises :class:`ConnectorError` for a database feed."""
+    by its extension like a landed file's name does. The staged rows go to ``staged`` if given (the portal
+    looks at them), else nowhere. Raises :class:`ConnectorError` for a database feed."""
     cfg = workspace.feed(feed)
     if not isinstance(cfg.source, FileSource):
         raise ConnectorError(f"feed '{feed}' reads a database; there is no file to preview")
@@ -98,12 +106,13 @@ def preview_file(
     file_name = safe_file_name(original_name or path.name)
     sha = sha256_file(path)
     quarantined, issues = _KeepFirst(detail_limit), _KeepFirst(detail_limit)
-    out = StagingWriter(StoredFile(path, sha, file_name), _Discard(), quarantined, issues=issues)
+    out = StagingWriter(StoredFile(path, sha, file_name), staged or _Discard(), quarantined, issues=issues)
     try:
         stage_file(cfg, cfg.source, out.stored, out)
         result = out.finish()
-    except FileRejected as e:
-        problem = FileProblem(cfg.name, file_name, e.code, e.detail)
+    except FileRejected as rejected:
+        e = explain_rejection(workspace.feeds, cfg, rejected)
+        problem = FileProblem(cfg.name, file_name, e.code, e.detail, headline=e.headline)
         return FilePreview(
             result=FileResult(file_name=file_name, sha256=sha, error=problem.message, error_code=str(e.code)),
             problem=problem,

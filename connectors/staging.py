@@ -5,7 +5,7 @@ A reader (:mod:`connectors.sources`) turns one stored file into batches of :clas
 and hands each to :meth:`StagingWriter.add`. The writer sends the staged rows, the quarantine entries and the
 field issues of staged rows to three sinks and keeps the file's :class:`connectors.results.FileResult` (rows
 read, staged, quarantined, blank, reasons, field issues). :meth:`StagingWriter.finish` checks the accounting:
-a file with no rows is ``header_only``, and ``read = staged + quarantined`` must hold (field issues are about
+a file with no rows (``header_only``) is accepted as empty with a warning, and ``read = staged + quarantined`` must hold (field issues are about
 staged rows and remove none).
 
 For a real ingest the sinks are ``staging/<feed>/<sha>.parquet``, ``quarantine/<feed>/<sha>.parquet`` and
@@ -33,7 +33,7 @@ from connectors.raw import RawZone
 from connectors.results import AccountingError, FileResult
 from connectors.rules import BatchOutcome
 from warehouse.files import atomic_write
-from warehouse.reasons import ReasonCode
+from warehouse.reasons import REASON_TEXT, ReasonCode
 from warehouse.schema import arrow_schema
 from warehouse.staging import STAGED_ISSUE_SCHEMA
 
@@ -147,15 +147,20 @@ class StagingWriter:
             result.reasons[k] = result.reasons.get(k, 0) + v
 
     def finish(self) -> FileResult:
-        """The file's result once every batch is in; a file without rows is rejected as ``header_only``.
+        """The file's result once every batch is in; a file without rows is taken as empty, with a warning.
 
         Raises :class:`~connectors.results.AccountingError` if read != staged + quarantined (always a bug).
         """
         result = self.result
         if result.rows_read == 0:
-            raise FileRejected(
-                ReasonCode.HEADER_ONLY, f"{result.rows_blank} blank rows" if result.rows_blank else ""
+            # a department with nothing to report this time sends its header alone: taken, and said
+            zh, en = REASON_TEXT[ReasonCode.HEADER_ONLY]
+            blank = (
+                f"（另有 {result.rows_blank} 个空行） / ({result.rows_blank} blank rows)"
+                if result.rows_blank
+                else ""
             )
+            result.warnings.append(f"{zh}，按空文件接收{blank} / {en}: accepted as empty")
         if not result.balanced:
             raise AccountingError(
                 f"{result.file_name}: read {result.rows_read} != staged {result.rows_staged} + quarantined "
@@ -169,7 +174,7 @@ def record_failed(
 ) -> tuple[FileResult, FileProblem]:
     """A whole-file problem (a landed file or a database extract): the file stays in raw, marked ``failed`` in
     the manifest, and the result and problem a person reads are returned."""
-    problem = FileProblem(feed.name, stored.file_name, e.code, e.detail, stored.sha256)
+    problem = FileProblem(feed.name, stored.file_name, e.code, e.detail, stored.sha256, e.headline)
     raw.record_outcome(
         feed.name,
         stored.sha256,

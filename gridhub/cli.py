@@ -47,15 +47,22 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_land(args) -> int:
-    from gridhub.landing import land_file
+    from gridhub.landing import DuplicateContent, land_file
 
     src = Path(args.file)
     if not src.is_file():
-        print(f"gridhub: no such file: {src}", file=sys.stderr)
+        print(f"gridhub: 文件不存在 / no such file: {src}", file=sys.stderr)
         return 2
     name = args.name or src.name
-    dest = land_file(_ws(args), args.feed, src, name)
-    print(f"landed {name} for feed {args.feed} as {dest}; its ingest DAG starts when Airflow sees the flag")
+    try:
+        dest = land_file(_ws(args), args.feed, src, name)
+    except DuplicateContent as e:
+        print(f"数据源 feed {args.feed}: {e}")  # nothing is wrong and nothing was landed: exit 0
+        return 0
+    print(
+        f"已提交 {name}，数据源 {args.feed}，存为 {dest}；Airflow 发现标志后开始导入 / "
+        f"landed {name} for feed {args.feed} as {dest}; its ingest DAG starts when Airflow sees the flag"
+    )
     return 0
 
 
@@ -100,7 +107,16 @@ def cmd_portal(args) -> int:
 
     app = create_app(_ws(args).root)
     print(f"gridhub portal: http://{args.host}:{args.port}/  (Ctrl-C to stop)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info" if args.verbose else "warning")
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 (its default
+    # forwarded_allow_ips), and any local client could claim a fresh address per sign-in attempt. The portal
+    # itself believes the header only from the proxies in `portal.trusted_proxies` (docs/portal.md).
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        proxy_headers=False,
+        log_level="info" if args.verbose else "warning",
+    )
     return 0
 
 

@@ -18,6 +18,7 @@ into the file: a value of the form ``${ENV_NAME}`` is read from the environment 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -173,8 +174,44 @@ class Portal(_Strict):
         env.PORTAL_SECRET,
         description="Environment variable holding the key that signs session cookies.",
     )
-    session_hours: float = Field(8, gt=0, description="A sign-in lasts this long.")
+    session_hours: float = Field(
+        8, gt=0, description="A sign-in lasts at most this long, however active (the absolute lifetime)."
+    )
+    session_idle_minutes: float = Field(
+        30, gt=0, description="A sign-in ends after this long without a request (the idle timeout)."
+    )
     secure_cookies: bool = Field(False, description="Mark cookies Secure (set true when served over HTTPS).")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For header is "
+        "believed; default none: the client is the address the connection comes from.",
+    )
+    sign_in_failures_per_account: int = Field(
+        10,
+        ge=1,
+        description="Failed sign-ins to one department from one client address before that pair is paused "
+        "for `sign_in_window_minutes` (other departments behind the same address still sign in).",
+    )
+    sign_in_failures_per_client: int = Field(
+        50,
+        ge=1,
+        description="Failed sign-ins from one client address, any department, before the address is paused.",
+    )
+    sign_in_window_minutes: float = Field(
+        5, gt=0, description="The window the sign-in failure counts are taken over (and the pause)."
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {item!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)"
+                ) from None
+        return [item.strip() for item in v]
 
 
 class WorkspaceConfig(_Strict):

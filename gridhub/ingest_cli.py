@@ -29,7 +29,8 @@ def format_file(f: FileResult) -> list[str]:
     if f.error:
         return [head, f"    失败 FAILED: {f.error}"]
     if f.skipped_duplicate:
-        return [head, "    已接收过，未重复导入 / identical to a file already staged: nothing to do"]
+        said = f.warnings or ["已接收过，未重复导入 / identical to a file already staged: nothing to do"]
+        return [head, *(f"    {w}" for w in said)]
     lines = [
         head,
         f"    读取 read {f.rows_read}  入库 staged {f.rows_staged}  隔离 quarantined {f.rows_quarantined}"

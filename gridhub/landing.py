@@ -10,7 +10,10 @@ The name a department gives its file (``实有人口_202506.csv``, ``..\\..\\etc
 path: the data file gets a generated name ``<UTC time>-<sha256 prefix><.ext>`` (arrival order, content
 identity), and the original name, made harmless by :func:`connectors.text.safe_file_name` (the one file-name
 sanitiser the connectors use too), is kept only in a sidecar ``landing/<feed>/_meta/<generated name>.json``.
-Landing the same content twice while the first copy is still waiting lands nothing new.
+Content the feed already has — a copy still waiting in the landing folder, or a file it staged before (the raw
+manifest) — is not landed again: :class:`DuplicateContent` says when it was received and under which name
+("identical content was already received on 2026-11-30 09:12 UTC (实有人口_202506.csv)"), and the copy is
+dropped (nothing is written to the landing folder, no flag is raised). Messages are Chinese first, then English.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
 from connectors.feeds import FileSource
+from connectors.file_feed import META_DIR, duplicate_text
+from connectors.raw import RawZone
 from connectors.text import safe_file_name
 from gridhub.assets import ready_dir, ready_flag_name
 from gridhub.workspace import Workspace
@@ -37,7 +42,6 @@ from warehouse.files import atomic_write
 
 log = logging.getLogger(__name__)
 
-META_DIR = "_meta"
 _SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
 _CHUNK = 1 << 20
 _FILE_MODE = 0o644  # mkstemp makes 0600; Airflow's task processes (maybe another user) must read landed files
@@ -46,17 +50,33 @@ _FILE_MODE = 0o644  # mkstemp makes 0600; Airflow's task processes (maybe anothe
 _SMALL_WRITES = threading.Lock()
 
 __all__ = [
+    "META_DIR",
+    "DuplicateContent",
     "LandingError",
     "LandedFile",
     "land_file",
     "landed_files",
     "original_name_of",
     "raise_ready_flag",
+    "refuse_known_content",
 ]
 
 
 class LandingError(UserError, ValueError):
     """A file cannot be handed in: unknown or database feed, empty file, or a type the feed will not read."""
+
+
+class DuplicateContent(LandingError):
+    """The feed already has this content (waiting to be ingested, or staged before): nothing was landed."""
+
+    def __init__(self, feed: str, received_at: str, original_name: str, sha256: str, waiting: bool) -> None:
+        self.feed = feed
+        self.received_at = received_at
+        self.original_name = original_name
+        self.sha256 = sha256
+        #: True while the earlier copy still waits in the landing folder (not ingested yet)
+        self.waiting = waiting
+        super().__init__(duplicate_text(received_at, original_name))
 
 
 @dataclass(frozen=True)
@@ -86,10 +106,16 @@ def _generated_name(when: datetime, sha_prefix: str, suffix: str) -> str:
 def _file_feed(ws: Workspace, feed: str) -> FileSource:
     names = [f.name for f in ws.config.feeds]
     if feed not in names:
-        raise LandingError(f"no feed named {feed!r} in {ws.config_file}; known feeds: {', '.join(names)}")
+        raise LandingError(
+            f"没有名为 {feed!r} 的数据源 / no feed named {feed!r} in {ws.config_file}; "
+            f"已配置 / known feeds: {', '.join(names)}"
+        )
     source = ws.config.feeds[names.index(feed)].source
     if not isinstance(source, FileSource):
-        raise LandingError(f"feed {feed!r} reads a database table; it takes no files (run its DAG instead)")
+        raise LandingError(
+            f"数据源 {feed!r} 从数据库读取，不接收文件 / feed {feed!r} reads a database table; it takes no files "
+            "(run its DAG instead)"
+        )
     return source
 
 
@@ -151,15 +177,23 @@ def raise_ready_flag(ws: Workspace, feed: str) -> Path:
 
 
 def land_file(
-    ws: Workspace, feed: str, src: Path | str | bytes | bytearray | memoryview, original_name: str
+    ws: Workspace,
+    feed: str,
+    src: Path | str | bytes | bytearray | memoryview,
+    original_name: str,
+    *,
+    shown_name: str | None = None,
 ) -> Path:
     """Hand a file in for ``feed``: write it atomically under a safe generated name, then raise the ready flag.
 
     ``src`` is a path to copy from or the file's bytes (what an upload gives). ``original_name`` is what the
     department called the file; it is recorded in the sidecar and checked only for its extension, which must
-    match the feed's glob (a ``.xlsx`` handed to a ``*.csv`` feed would never be read). Returns the path of
-    the landed data file. Raises :class:`LandingError` for an unknown or database feed, an empty file, or an
-    extension the feed does not take; ``FileNotFoundError`` if ``src`` is a path that does not exist.
+    match the feed's glob (a ``.xlsx`` handed to a ``*.csv`` feed would never be read). ``shown_name``, if
+    given, is recorded instead (the portal names the file by its content's type but keeps the clerk's name). Returns the path of
+    the landed data file. Raises :class:`DuplicateContent` (a :class:`LandingError`) when the feed has the same
+    content waiting or staged already (nothing is landed), :class:`LandingError` for an unknown or database feed,
+    an empty file, or an extension the feed does not take; ``FileNotFoundError`` if ``src`` is a path that does
+    not exist.
     """
     source = _file_feed(ws, feed)
     shown = safe_file_name(original_name)
@@ -168,6 +202,7 @@ def land_file(
     pattern = source.glob.replace("\\", "/").rsplit("/", 1)[-1]
     if not fnmatchcase(_generated_name(now, "0" * 16, suffix), pattern):
         raise LandingError(
+            f"数据源 {feed!r} 只读取 {pattern} 文件，{shown!r} 不会被读取 / "
             f"feed {feed!r} reads files matching {source.glob!r}; {shown!r} would not be read "
             f"(hand in a {pattern} file, or widen the feed's glob: handed-in files get generated names)"
         )
@@ -184,29 +219,51 @@ def land_file(
     sha = digest.hexdigest()
     if size() == 0:
         incoming.unlink(missing_ok=True)
-        raise LandingError(f"{shown!r} is empty: nothing to hand in for feed {feed!r}")
+        raise LandingError(f"文件 {shown!r} 为空 / {shown!r} is empty: nothing to hand in for feed {feed!r}")
 
-    waiting = sorted(folder.glob(f"*-{sha[:16]}{suffix}"))
-    if waiting:
+    try:
+        _refuse_known_content(ws, feed, folder, sha)
+    except DuplicateContent:
         incoming.unlink(missing_ok=True)
-        dest = waiting[0]
-        log.info("feed %s: %s (sha256 %s) is already waiting as %s", feed, shown, sha[:16], dest.name)
-    else:
-        dest = folder / _generated_name(now, sha[:16], suffix)
-        meta = {
-            "feed": feed,
-            "file": dest.name,
-            "original_name": shown,
-            "sha256": sha,
-            "size": size(),
-            "landed_at": now.isoformat(timespec="microseconds"),
-        }
-        body = json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8")
-        _write_small(folder / META_DIR / f"{dest.name}.json", body)
-        os.replace(incoming, dest)
-        log.info("feed %s: landed %s as %s (%d bytes)", feed, shown, dest.name, size())
+        raise
+    dest = folder / _generated_name(now, sha[:16], suffix)
+    meta = {
+        "feed": feed,
+        "file": dest.name,
+        "original_name": safe_file_name(shown_name) if shown_name else shown,
+        "sha256": sha,
+        "size": size(),
+        "landed_at": now.isoformat(timespec="microseconds"),
+    }
+    body = json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8")
+    _write_small(folder / META_DIR / f"{dest.name}.json", body)
+    os.replace(incoming, dest)
+    log.info("feed %s: landed %s as %s (%d bytes)", feed, shown, dest.name, size())
     raise_ready_flag(ws, feed)
     return dest
+
+
+def refuse_known_content(ws: Workspace, feed: str, sha: str) -> None:
+    """Raise :class:`DuplicateContent` when ``feed`` already has content ``sha`` (waiting or staged): the
+    portal asks before it checks a file, :func:`land_file` again before it lands one."""
+    _refuse_known_content(ws, feed, ws.landing_dir(feed), sha)
+
+
+def _refuse_known_content(ws: Workspace, feed: str, folder: Path, sha: str) -> None:
+    """Raise :class:`DuplicateContent` when ``feed`` has content ``sha`` waiting or staged already."""
+    for waiting in sorted(folder.glob(f"*-{sha[:16]}.*")) + sorted(folder.glob(f"*-{sha[:16]}")):
+        meta = _read_meta(waiting)
+        if waiting.is_file() and (meta is None or meta.get("sha256", sha) == sha):
+            name = str((meta or {}).get("original_name") or waiting.name)
+            at = str((meta or {}).get("landed_at") or "")
+            log.info("feed %s: %s is already waiting as %s", feed, sha[:16], waiting.name)
+            raise DuplicateContent(feed, at, name, sha, waiting=True)
+    previous = RawZone(ws.raw).lookup(feed, sha)
+    if previous is not None and previous.get("status") == "staged":
+        log.info("feed %s: %s was staged before (%s)", feed, sha[:16], previous.get("file_name"))
+        raise DuplicateContent(
+            feed, str(previous.get("received_at", "")), str(previous.get("file_name", "")), sha, waiting=False
+        )
 
 
 def _read_meta(path: Path) -> dict | None:

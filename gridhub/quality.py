@@ -183,3 +183,123 @@ def read_truth(truth_dir: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | Non
     adr = truth_dir / "addresses.csv"
     read = lambda p: pd.read_csv(p, dtype=str, keep_default_na=False) if p.exists() else None  # noqa: E731
     return read(rec), read(adr)
+
+
+# ---- issue #12's checks: look-alikes kept apart, one identifier one entity, legal reps, no lost rows ------------
+#: Reasons that cost a row whatever its field: the reader could not make a row of it, or none of its text can
+#: be trusted. Any other quarantine entry must be on the record id or on one of the feed's ``required`` fields.
+ROW_REASONS = frozenset({"ragged_row", "unparseable_row", "encoding_error", "control_characters"})
+ROW_FIELDS = frozenset({"source_record_id"})
+
+
+def record_entities(xref: pd.DataFrame, records: pd.DataFrame, entity_type: str) -> pd.DataFrame:
+    """The truth's records of ``entity_type`` with the entity the warehouse resolved each to: feed,
+    source_record_id, entity_key (true), entity_id (resolved); records the warehouse lost are left out."""
+    key = ["feed", "source_record_id", "entity_type"]
+    t = records[records["entity_type"] == entity_type]
+    return t.merge(xref[[*key, "entity_id"]], on=key, how="inner")
+
+
+def merged_pairs(xref: pd.DataFrame, records: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Per kind of look-alike pair (``truth/hard_negatives.csv``: person_key_a, person_key_b, kind): how many
+    pairs the warehouse has records of on both sides, and how many of those it merged (a record of one and a
+    record of the other resolved to the same person)."""
+    ent = record_entities(xref, records, "person")[["entity_key", "entity_id"]].drop_duplicates()
+    a = pairs.merge(ent.rename(columns={"entity_key": "person_key_a"}), on="person_key_a")
+    b = ent.rename(columns={"entity_key": "person_key_b", "entity_id": "entity_id_b"})
+    both = a.merge(b, on="person_key_b")
+    pair = ["person_key_a", "person_key_b"]
+    seen = both.drop_duplicates(pair).groupby("kind").size()
+    merged = both[both["entity_id"] == both["entity_id_b"]].drop_duplicates(pair).groupby("kind").size()
+    return {
+        str(k): {"pairs": int(seen.get(k, 0)), "merged": int(merged.get(k, 0))}
+        for k in sorted(pairs["kind"].unique())
+    }
+
+
+def _pairs_of(sizes: pd.Series) -> int:
+    n = sizes.to_numpy().astype("int64")
+    return int((n * (n - 1) // 2).sum())
+
+
+def code_conflicts(xref: pd.DataFrame, codes: pd.DataFrame, entity_type: str) -> dict[str, int]:
+    """How one valid identifier per entity holds (``codes``: feed, source_record_id, entity_type, code — the
+    valid ID number or credit code each record carries, as ``truth/codes.csv`` lists them).
+
+    ``entities_with_several_codes``: resolved entities holding records with two or more different codes;
+    ``record_pairs_with_different_codes``: pairs of records in one entity whose codes differ;
+    ``codes_in_several_entities``: codes whose records were resolved to more than one entity.
+    """
+    key = ["feed", "source_record_id", "entity_type"]
+    c = codes[codes["entity_type"] == entity_type].merge(xref[[*key, "entity_id"]], on=key, how="inner")
+    per_entity = c.groupby("entity_id")["code"].nunique()
+    different = _pairs_of(c.groupby("entity_id").size()) - _pairs_of(c.groupby(["entity_id", "code"]).size())
+    return {
+        "records_with_code": len(c),
+        "codes": int(c["code"].nunique()),
+        "entities_with_several_codes": int((per_entity > 1).sum()),
+        "record_pairs_with_different_codes": different,
+        "codes_in_several_entities": int((c.groupby("code")["entity_id"].nunique() > 1).sum()),
+    }
+
+
+def legal_rep_links(
+    xref: pd.DataFrame, records: pd.DataFrame, organisations: pd.DataFrame, relations: pd.DataFrame
+) -> dict[str, float | int | None]:
+    """Share of organisations whose 法定代表人 the warehouse linked to the right person.
+
+    ``organisations``: the truth's (org_key, legal_rep_key); only those with records in ``records`` and a
+    legal representative count. ``relations``: the warehouse's ``person_organisation`` rows (person_id,
+    org_id, relation). A link is right when its organisation holds a record of the true organisation and its
+    person is the true representative (the true person most of the person's records belong to).
+    """
+    orgs = record_entities(xref, records, "organisation")[["entity_key", "entity_id"]].drop_duplicates()
+    reps = organisations.loc[organisations["legal_rep_key"].fillna("") != "", ["org_key", "legal_rep_key"]]
+    reps = reps[reps["org_key"].isin(orgs["entity_key"])]
+    persons = record_entities(xref, records, "person")
+    counts = persons.groupby(["entity_id", "entity_key"]).size().reset_index(name="n")
+    counts = counts.sort_values(["entity_id", "n", "entity_key"], ascending=[True, False, True])
+    who = counts.drop_duplicates("entity_id").set_index("entity_id")["entity_key"]
+    rel = relations.loc[relations["relation"] == "法定代表人", ["person_id", "org_id"]]
+    rel = rel.assign(rep_key=rel["person_id"].map(who))
+    linked = reps.merge(orgs, left_on="org_key", right_on="entity_key").merge(
+        rel, left_on="entity_id", right_on="org_id"
+    )
+    right = int(linked.loc[linked["rep_key"] == linked["legal_rep_key"], "org_key"].nunique())
+    total = len(reps)
+    return {
+        "organisations": total,
+        "linked_right": right,
+        "linked_wrong_only": int(linked["org_key"].nunique()) - right,
+        "rate": right / total if total else None,
+    }
+
+
+def optional_field_quarantine(quarantine: pd.DataFrame, allowed: dict[str, set[str]]) -> dict:
+    """Rows quarantined although neither their record id nor a required field had a problem.
+
+    ``allowed``: feed → the columns whose problems may cost the row (its record id and ``required`` fields,
+    by source header and by staging field). A row counts when none of its quarantine entries is on such a
+    column or of a row-level reason (:data:`ROW_REASONS`); ``by_column`` counts those rows per column.
+    """
+    if quarantine.empty:
+        return {"rows": 0, "by_column": {}}
+    ok = pd.DataFrame(
+        [(f, c) for f, cols in allowed.items() for c in cols | ROW_FIELDS], columns=["feed", "column"]
+    ).drop_duplicates()
+    q = quarantine.merge(ok.assign(ok_column=True), on=["feed", "column"], how="left")
+    q["legit"] = q["ok_column"].notna() | q["reason_code"].isin(ROW_REASONS)
+    row = ["feed", "raw_sha256", "line"]
+    legit_rows = q.groupby(row)["legit"].transform("any")
+    lost = q[~legit_rows]
+    by_column = lost.drop_duplicates([*row, "column"])["column"].fillna("").value_counts()
+    return {
+        "rows": int(lost.drop_duplicates(row).shape[0]),
+        "by_column": {str(k): int(v) for k, v in by_column.items()},
+    }
+
+
+def read_truth_file(truth_dir: Path, name: str) -> pd.DataFrame | None:
+    """``truth/<name>.csv`` as text columns, or None when the truth has no such file."""
+    path = truth_dir / f"{name}.csv"
+    return pd.read_csv(path, dtype=str, keep_default_na=False) if path.exists() else None

@@ -14,7 +14,18 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from gridhub.pipeline import bindings_path
-from gridhub.quality import accuracy_of, address_accuracy_by, address_outcomes, entity_scores, read_truth
+from gridhub.quality import (
+    accuracy_of,
+    address_accuracy_by,
+    address_outcomes,
+    code_conflicts,
+    entity_scores,
+    legal_rep_links,
+    merged_pairs,
+    optional_field_quarantine,
+    read_truth,
+    read_truth_file,
+)
 from gridhub.workspace import Workspace
 from warehouse.files import atomic_write_text
 from warehouse.reasons import describe
@@ -98,12 +109,45 @@ def build_summary(ws: Workspace) -> dict:
         ingested = {f["feed"] for f in summary["feeds"] if f["rows_read"]}
         records, addresses = read_truth(truth_dir)
         if records is not None:
-            summary["quality"] = entity_quality(xref, records[records["feed"].isin(ingested)])
+            records = records[records["feed"].isin(ingested)]
+            summary["quality"] = entity_quality(xref, records)
+            relations = read_table(wh, "person_organisation", layer=layer).to_pandas()
+            summary["resolution_checks"] = resolution_checks(ws, truth_dir, xref, records, relations)
         if addresses is not None and work_bindings.exists():
             addresses = addresses[addresses["feed"].isin(ingested)]
             library = read_table(wh, "address", layer=layer).to_pandas()
             summary.update(_address_accuracy(bindings, addresses, library))
     return summary
+
+
+def resolution_checks(
+    ws: Workspace, truth_dir: Path, xref: pd.DataFrame, records: pd.DataFrame, relations: pd.DataFrame
+) -> dict:
+    """Issue #12's checks against the truth: look-alike pairs merged, one valid identifier per entity, legal
+    representatives linked, rows quarantined for an optional field (see :mod:`gridhub.quality`)."""
+    from connectors import load_quarantine
+
+    out: dict = {"truth": str(truth_dir)}
+    pairs = read_truth_file(truth_dir, "hard_negatives")
+    if pairs is not None:
+        out["look_alike_pairs"] = merged_pairs(xref, records, pairs)
+    codes = read_truth_file(truth_dir, "codes")
+    if codes is not None:
+        out["person_ids"] = code_conflicts(xref, codes, "person")
+        out["organisation_credit_codes"] = code_conflicts(xref, codes, "organisation")
+    orgs = read_truth_file(truth_dir, "organisations")
+    if orgs is not None and "legal_rep_key" in orgs.columns:
+        # only organisations a feed names a legal representative for (市场监管: not 机关 / 事业单位)
+        with_rep = {f.name for f in ws.config.feeds if "legal_rep" in f.columns.values()}
+        named = records.loc[records["feed"].isin(with_rep) & (records["entity_type"] == "organisation")]
+        orgs = orgs[orgs["org_key"].isin(named["entity_key"])]
+        out["legal_representatives"] = legal_rep_links(xref, records, orgs, relations)
+    allowed = {
+        f.name: {f.record_id, *f.required, *(h for h, c in f.columns.items() if c in f.required)}
+        for f in ws.config.feeds
+    }
+    out["optional_field_quarantine"] = optional_field_quarantine(load_quarantine(ws), allowed)
+    return out
 
 
 #: The written forms the summary prints a line for when the truth records them (all are in the JSON).
@@ -183,6 +227,68 @@ def entity_quality(xref: pd.DataFrame, records: pd.DataFrame) -> dict[str, dict]
         elif t in scores:
             out[t] = {**scores[t].as_dict(), "mentions": n}
     return out
+
+
+def _f1(q: dict, t: str) -> str:
+    v = (q.get(t) or {}).get("f1")
+    return "-" if v is None else f"{v:.4f}"
+
+
+def checks_rows(s: dict) -> list[list]:
+    """The rows of the resolution-checks table: what, measured value, target."""
+    c = s.get("resolution_checks") or {}
+    q = s.get("quality") or {}
+    rows: list[list] = [["person F1 (all person mentions)", _f1(q, "person"), ">= 0.995"]]
+    names = {
+        "twins": "twin pairs merged into one person",
+        "same_name_birth": "namesake pairs (同名同生日) merged",
+    }
+    for kind, v in (c.get("look_alike_pairs") or {}).items():
+        rows.append([names.get(kind, f"{kind} pairs merged"), f"{v['merged']} of {v['pairs']}", "0"])
+    ids = c.get("person_ids")
+    if ids:
+        rows.append(
+            [
+                "persons holding two different valid IDs",
+                f"{ids['entities_with_several_codes']} ({ids['record_pairs_with_different_codes']} record pairs)",
+                "0",
+            ]
+        )
+    rows.append(["organisation F1", _f1(q, "organisation"), ">= 0.99"])
+    cc = c.get("organisation_credit_codes")
+    if cc:
+        rows.append(
+            ["credit codes found in more than one organisation", cc["codes_in_several_entities"], "0"]
+        )
+        rows.append(
+            ["organisations holding more than one credit code", cc["entities_with_several_codes"], "0"]
+        )
+    rows.append(["house F1 (all house mentions, derived included)", _f1(q, "house"), ">= 0.99"])
+    lr = c.get("legal_representatives")
+    if lr:
+        rows.append(
+            [
+                "legal representatives linked to the right person",
+                f"{_pct(lr['rate'])} ({lr['linked_right']} of {lr['organisations']})",
+                ">= 95%",
+            ]
+        )
+    oq = c.get("optional_field_quarantine")
+    if oq is not None:
+        rows.append(["rows quarantined for an optional field", oq["rows"], "0"])
+    return rows
+
+
+def _checks_table(s: dict) -> list[str]:
+    c = s.get("resolution_checks")
+    if not c:
+        return []
+    return [
+        "",
+        f"Resolution checks (issue #12) against the ground truth in {c['truth']} (records, hard_negatives, "
+        "codes, organisations) and the quarantine table",
+        _table(checks_rows(s), ["check", "value", "target"]),
+    ]
 
 
 def _table(rows: list[list], headers: list[str]) -> str:
@@ -276,6 +382,7 @@ def format_summary(s: dict) -> str:
         if not any(r[-1] for r in rows):
             rows, headers = [r[:-1] for r in rows], headers[:-1]
         parts.append(_table(rows, headers))
+        parts += _checks_table(s)
     v = s.get("validation") or {}
     parts.append("")
     parts.append(

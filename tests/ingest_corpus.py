@@ -8,14 +8,40 @@ corpus is generated rather than committed: binary files, NUL bytes and 1 MB fiel
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import random
+import sqlite3
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import openpyxl
 
+from warehouse.reasons import ReasonCode
+
 HEADER = "编号,姓名,身份证号,性别,出生日期,居住地址,面积,出租"
+HOUSES_HEADER = "登记编号,房屋编号,房屋坐落,用途,建筑面积,是否出租,产权人,产权人证件号"
+# The corpus workspace's second feed: the housing extract a clerk sends to the police feed by mistake.
+HOUSES_FEED = {
+    "name": "zhujian_houses",
+    "department": "住建",
+    "source": {"kind": "file", "glob": "*"},
+    "entities": ["house", "person"],
+    "record_id": "登记编号",
+    "columns": {
+        "登记编号": "source_record_id",
+        "房屋编号": "house_code",
+        "房屋坐落": "address",
+        "用途": "house_use",
+        "建筑面积": "house_area",
+        "是否出租": "rented",
+        "产权人": "name",
+        "产权人证件号": "id_number",
+    },
+}
 
 
 def row(
@@ -43,6 +69,11 @@ class Case:
     reasons: set[str] = field(default_factory=set)  # reason codes that must appear among quarantined rows
     issues: set[str] = field(default_factory=set)  # reason codes of the field issues of staged rows
     staged: int | None = None  # rows that must be staged
+    warning: str = ""  # words that must be in the file's warnings (CLI) and the portal's report
+    message: tuple[str, ...] = ()  # words the whole-file message must hold (Chinese first, then English)
+    portal_warning: str = ""  # words the portal's report must hold as a warning
+    # the portal types a file by content, not name: rows it stages of a file ingest refuses by its name
+    portal_staged: int | None = None
     note: str = ""
 
     @property
@@ -71,9 +102,20 @@ def corpus() -> list[Case]:
         # ---- whole-file problems ------------------------------------------------------------------------
         Case("empty.csv", b"", error={"empty_file"}),
         Case("blank_lines.csv", b"\r\n\n   \n\t\n", error={"empty_file"}),
-        Case("header_only.csv", _gb(HEADER + "\n"), error={"header_only"}),
-        Case("header_then_blank_rows.csv", _gb(HEADER + "\n,,,,,,,\n\n , ,,,,,,\n"), error={"header_only"}),
-        Case("xlsx_named_csv.csv", _xlsx([header_xlsx, ["1", "张三"]]), error={"wrong_format"}),
+        # a header alone: nothing to report this time, taken as empty with a warning (issue 14 point 8)
+        Case("header_only.csv", _gb(HEADER + "\n"), staged=0, warning="文件只有表头"),
+        Case(
+            "header_then_blank_rows.csv",
+            _gb(HEADER + "\n,,,,,,,\n\n , ,,,,,,\n"),
+            staged=0,
+            warning="文件只有表头",
+        ),
+        Case(
+            "xlsx_named_csv.csv",
+            _xlsx([header_xlsx, ["1", "张三"]]),
+            error={"wrong_format"},
+            portal_staged=1,  # the portal names a landed file by its content: a workbook lands as .xlsx
+        ),
         Case("old_excel.csv", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(2048), error={"wrong_format"}),
         Case("photo.csv", b"\x89PNG\r\n\x1a\n" + rnd.randbytes(3000), error={"binary_content"}),
         Case("random_bytes.csv", rnd.randbytes(8192), error={"binary_content", "unreadable_encoding"}),
@@ -108,7 +150,7 @@ def corpus() -> list[Case]:
             error={"missing_columns"},
         ),
         Case("corrupt.xlsx", b"PK\x03\x04" + rnd.randbytes(500), error={"unreadable_file"}),
-        Case("header_only.xlsx", _xlsx([header_xlsx]), error={"header_only"}),
+        Case("header_only.xlsx", _xlsx([header_xlsx]), staged=0, warning="文件只有表头"),
         Case("empty_sheet.xlsx", _xlsx([]), error={"empty_file"}),
         Case(
             "truncated.xlsx",
@@ -279,4 +321,160 @@ def corpus() -> list[Case]:
         Case("line\nbreak\rname.csv", _gb(HEADER + "\n" + good_rows(2)), staged=2),
         Case("长" * 80 + ".csv", _gb(HEADER + "\n" + good_rows(2)), staged=2),
     ]
-    return cases
+    return cases + _portal_cases()
+
+
+def _houses(n: int) -> str:
+    rows = "".join(
+        f"DJ{i:04d},FW{i:04d},南山区桃源街道{i}号,住宅,89.5,否,王{i},440305197001011234\n" for i in range(n)
+    )
+    return HOUSES_HEADER + "\n" + rows
+
+
+def _sqlite_db() -> bytes:
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "x.db"
+        con = sqlite3.connect(path)
+        con.execute("CREATE TABLE t (a)")
+        con.commit()
+        con.close()
+        return path.read_bytes()
+
+
+def _docx() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml", "<w:document/>")
+    return buf.getvalue()
+
+
+def _zip_of_texts() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("名单.csv", HEADER + "\n")
+        z.writestr("说明.txt", "见附件")
+    return buf.getvalue()
+
+
+def _suspicious_issues() -> set[str]:
+    """Field issues of the suspicious-names case: ``suspicious_text`` once staging notes such names."""
+    return {"suspicious_text"} if hasattr(ReasonCode, "SUSPICIOUS_TEXT") else set()
+
+
+def _portal_cases() -> list[Case]:
+    """Issue 14 (messages, duplicates and empties, suspicious names): appended after the other cases."""
+    good = HEADER + "\n" + good_rows(3)
+    rnd = random.Random(20261130)
+    elf = b"\x7fELF\x02\x01\x01\x00" + bytes(8) + b"\x02\x00>\x00" + rnd.randbytes(4000)
+    exe = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + rnd.randbytes(4000)
+    mismatch = ("这些列属于另一个数据源", "住建 zhujian_houses", "these columns belong to another feed")
+    not_table = ("不是文本表格", "not a text table")
+    return [
+        Case("houses_sent_to_police.csv", _gb(_houses(5)), error={"missing_columns"}, message=mismatch),
+        Case(
+            "houses_sent_to_police_utf8.csv",
+            _houses(5).encode("utf-8"),
+            error={"missing_columns"},
+            message=mismatch,
+        ),
+        Case(
+            "houses_header_only_to_police.csv",
+            _gb(HOUSES_HEADER + "\n"),
+            error={"missing_columns"},
+            message=mismatch,
+            note="the wrong feed is said before 'empty'",
+        ),
+        Case(
+            "full_width_commas.csv",
+            _gb(HEADER.replace(",", "，") + "\n" + good_rows(2).replace(",", "，")),
+            error={"missing_columns"},
+            message=("全角逗号", "full-width commas"),
+        ),
+        Case("linux_program.csv", elf, error={"binary_content"}, message=not_table),
+        Case("windows_program.csv", exe, error={"binary_content"}, message=not_table),
+        Case("shell_script.csv", b"#!/bin/sh\nrm -rf / --no-preserve-root\n", error={"binary_content"}),
+        Case("sqlite_database.csv", _sqlite_db(), error={"binary_content"}, message=not_table),
+        Case("word_document.csv", _docx(), error={"wrong_format"}),
+        Case("utf16_le_bom.csv", codecs.BOM_UTF16_LE + good.encode("utf-16-le"), staged=3),
+        Case("utf16_le_no_bom.csv", good.encode("utf-16-le"), staged=3),
+        Case("utf16_be_bom.csv", codecs.BOM_UTF16_BE + good.encode("utf-16-be"), staged=3),
+        Case("utf8_bom.csv", codecs.BOM_UTF8 + good.encode("utf-8"), staged=3),
+        Case("utf8_plain.csv", good.encode("utf-8"), staged=3),
+        Case(
+            "header_only_utf8_bom_crlf.csv",
+            codecs.BOM_UTF8 + (HEADER + "\r\n").encode("utf-8"),
+            staged=0,
+            warning="文件只有表头",
+        ),
+        Case(
+            "header_only_utf16.csv",
+            codecs.BOM_UTF16_LE + (HEADER + "\r\n").encode("utf-16-le"),
+            staged=0,
+            warning="文件只有表头",
+        ),
+        Case("zip_archive.csv", _zip_of_texts(), error={"wrong_format"}),
+        Case(
+            "macos_program.csv",
+            b"\xcf\xfa\xed\xfe\x07\x00\x00\x01" + bytes(64) + rnd.randbytes(2000),
+            error={"binary_content"},
+            message=not_table,
+        ),
+        Case("pdf_named_xlsx.xlsx", b"%PDF-1.7\n" + rnd.randbytes(2000), error={"binary_content"}),
+        Case(
+            "html_page.csv",
+            b"<!doctype html>\n<html><body><script>alert(1)</script></body></html>\n",
+            error={"missing_columns"},
+        ),
+        Case(
+            "houses_workbook.xlsx",
+            _xlsx([HOUSES_HEADER.split(","), ["DJ1", "FW1", "南山区", "住宅", 80, "否", "王五", "x"]]),
+            error={"missing_columns"},
+        ),
+        Case(
+            "semicolon_separated.csv",
+            _gb(HEADER.replace(",", ";") + "\n" + good_rows(2).replace(",", ";")),
+            error={"missing_columns"},
+            message=("分隔符可能不对", "the delimiter may be ';'"),
+        ),
+        Case(
+            "pipe_separated.csv",
+            _gb(HEADER.replace(",", "|") + "\n" + good_rows(2).replace(",", "|")),
+            error={"missing_columns"},
+            message=("分隔符可能不对", "the delimiter may be '|'"),
+        ),
+        Case(
+            "houses_utf16_to_police.csv",
+            codecs.BOM_UTF16_LE + _houses(3).encode("utf-16-le"),
+            error={"missing_columns"},
+            message=mismatch,
+        ),
+        Case(
+            "full_width_commas_utf8.csv",
+            (HEADER.replace(",", "，") + "\n" + good_rows(2).replace(",", "，")).encode("utf-8"),
+            error={"missing_columns"},
+            message=("全角逗号", "full-width commas"),
+        ),
+        Case(
+            "suspicious_names.csv",
+            _gb(
+                HEADER
+                + "\n"
+                + row("S1", name='=HYPERLINK("http://x")')
+                + "\n"
+                + row("S2", name="<script>alert(1)</script>")
+                + "\n"
+                + row("S3", name="张三; DROP TABLE persons;--")
+                + "\n"
+                + row("S4", name="李四😀")
+                + "\n"
+                + row("S5", name="@SUM(A1)")
+                + "\n"
+                + good_rows(1)
+            ),
+            staged=6,
+            issues=_suspicious_issues(),
+            portal_warning="可疑",
+            note="stored verbatim; the portal's report names them",
+        ),
+    ]

@@ -47,9 +47,9 @@ def test_preview_counts_lines_and_writes_nothing(ws, tmp_path):
 
 def test_preview_reports_whole_file_problem(ws, tmp_path):
     path = tmp_path / "x"
-    path.write_bytes((HEADER + "\n").encode("utf-8"))
+    path.write_bytes("编号,名字\n1,张三\n".encode())
     preview = preview_file(ws, "police", path, original_name="名单.csv")
-    assert preview.problem is not None and preview.problem.code == "header_only"
+    assert preview.problem is not None and preview.problem.code == "missing_columns"
     assert "名单.csv" in preview.problem.message and preview.result.error
     path.write_text("not,a,workbook\n", encoding="utf-8")
     assert preview_file(ws, "police", path, original_name="a.xlsx").problem.code == "wrong_format"

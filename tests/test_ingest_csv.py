@@ -103,8 +103,13 @@ def test_raw_zone_keeps_file_unchanged_and_resend_is_noop(ws):
     # the same content again under another name: a no-op that says so
     land(ws, "a-again.csv", GOOD)
     again = ingest_feed(ws, "police")
-    assert again.files == [] or again.files[0].skipped_duplicate  # landing scan skips known content
-    explicit = ingest_feed(ws, "police", [ws.landing_dir("police") / "a-again.csv"])
+    [f] = again.files
+    assert (
+        f.skipped_duplicate and f.rows_read == 0 and "identical content was already received" in f.warnings[0]
+    )
+    assert "a.csv" in f.warnings[0]  # when, and under which name, it came first
+    assert (ws.landing_dir("police") / "_duplicates" / "a-again.csv").exists()  # filed away, not left waiting
+    explicit = ingest_feed(ws, "police", [ws.landing_dir("police") / "_duplicates" / "a-again.csv"])
     [f] = explicit.files
     assert f.skipped_duplicate and f.rows_read == 0 and "identical" in f.warnings[0]
     assert len(raw_manifest(ws)) == 1
@@ -299,10 +304,10 @@ def test_failed_resend_leaves_published_staging_untouched(ws):
     land(ws, "v1.csv", GOOD)
     ingest_feed(ws, "police")
     before = {p.name: p.read_bytes() for p in ws.staging_dir("police").iterdir()}
-    land(ws, "v2.csv", HEADER + "\n")  # header only
+    land(ws, "v2.csv", "编号,名字\n1,张三\n")  # a header without the feed's columns
     with pytest.raises(FeedFileError) as err:
         ingest_feed(ws, "police")
-    assert err.value.problems[0].code == "header_only" and "police" in str(err.value)
+    assert err.value.problems[0].code == "missing_columns" and "police" in str(err.value)
     assert {p.name: p.read_bytes() for p in ws.staging_dir("police").iterdir()} == before
     assert len(load_staging(ws, "police")) == 3
 
@@ -314,3 +319,13 @@ def test_configured_encoding_and_delimiter(tmp_path):
     [f] = ingest_feed(ws, "police").files
     assert f.rows_staged == 3 and f.encoding == "gb18030"
     assert load_staging(ws, "police")["house_area"].tolist() == [85.5, 120.0, 1024.5]
+
+
+def test_header_only_file_is_taken_as_empty_with_a_warning(ws):
+    land(ws, "nothing-this-month.csv", HEADER + "\n\n")
+    result = ingest_feed(ws, "police")
+    [f] = result.files
+    assert f.error is None and (f.rows_read, f.rows_staged, f.rows_quarantined) == (0, 0, 0)
+    assert any("文件只有表头" in w and "accepted as empty" in w for w in f.warnings)
+    assert raw_manifest(ws)["status"].tolist() == ["staged"]
+    assert (ws.landing_dir("police") / "_done" / "nothing-this-month.csv").exists()

@@ -4,7 +4,7 @@ traceback reaches the user; the accounting invariant holds for every file."""
 from __future__ import annotations
 
 import pytest
-from ingest_corpus import corpus
+from ingest_corpus import HOUSES_FEED, corpus
 from ingest_helpers import feed, make_workspace
 
 from connectors import (
@@ -22,13 +22,13 @@ CASES = corpus()
 
 
 def test_corpus_is_big_enough():
-    assert len(CASES) >= 30
+    assert len(CASES) >= 70  # issue 14: at least 70 cases, run through the CLI and the portal
     assert len({c.name for c in CASES}) == len(CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name.encode("unicode_escape").decode()[:40] for c in CASES])
 def test_malformed_file(tmp_path, case, capsys):
-    ws = make_workspace(tmp_path / "ws", feed(source={"glob": "*"}))
+    ws = make_workspace(tmp_path / "ws", feed(source={"glob": "*"}), HOUSES_FEED)
     path = ws.landing_dir("police") / case.name
     path.write_bytes(case.data)
     sha = sha256_file(path)
@@ -48,6 +48,10 @@ def test_malformed_file(tmp_path, case, capsys):
         assert m["status"].iloc[0] == "failed"
         assert m["error_code"].iloc[0] in case.error, (m["error_code"].iloc[0], out)
         assert recorded in out and "FAILED" in out
+        at = 0
+        for words in case.message:  # in this order: the Chinese part comes first
+            assert words in out[at:], (words, out)
+            at = out.index(words, at)
         assert not (ws.staging_dir("police") / f"{sha}.parquet").exists()
         with pytest.raises(
             FeedFileError
@@ -58,6 +62,7 @@ def test_malformed_file(tmp_path, case, capsys):
         return
 
     assert code == 0, out
+    assert case.warning in out, out
     row = m.iloc[0]
     assert row["status"] == "staged"
     assert row["rows_read"] == row["rows_staged"] + row["rows_quarantined"]

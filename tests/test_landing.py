@@ -16,6 +16,7 @@ from connectors.text import safe_file_name
 from gridhub.assets import ready_dir, ready_flag_name
 from gridhub.landing import (
     META_DIR,
+    DuplicateContent,
     LandingError,
     land_file,
     landed_files,
@@ -78,9 +79,13 @@ def test_land_bytes_under_a_generated_name_with_sidecar_and_flag(ws: Workspace, 
 
 def test_land_from_a_path_and_the_same_content_twice(ws: Workspace, orgs_csv: Path) -> None:
     first = land_file(ws, FEED, orgs_csv, orgs_csv.name)
-    again = land_file(ws, FEED, str(orgs_csv), "又一次.csv")
-    assert again == first
+    with pytest.raises(DuplicateContent) as dup:
+        land_file(ws, FEED, str(orgs_csv), "又一次.csv")
+    said = str(dup.value)
+    assert said.index("内容完全相同") < said.index("identical content was already received on")
+    assert orgs_csv.name in said and dup.value.waiting and dup.value.received_at
     assert [p.name for p in ws.landing_dir(FEED).glob("*.csv")] == [first.name]
+    assert _leftovers(ws.landing) == []
     other = land_file(ws, FEED, orgs_csv.read_bytes() + "\r\n".encode("gb18030"), "第二份.csv")
     assert other != first and other.name > first.name  # generated names sort in arrival order
     assert [f.original_name for f in landed_files(ws, FEED)] == [orgs_csv.name, "第二份.csv"]
@@ -147,3 +152,59 @@ def test_cli_land_prints_the_landed_path_and_refuses_clearly(ws: Workspace, orgs
     assert main(["-w", str(ws.root), "land", "--feed", "gongan_people", str(src)]) == 2
     assert "no feed named 'gongan_people'" in capsys.readouterr().err
     assert main(["-w", str(ws.root), "land", "--feed", FEED, str(ws.root / "缺失.csv")]) == 2
+
+
+def test_content_staged_before_is_not_landed_again_and_says_when_and_as_what(
+    ws: Workspace, orgs_csv: Path, capsys
+) -> None:
+    from connectors import ingest_feed, raw_manifest
+    from gridhub.cli import main
+
+    land_file(ws, FEED, orgs_csv, "市场主体_6月.csv")
+    ingest_feed(ws, FEED)
+    m = raw_manifest(ws, FEED)
+    assert list(m["file_name"]) == ["市场主体_6月.csv"]  # the department's name, not the generated one
+    flag = ready_dir(ws.root) / ready_flag_name(FEED)
+    flag.unlink()
+    with pytest.raises(DuplicateContent) as dup:
+        land_file(ws, FEED, orgs_csv, "再发一次.csv")
+    assert not dup.value.waiting and "市场主体_6月.csv" in str(dup.value)
+    assert m["received_at"].iloc[0][:10] in str(dup.value)
+    assert sorted(ws.landing_dir(FEED).glob("*.csv")) == [] and not flag.exists()
+
+    # the CLI says the same, Chinese first, and lands nothing
+    src = ws.root / "再发一次.csv"
+    shutil.copy(orgs_csv, src)
+    assert main(["-w", str(ws.root), "land", "--feed", FEED, str(src)]) == 0
+    out = capsys.readouterr().out
+    assert out.index("内容完全相同的文件已于") < out.index("identical content was already received on")
+    assert "市场主体_6月.csv" in out and sorted(ws.landing_dir(FEED).glob("*.csv")) == []
+
+
+def test_a_copy_dropped_into_landing_is_filed_as_duplicate_not_left_for_good(
+    ws: Workspace, orgs_csv: Path, capsys
+) -> None:
+    from connectors import ingest_feed
+    from gridhub.ingest_cli import ingest_command
+
+    land_file(ws, FEED, orgs_csv, "市场主体_6月.csv")
+    ingest_feed(ws, FEED)
+    copy = ws.landing_dir(FEED) / "copy.csv"  # put there by hand, beside the portal and `land`
+    shutil.copy(orgs_csv, copy)
+    assert ingest_command(ws, FEED) == 0
+    out = capsys.readouterr().out
+    assert "内容完全相同的文件已于" in out and "市场主体_6月.csv" in out and "no new files" not in out
+    assert not copy.exists() and (ws.landing_dir(FEED) / "_duplicates" / "copy.csv").exists()
+    assert ingest_command(ws, FEED) == 0
+    assert "no new files" in capsys.readouterr().out
+
+
+def test_cli_land_speaks_chinese_first(ws: Workspace, orgs_csv: Path, capsys) -> None:
+    from gridhub.cli import main
+
+    assert main(["-w", str(ws.root), "land", "--feed", FEED, str(orgs_csv)]) == 0
+    out = capsys.readouterr().out
+    assert out.index("已提交") < out.index("landed")
+    assert main(["-w", str(ws.root), "land", "--feed", "nope", str(orgs_csv)]) == 2
+    err = capsys.readouterr().err
+    assert err.index("没有名为") < err.index("no feed named")

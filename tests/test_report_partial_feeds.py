@@ -170,3 +170,23 @@ def test_a_type_whose_truth_has_no_duplicates_reports_false_pairs_not_a_zero_f1(
         "true_positive_pairs": 9,
     }
     assert resolution_row("house", usual) == ["house", 8377, "0.9900", "0.9800", "0.9850", ""]
+
+
+def test_resolution_checks_count_only_what_the_ingested_feeds_hold(orgs_only_published):
+    """Issue #12's checks on the organisation feed alone: the legal representatives of its organisations are
+    counted (none can be linked: no person feed yet), their credit codes are all there, no look-alike pair has
+    records on both sides, and the market feed's clean rows lose nothing for an optional field."""
+    ws = orgs_only_published
+    c = build_summary(ws)["resolution_checks"]
+    truth = ws.root / "truth"
+    orgs = pd.read_csv(truth / "records.csv", dtype=str).query(f"feed == '{ORGANISATION_FEED}'")
+    codes = pd.read_csv(truth / "codes.csv", dtype=str).query(
+        f"feed == '{ORGANISATION_FEED}' and entity_type == 'organisation'"
+    )
+    assert c["legal_representatives"]["organisations"] == len(orgs) > 0
+    assert c["legal_representatives"]["linked_right"] == 0
+    assert c["organisation_credit_codes"]["records_with_code"] == len(codes) == len(orgs)
+    assert all(v["pairs"] == 0 for v in c["look_alike_pairs"].values())
+    assert c["person_ids"]["records_with_code"] == 0
+    assert c["optional_field_quarantine"] == {"rows": 0, "by_column": {}}
+    assert "Resolution checks (issue #12)" in format_summary(build_summary(ws))

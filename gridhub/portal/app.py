@@ -24,12 +24,14 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from gridhub.portal.audit import append_audit, recent_uploads
-from gridhub.portal.auth import Sessions, SignInThrottle, check_sign_in, csrf_ok, session_secret
+from gridhub.portal.auth import SignInThrottle, check_sign_in, csrf_ok, session_secret
 from gridhub.portal.handin import RESULT_TEXT, upload_routes
-from gridhub.portal.site import COOKIE, TEMPLATES, PortalConfigError, PortalSite, base_path, client_of
+from gridhub.portal.sessions import Sessions
+from gridhub.portal.site import COOKIE, TEMPLATES, PortalConfigError, PortalSite, base_path
 from gridhub.portal.uploads import format_size
 from gridhub.workspace import Workspace
 
+SESSION_STORE = "portal_sessions.sqlite"
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
     "frame-ancestors 'self'; base-uri 'none'",
@@ -49,12 +51,21 @@ def create_app(workspace_root: str | Path) -> FastAPI:
             f"{ws.config_file} has no 'portal:' section: add departments and "
             f"password hashes (`gridhub portal-passwd`), see docs/portal.md"
         )
+    p = cfg.portal
     site = PortalSite(
         ws_root=ws.root,
         sessions=Sessions(
-            session_secret(cfg.portal.session_secret_env), int(cfg.portal.session_hours * 3600)
+            session_secret(p.session_secret_env),
+            ws.state / SESSION_STORE,
+            max_age_seconds=int(p.session_hours * 3600),
+            idle_seconds=p.session_idle_minutes * 60,
+            password_fp=lambda dept: site.password_fp(dept),
         ),
-        throttle=SignInThrottle(),
+        throttle=SignInThrottle(
+            per_account=p.sign_in_failures_per_account,
+            per_client=p.sign_in_failures_per_client,
+            window=p.sign_in_window_minutes * 60,
+        ),
         env=Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"])),
         _cfg=cfg,
         _mtime=ws.config_file.stat().st_mtime,
@@ -74,6 +85,10 @@ async def _security_headers(
     for k, v in _SECURITY_HEADERS.items():
         response.headers.setdefault(k, v)
     return response
+
+
+EXPIRED_PAGE = "页面已过期，请刷新后重试。 / The page has expired: reload it and try again."
+EXPIRED_SIGN_IN = "页面已过期，请重新登录。 / The page has expired: sign in again."
 
 
 def _page_routes(site: PortalSite) -> APIRouter:
@@ -112,9 +127,10 @@ def _page_routes(site: PortalSite) -> APIRouter:
         session = site.session_of(request)
         form = await request.form(max_files=0, max_fields=4, max_part_size=1024)
         if not csrf_ok(session, str(form.get("csrf", ""))):
-            return site.render(
-                request, "message.html", session, status=400, message="页面已过期，请刷新后重试。"
-            )
+            return site.render(request, "message.html", session, status=400, message=EXPIRED_PAGE)
+        site.sessions.end(session)  # the server forgets it: a copy of the cookie is worth nothing now
+        if session.get("dept"):
+            append_audit(site.ws, "sign_out", department=session["dept"], client_ip=site.client(request))
         resp = RedirectResponse(base_path(request) + "/", status_code=303)
         resp.delete_cookie(COOKIE, path=base_path(request) or "/")
         return resp
@@ -128,25 +144,31 @@ async def _sign_in(site: PortalSite, request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=8, max_part_size=4096)
     entered = str(form.get("department", ""))[:64].strip()
     password = str(form.get("password", ""))[:256]
-    client = client_of(request)
+    client = site.client(request)
 
     def again(session: dict, status: int, error: str) -> Response:
         return site.render(request, "login.html", session, status=status, entered=entered, error=error)
 
     if not csrf_ok(session, str(form.get("csrf", ""))):
-        return again(Sessions.new(), 400, "页面已过期，请重新登录。")
-    if site.throttle.blocked(client):
+        return again(Sessions.anonymous(), 400, EXPIRED_SIGN_IN)
+    if site.throttle.blocked(entered, client):
         append_audit(site.ws, "sign_in", department=entered, ok=False, reason="throttled", client_ip=client)
-        return again(session, 429, "登录失败次数过多，请5分钟后再试。")
+        minutes = f"{site.settings().sign_in_window_minutes:g}"
+        return again(
+            session,
+            429,
+            f"登录失败次数过多，请{minutes}分钟后再试。 / Too many failed sign-ins: try again in {minutes} minutes.",
+        )
     hashes = {k: v.password_hash for k, v in site.settings().departments.items()}
     ok = await run_in_threadpool(check_sign_in, hashes, entered, password)
     append_audit(site.ws, "sign_in", department=entered, ok=ok, client_ip=client)
     if not ok:
-        site.throttle.failed(client)
-        return again(session, 401, "部门或密码不正确。")
-    site.throttle.succeeded(client)
+        site.throttle.failed(entered, client)
+        return again(session, 401, "部门或密码不正确。 / Wrong department or password.")
+    site.throttle.succeeded(entered, client)
+    site.sessions.end(session)  # a session from before (another department's) ends with the new sign-in
     resp = RedirectResponse(base_path(request) + "/", status_code=303)
-    site.set_cookie(request, resp, Sessions.new(entered))
+    site.set_cookie(request, resp, site.sessions.start(entered))
     return resp
 
 

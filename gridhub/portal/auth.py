@@ -6,8 +6,8 @@ portal-passwd`` makes one. Checking a password costs the same whether or not the
 dummy hash is checked for unknown names) and compares in constant time, so neither the message nor the
 timing tells an attacker which department names are real.
 
-The session is a cookie signed with :mod:`itsdangerous` (HttpOnly, SameSite=Strict, timestamped): it holds
-the signed-in department and the CSRF token that every form posts back.
+Sessions live on the server (:mod:`gridhub.portal.sessions`); every form posts back the session's CSRF token.
+Sign-in failures are throttled per (department, client address) and per address (:class:`SignInThrottle`).
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import logging
 import os
 import secrets
 import threading
 import time
 from collections import deque
-
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from collections.abc import Sequence
 
 from warehouse.errors import UserError
 
@@ -100,36 +100,8 @@ def check_sign_in(hashes: dict[str, str], department: str, password: str) -> boo
 
 
 # ----------------------------------------------------------------------------------------------------------
-# sessions and CSRF
+# CSRF, the session key, throttling (the sessions themselves: gridhub.portal.sessions)
 # ----------------------------------------------------------------------------------------------------------
-class Sessions:
-    """Signed, timestamped session cookies: ``{"dept": <部门> or None, "csrf": <token>}``."""
-
-    def __init__(self, secret: str, max_age_seconds: int) -> None:
-        self._serializer = URLSafeTimedSerializer(secret, salt="gridhub-portal-session")
-        self.max_age = max_age_seconds
-
-    def load(self, cookie: str | None) -> dict | None:
-        """The session in ``cookie``, or None if absent, forged or expired."""
-        if not cookie:
-            return None
-        try:
-            data = self._serializer.loads(cookie, max_age=self.max_age)
-        except BadSignature:  # SignatureExpired is a BadSignature
-            return None
-        if not isinstance(data, dict) or not isinstance(data.get("csrf"), str):
-            return None
-        return data
-
-    def dump(self, session: dict) -> str:
-        return self._serializer.dumps(session)
-
-    @staticmethod
-    def new(department: str | None = None) -> dict:
-        """A fresh session (a new CSRF token every time: signing in rotates it)."""
-        return {"dept": department, "csrf": secrets.token_urlsafe(32)}
-
-
 def csrf_ok(session: dict | None, submitted: str | None) -> bool:
     """The form's CSRF token equals the session's (constant-time)."""
     if not session or not submitted:
@@ -152,38 +124,85 @@ def session_secret(env_name: str) -> str:
 
 
 class SignInThrottle:
-    """At most ``limit`` failed sign-ins per client address in ``window`` seconds (slows password guessing)."""
+    """Slows password guessing without locking out a whole office.
 
-    def __init__(self, limit: int = 10, window: float = 300.0) -> None:
-        self.limit = limit
+    Failures are counted per (department entered, client address) and per client address, over the last
+    ``window`` seconds. A pair is paused after ``per_account`` failures: guessing 公安's password from an
+    office's NAT address does not stop 民政 signing in from the same address. The address as a whole is paused
+    after ``per_client`` failures against any names (spraying many departments). A success clears only its own
+    pair. The address is the connection's peer, or what a *trusted* proxy says (:func:`client_address`), so a
+    client cannot start afresh by sending another ``X-Forwarded-For`` header.
+    """
+
+    def __init__(self, per_account: int = 10, per_client: int = 50, window: float = 300.0) -> None:
+        self.per_account = per_account
+        self.per_client = per_client
         self.window = window
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: dict[tuple[str, ...], deque[float]] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, client: str, now: float) -> deque[float]:
-        q = self._failures.setdefault(client, deque())
+    def _recent(self, key: tuple[str, ...], now: float) -> deque[float]:
+        q = self._failures.setdefault(key, deque())
         while q and now - q[0] > self.window:
             q.popleft()
         return q
 
-    def blocked(self, client: str) -> bool:
-        with self._lock:
-            return len(self._recent(client, time.monotonic())) >= self.limit
+    def _prune(self, now: float) -> None:
+        if len(self._failures) > 10_000:
+            for key in [k for k, q in self._failures.items() if not q or now - q[-1] > self.window]:
+                del self._failures[key]
 
-    def failed(self, client: str) -> None:
+    def blocked(self, department: str, client: str) -> bool:
+        now = time.monotonic()
         with self._lock:
-            self._recent(client, time.monotonic()).append(time.monotonic())
+            return (
+                len(self._recent(("pair", department, client), now)) >= self.per_account
+                or len(self._recent(("client", client), now)) >= self.per_client
+            )
 
-    def succeeded(self, client: str) -> None:
+    def failed(self, department: str, client: str) -> None:
+        now = time.monotonic()
         with self._lock:
-            self._failures.pop(client, None)
+            self._prune(now)
+            self._recent(("pair", department, client), now).append(now)
+            self._recent(("client", client), now).append(now)
+
+    def succeeded(self, department: str, client: str) -> None:
+        with self._lock:
+            self._failures.pop(("pair", department, client), None)
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted: Sequence[str]) -> str:
+    """The client's address: the connection's ``peer``, unless the peer is one of the ``trusted`` proxies
+    (addresses or CIDR networks); then the right-most ``X-Forwarded-For`` entry that is not itself a trusted
+    proxy (a proxy appends the address it saw; anything to the left of that came from the client)."""
+    if not peer:
+        return "unknown"
+    networks = [ipaddress.ip_network(t, strict=False) for t in trusted]
+
+    def is_trusted(addr: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(addr.strip())
+        except ValueError:
+            return False
+        return any(ip in n for n in networks)
+
+    if not networks or not is_trusted(peer) or not forwarded_for:
+        return peer
+    for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
+        if not is_trusted(hop):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # garbage where an address should be: fall back to the proxy itself
+    return peer
 
 
 __all__ = [
     "PasswordHashError",
-    "Sessions",
     "SignInThrottle",
     "check_sign_in",
+    "client_address",
     "csrf_ok",
     "hash_password",
     "session_secret",

@@ -1,8 +1,10 @@
 """The upload route: receive the file, check it as its feed would read it, land it if usable, report, audit.
 
-Every outcome is one audit record and one page: refused before the rows are looked at (no sign-in, CSRF,
-a feed the department may not use, no file, too large, not a CSV or xlsx by content), rejected as a whole
-file (the report names the problem), or accepted — possibly with quarantined rows, listed by reason and line.
+Every outcome is one audit record and one page (Chinese first, then English): refused before the rows are
+looked at (no sign-in, CSRF, a feed the department may not use, no file, too large, not a CSV or xlsx by
+content), identical content the feed already has ("already received on <date> (<name>)", nothing landed),
+rejected as a whole file (the report names the real problem), or accepted — possibly with quarantined rows,
+listed by reason and line, and with suspicious names noted (:mod:`gridhub.portal.suspicious`).
 """
 
 from __future__ import annotations
@@ -20,23 +22,26 @@ from connectors.errors import ConnectorError
 from connectors.preview import FilePreview, preview_file
 from connectors.text import safe_file_name
 from gridhub.config import Feed
-from gridhub.landing import LandingError, land_file
+from gridhub.landing import DuplicateContent, LandingError, land_file, refuse_known_content
 from gridhub.portal.audit import append_audit
 from gridhub.portal.auth import csrf_ok
-from gridhub.portal.site import PortalSite, client_of
+from gridhub.portal.site import PortalSite
+from gridhub.portal.suspicious import SuspiciousNames
 from gridhub.portal.uploads import UploadRejected, format_size, receive_upload, sniff_upload
-from warehouse.reasons import describe
+from warehouse.reasons import REASON_TEXT, describe
 
 log = logging.getLogger(__name__)
 
 DETAIL_ROWS = 200
 LINES_SHOWN = 40
 RESULT_TEXT = {
-    "accepted": "已接收",
-    "accepted_with_quarantine": "已接收（部分行隔离）",
-    "rejected": "未接收（文件问题）",
-    "refused": "已拒绝",
+    "accepted": "已接收 / accepted",
+    "accepted_with_quarantine": "已接收（部分行隔离） / accepted, some rows quarantined",
+    "rejected": "未接收（文件问题） / not accepted (file problem)",
+    "refused": "已拒绝 / refused",
+    "duplicate": "内容相同，未重复接收 / identical content, not taken again",
 }
+SIGN_IN_FIRST = "请先登录。 / Please sign in first."
 
 
 def upload_routes(site: PortalSite) -> APIRouter:
@@ -47,8 +52,8 @@ def upload_routes(site: PortalSite) -> APIRouter:
     async def upload(request: Request) -> Response:
         session, dept = site.signed_in(request)
         if dept is None:
-            return site.render(request, "login.html", session, status=401, entered="", error="请先登录。")
-        return await _receive_and_check(_Attempt(site, request, session, dept, client_of(request)))
+            return site.render(request, "login.html", session, status=401, entered="", error=SIGN_IN_FIRST)
+        return await _receive_and_check(_Attempt(site, request, session, dept, site.client(request)))
 
     return router
 
@@ -105,20 +110,32 @@ async def _receive_and_check(attempt: _Attempt) -> Response:
         feed_name = got.fields.get("feed", "")[:64]
         if not csrf_ok(attempt.session, got.fields.get("csrf")):
             return attempt.refuse(
-                "页面已过期或请求来源不明，请刷新上传页面后重试。", "csrf", 403, feed_name, shown
+                "页面已过期或请求来源不明，请刷新上传页面后重试。 / The page has expired or the request's "
+                "origin is unknown: reload the upload page and try again.",
+                "csrf",
+                403,
+                feed_name,
+                shown,
             )
         allowed = {f.name: f for f in attempt.site.config().portal_feeds(attempt.dept)}
         if feed_name not in allowed:
             # the same words whether the feed exists or belongs to another department
             return attempt.refuse(
-                "没有这个数据源，或本部门无权向它上传。", "feed_not_allowed", 403, feed_name, shown
+                "没有这个数据源，或本部门无权向它上传。 / No such feed, or your department may not upload to it.",
+                "feed_not_allowed",
+                403,
+                feed_name,
+                shown,
             )
         if got.client_name is None:
-            return attempt.refuse("请选择要上传的文件。", "no_file", 400, feed_name)
+            return attempt.refuse(
+                "请选择要上传的文件。 / Choose a file to upload.", "no_file", 400, feed_name
+            )
         if got.too_large:
             return attempt.refuse(
                 f"文件过大：{format_size(got.size)}，单个文件不能超过 "
-                f"{format_size(max_bytes)}。请拆分后分批上传。",
+                f"{format_size(max_bytes)}。请拆分后分批上传。 / The file is too large ({format_size(got.size)}): "
+                f"at most {format_size(max_bytes)} per file; split it and upload the parts.",
                 "too_large",
                 413,
                 feed_name,
@@ -171,41 +188,68 @@ def _check_and_land(h: _Handin) -> Response:
     except UploadRejected as e:
         h.audit("refused", reason=e.code, message=e.message)
         return h.attempt.message(e.message, e.status)
+    try:
+        refuse_known_content(ws, h.feed.name, h.sha)
+    except DuplicateContent as e:
+        return _duplicate(h, e, kind)
     # the landed name's extension follows the content, not what the clerk's file was called
     stem = h.shown.rsplit(".", 1)[0] if "." in h.shown else h.shown
     land_name = f"{stem or 'upload'}.{kind}"
+    names = SuspiciousNames()
     try:
-        preview = preview_file(ws, h.feed.name, h.path, original_name=land_name, detail_limit=DETAIL_ROWS * 5)
+        preview = preview_file(
+            ws, h.feed.name, h.path, original_name=land_name, detail_limit=DETAIL_ROWS * 5, staged=names
+        )
     except ConnectorError as e:
         h.audit("refused", reason="connector_error", message=str(e))
-        return h.attempt.message(f"无法检查该文件：{e}", 400)
+        return h.attempt.message(f"无法检查该文件 / the file cannot be checked：{e}", 400)
     ctx = _report_context(h, preview)
     if preview.problem is not None:
-        ctx["error"] = describe(preview.problem.code)
+        zh, en = preview.problem.headline or REASON_TEXT[preview.problem.code]
+        ctx["error"] = f"{zh} / {en}"
         ctx["error_detail"] = preview.problem.detail or None
         h.audit("rejected", reason=str(preview.problem.code), message=preview.problem.message, kind=kind)
         return h.report(ctx, 422)
     try:
-        landed = land_file(ws, h.feed.name, h.path, land_name)
+        landed = land_file(ws, h.feed.name, h.path, land_name, shown_name=h.shown)
+    except DuplicateContent as e:  # the same content arrived from elsewhere while this one was checked
+        return _duplicate(h, e, kind)
     except LandingError as e:
-        ctx["error"] = "该数据源不接收这种文件。"
+        ctx["error"] = "该数据源不接收这种文件。 / This feed does not take this kind of file."
         ctx["error_detail"] = str(e)
         h.audit("rejected", reason="landing_refused", message=str(e), kind=kind)
         return h.report(ctx, 422)
-    return _accepted(h, preview, ctx, kind, landed)
+    return _accepted(h, preview, ctx, kind, landed, names)
 
 
-def _report_context(h: _Handin, preview: FilePreview) -> dict[str, Any]:
+def _duplicate(h: _Handin, e: DuplicateContent, kind: str) -> Response:
+    """Content the feed already has: said, with when and under which name; nothing is landed."""
+    ctx = _report_context(h, None)
+    ctx["duplicate"] = str(e)
+    h.audit(
+        "duplicate",
+        reason="duplicate_content",
+        message=str(e),
+        kind=kind,
+        first_received_at=e.received_at,
+        first_name=e.original_name,
+    )
+    return h.report(ctx)
+
+
+def _report_context(h: _Handin, preview: FilePreview | None) -> dict[str, Any]:
     """What report.html shows before the outcome is known (the outcome fills in the rest)."""
     return {
         "feed_label": f"{h.feed.description or h.feed.name}（{h.feed.name}）",
         "original_name": h.shown,
         "size_text": format_size(h.size),
         "sha256": h.sha,
-        "r": preview.result,
+        "r": preview.result if preview is not None else None,
         "reasons": [],
         "details": [],
-        "warnings": list(preview.result.warnings),
+        "warnings": list(preview.result.warnings) if preview is not None else [],
+        "suspicious": [],
+        "duplicate": None,
         "stored_as": None,
         "error": None,
         "error_detail": None,
@@ -214,8 +258,10 @@ def _report_context(h: _Handin, preview: FilePreview) -> dict[str, Any]:
     }
 
 
-def _accepted(h: _Handin, preview: FilePreview, ctx: dict[str, Any], kind: str, landed: Path) -> Response:
-    """The report of a landed file, with its quarantined rows by reason and line."""
+def _accepted(
+    h: _Handin, preview: FilePreview, ctx: dict[str, Any], kind: str, landed: Path, names: SuspiciousNames
+) -> Response:
+    """The report of a landed file, with its quarantined rows by reason and line, and suspicious names."""
     r = preview.result
     reasons, details = _reason_rows(preview)
     ctx.update(
@@ -225,6 +271,8 @@ def _accepted(h: _Handin, preview: FilePreview, ctx: dict[str, Any], kind: str, 
         stored_as=landed.name,
         accepted=True,
         truncated=preview.quarantine_entries > len(details),
+        warnings=ctx["warnings"] + names.warnings(),
+        suspicious=names.rows(),
     )
     result = "accepted_with_quarantine" if r.rows_quarantined else "accepted"
     h.audit(
@@ -236,6 +284,7 @@ def _accepted(h: _Handin, preview: FilePreview, ctx: dict[str, Any], kind: str, 
         rows_quarantined=r.rows_quarantined,
         reasons=dict(sorted(r.reasons.items())),
         field_issues=dict(sorted(r.field_issues.items())),
+        suspicious_names=dict(sorted(names.counts.items())),
     )
     log.info(
         "portal: %s uploaded %s to %s as %s (%s)", h.attempt.dept, h.shown, h.feed.name, landed.name, result
@@ -281,7 +330,7 @@ def _issue_rows(preview: FilePreview) -> list[dict]:
 
 def _reason_text(code: str) -> str:
     try:
-        return describe(code)
+        return f"{describe(code)} / {describe(code, 'en')}"
     except (KeyError, ValueError):
         return code
 

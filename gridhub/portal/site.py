@@ -17,7 +17,8 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment
 
 from gridhub.config import ConfigError, Portal, WorkspaceConfig
-from gridhub.portal.auth import Sessions, SignInThrottle
+from gridhub.portal.auth import SignInThrottle, client_address
+from gridhub.portal.sessions import Sessions, password_fingerprint
 from gridhub.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,6 @@ class PortalConfigError(ConfigError):
 
 def base_path(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")
-
-
-def client_of(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 @dataclass
@@ -80,17 +77,27 @@ class PortalSite:
             raise PortalConfigError(f"{self.ws.config_file} has no 'portal:' section")
         return portal
 
+    def password_fp(self, department: str) -> str | None:
+        """The fingerprint of the department's current password hash; None if it has no sign-in (any more)."""
+        d = self.settings().departments.get(department)
+        return password_fingerprint(d.password_hash) if d is not None else None
+
+    def client(self, request: Request) -> str:
+        """The client's address: the peer, or what a configured trusted proxy forwards (``trusted_proxies``)."""
+        peer = request.client.host if request.client else None
+        return client_address(peer, request.headers.get("x-forwarded-for"), self.settings().trusted_proxies)
+
     def session_of(self, request: Request) -> dict:
-        """The request's session, or a new anonymous one."""
-        return self.sessions.load(request.cookies.get(COOKIE)) or Sessions.new()
+        """The request's session (signed in or not), or a new anonymous one."""
+        return self.sessions.load(request.cookies.get(COOKIE)) or Sessions.anonymous()
 
     def signed_in(self, request: Request) -> tuple[dict, str | None]:
-        """(session, department) for a department that may still sign in; (session, None) otherwise."""
+        """(session, department) for a live signed-in session; (an anonymous session, None) otherwise."""
         s = self.session_of(request)
         dept = s.get("dept")
-        if dept and dept in self.settings().departments:
+        if dept:
             return s, dept
-        return (Sessions.new() if dept else s), None
+        return s, None
 
     def render(
         self, request: Request, template: str, session: dict, status: int = 200, **ctx: object
@@ -119,4 +126,4 @@ class PortalSite:
         )
 
 
-__all__ = ["COOKIE", "TEMPLATES", "PortalConfigError", "PortalSite", "base_path", "client_of"]
+__all__ = ["COOKIE", "TEMPLATES", "PortalConfigError", "PortalSite", "base_path"]

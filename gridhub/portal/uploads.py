@@ -39,7 +39,7 @@ MAX_FIELD_BYTES = 4096
 
 
 class UploadRejected(UserError):
-    """An upload refused before its rows are looked at; ``message`` is Chinese, for the clerk."""
+    """An upload refused before its rows are looked at; ``message`` is for the clerk (Chinese, then English)."""
 
     def __init__(self, message: str, code: str, status: int = 400) -> None:
         super().__init__(message)
@@ -116,7 +116,9 @@ class _FormReader:
         self.name = name
         if b"filename" in opts:
             if name != self.file_field or self.out.path is not None:
-                self.problems.append(UploadRejected("一次只能上传一个文件。", "bad_form"))
+                self.problems.append(
+                    UploadRejected("一次只能上传一个文件。 / One file per upload.", "bad_form")
+                )
                 return
             self.is_file = True
             self.out.client_name = opts[b"filename"].decode("utf-8", "replace")
@@ -137,7 +139,7 @@ class _FormReader:
         else:
             self.buf += chunk
             if len(self.buf) > MAX_FIELD_BYTES:
-                self.problems.append(UploadRejected("表单字段过长。", "bad_form"))
+                self.problems.append(UploadRejected("表单字段过长。 / A form field is too long.", "bad_form"))
                 self.buf = bytearray()
 
     def on_part_end(self) -> None:
@@ -157,7 +159,10 @@ async def receive_upload(
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
-        raise UploadRejected("请求格式不正确：请通过上传页面提交文件。", "bad_form")
+        raise UploadRejected(
+            "请求格式不正确：请通过上传页面提交文件。 / Malformed request: send the file from the upload page.",
+            "bad_form",
+        )
     declared = request.headers.get("content-length")
     hard_limit = _drain_limit(max_bytes)
     if declared and declared.isdigit() and int(declared) > hard_limit:
@@ -181,7 +186,10 @@ async def receive_upload(
         raise
     except ValueError as e:  # python_multipart.exceptions.MultipartParseError is a ValueError
         out.discard()
-        raise UploadRejected("上传的表单已损坏，请重新选择文件上传。", "bad_form") from e
+        raise UploadRejected(
+            "上传的表单已损坏，请重新选择文件上传。 / The upload form arrived damaged: choose the file again.",
+            "bad_form",
+        ) from e
     finally:
         if reader.fh is not None:
             reader.fh.close()
@@ -196,7 +204,10 @@ async def receive_upload(
 
 
 def _too_large_text(max_bytes: int) -> str:
-    return f"文件过大：单个文件不能超过 {format_size(max_bytes)}。请拆分后分批上传。"
+    return (
+        f"文件过大：单个文件不能超过 {format_size(max_bytes)}。请拆分后分批上传。 / The file is too large: "
+        f"at most {format_size(max_bytes)} per file; split it and upload the parts."
+    )
 
 
 def format_size(n: int) -> str:
@@ -212,57 +223,85 @@ def format_size(n: int) -> str:
 # ----------------------------------------------------------------------------------------------------------
 # what the file is, by content
 # ----------------------------------------------------------------------------------------------------------
-_KIND_ZH = {
-    "PDF content": "PDF文档",
-    "PNG image": "PNG图片",
-    "JPEG image": "JPEG图片",
-    "GIF image": "GIF图片",
-    "gzip archive": "gzip压缩包",
-    "RAR archive": "RAR压缩包",
-    "7z archive": "7z压缩包",
-    "SQLite database": "SQLite数据库文件",
-    "old Excel .xls / OLE2 content": "旧版Excel(.xls)或Word文件",
+_KIND = {
+    "PDF content": ("PDF文档", "a PDF document"),
+    "PNG image": ("PNG图片", "a PNG image"),
+    "JPEG image": ("JPEG图片", "a JPEG image"),
+    "GIF image": ("GIF图片", "a GIF image"),
+    "gzip archive": ("gzip压缩包", "a gzip archive"),
+    "RAR archive": ("RAR压缩包", "a RAR archive"),
+    "7z archive": ("7z压缩包", "a 7z archive"),
+    "SQLite database": ("SQLite数据库文件", "an SQLite database"),
+    "old Excel .xls / OLE2 content": ("旧版Excel(.xls)或Word文件", "an old Excel (.xls) or Word file"),
 }
 _ACCEPTED = "请上传CSV文本表格或Excel(.xlsx)工作簿。"
+_ACCEPTED_EN = "Upload a CSV text table or an Excel (.xlsx) workbook."
 
 
-def _unsupported(what: str) -> UploadRejected:
+def _unsupported(what: tuple[str, str], code: ReasonCode) -> UploadRejected:
+    """A refusal by content; ``code`` is the reason code ``gridhub ingest`` gives the same file."""
+    zh, en = what
     return UploadRejected(
-        f"文件类型不支持：该文件的内容是{what}（按文件内容判断，与文件名无关）。{_ACCEPTED}",
-        "unsupported_type",
+        f"文件类型不支持：该文件的内容是{zh}（按文件内容判断，与文件名无关），不是文本表格。{_ACCEPTED} / "
+        f"Unsupported file type: the content is {en} (judged by content, not by name), not a text table. "
+        f"{_ACCEPTED_EN}",
+        str(code),
         415,
     )
 
 
 def sniff_upload(path: Path) -> str:
-    """``"csv"`` or ``"xlsx"`` from the file's bytes; raises :class:`UploadRejected` for anything else."""
+    """``"csv"`` or ``"xlsx"`` from the file's bytes; raises :class:`UploadRejected` for anything else.
+
+    The refusal's ``code`` is the reason code ingest gives the same file (``binary_content``, ``wrong_format``,
+    ``empty_file``, ``unreadable_file``). Text the sniff cannot place (an encoding no detection reads) is left
+    to the feed's own reader, whose message says what the real problem is."""
     with path.open("rb") as f:
         head = f.read(SAMPLE_BYTES)
     if not head:
-        raise UploadRejected(f"{describe(ReasonCode.EMPTY_FILE)}：没有任何内容。", "empty_file")
-    kind, _problem, what = sniff_format(head)
+        raise UploadRejected(
+            f"{describe(ReasonCode.EMPTY_FILE)}：没有任何内容。 / {describe(ReasonCode.EMPTY_FILE, 'en')}.",
+            str(ReasonCode.EMPTY_FILE),
+        )
+    kind, problem, what = sniff_format(head)
     if kind == "xlsx":
         try:
             with zipfile.ZipFile(path) as zf:
                 names = zf.namelist()
         except (zipfile.BadZipFile, OSError, EOFError):
+            code = ReasonCode.UNREADABLE_FILE
             raise UploadRejected(
-                f"{describe(ReasonCode.UNREADABLE_FILE)}：压缩结构已损坏。", "unreadable_file", 415
+                f"{describe(code)}：压缩结构已损坏。 / {describe(code, 'en')}: its zip structure is broken.",
+                str(code),
+                415,
             ) from None
         if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
             return "xlsx"
         if "[Content_Types].xml" in names and any(n.startswith("word/") for n in names):
-            raise _unsupported("Word文档(.docx)")
-        raise _unsupported("ZIP压缩包（不是Excel工作簿）")
+            raise _unsupported(("Word文档(.docx)", "a Word document (.docx)"), ReasonCode.WRONG_FORMAT)
+        raise _unsupported(
+            ("ZIP压缩包（不是Excel工作簿）", "a ZIP archive (not an Excel workbook)"), ReasonCode.WRONG_FORMAT
+        )
     if kind == "binary":
-        raise _unsupported(_KIND_ZH.get(what, "二进制数据"))
+        raise _unsupported(
+            _KIND.get(what, ("二进制数据", "binary data")), problem or ReasonCode.BINARY_CONTENT
+        )
     try:
         codec = detect_encoding(path, "auto")
+    except FileRejected:
+        return "csv"  # the feed's reader says what is wrong (another encoding, a program, not text)
+    try:
         check_text_sample(head, codec)
     except FileRejected as e:
         if e.code is ReasonCode.BINARY_CONTENT:
-            raise _unsupported("二进制数据（不是文本表格，可能是图片、压缩包或已损坏）") from None
-        raise UploadRejected(f"{describe(e.code)}。", str(e.code), 415) from None
+            raise _unsupported(
+                (
+                    "二进制数据（可能是程序、图片、压缩包或已损坏）",
+                    "binary data (a program, an image, an archive or a damaged file?)",
+                ),
+                ReasonCode.BINARY_CONTENT,
+            ) from None
+        raise
     return "csv"
 
 

@@ -11,7 +11,9 @@ import datetime as dt
 from functools import partial
 
 import numpy as np
+import pandas as pd
 
+from gridhub.sample import names as N
 from gridhub.sample import noise
 from gridhub.sample.feed_specs import SEX_NUM, SEX_ZH, SPECS
 from gridhub.sample.feeds import FeedBuilder, FeedOutput
@@ -24,6 +26,8 @@ ASSISTANCE_SHARE = 0.03
 POLICE_MISSING_LOCAL, POLICE_MISSING_MIGRANT = 0.01, 0.08
 POLICE_DUPLICATE = 0.01
 RENSHE_SHARE = 0.85
+RENSHE_NO_EMPLOYER_SHARE = 0.15  # of working-age persons without an employer: insured on their own
+LEGAL_REP_ID_SHARE = 0.6  # 市场监管 rows with the 法定代表人's ID number
 ZHUJIAN_SHARE = 0.92
 FACILITY_NO_ADDRESS, FACILITY_NO_COORDS = 0.15, 0.10
 FACILITY_JITTER_DEG = 0.00005  # about 5 m
@@ -82,8 +86,11 @@ def minzheng(b: FeedBuilder) -> FeedOutput:
     p = noise.DEPARTMENT
     persons = b.pop.persons
     u = b.rng.random(len(persons))
+    # assistance (低保, 临时救助 …) is granted to a household: its members under 60 are listed together
+    households, uniques = pd.factorize(persons["household_key"])
+    assisted = (b.rng.random(len(uniques)) < ASSISTANCE_SHARE)[households]
     chosen = ((persons["_age"] >= 60) & (u < ELDERLY_SHARE_IN_MINZHENG)) | (
-        (persons["_age"] < 60) & (persons["population_type"] == "户籍") & (u < ASSISTANCE_SHARE)
+        (persons["_age"] < 60) & (persons["population_type"] == "户籍") & assisted
     )
     order = b.rng.permutation(persons.index[chosen].to_numpy())
     cols = {"name": "姓名", "id_number": "身份证号", "birth_date": "出生日期", "phone": "联系电话"}
@@ -140,23 +147,29 @@ def renshe(b: FeedBuilder) -> FeedOutput:
     p = noise.DEPARTMENT
     persons = b.pop.persons
     orgs = {o["org_key"]: o for o in frame_rows(b.pop.organisations)}
-    employed = persons.index[
-        (persons["employer_org_key"] != "") & (b.rng.random(len(persons)) < RENSHE_SHARE)
-    ]
-    order = b.rng.permutation(employed.to_numpy())
+    u = b.rng.random(len(persons))
+    has_job = persons["employer_org_key"] != ""
+    working = (persons["_age"] >= 18) & (persons["_age"] <= 60)
+    employed = persons.index[has_job & (u < RENSHE_SHARE)]
+    # 个人参保 / 灵活就业人员: insured persons whose row names no employer
+    on_own = persons.index[~has_job & working & (u < RENSHE_NO_EMPLOYER_SHARE)]
+    order = b.rng.permutation(employed.union(on_own).to_numpy())
     cols = {"name": "xm", "id_number": "sfzh", "birth_date": "csrq", "phone": "lxdh"}
     variants = spec.date_formats[1:]
     recs = b.person_rows
 
     def row_for(person: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
         v = b.person_cols(target, rid, person, p, cols, "%Y/%m/%d", variants)
-        org = orgs[person["employer_org_key"]]
-        org_name, kinds = noise.org_name(b.d, org["name"], p)
-        target.log(rid, "dwmc", kinds)
-        credit = org["credit_code"]
-        if b.d.hit(0.08):
-            credit = ""
-            target.log(rid, "tyshxydm", ["credit_missing"])
+        if person["employer_org_key"]:
+            org = orgs[person["employer_org_key"]]
+            org_name, kinds = noise.org_name(b.d, org["name"], p)
+            target.log(rid, "dwmc", kinds)
+            credit, kinds = noise.employer_code(b.d, org["credit_code"], p)
+            target.log(rid, "tyshxydm", kinds)
+            target.code(rid, "organisation", org["credit_code"], kinds)
+        else:
+            org_name, credit = b.d.weighted(N.NO_EMPLOYER), ""
+            target.log(rid, "dwmc", ["no_employer"])
         code = b.residence(person, moved)
         if moved:
             target.log(rid, "jzdz", ["moved_previous_address"])
@@ -215,11 +228,21 @@ def shichang(b: FeedBuilder) -> FeedOutput:
         target.log(rid, "成立日期", kinds)
         rep, kinds = noise.name(b.d, org["legal_rep"], p)
         target.log(rid, "法定代表人", kinds)
+        rep_id = ""
+        if b.d.hit(LEGAL_REP_ID_SHARE):
+            person = b.persons[org["legal_rep_key"]]
+            rep_id, kinds = noise.resident_id(b.d, person["id_number"], person["birth_date"], p)
+            target.log(rid, "法定代表人证件号码", kinds)
+            target.code(rid, "legal_rep", person["id_number"], kinds)
+        else:
+            target.log(rid, "法定代表人证件号码", ["legal_rep_id_blank"])
+        target.code(rid, "organisation", org["credit_code"], [])
         return [
             rid,
             org["credit_code"],
             name,
             rep,
+            rep_id,
             registered,
             business,
             established,
@@ -249,24 +272,37 @@ def zhujian(b: FeedBuilder) -> FeedOutput:
     persons = b.persons
     recs = frame_rows(houses)
     cols = {"name": "产权人", "id_number": "产权人证件号"}
+    orgs = {o["org_key"]: o for o in frame_rows(b.pop.organisations)}
 
     def row_for(house: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
-        owner = persons[house["owner_key"]]
-        v = b.person_cols(target, rid, owner, p, cols, "%Y-%m-%d", ())
+        if house["owner_kind"] == "organisation":  # 产权人 a company: its name and credit code
+            org = orgs[house["owner_key"]]
+            owner, kinds = noise.org_name(b.d, org["name"], noise.DEPARTMENT)
+            target.log(rid, "产权人", kinds)
+            owner_id, kinds = org["credit_code"], []
+            if b.d.hit(noise.DEPARTMENT.owner_code_missing):
+                owner_id, kinds = "", ["owner_code_missing"]
+            target.log(rid, "产权人证件号", kinds)
+            target.code(rid, "organisation", org["credit_code"], kinds)
+        else:
+            v = b.person_cols(target, rid, persons[house["owner_key"]], p, cols, "%Y-%m-%d", ())
+            owner, owner_id = v["name"], v["id_number"]
         addr = b.address(target, rid, "房屋坐落", "address", house["address_code"], p)
+        area, kinds = noise.area(b.d, house["area"], p)
+        target.log(rid, "建筑面积", kinds)
         return [
             rid,
             house["house_code"],
             addr,
             house["use"],
-            f"{house['area']:.1f}",
+            area,
             "是" if house["rented"] else "否",
-            v["name"],
-            v["id_number"],
+            owner,
+            owner_id,
         ]
 
     rid_of = partial(b.rid, "DJ2025", width=7)
-    b.write_rows(out, recs, order, rid_of, row_for, (("house", "address_code"), ("person", "owner_key")))
+    b.write_rows(out, recs, order, rid_of, row_for, (("house", "address_code"), ("@owner_kind", "owner_key")))
     b.ensure_bad_check(out)
     b.malformed(out, recs, range(len(recs)), rid_of, row_for)
     return out

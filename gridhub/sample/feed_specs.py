@@ -28,6 +28,7 @@ class FeedSpec:
     address_relation: str | None = None
     priority: int = 50
     required: tuple[str, ...] = ()
+    owner_kind: str | None = None  # what the person columns name: person / organisation / auto (per row)
     malformed: tuple[ReasonCode, ...] = ()
 
     def config(self) -> dict:
@@ -48,6 +49,8 @@ class FeedSpec:
             entry["required"] = list(self.required)
         if self.address_relation:
             entry["address_relation"] = self.address_relation
+        if self.owner_kind:
+            entry["owner_kind"] = self.owner_kind
         entry["priority"] = self.priority
         return entry
 
@@ -181,6 +184,7 @@ SPECS: dict[str, FeedSpec] = {
                 "统一社会信用代码",
                 "企业名称",
                 "法定代表人",
+                "法定代表人证件号码",
                 "注册地址",
                 "经营地址",
                 "成立日期",
@@ -192,6 +196,7 @@ SPECS: dict[str, FeedSpec] = {
                 "统一社会信用代码": "credit_code",
                 "企业名称": "org_name",
                 "法定代表人": "legal_rep",
+                "法定代表人证件号码": "legal_rep_id",
                 "注册地址": "org_address",
                 "经营地址": "org_business_address",
                 "成立日期": "established",
@@ -238,6 +243,7 @@ SPECS: dict[str, FeedSpec] = {
             date_formats=("%Y-%m-%d",),
             value_maps={"rented": {"是": "true", "否": "false"}},
             address_relation="产权",
+            owner_kind="auto",  # 产权人 is a person or a company (its 证件号 a credit code)
             priority=70,
             malformed=(ReasonCode.MISSING_RECORD_ID,),
         ),

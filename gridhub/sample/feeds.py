@@ -46,6 +46,8 @@ class FeedOutput:
     # record id, field, address code, the address's noise kinds ("|"-joined: the forms it is written in)
     addresses: list[tuple[str, str, str, str]] = field(default_factory=list)
     noise: list[tuple[str, str, str]] = field(default_factory=list)  # record id, field, kind
+    # record id, entity type (person / organisation / legal_rep), the valid identifier the row carries for it
+    codes: list[tuple[str, str, str]] = field(default_factory=list)
     malformed: list[tuple[int, list[str] | str, str, ReasonCode]] = field(default_factory=list)
     # (position among rows, row or raw line, record id, reason)
 
@@ -53,11 +55,22 @@ class FeedOutput:
         for k in kinds:
             self.noise.append((rid, column, k))
 
+    def code(self, rid: str, entity_type: str, code: str, kinds: list[str]) -> None:
+        """Note the valid identifier the row carries (none when it was left out or mistyped)."""
+        if code and not set(kinds) & INVALIDATING:
+            self.codes.append((rid, entity_type, code))
+
+
+#: Noise kinds that leave a row without a valid identifier of its entity.
+INVALIDATING = frozenset(
+    {"id_missing", "id_bad_check", "id_typo", "credit_missing", "org_code_legacy", "owner_code_missing"}
+)
 
 #: Builds one row of a feed from one true item: ``row_for(item, record_id, target, moved)``; noise and address
 #: truth go to ``target``; ``moved``: the row carries a moved person's previous address (民政, 人社 only).
 RowFor = Callable[[dict, str, FeedOutput, bool], list[str]]
-#: What a row describes: (entity type, the item's column holding that entity's true key).
+#: What a row describes: (entity type, the item's column holding that entity's true key); an entity type
+#: ``@column`` is read from the item (a 住建 owner is a person or an organisation); an empty key: no entity.
 Truth = tuple[tuple[str, str], ...]
 
 
@@ -98,18 +111,26 @@ class FeedBuilder:
         values["name"], kinds = noise.name(self.d, person["name"], p)
         out.log(rid, cols["name"], kinds)
         if "id_number" in cols:
-            values["id_number"], kinds = noise.resident_id(
-                self.d, person["id_number"], person["birth_date"], p
-            )
+            if person["_age"] < 16 and self.d.hit(p.id_missing_minor):
+                values["id_number"], kinds = "", ["id_missing"]
+            else:
+                values["id_number"], kinds = noise.resident_id(
+                    self.d, person["id_number"], person["birth_date"], p
+                )
             out.log(rid, cols["id_number"], kinds)
+            out.code(rid, "person", person["id_number"], kinds)
         if "birth_date" in cols:
             values["birth_date"], kinds = noise.date(
                 self.d, person["birth_date"], date_base, date_variants, p
             )
             out.log(rid, cols["birth_date"], kinds)
         if "phone" in cols:
-            values["phone"], kinds = noise.phone(self.d, person["phone"], p)
-            out.log(rid, cols["phone"], kinds)
+            number, kinds = person["phone"], []
+            share = p.household_phone_minor if person["_age"] < 18 else p.household_phone_elder
+            if person["contact_phone"] and self.d.hit(share):
+                number, kinds = person["contact_phone"], ["household_phone"]
+            values["phone"], more = noise.phone(self.d, number, p)
+            out.log(rid, cols["phone"], kinds + more)
         return values
 
     def residence(self, person: dict, moved: bool) -> str:
@@ -148,7 +169,10 @@ class FeedBuilder:
             item = items[int(idx)]
             rid = rid_of(i)
             out.rows.append(row_for(item, rid, out, i - 1 in moved_rows))
-            out.records += [(rid, entity_type, item[key]) for entity_type, key in truth]
+            for entity_type, key in truth:
+                if item[key]:
+                    etype = item[entity_type[1:]] if entity_type.startswith("@") else entity_type
+                    out.records.append((rid, etype, item[key]))
 
     def malformed(
         self,
@@ -183,12 +207,22 @@ class FeedBuilder:
                     out.malformed.append((pos, ",".join(row), rid, reason))
                 elif reason is ReasonCode.INVALID_DATE:
                     col = next(i for i, h in enumerate(headers) if out.spec.columns.get(h) == "birth_date")
-                    base = out.spec.date_formats[0]
-                    row[col] = base.replace("%Y", "2023").replace("%m", "02").replace("%d", "30")
+                    row[col] = self.date_typo(out.spec.date_formats[0], row[col])
                     out.malformed.append((pos, row, rid, reason))
                 elif reason is ReasonCode.MISSING_RECORD_ID:
                     row[headers.index(out.spec.record_id)] = ""
                     out.malformed.append((pos, row, "", reason))
+
+    def date_typo(self, base: str, written: str) -> str:
+        """A birth date keyed with one slip that leaves no valid date: month and day swapped (when the day is
+        over 12) or the day's tens digit hit one key too far (a 30th or 31st that the month does not have)."""
+        digits = "".join(c for c in written if c.isdigit())
+        y, m, d = (digits[:4], digits[4:6], digits[6:8]) if len(digits) == 8 else ("1985", "02", "14")
+        if int(d) > 12 and self.d.hit(0.5):
+            m, d = d, m
+        else:
+            m, d = "02", self.d.pick(("30", "31"))
+        return base.replace("%Y", y).replace("%m", m).replace("%d", d)
 
     def ensure_bad_check(self, out: FeedOutput) -> None:
         """Make sure a person feed has at least one ID with a wrong check digit (a kind tests rely on)."""
@@ -197,12 +231,17 @@ class FeedBuilder:
             return
         col = out.spec.headers.index(column)
         noisy = {rid for rid, c, _ in out.noise if c == column}
+        persons = {rid for rid, t, _ in out.records if t == "person"}  # not a company owner's credit code
         for pos in self.rng.permutation(len(out.rows)):
             row = out.rows[int(pos)]
-            if len(row[col]) == 18 and row[col].isascii() and row[col][-1] != "x" and row[0] not in noisy:
+            rid = row[0]
+            if len(row[col]) == 18 and row[col].isascii() and row[col][-1] != "x" and rid not in noisy:
+                if rid not in persons:
+                    continue
                 wrong = [c for c in ID_CHECK if c != row[col][-1]]
                 row[col] = row[col][:-1] + self.d.pick(wrong)
-                out.log(row[0], column, ["id_bad_check"])
+                out.log(rid, column, ["id_bad_check"])
+                out.codes = [c for c in out.codes if not (c[0] == rid and c[1] == "person")]
                 return
 
     def rid(self, prefix: str, i: int, width: int = 8) -> str:
@@ -247,11 +286,18 @@ def write_feed(folder: Path, out: FeedOutput) -> tuple[Path, list[tuple[str, int
 def truth_frames(
     outputs: list[FeedOutput], expected: dict[str, list[tuple[str, int, ReasonCode]]]
 ) -> dict[str, pd.DataFrame]:
-    """records.csv, addresses.csv, noise.csv and quarantine_expected.csv as frames."""
-    records, addresses, noise_rows, quarantine = [], [], [], []
+    """records.csv, addresses.csv, noise.csv, codes.csv and quarantine_expected.csv as frames.
+
+    A person feed without houses of its own still describes one: the house at the person's address (the
+    engine's derived house mention), so its rows are house records of that address too.
+    """
+    records, addresses, noise_rows, quarantine, codes = [], [], [], [], []
     for out in outputs:
         feed = out.spec.name
         records += [(feed, r, t, k) for r, t, k in out.records]
+        if "person" in out.spec.entities and "house" not in out.spec.entities:
+            records += [(feed, r, "house", c) for r, f, c, _ in out.addresses if f == "address" and c]
+        codes += [(feed, *c) for c in out.codes]
         addresses += [(feed, *a) for a in out.addresses]
         noise_rows += [(feed, r, c, k) for r, c, k in out.noise]
         quarantine += [(feed, r, line, str(reason)) for r, line, reason in expected.get(feed, [])]
@@ -261,6 +307,7 @@ def truth_frames(
             addresses, columns=["feed", "source_record_id", "field", "address_code", "forms"]
         ),
         "noise": pd.DataFrame(noise_rows, columns=["feed", "source_record_id", "column", "kind"]),
+        "codes": pd.DataFrame(codes, columns=["feed", "source_record_id", "entity_type", "code"]),
         "quarantine_expected": pd.DataFrame(
             quarantine, columns=["feed", "source_record_id", "line", "reason_code"]
         ),

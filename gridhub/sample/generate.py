@@ -62,7 +62,7 @@ class SampleSummary:
     seed: int
     persons: int
     households: int
-    houses: int  # homes and shops (实有房屋), the house entities of the truth
+    houses: int  # homes, shops and office rooms (实有房屋), the house entities of the truth
     organisations: int
     facilities: int
     addresses: int  # rows of the standard address library

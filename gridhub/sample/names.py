@@ -458,6 +458,18 @@ PARENT_COMPANIES = (
     "湖南湘运物流有限公司",
 )
 #: Public institutions (机关 / 事业单位) that employ people but are not in the market-regulation feed.
+#: Factories of the district: with the hospital, the big employers (hundreds of insured staff each).
+FACTORIES: tuple[str, ...] = (
+    "云江市青石精密电子有限公司",
+    "云江市江南纺织服装有限公司",
+    "广东云江华达电器制造有限公司",
+    "云江市石岭食品加工有限公司",
+    "云江市龙溪五金制品有限公司",
+)
+#: The hospital among :data:`INSTITUTIONS` (a big employer).
+HOSPITAL = "云江市青石区人民医院"
+#: 单位名称 of a 人社 row that names no employer: self-insured persons and flexible workers.
+NO_EMPLOYER = (("个人参保", 0.6), ("灵活就业人员", 0.4))
 INSTITUTIONS: tuple[tuple[str, str], ...] = (
     ("11", "云江市青石区人民政府东湖街道办事处"),
     ("12", "云江市青石区人民医院"),

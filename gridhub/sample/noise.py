@@ -62,17 +62,25 @@ class Profile:
     dot_variant: float = 0.6  # of minority names with a middle dot
     id_missing: float = 0.03
     id_bad_check: float = 0.01
+    id_missing_minor: float = 0.15  # a child under 16 (no ID card yet) listed without the ID number
+    id_typo: float = 0.005  # one digit keyed wrong or two adjacent digits swapped (the check digit fails)
     id_legacy15: float = 0.03  # of persons born before 1985
     id_lower_x: float = 0.4  # of IDs ending in X
     id_fullwidth: float = 0.01
     phone_format: float = 0.30  # +86 / spaces / dashes
     phone_missing: float = 0.05
+    household_phone_minor: float = 0.8  # a minor recorded with a parent's phone
+    household_phone_elder: float = 0.5  # someone aged 70+ recorded with an adult child's phone
     date_variant: float = 0.12  # another of the feed's date formats
     date_other: float = 0.02  # a common form the feed does not declare (OTHER_DATE_FORMS)
     org_form: float = 0.10  # 有限公司 ↔ 有限责任公司
     org_brackets: float = 0.5  # of names with brackets: （） ↔ ()
     org_drop_city: float = 0.12  # 云江市恒通科技有限公司 → 恒通科技有限公司
     org_traditional: float = 0.03
+    credit_missing: float = 0.08  # an employer written by name only
+    org_code_legacy: float = 0.04  # the old 9-character 组织机构代码 instead (half as 12345678-9)
+    owner_code_missing: float = 0.15  # a company owner (住建) without its credit code
+    area_unit: float = 0.05  # 建筑面积 written with its unit (89.56㎡, 89.56平方米)
 
 
 #: 公安: authoritative and mostly standard; old records keep 15-digit IDs.
@@ -100,9 +108,13 @@ POLICE = Profile(
     dot_variant=0.2,
     id_missing=0.0,
     id_bad_check=0.002,
+    id_typo=0.001,
+    id_missing_minor=0.0,
     id_legacy15=0.04,
     phone_format=0.08,
     phone_missing=0.03,
+    household_phone_minor=0.5,
+    household_phone_elder=0.3,
     date_variant=0.0,
     date_other=0.01,
 )
@@ -118,6 +130,8 @@ MARKET = Profile(
     org_form=0.0,
     org_drop_city=0.0,
     org_traditional=0.01,
+    id_legacy15=0.0,  # legal representatives' IDs: registration data since 2014, always 18 digits
+    id_typo=0.02,
 )
 
 
@@ -292,6 +306,8 @@ def resident_id(d: Draws, id18: str, born: str, p: Profile) -> tuple[str, list[s
     if d.hit(p.id_bad_check):
         wrong = [c for c in ID_CHECK if c != id18[-1]]
         return id18[:-1] + d.pick(wrong), ["id_bad_check"]
+    if d.hit(p.id_typo):
+        return id_typo(d, id18), ["id_typo"]
     kinds = []
     out = id18
     if out.endswith("X") and d.hit(p.id_lower_x):
@@ -301,6 +317,35 @@ def resident_id(d: Draws, id18: str, born: str, p: Profile) -> tuple[str, list[s
         out = out.translate(_FULLWIDTH)
         kinds.append("fullwidth")
     return out, kinds
+
+
+def id_typo(d: Draws, id18: str) -> str:
+    """One slip of the keyboard in an ID's first 17 digits: a digit changed, or two adjacent digits swapped
+    (GB 11643's check digit catches both, so the result is never a valid ID)."""
+    i = d.integer(0, 16)
+    if id18[i] != id18[i + 1] and d.hit(0.5):
+        return id18[:i] + id18[i + 1] + id18[i] + id18[i + 2 :]
+    other = d.pick([c for c in "0123456789" if c != id18[i]])
+    return id18[:i] + other + id18[i + 1 :]
+
+
+def employer_code(d: Draws, credit: str, p: Profile) -> tuple[str, list[str]]:
+    """The employer's code in a 人社 row: the credit code, nothing, or the old 9-character 组织机构代码 (the
+    credit code's characters 9–17), half of those written 12345678-9."""
+    u = d.u()
+    if u < p.credit_missing:
+        return "", ["credit_missing"]
+    if u < p.credit_missing + p.org_code_legacy:
+        old = credit[8:17]
+        return (old[:8] + "-" + old[8] if d.hit(0.5) else old), ["org_code_legacy"]
+    return credit, []
+
+
+def area(d: Draws, value: float, p: Profile) -> tuple[str, list[str]]:
+    """A floor area as keyed: 89.5, or with its unit (89.56㎡, 89.56平方米, 89.56m²)."""
+    if not d.hit(p.area_unit):
+        return f"{value:.1f}", []
+    return f"{value:.2f}" + d.pick(("㎡", "㎡", "平方米", "m²")), ["area_unit"]
 
 
 def phone(d: Draws, number: str, p: Profile) -> tuple[str, list[str]]:

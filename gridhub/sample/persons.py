@@ -27,8 +27,12 @@ from gridhub.sample.population import AS_OF
 HOUSEHOLD_SIZE_TABLE = ((1, 0.18), (2, 0.30), (3, 0.25), (4, 0.17), (5, 0.07), (6, 0.03))
 MIGRANT_HOUSEHOLD_SHARE = 0.25
 SEPARATED_SHARE = 0.10  # locals registered at another address of the district (人户分离)
-SAME_NAME_BIRTH_SHARE = 0.006  # hard negatives: another person gets someone's name and birth date
-TWIN_SHARE = 0.25  # of households with two or more children
+SAME_NAME_BIRTH_SHARE = 0.002  # namesakes (同名同生日): another person gets someone's name and birth date
+TWIN_SHARE = 0.05  # of households with two or more children: about 1 in 40 children is a twin
+TWIN_SIMILAR_GIVEN = 0.7  # twins' two-character given names share the first character (思雨 / 思琪)
+#: Who a household's minors and elderly are reached through (their contact phone in some feeds): minors
+#: through a parent, the elderly through an adult child, when the household has one.
+ELDER_AGE = 70
 MOBILE_PREFIXES = (
     "138",
     "139",
@@ -79,6 +83,14 @@ class _Namer:
         a, b = d.two(pool)
         return a + b
 
+    def twin_given(self, sex: str, other: str) -> str:
+        """A twin's given name: often the other twin's first character and another second one (思雨 / 思琪)."""
+        if not self.d.hit(TWIN_SIMILAR_GIVEN):
+            return self.given(sex)
+        pool = N.GIVEN_CHARS_MALE if sex == "M" else N.GIVEN_CHARS_FEMALE
+        second = self.d.pick(pool)
+        return other[0] + (second if second != other[1] else self.d.pick(pool))
+
     def uyghur(self, sex: str, father_given: str | None) -> str:
         first = self.d.pick(N.UYGHUR_MALE if sex == "M" else N.UYGHUR_FEMALE)
         return f"{first}·{father_given or self.d.pick(N.UYGHUR_MALE)}"
@@ -125,6 +137,7 @@ def make_persons(rng: np.random.Generator, n: int, homes: pd.DataFrame) -> tuple
     persons["id_number"] = _resident_ids(d, persons)
     ages = AS_OF.year - persons["birth_date"].str[:4].astype(int)
     persons["phone"] = _phones(d, rng, ages)
+    persons["contact_phone"] = _contact_phones(persons, ages)
     _add_registrations(d, rng, persons, home_codes)
     persons["previous_address_code"] = ""  # filled by the feeds: who moved shows in the slower departments
     persons["_age"] = ages
@@ -214,7 +227,9 @@ def _add_household(
             if role == "head" and sex == "M":
                 father_given = name.split("·")[0]
         else:
-            given = namer.given(sex)
+            second_twin = twin_of is not None and i == child_idx[1]
+            twin_given = rows[start + child_idx[0]]["name"][len(surname) :] if second_twin else ""
+            given = namer.twin_given(sex, twin_given) if len(twin_given) == 2 else namer.given(sex)
             while i > 0 and any(r["name"] == surname + given for r in rows[start:]):
                 given = namer.given(sex)
             name = surname + given
@@ -293,6 +308,24 @@ def _phones(d: Draws, rng: np.random.Generator, ages: pd.Series) -> np.ndarray:
     for i in np.flatnonzero((ages >= 65).to_numpy() & landline):
         phones[i] = f"{LANDLINE_AREA}-{d.integer(2000000, 9000000)}"
     return np.where(ages < 14, "", phones)
+
+
+def _contact_phones(persons: pd.DataFrame, ages: pd.Series) -> np.ndarray:
+    """The household phone a minor or an elderly person is recorded with in some feeds (a parent's for
+    minors, an adult child's for the elderly); empty for everyone else and where the household has none."""
+    hh = persons["household_key"]
+    mobile = persons["phone"].str.startswith("1")
+    adult = mobile & (ages >= 22) & (ages < ELDER_AGE)
+    # a minor's parent: the head if the head has a mobile, else the spouse
+    parents = persons[adult & persons["role"].isin(["head", "spouse"])]
+    parent_phone = parents.sort_values("role", kind="stable").groupby("household_key")["phone"].first()
+    # an elder's adult child: the youngest adult of another generation (the head, or an adult child)
+    carers = persons[adult & persons["role"].isin(["head", "child"])]
+    carer_phone = carers.sort_values("birth_date", kind="stable").groupby("household_key")["phone"].last()
+    minor = (ages < 18).to_numpy()
+    elder = ((ages >= ELDER_AGE) & (persons["role"] != "child")).to_numpy()
+    out = np.where(minor, hh.map(parent_phone).fillna(""), "")
+    return np.where(elder, hh.map(carer_phone).fillna(""), out)
 
 
 def _add_registrations(

@@ -23,6 +23,13 @@ AS_OF = dt.date(2025, 6, 30)
 #: Companies and sole traders registered at another address than where they operate (注册地址 ≠ 经营地址),
 #: and of those the share registered at the legal representative's home (the rest at an office room).
 REGISTERED_ELSEWHERE_SHARE, REGISTERED_AT_HOME_SHARE = 0.2, 0.6
+#: Big employers (the hospital and the factories): each takes this share of the employed, up to a cap.
+BIG_EMPLOYER_SHARE, BIG_EMPLOYER_MAX = 0.04, 800
+ORGANISATIONS_PER_FACTORY = 1200  # one factory per this many organisations, at least one
+#: Houses owned by organisations (产权人 a company): of shops and offices where an organisation operates, the
+#: share it owns; of the other office rooms, the share a company owns (the tower's investor); of homes, the
+#: share a company owns (staff flats, unsold stock).
+ORG_OWNS_PREMISES, COMPANY_OWNS_OFFICE, COMPANY_OWNS_HOME = 0.3, 0.5, 0.005
 
 
 @dataclass
@@ -62,6 +69,8 @@ def make_organisations(
     rows = [maker.institution(prefix, name) for prefix, name in N.INSTITUTIONS]
     n_branches = min(len(N.PARENT_COMPANIES), max(2, n // 40))
     rows += [maker.branch(parent) for parent in N.PARENT_COMPANIES[:n_branches]]
+    n_factories = min(len(N.FACTORIES), max(1, n // ORGANISATIONS_PER_FACTORY))
+    rows += [maker.factory(name) for name in N.FACTORIES[:n_factories]]
     retries = 0
     while len(rows) < n:
         row = maker.business()
@@ -149,6 +158,21 @@ class _OrgMaker:
             "in_market_feed": True,
         }
 
+    def factory(self, name: str) -> dict:
+        """A factory of the district (a big employer)."""
+        self.used_names.add(name)
+        return {
+            "name": name,
+            "credit_code": self.credit("91"),
+            "org_type": "企业",
+            "industry": "制造业",
+            "address_code": self.premises(False),
+            "status": "存续",
+            "established": self.established(),
+            "parent_name": "",
+            "in_market_feed": True,
+        }
+
     def business(self) -> dict | None:
         """A company or a sole trader (个体工商户) of a drawn industry; None when its name is already taken."""
         rng = self.rng
@@ -196,16 +220,23 @@ def assign_employers(rng: np.random.Generator, persons: pd.DataFrame, orgs: pd.D
     share = np.where(persons["population_type"] == "流动", 0.75, 0.60)
     employed = working & (rng.random(len(persons)) < share)
     employer = rng.choice(active, size=len(persons), p=size / size.sum())
+    # the hospital and the factories employ hundreds each
+    big = orgs.loc[orgs["name"].isin([N.HOSPITAL, *N.FACTORIES]), "org_key"].to_numpy()
+    big_share = min(BIG_EMPLOYER_SHARE, BIG_EMPLOYER_MAX / max(1, int(employed.sum())))
+    pick = rng.random(len(persons))
+    to_big = employed.to_numpy() & (pick < big_share * len(big))
+    which = big[np.minimum((pick / big_share).astype(int), max(0, len(big) - 1))] if len(big) else employer
+    employer = np.where(to_big, which, employer)
     persons["employer_org_key"] = np.where(employed, employer, "")
 
 
 def make_houses(
     rng: np.random.Generator, persons: pd.DataFrame, addresses: pd.DataFrame, orgs: pd.DataFrame
 ) -> pd.DataFrame:
-    """Every home and shop with its owner (产权人), use, floor area, whether it is let (出租) and 住建's 房屋编号."""
-    houses = addresses.loc[addresses["kind"].isin(["home", "shop"]), ["address_code", "kind"]].reset_index(
-        drop=True
-    )
+    """Every home, shop and office room with its owner (产权人: a person, or an organisation of the district),
+    use, floor area, whether it is let (出租) and 住建's 房屋编号."""
+    kinds = ["home", "shop", "office"]
+    houses = addresses.loc[addresses["kind"].isin(kinds), ["address_code", "kind"]].reset_index(drop=True)
     heads = persons[persons["role"].isin(["head", "spouse"])]
     local_heads = heads[heads["population_type"] == "户籍"]
     owner_of_home = local_heads.groupby("residence_address_code")["person_key"].first()
@@ -216,11 +247,17 @@ def make_houses(
     owner = houses["address_code"].map(owner_of_home)
     random_owner = pd.Series(rng.choice(landlords, size=len(houses)), index=houses.index)
     owner = owner.where(owner.notna() & (rng.random(len(houses)) < 0.92), random_owner)
-    houses["owner_key"] = owner
+    org_owner = _organisation_owners(rng, houses, orgs)
+    houses["owner_key"] = org_owner.where(org_owner != "", owner)
+    houses["owner_kind"] = np.where(org_owner != "", "organisation", "person")
     is_home = houses["kind"] == "home"
-    houses["use"] = np.where(is_home, "住宅", "商业")
-    houses["area"] = np.where(
-        is_home, rng.normal(92, 22, len(houses)).clip(38, 180), rng.normal(60, 25, len(houses)).clip(15, 200)
+    is_office = houses["kind"] == "office"
+    houses["use"] = np.select([is_home, is_office], ["住宅", "办公"], "商业")
+    n = len(houses)
+    houses["area"] = np.select(
+        [is_home, is_office],
+        [rng.normal(92, 22, n).clip(38, 180), rng.normal(85, 40, n).clip(20, 400)],
+        rng.normal(60, 25, n).clip(15, 200),
     ).round(1)
     lives_there = houses["address_code"].isin(occupied)
     owner_lives_there = houses["address_code"].map(
@@ -229,13 +266,35 @@ def make_houses(
     owner_home = [
         isinstance(s, set) and o in s for s, o in zip(owner_lives_there, houses["owner_key"], strict=True)
     ]
-    org_at = set(orgs["address_code"])
+    org_at = orgs.loc[orgs["address_code"] != ""].set_index("address_code")["org_key"]
+    operator = houses["address_code"].map(org_at)
     houses["rented"] = np.where(
-        is_home, lives_there & ~np.array(owner_home, dtype=bool), houses["address_code"].isin(org_at)
+        is_home,
+        lives_there & ~np.array(owner_home, dtype=bool),
+        operator.notna() & (operator != houses["owner_key"]),
     )
     # 住建's own code of the house (房屋编号), numbered in an order unrelated to the address codes
-    houses["house_code"] = [f"FW{N.DISTRICT[0]}{i + 1:07d}" for i in rng.permutation(len(houses))]
+    houses["house_code"] = [f"FW{N.DISTRICT[0]}{i + 1:07d}" for i in rng.permutation(n)]
     return houses.rename(columns={"kind": "_kind"})
+
+
+def _organisation_owners(rng: np.random.Generator, houses: pd.DataFrame, orgs: pd.DataFrame) -> pd.Series:
+    """The organisation owning each house (its org_key), or '': some organisations own their premises, a
+    company owns some other office rooms and a few flats. Sole traders (个体工商户) never own as such."""
+    owners = orgs[orgs["org_type"] != "个体工商户"]
+    at = owners.loc[owners["address_code"] != ""].set_index("address_code")["org_key"]
+    companies = orgs.loc[
+        (orgs["org_type"] == "企业") & orgs["status"].isin(["存续", "在业"]), "org_key"
+    ].to_numpy()
+    u = rng.random(len(houses))
+    any_company = rng.choice(companies, size=len(houses)) if len(companies) else np.full(len(houses), "")
+    operator = houses["address_code"].map(at).fillna("")
+    kind = houses["kind"]
+    out = np.where((operator != "") & (u < ORG_OWNS_PREMISES), operator, "")
+    other_office = (kind == "office") & (out == "") & (rng.random(len(houses)) < COMPANY_OWNS_OFFICE)
+    out = np.where(other_office, any_company, out)
+    flat = (kind == "home") & (u < COMPANY_OWNS_HOME)
+    return pd.Series(np.where(flat, any_company, out), index=houses.index)
 
 
 def make_facilities(rng: np.random.Generator, n: int, addresses: pd.DataFrame) -> pd.DataFrame:

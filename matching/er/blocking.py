@@ -11,6 +11,8 @@ Keys are column names or key functions, nestable::
     prefix(col,n)            first n characters
     year(col)                year of a date
     digits(col)              digits of a text in order ('3栋2单元501' → '3-2-501')
+    address_numbers(col)     numbered elements of an address read the parser's way (七号5楼501 = 7号501室)
+    address_place(col)       sound of an address's last two characters before its first number (road)
     org_core(col)            organisation name without legal form and branch
     geocell(lon,lat,m)       square cell of m metres;  geocell_shifted(lon,lat,m): the same, offset by m/2
     lower(col)               lower-case, no spaces
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matching.er import text
+from matching.er import address_text, text
 from matching.er.settings import BlockingRule, SettingsError
 from warehouse.errors import UserError
 
@@ -104,6 +106,10 @@ def evaluate_key(df: pd.DataFrame, expr: str) -> pd.Series:
             return pd.to_datetime(v, errors="coerce").dt.year.astype("Int64").astype("string")
         if fn == "digits":
             return text.digits(evaluate_key(df, args[0]))
+        if fn == "address_numbers":
+            return address_text.number_key(evaluate_key(df, args[0]))
+        if fn == "address_place":
+            return address_text.place_key(evaluate_key(df, args[0]))
         if fn == "org_core":
             return text.org_core(evaluate_key(df, args[0]))
         if fn == "lower":

@@ -1,5 +1,6 @@
-"""Comparisons of where and how big: ``address`` (四标 address codes and text), ``numeric`` (建筑面积) and
-``geo_distance`` (facilities by lon/lat)."""
+"""Comparisons of where and how big: ``address`` (四标 address codes and text), ``address_numbers`` and
+``address_place`` (the numbered elements and the place of an address text, read the parser's way),
+``numeric`` (建筑面积) and ``geo_distance`` (facilities by lon/lat)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import numpy as np
 import pandas as pd
 from rapidfuzz.distance import JaroWinkler
 
-from matching.er import text
+from matching.er import address_text, text
 from matching.er.comparison_base import NULL, Comparison, column_or_missing, factorised_codes, pair_scores
+from matching.er.settings import SettingsError
 
 
 class Address(Comparison):
@@ -16,9 +18,36 @@ class Address(Comparison):
 
     Columns, in order: address code, building code, grid code, address text (any may be absent). Codes are
     authoritative: the text only speaks when the two address codes are not both present.
+
+    ``options.distinct_codes: true`` (houses: one standard address is one house) adds the level
+    ``different_address``: both records are bound and their address codes, or their building codes, differ —
+    two places, whatever their texts say. Its m is fixed (``options.different_m``, default 1e-4, about −13
+    bits) instead of learnt, like a check-digit conflict of ID numbers; with ``thresholds.cannot_link`` the
+    pair is also kept apart in clustering.
     """
 
-    levels = ("same_address", "same_building", "similar_text", "same_grid", "else")
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.distinct = self.options.get("distinct_codes", False)
+        different_m = self.options.get("different_m", 1e-4)
+        if not isinstance(self.distinct, bool):
+            raise SettingsError(
+                f"comparison {self.name}: distinct_codes is true or false, got {self.distinct!r}"
+            )
+        if not isinstance(different_m, (int, float)) or not 0 < different_m < 1:
+            raise SettingsError(
+                f"comparison {self.name}: different_m is a probability in (0, 1), got {different_m!r}"
+            )
+        base = ("same_address", "same_building", "similar_text", "same_grid")
+        self.levels = (*base, "different_address", "else") if self.distinct else (*base, "else")
+
+    def fixed_m(self):
+        fixed = super().fixed_m()
+        if self.distinct:
+            fixed.setdefault(
+                self.levels.index("different_address"), float(self.options.get("different_m", 1e-4))
+            )
+        return fixed
 
     def prepare(self, df):
         cols = list(self.spec.columns) + [None] * (4 - len(self.spec.columns))
@@ -58,18 +87,17 @@ class Address(Comparison):
                 JaroWinkler.normalized_similarity, prep["text_obj"][left[cand]], prep["text_obj"][right[cand]]
             )
             similar[cand[sim >= float(self.options.get("text_similarity", 0.92))]] = True
-        out = np.select(
-            [
-                addr_eq | (text_speaks & text_eq),
-                bldg_eq,
-                similar,
-                grid_eq,
-                addr_both | bldg_both | grid_both | text_both,
-            ],
-            [0, 1, 2, 3, 4],
-            default=-1,
-        ).astype(np.int8)
-        return out
+        conditions = [addr_eq | (text_speaks & text_eq), bldg_eq, similar, grid_eq]
+        if self.distinct:
+            # checked first: two bound addresses that differ are two places even where the texts agree
+            different = (addr_both & ~addr_eq) | (bldg_both & ~bldg_eq)
+            conditions = [different, *conditions]
+            choices = [4, 0, 1, 2, 3]
+        else:
+            choices = [0, 1, 2, 3]
+        conditions.append(addr_both | bldg_both | grid_both | text_both)
+        choices.append(len(self.levels) - 1)
+        return np.select(conditions, choices, default=-1).astype(np.int8)
 
     def display(self, df, position):
         vals = []
@@ -78,6 +106,103 @@ class Address(Comparison):
             if v is not None and not (not isinstance(v, str) and pd.isna(v)):
                 vals.append(f"{c}={v}")
         return ", ".join(vals) or "∅"
+
+
+class _AddressText(Comparison):
+    """What ``address_numbers`` and ``address_place`` share: one text column and the ``bound_code`` option."""
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.bound_code = self.options.get("bound_code")
+        if len(spec.columns) != 1:
+            raise SettingsError(f"comparison {self.name}: one address text column, got {list(spec.columns)}")
+        if self.bound_code is not None and not (isinstance(self.bound_code, str) and self.bound_code):
+            raise SettingsError(
+                f"comparison {self.name}: bound_code names the column of the bound address code "
+                f"(e.g. address_code), got {self.bound_code!r}"
+            )
+
+    def _bound(self, df: pd.DataFrame) -> np.ndarray:
+        """Codes of the bound standard address (``bound_code``); -1 where missing or the option is unset."""
+        if self.bound_code is None:
+            return np.full(len(df), -1, dtype=np.int64)
+        return factorised_codes(column_or_missing(df, self.bound_code))
+
+    def exact_codes(self, prep):
+        return None
+
+
+class AddressNumbers(_AddressText):
+    """The numbered elements of an address text (组, 门牌号, 栋, 单元, 室), read the address parser's way.
+
+    七号 = 7号, 5楼501 = 501室, 1-1-101 = 1栋1单元101室, 1座 = 1幢 = 1号楼 (:mod:`matching.er.address_text`).
+    Levels: ``same`` (the same elements, equal), ``same_room`` (the room is given on both sides and equal,
+    none differs, a coarser element is left out on one side: 银湖苑1栋2单元1801 / 滨江东路9号银湖苑1栋2单元1801室),
+    ``fewer`` (one text stops short of the other's room: a building is not a flat), ``else`` (a number
+    differs). Missing when a text has no number.
+
+    ``options.bound_code: <column>`` (houses: ``address_code``): where both records are bound to a standard
+    address, the bound codes stand for the texts — equal codes are ``same``, different codes ``else`` — and
+    the texts' digits are not read: they speak only where a side is unbound, or bound only to a building.
+    """
+
+    levels = ("same", "same_room", "fewer", "else")
+
+    def prepare(self, df):
+        parts = address_text.place_parts(column_or_missing(df, self.spec.columns[0]))
+        prep = {c: factorised_codes(parts[c]) for c in address_text.NUMBER_ELEMENTS}
+        prep["bound"] = self._bound(df)
+        return prep
+
+    def compare(self, prep, left, right):
+        differ = np.zeros(len(left), dtype=bool)
+        one_sided = np.zeros(len(left), dtype=bool)
+        any_l = np.zeros(len(left), dtype=bool)
+        any_r = np.zeros(len(left), dtype=bool)
+        for c in address_text.NUMBER_ELEMENTS:
+            a, b = prep[c][left], prep[c][right]
+            differ |= (a >= 0) & (b >= 0) & (a != b)
+            one_sided |= (a >= 0) != (b >= 0)
+            any_l |= a >= 0
+            any_r |= b >= 0
+        room_l, room_r = prep["room"][left], prep["room"][right]
+        same_room = (room_l >= 0) & (room_l == room_r)
+        out = np.select([differ, one_sided & same_room, one_sided], [3, 1, 2], default=0).astype(np.int8)
+        out[~(any_l & any_r)] = NULL
+        a, b = prep["bound"][left], prep["bound"][right]
+        bound = (a >= 0) & (b >= 0)
+        out[bound] = np.where(a[bound] == b[bound], 0, len(self.levels) - 1)
+        return out
+
+
+class AddressPlace(_AddressText):
+    """The place an address text numbers its house in: the road, estate and village or community it names.
+
+    Levels: ``same_places`` (two or more of them named on both sides, all the same: road and estate),
+    ``same_place`` (one named on both, the same), ``other_place`` (one both name differs: 滨江路 is not
+    滨江东路, 东湖二路 not 东湖三路). A name is the same in the forms it is written in and with a typo (湖滨湖滨路 =
+    湖滨路, 宾江路 = 滨江路, 阳光小区 = 阳光花园). Missing when no place is named on both sides, and
+    (``options.bound_code``) when both records are bound to a standard address: the bound address decides.
+    Give ``other_place`` a fixed m (``options.fixed_m``): a match rarely names two places, and where no
+    record is unbound there is nothing to learn it from.
+    """
+
+    levels = ("same_places", "same_place", "other_place")
+
+    def prepare(self, df):
+        parts = address_text.place_parts(column_or_missing(df, self.spec.columns[0]))
+        prep = {c: text.to_object(parts[c]) for c in address_text.PLACE_ELEMENTS}
+        prep["bound"] = self._bound(df)
+        return prep
+
+    def compare(self, prep, left, right):
+        a, b = prep["bound"][left], prep["bound"][right]
+        out = np.full(len(left), NULL, dtype=np.int8)
+        speaks = np.flatnonzero((a < 0) | (b < 0))
+        if len(speaks):
+            place = address_text.places_agree(prep, left[speaks], right[speaks])
+            out[speaks] = np.select([place >= 2, place == 1, place < 0], [0, 1, 2], default=NULL)
+        return out
 
 
 class Numeric(Comparison):

@@ -15,6 +15,11 @@ person_name     姓名: exact, homophone (same pinyin, 同音字), one character
 code            ID numbers, phones, credit codes: exact, one character, adjacent transposition, else
 date            exact, day/month swapped, one digit, optional ``within_days``, else
 address         same address code (户室), same building (楼栋), similar text, same grid (网格), else
+                (``distinct_codes``: two different codes are a ``different_address``)
+address_numbers the text's numbered elements (组/号/栋/单元/室, read the parser's way): same, same room,
+                fewer, else (``bound_code``: where both are bound, the codes stand for the texts)
+address_place   the road / estate / village the text names: same places, same place, other place
+                (``bound_code``: silent where both are bound)
 org_name        单位名称 after removing 组织形式 and splitting 分支机构: exact, same core other branch,
                 similar, related, else
 numeric         equal, within ``relative`` / ``absolute`` thresholds, else
@@ -33,7 +38,7 @@ import pandas as pd
 
 from matching.er.comparison_base import Comparison
 from matching.er.comparison_codes import Code, DateComparison
-from matching.er.comparison_places import Address, GeoDistance, Numeric
+from matching.er.comparison_places import Address, AddressNumbers, AddressPlace, GeoDistance, Numeric
 from matching.er.comparison_strings import Exact, OrgName, PersonName, String
 from matching.er.settings import ComparisonSpec, SettingsError
 
@@ -44,6 +49,8 @@ COMPARISON_KINDS: dict[str, type[Comparison]] = {
     "code": Code,
     "date": DateComparison,
     "address": Address,
+    "address_numbers": AddressNumbers,
+    "address_place": AddressPlace,
     "org_name": OrgName,
     "numeric": Numeric,
     "geo_distance": GeoDistance,

@@ -255,6 +255,11 @@ def _run(
         "compared_records": len(candidates.compared),
         "candidate_pairs": int(len(candidates.pairs)),
         "edges": int(clustering.is_edge.sum()),
+        # components split because they held two identities; records left alone between two identities
+        "identity_conflicts": int((oversized["reason"] == "identity_conflict").sum())
+        if len(oversized)
+        else 0,
+        "identity_ties": clustering.clusters.ties,
         "entities": state.entities,
         "incremental": incremental,
         "new_ids": len(ids.issued.added),

@@ -76,13 +76,14 @@ def prepare_mentions(mentions: pd.DataFrame, settings: EntitySettings, *, sort: 
 
 
 def compared_columns(settings: EntitySettings) -> list[str]:
-    """Mention columns whose change makes a record 'changed' (blocking keys and compared columns)."""
+    """Mention columns whose change makes a record 'changed' (blocking keys, compared and identity columns)."""
     cols: set[str] = set()
     for rule in settings.blocking:
         for e in rule.on:
             cols |= key_columns(e)
     for c in settings.comparisons:
         cols |= set(c.columns)
+    cols |= set(settings.identity)  # kept in the registry whatever the comparisons read
     return sorted(cols)
 
 

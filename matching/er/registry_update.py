@@ -2,7 +2,8 @@
 
 The registry keeps, per record, the 64-bit hash of each blocking rule's key (column :func:`key_column`) and
 of each term-frequency value (:func:`tf_column`), so that a delta finds its candidates among the kept records
-(:func:`candidate_rows`) without re-reading them. After a run, :func:`merged_registry` keeps the untouched
+(:func:`candidate_rows`) without re-reading them; and of each identity value (:func:`identity_column`), so that
+a delta record finds the entity holding its ID number (:func:`identity_holders`). After a run, :func:`merged_registry` keeps the untouched
 rows as they were and writes the new entity ids of the records that took part.
 """
 
@@ -22,6 +23,23 @@ def key_column(rule_index: int) -> str:
 def tf_column(comparison_index: int) -> str:
     """Registry column holding the hash of comparison ``comparison_index``'s term-frequency value per record."""
     return f"_tf_{comparison_index}"
+
+
+def identity_column(identity_index: int) -> str:
+    """Registry column holding the hash of identity column ``identity_index``'s value per record (0 = none)."""
+    return f"_id_{identity_index}"
+
+
+def identity_holders(registry: pd.DataFrame, identity: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    """Kept registry rows holding an identity value that one of the ``identity`` rows (records × identity
+    columns, uint64 hashes) holds: the delta joins the entities holding its ID numbers, candidates or not."""
+    holds = np.zeros(len(registry), dtype=bool)
+    for j in range(identity.shape[1]):
+        wanted = np.unique(identity[:, j][identity[:, j] != 0])
+        if len(wanted):
+            held = registry[identity_column(j)].to_numpy(dtype=np.uint64)
+            holds |= pd.Series(held).isin(wanted).to_numpy()
+    return np.flatnonzero(holds & alive)
 
 
 def candidate_rows(registry: pd.DataFrame, delta_keys: list[np.ndarray], alive: np.ndarray) -> np.ndarray:

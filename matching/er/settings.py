@@ -171,7 +171,7 @@ _CONFIG_KEYS = frozenset(
         "id_column",
         "replace_comparisons",
         "correct_u_for_duplicates",
-        "identity_column",
+        "identity",
     }
 )
 
@@ -215,12 +215,11 @@ class EntitySettings:
     survivorship: Survivorship = Survivorship()
     id_column: str = "entity_id"
     # Mentions repeat heavily (人社 names a 单位 once per employee): take the matches out of u measured on
-    # random pairs (see matching.er.scoring). Off by default: for persons and houses it adds nothing.
+    # random pairs (see matching.er.scoring). Off by default: for persons it adds nothing.
     correct_u_for_duplicates: bool = False
-    # With correct_u_for_duplicates: a column whose two different values always mean two different entities
-    # (organisations: credit_code). Term frequencies then count how many identities carry a value, so a name
-    # one credit code carries is strong evidence (matching.er.term_frequencies). None = off.
-    identity_column: str | None = None
+    # Exclusive identifiers (a valid 身份证号, a valid 统一社会信用代码): records holding one value are one entity,
+    # whatever their size; two different values are never one entity, directly or through a chain.
+    identity: tuple[str, ...] = ()
 
     # -- construction ------------------------------------------------------------------------------------
     @classmethod
@@ -230,6 +229,8 @@ class EntitySettings:
         ``config`` may be the whole ``matching`` mapping (keyed by entity type) or the entity's own part. An
         entity type without defaults needs ``blocking`` and ``comparisons`` in config.
         """
+        from matching.er.identity import identity_columns
+
         config = dict(config or {})
         if entity_type in config and isinstance(config[entity_type], dict):
             config = dict(config[entity_type])
@@ -273,7 +274,7 @@ class EntitySettings:
                 correct_u_for_duplicates=bool(
                     config.get("correct_u_for_duplicates", base.get("correct_u_for_duplicates", False))
                 ),
-                identity_column=config.get("identity_column", base.get("identity_column")),
+                identity=identity_columns(entity_type, config.get("identity", base.get("identity"))),
             )
         except TypeError as e:
             raise SettingsError(f"matching.{entity_type}: {e}") from None
@@ -309,10 +310,6 @@ class EntitySettings:
             raise SettingsError(f"{where}.link_type: dedupe or link_only, got {self.link_type!r}")
         if len(self.id_prefix) != 1 or not self.id_prefix.isalpha():
             raise SettingsError(f"{where}.id_prefix: one letter, got {self.id_prefix!r}")
-        if self.identity_column is not None and not str(self.identity_column).strip():
-            raise SettingsError(
-                f"{where}.identity_column: a column name or null, got {self.identity_column!r}"
-            )
         for rules in [self.survivorship.default, *self.survivorship.fields.values()]:
             bad = set(rules) - {"priority", "recent", "complete", "frequent"}
             if bad:
@@ -328,8 +325,8 @@ class EntitySettings:
         }
         if self.correct_u_for_duplicates:  # only when set, so existing fingerprints stay as they were
             spec["correct_u_for_duplicates"] = True
-        if self.identity_column:
-            spec["identity_column"] = self.identity_column
+        if self.identity:  # clustering obeys it: a state clustered without (or with others) is redone once
+            spec["identity"] = list(self.identity)
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -368,6 +365,7 @@ DEFAULTS: dict[str, dict] = {
         ],
         "thresholds": {"match": 0.9, "review": 0.4},
         "max_cluster_size": 40,
+        "identity": [{"column": "id_number"}],
         "survivorship": {
             "default": ["priority", "recent", "complete"],
             "fields": {
@@ -406,8 +404,8 @@ DEFAULTS: dict[str, dict] = {
         # 人社 names the employer (单位名称, often without its credit code) on every insured person's record:
         # one 单位 has dozens of mentions, so two random mentions agree on a name mostly because they match
         "correct_u_for_duplicates": True,
-        "identity_column": "credit_code",  # two valid credit codes are two 单位
         "max_cluster_size": 60,
+        "identity": [{"column": "credit_code"}],
         "survivorship": {
             "rename": {"org_name": "name"},
             "collect": {"former_names": "org_name"},
@@ -415,23 +413,33 @@ DEFAULTS: dict[str, dict] = {
         },
     },
     "house": {
+        # One bound standard address is one house, two are two (cannot_link); the text's numbers and place are
+        # read only where a side is unbound (docs/entity-resolution.md, "Houses")
         "blocking": [
             {"name": "address_code", "on": ["address_code"]},
             {"name": "address_text", "on": ["address_text"]},
-            {"name": "building_numbers", "on": ["building_code", "digits(address_text)"]},
-            {"name": "numbers_prefix", "on": ["digits(address_text)", "prefix(address_text,4)"]},
+            {"name": "building_numbers", "on": ["building_code", "address_numbers(address_text)"]},
+            {"name": "numbers_place", "on": ["address_numbers(address_text)", "address_place(address_text)"]},
         ],
         "comparisons": [
             {
                 "name": "address",
                 "kind": "address",
                 "columns": ["address_code", "building_code", "grid_code", "address_text"],
+                "options": {"distinct_codes": True},
             },
             {
                 "name": "numbers",
-                "kind": "exact",
+                "kind": "address_numbers",
                 "columns": ["address_text"],
-                "options": {"transform": "digits"},
+                "options": {"bound_code": "address_code"},
+            },
+            {
+                "name": "place",
+                "kind": "address_place",
+                "columns": ["address_text"],
+                # 滨江路7号 is not 滨江东路7号: a match rarely names two roads (typos read as one road)
+                "options": {"bound_code": "address_code", "fixed_m": {"other_place": 0.01}},
             },
             {"name": "house_use", "kind": "exact", "columns": ["house_use"]},
             {
@@ -441,7 +449,12 @@ DEFAULTS: dict[str, dict] = {
                 "options": {"relative": [0.01, 0.1]},
             },
         ],
-        "thresholds": {"match": 0.9, "review": 0.4},
+        "thresholds": {"match": 0.9, "review": 0.4, "cannot_link": 0.01},
+        # a room-level standard address is exclusive: one code is one house, two codes never one (not even
+        # through a chain of unbound texts), whatever the blocking reached
+        "identity": [{"column": "address_code"}],
+        # every resident's record names the flat (about four mentions a house), as 人社 names the 单位
+        "correct_u_for_duplicates": True,
         "max_cluster_size": 200,
         "survivorship": {"rename": {"house_use": "use", "house_area": "area"}},
     },

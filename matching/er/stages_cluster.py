@@ -3,7 +3,9 @@
 Clustering works on *nodes*: each delta record is one node (``0 … n_delta − 1``), and every kept entity the
 delta reaches (by a match edge, a changed or removed record, or a reviewed decision) is one more node. The
 records *taking part* are the delta records and every member of a reached entity: they all get an id from
-their cluster (:func:`assign_entity_ids`), in that order (delta first).
+their cluster (:func:`assign_entity_ids`), in that order (delta first). Each node carries its identity (the
+values of the ``identity`` columns it holds, :mod:`matching.er.identity`): a kept entity holding a delta
+record's value is reached too, so the delta record joins it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import numpy as np
 import pandas as pd
 
 from matching.er.clustering import Clusters, cluster
+from matching.er.guard import CUT_DIFFERENT
+from matching.er.identity import identity_hashes, node_identity, record_units
 from matching.er.ids import IssuedIds, ResolutionState, assign_ids
-from matching.er.registry_update import is_in
+from matching.er.registry_update import identity_column, identity_holders, is_in
 from matching.er.stages_prepare import Candidates, Decisions, Delta, RunContext, ScoredPairs
 
 
@@ -23,11 +27,14 @@ from matching.er.stages_prepare import Candidates, Decisions, Delta, RunContext,
 class Clustering:
     """The entities of the records taking part, and the kept entities the delta reached."""
 
-    is_edge: np.ndarray  # per candidate pair: probability ≥ the match threshold
+    # per candidate pair: probability ≥ the match threshold, and its sides do not hold two identities
+    is_edge: np.ndarray
     touched_ids: pd.Index  # entity ids the run re-resolves (reached, left by a record, or reviewed)
     member_pos: np.ndarray  # registry rows of the kept members of reached entities
     node_of_registry_row: np.ndarray  # clustering node of each registry row (-1 = not taking part)
     clusters: Clusters  # a label per node, and the components the guard split
+    delta_identity: np.ndarray  # (delta records × identity columns) hashes of their identity values
+    pair_cut: np.ndarray  # per candidate pair: why the match edge was cut (matching.er.guard.CUT_*, 0 = not)
 
 
 @dataclass
@@ -179,21 +186,58 @@ def vetoed_edges(candidates: Candidates, is_edge: np.ndarray, decisions: Decisio
     return np.isin(np.minimum(left, right) * width + np.maximum(left, right), vetoed)
 
 
+def _node_identity_and_units(
+    ctx: RunContext,
+    delta: Delta,
+    member_pos: np.ndarray,
+    node_of_registry_row: np.ndarray,
+    n_nodes: int,
+    delta_identity: np.ndarray,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Each node's identity and its (node, unit) pairs: a delta record's own; a kept entity's from the
+    registry rows of its members (their identity hashes and record hashes)."""
+    registry = ctx.registry
+    k = len(ctx.settings.identity)
+    member_node = node_of_registry_row[member_pos]
+    member_identity = np.zeros((len(member_pos), k), dtype=np.uint64)
+    for j in range(k if len(member_pos) else 0):
+        member_identity[:, j] = registry[identity_column(j)].to_numpy(dtype=np.uint64)[member_pos]
+    identity = node_identity(delta_identity, member_identity, member_node, n_nodes)
+    member_hash = (
+        registry["record_hash"].to_numpy(dtype=np.uint64)[member_pos]
+        if len(member_pos)
+        else np.empty(0, np.uint64)
+    )
+    units = (
+        np.r_[np.arange(delta.n, dtype=np.int64), member_node],
+        np.r_[record_units(delta_identity, delta.hashes), record_units(member_identity, member_hash)],
+    )
+    return identity, units
+
+
 def cluster_entities(
     ctx: RunContext, delta: Delta, candidates: Candidates, scored: ScoredPairs, decisions: Decisions
 ) -> Clustering:
     """Stage 6: cluster the delta records and the reached entities along the match edges, with the reviewed
-    decisions as must-link / cannot-link constraints and the anti-chaining guard."""
+    decisions as must-link / cannot-link constraints, the exclusive identities and the anti-chaining guard."""
     settings = ctx.settings
     left, right = candidates.pairs.left, candidates.pairs.right
     is_edge = scored.probability >= settings.thresholds.match
+    delta_identity = identity_hashes(delta.records, settings, candidates.delta_keys)
     touched_ids = touched_entities(ctx, delta, candidates, is_edge, decisions)
+    if ctx.incremental and settings.identity and len(ctx.registry):
+        # the entities holding a delta record's identity value take part, whether blocking paired them or not
+        holders = identity_holders(ctx.registry, delta_identity, delta.alive)
+        touched_ids = touched_ids.append(pd.Index(ctx.registry_ids.iloc[holders].unique())).unique()
     member_pos, node_of_registry_row, node_size = entity_nodes(ctx, delta, touched_ids)
+    identity, units = _node_identity_and_units(
+        ctx, delta, member_pos, node_of_registry_row, len(node_size), delta_identity
+    )
     node_of_compared = np.r_[
         node_of_registry_row[candidates.candidate_pos], np.arange(delta.n, dtype=np.int64)
     ]
-    edge_u, edge_v = node_of_compared[left[is_edge]], node_of_compared[right[is_edge]]
-    edge_weight = scored.weight[is_edge]
+    edge_pos = np.flatnonzero(is_edge)
+    edge_u, edge_v = node_of_compared[left[edge_pos]], node_of_compared[right[edge_pos]]
     drop = edge_u == edge_v
     must_link, cannot_link = link_constraints(
         ctx, delta, decisions, node_of_registry_row, node_of_compared, candidates, scored.probability
@@ -203,13 +247,21 @@ def cluster_entities(
         len(node_size),
         edge_u[~drop],
         edge_v[~drop],
-        edge_weight[~drop],
+        scored.weight[edge_pos[~drop]],
         max_size=settings.max_cluster_size,
         node_size=node_size,
         must_link=must_link,
         cannot_link=cannot_link,
+        identity=identity,
+        units=units,
     )
-    return Clustering(is_edge, touched_ids, member_pos, node_of_registry_row, clusters)
+    pair_cut = np.zeros(len(left), dtype=np.int8)
+    pair_cut[edge_pos[~drop]] = clusters.cut_reason
+    # a pair whose sides hold two identities (directly or through their entities) is no match edge
+    is_edge[pair_cut == CUT_DIFFERENT] = False
+    return Clustering(
+        is_edge, touched_ids, member_pos, node_of_registry_row, clusters, delta_identity, pair_cut
+    )
 
 
 def retired_ids(
@@ -275,6 +327,28 @@ def assign_entity_ids(ctx: RunContext, delta: Delta, clustering: Clustering) -> 
     return IdAssignment(participants, new_ids, history, issued)
 
 
+def _shares_identity(
+    ctx: RunContext, clustering: Clustering, labels: np.ndarray, asked: np.ndarray
+) -> np.ndarray:
+    """Per participant (delta, then kept members) where ``asked``: it holds an identity value another
+    participant of its entity holds too."""
+    k = len(ctx.settings.identity)
+    if not (k and asked.any()):
+        return np.zeros(len(labels), dtype=bool)
+    member_pos = clustering.member_pos
+    identity = np.zeros((len(labels), k), dtype=np.uint64)
+    identity[: len(clustering.delta_identity)] = clustering.delta_identity
+    for j in range(k if len(member_pos) else 0):
+        identity[len(clustering.delta_identity) :, j] = ctx.registry[identity_column(j)].to_numpy(
+            dtype=np.uint64
+        )[member_pos]
+    held = np.flatnonzero((identity != 0).any(axis=1) & np.isin(labels, np.unique(labels[asked])))
+    unit = record_units(identity[held], np.zeros(len(held), dtype=np.uint64))
+    out = np.zeros(len(labels), dtype=bool)
+    out[held] = pd.DataFrame({"label": labels[held], "unit": unit}).duplicated(keep=False).to_numpy()
+    return out
+
+
 def score_participants(
     ctx: RunContext,
     delta: Delta,
@@ -285,7 +359,7 @@ def score_participants(
     decisions: Decisions,
 ) -> ParticipantScores:
     """Stage 8: each record's score (its best match probability inside its entity) and method
-    (probabilistic, must_link, singleton); a reached entity's member keeps its previous score where no pair of
+    (probabilistic, must_link, id_exact: joined by an identity value alone, singleton); a reached entity's member keeps its previous score where no pair of
     this run speaks for it."""
     n_delta, n_candidates = delta.n, candidates.n_candidates
     member_pos = clustering.member_pos
@@ -305,7 +379,7 @@ def score_participants(
     np.fmax.at(score, np.r_[of_left[in_cluster], of_right[in_cluster]], np.r_[prob, prob])
     was_known = np.r_[delta.known, np.ones(len(member_pos), dtype=bool)]
     old_score = np.r_[delta.old_score, ctx.registry["score"].to_numpy(dtype=np.float64)[member_pos]]
-    singleton = (ids.new_ids.map(ids.new_ids.value_counts()) == 1).to_numpy()
+    singleton = ~ids.new_ids.duplicated(keep=False).to_numpy()
     matched = decisions.pairs[decisions.is_match]
     must_linked = pd.Index(ids.participants["record_key"]).isin(
         pd.concat([matched["record_key_l"], matched["record_key_r"]])
@@ -313,8 +387,18 @@ def score_participants(
     method = np.full(len(ids.participants), "probabilistic", dtype=object)
     no_edge = np.isnan(score)
     method[no_edge & must_linked] = "must_link"
+    id_exact = no_edge & ~must_linked & ~singleton
+    id_exact &= _shares_identity(ctx, clustering, labels, id_exact)
+    # a delta record joined by its identity value alone; a kept member keeps an earlier id_exact
+    is_delta = np.arange(len(labels)) < n_delta
+    was_exact = np.r_[
+        np.zeros(n_delta, dtype=bool),
+        (ctx.registry["method"].iloc[member_pos] == "id_exact").to_numpy(dtype=bool),
+    ]
+    id_exact &= is_delta | was_exact
+    method[id_exact] = "id_exact"
     method[singleton] = "singleton"
-    score = np.where(singleton | (no_edge & must_linked), 1.0, score)
+    score = np.where(singleton | (no_edge & must_linked) | (id_exact & is_delta), 1.0, score)
     # members of a reached entity keep their previous score where no pair of this run speaks for them
     score = np.where(np.isnan(score) & was_known, old_score, score)
     return ParticipantScores(participant_of_compared, of_left, of_right, labels, score, method)

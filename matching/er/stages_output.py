@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from matching.er.guard import CUT_IDENTITY, CUT_TIE
 from matching.er.ids import REGISTRY_COLUMNS, ResolutionState
-from matching.er.registry_update import key_column, merged_registry, tf_column
+from matching.er.registry_update import identity_column, key_column, merged_registry, tf_column
 from matching.er.scoring import Model
 from matching.er.stages_cluster import Clustering, IdAssignment, ParticipantScores
 from matching.er.stages_prepare import Candidates, Decisions, Delta, RunContext, ScoredPairs
@@ -45,6 +46,7 @@ def updated_registry(
         method=scores.method[:n_delta],
         **{key_column(i): k for i, k in enumerate(delta_keys)},
         **{tf_column(k): h for k, h in scored.delta_tf.items()},
+        **{identity_column(j): clustering.delta_identity[:, j] for j in range(len(ctx.settings.identity))},
     )
     columns = [
         *REGISTRY_COLUMNS,
@@ -52,6 +54,7 @@ def updated_registry(
         "_rk",
         *[key_column(i) for i in range(len(delta_keys))],
         *[tf_column(k) for k in scored.delta_tf],
+        *[identity_column(j) for j in range(len(ctx.settings.identity))],
     ]
     if ctx.incremental:
         members = {
@@ -109,6 +112,14 @@ def _entity_of_compared(
     return out
 
 
+def _review_reason(cut: np.ndarray, pair_cut: np.ndarray) -> np.ndarray:
+    """Why a pair is in the review queue, from whether it was a cut match edge and why the guard cut it."""
+    reason = np.where(cut, "split_by_guard", "uncertain").astype(object)
+    reason[cut & (pair_cut == CUT_IDENTITY)] = "identity_conflict"
+    reason[cut & (pair_cut == CUT_TIE)] = "identity_tie"
+    return reason
+
+
 def review_queue(
     ctx: RunContext,
     candidates: Candidates,
@@ -119,8 +130,10 @@ def review_queue(
     decisions: Decisions,
 ) -> pd.DataFrame:
     """Stage 11: pairs for a person to decide, most likely first: the uncertain band, and the match edges the
-    guard or a cannot-link cut (both sides of an edge always take part, so their labels tell); pairs already
-    decided are left out."""
+    guard or a cannot-link cut (both sides of an edge always take part, so their labels tell: reason
+    ``split_by_guard``, ``identity_conflict`` when cut to keep two identities apart, ``identity_tie`` when a
+    record without identity matched two identities equally well and was left on its own); pairs already
+    decided are left out. A pair whose sides hold two identities is no match edge and is not asked about."""
     thresholds, pairs = ctx.settings.thresholds, candidates.pairs
     probability, is_edge, labels = scored.probability, clustering.is_edge, scores.labels
     uncertain = (probability >= thresholds.review) & (probability < thresholds.match)
@@ -136,7 +149,7 @@ def review_queue(
             "entity_id_r": _entity_of_compared(ctx, right, candidates, ids, scores),
             "match_probability": probability[chosen],
             "match_weight": scored.weight[chosen],
-            "reason": np.where(cut[chosen], "split_by_guard", "uncertain"),
+            "reason": _review_reason(cut[chosen], clustering.pair_cut[chosen]),
             "run_id": ctx.run_id,
         },
         columns=REVIEW_COLUMNS,

@@ -304,10 +304,10 @@ def tf_hashes(df: pd.DataFrame, prepared: PreparedComparisons) -> dict[int, np.n
 def identity_hashes(
     settings: EntitySettings, records: pd.DataFrame, held: pd.DataFrame | None = None
 ) -> np.ndarray | None:
-    """Hashes of each record's ``identity_column`` value (0 = none), the kept registry records first; None
-    when the settings name no identity column or the records do not have it."""
-    column = settings.identity_column
-    if not column or column not in records.columns:
+    """Hashes of each record's exclusive identifier (the first of ``settings.identity`` the records have: a
+    credit code for organisations; 0 = none), the kept registry records first; None when there is none."""
+    column = next((c for c in settings.identity if c in records.columns), None)
+    if column is None:
         return None
     mine = value_hashes(records[column])
     if held is None:

@@ -10,8 +10,8 @@ the entity type's settings say about its records:
   column (same :func:`~matching.er.mentions.record_hashes`) count once, relative to the chance that two such
   distinct records agree. An employer named on 300 insured persons' rows is one organisation, not a name 300
   organisations share;
-- **by identity** (``identity_column``, organisations: ``credit_code``): for a value that records with an
-  identity carry, u is the share of the value's records that belong to *another* identity: ``u_v = f_v ×
+- **by identity** (with ``correct_u_for_duplicates`` and an exclusive identifier in ``identity``,
+  organisations: ``credit_code``): for a value that records with an identity carry, u is the share of the value's records that belong to *another* identity: ``u_v = f_v ×
   (1 − Σᵢ pᵥᵢ²)``, where ``f_v`` is the value's share of all records and ``pᵥᵢ`` the share of its identified
   records that carry identity ``i``. A name carried by one credit code in the whole district is all but
   proof for a record that has only the name (u floored at half a record, ``0.5 / N``); a name two credit
