@@ -154,6 +154,40 @@ class Feed(_Strict):
             raise ValueError(f"attribute names must be unique and not empty: {dupes}")
         return self
 
+    @model_validator(mode="after")
+    def _owner_and_employer(self) -> Feed:
+        targets = set(self.columns.values())
+        if self.owner_kind != "person":
+            if "person" not in self.entities:
+                raise ValueError(
+                    f"owner_kind {self.owner_kind!r} reads the owner from the person fields (name, id_number): "
+                    "add 'person' to entities, or leave owner_kind out"
+                )
+            if not targets & {"name", "id_number"}:
+                raise ValueError(
+                    f"owner_kind {self.owner_kind!r}: map the owner columns (产权人, 产权人证件号) to name and "
+                    "id_number"
+                )
+            if "organisation" in self.entities:
+                raise ValueError(
+                    f"owner_kind {self.owner_kind!r} with 'organisation' in entities would give a row whose owner "
+                    "is a company two organisations: describe the organisation columns in a feed of their own, "
+                    "or set owner_kind: person"
+                )
+        if self.no_organisation:
+            if "org_name" not in targets:
+                raise ValueError(
+                    "no_organisation lists org_name values that mean 'no organisation', but no column maps to "
+                    "org_name: map the employer column (单位名称) or leave no_organisation out"
+                )
+            blank = [v for v in self.no_organisation if not v.strip()]
+            if blank:
+                raise ValueError(
+                    f"no_organisation: empty values {blank}; list the texts that mean no organisation "
+                    "(个人参保, 灵活就业人员 …), or [] to turn the built-in list off"
+                )
+        return self
+
     @property
     def attribute_columns(self) -> dict[str, str]:
         """Source header → attribute name of the columns kept in ``attributes`` (a list keeps the header)."""

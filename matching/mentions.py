@@ -20,12 +20,12 @@ import pandas as pd
 from connectors.feeds import Feed
 from matching.normalize import (
     name_pinyin,
-    normalize_credit_codes,
     normalize_names,
     normalize_phones,
     normalize_resident_ids,
 )
 from matching.normalize.common import clean_code
+from matching.organisations import no_organisation, organisation_codes, owner_is_organisation
 from matching.text import normalize_text
 from warehouse.reasons import ReasonCode
 
@@ -59,6 +59,7 @@ ORGANISATION_COLUMNS = [
     *RECORD_COLUMNS,
     "org_name",
     "credit_code",
+    "org_code",
     "org_type",
     "legal_rep",
     "legal_rep_id",
@@ -229,20 +230,30 @@ def person_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, pd.Data
 
 
 def organisation_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Organisation mentions: the feed's own organisations, or a person's employer (人社)."""
+    """Organisation mentions: the feed's own organisations, or a person's employer (人社).
+
+    An org_name meaning "no organisation" (个人参保, 灵活就业人员 …, ``feed.no_organisation``) is dropped and
+    noted as a field issue; the credit-code cell may hold an old 9-character 组织机构代码 (``org_code``).
+    """
     out = _base(df, feed, suffix="" if "person" not in feed.entities else "#org")
-    out["org_name"] = normalize_names(_col(df, "org_name"))
-    codes = normalize_credit_codes(_col(df, "credit_code"))
+    names = _col(df, "org_name")
+    nobody = no_organisation(names, feed)
+    out["org_name"] = normalize_names(names).mask(nobody)
+    codes = organisation_codes(_col(df, "credit_code"))
     codes.index = df.index
-    valid = codes["credit_valid"].fillna(False).astype(bool)
-    out["credit_code"] = codes["credit_code"].where(valid)
-    out["org_type"] = codes["org_type"].where(valid)
-    issues = pd.DataFrame(columns=ISSUE_COLUMNS)
+    out["credit_code"] = codes["credit_code"]
+    out["org_code"] = codes["org_code"]
+    out["org_type"] = codes["org_type"]
+    issue_frames = [_issues(feed, df, "org_name", nobody, ReasonCode.NO_ORGANISATION)]
     if "credit_code" in df.columns:
-        given = _col(df, "credit_code").astype("string").str.strip()
-        issues = _issues(
-            feed, df, "credit_code", given.notna() & (given != "") & ~valid, ReasonCode.INVALID_CREDIT_CODE
-        )
+        issue_frames += [
+            _issues(feed, df, "credit_code", codes["invalid_credit"], ReasonCode.INVALID_CREDIT_CODE),
+            _issues(feed, df, "credit_code", codes["invalid_org_code"], ReasonCode.INVALID_ORG_CODE),
+        ]
+    issue_frames = [f for f in issue_frames if len(f)]
+    issues = (
+        pd.concat(issue_frames, ignore_index=True) if issue_frames else pd.DataFrame(columns=ISSUE_COLUMNS)
+    )
     out["legal_rep"] = normalize_names(_col(df, "legal_rep"))
     rep_ids, rep_issues = _legal_rep_ids(df, feed)
     out["legal_rep_id"], out["legal_rep_id_invalid"] = rep_ids["valid"], rep_ids["invalid"]
@@ -253,7 +264,7 @@ def organisation_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, p
     out["industry"] = _clean_text(_col(df, "industry"))
     out["org_status"] = _clean_text(_col(df, "org_status"))
     out["established"] = _dates(_col(df, "established", "object"))
-    out = out[out["org_name"].notna() | out["credit_code"].notna()]
+    out = out[out["org_name"].notna() | out["credit_code"].notna() | out["org_code"].notna()]
     return out[ORGANISATION_COLUMNS], issues
 
 
@@ -324,6 +335,27 @@ def facility_mentions(df: pd.DataFrame, feed: Feed) -> pd.DataFrame:
     return out[FACILITY_COLUMNS]
 
 
+def owner_organisation_mentions(df: pd.DataFrame, feed: Feed) -> Mentions:
+    """The rows of a feed whose owner column (``name`` / ``id_number``, ``feed.owner_kind``) names an
+    organisation: organisation mentions (org_name = name; credit_code / org_code from the ID), the houses
+    they own (the feed's own house mentions are made by :func:`house_mentions`; a feed without a house entity
+    gets derived ones, as for persons) and ``organisation_house`` links (产权) to them. Field issues name the
+    staged fields (``id_number``, ``name``)."""
+    renamed = df.rename(columns={"name": "org_name", "id_number": "credit_code"})
+    o, issues = organisation_mentions(renamed, feed)
+    issues["field"] = issues["field"].replace({"credit_code": "id_number", "org_name": "name"})
+    if "house" in feed.entities:
+        house = house_mentions(df, feed)
+    else:
+        places = _base(df, feed)
+        places["address_text"] = _clean_text(_col(df, "address"))
+        house = derived_house_mentions(places)
+    both = o.index.intersection(house.index)
+    links = _links(o.loc[both], house.loc[both, "record_key"], "organisation_house", "产权")
+    none = pd.DataFrame()
+    return Mentions(person=none, organisation=o, house=house, facility=none, links=links, issues=issues)
+
+
 def _links(frame: pd.DataFrame, to_keys: pd.Series, kind: str, relation: pd.Series | str) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -350,6 +382,14 @@ def build_mentions(staged: dict[str, pd.DataFrame], feeds: Sequence[Feed]) -> Me
             continue
         df = df.reset_index(drop=True)
         p = o = None
+        owners = owner_is_organisation(df, feed)
+        if owners.any():  # owner_kind: the row's owner is an organisation, not a person
+            owned = owner_organisation_mentions(df[owners], feed)
+            orgs.append(owned.organisation)
+            houses.append(owned.house)
+            links.append(owned.links)
+            issues.append(owned.issues)
+            df = df[~owners]
         if "person" in feed.entities:
             p, iss = person_mentions(df, feed)
             persons.append(p)

@@ -171,6 +171,8 @@ def test_plain_pyarrow_pandas_and_duckdb_read_the_partitioned_tables(published, 
             "hive_partitioning=true) GROUP BY 1"
         ).fetchall()
         assert dict(rows) == streets and all(isinstance(v, str) for v, _ in rows)
+        if not streets:  # a table with no rows in the sample (organisation_house: no company owners)
+            continue
         street = min(streets)
         one = pd.read_parquet(folder / f"street_code={street}")  # a reader in one 街道 reads only its folder
         assert len(one) == streets[street]

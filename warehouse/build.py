@@ -26,11 +26,11 @@ import pandas as pd
 import pyarrow as pa
 
 from warehouse.errors import UserError
+from warehouse.house_relations import house_relations
 from warehouse.schema import (
     ENTITY_ID_COLUMN,
     ENTITY_TYPES,
     TABLES,
-    UNKNOWN_STREET,
     arrow_schema,
     street_codes,
 )
@@ -390,37 +390,26 @@ def _population_type(person: pd.DataFrame) -> pd.Series:
 def build_person_house(a: Assembly) -> pd.DataFrame:
     """Person–house relations over every feed that states them. A person has one current residence (居住): the
     one stated by the most authoritative, most recent source; the others get ``valid_to``."""
-    ph = a.links[a.links["kind"] == "person_house"].copy()
-    ph["person_id"] = ph["from_key"].map(a.entity_of["person"])
-    ph["house_id"] = ph["to_key"].map(a.entity_of["house"])
-    ph = ph.dropna(subset=["person_id", "house_id", "relation"])
-    if ph.empty:
-        rel = pd.DataFrame(columns=TABLES["person_house"].column_names)
-    else:
-        ph["priority"] = ph["feed"].map(a.priority).fillna(0)
-        ph["record_date"] = pd.to_datetime(ph["record_date"], errors="coerce")
-        rel = (
-            ph.groupby(["person_id", "house_id", "relation"])
-            .agg(
-                valid_from=("record_date", "min"),
-                last_seen=("record_date", "max"),
-                priority=("priority", "max"),
-                sources=("feed", lambda s: sorted(set(s))),
-            )
-            .reset_index()
-        )
-        rel["_rank_date"] = rel["last_seen"].fillna(pd.Timestamp.min)
-        rel = rel.sort_values(
-            ["person_id", "relation", "priority", "_rank_date"], ascending=[True, True, False, False]
-        )
-        first = ~rel.duplicated(["person_id", "relation"])
-        rel["is_current"] = np.where(rel["relation"] == "居住", first, True)
-        rel["valid_to"] = rel["last_seen"].where(~rel["is_current"])
-        rel = rel.drop(columns=["last_seen", "_rank_date", "priority"])
-    house = a.frame("house")
-    house_street = dict(zip(house["house_id"], house["street_code"], strict=True))
-    rel["street_code"] = rel["house_id"].map(house_street).fillna(UNKNOWN_STREET)
-    return rel
+    return _house_relations(a, "person")
+
+
+@builds("organisation_house")
+def build_organisation_house(a: Assembly) -> pd.DataFrame:
+    """Houses organisations own (产权), from owner columns that name companies; built like ``person_house``."""
+    return _house_relations(a, "organisation")
+
+
+def _house_relations(a: Assembly, owner_type: str) -> pd.DataFrame:
+    table, house = f"{owner_type}_house", a.frame("house")
+    return house_relations(
+        a.links[a.links["kind"] == table],
+        owner_of=a.entity_of[owner_type],
+        house_of=a.entity_of["house"],
+        priority=a.priority,
+        owner_id=ENTITY_ID_COLUMN[owner_type],
+        columns=TABLES[table].column_names,
+        house_street=dict(zip(house["house_id"], house["street_code"], strict=True)),
+    )
 
 
 @builds("person_organisation")

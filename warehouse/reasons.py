@@ -32,9 +32,11 @@ class ReasonCode(StrEnum):
     # a notice, never a problem: the value is staged as read
     DATE_FORMAT_NOT_LISTED = "date_format_not_listed"
     SUSPICIOUS_TEXT = "suspicious_text"
+    NO_ORGANISATION = "no_organisation"
     # codes
     INVALID_ID_NUMBER = "invalid_id_number"
     INVALID_CREDIT_CODE = "invalid_credit_code"
+    INVALID_ORG_CODE = "invalid_org_code"
     INVALID_COORDINATES = "invalid_coordinates"
     NUMERIC_CELL_LOST_DIGITS = "numeric_cell_lost_digits"
     # whole-file problems: the file is kept in raw, nothing of it is staged, the feed run fails
@@ -86,6 +88,15 @@ REASON_TEXT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.DATE_FORMAT_NOT_LISTED: (
         "日期已读取，但写法不是约定的格式(如应为YYYY-MM-DD)：请按约定格式报送",
         "the date was read, but it is not written in one of the feed's date_formats: please use the agreed form",
+    ),
+    ReasonCode.NO_ORGANISATION: (
+        "单位名称表示无单位(如个人参保、灵活就业人员)：记录保留，不生成单位",
+        "the organisation name means the record names no organisation (个人参保, 灵活就业人员 …): the record is "
+        "kept, without an organisation",
+    ),
+    ReasonCode.INVALID_ORG_CODE: (
+        "组织机构代码无效(校验码不符)",
+        "the 9-character organisation code (组织机构代码, GB 11714) fails its check character",
     ),
     ReasonCode.INVALID_ID_NUMBER: ("身份证号无效", "the resident ID number fails its format or check digit"),
     ReasonCode.INVALID_CREDIT_CODE: (

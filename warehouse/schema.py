@@ -35,6 +35,7 @@ from warehouse.schema_base import Layer as Layer
 from warehouse.schema_base import PIIKind as PIIKind
 from warehouse.schema_base import S as S
 from warehouse.schema_base import Table as Table
+from warehouse.schema_base import house_relation_table
 from warehouse.schema_base import street_code_column as _street_code
 from warehouse.schema_base import street_codes as street_codes
 
@@ -285,22 +286,21 @@ FACILITY = Table(
     ),
 )
 
-PERSON_HOUSE = Table(
-    name="person_house",
+PERSON_HOUSE = house_relation_table(
+    owner="person",
+    owner_id="person_id",
+    owner_doc="Person.",
     chinese="人房关联",
     doc="Who is bound to which house, and how (户籍 / 居住 / 产权).",
-    key=("person_id", "house_id", "relation"),
-    partition_by=("street_code",),
-    columns=(
-        _c("person_id", S, "Person.", nullable=False, references="person.person_id"),
-        _c("house_id", S, "House.", nullable=False, references="house.house_id"),
-        _c("relation", S, "户籍 / 居住 / 产权.", nullable=False, values=HOUSE_RELATIONS),
-        _c("valid_from", D, "First seen."),
-        _c("valid_to", D, "Last seen, null while current."),
-        _c("is_current", B, "Still current."),
-        _street_code(f"of the house (its `street_code`; '{UNKNOWN_STREET}' when unknown)"),
-        _c("sources", LIST_S, "Feeds that state the relation."),
-    ),
+    relations=HOUSE_RELATIONS,
+)
+ORGANISATION_HOUSE = house_relation_table(
+    owner="organisation",
+    owner_id="org_id",
+    owner_doc="Organisation.",
+    chinese="单位房屋关联",
+    doc="Houses an organisation owns (产权), from owner columns that name companies (a feed's `owner_kind`).",
+    relations=("产权",),
 )
 
 PERSON_ORGANISATION = Table(
@@ -469,6 +469,7 @@ TABLES: dict[str, Table] = {
         ORGANISATION,
         FACILITY,
         PERSON_HOUSE,
+        ORGANISATION_HOUSE,
         PERSON_ORGANISATION,
         ORGANISATION_ADDRESS,
         SOURCE_XREF,

@@ -113,3 +113,28 @@ F = pa.float64()
 I = pa.int64()  # noqa: E741 - a type alias, read as "int"
 B = pa.bool_()
 LIST_S = pa.list_(pa.string())
+
+
+def house_relation_table(
+    *, owner: str, owner_id: str, owner_doc: str, chinese: str, doc: str, relations: tuple[str, ...]
+) -> Table:
+    """A table relating persons or organisations (``owner``, id column ``owner_id``) to houses: one row per
+    (owner, house, relation), first and last seen, current or not, partitioned by the house's 街道/镇."""
+    text = " / ".join(relations) + "."
+    return Table(
+        name=f"{owner}_house",
+        chinese=chinese,
+        doc=doc,
+        key=(owner_id, "house_id", "relation"),
+        partition_by=("street_code",),
+        columns=(
+            Column(owner_id, S, owner_doc, nullable=False, references=f"{owner}.{owner_id}"),
+            Column("house_id", S, "House.", nullable=False, references="house.house_id"),
+            Column("relation", S, text, nullable=False, values=relations),
+            Column("valid_from", D, "First seen."),
+            Column("valid_to", D, "Last seen, null while current."),
+            Column("is_current", B, "Still current."),
+            street_code_column(f"of the house (its `street_code`; '{UNKNOWN_STREET}' when unknown)"),
+            Column("sources", LIST_S, "Feeds that state the relation."),
+        ),
+    )

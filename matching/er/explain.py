@@ -20,8 +20,11 @@ import pandas as pd
 from matching.er.comparisons import PreparedComparisons
 from matching.er.evidence import held_back_probability, requires_any_mask
 from matching.er.ids import ResolutionState, StateError
+from matching.er.mentions import record_hashes
 from matching.er.scoring import Model
 from matching.er.settings import EntitySettings
+from matching.er.stages_prepare import identity_hashes, tf_hashes
+from matching.er.term_frequencies import tf_adjustments
 from warehouse.errors import UserError
 
 
@@ -75,16 +78,19 @@ def explain_pair(
     left, right = np.array([pos[0]]), np.array([pos[1]])
     levels = prepared.levels(left, right)[0]
     weights = model.weights()
+    population = tf_hashes(mentions, prepared)
+    adjustments = tf_adjustments(
+        {k: h[[pos[0]]] for k, h in population.items()},
+        population,
+        model,
+        record_hashes(mentions, settings) if settings.correct_u_for_duplicates else None,
+        identity_hashes(settings, mentions) if settings.correct_u_for_duplicates else None,
+    )
     rows, total = [], model.prior_weight
     for k, comp in enumerate(prepared.comparisons):
         lv = int(levels[k])
-        tf_adj = 0.0
-        if lv >= 0 and lv == 0 and model.tf[k]:
-            key = comp.tf_key(mentions)
-            freq = key.value_counts(normalize=True)
-            v = key.iloc[pos[0]]
-            if pd.notna(v) and v in freq.index:
-                tf_adj = float(np.log2(model.tf_base(k)) - np.log2(max(freq[v], 1e-10)))
+        adjustment = adjustments[k] if k < len(adjustments) else None
+        tf_adj = float(adjustment[0]) if lv == 0 and adjustment is not None else 0.0
         w = float(weights[k][lv]) if lv >= 0 else 0.0
         total += w + tf_adj
         rows.append(

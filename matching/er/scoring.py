@@ -9,7 +9,8 @@ a pair's match weight is ``log2(prior odds) + Σ log2(m/u)`` and its match proba
 * **m** comes from expectation–maximisation over the candidate pairs with u held fixed. As in Splink, EM runs
   once per blocking rule over the pairs that satisfy that rule, leaving out the comparisons that read the
   rule's own columns (pairs blocked on the ID number all agree on the ID number, whatever they are); each
-  comparison's m is the mean over the rules that could estimate it.
+  comparison's m is the mean over the rules that could estimate it, each weighted by the matches EM found
+  among its pairs (λ × pairs).
 * **prior**: the share of candidate pairs EM takes for matches, times the number of candidate pairs, over the
   number of all record pairs — the probability that two random records match, assuming blocking keeps
   (nearly) every match.
@@ -321,6 +322,9 @@ def _fit(
     fixed = {k: c.fixed_m() for k, c in enumerate(comps)}
     m_init = [_pin(_initial_m(len(c.levels)), fixed[k]) for k, c in enumerate(comps)]
     estimates: list[list[np.ndarray]] = [[] for _ in comps]
+    # each rule's estimate counts with the matches it saw (λ × pairs): a rule that found three matches among
+    # fifty pairs (organisations sharing an address) does not outvote one that found forty thousand
+    support: list[list[float]] = [[] for _ in comps]
     info: dict = {"rules": {}}
     for r_i, rule in enumerate(settings.blocking):
         sel = pairs.satisfies(r_i)
@@ -351,6 +355,7 @@ def _fit(
         }
         for k in active:
             estimates[k].append(m_r[k])
+            support[k].append(max(lam_r * float(sel.sum()), 1e-9))
     missing = [k for k, e in enumerate(estimates) if not e]
     if missing and len(levels):
         pats, cnt = _patterns(levels)
@@ -368,11 +373,12 @@ def _fit(
         for k in missing:
             if k in seen:
                 estimates[k].append(m_all[k])
+                support[k].append(1.0)
         info["fallback_all_pairs"] = [comps[k].name for k in missing if k in seen]
     m = []
     for k, e in enumerate(estimates):
         # a comparison never present on any candidate pair carries no evidence: m = u (weight 0)
-        mk = np.mean(e, axis=0) if e else u[k].copy()
+        mk = np.average(e, axis=0, weights=support[k]) if e else u[k].copy()
         m.append(_pin(mk / mk.sum(), fixed[k]) if e else mk / mk.sum())
     # the share of candidate pairs that match, with m and u fixed → the prior over all record pairs
     if len(levels):

@@ -312,7 +312,8 @@ class EntitySettings:
 
 
 # Raised when the engine's way of estimating or applying a model changes (2: fixed m for check-digit conflicts;
-# 3: person_name's one_char_given level): a state trained by an older engine is then retrained once.
+# 3: person_name's one_char_given level, and m averaged over blocking rules by the matches each found): a state
+# trained by an older engine is then retrained once instead of being reused.
 MODEL_VERSION = 3
 
 _NAME = {"kind": "person_name", "tf": True}
@@ -373,6 +374,9 @@ DEFAULTS: dict[str, dict] = {
     "organisation": {
         "blocking": [
             {"name": "credit_code", "on": ["credit_code"]},
+            # 组织机构代码: an employer written with its old 9-character code meets the registered organisation,
+            # whose credit code holds the same code as characters 9–17
+            {"name": "org_code", "on": ["org_code"]},
             {"name": "name_core", "on": ["org_core(org_name)"]},
             {"name": "legal_rep_prefix", "on": ["legal_rep", "prefix(org_core(org_name),2)"]},
             {"name": "address_code", "on": ["address_code"]},
@@ -381,6 +385,7 @@ DEFAULTS: dict[str, dict] = {
         "comparisons": [
             {"name": "org_name", "kind": "org_name", "columns": ["org_name"], "tf": True},
             {"name": "credit_code", "kind": "code", "columns": ["credit_code"]},
+            {"name": "org_code", "kind": "code", "columns": ["org_code"]},
             {"name": "legal_rep", "kind": "person_name", "columns": ["legal_rep"]},
             {
                 "name": "address",

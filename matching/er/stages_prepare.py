@@ -25,6 +25,7 @@ from matching.er.mentions import MentionsError, normalise_decisions
 from matching.er.registry_update import candidate_rows, key_column, tf_column
 from matching.er.scoring import Model, score, train
 from matching.er.settings import EntitySettings
+from matching.er.term_frequencies import tf_adjustments
 
 log = logging.getLogger(__name__)
 
@@ -302,27 +303,19 @@ def tf_hashes(df: pd.DataFrame, prepared: PreparedComparisons) -> dict[int, np.n
     }
 
 
-def tf_adjustments(
-    compared: dict[int, np.ndarray], population: dict[int, np.ndarray], model: Model
-) -> list[np.ndarray | None]:
-    """Term-frequency adjustment (bits) per compared record: log2(u_exact) − log2(frequency of its value),
-    the frequency counted over every record of the entity type (not only the ones compared)."""
-    out: list[np.ndarray | None] = [None] * len(model.comparisons)
-    for k, mine in compared.items():
-        if not model.tf[k]:
-            continue
-        pop = population[k]
-        pop = pop[pop != 0]
-        wanted = (
-            pop[pd.Series(pop).isin(np.unique(mine[mine != 0])).to_numpy()]
-            if len(pop) > 4 * len(mine)
-            else pop
-        )
-        counts = pd.Series(wanted).value_counts()
-        freq = pd.Series(mine).map(counts).to_numpy(dtype=np.float64) / max(len(pop), 1)
-        u_exact = model.tf_base(k)
-        out[k] = np.where(np.isnan(freq), 0.0, np.log2(u_exact) - np.log2(np.maximum(freq, 1e-10)))
-    return out
+def identity_hashes(
+    settings: EntitySettings, records: pd.DataFrame, held: pd.DataFrame | None = None
+) -> np.ndarray | None:
+    """Hashes of each record's exclusive identifier (the first of ``settings.identity`` the records have: a
+    credit code for organisations; 0 = none), the kept registry records first; None when there is none."""
+    column = next((c for c in settings.identity if c in records.columns), None)
+    if column is None:
+        return None
+    mine = value_hashes(records[column])
+    if held is None:
+        return mine
+    kept = value_hashes(held[column]) if column in held.columns else np.zeros(len(held), dtype=np.uint64)
+    return np.r_[kept, mine]
 
 
 def score_pairs(
@@ -338,19 +331,23 @@ def score_pairs(
     registry, candidate_pos = ctx.registry, candidates.candidate_pos
     delta_tf = tf_hashes(delta.records, prepared)
     compared_tf, population = {}, {}
+    held_registry = ctx.incremental and len(registry) > 0
     for k, hashes in delta_tf.items():
-        held = (
-            registry[tf_column(k)].to_numpy(dtype=np.uint64)
-            if (ctx.incremental and len(registry))
-            else np.empty(0, np.uint64)
-        )
+        held = registry[tf_column(k)].to_numpy(dtype=np.uint64) if held_registry else np.empty(0, np.uint64)
         compared_tf[k] = np.r_[held[candidate_pos], hashes] if candidates.n_candidates else hashes
         population[k] = np.r_[held[delta.alive], hashes] if len(held) else hashes
     held = np.zeros(0, dtype=bool)
+    rows = identities = None
+    if ctx.settings.correct_u_for_duplicates:  # term frequencies over distinct records (see tf_adjustments)
+        held_rows = registry["record_hash"].to_numpy(dtype=np.uint64) if held_registry else None
+        rows = np.r_[held_rows[delta.alive], delta.hashes] if held_rows is not None else delta.hashes
+        identities = identity_hashes(
+            ctx.settings, delta.records, registry[delta.alive] if held_registry else None
+        )
     if model is None:
         weight = probability = np.empty(0, dtype=np.float64)
     else:
-        adjustments = tf_adjustments(compared_tf, population, model)
+        adjustments = tf_adjustments(compared_tf, population, model, rows, identities)
         weight, probability = score(levels, model, candidates.pairs.left, adjustments)
         # no identity evidence (settings.requires_any): capped below the review threshold
         weight, capped, held = hold_back(weight, probability, levels, model, ctx.settings)

@@ -7,7 +7,8 @@ an invalid value keeps its row, gets ``*_valid = False`` and a reason; a missing
 
 - 公民身份号码 (GB 11643-1999): check digit, 15→18 upgrade, lower-case ``x``, full-width digits; birth date and
   sex derived from the number and cross-checked against the feed's own fields.
-- 统一社会信用代码 (GB 32100-2015): check character, organisation type from the first two characters.
+- 统一社会信用代码 (GB 32100-2015): check character, organisation type from the first two characters, the
+  embedded 组织机构代码 (GB 11714, characters 9–17); old 9-character organisation codes on their own.
 - 姓名: 繁→简, full/half width, stray spaces, the middle dot of minority names (阿依古丽·买买提); pinyin key.
 - 电话: mobile (11 digits) and landline with area code (``0571-88001234``), ``+86`` / ``0086`` stripped.
 - 日期: the formats departments use, full-width digits and Chinese numerals (二〇二三年五月一日) included.
@@ -26,6 +27,7 @@ from matching.normalize.ids import (
     EARLIEST_BIRTH,
     ID_PROVINCES,
     normalize_credit_codes,
+    normalize_org_codes,
     normalize_resident_ids,
 )
 from matching.normalize.names import SURNAME_PINYIN, name_pinyin, normalize_names
@@ -44,6 +46,7 @@ __all__ = [
     "name_pinyin",
     "normalize_credit_codes",
     "normalize_names",
+    "normalize_org_codes",
     "normalize_phones",
     "normalize_resident_ids",
     "parse_dates",

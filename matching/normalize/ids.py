@@ -221,7 +221,9 @@ def normalize_credit_codes(s: pd.Series) -> pd.DataFrame:
     ``credit_problem`` (``format`` / ``charset`` / ``org_type`` / ``check_char``), ``org_type`` (企业,
     个体工商户, 事业单位 ... from the first two characters), ``credit_division`` (the registering office's
     6-digit division code) and ``org_code_valid`` (the embedded GB 11714 organisation code passes its own
-    check; a soft signal only, individual businesses often carry placeholders there).
+    check; a soft signal only, individual businesses often carry placeholders there) and ``org_code`` (that
+    embedded 9-character 组织机构代码 where it passes its check, else NA: the key an employer written with its
+    old code is linked by).
     """
     d = DistinctValues(clean_code(s))
     text = pd.Series(d.uniques, dtype="string").fillna("")
@@ -259,6 +261,46 @@ def normalize_credit_codes(s: pd.Series) -> pd.DataFrame:
             "org_type": d.mapped(np.where(valid, org_type, NO_VALUE), "string"),
             "credit_division": d.mapped(np.where(valid, division, NO_VALUE), "string"),
             "org_code_valid": d.mapped(np.where(valid, org_ok, NO_VALUE), "boolean"),
+            "org_code": d.mapped(
+                np.where(
+                    org_ok,
+                    pd.Series(padded, dtype="string").str.slice(8, 17).to_numpy(dtype=object),
+                    NO_VALUE,
+                ),
+                "string",
+            ),
+        },
+        index=s.index,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Organisation code (组织机构代码, GB 11714): the code before the credit code, characters 9–17 of it
+# ----------------------------------------------------------------------------------------------------------
+#: Shape of a written 组织机构代码 once separators are removed: 8 digits or capital letters + a check character.
+ORG_CODE_SHAPE = r"[0-9A-Z]{8}[0-9X]"
+
+
+def normalize_org_codes(s: pd.Series) -> pd.DataFrame:
+    """Read old 9-character organisation codes (组织机构代码, GB 11714), often written ``12345678-9``.
+
+    Returns, aligned to ``s``: ``org_code`` (9 upper-case characters, no hyphen; NA unless the value has the
+    code's shape and its check character is right), ``org_code_shape`` (the value looks like an organisation
+    code, 8 + 1 characters, whatever its check; NA when nothing was given) and ``org_code_valid`` (the check
+    character is right; NA when nothing was given). The code is characters 9–17 of the organisation's unified
+    social credit code, so it links an old-code record to the registered organisation.
+    """
+    d = DistinctValues(clean_code(s))
+    text = pd.Series(d.uniques, dtype="string").fillna("")
+    shape = text.str.fullmatch(ORG_CODE_SHAPE).fillna(False).to_numpy(dtype=bool)
+    padded = np.where(shape, text.to_numpy(dtype=object), "0" * 9).astype(object)
+    mat = digits_matrix(padded, 9)
+    valid = shape & (organisation_code_check_chars(mat[:, :8]) == mat[:, 8])
+    return pd.DataFrame(
+        {
+            "org_code": d.mapped(np.where(valid, padded, NO_VALUE), "string"),
+            "org_code_shape": d.mapped(shape, "boolean"),
+            "org_code_valid": d.mapped(valid, "boolean"),
         },
         index=s.index,
     )

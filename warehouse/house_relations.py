@@ -1,0 +1,67 @@
+"""Relations to houses (``person_house``, ``organisation_house``), from the links between mentions of one record.
+
+A feed row that names a person (or, with ``owner_kind``, an organisation) and a house links the two mentions;
+once both are resolved the links become one row per (owner, house, relation) with when it was first and last
+seen and which feeds state it. :mod:`warehouse.build` registers the builders of both tables on this function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from warehouse.schema import UNKNOWN_STREET
+
+
+def house_relations(
+    links: pd.DataFrame,
+    *,
+    owner_of: Mapping[str, str],
+    house_of: Mapping[str, str],
+    priority: Mapping[str, int],
+    owner_id: str,
+    columns: Sequence[str],
+    house_street: Mapping[str, str],
+) -> pd.DataFrame:
+    """One row per (owner, house, relation) of ``links`` whose two records were resolved.
+
+    ``owner_of`` / ``house_of`` map record keys to entity ids, ``owner_id`` names the owner column
+    (``person_id``, ``org_id``), ``columns`` are the table's columns (for an empty result). ``valid_from`` and
+    the last seen date come from the records' dates; an owner has one current 居住 (the one stated by the
+    feed of highest ``priority``, then the most recent), every other relation stays current. ``street_code``
+    is the house's (``house_street``), ``unknown`` without one.
+    """
+    ph = links.copy()
+    ph[owner_id] = ph["from_key"].map(owner_of)
+    ph["house_id"] = ph["to_key"].map(house_of)
+    ph = ph.dropna(subset=[owner_id, "house_id", "relation"])
+    if ph.empty:
+        rel = pd.DataFrame(columns=list(columns))
+    else:
+        ph["priority"] = ph["feed"].map(priority).fillna(0)
+        ph["record_date"] = pd.to_datetime(ph["record_date"], errors="coerce")
+        rel = (
+            ph.groupby([owner_id, "house_id", "relation"])
+            .agg(
+                valid_from=("record_date", "min"),
+                last_seen=("record_date", "max"),
+                priority=("priority", "max"),
+                sources=("feed", lambda s: sorted(set(s))),
+            )
+            .reset_index()
+        )
+        rel["_rank_date"] = rel["last_seen"].fillna(pd.Timestamp.min)
+        rel = rel.sort_values(
+            [owner_id, "relation", "priority", "_rank_date"], ascending=[True, True, False, False]
+        )
+        first = ~rel.duplicated([owner_id, "relation"])
+        rel["is_current"] = np.where(rel["relation"] == "居住", first, True)
+        rel["valid_to"] = rel["last_seen"].where(~rel["is_current"])
+        rel = rel.drop(columns=["last_seen", "_rank_date", "priority"])
+    rel["street_code"] = rel["house_id"].map(house_street).fillna(UNKNOWN_STREET)
+    return rel
+
+
+__all__ = ["house_relations"]
