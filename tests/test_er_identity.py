@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import synth_er as synth
 
-from matching.er import EntitySettings, resolve, resolve_delta
+from matching.er import EntitySettings, explain_pair, format_pair, resolve, resolve_delta
 from matching.er.settings import SettingsError
 
 SMALL = {"u_sample_pairs": 100_000}
@@ -105,6 +105,11 @@ def test_twins_with_two_valid_ids_stay_apart(background, settings):
     )
     assert not twin_pairs.any()
     _no_entity_holds_two(res, mentions, "id_number")
+    # explain says why, whatever the probability
+    said = format_pair(explain_pair(mentions, settings, res.state, "gongan:t1", "gongan:t2"))
+    assert "kept apart: two different identities (id_number:" in said
+    same = format_pair(explain_pair(mentions, settings, res.state, "gongan:t1", "renshe:t1"))
+    assert "kept apart" not in same
 
 
 def test_chain_through_an_id_less_record_is_split_on_its_better_side(background, settings):

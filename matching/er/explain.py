@@ -42,6 +42,8 @@ class PairExplanation:
     match_probability: float
     # no identity evidence (settings.requires_any): the probability was capped below the review threshold
     held_back: bool = False
+    # the two records carry different values of an exclusive identifier (settings.identity): never one entity
+    identity_conflict: str | None = None
 
 
 @dataclass
@@ -114,8 +116,26 @@ def explain_pair(
     if held:
         prob, total = cap, float(np.log2(cap / (1 - cap)))
     return PairExplanation(
-        record_key_l, record_key_r, pd.DataFrame(rows), model.prior_weight, total, prob, held
+        record_key_l,
+        record_key_r,
+        pd.DataFrame(rows),
+        model.prior_weight,
+        total,
+        prob,
+        held,
+        _identity_conflict(mentions, settings, pos[0], pos[1]),
     )
+
+
+def _identity_conflict(mentions: pd.DataFrame, settings: EntitySettings, a: int, b: int) -> str | None:
+    """``column: left ≠ right`` for the first identity column where both records hold different values."""
+    for column in settings.identity:
+        if column not in mentions.columns:
+            continue
+        left, right = mentions[column].iloc[a], mentions[column].iloc[b]
+        if pd.notna(left) and pd.notna(right) and str(left) != str(right):
+            return f"{column}: {left} ≠ {right}"
+    return None
 
 
 def format_pair(e: PairExplanation) -> str:
@@ -137,6 +157,11 @@ def format_pair(e: PairExplanation) -> str:
         lines.append(
             "held back: no identity evidence of requires_any agrees (for persons: ID number, name, or birth "
             "date where a name is missing); capped below the review threshold"
+        )
+    if e.identity_conflict:
+        lines.append(
+            f"kept apart: two different identities ({e.identity_conflict}); clustering never puts two values "
+            "of an identity column in one entity, whatever the probability"
         )
     return "\n".join(lines)
 
