@@ -57,7 +57,7 @@ _GROUP = {
     "grid": "place",
 }
 #: Evidence that counts only for a name as written that no other resolved person has (see :func:`_evidence`).
-_UNIQUE_NAME_ONLY = ("grid",)
+_UNIQUE_NAME_ONLY = ("building", "grid")
 #: The columns of :func:`link_legal_representatives`' result.
 LEGAL_REP_COLUMNS = ["org_id", "legal_rep", "legal_rep_person_id", "legal_rep_link", "feed"]
 #: (place column on person mentions, kind) and (place column on organisation mentions, kind).
@@ -309,7 +309,9 @@ def _evidence(
     # a name that only sounds the same is weaker: the building or the grid alone does not support it
     match = ev.merge(cands, on=["org_id", "person_id"], how="left")["match"].to_numpy()
     weak = (match == "homophone") & ev["kind"].isin(["building", "grid"]).to_numpy()
-    # a grid holds hundreds of people: it supports only a name no other person of the district has
+    # a building holds dozens of people, a grid hundreds: they support only a name nobody else in the
+    # district has (then a wrong link needs the representative to be missing from every person feed AND the
+    # one namesake to live next to the organisation)
     common = ~_isin(ev["person_id"], _unique_name_persons(people))
     return ev[~weak & ~(ev["kind"].isin(_UNIQUE_NAME_ONLY).to_numpy() & common)]
 

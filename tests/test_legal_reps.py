@@ -110,7 +110,8 @@ def test_namesakes_with_equal_support_are_not_linked():
         {"name": "张伟", "building_code": "B1", "address_code": "A3"},
     )
     org = organisation(legal_rep="张伟", address_code="A1", building_code="B1")
-    assert link(people, org) == {"person": None, "link": "ambiguous_name"}
+    # the same building supports only a name nobody else has: two 张伟 in it are no evidence at all
+    assert link(people, org) == {"person": None, "link": "no_supporting_evidence"}
     # the same address and working there: equal support, still two candidates
     people = persons({"name": "张伟", "address_code": "A1"}, {"name": "张伟", "address_code": "A5"})
     assert link(people, org, employed("gongan:1")) == {"person": None, "link": "ambiguous_name"}
@@ -185,10 +186,18 @@ def test_a_namesake_born_on_another_day_than_the_valid_id_says_is_ruled_out():
     assert link(same, org)["person"] == "P0"
 
 
-def test_the_same_grid_supports_only_a_name_no_other_person_has():
-    org = organisation(legal_rep="欧阳霁川", address_code="A1", grid_code="G1")
+def test_the_same_building_or_grid_supports_only_a_name_no_other_person_has():
+    org = organisation(legal_rep="欧阳霁川", address_code="A1", building_code="B1", grid_code="G1")
     people = persons({"name": "欧阳霁川", "address_code": "A7", "grid_code": "G1"}, {"name": "王伟"})
     assert link(people, org) == {"person": "P0", "link": "name_and_grid"}
+    people = persons({"name": "欧阳霁川", "address_code": "A7", "building_code": "B1", "grid_code": "G1"})
+    assert link(people, org) == {"person": "P0", "link": "name_and_building"}
+    # a namesake in the building and another elsewhere: the building is no evidence
+    people = persons(
+        {"name": "欧阳霁川", "address_code": "A7", "building_code": "B1"},
+        {"name": "欧阳霁川", "address_code": "A9", "building_code": "B9"},
+    )
+    assert link(people, org) == {"person": None, "link": "no_supporting_evidence"}
     # two persons of that name: living in the organisation's grid is no evidence for either
     people = persons(
         {"name": "欧阳霁川", "address_code": "A7", "grid_code": "G1"},
