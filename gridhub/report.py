@@ -269,7 +269,8 @@ def checks_rows(s: dict) -> list[list]:
         rows.append(
             [
                 "legal representatives linked to the right person",
-                f"{_pct(lr['rate'])} ({lr['linked_right']} of {lr['organisations']})",
+                f"{_pct(lr['rate'])} ({lr['linked_right']} of {lr['organisations']}"
+                + (" in a person feed)" if "not_in_person_feeds" in lr else ")"),
                 ">= 95%",
             ]
         )

@@ -201,7 +201,7 @@ def test_summary_prints_the_checks_with_their_targets_and_source():
     assert rows["persons holding two different valid IDs"][0] == "7 (9 record pairs)"
     assert rows["credit codes found in more than one organisation"][0] == 3
     assert rows["house F1 (all house mentions, derived included)"][0] == "-"
-    assert rows["legal representatives linked to the right person"][0] == "0.00% (0 of 4)"
+    assert rows["legal representatives linked to the right person"][0] == "0.00% (0 of 4 in a person feed)"
     assert rows["legal representatives in no person feed, linked to someone"] == ["1 of 3", "0"]
     assert rows["rows quarantined for an optional field"][0] == 2
     text = format_summary(
