@@ -10,21 +10,26 @@ representative's ID number (法定代表人证件号码). Once persons and organ
    people); a namesake with no valid ID may still be linked by name (step 2).
 2. **By name, with evidence.** Otherwise the persons with the representative's name (normalised: 繁→简,
    full-width folded, spaces removed) are the candidates, and a name alone links no one: a district has
-   many 王伟. Each candidate is credited with independent evidence that it is this organisation's
+   many 王伟. A valid ID rules out the candidates whose records give another birth date, or another sex,
+   than it encodes. Each candidate is credited with independent evidence that it is this organisation's
    representative (:data:`EVIDENCE`, strongest first):
 
    - ``id_typo``: the representative's ID is invalid but one edit (a changed, missing or extra character,
      or two neighbours swapped) away from the candidate's valid ID;
+   - ``id_birth``: the representative's ID (valid but nobody's, or invalid) encodes the candidate's birth
+     date and sex (a candidate with a valid ID must share its first 14 characters, area and birth date);
    - ``address``: the candidate lives, has the 户籍 or owns a house at the organisation's registered
      (注册) or operating (经营) address, the same standard address;
    - ``employment``: 人社 has the candidate insured with this organisation;
-   - ``building``: one of the candidate's addresses is in the same standard building as one of the
-     organisation's.
+   - ``building`` / ``grid``: one of the candidate's addresses is in the same standard building / the same
+     grid as one of the organisation's, counted only when no other resolved person has the candidate's
+     name (a building or a grid holds many people: a common name is in it by chance).
 
-   ``address`` and ``employment`` weigh the same. A candidate's support is its strongest evidence, then
-   the number of independent kinds it has (place, employment, ID; ``building`` and ``address`` are one
-   place). The one candidate with the most support is linked (``name_and_<evidence>``); several with equal
-   support are ``ambiguous_name``; candidates without any evidence are ``no_supporting_evidence``.
+   ``id_birth``, ``address`` and ``employment`` weigh the same. A candidate's support is its strongest
+   evidence, then the number of independent kinds it has (place, employment, ID; ``building``, ``grid``
+   and ``address`` are one place, ``id_typo`` and ``id_birth`` one ID). The one candidate with the most
+   support is linked (``name_and_<evidence>``); several with equal support are ``ambiguous_name``;
+   candidates without any evidence are ``no_supporting_evidence``.
 3. **By a homophone, with stronger evidence.** When no person has the name as written, persons whose name
    has the same surname character and sounds the same (pinyin without tones: 张伟 for 张玮, a common keying
    error) are the candidates, under the same rules except that ``building`` does not count for them
@@ -44,7 +49,8 @@ from rapidfuzz.distance import OSA
 from matching.normalize import name_pinyin
 from warehouse.schema import LEGAL_REP_EVIDENCE, LEGAL_REP_LINKS
 
-#: The kinds of evidence, strongest first, and the rank of each (``address`` and ``employment`` weigh the same).
+#: The kinds of evidence, strongest first, and the rank of each (``id_birth``, ``address`` and ``employment``
+#: weigh the same).
 EVIDENCE = LEGAL_REP_EVIDENCE
 _RANK = {"id_typo": 3, "id_birth": 2, "address": 2, "employment": 2, "building": 1, "grid": 1}
 #: Evidence of the same kind of fact counts once in the number of independent kinds.
