@@ -32,8 +32,8 @@ representative's ID number (法定代表人证件号码). Once persons and organ
    candidates without any evidence are ``no_supporting_evidence``.
 3. **By a homophone, with stronger evidence.** When no person has the name as written, persons whose name
    has the same surname character and sounds the same (pinyin without tones: 张伟 for 张玮, a common keying
-   error) are the candidates, under the same rules except that ``building`` does not count for them
-   (``homophone_and_<evidence>``). Pinyin is never evidence on its own.
+   error) are the candidates, under the same rules except that ``building`` and ``grid`` do not count
+   for them (``homophone_and_<evidence>``). Pinyin is never evidence on its own.
 
 Every organisation gets one row: the linked person (or null) and :data:`~warehouse.schema.LEGAL_REP_LINKS`
 value saying how it was linked or why not. Everything is merges and group-bys over the whole district.
