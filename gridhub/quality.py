@@ -246,17 +246,24 @@ def code_conflicts(xref: pd.DataFrame, codes: pd.DataFrame, entity_type: str) ->
 def legal_rep_links(
     xref: pd.DataFrame, records: pd.DataFrame, organisations: pd.DataFrame, relations: pd.DataFrame
 ) -> dict[str, float | int | None]:
-    """Share of organisations whose 法定代表人 the warehouse linked to the right person.
+    """How the warehouse linked organisations' 法定代表人: right, wrong, and representatives no feed lists.
 
     ``organisations``: the truth's (org_key, legal_rep_key); only those with records in ``records`` and a
     legal representative count. ``relations``: the warehouse's ``person_organisation`` rows (person_id,
     org_id, relation). A link is right when its organisation holds a record of the true organisation and its
     person is the true representative (the true person most of the person's records belong to).
+
+    The representatives are split by whether some person record of ``records`` is theirs. ``rate`` is over
+    those that are (``organisations``: the denominator): linked to the right person. The others
+    (``not_in_person_feeds``: living outside the district, or missing from every person feed) cannot be
+    linked right; ``not_in_person_feeds_linked`` counts those linked to somebody anyway, which must be 0.
+    ``precision`` is right links over all organisations with a link.
     """
     orgs = record_entities(xref, records, "organisation")[["entity_key", "entity_id"]].drop_duplicates()
     reps = organisations.loc[organisations["legal_rep_key"].fillna("") != "", ["org_key", "legal_rep_key"]]
     reps = reps[reps["org_key"].isin(orgs["entity_key"])]
     persons = record_entities(xref, records, "person")
+    listed = reps["legal_rep_key"].isin(records.loc[records["entity_type"] == "person", "entity_key"])
     counts = persons.groupby(["entity_id", "entity_key"]).size().reset_index(name="n")
     counts = counts.sort_values(["entity_id", "n", "entity_key"], ascending=[True, False, True])
     who = counts.drop_duplicates("entity_id").set_index("entity_id")["entity_key"]
@@ -266,12 +273,17 @@ def legal_rep_links(
         rel, left_on="entity_id", right_on="org_id"
     )
     right = int(linked.loc[linked["rep_key"] == linked["legal_rep_key"], "org_key"].nunique())
-    total = len(reps)
+    outside = linked["org_key"].isin(reps.loc[~listed, "org_key"])
+    total, linked_listed = int(listed.sum()), int(linked.loc[~outside, "org_key"].nunique())
+    linked_any = int(linked["org_key"].nunique())
     return {
         "organisations": total,
         "linked_right": right,
-        "linked_wrong_only": int(linked["org_key"].nunique()) - right,
+        "linked_wrong_only": linked_listed - right,
         "rate": right / total if total else None,
+        "not_in_person_feeds": int((~listed).sum()),
+        "not_in_person_feeds_linked": linked_any - linked_listed,
+        "precision": right / linked_any if linked_any else None,
     }
 
 

@@ -269,10 +269,19 @@ def checks_rows(s: dict) -> list[list]:
         rows.append(
             [
                 "legal representatives linked to the right person",
-                f"{_pct(lr['rate'])} ({lr['linked_right']} of {lr['organisations']})",
+                f"{_pct(lr['rate'])} ({lr['linked_right']} of {lr['organisations']}"
+                + (" in a person feed)" if "not_in_person_feeds" in lr else ")"),
                 ">= 95%",
             ]
         )
+        if "not_in_person_feeds" in lr:  # representatives no person feed lists (living outside)
+            rows.append(
+                [
+                    "legal representatives in no person feed, linked to someone",
+                    f"{lr['not_in_person_feeds_linked']} of {lr['not_in_person_feeds']}",
+                    "0",
+                ]
+            )
     oq = c.get("optional_field_quarantine")
     if oq is not None:
         rows.append(["rows quarantined for an optional field", oq["rows"], "0"])

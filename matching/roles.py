@@ -10,25 +10,30 @@ representative's ID number (法定代表人证件号码). Once persons and organ
    people); a namesake with no valid ID may still be linked by name (step 2).
 2. **By name, with evidence.** Otherwise the persons with the representative's name (normalised: 繁→简,
    full-width folded, spaces removed) are the candidates, and a name alone links no one: a district has
-   many 王伟. Each candidate is credited with independent evidence that it is this organisation's
+   many 王伟. A valid ID rules out the candidates whose records give another birth date, or another sex,
+   than it encodes. Each candidate is credited with independent evidence that it is this organisation's
    representative (:data:`EVIDENCE`, strongest first):
 
    - ``id_typo``: the representative's ID is invalid but one edit (a changed, missing or extra character,
      or two neighbours swapped) away from the candidate's valid ID;
+   - ``id_birth``: the representative's ID (valid but nobody's, or invalid) encodes the candidate's birth
+     date and sex (a candidate with a valid ID must share its first 14 characters, area and birth date);
    - ``address``: the candidate lives, has the 户籍 or owns a house at the organisation's registered
      (注册) or operating (经营) address, the same standard address;
    - ``employment``: 人社 has the candidate insured with this organisation;
-   - ``building``: one of the candidate's addresses is in the same standard building as one of the
-     organisation's.
+   - ``building`` / ``grid``: one of the candidate's addresses is in the same standard building / the same
+     grid as one of the organisation's, counted only when no other resolved person has the candidate's
+     name (a building or a grid holds many people: a common name is in it by chance).
 
-   ``address`` and ``employment`` weigh the same. A candidate's support is its strongest evidence, then
-   the number of independent kinds it has (place, employment, ID; ``building`` and ``address`` are one
-   place). The one candidate with the most support is linked (``name_and_<evidence>``); several with equal
-   support are ``ambiguous_name``; candidates without any evidence are ``no_supporting_evidence``.
+   ``id_birth``, ``address`` and ``employment`` weigh the same. A candidate's support is its strongest
+   evidence, then the number of independent kinds it has (place, employment, ID; ``building``, ``grid``
+   and ``address`` are one place, ``id_typo`` and ``id_birth`` one ID). The one candidate with the most
+   support is linked (``name_and_<evidence>``); several with equal support are ``ambiguous_name``;
+   candidates without any evidence are ``no_supporting_evidence``.
 3. **By a homophone, with stronger evidence.** When no person has the name as written, persons whose name
    has the same surname character and sounds the same (pinyin without tones: 张伟 for 张玮, a common keying
-   error) are the candidates, under the same rules except that ``building`` does not count for them
-   (``homophone_and_<evidence>``). Pinyin is never evidence on its own.
+   error) are the candidates, under the same rules except that ``building`` and ``grid`` do not count
+   for them (``homophone_and_<evidence>``). Pinyin is never evidence on its own.
 
 Every organisation gets one row: the linked person (or null) and :data:`~warehouse.schema.LEGAL_REP_LINKS`
 value saying how it was linked or why not. Everything is merges and group-bys over the whole district.
@@ -44,11 +49,21 @@ from rapidfuzz.distance import OSA
 from matching.normalize import name_pinyin
 from warehouse.schema import LEGAL_REP_EVIDENCE, LEGAL_REP_LINKS
 
-#: The kinds of evidence, strongest first, and the rank of each (``address`` and ``employment`` weigh the same).
+#: The kinds of evidence, strongest first, and the rank of each (``id_birth``, ``address`` and ``employment``
+#: weigh the same).
 EVIDENCE = LEGAL_REP_EVIDENCE
-_RANK = {"id_typo": 3, "address": 2, "employment": 2, "building": 1}
+_RANK = {"id_typo": 3, "id_birth": 2, "address": 2, "employment": 2, "building": 1, "grid": 1}
 #: Evidence of the same kind of fact counts once in the number of independent kinds.
-_GROUP = {"id_typo": "id", "address": "place", "employment": "employment", "building": "place"}
+_GROUP = {
+    "id_typo": "id",
+    "id_birth": "id",
+    "address": "place",
+    "employment": "employment",
+    "building": "place",
+    "grid": "place",
+}
+#: Evidence that counts only for a name as written that no other resolved person has (see :func:`_evidence`).
+_UNIQUE_NAME_ONLY = ("building", "grid")
 #: The columns of :func:`link_legal_representatives`' result.
 LEGAL_REP_COLUMNS = ["org_id", "legal_rep", "legal_rep_person_id", "legal_rep_link", "feed"]
 #: (place column on person mentions, kind) and (place column on organisation mentions, kind).
@@ -57,12 +72,16 @@ _PERSON_PLACES = (
     ("building_code", "building"),
     ("hukou_address_code", "address"),
     ("hukou_building_code", "building"),
+    ("grid_code", "grid"),
+    ("hukou_grid_code", "grid"),
 )
 _ORG_PLACES = (
     ("address_code", "address"),
     ("building_code", "building"),
     ("business_address_code", "address"),
     ("business_building_code", "building"),
+    ("grid_code", "grid"),
+    ("business_grid_code", "grid"),
 )
 
 
@@ -108,7 +127,7 @@ def link_legal_representatives(
         persons,
         person_assignments,
         "person_id",
-        ["name", "name_pinyin", "id_number", *(c for c, _ in _PERSON_PLACES)],
+        ["name", "name_pinyin", "id_number", "birth_date", "sex", *(c for c, _ in _PERSON_PLACES)],
     )
     reps = _representatives(orgs, organisation_golden.rename(columns={"entity_id": "org_id"}))
     person_ids = (
@@ -119,6 +138,7 @@ def link_legal_representatives(
     by_id = _link_by_id(reps, person_ids)
     open_reps = reps[~_isin(reps["org_id"], by_id.index.to_series())]
     candidates = _candidates(open_reps, people, person_ids)
+    candidates = candidates[~_contradicts_id(candidates, open_reps, people)]
     employment = _employment(links, person_assignments, organisation_assignments)
     evidence = _evidence(candidates, open_reps, people, orgs, person_ids, employment)
     by_name = _decide(candidates, evidence)
@@ -289,11 +309,17 @@ def _evidence(
         else np.empty(0)
     )
     typo = typo[np.asarray(distance) <= 1].assign(kind="id_typo")
-    frames = [f[["org_id", "person_id", "kind"]] for f in (place, worked, typo)]
+    born = _id_birth(pair, reps, people, person_ids)
+    frames = [f[["org_id", "person_id", "kind"]] for f in (place, worked, typo, born)]
     ev = pd.concat(frames, ignore_index=True).drop_duplicates()
-    # a name that only sounds the same is weaker: the building alone does not support it
-    weak = ev.merge(cands, on=["org_id", "person_id"], how="left")["match"].eq("homophone").to_numpy()
-    return ev[~(weak & (ev["kind"] == "building").to_numpy())]
+    # a name that only sounds the same is weaker: the building or the grid alone does not support it
+    match = ev.merge(cands, on=["org_id", "person_id"], how="left")["match"].to_numpy()
+    weak = (match == "homophone") & ev["kind"].isin(["building", "grid"]).to_numpy()
+    # a building holds dozens of people, a grid hundreds: they support only a name nobody else in the
+    # district has (then a wrong link needs the representative to be missing from every person feed AND the
+    # one namesake to live next to the organisation)
+    common = ~_isin(ev["person_id"], _unique_name_persons(people))
+    return ev[~weak & ~(ev["kind"].isin(_UNIQUE_NAME_ONLY).to_numpy() & common)]
 
 
 def _decide(cands: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:
@@ -331,3 +357,76 @@ def _decide(cands: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"person_id": top["person_id"].astype("string"), "link": link}, index=top.index)
     out["person_id"] = out["person_id"].mask(out["link"].isin(["no_supporting_evidence", "ambiguous_name"]))
     return out
+
+
+def _unique_name_persons(people: pd.DataFrame) -> pd.Series:
+    """The persons whose name (as resolved mentions write it) no other resolved person has."""
+    names = pd.DataFrame({"name": _column(people, "name"), "person_id": people["person_id"]}).dropna()
+    names = names.drop_duplicates()
+    per_name = names.groupby("name")["person_id"].transform("size")
+    per_person = names.groupby("person_id")["name"].transform(
+        "size"
+    )  # a person known by two names: not unique
+    return names.loc[(per_name == 1) & (per_person == 1), "person_id"]
+
+
+def _birth_digits(people: pd.DataFrame, person_ids: pd.DataFrame) -> pd.DataFrame:
+    """(person_id, birth, sex) every resolved person is known by: the birth date (YYYYMMDD) and sex of its
+    mentions, and those its valid ID encodes."""
+    born = pd.to_datetime(people.get("birth_date"), errors="coerce") if "birth_date" in people else None
+    stated = pd.DataFrame(
+        {
+            "person_id": people["person_id"],
+            "birth": born.dt.strftime("%Y%m%d").astype("string") if born is not None else pd.NA,
+            "sex": _column(people, "sex").where(_column(people, "sex").isin(["M", "F"])),
+        }
+    )
+    ids = person_ids["id_number"].astype("string")
+    coded = pd.DataFrame({"person_id": person_ids["person_id"], "birth": ids.str[6:14], "sex": _id_sex(ids)})
+    return pd.concat([stated, coded], ignore_index=True).drop_duplicates()
+
+
+def _id_sex(ids: pd.Series) -> pd.Series:
+    """M / F from the 17th character of 18-character IDs (odd: male), else missing."""
+    digit = pd.to_numeric(ids.astype("string").str[16], errors="coerce")
+    sex = pd.Series(pd.NA, index=ids.index, dtype="string")
+    sex[digit.notna()] = np.where(digit[digit.notna()] % 2 == 1, "M", "F")
+    return sex
+
+
+def _contradicts_id(cands: pd.DataFrame, reps: pd.DataFrame, people: pd.DataFrame) -> np.ndarray:
+    """Candidates a valid representative's ID rules out: every birth date the candidate is known by differs
+    from the ID's, or every sex it is known by does (a candidate known by neither is not ruled out)."""
+    if cands.empty:
+        return np.zeros(0, dtype=bool)
+    ids = reps[["org_id", "legal_rep_id"]].dropna()
+    ids = ids.assign(id_birth=ids["legal_rep_id"].str[6:14], id_sex=_id_sex(ids["legal_rep_id"]))
+    known = _birth_digits(people, pd.DataFrame(columns=["id_number", "person_id"]))
+    c = cands[["org_id", "person_id"]].reset_index(drop=True).reset_index()
+    pairs = c.merge(ids, on="org_id").merge(known, on="person_id")
+    out = np.zeros(len(c), dtype=bool)
+    for value, stated in (("id_birth", "birth"), ("id_sex", "sex")):
+        p = pairs.dropna(subset=[value, stated])
+        agree = (p[value] == p[stated]).groupby(p["index"]).any()
+        out[agree.index[~agree.to_numpy()].to_numpy()] = True
+    return out
+
+
+def _id_birth(
+    pair: pd.DataFrame, reps: pd.DataFrame, people: pd.DataFrame, person_ids: pd.DataFrame
+) -> pd.DataFrame:
+    """(org_id, person_id, kind=id_birth): the representative's ID, valid but nobody's or invalid, encodes the
+    candidate's birth date and sex. A candidate with a valid ID must share the ID's area code as well (its
+    first 14 characters): two namesakes born the same day are planted in every district."""
+    given = reps["legal_rep_id"].fillna(reps["legal_rep_id_invalid"]).astype("string")
+    stated = pd.DataFrame({"org_id": reps["org_id"], "rep_id": given}).dropna()
+    stated = stated[stated["rep_id"].str.len() == 18]
+    stated = stated.assign(birth=stated["rep_id"].str[6:14], sex=_id_sex(stated["rep_id"]))
+    known = _birth_digits(people, pd.DataFrame(columns=["id_number", "person_id"]))
+    hits = pair.merge(stated, on="org_id").merge(known, on=["person_id", "birth"])
+    hits = hits[(hits["sex_x"] == hits["sex_y"]).fillna(True).to_numpy(bool)]
+    valid = person_ids.rename(columns={"id_number": "own_id"})
+    hits = hits.merge(valid, on="person_id", how="left")
+    same_start = (hits["own_id"].str[:14] == hits["rep_id"].str[:14]).fillna(False).to_numpy(bool)
+    hits = hits[hits["own_id"].isna().to_numpy() | same_start]
+    return hits.assign(kind="id_birth")[["org_id", "person_id", "kind"]].drop_duplicates()

@@ -23,6 +23,7 @@ ID_A, ID_B, ID_C = rid("44539919800101001"), rid("44539919850505002"), rid("4453
 def persons(*rows: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Person mentions (one per row, each its own person unless ``person`` says otherwise) and assignments."""
     cols = ["name", "id_number", "address_code", "building_code", "hukou_address_code", "hukou_building_code"]
+    cols += ["grid_code", "birth_date", "sex"]
     df = pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols).astype("string")
     df.insert(0, "record_key", [f"gongan:{i}" for i in range(len(rows))])
     assignments = pd.DataFrame(
@@ -33,7 +34,7 @@ def persons(*rows: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def organisation(**values) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One 市场监管 organisation mention, its assignment and its golden record."""
-    cols = ["legal_rep", "legal_rep_id", "legal_rep_id_invalid", "address_code", "building_code"]
+    cols = ["legal_rep", "legal_rep_id", "legal_rep_id_invalid", "address_code", "building_code", "grid_code"]
     m = pd.DataFrame([{c: values.get(c) for c in cols}], columns=cols).astype("string")
     m.insert(0, "record_key", "shichang:S1")
     m["feed"], m["priority"], m["record_date"] = "shichang", 50, pd.Timestamp("2024-01-01")
@@ -109,7 +110,8 @@ def test_namesakes_with_equal_support_are_not_linked():
         {"name": "张伟", "building_code": "B1", "address_code": "A3"},
     )
     org = organisation(legal_rep="张伟", address_code="A1", building_code="B1")
-    assert link(people, org) == {"person": None, "link": "ambiguous_name"}
+    # the same building supports only a name nobody else has: two 张伟 in it are no evidence at all
+    assert link(people, org) == {"person": None, "link": "no_supporting_evidence"}
     # the same address and working there: equal support, still two candidates
     people = persons({"name": "张伟", "address_code": "A1"}, {"name": "张伟", "address_code": "A5"})
     assert link(people, org, employed("gongan:1")) == {"person": None, "link": "ambiguous_name"}
@@ -150,6 +152,75 @@ def test_a_homophone_of_the_name_with_evidence_links_when_nobody_has_the_name_as
         "person": None,
         "link": "no_supporting_evidence",
     }
+
+
+def test_an_id_nobody_carries_links_the_namesake_born_on_its_birth_date():
+    # ID_B encodes 1985-05-05 and a woman (sequence 002); neither namesake's records carry an ID
+    people = persons(
+        {"name": "王芳", "birth_date": "1980-01-01", "sex": "F"},
+        {"name": "王芳", "birth_date": "1985-05-05", "sex": "F"},
+    )
+    assert link(people, organisation(legal_rep="王芳", legal_rep_id=ID_B)) == {
+        "person": "P1",
+        "link": "name_and_id_birth",
+    }
+    # an invalid ID two edits from anything still gives its birth date, and the sex must agree
+    garbled = ID_B[:14] + "97" + ID_B[16:]  # sequence 972: still a woman
+    assert link(people, organisation(legal_rep="王芳", legal_rep_id_invalid=garbled)) == {
+        "person": "P1",
+        "link": "name_and_id_birth",
+    }
+    man = persons({"name": "王芳", "birth_date": "1985-05-05", "sex": "M"})
+    assert link(man, organisation(legal_rep="王芳", legal_rep_id_invalid=garbled))["person"] is None
+
+
+def test_a_namesake_born_on_another_day_than_the_valid_id_says_is_ruled_out():
+    """The outsider case with an ID: a namesake at the organisation's address is not the representative when
+    the representative's valid ID gives another birth date (or sex) than the namesake's records."""
+    people = persons({"name": "刘洋", "birth_date": "1970-03-03", "address_code": "A1", "sex": "F"})
+    org = organisation(legal_rep="刘洋", legal_rep_id=ID_B, address_code="A1")
+    assert link(people, org) == {"person": None, "link": "no_person_with_id"}
+    man = persons({"name": "刘洋", "birth_date": "1985-05-05", "address_code": "A1", "sex": "M"})
+    assert link(man, org) == {"person": None, "link": "no_person_with_id"}
+    same = persons({"name": "刘洋", "birth_date": "1985-05-05", "address_code": "A1", "sex": "F"})
+    assert link(same, org)["person"] == "P0"
+
+
+def test_the_same_building_or_grid_supports_only_a_name_no_other_person_has():
+    org = organisation(legal_rep="欧阳霁川", address_code="A1", building_code="B1", grid_code="G1")
+    people = persons({"name": "欧阳霁川", "address_code": "A7", "grid_code": "G1"}, {"name": "王伟"})
+    assert link(people, org) == {"person": "P0", "link": "name_and_grid"}
+    people = persons({"name": "欧阳霁川", "address_code": "A7", "building_code": "B1", "grid_code": "G1"})
+    assert link(people, org) == {"person": "P0", "link": "name_and_building"}
+    # a namesake in the building and another elsewhere: the building is no evidence
+    people = persons(
+        {"name": "欧阳霁川", "address_code": "A7", "building_code": "B1"},
+        {"name": "欧阳霁川", "address_code": "A9", "building_code": "B9"},
+    )
+    assert link(people, org) == {"person": None, "link": "no_supporting_evidence"}
+    # two persons of that name: living in the organisation's grid is no evidence for either
+    people = persons(
+        {"name": "欧阳霁川", "address_code": "A7", "grid_code": "G1"},
+        {"name": "欧阳霁川", "address_code": "A8", "grid_code": "G2"},
+    )
+    assert link(people, org) == {"person": None, "link": "no_supporting_evidence"}
+    # nor for a name that only sounds the same
+    people = persons({"name": "欧阳济川", "address_code": "A7", "grid_code": "G1"})
+    assert link(people, org) == {"person": None, "link": "no_supporting_evidence"}
+
+
+def test_a_representative_in_no_person_feed_is_not_linked_to_a_namesake_on_weak_evidence():
+    """A representative living outside the district is in no person feed; a namesake of the district in the
+    organisation's grid (a common name) or somewhere else (a rare one) is not linked."""
+    org = organisation(legal_rep="张伟", address_code="A1", building_code="B1", grid_code="G1")
+    people = persons(
+        {"name": "张伟", "address_code": "A5", "building_code": "B5", "grid_code": "G1"},
+        {"name": "张伟", "address_code": "A6", "building_code": "B6", "grid_code": "G2"},
+    )
+    assert link(people, org) == {"person": None, "link": "no_supporting_evidence"}
+    rare = organisation(legal_rep="欧阳霁川", address_code="A1", grid_code="G1")
+    people = persons({"name": "欧阳霁川", "address_code": "A5", "grid_code": "G9"})
+    assert link(people, rare) == {"person": None, "link": "no_supporting_evidence"}
 
 
 def test_organisation_mentions_carry_the_legal_representatives_valid_id_and_flag_an_invalid_one():

@@ -104,6 +104,8 @@ def test_legal_rep_is_right_only_when_the_org_holds_the_true_org_and_the_person_
             ("sc", "1", "organisation", "TO1"),
             ("sc", "2", "organisation", "TO2"),
             ("sc", "3", "organisation", "TO3"),
+            ("sc", "5", "organisation", "TO5"),
+            ("sc", "6", "organisation", "TO6"),
             ("ga", "1", "person", "TP1"),
             ("mz", "1", "person", "TP1"),
             ("ga", "2", "person", "TP2"),
@@ -115,6 +117,8 @@ def test_legal_rep_is_right_only_when_the_org_holds_the_true_org_and_the_person_
             ("sc", "1", "organisation", "O1"),
             ("sc", "2", "organisation", "O2"),
             ("sc", "3", "organisation", "O3"),
+            ("sc", "5", "organisation", "O5"),
+            ("sc", "6", "organisation", "O6"),
             ("ga", "1", "person", "P1"),
             ("mz", "1", "person", "P1"),
             ("ga", "2", "person", "P2"),
@@ -122,16 +126,30 @@ def test_legal_rep_is_right_only_when_the_org_holds_the_true_org_and_the_person_
         ]
     )
     orgs = pd.DataFrame(
-        [("TO1", "TP1"), ("TO2", "TP3"), ("TO3", "TP2"), ("TO4", "TP1")], columns=["org_key", "legal_rep_key"]
-    )  # TO4 has no record in the feeds read: not counted
+        [("TO1", "TP1"), ("TO2", "TP3"), ("TO3", "TP2"), ("TO4", "TP1"), ("TO5", "TR1"), ("TO6", "TR2")],
+        columns=["org_key", "legal_rep_key"],
+    )  # TO4 has no record in the feeds read: not counted; TR1, TR2 live outside: no person record
     rel = pd.DataFrame(
-        [("P1", "O1", "法定代表人"), ("P2", "O2", "法定代表人"), ("P2", "O3", "就业")],
+        [
+            ("P1", "O1", "法定代表人"),
+            ("P2", "O2", "法定代表人"),
+            ("P2", "O3", "就业"),
+            ("P1", "O5", "法定代表人"),
+        ],
         columns=["person_id", "org_id", "relation"],
     )
     got = legal_rep_links(xref, records, orgs, rel)
-    assert got == {"organisations": 3, "linked_right": 1, "linked_wrong_only": 1, "rate": 1 / 3}
+    assert got == {
+        "organisations": 3,  # representatives some person feed lists: the rate's denominator
+        "linked_right": 1,
+        "linked_wrong_only": 1,
+        "rate": 1 / 3,
+        "not_in_person_feeds": 2,
+        "not_in_person_feeds_linked": 1,  # TO5's outsider linked to the namesake P1: wrong by definition
+        "precision": 1 / 3,
+    }
     none = legal_rep_links(xref, records, orgs, rel.iloc[0:0])
-    assert none["linked_right"] == 0 and none["rate"] == 0.0
+    assert none["linked_right"] == 0 and none["rate"] == 0.0 and none["not_in_person_feeds_linked"] == 0
 
 
 def test_only_rows_without_a_record_id_required_or_row_level_problem_count_as_lost_for_an_optional_field():
@@ -167,7 +185,13 @@ def test_summary_prints_the_checks_with_their_targets_and_source():
             "look_alike_pairs": {"twins": {"pairs": 40, "merged": 11}},
             "person_ids": {"entities_with_several_codes": 7, "record_pairs_with_different_codes": 9},
             "organisation_credit_codes": {"codes_in_several_entities": 3, "entities_with_several_codes": 0},
-            "legal_representatives": {"organisations": 4, "linked_right": 0, "rate": 0.0},
+            "legal_representatives": {
+                "organisations": 4,
+                "linked_right": 0,
+                "rate": 0.0,
+                "not_in_person_feeds": 3,
+                "not_in_person_feeds_linked": 1,
+            },
             "optional_field_quarantine": {"rows": 2, "by_column": {"出生日期": 2}},
         },
     }
@@ -177,7 +201,8 @@ def test_summary_prints_the_checks_with_their_targets_and_source():
     assert rows["persons holding two different valid IDs"][0] == "7 (9 record pairs)"
     assert rows["credit codes found in more than one organisation"][0] == 3
     assert rows["house F1 (all house mentions, derived included)"][0] == "-"
-    assert rows["legal representatives linked to the right person"][0] == "0.00% (0 of 4)"
+    assert rows["legal representatives linked to the right person"][0] == "0.00% (0 of 4 in a person feed)"
+    assert rows["legal representatives in no person feed, linked to someone"] == ["1 of 3", "0"]
     assert rows["rows quarantined for an optional field"][0] == 2
     text = format_summary(
         {"workspace": "/ws", "warehouse": "/ws/wh", "feeds": [], "published": True, **s, "entities": {}}

@@ -165,16 +165,51 @@ def test_company_owners_in_housing_are_organisation_records(ws, truth, feeds) ->
     assert org_houses["owner_key"].isin(orgs.index).all()
 
 
-def test_legal_representatives_are_district_persons_with_ids_on_most_rows(truth, feeds) -> None:
+def test_legal_representatives_live_where_their_kind_of_organisation_makes_them_live(truth) -> None:
+    """Sole traders' operators mostly near the shop, owner-managers often insured through their company,
+    and a share of representatives outside the district: in no person feed, with a TR… key and an ID."""
     persons = _persons(truth)
     orgs = truth["organisations"]
+    outside = truth["outside_representatives"].set_index("person_key")
+    away = orgs["legal_rep_outside"] == "True"
+    assert orgs.loc[~away, "legal_rep_key"].isin(persons.index).all()
+    assert orgs.loc[away, "legal_rep_key"].isin(outside.index).all()
+    assert not outside.index.isin(persons.index).any()
+    assert (orgs.loc[away, "legal_rep"] == orgs.loc[away, "legal_rep_key"].map(outside["name"])).all()
+    listed = orgs["in_market_feed"] == "True"
+    assert 0.1 <= away[listed].mean() <= 0.3, away[listed].mean()  # 10 % of sole traders, 25 % of companies
+    r = truth["records"]
+    assert not orgs.loc[away, "legal_rep_key"].isin(r.loc[r["entity_type"] == "person", "entity_key"]).any()
+    local = orgs[~away & listed]
+    rep = persons.loc[local["legal_rep_key"]]
+    sole = (local["org_type"] == "个体工商户").to_numpy()
+    near = rep["grid_code"].to_numpy() == local["grid_code"].to_numpy()
+    assert near[sole].mean() >= 0.3, near[sole].mean()  # 40 % drawn from the shop's grid
+    insured = rep["employer_org_key"].to_numpy() == local["org_key"].to_numpy()
+    working = (rep["age"] <= 60).to_numpy()
+    company = ~sole & working
+    assert 0.3 <= insured[company].mean() <= 0.7, insured[company].mean()  # 50 % of owner-managers
+    assert insured[sole & working].mean() <= 0.4, insured[sole & working].mean()  # 20 % of operators
+    # a sole trader registered away from its premises is registered at its operator's home
+    moved = sole & (local["registered_address_code"] != local["address_code"]).to_numpy()
+    assert moved.any()
+    assert (
+        local.loc[moved, "registered_address_code"].to_numpy()
+        == rep.loc[moved, "residence_address_code"].to_numpy()
+    ).all()
+
+
+def test_legal_representatives_have_ids_on_most_rows(truth, feeds) -> None:
+    persons = _persons(truth)
+    outside = truth["outside_representatives"].set_index("person_key")
+    orgs = truth["organisations"]
     listed = orgs[orgs["in_market_feed"] == "True"]
-    assert listed["legal_rep_key"].isin(persons.index).all()
     sc = feeds["shichang_orgs"].merge(listed, left_on="统一社会信用代码", right_on="credit_code")
     assert len(sc) == len(feeds["shichang_orgs"])
     given = sc["法定代表人证件号码"] != ""
     assert 0.5 <= given.mean() <= 0.7, given.mean()
-    true_id = sc["legal_rep_key"].map(persons["id_number"])
+    true_id = sc["legal_rep_key"].map(pd.concat([persons["id_number"], outside["id_number"]]))
+    assert true_id.notna().all()
     value = sc["法定代表人证件号码"].map(lambda v: unicodedata.normalize("NFKC", v).upper())
     noted = sc["主体身份代码"].isin(
         _kind(truth, "shichang_orgs", "id_typo") | _kind(truth, "shichang_orgs", "id_bad_check")

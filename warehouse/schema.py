@@ -57,10 +57,10 @@ ORG_ADDRESS_RELATIONS = ("注册", "经营")
 BINDING_STATUSES = ("matched", "ambiguous", "unmatched")
 #: Evidence that a namesake is an organisation's 法定代表人, strongest first (see `matching.roles`), and how an
 #: organisation's legal representative was linked to a person, or why not (`organisation.legal_rep_link`).
-LEGAL_REP_EVIDENCE = ("id_typo", "address", "employment", "building")
+LEGAL_REP_EVIDENCE = ("id_typo", "id_birth", "address", "employment", "building", "grid")
 _UNLINKED = "ambiguous_id no_person_with_id name_not_found ambiguous_name no_supporting_evidence"
 LEGAL_REP_LINKS = ("id", *(f"name_and_{e}" for e in LEGAL_REP_EVIDENCE))
-LEGAL_REP_LINKS += tuple(f"homophone_and_{e}" for e in LEGAL_REP_EVIDENCE if e != "building")
+LEGAL_REP_LINKS += tuple(f"homophone_and_{e}" for e in LEGAL_REP_EVIDENCE if e not in ("building", "grid"))
 LEGAL_REP_LINKS += (*_UNLINKED.split(), "no_legal_rep")
 
 ADDRESS = Table(
@@ -225,7 +225,8 @@ ORGANISATION = Table(
             S,
             "How `legal_rep_person_id` was found or why it is null: `id` (a valid 法定代表人证件号码 equal to "
             "the person's), `name_and_<evidence>` (the one namesake with the most evidence: an ID one typo away, "
-            "the same address, employed there, the same building), `homophone_and_<evidence>`, else the reason "
+            "the birth date of the ID, the same address, employed there, the same building, the same grid for a "
+            "name no other person has), `homophone_and_<evidence>`, else the reason "
             "(see docs/entity-resolution.md).",
             values=LEGAL_REP_LINKS,
         ),

@@ -214,6 +214,8 @@ def shichang(b: FeedBuilder) -> FeedOutput:
     p = noise.MARKET
     orgs = b.pop.organisations
     listed = frame_rows(orgs[orgs["in_market_feed"]])
+    # representatives living outside the district are in no person feed, but 市场监管 knows their ID
+    outside = {r["person_key"]: r for r in frame_rows(b.pop.outside_representatives)}
 
     def row_for(org: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
         name, kinds = noise.org_name(b.d, org["name"], p)
@@ -230,7 +232,7 @@ def shichang(b: FeedBuilder) -> FeedOutput:
         target.log(rid, "法定代表人", kinds)
         rep_id = ""
         if b.d.hit(LEGAL_REP_ID_SHARE):
-            person = b.persons[org["legal_rep_key"]]
+            person = b.persons.get(org["legal_rep_key"]) or outside[org["legal_rep_key"]]
             rep_id, kinds = noise.resident_id(b.d, person["id_number"], person["birth_date"], p)
             target.log(rid, "法定代表人证件号码", kinds)
             target.code(rid, "legal_rep", person["id_number"], kinds)

@@ -34,6 +34,7 @@ from gridhub.sample.population import (
     make_facilities,
     make_houses,
     make_organisations,
+    make_outside_representatives,
 )
 from gridhub.workspace import Workspace
 from matching.reference import (
@@ -166,6 +167,7 @@ def _true_district(streams: list[np.random.Generator], persons: int) -> tuple[Di
     homes = addresses[addresses["kind"] == "home"]
     people, negatives = make_persons(r_persons, persons, homes)
     orgs = make_organisations(r_orgs, n_orgs, people, addresses)
+    outside = make_outside_representatives(r_orgs, orgs)
     assign_employers(r_jobs, people, orgs)
     houses = make_houses(r_houses, people, addresses, orgs)
     facilities = make_facilities(
@@ -176,7 +178,12 @@ def _true_district(streams: list[np.random.Generator], persons: int) -> tuple[Di
     orgs["grid_code"] = orgs["address_code"].map(grid_of).fillna("")
     houses["grid_code"] = houses["address_code"].map(grid_of)
     pop = Population(
-        persons=people, organisations=orgs, facilities=facilities, houses=houses, hard_negatives=negatives
+        persons=people,
+        organisations=orgs,
+        facilities=facilities,
+        houses=houses,
+        hard_negatives=negatives,
+        outside_representatives=outside,
     )
     return district, pop
 
@@ -222,7 +229,11 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
         paths[f"truth_{name}"] = _write_csv(frame, truth / f"{name}.csv")
     public = [c for c in people.columns if not c.startswith("_")]
     paths["truth_persons"] = _write_csv(people, truth / "persons.csv", public)
-    paths["truth_organisations"] = _write_csv(orgs, truth / "organisations.csv")
+    public_orgs = [c for c in orgs.columns if not c.startswith("_")]
+    paths["truth_organisations"] = _write_csv(orgs, truth / "organisations.csv", public_orgs)
+    paths["truth_outside_representatives"] = _write_csv(
+        pop.outside_representatives, truth / "outside_representatives.csv"
+    )
     paths["truth_houses"] = _write_csv(
         houses, truth / "houses.csv", [c for c in houses.columns if c[0] != "_"]
     )

@@ -30,6 +30,21 @@ ORGANISATIONS_PER_FACTORY = 1200  # one factory per this many organisations, at 
 #: share it owns; of the other office rooms, the share a company owns (the tower's investor); of homes, the
 #: share a company owns (staff flats, unsold stock).
 ORG_OWNS_PREMISES, COMPANY_OWNS_OFFICE, COMPANY_OWNS_HOME = 0.3, 0.5, 0.005
+#: Where an organisation's legal representative (法定代表人, a sole trader's 经营者, a branch's 负责人) lives,
+#: by kind of organisation: (outside the district, in the premises' grid, elsewhere in the premises'
+#: community); the rest live elsewhere in the district. See docs/sample-district.md for the reasons.
+REP_HOME = {
+    "个体工商户": (0.10, 0.40, 0.30),  # the operator runs the shop and mostly lives within walking distance
+    "企业": (0.25, 0.10, 0.25),  # a small company's owner-manager: often the same street, often elsewhere
+    "factory": (0.70, 0.0, 0.10),  # a big company's chairman rarely lives by the plant
+    "分公司": (0.50, 0.0, 0.10),  # a branch manager sent by the parent company
+    "institution": (0.50, 0.0, 0.10),  # heads of 机关 / 事业单位 are appointed city-wide
+}
+#: Share of representatives living in the district whom 人社 insures through the organisation (employer
+#: = the organisation), when they are of working age (18–60).
+REP_INSURED_THERE = {"个体工商户": 0.2, "企业": 0.5, "factory": 0.8, "分公司": 0.9, "institution": 0.95}
+#: Area codes of representatives living outside the district: the other counties of 云江市 (fictional).
+OUTSIDE_AREA_CODES = ("445302", "445303", "445381", "445322", "445323")
 
 
 @dataclass
@@ -41,6 +56,9 @@ class Population:
     facilities: pd.DataFrame
     houses: pd.DataFrame  # one row per home or shop: address_code, owner_key, use, area, rented, house_code
     hard_negatives: pd.DataFrame  # person_key_a, person_key_b, kind
+    #: legal representatives living outside the district (in no person feed): person_key (TR…), name, sex,
+    #: birth_date, id_number
+    outside_representatives: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def frame_rows(frame: pd.DataFrame) -> list[dict]:
@@ -65,7 +83,6 @@ def make_organisations(
     shops = addresses.loc[addresses["kind"] == "shop", "address_code"].to_numpy()
     offices = addresses.loc[addresses["kind"] == "office", "address_code"].to_numpy()
     maker = _OrgMaker(rng, shops=list(rng.permutation(shops)), offices=list(rng.permutation(offices)))
-    adults = persons.loc[(persons["_age"] >= 22) & (persons["_age"] <= 70), "person_key"].to_numpy()
     rows = [maker.institution(prefix, name) for prefix, name in N.INSTITUTIONS]
     n_branches = min(len(N.PARENT_COMPANIES), max(2, n // 40))
     rows += [maker.branch(parent) for parent in N.PARENT_COMPANIES[:n_branches]]
@@ -82,10 +99,92 @@ def make_organisations(
         rows.append(row)
     orgs = pd.DataFrame(rows)
     orgs.insert(0, "org_key", [f"TO{i + 1:05d}" for i in range(len(orgs))])
-    orgs["legal_rep_key"] = rng.choice(adults, size=len(orgs), replace=True)
-    orgs["legal_rep"] = orgs["legal_rep_key"].map(persons.set_index("person_key")["name"])
+    _choose_representatives(rng, orgs, persons, addresses)
     orgs["registered_address_code"] = _registered_addresses(rng, orgs, persons, offices)
     return orgs
+
+
+def _rep_kind(orgs: pd.DataFrame) -> pd.Series:
+    """The key of :data:`REP_HOME` / :data:`REP_INSURED_THERE` for each organisation."""
+    kind = orgs["org_type"].replace({"机关": "institution", "事业单位": "institution"})
+    return kind.mask(orgs["name"].isin(N.FACTORIES), "factory")
+
+
+def _choose_representatives(
+    rng: np.random.Generator, orgs: pd.DataFrame, persons: pd.DataFrame, addresses: pd.DataFrame
+) -> None:
+    """Each organisation's 法定代表人 (in place): ``legal_rep_key``, ``legal_rep``, ``legal_rep_outside`` and
+    ``_rep_insured``, by :data:`REP_HOME` and :data:`REP_INSURED_THERE`.
+
+    A representative living in the district is an adult (22–70) drawn from those living in the same grid as
+    the premises, the same community, or anywhere in the district; one living outside is a new person with
+    a TR… key, a name, and an ID of another county (:func:`make_outside_representatives`)."""
+    at = addresses.set_index("address_code")
+    adults = persons.loc[(persons["_age"] >= 22) & (persons["_age"] <= 70)]
+    home = adults["residence_address_code"]
+    by_grid = adults.groupby(home.map(at["grid_code"]).to_numpy())["person_key"].agg(list).to_dict()
+    by_comm = adults.groupby(home.map(at["division_code"]).to_numpy())["person_key"].agg(list).to_dict()
+    everyone = adults["person_key"].tolist()
+    kinds = _rep_kind(orgs)
+    u = rng.random(len(orgs))
+    pick = rng.random(len(orgs))
+    keys, outside = [], []
+    for kind, premises, ui, pi in zip(kinds, orgs["address_code"], u, pick, strict=True):
+        out_share, grid_share, comm_share = REP_HOME[kind]
+        if ui < out_share:
+            keys.append("")
+            outside.append(True)
+            continue
+        pool: list[str] = []
+        if premises and ui < out_share + grid_share:
+            pool = by_grid.get(at.at[premises, "grid_code"], [])
+        if premises and not pool and ui < out_share + grid_share + comm_share:
+            pool = by_comm.get(at.at[premises, "division_code"], [])
+        pool = pool or everyone
+        keys.append(pool[int(pi * len(pool))])
+        outside.append(False)
+    orgs["legal_rep_outside"] = outside
+    n_out = int(sum(outside))
+    out_keys = [f"TR{i + 1:05d}" for i in range(n_out)]
+    orgs["legal_rep_key"] = keys
+    orgs.loc[orgs["legal_rep_outside"], "legal_rep_key"] = out_keys
+    orgs["legal_rep"] = orgs["legal_rep_key"].map(persons.set_index("person_key")["name"])
+    insured = rng.random(len(orgs)) < kinds.map(REP_INSURED_THERE).to_numpy(float)
+    orgs["_rep_insured"] = insured & ~orgs["legal_rep_outside"].to_numpy()
+
+
+def make_outside_representatives(rng: np.random.Generator, orgs: pd.DataFrame) -> pd.DataFrame:
+    """The legal representatives living outside the district (in place: their names on ``orgs``): person_key
+    (TR…), name, sex, birth_date and a valid ID of another county of 云江市 or a migrant's home county. They
+    are in no person feed of the district; 市场监管 names them, with their ID on some rows."""
+    from gridhub.sample.codes import make_resident_id
+    from gridhub.sample.draws import Draws
+
+    d = Draws(rng)
+    rows = []
+    for key in orgs.loc[orgs["legal_rep_outside"], "legal_rep_key"]:
+        sex = "M" if d.hit(0.7) else "F"
+        given = d.weighted(N.COMMON_GIVEN_MALE if sex == "M" else N.COMMON_GIVEN_FEMALE)
+        if not d.hit(0.35):
+            pool = N.GIVEN_CHARS_MALE if sex == "M" else N.GIVEN_CHARS_FEMALE
+            given = d.pick(pool) if d.hit(0.2) else "".join(d.two(pool))
+        age = d.integer(28, 66)
+        born = dt.date(AS_OF.year - age, 1, 1) + dt.timedelta(days=d.integer(0, 365))
+        area = d.pick(OUTSIDE_AREA_CODES) if d.hit(0.7) else d.pick(N.HOMETOWNS)[0]
+        seq = d.integer(0, 500) * 2 + (1 if sex == "M" else 0)
+        rows.append(
+            {
+                "person_key": key,
+                "name": d.weighted(N.SURNAMES) + given,
+                "sex": sex,
+                "birth_date": born.isoformat(),
+                "id_number": make_resident_id(area, born.strftime("%Y%m%d"), seq),
+            }
+        )
+    out = pd.DataFrame(rows, columns=["person_key", "name", "sex", "birth_date", "id_number"])
+    names = out.set_index("person_key")["name"]
+    orgs["legal_rep"] = orgs["legal_rep"].fillna(orgs["legal_rep_key"].map(names))
+    return out
 
 
 def _registered_addresses(
@@ -94,10 +193,15 @@ def _registered_addresses(
     """注册地址 of each organisation: where it operates (``address_code``), except for a share of companies and
     sole traders, and everyone without premises, registered at the legal representative's home or an office room."""
     premises = orgs["address_code"].to_numpy()
-    rep_home = orgs["legal_rep_key"].map(persons.set_index("person_key")["residence_address_code"]).to_numpy()
-    office = rng.choice(offices, size=len(orgs)) if len(offices) else rep_home
-    elsewhere = np.where(rng.random(len(orgs)) < REGISTERED_AT_HOME_SHARE, rep_home, office)
-    elsewhere = np.where(elsewhere == premises, rep_home, elsewhere)
+    home = orgs["legal_rep_key"].map(persons.set_index("person_key")["residence_address_code"])
+    rep_home = home.fillna("").to_numpy()  # a representative living outside: no home in the district
+    office = rng.choice(offices, size=len(orgs)) if len(offices) else premises
+    # a sole trader registers its 经营场所 at the operator's home; a company at home or at an office room
+    at_home = (rng.random(len(orgs)) < REGISTERED_AT_HOME_SHARE) | (
+        orgs["org_type"] == "个体工商户"
+    ).to_numpy()
+    elsewhere = np.where(at_home & (rep_home != ""), rep_home, office)
+    elsewhere = np.where((elsewhere == premises) & (rep_home != ""), rep_home, elsewhere)
     business = orgs["org_type"].isin(["企业", "个体工商户"]).to_numpy()
     moved = business & (rng.random(len(orgs)) < REGISTERED_ELSEWHERE_SHARE)
     return np.where(moved | (premises == ""), elsewhere, premises)
@@ -228,6 +332,13 @@ def assign_employers(rng: np.random.Generator, persons: pd.DataFrame, orgs: pd.D
     which = big[np.minimum((pick / big_share).astype(int), max(0, len(big) - 1))] if len(big) else employer
     employer = np.where(to_big, which, employer)
     persons["employer_org_key"] = np.where(employed, employer, "")
+    # representatives insured through their organisation (a person representing several: the last one)
+    reps = orgs.loc[
+        orgs["_rep_insured"] & orgs["status"].isin(["存续", "在业"]), ["legal_rep_key", "org_key"]
+    ]
+    rep_of = reps.drop_duplicates("legal_rep_key", keep="last").set_index("legal_rep_key")["org_key"]
+    own = persons["person_key"].map(rep_of)
+    persons["employer_org_key"] = own.where(own.notna() & working, persons["employer_org_key"])
 
 
 def make_houses(
