@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gridhub.workspace import Workspace
+from gridhub.workspace import Workspace, safe_run_id
 from warehouse.errors import UserError
 from warehouse.files import atomic_write_parquet, atomic_write_text, sha256_file
 from warehouse.schema import ENTITY_TYPES
@@ -333,17 +333,43 @@ def _lineage(ws: Workspace) -> dict:
     }
 
 
+def is_published(ws: Workspace, run_id: str) -> bool:
+    """True when ``run_id`` is the current snapshot and its state is committed (after :func:`recover_state`)."""
+    from gridhub.statecommit import committed_run, recover_state
+    from warehouse.read import current_run_id
+
+    recover_state(ws)
+    return current_run_id(ws.warehouse) == run_id and committed_run(ws) == safe_run_id(run_id)
+
+
 def publish_run(ws: Workspace, run_id: str) -> dict:
     """Validate the run's tables (Great Expectations) and publish them as the current snapshot.
+
+    Order (see gridhub/statecommit.py): stage the complete new state generation, publish the snapshot (the
+    warehouse's ``CURRENT`` switch), then switch the state pointer. A kill anywhere leaves a consistent pair
+    once :func:`~gridhub.statecommit.recover_state` has run, which every run does first. A run id that is
+    already current with its state committed is reused as it is (nothing written).
 
     Raises ``warehouse.PublishBlocked`` when validation fails: nothing is published and ``current`` and the
     entity-id state stay as they were.
     """
+    from gridhub.statecommit import stage_generation
     from warehouse import publish
+    from warehouse.read import read_manifest
     from warehouse.schema import TABLES
 
+    if is_published(ws, run_id):
+        log.info("run %s is already published and its state committed: reusing it", run_id)
+        manifest = read_manifest(ws.warehouse, run_id)
+        return {
+            "run_id": run_id,
+            "snapshot": manifest.get("path", ""),
+            "data_docs": manifest.get("data_docs") or "",
+            "reused": True,
+        }
     tables_dir = _step_dir(ws, run_id, "tables")
     tables = {name: pq.read_table(tables_dir / f"{name}.parquet") for name in TABLES}
+    stage_generation(ws, run_id, _step_dir(ws, run_id, "resolved") / "state")
     snapshot = publish(
         ws.warehouse,
         tables,
@@ -358,40 +384,32 @@ def publish_run(ws: Workspace, run_id: str) -> dict:
         "run_id": run_id,
         "snapshot": str(getattr(snapshot, "path", snapshot)),
         "data_docs": str(getattr(snapshot, "data_docs_path", "")),
+        "reused": False,
     }
 
 
 def _commit_state(ws: Workspace, run_id: str) -> None:
-    """Promote the run's entity-id state to the workspace once its snapshot is current.
+    """Commit the run's entity-id state generation (all types at once) once its snapshot is current.
 
-    A type that staged no state (it had no mentions in this run) keeps the state it had.
+    A type that staged no state (it had no mentions in this run) keeps the state it had: the generation holds
+    a copy of it.
     """
-    staged = _step_dir(ws, run_id, "resolved") / "state"
-    for t in ENTITY_TYPES:
-        src = staged / t
-        if not src.exists():
-            continue
-        dst = _er_state_dir(ws, t)
-        tmp = dst.with_name(f".{dst.name}.tmp")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        shutil.copytree(src, tmp)
-        if dst.exists():
-            old = dst.with_name(f".{dst.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(dst, old)
-            os.replace(tmp, dst)
-            shutil.rmtree(old)
-        else:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, dst)
+    from gridhub.statecommit import switch_state
+
+    switch_state(ws, run_id, keep=ws.config.warehouse.keep_snapshots)
 
 
 def run_all(ws: Workspace, run_id: str | None = None) -> dict:
-    """Every step in order, in this process (what the resolve-and-publish DAG does task by task)."""
+    """Every step in order, in this process (what the resolve-and-publish DAG does task by task).
+
+    A run whose id is already published (the same inputs) is not computed again: the result says
+    ``reused``. After a crash anywhere, running again finishes or redoes the interrupted run.
+    """
     run_id = run_id or new_run_id(ws)
-    results: dict = {"run_id": run_id}
+    if is_published(ws, run_id):
+        log.info("run %s is already published with the same inputs: nothing to do", run_id)
+        return {"run_id": run_id, "reused": True, "publish_run": publish_run(ws, run_id)}
+    results: dict = {"run_id": run_id, "reused": False}
     for step in (prepare_mentions, bind_addresses, resolve_entities, build_tables, publish_run):
         results[step.__name__] = step(ws, run_id)
     atomic_write_text(

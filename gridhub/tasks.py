@@ -38,9 +38,11 @@ def ingest_task(feed: str) -> dict:
 def run_step(step: Step, run_id: str | None = None) -> dict:
     """Run one pipeline step (a function of :mod:`gridhub.pipeline`) for ``run_id`` (a new one for the first)."""
     from gridhub.pipeline import new_run_id
+    from gridhub.statecommit import recover_state
 
     _quiet()
     ws = Workspace.from_env()
+    recover_state(ws)  # finish a state commit a killed run left half done, before any step reads the state
     run_id = run_id or new_run_id(ws)
     result = step(ws, run_id)
     log.info("%s: %s", step.__name__, result)

@@ -23,7 +23,9 @@ folder or an unreferenced complete snapshot is left behind, which the next publi
 
 Same inputs give the same bytes: rows are sorted by key, Parquet is written with fixed settings, and nothing
 time-dependent goes into the data files (only the manifest records the time). Publishing a run id that is
-already published with identical content reuses that snapshot; with different content it is refused.
+already published with identical content reuses that snapshot; with different content it is refused while it
+is the current snapshot, and replaced when it is not (a publish killed after stage 5 left it, unreferenced), so
+a rerun after any kill publishes.
 """
 
 from __future__ import annotations
@@ -453,23 +455,33 @@ def install(warehouse_dir: Path, run_id: str, incoming: dict[Layer, Path], conte
 
 
 def install_layer(warehouse_dir: Path, run_id: str, layer: Layer, incoming: Path, content: str) -> bool:
-    """Rename one layer's incoming folder to ``<layer>/snapshots/<run_id>`` and fsync its parent. True (and the
-    incoming folder dropped) when that snapshot exists with the same ``content_sha256``; :class:`PublishError`
-    when it exists with other content."""
+    """Rename one layer's incoming folder to ``<layer>/snapshots/<run_id>`` and fsync its parent.
+
+    When a snapshot of that run id is already there with the same ``content_sha256``, it is reused (the incoming
+    folder dropped; True). With other content: if it is the current snapshot, :class:`PublishError` (readers
+    use it; a run id must identify its inputs); if it is not current (a publish killed between this rename and
+    the ``CURRENT`` switch), nothing refers to it, so it is replaced: first moved aside under an ``.incoming-``
+    name, which the next publish cleans if this one is killed.
+    """
     final = snapshot_path(warehouse_dir, run_id, layer)
     if final.exists():
         try:
             existing = json.loads((final / MANIFEST).read_text(encoding="utf-8")).get("content_sha256")
         except (OSError, ValueError):
             existing = None
-        if existing != content:
+        if existing == content:
+            shutil.rmtree(incoming)
+            return True
+        if current_run_id(warehouse_dir) == run_id:
             shutil.rmtree(incoming, ignore_errors=True)
             raise PublishError(
                 f"run {run_id} is already published in {final} with different content; a run id must "
                 "identify its inputs (derive it from the input fingerprint)"
             )
-        shutil.rmtree(incoming)
-        return True
+        log.warning("replacing %s, an unpublished snapshot of run %s with other content", final, run_id)
+        aside = final.with_name(f"{INCOMING_PREFIX}replaced-{run_id}-{os.getpid()}")
+        os.rename(final, aside)
+        shutil.rmtree(aside)
     os.rename(incoming, final)
     _fsync_path(final.parent)
     return False

@@ -178,8 +178,30 @@ class ResolutionState:
 
     @staticmethod
     def folder(state_root: str | Path, entity_type: str) -> Path:
-        """``<workspace>/state/er/<entity_type>/``, given the workspace's state folder."""
-        return Path(state_root) / "er" / entity_type
+        """The committed state of ``entity_type``, given the workspace's state folder.
+
+        All types are committed together as one generation, ``state/er/generations/<run_id>/<type>/``, named by
+        the pointer file ``state/er/CURRENT`` (see gridhub/statecommit.py). Without a pointer (a workspace from
+        before generations) it is the legacy ``state/er/<entity_type>/``.
+        """
+        er = Path(state_root) / "er"
+        generation = committed_generation(er)
+        return er / GENERATIONS / generation / entity_type if generation else er / entity_type
+
+
+#: Sub-folder of ``state/er/`` holding one complete folder per committed (or staged) state generation.
+GENERATIONS = "generations"
+#: The pointer naming the committed generation (one line: its run id).
+STATE_POINTER = "CURRENT"
+
+
+def committed_generation(er_root: str | Path) -> str | None:
+    """The run id ``state/er/CURRENT`` names, or None when there is no pointer (nothing committed yet)."""
+    try:
+        name = (Path(er_root) / STATE_POINTER).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return name or None
 
 
 def arrow_strings(s: pd.Series):
