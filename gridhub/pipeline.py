@@ -35,6 +35,7 @@ from warehouse.files import atomic_write_parquet, atomic_write_text, sha256_file
 from warehouse.schema import ENTITY_TYPES
 
 if TYPE_CHECKING:
+    from connectors.feeds import Zones
     from matching.er import EntitySettings
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,21 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
-def input_fingerprint(ws: Workspace) -> str:
-    """SHA-256 over the code, the config, the reference files and the names of the staged files (raw hashes)."""
+def _staged_names(inputs: Zones, feed: str) -> list[str]:
+    """The staged files of ``feed`` the run reads, in receipt order (as ``connectors.load_staging`` reads them)."""
+    from connectors import raw_manifest
+
+    m = raw_manifest(inputs, feed)
+    if m.empty:
+        return []
+    m = m[m["status"] == "staged"].sort_values("seq", kind="stable")
+    names = [f"{sha}.parquet" for sha in m["sha256"]]
+    return [n for n in names if (inputs.staging_dir(feed) / n).exists()]
+
+
+def input_fingerprint(ws: Workspace, inputs: Zones | None = None) -> str:
+    """SHA-256 over the code, the config, the reference files and the staged files the run reads (raw hashes,
+    from the run's pinned copy of the raw manifest ``inputs``, else from the workspace's manifest as it is)."""
     h = hashlib.sha256()
     h.update(code_digest().encode())
     h.update(ws.config_file.read_bytes())
@@ -74,9 +88,8 @@ def input_fingerprint(ws: Workspace) -> str:
         h.update(sha256_file(p).encode() if p.is_file() else b"-")
     for feed in ws.config.feeds:
         h.update(feed.name.encode())
-        d = ws.staging_dir(feed.name)
-        for f in sorted(d.glob("*.parquet")) if d.exists() else []:
-            h.update(f.name.encode())
+        for name in _staged_names(inputs or ws, feed.name):
+            h.update(name.encode())
     decisions = ws.review_decisions
     if decisions.exists():
         h.update(sha256_file(decisions).encode())
@@ -84,7 +97,14 @@ def input_fingerprint(ws: Workspace) -> str:
 
 
 def new_run_id(ws: Workspace) -> str:
-    return "run-" + input_fingerprint(ws)[:16]
+    """The run id of the inputs as they are now; the staged files it reads are pinned under
+    ``work/<run_id>/inputs/`` (:mod:`gridhub.runguard`), so an ingest during the run does not change them."""
+    from gridhub.runguard import PinnedInputs, install_pin, pin_inputs
+
+    folder = pin_inputs(ws)
+    run_id = "run-" + input_fingerprint(ws, PinnedInputs(ws, folder))[:16]
+    install_pin(ws, run_id, folder)
+    return run_id
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -117,13 +137,15 @@ def prepare_mentions(ws: Workspace, run_id: str) -> dict:
     """Load every feed's current staged rows and split them into normalised mentions."""
     from connectors import load_staging
     from gridhub.check import require_usable_reference
+    from gridhub.runguard import pinned
     from matching.mentions import build_mentions
 
     require_usable_reference(ws)  # the checks of `gridhub check`: refuse bad reference data before any work
+    inputs = pinned(ws, run_id)  # the staged files chosen at the run's start
     staged = {}
     for feed in ws.config.feeds:
         if ws.staging_dir(feed.name).exists():
-            staged[feed.name] = load_staging(ws, feed.name)
+            staged[feed.name] = load_staging(inputs, feed.name)
     if not any(len(df) for df in staged.values()):
         raise PipelineError("no staged rows in any feed: run the ingest DAGs (or `gridhub ingest`) first")
     m = build_mentions(staged, ws.config.feeds)
@@ -279,6 +301,7 @@ def build_tables(ws: Workspace, run_id: str) -> dict:
     """Assemble every canonical table from the resolved entities, links and reference data."""
     from connectors import load_field_issues, load_quarantine
     from gridhub.reference import address_frame, grid_frame
+    from gridhub.runguard import pinned
     from warehouse.build import assemble_tables
 
     bound = _step_dir(ws, run_id, "bound")
@@ -296,8 +319,8 @@ def build_tables(ws: Workspace, run_id: str) -> dict:
         links=_read(_step_dir(ws, run_id, "mentions") / "links.parquet"),
         issues=_read(_step_dir(ws, run_id, "mentions") / "issues.parquet"),
         bindings=_read(bindings_path(ws, run_id)),
-        quarantine=load_quarantine(ws),
-        staged_issues=load_field_issues(ws),
+        quarantine=load_quarantine(pinned(ws, run_id)),
+        staged_issues=load_field_issues(pinned(ws, run_id)),
         org_grid_from=ws.config.warehouse.organisation_grid,
         legal_reps=_read(legal_representatives_path(ws, run_id)),
     )
@@ -321,15 +344,24 @@ def hmac_key(ws: Workspace) -> bytes:
     return key.encode()
 
 
-def _lineage(ws: Workspace) -> dict:
+def _lineage(ws: Workspace, run_id: str) -> dict:
+    """Where the snapshot's rows come from: exactly the staged files the run read (its pinned manifest)."""
     from connectors import raw_manifest
+    from gridhub.runguard import pinned
 
-    manifest = raw_manifest(ws)
+    inputs = pinned(ws, run_id)
+    manifest = raw_manifest(inputs)
+    read = {
+        (f.name, n.removesuffix(".parquet")) for f in ws.config.feeds for n in _staged_names(inputs, f.name)
+    }
+    if manifest is not None and len(manifest):
+        keep = [(f, s) in read for f, s in zip(manifest["feed"], manifest["sha256"], strict=True)]
+        manifest = manifest[keep]
     return {
         "workspace": ws.config.name,
         "feeds": [f.name for f in ws.config.feeds],
         "raw_files": manifest.to_dict("records") if manifest is not None else [],
-        "input_fingerprint": input_fingerprint(ws),
+        "input_fingerprint": input_fingerprint(ws, inputs),
     }
 
 
@@ -374,7 +406,7 @@ def publish_run(ws: Workspace, run_id: str) -> dict:
         ws.warehouse,
         tables,
         run_id=run_id,
-        lineage=_lineage(ws),
+        lineage=_lineage(ws, run_id),
         settings=ws.config.warehouse,
         grid_code_width=ws.config.reference.grid_code_width,
         hmac_key=hmac_key(ws),
@@ -402,17 +434,23 @@ def _commit_state(ws: Workspace, run_id: str) -> None:
 def run_all(ws: Workspace, run_id: str | None = None) -> dict:
     """Every step in order, in this process (what the resolve-and-publish DAG does task by task).
 
-    A run whose id is already published (the same inputs) is not computed again: the result says
-    ``reused``. After a crash anywhere, running again finishes or redoes the interrupted run.
+    Holds the workspace's run lock throughout (a second run stops with "another run is active"), checks the
+    disks first, and finishes a state commit a killed run left half done. A run whose id is already published
+    (the same inputs) is not computed again: the result says ``reused``. After a crash anywhere, running again
+    finishes or redoes the interrupted run.
     """
-    run_id = run_id or new_run_id(ws)
-    if is_published(ws, run_id):
-        log.info("run %s is already published with the same inputs: nothing to do", run_id)
-        return {"run_id": run_id, "reused": True, "publish_run": publish_run(ws, run_id)}
-    results: dict = {"run_id": run_id, "reused": False}
-    for step in (prepare_mentions, bind_addresses, resolve_entities, build_tables, publish_run):
-        results[step.__name__] = step(ws, run_id)
-    atomic_write_text(
-        ws.work_dir(run_id) / "run.json", json.dumps(results, ensure_ascii=False, indent=2, default=str)
-    )
+    from gridhub.runguard import check_disk, run_lock
+
+    with run_lock(ws):
+        check_disk(ws)
+        run_id = run_id or new_run_id(ws)
+        if is_published(ws, run_id):
+            log.info("run %s is already published with the same inputs: nothing to do", run_id)
+            return {"run_id": run_id, "reused": True, "publish_run": publish_run(ws, run_id)}
+        results: dict = {"run_id": run_id, "reused": False}
+        for step in (prepare_mentions, bind_addresses, resolve_entities, build_tables, publish_run):
+            results[step.__name__] = step(ws, run_id)
+        atomic_write_text(
+            ws.work_dir(run_id) / "run.json", json.dumps(results, ensure_ascii=False, indent=2, default=str)
+        )
     return results

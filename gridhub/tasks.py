@@ -38,13 +38,19 @@ def ingest_task(feed: str) -> dict:
 def run_step(step: Step, run_id: str | None = None) -> dict:
     """Run one pipeline step (a function of :mod:`gridhub.pipeline`) for ``run_id`` (a new one for the first)."""
     from gridhub.pipeline import new_run_id
+    from gridhub.runguard import check_disk, run_lock
     from gridhub.statecommit import recover_state
 
     _quiet()
     ws = Workspace.from_env()
-    recover_state(ws)  # finish a state commit a killed run left half done, before any step reads the state
-    run_id = run_id or new_run_id(ws)
-    result = step(ws, run_id)
+    with run_lock(ws, what=f"task {step.__name__}"):  # one step of one run at a time in a workspace
+        recover_state(
+            ws
+        )  # finish a state commit a killed run left half done, before any step reads the state
+        if run_id is None:  # the first step of a run: check the disks, pin the inputs
+            check_disk(ws)
+            run_id = new_run_id(ws)
+        result = step(ws, run_id)
     log.info("%s: %s", step.__name__, result)
     return result
 

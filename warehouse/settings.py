@@ -21,6 +21,12 @@ class Privacy(_Strict):
 class WarehouseSettings(_Strict):
     path: str = Field("warehouse", description="Warehouse folder, relative to the workspace unless absolute.")
     keep_snapshots: int = Field(5, ge=1, description="Published snapshots kept; older ones are pruned.")
+    min_free_mb: int | None = Field(
+        None,
+        ge=0,
+        description="Free space (MB) a run needs in warehouse/, state/ and work/ before it starts; "
+        "default: twice the current snapshot's size, at least 500 MB.",
+    )
     row_count_drift: float = Field(0.5, gt=0, description="Largest allowed relative change per table.")
     privacy: Privacy = Field(Privacy(), description="The shared layer's keyed hashes.")
     organisation_grid: Literal["operating", "registered"] = Field(
