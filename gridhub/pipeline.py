@@ -17,6 +17,7 @@ so the same inputs give the same run id, the same work folder and the same wareh
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -48,8 +49,11 @@ class PipelineError(UserError, RuntimeError):
 # ----------------------------------------------------------------------------------------------------------
 # run identity
 # ----------------------------------------------------------------------------------------------------------
+@functools.cache
 def code_digest() -> str:
-    """SHA-256 over gridhub's own source: a code change is a new run even on the same inputs."""
+    """SHA-256 over gridhub's own source: a code change is a new run even on the same inputs.
+
+    Computed once per process: a process runs the code it imported, whatever happens to the files later."""
     import connectors
     import gridhub
     import matching

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import json
@@ -56,8 +57,13 @@ def lock_path(ws: Workspace) -> Path:
 def run_lock(ws: Workspace, what: str = "run") -> Iterator[None]:
     """Hold the workspace's run lock for the block; :class:`RunActive` at once if another process holds it."""
     path = lock_path(ws)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise DiskProblem(
+            f"目录不可写：{path.parent} / cannot open the run lock {path}: {e.strerror}; fix the folder's permissions"
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -189,8 +195,9 @@ def check_disk(ws: Workspace) -> None:
         ("state", ws.state),
         ("work", ws.work_dir("x").parent),
     ):
-        folder.mkdir(parents=True, exist_ok=True)
-        if not _writable(folder):
+        with contextlib.suppress(OSError):  # reported as not writable just below
+            folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir() or not _writable(folder):
             raise DiskProblem(
                 f"目录不可写：{folder} / the {label} folder {folder} is not writable; fix its permissions"
             )
