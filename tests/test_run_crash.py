@@ -1,0 +1,232 @@
+"""A run killed at every file-system call of its publish-and-commit phase leaves a consistent workspace, and
+running again gives the same tables and ids as a run nobody killed (issue #20, done-when 1).
+
+The scenario: a sample workspace with run A published, then new inputs (a review-decisions file) whose run B is
+computed up to its tables once (the heavy part). For each kill point N, a copy of that workspace is made and
+``publish_run`` of B runs in a forked child that ends itself with ``os._exit(137)`` at its N-th file-system
+call (tests/crash_hooks.py). The parent then checks the workspace as a next run would find it.
+
+Validation (Great Expectations) is a pure function of the tables and the previous snapshot, the same for every
+kill point: it runs for real in the uninterrupted reference publish, and the children reuse that report, so the
+test spends its time on the file-system steps it is about.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from crash_hooks import arm
+
+from gridhub import pipeline, statecommit
+from gridhub.workspace import Workspace
+from warehouse.files import sha256_file
+from warehouse.read import current_run_id, read_manifest, snapshot_path
+from warehouse.schema import TABLES
+
+LAYERS = ("shared", "restricted")
+
+
+def _copy(src: Path, dst: Path, config=None) -> Workspace:
+    """A copy of a workspace; ``config``: the (identical) parsed gridhub.yaml of ``src``, to skip parsing it."""
+    shutil.copytree(src, dst, symlinks=True)
+    ws = Workspace(dst)
+    if config is not None:
+        ws.__dict__["config"] = config
+    return ws
+
+
+def _signature(ws: Workspace) -> tuple:
+    """What a next run's behaviour depends on: the pointers, the snapshot and generation folders, leftovers."""
+    folders = []
+    for layer in LAYERS:
+        root = ws.warehouse / layer / "snapshots"
+        folders += [f"{layer}/{p.name[:10]}" for p in sorted(root.iterdir())]
+    generations = statecommit.er_root(ws) / "generations"
+    gens = [(p.name[:10], (p / statecommit.COMPLETE).exists()) for p in sorted(generations.iterdir())]
+    return current_run_id(ws.warehouse), statecommit.committed_run(ws), tuple(folders), tuple(gens)
+
+
+def _in_child(fn, kill_at: int, watch=None) -> tuple[int, list]:
+    """Run ``fn()`` in a forked child armed to die at file-system call ``kill_at`` (0: never); return its exit
+    status and, when it finished, the log of its counted calls."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 0
+        try:
+            os.close(r)
+            counter = arm(kill_at, watch)
+            fn()
+            with os.fdopen(w, "w") as out:
+                json.dump(counter.log, out, default=str)
+        except BaseException:  # report any failure as exit 1
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+        os._exit(code)
+    os.close(w)
+    with os.fdopen(r) as f:
+        out = f.read()
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), json.loads(out) if out else []
+
+
+def _snapshot_is_complete(ws: Workspace, run_id: str) -> None:
+    for layer in LAYERS:
+        m = read_manifest(ws.warehouse, run_id, layer)
+        root = snapshot_path(ws.warehouse, run_id, layer)
+        for name in TABLES:
+            for entry in m["tables"][name]["files"][layer]:
+                assert sha256_file(root / entry["path"]) == entry["sha256"], (layer, name, entry["path"])
+
+
+def _state_files(ws: Workspace) -> dict[str, str]:
+    """Every file of the committed state generation (except the marker) and its hash."""
+    root = statecommit.generation_dir(ws, statecommit.committed_run(ws) or "")
+    return {
+        p.relative_to(root).as_posix(): sha256_file(p)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != statecommit.COMPLETE
+    }
+
+
+def _tables(ws: Workspace) -> dict[str, object]:
+    from warehouse import read_table
+
+    return {name: read_table(ws.warehouse, name, layer="restricted") for name in TABLES}
+
+
+@pytest.fixture(scope="module")
+def scenario(sample_workspace, tmp_path_factory):
+    """(base folder with A published and B computed to its tables, B's run id, A's run id, reference)."""
+    from connectors import ingest_feed
+
+    root = tmp_path_factory.mktemp("crash")
+    ws = _copy(sample_workspace, root / "base")
+    for feed in ws.config.feeds:
+        ingest_feed(ws, feed.name).check_accounting()
+    run_a = pipeline.run_all(ws)["run_id"]
+    ws.review_decisions.write_text("record_key_l,record_key_r,decision\n", encoding="utf-8")
+    run_b = pipeline.new_run_id(ws)
+    assert run_b != run_a
+    for step in (pipeline.prepare_mentions, pipeline.bind_addresses, pipeline.resolve_entities):
+        step(ws, run_b)
+    pipeline.build_tables(ws, run_b)
+    state_a = _state_files(ws)
+
+    # the uninterrupted reference publish of B, capturing its validation report for the children
+    import warehouse.snapshot as snap
+
+    reports = []
+    real = snap.validate_tables
+
+    def capture(*args, **kwargs):
+        reports.append(real(*args, **kwargs))
+        return reports[-1]
+
+    ref = _copy(root / "base", root / "reference")
+    snap.validate_tables = capture
+    try:
+        pipeline.publish_run(ref, run_b)
+    finally:
+        snap.validate_tables = real
+    return {
+        "base": root / "base",
+        "run_a": run_a,
+        "run_b": run_b,
+        "state_a": state_a,
+        "state_b": _state_files(ref),
+        "tables_b": _tables(ref),
+        "report": reports[0],
+    }
+
+
+def test_a_run_killed_at_every_file_system_call_of_publish_and_commit_recovers(
+    scenario, tmp_path, monkeypatch
+):
+    """Every kill point: ``CURRENT`` complete and the state consistent with it after the start-of-run recovery.
+    For every distinct state a kill leaves (pointers, snapshot and generation folders, leftovers), the next run
+    publishes the tables and ids of the uninterrupted run."""
+    import warehouse.snapshot as snap
+
+    monkeypatch.setattr(snap, "validate_tables", lambda *a, **k: scenario["report"])
+    run_a, run_b = scenario["run_a"], scenario["run_b"]
+    config = Workspace(scenario["base"]).config
+
+    probe = _copy(scenario["base"], tmp_path / "probe", config)
+    status, log = _in_child(lambda: pipeline.publish_run(probe, run_b), kill_at=0)
+    total = len(log)
+    assert status == 0 and total > 20, (status, total)
+    shutil.rmtree(probe.root)
+
+    seen: dict[tuple, int] = {}
+    for n in range(1, total + 1):
+        ws = _copy(scenario["base"], tmp_path / f"k{n}", config)
+        status, _ = _in_child(lambda ws=ws: pipeline.publish_run(ws, run_b), kill_at=n)
+        assert status == 137, f"kill point {n} of {total} ({log[n - 1][0]}): not killed (exit {status})"
+
+        # what the next run finds: CURRENT names a complete snapshot ...
+        published = current_run_id(ws.warehouse)
+        assert published in (run_a, run_b), n
+        _snapshot_is_complete(ws, published)
+        signature = _signature(ws)
+        # ... and, once the start of a run has recovered, the state that goes with it
+        statecommit.recover_state(ws)
+        assert statecommit.committed_run(ws) == published, n
+        assert _state_files(ws) == scenario["state_b" if published == run_b else "state_a"], n
+
+        if signature not in seen:  # the next run succeeds with the tables and ids of the uninterrupted run
+            seen[signature] = n
+            pipeline.publish_run(ws, run_b)
+            assert current_run_id(ws.warehouse) == run_b and statecommit.committed_run(ws) == run_b
+            _snapshot_is_complete(ws, run_b)
+            assert _state_files(ws) == scenario["state_b"], n
+            for name, table in _tables(ws).items():
+                assert table.equals(scenario["tables_b"][name]), (n, name)
+            assert not list((ws.warehouse / "shared" / "snapshots").glob(".incoming-*")), n
+        shutil.rmtree(ws.root)
+    assert {s[0] for s in seen} == {run_a, run_b}  # kills before and after the snapshot switch
+    assert any(s[0] != s[1] for s in seen)  # and between the snapshot switch and the state switch
+
+
+def test_after_a_kill_between_snapshot_and_state_the_next_run_reuses_the_published_run(scenario, tmp_path):
+    """The kill that leaves the warehouse one run ahead of the state: ``gridhub run`` again finishes the commit
+    and reuses the published run (no recompute, the same tables), and a second run again reuses it."""
+    run_b = scenario["run_b"]
+    ws = _copy(scenario["base"], tmp_path / "ws")
+    probe = _copy(scenario["base"], tmp_path / "probe")
+
+    # the first kill point at which CURRENT already names B: the state switch is still to come
+    status, log = _in_child(
+        lambda: pipeline.publish_run(probe, run_b), kill_at=0, watch=lambda: current_run_id(probe.warehouse)
+    )
+    assert status == 0
+    point = 1 + next(i for i, (_, current) in enumerate(log) if current == run_b)
+    assert _in_child(lambda: pipeline.publish_run(ws, run_b), kill_at=point)[0] == 137
+    assert current_run_id(ws.warehouse) == run_b and statecommit.committed_run(ws) == scenario["run_a"]
+
+    for step in ("mentions", "bound", "resolved", "tables"):  # no step is computed again: it needs none
+        shutil.rmtree(ws.step_dir(run_b, step))
+    result = pipeline.run_all(ws)
+    assert result["run_id"] == run_b and result["reused"], result
+    assert statecommit.committed_run(ws) == run_b and _state_files(ws) == scenario["state_b"]
+    for name, table in _tables(ws).items():
+        assert table.equals(scenario["tables_b"][name]), name
+    assert pipeline.run_all(ws)["reused"]
+
+
+def test_state_readers_follow_the_pointer(scenario):
+    from matching.er import ResolutionState
+
+    ws = Workspace(scenario["base"])
+    folder = ResolutionState.folder(ws.state, "person")
+    assert folder == statecommit.generation_dir(ws, scenario["run_a"]) / "person"
+    assert (folder / "model.json").is_file()
+    assert not (ws.state / "er" / "person").exists()  # no per-type folder beside the generations
+    assert pq.read_table(folder / "registry.parquet").num_rows > 0
