@@ -26,13 +26,18 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
 class Counter:
-    def __init__(self, kill_at: int, watch=None) -> None:
+    def __init__(self, kill_at: int, watch=None, at_each=None) -> None:
         self.kill_at = kill_at
+        self.at_each = at_each
         self.calls = 0
         self.log: list[tuple[str, object]] = []  # (call, what ``watch()`` said just before it)
         self.watch = watch
 
+    busy = False  # set while ``at_each`` runs: its own file-system calls are not the run's
+
     def hit(self, what: str) -> None:
+        if self.busy:
+            return
         frame = sys._getframe(2)
         ours = False
         while frame is not None:
@@ -48,12 +53,19 @@ class Counter:
         self.log.append((what, self.watch() if self.watch else None))
         if self.calls == self.kill_at:
             os._exit(137)
+        if self.at_each is not None:
+            self.busy = True
+            try:
+                self.at_each(self.calls)
+            finally:
+                self.busy = False
 
 
-def arm(kill_at: int, watch=None, *, flush: bool = False) -> Counter:
+def arm(kill_at: int, watch=None, *, flush: bool = False, at_each=None) -> Counter:
     """Install the wrappers in this process (meant for a forked child); return the counter. ``watch`` (no
-    arguments) is asked before each counted call; its answers go into ``Counter.log``."""
-    c = Counter(kill_at, watch)
+        arguments) is asked before each counted call; its answers go into ``Counter.log``. ``at_each(n)`` is called
+    before the n-th counted call runs (its own file-system calls are not counted)."""
+    c = Counter(kill_at, watch, at_each)
 
     def wrap(module, name, label=None, when=None):
         real = getattr(module, name)

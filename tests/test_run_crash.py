@@ -2,9 +2,10 @@
 running again gives the same tables and ids as a run nobody killed (issue #20, done-when 1).
 
 The scenario: a sample workspace with run A published, then new inputs (a review-decisions file) whose run B is
-computed up to its tables once (the heavy part). For each kill point N, a copy of that workspace is made and
-``publish_run`` of B runs in a forked child that ends itself with ``os._exit(137)`` at its N-th file-system
-call (tests/crash_hooks.py). The parent then checks the workspace as a next run would find it.
+computed up to its tables once (the heavy part). ``publish_run`` of B then runs in a forked child whose
+file-system calls are counted (tests/crash_hooks.py). The default test copies the workspace just before every
+call (what a kill there would leave: the files as they are); the slow one really kills a fresh child with
+``os._exit(137)`` at every call N. Either way the parent checks each workspace as the next run would find it.
 
 Validation (Great Expectations) is a pure function of the tables and the previous snapshot, the same for every
 kill point: it runs for real in the uninterrupted reference publish, and the children reuse that report, so the
@@ -147,52 +148,126 @@ def scenario(sample_workspace, tmp_path_factory):
     }
 
 
-def test_a_run_killed_at_every_file_system_call_of_publish_and_commit_recovers(
+def _check_kill_point(ws: Workspace, n: int, scenario: dict, seen: dict) -> None:
+    """The workspace a kill at file-system call ``n`` left, as the next run finds it."""
+    run_a, run_b = scenario["run_a"], scenario["run_b"]
+    # CURRENT names a complete snapshot ...
+    published = current_run_id(ws.warehouse)
+    assert published in (run_a, run_b), n
+    _snapshot_is_complete(ws, published)
+    signature = _signature(ws)
+    # ... and, once the start of a run has recovered, the state that goes with it
+    statecommit.recover_state(ws)
+    assert statecommit.committed_run(ws) == published, n
+    assert _state_files(ws) == scenario["state_b" if published == run_b else "state_a"], n
+    if signature in seen:
+        return
+    seen[signature] = n  # the next run succeeds with the tables and ids of the uninterrupted run
+    pipeline.publish_run(ws, run_b)
+    assert current_run_id(ws.warehouse) == run_b and statecommit.committed_run(ws) == run_b
+    _snapshot_is_complete(ws, run_b)
+    assert _state_files(ws) == scenario["state_b"], n
+    for name, table in _tables(ws).items():
+        assert table.equals(scenario["tables_b"][name]), (n, name)
+    assert not list((ws.warehouse / "shared" / "snapshots").glob(".incoming-*")), n
+
+
+def _listing(root: Path) -> list[tuple[str, int, int]]:
+    """Every path under ``root`` with its size and modification time: equal listings, equal files."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames) + dirnames:
+            st = os.lstat(os.path.join(dirpath, name))
+            out.append((os.path.join(dirpath, name), st.st_size, st.st_mtime_ns))
+    return out
+
+
+def _probe(scenario: dict, folder: Path, config, at_each=None) -> int:
+    """Publish run B on a copy of the base in a child; the number of its counted file-system calls."""
+    ws = _copy(scenario["base"], folder, config)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.close(r)
+            counter = arm(0, at_each=at_each)
+            pipeline.publish_run(ws, scenario["run_b"])
+            os.write(w, str(counter.calls).encode())
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+        os._exit(code)
+    os.close(w)
+    with os.fdopen(r) as f:
+        out = f.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return int(out)
+
+
+def test_the_state_left_at_every_file_system_call_of_publish_and_commit_recovers(
     scenario, tmp_path, monkeypatch
 ):
-    """Every kill point: ``CURRENT`` complete and the state consistent with it after the start-of-run recovery.
-    For every distinct state a kill leaves (pointers, snapshot and generation folders, leftovers), the next run
-    publishes the tables and ids of the uninterrupted run."""
+    """What a kill at call N leaves is the files as they are when call N is about to run (a killed process
+    leaves nothing else: its page cache survives, its flock is released). So the run is paused at every call
+    and the workspace copied then; each copy is checked as the next run would find it."""
     import warehouse.snapshot as snap
 
     monkeypatch.setattr(snap, "validate_tables", lambda *a, **k: scenario["report"])
-    run_a, run_b = scenario["run_a"], scenario["run_b"]
     config = Workspace(scenario["base"]).config
+    run = tmp_path / "run"
+    last: list = [None]
 
-    probe = _copy(scenario["base"], tmp_path / "probe", config)
-    status, log = _in_child(lambda: pipeline.publish_run(probe, run_b), kill_at=0)
-    total = len(log)
-    assert status == 0 and total > 20, (status, total)
-    shutil.rmtree(probe.root)
+    def keep_state(n: int) -> None:
+        """Publishing writes only warehouse/ and state/: keep those as they are now, unless the previous call
+        changed nothing (an fsync, say), which leaves the same files."""
+        listing = _listing(run / "warehouse") + _listing(run / "state")
+        if listing != last[0]:
+            last[0] = listing
+            for zone in ("warehouse", "state"):
+                shutil.copytree(run / zone, tmp_path / f"k{n}" / zone, symlinks=True)
 
+    total = _probe(scenario, run, config, at_each=keep_state)
+    points = sorted(int(p.name[1:]) for p in tmp_path.glob("k*"))
+    assert total > 100 and len(points) > 50, (total, len(points))
+    seen: dict[tuple, int] = {}
+    for n in points:
+        folder = tmp_path / f"k{n}"
+        for entry in scenario["base"].iterdir():  # the rest of the workspace, which publishing only reads
+            if entry.name not in ("warehouse", "state"):
+                (folder / entry.name).symlink_to(entry)
+        ws = Workspace(folder)
+        ws.__dict__["config"] = config
+        _check_kill_point(ws, n, scenario, seen)
+        shutil.rmtree(ws.root)
+    assert {s[0] for s in seen} == {scenario["run_a"], scenario["run_b"]}  # before and after the switch
+    assert any(s[0] != s[1] for s in seen)  # and between the snapshot switch and the state switch
+
+
+@pytest.mark.slow
+def test_a_run_killed_at_every_file_system_call_of_publish_and_commit_recovers(
+    scenario, tmp_path, monkeypatch
+):
+    """The same with real kills: the publishing child ends itself with ``os._exit(137)`` at call N, for every N
+    (several minutes: one publish per kill point)."""
+    import warehouse.snapshot as snap
+
+    monkeypatch.setattr(snap, "validate_tables", lambda *a, **k: scenario["report"])
+    config = Workspace(scenario["base"]).config
+    total = _probe(scenario, tmp_path / "probe", config)
     seen: dict[tuple, int] = {}
     for n in range(1, total + 1):
         ws = _copy(scenario["base"], tmp_path / f"k{n}", config)
-        status, _ = _in_child(lambda ws=ws: pipeline.publish_run(ws, run_b), kill_at=n)
-        assert status == 137, f"kill point {n} of {total} ({log[n - 1][0]}): not killed (exit {status})"
-
-        # what the next run finds: CURRENT names a complete snapshot ...
-        published = current_run_id(ws.warehouse)
-        assert published in (run_a, run_b), n
-        _snapshot_is_complete(ws, published)
-        signature = _signature(ws)
-        # ... and, once the start of a run has recovered, the state that goes with it
-        statecommit.recover_state(ws)
-        assert statecommit.committed_run(ws) == published, n
-        assert _state_files(ws) == scenario["state_b" if published == run_b else "state_a"], n
-
-        if signature not in seen:  # the next run succeeds with the tables and ids of the uninterrupted run
-            seen[signature] = n
-            pipeline.publish_run(ws, run_b)
-            assert current_run_id(ws.warehouse) == run_b and statecommit.committed_run(ws) == run_b
-            _snapshot_is_complete(ws, run_b)
-            assert _state_files(ws) == scenario["state_b"], n
-            for name, table in _tables(ws).items():
-                assert table.equals(scenario["tables_b"][name]), (n, name)
-            assert not list((ws.warehouse / "shared" / "snapshots").glob(".incoming-*")), n
+        status, _ = _in_child(lambda ws=ws: pipeline.publish_run(ws, scenario["run_b"]), kill_at=n)
+        assert status == 137, f"kill point {n} of {total}: not killed (exit {status})"
+        _check_kill_point(ws, n, scenario, seen)
         shutil.rmtree(ws.root)
-    assert {s[0] for s in seen} == {run_a, run_b}  # kills before and after the snapshot switch
-    assert any(s[0] != s[1] for s in seen)  # and between the snapshot switch and the state switch
+    assert {s[0] for s in seen} == {scenario["run_a"], scenario["run_b"]}
+    assert any(s[0] != s[1] for s in seen)
 
 
 def test_after_a_kill_between_snapshot_and_state_the_next_run_reuses_the_published_run(scenario, tmp_path):
