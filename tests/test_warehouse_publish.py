@@ -149,6 +149,20 @@ def test_a_run_id_cannot_be_reused_for_other_content(tables, tmp_path):
     assert current_run_id(wh) == "r1"
 
 
+def test_an_unpublished_snapshot_of_the_run_id_is_replaced(tables, tmp_path):
+    """A publish killed after renaming its snapshot into place but before switching CURRENT leaves a snapshot
+    nobody refers to; publishing that run id again (with other bytes) replaces it instead of refusing."""
+    wh = tmp_path / "warehouse"
+    other = dict(tables)
+    other["facility"] = tables["facility"].slice(1)
+    _publish(wh, tables, "r1")
+    _publish(wh, tables, "r2")  # r1 is no longer current
+    again = _publish(wh, other, "r1")
+    assert current_run_id(wh) == "r1" and not again.reused
+    assert again.manifest["row_counts"]["facility"] == tables["facility"].num_rows - 1
+    assert not list((wh / "shared" / "snapshots").glob(".incoming-*"))
+
+
 @pytest.mark.slow
 def test_old_snapshots_are_pruned_but_never_the_current(tables, tmp_path):
     wh = tmp_path / "warehouse"
