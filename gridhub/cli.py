@@ -79,7 +79,12 @@ def cmd_run(args) -> int:
     from gridhub.report import format_summary, write_summary
 
     ws = _ws(args)
-    run_all(ws)
+    result = run_all(ws)
+    if result.get("reused"):
+        print(
+            f"运行 {result['run_id']} 已发布，输入未变，未重新计算 / run {result['run_id']} is already published "
+            "with these inputs: nothing recomputed"
+        )
     s, _ = write_summary(ws)
     print(format_summary(s))
     return 0
