@@ -92,3 +92,33 @@ def test_accumulate_numbers_runs_and_keeps_changes_once():
     # run-2 again (a rerun): same rows, same sequence; a run without changes leaves the table as it is
     pd.testing.assert_frame_equal(accumulate_id_history(after_2, run_2), after_2)
     pd.testing.assert_frame_equal(accumulate_id_history(after_2, pd.DataFrame()), after_2)
+
+
+def test_validation_takes_retired_ids_and_refuses_a_change_recorded_twice(tmp_path):
+    from synth_tables import synthetic_tables
+
+    from warehouse.build import to_arrow
+    from warehouse.settings import WarehouseSettings
+    from warehouse.validate import validate_tables
+
+    tables = synthetic_tables(100, seed=5)
+    change = {"entity_type": "house", "records": 0, "run_id": "run-1", "run_seq": 1}
+    rows = [
+        {**change, "old_id": "Ha", "new_id": None, "reason": "retired"},
+        {**change, "old_id": "Hb", "new_id": None, "reason": "retired"},
+        {**change, "old_id": "Hc", "new_id": "Hd", "reason": "merge", "records": 2},
+    ]
+    settings = WarehouseSettings(row_count_drift=0.5)
+
+    def failures(history: list[dict]) -> set[tuple[str, str]]:
+        tables["id_history"] = to_arrow("id_history", pd.DataFrame(history))
+        report = validate_tables(
+            tables, previous=None, settings=settings, grid_code_width=15, report_dir=tmp_path
+        )
+        return {(r.table, r.expectation) for r in report.results if not r.success}
+
+    assert failures(rows) == set()
+    assert failures([*rows, rows[2]]) == {("id_history", "expect_compound_columns_to_be_unique")}
+    assert failures([{**rows[0], "reason": "renamed"}]) == {
+        ("id_history", "expect_column_values_to_be_in_set")
+    }
