@@ -4,8 +4,10 @@ The same small sample workspace is ingested and resolved from scratch in three f
 with its own ``PYTHONHASHSEED`` (so ``str`` hashes, and with them the iteration order of every set and
 frozenset of strings, differ). What is compared is **bytes**: the SHA-256 of every Parquet file of the
 published snapshot, restricted and shared layers (the publisher writes them with fixed settings and nothing
-time-dependent, see :mod:`warehouse.snapshot`), and the manifest's ``content_sha256`` over all of them. Only
-the manifest's ``published_at`` and paths may differ, so the manifest itself is not compared byte for byte.
+time-dependent, see :mod:`warehouse.snapshot`), and the manifest's ``content_sha256`` over all of them; and,
+as they feed the next run, every Parquet file of the run's intermediates (``work/<run_id>/``) and of the
+committed entity-id state (``state/``). Only the manifest's ``published_at`` and paths may differ, so the
+manifest itself is not compared byte for byte.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from gridhub.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 HASH_SEEDS = ("1", "2", "3")
@@ -37,15 +41,17 @@ pipeline.run_all(ws)
 """
 
 
-def _published_files(warehouse: Path) -> tuple[str, dict[str, str]]:
-    """The manifest's content hash and the SHA-256 of every Parquet file of the current snapshot, both layers."""
-    run_id = (warehouse / "CURRENT").read_text(encoding="utf-8").strip()
+def _output_files(ws: Workspace) -> tuple[str, dict[str, str]]:
+    """The manifest's content hash and the SHA-256 of every Parquet file of the current snapshot (both layers),
+    of the run's intermediates and of the committed state, by path."""
+    run_id = (ws.warehouse / "CURRENT").read_text(encoding="utf-8").strip()
+    folders = {f"{layer}/": ws.warehouse / layer / "snapshots" / run_id for layer in ("restricted", "shared")}
+    folders |= {"work/": ws.work_dir(run_id), "state/": ws.state}
     digests = {}
-    for layer in ("restricted", "shared"):
-        snapshot = warehouse / layer / "snapshots" / run_id
-        for path in sorted(snapshot.rglob("*.parquet")):
-            digests[f"{layer}/{path.relative_to(snapshot)}"] = hashlib.sha256(path.read_bytes()).hexdigest()
-    manifest = json.loads((warehouse / "restricted" / "snapshots" / run_id / "manifest.json").read_text())
+    for name, folder in folders.items():
+        for path in sorted(folder.rglob("*.parquet")):
+            digests[f"{name}{path.relative_to(folder)}"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    manifest = json.loads((folders["restricted/"] / "manifest.json").read_text(encoding="utf-8"))
     return manifest["content_sha256"], digests
 
 
@@ -75,20 +81,21 @@ def _run_with_hash_seed(sample: Path, dst: Path, seed: str) -> tuple[str, dict[s
         [sys.executable, "-c", _RUN, str(dst)], env=env, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    from gridhub.workspace import Workspace
-
-    return _published_files(Workspace(dst).warehouse)
+    return _output_files(Workspace(dst))
 
 
 @pytest.mark.timeout(1800)
 def test_identical_bytes_under_three_hash_seeds(sample_workspace, tmp_path):
     sample = _with_tied_addresses(sample_workspace, tmp_path / "sample")
     runs = {seed: _run_with_hash_seed(sample, tmp_path / f"seed-{seed}", seed) for seed in HASH_SEEDS}
-    (content_1, files_1), *others = runs.values()
-    assert len(files_1) > 20 and any(p.startswith("shared/") for p in files_1)
+    content_1, files_1 = runs[HASH_SEEDS[0]]
+    assert len(files_1) > 20 and {p.split("/")[0] for p in files_1} == {
+        "restricted",
+        "shared",
+        "work",
+        "state",
+    }
     for seed, (content, files) in list(runs.items())[1:]:
         differing = sorted(p for p in files_1.keys() | files.keys() if files_1.get(p) != files.get(p))
-        assert not differing, (
-            f"PYTHONHASHSEED={HASH_SEEDS[0]} and {seed} published different bytes: {differing}"
-        )
+        assert not differing, f"PYTHONHASHSEED={HASH_SEEDS[0]} and {seed} wrote different bytes: {differing}"
         assert content == content_1
