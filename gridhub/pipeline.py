@@ -280,6 +280,7 @@ def build_tables(ws: Workspace, run_id: str) -> dict:
     from connectors import load_field_issues, load_quarantine
     from gridhub.reference import address_frame, grid_frame
     from warehouse.build import assemble_tables
+    from warehouse.id_history import published_id_history
 
     bound = _step_dir(ws, run_id, "bound")
     resolved = _step_dir(ws, run_id, "resolved")
@@ -300,6 +301,8 @@ def build_tables(ws: Workspace, run_id: str) -> dict:
         staged_issues=load_field_issues(ws),
         org_grid_from=ws.config.warehouse.organisation_grid,
         legal_reps=_read(legal_representatives_path(ws, run_id)),
+        id_history=pd.concat([_read(resolved / f"{t}_id_history.parquet") for t in ENTITY_TYPES]),
+        previous_id_history=published_id_history(ws.warehouse),
     )
     out = _step_dir(ws, run_id, "tables")
     for name, table in tables.items():

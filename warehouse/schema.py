@@ -38,6 +38,7 @@ from warehouse.schema_base import Table as Table
 from warehouse.schema_base import house_relation_table
 from warehouse.schema_base import street_code_column as _street_code
 from warehouse.schema_base import street_codes as street_codes
+from warehouse.schema_ids import id_history_table
 
 # the staging contract, re-exported: feeds and connectors import it from here
 from warehouse.staging import STAGING_FIELDS as STAGING_FIELDS
@@ -460,6 +461,8 @@ FIELD_ISSUE = Table(
     ),
 )
 
+ID_HISTORY = id_history_table(ENTITY_TYPES)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -478,6 +481,7 @@ TABLES: dict[str, Table] = {
         ADDRESS_REVIEW,
         ADDRESS_BINDING,
         FIELD_ISSUE,
+        ID_HISTORY,
     )
 }
 
