@@ -1,6 +1,7 @@
 """Feed ingest: landing → raw → staging + quarantine, with row accounting. What the ingest DAGs call.
 
-:func:`ingest_feed` takes the feed's ingest lock and hands the feed to its source kind
+:func:`ingest_feed` takes the feed's ingest lock, clears what a killed ingest left (:mod:`connectors.recovery`)
+and hands the feed to its source kind
 (:data:`connectors.sources.SOURCE_KINDS`): files landed in its folder (:mod:`connectors.file_feed`) or a pull
 from its database (:mod:`connectors.sql`, the pull is kept in raw as a Parquet extract). Either way every
 received file or extract is kept in the raw zone under its SHA-256 and staged into
@@ -14,7 +15,6 @@ the field issues.
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from connectors.feeds import Zones
 from connectors.file_feed import landing_files
 from connectors.raw import RawZone
+from connectors.recovery import ingest_locks
 from connectors.results import IngestResult
 from connectors.sources import source_kind
 from connectors.text import neutralise_formula
@@ -36,15 +37,10 @@ from warehouse.staging import STAGED_ISSUE_SCHEMA
 
 @contextmanager
 def feed_lock(ws: Zones, feed: str) -> Iterator[None]:
-    """One ingest of a feed at a time (a DAG run and a hand-run `gridhub ingest` may overlap)."""
-    lock_dir = ws.locks
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / f"ingest-{feed}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    """One ingest of a feed at a time (a DAG run and a hand-run `gridhub ingest` may overlap), after the
+    temporary files of a killed one are cleared (:func:`connectors.recovery.ingest_locks`)."""
+    with ingest_locks(ws, ws.feed(feed)):
+        yield
 
 
 def ingest_feed(workspace: Zones, feed: str, files: list[Path] | None = None) -> IngestResult:

@@ -42,6 +42,7 @@ from connectors.cells import SourceColumn, cell_text
 from connectors.errors import FeedFileError, FileRejected, SourceError
 from connectors.feeds import Feed, SqlSource, Zones
 from connectors.raw import RawZone, StoredBlob
+from connectors.recovery import EXTRACT_PREFIX
 from connectors.results import FileResult, IngestResult
 from connectors.rules import RowRules
 from connectors.staging import StagingWriter, StoredFile, record_failed
@@ -254,7 +255,7 @@ def _pull_into_raw(
     engine = _engine(feed, src)
     origin = _origin(src)
     raw.root.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".extract-", suffix=".parquet", dir=raw.root)
+    fd, tmp_name = tempfile.mkstemp(prefix=EXTRACT_PREFIX, suffix=".parquet", dir=raw.root)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
