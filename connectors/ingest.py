@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from connectors.feeds import Zones
+from connectors.feeds import DELETED_COLUMN, Zones
 from connectors.file_feed import landing_files
 from connectors.raw import RawZone
 from connectors.recovery import ingest_locks
@@ -60,10 +60,14 @@ def raw_manifest(workspace: Zones, feed: str | None = None) -> pd.DataFrame:
 
 
 def _staged_files(ws: Zones, feed: str) -> list[Path]:
+    """The feed's staged files that hold its current rows, oldest first: every staged file of a ``delta``
+    feed, the latest one of a ``full`` feed (each of its files is the whole table)."""
     m = raw_manifest(ws, feed)
     if m.empty:
         return []
     m = m[m["status"] == "staged"].sort_values("seq", kind="stable")
+    if ws.feed(feed).mode == "full":
+        m = m.tail(1)
     paths = [ws.staging_dir(feed) / f"{sha}.parquet" for sha in m["sha256"]]
     return [p for p in paths if p.exists()]
 
@@ -80,9 +84,12 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 def load_staging(workspace: Zones, feed: str) -> pd.DataFrame:
-    """The feed's current staged rows across its staged files; the latest received file wins per record id.
+    """The feed's current staged rows: the latest staged row per record id.
 
-    Full extracts supersede earlier rows of the same ``source_record_id``; deltas add to them. Columns are
+    A ``delta`` feed's files add and update records across all its staged files (the latest received file wins
+    per ``source_record_id``), and a record whose latest row carries the feed's ``deletion_marker`` is left
+    out. A ``full`` feed's current rows are those of its latest staged file alone: a record missing from it is
+    no longer current (the pipeline retires its entity). Columns are
     typed per :func:`warehouse.schema.staging_schema` (pandas ``ArrowDtype``: ``date32`` dates, nullable
     booleans, ``string`` text), meta columns ``_feed``, ``_raw_sha256``, ``_line`` first, and ``attributes``
     last when the feed keeps some.
@@ -94,20 +101,19 @@ def load_staging(workspace: Zones, feed: str) -> pd.DataFrame:
     df = table.to_pandas(types_mapper=pd.ArrowDtype)
     if "source_record_id" in df.columns and len(tables) > 1:
         df = df.drop_duplicates(subset="source_record_id", keep="last")
+    if DELETED_COLUMN in df.columns:
+        df = df[~df[DELETED_COLUMN].fillna(False).astype(bool)].drop(columns=DELETED_COLUMN)
     return df.reset_index(drop=True)
 
 
 def load_quarantine(workspace: Zones, feed: str | None = None) -> pd.DataFrame:
-    """Quarantined rows of one feed (or all), columns as the ``quarantine`` table of the canonical schema."""
+    """Quarantined rows of one feed (or all) in the files that hold its current rows, columns as the ``quarantine`` table of the canonical schema."""
     schema = arrow_schema("quarantine")
     names = [feed] if feed else [f.name for f in workspace.feeds]
     tables = []
     for name in names:
-        m = raw_manifest(workspace, name)
-        if m.empty:
-            continue
-        for sha in m.loc[m["status"] == "staged", "sha256"]:
-            p = workspace.quarantine_dir(name) / f"{sha}.parquet"
+        for staged in _staged_files(workspace, name):
+            p = workspace.quarantine_dir(name) / staged.name
             if p.exists():
                 tables.append(pq.read_table(p).cast(schema))
     table = pa.concat_tables(tables) if tables else schema.empty_table()
