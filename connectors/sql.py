@@ -145,22 +145,41 @@ def pull_extract(engine: Engine, feed: Feed, since: Since | None, dest: Path) ->
         with engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=src.batch_size).execute(stmt)
             columns = list(result.keys())
-            for part in result.partitions(src.batch_size):
-                rows = [tuple(r) for r in part]
-                if since is not None and rows and src.watermark in columns and feed.record_id in columns:
-                    seen = _typed(columns, rows, None)
-                    rows = list(compress(rows, new_rows(seen, since, src.watermark, feed.record_id)))
-                if not rows:
-                    continue
-                batch = _typed(columns, rows, writer.schema if writer is not None else None)
-                if writer is None:  # typed by the first batch with new rows
-                    writer = pq.ParquetWriter(dest, batch.schema, compression="zstd")
-                writer.write_table(batch)
-                rows_out += batch.num_rows
+            dbapi_cursor = result.cursor
+            try:
+                for part in result.partitions(src.batch_size):
+                    rows = [tuple(r) for r in part]
+                    if since is not None and rows and src.watermark in columns and feed.record_id in columns:
+                        seen = _typed(columns, rows, None)
+                        rows = list(compress(rows, new_rows(seen, since, src.watermark, feed.record_id)))
+                    if not rows:
+                        continue
+                    batch = _typed(columns, rows, writer.schema if writer is not None else None)
+                    if writer is None:  # typed by the first batch with new rows
+                        writer = pq.ParquetWriter(dest, batch.schema, compression="zstd")
+                    writer.write_table(batch)
+                    rows_out += batch.num_rows
+            except BaseException:
+                if conn.invalidated:  # the connection died (killed, server restarted)
+                    _forget_unread(dbapi_cursor)
+                raise
     finally:
         if writer is not None:
             writer.close()
     return rows_out, columns
+
+
+def _forget_unread(cursor: Any) -> None:
+    """Tell a server-side cursor whose connection died that it has nothing left to read.
+
+    Left alone, PyMySQL's unbuffered result tries to read the rest of its rows from the closed socket when it
+    is garbage-collected, and prints two "Exception ignored" tracebacks after gridhub's clean message (the
+    attributes are PyMySQL's; other drivers do not have them and need nothing)."""
+    unread = getattr(cursor, "_result", None)
+    if unread is not None and hasattr(unread, "unbuffered_active"):
+        unread.unbuffered_active = False
+    if cursor is not None and hasattr(cursor, "connection"):
+        cursor.connection = None
 
 
 def _sql_source(feed: Feed) -> SqlSource:
