@@ -4,13 +4,14 @@
 
 - ``ingest-<feed>.lock`` (exclusive): one ingest of a feed at a time; a second one (a DAG run and a hand-run
   ``gridhub ingest``) waits. While it is held, every temporary file in the feed's own folders (staging,
-  quarantine, field issues) belongs to a dead ingest of that feed.
+  quarantine, field issues, its watermark) belongs to a dead ingest of that feed.
 - ``raw.lock`` (shared by every running ingest, any feed): the raw zone is shared by all feeds. An ingest that
   gets it *exclusively* (no other ingest runs) may remove the raw zone's temporary files; otherwise it leaves
   them for a later ingest and takes it shared like the others.
 
 **Leftovers** of a killed ingest: hidden ``.<name>.tmp-<pid>-<thread>`` files of
-:func:`warehouse.files.atomic_write` (a blob being copied into raw, a staged Parquet being written), scratch
+:func:`warehouse.files.atomic_write` (a blob being copied into raw, a staged Parquet or a watermark being
+written), scratch
 ``raw/.extract-*.parquet`` database pulls, and in the landing folder ``.incoming-*.part`` files of a hand-in
 that died before its rename (:mod:`gridhub.landing` does not take the feed lock, so only those last changed
 before the current process started are removed: a hand-in in progress writes its file continuously).
@@ -93,6 +94,8 @@ def feed_leftovers(ws: Zones, feed: Feed) -> list[Path]:
     for folder in (ws.staging_dir(feed.name), ws.quarantine_dir(feed.name), ws.field_issue_dir(feed.name)):
         if folder.is_dir():
             out.extend(sorted(folder.glob(_ATOMIC_TMP)))
+    if ws.watermarks.is_dir():
+        out.extend(sorted(ws.watermarks.glob(f".{feed.name}.json.tmp-*")))
     landing = ws.landing_dir(feed.name)
     if landing.is_dir():
         started = _process_started()

@@ -75,14 +75,14 @@ def _kill_at(n: int) -> None:
         setattr(owner, name, counted)
 
 
-def _ingest_killed_at(ws, n: int) -> int:
+def _ingest_killed_at(ws, n: int, feed: str = "police") -> int:
     """Run ``ingest_feed`` in a forked child killed at call ``n``; its exit status."""
     pid = os.fork()
     if pid == 0:  # the child
         code = FINISHED
         try:
             _kill_at(n)
-            ingest_feed(ws, "police")
+            ingest_feed(ws, feed)
         except BaseException:
             code = 1
         os._exit(code)
@@ -170,3 +170,56 @@ def test_content_left_received_is_staged_from_raw_when_its_landed_copy_is_gone(t
     assert [f.rows_read for f in result.files] == [2]
     assert sorted(raw_manifest(ws, "police")["status"]) == ["staged", "staged"]
     assert sorted(load_staging(ws, "police")["source_record_id"]) == ["A1", "A3", "B1"]
+
+
+def _sql_ws(root: Path):
+    """A database feed (SQLite) with one pull done, and new and changed rows waiting for the next one."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+    from test_connectors_sql import FIRST, _create, sql_feed
+
+    url = f"sqlite:///{root / 'dept.db'}"
+    root.mkdir(parents=True)
+    engine = sa.create_engine(url)
+    t = _create(engine, "people")
+    with engine.begin() as conn:
+        conn.execute(t.insert(), FIRST)
+    ws = make_workspace(root / "ws", sql_feed(url, table="people"))
+    ingest_feed(ws, "hukou")
+    later = dt.datetime(2024, 3, 3, 10, 15, 0)
+    with engine.begin() as conn:
+        conn.execute(t.update().where(t.c.id == "A1").values(xm="張三丰", updated_at=later))
+        conn.execute(t.insert(), [{**FIRST[1], "id": "A4", "xm": "赵六", "updated_at": later}])
+    engine.dispose()
+    return ws
+
+
+def test_database_ingest_killed_at_every_file_system_call_is_finished_by_the_next(tmp_path):
+    from connectors.sql import WatermarkStore
+
+    killed_at = []
+    for n in range(1, 500):
+        ws = _sql_ws(tmp_path / f"db{n}")
+        code = _ingest_killed_at(ws, n, feed="hukou")
+        if code == FINISHED:
+            break
+        assert code == KILLED, f"call {n}: the ingest failed instead of being killed"
+        killed_at.append(n)
+        ingest_feed(ws, "hukou")
+        m = raw_manifest(ws, "hukou")
+        where = f"database ingest killed at file-system call {n}"
+        assert (m["status"] == "staged").all() and len(m) == 2, where
+        assert (m["rows_read"] == m["rows_staged"] + m["rows_quarantined"]).all(), where
+        assert m["rows_staged"].tolist() == [3, 2], where  # the second pull staged once, A1 and A4
+        current = load_staging(ws, "hukou").set_index("source_record_id")
+        assert sorted(current.index) == ["A1", "A2", "A3", "A4"] and current.loc["A1", "name"] == "張三丰", (
+            where
+        )
+        assert WatermarkStore(ws, "hukou").read()["ids_at_value"] == ["A1", "A4"], where
+        assert ingest_feed(ws, "hukou").files == [], where
+        assert _leftovers(ws) == [], where
+        shutil.rmtree(tmp_path / f"db{n}")
+    else:
+        pytest.fail("the ingest never finished")
+    assert len(killed_at) > 10
