@@ -35,7 +35,7 @@ from connectors.feeds import Feed, FileSource, Zones
 from connectors.raw import RawZone
 from connectors.results import FileResult, IngestResult
 from connectors.sources import stage_file
-from connectors.staging import StagingWriter, StoredFile, record_failed
+from connectors.staging import CURRENT_AGAIN, StagingWriter, StoredFile, current_again, record_failed
 from connectors.text import normalise_header, safe_file_name
 from warehouse.reasons import ReasonCode
 
@@ -181,19 +181,6 @@ def _already_staged(raw: RawZone, feed: Feed, stored: StoredFile, previous: dict
     )
 
 
-def _current_again(raw: RawZone, feed: Feed, previous: dict, duplicate: FileResult) -> None:
-    """A full feed sent an earlier whole table again: it is the current table again (the latest staged file)."""
-    m = raw.manifest(feed.name)
-    latest = m.loc[m["status"] == "staged", "seq"].max()
-    if previous.get("seq") == latest:
-        return
-    counts = ("encoding", "rows_read", "rows_staged", "rows_quarantined", "rows_blank", "file_name")
-    raw.record_outcome(feed.name, previous["sha256"], status="staged", **{k: previous[k] for k in counts})
-    duplicate.warnings.append(
-        "全量数据源：此文件再次成为当前全表 / full feed: this earlier table is the current one again"
-    )
-
-
 def _staged(raw: RawZone, feed: Feed, result: FileResult) -> None:
     """Record a staged file's counts in the manifest (its next receipt order) and the log."""
     raw.record_outcome(
@@ -273,8 +260,8 @@ def ingest_file(ws: Zones, feed: Feed, raw: RawZone, path: Path) -> tuple[FileRe
         if previous.get("origin") == str(path):
             return _filed_late(ws, feed, raw, path, stored), None
         duplicate = _already_staged(raw, feed, stored, previous)
-        if feed.mode == "full":
-            _current_again(raw, feed, previous, duplicate)
+        if current_again(raw, feed, previous):
+            duplicate.warnings.append(CURRENT_AGAIN)
         _file_away(ws, feed, path, DUPLICATES_DIR, blob.sha256)
         return duplicate, None
     raw.record_received(feed.name, blob, file_name, origin=str(path), kind="file")

@@ -43,7 +43,7 @@ from connectors.raw import RawZone, StoredBlob
 from connectors.recovery import EXTRACT_PREFIX
 from connectors.results import FileResult, IngestResult
 from connectors.rules import RowRules
-from connectors.staging import StagingWriter, StoredFile, record_failed
+from connectors.staging import CURRENT_AGAIN, StagingWriter, StoredFile, current_again, record_failed
 from connectors.watermarks import Since, WatermarkStore, advanced, new_rows
 from warehouse.schema import STAGING_FIELDS, FieldKind
 
@@ -307,6 +307,8 @@ class SqlFeeds:
                     warnings=["identical to an extract already staged"],
                 )
             )
+            if current_again(raw, feed, previous):
+                result.files[-1].warnings.append(CURRENT_AGAIN)
         else:
             origin = _origin(src) + (
                 f" where {src.watermark} >= {since.lower_bound(src.overlap_seconds)}"

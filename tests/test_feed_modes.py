@@ -109,3 +109,30 @@ def test_full_sql_feed_with_a_watermark_is_refused(tmp_path):
         Feed.model_validate(spec)
     with pytest.raises(ConfigError, match="feed 'police': mode: full with a watermark"):
         make_workspace(tmp_path / "ws", spec)
+
+
+def test_full_database_feed_follows_the_table(tmp_path):
+    import sqlalchemy as sa
+    from test_connectors_sql import FIRST, _create, sql_feed
+
+    url = f"sqlite:///{tmp_path / 'dept.db'}"
+    engine = sa.create_engine(url)
+    t = _create(engine, "people")
+    with engine.begin() as conn:
+        conn.execute(t.insert(), FIRST)
+    spec = {**sql_feed(url, query="SELECT * FROM people ORDER BY id", watermark=None), "mode": "full"}
+    ws = make_workspace(tmp_path / "ws", spec)
+
+    def current() -> list[str]:
+        ingest_feed(ws, "hukou")
+        return sorted(load_staging(ws, "hukou")["source_record_id"])
+
+    assert current() == ["A1", "A2", "A3"]
+    with engine.begin() as conn:
+        conn.execute(t.delete().where(t.c.id == "A2"))
+    assert current() == ["A1", "A3"]  # deleted in the source: no longer current
+    with engine.begin() as conn:
+        conn.execute(t.insert(), [r for r in FIRST if r["id"] == "A2"])
+    assert current() == ["A1", "A2", "A3"]  # the table is as it was: the first extract is current again
+    assert len(raw_manifest(ws, "hukou")) == 2
+    engine.dispose()
