@@ -41,6 +41,10 @@ from warehouse.reasons import ReasonCode
 
 log = logging.getLogger(__name__)
 
+#: said of a file a killed ingest left half staged, staged by the next one from its copy in raw
+RESUMED = (
+    "上次导入中断，现从原始区重新入库 / left half staged by a killed ingest: staged now from its copy in raw"
+)
 DONE_DIR = "_done"
 FAILED_DIR = "_failed"
 DUPLICATES_DIR = "_duplicates"
@@ -302,7 +306,9 @@ class FileFeeds:
             raw.record_event(
                 feed.name, stored.sha256, stored.file_name, "resumed", "left received by a killed ingest"
             )
-            outcomes.append(_stage(zones, feed, raw, stored, None))
+            fr, problem = _stage(zones, feed, raw, stored, None)
+            fr.warnings.append(RESUMED)
+            outcomes.append((fr, problem))
         for path in paths:
             outcomes.append(ingest_file(zones, feed, raw, path))
         for fr, problem in outcomes:

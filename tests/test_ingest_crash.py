@@ -168,6 +168,7 @@ def test_content_left_received_is_staged_from_raw_when_its_landed_copy_is_gone(t
     os.unlink(received)  # someone tidied the landing folder: raw still has the bytes
     result = ingest_feed(ws, "police")
     assert [f.rows_read for f in result.files] == [2]
+    assert "killed ingest" in result.files[0].warnings[-1]
     assert sorted(raw_manifest(ws, "police")["status"]) == ["staged", "staged"]
     assert sorted(load_staging(ws, "police")["source_record_id"]) == ["A1", "A3", "B1"]
 
