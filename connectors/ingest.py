@@ -59,9 +59,11 @@ def raw_manifest(workspace: Zones, feed: str | None = None) -> pd.DataFrame:
     return RawZone(workspace.raw).manifest(feed)
 
 
-def _staged_files(ws: Zones, feed: str) -> list[Path]:
+def staged_files(ws: Zones, feed: str) -> list[Path]:
     """The feed's staged files that hold its current rows, oldest first: every staged file of a ``delta``
-    feed, the latest one of a ``full`` feed (each of its files is the whole table)."""
+    feed, the latest one of a ``full`` feed (each of its files is the whole table). What :func:`load_staging`
+    reads: a run that names its inputs (fingerprint, lineage) should name these, not every file in the folder
+    (a file a killed ingest left unrecorded is there too; a full feed's earlier table may be current again)."""
     m = raw_manifest(ws, feed)
     if m.empty:
         return []
@@ -96,7 +98,7 @@ def load_staging(workspace: Zones, feed: str) -> pd.DataFrame:
     """
     cfg = workspace.feed(feed)
     schema = cfg.staging_schema
-    tables = [_conform(pq.read_table(p), schema) for p in _staged_files(workspace, feed)]
+    tables = [_conform(pq.read_table(p), schema) for p in staged_files(workspace, feed)]
     table = pa.concat_tables(tables) if tables else schema.empty_table()
     df = table.to_pandas(types_mapper=pd.ArrowDtype)
     if "source_record_id" in df.columns and len(tables) > 1:
@@ -112,7 +114,7 @@ def load_quarantine(workspace: Zones, feed: str | None = None) -> pd.DataFrame:
     names = [feed] if feed else [f.name for f in workspace.feeds]
     tables = []
     for name in names:
-        for staged in _staged_files(workspace, name):
+        for staged in staged_files(workspace, name):
             p = workspace.quarantine_dir(name) / staged.name
             if p.exists():
                 tables.append(pq.read_table(p).cast(schema))
@@ -131,7 +133,7 @@ def load_field_issues(workspace: Zones, feed: str | None = None) -> pd.DataFrame
     names = [feed] if feed else [f.name for f in workspace.feeds]
     frames = []
     for name in names:
-        files = _staged_files(workspace, name)
+        files = staged_files(workspace, name)
         tables = [
             pq.read_table(p).cast(STAGED_ISSUE_SCHEMA)
             for p in (workspace.field_issue_dir(name) / f.name for f in files)
@@ -176,4 +178,5 @@ __all__ = [
     "load_quarantine",
     "load_staging",
     "raw_manifest",
+    "staged_files",
 ]

@@ -6,7 +6,7 @@ import pytest
 from ingest_helpers import HEADER, feed, land, make_workspace
 from pydantic import ValidationError
 
-from connectors import ingest_feed, load_quarantine, load_staging, raw_manifest
+from connectors import ingest_feed, load_quarantine, load_staging, raw_manifest, staged_files
 from connectors.feeds import Feed
 from gridhub.config import ConfigError
 
@@ -37,6 +37,8 @@ def test_full_feed_keeps_only_the_records_of_its_latest_file(tmp_path):
     assert _ids(ws) == ["A1", "A2", "A3"]
     _ingest(ws, "2.csv", _table("A1", "A3"))
     assert _ids(ws) == ["A1", "A3"]  # A2 left the table: no longer current
+    latest = raw_manifest(ws, "police").sort_values("seq")["sha256"].iloc[-1]
+    assert [p.stem for p in staged_files(ws, "police")] == [latest]  # what a run reads
     # the first table sent again is the current one again (not skipped as "staged before")
     _ingest(ws, "3.csv", _table("A1", "A2", "A3"))
     assert _ids(ws) == ["A1", "A2", "A3"]
