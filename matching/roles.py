@@ -21,19 +21,22 @@ representative's ID number (法定代表人证件号码). Once persons and organ
    - ``address``: the candidate lives, has the 户籍 or owns a house at the organisation's registered
      (注册) or operating (经营) address, the same standard address;
    - ``employment``: 人社 has the candidate insured with this organisation;
+   - ``phone``: the organisation's 联系电话 (``org_phone``) is a phone one of the candidate's records carries;
+     a number the records of several resolved persons carry (a household's) ranks with ``building``;
    - ``building`` / ``grid``: one of the candidate's addresses is in the same standard building / the same
      grid as one of the organisation's, counted only when no other resolved person has the candidate's
      name (a building or a grid holds many people: a common name is in it by chance).
 
-   ``id_birth``, ``address`` and ``employment`` weigh the same. A candidate's support is its strongest
-   evidence, then the number of independent kinds it has (place, employment, ID; ``building``, ``grid``
+   ``id_birth``, ``address``, ``employment`` and ``phone`` weigh the same. A candidate's support is its strongest
+   evidence, then the number of independent kinds it has (place, employment, phone, ID; ``building``, ``grid``
    and ``address`` are one place, ``id_typo`` and ``id_birth`` one ID). The one candidate with the most
    support is linked (``name_and_<evidence>``); several with equal support are ``ambiguous_name``;
    candidates without any evidence are ``no_supporting_evidence``.
 3. **By a homophone, with stronger evidence.** When no person has the name as written, persons whose name
    has the same surname character and sounds the same (pinyin without tones: 张伟 for 张玮, a common keying
    error) are the candidates, under the same rules except that ``building`` and ``grid`` do not count
-   for them (``homophone_and_<evidence>``). Pinyin is never evidence on its own.
+   for them, nor does a shared phone (``homophone_and_<evidence>``). Pinyin is never evidence on its own, and
+   neither is a phone: only persons with the name (or its sound) are ever candidates.
 
 Every organisation gets one row: the linked person (or null) and :data:`~warehouse.schema.LEGAL_REP_LINKS`
 value saying how it was linked or why not. Everything is merges and group-bys over the whole district.
@@ -49,8 +52,8 @@ from rapidfuzz.distance import OSA
 from matching.normalize import name_pinyin
 from warehouse.schema import LEGAL_REP_EVIDENCE, LEGAL_REP_LINKS
 
-#: The kinds of evidence, strongest first, and the rank of each (``id_birth``, ``address`` and ``employment``
-#: weigh the same).
+#: The kinds of evidence, strongest first, and the rank of each (``id_birth``, ``address``, ``employment`` and
+#: ``phone`` weigh the same).
 EVIDENCE = LEGAL_REP_EVIDENCE
 _RANK = {"id_typo": 3, "id_birth": 2, "address": 2, "employment": 2, "phone": 2, "building": 1, "grid": 1}
 #: The rank of ``phone`` when the number is carried by several resolved persons (a household's landline, a
