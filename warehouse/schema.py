@@ -62,7 +62,7 @@ POPULATION_TYPES = ("户籍", "流动", "境外", "未知")
 ORG_ADDRESS_RELATIONS = ("注册", "经营")
 #: Evidence that a namesake is an organisation's 法定代表人, strongest first (see `matching.roles`), and how an
 #: organisation's legal representative was linked to a person, or why not (`organisation.legal_rep_link`).
-LEGAL_REP_EVIDENCE = ("id_typo", "id_birth", "address", "employment", "building", "grid")
+LEGAL_REP_EVIDENCE = ("id_typo", "id_birth", "address", "employment", "phone", "building", "grid")
 _UNLINKED = "ambiguous_id no_person_with_id name_not_found ambiguous_name no_supporting_evidence"
 LEGAL_REP_LINKS = ("id", *(f"name_and_{e}" for e in LEGAL_REP_EVIDENCE))
 LEGAL_REP_LINKS += tuple(f"homophone_and_{e}" for e in LEGAL_REP_EVIDENCE if e not in ("building", "grid"))
