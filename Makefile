@@ -41,7 +41,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_layers.py
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_layers.py tests/test_sizes.py
 
 clean:
 	rm -rf $(VENV) $(WORKSPACE) .pytest_cache build *.egg-info

@@ -19,6 +19,7 @@ from connectors.ingest import (
     load_quarantine,
     load_staging,
     raw_manifest,
+    staged_files,
 )
 from connectors.preview import FilePreview, preview_file
 from connectors.results import AccountingError, FileResult, IngestResult
@@ -40,4 +41,5 @@ __all__ = [
     "load_staging",
     "preview_file",
     "raw_manifest",
+    "staged_files",
 ]

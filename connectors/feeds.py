@@ -21,6 +21,8 @@ from warehouse.schema import STAGING_FIELDS
 from warehouse.staging import staging_schema
 
 FEED_NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
+#: staging column of a ``delta`` feed with a ``deletion_marker``: the row says its record was deleted
+DELETED_COLUMN = "_deleted"
 
 
 class _Strict(BaseModel):
@@ -53,6 +55,13 @@ class SqlSource(_Strict):
     table: str | None = Field(None, description="Table to pull (give this or `query`).")
     query: str | None = Field(None, description="SELECT to pull (give this or `table`).")
     watermark: str | None = Field(None, description="Column that grows with every insert/update.")
+    overlap_seconds: int = Field(
+        300,
+        ge=0,
+        description="With a date-time watermark, each pull starts this many seconds before the last one's newest "
+        "value, so a row committed late with an earlier value, or updated again within the same second, is "
+        "not missed; rows already staged unchanged are dropped (by record id and content). 0 turns it off.",
+    )
     batch_size: int = Field(50_000, ge=1, description="Rows fetched per round trip.")
 
     @model_validator(mode="after")
@@ -60,6 +69,22 @@ class SqlSource(_Strict):
         if bool(self.table) == bool(self.query):
             raise ValueError("give exactly one of 'table' or 'query'")
         return self
+
+
+class DeletionMarker(_Strict):
+    column: str = Field(description="Source column that says a record was deleted (注销标志, 删除标记).")
+    values: list[str] = Field(
+        min_length=1,
+        description="Values of that column that mean deleted (1, 是, Y); any other value keeps it.",
+    )
+
+    @field_validator("values")
+    @classmethod
+    def _values(cls, v: list[str]) -> list[str]:
+        blank = [x for x in v if not str(x).strip()]
+        if blank:
+            raise ValueError(f"deletion_marker values must not be empty: {blank}")
+        return [str(x).strip() for x in v]
 
 
 class Feed(_Strict):
@@ -96,6 +121,17 @@ class Feed(_Strict):
         None,
         description="org_name values that mean the row names no organisation (个人参保, 灵活就业人员 …); "
         "such rows keep their person and get no employer. Omitted: the built-in list; [] turns it off.",
+    )
+    mode: Literal["delta", "full"] = Field(
+        "delta",
+        description="`delta`: each file adds or updates records (the latest row per record id wins; a "
+        "`deletion_marker` removes one). `full`: each file is the whole table, and records absent from the "
+        "latest full file are no longer current (the next run retires their entities).",
+    )
+    deletion_marker: DeletionMarker | None = Field(
+        None,
+        description="Delta feeds only: a source column and the values that mark a record as deleted; the "
+        "record's latest row carrying one removes it from the current rows.",
     )
     priority: int = Field(50, description="Survivorship: higher wins when sources disagree.")
     max_field_length: int = Field(4096, ge=16, description="Longer values are a field issue (nulled).")
@@ -174,6 +210,7 @@ class Feed(_Strict):
                     "is a company two organisations: describe the organisation columns in a feed of their own, "
                     "or set owner_kind: person"
                 )
+        self._check_mode()
         if self.no_organisation:
             if "org_name" not in targets:
                 raise ValueError(
@@ -187,6 +224,23 @@ class Feed(_Strict):
                     "(个人参保, 灵活就业人员 …), or [] to turn the built-in list off"
                 )
         return self
+
+    def _check_mode(self) -> None:
+        if self.mode == "full" and self.deletion_marker is not None:
+            raise ValueError(
+                "deletion_marker is for mode: delta; a full feed deletes a record by leaving it out of the next "
+                "file: drop deletion_marker, or set mode: delta"
+            )
+        if self.mode == "full" and isinstance(self.source, SqlSource) and self.source.watermark:
+            raise ValueError(
+                "mode: full with a watermark: a pull by watermark holds only new and changed rows, not the whole "
+                "table; drop the watermark (each pull is then the whole table), or set mode: delta"
+            )
+        if self.deletion_marker is not None and self.deletion_marker.column == self.record_id:
+            raise ValueError(
+                f"deletion_marker column {self.record_id!r} is the record id: name the column that marks a "
+                "deleted record (注销标志)"
+            )
 
     @property
     def attribute_columns(self) -> dict[str, str]:
@@ -204,7 +258,10 @@ class Feed(_Strict):
     @property
     def staging_schema(self) -> pa.Schema:
         """The Arrow schema of this feed's staged Parquet (its fields, and ``attributes`` when it keeps some)."""
-        return staging_schema(self.fields, attributes=bool(self.attributes))
+        schema = staging_schema(self.fields, attributes=bool(self.attributes))
+        if self.deletion_marker is not None:
+            schema = schema.append(pa.field(DELETED_COLUMN, pa.bool_()))
+        return schema
 
 
 class Zones(Protocol):
@@ -236,4 +293,4 @@ class Zones(Protocol):
     def feed(self, name: str) -> Feed: ...
 
 
-__all__ = ["FEED_NAME", "Feed", "FileSource", "SqlSource", "Zones"]
+__all__ = ["DELETED_COLUMN", "FEED_NAME", "DeletionMarker", "Feed", "FileSource", "SqlSource", "Zones"]

@@ -15,6 +15,11 @@ Each file is
    (:class:`connectors.staging.StagingWriter`);
 4. accounted: rows read = rows staged + rows quarantined, checked before the manifest says ``staged``;
 5. moved to ``_done/``, ``_failed/`` or ``_duplicates/`` in its landing folder (never deleted).
+
+An ingest killed half way is finished by the next one: content the manifest still says ``received`` is staged
+again (from its landed copy if that still waits, else from raw: :func:`left_received`), and a landed file it
+staged but had no time to move is filed in ``_done/`` (not taken for a duplicate). Its temporary files are
+removed before the next ingest starts (:mod:`connectors.recovery`).
 """
 
 from __future__ import annotations
@@ -30,12 +35,16 @@ from connectors.feeds import Feed, FileSource, Zones
 from connectors.raw import RawZone
 from connectors.results import FileResult, IngestResult
 from connectors.sources import stage_file
-from connectors.staging import StagingWriter, StoredFile, record_failed
+from connectors.staging import CURRENT_AGAIN, StagingWriter, StoredFile, current_again, record_failed
 from connectors.text import normalise_header, safe_file_name
 from warehouse.reasons import ReasonCode
 
 log = logging.getLogger(__name__)
 
+#: said of a file a killed ingest left half staged, staged by the next one from its copy in raw
+RESUMED = (
+    "上次导入中断，现从原始区重新入库 / left half staged by a killed ingest: staged now from its copy in raw"
+)
 DONE_DIR = "_done"
 FAILED_DIR = "_failed"
 DUPLICATES_DIR = "_duplicates"
@@ -200,10 +209,46 @@ def _staged(raw: RawZone, feed: Feed, result: FileResult) -> None:
     )
 
 
-def ingest_file(ws: Zones, feed: Feed, raw: RawZone, path: Path) -> tuple[FileResult, FileProblem | None]:
-    """Receive, keep and stage one file of a file feed; the file's result and its whole-file problem, if any."""
+def _filed_late(ws: Zones, feed: Feed, raw: RawZone, path: Path, stored: StoredFile) -> FileResult:
+    """The landed file an earlier ingest staged and was stopped before it could file it: filed in ``_done/``."""
+    raw.record_event(feed.name, stored.sha256, stored.file_name, "filed", "staged by an interrupted ingest")
+    _file_away(ws, feed, path, DONE_DIR, stored.sha256)
+    log.info("feed %s: %s was staged by an interrupted ingest; filed now", feed.name, stored.file_name)
+    return FileResult(
+        file_name=stored.file_name,
+        sha256=stored.sha256,
+        skipped_duplicate=True,
+        warnings=[
+            "上次导入已入库此文件但中途停止，现归档 / staged by an earlier ingest that stopped before filing it: "
+            "filed in _done/ now"
+        ],
+    )
+
+
+def _stage(
+    ws: Zones, feed: Feed, raw: RawZone, stored: StoredFile, path: Path | None
+) -> tuple[FileResult, FileProblem | None]:
+    """Stage a received file and record its outcome; the landed copy (if any) is filed away."""
     source = feed.source
     if not isinstance(source, FileSource):
+        raise TypeError(f"feed {feed.name!r} is not a file feed")
+    try:
+        with StagingWriter.to_parquet(ws, feed, stored) as out:
+            stage_file(feed, source, stored, out)
+    except FileRejected as e:
+        failed, problem = record_failed(raw, feed, stored, explain_rejection(ws.feeds, feed, e))
+        if path is not None:
+            _file_away(ws, feed, path, FAILED_DIR, stored.sha256)
+        return failed, problem
+    _staged(raw, feed, out.result)
+    if path is not None:
+        _file_away(ws, feed, path, DONE_DIR, stored.sha256)
+    return out.result, None
+
+
+def ingest_file(ws: Zones, feed: Feed, raw: RawZone, path: Path) -> tuple[FileResult, FileProblem | None]:
+    """Receive, keep and stage one file of a file feed; the file's result and its whole-file problem, if any."""
+    if not isinstance(feed.source, FileSource):
         raise TypeError(f"feed {feed.name!r} is not a file feed")
     file_name = original_name(path)
     if not path.is_file():
@@ -216,20 +261,31 @@ def ingest_file(ws: Zones, feed: Feed, raw: RawZone, path: Path) -> tuple[FileRe
     stored = StoredFile(blob.path, blob.sha256, file_name)
     previous = raw.lookup(feed.name, blob.sha256)
     if previous is not None and previous["status"] == "staged":
+        if previous.get("origin") == str(path):
+            return _filed_late(ws, feed, raw, path, stored), None
         duplicate = _already_staged(raw, feed, stored, previous)
+        if current_again(raw, feed, previous):
+            duplicate.warnings.append(CURRENT_AGAIN)
         _file_away(ws, feed, path, DUPLICATES_DIR, blob.sha256)
         return duplicate, None
     raw.record_received(feed.name, blob, file_name, origin=str(path), kind="file")
-    try:
-        with StagingWriter.to_parquet(ws, feed, stored) as out:
-            stage_file(feed, source, stored, out)
-    except FileRejected as e:
-        failed, problem = record_failed(raw, feed, stored, explain_rejection(ws.feeds, feed, e))
-        _file_away(ws, feed, path, FAILED_DIR, blob.sha256)
-        return failed, problem
-    _staged(raw, feed, out.result)
-    _file_away(ws, feed, path, DONE_DIR, blob.sha256)
-    return out.result, None
+    return _stage(ws, feed, raw, stored, path)
+
+
+def left_received(raw: RawZone, feed: Feed, paths: Sequence[Path]) -> list[StoredFile]:
+    """Files the feed received but never finished staging (an ingest was killed) whose landed copy is not among
+    ``paths`` (a landed copy still waiting is staged through its path), oldest first, if raw still has them."""
+    m = raw.manifest(feed.name)
+    if m.empty:
+        return []
+    waiting = {str(p) for p in paths}
+    left = m[(m["status"] == "received") & (m["kind"] == "file") & ~m["origin"].isin(waiting)]
+    out = []
+    for sha, name in zip(left["sha256"], left["file_name"], strict=True):
+        blob = raw.blob_path(sha)
+        if blob.is_file():
+            out.append(StoredFile(blob, sha, str(name or sha[:12])))
+    return out
 
 
 class FileFeeds:
@@ -240,8 +296,22 @@ class FileFeeds:
         paths = [Path(p) for p in files] if files is not None else landing_files(zones, feed, raw)
         result = IngestResult(feed=feed.name)
         problems: list[FileProblem] = []
+        outcomes = []
+        for stored in left_received(raw, feed, paths):
+            log.warning(
+                "feed %s: %s was left half staged by a killed ingest: staging it again",
+                feed.name,
+                stored.file_name,
+            )
+            raw.record_event(
+                feed.name, stored.sha256, stored.file_name, "resumed", "left received by a killed ingest"
+            )
+            fr, problem = _stage(zones, feed, raw, stored, None)
+            fr.warnings.append(RESUMED)
+            outcomes.append((fr, problem))
         for path in paths:
-            fr, problem = ingest_file(zones, feed, raw, path)
+            outcomes.append(ingest_file(zones, feed, raw, path))
+        for fr, problem in outcomes:
             result.files.append(fr)
             if problem is not None:
                 problems.append(problem)
@@ -265,6 +335,7 @@ __all__ = [
     "ingest_file",
     "is_data_file",
     "landing_files",
+    "left_received",
     "original_name",
     "when_received",
 ]

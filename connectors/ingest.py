@@ -1,6 +1,7 @@
 """Feed ingest: landing → raw → staging + quarantine, with row accounting. What the ingest DAGs call.
 
-:func:`ingest_feed` takes the feed's ingest lock and hands the feed to its source kind
+:func:`ingest_feed` takes the feed's ingest lock, clears what a killed ingest left (:mod:`connectors.recovery`)
+and hands the feed to its source kind
 (:data:`connectors.sources.SOURCE_KINDS`): files landed in its folder (:mod:`connectors.file_feed`) or a pull
 from its database (:mod:`connectors.sql`, the pull is kept in raw as a Parquet extract). Either way every
 received file or extract is kept in the raw zone under its SHA-256 and staged into
@@ -14,7 +15,6 @@ the field issues.
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,9 +23,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from connectors.feeds import Zones
+from connectors.feeds import DELETED_COLUMN, Zones
 from connectors.file_feed import landing_files
 from connectors.raw import RawZone
+from connectors.recovery import ingest_locks
 from connectors.results import IngestResult
 from connectors.sources import source_kind
 from connectors.text import neutralise_formula
@@ -36,15 +37,10 @@ from warehouse.staging import STAGED_ISSUE_SCHEMA
 
 @contextmanager
 def feed_lock(ws: Zones, feed: str) -> Iterator[None]:
-    """One ingest of a feed at a time (a DAG run and a hand-run `gridhub ingest` may overlap)."""
-    lock_dir = ws.locks
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / f"ingest-{feed}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    """One ingest of a feed at a time (a DAG run and a hand-run `gridhub ingest` may overlap), after the
+    temporary files of a killed one are cleared (:func:`connectors.recovery.ingest_locks`)."""
+    with ingest_locks(ws, ws.feed(feed)):
+        yield
 
 
 def ingest_feed(workspace: Zones, feed: str, files: list[Path] | None = None) -> IngestResult:
@@ -63,11 +59,17 @@ def raw_manifest(workspace: Zones, feed: str | None = None) -> pd.DataFrame:
     return RawZone(workspace.raw).manifest(feed)
 
 
-def _staged_files(ws: Zones, feed: str) -> list[Path]:
+def staged_files(ws: Zones, feed: str) -> list[Path]:
+    """The feed's staged files that hold its current rows, oldest first: every staged file of a ``delta``
+    feed, the latest one of a ``full`` feed (each of its files is the whole table). What :func:`load_staging`
+    reads: a run that names its inputs (fingerprint, lineage) should name these, not every file in the folder
+    (a file a killed ingest left unrecorded is there too; a full feed's earlier table may be current again)."""
     m = raw_manifest(ws, feed)
     if m.empty:
         return []
     m = m[m["status"] == "staged"].sort_values("seq", kind="stable")
+    if ws.feed(feed).mode == "full":
+        m = m.tail(1)
     paths = [ws.staging_dir(feed) / f"{sha}.parquet" for sha in m["sha256"]]
     return [p for p in paths if p.exists()]
 
@@ -84,34 +86,36 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 def load_staging(workspace: Zones, feed: str) -> pd.DataFrame:
-    """The feed's current staged rows across its staged files; the latest received file wins per record id.
+    """The feed's current staged rows: the latest staged row per record id.
 
-    Full extracts supersede earlier rows of the same ``source_record_id``; deltas add to them. Columns are
+    A ``delta`` feed's files add and update records across all its staged files (the latest received file wins
+    per ``source_record_id``), and a record whose latest row carries the feed's ``deletion_marker`` is left
+    out. A ``full`` feed's current rows are those of its latest staged file alone: a record missing from it is
+    no longer current (the pipeline retires its entity). Columns are
     typed per :func:`warehouse.schema.staging_schema` (pandas ``ArrowDtype``: ``date32`` dates, nullable
     booleans, ``string`` text), meta columns ``_feed``, ``_raw_sha256``, ``_line`` first, and ``attributes``
     last when the feed keeps some.
     """
     cfg = workspace.feed(feed)
     schema = cfg.staging_schema
-    tables = [_conform(pq.read_table(p), schema) for p in _staged_files(workspace, feed)]
+    tables = [_conform(pq.read_table(p), schema) for p in staged_files(workspace, feed)]
     table = pa.concat_tables(tables) if tables else schema.empty_table()
     df = table.to_pandas(types_mapper=pd.ArrowDtype)
     if "source_record_id" in df.columns and len(tables) > 1:
         df = df.drop_duplicates(subset="source_record_id", keep="last")
+    if DELETED_COLUMN in df.columns:
+        df = df[~df[DELETED_COLUMN].fillna(False).astype(bool)].drop(columns=DELETED_COLUMN)
     return df.reset_index(drop=True)
 
 
 def load_quarantine(workspace: Zones, feed: str | None = None) -> pd.DataFrame:
-    """Quarantined rows of one feed (or all), columns as the ``quarantine`` table of the canonical schema."""
+    """Quarantined rows of one feed (or all) in the files that hold its current rows, columns as the ``quarantine`` table of the canonical schema."""
     schema = arrow_schema("quarantine")
     names = [feed] if feed else [f.name for f in workspace.feeds]
     tables = []
     for name in names:
-        m = raw_manifest(workspace, name)
-        if m.empty:
-            continue
-        for sha in m.loc[m["status"] == "staged", "sha256"]:
-            p = workspace.quarantine_dir(name) / f"{sha}.parquet"
+        for staged in staged_files(workspace, name):
+            p = workspace.quarantine_dir(name) / staged.name
             if p.exists():
                 tables.append(pq.read_table(p).cast(schema))
     table = pa.concat_tables(tables) if tables else schema.empty_table()
@@ -129,7 +133,7 @@ def load_field_issues(workspace: Zones, feed: str | None = None) -> pd.DataFrame
     names = [feed] if feed else [f.name for f in workspace.feeds]
     frames = []
     for name in names:
-        files = _staged_files(workspace, name)
+        files = staged_files(workspace, name)
         tables = [
             pq.read_table(p).cast(STAGED_ISSUE_SCHEMA)
             for p in (workspace.field_issue_dir(name) / f.name for f in files)
@@ -174,4 +178,5 @@ __all__ = [
     "load_quarantine",
     "load_staging",
     "raw_manifest",
+    "staged_files",
 ]

@@ -64,7 +64,7 @@ from connectors.cells import NUMBER_CELL_DIGITS, SourceColumn
 from connectors.checks import out_of_range, suspicious_text
 from connectors.dates import parse_date_strings
 from connectors.errors import FileRejected
-from connectors.feeds import Feed
+from connectors.feeds import DELETED_COLUMN, Feed
 from connectors.limits import effective_rule
 from connectors.record_ids import SeenIds
 from connectors.text import (
@@ -79,6 +79,7 @@ from connectors.values import (
     DEFAULT_NUMBER_UNITS,
     NUMBER_HINT,
     attributes_json,
+    deletion_flags,
     parse_bools,
     parse_numbers,
     truncate_original,
@@ -199,6 +200,13 @@ class RowRules:
                 missing_other.append(src)
             else:
                 self.attribute_indices[name] = at
+        marker = self.feed.deletion_marker
+        if marker is not None:  # read like an attribute, staged as the _deleted flag
+            at = find(marker.column)
+            if at is None:
+                missing_other.append(marker.column)
+            else:
+                self.attribute_indices[DELETED_COLUMN] = at
         if missing_needed:
             raise FileRejected(
                 ReasonCode.MISSING_COLUMNS,
@@ -250,15 +258,21 @@ class RowRules:
                     _Problem("source_record_id", ReasonCode.DUPLICATE_RECORD_ID, dup, text, "", True)
                 )
 
+        given = dict(attributes or {})
+        marker = given.pop(DELETED_COLUMN, None)
+        spec = self.feed.deletion_marker
+        deleted = deletion_flags(marker.text if marker else None, spec.values if spec else [], n)
         bad = np.zeros(n, dtype=bool)
         for p in problems:
             if p.critical:
-                bad |= p.rows
+                # a deletion row needs only its record id: the rest of it may be empty
+                bad |= p.rows if p.field == "source_record_id" else p.rows & ~deleted
         keep = ~bad
         in_quarantine = [(p, p.rows & bad) for p in problems if p.reason not in NOTICES]
         issues = [(p, p.rows & keep) for p in problems if not p.critical]
+        if self.feed.deletion_marker is not None:
+            out[DELETED_COLUMN] = pa.array(deleted)
         if self.feed.attributes:
-            given = attributes or {}
             out[ATTRIBUTES] = attributes_json({a: clean_text(c.text) for a, c in given.items()}, n)
         mask = pa.array(keep)
         staged = pa.table(

@@ -21,12 +21,10 @@ a no-op.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable
-from decimal import Decimal
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -42,80 +40,14 @@ from connectors.cells import SourceColumn, cell_text
 from connectors.errors import FeedFileError, FileRejected, SourceError
 from connectors.feeds import Feed, SqlSource, Zones
 from connectors.raw import RawZone, StoredBlob
+from connectors.recovery import EXTRACT_PREFIX
 from connectors.results import FileResult, IngestResult
 from connectors.rules import RowRules
-from connectors.staging import StagingWriter, StoredFile, record_failed
-from warehouse.files import atomic_write_text
+from connectors.staging import CURRENT_AGAIN, StagingWriter, StoredFile, current_again, record_failed
+from connectors.watermarks import Since, WatermarkStore, advanced, new_rows
 from warehouse.schema import STAGING_FIELDS, FieldKind
 
 log = logging.getLogger(__name__)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# watermark state
-# ----------------------------------------------------------------------------------------------------------
-def _encode(value: Any) -> dict:
-    if isinstance(value, dt.datetime):
-        return {"type": "datetime", "value": value.isoformat()}
-    if isinstance(value, dt.date):
-        return {"type": "date", "value": value.isoformat()}
-    if isinstance(value, bool):
-        return {"type": "bool", "value": value}
-    if isinstance(value, int):
-        return {"type": "int", "value": value}
-    if isinstance(value, float):
-        return {"type": "float", "value": value}
-    if isinstance(value, Decimal):
-        return {"type": "decimal", "value": str(value)}
-    return {"type": "str", "value": str(value)}
-
-
-_DECODERS: dict[str, Callable[[Any], Any]] = {
-    "datetime": dt.datetime.fromisoformat,
-    "date": dt.date.fromisoformat,
-    "decimal": Decimal,
-    "int": int,
-    "float": float,
-    "bool": bool,
-}
-
-
-def _decode(obj: dict) -> Any:
-    return _DECODERS.get(obj["type"], str)(obj["value"])
-
-
-class WatermarkStore:
-    """The per-feed watermark, written atomically (:func:`warehouse.files.atomic_write_text`)."""
-
-    def __init__(self, ws: Zones, feed: str) -> None:
-        self.path = ws.watermarks / f"{feed}.json"
-
-    def load(self, column: str) -> tuple[Any, set[str]] | None:
-        """(value, record ids at that value), or None for a first (full) pull."""
-        if not self.path.exists():
-            return None
-        state = json.loads(self.path.read_text(encoding="utf-8"))
-        if state.get("column") != column:
-            log.warning(
-                "watermark column changed from %s to %s: pulling everything again",
-                state.get("column"),
-                column,
-            )
-            return None
-        return _decode(state["value"]), set(state.get("ids_at_value", []))
-
-    def save(self, column: str, value: Any, ids_at_value: set[str], sha256: str) -> None:
-        state = {
-            "column": column,
-            "value": _encode(value),
-            "ids_at_value": sorted(ids_at_value),
-            "extract_sha256": sha256,
-            "saved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        }
-        atomic_write_text(self.path, json.dumps(state, ensure_ascii=False, indent=1))
-
-    def read(self) -> dict | None:
-        return json.loads(self.path.read_text(encoding="utf-8")) if self.path.exists() else None
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -194,13 +126,18 @@ def _extract_schema(columns: list[str], cols: list[tuple]) -> pa.Schema:
     return pa.schema([pa.field(n, t) for n, t in zip(columns, types, strict=True)])
 
 
-def pull_extract(
-    engine: Engine, feed: Feed, since: tuple[Any, set[str]] | None, dest: Path
-) -> tuple[int, list[str]]:
+def _typed(columns: list[str], rows: list[tuple], schema: pa.Schema | None) -> pa.Table:
+    """Rows as an Arrow table of ``schema`` (None: typed by their first non-null values)."""
+    cols = list(zip(*rows, strict=True))
+    schema = schema or _extract_schema(columns, cols)
+    arrays = [_column_array(list(v), f.type) for v, f in zip(cols, schema, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def pull_extract(engine: Engine, feed: Feed, since: Since | None, dest: Path) -> tuple[int, list[str]]:
     """Run the pull, write the new rows to ``dest`` as Parquet; return (row count, column names)."""
     src = _sql_source(feed)
-    value, taken = since if since is not None else (None, set())
-    stmt = _select(engine, src, value)
+    stmt = _select(engine, src, since.lower_bound(src.overlap_seconds) if since is not None else None)
     writer: pq.ParquetWriter | None = None
     rows_out = 0
     columns: list[str] = []
@@ -208,25 +145,41 @@ def pull_extract(
         with engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=src.batch_size).execute(stmt)
             columns = list(result.keys())
-            wm_i = columns.index(src.watermark) if src.watermark in columns else None
-            id_i = columns.index(feed.record_id) if feed.record_id in columns else None
-            for part in result.partitions(src.batch_size):
-                rows = [tuple(r) for r in part]
-                if taken and wm_i is not None and id_i is not None:
-                    rows = [r for r in rows if not (r[wm_i] == value and cell_text(r[id_i]) in taken)]
-                if not rows:
-                    continue
-                cols = list(zip(*rows, strict=True))
-                if writer is None:  # typed by the first batch with rows
-                    writer = pq.ParquetWriter(dest, _extract_schema(columns, cols), compression="zstd")
-                schema = writer.schema
-                arrays = [_column_array(list(v), f.type) for v, f in zip(cols, schema, strict=True)]
-                writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
-                rows_out += len(rows)
+            dbapi_cursor = result.cursor
+            try:
+                for part in result.partitions(src.batch_size):
+                    rows = [tuple(r) for r in part]
+                    if since is not None and rows and src.watermark in columns and feed.record_id in columns:
+                        seen = _typed(columns, rows, None)
+                        rows = list(compress(rows, new_rows(seen, since, src.watermark, feed.record_id)))
+                    if not rows:
+                        continue
+                    batch = _typed(columns, rows, writer.schema if writer is not None else None)
+                    if writer is None:  # typed by the first batch with new rows
+                        writer = pq.ParquetWriter(dest, batch.schema, compression="zstd")
+                    writer.write_table(batch)
+                    rows_out += batch.num_rows
+            except BaseException:
+                if conn.invalidated:  # the connection died (killed, server restarted)
+                    _forget_unread(dbapi_cursor)
+                raise
     finally:
         if writer is not None:
             writer.close()
     return rows_out, columns
+
+
+def _forget_unread(cursor: Any) -> None:
+    """Tell a server-side cursor whose connection died that it has nothing left to read.
+
+    Left alone, PyMySQL's unbuffered result tries to read the rest of its rows from the closed socket when it
+    is garbage-collected, and prints two "Exception ignored" tracebacks after gridhub's clean message (the
+    attributes are PyMySQL's; other drivers do not have them and need nothing)."""
+    unread = getattr(cursor, "_result", None)
+    if unread is not None and hasattr(unread, "unbuffered_active"):
+        unread.unbuffered_active = False
+    if cursor is not None and hasattr(cursor, "connection"):
+        cursor.connection = None
 
 
 def _sql_source(feed: Feed) -> SqlSource:
@@ -247,14 +200,12 @@ def _origin(src: SqlSource) -> str:
     return f"{safe_url(src.url)} " + (f"table {src.table}" if src.table else "query")
 
 
-def _pull_into_raw(
-    raw: RawZone, feed: Feed, src: SqlSource, since: tuple[Any, set[str]] | None
-) -> StoredBlob | None:
+def _pull_into_raw(raw: RawZone, feed: Feed, src: SqlSource, since: Since | None) -> StoredBlob | None:
     """Pull the new rows into a scratch extract and keep it in raw; None when there are no new rows."""
     engine = _engine(feed, src)
     origin = _origin(src)
     raw.root.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".extract-", suffix=".parquet", dir=raw.root)
+    fd, tmp_name = tempfile.mkstemp(prefix=EXTRACT_PREFIX, suffix=".parquet", dir=raw.root)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -338,7 +289,7 @@ class SqlFeeds:
         blob = _pull_into_raw(raw, feed, src, since)
         if blob is None:
             log.info(
-                "feed %s: no new or changed rows since %s", feed.name, since[0] if since else "the start"
+                "feed %s: no new or changed rows since %s", feed.name, since.value if since else "the start"
             )
             return result
         sha = blob.sha256
@@ -356,33 +307,39 @@ class SqlFeeds:
                     warnings=["identical to an extract already staged"],
                 )
             )
+            if current_again(raw, feed, previous):
+                result.files[-1].warnings.append(CURRENT_AGAIN)
         else:
-            origin = _origin(src) + (f" where {src.watermark} >= {since[0]}" if since is not None else "")
+            origin = _origin(src) + (
+                f" where {src.watermark} >= {since.lower_bound(src.overlap_seconds)}"
+                if since is not None
+                else ""
+            )
             raw.record_received(feed.name, blob, stored.file_name, origin=origin, kind="sql_extract")
             result.files.append(_stage_extract(zones, raw, feed, stored, result))
             result.check_accounting()
-        _advance(store, feed, src, blob.path, sha)
+        _advance(store, feed, src, since, blob.path, sha)
         return result
 
 
 SQL_FEEDS = SqlFeeds()
 
 
-def _advance(store: WatermarkStore, feed: Feed, src: SqlSource, extract: Path, sha: str) -> None:
-    """Move the watermark to the newest value in ``extract`` (with the ids at that value)."""
+def _advance(
+    store: WatermarkStore, feed: Feed, src: SqlSource, since: Since | None, extract: Path, sha: str
+) -> None:
+    """Move the watermark to the newest value in ``extract``, with the rows of the overlap window."""
     wm = src.watermark
     if not wm:
         return
-    t = pq.read_table(extract, columns=[wm, feed.record_id] if feed.record_id != wm else [wm])
-    col = t[wm]
-    top = pc.max(col)
+    top = pc.max(pq.read_table(extract, columns=[wm])[wm])
     if not top.is_valid:
         return
-    at_top = pc.equal(col, top)
-    ids = t[feed.record_id].filter(at_top).to_pylist()
-    previous = store.load(wm)
-    taken = {text for v in ids if v is not None and (text := cell_text(v)) is not None}
     value = top.as_py()
-    if previous is not None and previous[0] == value:
-        taken |= previous[1]  # same top value as before: the earlier rows at it stay taken
-    store.save(wm, value, taken, sha)
+    if since is not None and since.value is not None and since.value > value:
+        value = since.value
+    floor = Since(value, window={}).lower_bound(src.overlap_seconds)
+    rows = pq.read_table(extract, filters=pc.field(wm) >= pc.scalar(floor))  # the window's rows only
+    state = advanced(since, rows, wm, feed.record_id, src.overlap_seconds)
+    if state is not None:
+        store.save(wm, state, sha)

@@ -190,7 +190,30 @@ def record_failed(
     return result, problem
 
 
+#: said when a full feed's earlier table, received again, is its current one again
+CURRENT_AGAIN = (
+    "全量数据源：此前的全表再次成为当前数据 / full feed: this earlier table is the current one again"
+)
+
+
+def current_again(raw: RawZone, feed: Feed, previous: dict) -> bool:
+    """A ``full`` feed received content it staged before: make it the latest staged (its current table) again.
+
+    A delta feed's repeat changes nothing (its rows are staged); a full feed's earlier table sent again after a
+    newer one means the table went back to it. True when the manifest's receipt order was changed."""
+    if feed.mode != "full":
+        return False
+    m = raw.manifest(feed.name)
+    if previous.get("seq") == m.loc[m["status"] == "staged", "seq"].max():
+        return False
+    counts = ("encoding", "rows_read", "rows_staged", "rows_quarantined", "rows_blank", "file_name")
+    raw.record_outcome(feed.name, previous["sha256"], status="staged", **{k: previous[k] for k in counts})
+    return True
+
+
 __all__ = [
+    "CURRENT_AGAIN",
+    "current_again",
     "record_failed",
     "BATCH_ROWS",
     "BatchSink",

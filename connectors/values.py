@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connectors.text import any_control, any_non_ascii
+from connectors.text import any_control, any_non_ascii, clean_text
 
 ORIGINAL_TEXT_LIMIT = 4096
 
@@ -115,6 +115,7 @@ def attributes_json(values: dict[str, pa.Array], n: int) -> pa.Array:
 
 
 __all__ = [
+    "deletion_flags",
     "DEFAULT_NUMBER_UNITS",
     "FALSE_WORDS",
     "NUMBER_HINT",
@@ -126,3 +127,12 @@ __all__ = [
     "truncate_original",
     "unit_pattern",
 ]
+
+
+def deletion_flags(marker: pa.Array | None, values: list[str], n: int) -> np.ndarray:
+    """Rows whose deletion-marker text (cleaned, NFKC: a full-width １ is 1) is one of ``values``."""
+    if marker is None or not values:
+        return np.zeros(n, dtype=bool)
+    text = pc.utf8_normalize(clean_text(marker), "NFKC")
+    hit = pc.is_in(text, value_set=pa.array([unicodedata.normalize("NFKC", v) for v in values]))
+    return np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)

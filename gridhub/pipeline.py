@@ -69,15 +69,10 @@ def code_digest() -> str:
 
 
 def _staged_names(inputs: Zones, feed: str) -> list[str]:
-    """The staged files of ``feed`` the run reads, in receipt order (as ``connectors.load_staging`` reads them)."""
-    from connectors import raw_manifest
+    """The staged files of ``feed`` the run reads (``connectors.staged_files``: what ``load_staging`` reads)."""
+    from connectors import staged_files
 
-    m = raw_manifest(inputs, feed)
-    if m.empty:
-        return []
-    m = m[m["status"] == "staged"].sort_values("seq", kind="stable")
-    names = [f"{sha}.parquet" for sha in m["sha256"]]
-    return [n for n in names if (inputs.staging_dir(feed) / n).exists()]
+    return [p.name for p in staged_files(inputs, feed)]
 
 
 def input_fingerprint(ws: Workspace, inputs: Zones | None = None) -> str:
@@ -307,6 +302,7 @@ def build_tables(ws: Workspace, run_id: str) -> dict:
     from gridhub.reference import address_frame, grid_frame
     from gridhub.runguard import pinned
     from warehouse.build import assemble_tables
+    from warehouse.id_history import published_id_history
 
     bound = _step_dir(ws, run_id, "bound")
     resolved = _step_dir(ws, run_id, "resolved")
@@ -327,6 +323,8 @@ def build_tables(ws: Workspace, run_id: str) -> dict:
         staged_issues=load_field_issues(pinned(ws, run_id)),
         org_grid_from=ws.config.warehouse.organisation_grid,
         legal_reps=_read(legal_representatives_path(ws, run_id)),
+        id_history=pd.concat([_read(resolved / f"{t}_id_history.parquet") for t in ENTITY_TYPES]),
+        previous_id_history=published_id_history(ws.warehouse),
     )
     out = _step_dir(ws, run_id, "tables")
     for name, table in tables.items():

@@ -64,6 +64,7 @@ ORGANISATION_COLUMNS = [
     "legal_rep",
     "legal_rep_id",
     "legal_rep_id_invalid",
+    "org_phone",
     "address_text",
     "business_address_text",
     "industry",
@@ -200,20 +201,8 @@ def person_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, pd.Data
     if "id_number" in df.columns:
         issues.append(_issues(feed, df, "id_number", mismatch, ReasonCode.ID_MISMATCH))
 
-    phones = normalize_phones(_col(df, "phone"))
-    phones.index = df.index
-    out["phone"] = phones["phone"].where(phones["phone_valid"].fillna(False).astype(bool))
-    if "phone" in df.columns:
-        given_phone = _col(df, "phone").astype("string").str.strip()
-        issues.append(
-            _issues(
-                feed,
-                df,
-                "phone",
-                given_phone.notna() & (given_phone != "") & ~phones["phone_valid"].fillna(False).astype(bool),
-                ReasonCode.INVALID_PHONE,
-            )
-        )
+    out["phone"], phone_issues = _valid_phones(df, feed, "phone")
+    issues.append(phone_issues)
     out["ethnicity"] = _clean_text(_col(df, "ethnicity"))
     out["population_type"] = _clean_text(_col(df, "population_type"))
     out["address_text"] = _clean_text(_col(df, "address"))
@@ -257,7 +246,10 @@ def organisation_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, p
     out["legal_rep"] = normalize_names(_col(df, "legal_rep"))
     rep_ids, rep_issues = _legal_rep_ids(df, feed)
     out["legal_rep_id"], out["legal_rep_id_invalid"] = rep_ids["valid"], rep_ids["invalid"]
-    issues = pd.concat([f for f in (issues, rep_issues) if len(f)] or [issues], ignore_index=True)
+    out["org_phone"], phone_issues = _valid_phones(df, feed, "org_phone")
+    issues = pd.concat(
+        [f for f in (issues, rep_issues, phone_issues) if len(f)] or [issues], ignore_index=True
+    )
     # 注册地址 (or the only address the feed gives) and 经营地址, each bound on its own
     out["address_text"] = _clean_text(_col(df, "org_address"))
     out["business_address_text"] = _clean_text(_col(df, "org_business_address"))
@@ -266,6 +258,19 @@ def organisation_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, p
     out["established"] = _dates(_col(df, "established", "object"))
     out = out[out["org_name"].notna() | out["credit_code"].notna() | out["org_code"].notna()]
     return out[ORGANISATION_COLUMNS], issues
+
+
+def _valid_phones(df: pd.DataFrame, feed: Feed, field: str) -> tuple[pd.Series, pd.DataFrame]:
+    """The valid phones of column ``field`` (normalised; others null) and a field issue for each number
+    given that is not a valid phone."""
+    phones = normalize_phones(_col(df, field))
+    phones.index = df.index
+    valid = phones["phone_valid"].fillna(False).astype(bool)
+    if field not in df.columns:
+        return phones["phone"].where(valid), pd.DataFrame(columns=ISSUE_COLUMNS)
+    given = _col(df, field).astype("string").str.strip()
+    bad = given.notna() & (given != "") & ~valid
+    return phones["phone"].where(valid), _issues(feed, df, field, bad, ReasonCode.INVALID_PHONE)
 
 
 def _legal_rep_ids(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -21,19 +21,22 @@ representative's ID number (法定代表人证件号码). Once persons and organ
    - ``address``: the candidate lives, has the 户籍 or owns a house at the organisation's registered
      (注册) or operating (经营) address, the same standard address;
    - ``employment``: 人社 has the candidate insured with this organisation;
+   - ``phone``: the organisation's 联系电话 (``org_phone``) is a phone one of the candidate's records carries;
+     a number the records of several resolved persons carry (a household's) ranks with ``building``;
    - ``building`` / ``grid``: one of the candidate's addresses is in the same standard building / the same
      grid as one of the organisation's, counted only when no other resolved person has the candidate's
      name (a building or a grid holds many people: a common name is in it by chance).
 
-   ``id_birth``, ``address`` and ``employment`` weigh the same. A candidate's support is its strongest
-   evidence, then the number of independent kinds it has (place, employment, ID; ``building``, ``grid``
+   ``id_birth``, ``address``, ``employment`` and ``phone`` weigh the same. A candidate's support is its strongest
+   evidence, then the number of independent kinds it has (place, employment, phone, ID; ``building``, ``grid``
    and ``address`` are one place, ``id_typo`` and ``id_birth`` one ID). The one candidate with the most
    support is linked (``name_and_<evidence>``); several with equal support are ``ambiguous_name``;
    candidates without any evidence are ``no_supporting_evidence``.
 3. **By a homophone, with stronger evidence.** When no person has the name as written, persons whose name
    has the same surname character and sounds the same (pinyin without tones: 张伟 for 张玮, a common keying
    error) are the candidates, under the same rules except that ``building`` and ``grid`` do not count
-   for them (``homophone_and_<evidence>``). Pinyin is never evidence on its own.
+   for them, nor does a shared phone (``homophone_and_<evidence>``). Pinyin is never evidence on its own, and
+   neither is a phone: only persons with the name (or its sound) are ever candidates.
 
 Every organisation gets one row: the linked person (or null) and :data:`~warehouse.schema.LEGAL_REP_LINKS`
 value saying how it was linked or why not. Everything is merges and group-bys over the whole district.
@@ -49,16 +52,20 @@ from rapidfuzz.distance import OSA
 from matching.normalize import name_pinyin
 from warehouse.schema import LEGAL_REP_EVIDENCE, LEGAL_REP_LINKS
 
-#: The kinds of evidence, strongest first, and the rank of each (``id_birth``, ``address`` and ``employment``
-#: weigh the same).
+#: The kinds of evidence, strongest first, and the rank of each (``id_birth``, ``address``, ``employment`` and
+#: ``phone`` weigh the same).
 EVIDENCE = LEGAL_REP_EVIDENCE
-_RANK = {"id_typo": 3, "id_birth": 2, "address": 2, "employment": 2, "building": 1, "grid": 1}
+_RANK = {"id_typo": 3, "id_birth": 2, "address": 2, "employment": 2, "phone": 2, "building": 1, "grid": 1}
+#: The rank of ``phone`` when the number is carried by several resolved persons (a household's landline, a
+#: parent's mobile on a child's record): as weak as the building.
+_SHARED_PHONE_RANK = 1
 #: Evidence of the same kind of fact counts once in the number of independent kinds.
 _GROUP = {
     "id_typo": "id",
     "id_birth": "id",
     "address": "place",
     "employment": "employment",
+    "phone": "phone",
     "building": "place",
     "grid": "place",
 }
@@ -119,7 +126,15 @@ def link_legal_representatives(
     (``matching.mentions``: 人社's 就业 links are the employment evidence). Returns one row per golden
     organisation with :data:`LEGAL_REP_COLUMNS`; ``feed`` is the feed that stated the representative.
     """
-    org_columns = ["feed", "priority", "record_date", "legal_rep", "legal_rep_id", "legal_rep_id_invalid"]
+    org_columns = [
+        "feed",
+        "priority",
+        "record_date",
+        "legal_rep",
+        "legal_rep_id",
+        "legal_rep_id_invalid",
+        "org_phone",
+    ]
     orgs = _entities(
         organisations, organisation_assignments, "org_id", [*org_columns, *(c for c, _ in _ORG_PLACES)]
     )
@@ -127,7 +142,7 @@ def link_legal_representatives(
         persons,
         person_assignments,
         "person_id",
-        ["name", "name_pinyin", "id_number", "birth_date", "sex", *(c for c, _ in _PERSON_PLACES)],
+        ["name", "name_pinyin", "id_number", "birth_date", "sex", "phone", *(c for c, _ in _PERSON_PLACES)],
     )
     reps = _representatives(orgs, organisation_golden.rename(columns={"entity_id": "org_id"}))
     person_ids = (
@@ -311,15 +326,35 @@ def _evidence(
     typo = typo[np.asarray(distance) <= 1].assign(kind="id_typo")
     born = _id_birth(pair, reps, people, person_ids)
     frames = [f[["org_id", "person_id", "kind"]] for f in (place, worked, typo, born)]
-    ev = pd.concat(frames, ignore_index=True).drop_duplicates()
-    # a name that only sounds the same is weaker: the building or the grid alone does not support it
+    ev = pd.concat(frames, ignore_index=True).assign(rank=lambda f: f["kind"].map(_RANK))
+    ev = pd.concat([ev, _phone(pair, orgs, people)], ignore_index=True)
+    ev = ev.sort_values("rank", ascending=False).drop_duplicates(["org_id", "person_id", "kind"])
+    # a name that only sounds the same is weaker: the building, the grid or a shared phone does not support it
     match = ev.merge(cands, on=["org_id", "person_id"], how="left")["match"].to_numpy()
-    weak = (match == "homophone") & ev["kind"].isin(["building", "grid"]).to_numpy()
+    weak = (match == "homophone") & (ev["rank"] <= 1).to_numpy()
     # a building holds dozens of people, a grid hundreds: they support only a name nobody else in the
     # district has (then a wrong link needs the representative to be missing from every person feed AND the
     # one namesake to live next to the organisation)
     common = ~_isin(ev["person_id"], _unique_name_persons(people))
     return ev[~weak & ~(ev["kind"].isin(_UNIQUE_NAME_ONLY).to_numpy() & common)]
+
+
+def _phone(pair: pd.DataFrame, orgs: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+    """(org_id, person_id, kind=phone, rank): one of the organisation's mentions gives as its 联系电话 a valid
+    phone one of the candidate's records carries. A number on the records of several resolved persons (a
+    household's landline, a parent's mobile on a child's record) says less about who it is: rank
+    :data:`_SHARED_PHONE_RANK`. Only candidates (named like the representative) are looked at: a phone never
+    links anyone on its own."""
+    org_phones = pd.DataFrame({"org_id": orgs["org_id"], "phone": _column(orgs, "org_phone")})
+    held = pd.DataFrame({"person_id": people["person_id"], "phone": _column(people, "phone")})
+    held = held.dropna().drop_duplicates()
+    holders = held.groupby("phone")["person_id"].transform("size")
+    held = held.assign(rank=np.where(holders > 1, _SHARED_PHONE_RANK, _RANK["phone"]))
+    hits = pair.merge(org_phones.dropna().drop_duplicates(), on="org_id").merge(
+        held, on=["person_id", "phone"]
+    )
+    hits = hits.assign(kind="phone")[["org_id", "person_id", "kind", "rank"]]
+    return hits.sort_values("rank", ascending=False).drop_duplicates(["org_id", "person_id"])
 
 
 def _decide(cands: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:
@@ -331,7 +366,7 @@ def _decide(cands: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:
     """
     if cands.empty:
         return pd.DataFrame({"person_id": pd.Series(dtype="string"), "link": pd.Series(dtype="string")})
-    ev = evidence.assign(rank=evidence["kind"].map(_RANK), group=evidence["kind"].map(_GROUP))
+    ev = evidence.assign(group=evidence["kind"].map(_GROUP))
     ev["order"] = ev["kind"].map({k: i for i, k in enumerate(EVIDENCE)})
     best = ev.sort_values(["org_id", "person_id", "rank", "order"], ascending=[True, True, False, True])
     best = best.drop_duplicates(["org_id", "person_id"]).set_index(["org_id", "person_id"])

@@ -23,7 +23,7 @@ ID_A, ID_B, ID_C = rid("44539919800101001"), rid("44539919850505002"), rid("4453
 def persons(*rows: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Person mentions (one per row, each its own person unless ``person`` says otherwise) and assignments."""
     cols = ["name", "id_number", "address_code", "building_code", "hukou_address_code", "hukou_building_code"]
-    cols += ["grid_code", "birth_date", "sex"]
+    cols += ["grid_code", "birth_date", "sex", "phone"]
     df = pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols).astype("string")
     df.insert(0, "record_key", [f"gongan:{i}" for i in range(len(rows))])
     assignments = pd.DataFrame(
@@ -35,6 +35,7 @@ def persons(*rows: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
 def organisation(**values) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One 市场监管 organisation mention, its assignment and its golden record."""
     cols = ["legal_rep", "legal_rep_id", "legal_rep_id_invalid", "address_code", "building_code", "grid_code"]
+    cols += ["org_phone"]
     m = pd.DataFrame([{c: values.get(c) for c in cols}], columns=cols).astype("string")
     m.insert(0, "record_key", "shichang:S1")
     m["feed"], m["priority"], m["record_date"] = "shichang", 50, pd.Timestamp("2024-01-01")
@@ -221,6 +222,74 @@ def test_a_representative_in_no_person_feed_is_not_linked_to_a_namesake_on_weak_
     rare = organisation(legal_rep="欧阳霁川", address_code="A1", grid_code="G1")
     people = persons({"name": "欧阳霁川", "address_code": "A5", "grid_code": "G9"})
     assert link(people, rare) == {"person": None, "link": "no_supporting_evidence"}
+
+
+def test_the_organisations_contact_phone_on_a_namesakes_records_links_that_namesake():
+    people = persons(
+        {"name": "刘洋", "address_code": "A2", "phone": "13800000001"},
+        {"name": "刘洋", "address_code": "A3", "phone": "13900000002"},
+        # the second record of the first 刘洋 (another feed) carries the mobile the shop registered
+        {"name": "刘洋", "address_code": "A2", "phone": "13700000003", "person": "P0"},
+    )
+    org = organisation(legal_rep="刘洋", address_code="A1", org_phone="13700000003")
+    assert link(people, org) == {"person": "P0", "link": "name_and_phone"}
+
+
+def test_a_phone_two_namesakes_share_links_neither():
+    # two 刘洋 (father and son) whose records both carry the household's number
+    people = persons(
+        {"name": "刘洋", "address_code": "A2", "phone": "07595551234"},
+        {"name": "刘洋", "address_code": "A2", "phone": "07595551234"},
+    )
+    org = organisation(legal_rep="刘洋", address_code="A1", org_phone="07595551234")
+    assert link(people, org) == {"person": None, "link": "ambiguous_name"}
+
+
+def test_a_phone_supports_a_name_but_never_links_on_its_own():
+    people = persons({"name": "刘洋", "address_code": "A2", "phone": "13800000001"})
+    org = organisation(legal_rep="赵敏", address_code="A1", org_phone="13800000001")
+    assert link(people, org) == {"person": None, "link": "name_not_found"}
+    # a number shared with another person counts, but less than the address of another namesake
+    people = persons(
+        {"name": "刘洋", "address_code": "A2", "phone": "13800000001"},
+        {"name": "刘敏", "address_code": "A2", "phone": "13800000001"},
+        {"name": "刘洋", "address_code": "A1"},
+    )
+    org = organisation(legal_rep="刘洋", address_code="A1", org_phone="13800000001")
+    assert link(people, org) == {"person": "P2", "link": "name_and_address"}
+
+
+def test_organisation_mentions_carry_a_valid_contact_phone_and_flag_an_invalid_one():
+    from connectors.feeds import Feed
+    from matching.mentions import build_mentions
+
+    feed = Feed.model_validate(
+        {
+            "name": "shichang",
+            "department": "市场监管",
+            "source": {"kind": "file", "glob": "*.csv"},
+            "entities": ["organisation"],
+            "record_id": "id",
+            "columns": {"id": "source_record_id", "mc": "org_name", "dh": "org_phone"},
+        }
+    )
+    staged = pd.DataFrame(
+        {
+            "_feed": "shichang",
+            "_raw_sha256": "h",
+            "_line": [2, 3, 4],
+            "source_record_id": ["S1", "S2", "S3"],
+            "org_name": ["甲公司", "乙公司", "丙公司"],
+            "org_phone": ["+86 138 0013 8000", "1380013", None],
+        }
+    )
+    m = build_mentions({"shichang": staged}, [feed])
+    o = m.organisation.set_index("source_record_id")
+    assert o.loc["S1", "org_phone"] == "13800138000"
+    assert pd.isna(o.loc["S2", "org_phone"]) and pd.isna(o.loc["S3", "org_phone"])
+    issues = m.issues[m.issues["field"] == "org_phone"]
+    assert list(issues["source_record_id"]) == ["S2"]
+    assert list(issues["reason_code"]) == ["invalid_phone"]
 
 
 def test_organisation_mentions_carry_the_legal_representatives_valid_id_and_flag_an_invalid_one():

@@ -432,3 +432,14 @@ def test_numeric_input_from_spreadsheets():
     assert out["phone"].tolist() == ["13800138000", "0766-2345678"]
     ids = normalize_resident_ids(pd.Series([440524198001010013]))
     assert bool(ids["id_valid"].iloc[0])
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["+86-766-2345678", "0086-766-2345678", "+86 (766) 2345678", "+86-0766-2345678", "+86 766 2345678"],
+)
+def test_a_landline_after_the_country_code_gets_its_trunk_zero_back(given):
+    # written internationally, a landline drops the trunk 0 (+86-766-…); the mobile rule is untouched
+    out = normalize_phones(pd.Series([given, "+86-138-0013-8000"]))
+    assert out["phone"].tolist() == ["0766-2345678", "13800138000"]
+    assert out["phone_kind"].tolist() == ["landline", "mobile"]

@@ -221,6 +221,26 @@ def test_legal_representatives_have_ids_on_most_rows(truth, feeds) -> None:
     assert len(reps) == (given & ~noted).sum()
 
 
+def test_sole_traders_register_the_operators_own_phone(truth, feeds) -> None:
+    """市场监管's 联系电话: mostly the operator's own mobile for sole traders, the office or a clerk for big
+    organisations, never a representative's number on the row of an organisation they do not represent."""
+    persons = _persons(truth)
+    orgs = truth["organisations"]
+    sc = feeds["shichang_orgs"].merge(orgs, left_on="统一社会信用代码", right_on="credit_code")
+    digits = sc["联系电话"].str.replace(r"\D", "", regex=True)
+    true = sc["contact_phone"].str.replace("-", "")
+    missing = sc["主体身份代码"].isin(_kind(truth, "shichang_orgs", "phone_missing")) | (true == "")
+    assert (digits[missing] == "").all()
+    assert (digits[~missing].str[-8:] == true[~missing].str[-8:]).all()  # as keyed: +86, spaces, dashes
+    own = sc["contact_phone_of"] == "representative"
+    sole = sc["org_type"] == "个体工商户"
+    assert 0.65 <= own[sole].mean() <= 0.95, own[sole].mean()  # 80 %
+    big = sc["org_type"].isin(["分公司"]) | sc["name"].isin(FACTORIES)
+    assert not own[big].any()
+    local = own & (sc["legal_rep_outside"] != "True")
+    assert (sc.loc[local, "contact_phone"] == sc.loc[local, "legal_rep_key"].map(persons["phone"])).all()
+
+
 def test_area_units_and_date_typos(truth, feeds) -> None:
     zj = feeds["zhujian_houses"]
     unit = zj["建筑面积"].str.contains("㎡|平方米|m²")

@@ -63,6 +63,7 @@ def test_the_code_fields_are_the_identifiers():
         "phone",
         "house_code",  # 房屋编号: a department's identifier, every digit counts
         "legal_rep_id",  # 法定代表人证件号码: an ID number like id_number
+        "org_phone",  # an organisation's 联系电话, like phone
     }
 
 

@@ -116,6 +116,8 @@ def assemble_tables(
     staged_issues: pd.DataFrame | None = None,
     org_grid_from: str = "operating",
     legal_reps: pd.DataFrame | None = None,
+    id_history: pd.DataFrame | None = None,
+    previous_id_history: pd.DataFrame | None = None,
 ) -> dict[str, pa.Table]:
     """Every canonical table, from the outputs of the earlier steps, in ``TABLES`` order.
 
@@ -127,6 +129,8 @@ def assemble_tables(
     ``org_grid_from`` (one of :data:`ORG_GRID_FROM`) says which address gives an organisation its grid.
     ``legal_reps`` is each organisation's legal representative linked to a person (``matching.roles``:
     ``org_id``, ``legal_rep_person_id``, ``legal_rep_link``, ``feed``); without it those columns are null.
+    ``id_history`` are this run's id changes (``matching.er``'s ``id_history`` frames of every entity type),
+    ``previous_id_history`` the previous snapshot's table (:func:`warehouse.id_history.published_id_history`).
     """
     if org_grid_from not in ORG_GRID_FROM:
         raise BuildSettingError(
@@ -150,6 +154,8 @@ def assemble_tables(
         staged_issues=staged_issues if staged_issues is not None else pd.DataFrame(columns=_ISSUE_COLUMNS),
         org_grid_from=org_grid_from,
         legal_reps=legal_reps,
+        id_history=id_history,
+        previous_id_history=previous_id_history,
     )
     return {name: to_arrow(name, _field_sources_as_json(assembly.frame(name))) for name in TABLES}
 
@@ -183,6 +189,8 @@ class Assembly:
     staged_issues: pd.DataFrame
     org_grid_from: str = "operating"
     legal_reps: pd.DataFrame | None = None
+    id_history: pd.DataFrame | None = None
+    previous_id_history: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         self._frames: dict[str, pd.DataFrame] = {}
@@ -481,3 +489,7 @@ def build_field_issue(a: Assembly) -> pd.DataFrame:
         return pd.DataFrame(columns=_ISSUE_COLUMNS)
     issues = pd.concat(frames, ignore_index=True)
     return issues.drop_duplicates(list(TABLES["field_issue"].key))
+
+
+# builders of their own modules (registered when imported)
+from warehouse import id_history as _id_history  # noqa: E402, F401

@@ -26,8 +26,9 @@ from warehouse.schema import (
 )
 
 #: Tables whose size is expected to swing: quarantine and review queues shrinking to 0 is the goal, not a
-#: fault. They get no row-count drift check.
-DRIFT_EXEMPT: frozenset[str] = frozenset({"quarantine", "address_review", "field_issue"})
+#: fault; ``id_history`` only grows, by however many ids a run merges, splits or retires. They get no
+#: row-count drift check.
+DRIFT_EXEMPT: frozenset[str] = frozenset({"quarantine", "address_review", "field_issue", "id_history"})
 #: Absolute slack added to the relative drift bound, so that a table of 5 facilities may become 9.
 DRIFT_MIN_ROWS = 10
 GRID_REFERENCE = "grid.grid_code"

@@ -38,6 +38,13 @@ from warehouse.schema_base import Table as Table
 from warehouse.schema_base import house_relation_table
 from warehouse.schema_base import street_code_column as _street_code
 from warehouse.schema_base import street_codes as street_codes
+from warehouse.schema_ids import id_history_table
+from warehouse.schema_records import ADDRESS_BINDING as ADDRESS_BINDING
+from warehouse.schema_records import ADDRESS_REVIEW as ADDRESS_REVIEW
+from warehouse.schema_records import BINDING_STATUSES as BINDING_STATUSES
+from warehouse.schema_records import ENTITY_TYPES as ENTITY_TYPES
+from warehouse.schema_records import FIELD_ISSUE as FIELD_ISSUE
+from warehouse.schema_records import QUARANTINE as QUARANTINE
 
 # the staging contract, re-exported: feeds and connectors import it from here
 from warehouse.staging import STAGING_FIELDS as STAGING_FIELDS
@@ -52,12 +59,10 @@ def _c(name: str, type_: pa.DataType, doc: str, **kw) -> Column:
 SEX = ("M", "F", "U")
 HOUSE_RELATIONS = ("户籍", "居住", "产权")
 POPULATION_TYPES = ("户籍", "流动", "境外", "未知")
-ENTITY_TYPES = ("person", "organisation", "house", "facility")
 ORG_ADDRESS_RELATIONS = ("注册", "经营")
-BINDING_STATUSES = ("matched", "ambiguous", "unmatched")
 #: Evidence that a namesake is an organisation's 法定代表人, strongest first (see `matching.roles`), and how an
 #: organisation's legal representative was linked to a person, or why not (`organisation.legal_rep_link`).
-LEGAL_REP_EVIDENCE = ("id_typo", "id_birth", "address", "employment", "building", "grid")
+LEGAL_REP_EVIDENCE = ("id_typo", "id_birth", "address", "employment", "phone", "building", "grid")
 _UNLINKED = "ambiguous_id no_person_with_id name_not_found ambiguous_name no_supporting_evidence"
 LEGAL_REP_LINKS = ("id", *(f"name_and_{e}" for e in LEGAL_REP_EVIDENCE))
 LEGAL_REP_LINKS += tuple(f"homophone_and_{e}" for e in LEGAL_REP_EVIDENCE if e not in ("building", "grid"))
@@ -351,114 +356,7 @@ SOURCE_XREF = Table(
     ),
 )
 
-QUARANTINE = Table(
-    name="quarantine",
-    chinese="隔离区",
-    doc="Input rows that could not be staged, or failed a row rule, with the reason.",
-    key=("feed", "raw_sha256", "line", "column", "reason_code"),
-    columns=(
-        _c("feed", S, "Feed name.", nullable=False),
-        _c("raw_sha256", S, "SHA-256 of the raw file.", nullable=False),
-        _c("file_name", S, "File name as received."),
-        _c("line", I, "Line number in the source (1 = header line).", nullable=False),
-        _c("column", S, "Source column, where one is to blame."),
-        _c("reason_code", S, "Reason code (see warehouse.reasons.ReasonCode).", nullable=False),
-        _c("message", S, "What is wrong, in words."),
-        _c(
-            "original_text",
-            S,
-            "The original row or value, as text: whatever the department typed (numbers in any form), so "
-            "restricted layer only: null in shared.",
-            restricted_only=True,
-        ),
-    ),
-)
-
-ADDRESS_REVIEW = Table(
-    name="address_review",
-    chinese="地址待核",
-    doc="Addresses that could not be bound confidently, with their best candidates, for a person to review.",
-    key=("feed", "source_record_id", "field"),
-    columns=(
-        _c("feed", S, "Feed name.", nullable=False),
-        _c("source_record_id", S, "Record id.", nullable=False),
-        _c("field", S, "Which address field of the record.", nullable=False),
-        _c("address_text", S, "The address as given."),
-        _c("status", S, "unmatched / ambiguous.", values=("unmatched", "ambiguous")),
-        _c("candidates", S, "JSON list of the best candidates with scores."),
-    ),
-)
-
-ADDRESS_BINDING = Table(
-    name="address_binding",
-    chinese="地址绑定",
-    doc="Every address field of every source record bound to the standard address library and grids: a "
-    "department gets its own records back with standard address and grid codes (数据回流), keyed by its "
-    "feed and record id. The address text is the department's own and personal: it is published in "
-    "`restricted` only (null in `shared`). Join `source_xref` on (feed, source_record_id, entity_type) for "
-    "the entity each record was resolved to.",
-    key=("feed", "source_record_id", "entity_type", "field"),
-    columns=(
-        _c("feed", S, "Feed name from gridhub.yaml.", nullable=False),
-        _c("source_record_id", S, "The record's id in its source.", nullable=False),
-        _c(
-            "entity_type",
-            S,
-            "The mention the address belongs to: person / organisation / house / facility.",
-            nullable=False,
-            values=ENTITY_TYPES,
-        ),
-        _c(
-            "field",
-            S,
-            "Staging field of the address: address, hukou_address, org_address (注册), "
-            "org_business_address (经营).",
-            nullable=False,
-        ),
-        _c(
-            "address_text",
-            S,
-            "The address as the department gave it (normalised). Restricted layer only: null in shared.",
-            restricted_only=True,
-        ),
-        _c("address_code", S, "Standard address bound (matched only).", references="address.address_code"),
-        _c("building_code", S, "Standard building bound (matched only)."),
-        _c("grid_code", S, "Grid of the bound place, where one grid holds it.", references="grid.grid_code"),
-        _c(
-            "level", S, "Finest address level confirmed (room / unit / building / house_number / ... / none)."
-        ),
-        _c("score", F, "Binding score, 0–1."),
-        _c("method", S, "How the place was read (road, estate, villager_group, ...; +backoff)."),
-        _c(
-            "status",
-            S,
-            "matched / ambiguous / unmatched (the latter two also wait in `address_review`).",
-            nullable=False,
-            values=BINDING_STATUSES,
-        ),
-    ),
-)
-
-FIELD_ISSUE = Table(
-    name="field_issue",
-    chinese="字段问题",
-    doc="Staged records whose value failed a field rule (e.g. an ID with a bad check digit): the record is "
-    "kept and resolved without that value, and the value is flagged here with a reason.",
-    key=("feed", "source_record_id", "field", "reason_code"),
-    columns=(
-        _c("feed", S, "Feed name.", nullable=False),
-        _c("source_record_id", S, "Record id.", nullable=False),
-        _c("field", S, "Canonical staging field.", nullable=False),
-        _c("reason_code", S, "Reason code (see warehouse.reasons.ReasonCode).", nullable=False),
-        _c(
-            "original_value",
-            S,
-            "The value as the department gave it: restricted layer only, null in shared (it may be a "
-            "mistyped ID number or phone in any form).",
-            restricted_only=True,
-        ),
-    ),
-)
+ID_HISTORY = id_history_table(ENTITY_TYPES)
 
 TABLES: dict[str, Table] = {
     t.name: t
@@ -478,6 +376,7 @@ TABLES: dict[str, Table] = {
         ADDRESS_REVIEW,
         ADDRESS_BINDING,
         FIELD_ISSUE,
+        ID_HISTORY,
     )
 }
 

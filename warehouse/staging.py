@@ -110,6 +110,12 @@ STAGING_FIELDS: dict[str, StagingField] = {
             "legal_rep_id", FieldKind.TEXT, "法定代表人证件号码 as given (normalised later).", code=True
         ),
         StagingField(
+            "org_phone",
+            FieldKind.TEXT,
+            "联系电话 of the organisation (a sole trader's often the operator's own mobile).",
+            code=True,
+        ),
+        StagingField(
             "org_address",
             FieldKind.TEXT,
             "注册地址: the registered address (or the only address a feed gives).",

@@ -239,6 +239,7 @@ def shichang(b: FeedBuilder) -> FeedOutput:
         else:
             target.log(rid, "法定代表人证件号码", ["legal_rep_id_blank"])
         target.code(rid, "organisation", org["credit_code"], [])
+        target.log(rid, "联系电话", org["_phone_noise"])  # keyed in gridhub.sample.contacts (its own stream)
         return [
             rid,
             org["credit_code"],
@@ -250,6 +251,7 @@ def shichang(b: FeedBuilder) -> FeedOutput:
             established,
             org["status"],
             org["industry"],
+            org["_phone_written"],
         ]
 
     b.write_rows(

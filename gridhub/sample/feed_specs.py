@@ -190,6 +190,7 @@ SPECS: dict[str, FeedSpec] = {
                 "成立日期",
                 "登记状态",
                 "行业",
+                "联系电话",
             ),
             columns={
                 "主体身份代码": "source_record_id",
@@ -202,6 +203,7 @@ SPECS: dict[str, FeedSpec] = {
                 "成立日期": "established",
                 "登记状态": "org_status",
                 "行业": "industry",
+                "联系电话": "org_phone",
             },
             record_id="主体身份代码",
             entities=("organisation",),

@@ -22,6 +22,7 @@ import yaml
 from gridhub import env
 from gridhub.layout import REFERENCE_DIR, TRUTH_DIR, WAREHOUSE_DIR
 from gridhub.sample import names as N
+from gridhub.sample.contacts import assign_contact_phones
 from gridhub.sample.departments import build_feeds
 from gridhub.sample.district import District, build_district
 from gridhub.sample.errors import SampleError
@@ -35,6 +36,7 @@ from gridhub.sample.population import (
     make_houses,
     make_organisations,
     make_outside_representatives,
+    rep_kind,
 )
 from gridhub.workspace import Workspace
 from matching.reference import (
@@ -160,7 +162,7 @@ def _config_text() -> str:
 
 def _true_district(streams: list[np.random.Generator], persons: int) -> tuple[District, Population]:
     """The reference data and the true population, each part from its own stream."""
-    r_district, r_persons, r_orgs, r_jobs, r_houses, r_facilities = streams
+    r_district, r_persons, r_orgs, r_jobs, r_houses, r_facilities, r_phones = streams
     n_orgs = max(MIN_ORGANISATIONS, round(persons / PERSONS_PER_ORGANISATION))
     district = build_district(r_district, homes=math.ceil(persons / PERSONS_PER_HOME), organisations=n_orgs)
     addresses = district.addresses
@@ -169,6 +171,7 @@ def _true_district(streams: list[np.random.Generator], persons: int) -> tuple[Di
     orgs = make_organisations(r_orgs, n_orgs, people, addresses)
     outside = make_outside_representatives(r_orgs, orgs)
     assign_employers(r_jobs, people, orgs)
+    assign_contact_phones(r_phones, orgs, people, rep_kind(orgs))
     houses = make_houses(r_houses, people, addresses, orgs)
     facilities = make_facilities(
         r_facilities, max(MIN_FACILITIES, round(persons / PERSONS_PER_FACILITY)), addresses
@@ -204,8 +207,10 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
     def at(path: Path) -> Path:
         return root / path.relative_to(ws.root)
 
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
-    district, pop = _true_district(streams[:6], persons)
+    # spawned children do not depend on how many are spawned: the 8th (contact phones, added last) left
+    # the first seven, and so every other value of the sample, as they were
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
+    district, pop = _true_district([*streams[:6], streams[7]], persons)
     addresses, people = district.addresses, pop.persons
     orgs, houses, facilities, negatives = pop.organisations, pop.houses, pop.facilities, pop.hard_negatives
 

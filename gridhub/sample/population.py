@@ -104,7 +104,7 @@ def make_organisations(
     return orgs
 
 
-def _rep_kind(orgs: pd.DataFrame) -> pd.Series:
+def rep_kind(orgs: pd.DataFrame) -> pd.Series:
     """The key of :data:`REP_HOME` / :data:`REP_INSURED_THERE` for each organisation."""
     kind = orgs["org_type"].replace({"机关": "institution", "事业单位": "institution"})
     return kind.mask(orgs["name"].isin(N.FACTORIES), "factory")
@@ -125,7 +125,7 @@ def _choose_representatives(
     by_grid = adults.groupby(home.map(at["grid_code"]).to_numpy())["person_key"].agg(list).to_dict()
     by_comm = adults.groupby(home.map(at["division_code"]).to_numpy())["person_key"].agg(list).to_dict()
     everyone = adults["person_key"].tolist()
-    kinds = _rep_kind(orgs)
+    kinds = rep_kind(orgs)
     u = rng.random(len(orgs))
     pick = rng.random(len(orgs))
     keys, outside = [], []

@@ -210,13 +210,31 @@ class CandidatePairs:
         return (a >= 0) & (a == b)
 
 
+def _covered_blocks(
+    order: np.ndarray, starts: np.ndarray, earlier: list[tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """Per block (``starts`` into ``order``): every member shares one code of an earlier rule whose block of
+    that code was expanded, so the earlier rule produced all of this block's pairs already."""
+    covered = np.zeros(len(starts), dtype=bool)
+    for codes, expanded in earlier:
+        c = codes[order]
+        lo, hi = np.minimum.reduceat(c, starts), np.maximum.reduceat(c, starts)
+        covered |= (lo == hi) & (lo >= 0) & expanded[np.maximum(lo, 0)]
+    return covered
+
+
 def _pairs_in_groups(
-    codes: np.ndarray, max_block: int, active: np.ndarray | None
+    codes: np.ndarray,
+    max_block: int,
+    active: np.ndarray | None,
+    earlier: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """All pairs of records sharing a code (not -1), blocks above ``max_block`` skipped.
 
     With ``active`` given (incremental runs), only blocks holding an active record are expanded and only
-    pairs with at least one active side are returned.
+    pairs with at least one active side are returned. ``earlier``: (codes, block expanded per code) of the
+    rules before this one; a block whose members all share one expanded block of an earlier rule adds no
+    pair and is not expanded (the same ID number's records under a later name + ID-digits rule).
     """
     idx = np.flatnonzero(codes >= 0)
     stats = {"largest_block": 0, "skipped_blocks": 0, "skipped_pairs": 0}
@@ -238,6 +256,8 @@ def _pairs_in_groups(
         act_sorted = active[order].astype(np.int8)
         has_active = np.maximum.reduceat(act_sorted, starts) > 0
         keep &= has_active
+    if earlier:
+        keep &= ~_covered_blocks(order, starts, earlier)
     starts, sizes = starts[keep], sizes[keep]
     if len(starts) == 0:
         return empty, empty, stats
@@ -259,6 +279,12 @@ def _pairs_in_groups(
     return left.astype(np.int64), right.astype(np.int64), stats
 
 
+def _expanded_codes(codes: np.ndarray, max_block: int) -> np.ndarray:
+    """Per code: its block was expanded into pairs (two to ``max_block`` members)."""
+    sizes = np.bincount(codes[codes >= 0], minlength=1)
+    return (sizes >= 2) & (sizes <= max_block)
+
+
 def block(
     df: pd.DataFrame,
     rules: tuple[BlockingRule, ...] | list[BlockingRule],
@@ -277,12 +303,14 @@ def block(
     n = len(df)
     lefts, rights, rule_ids, rows, all_codes, all_keys = [], [], [], [], [], []
     keys = all_rule_keys(df, rules) if keys is None else keys
+    earlier: list[tuple[np.ndarray, np.ndarray]] = []
     for r_i, rule in enumerate(rules):
         rk = keys[r_i]
         codes = codes_of_keys(rk)
         all_keys.append(rk)
         all_codes.append(codes)
-        left, right, stats = _pairs_in_groups(codes, max_block_size, active)
+        left, right, stats = _pairs_in_groups(codes, max_block_size, active, earlier)
+        earlier.append((codes, _expanded_codes(codes, max_block_size)))
         if source is not None and len(left):
             sel = source[left] != source[right]
             left, right = left[sel], right[sel]

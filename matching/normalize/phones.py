@@ -12,6 +12,8 @@ from matching.text import as_string_array, normalize_text
 
 _PHONE_SPLIT = r"[,;/、，；|]|或|及|\s{2,}"
 _COUNTRY = r"^(?:\+\s*86|0086|\(\+?86\)|\[86\])[\s\-]*"
+# after the country code a landline drops its trunk 0 (+86-766-2345678): put it back
+_COUNTRY_LANDLINE = r"^(?:\+\s*86|0086|\(\+?86\)|\[86\])[\s\-]*\(?0?([2-9])"
 _MOBILE = r"^(?:86)?(?P<mobile>1[3-9]\d{9})$"
 _LANDLINE = (
     r"^\(?(?P<area>0(?:10|2\d|[3-9]\d{2}))?\)?[\s\-]*(?P<local>[2-9]\d{6,7})"
@@ -81,6 +83,7 @@ def _first_valid(
         if not todo.any():
             break
         cand = _list_element(parts, k, lengths)
+        cand = pc.replace_substring_regex(cand, _COUNTRY_LANDLINE, r"0\1")
         cand = pc.utf8_trim_whitespace(pc.replace_substring_regex(cand, _COUNTRY, ""))
         compact = pc.replace_substring_regex(cand, r"[\s\-()（）.]", "")
         mob = pc.extract_regex(compact, _MOBILE)
