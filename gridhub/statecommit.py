@@ -34,7 +34,7 @@ from pathlib import Path
 
 from gridhub.workspace import Workspace, safe_run_id
 from matching.er.ids import GENERATIONS, STATE_POINTER, committed_generation
-from warehouse.files import atomic_write_text
+from warehouse.files import atomic_write_text, fsync_path
 from warehouse.read import current_run_id
 from warehouse.schema import ENTITY_TYPES
 
@@ -62,18 +62,10 @@ def is_complete(ws: Workspace, run_id: str) -> bool:
     return (generation_dir(ws, run_id) / COMPLETE).is_file()
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_tree(root: Path) -> None:
     for p in sorted(root.rglob("*")):
-        _fsync(p)
-    _fsync(root)
+        fsync_path(p)
+    fsync_path(root)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -127,7 +119,7 @@ def stage_generation(ws: Workspace, run_id: str, staged: Path) -> Path:
     _fsync_tree(incoming)
     atomic_write_text(incoming / COMPLETE, run_id + "\n", fsync=True)
     os.rename(incoming, final)
-    _fsync(root)
+    fsync_path(root)
     return final
 
 

@@ -87,11 +87,22 @@ def atomic_write_parquet(table: pa.Table, path: Path, **write_options: object) -
     return path
 
 
+def fsync_path(path: Path) -> None:
+    """Flush a file's or a folder's entry to disk (a folder after a rename in it, so the rename survives a
+    crash)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 __all__ = [
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_parquet",
     "atomic_write_text",
+    "fsync_path",
     "sha256_file",
     "temporary_path",
 ]

@@ -51,7 +51,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from warehouse.errors import UserError
-from warehouse.files import atomic_write_text, sha256_file
+from warehouse.files import atomic_write_text, fsync_path, sha256_file
 from warehouse.privacy import PrivacyKeyError, keyed_hashes, scrub_json, to_layer
 from warehouse.read import (
     CURRENT_LINK,
@@ -127,14 +127,6 @@ class Snapshot:
 # --------------------------------------------------------------------------------------------------------------
 # Durability helpers
 # --------------------------------------------------------------------------------------------------------------
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @contextmanager
 def _publish_lock(warehouse_dir: Path) -> Iterator[None]:
     fd = os.open(warehouse_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
@@ -150,7 +142,7 @@ def _write_json(path: Path, value: object) -> None:
     path.write_text(
         json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8"
     )
-    _fsync_path(path)
+    fsync_path(path)
 
 
 def _sorted_by_key(name: str, data: pa.Table) -> pa.Table:
@@ -198,7 +190,7 @@ def _write_parquet(data: pa.Table, path: Path) -> dict:
             writer.write_table(data)
         for start in range(0, data.num_rows, ROW_GROUP_ROWS):
             writer.write_table(data.slice(start, ROW_GROUP_ROWS), row_group_size=ROW_GROUP_ROWS)
-    _fsync_path(path)
+    fsync_path(path)
     return {"sha256": sha256_file(path), "bytes": path.stat().st_size, "rows": data.num_rows}
 
 
@@ -221,7 +213,7 @@ def _point_links(warehouse_dir: Path, run_id: str) -> None:
             tmp.unlink()
         os.symlink(target, tmp)
         os.replace(tmp, link)
-        _fsync_path(base)
+        fsync_path(base)
 
 
 def _clean_leftovers(warehouse_dir: Path) -> None:
@@ -442,7 +434,7 @@ def write_manifests(incoming: dict[Layer, Path], manifest: dict) -> None:
         shown = scrub_json(manifest) if layer is Layer.SHARED else manifest
         _write_json(incoming[layer] / MANIFEST, shown)
         for d in {incoming[layer], *(p for p in incoming[layer].rglob("*") if p.is_dir())}:
-            _fsync_path(d)
+            fsync_path(d)
 
 
 def install(warehouse_dir: Path, run_id: str, incoming: dict[Layer, Path], content: str) -> bool:
@@ -483,5 +475,5 @@ def install_layer(warehouse_dir: Path, run_id: str, layer: Layer, incoming: Path
         os.rename(final, aside)
         shutil.rmtree(aside)
     os.rename(incoming, final)
-    _fsync_path(final.parent)
+    fsync_path(final.parent)
     return False
