@@ -148,25 +148,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="gridhub", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--workspace", "-w", help="workspace folder (default: $GRIDHUB_WORKSPACE)")
-    p.add_argument("--verbose", "-v", action="store_true")
+    _add_global_options(p, default=None)
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("sample", help="generate the embedded sample district")
-    s.add_argument("--out", required=True)
-    s.add_argument("--persons", type=int, default=3000)
-    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--out", required=True, help="folder to write the sample workspace to")
+    s.add_argument("--persons", type=int, default=3000, help="number of residents (default: %(default)s)")
+    s.add_argument(
+        "--seed", type=int, default=7, help="random seed; same seed, same data (default: %(default)s)"
+    )
     s.set_defaults(func=cmd_sample)
 
     s = sub.add_parser("ingest", help="ingest one feed by hand")
-    s.add_argument("--feed", required=True)
-    s.add_argument("files", nargs="*")
+    s.add_argument("--feed", required=True, help="feed name from gridhub.yaml")
+    s.add_argument("files", nargs="*", help="files to ingest (default: the feed's landed files)")
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("land", help="hand a file in for a feed (its ingest DAG starts on its own)")
-    s.add_argument("--feed", required=True)
+    s.add_argument("--feed", required=True, help="feed name from gridhub.yaml")
     s.add_argument("--name", help="the name to record for the file (default: the file's own name)")
-    s.add_argument("file")
+    s.add_argument("file", help="the file to hand in")
     s.set_defaults(func=cmd_land)
 
     s = sub.add_parser(
@@ -182,19 +183,45 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_summary)
 
     s = sub.add_parser("explain", help="explain an entity or a pair of records")
-    s.add_argument("what", choices=[*ENTITY_TYPES, "pair"])
-    s.add_argument("ids", nargs="+")
+    s.add_argument("what", choices=[*ENTITY_TYPES, "pair"], help="an entity type, or `pair`")
+    s.add_argument("ids", nargs="+", help="entity id, or two records as FEED:RECORD_ID FEED:RECORD_ID")
+    s.add_argument(
+        "--reveal",
+        action="store_true",
+        help="print ID and phone numbers unmasked (noted in the workspace's audit log)",
+    )
     s.set_defaults(func=cmd_explain)
 
     s = sub.add_parser("portal", help="serve the department upload portal (FastAPI, uvicorn)")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8090)
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    s.add_argument("--port", type=int, default=8090, help="port to listen on (default: %(default)s)")
     s.set_defaults(func=cmd_portal)
 
     s = sub.add_parser("portal-passwd", help="print a salted password hash for gridhub.yaml's portal section")
     s.add_argument("--stdin", action="store_true", help="read the password from stdin (scripts)")
     s.set_defaults(func=cmd_portal_passwd)
+
+    # The global options also after the subcommand (`gridhub run -w DIR`). SUPPRESS: a subcommand that was
+    # not given them leaves the value parsed before the subcommand in place instead of resetting it.
+    for subparser in sub.choices.values():
+        _add_global_options(subparser, default=argparse.SUPPRESS)
     return p
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument(
+        "--workspace",
+        "-w",
+        default=default,
+        help="workspace folder (default: $GRIDHUB_WORKSPACE); allowed before or after the subcommand",
+    )
+    parser.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        default=False if default is None else default,
+        help="log at INFO level",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,63 @@
+"""`gridhub` command line: global options after the subcommand, help text on every option."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from gridhub import cli
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--workspace", "WS", "summary"],
+        ["summary", "--workspace", "WS"],
+        ["summary", "-w", "WS"],
+        ["-w", "OTHER", "summary", "-w", "WS"],  # the later one wins
+    ],
+)
+def test_workspace_before_or_after_subcommand(argv):
+    args = cli.build_parser().parse_args(argv)
+    assert args.workspace == "WS"
+
+
+def test_global_option_not_reset_by_subcommand_default():
+    args = cli.build_parser().parse_args(["-w", "WS", "-v", "run"])
+    assert args.workspace == "WS" and args.verbose is True
+    args = cli.build_parser().parse_args(["run", "-v"])
+    assert args.workspace is None and args.verbose is True
+    args = cli.build_parser().parse_args(["run"])
+    assert args.workspace is None and args.verbose is False
+
+
+def test_main_uses_workspace_given_after_subcommand(tmp_path, monkeypatch, capsys):
+    """`gridhub summary -w DIR` reaches the workspace DIR (here: an empty one, so a user error)."""
+    monkeypatch.delenv("GRIDHUB_WORKSPACE", raising=False)
+    seen = {}
+
+    def fake_ws(args):
+        seen["ws"] = args.workspace
+        raise SystemExit(0)
+
+    monkeypatch.setattr(cli, "_ws", fake_ws)
+    with pytest.raises(SystemExit):
+        cli.main(["summary", "--workspace", str(tmp_path)])
+    assert seen["ws"] == str(tmp_path)
+
+
+def test_every_option_of_every_subcommand_has_help():
+    parser = cli.build_parser()
+    missing = [
+        f"{name}: {a.option_strings or a.dest}"
+        for name, sub in [("gridhub", parser), *_subparsers(parser).items()]
+        for a in sub._actions
+        if not isinstance(a, argparse._SubParsersAction) and not a.help
+    ]
+    assert missing == []
