@@ -8,6 +8,7 @@ about the workspace whichever process ran the steps.
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 import pandas as pd
@@ -300,17 +301,23 @@ def _checks_table(s: dict) -> list[str]:
     ]
 
 
+def display_width(text: str) -> int:
+    """Terminal columns of ``text``: East Asian Wide and Fullwidth characters (汉字, ，（）, ａ) take two,
+    combining marks none, everything else one (Unicode TR 11, the rule terminals follow)."""
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
+
+
 def _table(rows: list[list], headers: list[str]) -> str:
+    """A plain-text table whose columns line up in a terminal, whatever mix of Chinese and ASCII it holds."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
-
-    def width(s: str) -> int:  # CJK characters take two columns in a terminal
-        return sum(2 if ord(ch) > 0x2E80 else 1 for ch in s)
-
-    widths = [max(width(r[i]) for r in cells) for i in range(len(headers))]
-    line = "+".join("-" * (w + 2) for w in widths)
+    widths = [max(display_width(r[i]) for r in cells) for i in range(len(headers))]
+    line = "-+-".join("-" * w for w in widths)  # "+" under each " | " of the rows
     out = []
     for i, r in enumerate(cells):
-        out.append(" | ".join(c + " " * (widths[j] - width(c)) for j, c in enumerate(r)))
+        out.append(" | ".join(c + " " * (widths[j] - display_width(c)) for j, c in enumerate(r)))
         if i == 0:
             out.append(line)
     return "\n".join(out)
