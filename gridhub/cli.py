@@ -102,7 +102,22 @@ def cmd_summary(args) -> int:
 def cmd_explain(args) -> int:
     from matching.er.explain import explain_command
 
-    return explain_command(_ws(args), args.what, args.ids)
+    ws = _ws(args)
+    if args.reveal:  # noted before anything is shown: a reveal never goes unrecorded
+        import getpass
+        import socket
+
+        from gridhub.portal.audit import append_audit
+
+        append_audit(
+            ws,
+            "explain_reveal",
+            user=getpass.getuser(),
+            host=socket.gethostname(),
+            what=args.what,
+            ids=args.ids,
+        )
+    return explain_command(ws, args.what, args.ids, reveal=args.reveal)
 
 
 def cmd_portal(args) -> int:

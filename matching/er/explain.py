@@ -9,6 +9,8 @@ explanation is the same arithmetic as the run that made the decision.
 
 from __future__ import annotations
 
+import re
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from matching.er.comparisons import PreparedComparisons
 from matching.er.evidence import held_back_probability, requires_any_mask
@@ -26,6 +29,7 @@ from matching.er.settings import EntitySettings
 from matching.er.stages_prepare import identity_hashes, tf_hashes
 from matching.er.term_frequencies import tf_adjustments
 from warehouse.errors import UserError
+from warehouse.privacy import mask_values, scrub_text, scrub_values
 
 
 class ExplainError(UserError, KeyError):
@@ -49,8 +53,12 @@ class PairExplanation:
 @dataclass
 class EntityExplanation:
     entity_id: str
-    members: pd.DataFrame
+    members: pd.DataFrame  # record_key, score, method and the mention's columns
     links: pd.DataFrame
+    # what a terminal shows of ``members``: the columns the comparisons read (empty: all)
+    key_columns: tuple[str, ...] = ()
+    # what a terminal shows of ``links``: the pair, its probability and weight, each comparison's level
+    link_columns: tuple[str, ...] = ()
 
 
 def _model(model_or_state: Model | ResolutionState) -> Model:
@@ -58,6 +66,46 @@ def _model(model_or_state: Model | ResolutionState) -> Model:
     if model is None:
         raise ExplainError("the state has no trained model yet: run a resolution first")
     return model
+
+
+# ---- masking: an explanation is read on a terminal, often over a shoulder ------------------------------------
+#: Columns and comparisons whose every value is a personal identifier: shown as ``440***********002X`` /
+#: ``138****8000`` (warehouse.privacy.mask_values, the shared layer's rule). Every other text is scrubbed of
+#: ID numbers and mobiles however they are written (warehouse.privacy.scrub_text).
+PII_NAME = re.compile(r"id_number|phone|mobile|(?:^|_)tel(?:$|_)")
+
+
+def _mask_one(value: str) -> str:
+    return str(mask_values(pa.array([value], pa.string()))[0].as_py())
+
+
+#: ``address_code=…`` in an address comparison's display: codes of the reference data, never personal (the
+#: shared layer's rule, warehouse.privacy.is_code_column), though an 18-digit code looks like an ID number
+_CODE_PART = re.compile(r"(\b[a-z_]+_code=[^,]*)")
+
+
+def _masked_display(text: str, whole: bool) -> str:
+    """A comparison's display value (``a / b`` for several columns) with identifiers masked."""
+    if not whole:
+        return "".join(p if k % 2 else scrub_text(p) for k, p in enumerate(_CODE_PART.split(text)))
+    return " / ".join(v if v == "∅" else _mask_one(v) for v in text.split(" / "))
+
+
+def _masked_frame(df: pd.DataFrame, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """``df`` with identifier columns masked and other text columns (those in ``columns``, default all but
+    codes ``*_code``) scrubbed of identifiers (vectorised, Arrow)."""
+    df = df.copy()
+    for c in df.columns if columns is None else [c for c in columns if c in df.columns]:
+        col = df[c]
+        if str(c).endswith("_code") and columns is None:
+            continue
+        if PII_NAME.search(str(c)) and columns is None:
+            arr = pa.array(col.astype("string").to_numpy(na_value=None), pa.string())
+            df[c] = pd.array(mask_values(arr).to_pylist(), dtype="string")
+        elif col.dtype == object or isinstance(col.dtype, pd.StringDtype):
+            arr = pa.array(col.astype("string").to_numpy(na_value=None), pa.string())
+            df[c] = pd.array(scrub_values(arr).to_pylist(), dtype="string")
+    return df
 
 
 def explain_pair(
@@ -138,16 +186,18 @@ def _identity_conflict(mentions: pd.DataFrame, settings: EntitySettings, a: int,
     return None
 
 
-def format_pair(e: PairExplanation) -> str:
-    """The explanation as text for a terminal."""
-    lines = [f"{e.record_key_l}  ↔  {e.record_key_r}", ""]
+def format_pair(e: PairExplanation, *, reveal: bool = False) -> str:
+    """The explanation as text for a terminal; ID numbers and phones masked unless ``reveal``."""
+    show = (lambda text, whole: text) if reveal else _masked_display
+    lines = [f"{show(e.record_key_l, False)}  ↔  {show(e.record_key_r, False)}", ""]
     t = e.table
     width = max([len(c) for c in t["comparison"]] + [10])
     lines.append(f"{'comparison':<{width}}  {'level':<16} {'weight':>8} {'tf':>6}   left | right")
     for r in t.itertuples():
         lines.append(
             f"{r.comparison:<{width}}  {r.level:<16} {r.weight:>+8.2f} {r.tf_adjustment:>+6.2f}   "
-            f"{r.value_l} | {r.value_r}"
+            f"{show(str(r.value_l), bool(PII_NAME.search(r.comparison)))} | "
+            f"{show(str(r.value_r), bool(PII_NAME.search(r.comparison)))}"
         )
     lines.append(f"{'prior':<{width}}  {'':<16} {e.prior_weight:>+8.2f}")
     lines.append(
@@ -159,11 +209,20 @@ def format_pair(e: PairExplanation) -> str:
             "date where a name is missing); capped below the review threshold"
         )
     if e.identity_conflict:
+        column, _, values = e.identity_conflict.partition(": ")
+        if not reveal:
+            values = " ≠ ".join(
+                _masked_display(v, bool(PII_NAME.search(column))) for v in values.split(" ≠ ")
+            )
         lines.append(
-            f"kept apart: two different identities ({e.identity_conflict}); clustering never puts two values "
+            f"kept apart: two different identities ({column}: {values}); clustering never puts two values "
             "of an identity column in one entity, whatever the probability"
         )
     return "\n".join(lines)
+
+
+#: links: the pair, its probability and weight (then each comparison's level)
+LINK_COLUMNS = ("record_key_l", "record_key_r", "match_probability", "match_weight")
 
 
 def explain_entity(
@@ -194,15 +253,50 @@ def explain_entity(
         links = links.sort_values("match_probability", ascending=False).reset_index(drop=True)
     else:
         links = pd.DataFrame()
-    return EntityExplanation(entity_id, members.reset_index(drop=True), links)
+    shown = [*LINK_COLUMNS, *(state.model.comparisons if state.model is not None else ())]
+    return EntityExplanation(
+        entity_id,
+        members.reset_index(drop=True),
+        links,
+        key_columns(settings, members),
+        tuple(c for c in shown if c in links.columns),
+    )
 
 
-def format_entity(e: EntityExplanation) -> str:
-    """The entity explanation as text for a terminal."""
-    with pd.option_context("display.width", 160, "display.max_columns", 30, "display.max_colwidth", 40):
-        parts = [f"entity {e.entity_id}: {len(e.members)} records", "", e.members.to_string(index=False), ""]
-        if len(e.links):
-            parts += ["links (scored pairs inside the entity):", e.links.to_string(index=False)]
+def key_columns(settings: EntitySettings, members: pd.DataFrame) -> tuple[str, ...]:
+    """The member columns a reader needs: the record, its score and method, then the columns the comparisons
+    read, without derived ones (``*_pinyin``) and, for an address, its text rather than its codes."""
+    wanted = ["record_key", "score", "method"]
+    for spec in settings.comparisons:
+        cols = [c for c in spec.columns if not c.endswith("_pinyin")]
+        if "address_text" in spec.columns:
+            cols = ["address_text"]
+        wanted += cols
+    return tuple(dict.fromkeys(c for c in wanted if c in members.columns))
+
+
+def format_entity(e: EntityExplanation, *, reveal: bool = False, width: int | None = None) -> str:
+    """The entity explanation as text for a terminal ``width`` columns wide (default: this terminal's): the key
+    columns only, wrapped in blocks; ID numbers and phones masked unless ``reveal``."""
+    width = width or shutil.get_terminal_size((120, 24)).columns
+    members = e.members[list(e.key_columns)] if e.key_columns else e.members
+    links = e.links[list(e.link_columns)] if e.link_columns and len(e.links) else e.links
+    if not reveal:
+        # the links' comparison columns hold levels (``exact``), not values: only their record keys are scrubbed
+        members, links = _masked_frame(members), _masked_frame(links, ("record_key_l", "record_key_r"))
+    opts = ("display.unicode.east_asian_width", True, "display.max_colwidth", 30)
+    with pd.option_context(*opts):
+        parts = [
+            f"entity {e.entity_id}: {len(e.members)} records",
+            "",
+            members.to_string(index=False, line_width=width),
+            "",
+        ]
+        if len(links):
+            parts += [
+                "links (scored pairs inside the entity):",
+                links.to_string(index=False, line_width=width),
+            ]
         else:
             parts.append("no scored links kept (a singleton, or joined by a reviewer's decision)")
     return "\n".join(parts)
@@ -266,7 +360,7 @@ def _record_key(mentions: pd.DataFrame, given: str) -> str | None:
     return str(hit.iloc[0]) if len(hit) else None
 
 
-def _explain_pair_text(ws: Any, bound: Path, left: str, right: str) -> str:
+def _explain_pair_text(ws: Any, bound: Path, left: str, right: str, reveal: bool) -> str:
     parts = []
     for t in ENTITY_TYPES:
         if not (bound / f"{t}.parquet").exists():
@@ -279,7 +373,7 @@ def _explain_pair_text(ws: Any, bound: Path, left: str, right: str) -> str:
         ids = [str(reg.get(k, "∅")) for k in (kl, kr)]
         verdict = "same entity" if ids[0] == ids[1] and ids[0] != "∅" else "different entities"
         e = explain_pair(mentions, settings, state, kl, kr)
-        parts.append(f"[{t}] {ids[0]} / {ids[1]}: {verdict}\n{format_pair(e)}")
+        parts.append(f"[{t}] {ids[0]} / {ids[1]}: {verdict}\n{format_pair(e, reveal=reveal)}")
     if not parts:
         raise _Unknown(
             f"no entity type has both records {left!r} and {right!r} in the current run "
@@ -288,7 +382,7 @@ def _explain_pair_text(ws: Any, bound: Path, left: str, right: str) -> str:
     return "\n\n".join(parts)
 
 
-def _explain_entity_text(ws: Any, bound: Path, entity_type: str, entity_id: str) -> str:
+def _explain_entity_text(ws: Any, bound: Path, entity_type: str, entity_id: str, reveal: bool) -> str:
     mentions, settings, state = _load_type(ws, bound, entity_type)
     try:
         e = explain_entity(entity_id, mentions, state, settings)
@@ -296,11 +390,14 @@ def _explain_entity_text(ws: Any, bound: Path, entity_type: str, entity_id: str)
         prefix = settings.id_prefix
         hint = f" ({entity_type} ids start with {prefix!r})" if not entity_id.startswith(prefix) else ""
         raise _Unknown(f"no {entity_type} entity {entity_id!r} in the committed state{hint}") from None
-    parts = [format_entity(e)]
+    parts = [format_entity(e, reveal=reveal)]
     links = e.links.head(MAX_EXPLAINED_LINKS) if len(e.links) else e.links
     for row in links.itertuples():
         parts.append(
-            format_pair(explain_pair(mentions, settings, state, str(row.record_key_l), str(row.record_key_r)))
+            format_pair(
+                explain_pair(mentions, settings, state, str(row.record_key_l), str(row.record_key_r)),
+                reveal=reveal,
+            )
         )
     if len(e.links) > MAX_EXPLAINED_LINKS:
         parts.append(f"… {len(e.links) - MAX_EXPLAINED_LINKS} weaker links not explained")
@@ -308,13 +405,20 @@ def _explain_entity_text(ws: Any, bound: Path, entity_type: str, entity_id: str)
 
 
 def explain_command(
-    ws: Any, what: str, ids: list[str], out: TextIO | None = None, err: TextIO | None = None
+    ws: Any,
+    what: str,
+    ids: list[str],
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    *,
+    reveal: bool = False,
 ) -> int:
     """``gridhub explain``: ``person|organisation|house|facility <entity_id>…`` or ``pair <feed:rec> <feed:rec>``.
 
     Uses the mentions of the published ``current`` run (``work/<run_id>/bound/<type>.parquet``) and the
     committed state (``state/er/<type>/``). Writes the explanation to ``out`` (stdout) and problems to ``err``
-    (stderr). Returns the exit code: 0 explained, 1 an id or the run is unknown, 2 wrong arguments.
+    (stderr). ID numbers and phones are masked unless ``reveal`` (the caller records a reveal in the
+    workspace's audit log: this library knows no users). Returns the exit code: 0 explained, 1 an id or the run is unknown, 2 wrong arguments.
     """
     out = out or sys.stdout
     err = err or sys.stderr
@@ -326,7 +430,7 @@ def explain_command(
                 )
                 return 2
             _, bound = _current_run(ws)
-            out.write(_explain_pair_text(ws, bound, ids[0], ids[1]) + "\n")
+            out.write(_explain_pair_text(ws, bound, ids[0], ids[1], reveal) + "\n")
             return 0
         if what not in ENTITY_TYPES:
             err.write(f"gridhub explain: {what!r} is not one of {', '.join(ENTITY_TYPES)}, pair\n")
@@ -335,7 +439,7 @@ def explain_command(
             err.write(f"gridhub explain {what}: give an entity id\n")
             return 2
         _, bound = _current_run(ws)
-        texts = [_explain_entity_text(ws, bound, what, i) for i in ids]
+        texts = [_explain_entity_text(ws, bound, what, i, reveal) for i in ids]
         out.write("\n\n".join(texts) + "\n")
         return 0
     except (_Unknown, ExplainError, StateError) as e:
