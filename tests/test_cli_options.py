@@ -38,18 +38,14 @@ def test_global_option_not_reset_by_subcommand_default():
 
 
 def test_main_uses_workspace_given_after_subcommand(tmp_path, monkeypatch, capsys):
-    """`gridhub summary -w DIR` reaches the workspace DIR (here: an empty one, so a user error)."""
-    monkeypatch.delenv("GRIDHUB_WORKSPACE", raising=False)
-    seen = {}
-
-    def fake_ws(args):
-        seen["ws"] = args.workspace
-        raise SystemExit(0)
-
-    monkeypatch.setattr(cli, "_ws", fake_ws)
-    with pytest.raises(SystemExit):
-        cli.main(["summary", "--workspace", str(tmp_path)])
-    assert seen["ws"] == str(tmp_path)
+    """`gridhub check -w DIR` checks DIR, not $GRIDHUB_WORKSPACE (here: a folder without gridhub.yaml)."""
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("GRIDHUB_WORKSPACE", str(elsewhere))
+    code = cli.main(["check", "--workspace", str(tmp_path / "given")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert f"{tmp_path / 'given' / 'gridhub.yaml'}: no workspace configuration here" in out
+    assert str(elsewhere) not in out
 
 
 def test_every_option_of_every_subcommand_has_help():
