@@ -96,3 +96,28 @@ def test_reveal_shows_the_values_and_is_audited(published, capsys):
     assert reveal[0]["user"] == getpass.getuser()
     assert reveal[0]["what"] == "person" and reveal[0]["ids"] == [entity]
     assert reveal[0]["at"]
+
+
+def test_pair_values_too_wide_for_the_terminal_stack():
+    from matching.er.explain import PairExplanation, format_pair
+
+    table = pd.DataFrame(
+        [
+            {"comparison": "sex", "value_l": "M", "value_r": "M", "level": "exact", "weight": 1.0},
+            {
+                "comparison": "address",
+                "value_l": "广东省云江市青石区青石街道石桥社区石桥街1号1栋1单元401室",
+                "value_r": "青石街道石桥社区石桥街1号1栋1单元402室",
+                "level": "same_building",
+                "weight": 4.0,
+            },
+        ]
+    ).assign(m=0.9, u=0.1, tf_adjustment=0.0)
+    text = format_pair(PairExplanation("a:1", "b:2", table, -8.0, -3.0, 0.1), columns=100)
+    lines = text.splitlines()
+    (sex,) = [ln for ln in lines if ln.startswith("sex")]
+    assert sex.endswith("M | M")
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("address"))
+    assert lines[at].endswith("广东省云江市青石区青石街道石桥社区石桥街1号1栋1单元401室 |")
+    assert lines[at + 1].strip() == "青石街道石桥社区石桥街1号1栋1单元402室"
+    assert lines[at + 1].index("青") == lines[at].index("广")  # the right value under the left one

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -186,19 +187,28 @@ def _identity_conflict(mentions: pd.DataFrame, settings: EntitySettings, a: int,
     return None
 
 
-def format_pair(e: PairExplanation, *, reveal: bool = False) -> str:
-    """The explanation as text for a terminal; ID numbers and phones masked unless ``reveal``."""
+def _columns(text: str) -> int:
+    """Terminal columns of ``text`` (East Asian Wide and Fullwidth characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def format_pair(e: PairExplanation, *, reveal: bool = False, columns: int | None = None) -> str:
+    """The explanation as text for a terminal ``columns`` wide (default: this terminal's); ID numbers and phones
+    masked unless ``reveal``. A comparison whose two values do not fit on one line puts the right one below."""
     show = (lambda text, whole: text) if reveal else _masked_display
+    columns = columns or shutil.get_terminal_size((120, 24)).columns
     lines = [f"{show(e.record_key_l, False)}  ↔  {show(e.record_key_r, False)}", ""]
     t = e.table
     width = max([len(c) for c in t["comparison"]] + [10])
     lines.append(f"{'comparison':<{width}}  {'level':<16} {'weight':>8} {'tf':>6}   left | right")
     for r in t.itertuples():
-        lines.append(
-            f"{r.comparison:<{width}}  {r.level:<16} {r.weight:>+8.2f} {r.tf_adjustment:>+6.2f}   "
-            f"{show(str(r.value_l), bool(PII_NAME.search(r.comparison)))} | "
-            f"{show(str(r.value_r), bool(PII_NAME.search(r.comparison)))}"
-        )
+        head = f"{r.comparison:<{width}}  {r.level:<16} {r.weight:>+8.2f} {r.tf_adjustment:>+6.2f}   "
+        pii = bool(PII_NAME.search(r.comparison))
+        left, right = show(str(r.value_l), pii), show(str(r.value_r), pii)
+        if _columns(head + left + right) + 3 <= columns:
+            lines.append(f"{head}{left} | {right}")
+        else:
+            lines += [f"{head}{left} |", " " * len(head) + right]
     lines.append(f"{'prior':<{width}}  {'':<16} {e.prior_weight:>+8.2f}")
     lines.append(
         f"{'total':<{width}}  {'':<16} {e.match_weight:>+8.2f}   match probability {e.match_probability:.4f}"
