@@ -6,6 +6,7 @@
     gridhub check   [--no-feeds]                         check gridhub.yaml, the reference data and landed files
     gridhub run                                          resolve and publish in this process (no Airflow)
     gridhub summary                                      print the summary of the current warehouse
+    gridhub snapshots                                    list the published snapshots (time, rows, inputs)
     gridhub explain person ID | pair FEED:REC FEED:REC   why records were joined
     gridhub portal  [--host H] [--port N]                the department upload portal (see docs/portal.md)
     gridhub portal-passwd                                make a password hash for gridhub.yaml's portal section
@@ -96,6 +97,13 @@ def cmd_summary(args) -> int:
     s, path = write_summary(_ws(args))
     print(format_summary(s))
     print(f"\nSummary written to {path}")
+    return 0
+
+
+def cmd_snapshots(args) -> int:
+    from gridhub.snapshots_cli import snapshots_report
+
+    print(snapshots_report(_ws(args).warehouse))
     return 0
 
 
@@ -196,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("summary", help="print the summary of the current warehouse")
     s.set_defaults(func=cmd_summary)
+
+    s = sub.add_parser(
+        "snapshots", help="list the published snapshots: run id, time, current, row counts, input files"
+    )
+    s.set_defaults(func=cmd_snapshots)
 
     s = sub.add_parser("explain", help="explain an entity or a pair of records")
     s.add_argument("what", choices=[*ENTITY_TYPES, "pair"], help="an entity type, or `pair`")

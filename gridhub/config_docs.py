@@ -80,6 +80,7 @@ feeds: []            # see below
     "warehouse": """warehouse:
   path: warehouse
   keep_snapshots: 5
+  keep_days: 30
   row_count_drift: 0.5
   privacy: {hmac_key_env: GRIDHUB_HMAC_KEY}
 """,

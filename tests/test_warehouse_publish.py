@@ -167,10 +167,12 @@ def test_an_unpublished_snapshot_of_the_run_id_is_replaced(tables, tmp_path):
 def test_old_snapshots_are_pruned_but_never_the_current(tables, tmp_path):
     wh = tmp_path / "warehouse"
     for i in range(3):
-        _publish(wh, tables, f"r{i}", settings=WarehouseSettings(keep_snapshots=2))
+        _publish(wh, tables, f"r{i}", settings=WarehouseSettings(keep_snapshots=2, keep_days=0))
     assert list_snapshots(wh) == ["r1", "r2"] == list_snapshots(wh, "restricted")
     assert current_run_id(wh) == "r2"
-    _publish(wh, tables, "r1", settings=WarehouseSettings(keep_snapshots=1))  # an old id made current again
+    _publish(
+        wh, tables, "r1", settings=WarehouseSettings(keep_snapshots=1, keep_days=0)
+    )  # an old id made current again
     assert list_snapshots(wh) == ["r1"] and current_run_id(wh) == "r1"
 
 

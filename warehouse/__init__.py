@@ -29,6 +29,8 @@ _EXPORTS = {
     "list_snapshots": "warehouse.read",
     "read_manifest": "warehouse.read",
     "NoSnapshot": "warehouse.read",
+    "SnapshotChoiceError": "warehouse.read",
+    "snapshot_as_of": "warehouse.read",
     "layer_schema": "warehouse.privacy",
     "PrivacyKeyError": "warehouse.privacy",
     "TABLES": "warehouse.schema",
@@ -45,6 +47,7 @@ __all__ = [
     "PublishError",
     "SchemaMismatch",
     "Snapshot",
+    "SnapshotChoiceError",
     "TABLES",
     "ValidationReport",
     "arrow_schema",
@@ -56,6 +59,7 @@ __all__ = [
     "publish",
     "read_manifest",
     "read_table",
+    "snapshot_as_of",
     "sql_views",
     "validate_tables",
 ]
@@ -64,12 +68,14 @@ if TYPE_CHECKING:
     from warehouse.privacy import PrivacyKeyError, layer_schema
     from warehouse.read import (
         NoSnapshot,
+        SnapshotChoiceError,
         connect,
         current_manifest,
         current_run_id,
         list_snapshots,
         read_manifest,
         read_table,
+        snapshot_as_of,
         sql_views,
     )
     from warehouse.schema import TABLES, Layer, arrow_schema

@@ -161,8 +161,10 @@ def _layout() -> list[str]:
         f"name only, as hive writers do. The `{UNKNOWN_STREET}` folder is always written (empty when every row has "
         "a place), so an empty table still has a file and readers that guess the column's type from folder names "
         "see text. The manifest lists every file with its row count and SHA-256.",
-        "- **Snapshots are immutable**: a run writes a new folder, never changes an old one. The newest "
-        "`warehouse.keep_snapshots` (gridhub.yaml) are kept, counting the current one, which is never deleted.",
+        "- **Snapshots are immutable**: a run writes a new folder, never changes an old one. A snapshot is "
+        "pruned only when it is beyond both retention rules of gridhub.yaml: not among the newest "
+        "`warehouse.keep_snapshots` (default 5, counting the current one) and published more than "
+        "`warehouse.keep_days` ago (default 30; 0 = by count only). The current one is never deleted.",
         "- **Idempotent**: rows are sorted by key (within each partition) and Parquet is written with fixed settings (zstd level 3, "
         "dictionary, statistics, 128 Ki-row row groups, format 2.6), so the same tables give byte-identical "
         "files with the same SHA-256 (`content_sha256` in the manifest). Publishing a run id that exists with "
@@ -208,6 +210,23 @@ def _reading() -> list[str]:
         'warehouse.current_manifest(wh)["row_counts"]                       # what is published',
         "```",
         "",
+        "**Older snapshots (time travel).** Every reader above takes `snapshot=<run_id>` or "
+        "`as_of=<time>` (one of the two): `as_of` picks the newest kept snapshot whose manifest `published_at` "
+        "is at or before that time. It is a `datetime` or an ISO string; without a time zone it is the "
+        "machine's local time, a bare date means the end of that day. A time before every kept snapshot, or "
+        "both arguments, raise a `warehouse.errors.UserError` (`NoSnapshot`, `SnapshotChoiceError`).",
+        "",
+        "```python",
+        'warehouse.read_table(wh, "person", as_of="2026-11-01T08:00+08:00")   # as it was then',
+        "warehouse.connect(wh, as_of=datetime.date(2026, 11, 1))              # views over that snapshot",
+        'warehouse.read_table(wh, "person", snapshot=run_id)                  # by run id (gridhub snapshots)',
+        'warehouse.snapshot_as_of(wh, "2026-11-01")                           # which run id that is',
+        "```",
+        "",
+        "`gridhub snapshots` lists the kept snapshots, oldest first: run id, publish time (local, to the "
+        "millisecond, so it can be pasted into `as_of`), `*` for the current one, the row counts of "
+        "person / organisation / house / facility and the number of input files, all from the manifests.",
+        "",
         "Without gridhub:",
         "",
         "```python",
@@ -218,6 +237,7 @@ def _reading() -> list[str]:
         "duckdb.sql(\"SELECT * FROM read_parquet('warehouse/shared/current/person/**/*.parquet', hive_partitioning=true)\")",
         "duckdb.sql(\"SELECT * FROM 'warehouse/shared/current/grid/*.parquet'\")          # an unpartitioned table",
         'spark.read.parquet("warehouse/shared/snapshots/" + open("warehouse/CURRENT").read().strip() + "/person")',
+        'spark.read.parquet("warehouse/shared/snapshots/<run_id>/person")   # an older snapshot (gridhub snapshots)',
         "```",
         "",
         "These readers add `street_code` from the folder names as the last column (text; `pyarrow.parquet` and "

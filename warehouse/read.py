@@ -24,6 +24,7 @@ single file did.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -53,6 +54,10 @@ class NoSnapshot(UserError, FileNotFoundError):
     """Nothing is published yet, or the snapshot / table asked for does not exist."""
 
 
+class SnapshotChoiceError(UserError, ValueError):
+    """``snapshot`` and ``as_of`` given together, or an ``as_of`` that is not a time."""
+
+
 def current_run_id(warehouse_dir: str | Path) -> str | None:
     """Run id of the current snapshot, or None when nothing has been published."""
     pointer = Path(warehouse_dir) / POINTER_FILE
@@ -66,6 +71,60 @@ def current_run_id(warehouse_dir: str | Path) -> str | None:
 def snapshot_path(warehouse_dir: str | Path, run_id: str, layer: Layer | str = Layer.SHARED) -> Path:
     """Folder of one snapshot in one layer."""
     return Path(warehouse_dir) / str(Layer(layer)) / SNAPSHOTS / run_id
+
+
+def _as_datetime(as_of: dt.datetime | dt.date | str) -> dt.datetime:
+    """``as_of`` as an aware datetime; a time without a zone is local time, a bare date its end of day."""
+    if isinstance(as_of, str):
+        try:
+            as_of = dt.datetime.fromisoformat(as_of.strip())
+        except ValueError:
+            raise SnapshotChoiceError(
+                f"as_of={as_of!r} 不是 ISO 时间（如 2026-11-30T08:00+08:00）/ "
+                "is not an ISO time (e.g. 2026-11-30T08:00+08:00)"
+            ) from None
+    elif not isinstance(as_of, dt.datetime):
+        as_of = dt.datetime.combine(as_of, dt.time.max)
+    return as_of if as_of.tzinfo is not None else as_of.astimezone()
+
+
+def snapshot_as_of(
+    warehouse_dir: str | Path, as_of: dt.datetime | dt.date | str, layer: Layer | str = Layer.SHARED
+) -> str:
+    """Run id of the newest snapshot published at or before ``as_of`` (its manifest's ``published_at``).
+
+    ``as_of`` is a datetime or an ISO string; without a time zone it is the machine's local time. Raises
+    :class:`NoSnapshot` when no kept snapshot is that old.
+    """
+    when = _as_datetime(as_of)
+    chosen = None
+    for run_id in list_snapshots(warehouse_dir, layer):  # oldest first
+        published = read_manifest(warehouse_dir, run_id, layer).get("published_at")
+        if published and dt.datetime.fromisoformat(published) <= when:
+            chosen = run_id
+    if chosen is None:
+        raise NoSnapshot(
+            f"{warehouse_dir}: 没有在 {when.isoformat()} 或之前发布的快照（较早的可能已按保留规则删除，"
+            f"见 gridhub snapshots）/ no snapshot published at or before {when.isoformat()} (older ones may "
+            "have been pruned by the retention rule; see `gridhub snapshots`)"
+        )
+    return chosen
+
+
+def _pick(
+    warehouse_dir: str | Path,
+    snapshot: str | None,
+    as_of: dt.datetime | dt.date | str | None,
+    layer: Layer | str = Layer.SHARED,
+) -> str | None:
+    """The ``snapshot`` argument that ``snapshot`` / ``as_of`` ask for (None: the current one)."""
+    if as_of is None:
+        return snapshot
+    if snapshot is not None:
+        raise SnapshotChoiceError(
+            f"snapshot={snapshot!r} 与 as_of={as_of!r} 只能给一个 / give snapshot or as_of, not both"
+        )
+    return snapshot_as_of(warehouse_dir, as_of, layer)
 
 
 def _resolve(warehouse_dir: str | Path, snapshot: str | None) -> str:
@@ -137,14 +196,16 @@ def read_table(
     layer: Layer | str = Layer.SHARED,
     snapshot: str | None = None,
     columns: list[str] | None = None,
+    as_of: dt.datetime | dt.date | str | None = None,
 ) -> pa.Table:
     """One table of the current (or a given) snapshot, with its layer's Arrow schema.
 
     ``read_table(wh, "person")`` is the shared layer (ID numbers and phones masked, ``*_key`` for joins);
     ``layer="restricted"`` has the full values. Rows come in key order; a partitioned table's partition
-    column (``street_code``) is read from the folder names, as text.
+    column (``street_code``) is read from the folder names, as text. ``snapshot=<run_id>`` reads an older
+    snapshot; ``as_of=<datetime or ISO string>`` the newest one published at or before that time.
     """
-    files = table_files(warehouse_dir, table, layer, snapshot)
+    files = table_files(warehouse_dir, table, layer, _pick(warehouse_dir, snapshot, as_of, layer))
     schema = layer_schema(table, layer)
     t = TABLES[table]
     if not t.partition_by:
@@ -164,10 +225,14 @@ def read_table(
 
 
 def sql_views(
-    warehouse_dir: str | Path, layer: Layer | str = Layer.SHARED, snapshot: str | None = None
+    warehouse_dir: str | Path,
+    layer: Layer | str = Layer.SHARED,
+    snapshot: str | None = None,
+    as_of: dt.datetime | dt.date | str | None = None,
 ) -> str:
     """``CREATE VIEW`` statements (DuckDB SQL) for every table of one snapshot: paste into any DuckDB shell."""
-    base = snapshot_path(warehouse_dir, _resolve(warehouse_dir, snapshot), layer).resolve()
+    run_id = _resolve(warehouse_dir, _pick(warehouse_dir, snapshot, as_of, layer))
+    base = snapshot_path(warehouse_dir, run_id, layer).resolve()
     statements = []
     for name, t in TABLES.items():
         if not t.partition_by:
@@ -190,14 +255,18 @@ def connect(
     layer: Layer | str = Layer.SHARED,
     snapshot: str | None = None,
     database: str = ":memory:",
+    as_of: dt.datetime | dt.date | str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with one view per table over the current snapshot (resolved once, so every view
-    reads the same snapshot even if ``CURRENT`` moves meanwhile)::
+    reads the same snapshot even if ``CURRENT`` moves meanwhile); ``snapshot`` / ``as_of`` as in
+    :func:`read_table`::
 
         warehouse.connect(wh).sql("SELECT grid_code, count(*) FROM person GROUP BY 1").df()
+        warehouse.connect(wh, as_of="2026-11-01T00:00+08:00")  # the warehouse as it was then
     """
     import duckdb
 
+    sql = sql_views(warehouse_dir, layer, snapshot, as_of)
     con = duckdb.connect(database)
-    con.execute(sql_views(warehouse_dir, layer, snapshot))
+    con.execute(sql)
     return con

@@ -20,7 +20,18 @@ class Privacy(_Strict):
 
 class WarehouseSettings(_Strict):
     path: str = Field("warehouse", description="Warehouse folder, relative to the workspace unless absolute.")
-    keep_snapshots: int = Field(5, ge=1, description="Published snapshots kept; older ones are pruned.")
+    keep_snapshots: int = Field(
+        5,
+        ge=1,
+        description="Published snapshots always kept (the newest ones, counting the current one). An older "
+        "snapshot is pruned only when it is also older than keep_days.",
+    )
+    keep_days: int = Field(
+        30,
+        ge=0,
+        description="Snapshots published in the last this many days are kept whatever keep_snapshots says "
+        "(0: keep by count only). The current snapshot is never pruned.",
+    )
     min_free_mb: int | None = Field(
         None,
         ge=0,

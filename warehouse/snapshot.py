@@ -233,12 +233,25 @@ def _clean_leftovers(warehouse_dir: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def _prune(warehouse_dir: Path, keep: int, current: str) -> list[str]:
-    """Keep the current snapshot and the newest ``keep - 1`` others; delete the rest; return the deleted ids."""
+def _published_at(warehouse_dir: Path, run_id: str, layer: Layer) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(read_manifest(warehouse_dir, run_id, layer)["published_at"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _prune(warehouse_dir: Path, keep: int, current: str, keep_days: int = 0) -> list[str]:
+    """Delete the snapshots beyond BOTH rules: not among the newest ``keep`` (counting the current one) and
+    published more than ``keep_days`` days ago. The current one is never deleted; return the deleted ids."""
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=keep_days)
     removed: list[str] = []
     for layer in LAYERS:
         others = [r for r in list_snapshots(warehouse_dir, layer) if r != current]
         keep_ids = {current, *others[len(others) - (keep - 1) :]} if keep > 1 else {current}
+        for run_id in others:  # younger than keep_days: kept whatever the count
+            when = _published_at(warehouse_dir, run_id, layer)
+            if keep_days and when is not None and when >= cutoff:
+                keep_ids.add(run_id)
         root = warehouse_dir / str(layer) / SNAPSHOTS
         for d in root.iterdir():
             if d.name.startswith(".") or d.name in keep_ids:
@@ -253,7 +266,12 @@ def _prune(warehouse_dir: Path, keep: int, current: str) -> list[str]:
         for p in attempts[: max(0, len(attempts) - 2 * keep)]:
             shutil.rmtree(p, ignore_errors=True)
     if removed:
-        log.info("pruned snapshots %s (keeping %d)", sorted(set(removed)), keep)
+        log.info(
+            "pruned snapshots %s (keeping the newest %d and those of the last %d days)",
+            sorted(set(removed)),
+            keep,
+            keep_days,
+        )
     return sorted(set(removed))
 
 
@@ -305,7 +323,7 @@ def publish(
         reused = install(warehouse_dir, run_id, incoming, manifest["content_sha256"])
         switch_current(warehouse_dir, run_id)
         _point_links(warehouse_dir, run_id)
-        _prune(warehouse_dir, settings.keep_snapshots, run_id)
+        _prune(warehouse_dir, settings.keep_snapshots, run_id, settings.keep_days)
 
     final = read_manifest(warehouse_dir, run_id, Layer.RESTRICTED)
     log.info(
