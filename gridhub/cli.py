@@ -35,8 +35,7 @@ def cmd_sample(args) -> int:
     from gridhub.sample import generate_workspace
 
     summary = generate_workspace(Path(args.out), persons=args.persons, seed=args.seed)
-    print(f"sample district written to {Path(args.out).resolve()}")
-    print(summary)
+    print("\n".join(summary.lines()))
     return 0
 
 

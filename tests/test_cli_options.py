@@ -57,3 +57,10 @@ def test_every_option_of_every_subcommand_has_help():
         if not isinstance(a, argparse._SubParsersAction) and not a.help
     ]
     assert missing == []
+
+
+def test_sample_prints_readable_lines_not_a_python_object(tmp_path, capsys):
+    assert cli.main(["sample", "--out", str(tmp_path / "s"), "--persons", "200", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "SampleSummary(" not in out and "PosixPath(" not in out
+    assert "written to" in out and "persons 200" in out and "feed gongan_population:" in out
