@@ -27,10 +27,11 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from connectors.feeds import Feed, Zones
+from warehouse.files import locked
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +62,10 @@ def _process_started() -> float:
 _LOADED = time.time()
 
 
-@contextmanager
-def _flock(path: Path, mode: int) -> Iterator[int]:
-    """Hold ``flock(mode)`` on ``path`` for the block; yields the descriptor (the caller may convert the lock)."""
+def _flock(path: Path, mode: int) -> AbstractContextManager[int]:
+    """:func:`warehouse.files.locked` on ``path``, its folder made first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, mode)
-        yield fd
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
+    return locked(path, mode)
 
 
 def _remove(paths: list[Path], what: str) -> int:

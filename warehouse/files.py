@@ -11,6 +11,7 @@ the new one, never half of one; a process killed mid-write leaves only a ``.<nam
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import threading
@@ -97,12 +98,25 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+@contextmanager
+def locked(path: Path, mode: int = fcntl.LOCK_EX) -> Iterator[int]:
+    """Hold ``flock(mode)`` on ``path`` (created if missing) for the block and yield its descriptor, so the
+    caller may convert the lock. The kernel releases it when the descriptor closes, however the process ends."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, mode)
+        yield fd
+    finally:
+        os.close(fd)
+
+
 __all__ = [
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_parquet",
     "atomic_write_text",
     "fsync_path",
+    "locked",
     "sha256_file",
     "temporary_path",
 ]

@@ -45,15 +45,14 @@ from warehouse.schema_records import BINDING_STATUSES as BINDING_STATUSES
 from warehouse.schema_records import ENTITY_TYPES as ENTITY_TYPES
 from warehouse.schema_records import FIELD_ISSUE as FIELD_ISSUE
 from warehouse.schema_records import QUARANTINE as QUARANTINE
+from warehouse.schema_records import column
 
 # the staging contract, re-exported: feeds and connectors import it from here
 from warehouse.staging import STAGING_FIELDS as STAGING_FIELDS
 from warehouse.staging import FieldKind as FieldKind
 from warehouse.staging import staging_schema as staging_schema
 
-
-def _c(name: str, type_: pa.DataType, doc: str, **kw) -> Column:
-    return Column(name=name, type=type_, doc=doc, **kw)
+_c = column
 
 
 SEX = ("M", "F", "U")

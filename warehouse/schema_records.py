@@ -12,8 +12,12 @@ import pyarrow as pa
 from warehouse.schema_base import Column, F, I, S, Table
 
 
-def _c(name: str, type_: pa.DataType, doc: str, **kw) -> Column:
+def column(name: str, type_: pa.DataType, doc: str, **kw) -> Column:
+    """A column declaration, positional as the tables read best (also used by :mod:`warehouse.schema`)."""
     return Column(name=name, type=type_, doc=doc, **kw)
+
+
+_c = column
 
 
 #: Entity types of the warehouse (also the ``entity_type`` values of source_xref, address_binding, id_history).

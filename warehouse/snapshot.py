@@ -31,7 +31,6 @@ a rerun after any kill publishes.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import logging
@@ -51,7 +50,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from warehouse.errors import UserError
-from warehouse.files import atomic_write_text, fsync_path, sha256_file
+from warehouse.files import atomic_write_text, fsync_path, locked, sha256_file
 from warehouse.privacy import PrivacyKeyError, keyed_hashes, scrub_json, to_layer
 from warehouse.read import (
     CURRENT_LINK,
@@ -129,13 +128,8 @@ class Snapshot:
 # --------------------------------------------------------------------------------------------------------------
 @contextmanager
 def _publish_lock(warehouse_dir: Path) -> Iterator[None]:
-    fd = os.open(warehouse_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with locked(warehouse_dir / LOCK_FILE):
         yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def _write_json(path: Path, value: object) -> None:
