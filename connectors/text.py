@@ -316,3 +316,13 @@ def safe_file_name(name: str, limit: int = 200) -> str:
     if len(base) <= limit:
         return base
     return base[: limit - _KEPT_TAIL - 1] + "…" + base[-_KEPT_TAIL:]
+
+
+def display_width(text: str) -> int:
+    """Terminal columns of ``text``: East Asian Wide and Fullwidth characters (汉字, ，（）, ａ) take two,
+    combining marks none, everything else one (Unicode TR 11, the rule terminals follow). The one measure the
+    summary, ``gridhub snapshots`` and ``explain`` align their columns by."""
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )

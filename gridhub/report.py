@@ -8,12 +8,12 @@ about the workspace whichever process ran the steps.
 from __future__ import annotations
 
 import json
-import unicodedata
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 
+from connectors.text import display_width
 from gridhub.pipeline import bindings_path
 from gridhub.quality import (
     accuracy_of,
@@ -299,15 +299,6 @@ def _checks_table(s: dict) -> list[str]:
         "codes, organisations) and the quarantine table",
         _table(checks_rows(s), ["check", "value", "target"]),
     ]
-
-
-def display_width(text: str) -> int:
-    """Terminal columns of ``text``: East Asian Wide and Fullwidth characters (汉字, ，（）, ａ) take two,
-    combining marks none, everything else one (Unicode TR 11, the rule terminals follow)."""
-    return sum(
-        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-        for ch in text
-    )
 
 
 def _table(rows: list[list], headers: list[str]) -> str:

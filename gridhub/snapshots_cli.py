@@ -8,9 +8,9 @@ run ids or times can be given to ``warehouse.read_table(..., snapshot=...)`` / `
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from pathlib import Path
 
+from connectors.text import display_width
 from warehouse.read import current_run_id, list_snapshots, read_manifest
 from warehouse.schema import ENTITY_TYPES
 
@@ -18,13 +18,8 @@ _HEADER = ["run_id", "published", "current", *ENTITY_TYPES, "inputs"]
 _RIGHT = {*ENTITY_TYPES, "inputs"}
 
 
-def _width(text: str) -> int:
-    """Terminal columns of ``text``: wide (CJK, full-width) characters take two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
 def _pad(text: str, width: int, right: bool) -> str:
-    fill = " " * (width - _width(text))
+    fill = " " * (width - display_width(text))
     return fill + text if right else text + fill
 
 
@@ -59,7 +54,7 @@ def snapshot_rows(warehouse_dir: Path) -> list[list[str]]:
 
 def format_table(header: list[str], rows: list[list[str]]) -> str:
     """A plain text table, columns aligned (numbers to the right), two spaces apart."""
-    widths = [max(_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    widths = [max(display_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
     right = [h in _RIGHT for h in header]
     return "\n".join(
         "  ".join(_pad(c, w, r) for c, w, r in zip(row, widths, right, strict=True)).rstrip()

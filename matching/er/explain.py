@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from connectors.text import display_width
 from matching.er.comparisons import PreparedComparisons
 from matching.er.evidence import held_back_probability, requires_any_mask
 from matching.er.ids import ResolutionState, StateError
@@ -187,11 +187,6 @@ def _identity_conflict(mentions: pd.DataFrame, settings: EntitySettings, a: int,
     return None
 
 
-def _columns(text: str) -> int:
-    """Terminal columns of ``text`` (East Asian Wide and Fullwidth characters take two)."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def format_pair(e: PairExplanation, *, reveal: bool = False, columns: int | None = None) -> str:
     """The explanation as text for a terminal ``columns`` wide (default: this terminal's); ID numbers and phones
     masked unless ``reveal``. A comparison whose two values do not fit on one line puts the right one below."""
@@ -205,7 +200,7 @@ def format_pair(e: PairExplanation, *, reveal: bool = False, columns: int | None
         head = f"{r.comparison:<{width}}  {r.level:<16} {r.weight:>+8.2f} {r.tf_adjustment:>+6.2f}   "
         pii = bool(PII_NAME.search(r.comparison))
         left, right = show(str(r.value_l), pii), show(str(r.value_r), pii)
-        if _columns(head + left + right) + 3 <= columns:
+        if display_width(head + left + right) + 3 <= columns:
             lines.append(f"{head}{left} | {right}")
         else:
             lines += [f"{head}{left} |", " " * len(head) + right]
