@@ -23,6 +23,8 @@ representative's ID number (法定代表人证件号码). Once persons and organ
    - ``employment``: 人社 has the candidate insured with this organisation;
    - ``phone``: the organisation's 联系电话 (``org_phone``) is a phone one of the candidate's records carries;
      a number the records of several resolved persons carry (a household's) ranks with ``building``;
+   - ``household_phone``: the 联系电话 is the phone of another resolved person living at the candidate's
+     standard address (a family business registering the spouse's mobile); ranks with ``building``;
    - ``building`` / ``grid``: one of the candidate's addresses is in the same standard building / the same
      grid as one of the organisation's, counted only when no other resolved person has the candidate's
      name (a building or a grid holds many people: a common name is in it by chance).
@@ -55,7 +57,16 @@ from warehouse.schema import LEGAL_REP_EVIDENCE, LEGAL_REP_LINKS
 #: The kinds of evidence, strongest first, and the rank of each (``id_birth``, ``address``, ``employment`` and
 #: ``phone`` weigh the same).
 EVIDENCE = LEGAL_REP_EVIDENCE
-_RANK = {"id_typo": 3, "id_birth": 2, "address": 2, "employment": 2, "phone": 2, "building": 1, "grid": 1}
+_RANK = {
+    "id_typo": 3,
+    "id_birth": 2,
+    "address": 2,
+    "employment": 2,
+    "phone": 2,
+    "household_phone": 1,
+    "building": 1,
+    "grid": 1,
+}
 #: The rank of ``phone`` when the number is carried by several resolved persons (a household's landline, a
 #: parent's mobile on a child's record): as weak as the building.
 _SHARED_PHONE_RANK = 1
@@ -66,6 +77,7 @@ _GROUP = {
     "address": "place",
     "employment": "employment",
     "phone": "phone",
+    "household_phone": "phone",
     "building": "place",
     "grid": "place",
 }
@@ -327,7 +339,7 @@ def _evidence(
     born = _id_birth(pair, reps, people, person_ids)
     frames = [f[["org_id", "person_id", "kind"]] for f in (place, worked, typo, born)]
     ev = pd.concat(frames, ignore_index=True).assign(rank=lambda f: f["kind"].map(_RANK))
-    ev = pd.concat([ev, _phone(pair, orgs, people)], ignore_index=True)
+    ev = pd.concat([ev, _phone(pair, orgs, people), _household_phone(pair, orgs, people)], ignore_index=True)
     ev = ev.sort_values("rank", ascending=False).drop_duplicates(["org_id", "person_id", "kind"])
     # a name that only sounds the same is weaker: the building, the grid or a shared phone does not support it
     match = ev.merge(cands, on=["org_id", "person_id"], how="left")["match"].to_numpy()
@@ -355,6 +367,26 @@ def _phone(pair: pd.DataFrame, orgs: pd.DataFrame, people: pd.DataFrame) -> pd.D
     )
     hits = hits.assign(kind="phone")[["org_id", "person_id", "kind", "rank"]]
     return hits.sort_values("rank", ascending=False).drop_duplicates(["org_id", "person_id"])
+
+
+def _household_phone(pair: pd.DataFrame, orgs: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+    """(org_id, person_id, kind=household_phone, rank): the organisation's 联系电话 is a valid phone of another
+    resolved person who lives at one of the candidate's standard addresses (residence, room level). A family
+    business often registers the spouse's or a parent's mobile. As weak as the building: it supports a name
+    (never a homophone) and never links anyone on its own."""
+    org_phones = pd.DataFrame({"org_id": orgs["org_id"], "phone": _column(orgs, "org_phone")})
+    held = pd.DataFrame({"holder": people["person_id"], "phone": _column(people, "phone")})
+    homes = pd.DataFrame({"person_id": people["person_id"], "home": _column(people, "address_code")})
+    homes = homes.dropna().drop_duplicates()
+    hits = pair.merge(org_phones.dropna().drop_duplicates(), on="org_id").merge(
+        held.dropna().drop_duplicates(), on="phone"
+    )
+    hits = hits[hits["holder"] != hits["person_id"]]
+    hits = hits.merge(homes, on="person_id").merge(
+        homes.rename(columns={"person_id": "holder"}), on=["holder", "home"]
+    )
+    hits = hits.assign(kind="household_phone", rank=_RANK["household_phone"])
+    return hits[["org_id", "person_id", "kind", "rank"]].drop_duplicates(["org_id", "person_id"])
 
 
 def _decide(cands: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:

@@ -259,6 +259,36 @@ def test_a_phone_supports_a_name_but_never_links_on_its_own():
     assert link(people, org) == {"person": "P2", "link": "name_and_address"}
 
 
+def test_the_contact_phone_of_someone_living_with_a_namesake_supports_that_namesake():
+    # a family shop registers the husband's mobile; the representative (the wife) has no phone of her own
+    people = persons(
+        {"name": "王芳", "address_code": "A2"},
+        {"name": "李强", "address_code": "A2", "phone": "13900000009"},
+        {"name": "王芳", "address_code": "A3"},
+    )
+    org = organisation(legal_rep="王芳", address_code="A1", org_phone="13900000009")
+    assert link(people, org) == {"person": "P0", "link": "name_and_household_phone"}
+
+
+def test_a_contact_phone_held_by_someone_living_elsewhere_supports_no_namesake():
+    people = persons(
+        {"name": "王芳", "address_code": "A2"},
+        {"name": "李强", "address_code": "A4", "phone": "13900000009"},
+        {"name": "王芳", "address_code": "A3"},
+    )
+    org = organisation(legal_rep="王芳", address_code="A1", org_phone="13900000009")
+    assert link(people, org) == {"person": None, "link": "no_supporting_evidence"}
+
+
+def test_a_household_phone_does_not_support_a_name_that_only_sounds_the_same():
+    people = persons(
+        {"name": "王方", "address_code": "A2"},
+        {"name": "李强", "address_code": "A2", "phone": "13900000009"},
+    )
+    org = organisation(legal_rep="王芳", address_code="A1", org_phone="13900000009")
+    assert link(people, org)["person"] is None
+
+
 def test_organisation_mentions_carry_a_valid_contact_phone_and_flag_an_invalid_one():
     from connectors.feeds import Feed
     from matching.mentions import build_mentions

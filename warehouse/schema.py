@@ -61,10 +61,20 @@ POPULATION_TYPES = ("户籍", "流动", "境外", "未知")
 ORG_ADDRESS_RELATIONS = ("注册", "经营")
 #: Evidence that a namesake is an organisation's 法定代表人, strongest first (see `matching.roles`), and how an
 #: organisation's legal representative was linked to a person, or why not (`organisation.legal_rep_link`).
-LEGAL_REP_EVIDENCE = ("id_typo", "id_birth", "address", "employment", "phone", "building", "grid")
+LEGAL_REP_EVIDENCE = (
+    "id_typo",
+    "id_birth",
+    "address",
+    "employment",
+    "phone",
+    "household_phone",
+    "building",
+    "grid",
+)
 _UNLINKED = "ambiguous_id no_person_with_id name_not_found ambiguous_name no_supporting_evidence"
 LEGAL_REP_LINKS = ("id", *(f"name_and_{e}" for e in LEGAL_REP_EVIDENCE))
-LEGAL_REP_LINKS += tuple(f"homophone_and_{e}" for e in LEGAL_REP_EVIDENCE if e not in ("building", "grid"))
+_WEAK = ("household_phone", "building", "grid")  # never support a name that only sounds the same
+LEGAL_REP_LINKS += tuple(f"homophone_and_{e}" for e in LEGAL_REP_EVIDENCE if e not in _WEAK)
 LEGAL_REP_LINKS += (*_UNLINKED.split(), "no_legal_rep")
 
 ADDRESS = Table(
@@ -229,8 +239,8 @@ ORGANISATION = Table(
             S,
             "How `legal_rep_person_id` was found or why it is null: `id` (a valid 法定代表人证件号码 equal to "
             "the person's), `name_and_<evidence>` (the one namesake with the most evidence: an ID one typo away, "
-            "the birth date of the ID, the same address, employed there, the same building, the same grid for a "
-            "name no other person has), `homophone_and_<evidence>`, else the reason "
+            "the birth date of the ID, the same address, employed there, the phone of someone living with them, "
+            "the same building, the same grid for a name no other person has), `homophone_and_<evidence>`, else the reason "
             "(see docs/entity-resolution.md).",
             values=LEGAL_REP_LINKS,
         ),
