@@ -119,8 +119,8 @@ def comparable_values(staged: dict[str, pd.DataFrame], feeds: Sequence[Feed]) ->
             continue
         out = frame[["feed", "source_record_id"]].astype(str)
         for column, golden in renames.items():
-            said = frame["feed"].map(lambda feed, c=column: c in mapped.get(feed, ())).astype(bool)
-            out[golden] = frame[column].where(said)
+            said = frame["feed"].isin([feed for feed, fields in mapped.items() if column in fields])
+            out[golden] = frame[column].where(said.to_numpy())
         values[entity_type] = out.drop_duplicates(["feed", "source_record_id"])
     return values
 

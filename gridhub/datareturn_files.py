@@ -13,7 +13,6 @@ injection).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,7 +46,7 @@ DISAGREEMENTS_SHEET = "不一致 disagreements"
 XLSX_MAX_ROWS = 1_048_576  # rows of one worksheet, the header included
 _CHUNK = 20_000
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?[0-9][0-9 ().-]*$")
+_PLAIN_NUMBER = r"[+-]?[0-9][0-9 ().-]*"
 
 
 def _headers(feeds: list[Feed]) -> dict[str, str]:
@@ -99,10 +98,19 @@ def labelled_disagreements(disagreements: pd.DataFrame, feeds: list[Feed]) -> pd
     return out.rename(columns=DISAGREEMENT_LABELS)
 
 
-def _csv_safe(value: object) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
-        return "'" + value
-    return value
+def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula, with a leading ``'`` (numbers stay as they are)."""
+    out = frame.copy()
+    for c in out.columns:
+        if not (pd.api.types.is_object_dtype(out[c]) or pd.api.types.is_string_dtype(out[c])):
+            continue
+        text = out[c].astype("string")
+        risky = text.str.startswith(_FORMULA_START).fillna(False) & ~text.str.fullmatch(_PLAIN_NUMBER).fillna(
+            False
+        )
+        if risky.any():
+            out[c] = out[c].astype(object).where(~risky, "'" + text)
+    return out
 
 
 def csv_chunks(frame: pd.DataFrame) -> Iterator[bytes]:
@@ -110,8 +118,7 @@ def csv_chunks(frame: pd.DataFrame) -> Iterator[bytes]:
     yield "\ufeff".encode()
     yield frame.head(0).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
     for start in range(0, len(frame), _CHUNK):
-        part = frame.iloc[start : start + _CHUNK].astype(object)
-        part = part.map(_csv_safe)
+        part = _csv_safe(frame.iloc[start : start + _CHUNK])
         yield part.to_csv(index=False, header=False, lineterminator="\r\n").encode("utf-8")
 
 

@@ -300,3 +300,25 @@ def test_before_anything_is_published_the_page_says_so(workspace_copy, monkeypat
         assert r.status_code == 409 and "gridhub run" in r.text
     last = [a for a in read_audit(workspace_copy) if a["event"] == "data_return"][-1]
     assert last["result"] == "refused" and last["reason"] == "not_available"
+
+
+def test_spreadsheet_formulas_in_values_are_never_run(tmp_path):
+    from openpyxl import load_workbook
+
+    from gridhub.datareturn_files import csv_chunks, write_xlsx
+
+    frame = pd.DataFrame(
+        {
+            "姓名": ['=HYPERLINK("http://x","点我")', "@SUM(A1)", "王五", None],
+            "联系电话": ["+86 138 0013 8000", "-", "13800138000", "+cmd|' /C calc'!A0"],
+            "面积": [85.5, -3.0, 1.0, None],
+        }
+    )
+    text = b"".join(csv_chunks(frame)).decode("utf-8-sig")
+    rows = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    assert list(rows["姓名"]) == ['\'=HYPERLINK("http://x","点我")', "'@SUM(A1)", "王五", ""]
+    assert list(rows["联系电话"]) == ["+86 138 0013 8000", "'-", "13800138000", "'+cmd|' /C calc'!A0"]
+    assert rows["面积"].iloc[1] == "-3.0"  # numbers are not text: left alone
+    book = load_workbook(write_xlsx(tmp_path / "x.xlsx", frame, frame.head(0)))
+    cell = book["记录 records"]["A2"]
+    assert cell.value == frame.iloc[0, 0] and cell.data_type == "s"
