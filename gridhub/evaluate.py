@@ -3,7 +3,7 @@ recall estimated from the labels, with confidence intervals, per entity type.
 
 ``gridhub evaluate`` draws, for the current snapshot's run, a stratified random sample of record pairs and
 writes it as a labelling file (``labels.csv``, UTF-8 with BOM): each pair's two records side by side (ID
-numbers and phones masked), in shuffled order, with an empty ``label`` column — **no score, band or link is
+numbers and phones masked), by entity type and shuffled within each, with an empty ``label`` column — **no score, band or link is
 shown**. The design (which stratum each pair was drawn from and how big the stratum is) goes beside it in
 ``design.parquet``. ``gridhub evaluate LABELS`` reads the filled file and prints the estimates
 (:mod:`matching.er.estimate`: Wilson intervals per stratum, combined by MOVER) and writes ``agreement.json``.
@@ -186,7 +186,10 @@ def draw_sample(
         raise EvaluateError(f"运行 {run_id} 没有记录对 / run {run_id} has no record pairs to label")
     design = pd.concat(designs, ignore_index=True)
     labels = pd.concat(rows, ignore_index=True)
-    shuffle = rng.permutation(len(design))  # the order tells nothing about the stratum
+    # one entity type after another (a labeller deals with one kind at a time), shuffled within each: the
+    # order tells nothing about the stratum
+    kind = design["entity_type"].map({t: i for i, t in enumerate(ENTITY_TYPES)}).to_numpy()
+    shuffle = np.lexsort((rng.permutation(len(design)), kind))
     design, labels = design.iloc[shuffle].reset_index(drop=True), labels.iloc[shuffle].reset_index(drop=True)
     design["pair_id"] = labels["pair_id"] = [f"pair-{i + 1:05d}" for i in range(len(design))]
     labels["label"] = ""
