@@ -237,53 +237,31 @@ def test_the_same_through_the_warehouse_api(published):
 @pytest.mark.slow
 def test_a_clerk_downloads_the_data_return_in_a_browser(published, monkeypatch, tmp_path):
     """Headless Chromium (as tests/test_portal_browser.py): sign in, follow the link, download the CSV."""
-    import threading
-    import time
-
-    import uvicorn
-    from test_portal_browser import ARGS, CHROMIUM, _free_port, _need_browser, _sign_in
-
-    from gridhub.portal import create_app
+    from test_portal_browser import ARGS, CHROMIUM, _need_browser, _sign_in, serve_portal
 
     _need_browser()
     from playwright.sync_api import sync_playwright
 
     ws, _ = published
     monkeypatch.setenv("GRIDHUB_PORTAL_TEST_SECRET", "d" * 40)
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(ws.root), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            try:
-                page = browser.new_context(locale="zh-CN", accept_downloads=True).new_page()
-                _sign_in(page, url, "民政", PASSWORDS["民政"])
-                page.click("#data-return-link")
-                rows = page.eval_on_selector_all("#return-feeds code", "els => els.map(e => e.textContent)")
-                assert rows == [MINZHENG] and GONGAN not in page.content()
-                with page.expect_download() as info:
-                    page.click(f"a[href$='feed={MINZHENG}&format=csv&part=records']")
-                saved = tmp_path / info.value.suggested_filename
-                info.value.save_as(saved)
-                assert saved.name.startswith(f"{MINZHENG}-run-") and saved.suffix == ".csv"
-                got = pd.read_csv(saved, dtype=str, encoding="utf-8-sig", keep_default_na=False)
-                assert sorted(got["救助编号"]) == sorted(_staged(ws, MINZHENG).index)
-                assert saved.read_bytes().startswith(b"\xef\xbb\xbf")
-            finally:
-                browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_portal(ws.root) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_context(locale="zh-CN", accept_downloads=True).new_page()
+            _sign_in(page, url, "民政", PASSWORDS["民政"])
+            page.click("#data-return-link")
+            rows = page.eval_on_selector_all("#return-feeds code", "els => els.map(e => e.textContent)")
+            assert rows == [MINZHENG] and GONGAN not in page.content()
+            with page.expect_download() as info:
+                page.click(f"a[href$='feed={MINZHENG}&format=csv&part=records']")
+            saved = tmp_path / info.value.suggested_filename
+            info.value.save_as(saved)
+            assert saved.name.startswith(f"{MINZHENG}-run-") and saved.suffix == ".csv"
+            got = pd.read_csv(saved, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+            assert sorted(got["救助编号"]) == sorted(_staged(ws, MINZHENG).index)
+            assert saved.read_bytes().startswith(b"\xef\xbb\xbf")
+        finally:
+            browser.close()
 
 
 def test_before_anything_is_published_the_page_says_so(workspace_copy, monkeypatch):
