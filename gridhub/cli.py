@@ -8,6 +8,7 @@
     gridhub summary                                      print the summary of the current warehouse
     gridhub snapshots                                    list the published snapshots (time, rows, inputs)
     gridhub explain person ID | pair FEED:REC FEED:REC   why records were joined
+    gridhub evaluate [LABELS] [--per-stratum N]          blind labelling sample; with LABELS: precision/recall
     gridhub portal  [--host H] [--port N]                the department upload portal (see docs/portal.md)
     gridhub portal-passwd                                make a password hash for gridhub.yaml's portal section
 
@@ -103,6 +104,23 @@ def cmd_snapshots(args) -> int:
     from gridhub.snapshots_cli import snapshots_report
 
     print(snapshots_report(_ws(args).warehouse))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from gridhub.evaluate import draw_sample, evaluate_labels, format_estimates
+
+    if args.labels:
+        print(format_estimates(evaluate_labels(Path(args.labels), level=args.level)))
+        return 0
+    out = Path(args.out) if args.out else None
+    sample = draw_sample(_ws(args), out, per_stratum=args.per_stratum, seed=args.seed)
+    print(
+        f"已抽取 {sample.pairs} 对记录（运行 {sample.run_id}），请在 label 列填写 same / different / unsure，"
+        f"然后运行 gridhub evaluate {sample.folder / 'labels.csv'} / drew {sample.pairs} record pairs of run "
+        f"{sample.run_id} into {sample.folder / 'labels.csv'}: fill in the label column, then run "
+        "`gridhub evaluate` with that file"
+    )
     return 0
 
 
@@ -219,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=cmd_explain)
 
+    _evaluate_parser(sub)
+
     s = sub.add_parser("portal", help="serve the department upload portal (FastAPI, uvicorn)")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     s.add_argument("--port", type=int, default=8090, help="port to listen on (default: %(default)s)")
@@ -233,6 +253,23 @@ def build_parser() -> argparse.ArgumentParser:
     for subparser in sub.choices.values():
         _add_global_options(subparser, default=argparse.SUPPRESS)
     return p
+
+
+def _evaluate_parser(sub) -> None:
+    """``gridhub evaluate [LABELS]``: its options (kept apart so build_parser stays short)."""
+    s = sub.add_parser(
+        "evaluate", help="blind labelling sample of record pairs; with LABELS: precision and recall estimates"
+    )
+    s.add_argument("labels", nargs="?", help="a filled labels.csv: estimate precision and recall from it")
+    s.add_argument("--out", help="folder for the sample (default: state/evaluation/<run_id>/)")
+    s.add_argument(
+        "--per-stratum", type=int, default=30, help="pairs drawn per stratum (default: %(default)s)"
+    )
+    s.add_argument("--seed", type=int, default=17, help="random seed of the sample (default: %(default)s)")
+    s.add_argument(
+        "--level", type=float, default=0.95, help="confidence level of the intervals (default: %(default)s)"
+    )
+    s.set_defaults(func=cmd_evaluate)
 
 
 def _add_global_options(parser: argparse.ArgumentParser, default) -> None:

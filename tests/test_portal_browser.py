@@ -8,6 +8,8 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -56,19 +58,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def portal_url(workspace_copy: Path, monkeypatch):
-    _need_browser()
+@contextmanager
+def serve_portal(workspace: Path) -> Iterator[str]:
+    """The portal of ``workspace`` served by uvicorn on a free 127.0.0.1 port, for the block: its URL."""
     import uvicorn
 
     from gridhub.portal import create_app
 
-    monkeypatch.setenv("GRIDHUB_PORTAL_TEST_SECRET", "b" * 40)
-    add_portal_section(workspace_copy, cap=BROWSER_CAP)
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(workspace_copy), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+            create_app(workspace), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)
@@ -78,9 +78,20 @@ def portal_url(workspace_copy: Path, monkeypatch):
             break
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", workspace_copy
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def portal_url(workspace_copy: Path, monkeypatch):
+    _need_browser()
+    monkeypatch.setenv("GRIDHUB_PORTAL_TEST_SECRET", "b" * 40)
+    add_portal_section(workspace_copy, cap=BROWSER_CAP)
+    with serve_portal(workspace_copy) as url:
+        yield url, workspace_copy
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The gridhub warehouse: canonical schema, validation gate, versioned snapshots and the privacy layer.
 
 A thin re-export of :mod:`warehouse.validate`, :mod:`warehouse.validation_report`, :mod:`warehouse.snapshot`,
-:mod:`warehouse.read`, :mod:`warehouse.privacy` and :mod:`warehouse.schema` (see ``docs/warehouse.md``). ``publish`` lives in :mod:`warehouse.snapshot`: a
+:mod:`warehouse.read`, :mod:`warehouse.privacy`, :mod:`warehouse.datareturn` and :mod:`warehouse.schema` (see ``docs/warehouse.md``). ``publish`` lives in :mod:`warehouse.snapshot`: a
 module named ``warehouse.publish`` would shadow the function of the same name here. Names are resolved on
 first use (PEP 562), so that
 ``import warehouse.schema`` — which the config model and every DAG file do — stays cheap.
@@ -31,6 +31,8 @@ _EXPORTS = {
     "NoSnapshot": "warehouse.read",
     "SnapshotChoiceError": "warehouse.read",
     "snapshot_as_of": "warehouse.read",
+    "data_return": "warehouse.datareturn",
+    "DataReturn": "warehouse.datareturn",
     "layer_schema": "warehouse.privacy",
     "PrivacyKeyError": "warehouse.privacy",
     "TABLES": "warehouse.schema",
@@ -39,6 +41,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "DataReturn",
     "ExpectationOutcome",
     "Layer",
     "NoSnapshot",
@@ -54,6 +57,7 @@ __all__ = [
     "connect",
     "current_manifest",
     "current_run_id",
+    "data_return",
     "layer_schema",
     "list_snapshots",
     "publish",
@@ -65,6 +69,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from warehouse.datareturn import DataReturn, data_return
     from warehouse.privacy import PrivacyKeyError, layer_schema
     from warehouse.read import (
         NoSnapshot,

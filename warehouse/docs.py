@@ -261,6 +261,13 @@ def _reading() -> list[str]:
     ]
 
 
+def _data_return() -> list[str]:
+    """## Data return (数据回流): written beside the code it describes."""
+    from warehouse.datareturn import markdown_section
+
+    return markdown_section()
+
+
 def _privacy() -> list[str]:
     """## Privacy layers."""
     return [
@@ -393,7 +400,17 @@ def _tables() -> list[str]:
 
 def render_markdown() -> str:
     """The whole ``docs/warehouse.md``."""
-    sections = (_intro, _layout, _publish_steps, _reading, _privacy, _validation, _code_formats, _tables)
+    sections = (
+        _intro,
+        _layout,
+        _publish_steps,
+        _reading,
+        _data_return,
+        _privacy,
+        _validation,
+        _code_formats,
+        _tables,
+    )
     lines = [line for section in sections for line in section()]
     return "\n".join(lines).rstrip() + "\n"
 

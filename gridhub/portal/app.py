@@ -10,7 +10,8 @@ Airflow does not authenticate plugin routes: everything here checks its own sign
 relative to the app's ``root_path``, so the same app works at ``/`` (``gridhub portal``) and mounted at
 ``/gridhub-portal`` in the Airflow API server (``plugins/gridhub_portal.py``).
 
-The routes come in two groups: the pages and sign-in here, the upload in :mod:`gridhub.portal.handin`.
+The routes come in groups: the pages and sign-in here, the upload in :mod:`gridhub.portal.handin`, the
+department's data return (数据回流) in :mod:`gridhub.portal.data_return`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gridhub.portal.audit import append_audit, recent_uploads
 from gridhub.portal.auth import SignInThrottle, check_sign_in, csrf_ok, session_secret
+from gridhub.portal.data_return import data_return_routes
 from gridhub.portal.handin import RESULT_TEXT, upload_routes
 from gridhub.portal.sessions import Sessions
 from gridhub.portal.site import COOKIE, TEMPLATES, PortalConfigError, PortalSite, base_path
@@ -75,6 +77,7 @@ def create_app(workspace_root: str | Path) -> FastAPI:
     app.middleware("http")(_security_headers)
     app.include_router(_page_routes(site))
     app.include_router(upload_routes(site))
+    app.include_router(data_return_routes(site))
     return app
 
 
