@@ -16,8 +16,8 @@ table has no builder.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -34,6 +34,7 @@ from warehouse.schema import (
     arrow_schema,
     street_codes,
 )
+from warehouse.settings import DEFAULT_GRID_NORMS, SizeRange
 
 Builder = Callable[["Assembly"], pd.DataFrame]
 #: Which address gives an organisation its grid (``org_grid_from`` of :func:`assemble_tables`): ``operating``
@@ -118,6 +119,7 @@ def assemble_tables(
     legal_reps: pd.DataFrame | None = None,
     id_history: pd.DataFrame | None = None,
     previous_id_history: pd.DataFrame | None = None,
+    grid_norms: Mapping[str, Sequence[SizeRange]] | None = None,
 ) -> dict[str, pa.Table]:
     """Every canonical table, from the outputs of the earlier steps, in ``TABLES`` order.
 
@@ -131,6 +133,7 @@ def assemble_tables(
     ``org_id``, ``legal_rep_person_id``, ``legal_rep_link``, ``feed``); without it those columns are null.
     ``id_history`` are this run's id changes (``matching.er``'s ``id_history`` frames of every entity type),
     ``previous_id_history`` the previous snapshot's table (:func:`warehouse.id_history.published_id_history`).
+    ``grid_norms``: each grid type's sizing norm for ``grid_metrics`` (default ``DEFAULT_GRID_NORMS``).
     """
     if org_grid_from not in ORG_GRID_FROM:
         raise BuildSettingError(
@@ -156,6 +159,7 @@ def assemble_tables(
         legal_reps=legal_reps,
         id_history=id_history,
         previous_id_history=previous_id_history,
+        grid_norms=DEFAULT_GRID_NORMS if grid_norms is None else grid_norms,
     )
     return {name: to_arrow(name, _field_sources_as_json(assembly.frame(name))) for name in TABLES}
 
@@ -191,6 +195,7 @@ class Assembly:
     legal_reps: pd.DataFrame | None = None
     id_history: pd.DataFrame | None = None
     previous_id_history: pd.DataFrame | None = None
+    grid_norms: Mapping[str, Sequence[SizeRange]] = field(default_factory=lambda: DEFAULT_GRID_NORMS)
 
     def __post_init__(self) -> None:
         self._frames: dict[str, pd.DataFrame] = {}
@@ -491,5 +496,5 @@ def build_field_issue(a: Assembly) -> pd.DataFrame:
     return issues.drop_duplicates(list(TABLES["field_issue"].key))
 
 
-# builders of their own modules (registered when imported)
-from warehouse import id_history as _id_history  # noqa: E402, F401
+from warehouse import id_history as _id_history  # noqa: E402, F401  (builders of their own modules,
+from warehouse import metrics as _metrics  # noqa: E402, F401  registered when imported)
