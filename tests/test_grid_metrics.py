@@ -188,3 +188,188 @@ def test_rollups_add_up_and_residents_by_type_follow_the_truth(published):
     assert district["residents_huji"] == pytest.approx(truth["户籍"], rel=0.05)
     assert district["residents_liudong"] == pytest.approx(truth["流动"], rel=0.1)
     assert {r["name"] for r in by_level["street"]} >= {"东湖街道", "石岭镇"}
+
+
+# ---- the rules on a handmade district (no pipeline) ------------------------------------------------------------
+GRIDS = {  # code: (type, parent)
+    "445399001001001": ("基础网格", None),
+    "445399001001001001": ("微网格", "445399001001001"),
+    "445399001001002": ("专属网格", None),
+    "445399001001003": ("专属网格", None),
+}
+
+
+def _handmade(persons: list[dict], houses: list[dict], organisations: list[dict] = ()) -> dict:
+    """Canonical tables of a tiny district: one community, four grids, the given rows."""
+    import pandas as pd
+
+    from warehouse.build import to_arrow
+
+    grid = pd.DataFrame(
+        [
+            {
+                "grid_code": c,
+                "name": c,
+                "grid_type": t,
+                "parent_grid_code": p,
+                "community_code": "445399001001",
+            }
+            for c, (t, p) in GRIDS.items()
+        ]
+    )
+    address = pd.DataFrame(
+        [
+            {
+                "address_code": f"A{i}",
+                "division_code": "445399001001",
+                "standard_text": f"{i}号",
+                "grid_code": g,
+            }
+            for i, g in enumerate(GRIDS)
+        ]
+        + [
+            {
+                "address_code": "B0",
+                "division_code": "445399001001",
+                "standard_text": "无网格",
+                "grid_code": None,
+            }
+        ]
+    )
+    frames = {
+        "person": pd.DataFrame(
+            persons,
+            columns=[
+                "person_id",
+                "name",
+                "residence_house_id",
+                "grid_code",
+                "hukou_address_code",
+                "population_type",
+                "separated",
+            ],
+        ),
+        "house": pd.DataFrame(houses, columns=["house_id", "address_code", "grid_code"]),
+        "organisation": pd.DataFrame(
+            list(organisations),
+            columns=["org_id", "name", "address_code", "business_address_code", "grid_code", "grid_basis"],
+        ),
+        "facility": pd.DataFrame(columns=["facility_id", "facility_type", "grid_code"]),
+        "grid": grid,
+        "address": address,
+    }
+    return {
+        n: to_arrow(n, f.assign(street_code="445399001") if n in ("person", "house", "organisation") else f)
+        for n, f in frames.items()
+    }
+
+
+def _person(
+    i: int, house: str | None, grid: str | None, hukou: str | None = None, kind: str = "户籍"
+) -> dict:
+    return {
+        "person_id": f"P{i}",
+        "name": "张三",
+        "residence_house_id": house,
+        "grid_code": grid,
+        "hukou_address_code": hukou,
+        "population_type": kind,
+        "separated": None,
+    }
+
+
+def test_micro_grids_count_in_their_basic_grid_and_the_unhoused_count_where_their_hukou_is():
+    from warehouse.metrics import grid_metrics
+    from warehouse.settings import DEFAULT_GRID_NORMS
+
+    basic, micro = "445399001001001", "445399001001001001"
+    houses = [
+        {"house_id": "H1", "address_code": "A1", "grid_code": micro},
+        {"house_id": "H2", "address_code": "A0", "grid_code": basic},
+        {"house_id": "H3", "address_code": "A0", "grid_code": basic},
+    ]  # nobody lives here
+    persons = [
+        _person(1, "H1", micro),
+        _person(2, "H1", micro, kind="流动"),
+        _person(3, "H2", basic),
+        _person(4, None, None, hukou="A1"),  # no residence: answered for where the 户籍 is
+        _person(5, None, None),
+    ]  # no place at all
+    rows = grid_metrics(**_handmade(persons, houses), norms=DEFAULT_GRID_NORMS).set_index(["level", "code"])
+    m, b = rows.loc[("grid", micro)], rows.loc[("grid", basic)]
+    assert (m.households, m.residents, m.persons, m.persons_bound, m.separated_persons) == (1, 2, 3, 2, 1)
+    assert (b.households, b.residents, b.persons, b.houses, b.empty_houses) == (2, 3, 4, 3, 1)
+    assert b.binding_rate == pytest.approx(3 / 4) and m.residents_liudong == 1
+    assert rows.loc[("community", "unknown")].persons == 1 and rows.loc[("district", "445399")].persons == 4
+
+
+def test_a_dedicated_grid_is_within_when_either_of_its_ranges_holds_it():
+    from warehouse.metrics import grid_metrics
+    from warehouse.settings import SizeRange
+
+    dedicated_a, dedicated_b = "445399001001002", "445399001001003"
+    houses = [{"house_id": "H1", "address_code": "A2", "grid_code": dedicated_a}]
+    persons = [_person(i, "H1", dedicated_a) for i in range(5)]  # 5 residents: above the residents range
+    orgs = [
+        {
+            "org_id": f"O{i}",
+            "name": "某公司",
+            "address_code": "A3",
+            "grid_code": dedicated_b,
+            "grid_basis": "注册",
+        }
+        for i in range(3)
+    ]
+    norms = {
+        "专属网格": (
+            SizeRange(measure="residents", min=2, max=4),
+            SizeRange(measure="organisations", min=3, max=9),
+        ),
+        "基础网格": (SizeRange(measure="households", min=1, max=1),),
+        "微网格": (),
+    }
+    rows = grid_metrics(**_handmade(persons, houses, orgs), norms=norms).set_index(["level", "code"])
+    a, b = rows.loc[("grid", dedicated_a)], rows.loc[("grid", dedicated_b)]
+    assert (a.size_status, a.norm_measure, a.norm_max) == ("above", "residents", 4)
+    assert (b.size_status, b.norm_measure, b.norm_min) == (
+        "within",
+        "organisations",
+        3,
+    )  # 0 residents, 3 units
+    assert rows.loc[("grid", "445399001001001")].size_status == "below"
+    assert rows.loc[("grid", "445399001001001001")].size_status is None  # 微网格: no norm configured
+
+
+@pytest.mark.parametrize(
+    ("norms", "message"),
+    [
+        ("{村网格: [{measure: households, min: 1, max: 2}]}", "not a grid type"),
+        ("{微网格: [{measure: households, min: 90, max: 50}]}", "min 90 is above max 50"),
+        ("{微网格: [{measure: people, min: 1, max: 2}]}", "measure"),
+        (
+            "{专属网格: [{measure: residents, min: 1, max: 2}, {measure: residents, min: 3, max: 4}]}",
+            "one range per measure",
+        ),
+    ],
+)
+def test_grid_norms_are_checked_when_the_config_loads(tmp_path, sample_workspace, norms, message):
+    from gridhub.config import ConfigError, load_config
+
+    text = (sample_workspace / "gridhub.yaml").read_text(encoding="utf-8") + f"\ngrid_norms: {norms}\n"
+    (tmp_path / "gridhub.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_config(tmp_path)
+
+
+def test_a_grid_type_in_grid_norms_replaces_only_its_own_default(tmp_path, sample_workspace):
+    from gridhub.config import load_config
+    from warehouse.settings import DEFAULT_GRID_NORMS
+
+    text = (sample_workspace / "gridhub.yaml").read_text(encoding="utf-8")
+    (tmp_path / "gridhub.yaml").write_text(
+        text + "\ngrid_norms: {微网格: [{measure: households, min: 40, max: 90}], 专属网格: []}\n",
+        encoding="utf-8",
+    )
+    norms = load_config(tmp_path).grid_norms_in_force
+    assert [(r.min, r.max) for r in norms["微网格"]] == [(40, 90)]
+    assert norms["专属网格"] == () and norms["基础网格"] == DEFAULT_GRID_NORMS["基础网格"]
