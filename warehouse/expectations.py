@@ -122,6 +122,10 @@ def build_checks(
             )
         if c.values:
             add("expect_column_values_to_be_in_set", c.name, "value set", value_set=list(c.values))
+        if c.bounds:
+            lo, hi = c.bounds
+            shown = "[" + ", ".join("" if b is None else str(b) for b in c.bounds) + "]"
+            add("expect_column_values_to_be_between", c.name, f"bounds {shown}", min_value=lo, max_value=hi)
         if c.references:
             add(
                 "expect_column_values_to_reference_keys",

@@ -53,6 +53,8 @@ class Column:
     pattern: str | None = None  # regex the non-null values must match
     values: tuple[str, ...] | None = None  # allowed value set
     references: str | None = None  # "table.column" this column points to
+    #: Smallest and largest allowed value of a numeric column, both included (None: no bound on that side).
+    bounds: tuple[float | None, float | None] | None = None
 
 
 @dataclass(frozen=True)

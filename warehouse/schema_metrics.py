@@ -27,7 +27,7 @@ UNKNOWN_UNIT = "unknown"
 
 
 def _count(name: str, doc: str) -> Column:
-    return Column(name, I, doc, nullable=False)
+    return Column(name, I, doc, nullable=False, bounds=(0, None))
 
 
 GRID_METRICS = Table(
@@ -92,12 +92,14 @@ GRID_METRICS = Table(
             "binding_rate",
             F,
             "人房绑定率: `persons_bound` / `persons`; null when the unit has no persons.",
+            bounds=(0, 1),
         ),
         Column(
             "address_coverage",
             F,
             "Address-binding coverage: share of the unit's houses, organisations and facilities bound to a "
             "standard address; null when it has none.",
+            bounds=(0, 1),
         ),
         Column(
             "norm_measure",
@@ -105,8 +107,8 @@ GRID_METRICS = Table(
             "What the grid's size is measured in for its norm (grid rows with a norm only).",
             values=NORM_MEASURES,
         ),
-        Column("norm_min", I, "Lower bound of that norm."),
-        Column("norm_max", I, "Upper bound of that norm."),
+        Column("norm_min", I, "Lower bound of that norm.", bounds=(0, None)),
+        Column("norm_max", I, "Upper bound of that norm.", bounds=(0, None)),
         Column(
             "size_status",
             S,
