@@ -13,7 +13,16 @@ and size against the norm) are null on the other levels.
 
 from __future__ import annotations
 
-from warehouse.schema_base import DIVISION_CODE_PATTERN, STREET_CODE_PATTERN, Column, F, I, S, Table
+from warehouse.schema_base import (
+    DIVISION_CODE_PATTERN,
+    GRID_TYPES,
+    STREET_CODE_PATTERN,
+    Column,
+    F,
+    I,
+    S,
+    Table,
+)
 
 #: The levels of ``grid_metrics``, finest first: a grid (its micro-grids included), a community / village
 #: (社区/村), a 街道/镇, a district (区/县).
@@ -50,8 +59,13 @@ GRID_METRICS = Table(
         ),
         Column("name", S, "The unit's name (grid name, or the division's name from the address library)."),
         Column("grid_code", S, "The grid (grid rows only).", references="grid.grid_code"),
-        Column("grid_type", S, "基础网格 / 微网格 / 专属网格 (grid rows only)."),
-        Column("parent_grid_code", S, "The grid a micro-grid belongs to (grid rows only)."),
+        Column("grid_type", S, "基础网格 / 微网格 / 专属网格 (grid rows only).", values=GRID_TYPES),
+        Column(
+            "parent_grid_code",
+            S,
+            "The grid a micro-grid belongs to (grid rows only).",
+            references="grid.grid_code",
+        ),
         Column(
             "community_code",
             S,
