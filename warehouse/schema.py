@@ -22,6 +22,7 @@ import pyarrow as pa
 from warehouse.schema_base import CREDIT_CODE_PATTERN as CREDIT_CODE_PATTERN
 from warehouse.schema_base import DEFAULT_GRID_CODE_WIDTH as DEFAULT_GRID_CODE_WIDTH
 from warehouse.schema_base import DIVISION_CODE_PATTERN as DIVISION_CODE_PATTERN
+from warehouse.schema_base import GRID_TYPES as GRID_TYPES
 from warehouse.schema_base import LIST_S as LIST_S
 from warehouse.schema_base import RESIDENT_ID_PATTERN as RESIDENT_ID_PATTERN
 from warehouse.schema_base import STREET_CODE_PATTERN as STREET_CODE_PATTERN
@@ -39,6 +40,7 @@ from warehouse.schema_base import house_relation_table
 from warehouse.schema_base import street_code_column as _street_code
 from warehouse.schema_base import street_codes as street_codes
 from warehouse.schema_ids import id_history_table
+from warehouse.schema_metrics import GRID_METRICS as GRID_METRICS
 from warehouse.schema_records import ADDRESS_BINDING as ADDRESS_BINDING
 from warehouse.schema_records import ADDRESS_REVIEW as ADDRESS_REVIEW
 from warehouse.schema_records import BINDING_STATUSES as BINDING_STATUSES
@@ -128,7 +130,7 @@ GRID = Table(
             nullable=False,
         ),
         _c("name", S, "Grid name.", nullable=False),
-        _c("grid_type", S, "基础网格 / 微网格 / 专属网格.", values=("基础网格", "微网格", "专属网格")),
+        _c("grid_type", S, "基础网格 / 微网格 / 专属网格.", values=GRID_TYPES),
         _c("parent_grid_code", S, "The basic grid a micro-grid belongs to.", references="grid.grid_code"),
         _c("community_code", S, "12-digit community / village code.", pattern=DIVISION_CODE_PATTERN),
         _c("street_code", S, "9-digit street / township code."),
@@ -386,6 +388,7 @@ TABLES: dict[str, Table] = {
         ADDRESS_BINDING,
         FIELD_ISSUE,
         ID_HISTORY,
+        GRID_METRICS,
     )
 }
 
