@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from warehouse.errors import UserError
+from warehouse.geo import wkb_from_wkt
 from warehouse.house_relations import house_relations
 from warehouse.schema import (
     ENTITY_ID_COLUMN,
@@ -98,6 +99,8 @@ def _python_values(values: pd.Series, type_: pa.DataType) -> list[Any]:
         return [None if pd.isna(v) else int(v) for v in values]
     if pa.types.is_boolean(type_):
         return [None if pd.isna(v) else bool(v) for v in values]
+    if pa.types.is_binary(type_):
+        return [v if isinstance(v, bytes) else None for v in values]
     return [None if pd.isna(v) else str(v) for v in values]
 
 
@@ -281,7 +284,9 @@ def build_address(a: Assembly) -> pd.DataFrame:
 
 @builds("grid")
 def build_grid(a: Assembly) -> pd.DataFrame:
-    return a.grids.replace({"": None})
+    """The reference grids; ``geometry``: their WKT polygons as WKB (GeoParquet, :mod:`warehouse.geo`)."""
+    grids = a.grids.replace({"": None})
+    return grids.assign(geometry=wkb_from_wkt(grids.get("wkt", pd.Series(None, grids.index, object))))
 
 
 @builds("house")

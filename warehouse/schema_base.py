@@ -53,6 +53,9 @@ class Column:
     pattern: str | None = None  # regex the non-null values must match
     values: tuple[str, ...] | None = None  # allowed value set
     references: str | None = None  # "table.column" this column points to
+    #: A geometry column: WKB (binary) values of these GeoParquet geometry types, lon/lat (OGC:CRS84). Its
+    #: table's files carry the GeoParquet ``geo`` metadata (:mod:`warehouse.geo`).
+    geometry_types: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
