@@ -6,28 +6,17 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from synth_tables import synthetic_tables
+from synth_tables import publish_synthetic, synthetic_tables
 
-from warehouse import connect, publish, sql_views
+from warehouse import connect, sql_views
 from warehouse.privacy import layer_schema
 from warehouse.schema import TABLES, Layer
-from warehouse.settings import WarehouseSettings
-
-KEY = b"gridhub-test-key-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
 def wh(tmp_path_factory) -> Path:
     wh = tmp_path_factory.mktemp("comments") / "warehouse"
-    publish(
-        wh,
-        synthetic_tables(120, seed=3),
-        run_id="r1",
-        lineage={"feeds": [], "raw_files": []},
-        settings=WarehouseSettings(),
-        grid_code_width=15,
-        hmac_key=KEY,
-    )
+    publish_synthetic(wh, synthetic_tables(120, seed=3))
     return wh
 
 

@@ -12,16 +12,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import shapely
-from synth_tables import synthetic_tables
+from synth_tables import publish_synthetic, synthetic_tables
 
-from warehouse import connect, publish, read_table
+from warehouse import connect, read_table
 from warehouse.build import build_grid
 from warehouse.geo import geo_metadata, wkb_from_wkt
 from warehouse.read import table_files
 from warehouse.schema import TABLES, Layer
-from warehouse.settings import WarehouseSettings
-
-KEY = b"gridhub-test-key-0123456789abcdef"
 
 
 def _squares(n: int) -> list[str]:
@@ -48,15 +45,7 @@ def wh(tmp_path_factory) -> Path:
     i = grid.schema.get_field_index("geometry")
     tables["grid"] = grid.set_column(i, grid.schema.field(i), pa.array(list(wkb), pa.binary()))
     wh = tmp_path_factory.mktemp("geo") / "warehouse"
-    publish(
-        wh,
-        tables,
-        run_id="r1",
-        lineage={"feeds": [], "raw_files": []},
-        settings=WarehouseSettings(),
-        grid_code_width=15,
-        hmac_key=KEY,
-    )
+    publish_synthetic(wh, tables)
     return wh
 
 
