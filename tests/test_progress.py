@@ -141,3 +141,27 @@ def test_run_logs_each_step_with_its_counts(workspace_copy):
         )
     assert any(re.match(r"INFO   step 5/5 publish_run: done in ", s) for s in lines), lines
     assert re.match(r"INFO run run-[0-9a-f]{16}: done in .* \(5/5 steps\)$", lines[-1]), lines
+
+
+def test_an_xlsx_ingest_reports_the_sheet_lines_and_rows(tmp_path, caplog):
+    import openpyxl
+    from ingest_helpers import feed, make_workspace
+
+    from connectors import ingest_feed
+
+    ws = make_workspace(tmp_path / "ws", feed(source={"glob": "*.xlsx", "format": "xlsx", "sheet": "人口"}))
+    wb = openpyxl.Workbook()
+    sheet = wb.active
+    sheet.title = "人口"
+    sheet.append(["编号", "姓名", "身份证号", "性别", "出生日期", "居住地址", "面积", "出租"])
+    for i in range(25):
+        sheet.append([1000 + i, f"张{i}", None, "男", None, "南山区", 50, "否"])
+    wb.save(ws.landing_dir("police") / "人口.xlsx")
+    caplog.set_level(logging.INFO, logger="warehouse.progress")
+    [f] = ingest_feed(ws, "police").files
+    lines = [r.getMessage() for r in caplog.records if r.name == "warehouse.progress"]
+    assert lines[0] == "ingest police: 人口.xlsx: started (26 lines)"
+    assert re.fullmatch(r"ingest police: 人口\.xlsx: done in \d+ s \(26/26 lines · 25 rows\)", lines[-1]), (
+        lines
+    )
+    assert f.rows_read == 25
