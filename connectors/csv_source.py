@@ -40,6 +40,7 @@ from connectors.feeds import Feed, FileSource
 from connectors.rules import Reject, RowRules
 from connectors.staging import StagingWriter, StoredFile
 from connectors.text import SAMPLE_BYTES, check_text_sample, detect_encoding
+from warehouse.progress import progress
 from warehouse.reasons import REASON_TEXT, ReasonCode
 
 DEFAULT_MAX_RECORD_LINES = 1000
@@ -151,6 +152,10 @@ class CsvRecords:
         if self._text is not None:
             self._text.close()
             self._text = None
+
+    def bytes_read(self) -> int:
+        """How far into the file the reader is, in bytes (its read-ahead included): for progress."""
+        return self._text.buffer.tell() if self._text is not None else 0
 
     def _new_reader(self, lines):
         return csv.reader(lines, delimiter=self.delimiter, quotechar='"', doublequote=True, strict=True)
@@ -311,12 +316,22 @@ class CsvReader:
             out.describe(encoding=encoding, warnings=([note] if note else []) + list(rules.warnings))
             getters = {f: itemgetter(i) for f, i in rules.source_indices.items()}
             kept = {a: itemgetter(i) for a, i in rules.attribute_indices.items()}
-            for batch in records.batches(out.batch_rows):
-                out.count_blank(batch.blank)
-                # one C-level pass per mapped column (unmapped columns are never touched)
-                columns = {f: SourceColumn.from_strings(list(map(g, batch.rows))) for f, g in getters.items()}
-                attributes = {a: SourceColumn.from_strings(list(map(g, batch.rows))) for a, g in kept.items()}
-                out.add(rules.apply(batch.lines, columns, batch.rejects, attributes))
+            size = path.stat().st_size
+            with progress(f"ingest {feed.name}: {stored.file_name}", total=size, unit="bytes") as task:
+                for batch in records.batches(out.batch_rows):
+                    out.count_blank(batch.blank)
+                    # one C-level pass per mapped column (unmapped columns are never touched)
+                    columns = {
+                        f: SourceColumn.from_strings(list(map(g, batch.rows))) for f, g in getters.items()
+                    }
+                    attributes = {
+                        a: SourceColumn.from_strings(list(map(g, batch.rows))) for a, g in kept.items()
+                    }
+                    out.add(rules.apply(batch.lines, columns, batch.rejects, attributes))
+                    task.update(
+                        done=min(size, records.bytes_read()), rows=len(batch.rows) + len(batch.rejects)
+                    )
+                task.update(done=size)
 
 
 # Programs and scripts sent as a table: told "not a text table", never given encoding advice.

@@ -34,6 +34,7 @@ from connectors.feeds import Feed, FileSource
 from connectors.rules import Reject, RowRules
 from connectors.staging import StagingWriter, StoredFile
 from connectors.xlsx_limits import SheetShape, check_sheet, check_workbook
+from warehouse.progress import Task, progress
 from warehouse.reasons import REASON_TEXT, ReasonCode
 from warehouse.schema import STAGING_FIELDS, FieldKind
 
@@ -119,7 +120,8 @@ def _ragged(line: int, values: tuple, width: int) -> Reject:
 class _SheetBatches:
     """The rows after the header, collected into batches of typed cells and sent through the rules."""
 
-    def __init__(self, rules: RowRules, width: int, out: StagingWriter, rows: int) -> None:
+    def __init__(self, rules: RowRules, width: int, out: StagingWriter, rows: int, task: Task) -> None:
+        self.task = task  # progress: sheet lines read
         self.rules = rules
         self.width = width
         self.out = out
@@ -143,7 +145,9 @@ class _SheetBatches:
                 self.starts.append(line)
                 self.rows.append(values[:width])
             if len(self.rows) + len(self.rejects) >= self.batch_rows:
+                self.task.update(done=line, rows=len(self.rows) + len(self.rejects))
                 self._flush()
+        self.task.update(rows=len(self.rows) + len(self.rejects))
         if self.rows or self.rejects:
             self._flush()
 
@@ -183,9 +187,11 @@ class XlsxReader:
             names = [cell_text(h) or "" for h in header]
             rules = RowRules(feed, names, raw_sha256=stored.sha256, file_name=stored.file_name)
             out.describe(encoding="xlsx", warnings=rules.warnings)
-            _SheetBatches(rules, len(header), out, batch_rows(shape, out.batch_rows)).read(
-                rows, header_line + 1
-            )
+            with progress(f"ingest {feed.name}: {stored.file_name}", total=shape.rows, unit="lines") as task:
+                _SheetBatches(rules, len(header), out, batch_rows(shape, out.batch_rows), task).read(
+                    rows, header_line + 1
+                )
+                task.update(done=shape.rows)
         except _READ_ERRORS as e:
             raise FileRejected(
                 ReasonCode.UNREADABLE_FILE, f"the sheet cannot be read: {type(e).__name__}"

@@ -13,7 +13,9 @@
     gridhub portal-passwd                                make a password hash for gridhub.yaml's portal section
 
 The workspace comes from ``--workspace DIR`` or ``$GRIDHUB_WORKSPACE``. User errors print one clear message
-and exit 2; no traceback reaches the user.
+and exit 2; no traceback reaches the user. Long work (ingest of a big file, each step of ``run``, ``sample``)
+shows progress bars with counts and ETA on a terminal, and INFO lines with the same counts when stderr is not
+a terminal (a pipe, a log file, CI).
 """
 
 from __future__ import annotations
@@ -290,9 +292,10 @@ def _add_global_options(parser: argparse.ArgumentParser, default) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
-    )
+    from gridhub.progress_display import install
+
+    # progress bars on a terminal, INFO lines with counts and ETA elsewhere (warehouse.progress)
+    install(sys.stderr, logging.INFO if args.verbose else logging.WARNING)
     try:
         return args.func(args)
     except USER_ERRORS as e:  # a user sees one sentence; anything else is a bug and keeps its traceback

@@ -75,15 +75,23 @@ def run_dags(workspace: Path) -> list[tuple[str, float]]:
     return timings
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--workspace", required=True)
-    p.add_argument("--persons", type=int, default=3000)
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--workspace", required=True, help="folder for the sample workspace (regenerated)")
+    p.add_argument(
+        "--persons", type=int, default=3000, help="residents of the sample district (default: %(default)s)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=7, help="random seed; same seed, same data (default: %(default)s)"
+    )
     p.add_argument(
         "--keep", action="store_true", help="keep an existing workspace instead of regenerating it"
     )
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     ws = Path(args.workspace).resolve()
 
     from gridhub.report import format_summary, write_summary

@@ -65,7 +65,8 @@ def format_result(result: IngestResult) -> str:
 def ingest_command(
     workspace: Workspace, feed: str, files: list[Path] | None = None, out: TextIO | None = None
 ) -> int:
-    """Run one feed by hand; print the per-file summary to ``out`` (stdout); return the exit code."""
+    """Run one feed by hand; print the per-file summary to ``out`` (stdout), a configuration or source error
+    to stderr; return the exit code."""
     out = out or sys.stdout
     try:
         result = ingest_feed(workspace, feed, files)
@@ -78,8 +79,8 @@ def ingest_command(
     except AccountingError as e:
         out.write(f"BUG: {e}\n")
         return EXIT_BUG
-    except (ConfigError, ConnectorError) as e:
-        out.write(f"{e}\n")
+    except (ConfigError, ConnectorError) as e:  # as every other command shows a user error: on stderr
+        sys.stderr.write(f"gridhub: {e}\n")
         return EXIT_USAGE
     if not result.files:
         if isinstance(workspace.config.feed(feed).source, SqlSource):

@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from gridhub.workspace import Workspace, safe_run_id
 from warehouse.errors import UserError
 from warehouse.files import atomic_write_parquet, atomic_write_text, sha256_file
+from warehouse.progress import progress
 from warehouse.schema import ENTITY_TYPES
 
 if TYPE_CHECKING:
@@ -434,6 +435,19 @@ def _commit_state(ws: Workspace, run_id: str) -> None:
     switch_state(ws, run_id, keep=ws.config.warehouse.keep_snapshots)
 
 
+def _step_counts(result: dict) -> dict[str, int]:
+    """The counts a step's result adds to the run's progress line (mentions, address fields, entities, rows)."""
+    if "mentions" in result:
+        return {"mentions": sum(result["mentions"].values())}
+    if "address_fields" in result:
+        return {"address fields": result["address_fields"]}
+    if "entities" in result:
+        return {"entities": sum(e["entities"] for e in result["entities"].values())}
+    if "rows" in result:
+        return {"table rows": sum(result["rows"].values())}
+    return {}
+
+
 def run_all(ws: Workspace, run_id: str | None = None) -> dict:
     """Every step in order, in this process (what the resolve-and-publish DAG does task by task).
 
@@ -451,8 +465,13 @@ def run_all(ws: Workspace, run_id: str | None = None) -> dict:
             log.info("run %s is already published with the same inputs: nothing to do", run_id)
             return {"run_id": run_id, "reused": True, "publish_run": publish_run(ws, run_id)}
         results: dict = {"run_id": run_id, "reused": False}
-        for step in (prepare_mentions, bind_addresses, resolve_entities, build_tables, publish_run):
-            results[step.__name__] = step(ws, run_id)
+        steps = (prepare_mentions, bind_addresses, resolve_entities, build_tables, publish_run)
+        with progress(f"run {run_id}", total=len(steps), unit="steps") as run_task:
+            for i, step in enumerate(steps, 1):
+                with progress(f"  step {i}/{len(steps)} {step.__name__}") as step_task:
+                    results[step.__name__] = step(ws, run_id)
+                    step_task.update(**_step_counts(results[step.__name__]))
+                run_task.update(advance=1)
         atomic_write_text(
             ws.work_dir(run_id) / "run.json", json.dumps(results, ensure_ascii=False, indent=2, default=str)
         )

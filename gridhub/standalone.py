@@ -82,13 +82,30 @@ def standalone_env(
     return environ
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workspace", required=True)
-    p.add_argument("--port", type=int, default=int(os.environ.get(env.AIRFLOW_PORT, DEFAULT_PORT)))
-    p.add_argument("--persons", type=int, default=3000)
-    p.add_argument("--seed", type=int, default=7)
-    args = p.parse_args(argv)
+    p.add_argument(
+        "--workspace",
+        required=True,
+        help="workspace folder (the sample district is generated if it is empty)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get(env.AIRFLOW_PORT, DEFAULT_PORT)),
+        help=f"port of the Airflow UI (default: ${env.AIRFLOW_PORT} or %(default)s)",
+    )
+    p.add_argument(
+        "--persons", type=int, default=3000, help="residents of a generated sample (default: %(default)s)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=7, help="random seed of a generated sample (default: %(default)s)"
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     ws = Path(args.workspace).resolve()
     if not (ws / CONFIG_FILE).exists():
         from gridhub.sample import generate_workspace

@@ -480,3 +480,23 @@ def synthetic_tables(
     for name in TABLES:  # tables other engineers add to the schema later arrive empty
         tables.setdefault(name, arrow_schema(name).empty_table())
     return tables
+
+
+#: The privacy key the synthetic snapshots are published with.
+TEST_HMAC_KEY = b"gridhub-test-key-0123456789abcdef"
+
+
+def publish_synthetic(wh, tables: dict[str, pa.Table], run_id: str = "r1") -> None:
+    """Publish ``tables`` as snapshot ``run_id`` of warehouse ``wh`` with default settings and no lineage."""
+    from warehouse import publish
+    from warehouse.settings import WarehouseSettings
+
+    publish(
+        wh,
+        tables,
+        run_id=run_id,
+        lineage={"feeds": [], "raw_files": []},
+        settings=WarehouseSettings(),
+        grid_code_width=15,
+        hmac_key=TEST_HMAC_KEY,
+    )

@@ -6,7 +6,8 @@ import argparse
 
 import pytest
 
-from gridhub import cli
+from gridhub import cli, demo, standalone
+from gridhub.sample import generate
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -48,15 +49,45 @@ def test_main_uses_workspace_given_after_subcommand(tmp_path, monkeypatch, capsy
     assert str(elsewhere) not in out
 
 
-def test_every_option_of_every_subcommand_has_help():
-    parser = cli.build_parser()
-    missing = [
-        f"{name}: {a.option_strings or a.dest}"
-        for name, sub in [("gridhub", parser), *_subparsers(parser).items()]
-        for a in sub._actions
-        if not isinstance(a, argparse._SubParsersAction) and not a.help
+def _walk(name: str, parser: argparse.ArgumentParser):
+    """Every parser of the tree under ``parser``, subcommands of subcommands included, with its path."""
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub in action.choices.items():
+                yield from _walk(f"{name} {sub_name}", sub)
+
+
+def options_without_help(name: str, parser: argparse.ArgumentParser) -> list[str]:
+    """The options and positionals anywhere in the tree of ``parser`` that have no help text."""
+    return [
+        f"{path}: {'/'.join(a.option_strings) or a.dest}"
+        for path, p in _walk(name, parser)
+        for a in p._actions
+        if not isinstance(a, argparse._SubParsersAction) and not (a.help or "").strip()
     ]
-    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("name", "build"),
+    [
+        ("gridhub", cli.build_parser),
+        ("python -m gridhub.demo", demo.build_parser),
+        ("python -m gridhub.standalone", standalone.build_parser),
+        ("python -m gridhub.sample.generate", generate.build_parser),
+    ],
+)
+def test_every_option_of_every_command_has_help(name, build):
+    parser = build()
+    assert len(list(_walk(name, parser))) >= 1
+    assert options_without_help(name, parser) == []
+
+
+def test_the_walk_finds_an_option_without_help_at_any_depth():
+    parser = argparse.ArgumentParser(prog="x")
+    inner = parser.add_subparsers(dest="a").add_parser("one", help="one")
+    inner.add_subparsers(dest="b").add_parser("two", help="two").add_argument("--bare")
+    assert options_without_help("x", parser) == ["x one two: --bare"]
 
 
 def test_sample_prints_readable_lines_not_a_python_object(tmp_path, capsys):

@@ -269,8 +269,9 @@ def test_unreachable_database_is_a_clear_source_error(tmp_path, capsys):
         ingest_feed(ws, "hukou")
     assert "hukou" in str(err.value) and "secret" not in str(err.value)
     assert ingest_command(ws, "hukou", None) == 2
-    out = capsys.readouterr().out
-    assert "hukou" in out and "Traceback" not in out and "secret" not in out
+    shown = capsys.readouterr()
+    assert shown.err.startswith("gridhub: ") and "hukou" in shown.err
+    assert "Traceback" not in shown.out + shown.err and "secret" not in shown.out + shown.err
     assert json.dumps(WatermarkStore(ws, "hukou").read()) == "null"
 
 

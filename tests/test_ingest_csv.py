@@ -260,7 +260,7 @@ def test_cli_summary_and_exit_codes(ws, capsys):
     out = capsys.readouterr().out
     assert "bin.csv" in out and "FAILED" in out and "Traceback" not in out
     assert ingest_command(ws, "no_such_feed", None) == 2
-    assert "no feed named" in capsys.readouterr().out
+    assert capsys.readouterr().err.startswith("gridhub: no feed named")  # a usage error, on stderr
 
 
 def _staged_and_quarantined(ws):

@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from warehouse.errors import UserError
+from warehouse.geo import wkb_from_wkt
 from warehouse.house_relations import house_relations
 from warehouse.schema import (
     ENTITY_ID_COLUMN,
@@ -98,6 +99,8 @@ def _python_values(values: pd.Series, type_: pa.DataType) -> list[Any]:
         return [None if pd.isna(v) else int(v) for v in values]
     if pa.types.is_boolean(type_):
         return [None if pd.isna(v) else bool(v) for v in values]
+    if pa.types.is_binary(type_):
+        return [v if isinstance(v, bytes) else None for v in values]
     return [None if pd.isna(v) else str(v) for v in values]
 
 
@@ -286,7 +289,9 @@ def build_address(a: Assembly) -> pd.DataFrame:
 
 @builds("grid")
 def build_grid(a: Assembly) -> pd.DataFrame:
-    return a.grids.replace({"": None})
+    """The reference grids; ``geometry``: their WKT polygons as WKB (GeoParquet, :mod:`warehouse.geo`)."""
+    grids = a.grids.replace({"": None})
+    return grids.assign(geometry=wkb_from_wkt(grids.get("wkt", pd.Series(None, grids.index, object))))
 
 
 @builds("house")
@@ -455,46 +460,7 @@ def build_organisation_address(a: Assembly) -> pd.DataFrame:
     return _sources_of(rel.dropna(subset=["org_id"]), ["org_id", "address_code", "relation"])
 
 
-@builds("source_xref")
-def build_source_xref(a: Assembly) -> pd.DataFrame:
-    frames = []
-    for t in ENTITY_TYPES:
-        x = a.assignments[t].merge(
-            a.mentions[t][["record_key", "feed", "source_record_id", "raw_sha256", "line"]], on="record_key"
-        )
-        x["entity_type"] = t
-        frames.append(x)
-    return pd.concat(frames, ignore_index=True)
-
-
-@builds("quarantine")
-def build_quarantine(a: Assembly) -> pd.DataFrame:
-    return a.quarantine
-
-
-@builds("address_review")
-def build_address_review(a: Assembly) -> pd.DataFrame:
-    review = a.bindings[a.bindings["status"].isin(["unmatched", "ambiguous"])]
-    return review.drop_duplicates(["feed", "source_record_id", "field"])
-
-
-@builds("address_binding")
-def build_address_binding(a: Assembly) -> pd.DataFrame:
-    """One row per (source record, address field) with text: the department's address and what it was bound
-    to (the address text is published in the restricted layer only)."""
-    key = [c for c in TABLES["address_binding"].key if c in a.bindings.columns]
-    return a.bindings.drop_duplicates(key)
-
-
-@builds("field_issue")
-def build_field_issue(a: Assembly) -> pd.DataFrame:
-    """The field issues of the mentions step and of staging, one per key (the mentions step's first)."""
-    frames = [f.reindex(columns=_ISSUE_COLUMNS).astype(object) for f in (a.issues, a.staged_issues) if len(f)]
-    if not frames:
-        return pd.DataFrame(columns=_ISSUE_COLUMNS)
-    issues = pd.concat(frames, ignore_index=True)
-    return issues.drop_duplicates(list(TABLES["field_issue"].key))
-
-
-from warehouse import id_history as _id_history  # noqa: E402, F401  (builders of their own modules,
-from warehouse import metrics as _metrics  # noqa: E402, F401  registered when imported)
+# builders of their own modules, registered when imported
+from warehouse import build_records as _build_records  # noqa: E402, F401
+from warehouse import id_history as _id_history  # noqa: E402, F401
+from warehouse import metrics as _metrics  # noqa: E402, F401

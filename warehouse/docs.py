@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from warehouse.docs_reading import reading, reading_tools
 from warehouse.expectations import DRIFT_EXEMPT, DRIFT_MIN_ROWS, build_checks, grid_code_regex
 from warehouse.privacy import KEY_SUFFIX, is_code_column, layer_schema
 from warehouse.schema import (
@@ -196,71 +197,6 @@ def _publish_steps() -> list[str]:
     ]
 
 
-def _reading() -> list[str]:
-    """## Reading: with gridhub and without."""
-    return [
-        "## Reading",
-        "",
-        "```python",
-        "import warehouse",
-        'person = warehouse.read_table(wh, "person")                       # pyarrow.Table, shared layer, current',
-        'person = warehouse.read_table(wh, "person", layer="restricted")   # full ID numbers and phones',
-        'df = warehouse.read_table(wh, "house").to_pandas()                # pandas',
-        'warehouse.connect(wh).sql("SELECT grid_code, count(*) FROM person GROUP BY 1").df()  # DuckDB views',
-        'warehouse.current_manifest(wh)["row_counts"]                       # what is published',
-        "```",
-        "",
-        "**Older snapshots (time travel).** Every reader above takes `snapshot=<run_id>` or "
-        "`as_of=<time>` (one of the two): `as_of` picks the newest kept snapshot whose manifest `published_at` "
-        "is at or before that time. It is a `datetime` or an ISO string; without a time zone it is the "
-        "machine's local time, a bare date means the end of that day. A time before every kept snapshot, or "
-        "both arguments, raise a `warehouse.errors.UserError` (`NoSnapshot`, `SnapshotChoiceError`).",
-        "",
-        "```python",
-        'warehouse.read_table(wh, "person", as_of="2026-11-01T08:00+08:00")   # as it was then',
-        "warehouse.connect(wh, as_of=datetime.date(2026, 11, 1))              # views over that snapshot",
-        'warehouse.read_table(wh, "person", snapshot=run_id)                  # by run id (gridhub snapshots)',
-        'warehouse.snapshot_as_of(wh, "2026-11-01")                           # which run id that is',
-        "```",
-        "",
-        "`gridhub snapshots` lists the kept snapshots, oldest first: run id, publish time (local, to the "
-        "millisecond, so it can be pasted into `as_of`), `*` for the current one, the row counts of "
-        "person / organisation / house / facility and the number of input files, all from the manifests.",
-        "",
-        "Without gridhub:",
-        "",
-        "```python",
-        'pyarrow.dataset.dataset("warehouse/shared/current/person", partitioning="hive").to_table()',
-        'pyarrow.parquet.read_table("warehouse/shared/current/person")',
-        'pandas.read_parquet("warehouse/shared/current/person")',
-        'pandas.read_parquet("warehouse/shared/current/person/street_code=445399001")   # one 街道 only',
-        "duckdb.sql(\"SELECT * FROM read_parquet('warehouse/shared/current/person/**/*.parquet', hive_partitioning=true)\")",
-        "duckdb.sql(\"SELECT * FROM 'warehouse/shared/current/grid/*.parquet'\")          # an unpartitioned table",
-        'spark.read.parquet("warehouse/shared/snapshots/" + open("warehouse/CURRENT").read().strip() + "/person")',
-        'spark.read.parquet("warehouse/shared/snapshots/<run_id>/person")   # an older snapshot (gridhub snapshots)',
-        "```",
-        "",
-        "These readers add `street_code` from the folder names as the last column (text; `pyarrow.parquet` and "
-        "pandas make it a dictionary / category); reading one partition folder directly gives its rows without "
-        "it. `read_table` and `connect` return it as a plain text column in its schema position, and `read_table` "
-        "returns rows in key order.",
-        "",
-        "Path-based readers that list a folder and open its files later should resolve `CURRENT` once (as "
-        "`read_table` and `connect` do) rather than go through the `current` symlink, so that every table they "
-        "read comes from the same snapshot. `warehouse.sql_views(wh)` prints `CREATE VIEW` statements for a "
-        "DuckDB shell.",
-        "",
-        "**Following id changes.** Entity ids are stable, but a merge folds one id into another, a split gives "
-        "part of an entity a new id, and an entity with no records left is retired. A system that keys its own "
-        "data on gridhub ids reads `id_history` and applies every row with a `run_seq` above the last it "
-        "applied (`old_id` → `new_id`). The table accumulates: each snapshot holds the previous snapshot's rows "
-        "plus its own run's, so skipped snapshots lose nothing; a rerun of a published run id keeps its rows "
-        "and their `run_seq`. `run_seq` is an order, not a time (the data files hold nothing time-dependent); "
-        "the manifest of the snapshot named by `run_id` records when it was published.",
-        "",
-    ]
-
-
 def _data_return() -> list[str]:
     """## Data return (数据回流): written beside the code it describes."""
     from warehouse.datareturn import markdown_section
@@ -405,7 +341,8 @@ def render_markdown() -> str:
         _intro,
         _layout,
         _publish_steps,
-        _reading,
+        reading,
+        reading_tools,
         _data_return,
         _privacy,
         _validation,
@@ -427,7 +364,9 @@ def generated_doc_command(
     parser.add_argument(
         "--check", action="store_true", help="exit 1 if the page is not what the code generates"
     )
-    parser.add_argument("--out", type=Path, default=default_out)
+    parser.add_argument(
+        "--out", type=Path, default=default_out, help="the page to write (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     text = render()
     if args.check:

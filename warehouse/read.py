@@ -230,7 +230,9 @@ def sql_views(
     snapshot: str | None = None,
     as_of: dt.datetime | dt.date | str | None = None,
 ) -> str:
-    """``CREATE VIEW`` statements (DuckDB SQL) for every table of one snapshot: paste into any DuckDB shell."""
+    """``CREATE VIEW`` statements (DuckDB SQL) for every table of one snapshot, each followed by the
+    ``COMMENT ON VIEW`` / ``COMMENT ON COLUMN`` statements that carry the schema's docs: paste into any DuckDB
+    shell."""
     run_id = _resolve(warehouse_dir, _pick(warehouse_dir, snapshot, as_of, layer))
     base = snapshot_path(warehouse_dir, run_id, layer).resolve()
     statements = []
@@ -238,6 +240,7 @@ def sql_views(
         if not t.partition_by:
             glob = str(base / name / "*.parquet").replace("'", "''")
             statements.append(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{glob}');")
+            statements.extend(_comments(name, layer))
             continue
         # hive folders: the partition column comes from the folder names, typed as text, in its schema place
         glob = str(base / name / "*" / "*.parquet").replace("'", "''")
@@ -247,7 +250,23 @@ def sql_views(
             f"CREATE OR REPLACE VIEW {name} AS SELECT {columns} FROM read_parquet('{glob}', "
             f"hive_partitioning = true, hive_types = {{{types}}});"
         )
+        statements.extend(_comments(name, layer))
     return "\n".join(statements)
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _comments(table: str, layer: Layer | str) -> list[str]:
+    """``COMMENT ON`` statements giving a table's view its doc and each column its field ``doc``, so
+    ``duckdb_columns().comment`` (and DBeaver, ``DESCRIBE``...) show what a column means."""
+    out = [f"COMMENT ON VIEW {table} IS {_sql_text(TABLES[table].doc)};"]
+    for f in layer_schema(table, layer):
+        doc = (f.metadata or {}).get(b"doc", b"").decode("utf-8")
+        if doc:
+            out.append(f'COMMENT ON COLUMN {table}."{f.name}" IS {_sql_text(doc)};')
+    return out
 
 
 def connect(

@@ -18,6 +18,8 @@ import json
 
 import pyarrow as pa
 
+from warehouse.geo import geo_metadata
+
 # the building blocks, re-exported: the tables below are made of them, readers import them from here
 from warehouse.schema_base import CREDIT_CODE_PATTERN as CREDIT_CODE_PATTERN
 from warehouse.schema_base import DEFAULT_GRID_CODE_WIDTH as DEFAULT_GRID_CODE_WIDTH
@@ -58,6 +60,8 @@ _c = column
 
 
 SEX = ("M", "F", "U")
+#: A grid polygon's WKT (``gridhub check`` parses each one with shapely before a run).
+WKT_POLYGON_PATTERN = r"(?i)^\s*(?:MULTI)?POLYGON\b"
 HOUSE_RELATIONS = ("户籍", "居住", "产权")
 POPULATION_TYPES = ("户籍", "流动", "境外", "未知")
 ORG_ADDRESS_RELATIONS = ("注册", "经营")
@@ -135,7 +139,19 @@ GRID = Table(
         _c("community_code", S, "12-digit community / village code.", pattern=DIVISION_CODE_PATTERN),
         _c("street_code", S, "9-digit street / township code."),
         _c("district_code", S, "6-digit county / district code."),
-        _c("wkt", S, "Polygon in WKT, WGS-84 lon/lat."),
+        _c(
+            "geometry",
+            pa.binary(),
+            "Polygon as WKB, WGS-84 lon/lat (OGC:CRS84): the GeoParquet geometry column, read as geometry by "
+            "GeoPandas and DuckDB spatial.",
+            geometry_types=("Polygon", "MultiPolygon"),
+        ),
+        _c(
+            "wkt",
+            S,
+            "The same polygon in WKT text, for readers without GeoParquet (prefer `geometry`).",
+            pattern=WKT_POLYGON_PATTERN,  # also keeps long coordinates from the shared layer's number scrubbing
+        ),
         _c("valid_from", D, "Date the grid came into force."),
         _c("valid_to", D, "Date the grid was retired; null while current."),
     ),
@@ -410,9 +426,10 @@ def entity_type_column(table: str | Table) -> str | None:
 def arrow_schema(table: str | Table) -> pa.Schema:
     """The Arrow schema a canonical table is written with."""
     t = TABLES[table] if isinstance(table, str) else table
+    geo = geo_metadata(t.columns)
     return pa.schema(
         [pa.field(c.name, c.type, nullable=c.nullable, metadata={"doc": c.doc}) for c in t.columns],
-        metadata={"table": t.name, "doc": t.doc},
+        metadata={"table": t.name, "doc": t.doc, **({"geo": json.dumps(geo)} if geo else {})},
     )
 
 

@@ -56,6 +56,9 @@ class Column:
     references: str | None = None  # "table.column" this column points to
     #: Smallest and largest allowed value of a numeric column, both included (None: no bound on that side).
     bounds: tuple[float | None, float | None] | None = None
+    #: A geometry column: WKB (binary) values of these GeoParquet geometry types, lon/lat (OGC:CRS84). Its
+    #: table's files carry the GeoParquet ``geo`` metadata (:mod:`warehouse.geo`).
+    geometry_types: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

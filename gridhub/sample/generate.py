@@ -46,6 +46,7 @@ from matching.reference import (
     GRID_COLUMNS,
     GRIDS_FILE,
 )
+from warehouse.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,25 @@ def _true_district(streams: list[np.random.Generator], persons: int) -> tuple[Di
     return district, pop
 
 
+def _write_truth(truth: Path, frames: dict[str, pd.DataFrame], pop: Population) -> dict[str, Path]:
+    """The answer key under ``truth/``: what the feeds hold and the true entities behind them."""
+    paths = {f"truth_{name}": _write_csv(frame, truth / f"{name}.csv") for name, frame in frames.items()}
+    people, orgs, houses = pop.persons, pop.organisations, pop.houses
+    public = [c for c in people.columns if not c.startswith("_")]
+    paths["truth_persons"] = _write_csv(people, truth / "persons.csv", public)
+    public_orgs = [c for c in orgs.columns if not c.startswith("_")]
+    paths["truth_organisations"] = _write_csv(orgs, truth / "organisations.csv", public_orgs)
+    paths["truth_outside_representatives"] = _write_csv(
+        pop.outside_representatives, truth / "outside_representatives.csv"
+    )
+    paths["truth_houses"] = _write_csv(
+        houses, truth / "houses.csv", [c for c in houses.columns if c[0] != "_"]
+    )
+    paths["truth_facilities"] = _write_csv(pop.facilities, truth / "facilities.csv")
+    paths["truth_hard_negatives"] = _write_csv(pop.hard_negatives, truth / "hard_negatives.csv")
+    return paths
+
+
 def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleSummary:
     """Write the sample district workspace for ``persons`` persons into ``out``; deterministic for ``seed``.
 
@@ -210,40 +230,28 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
     # spawned children do not depend on how many are spawned: the 8th (contact phones, added last) left
     # the first seven, and so every other value of the sample, as they were
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
-    district, pop = _true_district([*streams[:6], streams[7]], persons)
-    addresses, people = district.addresses, pop.persons
-    orgs, houses, facilities, negatives = pop.organisations, pop.houses, pop.facilities, pop.hard_negatives
-
-    builder = FeedBuilder(streams[6], district, pop)
-    outputs = build_feeds(builder)
-    people["previous_address_code"] = people["person_key"].map(builder.previous).fillna("")
-    paths: dict[str, Path] = {"config": at(ws.config_file)}
-    expected = {}
-    for feed_out in outputs:
-        path, expected[feed_out.spec.name] = write_feed(at(ws.landing_dir(feed_out.spec.name)), feed_out)
-        paths[feed_out.spec.name] = path
-
-    ref = at(ws.reference)
-    paths["divisions"] = _write_csv(district.divisions, ref / DIVISIONS_FILE)
-    paths["standard_addresses"] = _write_csv(addresses, ref / ADDRESSES_FILE, ADDRESS_LIBRARY_COLUMNS)
-    paths["grids"] = _write_csv(district.grids, ref / GRIDS_FILE, GRID_COLUMNS)
-
-    truth = at(ws.path(TRUTH_DIR))
-    frames = truth_frames(outputs, expected)
-    for name, frame in frames.items():
-        paths[f"truth_{name}"] = _write_csv(frame, truth / f"{name}.csv")
-    public = [c for c in people.columns if not c.startswith("_")]
-    paths["truth_persons"] = _write_csv(people, truth / "persons.csv", public)
-    public_orgs = [c for c in orgs.columns if not c.startswith("_")]
-    paths["truth_organisations"] = _write_csv(orgs, truth / "organisations.csv", public_orgs)
-    paths["truth_outside_representatives"] = _write_csv(
-        pop.outside_representatives, truth / "outside_representatives.csv"
-    )
-    paths["truth_houses"] = _write_csv(
-        houses, truth / "houses.csv", [c for c in houses.columns if c[0] != "_"]
-    )
-    paths["truth_facilities"] = _write_csv(facilities, truth / "facilities.csv")
-    paths["truth_hard_negatives"] = _write_csv(negatives, truth / "hard_negatives.csv")
+    with progress(f"sample {persons} persons → {root}", total=4, unit="steps") as task:
+        district, pop = _true_district([*streams[:6], streams[7]], persons)
+        addresses, people = district.addresses, pop.persons
+        orgs, houses, facilities = pop.organisations, pop.houses, pop.facilities
+        task.update(advance=1, persons=len(people), addresses=len(addresses))
+        builder = FeedBuilder(streams[6], district, pop)
+        outputs = build_feeds(builder)
+        people["previous_address_code"] = people["person_key"].map(builder.previous).fillna("")
+        task.update(advance=1, **{"feed rows": sum(len(o.rows) + len(o.malformed) for o in outputs)})
+        paths: dict[str, Path] = {"config": at(ws.config_file)}
+        expected = {}
+        for feed_out in outputs:
+            path, expected[feed_out.spec.name] = write_feed(at(ws.landing_dir(feed_out.spec.name)), feed_out)
+            paths[feed_out.spec.name] = path
+        ref = at(ws.reference)
+        paths["divisions"] = _write_csv(district.divisions, ref / DIVISIONS_FILE)
+        paths["standard_addresses"] = _write_csv(addresses, ref / ADDRESSES_FILE, ADDRESS_LIBRARY_COLUMNS)
+        paths["grids"] = _write_csv(district.grids, ref / GRIDS_FILE, GRID_COLUMNS)
+        task.update(advance=1, files=len(paths) - 1)
+        frames = truth_frames(outputs, expected)
+        paths.update(_write_truth(at(ws.path(TRUTH_DIR)), frames, pop))
+        task.update(advance=1)
 
     at(ws.config_file).write_text(_config_text(), encoding="utf-8")
     summary = SampleSummary(
@@ -265,12 +273,17 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
     return summary
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``gridhub sample --out DIR --persons N --seed S``: write the sample district workspace."""
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gridhub sample", description="Write the embedded sample district.")
     parser.add_argument("--out", required=True, type=Path, help="workspace folder to write")
     parser.add_argument("--persons", type=int, default=3000, help="number of true persons (default 3000)")
     parser.add_argument("--seed", type=int, default=7, help="random seed; same seed, same files (default 7)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``gridhub sample --out DIR --persons N --seed S``: write the sample district workspace."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
