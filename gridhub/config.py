@@ -39,7 +39,14 @@ from matching.reference import (
     GRIDS_FILE,
 )
 from warehouse.errors import UserError
-from warehouse.settings import WarehouseSettings
+from warehouse.schema import GRID_TYPES
+from warehouse.settings import (
+    DEFAULT_GRID_NORMS,
+    SizeRange,
+    WarehouseSettings,
+    describe_norms,
+    grid_norms_with_defaults,
+)
 
 _ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
 
@@ -240,6 +247,31 @@ class WorkspaceConfig(_Strict):
     )
     quality: Quality = Field(default_factory=Quality, description="Quality figures against a ground truth.")
     portal: Portal | None = Field(None, description="The department upload portal; absent = portal off.")
+    grid_norms: dict[str, list[SizeRange]] = Field(
+        default_factory=dict,
+        description="Sizing norm per grid type (基础网格 / 微网格 / 专属网格), for `grid_metrics.size_status` "
+        "(see docs/metrics.md): a list of `{measure, min, max}`, measure households / residents / "
+        "organisations; a grid is within when any of its type's ranges holds it. A type listed here replaces "
+        f"its default ({describe_norms(DEFAULT_GRID_NORMS)}); `[]` = no norm for that type.",
+    )
+
+    @field_validator("grid_norms")
+    @classmethod
+    def _norm_types(cls, v: dict[str, list[SizeRange]]) -> dict[str, list[SizeRange]]:
+        for grid_type, ranges in v.items():
+            if grid_type not in GRID_TYPES:
+                raise ValueError(
+                    f"grid_norms: {grid_type!r} is not a grid type; use one of {list(GRID_TYPES)}"
+                )
+            measures = [r.measure for r in ranges]
+            if len(set(measures)) < len(measures):
+                raise ValueError(f"grid_norms.{grid_type}: one range per measure, got {measures}")
+        return v
+
+    @property
+    def grid_norms_in_force(self) -> dict[str, tuple[SizeRange, ...]]:
+        """The norm of every grid type: the defaults, overridden per type by ``grid_norms``."""
+        return grid_norms_with_defaults(self.grid_norms)
 
     @model_validator(mode="after")
     def _unique_feeds(self) -> WorkspaceConfig:

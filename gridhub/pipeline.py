@@ -334,6 +334,7 @@ def build_tables(ws: Workspace, run_id: str) -> dict:
         legal_reps=_read(legal_representatives_path(ws, run_id)),
         id_history=pd.concat([_read(resolved / f"{t}_id_history.parquet") for t in ENTITY_TYPES]),
         previous_id_history=published_id_history(ws.warehouse),
+        grid_norms=ws.config.grid_norms_in_force,
     )
     out = _step_dir(ws, run_id, "tables")
     for name, table in tables.items():

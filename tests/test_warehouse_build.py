@@ -78,5 +78,8 @@ def test_reference_frames_alone_give_the_address_and_grid_tables():
     assert address["street_code"] == ["440106001", "440106002"]  # from the grid, else from the division
     assert address["lon"] == [113.3, None] and address["grid_code"] == ["440106001001001", None]
     assert tables["grid"].to_pydict()["valid_to"] == [None]
-    assert {n for n in TABLES if tables[n].num_rows} == {"address", "grid"}
+    assert {n for n in TABLES if tables[n].num_rows} == {"address", "grid", "grid_metrics"}
+    metrics = tables["grid_metrics"].to_pandas()  # every grid of the reference and its places, all zero
+    assert metrics[metrics["level"] == "grid"]["code"].tolist() == ["440106001001001"]
+    assert (metrics["households"] == 0).all() and metrics["binding_rate"].isna().all()
     assert UNKNOWN_STREET not in address["street_code"]

@@ -7,17 +7,17 @@ always give byte-identical Parquet.
 
 **One table, one builder.** Each table of :data:`~warehouse.schema.TABLES` has one builder here, a function
 registered with ``@builds("<table>")`` that returns the table's rows as a DataFrame (missing columns become
-null, extra ones are dropped). A builder reads the inputs from the :class:`Assembly` it is given, and the
-frame of another table with ``assembly.frame("<table>")`` (built once, on first use). A new warehouse table is
-a schema entry in :mod:`warehouse.schema` plus a builder here; :func:`assemble_tables` refuses to run while a
-table has no builder.
+null, extra ones are dropped). A builder reads the inputs from the :class:`Assembly` it is given, and another
+table with ``assembly.frame("<table>")`` or, in its exact Arrow schema, ``assembly.table("<table>")`` (built
+once, on first use). A new table is a schema entry plus a builder; :func:`assemble_tables` refuses to run
+while a table has no builder.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -34,11 +34,11 @@ from warehouse.schema import (
     arrow_schema,
     street_codes,
 )
+from warehouse.settings import DEFAULT_GRID_NORMS, SizeRange
 
 Builder = Callable[["Assembly"], pd.DataFrame]
-#: Which address gives an organisation its grid (``org_grid_from`` of :func:`assemble_tables`): ``operating``
-#: = the operating address (经营地址) when it is bound, else the registered one (注册地址); ``registered`` = the
-#: other way round. The first is the default: the operating address is where the unit really is.
+#: Which address gives an organisation its grid (``org_grid_from``): ``operating`` = 经营地址 when bound, else
+#: 注册地址 (the default: where the unit really is); ``registered`` = the other way round.
 ORG_GRID_FROM = ("operating", "registered")
 
 
@@ -118,6 +118,7 @@ def assemble_tables(
     legal_reps: pd.DataFrame | None = None,
     id_history: pd.DataFrame | None = None,
     previous_id_history: pd.DataFrame | None = None,
+    grid_norms: Mapping[str, Sequence[SizeRange]] | None = None,
 ) -> dict[str, pa.Table]:
     """Every canonical table, from the outputs of the earlier steps, in ``TABLES`` order.
 
@@ -130,7 +131,8 @@ def assemble_tables(
     ``legal_reps`` is each organisation's legal representative linked to a person (``matching.roles``:
     ``org_id``, ``legal_rep_person_id``, ``legal_rep_link``, ``feed``); without it those columns are null.
     ``id_history`` are this run's id changes (``matching.er``'s ``id_history`` frames of every entity type),
-    ``previous_id_history`` the previous snapshot's table (:func:`warehouse.id_history.published_id_history`).
+    ``previous_id_history`` the previous snapshot's table (:func:`warehouse.id_history.published_id_history`);
+    ``grid_norms`` each grid type's sizing norm for ``grid_metrics`` (default ``DEFAULT_GRID_NORMS``).
     """
     if org_grid_from not in ORG_GRID_FROM:
         raise BuildSettingError(
@@ -156,19 +158,9 @@ def assemble_tables(
         legal_reps=legal_reps,
         id_history=id_history,
         previous_id_history=previous_id_history,
+        grid_norms=DEFAULT_GRID_NORMS if grid_norms is None else grid_norms,
     )
-    return {name: to_arrow(name, _field_sources_as_json(assembly.frame(name))) for name in TABLES}
-
-
-def _field_sources_as_json(df: pd.DataFrame) -> pd.DataFrame:
-    if "field_sources" not in df.columns:
-        return df
-    return df.assign(
-        field_sources=[
-            v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
-            for v in df["field_sources"]
-        ]
-    )
+    return {name: assembly.table(name) for name in TABLES}
 
 
 @dataclass
@@ -191,15 +183,30 @@ class Assembly:
     legal_reps: pd.DataFrame | None = None
     id_history: pd.DataFrame | None = None
     previous_id_history: pd.DataFrame | None = None
+    grid_norms: Mapping[str, Sequence[SizeRange]] = field(default_factory=lambda: DEFAULT_GRID_NORMS)
 
     def __post_init__(self) -> None:
         self._frames: dict[str, pd.DataFrame] = {}
+        self._tables: dict[str, pa.Table] = {}
 
     def frame(self, table: str) -> pd.DataFrame:
         """The rows of ``table`` as its builder returns them (built on first use, then shared)."""
         if table not in self._frames:
             self._frames[table] = BUILDERS[table](self)
         return self._frames[table]
+
+    def table(self, name: str) -> pa.Table:
+        """``name`` in its exact Arrow schema, ``field_sources`` as JSON text (cast on first use, then shared)."""
+        if name not in self._tables:
+            df = self.frame(name)
+            if "field_sources" in df.columns:
+                json_text = (
+                    v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
+                    for v in df["field_sources"]
+                )
+                df = df.assign(field_sources=list(json_text))
+            self._tables[name] = to_arrow(name, df)
+        return self._tables[name]
 
     @cached_property
     def legal_rep_links(self) -> pd.DataFrame:
@@ -269,9 +276,7 @@ def _sources_of(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     )
 
 
-# --------------------------------------------------------------------------------------------------------------
-# The builders, one per table
-# --------------------------------------------------------------------------------------------------------------
+# ---- The builders, one per table ------------------------------------------------------------------------------
 @builds("address")
 def build_address(a: Assembly) -> pd.DataFrame:
     address = a.reference_addresses.copy()
@@ -491,5 +496,5 @@ def build_field_issue(a: Assembly) -> pd.DataFrame:
     return issues.drop_duplicates(list(TABLES["field_issue"].key))
 
 
-# builders of their own modules (registered when imported)
-from warehouse import id_history as _id_history  # noqa: E402, F401
+from warehouse import id_history as _id_history  # noqa: E402, F401  (builders of their own modules,
+from warehouse import metrics as _metrics  # noqa: E402, F401  registered when imported)

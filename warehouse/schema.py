@@ -39,6 +39,7 @@ from warehouse.schema_base import house_relation_table
 from warehouse.schema_base import street_code_column as _street_code
 from warehouse.schema_base import street_codes as street_codes
 from warehouse.schema_ids import id_history_table
+from warehouse.schema_metrics import GRID_METRICS as GRID_METRICS
 from warehouse.schema_records import ADDRESS_BINDING as ADDRESS_BINDING
 from warehouse.schema_records import ADDRESS_REVIEW as ADDRESS_REVIEW
 from warehouse.schema_records import BINDING_STATUSES as BINDING_STATUSES
@@ -58,6 +59,7 @@ _c = column
 SEX = ("M", "F", "U")
 HOUSE_RELATIONS = ("户籍", "居住", "产权")
 POPULATION_TYPES = ("户籍", "流动", "境外", "未知")
+GRID_TYPES = ("基础网格", "微网格", "专属网格")
 ORG_ADDRESS_RELATIONS = ("注册", "经营")
 #: Evidence that a namesake is an organisation's 法定代表人, strongest first (see `matching.roles`), and how an
 #: organisation's legal representative was linked to a person, or why not (`organisation.legal_rep_link`).
@@ -118,7 +120,7 @@ GRID = Table(
             nullable=False,
         ),
         _c("name", S, "Grid name.", nullable=False),
-        _c("grid_type", S, "基础网格 / 微网格 / 专属网格.", values=("基础网格", "微网格", "专属网格")),
+        _c("grid_type", S, "基础网格 / 微网格 / 专属网格.", values=GRID_TYPES),
         _c("parent_grid_code", S, "The basic grid a micro-grid belongs to.", references="grid.grid_code"),
         _c("community_code", S, "12-digit community / village code.", pattern=DIVISION_CODE_PATTERN),
         _c("street_code", S, "9-digit street / township code."),
@@ -376,6 +378,7 @@ TABLES: dict[str, Table] = {
         ADDRESS_BINDING,
         FIELD_ISSUE,
         ID_HISTORY,
+        GRID_METRICS,
     )
 }
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Strict(BaseModel):
@@ -47,4 +47,52 @@ class WarehouseSettings(_Strict):
     )
 
 
-__all__ = ["Privacy", "WarehouseSettings"]
+class SizeRange(_Strict):
+    """One size a grid type's norm allows: ``min`` to ``max`` (both included) of one measure."""
+
+    measure: Literal["households", "residents", "organisations"] = Field(
+        description="What is counted: households (户), residents (居住 persons) or organisations (单位)."
+    )
+    min: int = Field(ge=0, description="Smallest size within the norm.")
+    max: int = Field(ge=0, description="Largest size within the norm.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SizeRange:
+        if self.min > self.max:
+            raise ValueError(f"{self.measure}: min {self.min} is above max {self.max}")
+        return self
+
+
+#: The sizing norms of the published reports (shared/docs/domain.md): a basic grid 300–500 households, a
+#: micro-grid 50–80 households, a dedicated grid about 1,000 people or 30 organisations ("about": ±20 %).
+DEFAULT_GRID_NORMS: dict[str, tuple[SizeRange, ...]] = {
+    "基础网格": (SizeRange(measure="households", min=300, max=500),),
+    "微网格": (SizeRange(measure="households", min=50, max=80),),
+    "专属网格": (
+        SizeRange(measure="residents", min=800, max=1200),
+        SizeRange(measure="organisations", min=24, max=36),
+    ),
+}
+
+
+def describe_norms(norms: dict[str, tuple[SizeRange, ...]]) -> str:
+    """``基础网格 households 300–500; 专属网格 residents 800–1200 or organisations 24–36``: norms in words."""
+    return "; ".join(
+        f"{t} " + (" or ".join(f"{r.measure} {r.min}–{r.max}" for r in ranges) or "no norm")
+        for t, ranges in norms.items()
+    )
+
+
+def grid_norms_with_defaults(given: dict[str, list[SizeRange]] | None) -> dict[str, tuple[SizeRange, ...]]:
+    """The norms in force: the defaults, each grid type ``given`` replacing its own (``[]``: no norm)."""
+    return {**DEFAULT_GRID_NORMS, **{t: tuple(r) for t, r in (given or {}).items()}}
+
+
+__all__ = [
+    "DEFAULT_GRID_NORMS",
+    "Privacy",
+    "SizeRange",
+    "WarehouseSettings",
+    "describe_norms",
+    "grid_norms_with_defaults",
+]
