@@ -114,7 +114,10 @@ def test_er_diagnostics_aggregate_every_scored_pair(published):
     assert len(mu) and mu.groupby("comparison")["m"].sum().round(6).eq(1).all()
 
 
-def test_grid_households_match_an_independent_count(published):
+def test_grids_outside_their_norm_match_an_independent_count(published):
+    """Households per grid counted here from person and house (a grid holds its micro-grids), against the
+    report's grid frame; the grids outside the 微网格 norm (50–80) are exactly those the report lists."""
+    from gridhub.runreport import report_path
     from gridhub.runreport.grids import grid_households
     from warehouse import connect, read_table
 
@@ -124,20 +127,22 @@ def test_grid_households_match_an_independent_count(published):
     con.close()
     grid = read_table(ws.warehouse, "grid").to_pandas()
     house = read_table(ws.warehouse, "house").to_pandas()[["house_id", "grid_code"]]
-    ph = read_table(ws.warehouse, "person_house").to_pandas()
-    lived = ph[ph["relation"].isin(["居住", "户籍"]) & ph["is_current"].fillna(True).astype(bool)]
-    homes = lived.merge(house, on="house_id").dropna(subset=["grid_code"])
-    parent = grid.set_index("grid_code")["parent_grid_code"]
-    homes["basic"] = homes["grid_code"].map(parent)
-    expected = {}
-    for code in grid["grid_code"]:
-        mine = homes[(homes["grid_code"] == code) | (homes["basic"] == code)]
-        expected[code] = mine["house_id"].nunique()
-    assert got["households"].to_dict() == expected
-    assert got["households"].sum() > 0
+    person = read_table(ws.warehouse, "person").to_pandas()
+    homes = house[house["house_id"].isin(person["residence_house_id"].dropna())].dropna(subset=["grid_code"])
+    homes = homes.assign(basic=homes["grid_code"].map(grid.set_index("grid_code")["parent_grid_code"]))
+    expected = {
+        code: int(((homes["grid_code"] == code) | (homes["basic"] == code)).sum())
+        for code in grid["grid_code"]
+    }
+    assert got["households"].to_dict() == expected and sum(expected.values()) > 0
     micro = got[got["grid_type"] == "微网格"]
-    outside = micro[(micro["households"] < 50) | (micro["households"] > 80)]
-    assert set(outside.index) == set(micro.index[micro["size_status"].isin(["below", "above"])])
+    outside = set(micro.index[(micro["households"] < 50) | (micro["households"] > 80)])
+    assert outside == set(micro.index[micro["size_status"].isin(["below", "above"])])
+
+    page = report_path(ws, runs[-1]).read_text(encoding="utf-8")
+    table = page.split("Grids outside their norm", 1)[1].split("</table>", 1)[0]
+    listed = set(re.findall(r"<td>(\d{15,18})</td>", table))
+    assert outside <= listed and listed == set(got.index[got["size_status"].isin(["below", "above"])])
 
 
 def test_trend_follows_the_kept_runs(published):

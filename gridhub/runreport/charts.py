@@ -236,7 +236,7 @@ def _rings(wkt: pd.Series) -> tuple[list, list, list]:
 
 
 def grid_map(grids: pd.DataFrame) -> go.Figure:
-    """The grids as filled polygons coloured by households against their norm, one view per grid type (a
+    """The grids as filled polygons coloured by size against their norm, one view per grid type (a
     basic grid holds its micro-grids, so they are shown apart), and a hover point at each grid's centre."""
     import shapely
 
@@ -273,10 +273,14 @@ def grid_map(grids: pd.DataFrame) -> go.Figure:
             + of_type["households"].astype(str)
             + ", residents "
             + of_type["residents"].astype(str)
+            + ", organisations "
+            + of_type["organisations"].astype(str)
             + "<br>norm "
-            + of_type["norm_low"].astype(str)
+            + of_type["norm_measure"].fillna("-").astype(str)
+            + " "
+            + of_type["norm_min"].astype(str)
             + "–"
-            + of_type["norm_high"].astype(str)
+            + of_type["norm_max"].astype(str)
             + ": "
             + of_type["size_status"].astype(str)
         )
@@ -311,7 +315,7 @@ def grid_map(grids: pd.DataFrame) -> go.Figure:
         ]
     )
     fig.update_yaxes(scaleanchor="x", scaleratio=1 / math.cos(math.radians(_mid_lat(grids))))
-    return _layout(fig, "Grids by households against their norm 网格规模", height=560, hovermode="closest")
+    return _layout(fig, "Grids by size against their norm 网格规模", height=560, hovermode="closest")
 
 
 def _mid_lat(grids: pd.DataFrame) -> float:

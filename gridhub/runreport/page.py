@@ -181,14 +181,10 @@ def _grids(p: Page, d: ReportData) -> None:
         return
     p.chart(charts.grid_map(g))
     counts = g.groupby(["grid_type", "size_status"]).size().rename("grids").reset_index()
-    p.table(counts, {"grid_type": "grid type", "size_status": "households vs norm", "grids": "grids"})
-    outside = g[g["size_status"].isin(["below", "above"])].copy()
+    p.table(counts, {"grid_type": "grid type", "size_status": "size vs norm", "grids": "grids"})
+    outside = _outside_norm(g)
     p.h3(f"Grids outside their norm 规模异常网格 ({len(outside)})")
     if len(outside):
-        outside["off_by"] = (outside["households"] - outside["norm_high"]).where(
-            outside["size_status"] == "above", outside["norm_low"] - outside["households"]
-        )
-        outside = outside.sort_values(["off_by", "grid_code"], ascending=[False, True])
         p.table(
             outside,
             {
@@ -197,11 +193,26 @@ def _grids(p: Page, d: ReportData) -> None:
                 "grid_type": "type",
                 "households": "households",
                 "residents": "residents",
-                "norm_low": "norm from",
-                "norm_high": "norm to",
+                "organisations": "organisations",
+                "norm_measure": "norm in",
+                "norm_min": "norm from",
+                "norm_max": "norm to",
                 "size_status": "status",
             },
         )
+
+
+def _outside_norm(g: pd.DataFrame) -> pd.DataFrame:
+    """The grids below or above their norm, those furthest from it first (in the norm's own measure)."""
+    outside = g[g["size_status"].isin(["below", "above"])].copy()
+    measured = pd.Series(float("nan"), index=outside.index)
+    for measure in outside["norm_measure"].dropna().unique():
+        rows = outside["norm_measure"] == measure
+        measured[rows] = outside.loc[rows, measure].astype(float)
+    off_by = (measured - outside["norm_max"]).where(
+        outside["size_status"] == "above", outside["norm_min"] - measured
+    )
+    return outside.assign(off_by=off_by).sort_values(["off_by", "grid_code"], ascending=[False, True])
 
 
 def _er(p: Page, d: ReportData) -> None:
