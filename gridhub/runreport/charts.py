@@ -41,14 +41,29 @@ def intake(df: pd.DataFrame) -> go.Figure:
     return _layout(fig, "Rows per feed 各数据源行数", barmode="stack", yaxis_title="rows")
 
 
-def quarantine_reasons(df: pd.DataFrame) -> go.Figure:
+def _stacked(
+    df: pd.DataFrame, *, x: str, y: str, by: str, title: str, colour=None, hover: str | None = None
+) -> go.Figure:
+    """Bars of ``y`` over ``x``, one stacked series per value of ``by`` (``colour(value)`` its colour)."""
     fig = go.Figure(
         [
-            go.Bar(name=f"{code}", x=part["feed"], y=part["rows"], hovertext=part["reason"])
-            for code, part in df.groupby("reason_code", sort=True)
+            go.Bar(
+                name=str(value),
+                x=part[x],
+                y=part[y],
+                hovertext=part[hover] if hover else None,
+                marker_color=colour(str(value)) if colour else None,
+            )
+            for value, part in df.groupby(by, sort=True)
         ]
     )
-    return _layout(fig, "Quarantined rows by reason 隔离原因", barmode="stack", yaxis_title="rows")
+    return _layout(fig, title, barmode="stack", yaxis_title=y)
+
+
+def quarantine_reasons(df: pd.DataFrame) -> go.Figure:
+    return _stacked(
+        df, x="feed", y="rows", by="reason_code", hover="reason", title="Quarantined rows by reason 隔离原因"
+    )
 
 
 def _outcome_colour(outcome: str) -> str | None:
@@ -61,33 +76,13 @@ def _outcome_colour(outcome: str) -> str | None:
 
 def binding_by_street(df: pd.DataFrame) -> go.Figure:
     """Per street: matched fields by the finest level confirmed, ambiguous and unmatched ones."""
-    fig = go.Figure(
-        [
-            go.Bar(name=outcome, x=part["street"], y=part["fields"], marker_color=_outcome_colour(outcome))
-            for outcome, part in df.groupby("outcome", sort=True)
-        ]
-    )
-    return _layout(
-        fig,
-        "Address fields per street by outcome 各街道地址绑定",
-        barmode="stack",
-        yaxis_title="address fields",
-    )
+    title = "Address fields per street by outcome 各街道地址绑定"
+    return _stacked(df, x="street", y="fields", by="outcome", colour=_outcome_colour, title=title)
 
 
 def binding_by_level(df: pd.DataFrame) -> go.Figure:
-    fig = go.Figure(
-        [
-            go.Bar(name=status, x=part["level"], y=part["fields"], marker_color=STATUS_COLOURS.get(status))
-            for status, part in df.groupby("status", sort=True)
-        ]
-    )
-    return _layout(
-        fig,
-        "Address fields by finest level confirmed 匹配层级",
-        barmode="stack",
-        yaxis_title="address fields",
-    )
+    title = "Address fields by finest level confirmed 匹配层级"
+    return _stacked(df, x="level", y="fields", by="status", colour=STATUS_COLOURS.get, title=title)
 
 
 def blocking(rows: list[dict], entity_type: str) -> go.Figure:
@@ -235,6 +230,24 @@ def _rings(wkt: pd.Series) -> tuple[list, list, list]:
     return lon, lat, owner.tolist()
 
 
+_HOVER_COLUMNS = [
+    "name",
+    "grid_code",
+    "households",
+    "residents",
+    "organisations",
+    "norm_measure",
+    "norm_min",
+    "norm_max",
+    "size_status",
+]
+_HOVER = (
+    "%{customdata[0]} %{customdata[1]}<br>households %{customdata[2]}, residents %{customdata[3]}, "
+    "organisations %{customdata[4]}<br>norm %{customdata[5]} %{customdata[6]}–%{customdata[7]}: "
+    "%{customdata[8]}<extra></extra>"
+)
+
+
 def grid_map(grids: pd.DataFrame) -> go.Figure:
     """The grids as filled polygons coloured by size against their norm, one view per grid type (a
     basic grid holds its micro-grids, so they are shown apart), and a hover point at each grid's centre."""
@@ -265,33 +278,15 @@ def grid_map(grids: pd.DataFrame) -> go.Figure:
         centres = shapely.centroid(
             shapely.from_wkt(of_type["wkt"].fillna("").to_numpy(), on_invalid="ignore")
         )
-        text = (
-            of_type["name"].astype(str)
-            + " "
-            + of_type["grid_code"].astype(str)
-            + "<br>households "
-            + of_type["households"].astype(str)
-            + ", residents "
-            + of_type["residents"].astype(str)
-            + ", organisations "
-            + of_type["organisations"].astype(str)
-            + "<br>norm "
-            + of_type["norm_measure"].fillna("-").astype(str)
-            + " "
-            + of_type["norm_min"].astype(str)
-            + "–"
-            + of_type["norm_max"].astype(str)
-            + ": "
-            + of_type["size_status"].astype(str)
-        )
+        hover = of_type[_HOVER_COLUMNS].astype(object).where(of_type[_HOVER_COLUMNS].notna(), "-")
         fig.add_trace(
             go.Scatter(
                 x=shapely.get_x(centres),
                 y=shapely.get_y(centres),
                 mode="markers",
                 marker={"size": 4, "color": "#263238"},
-                text=text,
-                hoverinfo="text",
+                customdata=hover.to_numpy(),
+                hovertemplate=_HOVER,
                 name=f"{t}: grid centres",
                 visible=t == types[0],
                 showlegend=False,

@@ -6,6 +6,8 @@ class="chart">``, tables as plain HTML. The page makes no network request: no CD
 from __future__ import annotations
 
 import html
+import math
+import numbers
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -95,21 +97,20 @@ def html_table(df: pd.DataFrame, columns: dict[str, str] | None = None) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in columns.values())
     rows = []
     for rec in df[list(columns)].itertuples(index=False):
-        cells = []
-        for v in rec:
-            numeric = isinstance(v, int | float) and not isinstance(v, bool)
-            text = "" if v is None or (isinstance(v, float) and pd.isna(v)) else _fmt(v)
-            cells.append(f'<td class="n">{text}</td>' if numeric else f"<td>{html.escape(text)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
+        rows.append("<tr>" + "".join(_cell(v) for v in rec) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _fmt(v: object) -> str:
-    if isinstance(v, float):
-        return f"{v:,.4g}" if abs(v) < 1 else f"{v:,.0f}" if v == int(v) else f"{v:,.2f}"
-    if isinstance(v, int):
-        return f"{v:,}"
-    return str(v)
+def _cell(v: object) -> str:
+    """One table cell: numbers right-aligned with thousands separators, missing values empty, text escaped."""
+    if v is None or v is pd.NA or (isinstance(v, numbers.Real) and math.isnan(float(v))):
+        return "<td></td>"
+    if isinstance(v, bool | str) or not isinstance(v, numbers.Real):
+        return f"<td>{html.escape(str(v))}</td>"
+    if isinstance(v, numbers.Integral) or float(v).is_integer():
+        return f'<td class="n">{int(float(v)):,}</td>'
+    x = float(v)
+    return f'<td class="n">{x:,.4g}</td>' if abs(x) < 1 else f'<td class="n">{x:,.2f}</td>'
 
 
 def _pct(x: object) -> str:
