@@ -373,3 +373,45 @@ def test_a_grid_type_in_grid_norms_replaces_only_its_own_default(tmp_path, sampl
     norms = load_config(tmp_path).grid_norms_in_force
     assert [(r.min, r.max) for r in norms["微网格"]] == [(40, 90)]
     assert norms["专属网格"] == () and norms["基础网格"] == DEFAULT_GRID_NORMS["基础网格"]
+
+
+def test_the_validation_gate_checks_the_metrics_of_a_synthetic_warehouse(tmp_path):
+    """Great Expectations passes the metrics computed from a consistent warehouse and stops a rate above 1, a
+    negative count, an unknown size status and a grid that is not in the grid table."""
+    import pyarrow as pa
+    from synth_tables import synthetic_tables
+
+    from warehouse.build import to_arrow
+    from warehouse.metrics import grid_metrics
+    from warehouse.settings import DEFAULT_GRID_NORMS, WarehouseSettings
+    from warehouse.validate import validate_tables
+
+    tables = synthetic_tables(600, seed=3)
+    names = ("person", "house", "organisation", "facility", "grid", "address")
+    metrics = to_arrow(
+        "grid_metrics", grid_metrics(**{n: tables[n] for n in names}, norms=DEFAULT_GRID_NORMS)
+    )
+    assert metrics.num_rows > 3
+    settings = WarehouseSettings(row_count_drift=0.5)
+
+    def failures(table: pa.Table) -> set[tuple[str, str | None]]:
+        report = validate_tables(
+            {**tables, "grid_metrics": table},
+            previous=None,
+            settings=settings,
+            grid_code_width=15,
+            report_dir=tmp_path,
+        )
+        return {(r.expectation, r.column) for r in report.results if not r.success}
+
+    assert failures(metrics) == set()
+    frame = metrics.to_pandas()
+    grid_row = frame.index[frame["level"] == "grid"][0]
+    frame.loc[grid_row, ["binding_rate", "households", "size_status"]] = [1.5, -1, "huge"]
+    frame.loc[grid_row, "grid_code"] = "445399999999999"
+    assert failures(to_arrow("grid_metrics", frame)) == {
+        ("expect_column_values_to_be_between", "binding_rate"),
+        ("expect_column_values_to_be_between", "households"),
+        ("expect_column_values_to_be_in_set", "size_status"),
+        ("expect_column_values_to_reference_keys", "grid_code"),
+    }

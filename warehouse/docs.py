@@ -325,6 +325,7 @@ def _validation() -> list[str]:
         f"| grid codes | `expect_column_values_to_match_regex` `{_cell(grid_code_regex(gw))}` (W = "
         f"`reference.grid_code_width`, default {gw}; micro-grids W + 3) |",
         "| `values` | `expect_column_values_to_be_in_set` |",
+        "| `bounds` | `expect_column_values_to_be_between` (a rate in [0, 1], a count ≥ 0) |",
         "| `references` | `expect_column_values_to_reference_keys`: every non-null value exists in the referenced key |",
         "| previous snapshot | `expect_table_row_count_to_be_between` |",
         "",

@@ -60,6 +60,13 @@ def grid_code_regex(width: int) -> str:
     return rf"^(?:[0-9]{{{width}}}|[0-9]{{{width + 3}}})$"
 
 
+def _bounds_text(low: float | None, high: float | None) -> str:
+    """``bounds [0, 1]``, ``bounds ≥ 0``, ``bounds ≤ 9``."""
+    if low is not None and high is not None:
+        return f"bounds [{low}, {high}]"
+    return f"bounds ≥ {low}" if low is not None else f"bounds ≤ {high}"
+
+
 def row_count_bounds(previous_rows: int, drift: float) -> tuple[int, int]:
     """Allowed row counts given the previous snapshot's ``previous_rows``: ``N·(1 ± drift)`` widened by
     :data:`DRIFT_MIN_ROWS`, and never 0 when ``N > 0`` (a table emptying out is always a fault)."""
@@ -122,6 +129,11 @@ def build_checks(
             )
         if c.values:
             add("expect_column_values_to_be_in_set", c.name, "value set", value_set=list(c.values))
+        if c.bounds:
+            lo, hi = c.bounds
+            add(
+                "expect_column_values_to_be_between", c.name, _bounds_text(lo, hi), min_value=lo, max_value=hi
+            )
         if c.references:
             add(
                 "expect_column_values_to_reference_keys",

@@ -51,6 +51,7 @@ def load_gx() -> SimpleNamespace:
         "expect_compound_columns_to_be_unique": gxe.ExpectCompoundColumnsToBeUnique,
         "expect_column_values_to_match_regex": gxe.ExpectColumnValuesToMatchRegex,
         "expect_column_values_to_be_in_set": gxe.ExpectColumnValuesToBeInSet,
+        "expect_column_values_to_be_between": gxe.ExpectColumnValuesToBeBetween,
         "expect_table_row_count_to_be_between": gxe.ExpectTableRowCountToBeBetween,
     }
     return SimpleNamespace(gx=gx, classes={**builtin, **custom}, _keep=providers)

@@ -22,6 +22,7 @@ import pyarrow as pa
 from warehouse.schema_base import CREDIT_CODE_PATTERN as CREDIT_CODE_PATTERN
 from warehouse.schema_base import DEFAULT_GRID_CODE_WIDTH as DEFAULT_GRID_CODE_WIDTH
 from warehouse.schema_base import DIVISION_CODE_PATTERN as DIVISION_CODE_PATTERN
+from warehouse.schema_base import GRID_TYPES as GRID_TYPES
 from warehouse.schema_base import LIST_S as LIST_S
 from warehouse.schema_base import RESIDENT_ID_PATTERN as RESIDENT_ID_PATTERN
 from warehouse.schema_base import STREET_CODE_PATTERN as STREET_CODE_PATTERN
@@ -59,7 +60,6 @@ _c = column
 SEX = ("M", "F", "U")
 HOUSE_RELATIONS = ("户籍", "居住", "产权")
 POPULATION_TYPES = ("户籍", "流动", "境外", "未知")
-GRID_TYPES = ("基础网格", "微网格", "专属网格")
 ORG_ADDRESS_RELATIONS = ("注册", "经营")
 #: Evidence that a namesake is an organisation's 法定代表人, strongest first (see `matching.roles`), and how an
 #: organisation's legal representative was linked to a person, or why not (`organisation.legal_rep_link`).

@@ -17,6 +17,7 @@ RESIDENT_ID_PATTERN = r"^\d{17}[\dX]$"
 CREDIT_CODE_PATTERN = r"^[0-9A-HJ-NP-RTUWXY]{18}$"
 DIVISION_CODE_PATTERN = r"^\d{12}$"
 DEFAULT_GRID_CODE_WIDTH = 15
+GRID_TYPES = ("基础网格", "微网格", "专属网格")
 #: 街道/镇 code of a row whose place is not known (no grid, no address): its own partition, never dropped.
 UNKNOWN_STREET = "unknown"
 STREET_CODE_PATTERN = rf"^(?:\d{{9}}|{UNKNOWN_STREET})$"
@@ -53,6 +54,8 @@ class Column:
     pattern: str | None = None  # regex the non-null values must match
     values: tuple[str, ...] | None = None  # allowed value set
     references: str | None = None  # "table.column" this column points to
+    #: Smallest and largest allowed value of a numeric column, both included (None: no bound on that side).
+    bounds: tuple[float | None, float | None] | None = None
 
 
 @dataclass(frozen=True)

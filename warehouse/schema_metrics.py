@@ -13,7 +13,16 @@ and size against the norm) are null on the other levels.
 
 from __future__ import annotations
 
-from warehouse.schema_base import DIVISION_CODE_PATTERN, STREET_CODE_PATTERN, Column, F, I, S, Table
+from warehouse.schema_base import (
+    DIVISION_CODE_PATTERN,
+    GRID_TYPES,
+    STREET_CODE_PATTERN,
+    Column,
+    F,
+    I,
+    S,
+    Table,
+)
 
 #: The levels of ``grid_metrics``, finest first: a grid (its micro-grids included), a community / village
 #: (社区/村), a 街道/镇, a district (区/县).
@@ -27,7 +36,7 @@ UNKNOWN_UNIT = "unknown"
 
 
 def _count(name: str, doc: str) -> Column:
-    return Column(name, I, doc, nullable=False)
+    return Column(name, I, doc, nullable=False, bounds=(0, None))
 
 
 GRID_METRICS = Table(
@@ -50,8 +59,13 @@ GRID_METRICS = Table(
         ),
         Column("name", S, "The unit's name (grid name, or the division's name from the address library)."),
         Column("grid_code", S, "The grid (grid rows only).", references="grid.grid_code"),
-        Column("grid_type", S, "基础网格 / 微网格 / 专属网格 (grid rows only)."),
-        Column("parent_grid_code", S, "The grid a micro-grid belongs to (grid rows only)."),
+        Column("grid_type", S, "基础网格 / 微网格 / 专属网格 (grid rows only).", values=GRID_TYPES),
+        Column(
+            "parent_grid_code",
+            S,
+            "The grid a micro-grid belongs to (grid rows only).",
+            references="grid.grid_code",
+        ),
         Column(
             "community_code",
             S,
@@ -92,12 +106,14 @@ GRID_METRICS = Table(
             "binding_rate",
             F,
             "人房绑定率: `persons_bound` / `persons`; null when the unit has no persons.",
+            bounds=(0, 1),
         ),
         Column(
             "address_coverage",
             F,
             "Address-binding coverage: share of the unit's houses, organisations and facilities bound to a "
             "standard address; null when it has none.",
+            bounds=(0, 1),
         ),
         Column(
             "norm_measure",
@@ -105,8 +121,8 @@ GRID_METRICS = Table(
             "What the grid's size is measured in for its norm (grid rows with a norm only).",
             values=NORM_MEASURES,
         ),
-        Column("norm_min", I, "Lower bound of that norm."),
-        Column("norm_max", I, "Upper bound of that norm."),
+        Column("norm_min", I, "Lower bound of that norm.", bounds=(0, None)),
+        Column("norm_max", I, "Upper bound of that norm.", bounds=(0, None)),
         Column(
             "size_status",
             S,

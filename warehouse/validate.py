@@ -14,6 +14,7 @@ resident-ID pattern         + ``expect_column_values_to_be_valid_resident_id`` (
 credit-code pattern         + ``expect_column_values_to_be_valid_credit_code`` (GB 32100 check char)
 grid codes                  ``expect_column_values_to_match_regex`` ``^(\\d{W}|\\d{W+3})$`` (W = grid width)
 ``values``                  ``expect_column_values_to_be_in_set``
+``bounds``                  ``expect_column_values_to_be_between`` (e.g. a rate in [0, 1], a count ≥ 0)
 ``references``              ``expect_column_values_to_reference_keys`` (every non-null id exists there)
 previous snapshot           ``expect_table_row_count_to_be_between`` (drift bound; N → 0 always fails)
 ==========================  =========================================================================
