@@ -164,16 +164,23 @@ def _trend(ws: Workspace, run_id: str, current: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run_id", "published_at", "figure", "value"])
 
 
+def snapshot_figures(con) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The figures aggregated from the warehouse tables (``con``: DuckDB with one relation per table, as
+    :func:`warehouse.connect` gives): binding per street and per level, id_history changes, grids."""
+    from gridhub.runreport.grids import grid_households
+
+    by_street, by_level = _binding(con)
+    return by_street, by_level, _id_history(con), grid_households(con)
+
+
 def gather(ws: Workspace, run_id: str, summary: dict) -> ReportData:
     """Every figure of run ``run_id`` (a published snapshot), with ``summary`` its run summary."""
-    from gridhub.runreport.grids import GRID_SOURCE, grid_households
+    from gridhub.runreport.grids import GRID_SOURCE
     from warehouse.read import connect
 
     con = connect(ws.warehouse, snapshot=run_id)  # the shared layer: aggregates need no personal value
     try:
-        by_street, by_level = _binding(con)
-        id_history = _id_history(con)
-        grids = grid_households(con)
+        by_street, by_level, id_history, grids = snapshot_figures(con)
     finally:
         con.close()
     intake, quarantine = _intake(summary)
