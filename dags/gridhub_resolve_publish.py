@@ -12,6 +12,8 @@ run id and the same snapshot.
 4. **build_tables** — the canonical tables (schema in `warehouse/schema.py`).
 5. **publish** — Great Expectations validates every table; only if all pass is a snapshot written and the
    `current` pointer switched (the warehouse asset is updated). A failure leaves the last snapshot current.
+   The run report (`<warehouse>/runs/<run_id>/report.html`, charts; docs/report.md) is written next and its
+   path is in the asset event's extra (`report`).
 6. **summary** — the run summary (feeds, quarantine, binding rates, quality vs truth) in `reports/`.
 """
 
@@ -76,13 +78,17 @@ if _root is not None:
 
         @task(
             outlets=[_warehouse],
-            doc_md="Validate with Great Expectations; publish a snapshot only if all pass.",
+            doc_md="Validate with Great Expectations; publish a snapshot only if all pass; write its run report.",
         )
         def publish(gridhub_run: str, **context) -> str:
             from gridhub import pipeline
+            from gridhub.runreport import report_step
             from gridhub.tasks import run_step
 
             result = run_step(pipeline.publish_run, gridhub_run)
+            result["report"] = run_step(report_step, gridhub_run)[
+                "report"
+            ]  # the run report, linked from the event
             context["outlet_events"][_warehouse].extra = result
             return gridhub_run
 

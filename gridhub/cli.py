@@ -7,6 +7,7 @@
     gridhub run                                          resolve and publish in this process (no Airflow)
     gridhub summary                                      print the summary of the current warehouse
     gridhub snapshots                                    list the published snapshots (time, rows, inputs)
+    gridhub report  [--open] [--run RUN_ID]              the run report (HTML, charts): its path; --open shows it
     gridhub explain person ID | pair FEED:REC FEED:REC   why records were joined
     gridhub evaluate [LABELS] [--per-stratum N]          blind labelling sample; with LABELS: precision/recall
     gridhub portal  [--host H] [--port N]                the department upload portal (see docs/portal.md)
@@ -80,6 +81,7 @@ def cmd_check(args) -> int:
 def cmd_run(args) -> int:
     from gridhub.pipeline import run_all
     from gridhub.report import format_summary, write_summary
+    from gridhub.runreport import write_run_report
 
     ws = _ws(args)
     result = run_all(ws)
@@ -90,6 +92,7 @@ def cmd_run(args) -> int:
         )
     s, _ = write_summary(ws)
     print(format_summary(s))
+    print(f"\n运行报告 / run report: {write_run_report(ws)}")
     return 0
 
 
@@ -99,6 +102,18 @@ def cmd_summary(args) -> int:
     s, path = write_summary(_ws(args))
     print(format_summary(s))
     print(f"\nSummary written to {path}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    import webbrowser
+
+    from gridhub.runreport import find_report
+
+    path = find_report(_ws(args), args.run)
+    print(path)
+    if args.open:
+        webbrowser.open(path.as_uri())
     return 0
 
 
@@ -223,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("summary", help="print the summary of the current warehouse")
     s.set_defaults(func=cmd_summary)
+
+    s = sub.add_parser("report", help="print the path of the run report (HTML with charts); --open shows it")
+    s.add_argument("--open", action="store_true", help="open the report in a web browser")
+    s.add_argument("--run", help="a kept snapshot's run id (default: the current snapshot)")
+    s.set_defaults(func=cmd_report)
 
     s = sub.add_parser(
         "snapshots", help="list the published snapshots: run id, time, current, row counts, input files"

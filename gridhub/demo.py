@@ -114,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(format_summary(s))
     print(f"\nSummary JSON: {path}")
+    if s.get("published"):
+        from gridhub.runreport import current_report
+
+        print(f"Run report (HTML, charts): {current_report(Workspace(ws))}")
     return 0 if s.get("published") else 1
 
 

@@ -226,6 +226,7 @@ def resolve_entities(ws: Workspace, run_id: str) -> dict:
     is when the run is published.
     """
     from matching.er import EntitySettings, ResolutionState, golden_records, resolve
+    from matching.er.diagnostics import empty_diagnostics, resolution_diagnostics
 
     src = _step_dir(ws, run_id, "bound")
     out = _step_dir(ws, run_id, "resolved")
@@ -241,6 +242,7 @@ def resolve_entities(ws: Workspace, run_id: str) -> dict:
         if mentions.empty:
             log.info("%s: no mentions (none of its feeds has arrived yet): nothing to resolve", t)
             frames = _no_entities(mentions, settings)
+            diagnostics = empty_diagnostics(t, settings)
             summary[t] = {"mentions": 0, "entities": 0, "review_pairs": 0, "blocking": []}
         else:
             state_dir = _er_state_dir(ws, t)
@@ -254,6 +256,7 @@ def resolve_entities(ws: Workspace, run_id: str) -> dict:
                 "pairs": res.pairs,
             }
             res.state.save(staged_state)
+            diagnostics = resolution_diagnostics(res, settings)
             summary[t] = {
                 "mentions": len(mentions),
                 "entities": int(res.assignments["entity_id"].nunique()) if len(res.assignments) else 0,
@@ -262,11 +265,17 @@ def resolve_entities(ws: Workspace, run_id: str) -> dict:
             }
         for name, frame in frames.items():
             _write(frame, out / f"{t}_{name}.parquet")
+        atomic_write_text(er_diagnostics_path(ws, run_id, t), json.dumps(diagnostics, ensure_ascii=False))
     return {
         "run_id": run_id,
         "entities": summary,
         "legal_representatives": link_legal_representatives(ws, run_id),
     }
+
+
+def er_diagnostics_path(ws: Workspace, run_id: str, entity_type: str) -> Path:
+    """One entity type's resolution diagnostics, aggregated (``matching.er.diagnostics``): the run report's."""
+    return _step_dir(ws, run_id, "resolved") / f"{entity_type}_diagnostics.json"
 
 
 def legal_representatives_path(ws: Workspace, run_id: str) -> Path:

@@ -80,6 +80,21 @@ def test_whole_chain_runs_with_dag_test(dagbag, workspace_copy, monkeypatch):
         n = duckdb.sql(f"select count(*) from read_parquet('{folder}/**/*.parquet')").fetchall()[0][0]
         assert n == manifest["row_counts"][name], name
     assert all(pq.ParquetFile(f).metadata.num_rows >= 0 for f in wh.rglob("*.parquet"))
+    # the warehouse asset event links the run report the publish task wrote (issue #16)
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        event = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.name == "gridhub_warehouse")
+            .order_by(AssetEvent.id.desc())
+        ).first()
+        extra = dict(event.extra)
+    assert Path(extra["report"]) == wh / "runs" / manifest["run_id"] / "report.html"
+    assert Path(extra["report"]).is_file()
 
 
 def test_failed_validation_fails_the_dag_run_and_publishes_nothing(dagbag, workspace_copy, monkeypatch):

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from matching.er.comparisons import PreparedComparisons
+from matching.er.diagnostics import weight_histogram
 from matching.er.ids import STATE_VERSION, ResolutionState, empty_history
 from matching.er.mentions import (
     MentionsError,
@@ -256,6 +257,7 @@ def _run(
         "candidate_pairs": int(len(candidates.pairs)),
         "edges": int(clustering.is_edge.sum()),
         "held_back_pairs": scored.held_back,  # no identity evidence (requires_any): kept from being edges
+        "weight_histogram": weight_histogram(scored.weight),  # every scored pair's weight, aggregated
         # components split because they held two identities; records left alone between two identities
         "identity_conflicts": int((oversized["reason"] == "identity_conflict").sum())
         if len(oversized)
@@ -268,7 +270,10 @@ def _run(
         "peak_rss_mb": clock.peaks,
     }
     log.info(
-        "%s run %s: %s", settings.entity_type, run_id, {k: v for k, v in stats.items() if k != "peak_rss_mb"}
+        "%s run %s: %s",
+        settings.entity_type,
+        run_id,
+        {k: v for k, v in stats.items() if k not in ("peak_rss_mb", "weight_histogram")},
     )
     return Resolution(
         entity_type=settings.entity_type,
