@@ -178,8 +178,24 @@ def bind_addresses(ws: Workspace, run_id: str) -> dict:
         _write(df, out / f"{t}.parquet")
     _write(all_bindings, out / "address_bindings.parquet")
     n = len(all_bindings)
-    matched_n = int((all_bindings["status"] == "matched").sum())
-    return {"run_id": run_id, "address_fields": n, "matched": matched_n, "rate": matched_n / n if n else 0.0}
+    matched = all_bindings["status"] == "matched"
+    matched_n = int(matched.sum())
+    return {
+        "run_id": run_id,
+        "address_fields": n,
+        "matched": matched_n,
+        "rate": matched_n / n if n else 0.0,
+        # how precisely the matched ones bound (门牌 / 楼栋 / 道路 ...) and why the others did not
+        "levels": _counts(all_bindings.loc[matched, "level"]),
+        "status": _counts(all_bindings["status"]),
+        "grid_bound": int(all_bindings["grid_code"].notna().sum()),
+    }
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    """Value → count, most frequent first (missing values as ``-``): small, JSON-able, for task logs."""
+    counts = values.astype(object).fillna("-").astype(str).value_counts()
+    return {str(k): int(v) for k, v in counts.items()}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -257,7 +273,11 @@ def resolve_entities(ws: Workspace, run_id: str) -> dict:
                 "mentions": len(mentions),
                 "entities": int(res.assignments["entity_id"].nunique()) if len(res.assignments) else 0,
                 "review_pairs": len(res.review),
-                "blocking": res.blocking_report.to_dict("records") if hasattr(res, "blocking_report") else [],
+                "blocking": res.blocking_report.to_dict("records"),
+                "matches": int(res.stats.get("edges", 0)),
+                "clusters_split": len(res.oversized),
+                "new_ids": int(res.stats.get("new_ids", 0)),
+                "id_changes": _counts(res.id_history["reason"]),
             }
         for name, frame in frames.items():
             _write(frame, out / f"{t}_{name}.parquet")
@@ -400,6 +420,7 @@ def publish_run(ws: Workspace, run_id: str) -> dict:
             "snapshot": manifest.get("path", ""),
             "data_docs": manifest.get("data_docs") or "",
             "reused": True,
+            "validation": manifest.get("validation") or {},
         }
     tables_dir = _step_dir(ws, run_id, "tables")
     tables = {name: pq.read_table(tables_dir / f"{name}.parquet") for name in TABLES}
@@ -419,6 +440,7 @@ def publish_run(ws: Workspace, run_id: str) -> dict:
         "snapshot": str(getattr(snapshot, "path", snapshot)),
         "data_docs": str(getattr(snapshot, "data_docs_path", "")),
         "reused": False,
+        "validation": snapshot.manifest.get("validation") or {},
     }
 
 
