@@ -10,7 +10,7 @@ file names), ``preview`` (the dry run the upload portal shows).
 
 from __future__ import annotations
 
-from connectors.errors import ConnectorError, FeedFileError, FileProblem, SourceError
+from connectors.errors import ConnectorError, FeedFileError, FileProblem, SourceError, SourceUnavailable
 from connectors.ingest import (
     export_quarantine_csv,
     ingest_feed,
@@ -33,6 +33,7 @@ __all__ = [
     "FileResult",
     "IngestResult",
     "SourceError",
+    "SourceUnavailable",
     "export_quarantine_csv",
     "ingest_feed",
     "landing_files",

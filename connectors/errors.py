@@ -88,3 +88,8 @@ class FeedFileError(ConnectorError):
 
 class SourceError(ConnectorError):
     """A database source cannot be reached or queried; the message names the feed and the (password-free) URL."""
+
+
+class SourceUnavailable(SourceError):
+    """The database did not answer (connection refused or lost, a lock wait timed out): it may pass, so the
+    pipeline retries it; every other :class:`SourceError` (a bad URL, a missing table) is for a person to fix."""

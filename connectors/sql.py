@@ -37,7 +37,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.sql.expression import Executable
 
 from connectors.cells import SourceColumn, cell_text
-from connectors.errors import FeedFileError, FileRejected, SourceError
+from connectors.errors import FeedFileError, FileRejected, SourceError, SourceUnavailable
 from connectors.feeds import Feed, SqlSource, Zones
 from connectors.raw import RawZone, StoredBlob
 from connectors.recovery import EXTRACT_PREFIX
@@ -182,6 +182,25 @@ def _forget_unread(cursor: Any) -> None:
         cursor.connection = None
 
 
+def _unavailable(e: sa.exc.SQLAlchemyError) -> bool:
+    """Whether a failed pull is the connection's fault rather than the query's (a retry may work): the server
+    cannot be reached, the connection dropped, or the pool timed out. (SQLite reports a bad query as an
+    ``OperationalError`` too, so the error class alone cannot say.)"""
+    if isinstance(e, (sa.exc.DisconnectionError, sa.exc.TimeoutError)):
+        return True
+    return isinstance(e, sa.exc.DBAPIError) and bool(e.connection_invalidated)
+
+
+def _reach(engine: Engine, feed: Feed, origin: str) -> None:
+    """Connect once before the pull: a database that cannot be reached is :class:`SourceUnavailable`."""
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.SQLAlchemyError as e:
+        first = str(getattr(e, "orig", None) or e).strip().splitlines()[0][:300]
+        raise SourceUnavailable(f"feed '{feed.name}': cannot connect to {origin}: {first}") from None
+
+
 def _sql_source(feed: Feed) -> SqlSource:
     if not isinstance(feed.source, SqlSource):
         raise TypeError(f"feed {feed.name!r} is not a database feed")
@@ -210,12 +229,17 @@ def _pull_into_raw(raw: RawZone, feed: Feed, src: SqlSource, since: Since | None
     tmp = Path(tmp_name)
     try:
         try:
+            _reach(engine, feed, origin)
             n, _ = pull_extract(engine, feed, since, tmp)
+        except SourceUnavailable:
+            raise
         except sa.exc.NoSuchTableError as e:
             raise SourceError(f"feed '{feed.name}': table not found: {e} ({origin})") from None
         except sa.exc.SQLAlchemyError as e:
             first = str(getattr(e, "orig", None) or e).strip().splitlines()[0][:300]
-            raise SourceError(f"feed '{feed.name}': the pull from {origin} failed: {first}") from None
+            # connection-level trouble may pass (a retry helps); a bad query or column will not
+            kind = SourceUnavailable if _unavailable(e) else SourceError
+            raise kind(f"feed '{feed.name}': the pull from {origin} failed: {first}") from None
         except SourceError as e:
             raise SourceError(f"feed '{feed.name}': {e} ({origin})") from None
         finally:

@@ -89,15 +89,20 @@ def configured_feeds(root: Path | None = None) -> list[dict]:
 
 
 def default_args() -> dict:
-    """Task defaults shared by every gridhub DAG: two retries with exponential backoff.
+    """Task defaults shared by every gridhub DAG: two retries with exponential backoff (they apply to transient
+    errors only: a deterministic one fails the task at once, :mod:`gridhub.taskfail`), and the failure alert
+    of the workspace's ``alerts:`` section (:func:`gridhub.alerts.on_task_failure`).
 
     ``GRIDHUB_RETRY_DELAY_SECONDS`` (default 30) sets the first delay; tests set it low.
     """
     from datetime import timedelta
+
+    from gridhub.alerts import on_task_failure
 
     return {
         "owner": "gridhub",
         "retries": 2,
         "retry_delay": timedelta(seconds=float(os.environ.get(env.RETRY_DELAY_SECONDS, "30"))),
         "retry_exponential_backoff": True,
+        "on_failure_callback": on_task_failure,
     }

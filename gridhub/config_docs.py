@@ -38,7 +38,7 @@ never go into the file.
 The reference files (standard address library, grids, divisions) and their columns are described in
 [reference-data.md](reference-data.md); the feeds in [feeds.md](feeds.md); the warehouse in
 [warehouse.md](warehouse.md); the `matching` settings in [entity-resolution.md](entity-resolution.md); the
-portal in [portal.md](portal.md).
+portal in [portal.md](portal.md); failure alerts in [airflow.md](airflow.md).
 
 """
 
@@ -97,6 +97,11 @@ feeds: []            # see below
       password_hash: scrypt$16384$8$1$o5OlhDwIs0Fy7Ol8IgGPCQ$8_6vZSPf6k9pV4YIibTzQi7RqYDKfD67NSLaXss_GdM
       feeds: [gongan_population]
   max_upload_bytes: 52428800
+""",
+    "alerts": """alerts:
+  webhook: https://chat.example.gov.cn/hooks/gridhub     # POSTed a JSON alert
+  email: [data-team@example.gov.cn]
+  smtp: {host: mail.example.gov.cn, port: 25, sender: gridhub@example.gov.cn}
 """,
 }
 

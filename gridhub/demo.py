@@ -37,7 +37,8 @@ def airflow_env(workspace: Path) -> dict[str, str]:
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
+            # INFO: the task logs carry what each task did (gridhub.tasklog); library noise is kept out there
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO"),
         }
     )
     environ.setdefault(env.HMAC_KEY, DEMO_HMAC_KEY)

@@ -17,8 +17,6 @@ so the same inputs give the same run id, the same work folder and the same wareh
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import logging
 import os
@@ -30,14 +28,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gridhub.runid import input_fingerprint, new_run_id, staged_names
 from gridhub.workspace import Workspace, safe_run_id
 from warehouse.errors import UserError
-from warehouse.files import atomic_write_parquet, atomic_write_text, sha256_file
+from warehouse.files import atomic_write_parquet, atomic_write_text
 from warehouse.progress import progress
 from warehouse.schema import ENTITY_TYPES
 
 if TYPE_CHECKING:
-    from connectors.feeds import Zones
     from matching.er import EntitySettings
 
 log = logging.getLogger(__name__)
@@ -45,66 +43,6 @@ log = logging.getLogger(__name__)
 
 class PipelineError(UserError, RuntimeError):
     """A run cannot go on; the message says which step and what to do."""
-
-
-# ----------------------------------------------------------------------------------------------------------
-# run identity
-# ----------------------------------------------------------------------------------------------------------
-@functools.cache
-def code_digest() -> str:
-    """SHA-256 over gridhub's own source: a code change is a new run even on the same inputs.
-
-    Computed once per process: a process runs the code it imported, whatever happens to the files later."""
-    import connectors
-    import gridhub
-    import matching
-    import warehouse
-
-    h = hashlib.sha256()
-    for pkg in (connectors, gridhub, matching, warehouse):
-        root = Path(pkg.__path__[0])  # the package's folder
-        for f in sorted(root.rglob("*.py")):
-            h.update(f.relative_to(root.parent).as_posix().encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()
-
-
-def _staged_names(inputs: Zones, feed: str) -> list[str]:
-    """The staged files of ``feed`` the run reads (``connectors.staged_files``: what ``load_staging`` reads)."""
-    from connectors import staged_files
-
-    return [p.name for p in staged_files(inputs, feed)]
-
-
-def input_fingerprint(ws: Workspace, inputs: Zones | None = None) -> str:
-    """SHA-256 over the code, the config, the reference files and the staged files the run reads (raw hashes,
-    from the run's pinned copy of the raw manifest ``inputs``, else from the workspace's manifest as it is)."""
-    h = hashlib.sha256()
-    h.update(code_digest().encode())
-    h.update(ws.config_file.read_bytes())
-    for kind in ("addresses", "grids", "divisions"):  # each configured file, its mapping and its content
-        p = ws.reference_file(kind)
-        h.update(getattr(ws.config.reference, kind).model_dump_json().encode())
-        h.update(sha256_file(p).encode() if p.is_file() else b"-")
-    for feed in ws.config.feeds:
-        h.update(feed.name.encode())
-        for name in _staged_names(inputs or ws, feed.name):
-            h.update(name.encode())
-    decisions = ws.review_decisions
-    if decisions.exists():
-        h.update(sha256_file(decisions).encode())
-    return h.hexdigest()
-
-
-def new_run_id(ws: Workspace) -> str:
-    """The run id of the inputs as they are now; the staged files it reads are pinned under
-    ``work/<run_id>/inputs/`` (:mod:`gridhub.runguard`), so an ingest during the run does not change them."""
-    from gridhub.runguard import PinnedInputs, install_pin, pin_inputs
-
-    folder = pin_inputs(ws)
-    run_id = "run-" + input_fingerprint(ws, PinnedInputs(ws, folder))[:16]
-    install_pin(ws, run_id, folder)
-    return run_id
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -179,8 +117,24 @@ def bind_addresses(ws: Workspace, run_id: str) -> dict:
         _write(df, out / f"{t}.parquet")
     _write(all_bindings, out / "address_bindings.parquet")
     n = len(all_bindings)
-    matched_n = int((all_bindings["status"] == "matched").sum())
-    return {"run_id": run_id, "address_fields": n, "matched": matched_n, "rate": matched_n / n if n else 0.0}
+    matched = all_bindings["status"] == "matched"
+    matched_n = int(matched.sum())
+    return {
+        "run_id": run_id,
+        "address_fields": n,
+        "matched": matched_n,
+        "rate": matched_n / n if n else 0.0,
+        # how precisely the matched ones bound (门牌 / 楼栋 / 道路 ...) and why the others did not
+        "levels": _counts(all_bindings.loc[matched, "level"]),
+        "status": _counts(all_bindings["status"]),
+        "grid_bound": int(all_bindings["grid_code"].notna().sum()),
+    }
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    """Value → count, most frequent first (missing values as ``-``): small, JSON-able, for task logs."""
+    counts = values.astype(object).fillna("-").astype(str).value_counts()
+    return {str(k): int(v) for k, v in counts.items()}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -261,7 +215,11 @@ def resolve_entities(ws: Workspace, run_id: str) -> dict:
                 "mentions": len(mentions),
                 "entities": int(res.assignments["entity_id"].nunique()) if len(res.assignments) else 0,
                 "review_pairs": len(res.review),
-                "blocking": res.blocking_report.to_dict("records") if hasattr(res, "blocking_report") else [],
+                "blocking": res.blocking_report.to_dict("records"),
+                "matches": int(res.stats.get("edges", 0)),
+                "clusters_split": len(res.oversized),
+                "new_ids": int(res.stats.get("new_ids", 0)),
+                "id_changes": _counts(res.id_history["reason"]),
             }
         for name, frame in frames.items():
             _write(frame, out / f"{t}_{name}.parquet")
@@ -365,7 +323,7 @@ def _lineage(ws: Workspace, run_id: str) -> dict:
     inputs = pinned(ws, run_id)
     manifest = raw_manifest(inputs)
     read = {
-        (f.name, n.removesuffix(".parquet")) for f in ws.config.feeds for n in _staged_names(inputs, f.name)
+        (f.name, n.removesuffix(".parquet")) for f in ws.config.feeds for n in staged_names(inputs, f.name)
     }
     if manifest is not None and len(manifest):
         keep = [(f, s) in read for f, s in zip(manifest["feed"], manifest["sha256"], strict=True)]
@@ -411,6 +369,7 @@ def publish_run(ws: Workspace, run_id: str) -> dict:
             "snapshot": manifest.get("path", ""),
             "data_docs": manifest.get("data_docs") or "",
             "reused": True,
+            "validation": manifest.get("validation") or {},
         }
     tables_dir = _step_dir(ws, run_id, "tables")
     tables = {name: pq.read_table(tables_dir / f"{name}.parquet") for name in TABLES}
@@ -430,6 +389,7 @@ def publish_run(ws: Workspace, run_id: str) -> dict:
         "snapshot": str(getattr(snapshot, "path", snapshot)),
         "data_docs": str(getattr(snapshot, "data_docs_path", "")),
         "reused": False,
+        "validation": snapshot.manifest.get("validation") or {},
     }
 
 

@@ -1,57 +1,106 @@
 """What the DAG tasks call: thin adapters from Airflow to the pipeline functions.
 
-They read the workspace from ``$GRIDHUB_WORKSPACE``, quieten noisy loggers in task logs and return small,
-JSON-able dicts (Airflow keeps them as XCom and as asset-event extras).
+They read the workspace from ``$GRIDHUB_WORKSPACE``, keep library noise out of the task log, log what they did
+as a few readable lines (:mod:`gridhub.tasklog`) and return small, JSON-able dicts (Airflow keeps them as XCom
+and as asset-event extras). Failures follow :mod:`gridhub.taskfail`: a deterministic error fails the task at
+once (no retry), a transient one is retried. An ingest that stages nothing new is *skipped*: a skipped task
+emits no event on its outlet asset, so no resolve-and-publish run follows.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from gridhub.tasklog import blocked_lines, emit, ingest_lines, quiet_libraries, step_lines, timed
 from gridhub.workspace import Workspace
 
-log = logging.getLogger("gridhub")
+if TYPE_CHECKING:
+    from connectors.results import IngestResult
 
 #: A step of the resolve-and-publish run: ``step(ws, run_id)`` → a small JSON-able result with ``run_id``.
 Step = Callable[[Workspace, str], dict]
 
 
-def _quiet() -> None:
-    for name in ("great_expectations", "py.warnings"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+def _dag_run_id() -> str | None:
+    """The id of the Airflow DAG run this task belongs to (None outside a running task)."""
+    from airflow.sdk import get_current_context
+
+    try:
+        return str(get_current_context()["run_id"])
+    except (KeyError, RuntimeError):
+        return None
+
+
+def staged_something(result: IngestResult) -> bool:
+    """Whether an ingest changed the feed's current staged rows: a file staged (or resumed), or a full feed's
+    earlier table made current again. Duplicates and failed files change nothing."""
+    from connectors.staging import CURRENT_AGAIN
+
+    return any((not f.error and not f.skipped_duplicate) or CURRENT_AGAIN in f.warnings for f in result.files)
 
 
 def ingest_task(feed: str) -> dict:
-    """Ingest one feed; return per-file counts. Raises on a whole-file error after keeping the file in raw."""
-    from connectors import ingest_feed
+    """Ingest one feed; log and return per-file counts.
 
-    _quiet()
-    ws = Workspace.from_env()
-    result = ingest_feed(ws, feed)
-    result.check_accounting()
-    totals = result.totals()
-    log.info("feed %s: %s", feed, totals)
+    Raises :class:`gridhub.taskfail.TaskFailed` (no retry) on a whole-file error, after keeping the file in
+    raw and recording the failure for the DAG run, so a retry of the same run fails the same way;
+    ``AirflowSkipException`` when nothing new was staged (no asset event)."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from connectors import FeedFileError, ingest_feed
+    from connectors.results import IngestResult
+    from gridhub.taskfail import failing_fast, record_failure, still_failing
+
+    dag_run = _dag_run_id()
+    with quiet_libraries():
+        with timed(f"ingest of feed {feed}"), failing_fast(feed):
+            ws = Workspace.from_env()
+            try:
+                result = ingest_feed(ws, feed)
+            except FeedFileError as e:
+                if isinstance(e.result, IngestResult):
+                    emit(ingest_lines(feed, [f.to_dict() for f in e.result.files], e.result.totals()))
+                if dag_run:
+                    record_failure(ws, feed, dag_run, e)
+                raise
+            result.check_accounting()
+            totals = result.totals()
+            emit(ingest_lines(feed, [f.to_dict() for f in result.files], totals))
+            again = still_failing(ws, feed, dag_run) if dag_run else None
+            if again is not None:
+                raise again
+        if not staged_something(result):
+            emit([f"feed {feed}: nothing new staged: no staging asset event, so no resolve-and-publish run"])
+            raise AirflowSkipException(f"feed {feed}: nothing new to stage")
     return {"feed": feed, **totals}
 
 
 def run_step(step: Step, run_id: str | None = None) -> dict:
-    """Run one pipeline step (a function of :mod:`gridhub.pipeline`) for ``run_id`` (a new one for the first)."""
+    """Run one pipeline step (a function of :mod:`gridhub.pipeline`) for ``run_id`` (a new one for the first).
+
+    Logs what the step did and how long it took; a deterministic error (bad reference data, a failed
+    validation...) fails the task without a retry, another run holding the workspace's lock is retried."""
     from gridhub.pipeline import new_run_id
     from gridhub.runguard import check_disk, run_lock
     from gridhub.statecommit import recover_state
+    from gridhub.taskfail import failing_fast
+    from warehouse import PublishBlocked
 
-    _quiet()
-    ws = Workspace.from_env()
-    with run_lock(ws, what=f"task {step.__name__}"):  # one step of one run at a time in a workspace
-        recover_state(
-            ws
-        )  # finish a state commit a killed run left half done, before any step reads the state
-        if run_id is None:  # the first step of a run: check the disks, pin the inputs
-            check_disk(ws)
-            run_id = new_run_id(ws)
-        result = step(ws, run_id)
-    log.info("%s: %s", step.__name__, result)
+    with quiet_libraries(), timed(step.__name__), failing_fast():
+        ws = Workspace.from_env()
+        with run_lock(ws, what=f"task {step.__name__}"):  # one step of one run at a time in a workspace
+            # finish a state commit a killed run left half done, before any step reads the state
+            recover_state(ws)
+            if run_id is None:  # the first step of a run: check the disks, pin the inputs
+                check_disk(ws)
+                run_id = new_run_id(ws)
+            try:
+                result = step(ws, run_id)
+            except PublishBlocked as e:
+                emit(blocked_lines(e.report))
+                raise
+        emit(step_lines(step.__name__, result))
     return result
 
 
@@ -59,6 +108,7 @@ def summary_task() -> dict:
     from gridhub.report import format_summary, write_summary
 
     ws = Workspace.from_env()
-    s, path = write_summary(ws)
-    log.info("run summary (%s):\n%s", path, format_summary(s))
+    with quiet_libraries(), timed("summary"):
+        s, path = write_summary(ws)
+        emit([f"run summary written to {path}", *format_summary(s).splitlines()])
     return {"summary": str(path), "snapshot": s.get("snapshot")}

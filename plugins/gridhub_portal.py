@@ -38,21 +38,42 @@ def _portal_apps() -> list[dict]:
     return [{"app": app, "url_prefix": URL_PREFIX, "name": "gridhub upload portal"}]
 
 
+class _BuiltOnFirstUse:
+    """A class attribute computed the first time it is read, then kept (on the class).
+
+    Airflow loads plugins in every task process too (for macros and listeners), where nothing reads
+    ``fastapi_apps``: building the portal there only put its start-up warnings into every task log. Only the
+    API server reads the attribute, so only it builds the portal."""
+
+    def __init__(self, build):
+        self.build = build
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj, owner):
+        value = self.build()
+        setattr(owner, self.name, value)
+        return value
+
+
+def _nav_views() -> list[dict]:
+    if not GridhubPortalPlugin.fastapi_apps:
+        return []
+    return [
+        {
+            "name": "数据上报门户 (upload portal)",
+            "href": URL_PREFIX + "/",
+            "destination": "nav",
+            "category": "gridhub",
+            "url_route": "gridhub-portal",
+        }
+    ]
+
+
 class GridhubPortalPlugin(AirflowPlugin):
     """The upload portal as an Airflow plugin app plus a nav link."""
 
     name = "gridhub_portal"
-    fastapi_apps = _portal_apps()
-    external_views = (
-        [
-            {
-                "name": "数据上报门户 (upload portal)",
-                "href": URL_PREFIX + "/",
-                "destination": "nav",
-                "category": "gridhub",
-                "url_route": "gridhub-portal",
-            }
-        ]
-        if fastapi_apps
-        else []
-    )
+    fastapi_apps = _BuiltOnFirstUse(_portal_apps)  # type: ignore[assignment]
+    external_views = _BuiltOnFirstUse(_nav_views)  # type: ignore[assignment]

@@ -18,6 +18,7 @@ from ingest_helpers import make_workspace
 
 from connectors import (
     SourceError,
+    SourceUnavailable,
     ingest_feed,
     load_field_issues,
     load_quarantine,
@@ -268,6 +269,7 @@ def test_unreachable_database_is_a_clear_source_error(tmp_path, capsys):
     with pytest.raises(SourceError) as err:
         ingest_feed(ws, "hukou")
     assert "hukou" in str(err.value) and "secret" not in str(err.value)
+    assert isinstance(err.value, SourceUnavailable)  # may pass: the DAG task is retried
     assert ingest_command(ws, "hukou", None) == 2
     shown = capsys.readouterr()
     assert shown.err.startswith("gridhub: ") and "hukou" in shown.err
@@ -291,6 +293,7 @@ def test_source_mistakes_are_source_errors(tmp_path, table, query, watermark, wo
     with pytest.raises(SourceError) as err:
         ingest_feed(ws, "hukou")
     assert "hukou" in str(err.value) and words in str(err.value)
+    assert not isinstance(err.value, SourceUnavailable)  # for a person to fix: not retried
     assert WatermarkStore(ws, "hukou").read() is None
 
 

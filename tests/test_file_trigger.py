@@ -185,6 +185,10 @@ def test_landed_file_starts_its_ingest_dag_and_resolve_publish_follows(live_airf
     assert not flag.exists()
     assert not landed.exists() and (ws.landing_dir(FEED) / "_done").is_dir()  # ingested and filed away
     assert list(ws.staging_dir(FEED).glob("*.parquet"))
+    # the task's log file (what the UI shows) says what it did, in readable lines (gridhub.tasklog)
+    logs = sorted(live_airflow.db.parent.glob(f"logs/dag_id=gridhub_ingest_{FEED}/**/*.log"))
+    text = "\n".join(f"== {p}\n" + p.read_text(encoding="utf-8") for p in logs)
+    assert f"feed {FEED}: 1 file(s): 1 staged" in text and "rows: read " in text, text[-6000:]
 
     resolve_id, _ = _wait_for_run(live_airflow, "gridhub_resolve_publish", deadline)
     sources = {
