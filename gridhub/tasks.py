@@ -36,8 +36,14 @@ def ingest_task(feed: str) -> dict:
 
 
 def run_step(step: Step, run_id: str | None = None) -> dict:
-    """Run one pipeline step (a function of :mod:`gridhub.pipeline`) for ``run_id`` (a new one for the first)."""
-    from gridhub.pipeline import new_run_id
+    """Run one pipeline step (a function of :mod:`gridhub.pipeline`) for ``run_id`` (a new one for the first).
+
+    When ``run_id`` is already published (the inputs have not changed since the current snapshot: a rerun, or a
+    run queued by ingests that an earlier run already covered) the step computes nothing and returns
+    ``reused``; the first step logs the one-line reason. ``publish_run`` has its own reuse path (it reports the
+    snapshot's row counts), so it is always called.
+    """
+    from gridhub.pipeline import is_published, new_run_id, publish_run, reused_message
     from gridhub.runguard import check_disk, run_lock
     from gridhub.statecommit import recover_state
 
@@ -47,9 +53,14 @@ def run_step(step: Step, run_id: str | None = None) -> dict:
         recover_state(
             ws
         )  # finish a state commit a killed run left half done, before any step reads the state
+        first = run_id is None
         if run_id is None:  # the first step of a run: check the disks, pin the inputs
             check_disk(ws)
             run_id = new_run_id(ws)
+        if step is not publish_run and is_published(ws, run_id):
+            if first:
+                log.info(reused_message(run_id))
+            return {"run_id": run_id, "reused": True}
         result = step(ws, run_id)
     log.info("%s: %s", step.__name__, result)
     return result
