@@ -185,33 +185,30 @@ def feed_doc_md(feed: dict, flow: str) -> str:
     return "\n".join(lines) + "\n\n---\n" + flow
 
 
+def _feed_asset_spec(feed: dict, name: str, uri: str, group: str, what: str) -> dict:
+    """Name, URI and group of one of a feed's assets, and in ``extra`` what it is, the feed and its department."""
+    extra = {
+        "description": f"{feed_display_name(feed)}: {what}",
+        "feed": feed["name"],
+        "department": feed.get("department") or "",
+    }
+    return {"name": name, "uri": uri, "group": group, "extra": extra}
+
+
 def landing_asset_spec(feed: dict) -> dict:
     """``Asset(**spec)`` of the feed's landing asset: name, URI, group and a description in ``extra``."""
-    return {
-        "name": landing_asset_name(feed["name"]),
-        "uri": landing_asset_uri(feed["name"]),
-        "group": LANDING_GROUP,
-        "extra": {
-            "description": f"{feed_display_name(feed)}: 新文件到达 / a file was handed in (landing/{feed['name']}/)",
-            "feed": feed["name"],
-            "department": feed.get("department") or "",
-        },
-    }
+    what = f"新文件到达 / a file was handed in (landing/{feed['name']}/)"
+    return _feed_asset_spec(
+        feed, landing_asset_name(feed["name"]), landing_asset_uri(feed["name"]), LANDING_GROUP, what
+    )
 
 
 def staging_asset_spec(feed: dict) -> dict:
     """``Asset(**spec)`` of the feed's staged rows (the same in the ingest and the resolve DAG files)."""
-    return {
-        "name": staging_asset_name(feed["name"]),
-        "uri": staging_asset_uri(feed["name"]),
-        "group": STAGING_GROUP,
-        "extra": {
-            "description": f"{feed_display_name(feed)}: 已入库的规范化记录 / staged, typed rows "
-            f"(staging/{feed['name']}/)",
-            "feed": feed["name"],
-            "department": feed.get("department") or "",
-        },
-    }
+    what = f"已入库的规范化记录 / staged, typed rows (staging/{feed['name']}/)"
+    return _feed_asset_spec(
+        feed, staging_asset_name(feed["name"]), staging_asset_uri(feed["name"]), STAGING_GROUP, what
+    )
 
 
 def warehouse_asset_spec() -> dict:
