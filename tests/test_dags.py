@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -123,12 +124,13 @@ def _queued_for(dag_id: str) -> int:
         return session.scalar(select(func.count()).where(AssetDagRunQueue.target_dag_id == dag_id)) or 0
 
 
-def test_whole_chain_runs_with_dag_test(dagbag, workspace_copy, monkeypatch):
+def test_whole_chain_runs_with_dag_test(dagbag, workspace_copy, monkeypatch, caplog):
     """Every ingest DAG, then resolve-and-publish, through Airflow's dag.test(), on a private workspace; then the
     queue the ingest runs left is cleared as `make demo` does, and a rerun on the same inputs is a green no-op."""
     from airflow.utils.state import DagRunState
 
     from gridhub.airflow_queue import clear_queued_events
+    from gridhub.pipeline import reused_message
     from warehouse import current_manifest, read_table
     from warehouse.schema import TABLES
 
@@ -163,8 +165,10 @@ def test_whole_chain_runs_with_dag_test(dagbag, workspace_copy, monkeypatch):
     work = workspace_copy / "work" / run_id
     before = {p: p.stat().st_mtime_ns for p in work.rglob("*.parquet")}
     assert before
-    rerun = dagbag.get_dag("gridhub_resolve_publish").test()
+    with caplog.at_level(logging.INFO, logger="gridhub"):
+        rerun = dagbag.get_dag("gridhub_resolve_publish").test()
     assert rerun.state == DagRunState.SUCCESS
+    assert reused_message(run_id) in caplog.text  # the CLI's one line, in the task log
     assert {p: p.stat().st_mtime_ns for p in work.rglob("*.parquet")} == before
     assert current_manifest(workspace_copy / "warehouse")["run_id"] == run_id
 
