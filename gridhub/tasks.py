@@ -39,11 +39,12 @@ def run_step(step: Step, run_id: str | None = None) -> dict:
     """Run one pipeline step (a function of :mod:`gridhub.pipeline`) for ``run_id`` (a new one for the first).
 
     When ``run_id`` is already published (the inputs have not changed since the current snapshot: a rerun, or a
-    run queued by ingests that an earlier run already covered) the step computes nothing and returns
-    ``reused``; the first step logs the one-line reason. ``publish_run`` has its own reuse path (it reports the
-    snapshot's row counts), so it is always called.
+    run queued by ingests that an earlier run already covered) a computing step (mentions, bindings,
+    resolution, tables) does nothing and returns ``reused``; the first step logs the one-line reason. Any other
+    step runs as usual: ``publish_run`` has its own reuse path (it reports the snapshot's row counts).
     """
-    from gridhub.pipeline import is_published, new_run_id, publish_run, reused_message
+    from gridhub import pipeline
+    from gridhub.pipeline import is_published, new_run_id, reused_message
     from gridhub.runguard import check_disk, run_lock
     from gridhub.statecommit import recover_state
 
@@ -57,7 +58,13 @@ def run_step(step: Step, run_id: str | None = None) -> dict:
         if run_id is None:  # the first step of a run: check the disks, pin the inputs
             check_disk(ws)
             run_id = new_run_id(ws)
-        if step is not publish_run and is_published(ws, run_id):
+        computing = (
+            pipeline.prepare_mentions,
+            pipeline.bind_addresses,
+            pipeline.resolve_entities,
+            pipeline.build_tables,
+        )
+        if step in computing and is_published(ws, run_id):
             if first:
                 log.info(reused_message(run_id))
             return {"run_id": run_id, "reused": True}
