@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Protocol
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -90,7 +91,16 @@ class DeletionMarker(_Strict):
 class Feed(_Strict):
     name: str = Field(description="Feed name: lower-case ascii, digits, `_` (used in paths and DAG ids).")
     department: str = Field(description="公安 / 民政 / 人社 / 市场监管 / 住建 / 应急管理 ...")
-    description: str = Field("", description="What the extract holds, shown in the portal and the DAG docs.")
+    description: str = Field(
+        "",
+        description="What the extract holds, shown in the portal and the DAG docs; its head (before the first "
+        "bracket or comma) and the department name the feed's DAG in the Airflow UI (公安 · 实有人口).",
+    )
+    contact: str | None = Field(
+        None,
+        description="The department's data contact, a `mailto:` or http(s) link: the owner link of the feed's "
+        "DAG in the Airflow UI.",
+    )
     source: FileSource | SqlSource = Field(
         discriminator="kind", description="Where rows come from: a file source or a sql source (by `kind`)."
     )
@@ -151,6 +161,20 @@ class Feed(_Strict):
         description="Other source columns to keep: a list of headers, or header → attribute name; staged "
         "as one JSON object text in the `attributes` column.",
     )
+
+    @field_validator("contact")
+    @classmethod
+    def _contact(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        parts = urlsplit(v.strip())
+        if not (
+            parts.path if parts.scheme == "mailto" else parts.scheme in ("http", "https") and parts.netloc
+        ):
+            raise ValueError(
+                f"contact {v!r} must be a mailto: or http(s):// link (mailto:shuju@example.gov.cn)"
+            )
+        return v.strip()
 
     @field_validator("name")
     @classmethod

@@ -28,13 +28,16 @@ from airflow.sdk import DAG, Asset, task
 from gridhub.assets import (
     configured_feeds,
     default_args,
+    feed_display_name,
+    feed_doc_md,
+    feed_owner,
     landing_asset_name,
-    landing_asset_uri,
+    landing_asset_spec,
     landing_poke_seconds,
+    owner_links,
     ready_dir,
     ready_flag_name,
-    staging_asset_name,
-    staging_asset_uri,
+    staging_asset_spec,
     workspace_root,
 )
 
@@ -55,23 +58,24 @@ def landing_asset(feed: dict, root: Path) -> Asset | None:
         poke_interval=landing_poke_seconds(),
     )
     return Asset(
-        name=landing_asset_name(feed["name"]),
-        uri=landing_asset_uri(feed["name"]),
+        **landing_asset_spec(feed),
         watchers=[AssetWatcher(name=f"{landing_asset_name(feed['name'])}_ready", trigger=trigger)],
     )
 
 
 def ingest_dag(feed: dict, root: Path) -> DAG:
     """One ingest DAG for one configured feed."""
-    staged = Asset(name=staging_asset_name(feed["name"]), uri=staging_asset_uri(feed["name"]))
+    staged = Asset(**staging_asset_spec(feed))
     with DAG(
         dag_id=f"gridhub_ingest_{feed['name']}",
+        dag_display_name=feed_display_name(feed),
         description=f"{feed['department']} · {feed['description'] or feed['name']}: landing → raw → staging",
-        doc_md=__doc__,
+        doc_md=feed_doc_md(feed, __doc__ or ""),
         schedule=landing_asset(feed, root),
         catchup=False,
         max_active_runs=1,
-        default_args=default_args(),
+        default_args=default_args(feed_owner(feed)),
+        owner_links=owner_links(feed),
         tags=["gridhub", "ingest", feed["department"] or "feed"],
     ) as dag:
 

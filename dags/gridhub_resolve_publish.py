@@ -22,29 +22,32 @@ from __future__ import annotations
 from airflow.sdk import DAG, Asset, AssetAny, task
 
 from gridhub.assets import (
-    WAREHOUSE_ASSET,
-    WAREHOUSE_ASSET_URI,
+    RESOLVE_DAG_ID,
+    RESOLVE_DISPLAY_NAME,
     configured_feeds,
     default_args,
-    staging_asset_name,
-    staging_asset_uri,
+    owner_links,
+    staging_asset_spec,
+    warehouse_asset_spec,
     workspace_root,
 )
 
 _root = workspace_root()
 _feeds = configured_feeds(_root)
-_staged = [Asset(name=staging_asset_name(f["name"]), uri=staging_asset_uri(f["name"])) for f in _feeds]
-_warehouse = Asset(name=WAREHOUSE_ASSET, uri=WAREHOUSE_ASSET_URI) if _root else None
+_staged = [Asset(**staging_asset_spec(f)) for f in _feeds]
+_warehouse = Asset(**warehouse_asset_spec()) if _root else None
 
 if _root is not None:
     with DAG(
-        dag_id="gridhub_resolve_publish",
+        dag_id=RESOLVE_DAG_ID,
+        dag_display_name=RESOLVE_DISPLAY_NAME,
         description="staging → mentions → address/grid binding → entity resolution → validation → warehouse",
         doc_md=__doc__,
         schedule=AssetAny(*_staged) if _staged else None,
         catchup=False,
         max_active_runs=1,
         default_args=default_args(),
+        owner_links=owner_links(),
         tags=["gridhub", "warehouse"],
     ) as resolve_publish:
 

@@ -79,17 +79,14 @@ def cmd_check(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from gridhub.pipeline import run_all
+    from gridhub.pipeline import reused_message, run_all
     from gridhub.report import format_summary, write_summary
     from gridhub.runreport import write_run_report
 
     ws = _ws(args)
     result = run_all(ws)
     if result.get("reused"):
-        print(
-            f"运行 {result['run_id']} 已发布，输入未变，未重新计算 / run {result['run_id']} is already published "
-            "with these inputs: nothing recomputed"
-        )
+        print(reused_message(result["run_id"]))
     s, _ = write_summary(ws)
     print(format_summary(s))
     print(f"\n运行报告 / run report: {write_run_report(ws)}")

@@ -18,6 +18,9 @@ LANDING_POKE_SECONDS = "GRIDHUB_LANDING_POKE_SECONDS"
 RETRY_DELAY_SECONDS = "GRIDHUB_RETRY_DELAY_SECONDS"
 #: The DAG folder ``make demo`` runs (default: the project's ``dags/``).
 DAGS_FOLDER = "GRIDHUB_DAGS_FOLDER"
+#: Link (URL or ``mailto:``) shown for the ``gridhub`` owner on the Airflow DAG list (a feed's owner link is
+#: its ``contact`` in gridhub.yaml).
+OWNER_LINK = "GRIDHUB_OWNER_LINK"
 #: Port of the Airflow UI that ``make airflow`` starts (default 8080).
 AIRFLOW_PORT = "GRIDHUB_AIRFLOW_PORT"
 #: Login of the Airflow UI that ``make airflow`` starts (default admin / admin).

@@ -336,6 +336,14 @@ def _lineage(ws: Workspace, run_id: str) -> dict:
     }
 
 
+def reused_message(run_id: str) -> str:
+    """The one line a rerun on unchanged inputs says, in the CLI and in the Airflow task log."""
+    return (
+        f"运行 {run_id} 已发布，输入未变，未重新计算 / run {run_id} is already published with these inputs: "
+        "nothing recomputed"
+    )
+
+
 def is_published(ws: Workspace, run_id: str) -> bool:
     """True when ``run_id`` is the current snapshot and its state is committed (after :func:`recover_state`)."""
     from gridhub.statecommit import committed_run, recover_state
@@ -370,6 +378,7 @@ def publish_run(ws: Workspace, run_id: str) -> dict:
             "data_docs": manifest.get("data_docs") or "",
             "reused": True,
             "validation": manifest.get("validation") or {},
+            "rows": manifest.get("row_counts") or {},
         }
     tables_dir = _step_dir(ws, run_id, "tables")
     tables = {name: pq.read_table(tables_dir / f"{name}.parquet") for name in TABLES}
@@ -390,6 +399,7 @@ def publish_run(ws: Workspace, run_id: str) -> dict:
         "data_docs": str(getattr(snapshot, "data_docs_path", "")),
         "reused": False,
         "validation": snapshot.manifest.get("validation") or {},
+        "rows": dict(snapshot.manifest.get("row_counts") or {}),
     }
 
 

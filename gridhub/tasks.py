@@ -80,21 +80,39 @@ def run_step(step: Step, run_id: str | None = None) -> dict:
     """Run one pipeline step (a function of :mod:`gridhub.pipeline`) for ``run_id`` (a new one for the first).
 
     Logs what the step did and how long it took; a deterministic error (bad reference data, a failed
-    validation...) fails the task without a retry, another run holding the workspace's lock is retried."""
-    from gridhub.pipeline import new_run_id
+    validation...) fails the task without a retry, another run holding the workspace's lock is retried.
+
+    When ``run_id`` is already published (the inputs have not changed since the current snapshot: a rerun, or a
+    run queued by ingests that an earlier run already covered) a computing step (mentions, bindings,
+    resolution, tables) does nothing and returns ``reused``; the first step logs the one-line reason. Any other
+    step runs as usual: ``publish_run`` has its own reuse path (it reports the snapshot's row counts).
+    """
+    from gridhub import pipeline
+    from gridhub.pipeline import is_published, new_run_id, reused_message
     from gridhub.runguard import check_disk, run_lock
     from gridhub.statecommit import recover_state
     from gridhub.taskfail import failing_fast
     from warehouse import PublishBlocked
 
+    computing = (
+        pipeline.prepare_mentions,
+        pipeline.bind_addresses,
+        pipeline.resolve_entities,
+        pipeline.build_tables,
+    )
     with quiet_libraries(), timed(step.__name__), failing_fast():
         ws = Workspace.from_env()
         with run_lock(ws, what=f"task {step.__name__}"):  # one step of one run at a time in a workspace
             # finish a state commit a killed run left half done, before any step reads the state
             recover_state(ws)
+            first = run_id is None
             if run_id is None:  # the first step of a run: check the disks, pin the inputs
                 check_disk(ws)
                 run_id = new_run_id(ws)
+            if step in computing and is_published(ws, run_id):
+                if first:
+                    emit([reused_message(run_id)])
+                return {"run_id": run_id, "reused": True}
             try:
                 result = step(ws, run_id)
             except PublishBlocked as e:

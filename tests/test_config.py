@@ -33,6 +33,12 @@ def test_valid_config_loads(tmp_path):
     feed = cfg.feed("gongan_population")
     assert feed.fields == ["source_record_id", "name", "id_number", "sex"]
     assert feed.source.encoding == "gb18030"
+    assert feed.contact is None
+    linked = BASE.replace("department: 公安", "department: 公安\n    contact: mailto:shuju@gongan.example")
+    assert (
+        load_config(write(tmp_path, linked)).feed("gongan_population").contact
+        == "mailto:shuju@gongan.example"
+    )
 
 
 @pytest.mark.parametrize(
@@ -46,6 +52,10 @@ def test_valid_config_loads(tmp_path):
         (("- name: gongan_population", "- name: Gongan-Population"), "lower-case ascii"),
         (('kind: file, glob: "*.csv"', 'kind: ftp, glob: "*.csv"'), "feed 'gongan_population': source"),
         (("entities: [person]", "entities: [people]"), "feed 'gongan_population': entities"),
+        (  # an owner link Airflow would refuse (no scheme) is refused here, with an example
+            ("department: 公安", "department: 公安\n    contact: shuju@gongan.example"),
+            "must be a mailto: or http(s):// link",
+        ),
     ],
 )
 def test_invalid_config_names_feed_and_key(tmp_path, change, expected):

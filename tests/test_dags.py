@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -47,19 +49,128 @@ def test_resolve_dag_is_scheduled_on_every_feed_asset(dagbag, sample_workspace):
     assert names == {f"gridhub_staging_{f}" for f in feeds}
 
 
-def test_whole_chain_runs_with_dag_test(dagbag, workspace_copy, monkeypatch):
-    """Every ingest DAG, then resolve-and-publish, through Airflow's dag.test(), on a private workspace."""
+def test_dags_and_assets_are_named_and_described_in_chinese(dagbag, sample_workspace):
+    """Display names 部门 · 标题, a doc per feed with its columns, owners with links, assets grouped and described."""
+    from gridhub.assets import STAGING_GROUP, WAREHOUSE_GROUP
+
+    feeds = configured_feeds(sample_workspace)
+    assert dagbag.get_dag("gridhub_ingest_gongan_population").dag_display_name == "公安 · 实有人口"
+    for feed in feeds:
+        dag = dagbag.get_dag(f"gridhub_ingest_{feed['name']}")
+        assert dag.dag_display_name.startswith(f"{feed['department']} · "), dag.dag_display_name
+        assert feed["description"] in dag.doc_md
+        assert feed["columns"] and all(
+            f"| {src} | `{field}` |" in dag.doc_md for src, field in feed["columns"].items()
+        )
+        assert dag.owner == feed["department"]
+        assert dag.owner_links == {feed["department"]: feed["contact"]} and feed["contact"].startswith(
+            "mailto:"
+        )
+        landing = dag.timetable.asset_condition
+        (staged,) = dag.get_task("ingest").outlets
+        for asset in (landing, staged):
+            assert asset.group.startswith("gridhub-") and dag.dag_display_name in asset.extra["description"]
+        assert staged.group == STAGING_GROUP
+    docs = {d.doc_md for d in dagbag.dags.values()}
+    assert len(docs) == len(dagbag.dags)  # no two DAGs share one generic doc
+    resolve = dagbag.get_dag("gridhub_resolve_publish")
+    assert resolve.dag_display_name == "四标四实 · 融合与发布"
+    (warehouse,) = resolve.get_task("publish").outlets
+    assert warehouse.group == WAREHOUSE_GROUP and warehouse.extra["description"]
+    # the resolve DAG is scheduled on the very assets the ingest DAGs update (same group and description)
+    staged = {a.name: a for a in resolve.timetable.asset_condition.objects}
+    for feed in feeds:
+        (outlet,) = dagbag.get_dag(f"gridhub_ingest_{feed['name']}").get_task("ingest").outlets
+        assert staged[outlet.name] == outlet
+
+
+def _asset_events(asset_name: str) -> list[dict]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.name == asset_name)
+        ).all()
+        return [dict(e.extra or {}) for e in rows]
+
+
+def sync_dags_to_db(dagbag) -> None:
+    """Every DAG of the bag serialised into the metadata DB and unpaused (what `airflow dags test` and the
+    DAG processor of `make airflow` leave), so asset events queue their consumers and the UI lists them."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import sync_bag_to_db
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    manager = DagBundlesManager()
+    manager.sync_bundles_to_db()
+    (bundle,) = manager.get_all_dag_bundles()
+    sync_bag_to_db(dagbag, bundle.name, None)
+    with create_session() as session:  # unpaused, as make demo's Airflow has them: a paused DAG is not queued
+        session.execute(update(DagModel).where(DagModel.dag_id.in_(dagbag.dag_ids)).values(is_paused=False))
+
+
+def _queued_for(dag_id: str) -> int:
+    from airflow.models.asset import AssetDagRunQueue
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        return session.scalar(select(func.count()).where(AssetDagRunQueue.target_dag_id == dag_id)) or 0
+
+
+def test_whole_chain_runs_with_dag_test(dagbag, workspace_copy, monkeypatch, caplog):
+    """Every ingest DAG, then resolve-and-publish, through Airflow's dag.test(), on a private workspace; then the
+    queue the ingest runs left is cleared as `make demo` does, and a rerun on the same inputs is a green no-op."""
     from airflow.utils.state import DagRunState
 
+    from gridhub.airflow_queue import clear_queued_events
+    from gridhub.pipeline import reused_message
     from warehouse import current_manifest, read_table
     from warehouse.schema import TABLES
 
     monkeypatch.setenv("GRIDHUB_WORKSPACE", str(workspace_copy))
+    sync_dags_to_db(
+        dagbag
+    )  # as `airflow dags test` does: every DAG known, so asset events queue their consumers
+    clear_queued_events("gridhub_resolve_publish", dt.datetime.now(dt.UTC))  # events of earlier tests
     for dag_id in sorted(d for d in dagbag.dag_ids if d.startswith("gridhub_ingest_")) + [
         "gridhub_resolve_publish"
     ]:
+        started = dt.datetime.now(dt.UTC)
         run = dagbag.get_dag(dag_id).test()
         assert run.state == DagRunState.SUCCESS, dag_id
+
+    # asset events carry the counts: rows staged per feed, rows published per table
+    feed = "gongan_population"
+    (staged_event,) = [e for e in _asset_events(f"gridhub_staging_{feed}") if e.get("rows_staged")][-1:]
+    assert staged_event["feed"] == feed and staged_event["rows_read"] == (
+        staged_event["rows_staged"] + staged_event["rows_quarantined"] + staged_event["rows_blank"]
+    )
+    published = _asset_events("gridhub_warehouse")[-1]
+    assert published["rows"] == current_manifest(workspace_copy / "warehouse")["row_counts"]
+
+    # the ingest runs queued their events for the resolve DAG; the resolve run covered them: cleared, none left
+    assert _queued_for("gridhub_resolve_publish") > 0
+    assert clear_queued_events("gridhub_resolve_publish", started) > 0
+    assert _queued_for("gridhub_resolve_publish") == 0
+
+    # a resolve run on unchanged inputs succeeds without recomputing a step (its intermediates stay untouched)
+    run_id = published["run_id"]
+    work = workspace_copy / "work" / run_id
+    before = {p: p.stat().st_mtime_ns for p in work.rglob("*.parquet")}
+    assert before
+    with caplog.at_level(logging.INFO, logger="gridhub"):
+        rerun = dagbag.get_dag("gridhub_resolve_publish").test()
+    assert rerun.state == DagRunState.SUCCESS
+    assert reused_message(run_id) in caplog.text  # the CLI's one line, in the task log
+    assert {p: p.stat().st_mtime_ns for p in work.rglob("*.parquet")} == before
+    assert current_manifest(workspace_copy / "warehouse")["run_id"] == run_id
 
     wh = workspace_copy / "warehouse"
     manifest = current_manifest(wh)

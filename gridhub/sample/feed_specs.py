@@ -31,12 +31,18 @@ class FeedSpec:
     owner_kind: str | None = None  # what the person columns name: person / organisation / auto (per row)
     malformed: tuple[ReasonCode, ...] = ()
 
+    @property
+    def contact(self) -> str:
+        """The department's (fictional) data contact: the owner link of the feed's DAG in the Airflow UI."""
+        return f"mailto:shuju-{self.name.split('_')[0]}@qingshi.example"
+
     def config(self) -> dict:
         """The feed's entry in gridhub.yaml (loads as :class:`gridhub.config.Feed`)."""
         entry: dict = {
             "name": self.name,
             "department": self.department,
             "description": self.description,
+            "contact": self.contact,
             "source": {"kind": "file", "glob": "*.csv", "format": "csv", "encoding": self.config_encoding},
             "entities": list(self.entities),
             "record_id": self.record_id,
