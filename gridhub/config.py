@@ -147,6 +147,14 @@ _PASSWORD_HASH = re.compile(
 )
 
 
+def _password_hash(v: str) -> str:
+    if not _PASSWORD_HASH.match(v):
+        raise ValueError(
+            "not a password hash: make one with `gridhub portal-passwd` (never a plain password)"
+        )
+    return v
+
+
 class PortalDepartment(_Strict):
     """One department's sign-in for the upload portal (数据上报门户). Only a salted hash is stored."""
 
@@ -155,20 +163,56 @@ class PortalDepartment(_Strict):
         None, description="Feeds this department may upload to; default: the feeds whose `department` is it."
     )
 
-    @field_validator("password_hash")
-    @classmethod
-    def _hash(cls, v: str) -> str:
-        if not _PASSWORD_HASH.match(v):
+    _hash = field_validator("password_hash")(lambda v: _password_hash(v))
+
+
+REVIEW_ROLES = ("grid_staff", "data_steward")
+REVIEW_SCOPES = ("grid", "community", "street", "department")
+
+
+class PortalReviewer(_Strict):
+    """One reviewer's sign-in for the review queue (复核): a role and exactly one scope."""
+
+    password_hash: str = Field(description="Made by `gridhub portal-passwd`: scrypt$n$r$p$salt$hash.")
+    role: Literal["grid_staff", "data_steward"] = Field(
+        "grid_staff",
+        description="grid_staff (网格员): ID numbers and phones masked, as `gridhub explain` shows them; "
+        "data_steward (数据管理员): values shown as they are (each case page audited either way).",
+    )
+    grid: str | None = Field(None, description="Scope: one grid's code (the cases whose records lie in it).")
+    community: str | None = Field(None, description="Scope: a community's code (all its grids).")
+    street: str | None = Field(None, description="Scope: a street's (街道/镇) code (all its grids).")
+    department: str | None = Field(
+        None, description="Scope: a department's feeds (the cases with a record from one of them)."
+    )
+
+    _hash = field_validator("password_hash")(lambda v: _password_hash(v))
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> PortalReviewer:
+        given = [k for k in REVIEW_SCOPES if getattr(self, k)]
+        if len(given) != 1:
             raise ValueError(
-                "not a password hash: make one with `gridhub portal-passwd` (never a plain password)"
+                f"a reviewer needs exactly one scope of {', '.join(REVIEW_SCOPES)} (given: {given or 'none'})"
             )
-        return v
+        return self
+
+    @property
+    def scope(self) -> tuple[str, str]:
+        """(kind, value): ``("grid", "445399001001001")``, ``("department", "公安")`` ..."""
+        kind = next(k for k in REVIEW_SCOPES if getattr(self, k))
+        return kind, str(getattr(self, kind))
 
 
 class Portal(_Strict):
     """The upload portal: departments and their hashed passwords, the upload size cap, the session secret."""
 
     departments: dict[str, PortalDepartment] = Field(description="Department name (as in feeds) → sign-in.")
+    reviewers: dict[str, PortalReviewer] = Field(
+        default_factory=dict,
+        description="Reviewer account name → sign-in, role and scope, for the review queue (docs/portal.md). "
+        "Names differ from the departments' (both sign in on the same form).",
+    )
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Largest file a department may upload.")
     session_secret_env: str = Field(
         env.PORTAL_SECRET,
@@ -260,6 +304,16 @@ class WorkspaceConfig(_Strict):
                 raise ValueError(
                     f"portal department {dept!r} lists {unknown}, which are not file feeds "
                     f"(file feeds: {sorted(file_feeds)})"
+                )
+        departments = {f.department for f in self.feeds}
+        clash = sorted((set(self.portal.departments) | departments) & set(self.portal.reviewers))
+        if clash:
+            raise ValueError(f"portal reviewers {clash} have a department's name: give them their own")
+        for name, r in self.portal.reviewers.items():
+            if r.department is not None and r.department not in departments:
+                raise ValueError(
+                    f"portal reviewer {name!r}: department {r.department!r} has no feed "
+                    f"(departments: {sorted(departments)})"
                 )
         return self
 
