@@ -177,7 +177,7 @@ class PortalReviewer(_Strict):
     role: Literal["grid_staff", "data_steward"] = Field(
         "grid_staff",
         description="grid_staff (网格员): ID numbers and phones masked, as `gridhub explain` shows them; "
-        "data_steward (数据管理员): values shown as they are (each case page audited either way).",
+        "data_steward (数据管理员): values shown as they are. Every answer is audited with what was shown.",
     )
     grid: str | None = Field(None, description="Scope: one grid's code (the cases whose records lie in it).")
     community: str | None = Field(None, description="Scope: a community's code (all its grids).")
