@@ -141,24 +141,22 @@ def _pair_cases(frames: dict[str, pd.DataFrame]) -> tuple[list[Case], pd.DataFra
         if review.empty:
             continue
         m = frames[f"{t}_mentions"].set_index("record_key")
-        for r in review.itertuples():
-            left, right = str(r.record_key_l), str(r.record_key_r)
-            cid = case_id("pair", t, left, right)
-            sides = m.reindex([left, right])
-            dates = sides["record_date"].dropna().str[:10]
-            cases.append(
-                Case(
-                    cid,
-                    "pair",
-                    since=str(dates.max()) if len(dates) else "",
-                    title=f"{t}: {left} ↔ {right}",
-                    entity_type=t,
-                    record_key_l=left,
-                    record_key_r=right,
-                    probability=float(r.match_probability),
-                )
-            )
-            located.append(sides[["grid_code", "feed"]].assign(case_id=cid))
+        left, right = review["record_key_l"].astype(str), review["record_key_r"].astype(str)
+        ids = [case_id("pair", t, a, b) for a, b in zip(left, right, strict=True)]
+        dates = pd.DataFrame(
+            {
+                side: m["record_date"].reindex(keys).str[:10].to_numpy()
+                for side, keys in (("l", left), ("r", right))
+            }
+        )
+        since = dates.max(axis=1).fillna("")
+        cases += [
+            Case(cid, "pair", since=str(d), title=f"{t}: {a} ↔ {b}", entity_type=t, record_key_l=a,
+                 record_key_r=b, probability=float(p))
+            for cid, d, a, b, p in zip(ids, since, left, right, review["match_probability"], strict=True)
+        ]  # fmt: skip
+        for keys in (left, right):
+            located.append(m.reindex(keys)[["grid_code", "feed"]].assign(case_id=ids))
     where = pd.concat(located) if located else pd.DataFrame(columns=["grid_code", "feed", "case_id"])
     return cases, where
 

@@ -115,3 +115,19 @@ def binding_of(ws_dir: Path, text: str) -> pd.DataFrame:
     assert run is not None
     b = pd.read_parquet(bindings_path(ws, run))
     return b[b["address_text"] == text]
+
+
+def two_residents(ws_dir: Path, exclude: str) -> list[str]:
+    """Record keys of two 公安 residents of :data:`GRID` with two different valid ID numbers (hard evidence
+    that they are two people), from the published run's mentions."""
+    from gridhub.workspace import Workspace
+    from warehouse.read import current_run_id
+
+    ws = Workspace(ws_dir)
+    run = current_run_id(ws.warehouse)
+    assert run is not None
+    m = pd.read_parquet(ws.work_dir(run) / "bound" / "person.parquet")
+    m = m[(m["feed"] == GONGAN) & m["grid_code"].str.startswith(GRID).fillna(False) & m["id_number"].notna()]
+    m = m[m["record_key"] != exclude].drop_duplicates("id_number")
+    assert len(m) >= 2, "the sample should have two residents in 东湖社区第1网格"
+    return sorted(m["record_key"].head(2))

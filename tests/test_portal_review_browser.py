@@ -13,6 +13,7 @@ import pytest
 from review_cases import (
     BUILDING,
     GRID,
+    OTHER_GRID,
     REVIEWER_PASSWORDS,
     UNBOUND_TEXT,
     add_reviewers,
@@ -20,9 +21,14 @@ from review_cases import (
     entity_of,
     ingest_and_run,
     inject_cases,
+    two_residents,
 )
 from test_portal import add_portal_section, read_audit
 from test_portal_browser import ARGS, CHROMIUM, _need_browser, serve_portal
+
+from gridhub.review_queue import build_queue
+from gridhub.review_store import record_pair_decision
+from gridhub.workspace import Workspace
 
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 PHONE = {
@@ -143,6 +149,12 @@ def test_a_grid_reviewer_decides_in_a_browser_and_the_next_run_follows(workspace
     assert decisions[1]["case"]["candidates"][0]["building_code"] == BUILDING
     assert [e["reviewer"] for e in read_audit(ws) if e["event"] == "review_refused"] == ["滨江网格员"] * 2
 
+    # a decision against hard evidence (two different valid ID numbers), as a data steward might write it
+    a, b = two_residents(ws, keys["pair_l"])
+    record_pair_decision(
+        Workspace(ws), a, b, "same", entity_type="person", reviewer="数据管理员", run_id=first
+    )
+
     # the next run follows both decisions
     second = ingest_and_run(ws)["run_id"]
     assert second != first
@@ -153,3 +165,33 @@ def test_a_grid_reviewer_decides_in_a_browser_and_the_next_run_follows(workspace
     # the decisions the run applied are kept in its state generation
     generation = ws / "state" / "er" / "generations" / second / "review"
     assert (generation / "review_decisions.csv").is_file() and (generation / "address_aliases.csv").is_file()
+
+    # what did not hold is shown in the queue, not dropped: the run kept a and b apart (two ID numbers) ...
+    assert entity_of(ws, "person", a) != entity_of(ws, "person", b)
+    queue = build_queue(Workspace(ws), ("grid", GRID))
+    assert {c.case_id for c in queue.open}.isdisjoint({pair_id, address_id})
+    (conflict,) = queue.conflicts
+    assert {conflict.record_key_l, conflict.record_key_r} == {a, b} and "id_number" in conflict.conflict
+    # ... and a later answer that contradicts the reviewer's is listed with both answers
+    record_pair_decision(
+        Workspace(ws), keys["pair_l"], keys["pair_r"], "different", entity_type="person", reviewer="民政复核员",
+        run_id=second,
+    )  # fmt: skip
+    queue = build_queue(Workspace(ws), ("grid", GRID))
+    disagree = next(c for c in queue.conflicts if c.case_id == pair_id)
+    assert [(h["reviewer"], h["answer"]) for h in disagree.history] == [
+        ("东湖网格员", "same"),
+        ("民政复核员", "different"),
+    ]
+    assert build_queue(Workspace(ws), ("grid", OTHER_GRID)).conflicts == []
+    with serve_portal(ws) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_context(locale="zh-CN", **PHONE).new_page()
+            _sign_in(page, url, "东湖网格员")
+            shown = {
+                li.get_attribute("data-case") for li in page.query_selector_all("#conflicts li.conflict")
+            }
+            assert shown == {conflict.case_id, pair_id} and _fits(page)
+        finally:
+            browser.close()

@@ -37,7 +37,7 @@ def _with_reviewers(ws_dir: Path, reviewers: dict) -> Path:
             {"人社": {"grid": "445399001002001"}},
             "department's name",
         ),  # a feed's department, no portal sign-in
-        ({"甲": {"grid": "445399001002001", "role": "admin"}}, "role"),
+        ({"甲": {"grid": "445399001002001", "role": "admin"}}, "grid_staff"),
     ],
 )
 def test_reviewer_accounts_are_validated(workspace_copy, reviewers, words):
