@@ -23,7 +23,7 @@ from review_cases import (
     inject_cases,
     two_residents,
 )
-from test_portal import add_portal_section, read_audit
+from test_portal import PASSWORDS, add_portal_section, csrf_of, read_audit, sign_in
 from test_portal_browser import ARGS, CHROMIUM, _need_browser, serve_portal
 
 from gridhub.review_queue import build_queue
@@ -195,3 +195,41 @@ def test_a_grid_reviewer_decides_in_a_browser_and_the_next_run_follows(workspace
             assert shown == {conflict.case_id, pair_id} and _fits(page)
         finally:
             browser.close()
+
+    # refusals, through the app itself: a department is no reviewer; a stale page or a wrong answer is refused
+    from fastapi.testclient import TestClient
+
+    from gridhub.portal import create_app
+
+    with TestClient(create_app(ws)) as c:
+        sign_in(c, "民政", PASSWORDS["民政"])
+        assert c.get("/review").status_code == 403
+        sign_in(c, "东湖网格员", REVIEWER_PASSWORDS["东湖网格员"])
+        form = {"csrf": csrf_of(c.get(f"/review/case/{conflict.case_id}").text), "run_id": second}
+        assert (
+            c.post(
+                f"/review/case/{conflict.case_id}", data={**form, "run_id": first, "answer": "same"}
+            ).status_code
+            == 409
+        )
+        assert (
+            c.post(
+                f"/review/case/{conflict.case_id}", data={**form, "answer": f"building:{BUILDING}"}
+            ).status_code
+            == 400
+        )
+        assert (
+            c.post(
+                f"/review/case/{conflict.case_id}", data={**form, "csrf": "x", "answer": "same"}
+            ).status_code
+            == 400
+        )
+        assert (
+            c.post(
+                f"/review/case/{conflict.case_id}",
+                data={**form, "answer": "different"},
+                follow_redirects=False,
+            ).status_code
+            == 303
+        )
+    assert pd.read_csv(Workspace(ws).review_decisions, dtype=str)["decision"].tolist()[-1] == "non_match"
