@@ -112,6 +112,18 @@ def _grid_scopes(ws: Workspace) -> pd.DataFrame:
     return ups.merge(g[["grid_code", "community_code", "street_code"]], on="grid_code", how="left")
 
 
+def scope_exists(ws: Workspace, scope: tuple[str, str]) -> bool:
+    """The scope's code is in the workspace's grids (its grid, community or street), or its department has a
+    feed (the config already checks that): a reviewer scoped to a code nobody uses sees an empty queue."""
+    from gridhub.reference import grid_frame
+
+    kind, value = scope
+    if kind == "department":
+        return any(f.department == value for f in ws.config.feeds)
+    column = "grid_code" if kind == "grid" else f"{kind}_code"
+    return bool((grid_frame(ws)[column] == value).any())
+
+
 def _in_scope(ws: Workspace, scope: tuple[str, str], cases: pd.DataFrame) -> set[str]:
     """The case ids of ``cases`` (columns case_id, grid_code, feed; one row per record) in ``scope``."""
     kind, value = scope
@@ -279,5 +291,6 @@ __all__ = [
     "case_id",
     "pair_detail",
     "published_run",
+    "scope_exists",
     "where_pair",
 ]

@@ -16,7 +16,12 @@ from test_portal import portal_hashes
 
 GRID = "445399001002001"  # 东湖社区第1网格 (its micro-grid 445399001002001001 holds the records)
 OTHER_GRID = "445399002001001"  # 滨江社区第1网格
-REVIEWER_PASSWORDS = {"东湖网格员": "donghu-Review-2026", "滨江网格员": "binjiang-Review-2026"}
+REVIEWER_PASSWORDS = {
+    "东湖网格员": "donghu-Review-2026",
+    "滨江网格员": "binjiang-Review-2026",
+    "民政复核员": "minzheng-Review-2026",
+    "错码网格员": "typo-Review-2026",
+}
 UNBOUND_TEXT = "广东省云江市青石区东湖街道东湖社区东湖二路10号金域华府9栋2单元402室"
 BUILDING = "B44539900100200001"
 GONGAN = "gongan_population"
@@ -26,7 +31,7 @@ _HASHES: dict[str, str] = {}
 
 
 def add_reviewers(ws_dir: Path) -> None:
-    """Add the two grid reviewers to the ``portal:`` section (after ``test_portal.add_portal_section``)."""
+    """Add the reviewers (two grids', 民政's data steward, one with a grid code that does not exist) to the ``portal:`` section (after ``test_portal.add_portal_section``)."""
     from gridhub.portal import hash_password
 
     if not _HASHES:
@@ -37,6 +42,8 @@ def add_reviewers(ws_dir: Path) -> None:
     raw["portal"]["reviewers"] = {
         "东湖网格员": {"password_hash": _HASHES["东湖网格员"], "grid": GRID},
         "滨江网格员": {"password_hash": _HASHES["滨江网格员"], "grid": OTHER_GRID, "role": "grid_staff"},
+        "民政复核员": {"password_hash": _HASHES["民政复核员"], "department": "民政", "role": "data_steward"},
+        "错码网格员": {"password_hash": _HASHES["错码网格员"], "grid": "445399999999999"},  # no such grid
     }
     cfg_path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
 

@@ -232,4 +232,13 @@ def test_a_grid_reviewer_decides_in_a_browser_and_the_next_run_follows(workspace
             ).status_code
             == 303
         )
+        # a scope code nobody uses is said, not shown as an empty queue
+        sign_in(c, "错码网格员", REVIEWER_PASSWORDS["错码网格员"])
+        assert 'id="unknown-scope"' in c.get("/review").text
+        # 民政's data steward sees the pair (one record is 民政's) with the ID number as it is, audited
+        sign_in(c, "民政复核员", REVIEWER_PASSWORDS["民政复核员"])
+        page = c.get(f"/review/case/{pair_id}")
+        assert page.status_code == 200 and keys["id_number"] in page.text
     assert pd.read_csv(Workspace(ws).review_decisions, dtype=str)["decision"].tolist()[-1] == "non_match"
+    reveals = [e for e in read_audit(ws) if e["event"] == "review_reveal"]
+    assert [(e["reviewer"], e["case_id"]) for e in reveals] == [("民政复核员", pair_id)]

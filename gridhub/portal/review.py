@@ -23,7 +23,7 @@ from gridhub.config import PortalReviewer
 from gridhub.portal.audit import append_audit
 from gridhub.portal.auth import csrf_ok
 from gridhub.portal.site import PortalSite, base_path
-from gridhub.review_queue import Case, NoPublishedRun, Queue, build_queue, pair_detail
+from gridhub.review_queue import Case, NoPublishedRun, Queue, build_queue, pair_detail, scope_exists
 from gridhub.review_store import record_address_decision, record_not_sure, record_pair_decision
 
 NOT_A_REVIEWER = "此页面仅供复核人员使用。 / This page is for reviewers only."
@@ -42,19 +42,9 @@ def review_routes(site: PortalSite) -> APIRouter:
     """The queue, a case and its answer (see the module docstring)."""
     router = APIRouter()
 
-    def reviewer_of(request: Request) -> tuple[dict, str | None, PortalReviewer | None]:
-        session, name = site.signed_in(request)
-        return session, name, site.reviewer(name)
-
-    def queue_of(reviewer: PortalReviewer) -> Queue | None:
-        try:
-            return build_queue(site.ws, reviewer.scope)
-        except NoPublishedRun:
-            return None
-
     @router.get("/review")
     def queue_page(request: Request) -> Response:
-        session, name, reviewer = reviewer_of(request)
+        session, name, reviewer = _reviewer_of(site, request)
         if name is None:
             return RedirectResponse(base_path(request) + "/", status_code=303)
         if reviewer is None:
@@ -63,35 +53,26 @@ def review_routes(site: PortalSite) -> APIRouter:
             request,
             "review.html",
             session,
-            queue=queue_of(reviewer),
+            queue=_queue_of(site, reviewer),
             scope=reviewer.scope,
             scope_words=SCOPE_WORDS,
             role=reviewer.role,
             nothing=NOTHING_PUBLISHED,
+            scope_known=scope_exists(site.ws, reviewer.scope),
         )
-
-    def find(request: Request, cid: str) -> tuple[dict, str, PortalReviewer, Queue, Case] | Response:
-        session, name, reviewer = reviewer_of(request)
-        if name is None:
-            return RedirectResponse(base_path(request) + "/", status_code=303)
-        if reviewer is None:
-            return site.render(request, "message.html", session, status=403, message=NOT_A_REVIEWER)
-        queue = queue_of(reviewer)
-        case = queue.find(cid) if queue is not None else None
-        if queue is None or case is None:
-            append_audit(
-                site.ws, "review_refused", reviewer=name, case_id=cid[:40], client_ip=site.client(request)
-            )
-            return site.render(request, "message.html", session, status=403, message=NOT_YOURS)
-        return session, name, reviewer, queue, case
 
     @router.get("/review/case/{cid}")
     def case_page(request: Request, cid: str) -> Response:
-        found = find(request, cid)
+        found = _find(site, request, cid)
         if isinstance(found, Response):
             return found
         session, name, reviewer, queue, case = found
         detail = _shown(site, queue, case, reviewer)
+        if reviewer.role == "data_steward" and case.kind == "pair":  # identifiers shown unmasked: audited
+            append_audit(
+                site.ws, "review_reveal", reviewer=name, case_id=case.case_id, run_id=queue.run_id,
+                record_keys=[case.record_key_l, case.record_key_r], client_ip=site.client(request),
+            )  # fmt: skip
         return site.render(request, "review_case.html", session, case=case, run_id=queue.run_id, **detail)
 
     @router.post("/review/case/{cid}")
@@ -100,7 +81,7 @@ def review_routes(site: PortalSite) -> APIRouter:
         form = await request.form(max_files=0, max_fields=8, max_part_size=1024)
         if not csrf_ok(session, str(form.get("csrf", ""))):
             return site.render(request, "message.html", session, status=400, message=STALE)
-        found = find(request, cid)
+        found = _find(site, request, cid)
         if isinstance(found, Response):
             return found
         session, name, reviewer, queue, case = found
@@ -118,6 +99,38 @@ def review_routes(site: PortalSite) -> APIRouter:
         return RedirectResponse(base_path(request) + "/review", status_code=303)
 
     return router
+
+
+def _reviewer_of(site: PortalSite, request: Request) -> tuple[dict, str | None, PortalReviewer | None]:
+    session, name = site.signed_in(request)
+    return session, name, site.reviewer(name)
+
+
+def _queue_of(site: PortalSite, reviewer: PortalReviewer) -> Queue | None:
+    try:
+        return build_queue(site.ws, reviewer.scope)
+    except NoPublishedRun:
+        return None
+
+
+def _find(
+    site: PortalSite, request: Request, cid: str
+) -> tuple[dict, str, PortalReviewer, Queue, Case] | Response:
+    """(session, reviewer name, account, queue, case) for case ``cid`` of the signed-in reviewer's queue, or
+    the response refusing it (sign in; not a reviewer, 403; not in the queue, 403 and audited)."""
+    session, name, reviewer = _reviewer_of(site, request)
+    if name is None:
+        return RedirectResponse(base_path(request) + "/", status_code=303)
+    if reviewer is None:
+        return site.render(request, "message.html", session, status=403, message=NOT_A_REVIEWER)
+    queue = _queue_of(site, reviewer)
+    case = queue.find(cid) if queue is not None else None
+    if queue is None or case is None:
+        append_audit(
+            site.ws, "review_refused", reviewer=name, case_id=cid[:40], client_ip=site.client(request)
+        )
+        return site.render(request, "message.html", session, status=403, message=NOT_YOURS)
+    return session, name, reviewer, queue, case
 
 
 def _shown(site: PortalSite, queue: Queue, case: Case, reviewer: PortalReviewer) -> dict:
