@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from connectors.feeds import Feed, FileSource, SqlSource
 from gridhub import env
+from gridhub.config_alerts import Alerts, Smtp  # noqa: F401  (part of the config's public models)
+from gridhub.config_base import Strict as _Strict  # unknown keys refused, frozen
 from gridhub.layout import CONFIG_FILE, REFERENCE_DIR
 from matching.reference import (
     ADDRESS_LIBRARY_COLUMNS,
@@ -53,10 +55,6 @@ _ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
 
 class ConfigError(UserError, ValueError):
     """The workspace configuration is invalid; the message names the file, feed and key."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 #: Canonical columns of each reference file (``reference.<kind>``), from :mod:`matching.reference`.
@@ -154,6 +152,14 @@ _PASSWORD_HASH = re.compile(
 )
 
 
+def _password_hash(v: str) -> str:
+    if not _PASSWORD_HASH.match(v):
+        raise ValueError(
+            "not a password hash: make one with `gridhub portal-passwd` (never a plain password)"
+        )
+    return v
+
+
 class PortalDepartment(_Strict):
     """One department's sign-in for the upload portal (数据上报门户). Only a salted hash is stored."""
 
@@ -162,20 +168,56 @@ class PortalDepartment(_Strict):
         None, description="Feeds this department may upload to; default: the feeds whose `department` is it."
     )
 
-    @field_validator("password_hash")
-    @classmethod
-    def _hash(cls, v: str) -> str:
-        if not _PASSWORD_HASH.match(v):
+    _hash = field_validator("password_hash")(lambda v: _password_hash(v))
+
+
+REVIEW_ROLES = ("grid_staff", "data_steward")
+REVIEW_SCOPES = ("grid", "community", "street", "department")
+
+
+class PortalReviewer(_Strict):
+    """One reviewer's sign-in for the review queue (复核): a role and exactly one scope."""
+
+    password_hash: str = Field(description="Made by `gridhub portal-passwd`: scrypt$n$r$p$salt$hash.")
+    role: Literal["grid_staff", "data_steward"] = Field(
+        "grid_staff",
+        description="grid_staff (网格员): ID numbers and phones masked, as `gridhub explain` shows them; "
+        "data_steward (数据管理员): values shown as they are. Every answer is audited with what was shown.",
+    )
+    grid: str | None = Field(None, description="Scope: one grid's code (the cases whose records lie in it).")
+    community: str | None = Field(None, description="Scope: a community's code (all its grids).")
+    street: str | None = Field(None, description="Scope: a street's (街道/镇) code (all its grids).")
+    department: str | None = Field(
+        None, description="Scope: a department's feeds (the cases with a record from one of them)."
+    )
+
+    _hash = field_validator("password_hash")(lambda v: _password_hash(v))
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> PortalReviewer:
+        given = [k for k in REVIEW_SCOPES if getattr(self, k)]
+        if len(given) != 1:
             raise ValueError(
-                "not a password hash: make one with `gridhub portal-passwd` (never a plain password)"
+                f"a reviewer needs exactly one scope of {', '.join(REVIEW_SCOPES)} (given: {given or 'none'})"
             )
-        return v
+        return self
+
+    @property
+    def scope(self) -> tuple[str, str]:
+        """(kind, value): ``("grid", "445399001001001")``, ``("department", "公安")`` ..."""
+        kind = next(k for k in REVIEW_SCOPES if getattr(self, k))
+        return kind, str(getattr(self, kind))
 
 
 class Portal(_Strict):
     """The upload portal: departments and their hashed passwords, the upload size cap, the session secret."""
 
     departments: dict[str, PortalDepartment] = Field(description="Department name (as in feeds) → sign-in.")
+    reviewers: dict[str, PortalReviewer] = Field(
+        default_factory=dict,
+        description="Reviewer account name → sign-in, role and scope, for the review queue (docs/portal.md). "
+        "Names differ from the departments' (both sign in on the same form).",
+    )
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Largest file a department may upload.")
     session_secret_env: str = Field(
         env.PORTAL_SECRET,
@@ -219,60 +261,6 @@ class Portal(_Strict):
                     f"trusted_proxies: {item!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)"
                 ) from None
         return [item.strip() for item in v]
-
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-
-
-class Smtp(_Strict):
-    """The mail server failure alerts are sent through (plain SMTP, as a local relay takes it)."""
-
-    host: str = Field("localhost", description="SMTP server host.")
-    port: int = Field(25, ge=1, le=65535, description="SMTP server port.")
-    sender: str = Field("gridhub@localhost", description="The From address of alert mails.")
-
-
-class Alerts(_Strict):
-    """Failure alerts (告警): where to say that a task failed for good, which feed and which file.
-
-    Sent by every gridhub task's failure callback once Airflow will not retry it (see docs/airflow.md)."""
-
-    webhook: str | None = Field(
-        None,
-        description="http(s) URL that gets a POST with a JSON body (summary, dag_id, task_id, run_id, feed, "
-        "files, error) when a task fails; a chat bot's incoming webhook, say.",
-    )
-    email: list[str] = Field(default_factory=list, description="Addresses mailed the same alert.")
-    smtp: Smtp = Field(default_factory=Smtp, description="The mail server for `email`.")
-    timeout_seconds: float = Field(
-        10, gt=0, description="How long one delivery may take before it is given up."
-    )
-
-    @field_validator("webhook")
-    @classmethod
-    def _http_url(cls, v: str | None) -> str | None:
-        from urllib.parse import urlsplit
-
-        if v is None:
-            return v
-        parts = urlsplit(v)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {v!r}")
-        return v
-
-    @field_validator("email")
-    @classmethod
-    def _addresses(cls, v: list[str]) -> list[str]:
-        bad = [a for a in v if not _EMAIL.match(a)]
-        if bad:
-            raise ValueError(f"not e-mail addresses: {bad}")
-        return v
-
-    @model_validator(mode="after")
-    def _somewhere(self) -> Alerts:
-        if not self.webhook and not self.email:
-            raise ValueError("alerts needs a webhook, an email list, or both (or leave the section out)")
-        return self
 
 
 class WorkspaceConfig(_Strict):
@@ -351,6 +339,16 @@ class WorkspaceConfig(_Strict):
                 raise ValueError(
                     f"portal department {dept!r} lists {unknown}, which are not file feeds "
                     f"(file feeds: {sorted(file_feeds)})"
+                )
+        departments = {f.department for f in self.feeds}
+        clash = sorted((set(self.portal.departments) | departments) & set(self.portal.reviewers))
+        if clash:
+            raise ValueError(f"portal reviewers {clash} have a department's name: give them their own")
+        for name, r in self.portal.reviewers.items():
+            if r.department is not None and r.department not in departments:
+                raise ValueError(
+                    f"portal reviewer {name!r}: department {r.department!r} has no feed "
+                    f"(departments: {sorted(departments)})"
                 )
         return self
 

@@ -96,6 +96,10 @@ feeds: []            # see below
     公安:                                 # the hash is made by `gridhub portal-passwd`
       password_hash: scrypt$16384$8$1$o5OlhDwIs0Fy7Ol8IgGPCQ$8_6vZSPf6k9pV4YIibTzQi7RqYDKfD67NSLaXss_GdM
       feeds: [gongan_population]
+  reviewers:                            # the review queue (复核): a role and exactly one scope each
+    东湖网格员:
+      password_hash: scrypt$16384$8$1$o5OlhDwIs0Fy7Ol8IgGPCQ$8_6vZSPf6k9pV4YIibTzQi7RqYDKfD67NSLaXss_GdM
+      grid: "445399001002001"           # or community: / street: (codes), or department: 民政
   max_upload_bytes: 52428800
 """,
     "alerts": """alerts:

@@ -101,12 +101,15 @@ def prepare_mentions(ws: Workspace, run_id: str) -> dict:
 def bind_addresses(ws: Workspace, run_id: str) -> dict:
     """Bind every address text to the standard address library, and facilities' points to grids."""
     from gridhub.reference import address_library, grid_index
+    from gridhub.review_store import read_address_aliases
+    from gridhub.runguard import pinned
     from matching.address import bind_address_fields
     from matching.grids import bind_facility_grids
 
     src = _step_dir(ws, run_id, "mentions")
     frames = {t: _read(src / f"{t}.parquet") for t in ENTITY_TYPES}
-    frames, all_bindings = bind_address_fields(frames, address_library(ws))
+    aliases = read_address_aliases(pinned(ws, run_id).address_aliases)
+    frames, all_bindings = bind_address_fields(frames, address_library(ws), aliases)
     # facilities: grid by point-in-polygon, compared with the address's grid
     fac = frames["facility"]
     grids = grid_index(ws) if len(fac) else None
@@ -179,13 +182,16 @@ def resolve_entities(ws: Workspace, run_id: str) -> dict:
     A type with no mentions gets empty outputs and stages no state, so its previous state (if any) stays as it
     is when the run is published.
     """
+    from gridhub.review_store import REVIEW_STATE, keep_review_inputs
+    from gridhub.runguard import pinned
     from matching.er import EntitySettings, ResolutionState, golden_records, resolve
     from matching.er.diagnostics import empty_diagnostics, resolution_diagnostics
 
     src = _step_dir(ws, run_id, "bound")
     out = _step_dir(ws, run_id, "resolved")
-    decisions_path = ws.review_decisions
+    decisions_path = pinned(ws, run_id).review_decisions
     decisions = pd.read_csv(decisions_path, dtype=str) if decisions_path.exists() else None
+    keep_review_inputs(ws, run_id, out / "state" / REVIEW_STATE)
     summary = {}
     for t in ENTITY_TYPES:
         mentions = _read(src / f"{t}.parquet")

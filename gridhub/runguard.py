@@ -111,6 +111,16 @@ class PinnedInputs:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.ws, name)
 
+    @property
+    def review_decisions(self) -> Path:
+        """The run's copy of the reviewed pair decisions (as they were when the run id was made)."""
+        return self.raw / self.ws.review_decisions.name
+
+    @property
+    def address_aliases(self) -> Path:
+        """The run's copy of the reviewed address aliases."""
+        return self.raw / self.ws.address_aliases.name
+
 
 def _copy_manifest(ws: Workspace, dest: Path) -> None:
     """A consistent copy of the raw manifest (SQLite's backup API: an ingest may be writing to it)."""
@@ -125,11 +135,15 @@ def _copy_manifest(ws: Workspace, dest: Path) -> None:
 
 
 def pin_inputs(ws: Workspace) -> Path:
-    """Copy the raw manifest as it is now into a new private folder under ``work/``; return the folder."""
+    """Copy the raw manifest and the review decisions as they are now into a new private folder under
+    ``work/``; return the folder."""
     root = ws.work_dir("x").parent
     root.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=".inputs-", dir=root))
     _copy_manifest(ws, folder)
+    for review in (ws.review_decisions, ws.address_aliases):  # replaced atomically: a copy is one version
+        if review.exists():
+            shutil.copyfile(review, folder / review.name)
     return folder
 
 

@@ -59,9 +59,11 @@ def input_fingerprint(ws: Workspace, inputs: Zones | None = None) -> str:
         h.update(feed.name.encode())
         for name in staged_names(inputs or ws, feed.name):
             h.update(name.encode())
-    decisions = ws.review_decisions
-    if decisions.exists():
-        h.update(sha256_file(decisions).encode())
+    from gridhub.runguard import PinnedInputs
+
+    pins = inputs if isinstance(inputs, PinnedInputs) else ws  # the run's copies of the review files
+    for review in (pins.review_decisions, pins.address_aliases):
+        h.update(sha256_file(review).encode() if review.exists() else b"-")
     return h.hexdigest()
 
 

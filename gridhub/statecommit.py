@@ -4,6 +4,7 @@ Resolution reads the committed state (registries of issued ids, the trained mode
 stages its new state under ``work/<run_id>/resolved/state/<type>/``. Committing it is one atomic switch::
 
     state/er/generations/<run_id>/<type>/...   one complete folder per generation (all four types)
+    state/er/generations/<run_id>/review/      the review decisions and address aliases the run applied
     state/er/generations/<run_id>/COMPLETE     written last, after every file was fsynced
     state/er/CURRENT                           one line: the run id of the committed generation
 
@@ -32,6 +33,7 @@ import os
 import shutil
 from pathlib import Path
 
+from gridhub.review_store import REVIEW_STATE
 from gridhub.workspace import Workspace, safe_run_id
 from matching.er.ids import GENERATIONS, STATE_POINTER, committed_generation
 from warehouse.files import atomic_write_text, fsync_path
@@ -116,6 +118,8 @@ def stage_generation(ws: Workspace, run_id: str, staged: Path) -> Path:
         src = staged / t if (staged / t).is_dir() else ResolutionState.folder(ws.state, t)
         if src.is_dir():
             shutil.copytree(src, incoming / t)
+    if (staged / REVIEW_STATE).is_dir():  # the review decisions and address aliases the run applied
+        shutil.copytree(staged / REVIEW_STATE, incoming / REVIEW_STATE)
     _fsync_tree(incoming)
     atomic_write_text(incoming / COMPLETE, run_id + "\n", fsync=True)
     os.rename(incoming, final)

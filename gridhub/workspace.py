@@ -111,6 +111,16 @@ class Workspace:
         return self.state / "review_decisions.csv"
 
     @property
+    def address_aliases(self) -> Path:
+        """Reviewed address texts → standard addresses (or "not in the library"), applied by every binding."""
+        return self.state / "address_aliases.csv"
+
+    @property
+    def review_not_sure(self) -> Path:
+        """Reviewers' "not sure" answers: the case stays open, marked (no run reads this file)."""
+        return self.state / "review_not_sure.csv"
+
+    @property
     def portal_audit(self) -> Path:
         """The upload portal's append-only audit log (one JSON line per upload or sign-in attempt)."""
         return self.state / "portal_audit.jsonl"

@@ -11,7 +11,8 @@ relative to the app's ``root_path``, so the same app works at ``/`` (``gridhub p
 ``/gridhub-portal`` in the Airflow API server (``plugins/gridhub_portal.py``).
 
 The routes come in groups: the pages and sign-in here, the upload in :mod:`gridhub.portal.handin`, the
-department's data return (数据回流) in :mod:`gridhub.portal.data_return`.
+department's data return (数据回流) in :mod:`gridhub.portal.data_return`, the reviewers' queue (复核) in
+:mod:`gridhub.portal.review`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from gridhub.portal.audit import append_audit, recent_uploads
 from gridhub.portal.auth import SignInThrottle, check_sign_in, csrf_ok, session_secret
 from gridhub.portal.data_return import data_return_routes
 from gridhub.portal.handin import RESULT_TEXT, upload_routes
+from gridhub.portal.review import review_routes
 from gridhub.portal.sessions import Sessions
 from gridhub.portal.site import COOKIE, TEMPLATES, PortalConfigError, PortalSite, base_path
 from gridhub.portal.uploads import format_size
@@ -78,6 +80,7 @@ def create_app(workspace_root: str | Path) -> FastAPI:
     app.include_router(_page_routes(site))
     app.include_router(upload_routes(site))
     app.include_router(data_return_routes(site))
+    app.include_router(review_routes(site))
     return app
 
 
@@ -107,6 +110,8 @@ def _page_routes(site: PortalSite) -> APIRouter:
         session, dept = site.signed_in(request)
         if dept is None:
             return site.render(request, "login.html", session, entered="", error=None)
+        if site.reviewer(dept) is not None:
+            return RedirectResponse(base_path(request) + "/review", status_code=303)
         return site.render(
             request,
             "home.html",
@@ -163,6 +168,7 @@ async def _sign_in(site: PortalSite, request: Request) -> Response:
             f"登录失败次数过多，请{minutes}分钟后再试。 / Too many failed sign-ins: try again in {minutes} minutes.",
         )
     hashes = {k: v.password_hash for k, v in site.settings().departments.items()}
+    hashes.update({k: v.password_hash for k, v in site.settings().reviewers.items()})
     ok = await run_in_threadpool(check_sign_in, hashes, entered, password)
     append_audit(site.ws, "sign_in", department=entered, ok=ok, client_ip=client)
     if not ok:

@@ -16,7 +16,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment
 
-from gridhub.config import ConfigError, Portal, WorkspaceConfig
+from gridhub.config import ConfigError, Portal, PortalReviewer, WorkspaceConfig
 from gridhub.portal.auth import SignInThrottle, client_address
 from gridhub.portal.sessions import Sessions, password_fingerprint
 from gridhub.workspace import Workspace
@@ -78,9 +78,15 @@ class PortalSite:
         return portal
 
     def password_fp(self, department: str) -> str | None:
-        """The fingerprint of the department's current password hash; None if it has no sign-in (any more)."""
-        d = self.settings().departments.get(department)
+        """The fingerprint of the account's (a department's or a reviewer's) current password hash; None if it
+        has no sign-in (any more)."""
+        p = self.settings()
+        d = p.departments.get(department) or p.reviewers.get(department)
         return password_fingerprint(d.password_hash) if d is not None else None
+
+    def reviewer(self, name: str | None) -> PortalReviewer | None:
+        """The reviewer account ``name`` signed in as (None: a department, or nobody)."""
+        return self.settings().reviewers.get(name) if name else None
 
     def client(self, request: Request) -> str:
         """The client's address: the peer, or what a configured trusted proxy forwards (``trusted_proxies``)."""

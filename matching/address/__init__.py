@@ -47,6 +47,7 @@ text and detail), :mod:`~.library` (:class:`AddressLibrary`), :mod:`~.parse` (pl
 address fields bound), :mod:`~.scores` (thresholds).
 """
 
+from matching.address.aliases import ALIAS_COLUMNS, ALIAS_DECISIONS, apply_aliases, stale_aliases
 from matching.address.binding import ADDRESS_FIELD_OF, BOUND_COLUMNS, bind_address_fields
 from matching.address.canonical import canonical_address_text
 from matching.address.checks import library_problems
@@ -72,6 +73,8 @@ from matching.address.scores import (
 
 __all__ = [
     "ADDRESS_FIELD_OF",
+    "ALIAS_COLUMNS",
+    "ALIAS_DECISIONS",
     "AMBIGUOUS_ROAD_SCORE",
     "BOUND_COLUMNS",
     "CONFLICT_FACTOR",
@@ -92,6 +95,7 @@ __all__ = [
     "LibraryError",
     "Meaning",
     "PlaceReading",
+    "apply_aliases",
     "bind_address_fields",
     "canonical_address_text",
     "library_problems",
@@ -99,4 +103,5 @@ __all__ = [
     "parse_addresses",
     "read_place",
     "review_table",
+    "stale_aliases",
 ]

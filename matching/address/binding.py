@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from matching.address.aliases import apply_aliases
 from matching.address.library import AddressLibrary
 from matching.address.match import match_addresses
 
@@ -32,7 +33,7 @@ def _bound_column(prefix: str, column: str) -> str:
 
 
 def bind_address_fields(
-    frames: dict[str, pd.DataFrame], library: AddressLibrary
+    frames: dict[str, pd.DataFrame], library: AddressLibrary, aliases: pd.DataFrame | None = None
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Bind every address field of the mentions (``frames``: mention type → frame) to the library.
 
@@ -40,12 +41,13 @@ def bind_address_fields(
     bindings: feed, source_record_id, address_text, field, entity_type, :data:`BOUND_COLUMNS` and candidates,
     one row per address field with text (houses derived from persons' addresses are not counted twice).
     A text column the frames do not have (mentions written before the field existed) is skipped.
+    ``aliases`` (:mod:`matching.address.aliases`): reviewed decisions, applied over the matcher's result.
     """
     out = {t: df.copy() for t, df in frames.items()}
     fields = {key: v for key, v in ADDRESS_FIELD_OF.items() if key[1] in out[key[0]].columns}
     texts = pd.concat([out[t][col] for (t, col) in fields], ignore_index=True).dropna()
     unique = pd.Series(texts.unique(), dtype="string")
-    matched = match_addresses(library, unique)
+    matched = apply_aliases(match_addresses(library, unique), unique, aliases, library)
     matched.index = unique.to_numpy()
     bindings = []
     for (t, col), (field, prefix) in fields.items():

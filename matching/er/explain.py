@@ -187,6 +187,17 @@ def _identity_conflict(mentions: pd.DataFrame, settings: EntitySettings, a: int,
     return None
 
 
+def shown_pair_table(e: PairExplanation, *, reveal: bool = False) -> pd.DataFrame:
+    """The comparisons of ``e`` (comparison, value_l, value_r, level, weight, tf_adjustment) as
+    :func:`format_pair` shows them: ID numbers and phones masked, other text scrubbed, unless ``reveal``."""
+    t = e.table[["comparison", "value_l", "value_r", "level", "weight", "tf_adjustment"]].copy()
+    if not reveal:
+        pii = t["comparison"].str.contains(PII_NAME).to_numpy()
+        for side in ("value_l", "value_r"):
+            t[side] = [_masked_display(str(v), bool(w)) for v, w in zip(t[side], pii, strict=True)]
+    return t
+
+
 def format_pair(e: PairExplanation, *, reveal: bool = False, columns: int | None = None) -> str:
     """The explanation as text for a terminal ``columns`` wide (default: this terminal's); ID numbers and phones
     masked unless ``reveal``. A comparison whose two values do not fit on one line puts the right one below."""
