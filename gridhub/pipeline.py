@@ -293,6 +293,12 @@ def link_legal_representatives(ws: Workspace, run_id: str) -> dict[str, int]:
     return {str(k): int(v) for k, v in counts.items()}
 
 
+def resolved_id_history(ws: Workspace, run_id: str) -> pd.DataFrame:
+    """This run's id changes (merges, splits, retirements) of every entity type, as resolution wrote them."""
+    resolved = _step_dir(ws, run_id, "resolved")
+    return pd.concat([_read(resolved / f"{t}_id_history.parquet") for t in ENTITY_TYPES], ignore_index=True)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # 4. canonical tables
 # ----------------------------------------------------------------------------------------------------------
@@ -323,7 +329,7 @@ def build_tables(ws: Workspace, run_id: str) -> dict:
         staged_issues=load_field_issues(pinned(ws, run_id)),
         org_grid_from=ws.config.warehouse.organisation_grid,
         legal_reps=_read(legal_representatives_path(ws, run_id)),
-        id_history=pd.concat([_read(resolved / f"{t}_id_history.parquet") for t in ENTITY_TYPES]),
+        id_history=resolved_id_history(ws, run_id),
         previous_id_history=published_id_history(ws.warehouse),
         grid_norms=ws.config.grid_norms_in_force,
     )
@@ -347,7 +353,7 @@ def hmac_key(ws: Workspace) -> bytes:
     return key.encode()
 
 
-def _lineage(ws: Workspace, run_id: str) -> dict:
+def lineage(ws: Workspace, run_id: str) -> dict:
     """Where the snapshot's rows come from: exactly the staged files the run read (its pinned manifest)."""
     from connectors import raw_manifest
     from gridhub.runguard import pinned
@@ -409,7 +415,7 @@ def publish_run(ws: Workspace, run_id: str) -> dict:
         ws.warehouse,
         tables,
         run_id=run_id,
-        lineage=_lineage(ws, run_id),
+        lineage=lineage(ws, run_id),
         settings=ws.config.warehouse,
         grid_code_width=ws.config.reference.grid_code_width,
         hmac_key=hmac_key(ws),
@@ -434,14 +440,18 @@ def _commit_state(ws: Workspace, run_id: str) -> None:
     switch_state(ws, run_id, keep=ws.config.warehouse.keep_snapshots)
 
 
-def run_all(ws: Workspace, run_id: str | None = None) -> dict:
+def run_all(ws: Workspace, run_id: str | None = None, *, approve: bool = False) -> dict:
     """Every step in order, in this process (what the resolve-and-publish DAG does task by task).
+
+    Before publishing, the publish gate (:mod:`gridhub.publish_gate`) checks the run's figures: a run above its
+    thresholds raises :class:`~gridhub.publish_gate.PublishHeld` (nothing published) unless ``approve``.
 
     Holds the workspace's run lock throughout (a second run stops with "another run is active"), checks the
     disks first, and finishes a state commit a killed run left half done. A run whose id is already published
     (the same inputs) is not computed again: the result says ``reused``. After a crash anywhere, running again
     finishes or redoes the interrupted run.
     """
+    from gridhub.publish_gate import check_gate
     from gridhub.runguard import check_disk, run_lock
 
     with run_lock(ws):
@@ -451,8 +461,10 @@ def run_all(ws: Workspace, run_id: str | None = None) -> dict:
             log.info("run %s is already published with the same inputs: nothing to do", run_id)
             return {"run_id": run_id, "reused": True, "publish_run": publish_run(ws, run_id)}
         results: dict = {"run_id": run_id, "reused": False}
-        for step in (prepare_mentions, bind_addresses, resolve_entities, build_tables, publish_run):
+        for step in (prepare_mentions, bind_addresses, resolve_entities, build_tables):
             results[step.__name__] = step(ws, run_id)
+        results["publish_gate"] = check_gate(ws, run_id, approved=approve)
+        results["publish_run"] = publish_run(ws, run_id)
         atomic_write_text(
             ws.work_dir(run_id) / "run.json", json.dumps(results, ensure_ascii=False, indent=2, default=str)
         )
