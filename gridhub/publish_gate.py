@@ -72,8 +72,8 @@ def held_reasons(
     for r in q[q["jump"] > gate.max_quarantine_jump].itertuples():
         where = "all feeds" if r.feed == "*" else f"feed {r.feed}"
         out.append(
-            f"quarantine share of {where}: {r.share_before:.1%} → {r.share:.1%} (+{r.jump:.1%} > "
-            f"{gate.max_quarantine_jump:.1%})"
+            f"quarantine share of {where}: {r.share_before:.1%} → {r.share:.1%} (+{r.jump * 100:.1f} points > "
+            f"{gate.max_quarantine_jump * 100:.1f})"
         )
     return out
 
@@ -113,7 +113,7 @@ def describe(result: dict) -> str:
     if result["previous_run"] is None:
         return f"运行 {result['run_id']}：无可比较的已发布快照 / nothing published to compare with"
     lines = [
-        f"运行 **{result['run_id']}** 与当前快照 **{result['previous_run']}** 相比 / "
+        f"运行 {result['run_id']} 与当前快照 {result['previous_run']} 相比 / "
         f"run {result['run_id']} against the current snapshot {result['previous_run']}:",
         "",
         "| 实体 entity | 已发布 published | 合并 merge | 拆分 split | 注销 retired | 占比 share |",
@@ -128,7 +128,8 @@ def describe(result: dict) -> str:
     for q in result["quarantine"]:
         before = "–" if pd.isna(q.get("share_before")) else f"{q['share_before']:.1%}"
         name = "全部 all feeds" if q["feed"] == "*" else q["feed"]
-        lines.append(f"| {name} | {before} → {q['share']:.1%} ({int(q['rows_quarantined'])} rows) |")
+        rows = f"{int(q['rows_quarantined'])} of {int(q['rows_read'])} rows"
+        lines.append(f"| {name} | {before} → {q['share']:.1%} ({rows}) |")
     reasons = result["reasons"]
     lines += ["", "超过阈值 / above the thresholds:" if reasons else "未超过阈值 / within the thresholds"]
     lines += [f"- {r}" for r in reasons]
