@@ -8,7 +8,8 @@ A run is held when, against the snapshot that is current now,
   feed that was in the previous run too), counted over the staged files each run read (its lineage).
 
 The first publish has nothing to compare with and is never held; neither is a run whose id is already published.
-The figures are written to ``work/<run_id>/gate/figures.json``. In Airflow a held run waits at the
+With the gate off (the default) nothing is computed. The figures are written to
+``work/<run_id>/gate/figures.json``. In Airflow a held run waits at the
 ``approve_publish`` task (Required Actions page); ``gridhub run`` refuses to publish it unless ``--approve``.
 """
 
@@ -87,7 +88,7 @@ def evaluate_gate(ws: Workspace, run_id: str) -> dict:
     gate = ws.config.publish_gate
     previous = current_manifest(ws.warehouse)
     result: dict = {"run_id": run_id, "enabled": gate.enabled, "previous_run": None, "reasons": []}
-    if previous is not None and not is_published(ws, run_id):
+    if gate.enabled and previous is not None and not is_published(ws, run_id):
         changes = entity_changes(resolved_id_history(ws, run_id), previous.get("row_counts", {}))
         now = quarantine_shares(pd.DataFrame(lineage(ws, run_id)["raw_files"]))
         before = quarantine_shares(pd.DataFrame(previous.get("lineage", {}).get("raw_files", [])))
@@ -99,7 +100,7 @@ def evaluate_gate(ws: Workspace, run_id: str) -> dict:
             ),
             "reasons": held_reasons(changes, now, before, gate),
         }
-    result["held"] = bool(gate.enabled and result["reasons"])
+    result["held"] = bool(result["reasons"])
     result["text"] = describe(result)
     atomic_write_text(
         ws.step_dir(run_id, "gate") / "figures.json",
@@ -110,8 +111,13 @@ def evaluate_gate(ws: Workspace, run_id: str) -> dict:
 
 def describe(result: dict) -> str:
     """The figures as Markdown (the approval task's body in Airflow, the message of ``gridhub run``)."""
+    if not result["enabled"]:
+        return "发布审批未启用 / the publish gate is off (publish_gate.enabled in gridhub.yaml)"
     if result["previous_run"] is None:
-        return f"运行 {result['run_id']}：无可比较的已发布快照 / nothing published to compare with"
+        return (
+            f"运行 {result['run_id']}：没有可比较的已发布快照（首次发布），或本运行已发布 / "
+            "nothing published to compare with, or the run is published already"
+        )
     lines = [
         f"运行 {result['run_id']} 与当前快照 {result['previous_run']} 相比 / "
         f"run {result['run_id']} against the current snapshot {result['previous_run']}:",
