@@ -23,6 +23,6 @@ def land_nameless_rows(ws: Path, feed: str, n: int) -> None:
 
     done = next((ws / "landing" / feed / "_done").glob("*.csv"))
     header = done.read_text(encoding="utf-8-sig").splitlines()[0]
-    rows = [f"BAD{i:05d}" + "," * header.count(",") for i in range(n)]
+    rows = [f"BAD{n}-{i:05d}" + "," * header.count(",") for i in range(n)]  # ids unique per batch size
     body = "\ufeff" + "\n".join([header, *rows]) + "\n"
     land_file(Workspace(ws), feed, body.encode("utf-8"), "补报名册.csv")

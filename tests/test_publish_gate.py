@@ -7,6 +7,7 @@ import json
 
 import pandas as pd
 import pytest
+import yaml
 from gate_helpers import enable_gate, land_nameless_rows
 
 from gridhub.cli import main
@@ -74,8 +75,6 @@ def test_held_when_an_entity_share_or_a_quarantine_share_passes_its_threshold():
     ],
 )
 def test_the_publish_gate_section_is_validated(workspace_copy, section, message):
-    import yaml
-
     from gridhub.config import ConfigError, load_config
 
     assert load_config(workspace_copy).publish_gate.enabled is False  # off unless switched on
@@ -95,13 +94,19 @@ def test_gridhub_run_refuses_a_held_run_until_approved(workspace_copy, capsys):
     ws = Workspace(workspace_copy)
     for feed in ws.config.feeds:
         ingest_feed(ws, feed.name).check_accounting()
-    enable_gate(workspace_copy, max_quarantine_jump=0.05)
     wh = workspace_copy / "warehouse"
-    assert main(["-w", str(workspace_copy), "run"]) == 0  # the first publish: nothing to compare with
+    assert main(["-w", str(workspace_copy), "run"]) == 0
+    first = current_run_id(wh)
+    # with the gate off (the default) a jump in quarantined rows is published without asking
+    land_nameless_rows(workspace_copy, "minzheng_assistance", 100)
+    ingest_feed(Workspace(workspace_copy), "minzheng_assistance").check_accounting()
+    assert main(["-w", str(workspace_copy), "run"]) == 0
+    assert current_run_id(wh) not in (None, first)
     first = current_run_id(wh)
     capsys.readouterr()
 
-    land_nameless_rows(workspace_copy, "minzheng_assistance", 300)
+    enable_gate(workspace_copy, max_quarantine_jump=0.05)
+    land_nameless_rows(workspace_copy, "minzheng_assistance", 1000)
     ingest_feed(Workspace(workspace_copy), "minzheng_assistance").check_accounting()
     assert main(["-w", str(workspace_copy), "run"]) == 3
     err = capsys.readouterr().err
@@ -112,8 +117,41 @@ def test_gridhub_run_refuses_a_held_run_until_approved(workspace_copy, capsys):
     assert main(["-w", str(workspace_copy), "run", "--approve"]) == 0
     now = current_run_id(wh)
     assert now not in (None, first)
-    figures = json.loads(
-        (workspace_copy / "work" / now / "gate" / "figures.json").read_text(encoding="utf-8")
-    )
+    figures = json.loads((ws.step_dir(now, "gate") / "figures.json").read_text(encoding="utf-8"))
     assert figures["held"] and figures["approved_by"] == "gridhub run --approve"
     assert figures["previous_run"] == first
+
+
+@pytest.mark.slow
+def test_a_run_that_retires_many_persons_is_held_with_the_figures(workspace_copy):
+    """A full feed's next file leaves 40 records out: the persons only they described would be retired."""
+    from connectors import ingest_feed
+    from gridhub import pipeline
+    from gridhub.publish_gate import PublishHeld
+    from gridhub.workspace import Workspace
+    from warehouse.read import current_run_id
+
+    feed = "gongan_population"
+    config = workspace_copy / "gridhub.yaml"
+    cfg = yaml.safe_load(config.read_text(encoding="utf-8"))
+    [spec] = [f for f in cfg["feeds"] if f["name"] == feed]
+    spec["mode"] = "full"
+    config.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    enable_gate(workspace_copy, max_entity_change_share=0.02, max_quarantine_jump=0.5)
+    ws = Workspace(workspace_copy)
+    [first_file] = sorted(ws.landing_dir(feed).glob("*.csv"))
+    lines = first_file.read_bytes().decode("gb18030").splitlines(keepends=True)
+    for f in ws.config.feeds:
+        ingest_feed(ws, f.name).check_accounting()
+    first = pipeline.run_all(ws)["run_id"]
+
+    (ws.landing_dir(feed) / "next.csv").write_bytes("".join(lines[:1] + lines[41:]).encode("gb18030"))
+    ingest_feed(ws, feed).check_accounting()
+    with pytest.raises(PublishHeld, match=r"person: \d+ of \d+ entities merged/split/retired") as held:
+        pipeline.run_all(ws)
+    assert current_run_id(ws.warehouse) == first
+    run_id = pipeline.new_run_id(ws)
+    figures = json.loads((ws.step_dir(run_id, "gate") / "figures.json").read_text(encoding="utf-8"))
+    [person] = [e for e in figures["entities"] if e["entity_type"] == "person"]
+    assert person["retired"] >= 1 and person["share"] > 0.02 and figures["held"]
+    assert f"| person | {person['published']} |" in str(held.value)

@@ -39,6 +39,7 @@ class Responder(threading.Thread):
             self._answer()
         except BaseException as e:  # reported by the test, not lost in the thread
             self.error = e
+            _fail_waiting_tasks()  # so dag.test() in the main thread ends instead of waiting forever
 
     def _answer(self) -> None:
         from airflow.api_fastapi.app import create_app
@@ -70,6 +71,20 @@ class Responder(threading.Thread):
                 return
             time.sleep(0.5)
         raise TimeoutError("no task of the DAG ever awaited input")
+
+
+def _fail_waiting_tasks() -> None:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(
+            update(TaskInstance)
+            .where(TaskInstance.dag_id == DAG_ID, TaskInstance.state == TaskInstanceState.AWAITING_INPUT)
+            .values(state=TaskInstanceState.FAILED)
+        )
 
 
 def _run_answered(dagbag, option: str, warehouse: Path):
@@ -113,7 +128,7 @@ def test_a_risky_run_waits_for_approval_reject_keeps_the_snapshot_approve_publis
     assert dagbag.get_dag("gridhub_ingest_minzheng_assistance").test().state == DagRunState.SUCCESS
 
     rejected, seen = _run_answered(dagbag, "Reject", wh)
-    assert seen["task_id"] == "approve_publish"
+    assert seen["task_id"] == "approve_publish" and seen["responded_by"]  # Airflow recorded who answered
     assert seen["current_while_waiting"] == published  # nothing published while it waited
     assert "minzheng_assistance" in seen["body"] and "quarantine share" in seen["body"], seen["body"]
     assert published in seen["body"]
