@@ -10,15 +10,21 @@ run id and the same snapshot.
 2. **bind_addresses** — address texts → 标准地址 code, building and grid (进网入格); facility points → grid.
 3. **resolve_entities** — persons, organisations, houses, facilities → entities with stable ids.
 4. **build_tables** — the canonical tables (schema in `warehouse/schema.py`).
-5. **publish** — Great Expectations validates every table; only if all pass is a snapshot written and the
+5. **publish_gate** — the publish gate (`publish_gate:` in gridhub.yaml, off by default): a run that would
+   merge, split or retire more than the configured share of an entity type, or whose quarantine share jumps
+   against the current snapshot's, goes to **approve_publish**; any other run goes straight to publish.
+6. **approve_publish** — waits in the Required Actions page with the figures. Approve: publish. Reject:
+   publish and summary are skipped, the current snapshot stays, the run ends as a success.
+7. **publish** — Great Expectations validates every table; only if all pass is a snapshot written and the
    `current` pointer switched (the warehouse asset is updated). A failure leaves the last snapshot current.
    The run report (`<warehouse>/runs/<run_id>/report.html`, charts; docs/report.md) is written next and its
    path is in the asset event's extra (`report`).
-6. **summary** — the run summary (feeds, quarantine, binding rates, quality vs truth) in `reports/`.
+8. **summary** — the run summary (feeds, quarantine, binding rates, quality vs truth) in `reports/`.
 """
 
 from __future__ import annotations
 
+from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Asset, AssetAny, task
 
 from gridhub.assets import (
@@ -79,8 +85,25 @@ if _root is not None:
 
             return run_step(pipeline.build_tables, gridhub_run)["run_id"]
 
+        @task.branch(doc_md="The publish gate: a run above its thresholds waits for approval, others go on.")
+        def publish_gate(gridhub_run: str, **context) -> str:
+            from gridhub.publish_gate import evaluate_gate
+            from gridhub.tasks import run_step
+
+            figures = run_step(evaluate_gate, gridhub_run)
+            context["ti"].xcom_push(key="figures", value=figures["text"])
+            return "approve_publish" if figures["held"] else "publish"
+
+        approve_publish = ApprovalOperator(
+            task_id="approve_publish",
+            subject="发布审批 / approve publishing {{ ti.xcom_pull(task_ids='build_tables') }}",
+            body="{{ ti.xcom_pull(task_ids='publish_gate', key='figures') }}",
+            doc_md="Approve: the run is published. Reject: nothing is published, the current snapshot stays.",
+        )
+
         @task(
             outlets=[_warehouse],
+            trigger_rule="none_failed_min_one_success",  # straight from the gate, or after an approval
             doc_md="Validate with Great Expectations; publish a snapshot only if all pass; write its run report.",
         )
         def publish(gridhub_run: str, **context) -> str:
@@ -103,4 +126,8 @@ if _root is not None:
 
         # Airflow's stubs type a task call with the function's own parameters (str here); an XComArg passed in
         # is resolved to that str when the task runs
-        summary(publish(build_tables(resolve_entities(bind_addresses(prepare_mentions())))))  # type: ignore[arg-type]
+        tables = build_tables(resolve_entities(bind_addresses(prepare_mentions())))  # type: ignore[arg-type]
+        published = publish(tables)  # type: ignore[arg-type]
+        publish_gate(tables) >> [approve_publish, published]  # type: ignore[arg-type]
+        approve_publish >> published
+        summary(published)  # type: ignore[arg-type]

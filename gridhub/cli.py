@@ -4,7 +4,7 @@
     gridhub ingest  --feed NAME [FILE ...]               ingest one feed by hand (what its DAG does)
     gridhub land    --feed NAME FILE [--name ORIGINAL]   hand a file in: landing folder + ready flag (starts its DAG)
     gridhub check   [--no-feeds]                         check gridhub.yaml, the reference data and landed files
-    gridhub run                                          resolve and publish in this process (no Airflow)
+    gridhub run     [--approve]                          resolve and publish in this process (no Airflow)
     gridhub summary                                      print the summary of the current warehouse
     gridhub snapshots                                    list the published snapshots (time, rows, inputs)
     gridhub report  [--open] [--run RUN_ID]              the run report (HTML, charts): its path; --open shows it
@@ -16,7 +16,8 @@
 The workspace comes from ``--workspace DIR`` or ``$GRIDHUB_WORKSPACE``. User errors print one clear message
 and exit 2; no traceback reaches the user. Long work (ingest of a big file, each step of ``run``, ``sample``)
 shows progress bars with counts and ETA on a terminal, and INFO lines with the same counts when stderr is not
-a terminal (a pipe, a log file, CI).
+a terminal (a pipe, a log file, CI). ``gridhub run`` exits 3 when the publish gate holds
+the run.
 """
 
 from __future__ import annotations
@@ -80,11 +81,16 @@ def cmd_check(args) -> int:
 
 def cmd_run(args) -> int:
     from gridhub.pipeline import reused_message, run_all
+    from gridhub.publish_gate import PublishHeld
     from gridhub.report import format_summary, write_summary
     from gridhub.runreport import write_run_report
 
     ws = _ws(args)
-    result = run_all(ws)
+    try:
+        result = run_all(ws, approve=args.approve)
+    except PublishHeld as e:  # not an error: the run waits for a person's decision (exit 3, not 2)
+        print(f"gridhub: {e}", file=sys.stderr)
+        return 3
     if result.get("reused"):
         print(reused_message(result["run_id"]))
     s, _ = write_summary(ws)
@@ -231,6 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("run", help="resolve and publish without Airflow")
+    s.add_argument(
+        "--approve",
+        action="store_true",
+        help="publish even when the publish gate holds the run (its figures are above publish_gate's thresholds)",
+    )
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("summary", help="print the summary of the current warehouse")

@@ -147,6 +147,33 @@ class Quality(_Strict):
     truth: str | None = Field(None, description="Ground-truth folder (sample district) for quality figures.")
 
 
+class PublishGate(_Strict):
+    """The publish gate (发布审批): a risky run waits for a person's approval before it is published.
+
+    Risky: it would merge, split or retire many entities, or its quarantine share jumps (docs/airflow.md).
+    """
+
+    enabled: bool = Field(
+        False,
+        description="Hold risky runs for approval: in Airflow at the `approve_publish` task (Required Actions "
+        "page), in `gridhub run` until `--approve` is given. Off by default.",
+    )
+    max_entity_change_share: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="Hold a run that would merge, split or retire more than this share of one entity type's "
+        "published entities (0.05 = 5 %).",
+    )
+    max_quarantine_jump: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="Hold a run whose share of quarantined rows is more than this much above the previous "
+        "published run's (0.05 = 5 percentage points), overall or in one feed the previous run read too.",
+    )
+
+
 _PASSWORD_HASH = re.compile(
     r"^(scrypt\$\d+\$\d+\$\d+|pbkdf2_sha256\$\d+)\$[A-Za-z0-9+/=_-]+\$[A-Za-z0-9+/=_-]+$"
 )
@@ -289,6 +316,11 @@ class WorkspaceConfig(_Strict):
     )
     quality: Quality = Field(default_factory=Quality, description="Quality figures against a ground truth.")
     portal: Portal | None = Field(None, description="The department upload portal; absent = portal off.")
+    publish_gate: PublishGate = Field(
+        default_factory=PublishGate,
+        description="Hold a run that changes many entity ids or quarantines many more rows for a person's "
+        "approval before publishing (see docs/airflow.md); off by default.",
+    )
     grid_norms: dict[str, list[SizeRange]] = Field(
         default_factory=dict,
         description="Sizing norm per grid type (基础网格 / 微网格 / 专属网格), for `grid_metrics.size_status` "
@@ -437,6 +469,7 @@ __all__ = [
     "FileSource",
     "Portal",
     "PortalDepartment",
+    "PublishGate",
     "REFERENCE_COLUMNS",
     "REFERENCE_DEFAULTS",
     "Reference",

@@ -91,6 +91,11 @@ feeds: []            # see below
     "quality": """quality:
   truth: truth
 """,
+    "publish_gate": """publish_gate:
+  enabled: true                  # off by default (and in the sample district / make demo)
+  max_entity_change_share: 0.05  # hold a run that merges, splits or retires > 5 % of an entity type
+  max_quarantine_jump: 0.05      # hold a run whose quarantine share rose > 5 points
+""",
     "portal": """portal:
   departments:
     公安:                                 # the hash is made by `gridhub portal-passwd`

@@ -267,6 +267,12 @@ def link_legal_representatives(ws: Workspace, run_id: str) -> dict[str, int]:
     return {str(k): int(v) for k, v in counts.items()}
 
 
+def resolved_id_history(ws: Workspace, run_id: str) -> pd.DataFrame:
+    """This run's id changes (merges, splits, retirements) of every entity type, as resolution wrote them."""
+    resolved = _step_dir(ws, run_id, "resolved")
+    return pd.concat([_read(resolved / f"{t}_id_history.parquet") for t in ENTITY_TYPES], ignore_index=True)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # 4. canonical tables
 # ----------------------------------------------------------------------------------------------------------
@@ -297,7 +303,7 @@ def build_tables(ws: Workspace, run_id: str) -> dict:
         staged_issues=load_field_issues(pinned(ws, run_id)),
         org_grid_from=ws.config.warehouse.organisation_grid,
         legal_reps=_read(legal_representatives_path(ws, run_id)),
-        id_history=pd.concat([_read(resolved / f"{t}_id_history.parquet") for t in ENTITY_TYPES]),
+        id_history=resolved_id_history(ws, run_id),
         previous_id_history=published_id_history(ws.warehouse),
         grid_norms=ws.config.grid_norms_in_force,
     )
@@ -321,7 +327,7 @@ def hmac_key(ws: Workspace) -> bytes:
     return key.encode()
 
 
-def _lineage(ws: Workspace, run_id: str) -> dict:
+def lineage(ws: Workspace, run_id: str) -> dict:
     """Where the snapshot's rows come from: exactly the staged files the run read (its pinned manifest)."""
     from connectors import raw_manifest
     from gridhub.runguard import pinned
@@ -393,7 +399,7 @@ def publish_run(ws: Workspace, run_id: str) -> dict:
         ws.warehouse,
         tables,
         run_id=run_id,
-        lineage=_lineage(ws, run_id),
+        lineage=lineage(ws, run_id),
         settings=ws.config.warehouse,
         grid_code_width=ws.config.reference.grid_code_width,
         hmac_key=hmac_key(ws),
@@ -433,14 +439,18 @@ def _step_counts(result: dict) -> dict[str, int]:
     return {}
 
 
-def run_all(ws: Workspace, run_id: str | None = None) -> dict:
+def run_all(ws: Workspace, run_id: str | None = None, *, approve: bool = False) -> dict:
     """Every step in order, in this process (what the resolve-and-publish DAG does task by task).
+
+    Before publishing, the publish gate (:mod:`gridhub.publish_gate`) checks the run's figures: a run above its
+    thresholds raises :class:`~gridhub.publish_gate.PublishHeld` (nothing published) unless ``approve``.
 
     Holds the workspace's run lock throughout (a second run stops with "another run is active"), checks the
     disks first, and finishes a state commit a killed run left half done. A run whose id is already published
     (the same inputs) is not computed again: the result says ``reused``. After a crash anywhere, running again
     finishes or redoes the interrupted run.
     """
+    from gridhub.publish_gate import check_gate
     from gridhub.runguard import check_disk, run_lock
 
     with run_lock(ws):
@@ -453,6 +463,8 @@ def run_all(ws: Workspace, run_id: str | None = None) -> dict:
         steps = (prepare_mentions, bind_addresses, resolve_entities, build_tables, publish_run)
         with progress(f"run {run_id}", total=len(steps), unit="steps") as run_task:
             for i, step in enumerate(steps, 1):
+                if step is publish_run:  # the publish gate: a run above its thresholds is held (PublishHeld)
+                    results["publish_gate"] = check_gate(ws, run_id, approved=approve)
                 with progress(f"  step {i}/{len(steps)} {step.__name__}") as step_task:
                     results[step.__name__] = step(ws, run_id)
                     step_task.update(**_step_counts(results[step.__name__]))

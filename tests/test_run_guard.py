@@ -68,7 +68,7 @@ def test_a_run_reads_the_staged_files_chosen_at_its_start(workspace_copy):
 
     read = pipeline.prepare_mentions(ws, run_id)["staged_rows"]
     assert read.get(late, 0) == 0 and all(read[name] > 0 for name in early)
-    lineage = pipeline._lineage(ws, run_id)
+    lineage = pipeline.lineage(ws, run_id)
     files = {(f["feed"], f["sha256"]) for f in lineage["raw_files"]}
     staged = raw_manifest(ws)
     expected = {
