@@ -1,0 +1,123 @@
+"""Steps that work partition by partition (issue 19) write exactly what the whole-table code wrote, list their
+partitions, and log their progress."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from gridhub import partitioned, pipeline
+from gridhub.workspace import Workspace
+from warehouse.progress import Progress
+from warehouse.schema import ENTITY_TYPES
+
+
+@pytest.fixture
+def ingested(workspace_copy):
+    from connectors import ingest_feed
+
+    ws = Workspace(workspace_copy)
+    for feed in ws.config.feeds:
+        ingest_feed(ws, feed.name).check_accounting()
+    return ws
+
+
+def _whole_mentions(ws: Workspace, folder: Path) -> dict[str, pa.Table]:
+    """The mention files as one ``build_mentions`` call over every feed's whole staging writes them (into
+    ``folder``), read back."""
+    from connectors import load_staging
+    from matching.mentions import build_mentions
+
+    staged = {f.name: load_staging(ws, f.name) for f in ws.config.feeds}
+    m = build_mentions(staged, ws.config.feeds)
+    frames = {**m.by_type(), "links": m.links, "issues": m.issues}
+    for name, df in frames.items():
+        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), folder / f"{name}.parquet")
+    return {name: pq.read_table(folder / f"{name}.parquet") for name in frames}
+
+
+def test_mentions_in_small_batches_are_the_whole_tables_mentions(ingested, monkeypatch, tmp_path):
+    ws = ingested
+    monkeypatch.setattr(partitioned, "STAGED_ROWS_PER_BATCH", 97)  # many batches per feed
+    run_id = pipeline.new_run_id(ws)
+    result = pipeline.prepare_mentions(ws, run_id)
+    folder = ws.work_dir(run_id) / "mentions"
+    whole = _whole_mentions(ws, tmp_path)
+    for name, expected in whole.items():
+        got = pq.read_table(folder / f"{name}.parquet")
+        assert got.num_rows == expected.num_rows, name
+        assert got.equals(expected, check_metadata=True), name
+        # read back as the next steps read it: the same pandas dtypes
+        assert got.to_pandas().dtypes.equals(expected.to_pandas().dtypes), name
+    listed = json.loads((folder / "partitions.json").read_text(encoding="utf-8"))
+    assert listed["key"] == "feed, batch"
+    assert sum(p["staged_rows"] for p in listed["partitions"]) == sum(result["staged_rows"].values())
+    assert max(p["staged_rows"] for p in listed["partitions"]) <= 97
+    assert sum(p["person"] for p in listed["partitions"]) == result["mentions"]["person"]
+    assert not (folder / "parts").exists()
+
+
+def test_a_column_with_no_value_in_the_first_part_keeps_its_type():
+    first = pa.Table.from_pandas(pd.DataFrame({"k": ["a"], "rel": pd.Series([None], dtype=object)}))
+    second = pa.Table.from_pandas(pd.DataFrame({"k": ["b"], "rel": ["居住"]}))
+    assert pa.types.is_null(first.schema.field("rel").type)
+    schema = partitioned.unified_schema([first.schema, second.schema])
+    assert schema.field("rel").type == second.schema.field("rel").type
+    assert schema.metadata == first.schema.metadata
+
+
+def test_binding_in_small_partitions_binds_as_one_call(ingested, monkeypatch):
+    from gridhub.reference import address_library
+    from matching.address import bind_address_fields
+
+    ws = ingested
+    run_id = pipeline.new_run_id(ws)
+    pipeline.prepare_mentions(ws, run_id)
+    mentions = ws.work_dir(run_id) / "mentions"
+    frames = {t: pq.read_table(mentions / f"{t}.parquet").to_pandas() for t in ENTITY_TYPES}
+    library = address_library(ws)
+    whole, whole_bindings = bind_address_fields(frames, library, per_partition=10**9)
+    small, small_bindings = bind_address_fields(frames, library, per_partition=7)
+    for t in ENTITY_TYPES:
+        pd.testing.assert_frame_equal(small[t], whole[t])
+    pd.testing.assert_frame_equal(small_bindings, whole_bindings)
+
+    import matching.address.binding as binding
+
+    monkeypatch.setattr(binding, "TEXTS_PER_PARTITION", 50)
+    pipeline.bind_addresses(ws, run_id)
+    bound = ws.work_dir(run_id) / "bound"
+    pd.testing.assert_frame_equal(
+        pq.read_table(bound / "address_bindings.parquet").to_pandas(), whole_bindings.reset_index(drop=True)
+    )
+    person = pq.read_table(bound / "person.parquet").to_pandas()
+    pd.testing.assert_frame_equal(person, whole["person"])
+    listed = json.loads((bound / "partitions.json").read_text(encoding="utf-8"))
+    assert listed["key"] == "distinct address text"
+    parts = listed["partitions"]
+    assert len(parts) > 2 and all(p["texts"] <= 50 for p in parts)
+    assert all(a["last"] < b["first"] for a, b in zip(parts, parts[1:], strict=False))  # disjoint, in order
+
+
+def test_progress_logs_partitions_rows_and_time_left(caplog, monkeypatch):
+    clock = iter([0.0, 10.0, 11.0, 20.0])
+    monkeypatch.setattr("warehouse.progress.time.monotonic", lambda: next(clock))
+    log = logging.getLogger("test.progress")
+    progress = Progress(log, "bind_addresses", 3, total_rows=300, every=5.0)
+    with caplog.at_level(logging.INFO, logger="test.progress"):
+        progress.advance("a", 100, 90)  # t=10: the first partition is always logged
+        progress.advance("b", 100, 80)  # t=11: less than 5 s after the last line, not logged
+        progress.advance("c", 100, 70)  # t=20: the last one is always logged
+    lines = [r for r in caplog.records if r.name == "test.progress"]
+    assert len(lines) == 2
+    first = lines[0].progress
+    assert first["done"] == 1 and first["total"] == 3 and first["rows_in"] == 100 and first["rows_out"] == 90
+    assert first["eta_s"] == 20.0  # 10 s for 100 of 300 rows: 20 s for the other 200
+    assert "partition 1/3 (a)" in lines[0].getMessage() and "about 20 s left" in lines[0].getMessage()
+    assert lines[1].progress["done"] == 3 and lines[1].progress["rows_out"] == 240
