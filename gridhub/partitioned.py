@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -126,7 +127,10 @@ def stream_mentions(
     counts = {}
     for name in MENTION_FILES:
         files = sorted((parts_dir / name).glob("*.parquet"))
-        if files:
+        if len(files) == 1:  # one part (one feed, one batch): it is the file
+            counts[name] = pq.ParquetFile(files[0]).metadata.num_rows
+            os.replace(files[0], out / f"{name}.parquet")
+        elif files:
             counts[name] = combine_parts(files, out / f"{name}.parquet")
         else:
             counts[name] = 0

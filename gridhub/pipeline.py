@@ -388,6 +388,7 @@ def publish_run(ws: Workspace, run_id: str) -> dict:
     from warehouse import publish
     from warehouse.read import read_manifest
     from warehouse.schema import TABLES
+    from warehouse.tablefiles import TableFiles
 
     if is_published(ws, run_id):
         log.info("run %s is already published and its state committed: reusing it", run_id)
@@ -398,8 +399,7 @@ def publish_run(ws: Workspace, run_id: str) -> dict:
             "data_docs": manifest.get("data_docs") or "",
             "reused": True,
         }
-    tables_dir = _step_dir(ws, run_id, "tables")
-    tables = {name: pq.read_table(tables_dir / f"{name}.parquet") for name in TABLES}
+    tables = TableFiles(_step_dir(ws, run_id, "tables"), TABLES)  # read one table at a time
     stage_generation(ws, run_id, _step_dir(ws, run_id, "resolved") / "state")
     snapshot = publish(
         ws.warehouse,

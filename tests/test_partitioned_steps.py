@@ -121,3 +121,24 @@ def test_progress_logs_partitions_rows_and_time_left(caplog, monkeypatch):
     assert first["eta_s"] == 20.0  # 10 s for 100 of 300 rows: 20 s for the other 200
     assert "partition 1/3 (a)" in lines[0].getMessage() and "about 20 s left" in lines[0].getMessage()
     assert lines[1].progress["done"] == 3 and lines[1].progress["rows_out"] == 240
+
+
+def test_table_files_answer_rows_schema_and_columns_from_the_files(tmp_path):
+    from warehouse.tablefiles import TableFiles, table_column, table_rows, table_schema
+
+    tables = {
+        "a": pa.table({"k": ["x", "y", None]}),
+        "b": pa.table({"k": [1, 2], "v": ["p", "q"]}),
+    }
+    for name, t in tables.items():
+        pq.write_table(t, tmp_path / f"{name}.parquet")
+    files = TableFiles(tmp_path, ["a", "b"])
+    assert list(files) == ["a", "b"] and len(files) == 2
+    for name, t in tables.items():
+        assert table_rows(files, name) == table_rows(tables, name) == t.num_rows
+        assert table_schema(files, name).equals(t.schema)
+        assert table_column(files, name, "k").equals(table_column(tables, name, "k"))
+        assert files[name].equals(t)
+    assert files["b"] is files["b"]  # the last table read is kept; asking for another lets it go
+    with pytest.raises(KeyError):
+        files["c"]
