@@ -18,16 +18,6 @@ from warehouse.progress import Progress
 from warehouse.schema import ENTITY_TYPES
 
 
-@pytest.fixture
-def ingested(workspace_copy):
-    from connectors import ingest_feed
-
-    ws = Workspace(workspace_copy)
-    for feed in ws.config.feeds:
-        ingest_feed(ws, feed.name).check_accounting()
-    return ws
-
-
 def _whole_mentions(ws: Workspace, folder: Path) -> dict[str, pa.Table]:
     """The mention files as one ``build_mentions`` call over every feed's whole staging writes them (into
     ``folder``), read back."""
