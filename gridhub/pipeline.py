@@ -53,10 +53,14 @@ def _write(df: pd.DataFrame | pa.Table, path: Path) -> Path:
     return atomic_write_parquet(table, path)
 
 
-def _read(path: Path) -> pd.DataFrame:
+def _require(path: Path) -> Path:
     if not path.exists():
         raise PipelineError(f"{path} is missing: run the step that writes it first")
-    return pq.read_table(path).to_pandas()
+    return path
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pq.read_table(_require(path)).to_pandas()
 
 
 def _step_dir(ws: Workspace, run_id: str, step: str) -> Path:
@@ -72,52 +76,45 @@ def bindings_path(ws: Workspace, run_id: str) -> Path:
 # 1. mentions
 # ----------------------------------------------------------------------------------------------------------
 def prepare_mentions(ws: Workspace, run_id: str) -> dict:
-    """Load every feed's current staged rows and split them into normalised mentions."""
-    from connectors import load_staging
+    """Turn every feed's current staged rows into normalised mentions, feed by feed and batch by batch
+    (:func:`gridhub.partitioned.stream_mentions`)."""
     from gridhub.check import require_usable_reference
+    from gridhub.partitioned import stream_mentions
     from gridhub.runguard import pinned
-    from matching.mentions import build_mentions
 
     require_usable_reference(ws)  # the checks of `gridhub check`: refuse bad reference data before any work
     inputs = pinned(ws, run_id)  # the staged files chosen at the run's start
-    staged = {}
-    for feed in ws.config.feeds:
-        if ws.staging_dir(feed.name).exists():
-            staged[feed.name] = load_staging(inputs, feed.name)
-    if not any(len(df) for df in staged.values()):
+    feeds = [f for f in ws.config.feeds if ws.staging_dir(f.name).exists()]
+    counts, staged_rows = stream_mentions(inputs, feeds, _step_dir(ws, run_id, "mentions"))
+    if not any(staged_rows.values()):
         raise PipelineError("no staged rows in any feed: run the ingest DAGs (or `gridhub ingest`) first")
-    m = build_mentions(staged, ws.config.feeds)
-    out = _step_dir(ws, run_id, "mentions")
-    for name, df in {**m.by_type(), "links": m.links, "issues": m.issues}.items():
-        _write(df, out / f"{name}.parquet")
-    counts = {name: len(df) for name, df in m.by_type().items()}
-    log.info("mentions: %s", counts)
-    return {"run_id": run_id, "mentions": counts, "staged_rows": {k: len(v) for k, v in staged.items()}}
+    mentions = {t: counts[t] for t in ENTITY_TYPES}
+    log.info("mentions: %s", mentions)
+    return {"run_id": run_id, "mentions": mentions, "staged_rows": staged_rows}
 
 
 # ----------------------------------------------------------------------------------------------------------
 # 2. address and grid binding
 # ----------------------------------------------------------------------------------------------------------
 def bind_addresses(ws: Workspace, run_id: str) -> dict:
-    """Bind every address text to the standard address library, and facilities' points to grids."""
+    """Bind every address text to the standard address library, and facilities' points to grids: distinct
+    texts partition by partition, then one mention type at a time (:func:`gridhub.partitioned.bind_mention_files`)."""
+    from gridhub.partitioned import bind_mention_files
     from gridhub.reference import address_library, grid_index
     from gridhub.review_store import read_address_aliases
     from gridhub.runguard import pinned
-    from matching.address import bind_address_fields
     from matching.grids import bind_facility_grids
 
-    src = _step_dir(ws, run_id, "mentions")
-    frames = {t: _read(src / f"{t}.parquet") for t in ENTITY_TYPES}
-    aliases = read_address_aliases(pinned(ws, run_id).address_aliases)
-    frames, all_bindings = bind_address_fields(frames, address_library(ws), aliases)
-    # facilities: grid by point-in-polygon, compared with the address's grid
-    fac = frames["facility"]
-    grids = grid_index(ws) if len(fac) else None
-    frames["facility"] = bind_facility_grids(fac, grids, crs=ws.config.reference.crs)
+    def facility_grids(fac: pd.DataFrame) -> pd.DataFrame:
+        # facilities: grid by point-in-polygon, compared with the address's grid
+        grids = grid_index(ws) if len(fac) else None
+        return bind_facility_grids(fac, grids, crs=ws.config.reference.crs)
 
-    out = _step_dir(ws, run_id, "bound")
-    for t, df in frames.items():
-        _write(df, out / f"{t}.parquet")
+    src, out = _step_dir(ws, run_id, "mentions"), _step_dir(ws, run_id, "bound")
+    for t in ENTITY_TYPES:
+        _require(src / f"{t}.parquet")
+    aliases = read_address_aliases(pinned(ws, run_id).address_aliases)  # reviewers' decisions (issue #17)
+    all_bindings = bind_mention_files(src, out, address_library(ws), facility_grids, aliases)
     _write(all_bindings, out / "address_bindings.parquet")
     n = len(all_bindings)
     matched = all_bindings["status"] == "matched"
@@ -380,6 +377,7 @@ def publish_run(ws: Workspace, run_id: str) -> dict:
     from warehouse import publish
     from warehouse.read import read_manifest
     from warehouse.schema import TABLES
+    from warehouse.tablefiles import TableFiles
 
     if is_published(ws, run_id):
         log.info("run %s is already published and its state committed: reusing it", run_id)
@@ -392,8 +390,7 @@ def publish_run(ws: Workspace, run_id: str) -> dict:
             "validation": manifest.get("validation") or {},
             "rows": manifest.get("row_counts") or {},
         }
-    tables_dir = _step_dir(ws, run_id, "tables")
-    tables = {name: pq.read_table(tables_dir / f"{name}.parquet") for name in TABLES}
+    tables = TableFiles(_step_dir(ws, run_id, "tables"), TABLES)  # read one table at a time
     stage_generation(ws, run_id, _step_dir(ws, run_id, "resolved") / "state")
     snapshot = publish(
         ws.warehouse,

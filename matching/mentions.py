@@ -374,70 +374,101 @@ def _links(frame: pd.DataFrame, to_keys: pd.Series, kind: str, relation: pd.Seri
     )
 
 
+#: The pieces one feed's rows give, as (output, piece), in the order :func:`build_mentions` lists each
+#: output's rows within a feed: e.g. a feed's houses are its owner organisations' houses, then the houses its
+#: persons' addresses point to, then the houses it states itself.
+PIECES = (
+    ("organisation", "owner"),
+    ("house", "owner"),
+    ("links", "owner"),
+    ("issues", "owner"),
+    ("person", "person"),
+    ("issues", "person"),
+    ("house", "derived"),
+    ("links", "derived"),
+    ("organisation", "organisation"),
+    ("issues", "organisation"),
+    ("links", "person_organisation"),
+    ("house", "house"),
+    ("links", "person_house"),
+    ("facility", "facility"),
+)
+#: The columns of each output of :func:`build_mentions`.
+OUTPUT_COLUMNS = {
+    "person": PERSON_COLUMNS,
+    "organisation": ORGANISATION_COLUMNS,
+    "house": HOUSE_COLUMNS,
+    "facility": FACILITY_COLUMNS,
+    "links": LINK_COLUMNS,
+    "issues": ISSUE_COLUMNS,
+}
+
+
+def feed_mentions(df: pd.DataFrame, feed: Feed) -> dict[tuple[str, str], pd.DataFrame]:
+    """The mentions, links and issues of some staged rows of one feed, by :data:`PIECES` key.
+
+    Every row gives its mentions on its own, so the rows of a feed may be split into batches: the pieces of
+    the batches, concatenated piece by piece in :data:`PIECES` order, are those of the whole feed."""
+    out: dict[tuple[str, str], pd.DataFrame] = {}
+    df = df.reset_index(drop=True)
+    p = None
+    owners = owner_is_organisation(df, feed)
+    if owners.any():  # owner_kind: the row's owner is an organisation, not a person
+        owned = owner_organisation_mentions(df[owners], feed)
+        out["organisation", "owner"], out["house", "owner"] = owned.organisation, owned.house
+        out["links", "owner"], out["issues", "owner"] = owned.links, owned.issues
+        df = df[~owners]
+    if "person" in feed.entities:
+        p, out["issues", "person"] = person_mentions(df, feed)
+        out["person", "person"] = p
+        derived = derived_house_mentions(p)
+        if "house" not in feed.entities:
+            out["house", "derived"] = derived
+            relation = p.loc[derived.index, "address_relation"]
+            out["links", "derived"] = _links(
+                p.loc[derived.index], derived["record_key"], "person_house", relation
+            )
+    if "organisation" in feed.entities:
+        o, out["issues", "organisation"] = organisation_mentions(df, feed)
+        out["organisation", "organisation"] = o
+        if p is not None:
+            both = p.index.intersection(o.index)
+            out["links", "person_organisation"] = _links(
+                p.loc[both], o.loc[both, "record_key"], "person_organisation", "就业"
+            )
+    if "house" in feed.entities:
+        h = out["house", "house"] = house_mentions(df, feed)
+        if p is not None:
+            both = p.index.intersection(h.index)
+            rel = p.loc[both, "address_relation"].fillna(feed.address_relation or "产权")
+            out["links", "person_house"] = _links(p.loc[both], h.loc[both, "record_key"], "person_house", rel)
+    if "facility" in feed.entities:
+        out["facility", "facility"] = facility_mentions(df, feed)
+    return out
+
+
 def build_mentions(staged: dict[str, pd.DataFrame], feeds: Sequence[Feed]) -> Mentions:
     """Split every feed's staged rows into normalised mentions per entity type, plus their links.
 
     ``staged`` maps feed name → the feed's current staged rows (``connectors.load_staging``); ``feeds`` are the
     configured feed specs, in the order their mentions are listed.
     """
-    persons, orgs, houses, facilities, links, issues = [], [], [], [], [], []
+    lists: dict[str, list[pd.DataFrame]] = {name: [] for name in OUTPUT_COLUMNS}
     for feed in feeds:
         df = staged.get(feed.name)
         if df is None or df.empty:
             continue
-        df = df.reset_index(drop=True)
-        p = o = None
-        owners = owner_is_organisation(df, feed)
-        if owners.any():  # owner_kind: the row's owner is an organisation, not a person
-            owned = owner_organisation_mentions(df[owners], feed)
-            orgs.append(owned.organisation)
-            houses.append(owned.house)
-            links.append(owned.links)
-            issues.append(owned.issues)
-            df = df[~owners]
-        if "person" in feed.entities:
-            p, iss = person_mentions(df, feed)
-            persons.append(p)
-            issues.append(iss)
-            derived = derived_house_mentions(p)
-            if "house" not in feed.entities:
-                houses.append(derived)
-                links.append(
-                    _links(
-                        p.loc[derived.index],
-                        derived["record_key"],
-                        "person_house",
-                        p.loc[derived.index, "address_relation"],
-                    )
-                )
-        if "organisation" in feed.entities:
-            o, iss = organisation_mentions(df, feed)
-            orgs.append(o)
-            issues.append(iss)
-            if p is not None:
-                both = p.index.intersection(o.index)
-                links.append(_links(p.loc[both], o.loc[both, "record_key"], "person_organisation", "就业"))
-        if "house" in feed.entities:
-            h = house_mentions(df, feed)
-            houses.append(h)
-            if p is not None:
-                both = p.index.intersection(h.index)
-                rel = p.loc[both, "address_relation"].fillna(feed.address_relation or "产权")
-                links.append(_links(p.loc[both], h.loc[both, "record_key"], "person_house", rel))
-        if "facility" in feed.entities:
-            facilities.append(facility_mentions(df, feed))
+        pieces = feed_mentions(df, feed)
+        for key in PIECES:
+            if key in pieces:
+                lists[key[0]].append(pieces[key])
+    return Mentions(**{name: concat_pieces(frames, name) for name, frames in lists.items()})
 
-    def cat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
-        frames = [f for f in frames if f is not None and len(f)]
-        if not frames:
-            return pd.DataFrame(columns=columns)
-        return pd.concat(frames, ignore_index=True)[columns]
 
-    return Mentions(
-        person=cat(persons, PERSON_COLUMNS),
-        organisation=cat(orgs, ORGANISATION_COLUMNS),
-        house=cat(houses, HOUSE_COLUMNS),
-        facility=cat(facilities, FACILITY_COLUMNS),
-        links=cat(links, LINK_COLUMNS),
-        issues=cat(issues, ISSUE_COLUMNS),
-    )
+def concat_pieces(frames: list[pd.DataFrame], output: str) -> pd.DataFrame:
+    """One output's pieces as one frame with the output's columns (no rows and no types when all are empty)."""
+    columns = OUTPUT_COLUMNS[output]
+    frames = [f for f in frames if f is not None and len(f)]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]

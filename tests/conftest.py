@@ -59,6 +59,18 @@ def workspace_copy(sample_workspace: Path, tmp_path: Path) -> Path:
     return dst
 
 
+@pytest.fixture
+def ingested(workspace_copy: Path):
+    """A private copy of the sample workspace with every feed ingested (a ``Workspace``)."""
+    from connectors import ingest_feed
+    from gridhub.workspace import Workspace
+
+    ws = Workspace(workspace_copy)
+    for feed in ws.config.feeds:
+        ingest_feed(ws, feed.name).check_accounting()
+    return ws
+
+
 @pytest.fixture(scope="session")
 def airflow_db(sample_workspace: Path) -> Path:
     """An initialised Airflow metadata DB (SQLite) for DagBag and dag.test() tests."""

@@ -4,22 +4,11 @@ across runs (a downstream system that skipped a snapshot still sees every change
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from gridhub import pipeline
 from gridhub.workspace import Workspace
 from warehouse import read_table
 from warehouse.id_history import accumulate_id_history
-
-
-@pytest.fixture
-def ingested(workspace_copy):
-    from connectors import ingest_feed
-
-    ws = Workspace(workspace_copy)
-    for feed in ws.config.feeds:
-        ingest_feed(ws, feed.name).check_accounting()
-    return ws
 
 
 def _history(ws: Workspace, layer: str) -> pd.DataFrame:

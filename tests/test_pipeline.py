@@ -6,18 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from gridhub import pipeline
-from gridhub.workspace import Workspace
 from warehouse.schema import TABLES, arrow_schema
-
-
-@pytest.fixture
-def ingested(workspace_copy):
-    from connectors import ingest_feed
-
-    ws = Workspace(workspace_copy)
-    for feed in ws.config.feeds:
-        ingest_feed(ws, feed.name).check_accounting()
-    return ws
 
 
 def test_steps_write_what_the_next_step_reads(ingested):

@@ -16,18 +16,20 @@ while a table has no builder.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from warehouse.columns import arrow_column, sorted_distinct
 from warehouse.errors import UserError
 from warehouse.geo import wkb_from_wkt
 from warehouse.house_relations import house_relations
+from warehouse.progress import Progress
 from warehouse.schema import (
     ENTITY_ID_COLUMN,
     ENTITY_TYPES,
@@ -37,6 +39,7 @@ from warehouse.schema import (
 )
 from warehouse.settings import DEFAULT_GRID_NORMS, SizeRange
 
+log = logging.getLogger(__name__)
 Builder = Callable[["Assembly"], pd.DataFrame]
 #: Which address gives an organisation its grid (``org_grid_from``): ``operating`` = 经营地址 when bound, else
 #: 注册地址 (the default: where the unit really is); ``registered`` = the other way round.
@@ -79,29 +82,8 @@ def to_arrow(name: str, df: pd.DataFrame) -> pa.Table:
     df = df[table.column_names]
     if len(df):
         df = df.sort_values(list(table.key), kind="stable", na_position="last").reset_index(drop=True)
-    arrays = [pa.array(_python_values(df[col.name], col.type), type=col.type) for col in table.columns]
+    arrays = [arrow_column(df[col.name], col.type) for col in table.columns]
     return pa.Table.from_arrays(arrays, schema=arrow_schema(table))
-
-
-def _python_values(values: pd.Series, type_: pa.DataType) -> list[Any]:
-    """A column's values as Python objects of the Arrow type, every kind of missing value as ``None``."""
-    if pa.types.is_list(type_):
-        return [list(v) if isinstance(v, list | tuple | np.ndarray) else None for v in values]
-    if pa.types.is_date(type_):
-        dates = pd.to_datetime(values, errors="coerce").dt.date.astype(object).where(values.notna(), None)
-        return [
-            None if (v is None or v is pd.NaT or (isinstance(v, float) and np.isnan(v))) else v for v in dates
-        ]
-    if pa.types.is_floating(type_):
-        floats = pd.to_numeric(values, errors="coerce").astype("float64")
-        return [None if np.isnan(v) else float(v) for v in floats]
-    if pa.types.is_integer(type_):
-        return [None if pd.isna(v) else int(v) for v in values]
-    if pa.types.is_boolean(type_):
-        return [None if pd.isna(v) else bool(v) for v in values]
-    if pa.types.is_binary(type_):
-        return [v if isinstance(v, bytes) else None for v in values]
-    return [None if pd.isna(v) else str(v) for v in values]
 
 
 def assemble_tables(
@@ -163,7 +145,11 @@ def assemble_tables(
         previous_id_history=previous_id_history,
         grid_norms=DEFAULT_GRID_NORMS if grid_norms is None else grid_norms,
     )
-    return {name: assembly.table(name) for name in TABLES}
+    progress, tables = Progress("build_tables", len(TABLES)), {}
+    for name in TABLES:  # one table at a time, in TABLES order; a table's builder may use earlier frames
+        tables[name] = assembly.table(name)
+        progress.advance(name, tables[name].num_rows, tables[name].num_rows)
+    return tables
 
 
 @dataclass
@@ -251,7 +237,7 @@ class Assembly:
         m = self.mentions[entity_type][["record_key", "feed"]].merge(
             self.assignments[entity_type][["record_key", "entity_id"]], on="record_key"
         )
-        g["sources"] = g[id_col].map(m.groupby("entity_id")["feed"].agg(lambda s: sorted(set(s))))
+        g["sources"] = g[id_col].map(sorted_distinct(m, "entity_id", "feed"))
         return g
 
     def street_code(self, frame: pd.DataFrame, address_code: pd.Series) -> list[str]:
@@ -271,12 +257,7 @@ class Assembly:
 
 def _sources_of(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """One row per ``by`` group with the sorted distinct feeds of its rows as ``sources``."""
-    return (
-        frame.groupby(by)["feed"]
-        .agg(lambda s: sorted(set(s)))
-        .reset_index()
-        .rename(columns={"feed": "sources"})
-    )
+    return sorted_distinct(frame, by, "feed").reset_index().rename(columns={"feed": "sources"})
 
 
 # ---- The builders, one per table ------------------------------------------------------------------------------
@@ -302,8 +283,7 @@ def build_house(a: Assembly) -> pd.DataFrame:
     if "house_code" in mentions.columns:
         codes = mentions.loc[mentions["house_code"].notna(), ["record_key", "house_code"]].copy()
         codes["house_id"] = codes["record_key"].map(a.entity_of["house"])
-        codes = codes.dropna(subset=["house_id"]).drop_duplicates(["house_id", "house_code"])
-        lists = codes.sort_values(["house_id", "house_code"]).groupby("house_id")["house_code"].agg(list)
+        lists = sorted_distinct(codes, "house_id", "house_code")
         house["source_house_codes"] = house["house_id"].map(lists)
     house["street_code"] = a.street_code_by_address(house)
     return house
@@ -316,7 +296,7 @@ def build_organisation(a: Assembly) -> pd.DataFrame:
     org = a.golden_records("organisation").rename(columns={"org_name": "name", "org_status": "status"})
     names = a.mentions["organisation"][["record_key", "org_name"]].copy()
     names["org_id"] = names["record_key"].map(a.entity_of["organisation"])
-    all_names = names.groupby("org_id")["org_name"].agg(lambda s: sorted(set(s.dropna())))
+    all_names = sorted_distinct(names, "org_id", "org_name")
     org["former_names"] = [
         [n for n in all_names.get(i, []) if n != cur]
         for i, cur in zip(org["org_id"], org["name"], strict=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 from types import SimpleNamespace
@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from warehouse.expectations import Check
 from warehouse.schema import TABLES, Table
+from warehouse.tablefiles import table_column
 from warehouse.validation_report import EXAMPLES, ExpectationOutcome, outcome_of
 
 _REFERENCE_KEYS: dict[str, pa.Array] = {}
@@ -145,14 +146,14 @@ def _context(gx: Any) -> Any:
     return ctx
 
 
-def reference_keysets(tables: dict[str, pa.Table]) -> dict[str, pa.Array]:
+def reference_keysets(tables: Mapping[str, pa.Table]) -> dict[str, pa.Array]:
     """The distinct non-null keys of every ``table.column`` some column ``references``, as large strings."""
     keysets: dict[str, pa.Array] = {}
     for t in TABLES.values():
         for c in t.columns:
             if c.references and c.references not in keysets:
                 ref_table, ref_col = c.references.split(".")
-                keys = pc.unique(tables[ref_table].column(ref_col).drop_null())
+                keys = pc.unique(table_column(tables, ref_table, ref_col).drop_null())
                 keysets[c.references] = (
                     keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
                 ).cast(pa.large_string())

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from warehouse.columns import sorted_distinct
 from warehouse.schema import UNKNOWN_STREET
 
 
@@ -42,16 +43,14 @@ def house_relations(
     else:
         ph["priority"] = ph["feed"].map(priority).fillna(0)
         ph["record_date"] = pd.to_datetime(ph["record_date"], errors="coerce")
-        rel = (
-            ph.groupby([owner_id, "house_id", "relation"])
-            .agg(
-                valid_from=("record_date", "min"),
-                last_seen=("record_date", "max"),
-                priority=("priority", "max"),
-                sources=("feed", lambda s: sorted(set(s))),
-            )
-            .reset_index()
+        keys = [owner_id, "house_id", "relation"]
+        rel = ph.groupby(keys).agg(
+            valid_from=("record_date", "min"),
+            last_seen=("record_date", "max"),
+            priority=("priority", "max"),
         )
+        rel["sources"] = sorted_distinct(ph, keys, "feed")
+        rel = rel.reset_index()
         rel["_rank_date"] = rel["last_seen"].fillna(pd.Timestamp.min)
         rel = rel.sort_values(
             [owner_id, "relation", "priority", "_rank_date"], ascending=[True, True, False, False]

@@ -190,4 +190,42 @@ def progress(
         display.stop(task)
 
 
-__all__ = ["DEFAULT_INTERVAL", "Display", "LogDisplay", "Task", "current_display", "progress", "set_display"]
+class Progress:
+    """A step that works partition by partition (a feed, a chunk of distinct address texts, a table, a 街道/镇
+    folder): one task of the current display, started here and ended after the last partition. Its total is
+    the rows the step will read when given (a better ETA when partitions differ in size), else the partitions;
+    its counts are the partitions done and the rows written."""
+
+    def __init__(
+        self, step: str, total: int, *, total_rows: int | None = None, clock: Clock | None = None
+    ) -> None:
+        self.total, self.done, self.by_rows = total, 0, bool(total_rows)
+        self.display = _display
+        unit = "rows" if total_rows else "partitions"
+        clock = clock or time.monotonic
+        self.task = Task(
+            step, total=total_rows or total, unit=unit, clock=clock, started=clock(), display=self.display
+        )
+        self.display.start(self.task)
+        if total <= 0:
+            self.display.stop(self.task)
+
+    def advance(self, partition: str, rows_in: int, rows_out: int) -> None:
+        """One partition done (``partition`` names it; it shows in the task's line): count it."""
+        self.done += 1
+        self.task.description = f"{self.task.description.split(' [', 1)[0]} [{partition}]"
+        self.task.update(advance=rows_in if self.by_rows else 1, partitions=1, rows_out=rows_out)
+        if self.done == self.total:
+            self.display.stop(self.task)
+
+
+__all__ = [
+    "DEFAULT_INTERVAL",
+    "Display",
+    "LogDisplay",
+    "Progress",
+    "Task",
+    "current_display",
+    "progress",
+    "set_display",
+]

@@ -38,7 +38,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +52,7 @@ import pyarrow.parquet as pq
 from warehouse.errors import UserError
 from warehouse.files import atomic_write_text, fsync_path, locked, sha256_file
 from warehouse.privacy import PrivacyKeyError, keyed_hashes, scrub_json, to_layer
+from warehouse.progress import Progress
 from warehouse.read import (
     CURRENT_LINK,
     DATA_FILE,
@@ -66,6 +67,7 @@ from warehouse.read import (
     snapshot_path,
 )
 from warehouse.schema import TABLES, UNKNOWN_STREET, Layer, schema_hash
+from warehouse.tablefiles import table_rows
 from warehouse.validate import validate_tables
 from warehouse.validation_report import ValidationReport
 
@@ -283,7 +285,7 @@ def _content_hash(files: dict[str, dict[str, list[dict]]]) -> str:
 # --------------------------------------------------------------------------------------------------------------
 def publish(
     warehouse_dir: Path,
-    tables: dict[str, pa.Table],
+    tables: Mapping[str, pa.Table],
     *,
     run_id: str,
     lineage: dict,
@@ -358,7 +360,7 @@ def _recover(warehouse_dir: Path) -> str | None:
 
 def validate_or_block(
     warehouse_dir: Path,
-    tables: dict[str, pa.Table],
+    tables: Mapping[str, pa.Table],
     run_id: str,
     previous_id: str | None,
     *,
@@ -387,11 +389,12 @@ def validate_or_block(
 
 
 def write_layers(
-    tables: dict[str, pa.Table], incoming: dict[Layer, Path], hmac_key: bytes
+    tables: Mapping[str, pa.Table], incoming: dict[Layer, Path], hmac_key: bytes
 ) -> dict[str, dict[str, list[dict]]]:
     """Stage 3: every table of both layers into its incoming folder, each file fsynced. Returns the file
     entries (``{layer: {table: [{path, sha256, bytes, rows}]}}``) for the manifest."""
     files: dict[str, dict[str, list[dict]]] = {str(layer): {} for layer in LAYERS}
+    progress = Progress("write snapshot", len(TABLES))
     for name in TABLES:
         ordered = _sorted_by_key(name, tables[name])
         hashes = keyed_hashes(name, ordered, hmac_key)
@@ -400,12 +403,13 @@ def write_layers(
             files[str(layer)][name] = [
                 {"path": rel, **_write_parquet(part, incoming[layer] / rel)} for rel, part in parts
             ]
+        progress.advance(f"{name}, {len(parts)} files per layer", ordered.num_rows, ordered.num_rows)
     return files
 
 
 def _manifest(
     warehouse_dir: Path,
-    tables: dict[str, pa.Table],
+    tables: Mapping[str, pa.Table],
     run_id: str,
     files: dict[str, dict[str, list[dict]]],
     report: ValidationReport,
@@ -418,10 +422,10 @@ def _manifest(
         "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
         "schema_hash": schema_hash(),
         "content_sha256": _content_hash(files),
-        "row_counts": {name: tables[name].num_rows for name in TABLES},
+        "row_counts": {name: table_rows(tables, name) for name in TABLES},
         "tables": {
             name: {
-                "rows": tables[name].num_rows,
+                "rows": table_rows(tables, name),
                 "key": list(TABLES[name].key),
                 "partition_by": list(TABLES[name].partition_by),
                 "files": {layer: files[layer][name] for layer in files},

@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,7 +58,9 @@ from warehouse.expectations import (
     rows_without_baseline,
 )
 from warehouse.gx_runner import load_gx, pandas_source, reference_keys, reference_keysets, run_suite
+from warehouse.progress import Progress
 from warehouse.schema import TABLES, arrow_schema
+from warehouse.tablefiles import table_rows, table_schema
 from warehouse.validation_report import ExpectationOutcome, ValidationReport
 
 if TYPE_CHECKING:
@@ -84,15 +87,15 @@ class SchemaMismatch(GridhubError, TypeError):
     """A table handed to validation/publish is missing or its columns differ from ``arrow_schema``."""
 
 
-def check_schemas(tables: dict[str, pa.Table]) -> None:
+def check_schemas(tables: Mapping[str, pa.Table]) -> None:
     """Raise :class:`SchemaMismatch` unless every table of TABLES is present with its canonical columns."""
     missing = sorted(set(TABLES) - set(tables))
     extra = sorted(set(tables) - set(TABLES))
     if missing or extra:
         raise SchemaMismatch(f"tables missing: {missing}; not in the schema: {extra}")
-    for name, data in tables.items():
+    for name in tables:
         want = arrow_schema(name)
-        got = data.schema
+        got = table_schema(tables, name)
         if got.names != want.names or any(g.type != w.type for g, w in zip(got, want, strict=True)):
             diff = [
                 f"{w.name}: want {w.type}"
@@ -107,7 +110,7 @@ def check_schemas(tables: dict[str, pa.Table]) -> None:
 
 
 def validate_tables(
-    tables: dict[str, pa.Table],
+    tables: Mapping[str, pa.Table],
     *,
     previous: dict | None,
     settings: WarehouseSettings,
@@ -119,7 +122,9 @@ def validate_tables(
 
     ``previous`` is the manifest of the current snapshot (``None`` on first publish: no drift checks).
     Returns a :class:`ValidationReport`; never raises for failed expectations (the caller decides), but
-    raises :class:`SchemaMismatch` when a table is missing or has the wrong columns.
+    raises :class:`SchemaMismatch` when a table is missing or has the wrong columns. ``tables`` may be a
+    :class:`~warehouse.tablefiles.TableFiles` (one table in memory at a time). Every suite sees its whole
+    table: uniqueness and references are table-wide, so a table is never validated in pieces.
     """
     check_schemas(tables)
     ns = load_gx()  # the one-off import (about 2.5 s) is not counted in ``seconds``
@@ -129,6 +134,7 @@ def validate_tables(
     table_seconds: dict[str, float] = {}
     with reference_keys(reference_keysets(tables)):
         ctx, source = pandas_source(ns)
+        progress = Progress("validate", len(TABLES))
         for name, t in TABLES.items():
             table_started = time.perf_counter()
             prev = previous_rows.get(name) if previous is not None else None
@@ -141,12 +147,14 @@ def validate_tables(
             )
             outcomes.extend(run_suite(ns, ctx, source, t, tables[name], checks))
             table_seconds[name] = time.perf_counter() - table_started
+            rows = table_rows(tables, name)
+            progress.advance(name, rows, rows)
     report = ValidationReport(
         success=all(o.success for o in outcomes),
         results=outcomes,
         data_docs_path=None,
         seconds=time.perf_counter() - started,
-        row_counts={n: tables[n].num_rows for n in TABLES},
+        row_counts={n: table_rows(tables, n) for n in TABLES},
         table_seconds=table_seconds,
     )
     _write_report(report, report_dir, title)

@@ -48,7 +48,17 @@ address fields bound), :mod:`~.scores` (thresholds).
 """
 
 from matching.address.aliases import ALIAS_COLUMNS, ALIAS_DECISIONS, apply_aliases, stale_aliases
-from matching.address.binding import ADDRESS_FIELD_OF, BOUND_COLUMNS, bind_address_fields
+from matching.address.binding import (
+    ADDRESS_FIELD_OF,
+    BOUND_COLUMNS,
+    TEXTS_PER_PARTITION,
+    TextPartition,
+    address_fields,
+    bind_address_fields,
+    bind_frame,
+    concat_bindings,
+    match_distinct,
+)
 from matching.address.canonical import canonical_address_text
 from matching.address.checks import library_problems
 from matching.address.library import AddressLibrary, LibraryError, Meaning
@@ -87,6 +97,7 @@ __all__ = [
     "PINYIN_ROAD_SCORE",
     "RESULT_COLUMNS",
     "STATUSES",
+    "TEXTS_PER_PARTITION",
     "TYPO_ROAD_SCORE",
     "UNKNOWN_ROAD_FACTOR",
     "UNKNOWN_TEXT_PENALTY",
@@ -95,11 +106,16 @@ __all__ = [
     "LibraryError",
     "Meaning",
     "PlaceReading",
+    "TextPartition",
+    "address_fields",
     "apply_aliases",
     "bind_address_fields",
+    "bind_frame",
+    "concat_bindings",
     "canonical_address_text",
     "library_problems",
     "match_addresses",
+    "match_distinct",
     "parse_addresses",
     "read_place",
     "review_table",
