@@ -253,9 +253,11 @@ def evaluate_labels(labels_file: Path, level: float = 0.95, ws: Workspace | None
     out = {"run_id": run_id, "level": level, "entity_types": results, "strata": _plain(counts)}
     text = json.dumps(out, ensure_ascii=False, indent=2)
     atomic_write_text(labels_file.parent / RESULT_FILE, text)
-    if ws is not None and (ws.state / EVALUATION_DIR / run_id).resolve() != labels_file.parent.resolve():
-        (ws.state / EVALUATION_DIR / run_id).mkdir(parents=True, exist_ok=True)
-        atomic_write_text(ws.state / EVALUATION_DIR / run_id / RESULT_FILE, text)
+    if ws is not None and ws.work_dir(run_id).is_dir():  # the run is this workspace's
+        target = agreement_path(ws, run_id)
+        if target.parent.resolve() != labels_file.parent.resolve():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(target, text)
     return results
 
 
@@ -270,19 +272,17 @@ def agreement_path(ws: Workspace, run_id: str) -> Path:
 
 
 def labels_workspace(labels_file: Path, given: str | None) -> Workspace | None:
-    """The workspace whose run the labels are of: ``--workspace`` / ``$GRIDHUB_WORKSPACE``, else the one the
-    file lies in (``<ws>/state/evaluation/<run_id>/labels.csv``), else None (estimates only)."""
+    """The workspace whose run the labels are of: ``--workspace``, else the one the file lies in
+    (``<ws>/state/evaluation/<run_id>/labels.csv``), else ``$GRIDHUB_WORKSPACE``, else None (estimates only)."""
     import os
 
     from gridhub import env, layout
 
-    root = given or os.environ.get(env.WORKSPACE)
-    if root:
-        return Workspace.from_env(root)
     up = labels_file.resolve().parents
-    if len(up) > 3 and up[1].name == EVALUATION_DIR and up[2].name == layout.STATE_DIR:
+    if not given and len(up) > 3 and up[1].name == EVALUATION_DIR and up[2].name == layout.STATE_DIR:
         return Workspace(up[3])
-    return None
+    root = given or os.environ.get(env.WORKSPACE)
+    return Workspace.from_env(root) if root else None
 
 
 def refresh_report(ws: Workspace, labels_file: Path) -> Path | None:
