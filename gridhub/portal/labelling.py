@@ -17,7 +17,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gridhub.config import PortalReviewer
-from gridhub.labelling import ANSWERS, NoSample, load_sample, next_pair, pair_token, pair_view, record_label
+from gridhub.labelling import (
+    ANSWERS,
+    NoSample,
+    Sample,
+    load_sample,
+    next_pair,
+    pair_token,
+    pair_view,
+    record_label,
+)
 from gridhub.portal.audit import append_audit
 from gridhub.portal.auth import csrf_ok
 from gridhub.portal.site import PortalSite, base_path
@@ -39,13 +48,9 @@ def labelling_routes(site: PortalSite) -> APIRouter:
         found = _labeller(site, request)
         if isinstance(found, Response):
             return found
-        session, name, reviewer = found
-        try:
-            sample = load_sample(site.ws, reviewer.scope)
-        except NoSample as e:
-            return site.render(
-                request, "label.html", session, sample=None, run_id=e.args[0] if e.args else ""
-            )
+        session, name, reviewer, sample = found
+        if isinstance(sample, str):
+            return site.render(request, "label.html", session, sample=None, run_id=sample)
         pair = next_pair(sample)
         ctx: dict = {"sample": sample, "run_id": sample.run_id, "pair_id": pair, "role": reviewer.role}
         if pair is not None:
@@ -67,10 +72,8 @@ def labelling_routes(site: PortalSite) -> APIRouter:
         found = _labeller(site, request)
         if isinstance(found, Response):
             return found
-        session, name, reviewer = found
-        try:
-            sample = load_sample(site.ws, reviewer.scope)
-        except NoSample:
+        session, name, reviewer, sample = found
+        if isinstance(sample, str):
             return site.render(request, "message.html", session, status=409, message=STALE)
         if pair_id not in sample.pair_ids:
             append_audit(
@@ -99,15 +102,21 @@ def labelling_routes(site: PortalSite) -> APIRouter:
     return router
 
 
-def _labeller(site: PortalSite, request: Request) -> tuple[dict, str, PortalReviewer] | Response:
-    """(session, name, account) of a signed-in labeller, or the response refusing the request."""
+def _labeller(
+    site: PortalSite, request: Request
+) -> tuple[dict, str, PortalReviewer, Sample | str] | Response:
+    """(session, name, account, sample) of a signed-in labeller, or the response refusing the request; the
+    sample is the current run's in the account's scope, or the run id that has none ("" nothing published)."""
     session, name = site.signed_in(request)
     if name is None:
         return RedirectResponse(base_path(request) + "/", status_code=303)
     reviewer = site.reviewer(name)
     if reviewer is None or not reviewer.blind_labelling:
         return site.render(request, "message.html", session, status=403, message=NOT_A_LABELLER)
-    return session, name, reviewer
+    try:
+        return session, name, reviewer, load_sample(site.ws, reviewer.scope)
+    except NoSample as e:
+        return session, name, reviewer, str(e.args[0]) if e.args else ""
 
 
 __all__ = ["labelling_routes"]
