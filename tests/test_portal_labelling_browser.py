@@ -132,12 +132,20 @@ def test_a_labeller_labels_pairs_blind_and_evaluate_reads_the_labels(workspace_c
     # refusals: a reviewer without blind_labelling, another's pair, a stale token, a pair labelled already
     from fastapi.testclient import TestClient
 
+    cfg = ws / "gridhub.yaml"  # 民政's data steward may label too: values unmasked, and that is audited
+    raw = yaml.safe_load(cfg.read_text(encoding="utf-8"))
+    raw["portal"]["reviewers"]["民政复核员"]["blind_labelling"] = True
+    cfg.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
     from gridhub.portal import create_app
 
     with TestClient(create_app(ws)) as c:
         sign_in(c, "东湖网格员", REVIEWER_PASSWORDS["东湖网格员"])
         assert c.get("/label").status_code == 403
         assert 'id="to-labelling"' not in c.get("/review").text
+        sign_in(c, "民政复核员", REVIEWER_PASSWORDS["民政复核员"])
+        steward = c.get("/label").text
+        assert 'id="pair"' in steward and "*" * 4 not in steward.split('id="pair"')[1]
         sign_in(c, LABELLER, LABELLER_PASSWORD)
         form = c.get("/label").text
         pair_id = re.search(r'data-pair="([^"]+)"', form).group(1)
@@ -150,6 +158,8 @@ def test_a_labeller_labels_pairs_blind_and_evaluate_reads_the_labels(workspace_c
         outside = set(labels["pair_id"]) - _share(w, run_id)
         if outside:  # a pair with no 公安 record: not this labeller's
             assert c.post(f"/label/{min(outside)}", data={**data, "answer": "same"}).status_code == 403
+    reveals = [e for e in read_audit(ws) if e["event"] == "blind_label_reveal"]
+    assert [e["reviewer"] for e in reveals] == ["民政复核员"]
     again = pd.read_csv(folder / "labels.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False)
     assert again.set_index("pair_id").at[first, "label"] == words[answered[first]]
 
