@@ -128,10 +128,21 @@ def cmd_snapshots(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from gridhub.evaluate import draw_sample, evaluate_labels, format_estimates
+    from gridhub.evaluate import (
+        draw_sample,
+        evaluate_labels,
+        format_estimates,
+        labels_workspace,
+        refresh_report,
+    )
 
     if args.labels:
-        print(format_estimates(evaluate_labels(Path(args.labels), level=args.level)))
+        labels = Path(args.labels)
+        ws = labels_workspace(labels, args.workspace)
+        print(format_estimates(evaluate_labels(labels, level=args.level, ws=ws)))
+        report = refresh_report(ws, labels) if ws is not None else None
+        if report is not None:
+            print(f"run report: {report}")
         return 0
     out = Path(args.out) if args.out else None
     sample = draw_sample(_ws(args), out, per_stratum=args.per_stratum, seed=args.seed)

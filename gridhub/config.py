@@ -217,6 +217,12 @@ class PortalReviewer(_Strict):
     department: str | None = Field(
         None, description="Scope: a department's feeds (the cases with a record from one of them)."
     )
+    blind_labelling: bool = Field(
+        False,
+        description="May label the current run's evaluation sample in the portal (盲标, /label): its pairs in "
+        "the scope, one at a time, without score or link status; answers go to the sample's labels.csv "
+        "(`gridhub evaluate`). Masking follows the role.",
+    )
 
     _hash = field_validator("password_hash")(lambda v: _password_hash(v))
 

@@ -137,13 +137,15 @@ class Sample:
     population: dict[str, int]
 
 
-def _shown(mentions: pd.DataFrame, entity_type: str) -> pd.DataFrame:
+def shown_records(mentions: pd.DataFrame, entity_type: str, *, reveal: bool = False) -> pd.DataFrame:
+    """What a labeller sees of each record (index ``record_key``): feed, record id and :data:`SHOWN`, the
+    :data:`MASKED` columns masked unless ``reveal`` (a data steward in the portal, as its review queue)."""
     from warehouse.privacy import mask_values
 
     cols = [c for c in SHOWN[entity_type] if c in mentions.columns]
     out = mentions.set_index("record_key")[["feed", "source_record_id", *cols]].copy()
     for c in cols:
-        if c in MASKED:
+        if c in MASKED and not reveal:
             out[c] = pd.Series(mask_values(pa.array(out[c].astype("string"))).to_pylist(), index=out.index)
         elif pd.api.types.is_datetime64_any_dtype(out[c]):
             out[c] = out[c].dt.strftime("%Y-%m-%d")
@@ -178,7 +180,7 @@ def draw_sample(
             population=sizes[rank <= per_stratum], entity_type=entity_type
         )
         designs.append(chosen)
-        shown = _shown(pd.read_parquet(run_dir / "bound" / f"{entity_type}.parquet"), entity_type)
+        shown = shown_records(pd.read_parquet(run_dir / "bound" / f"{entity_type}.parquet"), entity_type)
         left = shown.reindex(chosen["l"]).add_prefix("left_").reset_index(drop=True)
         right = shown.reindex(chosen["r"]).add_prefix("right_").reset_index(drop=True)
         rows.append(pd.concat([left, right], axis=1).assign(entity_type=entity_type))
@@ -214,8 +216,10 @@ def _label_values(raw: pd.Series) -> pd.Series:
     return text.map(lambda v: True if v in SAME else (False if v in DIFFERENT else pd.NA))
 
 
-def evaluate_labels(labels_file: Path, level: float = 0.95) -> dict[str, dict]:
-    """Estimates per entity type from a filled labelling file and the ``design.parquet`` beside it."""
+def evaluate_labels(labels_file: Path, level: float = 0.95, ws: Workspace | None = None) -> dict[str, dict]:
+    """Estimates per entity type from a filled labelling file and the ``design.parquet`` beside it, written
+    to ``agreement.json`` beside them and, given ``ws``, also to the run's own evaluation folder
+    (``state/evaluation/<run_id>/``), where the run report reads it (docs/report.md)."""
     from matching.er.estimate import estimate_agreement
 
     if not 0 < level < 1:
@@ -231,7 +235,7 @@ def evaluate_labels(labels_file: Path, level: float = 0.95) -> dict[str, dict]:
     design = pd.read_parquet(design_file)
     merged = design.merge(labels[["pair_id", "label"]], on="pair_id", how="left")
     merged["same"] = _label_values(merged["label"])
-    results = {}
+    results, counts = {}, []
     for entity_type, d in merged.groupby("entity_type", sort=False):
         known = d["same"].notna()
         strata = d.assign(labelled=known, same=d["same"].fillna(False).astype(bool) & known)
@@ -243,9 +247,54 @@ def evaluate_labels(labels_file: Path, level: float = 0.95) -> dict[str, dict]:
         )
         estimate = estimate_agreement(strata.reset_index(), str(entity_type), level)
         results[str(entity_type)] = estimate.as_dict()
-    out = {"run_id": str(design["run_id"].iloc[0]), "level": level, "entity_types": results}
-    atomic_write_text(labels_file.parent / RESULT_FILE, json.dumps(out, ensure_ascii=False, indent=2))
+        sampled = d.groupby("stratum").size().rename("sampled")
+        counts += strata.join(sampled).reset_index().assign(entity_type=str(entity_type)).to_dict("records")
+    run_id = str(design["run_id"].iloc[0])
+    out = {"run_id": run_id, "level": level, "entity_types": results, "strata": _plain(counts)}
+    text = json.dumps(out, ensure_ascii=False, indent=2)
+    atomic_write_text(labels_file.parent / RESULT_FILE, text)
+    if ws is not None and ws.work_dir(run_id).is_dir():  # the run is this workspace's
+        target = agreement_path(ws, run_id)
+        if target.parent.resolve() != labels_file.parent.resolve():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(target, text)
     return results
+
+
+def _plain(rows: list[dict]) -> list[dict]:
+    """Per-stratum counts as JSON values: stratum, linked, population, sampled, labelled, same, entity_type."""
+    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in rows]
+
+
+def agreement_path(ws: Workspace, run_id: str) -> Path:
+    """Where the run report looks for run ``run_id``'s estimates (the latest ``gridhub evaluate LABELS``)."""
+    return ws.state / EVALUATION_DIR / run_id / RESULT_FILE
+
+
+def labels_workspace(labels_file: Path, given: str | None) -> Workspace | None:
+    """The workspace whose run the labels are of: ``--workspace``, else the one the file lies in
+    (``<ws>/state/evaluation/<run_id>/labels.csv``), else ``$GRIDHUB_WORKSPACE``, else None (estimates only)."""
+    import os
+
+    from gridhub import env, layout
+
+    up = labels_file.resolve().parents
+    if not given and len(up) > 3 and up[1].name == EVALUATION_DIR and up[2].name == layout.STATE_DIR:
+        return Workspace(up[3])
+    root = given or os.environ.get(env.WORKSPACE)
+    return Workspace.from_env(root) if root else None
+
+
+def refresh_report(ws: Workspace, labels_file: Path) -> Path | None:
+    """Write the run report again when the labels are of the current snapshot's run, so it shows the
+    estimates just made; the report's path, or None (an older run's labels: its report stays as it was)."""
+    from gridhub.runreport import write_run_report
+    from warehouse.read import current_run_id
+
+    run_id = str(pd.read_parquet(labels_file.parent / DESIGN_FILE, columns=["run_id"])["run_id"].iloc[0])
+    if run_id != current_run_id(ws.warehouse):
+        return None
+    return write_run_report(ws, run_id)
 
 
 def format_estimates(results: dict[str, dict]) -> str:
@@ -271,9 +320,13 @@ __all__ = [
     "BANDS",
     "NEAR_KEYS",
     "EvaluateError",
+    "agreement_path",
+    "shown_records",
     "Sample",
     "draw_sample",
     "evaluate_labels",
     "format_estimates",
+    "labels_workspace",
+    "refresh_report",
     "pair_population",
 ]

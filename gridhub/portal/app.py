@@ -12,7 +12,7 @@ relative to the app's ``root_path``, so the same app works at ``/`` (``gridhub p
 
 The routes come in groups: the pages and sign-in here, the upload in :mod:`gridhub.portal.handin`, the
 department's data return (数据回流) in :mod:`gridhub.portal.data_return`, the reviewers' queue (复核) in
-:mod:`gridhub.portal.review`.
+:mod:`gridhub.portal.review`, blind labelling (盲标) in :mod:`gridhub.portal.labelling`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from gridhub.portal.audit import append_audit, recent_uploads
 from gridhub.portal.auth import SignInThrottle, check_sign_in, csrf_ok, session_secret
 from gridhub.portal.data_return import data_return_routes
 from gridhub.portal.handin import RESULT_TEXT, upload_routes
+from gridhub.portal.labelling import labelling_routes
 from gridhub.portal.review import review_routes
 from gridhub.portal.sessions import Sessions
 from gridhub.portal.site import COOKIE, TEMPLATES, PortalConfigError, PortalSite, base_path
@@ -81,6 +82,7 @@ def create_app(workspace_root: str | Path) -> FastAPI:
     app.include_router(upload_routes(site))
     app.include_router(data_return_routes(site))
     app.include_router(review_routes(site))
+    app.include_router(labelling_routes(site))
     return app
 
 

@@ -57,6 +57,7 @@ def review_routes(site: PortalSite) -> APIRouter:
             scope=reviewer.scope,
             scope_words=SCOPE_WORDS,
             role=reviewer.role,
+            labeller=reviewer.blind_labelling,
             nothing=NOTHING_PUBLISHED,
             scope_known=scope_exists(site.ws, reviewer.scope),
         )

@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 STATUS_COLOURS = {"matched": "#2e7d32", "ambiguous": "#f9a825", "unmatched": "#c62828"}
 LEVEL_GREENS = {"room": "#1b5e20", "unit": "#2e7d32", "building": "#43a047", "house_number": "#66bb6a"}
 SIZE_COLOURS = {"below": "#1565c0", "within": "#2e7d32", "above": "#c62828", "no norm": "#9e9e9e"}
+AGREEMENT_COLOURS = {"precision": "#1565c0", "recall": "#2e7d32"}
 THRESHOLD_COLOURS = {"match": "#2e7d32", "review": "#f9a825", "keep_pairs": "#9e9e9e"}
 
 
@@ -194,6 +195,32 @@ def validation(df: pd.DataFrame) -> go.Figure:
     )
     return _layout(
         fig, "Great Expectations results per table 校验结果", barmode="stack", yaxis_title="expectations"
+    )
+
+
+def agreement(df: pd.DataFrame, level: float) -> go.Figure:
+    """Estimated precision and recall per entity type (``df``: entity_type, measure, value, low, high) with
+    their confidence intervals as error bars."""
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=str(measure),
+                x=part["entity_type"],
+                y=part["value"],
+                error_y={
+                    "type": "data",
+                    "array": (part["high"] - part["value"]).tolist(),
+                    "arrayminus": (part["value"] - part["low"]).tolist(),
+                    "visible": True,
+                },
+                marker_color=AGREEMENT_COLOURS.get(str(measure)),
+            )
+            for measure, part in df.groupby("measure", sort=False)
+        ]
+    )
+    fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
+    return _layout(
+        fig, f"Precision and recall from blind labels, {level:.0%} intervals 精确率与召回率", barmode="group"
     )
 
 

@@ -9,6 +9,7 @@
 | validation | ``<warehouse>/runs/<run_id>/data_docs/validation.json`` (the Great Expectations gate) |
 | trend over the last runs | ``<warehouse>/runs/<run_id>/summary.json`` of every kept snapshot |
 | grids against their norm | :mod:`gridhub.runreport.grids` |
+| measured agreement (precision, recall) | ``state/evaluation/<run_id>/agreement.json`` (``gridhub evaluate LABELS``) |
 
 Every table is aggregated in DuckDB over the snapshot's Parquet files (``GROUP BY``), so a city of a million
 people gives the same few hundred rows as the sample district; no record reaches the report.
@@ -53,6 +54,7 @@ class ReportData:
     grids: pd.DataFrame  # see gridhub.runreport.grids.GRID_COLUMNS
     grid_source: str  # which function counted the households (named in the report)
     notes: list[str] = field(default_factory=list)
+    agreement: dict | None = None  # gridhub evaluate's agreement.json for this run (None: no labels yet)
 
 
 def run_dir(ws: Workspace, run_id: str) -> Path:
@@ -208,4 +210,18 @@ def gather(ws: Workspace, run_id: str, summary: dict) -> ReportData:
         grids=grids,
         grid_source=GRID_SOURCE,
         notes=notes,
+        agreement=_agreement(ws, run_id),
     )
+
+
+def _agreement(ws: Workspace, run_id: str) -> dict | None:
+    """The latest ``gridhub evaluate LABELS`` of this run, if any labelled pair went into it."""
+    from gridhub.evaluate import agreement_path
+
+    p = agreement_path(ws, run_id)
+    if not p.is_file():
+        return None
+    found = json.loads(p.read_text(encoding="utf-8"))
+    if found.get("run_id") != run_id or not any(e.get("labelled") for e in found["entity_types"].values()):
+        return None
+    return found

@@ -259,6 +259,60 @@ def _er(p: Page, d: ReportData) -> None:
         p.note("No entity id has changed: id_history is empty.")
 
 
+def _agreement(p: Page, d: ReportData) -> None:
+    p.section("agreement", "Measured agreement 抽样评估")
+    a = d.agreement
+    if a is None:
+        p.note(
+            "No labels for this run yet. To measure precision and recall: `gridhub evaluate` draws a blind "
+            "sample of record pairs (state/evaluation/<run_id>/labels.csv); label it in the portal (盲标, "
+            "reviewers with blind_labelling) or in the file; then `gridhub evaluate <labels.csv>` writes the "
+            "estimates and this report again (docs/report.md)."
+        )
+        return
+    level = float(a.get("level", 0.95))
+    est = pd.DataFrame(list(a["entity_types"].values()))
+    long = pd.concat(
+        [
+            est.assign(measure=m, value=est[m], low=est[f"{m}_low"], high=est[f"{m}_high"])
+            for m in ("precision", "recall")
+        ]
+    )
+    p.chart(charts.agreement(long, level))
+    p.note(
+        f"Pairwise precision and recall estimated from {int(est['labelled'].sum()):,} labelled pairs, "
+        f"{level:.0%} confidence intervals (Wilson per stratum, combined by MOVER; docs/entity-resolution.md)."
+    )
+    p.table(
+        est,
+        {
+            "entity_type": "entity type",
+            "predicted_pairs": "linked pairs",
+            "labelled": "labelled",
+            "precision": "precision",
+            "precision_low": "low",
+            "precision_high": "high",
+            "recall": "recall",
+            "recall_low": "low",
+            "recall_high": "high",
+        },
+    )
+    strata = pd.DataFrame(a.get("strata") or [])
+    if len(strata):
+        p.h3("Labelled pairs per stratum 各层标注数")
+        p.table(
+            strata,
+            {
+                "entity_type": "entity type",
+                "stratum": "stratum (score band, linked or apart)",
+                "population": "pairs",
+                "sampled": "sampled",
+                "labelled": "labelled (same or different)",
+                "same": "same",
+            },
+        )
+
+
 def _validation(p: Page, d: ReportData) -> None:
     p.section("validation", "Validation 数据校验")
     if len(d.validation):
@@ -284,6 +338,6 @@ def render(d: ReportData) -> tuple[str, int]:
     p = Page(f"gridhub run report {d.run_id}")
     for note in d.notes:
         p.note(note)
-    for part in (_intake, _binding, _grids, _er, _validation, _trend):
+    for part in (_intake, _binding, _grids, _er, _agreement, _validation, _trend):
         part(p, d)
     return p.html(_header(d)), p.charts
