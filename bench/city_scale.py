@@ -316,7 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         cmd = [sys.executable, "-m", "gridhub.cli", "sample", "--out", str(ws)]
         cmd += ["--persons", str(args.residents), "--seed", str(args.seed)]
-        subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        if done.returncode:
+            raise SystemExit(f"gridhub sample failed (exit {done.returncode}); nothing measured")
         gen_s = time.perf_counter() - t0
     feeds = [f["name"] for f in feeds_of(ws)]
     print(f"\nworkspace {ws}: {len(feeds)} feeds (generated in {gen_s:.1f} s)\n\n{HEADER}", flush=True)
