@@ -234,6 +234,7 @@ def _pairs_in_groups(
     active: np.ndarray | None,
     earlier: list[tuple[np.ndarray, np.ndarray]] | None = None,
     free: np.ndarray | None = None,
+    source: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """All pairs of records sharing a code (not -1), blocks of more pairs than one of ``max_block`` records
     skipped.
@@ -251,7 +252,11 @@ def _pairs_in_groups(
     empty = np.empty(0, dtype=np.int64)
     if len(idx) < 2:
         return empty, empty, stats
-    if free is None:
+    cross = source is not None and free is None  # link_only: make only the pairs of two sources
+    if cross:  # by code, then by source: each member pairs with the members after its source's run
+        assert source is not None
+        order = idx[np.lexsort((idx, source[idx], codes[idx]))]
+    elif free is None:
         order = idx[np.argsort(codes[idx], kind="stable")]
     else:  # by code, the free records first
         order = idx[np.lexsort((~free[idx], codes[idx]))]
@@ -276,24 +281,48 @@ def _pairs_in_groups(
     starts, sizes = starts[keep], sizes[keep]
     if len(starts) == 0:
         return empty, empty, stats
-    # position of every member of a kept block, and its rank inside the block
+    member_pos, first, n_after = _partners(order, sc, starts, sizes, free, source if cross else None)
+    total = int(n_after.sum())
+    left_pos = np.repeat(member_pos, n_after)
+    offset = np.arange(total) - np.repeat(np.cumsum(n_after) - n_after, n_after)
+    right_pos = np.repeat(first, n_after) + offset
+    a, b = order[left_pos], order[right_pos]
+    left, right = np.minimum(a, b), np.maximum(a, b)
+    if cross:  # the order of all pairs of a block by record position, as generated without the sources
+        at = np.lexsort((right, left, codes[left]))
+        left, right = left[at], right[at]
+    if active is not None:
+        sel = active[left] | active[right]
+        left, right = left[sel], right[sel]
+    return left.astype(np.int64), right.astype(np.int64), stats
+
+
+def _partners(
+    order: np.ndarray,
+    sc: np.ndarray,
+    starts: np.ndarray,
+    sizes: np.ndarray,
+    free: np.ndarray | None,
+    source: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every member of the kept blocks (sorted positions): its position, the sorted position of its first
+    partner and how many partners follow from there (all later members; none for a member that is not free;
+    under ``source``, the members after its source's run)."""
     member_pos = np.repeat(starts, sizes) + (
         np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     )
     rank = member_pos - np.repeat(starts, sizes)
     n_after = np.repeat(sizes, sizes) - 1 - rank
+    first = member_pos + 1
     if free is not None:  # a member that is not free pairs only with the free ones, sorted before it
         n_after = np.where(free[order[member_pos]], n_after, 0)
-    total = int(n_after.sum())
-    left_pos = np.repeat(member_pos, n_after)
-    offset = np.arange(total) - np.repeat(np.cumsum(n_after) - n_after, n_after)
-    right_pos = left_pos + 1 + offset
-    a, b = order[left_pos], order[right_pos]
-    left, right = np.minimum(a, b), np.maximum(a, b)
-    if active is not None:
-        sel = active[left] | active[right]
-        left, right = left[sel], right[sel]
-    return left.astype(np.int64), right.astype(np.int64), stats
+    if source is not None:  # the first partner is the first member of the next source in the block
+        ss = source[order]
+        run_start = np.r_[True, (sc[1:] != sc[:-1]) | (ss[1:] != ss[:-1])]
+        run_end = np.r_[np.flatnonzero(run_start)[1:], len(sc)][np.cumsum(run_start) - 1]
+        first = run_end[member_pos]
+        n_after = np.repeat(starts + sizes, sizes) - first
+    return member_pos, first, n_after
 
 
 def _expanded_codes(codes: np.ndarray, max_block: int, free: np.ndarray | None = None) -> np.ndarray:
@@ -331,7 +360,7 @@ def block(
         codes = codes_of_keys(rk)
         all_keys.append(rk)
         all_codes.append(codes)
-        left, right, stats = _pairs_in_groups(codes, max_block_size, active, earlier, free)
+        left, right, stats = _pairs_in_groups(codes, max_block_size, active, earlier, free, source)
         earlier.append((codes, _expanded_codes(codes, max_block_size, free)))
         if source is not None and len(left):
             sel = source[left] != source[right]
