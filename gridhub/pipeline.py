@@ -173,16 +173,54 @@ def _no_entities(mentions: pd.DataFrame, settings: EntitySettings) -> dict[str, 
     }
 
 
+def _resolve_type(
+    ws: Workspace, run_id: str, t: str, mentions: pd.DataFrame, decisions: pd.DataFrame | None, staged: Path
+) -> tuple[dict[str, pd.DataFrame], dict, dict]:
+    """One entity type's output frames, summary and diagnostics (the run report's); its state is saved under
+    ``staged``. The engine's result lives only here, so the next type resolves without it."""
+    from matching.er import EntitySettings, ResolutionState, golden_records, resolve
+    from matching.er.diagnostics import empty_diagnostics, resolution_diagnostics
+
+    settings = EntitySettings.from_config(t, ws.config.matching)
+    if mentions.empty:
+        log.info("%s: no mentions (none of its feeds has arrived yet): nothing to resolve", t)
+        empty = {"mentions": 0, "entities": 0, "review_pairs": 0, "blocking": []}
+        return _no_entities(mentions, settings), empty, empty_diagnostics(t, settings)
+    state_dir = _er_state_dir(ws, t)
+    state = ResolutionState.load(state_dir, t) if (state_dir / "model.json").exists() else None
+    res = resolve(mentions, settings, state=state, decisions=decisions, run_id=run_id)
+    del state
+    frames = {
+        "assignments": res.assignments,
+        "golden": golden_records(mentions, res.assignments, settings),
+        "review": res.review,
+        "id_history": res.id_history,
+        "pairs": res.pairs,
+    }
+    res.state.save(staged)
+    log.info("%s: peak RSS per stage (MB) %s", t, res.stats.get("peak_rss_mb"))
+    summary = {
+        "mentions": len(mentions),
+        "entities": int(res.assignments["entity_id"].nunique()) if len(res.assignments) else 0,
+        "review_pairs": len(res.review),
+        "blocking": res.blocking_report.to_dict("records"),
+        "matches": int(res.stats.get("edges", 0)),
+        "clusters_split": len(res.oversized),
+        "new_ids": int(res.stats.get("new_ids", 0)),
+        "id_changes": _counts(res.id_history["reason"]),
+    }
+    return frames, summary, resolution_diagnostics(res, settings)
+
+
 def resolve_entities(ws: Workspace, run_id: str) -> dict:
     """Resolve each entity type's mentions into entities with stable ids (state is staged, not committed).
 
     A type with no mentions gets empty outputs and stages no state, so its previous state (if any) stays as it
-    is when the run is published.
+    is when the run is published. One type is in memory at a time: its mentions, result and frames are let go
+    once written.
     """
     from gridhub.review_store import REVIEW_STATE, keep_review_inputs
     from gridhub.runguard import pinned
-    from matching.er import EntitySettings, ResolutionState, golden_records, resolve
-    from matching.er.diagnostics import empty_diagnostics, resolution_diagnostics
 
     src = _step_dir(ws, run_id, "bound")
     out = _step_dir(ws, run_id, "resolved")
@@ -192,41 +230,14 @@ def resolve_entities(ws: Workspace, run_id: str) -> dict:
     summary = {}
     for t in ENTITY_TYPES:
         mentions = _read(src / f"{t}.parquet")
-        settings = EntitySettings.from_config(t, ws.config.matching)
         staged_state = out / "state" / t
         if staged_state.exists():
             shutil.rmtree(staged_state)
-        if mentions.empty:
-            log.info("%s: no mentions (none of its feeds has arrived yet): nothing to resolve", t)
-            frames = _no_entities(mentions, settings)
-            diagnostics = empty_diagnostics(t, settings)
-            summary[t] = {"mentions": 0, "entities": 0, "review_pairs": 0, "blocking": []}
-        else:
-            state_dir = _er_state_dir(ws, t)
-            state = ResolutionState.load(state_dir, t) if (state_dir / "model.json").exists() else None
-            res = resolve(mentions, settings, state=state, decisions=decisions, run_id=run_id)
-            frames = {
-                "assignments": res.assignments,
-                "golden": golden_records(mentions, res.assignments, settings),
-                "review": res.review,
-                "id_history": res.id_history,
-                "pairs": res.pairs,
-            }
-            res.state.save(staged_state)
-            diagnostics = resolution_diagnostics(res, settings)
-            summary[t] = {
-                "mentions": len(mentions),
-                "entities": int(res.assignments["entity_id"].nunique()) if len(res.assignments) else 0,
-                "review_pairs": len(res.review),
-                "blocking": res.blocking_report.to_dict("records"),
-                "matches": int(res.stats.get("edges", 0)),
-                "clusters_split": len(res.oversized),
-                "new_ids": int(res.stats.get("new_ids", 0)),
-                "id_changes": _counts(res.id_history["reason"]),
-            }
+        frames, summary[t], diagnostics = _resolve_type(ws, run_id, t, mentions, decisions, staged_state)
         for name, frame in frames.items():
             _write(frame, out / f"{t}_{name}.parquet")
         atomic_write_text(er_diagnostics_path(ws, run_id, t), json.dumps(diagnostics, ensure_ascii=False))
+        del frames, mentions
     return {
         "run_id": run_id,
         "entities": summary,

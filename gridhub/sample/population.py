@@ -88,7 +88,7 @@ def make_organisations(
     rows += [maker.branch(parent) for parent in N.PARENT_COMPANIES[:n_branches]]
     n_factories = min(len(N.FACTORIES), max(1, n // ORGANISATIONS_PER_FACTORY))
     rows += [maker.factory(name) for name in N.FACTORIES[:n_factories]]
-    retries = 0
+    retries = 0  # draws in a row whose name was taken (the same draws as before; only the give-up changed)
     while len(rows) < n:
         row = maker.business()
         if row is None:  # the name was taken: draw again
@@ -96,6 +96,7 @@ def make_organisations(
             if retries > 10_000:
                 raise SampleError(f"cannot find {n} distinct organisation names; ask for fewer persons")
             continue
+        retries = 0
         rows.append(row)
     orgs = pd.DataFrame(rows)
     orgs.insert(0, "org_key", [f"TO{i + 1:05d}" for i in range(len(orgs))])

@@ -200,14 +200,19 @@ class CandidatePairs:
     report: pd.DataFrame
     codes: list[np.ndarray]
     keys: list[np.ndarray]
+    #: per rule: which records lack its ``unless_both`` column (None: the rule pairs every record)
+    free: list[np.ndarray | None] | None = None
 
     def __len__(self) -> int:
         return len(self.left)
 
     def satisfies(self, rule_index: int) -> np.ndarray:
+        """The pairs the rule produces: equal codes and, under ``unless_both``, a side without the column."""
         c = self.codes[rule_index]
         a, b = c[self.left], c[self.right]
-        return (a >= 0) & (a == b)
+        out = (a >= 0) & (a == b)
+        free = self.free[rule_index] if self.free else None
+        return out if free is None else out & (free[self.left] | free[self.right])
 
 
 def _covered_blocks(
@@ -228,29 +233,44 @@ def _pairs_in_groups(
     max_block: int,
     active: np.ndarray | None,
     earlier: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    free: np.ndarray | None = None,
+    source: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """All pairs of records sharing a code (not -1), blocks above ``max_block`` skipped.
+    """All pairs of records sharing a code (not -1), blocks of more pairs than one of ``max_block`` records
+    skipped.
 
     With ``active`` given (incremental runs), only blocks holding an active record are expanded and only
     pairs with at least one active side are returned. ``earlier``: (codes, block expanded per code) of the
     rules before this one; a block whose members all share one expanded block of an earlier rule adds no
-    pair and is not expanded (the same ID number's records under a later name + ID-digits rule).
+    pair and is not expanded (the same ID number's records under a later name + ID-digits rule). ``free``
+    (a rule's ``unless_both``): only pairs with a free side are made, and only they count towards the limit;
+    the free members of a block are sorted first, so each pairs with the members after it and the others
+    with none (a block of 10,000 bound records and 3 unbound ones is 29,994 pairs, not 50 million).
     """
     idx = np.flatnonzero(codes >= 0)
     stats = {"largest_block": 0, "skipped_blocks": 0, "skipped_pairs": 0}
     empty = np.empty(0, dtype=np.int64)
     if len(idx) < 2:
         return empty, empty, stats
-    order = idx[np.argsort(codes[idx], kind="stable")]
+    cross = source is not None and free is None  # link_only: make only the pairs of two sources
+    if cross:  # by code, then by source: each member pairs with the members after its source's run
+        assert source is not None
+        order = idx[np.lexsort((idx, source[idx], codes[idx]))]
+    elif free is None:
+        order = idx[np.argsort(codes[idx], kind="stable")]
+    else:  # by code, the free records first
+        order = idx[np.lexsort((~free[idx], codes[idx]))]
     sc = codes[order]
     starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
     sizes = np.diff(np.r_[starts, len(sc)])
     stats["largest_block"] = int(sizes.max())
-    keep = sizes >= 2
-    big = sizes > max_block
+    n_free = sizes if free is None else np.add.reduceat(free[order].astype(np.int64), starts)
+    n_pairs = n_free * (sizes - 1) - n_free * (n_free - 1) // 2
+    keep = n_pairs > 0
+    big = n_pairs > max_block * (max_block - 1) // 2
     if big.any():
         stats["skipped_blocks"] = int(big.sum())
-        stats["skipped_pairs"] = int((sizes[big] * (sizes[big] - 1) // 2).sum())
+        stats["skipped_pairs"] = int(n_pairs[big].sum())
         keep &= ~big
     if active is not None:
         act_sorted = active[order].astype(np.int8)
@@ -261,28 +281,58 @@ def _pairs_in_groups(
     starts, sizes = starts[keep], sizes[keep]
     if len(starts) == 0:
         return empty, empty, stats
-    # position of every member of a kept block, and its rank inside the block
-    member_pos = np.repeat(starts, sizes) + (
-        np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    )
-    rank = member_pos - np.repeat(starts, sizes)
-    n_after = np.repeat(sizes, sizes) - 1 - rank
+    member_pos, first, n_after = _partners(order, sc, starts, sizes, free, source if cross else None)
     total = int(n_after.sum())
     left_pos = np.repeat(member_pos, n_after)
     offset = np.arange(total) - np.repeat(np.cumsum(n_after) - n_after, n_after)
-    right_pos = left_pos + 1 + offset
+    right_pos = np.repeat(first, n_after) + offset
     a, b = order[left_pos], order[right_pos]
     left, right = np.minimum(a, b), np.maximum(a, b)
+    if cross:  # the order of all pairs of a block by record position, as generated without the sources
+        at = np.lexsort((right, left, codes[left]))
+        left, right = left[at], right[at]
     if active is not None:
         sel = active[left] | active[right]
         left, right = left[sel], right[sel]
     return left.astype(np.int64), right.astype(np.int64), stats
 
 
-def _expanded_codes(codes: np.ndarray, max_block: int) -> np.ndarray:
-    """Per code: its block was expanded into pairs (two to ``max_block`` members)."""
+def _partners(
+    order: np.ndarray,
+    sc: np.ndarray,
+    starts: np.ndarray,
+    sizes: np.ndarray,
+    free: np.ndarray | None,
+    source: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every member of the kept blocks (sorted positions): its position, the sorted position of its first
+    partner and how many partners follow from there (all later members; none for a member that is not free;
+    under ``source``, the members after its source's run)."""
+    member_pos = np.repeat(starts, sizes) + (
+        np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    )
+    rank = member_pos - np.repeat(starts, sizes)
+    n_after = np.repeat(sizes, sizes) - 1 - rank
+    first = member_pos + 1
+    if free is not None:  # a member that is not free pairs only with the free ones, sorted before it
+        n_after = np.where(free[order[member_pos]], n_after, 0)
+    if source is not None:  # the first partner is the first member of the next source in the block
+        ss = source[order]
+        run_start = np.r_[True, (sc[1:] != sc[:-1]) | (ss[1:] != ss[:-1])]
+        run_end = np.r_[np.flatnonzero(run_start)[1:], len(sc)][np.cumsum(run_start) - 1]
+        first = run_end[member_pos]
+        n_after = np.repeat(starts + sizes, sizes) - first
+    return member_pos, first, n_after
+
+
+def _expanded_codes(codes: np.ndarray, max_block: int, free: np.ndarray | None = None) -> np.ndarray:
+    """Per code: its block was expanded into all its pairs (two to ``max_block`` members; under
+    ``unless_both`` only a block whose members are all free has all its pairs)."""
     sizes = np.bincount(codes[codes >= 0], minlength=1)
-    return (sizes >= 2) & (sizes <= max_block)
+    out = (sizes >= 2) & (sizes <= max_block)
+    if free is not None:
+        out &= np.bincount(codes[(codes >= 0) & free], minlength=len(sizes)) == sizes
+    return out
 
 
 def block(
@@ -304,13 +354,14 @@ def block(
     lefts, rights, rule_ids, rows, all_codes, all_keys = [], [], [], [], [], []
     keys = all_rule_keys(df, rules) if keys is None else keys
     earlier: list[tuple[np.ndarray, np.ndarray]] = []
+    all_free = [free_records(df, rule) for rule in rules]
     for r_i, rule in enumerate(rules):
-        rk = keys[r_i]
+        rk, free = keys[r_i], all_free[r_i]
         codes = codes_of_keys(rk)
         all_keys.append(rk)
         all_codes.append(codes)
-        left, right, stats = _pairs_in_groups(codes, max_block_size, active, earlier)
-        earlier.append((codes, _expanded_codes(codes, max_block_size)))
+        left, right, stats = _pairs_in_groups(codes, max_block_size, active, earlier, free, source)
+        earlier.append((codes, _expanded_codes(codes, max_block_size, free)))
         if source is not None and len(left):
             sel = source[left] != source[right]
             left, right = left[sel], right[sel]
@@ -345,4 +396,13 @@ def block(
         report=report,
         codes=all_codes,
         keys=all_keys,
+        free=all_free,
     )
+
+
+def free_records(df: pd.DataFrame, rule: BlockingRule) -> np.ndarray | None:
+    """Which records the rule may pair with any other: those without its ``unless_both`` column's value
+    (None when the rule has no ``unless_both``; every record is free when the column is absent)."""
+    if rule.unless_both is None:
+        return None
+    return evaluate_key(df, rule.unless_both).isna().to_numpy(dtype=bool)

@@ -69,6 +69,10 @@ def build_comparisons(specs: tuple[ComparisonSpec, ...] | list[ComparisonSpec]) 
     return out
 
 
+#: pairs compared at a time (issue #19): bounds the comparisons stage's memory at any number of pairs
+PAIR_CHUNK = 1_000_000
+
+
 class PreparedComparisons:
     """The comparisons of one settings, prepared over one mentions frame."""
 
@@ -77,9 +81,13 @@ class PreparedComparisons:
         self.comparisons = build_comparisons(specs)
         self.prep = [c.prepare(df) for c in self.comparisons]
 
-    def levels(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        """Level matrix (pairs × comparisons, int8; -1 = missing on a side)."""
+    def levels(self, left: np.ndarray, right: np.ndarray, chunk: int = PAIR_CHUNK) -> np.ndarray:
+        """Level matrix (pairs × comparisons, int8; -1 = missing on a side), ``chunk`` pairs at a time: a
+        comparison's per-pair intermediates (the two sides' texts, scores) never exceed one chunk, whatever
+        the number of pairs (a pair's level depends on that pair alone)."""
         out = np.empty((len(left), len(self.comparisons)), dtype=np.int8)
-        for k, (c, p) in enumerate(zip(self.comparisons, self.prep, strict=True)):
-            out[:, k] = c.compare(p, left, right)
+        for start in range(0, len(left), chunk):
+            lo, hi = left[start : start + chunk], right[start : start + chunk]
+            for k, (c, p) in enumerate(zip(self.comparisons, self.prep, strict=True)):
+                out[start : start + len(lo), k] = c.compare(p, lo, hi)
         return out

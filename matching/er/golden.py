@@ -55,6 +55,17 @@ def _surviving(df: pd.DataFrame, f: str, surv: Survivorship) -> pd.DataFrame:
     return best.set_index("entity_id")
 
 
+def _lists_by_entity(entity_ids: pd.Series, values: pd.Series) -> pd.Series:
+    """The values of each entity as a list, in the given order (``entity_ids`` sorted): ``groupby().agg(list)``
+    without its Python call per entity (20 s for 99,000 persons at 100,000 residents, now a split)."""
+    eid = entity_ids.to_numpy(dtype=object)
+    vals = values.to_numpy(dtype=object)
+    if len(eid) == 0:
+        return pd.Series([], dtype=object)
+    starts = np.flatnonzero(np.r_[True, eid[1:] != eid[:-1]])
+    return pd.Series([part.tolist() for part in np.split(vals, starts[1:])], index=pd.Index(eid[starts]))
+
+
 def golden_records(
     mentions: pd.DataFrame, assignments: pd.DataFrame, settings: EntitySettings
 ) -> pd.DataFrame:
@@ -100,7 +111,7 @@ def golden_records(
         sources_json = joined.where(piece.notna(), sources_json)
     out["field_sources"] = ("{" + sources_json.fillna("") + "}").to_numpy()
     feeds = df[["entity_id", "feed"]].drop_duplicates().sort_values(["entity_id", "feed"])
-    out["sources"] = feeds.groupby("entity_id")["feed"].agg(list).reindex(ents).to_numpy()
+    out["sources"] = _lists_by_entity(feeds["entity_id"], feeds["feed"]).reindex(ents).to_numpy()
     out["records"] = df.groupby("entity_id").size().reindex(ents).to_numpy().astype(np.int64)
     for list_col, field in surv.collect.items():
         if field not in df.columns:

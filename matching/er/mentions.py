@@ -79,7 +79,7 @@ def compared_columns(settings: EntitySettings) -> list[str]:
     """Mention columns whose change makes a record 'changed' (blocking keys, compared and identity columns)."""
     cols: set[str] = set()
     for rule in settings.blocking:
-        for e in rule.on:
+        for e in (*rule.on, *([rule.unless_both] if rule.unless_both else [])):
             cols |= key_columns(e)
     for c in settings.comparisons:
         cols |= set(c.columns)
