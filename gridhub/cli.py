@@ -16,7 +16,8 @@
 The workspace comes from ``--workspace DIR`` or ``$GRIDHUB_WORKSPACE``. User errors print one clear message
 and exit 2; no traceback reaches the user. Long work (ingest of a big file, each step of ``run``, ``sample``)
 shows progress bars with counts and ETA on a terminal, and INFO lines with the same counts when stderr is not
-a terminal (a pipe, a log file, CI).
+a terminal (a pipe, a log file, CI). ``gridhub run`` logs what each step did in the readable lines of the Airflow
+task logs (:mod:`gridhub.tasklog`), with or without ``-v``; the libraries' own developer lines stay out.
 """
 
 from __future__ import annotations
@@ -82,9 +83,13 @@ def cmd_run(args) -> int:
     from gridhub.pipeline import reused_message, run_all
     from gridhub.report import format_summary, write_summary
     from gridhub.runreport import write_run_report
+    from gridhub.tasklog import quiet_libraries
 
     ws = _ws(args)
-    result = run_all(ws)
+    with (
+        quiet_libraries()
+    ):  # each step's readable lines (as in the Airflow task log), not the libraries' dicts
+        result = run_all(ws)
     if result.get("reused"):
         print(reused_message(result["run_id"]))
     s, _ = write_summary(ws)
