@@ -18,7 +18,8 @@ run id and the same snapshot.
 7. **publish** — Great Expectations validates every table; only if all pass is a snapshot written and the
    `current` pointer switched (the warehouse asset is updated). A failure leaves the last snapshot current.
    The run report (`<warehouse>/runs/<run_id>/report.html`, charts; docs/report.md) is written next and its
-   path is in the asset event's extra (`report`).
+   path is in the asset event's extra (`report`). A run already published (the same inputs again) is *skipped*
+   here: no second warehouse event for the same snapshot, and summary is skipped too; the run stays green.
 8. **summary** — the run summary (feeds, quarantine, binding rates, quality vs truth) in `reports/`.
 """
 
@@ -109,9 +110,10 @@ if _root is not None:
         def publish(gridhub_run: str, **context) -> str:
             from gridhub import pipeline
             from gridhub.runreport import report_step
-            from gridhub.tasks import run_step
+            from gridhub.tasks import run_step, skip_reused_publish
 
             result = run_step(pipeline.publish_run, gridhub_run)
+            skip_reused_publish(result, context["ti"].try_number)  # already published: no second event
             result["report"] = run_step(report_step, gridhub_run)[
                 "report"
             ]  # the run report, linked from the event

@@ -16,8 +16,9 @@
 The workspace comes from ``--workspace DIR`` or ``$GRIDHUB_WORKSPACE``. User errors print one clear message
 and exit 2; no traceback reaches the user. Long work (ingest of a big file, each step of ``run``, ``sample``)
 shows progress bars with counts and ETA on a terminal, and INFO lines with the same counts when stderr is not
-a terminal (a pipe, a log file, CI). ``gridhub run`` exits 3 when the publish gate holds
-the run.
+a terminal (a pipe, a log file, CI). ``gridhub run`` logs what each step did in the readable lines of the Airflow
+task logs (:mod:`gridhub.tasklog`), with or without ``-v``; the libraries' own developer lines stay out. ``gridhub run``
+exits 3 when the publish gate holds the run.
 """
 
 from __future__ import annotations
@@ -84,10 +85,14 @@ def cmd_run(args) -> int:
     from gridhub.publish_gate import PublishHeld
     from gridhub.report import format_summary, write_summary
     from gridhub.runreport import write_run_report
+    from gridhub.tasklog import quiet_libraries
 
     ws = _ws(args)
     try:
-        result = run_all(ws, approve=args.approve)
+        with (
+            quiet_libraries()
+        ):  # each step's readable lines (as in the Airflow task log), not the libraries' dicts
+            result = run_all(ws, approve=args.approve)
     except PublishHeld as e:  # not an error: the run waits for a person's decision (exit 3, not 2)
         print(f"gridhub: {e}", file=sys.stderr)
         return 3

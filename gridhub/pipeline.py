@@ -431,7 +431,7 @@ def _commit_state(ws: Workspace, run_id: str) -> None:
     """
     from gridhub.statecommit import switch_state
 
-    switch_state(ws, run_id, keep=ws.config.warehouse.keep_snapshots)
+    switch_state(ws, run_id)
 
 
 def _step_counts(result: dict) -> dict[str, int]:
@@ -456,10 +456,12 @@ def run_all(ws: Workspace, run_id: str | None = None, *, approve: bool = False) 
     Holds the workspace's run lock throughout (a second run stops with "another run is active"), checks the
     disks first, and finishes a state commit a killed run left half done. A run whose id is already published
     (the same inputs) is not computed again: the result says ``reused``. After a crash anywhere, running again
-    finishes or redoes the interrupted run.
+    finishes or redoes the interrupted run. After each step its readable lines (:func:`gridhub.tasklog.step_lines`,
+    what the Airflow task logs say) go to the ``gridhub.task`` logger.
     """
     from gridhub.publish_gate import check_gate
     from gridhub.runguard import check_disk, run_lock
+    from gridhub.tasklog import emit, step_lines
 
     with run_lock(ws):
         check_disk(ws)
@@ -476,6 +478,7 @@ def run_all(ws: Workspace, run_id: str | None = None, *, approve: bool = False) 
                 with progress(f"  step {i}/{len(steps)} {step.__name__}") as step_task:
                     results[step.__name__] = step(ws, run_id)
                     step_task.update(**_step_counts(results[step.__name__]))
+                    emit(step_lines(step.__name__, results[step.__name__]))  # the Airflow task log's lines
                 run_task.update(advance=1)
         atomic_write_text(
             ws.work_dir(run_id) / "run.json", json.dumps(results, ensure_ascii=False, indent=2, default=str)

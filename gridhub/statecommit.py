@@ -17,7 +17,8 @@ explain``) sees one whole generation, never a mix of two.
    it had) into ``generations/.incoming-<run_id>-<pid>/``, fsync, write ``COMPLETE``, rename it to
    ``generations/<run_id>/``. Nothing reads it yet.
 2. the warehouse publish switches the warehouse's ``CURRENT`` to ``<run_id>``;
-3. :func:`switch_state` replaces ``state/er/CURRENT`` by ``<run_id>`` (fsynced), then prunes old generations.
+3. :func:`switch_state` replaces ``state/er/CURRENT`` by ``<run_id>`` (fsynced), then prunes the generations
+   no kept snapshot needs (:mod:`gridhub.retention`).
 
 A kill before 2 leaves both pointers on the previous run: consistent, and the complete generation of the
 killed run is reused by the rerun. A kill between 2 and 3 leaves the warehouse one run ahead of the state;
@@ -33,6 +34,7 @@ import os
 import shutil
 from pathlib import Path
 
+from gridhub.retention import kept_snapshot_runs, prune_failure_records
 from gridhub.review_store import REVIEW_STATE
 from gridhub.workspace import Workspace, safe_run_id
 from matching.er.ids import GENERATIONS, STATE_POINTER, committed_generation
@@ -127,9 +129,10 @@ def stage_generation(ws: Workspace, run_id: str, staged: Path) -> Path:
     return final
 
 
-def switch_state(ws: Workspace, run_id: str, *, keep: int) -> None:
+def switch_state(ws: Workspace, run_id: str) -> None:
     """Step 3: point ``state/er/CURRENT`` at the complete generation of ``run_id`` (one atomic replace), then
-    remove legacy per-type folders and all but the newest ``keep`` generations (never the committed one)."""
+    remove legacy per-type folders and apply the retention (:mod:`gridhub.retention`): the generations of
+    snapshots the warehouse no longer keeps, and old ingest failure records."""
     if not is_complete(ws, run_id):
         raise FileNotFoundError(f"state generation {generation_dir(ws, run_id)} is not complete")
     root = er_root(ws)
@@ -138,14 +141,22 @@ def switch_state(ws: Workspace, run_id: str, *, keep: int) -> None:
         legacy = root / t
         if legacy.is_dir():
             shutil.rmtree(legacy, ignore_errors=True)
-    _prune(root / GENERATIONS, safe_run_id(run_id), keep)
+    _prune(ws, safe_run_id(run_id))
+    prune_failure_records(ws)
 
 
-def _prune(root: Path, current: str, keep: int) -> None:
-    done = [d for d in root.iterdir() if d.is_dir() and (d / COMPLETE).is_file() and d.name != current]
-    done.sort(key=lambda d: ((d / COMPLETE).stat().st_mtime, d.name))
-    for d in done[: max(0, len(done) - (keep - 1))]:
+def _prune(ws: Workspace, current: str) -> None:
+    """Remove the complete generations no rollback can need: all but the committed one and those of the
+    snapshots the warehouse keeps (its retention already ran, in the publish before this switch)."""
+    keep = {current, *kept_snapshot_runs(ws)}
+    root = er_root(ws) / GENERATIONS
+    gone = [d for d in root.iterdir() if d.is_dir() and (d / COMPLETE).is_file() and d.name not in keep]
+    for d in gone:
         shutil.rmtree(d, ignore_errors=True)
+    if gone:
+        log.info(
+            "pruned state generations %s (their snapshots are no longer kept)", sorted(d.name for d in gone)
+        )
 
 
 def recover_state(ws: Workspace) -> str | None:
@@ -162,7 +173,7 @@ def recover_state(ws: Workspace) -> str | None:
             committed,
             published,
         )
-        switch_state(ws, published, keep=ws.config.warehouse.keep_snapshots)
+        switch_state(ws, published)
         committed = committed_run(ws)
     elif published and safe_run_id(published) != committed:
         log.warning(

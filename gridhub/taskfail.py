@@ -10,7 +10,8 @@
   (``state/ingest_failures/<feed>/<dag run>.json``): the failed files were filed in ``_failed/``, so a retry or
   a cleared task would find nothing waiting and go green. With the record it fails again with the same
   message, until each of the run's failed files has been staged (a corrected file landed, or the file moved
-  back into the landing folder after a config fix).
+  back into the landing folder after a config fix). Records older than the warehouse's retention are pruned
+  (:mod:`gridhub.retention`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from airflow.sdk.exceptions import AirflowFailException
 
 from connectors.errors import FeedFileError, SourceUnavailable
+from gridhub.retention import FAILURES_DIR, prune_failure_records
 from gridhub.runguard import RunActive
 from gridhub.workspace import Workspace
 from warehouse.errors import UserError
@@ -34,8 +36,6 @@ log = logging.getLogger(__name__)
 
 #: User errors that may pass by themselves: Airflow's retries apply to them.
 TRANSIENT: tuple[type[BaseException], ...] = (RunActive, SourceUnavailable)
-
-FAILURES_DIR = "ingest_failures"
 
 
 class TaskFailed(AirflowFailException):
@@ -76,7 +76,9 @@ def record_failure(ws: Workspace, feed: str, dag_run: str, e: FeedFileError) -> 
     known = {f["sha256"] for f in files}
     files += [{"file_name": p.file_name, "sha256": p.sha256} for p in e.problems if p.sha256 not in known]
     body = {"feed": feed, "dag_run": dag_run, "message": str(e), "files": files}
-    return atomic_write_text(path, json.dumps(body, ensure_ascii=False, indent=1))
+    atomic_write_text(path, json.dumps(body, ensure_ascii=False, indent=1))
+    prune_failure_records(ws)  # the records of old runs go by the warehouse's retention (gridhub.retention)
+    return path
 
 
 def still_failing(ws: Workspace, feed: str, dag_run: str) -> TaskFailed | None:

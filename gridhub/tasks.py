@@ -4,7 +4,8 @@ They read the workspace from ``$GRIDHUB_WORKSPACE``, keep library noise out of t
 as a few readable lines (:mod:`gridhub.tasklog`) and return small, JSON-able dicts (Airflow keeps them as XCom
 and as asset-event extras). Failures follow :mod:`gridhub.taskfail`: a deterministic error fails the task at
 once (no retry), a transient one is retried. An ingest that stages nothing new is *skipped*: a skipped task
-emits no event on its outlet asset, so no resolve-and-publish run follows.
+emits no event on its outlet asset, so no resolve-and-publish run follows. A publish that finds its run already
+published is skipped the same way (:func:`skip_reused_publish`): no second warehouse event for one snapshot.
 """
 
 from __future__ import annotations
@@ -120,6 +121,19 @@ def run_step(step: Step, run_id: str | None = None) -> dict:
                 raise
         emit(step_lines(step.__name__, result))
     return result
+
+
+def skip_reused_publish(result: dict, try_number: int) -> None:
+    """Skip the publish task (``AirflowSkipException``) when :func:`gridhub.pipeline.publish_run` reused a run
+    an earlier run already published: a skipped task emits no warehouse asset event, so nothing downstream
+    of the warehouse runs again for the same snapshot, and the tasks after it are skipped (the DAG run stays
+    green). A later try of the task (try 2+, or a cleared one) still emits the event: its first try may have
+    published the snapshot and then failed (writing the report), before any event was emitted."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    if result.get("reused") and try_number <= 1:
+        emit([f"run {result['run_id']}: already published, snapshot unchanged: no warehouse asset event"])
+        raise AirflowSkipException(f"run {result['run_id']} is already published")
 
 
 def summary_task() -> dict:

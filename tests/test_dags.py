@@ -165,10 +165,16 @@ def test_whole_chain_runs_with_dag_test(dagbag, workspace_copy, monkeypatch, cap
     work = workspace_copy / "work" / run_id
     before = {p: p.stat().st_mtime_ns for p in work.rglob("*.parquet")}
     assert before
+    warehouse_events = len(_asset_events("gridhub_warehouse"))
     with caplog.at_level(logging.INFO, logger="gridhub"):
         rerun = dagbag.get_dag("gridhub_resolve_publish").test()
     assert rerun.state == DagRunState.SUCCESS
     assert reused_message(run_id) in caplog.text  # the CLI's one line, in the task log
+    # the reused publish is skipped: no second warehouse event for the same snapshot; summary skipped after it
+    assert len(_asset_events("gridhub_warehouse")) == warehouse_events
+    states = {ti.task_id: ti.state for ti in rerun.get_task_instances()}
+    assert states.pop("publish") == "skipped" and states.pop("summary") == "skipped", states
+    assert set(states.values()) == {"success"}, states
     assert {p: p.stat().st_mtime_ns for p in work.rglob("*.parquet")} == before
     assert current_manifest(workspace_copy / "warehouse")["run_id"] == run_id
 

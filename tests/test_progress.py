@@ -141,6 +141,42 @@ def test_run_logs_each_step_with_its_counts(workspace_copy):
         )
     assert any(re.match(r"INFO   step 5/5 publish_run: done in ", s) for s in lines), lines
     assert re.match(r"INFO run run-[0-9a-f]{16}: done in .* \(5/5 steps\)$", lines[-1]), lines
+    _says_what_each_step_did(done.stderr, workspace_copy)
+
+
+def _says_what_each_step_did(stderr: str, ws: Path) -> None:
+    """Each step's lines are the Airflow task log's (gridhub.tasklog.step_lines of the step's result, as the run
+    kept it in run.json), in order; no dict-shaped library line, no Great Expectations noise."""
+    import json
+
+    from gridhub.tasklog import step_lines
+
+    logged = [line.removeprefix("INFO ") for line in stderr.splitlines()]
+    (run_json,) = (ws / "work").glob("*/run.json")
+    results = json.loads(run_json.read_text(encoding="utf-8"))
+    at = 0
+    for step in ("prepare_mentions", "bind_addresses", "resolve_entities", "build_tables", "publish_run"):
+        expected = step_lines(step, results[step])
+        assert len(expected) > 1, step
+        at = logged.index(expected[0], at)
+        assert logged[at : at + len(expected)] == expected, step
+    assert "  mentions per type: " in stderr and " expectation(s), all passed" in stderr
+    assert not [line for line in logged if re.search(r"[{]'|': ", line)], stderr  # no dicts
+    assert "great_expectations" not in stderr.lower() and "Calculating Metrics" not in stderr
+
+
+@pytest.mark.slow
+def test_run_verbose_prints_the_task_log_lines_not_dicts(workspace_copy):
+    """``gridhub run -v``: the same readable lines as plain ``gridhub run`` (and the Airflow task logs)."""
+    from connectors import ingest_feed
+    from gridhub.workspace import Workspace
+
+    ws = Workspace(workspace_copy)
+    for feed in ("gongan_population", "shichang_orgs", "zhujian_houses"):
+        ingest_feed(ws, feed)
+    done = gridhub("-w", str(workspace_copy), "run", "-v")
+    assert done.returncode == 0, done.stderr
+    _says_what_each_step_did(done.stderr, workspace_copy)
 
 
 def test_an_xlsx_ingest_reports_the_sheet_lines_and_rows(tmp_path, caplog):
