@@ -174,6 +174,7 @@ def test_whole_chain_runs_with_dag_test(dagbag, workspace_copy, monkeypatch, cap
     assert len(_asset_events("gridhub_warehouse")) == warehouse_events
     states = {ti.task_id: ti.state for ti in rerun.get_task_instances()}
     assert states.pop("publish") == "skipped" and states.pop("summary") == "skipped", states
+    assert states.pop("approve_publish") == "skipped", states  # the publish gate is off: nobody is asked
     assert set(states.values()) == {"success"}, states
     assert {p: p.stat().st_mtime_ns for p in work.rglob("*.parquet")} == before
     assert current_manifest(workspace_copy / "warehouse")["run_id"] == run_id
