@@ -28,7 +28,7 @@ airflow: install
 
 ## make test: install, start the local databases if they are down, install Chromium for the browser test, run the tests
 test: install services browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 services:
 	@bash .ci/services.sh

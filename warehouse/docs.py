@@ -165,7 +165,13 @@ def _layout() -> list[str]:
         "- **Snapshots are immutable**: a run writes a new folder, never changes an old one. A snapshot is "
         "pruned only when it is beyond both retention rules of gridhub.yaml: not among the newest "
         "`warehouse.keep_snapshots` (default 5, counting the current one) and published more than "
-        "`warehouse.keep_days` ago (default 30; 0 = by count only). The current one is never deleted.",
+        "`warehouse.keep_days` ago (default 30; 0 = by count only). The current one is never deleted. The "
+        "entity-id state generations (`state/er/generations/<run_id>/`) follow the snapshots: a generation stays "
+        "as long as its run's snapshot is kept (the committed one always), because a rollback to a kept snapshot "
+        "(its run id written into `CURRENT` again) makes the next run commit that run's generation, so the "
+        "entity ids go back with the tables; the generations of pruned or never-published runs are removed. "
+        "Ingest failure records (`state/ingest_failures/`) beyond both rules are removed too "
+        "(`gridhub/retention.py`).",
         "- **Idempotent**: rows are sorted by key (within each partition) and Parquet is written with fixed settings (zstd level 3, "
         "dictionary, statistics, 128 Ki-row row groups, format 2.6), so the same tables give byte-identical "
         "files with the same SHA-256 (`content_sha256` in the manifest). Publishing a run id that exists with "
