@@ -72,6 +72,23 @@ def ingested(workspace_copy: Path):
 
 
 @pytest.fixture(scope="session")
+def published_sample(sample_workspace: Path, tmp_path_factory):
+    """A copy of the sample workspace ingested and published once for the whole session (a ``Workspace``):
+    for tests that only read what a run published. A test that changes it must use ``ingested`` instead."""
+    from connectors import ingest_feed
+    from gridhub import pipeline
+    from gridhub.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("published") / "ws"
+    shutil.copytree(sample_workspace, root)
+    ws = Workspace(root)
+    for feed in ws.config.feeds:
+        ingest_feed(ws, feed.name).check_accounting()
+    pipeline.run_all(ws)
+    return ws
+
+
+@pytest.fixture(scope="session")
 def airflow_db(sample_workspace: Path) -> Path:
     """An initialised Airflow metadata DB (SQLite) for DagBag and dag.test() tests."""
     AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)

@@ -6,14 +6,12 @@ from __future__ import annotations
 import getpass
 import json
 import re
-import shutil
 
 import pandas as pd
 import pyarrow as pa
 import pytest
 
-from gridhub import cli, pipeline
-from gridhub.workspace import Workspace
+from gridhub import cli
 from matching.er import ResolutionState
 from warehouse import current_manifest
 from warehouse.privacy import mask_values
@@ -21,17 +19,10 @@ from warehouse.privacy import mask_values
 WIDTH = 100
 
 
-@pytest.fixture(scope="module")
-def published(tmp_path_factory, sample_workspace):
-    from connectors import ingest_feed
-
-    root = tmp_path_factory.mktemp("explain_masked") / "ws"
-    shutil.copytree(sample_workspace, root)
-    ws = Workspace(root)
-    for feed in ws.config.feeds:
-        ingest_feed(ws, feed.name).check_accounting()
-    pipeline.run_all(ws)
-    return ws
+@pytest.fixture
+def published(published_sample):
+    """The sample district published once for the session (read only: explain writes only its audit log)."""
+    return published_sample
 
 
 def _person_with_identifiers(ws):

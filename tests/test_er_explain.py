@@ -7,7 +7,6 @@ import io
 import pandas as pd
 import pytest
 
-from gridhub import pipeline
 from gridhub.workspace import Workspace
 from matching.er import ResolutionState
 from matching.er.explain import explain_command
@@ -15,20 +14,10 @@ from matching.er.explain import explain_command
 PERSON_COMPARISONS = ("name", "id_number", "birth_date", "sex", "phone", "address")
 
 
-@pytest.fixture(scope="module")
-def published(tmp_path_factory, sample_workspace):
-    """The sample workspace ingested and run once; the tests only read it."""
-    import shutil
-
-    from connectors import ingest_feed
-
-    root = tmp_path_factory.mktemp("explain") / "ws"
-    shutil.copytree(sample_workspace, root)
-    ws = Workspace(root)
-    for feed in ws.config.feeds:
-        ingest_feed(ws, feed.name).check_accounting()
-    pipeline.run_all(ws)
-    return ws
+@pytest.fixture
+def published(published_sample):
+    """The sample district published once for the session (read only: explain writes only its audit log)."""
+    return published_sample
 
 
 def _run(ws, what, ids):
