@@ -10,7 +10,7 @@ and renamed) under one lock, so a run pinning them (:func:`gridhub.runguard.pin_
   (``standard``) or ``not_in_library``; applied by :func:`matching.address.apply_aliases` in every binding.
 - ``review_not_sure.csv``: "not sure" answers; no run reads them, the queue marks the case.
 
-Both files the runs read are part of the run id (:func:`gridhub.pipeline.input_fingerprint`), so a decision
+Both files the runs read are part of the run id (:func:`gridhub.runid.input_fingerprint`), so a decision
 makes the next ``gridhub run`` a new run; each run keeps the copies it applied in its state generation
 (``state/er/generations/<run_id>/review/``, :mod:`gridhub.statecommit`), versioned with the rest.
 """
