@@ -428,3 +428,109 @@ def test_the_warehouse_publishes_legal_representatives_as_relations(published):
     truth = pd.read_csv(ws.root / "truth" / "organisations.csv", dtype=str).set_index("org_key")
     right = reps["person_id"].map(key_of) == reps["org_id"].map(key_of).map(truth["legal_rep_key"])
     assert right.mean() >= 0.95, reps[~right]
+
+
+def link_with(people, org, rules, links=NO_LINKS) -> dict:
+    """:func:`link` with non-default :class:`matching.roles.LegalRepRules`."""
+    from matching.roles import link_legal_representatives
+
+    (p, pa), (o, oa, g) = people, org
+    out = link_legal_representatives(
+        persons=p,
+        person_assignments=pa,
+        organisations=o,
+        organisation_assignments=oa,
+        organisation_golden=g,
+        links=links,
+        rules=rules,
+    )
+    row = out.iloc[0]
+    person = None if pd.isna(row["legal_rep_person_id"]) else row["legal_rep_person_id"]
+    return {"person": person, "link": row["legal_rep_link"]}
+
+
+def test_a_child_is_never_taken_for_the_representative():
+    """Seen at 100,000 persons: a restaurant whose representative lives outside the district registered a
+    waiter's mobile; the waiter's 12-year-old son has the representative's name, so the household phone
+    linked the boy. A 法定代表人 needs full civil capacity (16 at the least)."""
+    people = persons(
+        {"name": "黄超", "birth_date": "2012-03-04", "address_code": "A2"},
+        {"name": "李强", "birth_date": "1985-01-01", "address_code": "A2", "phone": "13900000009"},
+    )
+    # the organisation's mention is dated 2024-01-01: the boy is 11 on the newest date the data carry
+    org = organisation(legal_rep="黄超", address_code="A1", org_phone="13900000009")
+    # a child is no candidate: no person who could be the representative has the name
+    assert link(people, org) == {"person": None, "link": "name_not_found"}
+    # the rule is a setting: min_age 0 turns it off (and the phone of the household links the boy again)
+    from matching.roles import LegalRepRules
+
+    assert link_with(people, org, LegalRepRules(min_age=0))["person"] == "P0"
+
+
+def test_a_child_with_the_same_name_does_not_make_an_adults_name_common():
+    org = organisation(legal_rep="欧阳霁川", address_code="A1", grid_code="G1")
+    people = persons(
+        {"name": "欧阳霁川", "birth_date": "1980-05-05", "address_code": "A7", "grid_code": "G1"},
+        {"name": "欧阳霁川", "birth_date": "2019-08-08", "address_code": "A9", "grid_code": "G2"},
+    )
+    assert link(people, org) == {"person": "P0", "link": "name_and_grid"}
+    # an adult namesake elsewhere still makes it common: the grid is no evidence
+    people = persons(
+        {"name": "欧阳霁川", "birth_date": "1980-05-05", "address_code": "A7", "grid_code": "G1"},
+        {"name": "欧阳霁川", "birth_date": "1979-08-08", "address_code": "A9", "grid_code": "G2"},
+    )
+    assert link(people, org) == {"person": None, "link": "no_supporting_evidence"}
+
+
+def test_one_birth_date_keyed_wrong_does_not_make_an_adult_a_child():
+    # the representative's 人社 record says 2015 (a slip), 公安 says 1985: the oldest date decides
+    people = persons(
+        {"name": "陈静", "birth_date": "2015-03-03", "address_code": "A1"},
+        {"name": "陈静", "birth_date": "1985-03-03", "address_code": "A1", "person": "P0"},
+    )
+    assert link(people, organisation(legal_rep="陈静", address_code="A1")) == {
+        "person": "P0",
+        "link": "name_and_address",
+    }
+
+
+def test_a_homophone_with_evidence_links_when_the_namesakes_as_written_have_none():
+    """市场监管 keyed 张铭 for 张明 (a sound-alike slip); a 张铭 lives elsewhere in the district with no tie
+    to the organisation, while 张明 is insured there (人社)."""
+    people = persons({"name": "张铭", "address_code": "A5"}, {"name": "张明", "address_code": "A6"})
+    org = organisation(legal_rep="张铭", address_code="A1")
+    assert link(people, org, employed("gongan:1")) == {"person": "P1", "link": "homophone_and_employment"}
+    from matching.roles import LegalRepRules
+
+    off = link_with(people, org, LegalRepRules(homophone_fallback=False), employed("gongan:1"))
+    assert off == {"person": None, "link": "no_supporting_evidence"}
+
+
+def test_the_name_as_written_with_evidence_beats_a_homophone_with_evidence():
+    people = persons({"name": "张铭", "address_code": "A1"}, {"name": "张明", "address_code": "A6"})
+    org = organisation(legal_rep="张铭", address_code="A1")
+    assert link(people, org, employed("gongan:1")) == {"person": "P0", "link": "name_and_address"}
+
+
+def test_a_homophone_is_not_linked_on_weak_evidence_when_namesakes_exist():
+    # the same building (a unique name), a household's phone: too weak for a name that only sounds the same
+    people = persons(
+        {"name": "张铭", "address_code": "A5"},
+        {"name": "张明", "address_code": "A6", "building_code": "B1", "grid_code": "G1"},
+        {"name": "李红", "address_code": "A6", "phone": "13900000009"},
+    )
+    org = organisation(
+        legal_rep="张铭", address_code="A1", building_code="B1", grid_code="G1", org_phone="13900000009"
+    )
+    assert link(people, org) == {"person": None, "link": "no_supporting_evidence"}
+
+
+def test_the_legal_representative_rules_are_read_from_gridhub_yaml():
+    from gridhub.config import ConfigError, WorkspaceConfig
+
+    base = {"name": "青石区", "district_code": "445399", "feeds": []}
+    assert WorkspaceConfig.model_validate(base).legal_representatives.min_age == 16
+    cfg = WorkspaceConfig.model_validate({**base, "legal_representatives": {"min_age": 18}})
+    assert cfg.legal_representatives.min_age == 18 and cfg.legal_representatives.homophone_fallback
+    with pytest.raises((ConfigError, ValueError)):
+        WorkspaceConfig.model_validate({**base, "legal_representatives": {"min_age": 18, "unique_name": 1}})
