@@ -63,6 +63,8 @@ from matching.roles_evidence import (
     evidence,
     id_sex,
     isin,
+    masked_agrees,
+    masked_ids,
     minors,
     unique_name_persons,
 )
@@ -139,7 +141,7 @@ def link_legal_representatives(
 
     def by_name(open_: pd.DataFrame, sounds_only: bool) -> pd.DataFrame:
         cands = _candidates(open_, adults, person_ids, sounds_only=sounds_only)
-        cands = cands[~_contradicts_id(cands, open_, people)]
+        cands = cands[~_contradicts_id(cands, open_, people) & ~_contradicts_masked(cands, open_, person_ids)]
         return _decide(cands, evidence(cands, open_, people, orgs, person_ids, employment, unique))
 
     named = by_name(open_reps, sounds_only=False)
@@ -151,8 +153,9 @@ def link_legal_representatives(
     decided = pd.concat([by_id, named])
     out = reps[["org_id", "legal_rep", "feed"]].copy()
     out["legal_rep_person_id"] = out["org_id"].map(decided["person_id"]).astype("string")
+    id_given = reps["legal_rep_id"].notna() | isin(reps["org_id"], masked_ids(reps)["org_id"])
     reason = np.where(
-        reps["legal_rep_id"].notna(),
+        id_given,
         "no_person_with_id",
         np.where(reps["legal_rep"].notna(), "name_not_found", "no_legal_rep"),
     )
@@ -293,6 +296,18 @@ def _decide(cands: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:
     )
     out = pd.DataFrame({"person_id": top["person_id"].astype("string"), "link": link}, index=top.index)
     out["person_id"] = out["person_id"].mask(out["link"].isin(["no_supporting_evidence", "ambiguous_name"]))
+    return out
+
+
+def _contradicts_masked(cands: pd.DataFrame, reps: pd.DataFrame, person_ids: pd.DataFrame) -> np.ndarray:
+    """Candidates a masked representative's ID rules out: it shows a character none of their valid IDs has
+    at that place (two valid IDs that differ are two people, masked or not)."""
+    c = cands[["org_id", "person_id"]].reset_index(drop=True).reset_index()
+    pairs = c.merge(masked_ids(reps), on="org_id").merge(person_ids, on="person_id")
+    agree = pd.Series(masked_agrees(pairs["masked"], pairs["id_number"]), index=pairs.index)
+    ruled_out = ~agree.groupby(pairs["index"]).any()
+    out = np.zeros(len(c), dtype=bool)
+    out[ruled_out.index[ruled_out.to_numpy()].to_numpy()] = True
     return out
 
 

@@ -20,6 +20,7 @@ EVIDENCE = LEGAL_REP_EVIDENCE
 RANK = {
     "id_typo": 3,
     "id_birth": 2,
+    "id_masked": 2,
     "address": 2,
     "employment": 2,
     "phone": 2,
@@ -34,6 +35,7 @@ SHARED_PHONE_RANK = 1
 GROUP = {
     "id_typo": "id",
     "id_birth": "id",
+    "id_masked": "id",
     "address": "place",
     "employment": "employment",
     "phone": "phone",
@@ -132,7 +134,8 @@ def evidence(
     )
     typo = typo[np.asarray(distance) <= 1].assign(kind="id_typo")
     born = _id_birth(pair, reps, people, person_ids)
-    frames = [f[["org_id", "person_id", "kind"]] for f in (place, worked, typo, born)]
+    masked = _id_masked(pair, reps, person_ids)
+    frames = [f[["org_id", "person_id", "kind"]] for f in (place, worked, typo, born, masked)]
     ev = pd.concat(frames, ignore_index=True).assign(rank=lambda f: f["kind"].map(RANK))
     ev = pd.concat([ev, _phone(pair, orgs, people), _household_phone(pair, orgs, people)], ignore_index=True)
     ev = ev.sort_values("rank", ascending=False).drop_duplicates(["org_id", "person_id", "kind"])
@@ -209,6 +212,40 @@ def birth_digits(people: pd.DataFrame, person_ids: pd.DataFrame) -> pd.DataFrame
     ids = person_ids["id_number"].astype("string")
     coded = pd.DataFrame({"person_id": person_ids["person_id"], "birth": ids.str[6:14], "sex": id_sex(ids)})
     return pd.concat([stated, coded], ignore_index=True).drop_duplicates()
+
+
+#: A masked ID (脱敏: 445399********123X) counts when it shows at least this many characters.
+MASKED_MIN_VISIBLE = 8
+
+
+def masked_ids(reps: pd.DataFrame) -> pd.DataFrame:
+    """(org_id, masked): representatives' IDs given masked, as a shared extract often does (脱敏): 18
+    characters, some replaced by ``*`` (full-width ＊ folded), at least :data:`MASKED_MIN_VISIBLE` shown."""
+    given = (
+        reps[["org_id", "legal_rep_id_invalid"]].dropna().rename(columns={"legal_rep_id_invalid": "masked"})
+    )
+    text = given["masked"].astype("string")
+    shape = (text.str.len() == 18) & text.str.contains("*", regex=False)
+    return given[(shape & (text.str.count(r"[^*]") >= MASKED_MIN_VISIBLE)).fillna(False).to_numpy(bool)]
+
+
+def masked_agrees(masked: pd.Series, ids: pd.Series) -> np.ndarray:
+    """Whether each valid ID has every character the masked ID shows, at the same place."""
+    return np.array(
+        [
+            all(m == "*" or m == c for m, c in zip(m_, i_, strict=True))
+            for m_, i_ in zip(masked, ids, strict=True)
+        ],
+        dtype=bool,
+    )
+
+
+def _id_masked(pair: pd.DataFrame, reps: pd.DataFrame, person_ids: pd.DataFrame) -> pd.DataFrame:
+    """(org_id, person_id, kind=id_masked): every character the representative's masked ID shows is the
+    candidate's valid ID's, at the same place (area code and the last four: one namesake in 10,000 by chance)."""
+    hits = pair.merge(masked_ids(reps), on="org_id").merge(person_ids, on="person_id")
+    hits = hits[masked_agrees(hits["masked"], hits["id_number"])]
+    return hits.assign(kind="id_masked")[["org_id", "person_id", "kind"]].drop_duplicates()
 
 
 def data_as_of(people: pd.DataFrame, orgs: pd.DataFrame) -> pd.Timestamp | None:

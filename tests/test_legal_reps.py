@@ -534,3 +534,23 @@ def test_the_legal_representative_rules_are_read_from_gridhub_yaml():
     assert cfg.legal_representatives.min_age == 18 and cfg.legal_representatives.homophone_fallback
     with pytest.raises((ConfigError, ValueError)):
         WorkspaceConfig.model_validate({**base, "legal_representatives": {"min_age": 18, "unique_name": 1}})
+
+
+def test_a_masked_id_links_the_namesake_whose_id_shows_through_it():
+    """Shared extracts often mask IDs (脱敏: area code and the last four shown). The characters shown link the
+    namesake whose valid ID has them, and rule out one whose ID shows another: two IDs, two people."""
+    masked = ID_B[:6] + "*" * 8 + ID_B[14:]
+    people = persons(
+        {"name": "王伟", "id_number": ID_A, "address_code": "A1"},  # at the address, but another ID
+        {"name": "王伟", "id_number": ID_B, "address_code": "A5"},
+    )
+    org = organisation(legal_rep="王伟", legal_rep_id_invalid=masked, address_code="A1")
+    assert link(people, org) == {"person": "P1", "link": "name_and_id_masked"}
+    # an outsider of the same name: the area code and the last four shown are not the namesake's
+    outsider = ID_C[:6] + "*" * 8 + ID_C[14:]
+    only_a = persons({"name": "王伟", "id_number": ID_A, "address_code": "A1"})
+    org = organisation(legal_rep="王伟", legal_rep_id_invalid=outsider, address_code="A1")
+    assert link(only_a, org) == {"person": None, "link": "no_person_with_id"}
+    # too little shown to say anything: neither evidence nor a reason to rule out
+    org = organisation(legal_rep="王伟", legal_rep_id_invalid="4" + "*" * 16 + ID_C[-1], address_code="A1")
+    assert link(only_a, org) == {"person": "P0", "link": "name_and_address"}
