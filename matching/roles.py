@@ -8,16 +8,21 @@ representative's ID number (法定代表人证件号码). Once persons and organ
    resolved person's ID links to that person (``id``), whatever the names say. A valid ID that no person
    carries still rules out every namesake with a different valid ID (two valid IDs that differ are two
    people); a namesake with no valid ID may still be linked by name (step 2).
-2. **By name, with evidence.** Otherwise the persons with the representative's name (normalised: 繁→简,
-   full-width folded, spaces removed) are the candidates, and a name alone links no one: a district has
-   many 王伟. A valid ID rules out the candidates whose records give another birth date, or another sex,
-   than it encodes. Each candidate is credited with independent evidence that it is this organisation's
-   representative (:data:`EVIDENCE`, strongest first):
+2. **By name, with evidence.** Otherwise the adult persons with the representative's name (normalised:
+   繁→简, full-width folded, spaces removed) are the candidates, and a name alone links no one: a district
+   has many 王伟. A person younger than :attr:`LegalRepRules.min_age` (16: full civil capacity) by every
+   birth date known for them, on the newest date the inputs carry, is never a candidate and does not make
+   an adult's name common. A valid ID rules out the candidates whose records give another birth date, or
+   another sex, than it encodes; a masked ID (脱敏, ``445399********123X``) those whose valid ID differs
+   from a character it shows. Each candidate is credited with independent evidence that it is this
+   organisation's representative (:data:`EVIDENCE`, strongest first):
 
    - ``id_typo``: the representative's ID is invalid but one edit (a changed, missing or extra character,
      or two neighbours swapped) away from the candidate's valid ID;
    - ``id_birth``: the representative's ID (valid but nobody's, or invalid) encodes the candidate's birth
      date and sex (a candidate with a valid ID must share its first 14 characters, area and birth date);
+   - ``id_masked``: the representative's ID is masked and every character it shows (at least 8) is the
+     candidate's valid ID's, at the same place;
    - ``address``: the candidate lives, has the 户籍 or owns a house at the organisation's registered
      (注册) or operating (经营) address, the same standard address;
    - ``employment``: 人社 has the candidate insured with this organisation;
@@ -29,15 +34,17 @@ representative's ID number (法定代表人证件号码). Once persons and organ
      grid as one of the organisation's, counted only when no other resolved person has the candidate's
      name (a building or a grid holds many people: a common name is in it by chance).
 
-   ``id_birth``, ``address``, ``employment`` and ``phone`` weigh the same. A candidate's support is its strongest
-   evidence, then the number of independent kinds it has (place, employment, phone, ID; ``building``, ``grid``
-   and ``address`` are one place, ``id_typo`` and ``id_birth`` one ID). The one candidate with the most
+   ``id_birth``, ``id_masked``, ``address``, ``employment`` and ``phone`` weigh the same. A candidate's
+   support is its strongest evidence, then the number of independent kinds it has (place, employment, phone,
+   ID; ``building``, ``grid`` and ``address`` are one place, ``id_typo``, ``id_birth`` and ``id_masked`` one
+   ID). The one candidate with the most
    support is linked (``name_and_<evidence>``); several with equal support are ``ambiguous_name``;
    candidates without any evidence are ``no_supporting_evidence``.
-3. **By a homophone, with stronger evidence.** When no person has the name as written, persons whose name
-   has the same surname character and sounds the same (pinyin without tones: 张伟 for 张玮, a common keying
-   error) are the candidates, under the same rules except that ``building`` and ``grid`` do not count
-   for them, nor does a shared phone (``homophone_and_<evidence>``). Pinyin is never evidence on its own, and
+3. **By a homophone, with stronger evidence.** When no person has the name as written, or none of those
+   who have it has any evidence (:attr:`LegalRepRules.homophone_fallback`), persons whose name has the same
+   surname character and sounds the same (pinyin without tones: 张伟 for 张玮, a common keying error) are
+   the candidates, under the same rules except that ``building``, ``grid`` and ``household_phone`` do not
+   count for them, nor does a shared phone (``homophone_and_<evidence>``). Pinyin is never evidence on its own, and
    neither is a phone: only persons with the name (or its sound) are ever candidates.
 
 Every organisation gets one row: the linked person (or null) and :data:`~warehouse.schema.LEGAL_REP_LINKS`
