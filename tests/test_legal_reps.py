@@ -554,3 +554,37 @@ def test_a_masked_id_links_the_namesake_whose_id_shows_through_it():
     # too little shown to say anything: neither evidence nor a reason to rule out
     org = organisation(legal_rep="王伟", legal_rep_id_invalid="4" + "*" * 16 + ID_C[-1], address_code="A1")
     assert link(only_a, org) == {"person": "P0", "link": "name_and_address"}
+
+
+def test_a_masked_id_reaches_the_linker_as_written_with_its_mask_folded():
+    from connectors.feeds import Feed
+    from matching.mentions import build_mentions
+
+    feed = Feed.model_validate(
+        {
+            "name": "shichang",
+            "department": "市场监管",
+            "source": {"kind": "file", "glob": "*.csv"},
+            "entities": ["organisation"],
+            "record_id": "id",
+            "columns": {
+                "id": "source_record_id",
+                "mc": "org_name",
+                "fr": "legal_rep",
+                "frzj": "legal_rep_id",
+            },
+        }
+    )
+    staged = pd.DataFrame(
+        {
+            "_feed": "shichang",
+            "_raw_sha256": "h",
+            "_line": [2],
+            "source_record_id": ["S1"],
+            "org_name": ["甲公司"],
+            "legal_rep": ["王伟"],
+            "legal_rep_id": ["445399＊＊＊＊＊＊＊＊123x"],  # full-width asterisks, a lower-case x
+        }
+    )
+    o = build_mentions({"shichang": staged}, [feed]).organisation
+    assert pd.isna(o.loc[0, "legal_rep_id"]) and o.loc[0, "legal_rep_id_invalid"] == "445399********123X"
