@@ -58,7 +58,8 @@ def employed(person_key: str) -> pd.DataFrame:
 NO_LINKS = pd.DataFrame(columns=["from_key", "to_key", "kind", "relation"])
 
 
-def link(people, org, links=NO_LINKS) -> dict:
+def link(people, org, links=NO_LINKS, rules=None) -> dict:
+    """The one organisation's outcome (``rules``: :class:`matching.roles.LegalRepRules`, None for defaults)."""
     from matching.roles import link_legal_representatives
 
     (p, pa), (o, oa, g) = people, org
@@ -69,6 +70,7 @@ def link(people, org, links=NO_LINKS) -> dict:
         organisation_assignments=oa,
         organisation_golden=g,
         links=links,
+        rules=rules,
     )
     assert list(out["org_id"]) == [ORG]  # every organisation gets exactly one outcome
     row = out.iloc[0]
@@ -322,25 +324,26 @@ def test_organisation_mentions_carry_a_valid_contact_phone_and_flag_an_invalid_o
     assert list(issues["reason_code"]) == ["invalid_phone"]
 
 
-def test_organisation_mentions_carry_the_legal_representatives_valid_id_and_flag_an_invalid_one():
+def market_feed(**columns: str):
+    """A 市场监管 feed mapping ``id`` and ``mc`` (name) and the given headers → staging fields."""
     from connectors.feeds import Feed
-    from matching.mentions import build_mentions
 
-    feed = Feed.model_validate(
+    return Feed.model_validate(
         {
             "name": "shichang",
             "department": "市场监管",
             "source": {"kind": "file", "glob": "*.csv"},
             "entities": ["organisation"],
             "record_id": "id",
-            "columns": {
-                "id": "source_record_id",
-                "mc": "org_name",
-                "fr": "legal_rep",
-                "frzj": "legal_rep_id",
-            },
+            "columns": {"id": "source_record_id", "mc": "org_name", **columns},
         }
     )
+
+
+def test_organisation_mentions_carry_the_legal_representatives_valid_id_and_flag_an_invalid_one():
+    from matching.mentions import build_mentions
+
+    feed = market_feed(fr="legal_rep", frzj="legal_rep_id")
     bad = ID_A[:-1] + ("0" if ID_A[-1] != "0" else "1")
     staged = pd.DataFrame(
         {
@@ -430,25 +433,6 @@ def test_the_warehouse_publishes_legal_representatives_as_relations(published):
     assert right.mean() >= 0.95, reps[~right]
 
 
-def link_with(people, org, rules, links=NO_LINKS) -> dict:
-    """:func:`link` with non-default :class:`matching.roles.LegalRepRules`."""
-    from matching.roles import link_legal_representatives
-
-    (p, pa), (o, oa, g) = people, org
-    out = link_legal_representatives(
-        persons=p,
-        person_assignments=pa,
-        organisations=o,
-        organisation_assignments=oa,
-        organisation_golden=g,
-        links=links,
-        rules=rules,
-    )
-    row = out.iloc[0]
-    person = None if pd.isna(row["legal_rep_person_id"]) else row["legal_rep_person_id"]
-    return {"person": person, "link": row["legal_rep_link"]}
-
-
 def test_a_child_is_never_taken_for_the_representative():
     """Seen at 100,000 persons: a restaurant whose representative lives outside the district registered a
     waiter's mobile; the waiter's 12-year-old son has the representative's name, so the household phone
@@ -464,7 +448,7 @@ def test_a_child_is_never_taken_for_the_representative():
     # the rule is a setting: min_age 0 turns it off (and the phone of the household links the boy again)
     from matching.roles import LegalRepRules
 
-    assert link_with(people, org, LegalRepRules(min_age=0))["person"] == "P0"
+    assert link(people, org, rules=LegalRepRules(min_age=0))["person"] == "P0"
 
 
 def test_a_child_with_the_same_name_does_not_make_an_adults_name_common():
@@ -502,7 +486,7 @@ def test_a_homophone_with_evidence_links_when_the_namesakes_as_written_have_none
     assert link(people, org, employed("gongan:1")) == {"person": "P1", "link": "homophone_and_employment"}
     from matching.roles import LegalRepRules
 
-    off = link_with(people, org, LegalRepRules(homophone_fallback=False), employed("gongan:1"))
+    off = link(people, org, employed("gongan:1"), LegalRepRules(homophone_fallback=False))
     assert off == {"person": None, "link": "no_supporting_evidence"}
 
 
@@ -557,24 +541,9 @@ def test_a_masked_id_links_the_namesake_whose_id_shows_through_it():
 
 
 def test_a_masked_id_reaches_the_linker_as_written_with_its_mask_folded():
-    from connectors.feeds import Feed
     from matching.mentions import build_mentions
 
-    feed = Feed.model_validate(
-        {
-            "name": "shichang",
-            "department": "市场监管",
-            "source": {"kind": "file", "glob": "*.csv"},
-            "entities": ["organisation"],
-            "record_id": "id",
-            "columns": {
-                "id": "source_record_id",
-                "mc": "org_name",
-                "fr": "legal_rep",
-                "frzj": "legal_rep_id",
-            },
-        }
-    )
+    feed = market_feed(fr="legal_rep", frzj="legal_rep_id")
     staged = pd.DataFrame(
         {
             "_feed": "shichang",
