@@ -325,7 +325,8 @@ def _contradicts_id(cands: pd.DataFrame, reps: pd.DataFrame, people: pd.DataFram
         return np.zeros(0, dtype=bool)
     ids = reps[["org_id", "legal_rep_id"]].dropna()
     ids = ids.assign(id_birth=ids["legal_rep_id"].str[6:14], id_sex=id_sex(ids["legal_rep_id"]))
-    known = birth_digits(people, pd.DataFrame(columns=["id_number", "person_id"]))
+    them = people[isin(people["person_id"], cands["person_id"])]  # only the candidates' dates matter
+    known = birth_digits(them, pd.DataFrame(columns=["id_number", "person_id"]))
     c = cands[["org_id", "person_id"]].reset_index(drop=True).reset_index()
     pairs = c.merge(ids, on="org_id").merge(known, on="person_id")
     out = np.zeros(len(c), dtype=bool)

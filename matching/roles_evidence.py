@@ -293,7 +293,8 @@ def _id_birth(
     stated = pd.DataFrame({"org_id": reps["org_id"], "rep_id": given}).dropna()
     stated = stated[stated["rep_id"].str.len() == 18]
     stated = stated.assign(birth=stated["rep_id"].str[6:14], sex=id_sex(stated["rep_id"]))
-    known = birth_digits(people, pd.DataFrame(columns=["id_number", "person_id"]))
+    them = people[isin(people["person_id"], pair["person_id"])]  # only the candidates' dates matter
+    known = birth_digits(them, pd.DataFrame(columns=["id_number", "person_id"]))
     hits = pair.merge(stated, on="org_id").merge(known, on=["person_id", "birth"])
     hits = hits[(hits["sex_x"] == hits["sex_y"]).fillna(True).to_numpy(bool)]
     valid = person_ids.rename(columns={"id_number": "own_id"})
