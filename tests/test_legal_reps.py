@@ -70,7 +70,7 @@ def link(people, org, links=NO_LINKS, rules=None) -> dict:
         organisation_assignments=oa,
         organisation_golden=g,
         links=links,
-        rules=rules,
+        **({} if rules is None else {"rules": rules}),
     )
     assert list(out["org_id"]) == [ORG]  # every organisation gets exactly one outcome
     row = out.iloc[0]
