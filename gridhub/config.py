@@ -31,6 +31,7 @@ from connectors.feeds import Feed, FileSource, SqlSource
 from gridhub import env
 from gridhub.config_alerts import Alerts, Smtp  # noqa: F401  (part of the config's public models)
 from gridhub.config_base import Strict as _Strict  # unknown keys refused, frozen
+from gridhub.config_legal_reps import LegalRepresentatives
 from gridhub.layout import CONFIG_FILE, REFERENCE_DIR
 from matching.reference import (
     ADDRESS_LIBRARY_COLUMNS,
@@ -319,6 +320,10 @@ class WorkspaceConfig(_Strict):
     matching: dict = Field(
         default_factory=dict,
         description="Entity-resolution settings per entity type (see docs/entity-resolution.md).",
+    )
+    legal_representatives: LegalRepresentatives = Field(
+        default_factory=LegalRepresentatives,
+        description="Linking organisations' 法定代表人 to persons (see docs/entity-resolution.md).",
     )
     quality: Quality = Field(default_factory=Quality, description="Quality figures against a ground truth.")
     portal: Portal | None = Field(None, description="The department upload portal; absent = portal off.")

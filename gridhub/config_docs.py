@@ -88,6 +88,10 @@ feeds: []            # see below
   person:
     thresholds: {match: 0.9, review: 0.4}
 """,
+    "legal_representatives": """legal_representatives:
+  min_age: 16                # a person younger than this is never a 法定代表人 (0: rule off)
+  homophone_fallback: true   # 张铭 may be 张明 when no 张铭 has evidence
+""",
     "quality": """quality:
   truth: truth
 """,

@@ -258,6 +258,7 @@ def legal_representatives_path(ws: Workspace, run_id: str) -> Path:
 def link_legal_representatives(ws: Workspace, run_id: str) -> dict[str, int]:
     """Link every resolved organisation's 法定代表人 to a resolved person (``matching.roles``): by a valid ID,
     else by name with supporting evidence. Returns how many organisations got each outcome."""
+    from matching.roles import LegalRepRules
     from matching.roles import link_legal_representatives as link
 
     bound, resolved = _step_dir(ws, run_id, "bound"), _step_dir(ws, run_id, "resolved")
@@ -268,6 +269,7 @@ def link_legal_representatives(ws: Workspace, run_id: str) -> dict[str, int]:
         organisation_assignments=_read(resolved / "organisation_assignments.parquet"),
         organisation_golden=_read(resolved / "organisation_golden.parquet"),
         links=_read(_step_dir(ws, run_id, "mentions") / "links.parquet"),
+        rules=LegalRepRules(**ws.config.legal_representatives.model_dump()),
     )
     _write(reps, legal_representatives_path(ws, run_id))
     counts = reps["legal_rep_link"].value_counts().sort_index()

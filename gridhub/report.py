@@ -283,6 +283,15 @@ def checks_rows(s: dict) -> list[list]:
                     "0",
                 ]
             )
+        if lr.get("precision") is not None:  # every link, right or not: how far a link can be trusted
+            wrong = lr["linked_wrong_only"] + lr.get("not_in_person_feeds_linked", 0)
+            rows.append(
+                [
+                    "legal representative links to a wrong person",
+                    f"{wrong} of {lr['linked_right'] + wrong} (precision {lr['precision']:.4f})",
+                    "0",
+                ]
+            )
     oq = c.get("optional_field_quarantine")
     if oq is not None:
         rows.append(["rows quarantined for an optional field", oq["rows"], "0"])

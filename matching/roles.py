@@ -8,16 +8,21 @@ representative's ID number (法定代表人证件号码). Once persons and organ
    resolved person's ID links to that person (``id``), whatever the names say. A valid ID that no person
    carries still rules out every namesake with a different valid ID (two valid IDs that differ are two
    people); a namesake with no valid ID may still be linked by name (step 2).
-2. **By name, with evidence.** Otherwise the persons with the representative's name (normalised: 繁→简,
-   full-width folded, spaces removed) are the candidates, and a name alone links no one: a district has
-   many 王伟. A valid ID rules out the candidates whose records give another birth date, or another sex,
-   than it encodes. Each candidate is credited with independent evidence that it is this organisation's
-   representative (:data:`EVIDENCE`, strongest first):
+2. **By name, with evidence.** Otherwise the adult persons with the representative's name (normalised:
+   繁→简, full-width folded, spaces removed) are the candidates, and a name alone links no one: a district
+   has many 王伟. A person younger than :attr:`LegalRepRules.min_age` (16: full civil capacity) by every
+   birth date known for them, on the newest date the inputs carry, is never a candidate and does not make
+   an adult's name common. A valid ID rules out the candidates whose records give another birth date, or
+   another sex, than it encodes; a masked ID (脱敏, ``445399********123X``) those whose valid ID differs
+   from a character it shows. Each candidate is credited with independent evidence that it is this
+   organisation's representative (:data:`EVIDENCE`, strongest first):
 
    - ``id_typo``: the representative's ID is invalid but one edit (a changed, missing or extra character,
      or two neighbours swapped) away from the candidate's valid ID;
    - ``id_birth``: the representative's ID (valid but nobody's, or invalid) encodes the candidate's birth
      date and sex (a candidate with a valid ID must share its first 14 characters, area and birth date);
+   - ``id_masked``: the representative's ID is masked and every character it shows (at least 8) is the
+     candidate's valid ID's, at the same place;
    - ``address``: the candidate lives, has the 户籍 or owns a house at the organisation's registered
      (注册) or operating (经营) address, the same standard address;
    - ``employment``: 人社 has the candidate insured with this organisation;
@@ -29,15 +34,17 @@ representative's ID number (法定代表人证件号码). Once persons and organ
      grid as one of the organisation's, counted only when no other resolved person has the candidate's
      name (a building or a grid holds many people: a common name is in it by chance).
 
-   ``id_birth``, ``address``, ``employment`` and ``phone`` weigh the same. A candidate's support is its strongest
-   evidence, then the number of independent kinds it has (place, employment, phone, ID; ``building``, ``grid``
-   and ``address`` are one place, ``id_typo`` and ``id_birth`` one ID). The one candidate with the most
+   ``id_birth``, ``id_masked``, ``address``, ``employment`` and ``phone`` weigh the same. A candidate's
+   support is its strongest evidence, then the number of independent kinds it has (place, employment, phone,
+   ID; ``building``, ``grid`` and ``address`` are one place, ``id_typo``, ``id_birth`` and ``id_masked`` one
+   ID). The one candidate with the most
    support is linked (``name_and_<evidence>``); several with equal support are ``ambiguous_name``;
    candidates without any evidence are ``no_supporting_evidence``.
-3. **By a homophone, with stronger evidence.** When no person has the name as written, persons whose name
-   has the same surname character and sounds the same (pinyin without tones: 张伟 for 张玮, a common keying
-   error) are the candidates, under the same rules except that ``building`` and ``grid`` do not count
-   for them, nor does a shared phone (``homophone_and_<evidence>``). Pinyin is never evidence on its own, and
+3. **By a homophone, with stronger evidence.** When no person has the name as written, or none of those
+   who have it has any evidence (:attr:`LegalRepRules.homophone_fallback`), persons whose name has the same
+   surname character and sounds the same (pinyin without tones: 张伟 for 张玮, a common keying error) are
+   the candidates, under the same rules except that ``building``, ``grid`` and ``household_phone`` do not
+   count for them, nor does a shared phone (``homophone_and_<evidence>``). Pinyin is never evidence on its own, and
    neither is a phone: only persons with the name (or its sound) are ever candidates.
 
 Every organisation gets one row: the linked person (or null) and :data:`~warehouse.schema.LEGAL_REP_LINKS`
@@ -46,69 +53,32 @@ value saying how it was linked or why not. Everything is merges and group-bys ov
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
 
 from matching.normalize import name_pinyin
-from warehouse.schema import LEGAL_REP_EVIDENCE, LEGAL_REP_LINKS
+from matching.roles_evidence import (
+    EVIDENCE,
+    GROUP,
+    ORG_PLACES,
+    PERSON_PLACES,
+    birth_digits,
+    column,
+    employment_pairs,
+    evidence,
+    id_sex,
+    isin,
+    masked_agrees,
+    masked_ids,
+    minors,
+    unique_name_persons,
+)
+from warehouse.schema import LEGAL_REP_LINKS
 
-#: The kinds of evidence, strongest first, and the rank of each (``id_birth``, ``address``, ``employment`` and
-#: ``phone`` weigh the same).
-EVIDENCE = LEGAL_REP_EVIDENCE
-_RANK = {
-    "id_typo": 3,
-    "id_birth": 2,
-    "address": 2,
-    "employment": 2,
-    "phone": 2,
-    "household_phone": 1,
-    "building": 1,
-    "grid": 1,
-}
-#: The rank of ``phone`` when the number is carried by several resolved persons (a household's landline, a
-#: parent's mobile on a child's record): as weak as the building.
-_SHARED_PHONE_RANK = 1
-#: Evidence of the same kind of fact counts once in the number of independent kinds.
-_GROUP = {
-    "id_typo": "id",
-    "id_birth": "id",
-    "address": "place",
-    "employment": "employment",
-    "phone": "phone",
-    "household_phone": "phone",
-    "building": "place",
-    "grid": "place",
-}
-#: Evidence that counts only for a name as written that no other resolved person has (see :func:`_evidence`).
-_UNIQUE_NAME_ONLY = ("building", "grid")
 #: The columns of :func:`link_legal_representatives`' result.
 LEGAL_REP_COLUMNS = ["org_id", "legal_rep", "legal_rep_person_id", "legal_rep_link", "feed"]
-#: (place column on person mentions, kind) and (place column on organisation mentions, kind).
-_PERSON_PLACES = (
-    ("address_code", "address"),
-    ("building_code", "building"),
-    ("hukou_address_code", "address"),
-    ("hukou_building_code", "building"),
-    ("grid_code", "grid"),
-    ("hukou_grid_code", "grid"),
-)
-_ORG_PLACES = (
-    ("address_code", "address"),
-    ("building_code", "building"),
-    ("business_address_code", "address"),
-    ("business_building_code", "building"),
-    ("grid_code", "grid"),
-    ("business_grid_code", "grid"),
-)
-
-
-def _column(df: pd.DataFrame, name: str) -> pd.Series:
-    """A text column of ``df``, all missing when ``df`` was written before the column existed."""
-    if name in df.columns:
-        return df[name].astype("string")
-    return pd.Series(pd.NA, index=df.index, dtype="string")
 
 
 def _entities(
@@ -121,6 +91,21 @@ def _entities(
     return mentions[keep].merge(ids, on="record_key", how="inner")
 
 
+@dataclass(frozen=True)
+class LegalRepRules:
+    """The settings of :func:`link_legal_representatives` (``legal_representatives:`` in gridhub.yaml).
+
+    ``min_age``: a person every known birth date of whom (stated, or encoded in a valid ID) makes them younger
+    than this on the data's as-of date (:func:`~matching.roles_evidence.data_as_of`) is never a candidate,
+    nor does such a person make an adult's name common. 16 is the law's floor: a 法定代表人 needs full civil
+    capacity (民法典 art. 17–18: 18, or 16 living on one's own labour).
+    ``homophone_fallback``: when every namesake of the name as written lacks evidence, persons whose name
+    sounds the same are candidates too (with the stronger evidence homophones always need)."""
+
+    min_age: int = 16
+    homophone_fallback: bool = True
+
+
 def link_legal_representatives(
     *,
     persons: pd.DataFrame,
@@ -129,51 +114,55 @@ def link_legal_representatives(
     organisation_assignments: pd.DataFrame,
     organisation_golden: pd.DataFrame,
     links: pd.DataFrame,
+    rules: LegalRepRules | None = None,
 ) -> pd.DataFrame:
     """For every resolved organisation, its legal representative's person id (or null) and how it was linked.
 
     ``persons`` / ``organisations`` are the bound mentions (``matching.address.bind_address_fields``),
     ``*_assignments`` the entity resolution's record key → entity id, ``organisation_golden`` the golden
     organisations (``org_id``, ``legal_rep``: the name published), ``links`` the mention links
-    (``matching.mentions``: 人社's 就业 links are the employment evidence). Returns one row per golden
-    organisation with :data:`LEGAL_REP_COLUMNS`; ``feed`` is the feed that stated the representative.
+    (``matching.mentions``: 人社's 就业 links are the employment evidence), ``rules`` the settings
+    (:class:`LegalRepRules`, defaults when None). Returns one row per golden organisation with
+    :data:`LEGAL_REP_COLUMNS`; ``feed`` is the feed that stated the representative.
     """
-    org_columns = [
-        "feed",
-        "priority",
-        "record_date",
-        "legal_rep",
-        "legal_rep_id",
-        "legal_rep_id_invalid",
-        "org_phone",
-    ]
-    orgs = _entities(
-        organisations, organisation_assignments, "org_id", [*org_columns, *(c for c, _ in _ORG_PLACES)]
-    )
+    rules = rules or LegalRepRules()
+    org_columns = ["feed", "priority", "record_date", "established", "legal_rep", "legal_rep_id"]
+    org_columns += ["legal_rep_id_invalid", "org_phone", *(c for c, _ in ORG_PLACES)]
+    orgs = _entities(organisations, organisation_assignments, "org_id", org_columns)
+    person_columns = ["name", "name_pinyin", "id_number", "birth_date", "record_date", "sex", "phone"]
     people = _entities(
-        persons,
-        person_assignments,
-        "person_id",
-        ["name", "name_pinyin", "id_number", "birth_date", "sex", "phone", *(c for c, _ in _PERSON_PLACES)],
+        persons, person_assignments, "person_id", [*person_columns, *(c for c, _ in PERSON_PLACES)]
     )
     reps = _representatives(orgs, organisation_golden.rename(columns={"entity_id": "org_id"}))
     person_ids = (
-        pd.DataFrame({"id_number": _column(people, "id_number"), "person_id": people["person_id"]})
+        pd.DataFrame({"id_number": column(people, "id_number"), "person_id": people["person_id"]})
         .dropna()
         .drop_duplicates()
     )
     by_id = _link_by_id(reps, person_ids)
-    open_reps = reps[~_isin(reps["org_id"], by_id.index.to_series())]
-    candidates = _candidates(open_reps, people, person_ids)
-    candidates = candidates[~_contradicts_id(candidates, open_reps, people)]
-    employment = _employment(links, person_assignments, organisation_assignments)
-    evidence = _evidence(candidates, open_reps, people, orgs, person_ids, employment)
-    by_name = _decide(candidates, evidence)
-    decided = pd.concat([by_id, by_name])
+    open_reps = reps[~isin(reps["org_id"], by_id.index.to_series())]
+    # a child is nobody's 法定代表人: not a candidate, and no reason to call an adult's name common
+    adults = people[~isin(people["person_id"], minors(people, person_ids, orgs, rules.min_age))]
+    unique = unique_name_persons(adults)
+    employment = employment_pairs(links, person_assignments, organisation_assignments)
+
+    def by_name(open_: pd.DataFrame, sounds_only: bool) -> pd.DataFrame:
+        cands = _candidates(open_, adults, person_ids, sounds_only=sounds_only)
+        cands = cands[~_contradicts_id(cands, open_, people) & ~_contradicts_masked(cands, open_, person_ids)]
+        return _decide(cands, evidence(cands, open_, people, orgs, person_ids, employment, unique))
+
+    named = by_name(open_reps, sounds_only=False)
+    if rules.homophone_fallback:  # namesakes none of whom has evidence: maybe the name was keyed wrong
+        bare = named.index[named["link"] == "no_supporting_evidence"]
+        sounds = by_name(open_reps[isin(open_reps["org_id"], bare.to_series())], sounds_only=True)
+        sounds = sounds[sounds["link"] != "no_supporting_evidence"]
+        named = pd.concat([named.drop(sounds.index), sounds])
+    decided = pd.concat([by_id, named])
     out = reps[["org_id", "legal_rep", "feed"]].copy()
     out["legal_rep_person_id"] = out["org_id"].map(decided["person_id"]).astype("string")
+    id_given = reps["legal_rep_id"].notna() | isin(reps["org_id"], masked_ids(reps)["org_id"])
     reason = np.where(
-        reps["legal_rep_id"].notna(),
+        id_given,
         "no_person_with_id",
         np.where(reps["legal_rep"].notna(), "name_not_found", "no_legal_rep"),
     )
@@ -198,13 +187,13 @@ def _representatives(orgs: pd.DataFrame, golden: pd.DataFrame) -> pd.DataFrame:
     m = pd.DataFrame(
         {
             "org_id": orgs["org_id"].astype("string"),
-            "legal_rep": _column(orgs, "legal_rep"),
-            "legal_rep_id": _column(orgs, "legal_rep_id"),
-            "legal_rep_id_invalid": _column(orgs, "legal_rep_id_invalid"),
-            "feed": _column(orgs, "feed"),
+            "legal_rep": column(orgs, "legal_rep"),
+            "legal_rep_id": column(orgs, "legal_rep_id"),
+            "legal_rep_id_invalid": column(orgs, "legal_rep_id_invalid"),
+            "feed": column(orgs, "feed"),
             "_prio": pd.to_numeric(orgs.get("priority"), errors="coerce"),
             "_date": pd.to_datetime(orgs.get("record_date"), errors="coerce"),
-            "_key": _column(orgs, "record_key"),
+            "_key": column(orgs, "record_key"),
         }
     )
     m = m[m[["legal_rep", "legal_rep_id", "legal_rep_id_invalid"]].notna().any(axis=1)]
@@ -239,14 +228,17 @@ def _link_by_id(reps: pd.DataFrame, person_ids: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _candidates(reps: pd.DataFrame, people: pd.DataFrame, person_ids: pd.DataFrame) -> pd.DataFrame:
+def _candidates(
+    reps: pd.DataFrame, people: pd.DataFrame, person_ids: pd.DataFrame, *, sounds_only: bool = False
+) -> pd.DataFrame:
     """(org_id, person_id, match) pairs: the persons named like the representative (``name``), else, when
     no person has that name, those with the same surname character whose name sounds the same
-    (``homophone``). Persons with a valid ID are left out when the representative's valid ID differs."""
+    (``homophone``); with ``sounds_only``, the homophones of every representative (persons with the name as
+    written left out). Persons with a valid ID are left out when the representative's valid ID differs."""
     names = pd.DataFrame(
         {
-            "name": _column(people, "name"),
-            "name_pinyin": _column(people, "name_pinyin"),
+            "name": column(people, "name"),
+            "name_pinyin": column(people, "name_pinyin"),
             "person_id": people["person_id"],
         }
     ).dropna(subset=["name"])
@@ -254,139 +246,27 @@ def _candidates(reps: pd.DataFrame, people: pd.DataFrame, person_ids: pd.DataFra
     named = reps[["org_id", "legal_rep", "legal_rep_id"]].dropna(subset=["legal_rep"])
     exact = named.merge(names[["name", "person_id"]], left_on="legal_rep", right_on="name")
     exact["match"] = "name"
-    rest = named[~_isin(named["org_id"], exact["org_id"])].copy()
-    rest["_key"] = _sound_key(rest["legal_rep"], name_pinyin(rest["legal_rep"]))
+    rest = named[~isin(named["org_id"], exact["org_id"])] if not sounds_only else named
+    rest = rest.assign(_key=_sound_key(rest["legal_rep"], name_pinyin(rest["legal_rep"])))
     # the mentions carry their name's pinyin: only those that could sound like one of the rest are keyed
-    maybe = names[_isin(names["name"].str[0], rest["legal_rep"].str[0])]
+    maybe = names[isin(names["name"].str[0], rest["legal_rep"].str[0])]
     pinyin = maybe["name_pinyin"].copy()
     if pinyin.isna().any():  # mentions written before names had their pinyin
         pinyin[pinyin.isna()] = name_pinyin(maybe.loc[pinyin.isna(), "name"])
     sounds = maybe.assign(_key=_sound_key(maybe["name"], pinyin)).dropna(subset=["_key"])
-    homophone = rest.dropna(subset=["_key"]).merge(sounds[["_key", "person_id"]], on="_key")
-    homophone["match"] = "homophone"
-    cands = pd.concat([exact, homophone.drop(columns="_key")], ignore_index=True)
-    has_valid_id = _isin(cands["person_id"], person_ids["person_id"])
+    homophone = rest.dropna(subset=["_key"]).merge(sounds[["_key", "name", "person_id"]], on="_key")
+    homophone = homophone[homophone["name"] != homophone["legal_rep"]].assign(match="homophone")
+    parts = [homophone] if sounds_only else [exact, homophone]
+    cands = pd.concat([p.drop(columns=["_key", "name"], errors="ignore") for p in parts], ignore_index=True)
+    has_valid_id = isin(cands["person_id"], person_ids["person_id"])
     cands = cands[~(cands["legal_rep_id"].notna().to_numpy() & has_valid_id)]
     return cands[["org_id", "person_id", "match"]].drop_duplicates(["org_id", "person_id"])
-
-
-def _isin(values: pd.Series, among: pd.Series) -> np.ndarray:
-    """``values.isin(among)`` as a bool array, through object arrays (fast hash look-ups for Arrow text)."""
-    wanted = pd.unique(pd.Series(among.to_numpy(object), dtype=object))
-    return pd.Series(values.to_numpy(object), dtype=object).isin(wanted).to_numpy()
 
 
 def _sound_key(names: pd.Series, pinyin: pd.Series) -> pd.Series:
     """Surname character + tone-less pinyin of the whole name: equal for homophones like 张伟 / 张玮."""
     names = names.astype("string")
     return (names.str[0] + "|" + pinyin.astype("string")).where(names.str.len() >= 2)
-
-
-def _employment(
-    links: pd.DataFrame, person_assignments: pd.DataFrame, org_assignments: pd.DataFrame
-) -> pd.DataFrame:
-    """(person_id, org_id) of every employment (就业) link between resolved mentions."""
-    e = links.loc[
-        (links["kind"] == "person_organisation") & (links["relation"] == "就业"), ["from_key", "to_key"]
-    ]
-    person_of = person_assignments[["record_key", "entity_id"]].rename(
-        columns={"record_key": "from_key", "entity_id": "person_id"}
-    )
-    org_of = org_assignments[["record_key", "entity_id"]].rename(
-        columns={"record_key": "to_key", "entity_id": "org_id"}
-    )
-    pairs = e.merge(person_of, on="from_key").merge(org_of, on="to_key")
-    return pairs[["person_id", "org_id"]].dropna().drop_duplicates()
-
-
-def _places(frame: pd.DataFrame, id_column: str, columns: tuple[tuple[str, str], ...]) -> pd.DataFrame:
-    """(id, code, kind) of every bound place of the mentions: standard address or building codes."""
-    parts = [
-        pd.DataFrame({id_column: frame[id_column], "code": frame[c].astype("string"), "kind": kind})
-        for c, kind in columns
-        if c in frame.columns
-    ]
-    if not parts:
-        return pd.DataFrame(columns=[id_column, "code", "kind"])
-    return pd.concat(parts, ignore_index=True).dropna(subset=["code"]).drop_duplicates()
-
-
-def _evidence(
-    cands: pd.DataFrame,
-    reps: pd.DataFrame,
-    people: pd.DataFrame,
-    orgs: pd.DataFrame,
-    person_ids: pd.DataFrame,
-    employment: pd.DataFrame,
-) -> pd.DataFrame:
-    """(org_id, person_id, kind) for every piece of evidence a candidate has, one row per kind."""
-    pair = cands[["org_id", "person_id"]]
-    org_places = _places(orgs, "org_id", _ORG_PLACES)
-    person_places = _places(people, "person_id", _PERSON_PLACES)
-    place = pair.merge(org_places, on="org_id").merge(person_places, on=["person_id", "code", "kind"])
-    worked = pair.merge(employment, on=["org_id", "person_id"]).assign(kind="employment")
-    typo = pair.merge(reps[["org_id", "legal_rep_id_invalid"]].dropna(), on="org_id").merge(
-        person_ids, on="person_id"
-    )
-    distance = (
-        process.cpdist(
-            list(typo["legal_rep_id_invalid"]), list(typo["id_number"]), scorer=OSA.distance, workers=1
-        )
-        if len(typo)
-        else np.empty(0)
-    )
-    typo = typo[np.asarray(distance) <= 1].assign(kind="id_typo")
-    born = _id_birth(pair, reps, people, person_ids)
-    frames = [f[["org_id", "person_id", "kind"]] for f in (place, worked, typo, born)]
-    ev = pd.concat(frames, ignore_index=True).assign(rank=lambda f: f["kind"].map(_RANK))
-    ev = pd.concat([ev, _phone(pair, orgs, people), _household_phone(pair, orgs, people)], ignore_index=True)
-    ev = ev.sort_values("rank", ascending=False).drop_duplicates(["org_id", "person_id", "kind"])
-    # a name that only sounds the same is weaker: the building, the grid or a shared phone does not support it
-    match = ev.merge(cands, on=["org_id", "person_id"], how="left")["match"].to_numpy()
-    weak = (match == "homophone") & (ev["rank"] <= 1).to_numpy()
-    # a building holds dozens of people, a grid hundreds: they support only a name nobody else in the
-    # district has (then a wrong link needs the representative to be missing from every person feed AND the
-    # one namesake to live next to the organisation)
-    common = ~_isin(ev["person_id"], _unique_name_persons(people))
-    return ev[~weak & ~(ev["kind"].isin(_UNIQUE_NAME_ONLY).to_numpy() & common)]
-
-
-def _phone(pair: pd.DataFrame, orgs: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
-    """(org_id, person_id, kind=phone, rank): one of the organisation's mentions gives as its 联系电话 a valid
-    phone one of the candidate's records carries. A number on the records of several resolved persons (a
-    household's landline, a parent's mobile on a child's record) says less about who it is: rank
-    :data:`_SHARED_PHONE_RANK`. Only candidates (named like the representative) are looked at: a phone never
-    links anyone on its own."""
-    org_phones = pd.DataFrame({"org_id": orgs["org_id"], "phone": _column(orgs, "org_phone")})
-    held = pd.DataFrame({"person_id": people["person_id"], "phone": _column(people, "phone")})
-    held = held.dropna().drop_duplicates()
-    holders = held.groupby("phone")["person_id"].transform("size")
-    held = held.assign(rank=np.where(holders > 1, _SHARED_PHONE_RANK, _RANK["phone"]))
-    hits = pair.merge(org_phones.dropna().drop_duplicates(), on="org_id").merge(
-        held, on=["person_id", "phone"]
-    )
-    hits = hits.assign(kind="phone")[["org_id", "person_id", "kind", "rank"]]
-    return hits.sort_values("rank", ascending=False).drop_duplicates(["org_id", "person_id"])
-
-
-def _household_phone(pair: pd.DataFrame, orgs: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
-    """(org_id, person_id, kind=household_phone, rank): the organisation's 联系电话 is a valid phone of another
-    resolved person who lives at one of the candidate's standard addresses (residence, room level). A family
-    business often registers the spouse's or a parent's mobile. As weak as the building: it supports a name
-    (never a homophone) and never links anyone on its own."""
-    org_phones = pd.DataFrame({"org_id": orgs["org_id"], "phone": _column(orgs, "org_phone")})
-    held = pd.DataFrame({"holder": people["person_id"], "phone": _column(people, "phone")})
-    homes = pd.DataFrame({"person_id": people["person_id"], "home": _column(people, "address_code")})
-    homes = homes.dropna().drop_duplicates()
-    hits = pair.merge(org_phones.dropna().drop_duplicates(), on="org_id").merge(
-        held.dropna().drop_duplicates(), on="phone"
-    )
-    hits = hits[hits["holder"] != hits["person_id"]]
-    hits = hits.merge(homes, on="person_id").merge(
-        homes.rename(columns={"person_id": "holder"}), on=["holder", "home"]
-    )
-    hits = hits.assign(kind="household_phone", rank=_RANK["household_phone"])
-    return hits[["org_id", "person_id", "kind", "rank"]].drop_duplicates(["org_id", "person_id"])
 
 
 def _decide(cands: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:
@@ -398,7 +278,7 @@ def _decide(cands: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:
     """
     if cands.empty:
         return pd.DataFrame({"person_id": pd.Series(dtype="string"), "link": pd.Series(dtype="string")})
-    ev = evidence.assign(group=evidence["kind"].map(_GROUP))
+    ev = evidence.assign(group=evidence["kind"].map(GROUP))
     ev["order"] = ev["kind"].map({k: i for i, k in enumerate(EVIDENCE)})
     best = ev.sort_values(["org_id", "person_id", "rank", "order"], ascending=[True, True, False, True])
     best = best.drop_duplicates(["org_id", "person_id"]).set_index(["org_id", "person_id"])
@@ -426,39 +306,16 @@ def _decide(cands: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _unique_name_persons(people: pd.DataFrame) -> pd.Series:
-    """The persons whose name (as resolved mentions write it) no other resolved person has."""
-    names = pd.DataFrame({"name": _column(people, "name"), "person_id": people["person_id"]}).dropna()
-    names = names.drop_duplicates()
-    per_name = names.groupby("name")["person_id"].transform("size")
-    per_person = names.groupby("person_id")["name"].transform(
-        "size"
-    )  # a person known by two names: not unique
-    return names.loc[(per_name == 1) & (per_person == 1), "person_id"]
-
-
-def _birth_digits(people: pd.DataFrame, person_ids: pd.DataFrame) -> pd.DataFrame:
-    """(person_id, birth, sex) every resolved person is known by: the birth date (YYYYMMDD) and sex of its
-    mentions, and those its valid ID encodes."""
-    born = pd.to_datetime(people.get("birth_date"), errors="coerce") if "birth_date" in people else None
-    stated = pd.DataFrame(
-        {
-            "person_id": people["person_id"],
-            "birth": born.dt.strftime("%Y%m%d").astype("string") if born is not None else pd.NA,
-            "sex": _column(people, "sex").where(_column(people, "sex").isin(["M", "F"])),
-        }
-    )
-    ids = person_ids["id_number"].astype("string")
-    coded = pd.DataFrame({"person_id": person_ids["person_id"], "birth": ids.str[6:14], "sex": _id_sex(ids)})
-    return pd.concat([stated, coded], ignore_index=True).drop_duplicates()
-
-
-def _id_sex(ids: pd.Series) -> pd.Series:
-    """M / F from the 17th character of 18-character IDs (odd: male), else missing."""
-    digit = pd.to_numeric(ids.astype("string").str[16], errors="coerce")
-    sex = pd.Series(pd.NA, index=ids.index, dtype="string")
-    sex[digit.notna()] = np.where(digit[digit.notna()] % 2 == 1, "M", "F")
-    return sex
+def _contradicts_masked(cands: pd.DataFrame, reps: pd.DataFrame, person_ids: pd.DataFrame) -> np.ndarray:
+    """Candidates a masked representative's ID rules out: it shows a character none of their valid IDs has
+    at that place (two valid IDs that differ are two people, masked or not)."""
+    c = cands[["org_id", "person_id"]].reset_index(drop=True).reset_index()
+    pairs = c.merge(masked_ids(reps), on="org_id").merge(person_ids, on="person_id")
+    agree = pd.Series(masked_agrees(pairs["masked"], pairs["id_number"]), index=pairs.index)
+    ruled_out = ~agree.groupby(pairs["index"]).any()
+    out = np.zeros(len(c), dtype=bool)
+    out[ruled_out.index[ruled_out.to_numpy()].to_numpy()] = True
+    return out
 
 
 def _contradicts_id(cands: pd.DataFrame, reps: pd.DataFrame, people: pd.DataFrame) -> np.ndarray:
@@ -467,8 +324,9 @@ def _contradicts_id(cands: pd.DataFrame, reps: pd.DataFrame, people: pd.DataFram
     if cands.empty:
         return np.zeros(0, dtype=bool)
     ids = reps[["org_id", "legal_rep_id"]].dropna()
-    ids = ids.assign(id_birth=ids["legal_rep_id"].str[6:14], id_sex=_id_sex(ids["legal_rep_id"]))
-    known = _birth_digits(people, pd.DataFrame(columns=["id_number", "person_id"]))
+    ids = ids.assign(id_birth=ids["legal_rep_id"].str[6:14], id_sex=id_sex(ids["legal_rep_id"]))
+    them = people[isin(people["person_id"], cands["person_id"])]  # only the candidates' dates matter
+    known = birth_digits(them, pd.DataFrame(columns=["id_number", "person_id"]))
     c = cands[["org_id", "person_id"]].reset_index(drop=True).reset_index()
     pairs = c.merge(ids, on="org_id").merge(known, on="person_id")
     out = np.zeros(len(c), dtype=bool)
@@ -477,23 +335,3 @@ def _contradicts_id(cands: pd.DataFrame, reps: pd.DataFrame, people: pd.DataFram
         agree = (p[value] == p[stated]).groupby(p["index"]).any()
         out[agree.index[~agree.to_numpy()].to_numpy()] = True
     return out
-
-
-def _id_birth(
-    pair: pd.DataFrame, reps: pd.DataFrame, people: pd.DataFrame, person_ids: pd.DataFrame
-) -> pd.DataFrame:
-    """(org_id, person_id, kind=id_birth): the representative's ID, valid but nobody's or invalid, encodes the
-    candidate's birth date and sex. A candidate with a valid ID must share the ID's area code as well (its
-    first 14 characters): two namesakes born the same day are planted in every district."""
-    given = reps["legal_rep_id"].fillna(reps["legal_rep_id_invalid"]).astype("string")
-    stated = pd.DataFrame({"org_id": reps["org_id"], "rep_id": given}).dropna()
-    stated = stated[stated["rep_id"].str.len() == 18]
-    stated = stated.assign(birth=stated["rep_id"].str[6:14], sex=_id_sex(stated["rep_id"]))
-    known = _birth_digits(people, pd.DataFrame(columns=["id_number", "person_id"]))
-    hits = pair.merge(stated, on="org_id").merge(known, on=["person_id", "birth"])
-    hits = hits[(hits["sex_x"] == hits["sex_y"]).fillna(True).to_numpy(bool)]
-    valid = person_ids.rename(columns={"id_number": "own_id"})
-    hits = hits.merge(valid, on="person_id", how="left")
-    same_start = (hits["own_id"].str[:14] == hits["rep_id"].str[:14]).fillna(False).to_numpy(bool)
-    hits = hits[hits["own_id"].isna().to_numpy() | same_start]
-    return hits.assign(kind="id_birth")[["org_id", "person_id", "kind"]].drop_duplicates()

@@ -58,7 +58,8 @@ def employed(person_key: str) -> pd.DataFrame:
 NO_LINKS = pd.DataFrame(columns=["from_key", "to_key", "kind", "relation"])
 
 
-def link(people, org, links=NO_LINKS) -> dict:
+def link(people, org, links=NO_LINKS, rules=None) -> dict:
+    """The one organisation's outcome (``rules``: :class:`matching.roles.LegalRepRules`, None for defaults)."""
     from matching.roles import link_legal_representatives
 
     (p, pa), (o, oa, g) = people, org
@@ -69,6 +70,7 @@ def link(people, org, links=NO_LINKS) -> dict:
         organisation_assignments=oa,
         organisation_golden=g,
         links=links,
+        **({} if rules is None else {"rules": rules}),
     )
     assert list(out["org_id"]) == [ORG]  # every organisation gets exactly one outcome
     row = out.iloc[0]
@@ -322,25 +324,26 @@ def test_organisation_mentions_carry_a_valid_contact_phone_and_flag_an_invalid_o
     assert list(issues["reason_code"]) == ["invalid_phone"]
 
 
-def test_organisation_mentions_carry_the_legal_representatives_valid_id_and_flag_an_invalid_one():
+def market_feed(**columns: str):
+    """A 市场监管 feed mapping ``id`` and ``mc`` (name) and the given headers → staging fields."""
     from connectors.feeds import Feed
-    from matching.mentions import build_mentions
 
-    feed = Feed.model_validate(
+    return Feed.model_validate(
         {
             "name": "shichang",
             "department": "市场监管",
             "source": {"kind": "file", "glob": "*.csv"},
             "entities": ["organisation"],
             "record_id": "id",
-            "columns": {
-                "id": "source_record_id",
-                "mc": "org_name",
-                "fr": "legal_rep",
-                "frzj": "legal_rep_id",
-            },
+            "columns": {"id": "source_record_id", "mc": "org_name", **columns},
         }
     )
+
+
+def test_organisation_mentions_carry_the_legal_representatives_valid_id_and_flag_an_invalid_one():
+    from matching.mentions import build_mentions
+
+    feed = market_feed(fr="legal_rep", frzj="legal_rep_id")
     bad = ID_A[:-1] + ("0" if ID_A[-1] != "0" else "1")
     staged = pd.DataFrame(
         {
@@ -428,3 +431,129 @@ def test_the_warehouse_publishes_legal_representatives_as_relations(published):
     truth = pd.read_csv(ws.root / "truth" / "organisations.csv", dtype=str).set_index("org_key")
     right = reps["person_id"].map(key_of) == reps["org_id"].map(key_of).map(truth["legal_rep_key"])
     assert right.mean() >= 0.95, reps[~right]
+
+
+def test_a_child_is_never_taken_for_the_representative():
+    """Seen at 100,000 persons: a restaurant whose representative lives outside the district registered a
+    waiter's mobile; the waiter's 12-year-old son has the representative's name, so the household phone
+    linked the boy. A 法定代表人 needs full civil capacity (16 at the least)."""
+    people = persons(
+        {"name": "黄超", "birth_date": "2012-03-04", "address_code": "A2"},
+        {"name": "李强", "birth_date": "1985-01-01", "address_code": "A2", "phone": "13900000009"},
+    )
+    # the organisation's mention is dated 2024-01-01: the boy is 11 on the newest date the data carry
+    org = organisation(legal_rep="黄超", address_code="A1", org_phone="13900000009")
+    # a child is no candidate: no person who could be the representative has the name
+    assert link(people, org) == {"person": None, "link": "name_not_found"}
+    # the rule is a setting: min_age 0 turns it off (and the phone of the household links the boy again)
+    from matching.roles import LegalRepRules
+
+    assert link(people, org, rules=LegalRepRules(min_age=0))["person"] == "P0"
+
+
+def test_a_child_with_the_same_name_does_not_make_an_adults_name_common():
+    org = organisation(legal_rep="欧阳霁川", address_code="A1", grid_code="G1")
+    people = persons(
+        {"name": "欧阳霁川", "birth_date": "1980-05-05", "address_code": "A7", "grid_code": "G1"},
+        {"name": "欧阳霁川", "birth_date": "2019-08-08", "address_code": "A9", "grid_code": "G2"},
+    )
+    assert link(people, org) == {"person": "P0", "link": "name_and_grid"}
+    # an adult namesake elsewhere still makes it common: the grid is no evidence
+    people = persons(
+        {"name": "欧阳霁川", "birth_date": "1980-05-05", "address_code": "A7", "grid_code": "G1"},
+        {"name": "欧阳霁川", "birth_date": "1979-08-08", "address_code": "A9", "grid_code": "G2"},
+    )
+    assert link(people, org) == {"person": None, "link": "no_supporting_evidence"}
+
+
+def test_one_birth_date_keyed_wrong_does_not_make_an_adult_a_child():
+    # the representative's 人社 record says 2015 (a slip), 公安 says 1985: the oldest date decides
+    people = persons(
+        {"name": "陈静", "birth_date": "2015-03-03", "address_code": "A1"},
+        {"name": "陈静", "birth_date": "1985-03-03", "address_code": "A1", "person": "P0"},
+    )
+    assert link(people, organisation(legal_rep="陈静", address_code="A1")) == {
+        "person": "P0",
+        "link": "name_and_address",
+    }
+
+
+def test_a_homophone_with_evidence_links_when_the_namesakes_as_written_have_none():
+    """市场监管 keyed 张铭 for 张明 (a sound-alike slip); a 张铭 lives elsewhere in the district with no tie
+    to the organisation, while 张明 is insured there (人社)."""
+    people = persons({"name": "张铭", "address_code": "A5"}, {"name": "张明", "address_code": "A6"})
+    org = organisation(legal_rep="张铭", address_code="A1")
+    assert link(people, org, employed("gongan:1")) == {"person": "P1", "link": "homophone_and_employment"}
+    from matching.roles import LegalRepRules
+
+    off = link(people, org, employed("gongan:1"), LegalRepRules(homophone_fallback=False))
+    assert off == {"person": None, "link": "no_supporting_evidence"}
+
+
+def test_the_name_as_written_with_evidence_beats_a_homophone_with_evidence():
+    people = persons({"name": "张铭", "address_code": "A1"}, {"name": "张明", "address_code": "A6"})
+    org = organisation(legal_rep="张铭", address_code="A1")
+    assert link(people, org, employed("gongan:1")) == {"person": "P0", "link": "name_and_address"}
+
+
+def test_a_homophone_is_not_linked_on_weak_evidence_when_namesakes_exist():
+    # the same building (a unique name), a household's phone: too weak for a name that only sounds the same
+    people = persons(
+        {"name": "张铭", "address_code": "A5"},
+        {"name": "张明", "address_code": "A6", "building_code": "B1", "grid_code": "G1"},
+        {"name": "李红", "address_code": "A6", "phone": "13900000009"},
+    )
+    org = organisation(
+        legal_rep="张铭", address_code="A1", building_code="B1", grid_code="G1", org_phone="13900000009"
+    )
+    assert link(people, org) == {"person": None, "link": "no_supporting_evidence"}
+
+
+def test_the_legal_representative_rules_are_read_from_gridhub_yaml():
+    from gridhub.config import ConfigError, WorkspaceConfig
+
+    base = {"name": "青石区", "district_code": "445399", "feeds": []}
+    assert WorkspaceConfig.model_validate(base).legal_representatives.min_age == 16
+    cfg = WorkspaceConfig.model_validate({**base, "legal_representatives": {"min_age": 18}})
+    assert cfg.legal_representatives.min_age == 18 and cfg.legal_representatives.homophone_fallback
+    with pytest.raises((ConfigError, ValueError)):
+        WorkspaceConfig.model_validate({**base, "legal_representatives": {"min_age": 18, "unique_name": 1}})
+
+
+def test_a_masked_id_links_the_namesake_whose_id_shows_through_it():
+    """Shared extracts often mask IDs (脱敏: area code and the last four shown). The characters shown link the
+    namesake whose valid ID has them, and rule out one whose ID shows another: two IDs, two people."""
+    masked = ID_B[:6] + "*" * 8 + ID_B[14:]
+    people = persons(
+        {"name": "王伟", "id_number": ID_A, "address_code": "A1"},  # at the address, but another ID
+        {"name": "王伟", "id_number": ID_B, "address_code": "A5"},
+    )
+    org = organisation(legal_rep="王伟", legal_rep_id_invalid=masked, address_code="A1")
+    assert link(people, org) == {"person": "P1", "link": "name_and_id_masked"}
+    # an outsider of the same name: the area code and the last four shown are not the namesake's
+    outsider = ID_C[:6] + "*" * 8 + ID_C[14:]
+    only_a = persons({"name": "王伟", "id_number": ID_A, "address_code": "A1"})
+    org = organisation(legal_rep="王伟", legal_rep_id_invalid=outsider, address_code="A1")
+    assert link(only_a, org) == {"person": None, "link": "no_person_with_id"}
+    # too little shown to say anything: neither evidence nor a reason to rule out
+    org = organisation(legal_rep="王伟", legal_rep_id_invalid="4" + "*" * 16 + ID_C[-1], address_code="A1")
+    assert link(only_a, org) == {"person": "P0", "link": "name_and_address"}
+
+
+def test_a_masked_id_reaches_the_linker_as_written_with_its_mask_folded():
+    from matching.mentions import build_mentions
+
+    feed = market_feed(fr="legal_rep", frzj="legal_rep_id")
+    staged = pd.DataFrame(
+        {
+            "_feed": "shichang",
+            "_raw_sha256": "h",
+            "_line": [2],
+            "source_record_id": ["S1"],
+            "org_name": ["甲公司"],
+            "legal_rep": ["王伟"],
+            "legal_rep_id": ["445399＊＊＊＊＊＊＊＊123x"],  # full-width asterisks, a lower-case x
+        }
+    )
+    o = build_mentions({"shichang": staged}, [feed]).organisation
+    assert pd.isna(o.loc[0, "legal_rep_id"]) and o.loc[0, "legal_rep_id_invalid"] == "445399********123X"

@@ -209,3 +209,21 @@ def test_summary_prints_the_checks_with_their_targets_and_source():
     )
     assert "Resolution checks (issue #12) against the ground truth in /ws/truth" in text
     assert "11 of 40" in text
+
+
+def test_summary_prints_how_many_legal_representative_links_are_wrong():
+    """Recall alone hides a wrong link: the summary counts them, outsiders included, with the precision."""
+    lr = {
+        "organisations": 10,
+        "linked_right": 8,
+        "linked_wrong_only": 1,
+        "rate": 0.8,
+        "not_in_person_feeds": 3,
+        "not_in_person_feeds_linked": 1,
+        "precision": 0.8,
+    }
+    rows = {r[0]: r[1:] for r in checks_rows({"resolution_checks": {"legal_representatives": lr}})}
+    assert rows["legal representative links to a wrong person"] == ["2 of 10 (precision 0.8000)", "0"]
+    lr.update(linked_right=0, linked_wrong_only=0, not_in_person_feeds_linked=0, precision=None)
+    rows = {r[0]: r[1:] for r in checks_rows({"resolution_checks": {"legal_representatives": lr}})}
+    assert "legal representative links to a wrong person" not in rows  # no link at all: nothing to say

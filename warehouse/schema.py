@@ -70,6 +70,7 @@ ORG_ADDRESS_RELATIONS = ("注册", "经营")
 LEGAL_REP_EVIDENCE = (
     "id_typo",
     "id_birth",
+    "id_masked",
     "address",
     "employment",
     "phone",
