@@ -229,7 +229,7 @@ def resolve_entities(ws: Workspace, run_id: str) -> dict:
     counts = {t: pq.ParquetFile(_require(bound / f"{t}.parquet")).metadata.num_rows for t in ENTITY_TYPES}
     workers = workers_for(counts)
     if workers > 1:  # types side by side, each in its own process (gridhub.resolve_workers)
-        summary = resolve_in_processes(ws, run_id, counts, workers)
+        summary = resolve_in_processes(ws, run_id, counts, workers, decisions)
     else:
         summary = {t: resolve_one_type(ws, run_id, t, decisions) for t in ENTITY_TYPES}
     return {

@@ -1,10 +1,12 @@
 """``resolve_entities`` on both cores: each entity type resolved in a process of its own (issue #19).
 
 The entity types are independent until the legal representatives are linked (persons, organisations, houses
-and facilities share no pair, no model and no state), so two of them can resolve at once. Each type's process
-reads its bound mentions, resolves them, writes its frames, diagnostics and staged state exactly as the
-one-process loop does, and hands back its summary; the largest types start first, so the persons and the
-houses (nearly all the work) run side by side.
+and facilities share no pair, no model and no state), so two of them can resolve at once. The types are split
+into two lanes of about equal mentions (:func:`lanes`: the persons in one, the houses in the other, the smaller
+types where there is less); the step's own process resolves the first lane while one child process resolves
+the other. Each type is resolved by :func:`resolve_one_type`, which reads its bound mentions and writes its
+frames, diagnostics and staged state exactly as the one-process loop does; the child hands back its summaries.
+One child, not one per type: an interpreter with pandas and gridhub costs 1.5 CPU s to start.
 
 Two processes need two types' memory at once. The step runs them side by side only while the two largest
 types' estimated peaks (:data:`BYTES_PER_MENTION` × mentions each) fit :data:`MEMORY_BUDGET_GB`; otherwise,
@@ -21,7 +23,6 @@ import pickle
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -87,8 +88,20 @@ def resolve_one_type(ws: Workspace, run_id: str, t: str, decisions: pd.DataFrame
     return summary
 
 
-def _command(root: Path, run_id: str, entity_type: str, out: Path) -> list[str]:
-    return [sys.executable, "-m", "gridhub.resolve_workers", str(root), run_id, entity_type, str(out)]
+def lanes(counts: dict[str, int], workers: int) -> list[list[str]]:
+    """The types split into ``workers`` lanes of about equal mentions, the largest type first (greedy): each lane
+    resolves its types one after another."""
+    out: list[list[str]] = [[] for _ in range(workers)]
+    load = [0] * workers
+    for t in sorted(counts, key=lambda t: -counts[t]):
+        i = load.index(min(load))
+        out[i].append(t)
+        load[i] += counts[t]
+    return [lane for lane in out if lane]
+
+
+def _command(root: Path, run_id: str, types: list[str], out: Path) -> list[str]:
+    return [sys.executable, "-m", "gridhub.resolve_workers", str(root), run_id, ",".join(types), str(out)]
 
 
 def _env() -> dict[str, str]:
@@ -105,62 +118,65 @@ def _env() -> dict[str, str]:
     }
 
 
-def resolve_in_processes(ws: Workspace, run_id: str, counts: dict[str, int], workers: int) -> dict[str, dict]:
-    """Resolve each type in a child process, ``workers`` at a time, the largest first; each type's summary.
+def resolve_in_processes(
+    ws: Workspace, run_id: str, counts: dict[str, int], workers: int, decisions: pd.DataFrame | None
+) -> dict[str, dict]:
+    """Resolve the types in ``workers`` lanes side by side: the first lane in this process, each other lane in
+    a child process (one interpreter each, not one per type); each type's summary, in ``counts``' order.
 
     A child that fails raises its own exception here (a deterministic error stays one: the task fails fast)."""
-    order = sorted(counts, key=lambda t: -counts[t])
     from gridhub.pipeline import _step_dir
 
-    outs = {t: _step_dir(ws, run_id, "resolved") / f".{t}.result" for t in order}
+    first, *others = lanes(counts, workers)
+    outs = [_step_dir(ws, run_id, "resolved") / f".lane{i}.result" for i in range(len(others))]
     env = _env()
-    running: dict[str, subprocess.Popen] = {}
+    children = []
+    for lane, out in zip(others, outs, strict=True):
+        out.unlink(missing_ok=True)
+        children.append(subprocess.Popen(_command(ws.root, run_id, lane, out), env=env))
     done: dict[str, dict] = {}
-    pending = list(order)
-    while pending or running:
-        while pending and len(running) < workers:
-            t = pending.pop(0)
-            outs[t].unlink(missing_ok=True)
-            running[t] = subprocess.Popen(_command(ws.root, run_id, t, outs[t]), env=env)
-        finished = [t for t, p in running.items() if p.poll() is not None]
-        if not finished:
-            time.sleep(0.05)
-            continue
-        for t in finished:
-            proc = running.pop(t)
-            done[t] = _result(t, proc.returncode, outs[t], running)
+    try:
+        for t in first:
+            done[t] = resolve_one_type(ws, run_id, t, decisions)
+        for i, (proc, out) in enumerate(zip(children, outs, strict=True)):
+            done.update(_result(others[i], proc.wait(), out))
+    finally:
+        for proc in children:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        for out in outs:
+            out.unlink(missing_ok=True)
     return {t: done[t] for t in counts}
 
 
-def _result(t: str, code: int, out: Path, running: dict[str, subprocess.Popen]) -> dict:
-    """A finished child's summary, or its exception raised (the other children stopped first)."""
+def _result(types: list[str], code: int, out: Path) -> dict[str, dict]:
+    """A finished child's summaries, or its exception raised."""
     payload = pickle.loads(out.read_bytes()) if out.exists() else None
-    out.unlink(missing_ok=True)
     if code == 0 and isinstance(payload, dict):
         return payload
-    for proc in running.values():
-        proc.kill()
-        proc.wait()
     if isinstance(payload, BaseException):
         raise payload
-    raise RuntimeError(f"resolve_entities: the {t} process ended with exit code {code}")
+    raise RuntimeError(
+        f"resolve_entities: the process resolving {', '.join(types)} ended with exit code {code}"
+    )
 
 
 def _child(argv: list[str]) -> int:
-    root, run_id, entity_type, out = argv
+    root, run_id, types, out = argv
     level = int(os.environ.get("GRIDHUB_ER_LOG_LEVEL", logging.WARNING))
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from gridhub.workspace import Workspace
-
+    ws = Workspace(Path(root))
     try:
-        summary = resolve_one_type(Workspace(Path(root)), run_id, entity_type)
+        decisions = read_decisions(ws, run_id)
+        summaries = {t: resolve_one_type(ws, run_id, t, decisions) for t in types.split(",")}
     except BaseException as e:  # handed to the parent, which raises it
         try:
             Path(out).write_bytes(pickle.dumps(e))
         except Exception:  # an exception that does not pickle: its text
             Path(out).write_bytes(pickle.dumps(RuntimeError(f"{type(e).__name__}: {e}")))
         raise
-    Path(out).write_bytes(pickle.dumps(summary))
+    Path(out).write_bytes(pickle.dumps(summaries))
     return 0
 
 

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from gridhub import pipeline
-from gridhub.resolve_workers import WORKERS_ENV, workers_for
+from gridhub.resolve_workers import WORKERS_ENV, lanes, workers_for
 from matching.er import MentionsError
+from warehouse.schema import ENTITY_TYPES
 
 
 def _outputs(folder) -> dict:
@@ -53,13 +54,23 @@ def test_a_failing_type_fails_the_step(ingested, monkeypatch):
     run_id = pipeline.new_run_id(ws)
     pipeline.prepare_mentions(ws, run_id)
     pipeline.bind_addresses(ws, run_id)
-    # house mentions without their record_key: the house process fails, with the engine's own error
-    pd.DataFrame({"address_text": ["滨江路7号", "滨江路8号"]}).to_parquet(
-        ws.step_dir(run_id, "bound") / "house.parquet"
+    # the child's lane: its first type's mentions lose their record_key (same rows, so the same lanes)
+    bound = ws.step_dir(run_id, "bound")
+    counts = {t: len(pd.read_parquet(bound / f"{t}.parquet")) for t in ENTITY_TYPES}
+    broken = lanes(counts, 2)[1][0]
+    pd.read_parquet(bound / f"{broken}.parquet").drop(columns=["record_key"]).to_parquet(
+        bound / f"{broken}.parquet"
     )
     monkeypatch.setenv(WORKERS_ENV, "2")
     with pytest.raises(MentionsError, match="record_key"):
         pipeline.resolve_entities(ws, run_id)
+
+
+def test_lanes_balance_mentions():
+    counts = {"person": 189_000, "organisation": 41_000, "house": 190_000, "facility": 6_700}
+    assert lanes(counts, 2) == [["house", "facility"], ["person", "organisation"]]
+    assert lanes(counts, 1) == [["house", "person", "organisation", "facility"]]
+    assert lanes({"person": 5, "house": 0}, 3) == [["person"], ["house"]]
 
 
 def test_one_at_a_time_when_two_would_not_fit(monkeypatch):
