@@ -27,13 +27,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from gridhub import env
 from gridhub.workspace import Workspace
 from warehouse.files import atomic_write_text
 
 log = logging.getLogger(__name__)
 
 #: environment variable: how many entity types may resolve at once (default: the cores, at most 2)
-WORKERS_ENV = "GRIDHUB_ER_WORKERS"
+WORKERS_ENV = env.ER_WORKERS
 #: peak resident memory per mention of one entity type's process (persons at 500,000 residents: 5.2 GB for
 #: 945,000 mentions, interpreter and libraries included), rounded up
 BYTES_PER_MENTION = 6_000
@@ -114,7 +115,7 @@ def _env() -> dict[str, str]:
     return {
         **os.environ,
         "PYTHONPATH": src + (os.pathsep + path if path else ""),
-        "GRIDHUB_ER_LOG_LEVEL": str(level),
+        env.ER_LOG_LEVEL: str(level),
     }
 
 
@@ -129,11 +130,11 @@ def resolve_in_processes(
 
     first, *others = lanes(counts, workers)
     outs = [_step_dir(ws, run_id, "resolved") / f".lane{i}.result" for i in range(len(others))]
-    env = _env()
+    child_env = _env()
     children = []
     for lane, out in zip(others, outs, strict=True):
         out.unlink(missing_ok=True)
-        children.append(subprocess.Popen(_command(ws.root, run_id, lane, out), env=env))
+        children.append(subprocess.Popen(_command(ws.root, run_id, lane, out), env=child_env))
     done: dict[str, dict] = {}
     try:
         for t in first:
@@ -164,7 +165,7 @@ def _result(types: list[str], code: int, out: Path) -> dict[str, dict]:
 
 def _child(argv: list[str]) -> int:
     root, run_id, types, out = argv
-    level = int(os.environ.get("GRIDHUB_ER_LOG_LEVEL", logging.WARNING))
+    level = int(os.environ.get(env.ER_LOG_LEVEL, logging.WARNING))
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ws = Workspace(Path(root))
     try:
