@@ -189,13 +189,8 @@ def _resolve_type(
     state = ResolutionState.load(state_dir, t) if (state_dir / "model.json").exists() else None
     res = resolve(mentions, settings, state=state, decisions=decisions, run_id=run_id)
     del state
-    frames = {
-        "assignments": res.assignments,
-        "golden": golden_records(mentions, res.assignments, settings),
-        "review": res.review,
-        "id_history": res.id_history,
-        "pairs": res.pairs,
-    }
+    # the state (the registry keeps every record's matching columns and key hashes) is written and let go
+    # before the golden records are made: the type's peak memory is that of one of the two, not of both
     res.state.save(staged)
     log.info("%s: peak RSS per stage (MB) %s", t, res.stats.get("peak_rss_mb"))
     summary = {
@@ -208,7 +203,17 @@ def _resolve_type(
         "new_ids": int(res.stats.get("new_ids", 0)),
         "id_changes": _counts(res.id_history["reason"]),
     }
-    return frames, summary, resolution_diagnostics(res, settings)
+    diagnostics = resolution_diagnostics(res, settings)
+    assignments, review, id_history, pairs = res.assignments, res.review, res.id_history, res.pairs
+    del res
+    frames = {
+        "assignments": assignments,
+        "golden": golden_records(mentions, assignments, settings),
+        "review": review,
+        "id_history": id_history,
+        "pairs": pairs,
+    }
+    return frames, summary, diagnostics
 
 
 def resolve_entities(ws: Workspace, run_id: str) -> dict:
