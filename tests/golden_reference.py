@@ -63,12 +63,7 @@ def _lists_by_entity(entity_ids: pd.Series, values: pd.Series) -> pd.Series:
 def golden_records(
     mentions: pd.DataFrame, assignments: pd.DataFrame, settings: EntitySettings
 ) -> pd.DataFrame:
-    """One row per entity: id, surviving field values, ``sources``, ``field_sources`` (JSON), ``records``.
-
-    The id column is named after the entity type (person_id, org_id, house_id, facility_id); fields are
-    renamed by ``survivorship.rename`` (org_name → name ...); ``survivorship.collect`` adds list columns of
-    the other values seen (an organisation's former names).
-    """
+    """matching.er.golden.golden_records as it was (a sort per field, string keys)."""
     surv = settings.survivorship
     idc = settings.id_column
     df = mentions.merge(

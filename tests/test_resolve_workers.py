@@ -26,11 +26,17 @@ def _outputs(folder) -> dict:
     return out
 
 
-def test_types_side_by_side_write_the_same(ingested, monkeypatch):
-    ws = ingested
+def _bound(ws) -> str:
+    """A new run of ``ws`` with its mentions prepared and bound: its run id."""
     run_id = pipeline.new_run_id(ws)
     pipeline.prepare_mentions(ws, run_id)
     pipeline.bind_addresses(ws, run_id)
+    return run_id
+
+
+def test_types_side_by_side_write_the_same(ingested, monkeypatch):
+    ws = ingested
+    run_id = _bound(ws)
     resolved = ws.step_dir(run_id, "resolved")
     monkeypatch.setenv(WORKERS_ENV, "1")
     one = pipeline.resolve_entities(ws, run_id)
@@ -46,14 +52,12 @@ def test_types_side_by_side_write_the_same(ingested, monkeypatch):
             pd.testing.assert_frame_equal(value, side_by_side[name], obj=name)
         else:
             assert value == side_by_side[name], name
-    assert not list(resolved.glob(".*.result"))
+    assert not list(resolved.glob(".lane*.result"))
 
 
 def test_a_failing_type_fails_the_step(ingested, monkeypatch):
     ws = ingested
-    run_id = pipeline.new_run_id(ws)
-    pipeline.prepare_mentions(ws, run_id)
-    pipeline.bind_addresses(ws, run_id)
+    run_id = _bound(ws)
     # the child's lane: its first type's mentions lose their record_key (same rows, so the same lanes)
     bound = ws.step_dir(run_id, "bound")
     counts = {t: len(pd.read_parquet(bound / f"{t}.parquet")) for t in ENTITY_TYPES}
