@@ -1,4 +1,4 @@
-"""``resolve_entities`` on both cores: each entity type resolved in a process of its own (issue #19).
+"""``resolve_entities`` on both cores: two lanes of entity types side by side, in two processes (issue #19).
 
 The entity types are independent until the legal representatives are linked (persons, organisations, houses
 and facilities share no pair, no model and no state), so two of them can resolve at once. The types are split
@@ -43,18 +43,18 @@ MEMORY_BUDGET_GB = 10.0
 
 
 def workers_for(counts: dict[str, int]) -> int:
-    """How many types may resolve at once: the cores (at most 2, or ``GRIDHUB_ER_WORKERS``), and 1 when the two
-    largest types would not fit the memory budget side by side or only one type has mentions."""
+    """How many types may resolve at once: the cores (at most 2, or ``GRIDHUB_ER_WORKERS``), and 1 when as many
+    of the largest types would not fit the memory budget side by side or only one type has mentions."""
     wanted = os.environ.get(WORKERS_ENV)
     workers = int(wanted) if wanted else min(2, os.cpu_count() or 1)
     busy = sorted((n for n in counts.values() if n), reverse=True)
     if workers < 2 or len(busy) < 2:
         return 1
-    if sum(busy[:2]) * BYTES_PER_MENTION > MEMORY_BUDGET_GB * 1024**3:
+    if sum(busy[:workers]) * BYTES_PER_MENTION > MEMORY_BUDGET_GB * 1024**3:
         log.info(
-            "resolve_entities: one entity type at a time (%s mentions in the two largest need more than %.0f GB "
+            "resolve_entities: one entity type at a time (%s mentions in the largest types need more than %.0f GB "
             "side by side)",
-            f"{sum(busy[:2]):,}",
+            f"{sum(busy[:workers]):,}",
             MEMORY_BUDGET_GB,
         )
         return 1
