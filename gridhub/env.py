@@ -26,3 +26,8 @@ AIRFLOW_PORT = "GRIDHUB_AIRFLOW_PORT"
 #: Login of the Airflow UI that ``make airflow`` starts (default admin / admin).
 AIRFLOW_USER = "GRIDHUB_AIRFLOW_USER"
 AIRFLOW_PASSWORD = "GRIDHUB_AIRFLOW_PASSWORD"
+#: How many entity types ``resolve_entities`` resolves side by side (default: the cores, at most 2; 1 = one
+#: after another in one process, as before issue #19): gridhub/resolve_workers.py.
+ER_WORKERS = "GRIDHUB_ER_WORKERS"
+#: The log level ``resolve_entities`` hands to its child process (set by it, not by people).
+ER_LOG_LEVEL = "GRIDHUB_ER_LOG_LEVEL"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -190,13 +189,8 @@ def _resolve_type(
     state = ResolutionState.load(state_dir, t) if (state_dir / "model.json").exists() else None
     res = resolve(mentions, settings, state=state, decisions=decisions, run_id=run_id)
     del state
-    frames = {
-        "assignments": res.assignments,
-        "golden": golden_records(mentions, res.assignments, settings),
-        "review": res.review,
-        "id_history": res.id_history,
-        "pairs": res.pairs,
-    }
+    # the state (the registry keeps every record's matching columns and key hashes) is written and let go
+    # before the golden records are made: the type's peak memory is that of one of the two, not of both
     res.state.save(staged)
     log.info("%s: peak RSS per stage (MB) %s", t, res.stats.get("peak_rss_mb"))
     summary = {
@@ -209,35 +203,40 @@ def _resolve_type(
         "new_ids": int(res.stats.get("new_ids", 0)),
         "id_changes": _counts(res.id_history["reason"]),
     }
-    return frames, summary, resolution_diagnostics(res, settings)
+    diagnostics = resolution_diagnostics(res, settings)
+    assignments, review, id_history, pairs = res.assignments, res.review, res.id_history, res.pairs
+    del res
+    frames = {
+        "assignments": assignments,
+        "golden": golden_records(mentions, assignments, settings),
+        "review": review,
+        "id_history": id_history,
+        "pairs": pairs,
+    }
+    return frames, summary, diagnostics
 
 
 def resolve_entities(ws: Workspace, run_id: str) -> dict:
     """Resolve each entity type's mentions into entities with stable ids (state is staged, not committed).
 
     A type with no mentions gets empty outputs and stages no state, so its previous state (if any) stays as it
-    is when the run is published. One type is in memory at a time: its mentions, result and frames are let go
-    once written.
+    is when the run is published. One type is in memory per process at a time: its mentions, result and frames
+    are let go once written. With two cores and memory for it, two types resolve side by side, each in its own
+    process (:mod:`gridhub.resolve_workers`); the outputs are the same.
     """
+    from gridhub.resolve_workers import read_decisions, resolve_in_processes, resolve_one_type, workers_for
     from gridhub.review_store import REVIEW_STATE, keep_review_inputs
-    from gridhub.runguard import pinned
 
-    src = _step_dir(ws, run_id, "bound")
     out = _step_dir(ws, run_id, "resolved")
-    decisions_path = pinned(ws, run_id).review_decisions
-    decisions = pd.read_csv(decisions_path, dtype=str) if decisions_path.exists() else None
+    decisions = read_decisions(ws, run_id)
     keep_review_inputs(ws, run_id, out / "state" / REVIEW_STATE)
-    summary = {}
-    for t in ENTITY_TYPES:
-        mentions = _read(src / f"{t}.parquet")
-        staged_state = out / "state" / t
-        if staged_state.exists():
-            shutil.rmtree(staged_state)
-        frames, summary[t], diagnostics = _resolve_type(ws, run_id, t, mentions, decisions, staged_state)
-        for name, frame in frames.items():
-            _write(frame, out / f"{t}_{name}.parquet")
-        atomic_write_text(er_diagnostics_path(ws, run_id, t), json.dumps(diagnostics, ensure_ascii=False))
-        del frames, mentions
+    bound = _step_dir(ws, run_id, "bound")
+    counts = {t: pq.ParquetFile(_require(bound / f"{t}.parquet")).metadata.num_rows for t in ENTITY_TYPES}
+    workers = workers_for(counts)
+    if workers > 1:  # types side by side, each in its own process (gridhub.resolve_workers)
+        summary = resolve_in_processes(ws, run_id, counts, workers, decisions)
+    else:
+        summary = {t: resolve_one_type(ws, run_id, t, decisions) for t in ENTITY_TYPES}
     return {
         "run_id": run_id,
         "entities": summary,

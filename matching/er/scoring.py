@@ -35,6 +35,7 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from matching.er.blocking import CandidatePairs, key_columns
 from matching.er.comparisons import PreparedComparisons
@@ -226,8 +227,17 @@ def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     code = np.zeros(len(levels), dtype=np.int64)
     for k in range(levels.shape[1]):
         code = code * radix[k] + shifted[:, k]
-    uniq, first, counts = np.unique(code, return_index=True, return_counts=True)
-    return levels[first], counts.astype(np.float64)
+    # hashed, not sorted (millions of pairs, a few hundred patterns): then the few patterns sorted, the order
+    # np.unique gave, and each decoded from its code
+    at, uniq = pd.factorize(code)
+    order = np.argsort(uniq, kind="stable")
+    counts = np.bincount(at, minlength=len(uniq))[order]
+    rest = np.asarray(uniq, dtype=np.int64)[order]
+    patterns = np.empty((len(rest), levels.shape[1]), dtype=levels.dtype)
+    for k in reversed(range(levels.shape[1])):
+        patterns[:, k] = rest % radix[k] - 1
+        rest = rest // radix[k]
+    return patterns, counts.astype(np.float64)
 
 
 def _log_bf(patterns: np.ndarray, m: list[np.ndarray], u: list[np.ndarray], active: list[int]) -> np.ndarray:

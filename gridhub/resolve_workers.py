@@ -1,0 +1,185 @@
+"""``resolve_entities`` on both cores: two lanes of entity types side by side, in two processes (issue #19).
+
+The entity types are independent until the legal representatives are linked (persons, organisations, houses
+and facilities share no pair, no model and no state), so two of them can resolve at once. The types are split
+into two lanes of about equal mentions (:func:`lanes`: the persons in one, the houses in the other, the smaller
+types where there is less); the step's own process resolves the first lane while one child process resolves
+the other. Each type is resolved by :func:`resolve_one_type`, which reads its bound mentions and writes its
+frames, diagnostics and staged state exactly as the one-process loop does; the child hands back its summaries.
+One child, not one per type: an interpreter with pandas and gridhub costs 1.5 CPU s to start.
+
+Two processes need two types' memory at once. The step runs them side by side only while the two largest
+types' estimated peaks (:data:`BYTES_PER_MENTION` × mentions each) fit :data:`MEMORY_BUDGET_GB`; otherwise,
+or with one core, or with ``GRIDHUB_ER_WORKERS=1``, it resolves the types one after another in its own process,
+as before. Either way the outputs are the same files with the same contents.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from gridhub import env
+from gridhub.workspace import Workspace
+from warehouse.files import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+#: environment variable: how many entity types may resolve at once (default: the cores, at most 2)
+WORKERS_ENV = env.ER_WORKERS
+#: peak resident memory per mention of one entity type's process (persons at 500,000 residents: 5.2 GB for
+#: 945,000 mentions, interpreter and libraries included), rounded up
+BYTES_PER_MENTION = 6_000
+#: memory the step may use for types resolving side by side (the step's limit is 12 GB: issue #19)
+MEMORY_BUDGET_GB = 10.0
+
+
+def workers_for(counts: dict[str, int]) -> int:
+    """How many types may resolve at once: the cores (at most 2, or ``GRIDHUB_ER_WORKERS``), and 1 when as many
+    of the largest types would not fit the memory budget side by side or only one type has mentions."""
+    wanted = os.environ.get(WORKERS_ENV)
+    workers = int(wanted) if wanted else min(2, os.cpu_count() or 1)
+    busy = sorted((n for n in counts.values() if n), reverse=True)
+    if workers < 2 or len(busy) < 2:
+        return 1
+    if sum(busy[:workers]) * BYTES_PER_MENTION > MEMORY_BUDGET_GB * 1024**3:
+        log.info(
+            "resolve_entities: one entity type at a time (%s mentions in the largest types need more than %.0f GB "
+            "side by side)",
+            f"{sum(busy[:workers]):,}",
+            MEMORY_BUDGET_GB,
+        )
+        return 1
+    return min(workers, len(busy))
+
+
+def read_decisions(ws: Workspace, run_id: str) -> pd.DataFrame | None:
+    """The review decisions the run pinned (None: there are none)."""
+    from gridhub.runguard import pinned
+
+    path = pinned(ws, run_id).review_decisions
+    return pd.read_csv(path, dtype=str) if path.exists() else None
+
+
+def resolve_one_type(ws: Workspace, run_id: str, t: str, decisions: pd.DataFrame | None = None) -> dict:
+    """Resolve entity type ``t`` of the run and write its frames, diagnostics and staged state; its summary.
+    ``decisions``: the run's review decisions when the caller has read them already."""
+    from gridhub.pipeline import _read, _resolve_type, _step_dir, _write, er_diagnostics_path
+
+    if decisions is None:
+        decisions = read_decisions(ws, run_id)
+    out = _step_dir(ws, run_id, "resolved")
+    mentions = _read(_step_dir(ws, run_id, "bound") / f"{t}.parquet")
+    staged_state = out / "state" / t
+    if staged_state.exists():
+        shutil.rmtree(staged_state)
+    frames, summary, diagnostics = _resolve_type(ws, run_id, t, mentions, decisions, staged_state)
+    del mentions
+    for name in list(frames):
+        _write(frames.pop(name), out / f"{t}_{name}.parquet")
+    atomic_write_text(er_diagnostics_path(ws, run_id, t), json.dumps(diagnostics, ensure_ascii=False))
+    return summary
+
+
+def lanes(counts: dict[str, int], workers: int) -> list[list[str]]:
+    """The types split into ``workers`` lanes of about equal mentions, the largest type first (greedy): each lane
+    resolves its types one after another."""
+    out: list[list[str]] = [[] for _ in range(workers)]
+    load = [0] * workers
+    for t in sorted(counts, key=lambda t: -counts[t]):
+        i = load.index(min(load))
+        out[i].append(t)
+        load[i] += counts[t]
+    return [lane for lane in out if lane]
+
+
+def _command(root: Path, run_id: str, types: list[str], out: Path) -> list[str]:
+    return [sys.executable, "-m", "gridhub.resolve_workers", str(root), run_id, ",".join(types), str(out)]
+
+
+def _env() -> dict[str, str]:
+    """The parent's environment, with gridhub's own folder first on the path and its log level."""
+    import gridhub
+
+    src = str(Path(gridhub.__file__).resolve().parents[1])
+    path = os.environ.get("PYTHONPATH", "")
+    level = logging.getLogger("matching").getEffectiveLevel()
+    return {
+        **os.environ,
+        "PYTHONPATH": src + (os.pathsep + path if path else ""),
+        env.ER_LOG_LEVEL: str(level),
+    }
+
+
+def resolve_in_processes(
+    ws: Workspace, run_id: str, counts: dict[str, int], workers: int, decisions: pd.DataFrame | None
+) -> dict[str, dict]:
+    """Resolve the types in ``workers`` lanes side by side: the first lane in this process, each other lane in
+    a child process (one interpreter each, not one per type); each type's summary, in ``counts``' order.
+
+    A child that fails raises its own exception here (a deterministic error stays one: the task fails fast)."""
+    from gridhub.pipeline import _step_dir
+
+    first, *others = lanes(counts, workers)
+    outs = [_step_dir(ws, run_id, "resolved") / f".lane{i}.result" for i in range(len(others))]
+    child_env = _env()
+    children = []
+    for lane, out in zip(others, outs, strict=True):
+        out.unlink(missing_ok=True)
+        children.append(subprocess.Popen(_command(ws.root, run_id, lane, out), env=child_env))
+    done: dict[str, dict] = {}
+    try:
+        for t in first:
+            done[t] = resolve_one_type(ws, run_id, t, decisions)
+        for i, (proc, out) in enumerate(zip(children, outs, strict=True)):
+            done.update(_result(others[i], proc.wait(), out))
+    finally:
+        for proc in children:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        for out in outs:
+            out.unlink(missing_ok=True)
+    return {t: done[t] for t in counts}
+
+
+def _result(types: list[str], code: int, out: Path) -> dict[str, dict]:
+    """A finished child's summaries, or its exception raised."""
+    payload = pickle.loads(out.read_bytes()) if out.exists() else None
+    if code == 0 and isinstance(payload, dict):
+        return payload
+    if isinstance(payload, BaseException):
+        raise payload
+    raise RuntimeError(
+        f"resolve_entities: the process resolving {', '.join(types)} ended with exit code {code}"
+    )
+
+
+def _child(argv: list[str]) -> int:
+    root, run_id, types, out = argv
+    level = int(os.environ.get(env.ER_LOG_LEVEL, logging.WARNING))
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ws = Workspace(Path(root))
+    try:
+        decisions = read_decisions(ws, run_id)
+        summaries = {t: resolve_one_type(ws, run_id, t, decisions) for t in types.split(",")}
+    except BaseException as e:  # handed to the parent, which raises it
+        try:
+            Path(out).write_bytes(pickle.dumps(e))
+        except Exception:  # an exception that does not pickle: its text
+            Path(out).write_bytes(pickle.dumps(RuntimeError(f"{type(e).__name__}: {e}")))
+        raise
+    Path(out).write_bytes(pickle.dumps(summaries))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_child(sys.argv[1:]))
