@@ -16,14 +16,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from airflow.sdk.exceptions import AirflowFailException
+from typing import Any
 
 from connectors.errors import FeedFileError, SourceUnavailable
 from gridhub.retention import FAILURES_DIR, prune_failure_records
@@ -38,29 +38,44 @@ log = logging.getLogger(__name__)
 TRANSIENT: tuple[type[BaseException], ...] = (RunActive, SourceUnavailable)
 
 
-class TaskFailed(AirflowFailException):
-    """A deterministic failure of a gridhub task: no retry. ``feed`` and ``files`` (the department's names of
-    the files that failed) say what the failure callback reports."""
+@functools.cache
+def task_failed_type() -> Any:
+    """:class:`TaskFailed`, made on first use: importing Airflow costs a step process about 2 CPU seconds, which
+    a run outside Airflow (``gridhub run``, the benchmarks) and a task that succeeds never need to pay."""
+    from airflow.sdk.exceptions import AirflowFailException
 
-    def __init__(self, message: str, *, feed: str = "", files: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.feed = feed
-        self.files = list(files or [])
+    class TaskFailed(AirflowFailException):
+        """A deterministic failure of a gridhub task: no retry. ``feed`` and ``files`` (the department's names
+        of the files that failed) say what the failure callback reports."""
+
+        def __init__(self, message: str, *, feed: str = "", files: list[str] | None = None) -> None:
+            super().__init__(message)
+            self.feed = feed
+            self.files = list(files or [])
+
+    TaskFailed.__module__ = __name__
+    return TaskFailed
+
+
+def __getattr__(name: str) -> Any:  # ``from gridhub.taskfail import TaskFailed`` (PEP 562)
+    if name == "TaskFailed":
+        return task_failed_type()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @contextmanager
 def failing_fast(feed: str = "") -> Iterator[None]:
-    """Turn a deterministic user error raised in the block into :class:`TaskFailed` (no retry)."""
+    """Turn a deterministic user error raised in the block into ``TaskFailed`` (an ``AirflowFailException``:
+    no retry); transient errors, and anything else, pass unchanged for Airflow's retries."""
     try:
         yield
-    except TaskFailed:
-        raise
     except TRANSIENT:
         raise
     except FeedFileError as e:
-        raise TaskFailed(str(e), feed=e.feed or feed, files=[p.file_name for p in e.problems]) from e
+        failed = task_failed_type()
+        raise failed(str(e), feed=e.feed or feed, files=[p.file_name for p in e.problems]) from e
     except UserError as e:
-        raise TaskFailed(str(e), feed=feed) from e
+        raise task_failed_type()(str(e), feed=feed) from e
 
 
 def _record_path(ws: Workspace, feed: str, dag_run: str) -> Path:
@@ -81,7 +96,7 @@ def record_failure(ws: Workspace, feed: str, dag_run: str, e: FeedFileError) -> 
     return path
 
 
-def still_failing(ws: Workspace, feed: str, dag_run: str) -> TaskFailed | None:
+def still_failing(ws: Workspace, feed: str, dag_run: str) -> Exception | None:
     """The failure of ``dag_run`` again while any of its failed files is not staged; None (and the record
     removed) once every one of them is."""
     from connectors.raw import RawZone
@@ -100,7 +115,7 @@ def still_failing(ws: Workspace, feed: str, dag_run: str) -> TaskFailed | None:
         path.unlink(missing_ok=True)
         log.info("feed %s: the files that failed run %s are staged now", feed, dag_run)
         return None
-    return TaskFailed(
+    return task_failed_type()(
         f"{record['message']}\n(this run failed on these files before; they are still not staged: land a "
         "corrected file, or move the file back into the landing folder once the cause is fixed)",
         feed=feed,
@@ -108,4 +123,4 @@ def still_failing(ws: Workspace, feed: str, dag_run: str) -> TaskFailed | None:
     )
 
 
-__all__ = ["TRANSIENT", "TaskFailed", "failing_fast", "record_failure", "still_failing"]
+__all__ = ["TRANSIENT", "failing_fast", "task_failed_type", "record_failure", "still_failing"]
