@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from warehouse.build import MENTION_COLUMNS, Assembly, check_assembly
@@ -30,6 +31,8 @@ from warehouse.settings import DEFAULT_GRID_NORMS
 KEEP_FRAME_UNTIL = {"house": "organisation_house"}
 #: Golden records per chunk of a table built in chunks (:data:`warehouse.build.CHUNKED`).
 CHUNK_ROWS = 50_000
+#: Rows per row group of a written table (pyarrow's default, as ``pq.write_table`` wrote them).
+ROW_GROUP_ROWS = 1024 * 1024
 #: After this table, the mention, assignment and link frames are no longer needed by any builder.
 LAST_MENTION_USER = "organisation_address"
 
@@ -128,13 +131,33 @@ def write_tables(out: Path, files: BuildFiles, **options: Any) -> dict[str, int]
 
 
 def _write_table(a: Assembly, name: str, path: Path) -> int:
-    """Write table ``name`` batch by batch; its rows."""
-    rows = 0
+    """Write table ``name`` batch by batch, in row groups of :data:`ROW_GROUP_ROWS` whatever the batches'
+    sizes (DuckDB's may vary from run to run: the file's bytes do not); its rows."""
+    rows, pending = 0, []
     with atomic_write(path) as tmp, pq.ParquetWriter(tmp, arrow_schema(TABLES[name])) as writer:
         for batch in a.batches(name):
-            writer.write_table(batch)
+            pending.append(batch)
             rows += batch.num_rows
+            if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
+                pending = _write_groups(writer, pa.concat_tables(pending), final=False)
+        _write_groups(
+            writer,
+            pa.concat_tables(pending) if pending else arrow_schema(TABLES[name]).empty_table(),
+            final=True,
+        )
     return rows
+
+
+def _write_groups(writer: pq.ParquetWriter, data: pa.Table, *, final: bool) -> list[pa.Table]:
+    """Write the whole row groups of ``data`` (and the rest when ``final``); what is left to write."""
+    whole = data.num_rows if final else data.num_rows - data.num_rows % ROW_GROUP_ROWS
+    if whole == 0 and final:
+        writer.write_table(data)
+    for start in range(0, whole, ROW_GROUP_ROWS):
+        writer.write_table(
+            data.slice(start, min(ROW_GROUP_ROWS, whole - start)), row_group_size=ROW_GROUP_ROWS
+        )
+    return [data.slice(whole)] if whole < data.num_rows else []
 
 
 def _let_go(
