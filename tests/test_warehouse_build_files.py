@@ -4,6 +4,7 @@ in chunks) are exactly the tables assemble_tables builds in memory from the same
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 import warehouse.build_files
@@ -63,3 +64,46 @@ def test_lazy_frames_read_once_and_again_after_release():
     frames.release("x")
     assert frames["x"]["a"].tolist() == [1] and len(reads) == 2
     assert list(frames) == ["x"] and len(frames) == 1
+
+
+def test_sorted_batches_streams_a_sorted_file_and_sorts_another_nulls_last_ties_in_file_order(tmp_path):
+    from warehouse.build_sql import in_key_order, sorted_batches
+
+    data = pa.table({"k": ["b", None, "a", "b", "a"], "v": [1, 2, 3, 4, 5]})
+    pq.write_table(data, tmp_path / "x.parquet")
+    assert not in_key_order(tmp_path / "x.parquet", "k")
+    batches = list(sorted_batches(tmp_path / "x.parquet", "k", 2))
+    assert all(b.schema.equals(data.schema) for b in batches)
+    got = pa.concat_tables(batches)
+    assert got.column("k").to_pylist() == ["a", "a", "b", "b", None]
+    assert got.column("v").to_pylist() == [3, 5, 1, 4, 2]
+    pq.write_table(got.slice(0, 4), tmp_path / "sorted.parquet")
+    assert in_key_order(tmp_path / "sorted.parquet", "k")
+    assert pa.concat_tables(sorted_batches(tmp_path / "sorted.parquet", "k", 3)).equals(got.slice(0, 4))
+
+
+def test_bindings_tables_keep_the_first_binding_of_each_key_as_pandas_did():
+    from warehouse.build import QUERIES, to_arrow
+    from warehouse.build_sql import Inputs, run_batches
+
+    bindings = pd.DataFrame(
+        {
+            "feed": ["f", "f", "f", "e", "f"],
+            "source_record_id": ["2", "1", "2", "9", "1"],
+            "entity_type": ["person"] * 5,
+            "field": ["address"] * 5,
+            "address_code": ["A", "B", "C", None, "D"],
+            "status": ["matched", "unmatched", "ambiguous", "unmatched", "matched"],
+        }
+    )
+    inputs = Inputs(frames={"bindings": bindings})
+    for name, rows in (
+        ("address_binding", bindings),
+        ("address_review", bindings[bindings["status"] != "matched"]),
+    ):
+        query, names = QUERIES[name](inputs)
+        got = pa.concat_tables(
+            [to_arrow(name, b.to_pandas(), sort=False) for b in run_batches(query, inputs, names, 2)]
+        )
+        key = [c for c in TABLES[name].key if c in bindings.columns]
+        assert got.equals(to_arrow(name, rows.drop_duplicates(key))), name
