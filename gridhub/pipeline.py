@@ -36,6 +36,7 @@ from warehouse.schema import ENTITY_TYPES
 
 if TYPE_CHECKING:
     from matching.er import EntitySettings
+    from warehouse.build_files import BuildFiles
 
 log = logging.getLogger(__name__)
 
@@ -285,41 +286,49 @@ def resolved_id_history(ws: Workspace, run_id: str) -> pd.DataFrame:
 # ----------------------------------------------------------------------------------------------------------
 # 4. canonical tables
 # ----------------------------------------------------------------------------------------------------------
-def build_tables(ws: Workspace, run_id: str) -> dict:
-    """Assemble every canonical table from the resolved entities, links and reference data."""
+def build_inputs(ws: Workspace, run_id: str) -> tuple[BuildFiles, dict]:
+    """What :func:`build_tables` builds from: the run's step files, and the other arguments of
+    :func:`warehouse.build_files.write_tables` (reference frames, settings, quarantine, id history)."""
     from connectors import load_field_issues, load_quarantine
     from gridhub.reference import address_frame, grid_frame
     from gridhub.runguard import pinned
-    from warehouse.build import assemble_tables
+    from warehouse.build_files import BuildFiles
     from warehouse.id_history import published_id_history
 
     bound = _step_dir(ws, run_id, "bound")
     resolved = _step_dir(ws, run_id, "resolved")
-    mentions = {t: _read(bound / f"{t}.parquet") for t in ENTITY_TYPES}
-    assignments = {t: _read(resolved / f"{t}_assignments.parquet") for t in ENTITY_TYPES}
-    golden = {t: _read(resolved / f"{t}_golden.parquet") for t in ENTITY_TYPES}
-    tables = assemble_tables(
-        addresses=address_frame(ws),
-        grids=grid_frame(ws),
-        priority={f.name: f.priority for f in ws.config.feeds},
-        mentions=mentions,
-        assignments=assignments,
-        golden=golden,
-        links=_read(_step_dir(ws, run_id, "mentions") / "links.parquet"),
-        issues=_read(_step_dir(ws, run_id, "mentions") / "issues.parquet"),
-        bindings=_read(bindings_path(ws, run_id)),
-        quarantine=load_quarantine(pinned(ws, run_id)),
-        staged_issues=load_field_issues(pinned(ws, run_id)),
-        org_grid_from=ws.config.warehouse.organisation_grid,
-        legal_reps=_read(legal_representatives_path(ws, run_id)),
-        id_history=resolved_id_history(ws, run_id),
-        previous_id_history=published_id_history(ws.warehouse),
-        grid_norms=ws.config.grid_norms_in_force,
+    mentions_dir = _step_dir(ws, run_id, "mentions")
+    files = BuildFiles(
+        mentions={t: _require(bound / f"{t}.parquet") for t in ENTITY_TYPES},
+        assignments={t: _require(resolved / f"{t}_assignments.parquet") for t in ENTITY_TYPES},
+        golden={t: _require(resolved / f"{t}_golden.parquet") for t in ENTITY_TYPES},
+        bindings=_require(bindings_path(ws, run_id)),
+        links=_require(mentions_dir / "links.parquet"),
+        issues=_require(mentions_dir / "issues.parquet"),
     )
-    out = _step_dir(ws, run_id, "tables")
-    for name, table in tables.items():
-        _write(table, out / f"{name}.parquet")
-    return {"run_id": run_id, "rows": {name: t.num_rows for name, t in tables.items()}}
+    options = {
+        "addresses": address_frame(ws),
+        "grids": grid_frame(ws),
+        "priority": {f.name: f.priority for f in ws.config.feeds},
+        "quarantine": load_quarantine(pinned(ws, run_id)),
+        "staged_issues": load_field_issues(pinned(ws, run_id)),
+        "org_grid_from": ws.config.warehouse.organisation_grid,
+        "legal_reps": _read(legal_representatives_path(ws, run_id)),
+        "id_history": resolved_id_history(ws, run_id),
+        "previous_id_history": published_id_history(ws.warehouse),
+        "grid_norms": ws.config.grid_norms_in_force,
+    }
+    return files, options
+
+
+def build_tables(ws: Workspace, run_id: str) -> dict:
+    """Assemble every canonical table from the resolved entities, links and reference data, one table at a
+    time, each written as it is built (:func:`warehouse.build_files.write_tables`)."""
+    from warehouse.build_files import write_tables
+
+    files, options = build_inputs(ws, run_id)
+    rows = write_tables(_step_dir(ws, run_id, "tables"), files, **options)
+    return {"run_id": run_id, "rows": rows}
 
 
 # ----------------------------------------------------------------------------------------------------------

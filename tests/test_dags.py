@@ -218,21 +218,22 @@ def test_whole_chain_runs_with_dag_test(dagbag, workspace_copy, monkeypatch, cap
 def test_failed_validation_fails_the_dag_run_and_publishes_nothing(dagbag, workspace_copy, monkeypatch):
     """A duplicated person_id reaching the publish task fails the run; no snapshot becomes current."""
     import pyarrow as pa
+    import pyarrow.parquet as pq
     from airflow.utils.state import DagRunState
 
-    import warehouse.build
+    import warehouse.build_files
     from warehouse import current_manifest
 
-    real = warehouse.build.assemble_tables
+    real = warehouse.build_files.write_tables
 
-    def with_duplicate_person(**kwargs):
-        tables = real(**kwargs)
-        persons = tables["person"]
-        tables["person"] = pa.concat_tables([persons, persons.slice(0, 1)])
-        return tables
+    def with_duplicate_person(out, files, **kwargs):
+        rows = real(out, files, **kwargs)
+        persons = pq.read_table(out / "person.parquet")
+        pq.write_table(pa.concat_tables([persons, persons.slice(0, 1)]), out / "person.parquet")
+        return rows
 
     monkeypatch.setenv("GRIDHUB_WORKSPACE", str(workspace_copy))
-    monkeypatch.setattr(warehouse.build, "assemble_tables", with_duplicate_person)
+    monkeypatch.setattr(warehouse.build_files, "write_tables", with_duplicate_person)
     for dag_id in sorted(d for d in dagbag.dag_ids if d.startswith("gridhub_ingest_")):
         assert dagbag.get_dag(dag_id).test().state == DagRunState.SUCCESS
     run = dagbag.get_dag("gridhub_resolve_publish").test()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from warehouse.build import BUILDERS, assemble_tables, builds
+from warehouse.build import BUILDERS, QUERIES, assemble_tables, builds, builds_query
 from warehouse.schema import ENTITY_ID_COLUMN, ENTITY_TYPES, TABLES, UNKNOWN_STREET, arrow_schema
 
 
 def test_every_table_has_exactly_one_builder():
-    assert set(BUILDERS) == set(TABLES)
+    assert set(BUILDERS) | set(QUERIES) == set(TABLES)
+    assert not set(BUILDERS) & set(QUERIES)
+    assert {"source_xref", "address_binding", "address_review"} <= set(QUERIES)  # streamed from DuckDB
 
 
 def test_a_builder_must_name_a_table_of_the_schema_and_be_the_only_one():
@@ -19,6 +21,10 @@ def test_a_builder_must_name_a_table_of_the_schema_and_be_the_only_one():
     with pytest.raises(ValueError, match="two builders"):
         builds("person")(lambda assembly: pd.DataFrame())
     assert BUILDERS["person"].__name__ == "build_person"
+    with pytest.raises(ValueError, match="two builders"):
+        builds_query("source_xref")(lambda inputs: ("SELECT 1", []))
+    with pytest.raises(ValueError, match="two builders"):
+        builds("source_xref")(lambda assembly: pd.DataFrame())
 
 
 def test_entity_id_columns_are_the_keys_of_the_entity_tables():

@@ -5,30 +5,39 @@ between mentions of one record, and the reference data. The output is one ``pa.T
 ``warehouse.schema.TABLES``, each with exactly its Arrow schema and rows sorted by key, so the same inputs
 always give byte-identical Parquet.
 
-**One table, one builder.** Each table of :data:`~warehouse.schema.TABLES` has one builder here, a function
-registered with ``@builds("<table>")`` that returns the table's rows as a DataFrame (missing columns become
-null, extra ones are dropped). A builder reads the inputs from the :class:`Assembly` it is given, and another
+**One table, one builder.** Each table of :data:`~warehouse.schema.TABLES` has one builder, here or in
+:mod:`warehouse.build_relations`, :mod:`warehouse.build_records`, :mod:`warehouse.id_history`,
+:mod:`warehouse.metrics`: a function registered with ``@builds("<table>")`` that returns the table's rows as a
+DataFrame (missing columns become null, extra ones are dropped), or, for the record-level tables of millions
+of rows, with ``@builds_query("<table>")``: SQL that DuckDB runs over the inputs, streamed in record batches
+(:mod:`warehouse.build_sql`). A builder reads the inputs from the :class:`Assembly` it is given, and another
 table with ``assembly.frame("<table>")`` or, in its exact Arrow schema, ``assembly.table("<table>")`` (built
 once, on first use). A new table is a schema entry plus a builder; :func:`assemble_tables` refuses to run
 while a table has no builder.
+
+:func:`assemble_tables` returns every table in memory; :func:`warehouse.build_files.write_tables` (what the
+pipeline runs) builds the same tables from the run's Parquet files one at a time, each written before the
+next is built, and lets inputs go once no later table needs them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
+from warehouse.build_sql import Inputs, run_batches, sorted_batches
 from warehouse.columns import arrow_column, sorted_distinct
 from warehouse.errors import UserError
 from warehouse.geo import wkb_from_wkt
-from warehouse.house_relations import house_relations
 from warehouse.progress import Progress
 from warehouse.schema import (
     ENTITY_ID_COLUMN,
@@ -41,6 +50,8 @@ from warehouse.settings import DEFAULT_GRID_NORMS, SizeRange
 
 log = logging.getLogger(__name__)
 Builder = Callable[["Assembly"], pd.DataFrame]
+#: A query builder: the table's SQL over :class:`~warehouse.build_sql.Inputs` and the inputs it reads.
+QueryBuilder = Callable[["Inputs"], tuple[str, list[str]]]
 #: Which address gives an organisation its grid (``org_grid_from``): ``operating`` = 经营地址 when bound, else
 #: 注册地址 (the default: where the unit really is); ``registered`` = the other way round.
 ORG_GRID_FROM = ("operating", "registered")
@@ -52,38 +63,65 @@ class BuildSettingError(UserError, ValueError):
 
 #: The builder of each table, by table name (filled by :func:`builds`).
 BUILDERS: dict[str, Builder] = {}
+#: The query builders (:mod:`warehouse.build_sql`), by table name (filled by :func:`builds_query`).
+QUERIES: dict[str, QueryBuilder] = {}
+#: The tables built a chunk of golden records at a time when the assembly has ``chunk_rows``.
+CHUNKED = ("person",)
+#: The mention columns the frame builders read (``source_xref`` reads its own from the file).
+MENTION_COLUMNS = ("record_key", "feed", "house_code", "org_name", "address_code", "business_address_code")
 _ISSUE_COLUMNS = TABLES["field_issue"].column_names
 _LEGAL_REP_COLUMNS = ["org_id", "legal_rep_person_id", "legal_rep_link", "feed"]
 
 
-def builds(table: str) -> Callable[[Builder], Builder]:
-    """Register the decorated function as the builder of ``table`` (a name in ``TABLES``, one builder each)."""
+def _register(registry: dict, kind: str, table: str) -> Callable:
+    """A decorator registering its function in ``registry`` (:data:`BUILDERS` or :data:`QUERIES`) for ``table``."""
 
-    def register(builder: Builder) -> Builder:
+    def register(builder: Callable) -> Callable:
         if table not in TABLES:
-            raise KeyError(f"@builds({table!r}): no such table in warehouse.schema.TABLES")
-        if table in BUILDERS:
-            raise ValueError(
-                f"table {table} has two builders: {BUILDERS[table].__name__}, {builder.__name__}"
-            )
-        BUILDERS[table] = builder
+            raise KeyError(f"@{kind}({table!r}): no such table in warehouse.schema.TABLES")
+        if table in BUILDERS or table in QUERIES:
+            raise ValueError(f"table {table} has two builders: {builder.__name__} and another")
+        registry[table] = builder
         return builder
 
     return register
 
 
-def to_arrow(name: str, df: pd.DataFrame) -> pa.Table:
-    """Cast a frame to the canonical table's exact schema, sorted by key (missing columns become null)."""
+def builds(table: str) -> Callable[[Builder], Builder]:
+    """Register the decorated function as the builder of ``table`` (a name in ``TABLES``, one builder each)."""
+    return _register(BUILDERS, "builds", table)
+
+
+def builds_query(table: str) -> Callable[[QueryBuilder], QueryBuilder]:
+    """Register the decorated function as the query builder of ``table`` (its rows streamed from DuckDB)."""
+    return _register(QUERIES, "builds_query", table)
+
+
+def to_arrow(name: str, df: pd.DataFrame, *, sort: bool = True) -> pa.Table:
+    """Cast a frame to the canonical table's exact schema, sorted by key unless ``sort`` is false (rows
+    already in key order); missing columns become null."""
     table = TABLES[name]
     df = df.copy()
     for col in table.columns:
         if col.name not in df.columns:
             df[col.name] = None
     df = df[table.column_names]
-    if len(df):
+    if len(df) and sort:
         df = df.sort_values(list(table.key), kind="stable", na_position="last").reset_index(drop=True)
     arrays = [arrow_column(df[col.name], col.type) for col in table.columns]
     return pa.Table.from_arrays(arrays, schema=arrow_schema(table))
+
+
+def check_assembly(org_grid_from: str) -> None:
+    """Refuse an unknown ``org_grid_from`` and a table without a builder."""
+    if org_grid_from not in ORG_GRID_FROM:
+        raise BuildSettingError(
+            f"organisation grid from {org_grid_from!r}: use one of {', '.join(ORG_GRID_FROM)} "
+            "(operating = 经营地址 first, else 注册地址)"
+        )
+    missing = [name for name in TABLES if name not in BUILDERS and name not in QUERIES]
+    if missing:
+        raise LookupError(f"tables without a builder in warehouse.build: {missing}")
 
 
 def assemble_tables(
@@ -119,14 +157,7 @@ def assemble_tables(
     ``previous_id_history`` the previous snapshot's table (:func:`warehouse.id_history.published_id_history`);
     ``grid_norms`` each grid type's sizing norm for ``grid_metrics`` (default ``DEFAULT_GRID_NORMS``).
     """
-    if org_grid_from not in ORG_GRID_FROM:
-        raise BuildSettingError(
-            f"organisation grid from {org_grid_from!r}: use one of {', '.join(ORG_GRID_FROM)} "
-            "(operating = 经营地址 first, else 注册地址)"
-        )
-    missing = [name for name in TABLES if name not in BUILDERS]
-    if missing:
-        raise LookupError(f"tables without a builder in warehouse.build: {missing}")
+    check_assembly(org_grid_from)
     assembly = Assembly(
         addresses=addresses,
         grids=grids,
@@ -174,28 +205,92 @@ class Assembly:
     previous_id_history: pd.DataFrame | None = None
     grid_norms: Mapping[str, Sequence[SizeRange]] = field(default_factory=lambda: DEFAULT_GRID_NORMS)
 
+    inputs: Inputs | None = None
+    #: Tables already written (``name → Parquet file``): :meth:`table` reads them back when asked again.
+    written: dict[str, Path] = field(default_factory=dict)
+
+    #: Build the tables of :data:`CHUNKED` this many golden records at a time (0: whole; needs the golden
+    #: files among ``inputs``).
+    chunk_rows: int = 0
+
     def __post_init__(self) -> None:
         self._frames: dict[str, pd.DataFrame] = {}
         self._tables: dict[str, pa.Table] = {}
+        self._golden_chunk: dict[str, pd.DataFrame] = {}
+        self._sources: dict[str, pd.Series] = {}
+        if self.inputs is None:  # the query builders scan the frames given
+            frames = {f"mentions_{t}": self.mentions[t] for t in ENTITY_TYPES}
+            frames |= {f"assignments_{t}": self.assignments[t] for t in ENTITY_TYPES}
+            self.inputs = Inputs(frames={**frames, "bindings": self.bindings})
 
     def frame(self, table: str) -> pd.DataFrame:
         """The rows of ``table`` as its builder returns them (built on first use, then shared)."""
         if table not in self._frames:
+            if table in QUERIES or table in self.written:
+                return self.table(table).to_pandas()
             self._frames[table] = BUILDERS[table](self)
         return self._frames[table]
+
+    def batches(self, name: str) -> Iterator[pa.Table]:
+        """Table ``name`` a batch of rows at a time, each in its exact Arrow schema, in key order: streamed from
+        its query builder, else the whole table (:meth:`table`) as one batch."""
+        if name in CHUNKED and self.chunk_rows and f"golden_{name}" in self.inputs.files:  # type: ignore[union-attr]
+            yield from self._chunks(name)
+            return
+        if name not in QUERIES:
+            yield self.table(name)
+            return
+        assert self.inputs is not None
+        query, names = QUERIES[name](self.inputs)
+        yielded = False
+        for batch in run_batches(query, self.inputs, names):
+            yielded = True
+            yield to_arrow(name, batch.to_pandas(), sort=False)
+        if not yielded:
+            yield to_arrow(name, pd.DataFrame())
+
+    def _chunks(self, name: str) -> Iterator[pa.Table]:
+        """Table ``name`` built ``chunk_rows`` golden records at a time, read from the golden file in key order
+        (its builder's rows depend on their own golden record and on lookups made once)."""
+        assert self.inputs is not None
+        path, yielded = self.inputs.files[f"golden_{name}"], False
+        key = ENTITY_ID_COLUMN[name] if ENTITY_ID_COLUMN[name] in pq.read_schema(path).names else "entity_id"
+        try:
+            for chunk in sorted_batches(path, key, self.chunk_rows):
+                self._golden_chunk[name] = chunk.to_pandas()
+                yielded = True
+                yield self._cast(name, BUILDERS[name](self))
+        finally:
+            self._golden_chunk.pop(name, None)
+        if not yielded:
+            yield self.table(name)
+
+    def _cast(self, name: str, df: pd.DataFrame) -> pa.Table:
+        """A builder's rows in the table's exact Arrow schema, ``field_sources`` as JSON text."""
+        if "field_sources" in df.columns:
+            json_text = (
+                v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
+                for v in df["field_sources"]
+            )
+            df = df.assign(field_sources=list(json_text))
+        return to_arrow(name, df)
 
     def table(self, name: str) -> pa.Table:
         """``name`` in its exact Arrow schema, ``field_sources`` as JSON text (cast on first use, then shared)."""
         if name not in self._tables:
-            df = self.frame(name)
-            if "field_sources" in df.columns:
-                json_text = (
-                    v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
-                    for v in df["field_sources"]
-                )
-                df = df.assign(field_sources=list(json_text))
-            self._tables[name] = to_arrow(name, df)
+            if name in self.written:
+                return pq.read_table(self.written[name])
+            if name in QUERIES:
+                self._tables[name] = pa.concat_tables(list(self.batches(name)))
+                return self._tables[name]
+            self._tables[name] = self._cast(name, self.frame(name))
         return self._tables[name]
+
+    def forget(self, names: Sequence[str]) -> None:
+        """Let the built frames and tables of ``names`` go (a streaming build, once no later table needs them)."""
+        for name in names:
+            self._frames.pop(name, None)
+            self._tables.pop(name, None)
 
     @cached_property
     def legal_rep_links(self) -> pd.DataFrame:
@@ -224,21 +319,43 @@ class Assembly:
 
     @cached_property
     def entity_of(self) -> dict[str, dict[str, str]]:
-        """For each entity type: record key → the entity id it was resolved to."""
-        return {
-            t: dict(zip(self.assignments[t]["record_key"], self.assignments[t]["entity_id"], strict=True))
-            for t in ENTITY_TYPES
-        }
+        """For each entity type: record key → the entity id it was resolved to (made on first use of a type)."""
+        return _EntityOf(self.assignments)
 
     def golden_records(self, entity_type: str) -> pd.DataFrame:
-        """The golden records of an entity type, the id under its table's id column, with their ``sources``."""
+        """The golden records of an entity type (the chunk being built, in a chunked build), the id under its
+        table's id column, with their ``sources``."""
         id_col = ENTITY_ID_COLUMN[entity_type]
-        g = self.golden[entity_type].rename(columns={"entity_id": id_col}).copy()
-        m = self.mentions[entity_type][["record_key", "feed"]].merge(
-            self.assignments[entity_type][["record_key", "entity_id"]], on="record_key"
+        golden = self._golden_chunk.get(entity_type)
+        g = (
+            (self.golden[entity_type] if golden is None else golden)
+            .rename(columns={"entity_id": id_col})
+            .copy()
         )
-        g["sources"] = g[id_col].map(sorted_distinct(m, "entity_id", "feed"))
+        if entity_type not in self._sources:
+            m = self.mentions[entity_type][["record_key", "feed"]].merge(
+                self.assignments[entity_type][["record_key", "entity_id"]], on="record_key"
+            )
+            self._sources[entity_type] = sorted_distinct(m, "entity_id", "feed")
+        g["sources"] = g[id_col].map(self._sources[entity_type])
         return g
+
+    @cached_property
+    def person_lookups(self) -> tuple[dict, dict, dict, dict]:
+        """person → current home (居住) house, house → address code, house → grid, person → employer (就业,
+        the first org id): what ``build_person`` looks up, made once."""
+        person_house, house = self.frame("person_house"), self.frame("house")
+        current_home = person_house[
+            (person_house["relation"] == "居住") & person_house["is_current"].astype(bool)
+        ]
+        home = dict(zip(current_home["person_id"], current_home["house_id"], strict=True))
+        house_addr = dict(zip(house["house_id"], house["address_code"], strict=True))
+        house_grid = dict(zip(house["house_id"], house["grid_code"], strict=True))
+        jobs = self.frame("person_organisation")
+        employer = (
+            jobs[jobs["relation"] == "就业"].sort_values(["person_id", "org_id"]).drop_duplicates("person_id")
+        )
+        return home, house_addr, house_grid, dict(zip(employer["person_id"], employer["org_id"], strict=True))
 
     def street_code(self, frame: pd.DataFrame, address_code: pd.Series) -> list[str]:
         """The partition column ``street_code`` (街道/镇) of each row: from the row's ``grid_code``, else from
@@ -253,6 +370,19 @@ class Assembly:
         """:meth:`street_code` of a frame with an optional ``address_code`` column of its own."""
         no_address = pd.Series(None, index=frame.index, dtype=object)
         return self.street_code(frame, frame.get("address_code", no_address))
+
+
+class _EntityOf(dict):
+    """entity type → {record key → entity id}, each type's mapping made when first asked for."""
+
+    def __init__(self, assignments: Mapping[str, pd.DataFrame]) -> None:
+        super().__init__()
+        self.assignments = assignments
+
+    def __missing__(self, entity_type: str) -> dict[str, str]:
+        a = self.assignments[entity_type]
+        self[entity_type] = dict(zip(a["record_key"], a["entity_id"], strict=True))
+        return self[entity_type]
 
 
 def _sources_of(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -289,47 +419,6 @@ def build_house(a: Assembly) -> pd.DataFrame:
     return house
 
 
-@builds("organisation")
-def build_organisation(a: Assembly) -> pd.DataFrame:
-    """Golden organisations; ``former_names``: every other name their mentions carry; ``grid_code``,
-    ``grid_basis`` and ``street_code`` from the operating or the registered address (``org_grid_from``)."""
-    org = a.golden_records("organisation").rename(columns={"org_name": "name", "org_status": "status"})
-    names = a.mentions["organisation"][["record_key", "org_name"]].copy()
-    names["org_id"] = names["record_key"].map(a.entity_of["organisation"])
-    all_names = sorted_distinct(names, "org_id", "org_name")
-    org["former_names"] = [
-        [n for n in all_names.get(i, []) if n != cur]
-        for i, cur in zip(org["org_id"], org["name"], strict=True)
-    ]
-    org["grid_code"], org["grid_basis"], place = _organisation_place(org, a.org_grid_from)
-    org["street_code"] = a.street_code(org, place)
-    reps = a.legal_rep_links.set_index("org_id")
-    org["legal_rep_person_id"] = org["org_id"].map(reps["legal_rep_person_id"])
-    org["legal_rep_link"] = org["org_id"].map(reps["legal_rep_link"])
-    return org
-
-
-def _organisation_place(org: pd.DataFrame, grid_from: str) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Each organisation's grid, the relation of the address it comes from (经营 / 注册) and that address's
-    code: the preferred address (``grid_from``) when it is bound (to an address or a grid), else the other."""
-    none = pd.Series(None, index=org.index, dtype=object)
-    addresses = {
-        "注册": (org.get("address_code", none), org.get("grid_code", none)),
-        "经营": (org.get("business_address_code", none), org.get("business_grid_code", none)),
-    }
-    first, second = ("经营", "注册") if grid_from == "operating" else ("注册", "经营")
-    (code_1, grid_1), (code_2, grid_2) = addresses[first], addresses[second]
-    use_1 = code_1.notna() | grid_1.notna()
-    use_2 = ~use_1 & (code_2.notna() | grid_2.notna())
-
-    def choose(one: pd.Series, two: pd.Series) -> pd.Series:
-        chosen = one.astype(object).where(use_1, two.astype(object).where(use_2))
-        return chosen.where(chosen.notna(), None)
-
-    basis = pd.Series(None, index=org.index, dtype=object).mask(use_2, second).mask(use_1, first)
-    return choose(grid_1, grid_2), basis, choose(code_1, code_2)
-
-
 @builds("facility")
 def build_facility(a: Assembly) -> pd.DataFrame:
     fac = a.golden_records("facility").rename(columns={"facility_name": "name", "facility_status": "status"})
@@ -342,17 +431,10 @@ def build_person(a: Assembly) -> pd.DataFrame:
     """Golden persons with their current residence (and its grid), 人户分离, population type, id type and
     current employer."""
     person = a.golden_records("person")
-    person_house, house = a.frame("person_house"), a.frame("house")
-    current_home = person_house[
-        (person_house["relation"] == "居住") & person_house["is_current"].astype(bool)
-    ]
-    home = dict(zip(current_home["person_id"], current_home["house_id"], strict=True))
+    home, house_addr, house_grid, employer = a.person_lookups
     person["residence_house_id"] = person["person_id"].map(home)
-    house_addr = dict(zip(house["house_id"], house["address_code"], strict=True))
     residence_address = person["residence_house_id"].map(house_addr)
-    person["grid_code"] = person["residence_house_id"].map(
-        dict(zip(house["house_id"], house["grid_code"], strict=True))
-    )
+    person["grid_code"] = person["residence_house_id"].map(house_grid)
     if "hukou_address_code" not in person.columns:
         person["hukou_address_code"] = None
     res_street = residence_address.map(a.township_of)
@@ -361,13 +443,7 @@ def build_person(a: Assembly) -> pd.DataFrame:
     person["separated"] = (both & (res_street != hukou_street)).where(both)
     person["population_type"] = _population_type(person)
     person["id_type"] = np.where(person["id_number"].notna(), "居民身份证", "其他")
-    jobs = a.frame("person_organisation")
-    employer = (
-        jobs[jobs["relation"] == "就业"].sort_values(["person_id", "org_id"]).drop_duplicates("person_id")
-    )
-    person["employer_org_id"] = person["person_id"].map(
-        dict(zip(employer["person_id"], employer["org_id"], strict=True))
-    )
+    person["employer_org_id"] = person["person_id"].map(employer)
     person["street_code"] = a.street_code(person, residence_address)
     return person
 
@@ -384,63 +460,8 @@ def _population_type(person: pd.DataFrame) -> pd.Series:
     return given.fillna(pd.Series(derived, index=person.index))
 
 
-@builds("person_house")
-def build_person_house(a: Assembly) -> pd.DataFrame:
-    """Person–house relations over every feed that states them. A person has one current residence (居住): the
-    one stated by the most authoritative, most recent source; the others get ``valid_to``."""
-    return _house_relations(a, "person")
-
-
-@builds("organisation_house")
-def build_organisation_house(a: Assembly) -> pd.DataFrame:
-    """Houses organisations own (产权), from owner columns that name companies; built like ``person_house``."""
-    return _house_relations(a, "organisation")
-
-
-def _house_relations(a: Assembly, owner_type: str) -> pd.DataFrame:
-    table, house = f"{owner_type}_house", a.frame("house")
-    return house_relations(
-        a.links[a.links["kind"] == table],
-        owner_of=a.entity_of[owner_type],
-        house_of=a.entity_of["house"],
-        priority=a.priority,
-        owner_id=ENTITY_ID_COLUMN[owner_type],
-        columns=TABLES[table].column_names,
-        house_street=dict(zip(house["house_id"], house["street_code"], strict=True)),
-    )
-
-
-@builds("person_organisation")
-def build_person_organisation(a: Assembly) -> pd.DataFrame:
-    """就业 from the mention links (人社), and 法定代表人 for every organisation whose legal representative was
-    linked to a person (``legal_reps``), with the feed that named the representative as its source."""
-    po = a.links[a.links["kind"] == "person_organisation"].copy()
-    po["person_id"] = po["from_key"].map(a.entity_of["person"])
-    po["org_id"] = po["to_key"].map(a.entity_of["organisation"])
-    reps = a.legal_rep_links.rename(columns={"legal_rep_person_id": "person_id"})
-    reps = reps.dropna(subset=["person_id"]).assign(relation="法定代表人")
-    both = pd.concat([po, reps[["person_id", "org_id", "relation", "feed"]]], ignore_index=True)
-    return _sources_of(both.dropna(subset=["person_id", "org_id"]), ["person_id", "org_id", "relation"])
-
-
-@builds("organisation_address")
-def build_organisation_address(a: Assembly) -> pd.DataFrame:
-    """Every bound address of every organisation mention: ``address_code`` as 注册, ``business_address_code``
-    as 经营 (an address that is both gives two rows)."""
-    om = a.mentions["organisation"]
-    frames = [
-        om[["record_key", "feed", column]].rename(columns={column: "address_code"}).assign(relation=relation)
-        for column, relation in (("address_code", "注册"), ("business_address_code", "经营"))
-        if column in om.columns
-    ]
-    if not frames:
-        return pd.DataFrame(columns=TABLES["organisation_address"].column_names)
-    rel = pd.concat(frames, ignore_index=True).dropna(subset=["address_code"])
-    rel["org_id"] = rel["record_key"].map(a.entity_of["organisation"])
-    return _sources_of(rel.dropna(subset=["org_id"]), ["org_id", "address_code", "relation"])
-
-
 # builders of their own modules, registered when imported
 from warehouse import build_records as _build_records  # noqa: E402, F401
+from warehouse import build_relations as _build_relations  # noqa: E402, F401
 from warehouse import id_history as _id_history  # noqa: E402, F401
 from warehouse import metrics as _metrics  # noqa: E402, F401

@@ -6,22 +6,17 @@ from __future__ import annotations
 
 import pandas as pd
 
-from warehouse.build import Assembly, builds
-from warehouse.schema import ENTITY_TYPES, TABLES
+from warehouse.build import Assembly, builds, builds_query
+from warehouse.build_sql import Inputs, first_per_key_query, source_xref_query
+from warehouse.schema import TABLES
 
 _ISSUE_COLUMNS = TABLES["field_issue"].column_names
 
 
-@builds("source_xref")
-def build_source_xref(a: Assembly) -> pd.DataFrame:
-    frames = []
-    for t in ENTITY_TYPES:
-        x = a.assignments[t].merge(
-            a.mentions[t][["record_key", "feed", "source_record_id", "raw_sha256", "line"]], on="record_key"
-        )
-        x["entity_type"] = t
-        frames.append(x)
-    return pd.concat(frames, ignore_index=True)
+@builds_query("source_xref")
+def build_source_xref(inputs: Inputs) -> tuple[str, list[str]]:
+    """Every mention's record and the entity it was resolved to (assignments joined to mentions)."""
+    return source_xref_query(inputs)
 
 
 @builds("quarantine")
@@ -29,18 +24,17 @@ def build_quarantine(a: Assembly) -> pd.DataFrame:
     return a.quarantine
 
 
-@builds("address_review")
-def build_address_review(a: Assembly) -> pd.DataFrame:
-    review = a.bindings[a.bindings["status"].isin(["unmatched", "ambiguous"])]
-    return review.drop_duplicates(["feed", "source_record_id", "field"])
+@builds_query("address_review")
+def build_address_review(inputs: Inputs) -> tuple[str, list[str]]:
+    """The unmatched and ambiguous bindings, the first of each (feed, record, field)."""
+    return first_per_key_query("address_review", inputs, "status IN ('unmatched', 'ambiguous')")
 
 
-@builds("address_binding")
-def build_address_binding(a: Assembly) -> pd.DataFrame:
+@builds_query("address_binding")
+def build_address_binding(inputs: Inputs) -> tuple[str, list[str]]:
     """One row per (source record, address field) with text: the department's address and what it was bound
     to (the address text is published in the restricted layer only)."""
-    key = [c for c in TABLES["address_binding"].key if c in a.bindings.columns]
-    return a.bindings.drop_duplicates(key)
+    return first_per_key_query("address_binding", inputs)
 
 
 @builds("field_issue")

@@ -146,6 +146,8 @@ def _sorted_by_key(name: str, data: pa.Table) -> pa.Table:
     if data.num_rows == 0:
         return data
     order = pc.sort_indices(data, sort_keys=[(k, "ascending", "at_end") for k in key])
+    if bool((order.to_numpy() == np.arange(len(order))).all()):
+        return data  # already in key order (build_tables writes them so): no copy of the table
     return data.take(order)
 
 
