@@ -199,7 +199,7 @@ def build_district(rng: np.random.Generator, homes: int, organisations: int) -> 
     """Make divisions, grids and about ``homes`` homes plus premises for ``organisations`` organisations."""
     division_rows, communities = _divisions()
     plan = _plan(rng, communities, homes, organisations)
-    addr_rows: list[dict] = []
+    addr_cols: dict[str, list] = {c: [] for c in ADDRESS_COLUMNS}
     grid_rows: list[dict] = []
     for ci, comm in enumerate(communities):
         if comm["rural"]:
@@ -207,11 +207,13 @@ def build_district(rng: np.random.Generator, homes: int, organisations: int) -> 
         else:
             buildings = _urban_buildings(rng, ci, comm["roads"], plan)
         micro = _grids(ci, comm, [len(rooms) for _, _, rooms in buildings], grid_rows)
-        addr_rows += _address_rows(rng, comm, buildings, micro)
+        _address_rows(rng, comm, buildings, micro, addr_cols)
+    addresses = pd.DataFrame(addr_cols)
+    del addr_cols
     return District(
         divisions=pd.DataFrame(division_rows, columns=list(DIVISION_COLUMNS)),
         grids=pd.DataFrame(grid_rows, columns=list(GRID_COLUMNS)),
-        addresses=pd.DataFrame(addr_rows),
+        addresses=addresses,
         communities=pd.DataFrame(communities),
     )
 
@@ -323,12 +325,42 @@ def _grids(ci: int, comm: dict, households: list[int], grid_rows: list[dict]) ->
     return micro
 
 
+#: The columns of :attr:`District.addresses`, in order.
+ADDRESS_COLUMNS = (
+    "address_code",
+    "division_code",
+    "province",
+    "city",
+    "district",
+    "street",
+    "community",
+    "road",
+    "villager_group",
+    "house_number",
+    "estate",
+    "building",
+    "unit",
+    "floor",
+    "room",
+    "building_code",
+    "grid_code",
+    "lon",
+    "lat",
+    "kind",
+    "street_code",
+    "rural",
+    "community_short",
+    "estate_alias",
+    "standard_text",
+)
+
+
 def _address_rows(
-    rng: np.random.Generator, comm: dict, buildings: list[Building], micro: _MicroGrids
-) -> list[dict]:
-    """One standard address per room of every building; a building is a point inside its micro grid."""
+    rng: np.random.Generator, comm: dict, buildings: list[Building], micro: _MicroGrids, cols: dict[str, list]
+) -> None:
+    """One standard address per room of every building, appended to ``cols`` (a list per column of
+    :data:`ADDRESS_COLUMNS`); a building is a point inside its micro grid."""
     c_code = comm["community_code"]
-    rows = []
     seq = 0
     for bi, (kind, common, rooms) in enumerate(buildings):
         gx0, gy0, gx1, gy1 = micro.rects[micro.of_building[bi]]
@@ -366,8 +398,8 @@ def _address_rows(
             row.update(common)
             row.update(room)
             row["standard_text"] = standard_text(row)
-            rows.append(row)
-    return rows
+            for column in ADDRESS_COLUMNS:
+                cols[column].append(row[column])
 
 
 def detail_text(a: dict) -> str:

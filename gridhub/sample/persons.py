@@ -109,6 +109,21 @@ def _phone(d: Draws) -> str:
     return d.pick(MOBILE_PREFIXES) + f"{d.integer(0, 10**8):08d}"
 
 
+#: The columns :func:`_add_household` fills, one list each (a list per column, not a dict per person: a
+#: district of millions of persons would not fit in memory as dicts).
+PERSON_COLUMNS = (
+    "person_key",
+    "name",
+    "sex",
+    "birth_date",
+    "ethnicity",
+    "population_type",
+    "household_key",
+    "role",
+    "residence_address_code",
+    "_hometown",
+)
+
 #: A planned household: (migrant, 民族, size).
 Household = tuple[bool, str, int]
 #: A member of a household: (role, age, sex).
@@ -124,13 +139,15 @@ def make_persons(rng: np.random.Generator, n: int, homes: pd.DataFrame) -> tuple
     home_codes = homes["address_code"].to_numpy()
     occupied = rng.permutation(len(homes))[: len(plan)]
     namer = _Namer(d)
-    rows: list[dict] = []
+    cols: dict[str, list] = {c: [] for c in PERSON_COLUMNS}
     twins: list[tuple[int, int]] = []
     for h, household in enumerate(plan):
-        twin = _add_household(d, namer, h, household, home_codes[occupied[h]], rows, first_twins=not twins)
+        twin = _add_household(d, namer, h, household, home_codes[occupied[h]], cols, first_twins=not twins)
         if twin is not None:
             twins.append(twin)
-    persons = pd.DataFrame(rows)
+    del plan
+    persons = pd.DataFrame(cols)
+    del cols
     persons["person_key"] = [f"TP{i + 1:06d}" for i in range(len(persons))]
     negatives = [(persons.at[a, "person_key"], persons.at[b, "person_key"], "twins") for a, b in twins]
     negatives += _plant_look_alikes(rng, persons)
@@ -199,10 +216,11 @@ def _add_household(
     h: int,
     household: Household,
     home: str,
-    rows: list[dict],
+    cols: dict[str, list],
     first_twins: bool,
 ) -> tuple[int, int] | None:
-    """Append the persons of household ``h`` to ``rows``; return the row positions of its twins, if any.
+    """Append the persons of household ``h`` to ``cols`` (:data:`PERSON_COLUMNS`); return the row positions
+    of its twins, if any.
 
     The first household with two children always has twins (``first_twins``), later ones by chance.
     """
@@ -212,13 +230,15 @@ def _add_household(
     else:
         hometown = None
     members, family_surname, spouse_surname = _members(d, namer, migrant, size)
+    household_key = f"TH{h + 1:06d}"
     father_is_head = members[0][2] == "M"
     twin_of: int | None = None
     child_idx = [i for i, m in enumerate(members) if m[0] == "child"]
     if len(child_idx) >= 2 and (first_twins or d.hit(TWIN_SHARE)):
         twin_of = child_idx[0]
         members[child_idx[1]] = ("child", members[child_idx[0]][1], members[child_idx[1]][2])
-    start = len(rows)
+    names = cols["name"]
+    start = len(names)
     father_given = None
     for i, (role, age, sex) in enumerate(members):
         surname = _surname(role, father_is_head, family_surname, spouse_surname)
@@ -228,28 +248,28 @@ def _add_household(
                 father_given = name.split("·")[0]
         else:
             second_twin = twin_of is not None and i == child_idx[1]
-            twin_given = rows[start + child_idx[0]]["name"][len(surname) :] if second_twin else ""
+            twin_given = names[start + child_idx[0]][len(surname) :] if second_twin else ""
             given = namer.twin_given(sex, twin_given) if len(twin_given) == 2 else namer.given(sex)
-            while i > 0 and any(r["name"] == surname + given for r in rows[start:]):
+            while i > 0 and surname + given in names[start:]:
                 given = namer.given(sex)
             name = surname + given
         born = _birth(d, age)
         if twin_of is not None and i == child_idx[1]:
-            born = dt.date.fromisoformat(rows[start + twin_of]["birth_date"])
-        rows.append(
-            {
-                "person_key": "",
-                "name": name,
-                "sex": sex,
-                "birth_date": born.isoformat(),
-                "ethnicity": ethnic,
-                "population_type": "流动" if migrant else "户籍",
-                "household_key": f"TH{h + 1:06d}",
-                "role": role,
-                "residence_address_code": home,
-                "_hometown": hometown,
-            }
+            born = dt.date.fromisoformat(cols["birth_date"][start + twin_of])
+        values = (
+            "",
+            name,
+            sex,
+            born.isoformat(),
+            ethnic,
+            "流动" if migrant else "户籍",
+            household_key,
+            role,
+            home,
+            hometown,
         )
+        for column, value in zip(PERSON_COLUMNS, values, strict=True):
+            cols[column].append(value)
     return (start + twin_of, start + child_idx[1]) if twin_of is not None else None
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 from gridhub.sample import names as N
 from gridhub.sample.codes import CREDIT_CHARSET, make_credit_code
 from gridhub.sample.errors import SampleError
+from gridhub.sample.spool import frame_rows
 
 #: The day the sample district is "as of": ages and statuses are computed for it.
 AS_OF = dt.date(2025, 6, 30)
@@ -59,15 +60,6 @@ class Population:
     #: legal representatives living outside the district (in no person feed): person_key (TR…), name, sex,
     #: birth_date, id_number
     outside_representatives: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-
-def frame_rows(frame: pd.DataFrame) -> list[dict]:
-    """The rows of ``frame`` as plain dicts of Python values (much faster than ``to_dict`` on Arrow strings)."""
-    columns = list(frame.columns)
-    return [
-        dict(zip(columns, values, strict=True))
-        for values in zip(*(frame[c].tolist() for c in columns), strict=True)
-    ]
 
 
 def _weighted(rng: np.random.Generator, table: tuple[tuple[str, float], ...], size: int) -> np.ndarray:
