@@ -36,7 +36,11 @@ FACILITY_JITTER_DEG = 0.00005  # about 5 m
 
 def build_feeds(b: FeedBuilder) -> list[FeedOutput]:
     """Every department's feed, in the order their draws are taken."""
-    return [gongan(b), minzheng(b), renshe(b), shichang(b), zhujian(b), yingji(b)]
+    outputs = []
+    for department in (gongan, minzheng, renshe, shichang, zhujian, yingji):
+        outputs.append(department(b))
+        outputs[-1].close()
+    return outputs
 
 
 # ---- 公安 ----------------------------------------------------------------------------------------------

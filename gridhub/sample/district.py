@@ -199,7 +199,7 @@ def build_district(rng: np.random.Generator, homes: int, organisations: int) -> 
     """Make divisions, grids and about ``homes`` homes plus premises for ``organisations`` organisations."""
     division_rows, communities = _divisions()
     plan = _plan(rng, communities, homes, organisations)
-    addr_cols: dict[str, list] = {c: [] for c in ADDRESS_COLUMNS}
+    pieces = []  # a frame per community: the Python objects of one community at a time
     grid_rows: list[dict] = []
     for ci, comm in enumerate(communities):
         if comm["rural"]:
@@ -207,9 +207,12 @@ def build_district(rng: np.random.Generator, homes: int, organisations: int) -> 
         else:
             buildings = _urban_buildings(rng, ci, comm["roads"], plan)
         micro = _grids(ci, comm, [len(rooms) for _, _, rooms in buildings], grid_rows)
+        addr_cols: dict[str, list] = {c: [] for c in ADDRESS_COLUMNS}
         _address_rows(rng, comm, buildings, micro, addr_cols)
-    addresses = pd.DataFrame(addr_cols)
-    del addr_cols
+        pieces.append(pd.DataFrame(addr_cols))
+        del buildings, addr_cols
+    addresses = pd.concat(pieces, ignore_index=True)
+    del pieces
     return District(
         divisions=pd.DataFrame(division_rows, columns=list(DIVISION_COLUMNS)),
         grids=pd.DataFrame(grid_rows, columns=list(GRID_COLUMNS)),

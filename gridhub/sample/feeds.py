@@ -89,6 +89,12 @@ class FeedOutput:
         self.records, self.addresses = SpillList(at("records.pkl")), SpillList(at("addresses.pkl"))
         self.noise, self.codes = SpillList(at("noise.pkl")), SpillList(at("codes.pkl"))
 
+    def close(self) -> None:
+        """Done making rows: what is still in memory goes to the spool files."""
+        self.rows.close()
+        for kept in (self.records, self.addresses, self.noise, self.codes):
+            kept.spill()
+
     def log(self, rid: str, column: str, kinds: list[str]) -> None:
         for k in kinds:
             self.noise.append((rid, column, k))

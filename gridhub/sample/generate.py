@@ -39,6 +39,7 @@ from gridhub.sample.population import (
     make_outside_representatives,
     rep_kind,
 )
+from gridhub.sample.spool import release_memory
 from gridhub.workspace import Workspace
 from matching.reference import (
     ADDRESS_LIBRARY_COLUMNS,
@@ -239,10 +240,12 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
         addresses, people = district.addresses, pop.persons
         orgs, houses, facilities = pop.organisations, pop.houses, pop.facilities
         task.update(advance=1, persons=len(people), addresses=len(addresses))
+        release_memory()
         builder = FeedBuilder(streams[6], district, pop, Path(spool))
         outputs = build_feeds(builder)
         people["previous_address_code"] = people["person_key"].map(builder.previous).fillna("")
         del builder
+        release_memory()
         task.update(advance=1, **{"feed rows": sum(len(o.rows) + len(o.malformed) for o in outputs)})
         paths: dict[str, Path] = {"config": at(ws.config_file)}
         expected = {}

@@ -124,6 +124,8 @@ PERSON_COLUMNS = (
     "_hometown",
 )
 
+PIECE_ROWS = 100_000  # persons made into a frame at a time
+
 #: A planned household: (migrant, 民族, size).
 Household = tuple[bool, str, int]
 #: A member of a household: (role, age, sex).
@@ -141,13 +143,18 @@ def make_persons(rng: np.random.Generator, n: int, homes: pd.DataFrame) -> tuple
     namer = _Namer(d)
     cols: dict[str, list] = {c: [] for c in PERSON_COLUMNS}
     twins: list[tuple[int, int]] = []
+    pieces, done = [], 0  # a frame per PIECE_ROWS persons: the Python objects of one piece at a time
     for h, household in enumerate(plan):
         twin = _add_household(d, namer, h, household, home_codes[occupied[h]], cols, first_twins=not twins)
         if twin is not None:
-            twins.append(twin)
-    del plan
-    persons = pd.DataFrame(cols)
-    del cols
+            twins.append((done + twin[0], done + twin[1]))
+        if len(cols["name"]) >= PIECE_ROWS or h == len(plan) - 1:
+            done += len(cols["name"])
+            pieces.append(pd.DataFrame(cols))
+            cols = {c: [] for c in PERSON_COLUMNS}
+    del plan, cols
+    persons = pd.concat(pieces, ignore_index=True)
+    del pieces
     persons["person_key"] = [f"TP{i + 1:06d}" for i in range(len(persons))]
     negatives = [(persons.at[a, "person_key"], persons.at[b, "person_key"], "twins") for a, b in twins]
     negatives += _plant_look_alikes(rng, persons)
@@ -364,8 +371,10 @@ def _add_registrations(
     persons["hukou_address_code"] = hukou_code
     persons["separated"] = (hukou_code != persons["residence_address_code"]).to_numpy()
     hometown_text = {}
-    for key, grp in persons[~local].groupby("household_key", sort=True):
-        province, city, county, towns = grp["_hometown"].iloc[0][1:]
+    migrants = persons.loc[~local, ["household_key", "_hometown"]].drop_duplicates("household_key")
+    migrants = migrants.sort_values("household_key", kind="stable")  # as a sorted groupby: same draws
+    for key, hometown in zip(migrants["household_key"].tolist(), migrants["_hometown"].tolist(), strict=True):
+        province, city, county, towns = hometown[1:]
         town = towns[d.integer(0, len(towns))]
         if town.endswith("街道"):
             tail = f"{N.HOMETOWN_VILLAGE_PARTS[d.integer(0, len(N.HOMETOWN_VILLAGE_PARTS))]}华路{d.integer(1, 300)}号"

@@ -364,17 +364,16 @@ def make_houses(
         rng.normal(60, 25, n).clip(15, 200),
     ).round(1)
     lives_there = houses["address_code"].isin(occupied)
-    owner_lives_there = houses["address_code"].map(
-        persons.groupby("residence_address_code")["person_key"].agg(set)
-    )
-    owner_home = [
-        isinstance(s, set) and o in s for s, o in zip(owner_lives_there, houses["owner_key"], strict=True)
-    ]
+    # the owner is one of the persons living there: a person key whose home is the house
+    owner_home = (
+        houses["owner_key"].map(persons.set_index("person_key")["residence_address_code"])
+        == houses["address_code"]
+    ).to_numpy(dtype=bool, na_value=False)
     org_at = orgs.loc[orgs["address_code"] != ""].set_index("address_code")["org_key"]
     operator = houses["address_code"].map(org_at)
     houses["rented"] = np.where(
         is_home,
-        lives_there & ~np.array(owner_home, dtype=bool),
+        lives_there & ~owner_home,
         operator.notna() & (operator != houses["owner_key"]),
     )
     # 住建's own code of the house (房屋编号), numbered in an order unrelated to the address codes

@@ -15,6 +15,7 @@ wrote for the same seed.
 from __future__ import annotations
 
 import csv
+import ctypes
 import io
 import pickle
 from array import array
@@ -24,9 +25,10 @@ from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 #: Rows materialised at a time by :meth:`RowSource.blocks` and truth tuples kept before spilling.
-BLOCK = 65_536
+BLOCK = 32_768
 
 
 def frame_rows(frame: pd.DataFrame) -> list[dict]:
@@ -36,6 +38,15 @@ def frame_rows(frame: pd.DataFrame) -> list[dict]:
         dict(zip(columns, values, strict=True))
         for values in zip(*(frame[c].tolist() for c in columns), strict=True)
     ]
+
+
+def release_memory() -> None:
+    """Hand memory freed by the last step back to the system (glibc's and Arrow's allocators keep it)."""
+    try:
+        pa.default_memory_pool().release_unused()
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
 
 
 class RowSource:
@@ -207,9 +218,17 @@ class SpillList:
     def __iter__(self) -> Iterator[tuple]:
         if self._spilled and self.path is not None:
             with open(self.path, "rb") as f:
-                for _ in range(0, self._spilled, BLOCK):
-                    yield from pickle.load(f)
+                done = 0
+                while done < self._spilled:
+                    items = pickle.load(f)
+                    done += len(items)
+                    yield from items
         yield from list(self._items)
+
+    def spill(self) -> None:
+        """Move the items kept in memory to the spool file (a list without one keeps them)."""
+        if self.path is not None and self._items:
+            self._spill(self.path)
 
     def keep(self, wanted: Callable[[tuple], bool]) -> None:
         """Drop the items for which ``wanted`` is false (rewrites the spool file)."""
