@@ -389,24 +389,21 @@ def _truth_rows(
 
 def write_truth_files(
     truth: Path, outputs: list[FeedOutput], expected: dict[str, list[tuple[str, int, ReasonCode]]]
-) -> tuple[dict[str, Path], dict[str, int]]:
+) -> dict[str, Path]:
     """records.csv, addresses.csv, noise.csv, codes.csv and quarantine_expected.csv under ``truth``, written
-    as the feeds' truth is read back; their paths (``truth_<name>``) and data rows.
+    as the feeds' truth is read back; their paths (``truth_<name>``).
 
     A person feed without houses of its own still describes one: the house at the person's address (the
     engine's derived house mention), so its rows are house records of that address too.
     """
     truth.mkdir(parents=True, exist_ok=True)
-    paths, counts = {}, {}
+    paths = {}
     for name, columns in TRUTH_COLUMNS.items():
         path = truth / f"{name}.csv"
-        n = 0
         with open(path, "w", encoding="utf-8", newline="") as f:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(columns)
             for out in outputs:
-                for row in _truth_rows(out, name, expected.get(out.spec.name, [])):
-                    writer.writerow(row)
-                    n += 1
-        paths[f"truth_{name}"], counts[name] = path, n
-    return paths, counts
+                writer.writerows(_truth_rows(out, name, expected.get(out.spec.name, [])))
+        paths[f"truth_{name}"] = path
+    return paths

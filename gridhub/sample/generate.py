@@ -257,8 +257,7 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
         paths["standard_addresses"] = _write_csv(addresses, ref / ADDRESSES_FILE, ADDRESS_LIBRARY_COLUMNS)
         paths["grids"] = _write_csv(district.grids, ref / GRIDS_FILE, GRID_COLUMNS)
         task.update(advance=1, files=len(paths) - 1)
-        truth_paths, truth_rows = write_truth_files(at(ws.path(TRUTH_DIR)), outputs, expected)
-        paths.update(truth_paths)
+        paths.update(write_truth_files(at(ws.path(TRUTH_DIR)), outputs, expected))
         paths.update(_write_truth(at(ws.path(TRUTH_DIR)), pop))
         task.update(advance=1)
 
@@ -274,7 +273,7 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
         addresses=len(addresses),
         grids=len(district.grids),
         feed_rows={o.spec.name: len(o.rows) + len(o.malformed) for o in outputs},
-        quarantine_expected=truth_rows["quarantine_expected"],
+        quarantine_expected=sum(len(rows) for rows in expected.values()),
         paths=paths,
     )
     for line in summary.lines():

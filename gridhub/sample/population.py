@@ -17,7 +17,7 @@ import pandas as pd
 from gridhub.sample import names as N
 from gridhub.sample.codes import CREDIT_CHARSET, make_credit_code
 from gridhub.sample.errors import SampleError
-from gridhub.sample.spool import frame_rows
+from gridhub.sample.spool import frame_rows, group_lists
 
 #: The day the sample district is "as of": ages and statuses are computed for it.
 AS_OF = dt.date(2025, 6, 30)
@@ -115,8 +115,8 @@ def _choose_representatives(
     at = addresses.set_index("address_code")
     adults = persons.loc[(persons["_age"] >= 22) & (persons["_age"] <= 70)]
     home = adults["residence_address_code"]
-    by_grid = adults.groupby(home.map(at["grid_code"]).to_numpy())["person_key"].agg(list).to_dict()
-    by_comm = adults.groupby(home.map(at["division_code"]).to_numpy())["person_key"].agg(list).to_dict()
+    by_grid = group_lists(home.map(at["grid_code"]).to_numpy(), adults["person_key"])
+    by_comm = group_lists(home.map(at["division_code"]).to_numpy(), adults["person_key"])
     everyone = adults["person_key"].tolist()
     kinds = rep_kind(orgs)
     u = rng.random(len(orgs))

@@ -40,6 +40,17 @@ def frame_rows(frame: pd.DataFrame) -> list[dict]:
     ]
 
 
+def group_lists(keys: Sequence | np.ndarray | pd.Series, values: pd.Series) -> dict:
+    """``values`` grouped by ``keys`` as lists in row order, by key (missing keys left out): what
+    ``values.groupby(keys).agg(list).to_dict()`` gives, without a Python call per group."""
+    codes, uniques = pd.factorize(pd.Series(np.asarray(keys, dtype=object)))
+    lists: list[list] = [[] for _ in range(len(uniques))]
+    for code, value in zip(codes.tolist(), values.tolist(), strict=True):
+        if code >= 0:
+            lists[code].append(value)
+    return dict(zip(uniques.tolist(), lists, strict=True))
+
+
 def release_memory() -> None:
     """Hand memory freed by the last step back to the system (glibc's and Arrow's allocators keep it)."""
     try:
@@ -93,7 +104,7 @@ class AddressBook:
         self._at = dict(zip(addresses["address_code"].tolist(), range(len(addresses)), strict=True))
 
     def __getitem__(self, code: str) -> dict:
-        return dict(zip(self.columns, self._rows[self._at[code]], strict=True))
+        return dict(zip(self.columns, self._rows[self._at[code]]))  # noqa: B905 - same length by construction
 
 
 class _Counted:
