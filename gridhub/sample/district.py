@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gridhub.sample import names as N
-from matching.reference import DIVISION_COLUMNS, GRID_COLUMNS
+from matching.reference import ADDRESS_LIBRARY_COLUMNS, DIVISION_COLUMNS, GRID_COLUMNS
 
 #: South-west corner of the district and the size of one community cell, in degrees (about 1.2 × 1.1 km).
 ORIGIN_LON, ORIGIN_LAT = 112.0400, 22.9100
@@ -328,33 +328,14 @@ def _grids(ci: int, comm: dict, households: list[int], grid_rows: list[dict]) ->
     return micro
 
 
-#: The columns of :attr:`District.addresses`, in order.
+#: The columns of :attr:`District.addresses`, in order: the library's and the generator's own.
 ADDRESS_COLUMNS = (
-    "address_code",
-    "division_code",
-    "province",
-    "city",
-    "district",
-    "street",
-    "community",
-    "road",
-    "villager_group",
-    "house_number",
-    "estate",
-    "building",
-    "unit",
-    "floor",
-    "room",
-    "building_code",
-    "grid_code",
-    "lon",
-    "lat",
+    *ADDRESS_LIBRARY_COLUMNS,
     "kind",
     "street_code",
     "rural",
     "community_short",
     "estate_alias",
-    "standard_text",
 )
 
 
