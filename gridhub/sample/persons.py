@@ -290,6 +290,8 @@ def _plant_look_alikes(rng: np.random.Generator, persons: pd.DataFrame) -> list[
     pool = pool.iloc[rng.permutation(len(pool))].sort_values(["sex", "birth_date"], kind="stable")
     starts = rng.permutation(max(0, len(pool) - 1))
     used: set[int] = set()
+    copies: list[tuple[int, int]] = []  # (from, to): written after the loop, in one go (an Arrow column
+    # copies itself on every single-value write); pairs never share a row, so no read sees a pending write
     for s in starts:
         if len(used) >= 2 * k:
             break
@@ -303,9 +305,12 @@ def _plant_look_alikes(rng: np.random.Generator, persons: pd.DataFrame) -> list[
         ):
             continue
         used.update((a, b))
-        persons.at[b, "name"] = persons.at[a, "name"]
-        persons.at[b, "birth_date"] = persons.at[a, "birth_date"]
+        copies.append((a, b))
         negatives.append((persons.at[a, "person_key"], persons.at[b, "person_key"], "same_name_birth"))
+    if copies:
+        source, target = (list(side) for side in zip(*copies, strict=True))
+        for column in ("name", "birth_date"):
+            persons.loc[target, column] = persons.loc[source, column].to_numpy()
     return negatives
 
 
