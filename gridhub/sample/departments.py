@@ -34,6 +34,10 @@ FACILITY_NO_ADDRESS, FACILITY_NO_COORDS = 0.15, 0.10
 FACILITY_JITTER_DEG = 0.00005  # about 5 m
 
 
+#: The fields of a house 住建 writes (and the truth of its rows names).
+HOUSE_FIELDS = ("address_code", "house_code", "use", "area", "rented", "owner_kind", "owner_key")
+
+
 def build_feeds(b: FeedBuilder) -> list[FeedOutput]:
     """Every department's feed, in the order their draws are taken."""
     outputs = []
@@ -285,7 +289,7 @@ def zhujian(b: FeedBuilder) -> FeedOutput:
         persons.clear()
         persons.update(b.persons_by_key(h["owner_key"] for h in block if h["owner_kind"] == "person"))
 
-    recs = RowSource(houses)
+    recs = RowSource(houses, HOUSE_FIELDS)
     cols = {"name": "产权人", "id_number": "产权人证件号"}
     orgs = {o["org_key"]: o for o in frame_rows(b.pop.organisations)}
 

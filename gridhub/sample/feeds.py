@@ -37,6 +37,23 @@ from warehouse.reasons import ReasonCode
 MOVED_SHARE, MIN_MOVED_ROWS = 0.04, 2  # 民政 / 人社 rows with a moved person's previous address
 MALFORMED_PER_ROWS = 2000  # one malformed row of each planned kind per this many rows, at least one
 PERSON_KEY_PREFIX = "TP"  # true persons are TP000001, TP000002 … in the order of their rows
+#: The fields of a true person the feeds write (and the truth of their rows names).
+PERSON_FIELDS = (
+    "person_key",
+    "name",
+    "sex",
+    "birth_date",
+    "ethnicity",
+    "population_type",
+    "residence_address_code",
+    "id_number",
+    "phone",
+    "contact_phone",
+    "hukou_address_code",
+    "hukou_text",
+    "_age",
+    "employer_org_key",
+)
 #: The fields of a standard address the feeds write (:func:`gridhub.sample.noise.address` and 民政's 社区).
 ADDRESS_FIELDS = (
     "province",
@@ -136,7 +153,7 @@ class FeedBuilder:
         self.pop = pop
         self.spool = spool
         self.addr = AddressBook(district.addresses, ADDRESS_FIELDS)
-        self.person_rows = RowSource(pop.persons)
+        self.person_rows = RowSource(pop.persons, PERSON_FIELDS)
         self.homes = district.addresses.loc[district.addresses["kind"] == "home", "address_code"].tolist()
         self.previous: dict[str, str] = {}  # person key → previous home, for persons who moved
         self.typos = road_typos(district.addresses["road"])  # road → its homophone typos

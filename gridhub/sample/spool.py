@@ -63,8 +63,8 @@ def release_memory() -> None:
 class RowSource:
     """The rows of a frame as dicts, made when asked for (a block of rows at a time), never all at once."""
 
-    def __init__(self, frame: pd.DataFrame):
-        self.frame = frame
+    def __init__(self, frame: pd.DataFrame, columns: Sequence[str] | None = None):
+        self.frame = frame if columns is None else frame[list(columns)]  # only the columns asked for
 
     def __len__(self) -> int:
         return len(self.frame)
