@@ -67,7 +67,7 @@ def gongan(b: FeedBuilder) -> FeedOutput:
             hukou = b.address(target, rid, "户籍地址", "hukou_address", person["hukou_address_code"], p)
         else:
             hukou = person["hukou_text"]
-            target.addresses.append((rid, "hukou_address", "", ""))
+            target.address(rid, "hukou_address", "", "")
         current = b.address(target, rid, "现住址", "address", person["residence_address_code"], p)
         return [
             rid,

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -92,6 +93,8 @@ class FeedOutput:
     noise: SpillList = field(init=False)  # record id, field, kind
     # record id, entity type (person / organisation / legal_rep), the valid identifier the row carries for it
     codes: SpillList = field(init=False)
+    houses: SpillList = field(init=False)  # record id, "house", address code: see ``derives_houses``
+    derives_houses: bool = field(init=False)
     malformed: list[tuple[int, list[str] | str, str, ReasonCode]] = field(default_factory=list)
     # (position among rows, row or raw line, record id, reason)
     logged: set[tuple[str, str]] = field(default_factory=set)  # (column, kind) pairs of ``noise``
@@ -103,14 +106,28 @@ class FeedOutput:
             return folder / name if folder is not None else None
 
         self.rows = RowFile(at("rows.csv"), row_encoding(self.spec.encoding), self.spec.newline)
-        self.records, self.addresses = SpillList(at("records.pkl")), SpillList(at("addresses.pkl"))
-        self.noise, self.codes = SpillList(at("noise.pkl")), SpillList(at("codes.pkl"))
+        feed = (self.spec.name,)
+        self.records, self.addresses = (
+            SpillList(at("records.csv"), feed),
+            SpillList(at("addresses.csv"), feed),
+        )
+        self.noise, self.codes = SpillList(at("noise.csv"), feed), SpillList(at("codes.csv"), feed)
+        self.houses = SpillList(at("houses.csv"), feed)
+        # a person feed without houses of its own still describes one: the house at the person's address
+        # (the engine's derived house mention), so its rows are house records of that address too
+        self.derives_houses = "person" in self.spec.entities and "house" not in self.spec.entities
 
     def close(self) -> None:
         """Done making rows: what is still in memory goes to the spool files."""
         self.rows.close()
-        for kept in (self.records, self.addresses, self.noise, self.codes):
+        for kept in (self.records, self.addresses, self.noise, self.codes, self.houses):
             kept.spill()
+
+    def address(self, rid: str, field_name: str, code: str, forms: str) -> None:
+        """Note which standard address a field means (``code``, empty: none) and the forms it is written in."""
+        self.addresses.append((rid, field_name, code, forms))
+        if self.derives_houses and field_name == "address" and code:
+            self.houses.append((rid, "house", code))
 
     def log(self, rid: str, column: str, kinds: list[str]) -> None:
         for k in kinds:
@@ -174,7 +191,7 @@ class FeedBuilder:
     # ---- helpers ------------------------------------------------------------------------------------------
     def address(self, out: FeedOutput, rid: str, column: str, field_name: str, code: str, p: Profile) -> str:
         text, kinds = noise.address(self.d, self.addr[code], p, self.typos)
-        out.addresses.append((rid, field_name, code, "|".join(kinds)))
+        out.address(rid, field_name, code, "|".join(kinds))
         out.log(rid, column, kinds)
         return text
 
@@ -390,37 +407,29 @@ TRUTH_COLUMNS = {
 }
 
 
-def _truth_rows(
-    out: FeedOutput, name: str, expected: list[tuple[str, int, ReasonCode]]
-) -> Iterator[Iterable[object]]:
-    feed = out.spec.name
-    if name == "records":
-        yield from ((feed, *r) for r in out.records)
-        if "person" in out.spec.entities and "house" not in out.spec.entities:
-            yield from ((feed, r, "house", c) for r, f, c, _ in out.addresses if f == "address" and c)
-    elif name == "quarantine_expected":
-        yield from ((feed, r, line, str(reason)) for r, line, reason in expected)
-    else:
-        yield from ((feed, *t) for t in getattr(out, name))
-
-
 def write_truth_files(
     truth: Path, outputs: list[FeedOutput], expected: dict[str, list[tuple[str, int, ReasonCode]]]
 ) -> dict[str, Path]:
-    """records.csv, addresses.csv, noise.csv, codes.csv and quarantine_expected.csv under ``truth``, written
-    as the feeds' truth is read back; their paths (``truth_<name>``).
-
-    A person feed without houses of its own still describes one: the house at the person's address (the
-    engine's derived house mention), so its rows are house records of that address too.
-    """
+    """records.csv, addresses.csv, noise.csv, codes.csv and quarantine_expected.csv under ``truth``, copied
+    from the feeds' truth spools; their paths (``truth_<name>``). A person feed's derived house records follow
+    its own records (see :attr:`FeedOutput.derives_houses`)."""
     truth.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, columns in TRUTH_COLUMNS.items():
         path = truth / f"{name}.csv"
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f, lineterminator="\n")
+        with open(path, "wb") as f:
+            text = io.StringIO()
+            writer = csv.writer(text, lineterminator="\n")
             writer.writerow(columns)
-            for out in outputs:
-                writer.writerows(_truth_rows(out, name, expected.get(out.spec.name, [])))
+            if name == "quarantine_expected":
+                for out in outputs:
+                    feed = out.spec.name
+                    writer.writerows((feed, r, line, str(why)) for r, line, why in expected.get(feed, []))
+            f.write(text.getvalue().encode("utf-8"))
+            spooled = [] if name == "quarantine_expected" else outputs
+            for out in spooled:
+                getattr(out, name).copy_to(f)
+                if name == "records":
+                    out.houses.copy_to(f)
         paths[f"truth_{name}"] = path
     return paths

@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import ctypes
 import io
-import pickle
+import shutil
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -203,11 +203,12 @@ def _copy_bytes(src: IO[bytes], dst: IO[bytes], start: int, end: int, chunk: int
 
 
 class SpillList:
-    """An append-only list of tuples that keeps at most :data:`BLOCK` in memory and pickles the rest, in
-    blocks, to a spool file; iterating gives them back in order."""
+    """An append-only list of tuples of strings that keeps at most :data:`BLOCK` in memory and writes the
+    rest, in blocks, to a CSV spool file, each row led by ``prefix``; iterating gives them back in order, and
+    :meth:`copy_to` writes them all, prefixed, as CSV lines (the spool file as it is)."""
 
-    def __init__(self, path: Path | None):
-        self.path = path
+    def __init__(self, path: Path | None, prefix: tuple[str, ...] = ()):
+        self.path, self.prefix = path, prefix
         self._items: list[tuple] = []
         self._spilled = 0
 
@@ -216,10 +217,13 @@ class SpillList:
         if self.path is not None and len(self._items) >= BLOCK:
             self._spill(self.path)
 
+    def _rows(self, items: list[tuple]) -> Iterator[tuple]:
+        return ((*self.prefix, *item) for item in items)
+
     def _spill(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "ab") as f:
-            pickle.dump(self._items, f, protocol=pickle.HIGHEST_PROTOCOL)
+        with open(path, "a", encoding="utf-8", newline="") as f:
+            csv.writer(f, lineterminator="\n").writerows(self._rows(self._items))
         self._spilled += len(self._items)
         self._items = []
 
@@ -228,18 +232,24 @@ class SpillList:
 
     def __iter__(self) -> Iterator[tuple]:
         if self._spilled and self.path is not None:
-            with open(self.path, "rb") as f:
-                done = 0
-                while done < self._spilled:
-                    items = pickle.load(f)
-                    done += len(items)
-                    yield from items
+            with open(self.path, encoding="utf-8", newline="") as f:
+                yield from (tuple(row[len(self.prefix) :]) for row in csv.reader(f))
         yield from list(self._items)
 
     def spill(self) -> None:
         """Move the items kept in memory to the spool file (a list without one keeps them)."""
         if self.path is not None and self._items:
             self._spill(self.path)
+
+    def copy_to(self, target: IO[bytes]) -> None:
+        """Write every item, prefixed, to ``target`` as UTF-8 CSV lines (``\\n``)."""
+        if self._spilled and self.path is not None:
+            with open(self.path, "rb") as f:
+                shutil.copyfileobj(f, target, 1 << 22)
+        if self._items:
+            text = io.StringIO()
+            csv.writer(text, lineterminator="\n").writerows(self._rows(self._items))
+            target.write(text.getvalue().encode("utf-8"))
 
     def keep(self, wanted: Callable[[tuple], bool]) -> None:
         """Drop the items for which ``wanted`` is false (rewrites the spool file)."""
