@@ -81,7 +81,8 @@ class FeedOutput:
     """The rows of one feed and the truth they imply.
 
     With a ``spool`` folder the rows and truth go to files there as they are made (a district of millions
-    of persons does not fit in memory as Python objects); without one (a scratch target) they stay in memory.
+    of persons does not fit in memory as Python objects); without one (the scratch target of a malformed
+    copy) the truth stays in memory and no row can be added.
     """
 
     spec: FeedSpec
