@@ -30,6 +30,7 @@ from gridhub.sample.district import District
 from gridhub.sample.draws import Draws
 from gridhub.sample.feed_specs import FeedSpec
 from gridhub.sample.noise import Profile
+from gridhub.sample.persons import PERSON_COLUMNS
 from gridhub.sample.population import Population
 from gridhub.sample.spool import AddressBook, RowFile, RowSource, SpillList, take_rows
 from gridhub.sample.typos import road_typos
@@ -40,20 +41,8 @@ MALFORMED_PER_ROWS = 2000  # one malformed row of each planned kind per this man
 PERSON_KEY_PREFIX = "TP"  # true persons are TP000001, TP000002 … in the order of their rows
 #: The fields of a true person the feeds write (and the truth of their rows names).
 PERSON_FIELDS = (
-    "person_key",
-    "name",
-    "sex",
-    "birth_date",
-    "ethnicity",
-    "population_type",
-    "residence_address_code",
-    "id_number",
-    "phone",
-    "contact_phone",
-    "hukou_address_code",
-    "hukou_text",
-    "_age",
-    "employer_org_key",
+    *(c for c in PERSON_COLUMNS if c not in ("household_key", "role", "_hometown")),
+    *("id_number", "phone", "contact_phone", "hukou_address_code", "hukou_text", "_age", "employer_org_key"),
 )
 #: The fields of a standard address the feeds write (:func:`gridhub.sample.noise.address` and 民政's 社区).
 ADDRESS_FIELDS = (
