@@ -17,6 +17,7 @@ import pandas as pd
 from gridhub.sample import noise
 from gridhub.sample.draws import Draws
 from gridhub.sample.persons import LANDLINE_AREA, MOBILE_PREFIXES
+from gridhub.sample.spool import group_lists
 
 #: Whose number an organisation registers, by kind of organisation (as :data:`~gridhub.sample.population.
 #: REP_HOME`): (the representative's own phone, a member of the representative's household, a staff
@@ -51,9 +52,9 @@ def assign_contact_phones(
     phone = persons.set_index("person_key")["phone"]
     household = persons.set_index("person_key")["household_key"]
     adults = persons[(persons["_age"] >= 18) & (persons["phone"] != "")]
-    by_household = adults.groupby("household_key")["person_key"].agg(list).to_dict()
-    staff = adults[adults["employer_org_key"] != ""].groupby("employer_org_key")["person_key"].agg(list)
-    staff_of = staff.to_dict()
+    by_household = group_lists(adults["household_key"], adults["person_key"])
+    employed = adults[adults["employer_org_key"] != ""]
+    staff_of = group_lists(employed["employer_org_key"], employed["person_key"])
     numbers, whose, written, kinds_written = [], [], [], []
     for kind, org_key, rep in zip(kinds, orgs["org_key"], orgs["legal_rep_key"], strict=True):
         u, shares = d.u(), CONTACT_PHONE[kind]

@@ -18,7 +18,8 @@ from gridhub.sample import noise
 from gridhub.sample.feed_specs import SEX_NUM, SEX_ZH, SPECS
 from gridhub.sample.feeds import FeedBuilder, FeedOutput
 from gridhub.sample.noise import Profile
-from gridhub.sample.population import AS_OF, frame_rows
+from gridhub.sample.population import AS_OF
+from gridhub.sample.spool import RowSource, frame_rows
 
 ASSISTANCE_KINDS = ("低保", "特困供养", "高龄津贴", "残疾人两项补贴", "临时救助")
 ELDERLY_SHARE_IN_MINZHENG = 0.45
@@ -33,15 +34,23 @@ FACILITY_NO_ADDRESS, FACILITY_NO_COORDS = 0.15, 0.10
 FACILITY_JITTER_DEG = 0.00005  # about 5 m
 
 
+#: The fields of a house 住建 writes (and the truth of its rows names).
+HOUSE_FIELDS = ("address_code", "house_code", "use", "area", "rented", "owner_kind", "owner_key")
+
+
 def build_feeds(b: FeedBuilder) -> list[FeedOutput]:
     """Every department's feed, in the order their draws are taken."""
-    return [gongan(b), minzheng(b), renshe(b), shichang(b), zhujian(b), yingji(b)]
+    outputs = []
+    for department in (gongan, minzheng, renshe, shichang, zhujian, yingji):
+        outputs.append(department(b))
+        outputs[-1].close()
+    return outputs
 
 
 # ---- 公安 ----------------------------------------------------------------------------------------------
 def gongan(b: FeedBuilder) -> FeedOutput:
     spec = SPECS["gongan_population"]
-    out = FeedOutput(spec)
+    out = b.output(spec)
     p = noise.POLICE
     persons = b.pop.persons
     u = b.rng.random(len(persons))
@@ -58,7 +67,7 @@ def gongan(b: FeedBuilder) -> FeedOutput:
             hukou = b.address(target, rid, "户籍地址", "hukou_address", person["hukou_address_code"], p)
         else:
             hukou = person["hukou_text"]
-            target.addresses.append((rid, "hukou_address", "", ""))
+            target.address(rid, "hukou_address", "", "")
         current = b.address(target, rid, "现住址", "address", person["residence_address_code"], p)
         return [
             rid,
@@ -82,7 +91,7 @@ def gongan(b: FeedBuilder) -> FeedOutput:
 # ---- 民政 ----------------------------------------------------------------------------------------------
 def minzheng(b: FeedBuilder) -> FeedOutput:
     spec = SPECS["minzheng_assistance"]
-    out = FeedOutput(spec)
+    out = b.output(spec)
     p = noise.DEPARTMENT
     persons = b.pop.persons
     u = b.rng.random(len(persons))
@@ -143,7 +152,7 @@ def minzheng(b: FeedBuilder) -> FeedOutput:
 # ---- 人社 ----------------------------------------------------------------------------------------------
 def renshe(b: FeedBuilder) -> FeedOutput:
     spec = SPECS["renshe_insured"]
-    out = FeedOutput(spec)
+    out = b.output(spec)
     p = noise.DEPARTMENT
     persons = b.pop.persons
     orgs = {o["org_key"]: o for o in frame_rows(b.pop.organisations)}
@@ -210,12 +219,13 @@ def renshe(b: FeedBuilder) -> FeedOutput:
 # ---- 市场监管 -------------------------------------------------------------------------------------------
 def shichang(b: FeedBuilder) -> FeedOutput:
     spec = SPECS["shichang_orgs"]
-    out = FeedOutput(spec)
+    out = b.output(spec)
     p = noise.MARKET
     orgs = b.pop.organisations
     listed = frame_rows(orgs[orgs["in_market_feed"]])
     # representatives living outside the district are in no person feed, but 市场监管 knows their ID
     outside = {r["person_key"]: r for r in frame_rows(b.pop.outside_representatives)}
+    reps = b.persons_by_key(orgs.loc[orgs["in_market_feed"], "legal_rep_key"])
 
     def row_for(org: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
         name, kinds = noise.org_name(b.d, org["name"], p)
@@ -232,7 +242,7 @@ def shichang(b: FeedBuilder) -> FeedOutput:
         target.log(rid, "法定代表人", kinds)
         rep_id = ""
         if b.d.hit(LEGAL_REP_ID_SHARE):
-            person = b.persons.get(org["legal_rep_key"]) or outside[org["legal_rep_key"]]
+            person = reps.get(org["legal_rep_key"]) or outside[org["legal_rep_key"]]
             rep_id, kinds = noise.resident_id(b.d, person["id_number"], person["birth_date"], p)
             target.log(rid, "法定代表人证件号码", kinds)
             target.code(rid, "legal_rep", person["id_number"], kinds)
@@ -268,13 +278,18 @@ def shichang(b: FeedBuilder) -> FeedOutput:
 # ---- 住建 ----------------------------------------------------------------------------------------------
 def zhujian(b: FeedBuilder) -> FeedOutput:
     spec = SPECS["zhujian_houses"]
-    out = FeedOutput(spec)
+    out = b.output(spec)
     p = Profile(building_word=0.5)  # 住建 writes 幢 for half the buildings
     houses = b.pop.houses
     chosen = houses.index[b.rng.random(len(houses)) < ZHUJIAN_SHARE].to_numpy()
     order = b.rng.permutation(chosen)
-    persons = b.persons
-    recs = frame_rows(houses)
+    persons: dict[str, dict] = {}  # the owners of the houses of the block being written
+
+    def owners(block: list[dict]) -> None:
+        persons.clear()
+        persons.update(b.persons_by_key(h["owner_key"] for h in block if h["owner_kind"] == "person"))
+
+    recs = RowSource(houses, HOUSE_FIELDS)
     cols = {"name": "产权人", "id_number": "产权人证件号"}
     orgs = {o["org_key"]: o for o in frame_rows(b.pop.organisations)}
 
@@ -306,16 +321,18 @@ def zhujian(b: FeedBuilder) -> FeedOutput:
         ]
 
     rid_of = partial(b.rid, "DJ2025", width=7)
-    b.write_rows(out, recs, order, rid_of, row_for, (("house", "address_code"), ("@owner_kind", "owner_key")))
+    truth = (("house", "address_code"), ("@owner_kind", "owner_key"))
+    b.write_rows(out, recs, order, rid_of, row_for, truth, prepare=owners)
     b.ensure_bad_check(out)
-    b.malformed(out, recs, range(len(recs)), rid_of, row_for)
+    pool = range(len(recs))
+    b.malformed(out, recs, pool, rid_of, row_for, prepare=owners)
     return out
 
 
 # ---- 应急管理 -------------------------------------------------------------------------------------------
 def yingji(b: FeedBuilder) -> FeedOutput:
     spec = SPECS["yingji_facilities"]
-    out = FeedOutput(spec)
+    out = b.output(spec)
     p = noise.DEPARTMENT
     fac = frame_rows(b.pop.facilities)
 

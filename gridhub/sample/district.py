@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gridhub.sample import names as N
-from matching.reference import DIVISION_COLUMNS, GRID_COLUMNS
+from matching.reference import ADDRESS_LIBRARY_COLUMNS, DIVISION_COLUMNS, GRID_COLUMNS
 
 #: South-west corner of the district and the size of one community cell, in degrees (about 1.2 × 1.1 km).
 ORIGIN_LON, ORIGIN_LAT = 112.0400, 22.9100
@@ -199,7 +199,7 @@ def build_district(rng: np.random.Generator, homes: int, organisations: int) -> 
     """Make divisions, grids and about ``homes`` homes plus premises for ``organisations`` organisations."""
     division_rows, communities = _divisions()
     plan = _plan(rng, communities, homes, organisations)
-    addr_rows: list[dict] = []
+    pieces = []  # a frame per community: the Python objects of one community at a time
     grid_rows: list[dict] = []
     for ci, comm in enumerate(communities):
         if comm["rural"]:
@@ -207,11 +207,16 @@ def build_district(rng: np.random.Generator, homes: int, organisations: int) -> 
         else:
             buildings = _urban_buildings(rng, ci, comm["roads"], plan)
         micro = _grids(ci, comm, [len(rooms) for _, _, rooms in buildings], grid_rows)
-        addr_rows += _address_rows(rng, comm, buildings, micro)
+        addr_cols: dict[str, list] = {c: [] for c in ADDRESS_COLUMNS}
+        _address_rows(rng, comm, buildings, micro, addr_cols)
+        pieces.append(pd.DataFrame(addr_cols))
+        del buildings, addr_cols
+    addresses = pd.concat(pieces, ignore_index=True)
+    del pieces
     return District(
         divisions=pd.DataFrame(division_rows, columns=list(DIVISION_COLUMNS)),
         grids=pd.DataFrame(grid_rows, columns=list(GRID_COLUMNS)),
-        addresses=pd.DataFrame(addr_rows),
+        addresses=addresses,
         communities=pd.DataFrame(communities),
     )
 
@@ -323,12 +328,23 @@ def _grids(ci: int, comm: dict, households: list[int], grid_rows: list[dict]) ->
     return micro
 
 
+#: The columns of :attr:`District.addresses`, in order: the library's and the generator's own.
+ADDRESS_COLUMNS = (
+    *ADDRESS_LIBRARY_COLUMNS,
+    "kind",
+    "street_code",
+    "rural",
+    "community_short",
+    "estate_alias",
+)
+
+
 def _address_rows(
-    rng: np.random.Generator, comm: dict, buildings: list[Building], micro: _MicroGrids
-) -> list[dict]:
-    """One standard address per room of every building; a building is a point inside its micro grid."""
+    rng: np.random.Generator, comm: dict, buildings: list[Building], micro: _MicroGrids, cols: dict[str, list]
+) -> None:
+    """One standard address per room of every building, appended to ``cols`` (a list per column of
+    :data:`ADDRESS_COLUMNS`); a building is a point inside its micro grid."""
     c_code = comm["community_code"]
-    rows = []
     seq = 0
     for bi, (kind, common, rooms) in enumerate(buildings):
         gx0, gy0, gx1, gy1 = micro.rects[micro.of_building[bi]]
@@ -366,8 +382,8 @@ def _address_rows(
             row.update(common)
             row.update(room)
             row["standard_text"] = standard_text(row)
-            rows.append(row)
-    return rows
+            for column in ADDRESS_COLUMNS:
+                cols[column].append(row[column])
 
 
 def detail_text(a: dict) -> str:

@@ -29,15 +29,23 @@ class Draws:
 
     def u(self) -> float:
         """A uniform in [0, 1)."""
-        if self._i >= len(self._buf):
+        i = self._i
+        if i >= len(self._buf):
             self._buf = self._rng.random(self._block).tolist()
-            self._i = 0
-        self._i += 1
-        return self._buf[self._i - 1]
+            i = 0
+        self._i = i + 1
+        return self._buf[i]
 
     def hit(self, p: float) -> bool:
         """True with probability ``p`` (draws nothing when ``p`` ≤ 0)."""
-        return p > 0 and self.u() < p
+        if p <= 0:
+            return False
+        i = self._i  # u(), inlined: the generator's most frequent call
+        if i >= len(self._buf):
+            self._buf = self._rng.random(self._block).tolist()
+            i = 0
+        self._i = i + 1
+        return self._buf[i] < p
 
     def integer(self, lo: int, hi: int) -> int:
         """An integer in [lo, hi)."""

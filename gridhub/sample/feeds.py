@@ -12,15 +12,17 @@ writes in :mod:`gridhub.sample.departments`.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import IO
 
 import numpy as np
-import pandas as pd
 
 from gridhub.sample import noise
 from gridhub.sample.codes import ID_CHECK
@@ -28,37 +30,109 @@ from gridhub.sample.district import District
 from gridhub.sample.draws import Draws
 from gridhub.sample.feed_specs import FeedSpec
 from gridhub.sample.noise import Profile
-from gridhub.sample.population import Population, frame_rows
+from gridhub.sample.persons import PERSON_COLUMNS
+from gridhub.sample.population import Population
+from gridhub.sample.spool import AddressBook, RowFile, RowSource, SpillList, take_rows
 from gridhub.sample.typos import road_typos
 from warehouse.reasons import ReasonCode
 
 MOVED_SHARE, MIN_MOVED_ROWS = 0.04, 2  # 民政 / 人社 rows with a moved person's previous address
 MALFORMED_PER_ROWS = 2000  # one malformed row of each planned kind per this many rows, at least one
+PERSON_KEY_PREFIX = "TP"  # true persons are TP000001, TP000002 … in the order of their rows
+#: The fields of a true person the feeds write (and the truth of their rows names).
+PERSON_FIELDS = (
+    *(c for c in PERSON_COLUMNS if c not in ("household_key", "role", "_hometown")),
+    *("id_number", "phone", "contact_phone", "hukou_address_code", "hukou_text", "_age", "employer_org_key"),
+)
+#: The fields of a standard address the feeds write (:func:`gridhub.sample.noise.address` and 民政's 社区).
+ADDRESS_FIELDS = (
+    "province",
+    "city",
+    "district",
+    "street",
+    "community",
+    "community_short",
+    "rural",
+    "road",
+    "villager_group",
+    "house_number",
+    "estate",
+    "estate_alias",
+    "building",
+    "unit",
+    "floor",
+    "room",
+)
 
 
 @dataclass
 class FeedOutput:
-    """The rows of one feed and the truth they imply."""
+    """The rows of one feed and the truth they imply.
+
+    With a ``spool`` folder the rows and truth go to files there as they are made (a district of millions
+    of persons does not fit in memory as Python objects); without one (the scratch target of a malformed
+    copy) the truth stays in memory and no row can be added.
+    """
 
     spec: FeedSpec
-    rows: list[list[str]] = field(default_factory=list)
-    records: list[tuple[str, str, str]] = field(default_factory=list)  # record id, entity type, entity key
+    spool: Path | None = None
+    rows: RowFile = field(init=False)
+    records: SpillList = field(init=False)  # record id, entity type, entity key
     # record id, field, address code, the address's noise kinds ("|"-joined: the forms it is written in)
-    addresses: list[tuple[str, str, str, str]] = field(default_factory=list)
-    noise: list[tuple[str, str, str]] = field(default_factory=list)  # record id, field, kind
+    addresses: SpillList = field(init=False)
+    noise: SpillList = field(init=False)  # record id, field, kind
     # record id, entity type (person / organisation / legal_rep), the valid identifier the row carries for it
-    codes: list[tuple[str, str, str]] = field(default_factory=list)
+    codes: SpillList = field(init=False)
+    houses: SpillList = field(init=False)  # record id, "house", address code: see ``derives_houses``
+    derives_houses: bool = field(init=False)
     malformed: list[tuple[int, list[str] | str, str, ReasonCode]] = field(default_factory=list)
     # (position among rows, row or raw line, record id, reason)
+    logged: set[tuple[str, str]] = field(default_factory=set)  # (column, kind) pairs of ``noise``
+
+    def __post_init__(self) -> None:
+        folder = self.spool / self.spec.name if self.spool is not None else None
+
+        def at(name: str) -> Path | None:
+            return folder / name if folder is not None else None
+
+        self.rows = RowFile(at("rows.csv"), row_encoding(self.spec.encoding), self.spec.newline)
+        feed = (self.spec.name,)
+        self.records, self.addresses = (
+            SpillList(at("records.csv"), feed),
+            SpillList(at("addresses.csv"), feed),
+        )
+        self.noise, self.codes = SpillList(at("noise.csv"), feed), SpillList(at("codes.csv"), feed)
+        self.houses = SpillList(at("houses.csv"), feed)
+        # a person feed without houses of its own still describes one: the house at the person's address
+        # (the engine's derived house mention), so its rows are house records of that address too
+        self.derives_houses = "person" in self.spec.entities and "house" not in self.spec.entities
+
+    def close(self) -> None:
+        """Done making rows: what is still in memory goes to the spool files."""
+        self.rows.close()
+        for kept in (self.records, self.addresses, self.noise, self.codes, self.houses):
+            kept.spill()
+
+    def address(self, rid: str, field_name: str, code: str, forms: str) -> None:
+        """Note which standard address a field means (``code``, empty: none) and the forms it is written in."""
+        self.addresses.append((rid, field_name, code, forms))
+        if self.derives_houses and field_name == "address" and code:
+            self.houses.append((rid, "house", code))
 
     def log(self, rid: str, column: str, kinds: list[str]) -> None:
         for k in kinds:
             self.noise.append((rid, column, k))
+            self.logged.add((column, k))
 
     def code(self, rid: str, entity_type: str, code: str, kinds: list[str]) -> None:
         """Note the valid identifier the row carries (none when it was left out or mistyped)."""
         if code and not set(kinds) & INVALIDATING:
             self.codes.append((rid, entity_type, code))
+
+
+def row_encoding(encoding: str) -> str:
+    """The codec for one line of a file in ``encoding``: a byte-order mark is written once, at the start."""
+    return "utf-8" if encoding.lower().replace("_", "-") == "utf-8-sig" else encoding
 
 
 #: Noise kinds that leave a row without a valid identifier of its entity.
@@ -77,22 +151,37 @@ Truth = tuple[tuple[str, str], ...]
 class FeedBuilder:
     """Writes every feed's records from the true population, with noise."""
 
-    def __init__(self, rng: np.random.Generator, district: District, pop: Population):
+    def __init__(
+        self, rng: np.random.Generator, district: District, pop: Population, spool: Path | None = None
+    ):
         self.rng = rng
         self.d = Draws(rng)
         self.district = district
         self.pop = pop
-        self.addr = {a["address_code"]: a for a in frame_rows(district.addresses)}
-        self.person_rows = frame_rows(pop.persons)
-        self.persons = {p["person_key"]: p for p in self.person_rows}
+        self.spool = spool
+        self.addr = AddressBook(district.addresses, ADDRESS_FIELDS)
+        self.person_rows = RowSource(pop.persons, PERSON_FIELDS)
         self.homes = district.addresses.loc[district.addresses["kind"] == "home", "address_code"].tolist()
         self.previous: dict[str, str] = {}  # person key → previous home, for persons who moved
         self.typos = road_typos(district.addresses["road"])  # road → its homophone typos
 
+    def output(self, spec: FeedSpec) -> FeedOutput:
+        """An empty feed output spooling to this builder's spool folder."""
+        return FeedOutput(spec, self.spool)
+
+    def persons_by_key(self, keys: Iterable[str]) -> dict[str, dict]:
+        """The true persons of ``keys`` (TP… keys; others are skipped) as dicts, by key."""
+        wanted = sorted({k for k in keys if k.startswith(PERSON_KEY_PREFIX)})
+        rows = self.person_rows.rows([int(k[len(PERSON_KEY_PREFIX) :]) - 1 for k in wanted])
+        found = {r["person_key"]: r for r in rows}
+        if list(found) != wanted:
+            raise AssertionError("person keys are not numbered by position")  # pragma: no cover
+        return found
+
     # ---- helpers ------------------------------------------------------------------------------------------
     def address(self, out: FeedOutput, rid: str, column: str, field_name: str, code: str, p: Profile) -> str:
         text, kinds = noise.address(self.d, self.addr[code], p, self.typos)
-        out.addresses.append((rid, field_name, code, "|".join(kinds)))
+        out.address(rid, field_name, code, "|".join(kinds))
         out.log(rid, column, kinds)
         return text
 
@@ -156,36 +245,44 @@ class FeedBuilder:
     def write_rows(
         self,
         out: FeedOutput,
-        items: Sequence[dict],
+        items: Sequence[dict] | RowSource,
         order: Iterable[int],
         rid_of: Callable[[int], str],
         row_for: RowFor,
         truth: Truth,
         moved_rows: set[int] | frozenset[int] = frozenset(),
+        prepare: Callable[[list[dict]], None] | None = None,
     ) -> None:
         """One row per item in ``order`` (record ids ``rid_of(1)``, ``rid_of(2)`` ...) and the truth records it
-        implies; the rows at the positions ``moved_rows`` carry a moved person's previous address."""
-        for i, idx in enumerate(order, start=1):
-            item = items[int(idx)]
-            rid = rid_of(i)
-            out.rows.append(row_for(item, rid, out, i - 1 in moved_rows))
-            for entity_type, key in truth:
-                if item[key]:
-                    etype = item[entity_type[1:]] if entity_type.startswith("@") else entity_type
-                    out.records.append((rid, etype, item[key]))
+        implies; the rows at the positions ``moved_rows`` carry a moved person's previous address.
+
+        Items are taken a block at a time; ``prepare(block)`` runs before the rows of each block are made."""
+        i = 0
+        for block in take_rows(items, np.fromiter(order, dtype=np.int64)):
+            if prepare is not None:
+                prepare(block)
+            for item in block:
+                i += 1
+                rid = rid_of(i)
+                out.rows.append(row_for(item, rid, out, i - 1 in moved_rows))
+                for entity_type, key in truth:
+                    if item[key]:
+                        etype = item[entity_type[1:]] if entity_type.startswith("@") else entity_type
+                        out.records.append((rid, etype, item[key]))
 
     def malformed(
         self,
         out: FeedOutput,
-        items: Sequence[dict],
+        items: Sequence[dict] | RowSource,
         pool: Sequence[int],
         rid_of: Callable[[int], str],
         row_for: RowFor,
+        prepare: Callable[[list[dict]], None] | None = None,
     ) -> None:
         """Plan the feed's malformed rows (copies of real records with one defect each).
 
         Each copies an item drawn from ``pool`` (positions in ``items``) under the next record id after the rows;
-        its noise and addresses stay out of the truth.
+        its noise and addresses stay out of the truth. ``prepare([item])`` runs before each copy is made.
         """
         n_rows = len(out.rows)
         count = max(1, n_rows // MALFORMED_PER_ROWS)
@@ -194,9 +291,10 @@ class FeedBuilder:
             for _ in range(count):
                 pos = self.d.integer(0, n_rows + 1)
                 rid = rid_of(next(numbers))
-                row = row_for(
-                    items[int(pool[self.d.integer(0, len(pool))])], rid, FeedOutput(out.spec), False
-                )
+                item = items[int(pool[self.d.integer(0, len(pool))])]
+                if prepare is not None:
+                    prepare([item])
+                row = row_for(item, rid, FeedOutput(out.spec), False)
                 headers = out.spec.headers
                 if reason is ReasonCode.RAGGED_ROW:
                     # an unquoted comma inside an address splits it into one field too many
@@ -227,7 +325,7 @@ class FeedBuilder:
     def ensure_bad_check(self, out: FeedOutput) -> None:
         """Make sure a person feed has at least one ID with a wrong check digit (a kind tests rely on)."""
         column = next(h for h in out.spec.headers if out.spec.columns.get(h) == "id_number")
-        if any(kind == "id_bad_check" for _, c, kind in out.noise if c == column):
+        if (column, "id_bad_check") in out.logged:
             return
         col = out.spec.headers.index(column)
         noisy = {rid for rid, c, _ in out.noise if c == column}
@@ -241,74 +339,87 @@ class FeedBuilder:
                 wrong = [c for c in ID_CHECK if c != row[col][-1]]
                 row[col] = row[col][:-1] + self.d.pick(wrong)
                 out.log(rid, column, ["id_bad_check"])
-                out.codes = [c for c in out.codes if not (c[0] == rid and c[1] == "person")]
+                out.rows[int(pos)] = row
+                out.codes.keep(partial(_not_person_code_of, rid))
                 return
 
     def rid(self, prefix: str, i: int, width: int = 8) -> str:
         return f"{prefix}{i:0{width}d}"
 
 
-def render_feed(out: FeedOutput) -> tuple[bytes, list[tuple[str, int, ReasonCode]]]:
-    """The feed file's bytes, and (record id, line, reason) of its malformed rows (line 1 = header)."""
-    spec = out.spec
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator=spec.newline)
-    writer.writerow(spec.headers)
-    planned = sorted(out.malformed, key=lambda m: m[0])
-    expected = []
-    line = 1
-    k = 0
-    for pos in range(len(out.rows) + 1):
-        while k < len(planned) and planned[k][0] == pos:
-            _, row, rid, reason = planned[k]
-            line += 1
-            if isinstance(row, str):
-                buf.write(row + spec.newline)
-            else:
-                writer.writerow(row)
-            expected.append((rid, line, reason))
-            k += 1
-        if pos < len(out.rows):
-            writer.writerow(out.rows[pos])
-            line += 1
-    return buf.getvalue().encode(spec.encoding), expected
+def _not_person_code_of(rid: str, code: tuple) -> bool:
+    return not (code[0] == rid and code[1] == "person")
+
+
+class _Encoded:
+    """A binary file written to as text in one encoding (what :func:`csv.writer` needs)."""
+
+    def __init__(self, raw: IO[bytes], encoding: str):
+        self.raw, self.encoding = raw, encoding
+
+    def write(self, text: str) -> int:
+        return self.raw.write(text.encode(self.encoding))
 
 
 def write_feed(folder: Path, out: FeedOutput) -> tuple[Path, list[tuple[str, int, ReasonCode]]]:
-    """Write the feed's file into ``folder`` (its landing folder); return its path and expected quarantine rows."""
-    data, expected = render_feed(out)
-    path = folder / out.spec.file_name
+    """Write the feed's file into ``folder`` (its landing folder), its malformed rows among the rows at their
+    planned positions; return its path and (record id, line, reason) of the malformed rows (line 1 = header)."""
+    spec = out.spec
+    path = folder / spec.file_name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    expected = []
+    with open(path, "wb") as f:
+        if row_encoding(spec.encoding) != spec.encoding:
+            f.write(codecs.BOM_UTF8)
+        text = _Encoded(f, row_encoding(spec.encoding))
+        writer = csv.writer(text, lineterminator=spec.newline)
+        writer.writerow(spec.headers)
+        line, done = 1, 0
+        for pos, row, rid, reason in sorted(out.malformed, key=lambda m: m[0]):
+            out.rows.copy_range(f, done, pos, writer.writerow)
+            line, done = line + pos - done + 1, pos
+            if isinstance(row, str):
+                text.write(row + spec.newline)
+            else:
+                writer.writerow(row)
+            expected.append((rid, line, reason))
+        out.rows.copy_range(f, done, len(out.rows), writer.writerow)
     return path, expected
 
 
-def truth_frames(
-    outputs: list[FeedOutput], expected: dict[str, list[tuple[str, int, ReasonCode]]]
-) -> dict[str, pd.DataFrame]:
-    """records.csv, addresses.csv, noise.csv, codes.csv and quarantine_expected.csv as frames.
+#: The truth files written from the feeds, with their columns.
+TRUTH_COLUMNS = {
+    "records": ("feed", "source_record_id", "entity_type", "entity_key"),
+    "addresses": ("feed", "source_record_id", "field", "address_code", "forms"),
+    "noise": ("feed", "source_record_id", "column", "kind"),
+    "codes": ("feed", "source_record_id", "entity_type", "code"),
+    "quarantine_expected": ("feed", "source_record_id", "line", "reason_code"),
+}
 
-    A person feed without houses of its own still describes one: the house at the person's address (the
-    engine's derived house mention), so its rows are house records of that address too.
-    """
-    records, addresses, noise_rows, quarantine, codes = [], [], [], [], []
-    for out in outputs:
-        feed = out.spec.name
-        records += [(feed, r, t, k) for r, t, k in out.records]
-        if "person" in out.spec.entities and "house" not in out.spec.entities:
-            records += [(feed, r, "house", c) for r, f, c, _ in out.addresses if f == "address" and c]
-        codes += [(feed, *c) for c in out.codes]
-        addresses += [(feed, *a) for a in out.addresses]
-        noise_rows += [(feed, r, c, k) for r, c, k in out.noise]
-        quarantine += [(feed, r, line, str(reason)) for r, line, reason in expected.get(feed, [])]
-    return {
-        "records": pd.DataFrame(records, columns=["feed", "source_record_id", "entity_type", "entity_key"]),
-        "addresses": pd.DataFrame(
-            addresses, columns=["feed", "source_record_id", "field", "address_code", "forms"]
-        ),
-        "noise": pd.DataFrame(noise_rows, columns=["feed", "source_record_id", "column", "kind"]),
-        "codes": pd.DataFrame(codes, columns=["feed", "source_record_id", "entity_type", "code"]),
-        "quarantine_expected": pd.DataFrame(
-            quarantine, columns=["feed", "source_record_id", "line", "reason_code"]
-        ),
-    }
+
+def write_truth_files(
+    truth: Path, outputs: list[FeedOutput], expected: dict[str, list[tuple[str, int, ReasonCode]]]
+) -> dict[str, Path]:
+    """records.csv, addresses.csv, noise.csv, codes.csv and quarantine_expected.csv under ``truth``, copied
+    from the feeds' truth spools; their paths (``truth_<name>``). A person feed's derived house records follow
+    its own records (see :attr:`FeedOutput.derives_houses`)."""
+    truth.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, columns in TRUTH_COLUMNS.items():
+        path = truth / f"{name}.csv"
+        with open(path, "wb") as f:
+            text = io.StringIO()
+            writer = csv.writer(text, lineterminator="\n")
+            writer.writerow(columns)
+            if name == "quarantine_expected":
+                for out in outputs:
+                    feed = out.spec.name
+                    writer.writerows((feed, r, line, str(why)) for r, line, why in expected.get(feed, []))
+            f.write(text.getvalue().encode("utf-8"))
+            spooled = [] if name == "quarantine_expected" else outputs
+            for out in spooled:
+                getattr(out, name).copy_to(f)
+                if name == "records":
+                    out.houses.copy_to(f)
+        paths[f"truth_{name}"] = path
+    return paths

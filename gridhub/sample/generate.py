@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from gridhub.sample.departments import build_feeds
 from gridhub.sample.district import District, build_district
 from gridhub.sample.errors import SampleError
 from gridhub.sample.feed_specs import SPECS
-from gridhub.sample.feeds import FeedBuilder, truth_frames, write_feed
+from gridhub.sample.feeds import FeedBuilder, write_feed, write_truth_files
 from gridhub.sample.persons import make_persons
 from gridhub.sample.population import (
     Population,
@@ -38,6 +39,7 @@ from gridhub.sample.population import (
     make_outside_representatives,
     rep_kind,
 )
+from gridhub.sample.spool import release_memory
 from gridhub.workspace import Workspace
 from matching.reference import (
     ADDRESS_LIBRARY_COLUMNS,
@@ -192,9 +194,9 @@ def _true_district(streams: list[np.random.Generator], persons: int) -> tuple[Di
     return district, pop
 
 
-def _write_truth(truth: Path, frames: dict[str, pd.DataFrame], pop: Population) -> dict[str, Path]:
-    """The answer key under ``truth/``: what the feeds hold and the true entities behind them."""
-    paths = {f"truth_{name}": _write_csv(frame, truth / f"{name}.csv") for name, frame in frames.items()}
+def _write_truth(truth: Path, pop: Population) -> dict[str, Path]:
+    """The true entities of the answer key under ``truth/`` (what the feeds hold is written from them)."""
+    paths = {}
     people, orgs, houses = pop.persons, pop.organisations, pop.houses
     public = [c for c in people.columns if not c.startswith("_")]
     paths["truth_persons"] = _write_csv(people, truth / "persons.csv", public)
@@ -230,14 +232,20 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
     # spawned children do not depend on how many are spawned: the 8th (contact phones, added last) left
     # the first seven, and so every other value of the sample, as they were
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
-    with progress(f"sample {persons} persons → {root}", total=4, unit="steps") as task:
+    with (
+        progress(f"sample {persons} persons → {root}", total=4, unit="steps") as task,
+        tempfile.TemporaryDirectory(prefix=".sample-spool-", dir=root) as spool,
+    ):
         district, pop = _true_district([*streams[:6], streams[7]], persons)
         addresses, people = district.addresses, pop.persons
         orgs, houses, facilities = pop.organisations, pop.houses, pop.facilities
         task.update(advance=1, persons=len(people), addresses=len(addresses))
-        builder = FeedBuilder(streams[6], district, pop)
+        release_memory()
+        builder = FeedBuilder(streams[6], district, pop, Path(spool))
         outputs = build_feeds(builder)
         people["previous_address_code"] = people["person_key"].map(builder.previous).fillna("")
+        del builder
+        release_memory()
         task.update(advance=1, **{"feed rows": sum(len(o.rows) + len(o.malformed) for o in outputs)})
         paths: dict[str, Path] = {"config": at(ws.config_file)}
         expected = {}
@@ -249,8 +257,8 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
         paths["standard_addresses"] = _write_csv(addresses, ref / ADDRESSES_FILE, ADDRESS_LIBRARY_COLUMNS)
         paths["grids"] = _write_csv(district.grids, ref / GRIDS_FILE, GRID_COLUMNS)
         task.update(advance=1, files=len(paths) - 1)
-        frames = truth_frames(outputs, expected)
-        paths.update(_write_truth(at(ws.path(TRUTH_DIR)), frames, pop))
+        paths.update(write_truth_files(at(ws.path(TRUTH_DIR)), outputs, expected))
+        paths.update(_write_truth(at(ws.path(TRUTH_DIR)), pop))
         task.update(advance=1)
 
     at(ws.config_file).write_text(_config_text(), encoding="utf-8")
@@ -265,7 +273,7 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
         addresses=len(addresses),
         grids=len(district.grids),
         feed_rows={o.spec.name: len(o.rows) + len(o.malformed) for o in outputs},
-        quarantine_expected=len(frames["quarantine_expected"]),
+        quarantine_expected=sum(len(rows) for rows in expected.values()),
         paths=paths,
     )
     for line in summary.lines():

@@ -109,6 +109,23 @@ def _phone(d: Draws) -> str:
     return d.pick(MOBILE_PREFIXES) + f"{d.integer(0, 10**8):08d}"
 
 
+#: The columns :func:`_add_household` fills, one list each (a list per column, not a dict per person: a
+#: district of millions of persons would not fit in memory as dicts).
+PERSON_COLUMNS = (
+    "person_key",
+    "name",
+    "sex",
+    "birth_date",
+    "ethnicity",
+    "population_type",
+    "household_key",
+    "role",
+    "residence_address_code",
+    "_hometown",
+)
+
+PIECE_ROWS = 100_000  # persons made into a frame at a time
+
 #: A planned household: (migrant, 民族, size).
 Household = tuple[bool, str, int]
 #: A member of a household: (role, age, sex).
@@ -124,13 +141,20 @@ def make_persons(rng: np.random.Generator, n: int, homes: pd.DataFrame) -> tuple
     home_codes = homes["address_code"].to_numpy()
     occupied = rng.permutation(len(homes))[: len(plan)]
     namer = _Namer(d)
-    rows: list[dict] = []
+    cols: dict[str, list] = {c: [] for c in PERSON_COLUMNS}
     twins: list[tuple[int, int]] = []
+    pieces, done = [], 0  # a frame per PIECE_ROWS persons: the Python objects of one piece at a time
     for h, household in enumerate(plan):
-        twin = _add_household(d, namer, h, household, home_codes[occupied[h]], rows, first_twins=not twins)
+        twin = _add_household(d, namer, h, household, home_codes[occupied[h]], cols, first_twins=not twins)
         if twin is not None:
-            twins.append(twin)
-    persons = pd.DataFrame(rows)
+            twins.append((done + twin[0], done + twin[1]))
+        if len(cols["name"]) >= PIECE_ROWS or h == len(plan) - 1:
+            done += len(cols["name"])
+            pieces.append(pd.DataFrame(cols))
+            cols = {c: [] for c in PERSON_COLUMNS}
+    del plan, cols
+    persons = pd.concat(pieces, ignore_index=True)
+    del pieces
     persons["person_key"] = [f"TP{i + 1:06d}" for i in range(len(persons))]
     negatives = [(persons.at[a, "person_key"], persons.at[b, "person_key"], "twins") for a, b in twins]
     negatives += _plant_look_alikes(rng, persons)
@@ -199,10 +223,11 @@ def _add_household(
     h: int,
     household: Household,
     home: str,
-    rows: list[dict],
+    cols: dict[str, list],
     first_twins: bool,
 ) -> tuple[int, int] | None:
-    """Append the persons of household ``h`` to ``rows``; return the row positions of its twins, if any.
+    """Append the persons of household ``h`` to ``cols`` (:data:`PERSON_COLUMNS`); return the row positions
+    of its twins, if any.
 
     The first household with two children always has twins (``first_twins``), later ones by chance.
     """
@@ -212,13 +237,15 @@ def _add_household(
     else:
         hometown = None
     members, family_surname, spouse_surname = _members(d, namer, migrant, size)
+    household_key = f"TH{h + 1:06d}"
     father_is_head = members[0][2] == "M"
     twin_of: int | None = None
     child_idx = [i for i, m in enumerate(members) if m[0] == "child"]
     if len(child_idx) >= 2 and (first_twins or d.hit(TWIN_SHARE)):
         twin_of = child_idx[0]
         members[child_idx[1]] = ("child", members[child_idx[0]][1], members[child_idx[1]][2])
-    start = len(rows)
+    names = cols["name"]
+    start = len(names)
     father_given = None
     for i, (role, age, sex) in enumerate(members):
         surname = _surname(role, father_is_head, family_surname, spouse_surname)
@@ -228,28 +255,28 @@ def _add_household(
                 father_given = name.split("·")[0]
         else:
             second_twin = twin_of is not None and i == child_idx[1]
-            twin_given = rows[start + child_idx[0]]["name"][len(surname) :] if second_twin else ""
+            twin_given = names[start + child_idx[0]][len(surname) :] if second_twin else ""
             given = namer.twin_given(sex, twin_given) if len(twin_given) == 2 else namer.given(sex)
-            while i > 0 and any(r["name"] == surname + given for r in rows[start:]):
+            while i > 0 and surname + given in names[start:]:
                 given = namer.given(sex)
             name = surname + given
         born = _birth(d, age)
         if twin_of is not None and i == child_idx[1]:
-            born = dt.date.fromisoformat(rows[start + twin_of]["birth_date"])
-        rows.append(
-            {
-                "person_key": "",
-                "name": name,
-                "sex": sex,
-                "birth_date": born.isoformat(),
-                "ethnicity": ethnic,
-                "population_type": "流动" if migrant else "户籍",
-                "household_key": f"TH{h + 1:06d}",
-                "role": role,
-                "residence_address_code": home,
-                "_hometown": hometown,
-            }
+            born = dt.date.fromisoformat(cols["birth_date"][start + twin_of])
+        values = (
+            "",
+            name,
+            sex,
+            born.isoformat(),
+            ethnic,
+            "流动" if migrant else "户籍",
+            household_key,
+            role,
+            home,
+            hometown,
         )
+        for column, value in zip(PERSON_COLUMNS, values, strict=True):
+            cols[column].append(value)
     return (start + twin_of, start + child_idx[1]) if twin_of is not None else None
 
 
@@ -263,6 +290,8 @@ def _plant_look_alikes(rng: np.random.Generator, persons: pd.DataFrame) -> list[
     pool = pool.iloc[rng.permutation(len(pool))].sort_values(["sex", "birth_date"], kind="stable")
     starts = rng.permutation(max(0, len(pool) - 1))
     used: set[int] = set()
+    copies: list[tuple[int, int]] = []  # (from, to): written after the loop, in one go (an Arrow column
+    # copies itself on every single-value write); pairs never share a row, so no read sees a pending write
     for s in starts:
         if len(used) >= 2 * k:
             break
@@ -276,9 +305,12 @@ def _plant_look_alikes(rng: np.random.Generator, persons: pd.DataFrame) -> list[
         ):
             continue
         used.update((a, b))
-        persons.at[b, "name"] = persons.at[a, "name"]
-        persons.at[b, "birth_date"] = persons.at[a, "birth_date"]
+        copies.append((a, b))
         negatives.append((persons.at[a, "person_key"], persons.at[b, "person_key"], "same_name_birth"))
+    if copies:
+        source, target = (list(side) for side in zip(*copies, strict=True))
+        for column in ("name", "birth_date"):
+            persons.loc[target, column] = persons.loc[source, column].to_numpy()
     return negatives
 
 
@@ -344,8 +376,10 @@ def _add_registrations(
     persons["hukou_address_code"] = hukou_code
     persons["separated"] = (hukou_code != persons["residence_address_code"]).to_numpy()
     hometown_text = {}
-    for key, grp in persons[~local].groupby("household_key", sort=True):
-        province, city, county, towns = grp["_hometown"].iloc[0][1:]
+    migrants = persons.loc[~local, ["household_key", "_hometown"]].drop_duplicates("household_key")
+    migrants = migrants.sort_values("household_key", kind="stable")  # as a sorted groupby: same draws
+    for key, hometown in zip(migrants["household_key"].tolist(), migrants["_hometown"].tolist(), strict=True):
+        province, city, county, towns = hometown[1:]
         town = towns[d.integer(0, len(towns))]
         if town.endswith("街道"):
             tail = f"{N.HOMETOWN_VILLAGE_PARTS[d.integer(0, len(N.HOMETOWN_VILLAGE_PARTS))]}华路{d.integer(1, 300)}号"

@@ -17,6 +17,7 @@ import pandas as pd
 from gridhub.sample import names as N
 from gridhub.sample.codes import CREDIT_CHARSET, make_credit_code
 from gridhub.sample.errors import SampleError
+from gridhub.sample.spool import frame_rows, group_lists
 
 #: The day the sample district is "as of": ages and statuses are computed for it.
 AS_OF = dt.date(2025, 6, 30)
@@ -59,15 +60,6 @@ class Population:
     #: legal representatives living outside the district (in no person feed): person_key (TR…), name, sex,
     #: birth_date, id_number
     outside_representatives: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-
-def frame_rows(frame: pd.DataFrame) -> list[dict]:
-    """The rows of ``frame`` as plain dicts of Python values (much faster than ``to_dict`` on Arrow strings)."""
-    columns = list(frame.columns)
-    return [
-        dict(zip(columns, values, strict=True))
-        for values in zip(*(frame[c].tolist() for c in columns), strict=True)
-    ]
 
 
 def _weighted(rng: np.random.Generator, table: tuple[tuple[str, float], ...], size: int) -> np.ndarray:
@@ -123,8 +115,8 @@ def _choose_representatives(
     at = addresses.set_index("address_code")
     adults = persons.loc[(persons["_age"] >= 22) & (persons["_age"] <= 70)]
     home = adults["residence_address_code"]
-    by_grid = adults.groupby(home.map(at["grid_code"]).to_numpy())["person_key"].agg(list).to_dict()
-    by_comm = adults.groupby(home.map(at["division_code"]).to_numpy())["person_key"].agg(list).to_dict()
+    by_grid = group_lists(home.map(at["grid_code"]).to_numpy(), adults["person_key"])
+    by_comm = group_lists(home.map(at["division_code"]).to_numpy(), adults["person_key"])
     everyone = adults["person_key"].tolist()
     kinds = rep_kind(orgs)
     u = rng.random(len(orgs))
@@ -372,17 +364,16 @@ def make_houses(
         rng.normal(60, 25, n).clip(15, 200),
     ).round(1)
     lives_there = houses["address_code"].isin(occupied)
-    owner_lives_there = houses["address_code"].map(
-        persons.groupby("residence_address_code")["person_key"].agg(set)
-    )
-    owner_home = [
-        isinstance(s, set) and o in s for s, o in zip(owner_lives_there, houses["owner_key"], strict=True)
-    ]
+    # the owner is one of the persons living there: a person key whose home is the house
+    owner_home = (
+        houses["owner_key"].map(persons.set_index("person_key")["residence_address_code"])
+        == houses["address_code"]
+    ).to_numpy(dtype=bool, na_value=False)
     org_at = orgs.loc[orgs["address_code"] != ""].set_index("address_code")["org_key"]
     operator = houses["address_code"].map(org_at)
     houses["rented"] = np.where(
         is_home,
-        lives_there & ~np.array(owner_home, dtype=bool),
+        lives_there & ~owner_home,
         operator.notna() & (operator != houses["owner_key"]),
     )
     # 住建's own code of the house (房屋编号), numbered in an order unrelated to the address codes
