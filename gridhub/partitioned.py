@@ -59,13 +59,33 @@ def _to_arrow(df: pd.DataFrame) -> pa.Table:
 
 def unified_schema(schemas: list[pa.Schema]) -> pa.Schema:
     """One schema for parts of one frame: per column the first type that is not ``null`` (a column with no
-    value in a part is typed ``null`` there), the columns and pandas metadata of the first part."""
+    value in a part is typed ``null`` there), the columns and pandas metadata of the first part (a column's
+    pandas description from the first part with a value in it)."""
     first = schemas[0]
     fields = []
     for i, f in enumerate(first):
         typed = next((s.field(i).type for s in schemas if not pa.types.is_null(s.field(i).type)), f.type)
         fields.append(f.with_type(typed))
-    return pa.schema(fields, metadata=first.metadata)
+    return pa.schema(fields, metadata=_pandas_metadata(schemas))
+
+
+def _pandas_metadata(schemas: list[pa.Schema]) -> dict | None:
+    """The first part's metadata, where pandas describes a column with no value there (``empty``) as the
+    first part with a value in it does: what writing the whole frame at once records."""
+    first = schemas[0].metadata
+    if not first or b"pandas" not in first:
+        return first
+    meta = json.loads(first[b"pandas"])
+    others = [
+        json.loads(s.metadata[b"pandas"])["columns"] for s in schemas[1:] if b"pandas" in (s.metadata or {})
+    ]
+    changed = False
+    for i, col in enumerate(meta["columns"]):
+        if col.get("pandas_type") == "empty":
+            typed = next((o[i] for o in others if i < len(o) and o[i].get("pandas_type") != "empty"), None)
+            if typed is not None:
+                meta["columns"][i], changed = typed, True
+    return {**first, b"pandas": json.dumps(meta).encode("utf8")} if changed else first
 
 
 def combine_parts(parts: list[Path], path: Path) -> int:
