@@ -79,13 +79,15 @@ def prepare_mentions(ws: Workspace, run_id: str) -> dict:
     """Turn every feed's current staged rows into normalised mentions, feed by feed and batch by batch
     (:func:`gridhub.partitioned.stream_mentions`)."""
     from gridhub.check import require_usable_reference
+    from gridhub.mentionfiles import published_cache
     from gridhub.partitioned import stream_mentions
     from gridhub.runguard import pinned
 
     require_usable_reference(ws)  # the checks of `gridhub check`: refuse bad reference data before any work
     inputs = pinned(ws, run_id)  # the staged files chosen at the run's start
     feeds = [f for f in ws.config.feeds if ws.staging_dir(f.name).exists()]
-    counts, staged_rows = stream_mentions(inputs, feeds, _step_dir(ws, run_id, "mentions"))
+    previous = published_cache(ws)  # the published run's mentions of the staged files it read
+    counts, staged_rows = stream_mentions(inputs, feeds, _step_dir(ws, run_id, "mentions"), previous=previous)
     if not any(staged_rows.values()):
         raise PipelineError("no staged rows in any feed: run the ingest DAGs (or `gridhub ingest`) first")
     mentions = {t: counts[t] for t in ENTITY_TYPES}

@@ -1,5 +1,6 @@
-"""bind_addresses in batches and partitions on several processes, and a delta reusing the published run's
-matches, writes exactly the files binding everything at once from scratch writes (issue 19)."""
+"""bind_addresses in batches and partitions on several processes writes exactly the files binding everything
+at once writes; a delta's prepare_mentions and bind_addresses reusing the published run's mentions and
+matches write exactly what the same steps write from scratch on the same inputs (issue 19)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,21 @@ def test_binding_in_batches_and_partitions_writes_the_whole_tables_files(
     assert len(parts) > 2 and all(p["texts"] <= 40 for p in parts)
 
 
+def _assert_same_mentions(ws: Workspace, run_id: str, scratch: Path) -> None:
+    """The run's mention files are those the same run's inputs give without the published run's mentions."""
+    from gridhub.partitioned import MENTION_FILES, stream_mentions
+    from gridhub.runguard import pinned
+
+    feeds = [f for f in ws.config.feeds if ws.staging_dir(f.name).exists()]
+    stream_mentions(pinned(ws, run_id), feeds, scratch)
+    got = ws.step_dir(run_id, "mentions")
+    for name in MENTION_FILES:
+        a, b = pq.read_table(got / f"{name}.parquet"), pq.read_table(scratch / f"{name}.parquet")
+        assert a.num_rows == b.num_rows, name
+        assert a.equals(b, check_metadata=True), name
+    assert (got / "partitions.json").read_text() == (scratch / "partitions.json").read_text()
+
+
 def _write_delta(ws: Workspace) -> dict[str, int]:
     spec = importlib.util.spec_from_file_location("city_scale", BENCH)
     assert spec is not None and spec.loader is not None
@@ -71,7 +87,7 @@ def _write_delta(ws: Workspace) -> dict[str, int]:
     return city_scale.write_delta(ws.root, 0.05, 3, seed=5)
 
 
-def test_a_delta_reusing_the_published_matches_binds_as_a_run_from_scratch(ingested, tmp_path, caplog):
+def test_a_delta_reusing_the_published_run_writes_what_a_run_from_scratch_writes(ingested, tmp_path, caplog):
     from connectors import ingest_feed
 
     ws = ingested
@@ -82,7 +98,11 @@ def test_a_delta_reusing_the_published_matches_binds_as_a_run_from_scratch(inges
         ingest_feed(ws, feed.name).check_accounting()
     run_id = pipeline.new_run_id(ws)
     assert run_id != first
-    pipeline.prepare_mentions(ws, run_id)
+    with caplog.at_level("INFO", logger="gridhub.partitioned"):
+        pipeline.prepare_mentions(ws, run_id)
+    taken = [r.getMessage() for r in caplog.records if "taken from the published run" in r.getMessage()]
+    assert taken and not taken[-1].startswith("prepare_mentions: 0 of")
+    _assert_same_mentions(ws, run_id, tmp_path / "mentions")
     key = bindfiles.matches_key(ws, run_id)
     previous = bindfiles.previous_matches(ws, key)
     assert previous == ws.step_dir(first, "bound") / bindfiles.MATCHES_FILE

@@ -46,7 +46,7 @@ def test_mentions_in_small_batches_are_the_whole_tables_mentions(ingested, monke
         # read back as the next steps read it: the same pandas dtypes
         assert got.to_pandas().dtypes.equals(expected.to_pandas().dtypes), name
     listed = json.loads((folder / "partitions.json").read_text(encoding="utf-8"))
-    assert listed["key"] == "feed, batch"
+    assert listed["key"] == "feed, file, batch"
     assert sum(p["staged_rows"] for p in listed["partitions"]) == sum(result["staged_rows"].values())
     assert max(p["staged_rows"] for p in listed["partitions"]) <= 97
     assert sum(p["person"] for p in listed["partitions"]) == result["mentions"]["person"]
