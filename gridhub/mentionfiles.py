@@ -114,6 +114,16 @@ def _marker(folder: Path, chunk: int) -> Path:
     return folder / f"{chunk:06d}.json"
 
 
+def link_or_copy(src: Path, target: Path) -> None:
+    """``target`` as a hard link to ``src`` (a copy where links are not possible), replacing it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    try:
+        os.link(src, target)
+    except OSError:
+        shutil.copy2(src, target)
+
+
 def _reuse(previous: Path | None, folder: Path, chunk: int, key: str) -> bool:
     """Link the chunk's own mentions from the published run's cache into ``folder`` when made under ``key``."""
     if previous is None:
@@ -124,14 +134,8 @@ def _reuse(previous: Path | None, folder: Path, chunk: int, key: str) -> bool:
             return False
     except (OSError, ValueError, KeyError):
         return False
-    folder.mkdir(parents=True, exist_ok=True)
     for p in [*before.glob(f"{chunk:06d}-*.parquet"), _marker(before, chunk)]:
-        target = folder / p.name
-        target.unlink(missing_ok=True)
-        try:
-            os.link(p, target)
-        except OSError:
-            shutil.copy2(p, target)
+        link_or_copy(p, folder / p.name)
     return True
 
 
@@ -180,15 +184,16 @@ def _own_mentions(df: pd.DataFrame, feed: Feed, folder: Path, chunk: int, key: s
     atomic_write_text(_marker(folder, chunk), json.dumps({"key": key, "rows": len(df)}) + "\n")
 
 
-def current_pieces(folder: Path, chunk: int, removed: set[str]) -> Iterator[tuple[int, pa.Table]]:
-    """(piece index, table) of the chunk's own mentions less those of the ``removed`` record ids."""
+def current_pieces(folder: Path, chunk: int, removed: set[str]) -> Iterator[tuple[int, pa.Table | Path]]:
+    """(piece index, table) of the chunk's own mentions less those of the ``removed`` record ids (the part
+    file itself when there is none to remove)."""
     from matching.mentions import PIECES
 
     files = sorted(folder.glob(f"{chunk:06d}-*.parquet"))
-    tables = {int(p.stem.split("-")[1]): pq.read_table(p) for p in files}
     if not removed:
-        yield from tables.items()
+        yield from ((int(p.stem.split("-")[1]), p) for p in files)
         return
+    tables = {int(p.stem.split("-")[1]): pq.read_table(p) for p in files}
     gone = pa.array(sorted(removed), type=pa.string())
     keys = [
         t.filter(pc.is_in(t["source_record_id"].cast(pa.string()), value_set=gone))["record_key"]
@@ -211,7 +216,7 @@ def _own_ready(folder: Path, chunk: int, key: str) -> bool:
         return False
 
 
-def _fresh_pieces(df: pd.DataFrame, feed: Feed) -> Iterator[tuple[int, pa.Table]]:
+def _fresh_pieces(df: pd.DataFrame, feed: Feed) -> Iterator[tuple[int, pa.Table | Path]]:
     from matching.mentions import PIECES, concat_pieces, feed_mentions
 
     for piece, frame in feed_mentions(df, feed).items():
@@ -268,6 +273,7 @@ __all__ = [
     "chunk_pieces",
     "chunks_of",
     "current_pieces",
+    "link_or_copy",
     "published_cache",
     "staged_files_of",
 ]

@@ -114,7 +114,14 @@ def stream_mentions(
 
     Returns the rows of each mention file and the staged rows of each feed read; with no staged row at all,
     nothing is written (no counts). ``batch_rows``: :data:`STAGED_ROWS_PER_BATCH` unless given."""
-    from gridhub.mentionfiles import CACHE_DIR, cache_key, chunk_pieces, chunks_of, staged_files_of
+    from gridhub.mentionfiles import (
+        CACHE_DIR,
+        cache_key,
+        chunk_pieces,
+        chunks_of,
+        link_or_copy,
+        staged_files_of,
+    )
     from matching.mentions import PIECES
 
     batch_rows = batch_rows or STAGED_ROWS_PER_BATCH
@@ -133,9 +140,13 @@ def stream_mentions(
             reused += was_reused
             rows = dict.fromkeys(MENTION_FILES, 0)
             for p, table in pieces:  # a part per piece, named so that name order is the rows' order
-                name = f"{f:03d}-{p:02d}-{i:04d}{chunk.index:06d}.parquet"
-                atomic_write_parquet(table, parts_dir / PIECES[p][0] / name)
-                rows[PIECES[p][0]] += table.num_rows
+                part = parts_dir / PIECES[p][0] / f"{f:03d}-{p:02d}-{i:04d}{chunk.index:06d}.parquet"
+                if isinstance(table, Path):  # a kept part as it is
+                    link_or_copy(table, part)
+                    rows[PIECES[p][0]] += pq.ParquetFile(part).metadata.num_rows
+                else:
+                    atomic_write_parquet(table, part)
+                    rows[PIECES[p][0]] += table.num_rows
             current = int(chunk.current.sum())
             staged_rows[feed.name] += current
             file = chunk.file.path.name
