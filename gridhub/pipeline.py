@@ -79,13 +79,15 @@ def prepare_mentions(ws: Workspace, run_id: str) -> dict:
     """Turn every feed's current staged rows into normalised mentions, feed by feed and batch by batch
     (:func:`gridhub.partitioned.stream_mentions`)."""
     from gridhub.check import require_usable_reference
+    from gridhub.mentionfiles import published_cache
     from gridhub.partitioned import stream_mentions
     from gridhub.runguard import pinned
 
     require_usable_reference(ws)  # the checks of `gridhub check`: refuse bad reference data before any work
     inputs = pinned(ws, run_id)  # the staged files chosen at the run's start
     feeds = [f for f in ws.config.feeds if ws.staging_dir(f.name).exists()]
-    counts, staged_rows = stream_mentions(inputs, feeds, _step_dir(ws, run_id, "mentions"))
+    previous = published_cache(ws)  # the published run's mentions of the staged files it read
+    counts, staged_rows = stream_mentions(inputs, feeds, _step_dir(ws, run_id, "mentions"), previous=previous)
     if not any(staged_rows.values()):
         raise PipelineError("no staged rows in any feed: run the ingest DAGs (or `gridhub ingest`) first")
     mentions = {t: counts[t] for t in ENTITY_TYPES}
@@ -98,37 +100,30 @@ def prepare_mentions(ws: Workspace, run_id: str) -> dict:
 # ----------------------------------------------------------------------------------------------------------
 def bind_addresses(ws: Workspace, run_id: str) -> dict:
     """Bind every address text to the standard address library, and facilities' points to grids: distinct
-    texts partition by partition, then one mention type at a time (:func:`gridhub.partitioned.bind_mention_files`)."""
-    from gridhub.partitioned import bind_mention_files
+    texts partition by partition (a delta's new texts only), then one mention file a batch at a time
+    (:func:`gridhub.bindfiles.bind_mention_files`)."""
+    from gridhub.bindfiles import bind_mention_files, matches_key, previous_matches
     from gridhub.reference import address_library, grid_index
     from gridhub.review_store import read_address_aliases
     from gridhub.runguard import pinned
     from matching.grids import bind_facility_grids
 
+    grids: list = []  # read once, for the first batch of facilities
+
     def facility_grids(fac: pd.DataFrame) -> pd.DataFrame:
         # facilities: grid by point-in-polygon, compared with the address's grid
-        grids = grid_index(ws) if len(fac) else None
-        return bind_facility_grids(fac, grids, crs=ws.config.reference.crs)
+        if len(fac) and not grids:
+            grids.append(grid_index(ws))
+        return bind_facility_grids(fac, grids[0] if len(fac) else None, crs=ws.config.reference.crs)
 
     src, out = _step_dir(ws, run_id, "mentions"), _step_dir(ws, run_id, "bound")
     for t in ENTITY_TYPES:
         _require(src / f"{t}.parquet")
     aliases = read_address_aliases(pinned(ws, run_id).address_aliases)  # reviewers' decisions (issue #17)
-    all_bindings = bind_mention_files(src, out, address_library(ws), facility_grids, aliases)
-    _write(all_bindings, out / "address_bindings.parquet")
-    n = len(all_bindings)
-    matched = all_bindings["status"] == "matched"
-    matched_n = int(matched.sum())
-    return {
-        "run_id": run_id,
-        "address_fields": n,
-        "matched": matched_n,
-        "rate": matched_n / n if n else 0.0,
-        # how precisely the matched ones bound (门牌 / 楼栋 / 道路 ...) and why the others did not
-        "levels": _counts(all_bindings.loc[matched, "level"]),
-        "status": _counts(all_bindings["status"]),
-        "grid_bound": int(all_bindings["grid_code"].notna().sum()),
-    }
+    key = matches_key(ws, run_id)
+    library, previous = address_library(ws), previous_matches(ws, key)
+    summary = bind_mention_files(src, out, library, facility_grids, aliases, key=key, previous=previous)
+    return {"run_id": run_id, **summary}
 
 
 def _counts(values: pd.Series) -> dict[str, int]:

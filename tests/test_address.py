@@ -585,3 +585,22 @@ def test_a_division_file_with_a_cycle_still_loads(library_frame):
         lib, pd.Series(["青石区东湖街道湖滨社区湖滨路2号紫荆花园1栋1单元101室"], dtype="string")
     )
     assert out["status"].iloc[0] in {"matched", "ambiguous"}
+
+
+def test_review_candidates_taken_a_group_of_texts_at_a_time_are_the_same(library, library_frame, monkeypatch):
+    import matching.address.review as review
+
+    # texts that do not match, whose candidates are many rows of a block each
+    texts = pd.Series(
+        [
+            *library_frame["standard_text"].str.replace(r"\d.*$", "", regex=True).unique()[:40],
+            *library_frame["standard_text"].str.replace(r"\d+号.*$", "77号", regex=True).unique()[:40],
+            "某某路99号",
+            None,
+        ],
+        dtype="string",
+    )
+    whole = match_addresses(library, texts)
+    assert (whole["candidates"] != "[]").sum() > 10
+    monkeypatch.setattr(review, "REVIEW_JOIN_ROWS", 3)  # a group per text, mostly
+    pd.testing.assert_frame_equal(match_addresses(library, texts), whole)

@@ -443,3 +443,11 @@ def test_a_landline_after_the_country_code_gets_its_trunk_zero_back(given):
     out = normalize_phones(pd.Series([given, "+86-138-0013-8000"]))
     assert out["phone"].tolist() == ["0766-2345678", "13800138000"]
     assert out["phone_kind"].tolist() == ["landline", "mobile"]
+
+
+def test_an_id_whose_birth_year_is_0000_is_invalid_without_a_birth_date():
+    # 0000-01-01: pandas parses the year 0, which no Python date has (a 1 M sample district has such IDs)
+    out = normalize_resident_ids(pd.Series(["110101000001010013"], dtype="string"))
+    assert not out["id_valid"].iloc[0]
+    assert out["id_problem"].iloc[0] == "birth_date"
+    assert pd.isna(out["id_birth_date"].iloc[0])

@@ -15,11 +15,40 @@ if TYPE_CHECKING:
     from matching.address.library import AddressLibrary
 
 
+#: Library rows joined to the texts' candidate blocks at a time: a text's candidates are every row of its
+#: blocks (a community's block holds all its rooms), so the texts are taken a group at a time.
+REVIEW_JOIN_ROWS = 2_000_000
+
+
+def _uid_groups(library: AddressLibrary, q: pd.DataFrame) -> list[np.ndarray]:
+    """The uids of ``q`` in groups whose blocks hold at most :data:`REVIEW_JOIN_ROWS` library rows (a uid
+    whose blocks hold more is a group of its own)."""
+    rows = np.zeros(len(q), dtype=np.int64)
+    for kind in q["kind"].unique():
+        col = BLOCK_COLUMN[kind]
+        sizes = library.addresses.groupby(col).size()
+        sel = (q["kind"] == kind).to_numpy()
+        rows[sel] = q.loc[sel, "block"].map(sizes).fillna(0).to_numpy(dtype=np.int64)
+    per_uid = pd.Series(rows).groupby(q["uid"].to_numpy(), sort=False).sum()
+    group = (per_uid.cumsum().to_numpy() - 1) // REVIEW_JOIN_ROWS
+    return [per_uid.index.to_numpy()[group == g] for g in np.unique(group)]
+
+
 def review_candidates(library: AddressLibrary, q: pd.DataFrame, n: int) -> pd.Series:
-    """JSON candidate lists for the review table: the buildings (or rooms) the given elements point to."""
+    """JSON candidate lists for the review table: the buildings (or rooms) the given elements point to.
+
+    A text's list depends on its own rows of ``q`` alone (each text's blocks are of one kind), so the texts
+    are joined to the library a group at a time (:data:`REVIEW_JOIN_ROWS`): the same lists, bounded memory."""
     out = pd.Series("[]", index=range(n), dtype=object)
     if q.empty:
         return out
+    for uids in _uid_groups(library, q):
+        _review_group(library, q[q["uid"].isin(uids)], out)
+    return out
+
+
+def _review_group(library: AddressLibrary, q: pd.DataFrame, out: pd.Series) -> None:
+    """Write the candidate lists of the texts of ``q`` into ``out``."""
     lib = library.addresses
     rows = []
     given_cols = ("house_number", "building", "unit", "room")
@@ -58,7 +87,7 @@ def review_candidates(library: AddressLibrary, q: pd.DataFrame, n: int) -> pd.Se
             ]
         )
     if not rows:
-        return out
+        return
     c = pd.concat(rows, ignore_index=True)
     # the candidates are the buildings that agree with the most of what the text says
     c = c[c["agree"] == c.groupby("uid")["agree"].transform("max")]
@@ -78,7 +107,6 @@ def review_candidates(library: AddressLibrary, q: pd.DataFrame, n: int) -> pd.Se
             ],
             ensure_ascii=False,
         )
-    return out
 
 
 def review_table(bindings: pd.DataFrame) -> pd.DataFrame:

@@ -163,7 +163,8 @@ def _read_resident_ids(uniques: pd.Series, as_of: dt.date) -> dict[str, np.ndarr
         "number": number,
         "given": given,
         "problem": problem,
-        "birth": birth.dt.date.to_numpy(dtype=object),
+        # year 0 parses (pandas 3: microseconds) but is no Python date: no birth date, as an unparsable one
+        "birth": birth.where(birth.dt.year >= 1).dt.date.to_numpy(dtype=object),
         "sex": np.where(sex_digit % 2 == 1, "M", "F"),
         "is15": is15,
     }

@@ -1,0 +1,333 @@
+"""The body of ``bind_addresses``: memory bounded by the distinct texts and one batch, not by the district.
+
+1. The distinct address texts of every field are read column by column (Arrow, no pandas frame of all the
+   fields), sorted in code-point order and matched partition by partition
+   (:func:`matching.address.distinct.match_partitions`, on both cores); each partition's results are
+   written to ``address_matches.parquet`` (text → match) as it is done and kept in memory as Arrow.
+2. Each mention file is then read in batches of :data:`MENTION_ROWS_PER_BATCH` rows; a batch is bound
+   (:func:`matching.address.bind_frame`, with the results of its own texts only), written as a part file,
+   and its bindings rows are written as part files per field; the parts are streamed into the bound files
+   and ``address_bindings.parquet`` (fields in :data:`matching.address.ADDRESS_FIELD_OF` order). The step's
+   summary (matched, levels, statuses) is counted batch by batch.
+3. A daily delta matches only its new texts: ``address_matches.parquet`` of the run the warehouse publishes
+   now is reused when its key (:func:`matches_key`: code, config, reference files, address aliases) is this
+   run's; a text's match depends on the text, the library, the aliases and the code alone.
+
+Binding a row depends on that row and its text's match alone, so the files are those the whole-table code
+wrote (``tests/test_bind_files.py`` checks it, and that a run reusing a published run's matches writes the
+files a run from scratch writes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from gridhub.partitioned import combine_parts, write_partitions
+from warehouse.files import atomic_write, atomic_write_parquet, atomic_write_text
+from warehouse.progress import Progress
+from warehouse.schema import ENTITY_TYPES
+
+if TYPE_CHECKING:
+    from gridhub.workspace import Workspace
+    from matching.address import AddressLibrary
+
+log = logging.getLogger(__name__)
+
+#: Mention rows bound at a time (one batch of a mention file).
+MENTION_ROWS_PER_BATCH = 200_000
+#: Every distinct address text of a run and its match (what a later run reuses).
+MATCHES_FILE = "address_matches.parquet"
+#: The key of :data:`MATCHES_FILE`: a later run reuses the matches only under the same key.
+MATCHES_KEY_FILE = "address_matches.json"
+BINDINGS_FILE = "address_bindings.parquet"
+TEXT = "address_text"
+
+
+def _match_schema() -> pa.Schema:
+    from matching.address import RESULT_COLUMNS
+
+    fields = [pa.field(c, pa.float64() if c == "score" else pa.string()) for c in RESULT_COLUMNS]
+    return pa.schema([pa.field(TEXT, pa.string()), *fields])
+
+
+def _as_pandas(table: pa.Table) -> pd.DataFrame:
+    """Match results as :func:`~matching.address.match_addresses` types them: ``string``, score ``Float64``."""
+    types = {pa.string(): pd.StringDtype(), pa.float64(): pd.Float64Dtype()}
+    return table.to_pandas(types_mapper=types.get)
+
+
+def matches_key(ws: Workspace, run_id: str) -> str:
+    """What a text's match depends on besides the text: gridhub's code, the config, the reference files and
+    the run's address aliases (SHA-256)."""
+    from gridhub.runguard import pinned
+    from gridhub.runid import code_digest
+    from warehouse.files import sha256_file
+
+    h = hashlib.sha256(code_digest().encode())
+    h.update(ws.config_file.read_bytes())
+    for kind in ("addresses", "grids", "divisions"):
+        p = ws.reference_file(kind)
+        h.update(sha256_file(p).encode() if p.is_file() else b"-")
+    aliases = pinned(ws, run_id).address_aliases
+    h.update(sha256_file(aliases).encode() if aliases.exists() else b"-")
+    return h.hexdigest()
+
+
+def previous_matches(ws: Workspace, key: str) -> Path | None:
+    """The matches file of the run the warehouse publishes now, when it was made under ``key``."""
+    from warehouse.read import current_run_id
+
+    run_id = current_run_id(ws.warehouse)
+    if run_id is None:
+        return None
+    folder = ws.step_dir(run_id, "bound")
+    try:
+        made = json.loads((folder / MATCHES_KEY_FILE).read_text(encoding="utf-8"))["key"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return folder / MATCHES_FILE if made == key and (folder / MATCHES_FILE).is_file() else None
+
+
+def distinct_texts(src: Path, fields: list[tuple[str, str]]) -> pd.Series:
+    """The distinct non-null texts of the ``fields`` of the mention files in ``src``, in code-point order."""
+    uniques = []
+    for t, col in fields:
+        pf = pq.ParquetFile(src / f"{t}.parquet")
+        for batch in pf.iter_batches(batch_size=MENTION_ROWS_PER_BATCH, columns=[col]):
+            uniques.append(pc.unique(batch.column(0).cast(pa.string())))
+    if not uniques:
+        return pd.Series([], dtype="string")
+    unique = pc.unique(pa.chunked_array(uniques, type=pa.string())).drop_null()
+    unique = unique.take(pc.array_sort_indices(unique))
+    return pd.Series(unique.to_numpy(zero_copy_only=False), dtype="string")
+
+
+class TextMatches:
+    """Text → match for a set of texts held as one Arrow table (compact), looked up by a hash index."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self.index = pd.Index(table.column(TEXT).to_numpy(zero_copy_only=False), dtype=object)
+
+    @classmethod
+    def read(cls, path: Path) -> TextMatches:
+        return cls(pq.read_table(path, schema=_match_schema()))
+
+    def rows(self, texts: pd.Series | pd.Index) -> tuple[pd.Series, pd.DataFrame]:
+        """Which of ``texts`` (distinct) are held (aligned to them), and their matches indexed by text."""
+        values = pd.Index(texts, dtype=object)
+        pos = self.index.get_indexer(values)
+        found = pos >= 0
+        frame = _as_pandas(self.table.take(pos[found]).drop_columns([TEXT]))
+        frame.index = values[found]
+        return pd.Series(found), frame
+
+
+def _match_all(
+    library: AddressLibrary,
+    unique: pd.Series,
+    out: Path,
+    aliases: pd.DataFrame | None,
+    previous: TextMatches | None,
+) -> tuple[TextMatches, list]:
+    """Match ``unique`` partition by partition, writing :data:`MATCHES_FILE` as it goes."""
+    from matching.address.distinct import match_partitions
+
+    schema = _match_schema()
+    progress = Progress("bind_addresses", -(-len(unique) // _per_partition()), total_rows=len(unique))
+    tables, partitions, fresh = [], [], 0
+    known = previous.rows if previous is not None else None
+    with atomic_write(out / MATCHES_FILE) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        for part, matched, n_new in match_partitions(
+            library, unique, aliases=aliases, known=known, per_partition=_per_partition()
+        ):
+            table = pa.Table.from_pandas(matched.rename_axis(TEXT).reset_index(), preserve_index=False)
+            table = table.select(schema.names).cast(schema)
+            writer.write_table(table)
+            tables.append(table)
+            partitions.append(part)
+            fresh += n_new
+            n_matched = int((matched["status"] == "matched").sum())
+            progress.advance(f"texts {part.first!r}…{part.last!r}", part.texts, n_matched)
+    log.info(
+        "bind_addresses: %s distinct texts, %s matched now, %s reused",
+        len(unique),
+        fresh,
+        len(unique) - fresh,
+    )
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    return TextMatches(table), partitions
+
+
+def _per_partition() -> int:
+    import matching.address.binding as binding
+
+    return max(binding.TEXTS_PER_PARTITION, 1)
+
+
+def _batches(path: Path) -> Iterator[pd.DataFrame]:
+    """The rows of a mention file in batches of at most :data:`MENTION_ROWS_PER_BATCH` (one empty frame for a
+    file without rows, so its bound file is written)."""
+    pf = pq.ParquetFile(path)
+    if pf.metadata.num_rows == 0:
+        yield pf.read().to_pandas()
+        return
+    for batch in pf.iter_batches(batch_size=MENTION_ROWS_PER_BATCH):
+        yield pa.Table.from_batches([batch]).to_pandas()
+
+
+class _Summary:
+    """The step's counts over every field's bindings rows, kept per field and added up in field order."""
+
+    def __init__(self) -> None:
+        self.rows = self.matched = self.grid_bound = 0
+        self.levels: dict[int, dict[str, int]] = {}
+        self.status: dict[int, dict[str, int]] = {}
+
+    @staticmethod
+    def _add(into: dict[str, int], values: pd.Series) -> None:
+        for k, v in values.astype(object).fillna("-").astype(str).value_counts(sort=False).items():
+            into[str(k)] = into.get(str(k), 0) + int(v)
+
+    def add(self, field: int, b: pd.DataFrame) -> None:
+        matched = b["status"] == "matched"
+        self.rows += len(b)
+        self.matched += int(matched.sum())
+        self.grid_bound += int(b["grid_code"].notna().sum())
+        self._add(self.levels.setdefault(field, {}), b.loc[matched, "level"])
+        self._add(self.status.setdefault(field, {}), b["status"])
+
+    @staticmethod
+    def _ordered(per_field: dict[int, dict[str, int]]) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for f in sorted(per_field):
+            for k, v in per_field[f].items():
+                total[k] = total.get(k, 0) + v
+        counts = pd.Series(total, dtype="int64").sort_values(ascending=False)  # as value_counts orders
+        return {str(k): int(v) for k, v in counts.items()}
+
+    def result(self) -> dict:
+        return {
+            "address_fields": self.rows,
+            "matched": self.matched,
+            "rate": self.matched / self.rows if self.rows else 0.0,
+            "levels": self._ordered(self.levels),
+            "status": self._ordered(self.status),
+            "grid_bound": self.grid_bound,
+        }
+
+
+def _combine(parts: list[Path], path: Path) -> None:
+    if len(parts) == 1:
+        os.replace(parts[0], path)
+    else:
+        combine_parts(parts, path)
+
+
+def _bind_type(
+    t: str,
+    src: Path,
+    parts: Path,
+    matches: TextMatches,
+    facility_grids: Callable[[pd.DataFrame], pd.DataFrame],
+    summary: _Summary,
+) -> tuple[int, dict]:
+    """Bind one mention file batch by batch into part files; returns its rows and an empty bindings frame
+    per field (for a district without bindings rows)."""
+    from matching.address import ADDRESS_FIELD_OF, address_fields, bind_frame
+
+    fields = list(ADDRESS_FIELD_OF)
+    rows, empty = 0, dict[int, pd.DataFrame]()
+    for b, df in enumerate(_batches(src / f"{t}.parquet")):
+        cols = [col for _, col in address_fields({t: df.columns})]
+        texts = pd.unique(pd.concat([df[c] for c in cols], ignore_index=True).dropna()) if cols else []
+        _, matched = matches.rows(pd.Index(texts, dtype=object))
+        bound, bindings = bind_frame(t, df, matched)
+        if t == "facility":
+            bound = facility_grids(bound)
+        atomic_write_parquet(
+            pa.Table.from_pandas(bound, preserve_index=False), parts / t / f"{b:06d}.parquet"
+        )
+        rows += len(bound)
+        for key, rows_of_field in bindings.items():
+            fi = fields.index(key)
+            empty.setdefault(fi, rows_of_field.iloc[0:0])
+            if len(rows_of_field):
+                summary.add(fi, rows_of_field)
+                table = pa.Table.from_pandas(rows_of_field, preserve_index=False)
+                atomic_write_parquet(table, parts / "bindings" / f"{fi:02d}-{t}-{b:06d}.parquet")
+    return rows, empty
+
+
+def bind_mention_files(
+    src: Path,
+    out: Path,
+    library: AddressLibrary,
+    facility_grids: Callable[[pd.DataFrame], pd.DataFrame],
+    aliases: pd.DataFrame | None = None,
+    *,
+    key: str | None = None,
+    previous: Path | None = None,
+) -> dict:
+    """Bind the address fields of the mention files in ``src``; write the bound files, the bindings
+    (:data:`BINDINGS_FILE`) and the matches (:data:`MATCHES_FILE`, with ``key`` beside it) to ``out``.
+
+    ``facility_grids`` adds the facilities' point-in-polygon grids (a batch at a time); ``previous``: a matches
+    file made under the same key, whose texts are not matched again. Returns the step's summary: address
+    fields, matched, rate, levels (of the matched), status, grid_bound."""
+    from matching.address import address_fields
+
+    fields = address_fields({t: pq.read_schema(src / f"{t}.parquet").names for t in ENTITY_TYPES})
+    unique = distinct_texts(src, fields)
+    before = TextMatches.read(previous) if previous is not None else None
+    matches, partitions = _match_all(library, unique, out, aliases, before)
+    del before, unique
+    parts = out / "parts"
+    if parts.exists():
+        shutil.rmtree(parts)  # a killed attempt's parts
+    summary, empty = _Summary(), dict[int, pd.DataFrame]()
+    for t in ENTITY_TYPES:
+        n, empty_of_type = _bind_type(t, src, parts, matches, facility_grids, summary)
+        empty.update(empty_of_type)
+        _combine(sorted((parts / t).glob("*.parquet")), out / f"{t}.parquet")
+        log.info("bind_addresses: %s: %s mentions bound and written", t, f"{n:,}")
+    del matches
+    found = sorted((parts / "bindings").glob("*.parquet"))
+    if found:
+        _combine(found, out / BINDINGS_FILE)
+    else:
+        from matching.address import ADDRESS_FIELD_OF, concat_bindings
+
+        frames = {k: empty[i] for i, k in enumerate(ADDRESS_FIELD_OF) if i in empty}
+        atomic_write_parquet(
+            pa.Table.from_pandas(concat_bindings(frames), preserve_index=False), out / BINDINGS_FILE
+        )
+    shutil.rmtree(parts, ignore_errors=True)
+    write_partitions(out, "distinct address text", [vars(p) for p in partitions])
+    atomic_write_text(out / MATCHES_KEY_FILE, json.dumps({"key": key}) + "\n")
+    return summary.result()
+
+
+__all__ = [
+    "BINDINGS_FILE",
+    "MATCHES_FILE",
+    "MATCHES_KEY_FILE",
+    "MENTION_ROWS_PER_BATCH",
+    "TextMatches",
+    "bind_mention_files",
+    "distinct_texts",
+    "matches_key",
+    "previous_matches",
+]
