@@ -41,6 +41,55 @@ def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_SESSION_DIR, ignore_errors=True)
 
 
+# Parallel runs (``make test`` runs ``pytest -n 2 --dist loadgroup --no-loadscope-reorder``, pytest-xdist). Each
+# worker is its own process with its own session directory (Airflow home, sample workspace) and its own
+# tmp_path; the database tests use throw-away table names (connectors_db.unique_name). What has to be arranged:
+# a module's tests stay on one worker (its module fixtures are built once), modules that share a session
+# fixture worth minutes are one group (below), and the longest groups are handed out first so the two workers
+# finish together instead of one waiting for a long test that was queued last.
+_SHARED_FIXTURE_GROUPS = {
+    # one Airflow metadata DB (``airflow_db``: ``airflow db migrate``) and the DAG runs on it
+    "test_dags": "airflow",
+    "test_dag_failures": "airflow",
+    "test_publish_gate_dag": "airflow",
+    "test_airflow_browser": "airflow",
+    # ``published_sample``: the sample district ingested and published once
+    "test_er_explain": "published_sample",
+    "test_cli_explain_masked": "published_sample",
+    # department_fields.published_workspace: the sample with the department fields, published once
+    "test_address_binding_table": "department_fields",
+    "test_org_addresses": "department_fields",
+    "test_evaluate": "department_fields",
+}
+#: Groups that take longest (one measured ``--durations`` run), started first; the rest follow in file order.
+_LONGEST_FIRST = (
+    "test_determinism",
+    "airflow",
+    "test_cli_errors",
+    "test_file_trigger",
+    "test_data_return",
+    "department_fields",
+    "test_run_crash",
+    "test_publish_gate",
+    "published_sample",
+)
+
+
+def _group(item: pytest.Item) -> str:
+    module = item.path.stem
+    return _SHARED_FIXTURE_GROUPS.get(module, module)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the xdist_group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # a plain run: file order, no marks
+    rank = {name: i for i, name in enumerate(_LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_group(item), len(rank)))  # stable: file order within each rank
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+
+
 @pytest.fixture(scope="session")
 def sample_workspace() -> Path:
     """A freshly generated small sample district (read-only for tests: copy it to change it)."""
