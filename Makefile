@@ -31,7 +31,7 @@ airflow: install
 ## one worker and hands the longest groups out first.
 TEST_WORKERS ?= 2
 test: install services browser
-	$(BIN)/python -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 services:
 	@bash .ci/services.sh
