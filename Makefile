@@ -27,8 +27,11 @@ airflow: install
 	GRIDHUB_AIRFLOW_PORT=$(AIRFLOW_PORT) $(BIN)/python -m gridhub.standalone --workspace $(WORKSPACE) --persons $(PERSONS) --seed $(SEED)
 
 ## make test: install, start the local databases if they are down, install Chromium for the browser test, run the tests
+## on both cores (pytest-xdist; TEST_WORKERS=0 runs them in one process). tests/conftest.py keeps each module on
+## one worker and hands the longest groups out first.
+TEST_WORKERS ?= 2
 test: install services browser
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 services:
 	@bash .ci/services.sh

@@ -106,6 +106,10 @@ def live_airflow(workspace_copy: Path, tmp_path: Path) -> Iterator[LiveAirflow]:
             "GRIDHUB_RETRY_DELAY_SECONDS": "1",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+            # the scheduler's and the triggerer's log servers (8793, 8794 by default) on free ports too: another
+            # Airflow on this machine (a parallel test run, `make airflow`) must not make this one fail to start
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
         }
     )
     log = tmp_path / "standalone.log"
