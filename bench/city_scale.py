@@ -241,7 +241,7 @@ def run_phase(
         runs.append(_checked(r, previous, logs))
     group = StepRun(
         phase=phase,
-        step=f"ingest: {len(ingests)} feeds, {parallel} at a time",
+        step=f"ingest ({len(ingests)} feeds, {parallel} at a time)",
         wall_s=ingest_wall,
         cpu_s=sum(r.cpu_s for r in ingests),
         peak_rss_mb=max((r.peak_rss_mb for r in ingests), default=0.0),
@@ -282,7 +282,7 @@ HEADER = "| phase | step | wall s | CPU s (user+sys) | peak RSS GB | rows in | r
 
 
 def totals(runs: list[StepRun], phase: str) -> str:
-    # the per-feed ingest lines are inside the "ingest: N feeds" line, which holds their wall time side by side
+    # the per-feed ingest lines are inside the "ingest (N feeds…)" line, which holds their wall time side by side
     sel = [r for r in runs if r.phase == phase and not r.step.startswith("ingest:")]
     wall = sum(r.wall_s for r in sel)
     cpu = sum(r.cpu_s for r in sel)
