@@ -17,6 +17,7 @@ so the same inputs give the same run id, the same work folder and the same wareh
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -108,13 +109,11 @@ def bind_addresses(ws: Workspace, run_id: str) -> dict:
     from gridhub.runguard import pinned
     from matching.grids import bind_facility_grids
 
-    grids: list = []  # read once, for the first batch of facilities
+    grids = functools.cache(lambda: grid_index(ws))  # read once, when the first batch of facilities comes
 
     def facility_grids(fac: pd.DataFrame) -> pd.DataFrame:
         # facilities: grid by point-in-polygon, compared with the address's grid
-        if len(fac) and not grids:
-            grids.append(grid_index(ws))
-        return bind_facility_grids(fac, grids[0] if len(fac) else None, crs=ws.config.reference.crs)
+        return bind_facility_grids(fac, grids() if len(fac) else None, crs=ws.config.reference.crs)
 
     src, out = _step_dir(ws, run_id, "mentions"), _step_dir(ws, run_id, "bound")
     for t in ENTITY_TYPES:
