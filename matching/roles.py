@@ -13,16 +13,20 @@ representative's ID number (法定代表人证件号码). Once persons and organ
    has many 王伟. A person younger than :attr:`LegalRepRules.min_age` (16: full civil capacity) by every
    birth date known for them, on the newest date the inputs carry, is never a candidate and does not make
    an adult's name common. A valid ID rules out the candidates whose records give another birth date, or
-   another sex, than it encodes; a masked ID (脱敏, ``445399********123X``) those whose valid ID differs
-   from a character it shows. Each candidate is credited with independent evidence that it is this
+   another sex, than it encodes; a masked ID (脱敏: ``445399********123X``, ``4453************3X``,
+   ``445***********123X``, ``4453991985****123X``, or a run of stars of another length) those whose valid ID
+   differs from a character it shows, and those without a valid ID whose every known birth date (or sex)
+   differs from the birth-date (or 17th) characters it shows. A passport or 通行证 number rules no one out
+   and is no evidence: the name and the evidence below decide. Each candidate is credited with independent evidence that it is this
    organisation's representative (:data:`EVIDENCE`, strongest first):
 
    - ``id_typo``: the representative's ID is invalid but one edit (a changed, missing or extra character,
      or two neighbours swapped) away from the candidate's valid ID;
    - ``id_birth``: the representative's ID (valid but nobody's, or invalid) encodes the candidate's birth
      date and sex (a candidate with a valid ID must share its first 14 characters, area and birth date);
-   - ``id_masked``: the representative's ID is masked and every character it shows (at least 8) is the
-     candidate's valid ID's, at the same place;
+   - ``id_masked``: the representative's ID is masked and every character it shows is the candidate's valid
+     ID's, at the same place; with four or more shown past the area code (one namesake in 10,000 agrees by
+     chance), else two or three (one in 100), ranked and counted like ``building``;
    - ``address``: the candidate lives, has the 户籍 or owns a house at the organisation's registered
      (注册) or operating (经营) address, the same standard address;
    - ``employment``: 人社 has the candidate insured with this organisation;
@@ -70,7 +74,7 @@ from matching.roles_evidence import (
     evidence,
     id_sex,
     isin,
-    masked_agrees,
+    masked_contradicts,
     masked_ids,
     minors,
     unique_name_persons,
@@ -148,7 +152,10 @@ def link_legal_representatives(
 
     def by_name(open_: pd.DataFrame, sounds_only: bool) -> pd.DataFrame:
         cands = _candidates(open_, adults, person_ids, sounds_only=sounds_only)
-        cands = cands[~_contradicts_id(cands, open_, people) & ~_contradicts_masked(cands, open_, person_ids)]
+        ruled_out = _contradicts_id(cands, open_, people) | masked_contradicts(
+            cands, open_, people, person_ids
+        )
+        cands = cands[~ruled_out]
         return _decide(cands, evidence(cands, open_, people, orgs, person_ids, employment, unique))
 
     named = by_name(open_reps, sounds_only=False)
@@ -303,18 +310,6 @@ def _decide(cands: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:
     )
     out = pd.DataFrame({"person_id": top["person_id"].astype("string"), "link": link}, index=top.index)
     out["person_id"] = out["person_id"].mask(out["link"].isin(["no_supporting_evidence", "ambiguous_name"]))
-    return out
-
-
-def _contradicts_masked(cands: pd.DataFrame, reps: pd.DataFrame, person_ids: pd.DataFrame) -> np.ndarray:
-    """Candidates a masked representative's ID rules out: it shows a character none of their valid IDs has
-    at that place (two valid IDs that differ are two people, masked or not)."""
-    c = cands[["org_id", "person_id"]].reset_index(drop=True).reset_index()
-    pairs = c.merge(masked_ids(reps), on="org_id").merge(person_ids, on="person_id")
-    agree = pd.Series(masked_agrees(pairs["masked"], pairs["id_number"]), index=pairs.index)
-    ruled_out = ~agree.groupby(pairs["index"]).any()
-    out = np.zeros(len(c), dtype=bool)
-    out[ruled_out.index[ruled_out.to_numpy()].to_numpy()] = True
     return out
 
 
