@@ -45,7 +45,7 @@ representative's ID number (法定代表人证件号码). Once persons and organ
    support is linked (``name_and_<evidence>``); several with equal support are ``ambiguous_name``;
    candidates without any evidence are ``no_supporting_evidence``.
 3. **By a homophone, with stronger evidence.** When no person has the name as written, or none of those
-   who have it has any evidence (:attr:`LegalRepRules.homophone_fallback`), persons whose name has the same
+   who have it has any evidence or the ID (in full or masked) rules every one of them out (:attr:`LegalRepRules.homophone_fallback`), persons whose name has the same
    surname character and sounds the same (pinyin without tones: 张伟 for 张玮, a common keying error) are
    the candidates, under the same rules except that ``building``, ``grid`` and ``household_phone`` do not
    count for them, nor does a shared phone (``homophone_and_<evidence>``). Pinyin is never evidence on its own, and
@@ -160,10 +160,13 @@ def link_legal_representatives(
 
     named = by_name(open_reps, sounds_only=False)
     if rules.homophone_fallback:  # namesakes none of whom has evidence: maybe the name was keyed wrong
-        bare = named.index[named["link"] == "no_supporting_evidence"]
-        sounds = by_name(open_reps[isin(open_reps["org_id"], bare.to_series())], sounds_only=True)
+        bare = named.index[named["link"] == "no_supporting_evidence"].to_series()
+        # so are namesakes the ID (in full or masked) rules out every one of: 张朋 keyed for 张鹏
+        ruled_out = open_reps.loc[open_reps["legal_rep"].notna(), "org_id"]
+        ruled_out = ruled_out[~isin(ruled_out, named.index.to_series())]
+        sounds = by_name(open_reps[isin(open_reps["org_id"], pd.concat([bare, ruled_out]))], sounds_only=True)
         sounds = sounds[sounds["link"] != "no_supporting_evidence"]
-        named = pd.concat([named.drop(sounds.index), sounds])
+        named = pd.concat([named.drop(sounds.index, errors="ignore"), sounds])
     decided = pd.concat([by_id, named])
     out = reps[["org_id", "legal_rep", "feed"]].copy()
     out["legal_rep_person_id"] = out["org_id"].map(decided["person_id"]).astype("string")

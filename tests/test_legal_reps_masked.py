@@ -132,6 +132,14 @@ def test_a_mask_that_shows_too_little_is_no_evidence_but_still_rules_out():
     assert ID_A[-1] != ID_B[-1] and link(only_a, differs) == {"person": None, "link": "no_person_with_id"}
 
 
+def test_a_masked_id_that_rules_out_every_namesake_as_written_links_a_homophone_it_shows_through():
+    """Seen at 100,000 persons: 市场监管 keyed 张朋 for 张鹏. The district's 张朋 has another ID, which the mask
+    rules out; 张鹏's ID shows through the mask: the homophone with the stronger evidence."""
+    people = persons({"name": "张朋", "id_number": ID_A}, {"name": "张鹏", "id_number": ID_B})
+    org = organisation(legal_rep="张朋", legal_rep_id_invalid=mask(ID_B, 3, 4))
+    assert link(people, org) == {"person": "P1", "link": "homophone_and_id_masked"}
+
+
 @pytest.mark.parametrize("document", ["H1234567801", "M0987654301", "08123456", "E12345678"])
 def test_a_passport_or_pass_number_links_no_one_by_id(document):
     """A representative from Hong Kong, Macao, Taiwan or abroad registers with a 通行证 or passport number: no

@@ -336,6 +336,8 @@ def test_codes_are_the_valid_identifiers_rows_carry(truth) -> None:
         assert len(c) == (codes["entity_type"] == etype).sum() > 0
         assert (c["code"] == c["entity_key"].map(true_code)).all()
     n = truth["noise"]
+    person_columns = ["公民身份号码", "身份证号", "sfzh", "产权人证件号"]
+    assert len(n[(n["kind"] == "id_typo") & n["column"].isin(person_columns)]) >= 5  # 0.1–0.5 % of rows
     bad = n[n["kind"].isin(["id_missing", "id_bad_check", "id_typo"])]
     person_codes = codes[codes["entity_type"] == "person"]
     clash = person_codes.merge(bad, on=["feed", "source_record_id"])
