@@ -103,8 +103,9 @@ class LegalRepRules:
     than this on the data's as-of date (:func:`~matching.roles_evidence.data_as_of`) is never a candidate,
     nor does such a person make an adult's name common. 16 is the law's floor: a 法定代表人 needs full civil
     capacity (民法典 art. 17–18: 18, or 16 living on one's own labour).
-    ``homophone_fallback``: when every namesake of the name as written lacks evidence, persons whose name
-    sounds the same are candidates too (with the stronger evidence homophones always need)."""
+    ``homophone_fallback``: when every namesake of the name as written lacks evidence, or the ID (in full or
+    masked) rules every one out, persons whose name sounds the same are candidates too (with the stronger
+    evidence homophones always need)."""
 
     min_age: int = 16
     homophone_fallback: bool = True

@@ -253,7 +253,8 @@ def masked_ids(reps: pd.DataFrame) -> pd.DataFrame:
     form = form.where(form.str.count(r"[0-9X]") >= MASKED_MIN_SHOWN)
     out = given.assign(masked=form).dropna(subset=["masked"])
     past_area = out["masked"].str[6:].str.count(r"[0-9X]")
-    rank = np.where(past_area >= MASKED_STRONG_SHOWN, RANK["id_masked"], np.where(past_area >= 2, 1, 0))
+    weak = np.where(past_area >= 2, RANK["building"], 0)
+    rank = np.where(past_area >= MASKED_STRONG_SHOWN, RANK["id_masked"], weak)
     return out.assign(rank=rank)[["org_id", "masked", "rank"]]
 
 
