@@ -21,7 +21,7 @@ class LegalRepresentatives(_Strict):
     )
     homophone_fallback: bool = Field(
         True,
-        description="When every person with the representative's name as written lacks evidence, persons whose "
-        "name sounds the same (same surname character, same tone-less pinyin) are candidates too, with the "
+        description="When every person with the representative's name as written lacks evidence, or the "
+        "representative's ID (in full or masked) rules every one of them out, persons whose name sounds the same (same surname character, same tone-less pinyin) are candidates too, with the "
         "stronger evidence a homophone always needs (not the building, grid or a shared phone).",
     )

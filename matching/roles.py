@@ -13,16 +13,20 @@ representative's ID number (法定代表人证件号码). Once persons and organ
    has many 王伟. A person younger than :attr:`LegalRepRules.min_age` (16: full civil capacity) by every
    birth date known for them, on the newest date the inputs carry, is never a candidate and does not make
    an adult's name common. A valid ID rules out the candidates whose records give another birth date, or
-   another sex, than it encodes; a masked ID (脱敏, ``445399********123X``) those whose valid ID differs
-   from a character it shows. Each candidate is credited with independent evidence that it is this
+   another sex, than it encodes; a masked ID (脱敏: ``445399********123X``, ``4453************3X``,
+   ``445***********123X``, ``4453991985****123X``, or a run of stars of another length) those whose valid ID
+   differs from a character it shows, and those without a valid ID whose every known birth date (or sex)
+   differs from the birth-date (or 17th) characters it shows. A passport or 通行证 number rules no one out
+   and is no evidence: the name and the evidence below decide. Each candidate is credited with independent evidence that it is this
    organisation's representative (:data:`EVIDENCE`, strongest first):
 
    - ``id_typo``: the representative's ID is invalid but one edit (a changed, missing or extra character,
      or two neighbours swapped) away from the candidate's valid ID;
    - ``id_birth``: the representative's ID (valid but nobody's, or invalid) encodes the candidate's birth
      date and sex (a candidate with a valid ID must share its first 14 characters, area and birth date);
-   - ``id_masked``: the representative's ID is masked and every character it shows (at least 8) is the
-     candidate's valid ID's, at the same place;
+   - ``id_masked``: the representative's ID is masked and every character it shows is the candidate's valid
+     ID's, at the same place; with four or more shown past the area code (one namesake in 10,000 agrees by
+     chance), else two or three (one in 100), ranked and counted like ``building``;
    - ``address``: the candidate lives, has the 户籍 or owns a house at the organisation's registered
      (注册) or operating (经营) address, the same standard address;
    - ``employment``: 人社 has the candidate insured with this organisation;
@@ -41,7 +45,7 @@ representative's ID number (法定代表人证件号码). Once persons and organ
    support is linked (``name_and_<evidence>``); several with equal support are ``ambiguous_name``;
    candidates without any evidence are ``no_supporting_evidence``.
 3. **By a homophone, with stronger evidence.** When no person has the name as written, or none of those
-   who have it has any evidence (:attr:`LegalRepRules.homophone_fallback`), persons whose name has the same
+   who have it has any evidence or the ID (in full or masked) rules every one of them out (:attr:`LegalRepRules.homophone_fallback`), persons whose name has the same
    surname character and sounds the same (pinyin without tones: 张伟 for 张玮, a common keying error) are
    the candidates, under the same rules except that ``building``, ``grid`` and ``household_phone`` do not
    count for them, nor does a shared phone (``homophone_and_<evidence>``). Pinyin is never evidence on its own, and
@@ -70,7 +74,7 @@ from matching.roles_evidence import (
     evidence,
     id_sex,
     isin,
-    masked_agrees,
+    masked_contradicts,
     masked_ids,
     minors,
     unique_name_persons,
@@ -99,8 +103,9 @@ class LegalRepRules:
     than this on the data's as-of date (:func:`~matching.roles_evidence.data_as_of`) is never a candidate,
     nor does such a person make an adult's name common. 16 is the law's floor: a 法定代表人 needs full civil
     capacity (民法典 art. 17–18: 18, or 16 living on one's own labour).
-    ``homophone_fallback``: when every namesake of the name as written lacks evidence, persons whose name
-    sounds the same are candidates too (with the stronger evidence homophones always need)."""
+    ``homophone_fallback``: when every namesake of the name as written lacks evidence, or the ID (in full or
+    masked) rules every one out, persons whose name sounds the same are candidates too (with the stronger
+    evidence homophones always need)."""
 
     min_age: int = 16
     homophone_fallback: bool = True
@@ -148,15 +153,21 @@ def link_legal_representatives(
 
     def by_name(open_: pd.DataFrame, sounds_only: bool) -> pd.DataFrame:
         cands = _candidates(open_, adults, person_ids, sounds_only=sounds_only)
-        cands = cands[~_contradicts_id(cands, open_, people) & ~_contradicts_masked(cands, open_, person_ids)]
+        ruled_out = _contradicts_id(cands, open_, people) | masked_contradicts(
+            cands, open_, people, person_ids
+        )
+        cands = cands[~ruled_out]
         return _decide(cands, evidence(cands, open_, people, orgs, person_ids, employment, unique))
 
     named = by_name(open_reps, sounds_only=False)
     if rules.homophone_fallback:  # namesakes none of whom has evidence: maybe the name was keyed wrong
-        bare = named.index[named["link"] == "no_supporting_evidence"]
-        sounds = by_name(open_reps[isin(open_reps["org_id"], bare.to_series())], sounds_only=True)
+        bare = named.index[named["link"] == "no_supporting_evidence"].to_series()
+        # so are namesakes the ID (in full or masked) rules out every one of: 张朋 keyed for 张鹏
+        ruled_out = open_reps.loc[open_reps["legal_rep"].notna(), "org_id"]
+        ruled_out = ruled_out[~isin(ruled_out, named.index.to_series())]
+        sounds = by_name(open_reps[isin(open_reps["org_id"], pd.concat([bare, ruled_out]))], sounds_only=True)
         sounds = sounds[sounds["link"] != "no_supporting_evidence"]
-        named = pd.concat([named.drop(sounds.index), sounds])
+        named = pd.concat([named.drop(sounds.index, errors="ignore"), sounds])
     decided = pd.concat([by_id, named])
     out = reps[["org_id", "legal_rep", "feed"]].copy()
     out["legal_rep_person_id"] = out["org_id"].map(decided["person_id"]).astype("string")
@@ -303,18 +314,6 @@ def _decide(cands: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:
     )
     out = pd.DataFrame({"person_id": top["person_id"].astype("string"), "link": link}, index=top.index)
     out["person_id"] = out["person_id"].mask(out["link"].isin(["no_supporting_evidence", "ambiguous_name"]))
-    return out
-
-
-def _contradicts_masked(cands: pd.DataFrame, reps: pd.DataFrame, person_ids: pd.DataFrame) -> np.ndarray:
-    """Candidates a masked representative's ID rules out: it shows a character none of their valid IDs has
-    at that place (two valid IDs that differ are two people, masked or not)."""
-    c = cands[["org_id", "person_id"]].reset_index(drop=True).reset_index()
-    pairs = c.merge(masked_ids(reps), on="org_id").merge(person_ids, on="person_id")
-    agree = pd.Series(masked_agrees(pairs["masked"], pairs["id_number"]), index=pairs.index)
-    ruled_out = ~agree.groupby(pairs["index"]).any()
-    out = np.zeros(len(c), dtype=bool)
-    out[ruled_out.index[ruled_out.to_numpy()].to_numpy()] = True
     return out
 
 

@@ -134,10 +134,14 @@ def evidence(
     )
     typo = typo[np.asarray(distance) <= 1].assign(kind="id_typo")
     born = _id_birth(pair, reps, people, person_ids)
-    masked = _id_masked(pair, reps, person_ids)
-    frames = [f[["org_id", "person_id", "kind"]] for f in (place, worked, typo, born, masked)]
+    frames = [f[["org_id", "person_id", "kind"]] for f in (place, worked, typo, born)]
     ev = pd.concat(frames, ignore_index=True).assign(rank=lambda f: f["kind"].map(RANK))
-    ev = pd.concat([ev, _phone(pair, orgs, people), _household_phone(pair, orgs, people)], ignore_index=True)
+    graded = [
+        _id_masked(pair, reps, person_ids),
+        _phone(pair, orgs, people),
+        _household_phone(pair, orgs, people),
+    ]
+    ev = pd.concat([ev, *graded], ignore_index=True)
     ev = ev.sort_values("rank", ascending=False).drop_duplicates(["org_id", "person_id", "kind"])
     # a name that only sounds the same is weaker: the building, the grid or a shared phone does not support it
     match = ev.merge(cands, on=["org_id", "person_id"], how="left")["match"].to_numpy()
@@ -145,8 +149,13 @@ def evidence(
     # a building holds dozens of people, a grid hundreds: they support only a name nobody else in the
     # district has (then a wrong link needs the representative to be missing from every person feed AND the
     # one namesake to live next to the organisation)
+    # so does a masked ID that shows too little to be more than a building's worth of chance (4 + 2)
     common = ~isin(ev["person_id"], unique)
-    return ev[~weak & ~(ev["kind"].isin(_UNIQUE_NAME_ONLY).to_numpy() & common)]
+    by_chance = (
+        ev["kind"].isin(_UNIQUE_NAME_ONLY).to_numpy()
+        | ((ev["kind"] == "id_masked") & (ev["rank"] <= 1)).to_numpy()
+    )
+    return ev[~weak & ~(by_chance & common)]
 
 
 def _phone(pair: pd.DataFrame, orgs: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
@@ -214,19 +223,39 @@ def birth_digits(people: pd.DataFrame, person_ids: pd.DataFrame) -> pd.DataFrame
     return pd.concat([stated, coded], ignore_index=True).drop_duplicates()
 
 
-#: A masked ID (脱敏: 445399********123X) counts when it shows at least this many characters.
-MASKED_MIN_VISIBLE = 8
+#: A masked ID (脱敏) must show at least this many characters to be one (``4*****************`` says nothing).
+MASKED_MIN_SHOWN = 2
+#: Characters a masked ID shows past the area code (the 7th on: birth date, sequence, check) that make its
+#: agreement strong evidence (rank 2): one namesake in 10,000 agrees by chance. Fewer (``4401************12``
+#: shows two: one in 100) rank with the building and count only for a name no other person has.
+MASKED_STRONG_SHOWN = 4
+_MASK = r"^([0-9X]*)(\*+)([0-9X]*)$"
 
 
 def masked_ids(reps: pd.DataFrame) -> pd.DataFrame:
-    """(org_id, masked): representatives' IDs given masked, as a shared extract often does (脱敏): 18
-    characters, some replaced by ``*`` (full-width ＊ folded), at least :data:`MASKED_MIN_VISIBLE` shown."""
+    """(org_id, masked, rank): representatives' IDs given masked, as shared extracts do (脱敏: the first 6 and
+    last 4 shown, or 4 + 2, 3 + 4, 10 + 4 …; ``*``, the full-width ＊ folded by cleaning). ``masked`` is the
+    18-character form: a mask that keeps the length is taken as it is; one that writes a run of stars of
+    another length (``440103**********1234``) has its shown head and tail put at the two ends of the 18.
+    ``rank``: the rank of its agreement as evidence (:data:`MASKED_STRONG_SHOWN`), 0 when it shows too
+    little past the area code to be any."""
     given = (
         reps[["org_id", "legal_rep_id_invalid"]].dropna().rename(columns={"legal_rep_id_invalid": "masked"})
     )
     text = given["masked"].astype("string")
-    shape = (text.str.len() == 18) & text.str.contains("*", regex=False)
-    return given[(shape & (text.str.count(r"[^*]") >= MASKED_MIN_VISIBLE)).fillna(False).to_numpy(bool)]
+    parts = text.str.extract(_MASK)
+    head, tail = parts[0].fillna(""), parts[2].fillna("")
+    one_run = parts[1].notna() & (head.str.len() + tail.str.len() <= 17)
+    stars = (18 - head.str.len() - tail.str.len()).clip(lower=0)
+    respaced = head + pd.Series(["*" * int(n) for n in stars], index=text.index, dtype="string") + tail
+    kept = (text.str.len() == 18) & text.str.fullmatch(r"[0-9X*]{18}") & text.str.contains("*", regex=False)
+    form = text.where(kept.fillna(False), respaced.where(one_run.fillna(False)))
+    form = form.where(form.str.count(r"[0-9X]") >= MASKED_MIN_SHOWN)
+    out = given.assign(masked=form).dropna(subset=["masked"])
+    past_area = out["masked"].str[6:].str.count(r"[0-9X]")
+    weak = np.where(past_area >= 2, RANK["building"], 0)
+    rank = np.where(past_area >= MASKED_STRONG_SHOWN, RANK["id_masked"], weak)
+    return out.assign(rank=rank)[["org_id", "masked", "rank"]]
 
 
 def masked_agrees(masked: pd.Series, ids: pd.Series) -> np.ndarray:
@@ -240,12 +269,44 @@ def masked_agrees(masked: pd.Series, ids: pd.Series) -> np.ndarray:
     )
 
 
+def masked_contradicts(
+    cands: pd.DataFrame, reps: pd.DataFrame, people: pd.DataFrame, person_ids: pd.DataFrame
+) -> np.ndarray:
+    """Candidates a masked representative's ID rules out: it shows a character none of their valid IDs has
+    at that place (two valid IDs that differ are two people, masked or not), or it shows birth-date or sex
+    characters (the 7th–14th, the 17th) that no birth date or sex the candidate is known by has (a candidate
+    without a valid ID; one known by neither is kept)."""
+    c = cands[["org_id", "person_id"]].reset_index(drop=True).reset_index()
+    masks = masked_ids(reps)
+    out = np.zeros(len(c), dtype=bool)
+    if c.empty or masks.empty:
+        return out
+    pairs = c.merge(masks, on="org_id").merge(person_ids, on="person_id")
+    agree = pd.Series(masked_agrees(pairs["masked"], pairs["id_number"]), index=pairs.index)
+    ruled_out = ~agree.groupby(pairs["index"]).any()
+    out[ruled_out.index[ruled_out.to_numpy()].to_numpy()] = True
+    them = people[isin(people["person_id"], c["person_id"])]
+    known = birth_digits(them, person_ids[isin(person_ids["person_id"], c["person_id"])])
+    pairs = c.merge(masks, on="org_id").merge(known, on="person_id")
+    shown_birth = pairs["masked"].str[6:14]
+    birth = pairs.dropna(subset=["birth"])
+    ok = masked_agrees(shown_birth[birth.index], birth["birth"])
+    sex = pairs.dropna(subset=["sex"])
+    sex = sex[sex["masked"].str[16] != "*"]
+    ok_sex = (id_sex(sex["masked"]) == sex["sex"]).fillna(True).to_numpy(bool)
+    for p, agree_ in ((birth, ok), (sex, ok_sex)):
+        a = pd.Series(agree_, index=p.index).groupby(p["index"]).any()
+        out[a.index[~a.to_numpy()].to_numpy()] = True
+    return out
+
+
 def _id_masked(pair: pd.DataFrame, reps: pd.DataFrame, person_ids: pd.DataFrame) -> pd.DataFrame:
-    """(org_id, person_id, kind=id_masked): every character the representative's masked ID shows is the
-    candidate's valid ID's, at the same place (area code and the last four: one namesake in 10,000 by chance)."""
+    """(org_id, person_id, kind=id_masked, rank): every character the representative's masked ID shows is
+    the candidate's valid ID's, at the same place; ranked by how much it shows (:func:`masked_ids`)."""
     hits = pair.merge(masked_ids(reps), on="org_id").merge(person_ids, on="person_id")
-    hits = hits[masked_agrees(hits["masked"], hits["id_number"])]
-    return hits.assign(kind="id_masked")[["org_id", "person_id", "kind"]].drop_duplicates()
+    hits = hits[masked_agrees(hits["masked"], hits["id_number"]) & (hits["rank"] > 0).to_numpy()]
+    hits = hits.assign(kind="id_masked")[["org_id", "person_id", "kind", "rank"]]
+    return hits.sort_values("rank", ascending=False).drop_duplicates(["org_id", "person_id"])
 
 
 def data_as_of(people: pd.DataFrame, orgs: pd.DataFrame) -> pd.Timestamp | None:

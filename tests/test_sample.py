@@ -251,7 +251,9 @@ def test_feed_ids_valid_unless_planted_bad_and_legacy_ids_upgrade(cfg, feed_rows
                 assert value == truth_id[:6] + truth_id[8:17]
             else:
                 assert gb11643_ok(value) and value == truth_id, (feed.name, rid, row[i])
-    assert bad_seen >= 3 and legacy_seen >= 1 and typo_seen >= 1
+    # typos (0.1–0.5 % of rows) may be absent from 400 persons: their presence is checked on 3,000 persons
+    # (test_sample_patterns); here every one seen has its shape
+    assert bad_seen >= 3 and legacy_seen >= 1 and typo_seen >= 0
 
 
 def test_credit_codes_pass_gb32100_and_gb11714(truth, cfg, feed_rows) -> None:

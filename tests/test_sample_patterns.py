@@ -199,26 +199,73 @@ def test_legal_representatives_live_where_their_kind_of_organisation_makes_them_
     ).all()
 
 
-def test_legal_representatives_have_ids_on_most_rows(truth, feeds) -> None:
+def test_legal_representatives_ids_are_given_in_full_masked_or_as_a_pass_number(truth, feeds) -> None:
+    """市场监管's 法定代表人证件号码 (gridhub/sample/rep_ids.py): the ID in full on most rows, masked (脱敏) on
+    about a third, in the shapes real extracts use, showing the true ID's characters; absent on a few; a
+    通行证 or passport number only for representatives living outside the district."""
+    from gridhub.sample.rep_ids import MASKS
+
     persons = _persons(truth)
     outside = truth["outside_representatives"].set_index("person_key")
     orgs = truth["organisations"]
     listed = orgs[orgs["in_market_feed"] == "True"]
     sc = feeds["shichang_orgs"].merge(listed, left_on="统一社会信用代码", right_on="credit_code")
     assert len(sc) == len(feeds["shichang_orgs"])
-    given = sc["法定代表人证件号码"] != ""
-    assert 0.5 <= given.mean() <= 0.7, given.mean()
     true_id = sc["legal_rep_key"].map(pd.concat([persons["id_number"], outside["id_number"]]))
     assert true_id.notna().all()
     value = sc["法定代表人证件号码"].map(lambda v: unicodedata.normalize("NFKC", v).upper())
+    noise = truth["noise"]
+    kinds = noise[(noise["feed"] == "shichang_orgs") & (noise["column"] == "法定代表人证件号码")]
+    kind = sc["主体身份代码"].map(kinds.groupby("source_record_id")["kind"].first()).fillna("")
+    masked = kind.str.startswith("legal_rep_id_masked")
+    foreign = kind.str.contains("pass|passport", regex=True)
+    blank = value == ""
+    assert 0.30 <= masked.mean() <= 0.45, masked.mean()
+    assert 0.50 <= (~masked & ~foreign & ~blank).mean() <= 0.70
+    assert 0.01 <= blank.mean() <= 0.10, blank.mean()  # absent, and 市场监管's own id_missing on full rows
+    assert (sc.loc[foreign, "legal_rep_outside"] == "True").all()  # 8 % of those: rare on 3,000 persons
+    assert not value[foreign].str.fullmatch(r"\d{17}[\dX]").any()
+    # a mask shows the true ID's characters where it shows any, with the shown head and tail at the two ends
+    shapes = {
+        f"legal_rep_id_masked_{h}_{t}" + ("" if n is None else f"_{n}_stars"): (h, t)
+        for (h, t, n), _ in MASKS
+    }
+    assert set(kind[masked]) <= set(shapes) and len(set(kind[masked])) >= 3
+    for k, (head, tail) in shapes.items():
+        rows = kind == k
+        assert (value[rows].str[:head] == true_id[rows].str[:head]).all()
+        assert (value[rows].str[-tail:] == true_id[rows].str[-tail:]).all()
+        assert value[rows].str[head:-tail].str.fullmatch(r"\*+").all()
+    full = ~masked & ~foreign & ~blank
     noted = sc["主体身份代码"].isin(
         _kind(truth, "shichang_orgs", "id_typo") | _kind(truth, "shichang_orgs", "id_bad_check")
     )
-    assert (value[given & ~noted] == true_id[given & ~noted]).all()
-    assert (value[given & noted] != true_id[given & noted]).all()
+    assert (value[full & ~noted] == true_id[full & ~noted]).all()
+    assert (value[full & noted] != true_id[full & noted]).all()
     codes = truth["codes"]
     reps = codes[(codes["feed"] == "shichang_orgs") & (codes["entity_type"] == "legal_rep")]
-    assert len(reps) == (given & ~noted).sum()
+    assert len(reps) == (full & ~noted).sum()  # only an ID in full is a valid identifier of the person
+
+
+def test_representatives_from_outside_the_mainland_give_a_pass_or_passport_number() -> None:
+    """The forms of 法定代表人证件号码 at their rates, drawn many times (the 3,000-person sample has few
+    representatives from Hong Kong, Macao, Taiwan or abroad)."""
+    import numpy as np
+
+    from gridhub.sample import noise
+    from gridhub.sample.draws import Draws
+    from gridhub.sample.rep_ids import FOREIGN_SHARE_OF_OUTSIDE, REP_ID_FORM, written
+
+    d = Draws(np.random.default_rng(1))
+    person = {"id_number": "445399198505050021", "birth_date": "1985-05-05"}
+    away = [written(d, person, True, noise.MARKET) for _ in range(20000)]
+    foreign = [t for t, k, _ in away if k and "pass" in k[0]]
+    assert abs(len(foreign) / len(away) - FOREIGN_SHARE_OF_OUTSIDE) < 0.01
+    assert all(re.fullmatch(r"[HM]\d{10}|\d{8}|[A-Z]\d{8}", t) for t in foreign)
+    home = [written(d, person, False, noise.MARKET) for _ in range(20000)]
+    assert not any("pass" in k[0] for _, k, _ in home if k)
+    masked = sum(1 for _, k, _ in home if k and k[0].startswith("legal_rep_id_masked"))
+    assert abs(masked / len(home) - dict(REP_ID_FORM)["masked"]) < 0.01
 
 
 def test_sole_traders_register_the_operators_own_phone(truth, feeds) -> None:
@@ -289,6 +336,8 @@ def test_codes_are_the_valid_identifiers_rows_carry(truth) -> None:
         assert len(c) == (codes["entity_type"] == etype).sum() > 0
         assert (c["code"] == c["entity_key"].map(true_code)).all()
     n = truth["noise"]
+    person_columns = ["公民身份号码", "身份证号", "sfzh", "产权人证件号"]
+    assert len(n[(n["kind"] == "id_typo") & n["column"].isin(person_columns)]) >= 5  # 0.1–0.5 % of rows
     bad = n[n["kind"].isin(["id_missing", "id_bad_check", "id_typo"])]
     person_codes = codes[codes["entity_type"] == "person"]
     clash = person_codes.merge(bad, on=["feed", "source_record_id"])

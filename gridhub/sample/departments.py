@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from gridhub.sample import names as N
-from gridhub.sample import noise
+from gridhub.sample import noise, rep_ids
 from gridhub.sample.feed_specs import SEX_NUM, SEX_ZH, SPECS
 from gridhub.sample.feeds import FeedBuilder, FeedOutput
 from gridhub.sample.noise import Profile
@@ -28,7 +28,6 @@ POLICE_MISSING_LOCAL, POLICE_MISSING_MIGRANT = 0.01, 0.08
 POLICE_DUPLICATE = 0.01
 RENSHE_SHARE = 0.85
 RENSHE_NO_EMPLOYER_SHARE = 0.15  # of working-age persons without an employer: insured on their own
-LEGAL_REP_ID_SHARE = 0.6  # 市场监管 rows with the 法定代表人's ID number
 ZHUJIAN_SHARE = 0.92
 FACILITY_NO_ADDRESS, FACILITY_NO_COORDS = 0.15, 0.10
 FACILITY_JITTER_DEG = 0.00005  # about 5 m
@@ -240,14 +239,12 @@ def shichang(b: FeedBuilder) -> FeedOutput:
         target.log(rid, "成立日期", kinds)
         rep, kinds = noise.name(b.d, org["legal_rep"], p)
         target.log(rid, "法定代表人", kinds)
-        rep_id = ""
-        if b.d.hit(LEGAL_REP_ID_SHARE):
-            person = reps.get(org["legal_rep_key"]) or outside[org["legal_rep_key"]]
-            rep_id, kinds = noise.resident_id(b.d, person["id_number"], person["birth_date"], p)
-            target.log(rid, "法定代表人证件号码", kinds)
+        away = org["legal_rep_key"] in outside
+        person = outside[org["legal_rep_key"]] if away else reps[org["legal_rep_key"]]
+        rep_id, kinds, full = rep_ids.written(b.d, person, away, p)
+        target.log(rid, "法定代表人证件号码", kinds)
+        if full:  # a masked ID, a passport or an empty cell is no valid identifier of the person
             target.code(rid, "legal_rep", person["id_number"], kinds)
-        else:
-            target.log(rid, "法定代表人证件号码", ["legal_rep_id_blank"])
         target.code(rid, "organisation", org["credit_code"], [])
         target.log(rid, "联系电话", org["_phone_noise"])  # keyed in gridhub.sample.contacts (its own stream)
         return [
