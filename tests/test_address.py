@@ -587,20 +587,69 @@ def test_a_division_file_with_a_cycle_still_loads(library_frame):
     assert out["status"].iloc[0] in {"matched", "ambiguous"}
 
 
-def test_review_candidates_taken_a_group_of_texts_at_a_time_are_the_same(library, library_frame, monkeypatch):
-    import matching.address.review as review
+def _candidates_from_every_row(library: AddressLibrary, q: pd.DataFrame, n: int) -> pd.Series:
+    """The review candidates by definition: every library row of each text's blocks compared with the
+    elements the text gives; the rows agreeing with the most, best block first, first buildings first."""
+    from matching.address.library import BLOCK_COLUMN
 
-    # texts that do not match, whose candidates are many rows of a block each
+    given_cols = ["house_number", "building", "unit", "room"]
+    lib = library.addresses
+    rows = []
+    for _, r in q.iterrows():
+        block = lib[lib[BLOCK_COLUMN[r["kind"]]] == r["block"]]
+        given = [c for c in given_cols if r[c] != ""]
+        agree = sum((block[c] == r[c]).to_numpy().astype(int) for c in given) if given else 0
+        rows.append(
+            block.assign(uid=r["uid"], bscore=r["bscore"], agree=agree, share=agree / max(len(given), 1))
+        )
+    c = pd.concat(rows, ignore_index=True)
+    c = c[c["agree"] == c.groupby("uid")["agree"].transform("max")]
+    c = c.sort_values(["uid", "bscore"], ascending=[True, False], kind="stable")
+    c = c.drop_duplicates(["uid", "building_code"]).groupby("uid", sort=False).head(5)
+    out = pd.Series("[]", index=range(n), dtype=object)
+    for uid, g in c.groupby("uid", sort=False):
+        text = g["building_code"].map(library.building_texts).fillna(g["standard_text"])
+        score = (g["bscore"] * (0.5 + 0.5 * g["share"])).round(3)
+        out.iloc[int(uid)] = json.dumps(
+            [
+                {"building_code": b, "grid_code": gr, "text": t, "score": float(s)}
+                for b, gr, t, s in zip(g["building_code"], g["grid_code"], text, score, strict=True)
+            ],
+            ensure_ascii=False,
+        )
+    return out
+
+
+def test_review_candidates_looked_up_are_those_of_every_row_of_the_blocks(
+    library, library_frame, monkeypatch
+):
+    """The candidates are looked up by the subsets of the elements a text gives (the cost grows with the
+    texts, not the blocks); they must be what comparing the text with every row of its blocks gives."""
+    import matching.address.match as match
+
+    seen = []
+    looked_up = match.review_candidates
+
+    def capture(lib, q, n):
+        seen.append((q, n))
+        return looked_up(lib, q, n)
+
+    monkeypatch.setattr(match, "review_candidates", capture)
+    standard = library_frame["standard_text"]
     texts = pd.Series(
         [
-            *library_frame["standard_text"].str.replace(r"\d.*$", "", regex=True).unique()[:40],
-            *library_frame["standard_text"].str.replace(r"\d+号.*$", "77号", regex=True).unique()[:40],
+            *standard.str.replace(r"\d.*$", "", regex=True).unique()[:40],  # a road or a community: agree 0
+            *standard.str.replace(r"\d+号.*$", "77号", regex=True).unique()[:40],
+            *standard.str.replace(r"\d+号", "77号", regex=True).unique()[:60],  # building, unit, room agree
+            *standard.str.replace(r"\d+栋", "9栋", regex=True).unique()[:60],
             "某某路99号",
             None,
         ],
         dtype="string",
     )
-    whole = match_addresses(library, texts)
-    assert (whole["candidates"] != "[]").sum() > 10
-    monkeypatch.setattr(review, "REVIEW_JOIN_ROWS", 3)  # a group per text, mostly
-    pd.testing.assert_frame_equal(match_addresses(library, texts), whole)
+    match.match_addresses(library, texts)
+    q, n = seen[0]
+    assert q["uid"].nunique() > 50
+    found = looked_up(library, q, n)
+    assert (found != "[]").sum() > 50
+    pd.testing.assert_series_equal(found, _candidates_from_every_row(library, q, n))

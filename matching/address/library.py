@@ -13,6 +13,7 @@ import pandas as pd
 from matching.address.canonical import group_in_road, library_element
 from matching.address.roads import RoadGuess, RoadIndex
 from matching.address.rules import ELEMENT_MARKERS
+from matching.address.scores import MAX_CANDIDATES
 from matching.address.variants import division_forms, estate_forms
 from matching.reference import (
     ADDRESS_LIBRARY_COLUMNS,
@@ -34,6 +35,30 @@ class Meaning:
     kind: str  # province / city / district / street / community / road / estate
     value: str  # division code, or the road / estate name
     communities: frozenset[str]  # community codes it is consistent with
+
+
+@dataclass(frozen=True)
+class RowGroups:
+    """Library rows grouped by a key (:meth:`AddressLibrary.first_buildings`): the distinct keys, an index to
+    look keys up in, and each key's rows (``rows[starts[k]:starts[k + 1]]``, library positions in order)."""
+
+    keys: pd.MultiIndex
+    rows: np.ndarray
+    starts: np.ndarray
+
+    def find(self, values: pd.DataFrame) -> np.ndarray:
+        """The key of each row of ``values`` (columns in key order) → its group, -1 when no library row has it."""
+        if values.empty:
+            return np.empty(0, dtype=np.intp)
+        return self.keys.get_indexer(pd.MultiIndex.from_frame(values))
+
+    def expand(self, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each of ``groups`` (found ones), its rows: (position in ``groups`` of each row, library row)."""
+        counts = self.starts[groups + 1] - self.starts[groups]
+        total = int(counts.sum())
+        owner = np.repeat(np.arange(len(groups)), counts)
+        offset = np.repeat(self.starts[groups] - (np.cumsum(counts) - counts), counts)
+        return owner, self.rows[offset + np.arange(total)]
 
 
 #: Block kind → the library column holding each row's block id of that kind.
@@ -237,6 +262,8 @@ class AddressLibrary:
         for comm, b in zip(lib["division_code"], lib[BLOCK_COLUMN["comm"]], strict=True):
             self._block_of[("comm", comm, "*")] = int(b)
         self._agg_cache: dict[tuple[str, ...], pd.DataFrame] = {}
+        self._key_index: dict[tuple[str, ...], pd.MultiIndex] = {}
+        self._first_buildings: dict[tuple[str, ...], RowGroups] = {}
 
     # ---- the vocabulary ----------------------------------------------------------------------------------
     def segment(self, text: str) -> list[Piece]:
@@ -299,6 +326,34 @@ class AddressLibrary:
             ).reset_index()
             self._agg_cache[keys] = agg
         return self._agg_cache[keys]
+
+    def lookup(self, keys: tuple[str, ...], values: pd.DataFrame) -> np.ndarray:
+        """Each row of ``values`` (columns ``keys``) → its row of :meth:`aggregate` ``(keys)``, -1 when the library
+        has no such row: what a left merge on ``keys`` finds, at a cost in ``values`` alone (the index over the
+        aggregate's keys is built once per ``keys``, not per call)."""
+        index = self._key_index.get(keys)
+        if index is None:
+            index = pd.MultiIndex.from_frame(self.aggregate(keys)[list(keys)])
+            self._key_index[keys] = index
+        if values.empty:
+            return np.empty(0, dtype=np.intp)
+        return index.get_indexer(pd.MultiIndex.from_frame(values[list(keys)]))
+
+    def first_buildings(self, keys: tuple[str, ...]) -> RowGroups:
+        """Library rows grouped by ``keys``; per key, the first row of each of its first
+        :data:`~matching.address.scores.MAX_CANDIDATES` buildings, in library order. Built once per ``keys``."""
+        groups = self._first_buildings.get(keys)
+        if groups is None:
+            cols = list(keys)
+            first = self.addresses[[*cols, "building_code"]].drop_duplicates()  # a building's first row
+            first = first[first.groupby(cols, sort=False).cumcount() < MAX_CANDIDATES]
+            codes = first.groupby(cols, sort=False).ngroup().to_numpy()
+            index = pd.MultiIndex.from_frame(first[cols].drop_duplicates())  # in the order of ``codes``
+            order = np.argsort(codes, kind="stable")
+            starts = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(index)))])
+            groups = RowGroups(index, first.index.to_numpy()[order], starts)
+            self._first_buildings[keys] = groups
+        return groups
 
     def block_id(self, kind: str, community: str, name: str) -> int | None:
         return self._block_of.get((kind, community, name))

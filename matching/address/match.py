@@ -219,15 +219,17 @@ def _join_details(library: AddressLibrary, q: pd.DataFrame) -> pd.DataFrame:
             given = [c for c, bit in zip(_MASK_COLUMNS, bits, strict=True) if mk & bit]
             given = [c for c in given if c in _DETAILS_BY_BLOCK[kind]]
             keys = (BLOCK_COLUMN[kind], *given)
-            agg = library.aggregate(keys)
             left = grp.rename(columns={"block": BLOCK_COLUMN[kind]})
-            m = left.merge(agg, on=list(keys), how="left")
-            ok = m["n"].notna()
-            hit = m[ok].copy()
+            # the library's row of each key, looked up in an index built once (a merge with the aggregate
+            # would hash all of it for every group of every partition: quadratic in the district)
+            pos = library.lookup(keys, left)
+            ok = pos >= 0
+            found = library.aggregate(keys).drop(columns=list(keys)).iloc[pos[ok]]
+            hit = pd.concat([left[ok].reset_index(drop=True), found.reset_index(drop=True)], axis=1)
             finest = next((c for c in _DROP_ORDER if c in given), None)
             hit["level"] = _levels(hit, given, kind)
             pieces.append(hit.rename(columns={BLOCK_COLUMN[kind]: "block"}))
-            miss = grp[~ok.to_numpy()]
+            miss = grp[~ok]
             if len(miss) and finest is not None:
                 miss = miss.copy()
                 # drop the finest given element and try again

@@ -8,89 +8,29 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from matching.address.library import BLOCK_COLUMN
+from matching.address.library import BLOCK_COLUMN, RowGroups
 from matching.address.scores import MAX_CANDIDATES
 
 if TYPE_CHECKING:
     from matching.address.library import AddressLibrary
 
 
-#: Library rows joined to the texts' candidate blocks at a time: a text's candidates are every row of its
-#: blocks (a community's block holds all its rooms), so the texts are taken a group at a time.
-REVIEW_JOIN_ROWS = 2_000_000
-
-
-def _uid_groups(library: AddressLibrary, q: pd.DataFrame) -> list[np.ndarray]:
-    """The uids of ``q`` in groups whose blocks hold at most :data:`REVIEW_JOIN_ROWS` library rows (a uid
-    whose blocks hold more is a group of its own)."""
-    rows = np.zeros(len(q), dtype=np.int64)
-    for kind in q["kind"].unique():
-        col = BLOCK_COLUMN[kind]
-        sizes = library.addresses.groupby(col).size()
-        sel = (q["kind"] == kind).to_numpy()
-        rows[sel] = q.loc[sel, "block"].map(sizes).fillna(0).to_numpy(dtype=np.int64)
-    per_uid = pd.Series(rows).groupby(q["uid"].to_numpy(), sort=False).sum()
-    group = (per_uid.cumsum().to_numpy() - 1) // REVIEW_JOIN_ROWS
-    return [per_uid.index.to_numpy()[group == g] for g in np.unique(group)]
+#: The elements a text gives that its candidates are compared on.
+_GIVEN = ("house_number", "building", "unit", "room")
 
 
 def review_candidates(library: AddressLibrary, q: pd.DataFrame, n: int) -> pd.Series:
     """JSON candidate lists for the review table: the buildings (or rooms) the given elements point to.
 
-    A text's list depends on its own rows of ``q`` alone (each text's blocks are of one kind), so the texts
-    are joined to the library a group at a time (:data:`REVIEW_JOIN_ROWS`): the same lists, bounded memory."""
+    A text's candidates are the library rows of its blocks that agree with the most of the elements it gives
+    (house number, building, unit, room), its first :data:`MAX_CANDIDATES` buildings, best block first. They
+    are found by looking up each subset of the elements given (:meth:`AddressLibrary.first_buildings`), not by
+    comparing the text with every row of its blocks: the cost grows with the texts, not with the blocks (a
+    community's block holds all its rooms, and blocks grow with the district)."""
     out = pd.Series("[]", index=range(n), dtype=object)
     if q.empty:
         return out
-    for uids in _uid_groups(library, q):
-        _review_group(library, q[q["uid"].isin(uids)], out)
-    return out
-
-
-def _review_group(library: AddressLibrary, q: pd.DataFrame, out: pd.Series) -> None:
-    """Write the candidate lists of the texts of ``q`` into ``out``."""
-    lib = library.addresses
-    rows = []
-    given_cols = ("house_number", "building", "unit", "room")
-    for kind, grp in q.groupby("kind", sort=False):
-        col = BLOCK_COLUMN[kind]
-        g = grp[["uid", "block", "bscore", *given_cols]].rename(columns={"block": col})
-        lib_cols = {c: f"{c}_lib" for c in given_cols}
-        m = g.merge(
-            lib[[col, *given_cols, "address_code", "building_code", "grid_code", "standard_text"]].rename(
-                columns=lib_cols
-            ),
-            on=col,
-            how="inner",
-        )
-        # how many of the elements the text gives each library row agrees with
-        given = np.zeros(len(m), dtype=int)
-        agree = np.zeros(len(m), dtype=int)
-        for c in given_cols:
-            has = (m[c] != "").to_numpy()
-            given += has
-            agree += has & (m[c] == m[lib_cols[c]]).to_numpy()
-        m["agree"] = agree
-        m["share"] = np.where(given > 0, agree / np.maximum(given, 1), 0.0)
-        rows.append(
-            m[
-                [
-                    "uid",
-                    "bscore",
-                    "agree",
-                    "share",
-                    "address_code",
-                    "building_code",
-                    "grid_code",
-                    "standard_text",
-                ]
-            ]
-        )
-    if not rows:
-        return
-    c = pd.concat(rows, ignore_index=True)
-    # the candidates are the buildings that agree with the most of what the text says
-    c = c[c["agree"] == c.groupby("uid")["agree"].transform("max")]
+    c = _candidate_rows(library, q.reset_index(drop=True))
     c = c.sort_values(["uid", "bscore"], ascending=[True, False], kind="stable")
     c = c.drop_duplicates(["uid", "building_code"])
     c = c.groupby("uid", sort=False).head(MAX_CANDIDATES)
@@ -107,6 +47,56 @@ def _review_group(library: AddressLibrary, q: pd.DataFrame, out: pd.Series) -> N
             ],
             ensure_ascii=False,
         )
+    return out
+
+
+def _candidate_rows(library: AddressLibrary, q: pd.DataFrame) -> pd.DataFrame:
+    """Per (text, candidate block) row of ``q``, in its order: the first rows of the first buildings of the
+    block that agree with the most elements the text gives (``agree``: how many; ``share``: of those given).
+
+    A library row agreeing with ``k`` of the elements agrees with exactly one subset of ``k`` of them, so the
+    rows agreeing with the most are the rows found under the largest subsets found at all (per text, over its
+    blocks); the first buildings of their union are among the first buildings found under each subset."""
+    present = np.column_stack([(q[c] != "").to_numpy() for c in _GIVEN])
+    given = present.sum(axis=1)
+    mask = present.astype(np.int64) @ (1 << np.arange(len(_GIVEN)))
+    best = np.full(len(q), -1, dtype=np.int64)
+    found: list[tuple[np.ndarray, int, RowGroups, np.ndarray]] = []  # (q rows, subset size, groups, group)
+    for (kind, mk), rows in q.groupby([q["kind"], mask], sort=False).indices.items():
+        for subset in range(mk + 1):
+            if subset & ~mk:
+                continue
+            elements = [c for i, c in enumerate(_GIVEN) if subset >> i & 1]
+            keys = (BLOCK_COLUMN[kind], *elements)
+            groups = library.first_buildings(keys)
+            values = q.iloc[rows][["block", *elements]].set_axis(list(keys), axis=1)
+            group = groups.find(values)
+            size = len(elements)
+            best[rows] = np.maximum(best[rows], np.where(group >= 0, size, -1))
+            found.append((rows, size, groups, group))
+    most = pd.Series(best).groupby(q["uid"].to_numpy()).transform("max").to_numpy()
+    q_rows, lib_rows = [np.empty(0, dtype=np.int64)], [np.empty(0, dtype=np.int64)]
+    for rows, size, groups, group in found:
+        take = (group >= 0) & (most[rows] == size)
+        owner, lib_row = groups.expand(group[take])
+        q_rows.append(rows[take][owner])
+        lib_rows.append(lib_row)
+    qi, li = np.concatenate(q_rows), np.concatenate(lib_rows)
+    order = np.lexsort((li, qi))  # the text's blocks in their order, a block's rows in library order
+    qi, li = qi[order], li[order]
+    agree = most[qi]
+    lib = library.addresses
+    c = pd.DataFrame(
+        {
+            "uid": q["uid"].to_numpy()[qi],
+            "bscore": q["bscore"].to_numpy()[qi],
+            "agree": agree,
+            "share": np.where(given[qi] > 0, agree / np.maximum(given[qi], 1), 0.0),
+        }
+    )
+    for col in ("address_code", "building_code", "grid_code", "standard_text"):
+        c[col] = lib[col].iloc[li].reset_index(drop=True)
+    return c
 
 
 def review_table(bindings: pd.DataFrame) -> pd.DataFrame:
