@@ -83,7 +83,10 @@ def test_old_organisation_code_is_kept_checked_and_read_from_credit_codes():
 
 def _resolved_employers(big: tuple[int, ...], namesakes: int = 0) -> pd.DataFrame:
     """Each 人社 employer mention with the entity it was resolved to and the registered record's entity."""
-    staged, truth = staged_feeds(registered(150, namesakes=namesakes), big=big)
+    return _resolved(*staged_feeds(registered(150, namesakes=namesakes), big=big))
+
+
+def _resolved(staged: dict[str, pd.DataFrame], truth: pd.DataFrame) -> pd.DataFrame:
     m = build_mentions(staged, [Feed.model_validate(SHICHANG), Feed.model_validate(RENSHE)])
     orgs = m.organisation.copy()
     # what address binding adds: offices in one building share the registered address's code
@@ -122,6 +125,22 @@ def test_a_name_two_credit_codes_carry_links_no_name_only_mention():
     assert (name_only[~ambiguous]["got"] == name_only[~ambiguous]["want"]).all()
     wrong = e[(e["got"] != e["want"]) & e["got"].isin(set(e["want"]))]
     assert wrong.empty, wrong  # no mention is in another registered organisation
+
+
+def test_namesakes_of_another_legal_form_keep_their_name_only_mentions():
+    """The last ten organisations share 字号 and 行业 with the first ten and differ in 组织形式 (云江市X科技有限公司 /
+    云江市X科技有限责任公司: two registered names, two credit codes), as ever more organisations do as a district
+    grows. A mention with only a registered name joins that organisation: the name as registered tells the
+    two apart where the name legal form aside is carried by two credit codes (such mentions joined neither)."""
+    orgs = registered(150, namesakes=10)
+    orgs.loc[140:, "org_name"] = orgs["org_name"].iloc[140:].str.replace("有限公司", "有限责任公司")
+    e = _resolved(*staged_feeds(orgs, big=(55,)))
+    namesake = e["registered_key"].isin([f"shichang:S{i:05d}" for i in (*range(10), *range(140, 150))])
+    written = e[(e["written_as"] == "name") & namesake]
+    assert len(written) > 10
+    wrong = written[written["got"] != written["want"]]
+    assert wrong.empty, f"{len(wrong)} of {len(written)} name-only mentions of namesakes stay apart"
+    assert (e["got"] == e["want"]).all()  # every mention, whatever it carries, is in its own organisation
 
 
 def test_each_registered_organisation_stays_one():

@@ -100,6 +100,11 @@ class Comparison:
         null_values = self.options.get("null_values")
         return s.mask(s.isin(list(null_values))) if null_values else s
 
+    def tf_keys(self, df: pd.DataFrame) -> dict[int, pd.Series]:
+        """Per level whose agreement term frequencies weigh: the values whose equality is that level (level 0:
+        :meth:`tf_key`; a kind may count a coarser level by its own values, as ``org_name`` does)."""
+        return {0: self.tf_key(df)}
+
     def display(self, df: pd.DataFrame, position: int) -> str:
         vals = [_shown_value(df[c].iloc[position]) if c in df.columns else None for c in self.spec.columns]
         return " / ".join(

@@ -158,51 +158,62 @@ _HAN_NAME = r"[\u4e00-\u9fff]{2,4}"
 
 
 class OrgName(Comparison):
-    """单位名称: names with 组织形式 removed and 分支机构 split off.
+    """单位名称: the name as registered, then names with 组织形式 and region removed and 分支机构 split off.
 
-    Levels: same name (legal form aside), same core but another branch (a different organisation, usually),
-    core similar (Jaro-Winkler ≥ 0.92, or one core ending with the other — a region or province left in
-    front: 青石区人民医院 / 人民医院, 广东顺丰速运 / 顺丰速运) with the same branch, core related (≥ 0.8), else.
-    Jaro-Winkler rewards shared prefixes, so a dropped prefix alone would otherwise fall to "else".
+    Levels: same registered name (legal form and region kept, brackets and width aside: the names 市场监管 tells
+    namesakes apart by, 云江市恒通贸易有限公司 / 云江市恒通贸易有限责任公司), same name legal form and region
+    aside (``exact``), same core but another branch (a different organisation, usually), core similar
+    (Jaro-Winkler ≥ 0.92, or one core ending with the other — a region or province left in front: 青石区人民医院
+    / 人民医院, 广东顺丰速运 / 顺丰速运) with the same branch, core related (≥ 0.8), else. Jaro-Winkler rewards
+    shared prefixes, so a dropped prefix alone would otherwise fall to "else". Term frequencies count the
+    registered name on the first level and the name legal form and region aside on ``exact``.
     """
 
-    levels = ("exact", "other_branch", "similar", "related", "else")
+    levels = ("same_name", "exact", "other_branch", "similar", "related", "else")
 
     def tf_key(self, df):
-        return text.org_name_key(column_or_missing(df, self.spec.columns[0]))
+        return text.org_full_name(column_or_missing(df, self.spec.columns[0]))
+
+    def tf_keys(self, df):
+        # the name legal form and region aside is counted too: 光晨物业管理有限责任公司 (the city left out) is all but
+        # proof of the one credit code whose records carry that name, whatever their registered name's form
+        return {0: self.tf_key(df), 1: text.org_name_key(column_or_missing(df, self.spec.columns[0]))}
 
     def prepare(self, df):
-        parts = text.org_name_parts(column_or_missing(df, self.spec.columns[0]))
+        names = column_or_missing(df, self.spec.columns[0])
+        parts = text.org_name_parts(names)
         full = (parts["core"] + "|" + parts["branch"]).astype("string")
         return {
-            "code": factorised_codes(full),
+            "code": factorised_codes(text.org_full_name(names)),
+            "key": factorised_codes(full),
             "core": factorised_codes(parts["core"]),
             "branch": factorised_codes(parts["branch"]),
             "core_obj": text.to_object(parts["core"]),
         }
 
     def compare(self, prep, left, right):
-        a, b = prep["code"][left], prep["code"][right]
-        out = np.full(len(left), 4, dtype=np.int8)
+        a, b = prep["key"][left], prep["key"][right]
+        out = np.full(len(left), 5, dtype=np.int8)
         same_branch = prep["branch"][left] == prep["branch"][right]
         same_core = prep["core"][left] == prep["core"][right]
-        out[same_core & ~same_branch] = 1
-        out[a == b] = 0
-        rest = np.flatnonzero((out == 4) & same_branch & (a >= 0) & (b >= 0))
+        out[same_core & ~same_branch] = 2
+        out[a == b] = 1
+        out[prep["code"][left] == prep["code"][right]] = 0
+        rest = np.flatnonzero((out == 5) & same_branch & (a >= 0) & (b >= 0))
         if len(rest):
             sim = pair_scores(
                 JaroWinkler.normalized_similarity, prep["core_obj"][left[rest]], prep["core_obj"][right[rest]]
             )
-            lv = np.full(len(rest), 4, dtype=np.int8)
-            lv[sim >= float(self.options.get("related", 0.8))] = 3
-            lv[sim >= float(self.options.get("similar", 0.92))] = 2
+            lv = np.full(len(rest), 5, dtype=np.int8)
+            lv[sim >= float(self.options.get("related", 0.8))] = 4
+            lv[sim >= float(self.options.get("similar", 0.92))] = 3
             lv[
                 _ends_with_other(
                     prep["core_obj"][left[rest]],
                     prep["core_obj"][right[rest]],
                     int(self.options.get("min_suffix", 3)),
                 )
-            ] = 2
+            ] = 3
             out[rest] = lv
         out[(a < 0) | (b < 0)] = NULL
         return out

@@ -140,8 +140,8 @@ def explain_pair(
     rows, total = [], model.prior_weight
     for k, comp in enumerate(prepared.comparisons):
         lv = int(levels[k])
-        adjustment = adjustments[k] if k < len(adjustments) else None
-        tf_adj = float(adjustment[0]) if lv == 0 and adjustment is not None else 0.0
+        adjustment = adjustments.get((k, lv))
+        tf_adj = float(adjustment[0]) if adjustment is not None else 0.0
         w = float(weights[k][lv]) if lv >= 0 else 0.0
         total += w + tf_adj
         rows.append(

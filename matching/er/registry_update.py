@@ -20,9 +20,11 @@ def key_column(rule_index: int) -> str:
     return f"_key_{rule_index}"
 
 
-def tf_column(comparison_index: int) -> str:
-    """Registry column holding the hash of comparison ``comparison_index``'s term-frequency value per record."""
-    return f"_tf_{comparison_index}"
+def tf_column(slot: tuple[int, int]) -> str:
+    """Registry column holding the hash of a term-frequency value per record: ``slot`` is (comparison index,
+    level); level 0 keeps the column name of engines that counted only that level."""
+    k, level = slot
+    return f"_tf_{k}" if level == 0 else f"_tf_{k}_{level}"
 
 
 def identity_column(identity_index: int) -> str:

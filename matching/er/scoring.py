@@ -482,16 +482,17 @@ def score(
     levels: np.ndarray,
     model: Model,
     left: np.ndarray | None = None,
-    tf: list[np.ndarray | None] | None = None,
+    tf: dict[tuple[int, int], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Match weight (bits) and match probability for every pair's level row."""
+    """Match weight (bits) and match probability for every pair's level row; ``tf``: term-frequency
+    adjustments per (comparison, level), per left record (:func:`matching.er.term_frequencies.tf_adjustments`)."""
     w = np.full(len(levels), model.prior_weight)
     for k, wk in enumerate(model.weights()):
         table = np.r_[wk, 0.0]
         w += table[levels[:, k]]
-        adjustment = tf[k] if tf is not None else None
-        if adjustment is not None and left is not None:
-            exact = levels[:, k] == 0
-            w[exact] += adjustment[left[exact]]
+    for (k, level), adjustment in (tf or {}).items():
+        if left is not None:
+            agree = levels[:, k] == level
+            w[agree] += adjustment[left[agree]]
     prob = 1.0 / (1.0 + np.exp2(-np.clip(w, -1000, 1000)))
     return w, prob

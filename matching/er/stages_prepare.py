@@ -151,7 +151,9 @@ class ScoredPairs:
     probability: np.ndarray
     kept: np.ndarray  # positions of the pairs kept for explain and the next run
     kept_levels: np.ndarray  # their comparison levels (pairs × comparisons)
-    delta_tf: dict[int, np.ndarray]  # per term-frequency comparison: the delta records' value hashes
+    delta_tf: dict[
+        tuple[int, int], np.ndarray
+    ]  # per (comparison, level) term frequencies count: value hashes
     held_back: int = 0  # would-be match edges capped for want of identity evidence (settings.requires_any)
 
 
@@ -294,12 +296,14 @@ def fit_model(
     return train(prepared, candidates.pairs, levels, ctx.settings, candidates.source)
 
 
-def tf_hashes(df: pd.DataFrame, prepared: PreparedComparisons) -> dict[int, np.ndarray]:
-    """Per term-frequency comparison of ``prepared``: a 64-bit hash of each ``df`` record's value (0 = none)."""
+def tf_hashes(df: pd.DataFrame, prepared: PreparedComparisons) -> dict[tuple[int, int], np.ndarray]:
+    """Per (term-frequency comparison of ``prepared``, level it counts): a 64-bit hash of each ``df`` record's
+    value (0 = none)."""
     return {
-        k: value_hashes(comp.tf_key(df))
+        (k, level): value_hashes(values)
         for k, comp in enumerate(prepared.comparisons)
         if comp.spec.tf and comp.exact_codes(prepared.prep[k]) is not None
+        for level, values in comp.tf_keys(df).items()
     }
 
 

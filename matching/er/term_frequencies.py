@@ -27,31 +27,34 @@ from matching.er.scoring import Model
 
 
 def tf_adjustments(
-    compared: dict[int, np.ndarray],
-    population: dict[int, np.ndarray],
+    compared: dict[tuple[int, int], np.ndarray],
+    population: dict[tuple[int, int], np.ndarray],
     model: Model,
     rows: np.ndarray | None = None,
     identities: np.ndarray | None = None,
-) -> list[np.ndarray | None]:
-    """Term-frequency adjustment (bits) per compared record and tf comparison, added to the exact level's
-    weight when a pair agrees exactly. ``compared`` / ``population``: per comparison, the 64-bit value hashes
-    of the compared records and of every record of the entity type (0 = no value). ``rows`` (record hashes)
-    and ``identities`` (hashes of the identity column, 0 = none) are aligned with the population and switch on
-    the distinct-record and identity ways (module docstring)."""
-    out: list[np.ndarray | None] = [None] * len(model.comparisons)
-    for k, mine in compared.items():
+) -> dict[tuple[int, int], np.ndarray]:
+    """Term-frequency adjustment (bits) per compared record, per (tf comparison, level it counts), added to
+    that level's weight when a pair agrees there (level 0, exact, for most kinds; ``org_name`` counts its
+    first two levels, each by its own values). ``compared`` / ``population``: per (comparison, level), the
+    64-bit value hashes of the compared records and of every record of the entity type (0 = no value).
+    ``rows`` (record hashes) and ``identities`` (hashes of the identity column, 0 = none) are aligned with
+    the population and switch on the distinct-record and identity ways (module docstring)."""
+    out: dict[tuple[int, int], np.ndarray] = {}
+    for (k, level), mine in compared.items():
         if not model.tf[k]:
             continue
+        pop = population[(k, level)]
+        u_level = float(model.u[k][level])
         if rows is None:
-            out[k] = _plain(mine, population[k], model.tf_base(k))
+            out[(k, level)] = _plain(mine, pop, model.tf_base(k) if level == 0 else max(u_level, 1e-300))
             continue
-        adjustment = _distinct(mine, population[k], rows)
+        adjustment = _distinct(mine, pop, rows)
         if adjustment is None:
             continue
         if identities is not None:
-            by_identity = _by_identity(mine, population[k], identities, float(model.u[k][0]))
+            by_identity = _by_identity(mine, pop, identities, u_level)
             adjustment = np.where(np.isnan(by_identity), adjustment, by_identity)
-        out[k] = adjustment
+        out[(k, level)] = adjustment
     return out
 
 

@@ -139,6 +139,14 @@ def org_name_parts(names: pd.Series) -> pd.DataFrame:
     )
 
 
+def org_full_name(names: pd.Series) -> pd.Series:
+    """Organisation name as registered, written-style aside: width (NFKC), brackets, spaces and punctuation
+    removed, the legal form and the region kept. ``安达（云江）企业管理咨询有限公司`` and ``安达(云江)企业管理咨询有限公司``
+    are one name; ``云江市安达企业管理咨询有限公司`` and ``…有限责任公司`` are two registered names (namesakes)."""
+    s = as_string(names).map(lambda v: unicodedata.normalize("NFKC", v) if isinstance(v, str) else v)
+    return as_string(s.astype("string").str.replace(_BRACKETS, "", regex=True))
+
+
 def org_core(names: pd.Series) -> pd.Series:
     """Organisation name without legal form and branch: the blocking key for 单位."""
     parts = org_name_parts(names)
