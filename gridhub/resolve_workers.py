@@ -72,17 +72,16 @@ def read_decisions(ws: Workspace, run_id: str) -> pd.DataFrame | None:
 def resolve_one_type(ws: Workspace, run_id: str, t: str, decisions: pd.DataFrame | None = None) -> dict:
     """Resolve entity type ``t`` of the run and write its frames, diagnostics and staged state; its summary.
     ``decisions``: the run's review decisions when the caller has read them already."""
-    from gridhub.pipeline import _read, _resolve_type, _step_dir, _write, er_diagnostics_path
+    from gridhub.pipeline import _resolve_type, _step_dir, _write, er_diagnostics_path
 
     if decisions is None:
         decisions = read_decisions(ws, run_id)
     out = _step_dir(ws, run_id, "resolved")
-    mentions = _read(_step_dir(ws, run_id, "bound") / f"{t}.parquet")
+    bound = _step_dir(ws, run_id, "bound") / f"{t}.parquet"
     staged_state = out / "state" / t
     if staged_state.exists():
         shutil.rmtree(staged_state)
-    frames, summary, diagnostics = _resolve_type(ws, run_id, t, mentions, decisions, staged_state)
-    del mentions
+    frames, summary, diagnostics = _resolve_type(ws, run_id, t, bound, decisions, staged_state)
     for name in list(frames):
         _write(frames.pop(name), out / f"{t}_{name}.parquet")
     atomic_write_text(er_diagnostics_path(ws, run_id, t), json.dumps(diagnostics, ensure_ascii=False))

@@ -96,12 +96,33 @@ class _Table:
         return sorted_entity[first], rows[order[first]]
 
 
-def _field_sources(pieces: list[pa.Array], n: int) -> np.ndarray:
-    """``{"field":"key",...}`` per entity from one Arrow column of pieces per field (null: no survivor)."""
-    if not pieces:
-        return np.full(n, "{}", dtype=object)
-    joined = pc.binary_join_element_wise(*pieces, ",", null_handling="skip")
-    return np.asarray(pc.binary_join_element_wise("{", joined, "}", "").to_pylist(), dtype=object)
+#: entities whose ``field_sources`` are joined at a time: the per-field pieces exist for one chunk only
+#: (issue #19: at a million persons, all pieces at once were 1 KB per entity per copy, four copies)
+SOURCES_CHUNK = 25_000
+
+
+def _field_sources(escaped: pa.Array, names: list[str], sources: list[np.ndarray], n: int) -> pd.Series:
+    """``{"field":"key",...}`` per entity (Arrow-backed, no Python string per entity): for each field its
+    name and, per entity, the row of ``escaped`` (record_keys) its value survived from (-1: no survivor)."""
+    if not names:
+        return pd.Series(np.full(n, "{}", dtype=object)).astype("str")
+    chunks = []
+    for lo in range(0, n, SOURCES_CHUNK):
+        pieces = []
+        for name, src in zip(names, sources, strict=True):
+            part = src[lo : lo + SOURCES_CHUNK]
+            taken = escaped.take(pa.array(np.maximum(part, 0)))
+            taken = pc.if_else(pa.array(part >= 0), taken, pa.scalar(None, pa.string()))
+            pieces.append(pc.binary_join_element_wise(f'"{name}":"', taken, '"', ""))
+        joined = pc.binary_join_element_wise(*pieces, ",", null_handling="skip")
+        del pieces
+        chunks.append(pc.binary_join_element_wise("{", joined, "}", "").cast(pa.large_string()))
+    out = (
+        pa.chunked_array(chunks, type=pa.large_string())
+        if chunks
+        else pa.chunked_array([], pa.large_string())
+    )
+    return out.to_pandas()
 
 
 def _arrow(s: pd.Series) -> pa.Array:
@@ -151,22 +172,25 @@ def golden_records(
     fields = [f for f in fields if f not in surv.exclude and f in t.df.columns]
     out = pd.DataFrame({settings.id_column: t.ents.astype("string")})
     escaped = _escaped(t.keys)  # a field's source: the surviving record's key
-    pieces = []
+    names, sources = [], []
     for f in fields:
         vals = t.df[f]
         entity, rows = t.surviving(f, surv)
         name = surv.rename.get(f, f)
         best = vals.iloc[rows]
         best.index = entity
-        out[name] = best.reindex(range(n)).to_numpy()
+        if vals.dtype == "str":  # Arrow-backed text stays Arrow: no Python string per entity and field
+            out[name] = best.reindex(range(n)).array
+        else:
+            out[name] = best.reindex(range(n)).to_numpy()
         if vals.dtype != object and not isinstance(vals.dtype, pd.StringDtype):
             out[name] = out[name].astype(vals.dtype)
-        src = np.full(n, -1, dtype=np.int64)
+        src = np.full(n, -1, dtype=np.int32 if len(t.df) < 2**31 else np.int64)
         src[entity] = rows
-        taken = escaped.take(pa.array(np.maximum(src, 0)))
-        taken = pc.if_else(pa.array(src >= 0), taken, pa.scalar(None, pa.string()))
-        pieces.append(pc.binary_join_element_wise(f'"{name}":"', taken, '"', ""))
-    out["field_sources"] = _field_sources(pieces, n)
+        names.append(name)
+        sources.append(src)
+    out["field_sources"] = _field_sources(escaped, names, sources, n)
+    del sources
     out["sources"] = _sources(t, n)
     out["records"] = np.bincount(t.entity, minlength=n).astype(np.int64)
     for list_col, field in surv.collect.items():
