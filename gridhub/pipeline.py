@@ -176,7 +176,8 @@ def _resolve_type(
 
     The engine reads only the columns matching reads (``read_columns``); every column is read again for the
     golden records once the engine's result is let go: the two are never in memory together (issue #19)."""
-    from matching.er import EntitySettings, ResolutionState, golden_records, resolve
+    from gridhub.resolve_workers import golden_frames
+    from matching.er import EntitySettings, ResolutionState, resolve
     from matching.er.diagnostics import empty_diagnostics, resolution_diagnostics
     from matching.er.mentions import read_columns
 
@@ -211,7 +212,7 @@ def _resolve_type(
     del res
     frames = {
         "assignments": assignments,
-        "golden": golden_records(_read(bound), assignments, settings),
+        "golden": golden_frames(_read(bound), assignments, settings),  # made as they are written
         "review": review,
         "id_history": id_history,
         "pairs": pairs,

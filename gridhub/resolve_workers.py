@@ -23,13 +23,20 @@ import pickle
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from gridhub import env
 from gridhub.workspace import Workspace
-from warehouse.files import atomic_write_text
+from warehouse.files import atomic_write, atomic_write_text
+
+if TYPE_CHECKING:
+    from matching.er.settings import EntitySettings
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +90,49 @@ def resolve_one_type(ws: Workspace, run_id: str, t: str, decisions: pd.DataFrame
         shutil.rmtree(staged_state)
     frames, summary, diagnostics = _resolve_type(ws, run_id, t, bound, decisions, staged_state)
     for name in list(frames):
-        _write(frames.pop(name), out / f"{t}_{name}.parquet")
+        frame = frames.pop(name)
+        path = out / f"{t}_{name}.parquet"
+        if isinstance(frame, pd.DataFrame):
+            _write(frame, path)
+        else:  # the golden records, chunk by chunk
+            _write_chunks(frame, path)
+        del frame
     atomic_write_text(er_diagnostics_path(ws, run_id, t), json.dumps(diagnostics, ensure_ascii=False))
     return summary
+
+
+#: golden records made and written this many entities at a time (issue #19: 1.9 KB per person entity)
+GOLDEN_CHUNK = 250_000
+
+
+def golden_frames(
+    mentions: pd.DataFrame, assignments: pd.DataFrame, settings: EntitySettings
+) -> Iterator[pd.DataFrame]:
+    """The golden records, :data:`GOLDEN_CHUNK` entities at a time where the chunks keep the whole's column
+    types (``matching.er.golden.chunkable``), else at once; :func:`_write_chunks` writes them as they come."""
+    from matching.er.golden import chunkable, golden_chunks
+
+    chunk = GOLDEN_CHUNK if chunkable(mentions, settings) else None
+    return golden_chunks(mentions, assignments, settings, chunk)
+
+
+def _write_chunks(chunks: Iterator[pd.DataFrame], path: Path) -> Path:
+    """Write data frames of the same columns one after another as one Parquet file (atomically), the first
+    one's Arrow schema for all: the file holds the same table as the frames concatenated."""
+    with atomic_write(path) as tmp:
+        writer = None
+        try:
+            for df in chunks:
+                schema = writer.schema if writer is not None else None
+                table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+                del df, table
+        finally:
+            if writer is not None:
+                writer.close()
+    return path
 
 
 def lanes(counts: dict[str, int], workers: int) -> list[list[str]]:
