@@ -102,7 +102,7 @@ def resolve_one_type(ws: Workspace, run_id: str, t: str, decisions: pd.DataFrame
 
 
 #: golden records made and written this many entities at a time (issue #19: 1.9 KB per person entity)
-GOLDEN_CHUNK = 250_000
+GOLDEN_CHUNK = 100_000
 
 
 def golden_frames(
