@@ -168,10 +168,22 @@ def golden_records(
 
 def chunkable(mentions: pd.DataFrame, settings: EntitySettings) -> bool:
     """Whether :func:`golden_chunks` may cut these golden records into chunks whose columns have the types of
-    the whole: no collected lists and no object column (whose type a chunk's own values would decide)."""
-    return not settings.survivorship.collect and not any(
-        pd.api.types.is_object_dtype(d) for d in mentions.dtypes
+    the whole: no collected lists, and only text (``str`` / ``string``) and numpy numbers and dates; an object
+    column's type (or a masked number's, made object on the way) a chunk's own values would decide."""
+    dtypes = mentions.dtypes[_fields(list(mentions.columns), settings.survivorship)]
+    return not settings.survivorship.collect and all(
+        isinstance(d, pd.StringDtype) or (isinstance(d, np.dtype) and d.kind in "biufmM") for d in dtypes
     )
+
+
+def _fields(columns: list[str], surv: Survivorship) -> list[str]:
+    """The mention columns that are golden fields."""
+    fields = (
+        list(surv.include)
+        if surv.include
+        else [c for c in columns if c not in META_COLUMNS and c != "true_id"]
+    )
+    return [f for f in fields if f not in surv.exclude and f in columns]
 
 
 def golden_chunks(
@@ -184,12 +196,7 @@ def golden_chunks(
     surv = settings.survivorship
     t = _Table(mentions, assignments)
     n = len(t.ents)
-    fields = (
-        list(surv.include)
-        if surv.include
-        else [c for c in mentions.columns if c not in META_COLUMNS and c not in ("true_id",)]
-    )
-    fields = [f for f in fields if f not in surv.exclude and f in t.df.columns]
+    fields = _fields(list(t.df.columns), surv)
     narrow = np.int32 if len(t.df) < 2**31 else np.int64
     # per field: the entities with a survivor (sorted) and the row it survived from
     survivors = {f: tuple(a.astype(narrow) for a in t.surviving(f, surv)) for f in fields}
@@ -207,8 +214,10 @@ def golden_chunks(
             name = surv.rename.get(f, f)
             best = vals.iloc[rows[a:b]]
             best.index = entity[a:b] - lo
-            if vals.dtype == "str":  # Arrow-backed text stays Arrow: no Python string per entity and field
-                out[name] = best.reindex(range(hi - lo)).array
+            if isinstance(vals.dtype, pd.StringDtype) and len(entity):
+                # text stays Arrow, no Python string per entity and field: ``str``, the type the Python strings
+                # made, in every chunk whatever its own values
+                out[name] = best.reindex(range(hi - lo)).astype("str").array
             else:
                 out[name] = best.reindex(range(hi - lo)).to_numpy()
             if vals.dtype != object and not isinstance(vals.dtype, pd.StringDtype):
