@@ -42,9 +42,10 @@ log = logging.getLogger(__name__)
 
 #: environment variable: how many entity types may resolve at once (default: the cores, at most 2)
 WORKERS_ENV = env.ER_WORKERS
-#: peak resident memory per mention of one entity type's process (persons at 500,000 residents: 5.2 GB for
-#: 945,000 mentions, interpreter and libraries included), rounded up
-BYTES_PER_MENTION = 6_000
+#: peak resident memory per mention of one entity type's process (persons at 300,000 residents: 1.42 GB for
+#: 566,736 mentions, 2.5 KB, interpreter and libraries included; 4.8 KB before the golden records were written
+#: by chunks, docs/scale.md), rounded up
+BYTES_PER_MENTION = 3_000
 #: memory the step may use for types resolving side by side (the step's limit is 12 GB: issue #19)
 MEMORY_BUDGET_GB = 10.0
 
