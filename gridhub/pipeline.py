@@ -176,7 +176,7 @@ def _resolve_type(
 
     The engine reads only the columns matching reads (``read_columns``); every column is read again for the
     golden records once the engine's result is let go: the two are never in memory together (issue #19)."""
-    from gridhub.resolve_workers import golden_frames
+    from gridhub.resolve_workers import golden_frames, release_freed_memory
     from matching.er import EntitySettings, ResolutionState, resolve
     from matching.er.diagnostics import empty_diagnostics, resolution_diagnostics
     from matching.er.mentions import read_columns
@@ -210,6 +210,7 @@ def _resolve_type(
     diagnostics = resolution_diagnostics(res, settings)
     assignments, review, id_history, pairs = res.assignments, res.review, res.id_history, res.pairs
     del res
+    release_freed_memory()  # what the engine's stages freed, before the golden records' peak
     frames = {
         "assignments": assignments,
         "golden": golden_frames(_read(bound), assignments, settings),  # made as they are written
