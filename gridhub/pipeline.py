@@ -168,28 +168,37 @@ def _no_entities(mentions: pd.DataFrame, settings: EntitySettings) -> dict[str, 
 
 
 def _resolve_type(
-    ws: Workspace, run_id: str, t: str, mentions: pd.DataFrame, decisions: pd.DataFrame | None, staged: Path
+    ws: Workspace, run_id: str, t: str, bound: Path, decisions: pd.DataFrame | None, staged: Path
 ) -> tuple[dict[str, pd.DataFrame], dict, dict]:
-    """One entity type's output frames, summary and diagnostics (the run report's); its state is saved under
-    ``staged``. The engine's result lives only here, so the next type resolves without it."""
-    from matching.er import EntitySettings, ResolutionState, golden_records, resolve
+    """One entity type's output frames, summary and diagnostics (the run report's), from its bound mentions
+    (the file ``bound``); its state is saved under ``staged``. The engine's result lives only here, so the next
+    type resolves without it.
+
+    The engine reads only the columns matching reads (``read_columns``); every column is read again for the
+    golden records once the engine's result is let go: the two are never in memory together (issue #19)."""
+    from gridhub.resolve_workers import golden_frames, release_freed_memory
+    from matching.er import EntitySettings, ResolutionState, resolve
     from matching.er.diagnostics import empty_diagnostics, resolution_diagnostics
+    from matching.er.mentions import read_columns
 
     settings = EntitySettings.from_config(t, ws.config.matching)
-    if mentions.empty:
+    n_mentions = pq.ParquetFile(_require(bound)).metadata.num_rows
+    if not n_mentions:
         log.info("%s: no mentions (none of its feeds has arrived yet): nothing to resolve", t)
         empty = {"mentions": 0, "entities": 0, "review_pairs": 0, "blocking": []}
-        return _no_entities(mentions, settings), empty, empty_diagnostics(t, settings)
+        return _no_entities(_read(bound), settings), empty, empty_diagnostics(t, settings)
     state_dir = _er_state_dir(ws, t)
     state = ResolutionState.load(state_dir, t) if (state_dir / "model.json").exists() else None
+    names = pq.ParquetFile(bound).schema_arrow.names
+    mentions = pq.read_table(bound, columns=[c for c in read_columns(settings) if c in names]).to_pandas()
     res = resolve(mentions, settings, state=state, decisions=decisions, run_id=run_id)
-    del state
+    del state, mentions
     # the state (the registry keeps every record's matching columns and key hashes) is written and let go
     # before the golden records are made: the type's peak memory is that of one of the two, not of both
     res.state.save(staged)
     log.info("%s: peak RSS per stage (MB) %s", t, res.stats.get("peak_rss_mb"))
     summary = {
-        "mentions": len(mentions),
+        "mentions": n_mentions,
         "entities": int(res.assignments["entity_id"].nunique()) if len(res.assignments) else 0,
         "review_pairs": len(res.review),
         "blocking": res.blocking_report.to_dict("records"),
@@ -201,9 +210,10 @@ def _resolve_type(
     diagnostics = resolution_diagnostics(res, settings)
     assignments, review, id_history, pairs = res.assignments, res.review, res.id_history, res.pairs
     del res
+    release_freed_memory()  # what the engine's stages freed, before the golden records' peak
     frames = {
         "assignments": assignments,
-        "golden": golden_records(mentions, assignments, settings),
+        "golden": golden_frames(_read(bound), assignments, settings),  # made as they are written
         "review": review,
         "id_history": id_history,
         "pairs": pairs,

@@ -16,6 +16,8 @@ as before. Either way the outputs are the same files with the same contents.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -23,21 +25,29 @@ import pickle
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from gridhub import env
 from gridhub.workspace import Workspace
-from warehouse.files import atomic_write_text
+from warehouse.files import atomic_write, atomic_write_text
+
+if TYPE_CHECKING:
+    from matching.er.settings import EntitySettings
 
 log = logging.getLogger(__name__)
 
 #: environment variable: how many entity types may resolve at once (default: the cores, at most 2)
 WORKERS_ENV = env.ER_WORKERS
-#: peak resident memory per mention of one entity type's process (persons at 500,000 residents: 5.2 GB for
-#: 945,000 mentions, interpreter and libraries included), rounded up
-BYTES_PER_MENTION = 6_000
+#: peak resident memory per mention of one entity type's process (persons at 300,000 residents: 1.25 GB for
+#: 566,736 mentions, 2.2 KB, interpreter and libraries included; 4.8 KB before the golden records were written
+#: by chunks, docs/scale.md), rounded up
+BYTES_PER_MENTION = 3_000
 #: memory the step may use for types resolving side by side (the step's limit is 12 GB: issue #19)
 MEMORY_BUDGET_GB = 10.0
 
@@ -72,21 +82,68 @@ def read_decisions(ws: Workspace, run_id: str) -> pd.DataFrame | None:
 def resolve_one_type(ws: Workspace, run_id: str, t: str, decisions: pd.DataFrame | None = None) -> dict:
     """Resolve entity type ``t`` of the run and write its frames, diagnostics and staged state; its summary.
     ``decisions``: the run's review decisions when the caller has read them already."""
-    from gridhub.pipeline import _read, _resolve_type, _step_dir, _write, er_diagnostics_path
+    from gridhub.pipeline import _resolve_type, _step_dir, _write, er_diagnostics_path
 
     if decisions is None:
         decisions = read_decisions(ws, run_id)
     out = _step_dir(ws, run_id, "resolved")
-    mentions = _read(_step_dir(ws, run_id, "bound") / f"{t}.parquet")
+    bound = _step_dir(ws, run_id, "bound") / f"{t}.parquet"
     staged_state = out / "state" / t
     if staged_state.exists():
         shutil.rmtree(staged_state)
-    frames, summary, diagnostics = _resolve_type(ws, run_id, t, mentions, decisions, staged_state)
-    del mentions
+    frames, summary, diagnostics = _resolve_type(ws, run_id, t, bound, decisions, staged_state)
     for name in list(frames):
-        _write(frames.pop(name), out / f"{t}_{name}.parquet")
+        frame = frames.pop(name)
+        path = out / f"{t}_{name}.parquet"
+        if isinstance(frame, pd.DataFrame):
+            _write(frame, path)
+        else:  # the golden records, chunk by chunk
+            _write_chunks(frame, path)
+        del frame
     atomic_write_text(er_diagnostics_path(ws, run_id, t), json.dumps(diagnostics, ensure_ascii=False))
     return summary
+
+
+#: golden records made and written this many entities at a time (issue #19: 1.9 KB per person entity)
+GOLDEN_CHUNK = 100_000
+
+
+def release_freed_memory() -> None:
+    """Hand back to the system the memory freed objects left with the allocators (glibc keeps freed heap pages,
+    Arrow's pool its segments): 110 MB of the person type's 458 MB after the engine at 100,000 residents."""
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def golden_frames(
+    mentions: pd.DataFrame, assignments: pd.DataFrame, settings: EntitySettings
+) -> Iterator[pd.DataFrame]:
+    """The golden records, :data:`GOLDEN_CHUNK` entities at a time where the chunks keep the whole's column
+    types (``matching.er.golden.chunkable``), else at once; :func:`_write_chunks` writes them as they come."""
+    from matching.er.golden import chunkable, golden_chunks
+
+    chunk = GOLDEN_CHUNK if chunkable(mentions, settings) else None
+    return golden_chunks(mentions, assignments, settings, chunk)
+
+
+def _write_chunks(chunks: Iterator[pd.DataFrame], path: Path) -> Path:
+    """Write data frames of the same columns one after another as one Parquet file (atomically), the first
+    one's Arrow schema for all: the file holds the same table as the frames concatenated."""
+    with atomic_write(path) as tmp:
+        writer = None
+        try:
+            for df in chunks:
+                schema = writer.schema if writer is not None else None
+                table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+                del df, table
+        finally:
+            if writer is not None:
+                writer.close()
+    return path
 
 
 def lanes(counts: dict[str, int], workers: int) -> list[list[str]]:

@@ -75,3 +75,29 @@ def test_golden_same_as_reference_on_resolved_persons():
     pd.testing.assert_frame_equal(new, golden_reference.golden_records(people, res.assignments, settings))
     empty = empty_golden(people, settings)
     assert list(empty.columns) == list(new.columns) and len(empty) == 0
+
+
+def test_golden_chunks_are_the_golden_records_cut(tmp_path):
+    """Golden records made a few entities at a time (as resolve_entities writes them, issue #19) are the same
+    rows and column types, and written one after another the same Parquet table as written at once."""
+    from gridhub.pipeline import _write
+    from gridhub.resolve_workers import _write_chunks
+    from matching.er.golden import chunkable, golden_chunks
+
+    people = synth.persons(800, seed=5).drop(columns=["true_id"])
+    # as read from Parquet: text in Arrow (`str` or `string`), dates and numbers in numpy
+    people = people.assign(**{c: pd.to_datetime(people[c]) for c in ("birth_date", "record_date")})
+    settings = EntitySettings.from_config("person", {"person": {"u_sample_pairs": 100_000}})
+    assert chunkable(people, settings)
+    res = resolve(people, settings, run_id="g")
+    whole = golden_records(people, res.assignments, settings)
+    chunks = list(golden_chunks(people, res.assignments, settings, chunk=97))
+    assert len(chunks) == -(-len(whole) // 97) > 3
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole)
+    _write(whole, tmp_path / "whole.parquet")
+    _write_chunks(iter(chunks), tmp_path / "chunks.parquet")
+    a, b = (
+        pa.parquet.read_table(tmp_path / "whole.parquet"),
+        pa.parquet.read_table(tmp_path / "chunks.parquet"),
+    )
+    assert a.equals(b) and a.schema.equals(b.schema, check_metadata=True)

@@ -82,6 +82,6 @@ def test_one_at_a_time_when_two_would_not_fit(monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     assert workers_for({"person": 100_000, "house": 100_000, "facility": 0}) == 2
     assert workers_for({"person": 100_000, "house": 0}) == 1  # one type has mentions
-    assert workers_for({"person": 1_500_000, "house": 1_500_000}) == 1  # 18 GB side by side
+    assert workers_for({"person": 2_000_000, "house": 2_000_000}) == 1  # 12 GB side by side (3 KB each)
     monkeypatch.setenv(WORKERS_ENV, "1")
     assert workers_for({"person": 100_000, "house": 100_000}) == 1

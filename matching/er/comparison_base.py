@@ -41,6 +41,18 @@ def factorised_codes(s: pd.Series) -> np.ndarray:
     return codes.astype(np.int64)
 
 
+def codes_and_objects(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`factorised_codes` and the values as :func:`matching.er.text.to_object` gives them, one Python
+    string per distinct value shared by the records holding it (issue #19: a string per record was 50–140 bytes
+    each for names, ID numbers, phones and addresses that repeat)."""
+    codes, uniques = pd.factorize(text.as_string(s), use_na_sentinel=True)
+    values = np.asarray(uniques.to_numpy(dtype=object, na_value=None), dtype=object)
+    out = np.full(len(codes), None, dtype=object)
+    present = codes >= 0
+    out[present] = values[codes[present]]
+    return codes.astype(np.int64), out
+
+
 def exact_then_rest(
     code: np.ndarray, left: np.ndarray, right: np.ndarray, n_levels: int
 ) -> tuple[np.ndarray, np.ndarray, int]:
@@ -117,4 +129,4 @@ class Comparison:
         null_values = self.options.get("null_values")
         if null_values:
             s = s.mask(s.isin(list(null_values)))
-        return factorised_codes(s), text.to_object(s)
+        return codes_and_objects(s)

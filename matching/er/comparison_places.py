@@ -9,7 +9,14 @@ import pandas as pd
 from rapidfuzz.distance import JaroWinkler
 
 from matching.er import address_text, text
-from matching.er.comparison_base import NULL, Comparison, column_or_missing, factorised_codes, pair_scores
+from matching.er.comparison_base import (
+    NULL,
+    Comparison,
+    codes_and_objects,
+    column_or_missing,
+    factorised_codes,
+    pair_scores,
+)
 from matching.er.settings import SettingsError
 
 
@@ -61,9 +68,10 @@ class Address(Comparison):
                     if key == "text"
                     else text.as_string(column_or_missing(df, col))
                 )
-            prep[key] = factorised_codes(s)
             if key == "text":
-                prep["text_obj"] = text.to_object(s)
+                prep[key], prep["text_obj"] = codes_and_objects(s)
+            else:
+                prep[key] = factorised_codes(s)
         return prep
 
     def exact_codes(self, prep):

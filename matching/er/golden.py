@@ -15,6 +15,8 @@ pandas string concatenation per field.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -96,12 +98,33 @@ class _Table:
         return sorted_entity[first], rows[order[first]]
 
 
-def _field_sources(pieces: list[pa.Array], n: int) -> np.ndarray:
-    """``{"field":"key",...}`` per entity from one Arrow column of pieces per field (null: no survivor)."""
-    if not pieces:
-        return np.full(n, "{}", dtype=object)
-    joined = pc.binary_join_element_wise(*pieces, ",", null_handling="skip")
-    return np.asarray(pc.binary_join_element_wise("{", joined, "}", "").to_pylist(), dtype=object)
+#: entities whose ``field_sources`` are joined at a time: the per-field pieces exist for one chunk only
+#: (issue #19: at a million persons, all pieces at once were 1 KB per entity per copy, four copies)
+SOURCES_CHUNK = 25_000
+
+
+def _field_sources(escaped: pa.Array, names: list[str], sources: list[np.ndarray], n: int) -> pd.Series:
+    """``{"field":"key",...}`` per entity (Arrow-backed, no Python string per entity): for each field its
+    name and, per entity, the row of ``escaped`` (record_keys) its value survived from (-1: no survivor)."""
+    if not names:
+        return pd.Series(np.full(n, "{}", dtype=object)).astype("str")
+    chunks = []
+    for lo in range(0, n, SOURCES_CHUNK):
+        pieces = []
+        for name, src in zip(names, sources, strict=True):
+            part = src[lo : lo + SOURCES_CHUNK]
+            taken = escaped.take(pa.array(np.maximum(part, 0)))
+            taken = pc.if_else(pa.array(part >= 0), taken, pa.scalar(None, pa.string()))
+            pieces.append(pc.binary_join_element_wise(f'"{name}":"', taken, '"', ""))
+        joined = pc.binary_join_element_wise(*pieces, ",", null_handling="skip")
+        del pieces
+        chunks.append(pc.binary_join_element_wise("{", joined, "}", "").cast(pa.large_string()))
+    out = (
+        pa.chunked_array(chunks, type=pa.large_string())
+        if chunks
+        else pa.chunked_array([], pa.large_string())
+    )
+    return out.to_pandas()
 
 
 def _arrow(s: pd.Series) -> pa.Array:
@@ -140,49 +163,91 @@ def golden_records(
     renamed by ``survivorship.rename`` (org_name → name ...); ``survivorship.collect`` adds list columns of
     the other values seen (an organisation's former names).
     """
-    surv = settings.survivorship
-    t = _Table(mentions, assignments)
-    n = len(t.ents)
+    return next(golden_chunks(mentions, assignments, settings))
+
+
+def chunkable(mentions: pd.DataFrame, settings: EntitySettings) -> bool:
+    """Whether :func:`golden_chunks` may cut these golden records into chunks whose columns have the types of
+    the whole: no collected lists, and only text (``str`` / ``string``) and numpy numbers and dates; an object
+    column's type (or a masked number's, made object on the way) a chunk's own values would decide."""
+    dtypes = mentions.dtypes[_fields(list(mentions.columns), settings.survivorship)]
+    return not settings.survivorship.collect and all(
+        isinstance(d, pd.StringDtype) or (isinstance(d, np.dtype) and d.kind in "biufmM") for d in dtypes
+    )
+
+
+def _fields(columns: list[str], surv: Survivorship) -> list[str]:
+    """The mention columns that are golden fields."""
     fields = (
         list(surv.include)
         if surv.include
-        else [c for c in mentions.columns if c not in META_COLUMNS and c not in ("true_id",)]
+        else [c for c in columns if c not in META_COLUMNS and c != "true_id"]
     )
-    fields = [f for f in fields if f not in surv.exclude and f in t.df.columns]
-    out = pd.DataFrame({settings.id_column: t.ents.astype("string")})
+    return [f for f in fields if f not in surv.exclude and f in columns]
+
+
+def golden_chunks(
+    mentions: pd.DataFrame, assignments: pd.DataFrame, settings: EntitySettings, chunk: int | None = None
+) -> Iterator[pd.DataFrame]:
+    """:func:`golden_records`, ``chunk`` entities at a time (in id order; None: all at once, and always with
+    ``survivorship.collect``): a caller that writes each chunk as it comes holds one chunk's values and
+    ``field_sources``, not every entity's (issue #19: 1.9 KB per person). Concatenated, the chunks are the
+    golden records; each chunk's columns have the same dtypes when :func:`chunkable` says so."""
+    surv = settings.survivorship
+    t = _Table(mentions, assignments)
+    n = len(t.ents)
+    fields = _fields(list(t.df.columns), surv)
+    narrow = np.int32 if len(t.df) < 2**31 else np.int64
+    # per field: the entities with a survivor (sorted) and the row it survived from
+    survivors = {f: tuple(a.astype(narrow) for a in t.surviving(f, surv)) for f in fields}
     escaped = _escaped(t.keys)  # a field's source: the surviving record's key
-    pieces = []
-    for f in fields:
-        vals = t.df[f]
-        entity, rows = t.surviving(f, surv)
-        name = surv.rename.get(f, f)
-        best = vals.iloc[rows]
-        best.index = entity
-        out[name] = best.reindex(range(n)).to_numpy()
-        if vals.dtype != object and not isinstance(vals.dtype, pd.StringDtype):
-            out[name] = out[name].astype(vals.dtype)
-        src = np.full(n, -1, dtype=np.int64)
-        src[entity] = rows
-        taken = escaped.take(pa.array(np.maximum(src, 0)))
-        taken = pc.if_else(pa.array(src >= 0), taken, pa.scalar(None, pa.string()))
-        pieces.append(pc.binary_join_element_wise(f'"{name}":"', taken, '"', ""))
-    out["field_sources"] = _field_sources(pieces, n)
-    out["sources"] = _sources(t, n)
-    out["records"] = np.bincount(t.entity, minlength=n).astype(np.int64)
-    for list_col, field in surv.collect.items():
-        if field not in t.df.columns:
-            continue
-        df = pd.DataFrame({"entity_id": t.ents[t.entity], field: t.df[field].reset_index(drop=True)})
-        surviving = out.set_index(settings.id_column)[surv.rename.get(field, field)]
-        seen = df.dropna().drop_duplicates()
-        seen = seen[
-            seen[field].astype("string") != surviving.reindex(seen["entity_id"]).astype("string").to_numpy()
-        ]
-        lists = seen.sort_values(["entity_id", field]).groupby("entity_id")[field].agg(list)
-        out[list_col] = pd.Series(
-            [x if isinstance(x, list) else [] for x in lists.reindex(t.ents)], index=out.index, dtype=object
-        )
-    return out.reset_index(drop=True)
+    sources = _sources(t, n)
+    records = np.bincount(t.entity, minlength=n).astype(np.int64)
+    step = n if chunk is None or surv.collect else max(int(chunk), 1)
+    for lo in range(0, max(n, 1), max(step, 1)):
+        hi = min(lo + step, n)
+        out = pd.DataFrame({settings.id_column: t.ents[lo:hi].astype("string")})
+        names, at = [], []
+        for f in fields:
+            vals, (entity, rows) = t.df[f], survivors[f]
+            a, b = np.searchsorted(entity, [lo, hi])
+            name = surv.rename.get(f, f)
+            best = vals.iloc[rows[a:b]]
+            best.index = entity[a:b] - lo
+            if isinstance(vals.dtype, pd.StringDtype) and len(entity):
+                # text stays Arrow, no Python string per entity and field: ``str``, the type the Python strings
+                # made, in every chunk whatever its own values
+                out[name] = best.reindex(range(hi - lo)).astype("str").array
+            else:
+                out[name] = best.reindex(range(hi - lo)).to_numpy()
+            if vals.dtype != object and not isinstance(vals.dtype, pd.StringDtype):
+                out[name] = out[name].astype(vals.dtype)
+            src = np.full(hi - lo, -1, dtype=narrow)
+            src[entity[a:b] - lo] = rows[a:b]
+            names.append(name)
+            at.append(src)
+        out["field_sources"] = _field_sources(escaped, names, at, hi - lo)
+        del at
+        out["sources"] = sources[lo:hi]
+        out["records"] = records[lo:hi]
+        for list_col, field in surv.collect.items():  # one chunk: every entity
+            if field in t.df.columns:
+                out[list_col] = _collected(t, out, settings, field)
+        yield out.reset_index(drop=True)
+
+
+def _collected(t: _Table, out: pd.DataFrame, settings: EntitySettings, field: str) -> pd.Series:
+    """Per entity of ``out`` (all of them): the other values of ``field`` its records give, sorted."""
+    df = pd.DataFrame({"entity_id": t.ents[t.entity], field: t.df[field].reset_index(drop=True)})
+    surviving = out.set_index(settings.id_column)[settings.survivorship.rename.get(field, field)]
+    seen = df.dropna().drop_duplicates()
+    seen = seen[
+        seen[field].astype("string") != surviving.reindex(seen["entity_id"]).astype("string").to_numpy()
+    ]
+    lists = seen.sort_values(["entity_id", field]).groupby("entity_id")[field].agg(list)
+    return pd.Series(
+        [x if isinstance(x, list) else [] for x in lists.reindex(t.ents)], index=out.index, dtype=object
+    )
 
 
 def empty_golden(mentions: pd.DataFrame, settings: EntitySettings) -> pd.DataFrame:

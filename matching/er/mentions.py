@@ -1,6 +1,6 @@
 """What a run reads: the mentions of one entity type and the reviewed decisions, checked and narrowed.
 
-:func:`prepare_mentions` checks the record keys and keeps only the columns matching reads;
+:func:`prepare_mentions` checks the record keys and keeps only the columns matching reads (:func:`read_columns`);
 :func:`record_hashes` tells which records changed since the state was saved; :func:`normalise_decisions`
 puts a reviewer's match / non-match decisions into one shape.
 """
@@ -45,15 +45,7 @@ def prepare_mentions(mentions: pd.DataFrame, settings: EntitySettings, *, sort: 
             "each input record must appear once per entity type"
         )
     # only what matching reads: a narrow copy keeps memory down on a million records
-    wanted = [
-        "record_key",
-        "feed",
-        "record_date",
-        "priority",
-        settings.source_column,
-        *compared_columns(settings),
-    ]
-    df = mentions[[c for c in dict.fromkeys(wanted) if c in mentions.columns]]
+    df = mentions[[c for c in read_columns(settings) if c in mentions.columns]]
     df["record_key"] = keys
     for c in df.columns:
         # dates arrive as python date objects (object dtype): parse once, every key and comparison reuses it
@@ -73,6 +65,20 @@ def prepare_mentions(mentions: pd.DataFrame, settings: EntitySettings, *, sort: 
         if sort
         else df.reset_index(drop=True)
     )
+
+
+def read_columns(settings: EntitySettings) -> list[str]:
+    """The mention columns a run reads (:func:`prepare_mentions` drops every other one first): a caller that
+    reads mentions from a file for :func:`~matching.er.engine.resolve` need read no more."""
+    wanted = [
+        "record_key",
+        "feed",
+        "record_date",
+        "priority",
+        settings.source_column,
+        *compared_columns(settings),
+    ]
+    return list(dict.fromkeys(wanted))
 
 
 def compared_columns(settings: EntitySettings) -> list[str]:

@@ -172,14 +172,17 @@ def _exact_u(codes: np.ndarray, source: np.ndarray | None) -> float | None:
     ok = codes >= 0
     if ok.sum() < 2:
         return None
+    # dense codes: a date's code is its yyyymmdd, whose bincount was 330 MB (issue #19); sums of integers below
+    # 2⁵³ are exact in float64, so the counts in another order give the same result to the last bit
+    dense = pd.factorize(codes)[0]  # only the present records' codes are counted (``ok``)
     if source is None:
-        c = np.bincount(codes[ok]).astype(np.float64)
+        c = np.bincount(dense[ok]).astype(np.float64)
         n = c.sum()
         return float((c * (c - 1)).sum() / (n * (n - 1)))
     agree, total = 0.0, 0.0
     srcs = np.unique(source[ok])
     per = {
-        s: np.bincount(codes[ok & (source == s)], minlength=codes.max() + 1).astype(np.float64) for s in srcs
+        s: np.bincount(dense[ok & (source == s)], minlength=dense.max() + 1).astype(np.float64) for s in srcs
     }
     for a_i, a in enumerate(srcs):
         for b in srcs[a_i + 1 :]:
