@@ -172,8 +172,7 @@ def _exact_u(codes: np.ndarray, source: np.ndarray | None) -> float | None:
     ok = codes >= 0
     if ok.sum() < 2:
         return None
-    # dense codes: a date's code is its yyyymmdd, whose bincount was 330 MB (issue #19); sums of integers below
-    # 2⁵³ are exact in float64, so the counts in another order give the same result to the last bit
+    # dense codes (a date's yyyymmdd bincount was 330 MB); integer sums < 2⁵³ are exact: the same result, bit for bit
     dense = pd.factorize(codes)[0]  # only the present records' codes are counted (``ok``)
     if source is None:
         c = np.bincount(dense[ok]).astype(np.float64)
