@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 from types import SimpleNamespace
@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from warehouse.expectations import Check
-from warehouse.schema import TABLES, Table
+from warehouse.schema import TABLES
 from warehouse.tablefiles import table_column
 from warehouse.validation_report import EXAMPLES, ExpectationOutcome, outcome_of
 
@@ -180,33 +180,38 @@ def pandas_source(ns: SimpleNamespace) -> tuple[Any, Any]:
 
 
 def run_suite(
-    ns: SimpleNamespace, ctx: Any, source: Any, table: Table, data: pa.Table, checks: list[Check]
-) -> list[ExpectationOutcome]:
-    """Validate ``data`` with the suite ``gridhub.<table>`` made of ``checks``; one outcome per check."""
-    name = table.name
+    ns: SimpleNamespace,
+    ctx: Any,
+    source: Any,
+    name: str,
+    frames: Iterable[pd.DataFrame],
+    checks: list[Check],
+) -> list[list[ExpectationOutcome]]:
+    """Validate each of ``frames`` with the suite ``gridhub.<name>`` made of ``checks``, one Great Expectations
+    run per frame; per check, its outcome in every frame (in frame order)."""
     suite = ns.gx.ExpectationSuite(name=f"gridhub.{name}")
     for i, check in enumerate(checks):
         cls = ns.classes[check.expectation]
         suite.add_expectation(cls(**check.kwargs, meta={"check": i}))
     suite = ctx.suites.add(suite)
-    batch = (
-        source.add_dataframe_asset(name=name)
-        .add_batch_definition_whole_dataframe(f"{name}_all")
-        .get_batch(batch_parameters={"dataframe": _frame(data, checks, table.key)})
-    )
-    res = batch.validate(
-        suite,
-        result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES * 4},
-    )
-    by_check = {r.expectation_config.meta["check"]: r for r in res.results}
-    return [outcome_of(check, by_check[i]) for i, check in enumerate(checks)]
+    definition = source.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe(f"{name}_all")
+    outcomes: list[list[ExpectationOutcome]] = [[] for _ in checks]
+    for frame in frames:
+        res = definition.get_batch(batch_parameters={"dataframe": frame}).validate(
+            suite,
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES * 4},
+        )
+        by_check = {r.expectation_config.meta["check"]: r for r in res.results}
+        for i, check in enumerate(checks):
+            outcomes[i].append(outcome_of(check, by_check[i]))
+    return outcomes
 
 
-def _frame(data: pa.Table, checks: list[Check], key: tuple[str, ...]) -> pd.DataFrame:
-    """Only the columns some check reads go to pandas (lists and floats stay out)."""
+def used_columns(checks: list[Check], key: tuple[str, ...]) -> list[str]:
+    """The columns some check reads, the key first (only these go to pandas: lists and floats stay out)."""
     used: list[str] = list(key)
     for c in checks:
         for name in c.kwargs.get("column_list", [c.kwargs.get("column")]):
             if name and name not in used:
                 used.append(name)
-    return data.select(used).to_pandas()
+    return used

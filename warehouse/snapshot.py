@@ -44,29 +44,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from warehouse.errors import UserError
-from warehouse.files import atomic_write_text, fsync_path, locked, sha256_file
-from warehouse.privacy import PrivacyKeyError, keyed_hashes, scrub_json, to_layer
-from warehouse.progress import Progress
+from warehouse.files import atomic_write_text, fsync_path, locked
+from warehouse.privacy import PrivacyKeyError, scrub_json
 from warehouse.read import (
     CURRENT_LINK,
-    DATA_FILE,
     MANIFEST,
     POINTER_FILE,
     RUNS,
     SNAPSHOTS,
     current_run_id,
     list_snapshots,
-    partition_folder,
     read_manifest,
     snapshot_path,
 )
-from warehouse.schema import TABLES, UNKNOWN_STREET, Layer, schema_hash
+from warehouse.schema import TABLES, Layer, schema_hash
+from warehouse.snapshot_write import LAYERS, write_layers
 from warehouse.tablefiles import table_rows
 from warehouse.validate import validate_tables
 from warehouse.validation_report import ValidationReport
@@ -77,17 +72,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MANIFEST_FORMAT = "gridhub-warehouse-snapshot/1"
-ROW_GROUP_ROWS = 128 * 1024
-PARQUET_OPTIONS = {
-    "compression": "zstd",
-    "compression_level": 3,
-    "use_dictionary": True,
-    "write_statistics": True,
-    "version": "2.6",
-}
 INCOMING_PREFIX = ".incoming-"
 LOCK_FILE = ".publish.lock"
-LAYERS = (Layer.SHARED, Layer.RESTRICTED)
 _RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
 
 
@@ -139,57 +125,6 @@ def _write_json(path: Path, value: object) -> None:
         json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8"
     )
     fsync_path(path)
-
-
-def _sorted_by_key(name: str, data: pa.Table) -> pa.Table:
-    key = TABLES[name].key
-    if data.num_rows == 0:
-        return data
-    order = pc.sort_indices(data, sort_keys=[(k, "ascending", "at_end") for k in key])
-    if bool((order.to_numpy() == np.arange(len(order))).all()):
-        return data  # already in key order (build_tables writes them so): no copy of the table
-    return data.take(order)
-
-
-def table_parts(name: str, data: pa.Table) -> list[tuple[str, pa.Table]]:
-    """The files of one table (sorted by key) as ``(path relative to the snapshot, rows)``, in path order.
-
-    An unpartitioned table is one ``<table>/part-00000.parquet``. A table partitioned by a column (街道/镇 code)
-    gets one hive folder ``<table>/<column>=<value>/`` per value, rows in key order within it; the column is
-    the folder's name and is left out of the file (as hive writers do). The ``unknown`` folder is always there,
-    empty when every row has a place: so an empty table still has a file, and hive readers that infer the
-    column's type from the folder names (pyarrow, pandas, DuckDB) see text, not numbers.
-    """
-    table = TABLES[name]
-    if not table.partition_by:
-        return [(f"{name}/{DATA_FILE.format(0)}", data)]
-    (column,) = table.partition_by
-    order = pc.sort_indices(
-        data, sort_keys=[(column, "ascending"), *((k, "ascending", "at_end") for k in table.key)]
-    )
-    data = data.take(order)
-    values = data.column(column).combine_chunks()
-    starts = [0]
-    if data.num_rows > 1:
-        changed = pc.not_equal(values.slice(1), values.slice(0, data.num_rows - 1))
-        starts += (np.flatnonzero(changed.to_numpy(zero_copy_only=False)) + 1).tolist()
-    ends = [*starts[1:], data.num_rows]
-    rows = data.drop_columns([column])
-    parts = {str(values[s]): rows.slice(s, e - s) for s, e in zip(starts, ends, strict=True) if e > s}
-    parts.setdefault(UNKNOWN_STREET, rows.slice(0, 0))
-    return [(f"{name}/{partition_folder(column, v)}/{DATA_FILE.format(0)}", parts[v]) for v in sorted(parts)]
-
-
-def _write_parquet(data: pa.Table, path: Path) -> dict:
-    """Write one file deterministically (fixed row groups and settings), fsync it, return its entry."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with pq.ParquetWriter(path, data.schema, **PARQUET_OPTIONS) as writer:
-        if data.num_rows == 0:
-            writer.write_table(data)
-        for start in range(0, data.num_rows, ROW_GROUP_ROWS):
-            writer.write_table(data.slice(start, ROW_GROUP_ROWS), row_group_size=ROW_GROUP_ROWS)
-    fsync_path(path)
-    return {"sha256": sha256_file(path), "bytes": path.stat().st_size, "rows": data.num_rows}
 
 
 def switch_current(warehouse_dir: Path, run_id: str) -> None:
@@ -388,25 +323,6 @@ def validate_or_block(
         )
         raise PublishBlocked(report)
     return report
-
-
-def write_layers(
-    tables: Mapping[str, pa.Table], incoming: dict[Layer, Path], hmac_key: bytes
-) -> dict[str, dict[str, list[dict]]]:
-    """Stage 3: every table of both layers into its incoming folder, each file fsynced. Returns the file
-    entries (``{layer: {table: [{path, sha256, bytes, rows}]}}``) for the manifest."""
-    files: dict[str, dict[str, list[dict]]] = {str(layer): {} for layer in LAYERS}
-    progress = Progress("write snapshot", len(TABLES))
-    for name in TABLES:
-        ordered = _sorted_by_key(name, tables[name])
-        hashes = keyed_hashes(name, ordered, hmac_key)
-        for layer in LAYERS:
-            parts = table_parts(name, to_layer(name, ordered, layer, hmac_key, hashes))
-            files[str(layer)][name] = [
-                {"path": rel, **_write_parquet(part, incoming[layer] / rel)} for rel, part in parts
-            ]
-        progress.advance(f"{name}, {len(parts)} files per layer", ordered.num_rows, ordered.num_rows)
-    return files
 
 
 def _manifest(

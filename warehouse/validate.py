@@ -57,10 +57,11 @@ from warehouse.expectations import (
     row_count_bounds,
     rows_without_baseline,
 )
-from warehouse.gx_runner import load_gx, pandas_source, reference_keys, reference_keysets, run_suite
+from warehouse.gx_runner import load_gx, pandas_source, reference_keys, reference_keysets
 from warehouse.progress import Progress
-from warehouse.schema import TABLES, arrow_schema
-from warehouse.tablefiles import table_rows, table_schema
+from warehouse.schema import TABLES, Table, arrow_schema, entity_type_column
+from warehouse.tablefiles import table_column, table_rows, table_schema
+from warehouse.validate_batches import table_outcomes
 from warehouse.validation_report import ExpectationOutcome, ValidationReport
 
 if TYPE_CHECKING:
@@ -123,8 +124,8 @@ def validate_tables(
     ``previous`` is the manifest of the current snapshot (``None`` on first publish: no drift checks).
     Returns a :class:`ValidationReport`; never raises for failed expectations (the caller decides), but
     raises :class:`SchemaMismatch` when a table is missing or has the wrong columns. ``tables`` may be a
-    :class:`~warehouse.tablefiles.TableFiles` (one table in memory at a time). Every suite sees its whole
-    table: uniqueness and references are table-wide, so a table is never validated in pieces.
+    :class:`~warehouse.tablefiles.TableFiles`: a large table is then read in batches
+    (:mod:`warehouse.validate_batches`), never whole.
     """
     check_schemas(tables)
     ns = load_gx()  # the one-off import (about 2.5 s) is not counted in ``seconds``
@@ -143,9 +144,9 @@ def validate_tables(
                 grid_code_width=grid_code_width,
                 previous_rows=prev,
                 drift=settings.row_count_drift,
-                new_rows=rows_without_baseline(t, tables[name], previous_rows) if prev else 0,
+                new_rows=rows_without_baseline(t, _type_column(tables, t), previous_rows) if prev else 0,
             )
-            outcomes.extend(run_suite(ns, ctx, source, t, tables[name], checks))
+            outcomes.extend(table_outcomes(ns, ctx, source, t, tables, checks))
             table_seconds[name] = time.perf_counter() - table_started
             rows = table_rows(tables, name)
             progress.advance(name, rows, rows)
@@ -159,6 +160,12 @@ def validate_tables(
     )
     _write_report(report, report_dir, title)
     return report
+
+
+def _type_column(tables: Mapping[str, pa.Table], t: Table) -> pa.Table:
+    """The entity-type column of table ``t`` alone (no column when it has none), read without the rest."""
+    column = entity_type_column(t)
+    return pa.table({column: table_column(tables, t.name, column)} if column else {})
 
 
 def _write_report(report: ValidationReport, report_dir: Path, title: str) -> None:
