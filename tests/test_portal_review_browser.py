@@ -67,8 +67,14 @@ def _in_grid(ws: Path, record_keys: list[str]) -> bool:
     w = Workspace(ws)
     run = current_run_id(w.warehouse)
     assert run is not None
-    m = pd.read_parquet(w.work_dir(run) / "bound" / "person.parquet", columns=["record_key", "grid_code"])
-    grids = m.set_index("record_key")["grid_code"].reindex(record_keys)
+    bound = (
+        w.work_dir(run) / "bound"
+    )  # a case may pair persons, organisations or houses: every type's bindings
+    m = pd.concat(
+        pd.read_parquet(bound / f"{t}.parquet", columns=["record_key", "grid_code"])
+        for t in ("person", "organisation", "house")
+    )
+    grids = m.drop_duplicates("record_key").set_index("record_key")["grid_code"].reindex(record_keys)
     return bool(grids.str.startswith(GRID).fillna(False).any())
 
 
