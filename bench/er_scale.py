@@ -1,7 +1,7 @@
 """One million person mentions: gridhub's engine against Splink (DuckDB), then a 1% daily delta on ours.
 
-Usage: ``.venv/bin/python bench/er_scale.py [--records 1000000]`` (needs ``pip install -e .[bench]`` for
-Splink). The data are synthetic person mentions with known truth (``tests/synth_er.py``: households, twins,
+Usage: ``.venv/bin/python bench/er_scale.py [--records 1000000]`` (Splink runs in
+``.venv-bench``, made on first use by ``bench/_benchenv.py``). The data are synthetic person mentions with known truth (``tests/synth_er.py``: households, twins,
 common names, homophone typos, missing ID numbers, day/month swaps, moves, changed phones), written once to
 Parquet. Each engine then runs in its own child process, so that its peak memory (max RSS, data included) is
 its own. Wall time covers training (u, m, prior), blocking, scoring and clustering. Both engines use the same
@@ -236,6 +236,10 @@ def main() -> None:
     ap.add_argument("--data")
     ap.add_argument("--engines", default="gridhub,splink")
     args = ap.parse_args()
+    if not args.child and "splink" in args.engines.split(","):
+        import _benchenv  # Splink needs its own venv (pandas < 3): re-run there, as bench/er_vs_splink.py does
+
+        _benchenv.ensure(__file__)
     if args.child:
         result = (child_gridhub if args.child == "gridhub" else child_splink)(Path(args.data))
         sys.stdout.write("RESULT " + json.dumps(result) + "\n")
