@@ -500,3 +500,9 @@ def publish_synthetic(wh, tables: dict[str, pa.Table], run_id: str = "r1") -> No
         grid_code_width=15,
         hmac_key=TEST_HMAC_KEY,
     )
+
+
+def replace_column(table: pa.Table, column: str, values: list) -> pa.Table:
+    """``table`` with ``column``'s values replaced (same field, same type): a planted fault for a test."""
+    i = table.schema.get_field_index(column)
+    return table.set_column(i, table.schema.field(i), pa.array(values, table.schema.field(i).type))

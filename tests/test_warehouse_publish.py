@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from synth_tables import synthetic_tables
+from synth_tables import replace_column, synthetic_tables
 
 from warehouse import (
     NoSnapshot,
@@ -63,11 +63,6 @@ def published(tables, tmp_path_factory) -> Path:
     wh = tmp_path_factory.mktemp("wh") / "warehouse"
     _publish(wh, tables, "r1")
     return wh
-
-
-def _replace(table: pa.Table, column: str, values: list) -> pa.Table:
-    i = table.schema.get_field_index(column)
-    return table.set_column(i, table.schema.field(i), pa.array(values, table.schema.field(i).type))
 
 
 def _sorted(t: pa.Table, name: str) -> pa.Table:
@@ -190,7 +185,7 @@ def test_publish_refuses_an_empty_key_and_unsafe_run_ids(tables, tmp_path):
 def _duplicate_person_key(t):
     person = t["person"]
     ids = person.column("person_id").to_pylist()
-    return {**t, "person": _replace(person, "person_id", [ids[1], *ids[1:]])}
+    return {**t, "person": replace_column(person, "person_id", [ids[1], *ids[1:]])}
 
 
 def _duplicate_relation(t):
@@ -201,7 +196,7 @@ def _duplicate_relation(t):
 def _broken_reference(t):
     person = t["person"]
     houses = person.column("residence_house_id").to_pylist()
-    return {**t, "person": _replace(person, "residence_house_id", ["H999999999999", *houses[1:]])}
+    return {**t, "person": replace_column(person, "residence_house_id", ["H999999999999", *houses[1:]])}
 
 
 def _bad_grid_code(t):
@@ -209,21 +204,21 @@ def _bad_grid_code(t):
     grids = house.column("grid_code").to_pylist()
     return {
         **t,
-        "house": _replace(house, "grid_code", ["４４０１０６００１００１００１", *grids[1:]]),
+        "house": replace_column(house, "grid_code", ["４４０１０６００１００１００１", *grids[1:]]),
     }  # full-width
 
 
 def _unknown_grid(t):
     fac = t["facility"]
     grids = fac.column("grid_code").to_pylist()
-    return {**t, "facility": _replace(fac, "grid_code", ["440106999999999", *grids[1:]])}
+    return {**t, "facility": replace_column(fac, "grid_code", ["440106999999999", *grids[1:]])}
 
 
 def _bad_credit_code(t):
     org = t["organisation"]
     codes = org.column("credit_code").to_pylist()
     wrong = codes[0][:17] + ("0" if codes[0][17] != "0" else "1")
-    return {**t, "organisation": _replace(org, "credit_code", [wrong, *codes[1:]])}
+    return {**t, "organisation": replace_column(org, "credit_code", [wrong, *codes[1:]])}
 
 
 def _row_count_collapse(t):

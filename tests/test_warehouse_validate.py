@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from synth_tables import credit_codes, resident_ids, synthetic_tables
+from synth_tables import credit_codes, replace_column, resident_ids, synthetic_tables
 
 from warehouse.checkchars import credit_code_check_char, resident_id_check_char
 from warehouse.codes import credit_code_valid, resident_id_valid
@@ -27,11 +27,6 @@ SETTINGS = WarehouseSettings(row_count_drift=0.5)
 @pytest.fixture(scope="module")
 def tables() -> dict[str, pa.Table]:
     return synthetic_tables(600, seed=3)
-
-
-def _replace(table: pa.Table, column: str, values: list) -> pa.Table:
-    i = table.schema.get_field_index(column)
-    return table.set_column(i, table.schema.field(i), pa.array(values, table.schema.field(i).type))
 
 
 # ---- check digits ------------------------------------------------------------------------------------------
@@ -144,8 +139,8 @@ def test_failures_name_table_expectation_column_and_masked_examples(tables, tmp_
     population = person.column("population_type").to_pylist()
     population[5] = "戶籍"  # 繁体: not in the value set 户籍/流动/境外/未知
     broken = dict(tables)
-    broken["person"] = _replace(
-        _replace(person, "id_number", [bad_id, *ids[1:]]), "population_type", population
+    broken["person"] = replace_column(
+        replace_column(person, "id_number", [bad_id, *ids[1:]]), "population_type", population
     )
     report = validate_tables(
         broken, previous=None, settings=SETTINGS, grid_code_width=15, report_dir=tmp_path

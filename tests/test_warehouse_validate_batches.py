@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from synth_tables import synthetic_tables
+from synth_tables import replace_column, synthetic_tables
 
 import warehouse.validate_batches as vb
 from warehouse.schema import TABLES
@@ -20,11 +20,6 @@ BATCH = 97  # person (600 rows) in 7 batches; a row past the first batch is in a
 @pytest.fixture(scope="module")
 def tables() -> dict[str, pa.Table]:
     return synthetic_tables(600, seed=3)
-
-
-def _replace(table: pa.Table, column: str, values: list) -> pa.Table:
-    i = table.schema.get_field_index(column)
-    return table.set_column(i, table.schema.field(i), pa.array(values, table.schema.field(i).type))
 
 
 def _as_files(tables: dict[str, pa.Table], folder) -> TableFiles:
@@ -67,15 +62,15 @@ def test_a_failure_past_the_first_batch_blocks(tables, tmp_path, monkeypatch, as
     person_ids = person.column("person_id").to_pylist()
     person_ids[-1] = person_ids[1]  # a duplicate key across the first and the last batch
     broken = dict(tables)
-    broken["person"] = _replace(_replace(person, "id_number", ids), "person_id", person_ids)
+    broken["person"] = replace_column(replace_column(person, "id_number", ids), "person_id", person_ids)
     xref = tables["source_xref"]
     assert xref.num_rows > BATCH
     records = xref.column("source_record_id").to_pylist()
     feeds, types = xref.column("feed").to_pylist(), xref.column("entity_type").to_pylist()
     last = xref.num_rows - 1
     records[last], feeds[last], types[last] = records[0], feeds[0], types[0]  # compound key twice
-    broken["source_xref"] = _replace(
-        _replace(_replace(xref, "source_record_id", records), "feed", feeds), "entity_type", types
+    broken["source_xref"] = replace_column(
+        replace_column(replace_column(xref, "source_record_id", records), "feed", feeds), "entity_type", types
     )
     monkeypatch.setattr(vb, "VALIDATE_ROWS", BATCH)
     data = _as_files(broken, tmp_path / "files") if as_files else broken
