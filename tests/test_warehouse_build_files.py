@@ -1,5 +1,5 @@
-"""warehouse.build_files.write_tables: the tables built one at a time from a run's files (DuckDB queries, person
-in chunks) are exactly the tables assemble_tables builds in memory from the same inputs."""
+"""warehouse.build_files.write_tables: the tables built one at a time from a run's files (DuckDB queries, entity
+and relation tables in chunks) are exactly the tables assemble_tables builds in memory from the same inputs."""
 
 from __future__ import annotations
 
@@ -34,12 +34,14 @@ def test_tables_written_one_at_a_time_equal_the_tables_built_in_memory(
         bindings=read(files.bindings),
         **options,
     )
-    # small chunks and batches, so person is built in many chunks and the DuckDB tables in many batches
+    # small chunks and batches, so the entity and relation tables are built in many chunks and the DuckDB
+    # tables in many batches
     monkeypatch.setattr(warehouse.build_files, "CHUNK_ROWS", 37)
     monkeypatch.setattr(warehouse.build_sql, "BATCH_ROWS", 101)
     rows = write_tables(tmp_path / "tables", files, **options)
     assert rows == {name: in_memory[name].num_rows for name in TABLES}
     assert rows["person"] > 37 * 3 and rows["source_xref"] > 101 * 3  # several chunks, several batches
+    assert rows["person_house"] > 37 * 3 and rows["house"] > 37 * 3
     for name in TABLES:
         written = pq.read_table(tmp_path / "tables" / f"{name}.parquet")
         # the file the in-memory table gives (as build_tables wrote it before: a Parquet list reads back with
@@ -52,18 +54,28 @@ def test_tables_written_one_at_a_time_equal_the_tables_built_in_memory(
         assert written.equals(pq.read_table(ws.step_dir(run_id, "tables") / f"{name}.parquet")), name
 
 
-def test_lazy_frames_read_once_and_again_after_release():
-    reads = []
+def test_grouped_never_splits_the_rows_of_one_key():
+    from warehouse.build_sql import grouped
 
-    def load():
-        reads.append(1)
-        return pd.DataFrame({"a": [1]})
+    data = pa.table({"k": ["a", "a", "b", "b", "b", "c", "d", "d"], "v": list(range(8))})
+    for size in (1, 2, 3, 100):
+        tables = list(grouped(data.to_batches(max_chunksize=2), "k", size))
+        assert pa.concat_tables(tables).equals(data)
+        firsts = [set(t.column("k").to_pylist()) for t in tables]
+        assert all(not (x & y) for i, x in enumerate(firsts) for y in firsts[i + 1 :]), size
+    assert list(grouped(iter([]), "k", 2)) == []
 
-    frames = warehouse.build_files.LazyFrames({"x": load})
-    assert frames["x"]["a"].tolist() == [1] and frames["x"] is frames["x"] and len(reads) == 1
-    frames.release("x")
-    assert frames["x"]["a"].tolist() == [1] and len(reads) == 2
-    assert list(frames) == ["x"] and len(frames) == 1
+
+def test_keyed_stream_takes_the_rows_up_to_a_key_then_the_rest():
+    from warehouse.build_sql import KeyedStream
+
+    data = pa.table({"_id": ["a", "c", "c", "e", "g"], "v": [1, 2, 3, 4, 5]})
+    stream = KeyedStream(iter(data.to_batches(max_chunksize=2)), "_id")
+    assert stream.upto("b").column("v").to_pylist() == [1]
+    assert stream.upto("b").num_rows == 0
+    assert stream.upto("d").column("v").to_pylist() == [2, 3]
+    assert stream.upto(None).column("v").to_pylist() == [4, 5]
+    assert stream.upto(None) is None
 
 
 def test_sorted_batches_streams_a_sorted_file_and_sorts_another_nulls_last_ties_in_file_order(tmp_path):

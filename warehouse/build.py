@@ -6,8 +6,8 @@ between mentions of one record, and the reference data. The output is one ``pa.T
 always give byte-identical Parquet.
 
 **One table, one builder.** Each table of :data:`~warehouse.schema.TABLES` has one builder, here or in
-:mod:`warehouse.build_relations`, :mod:`warehouse.build_records`, :mod:`warehouse.id_history`,
-:mod:`warehouse.metrics`: a function registered with ``@builds("<table>")`` that returns the table's rows as a
+:mod:`warehouse.build_entities`, :mod:`warehouse.build_relations`, :mod:`warehouse.build_records`,
+:mod:`warehouse.id_history`, :mod:`warehouse.metrics`: a function registered with ``@builds("<table>")`` that returns the table's rows as a
 DataFrame (missing columns become null, extra ones are dropped), or, for the record-level tables of millions
 of rows, with ``@builds_query("<table>")``: SQL that DuckDB runs over the inputs, streamed in record batches
 (:mod:`warehouse.build_sql`). A builder reads the inputs from the :class:`Assembly` it is given, and another
@@ -17,7 +17,9 @@ while a table has no builder.
 
 :func:`assemble_tables` returns every table in memory; :func:`warehouse.build_files.write_tables` (what the
 pipeline runs) builds the same tables from the run's Parquet files one at a time, each written before the
-next is built, and lets inputs go once no later table needs them.
+next is built. Both run the same builders the same way: an entity table (:data:`CHUNKED`) on chunks of golden
+records, a relation table (``builds(table, rows=...)``, :data:`ROWS`) on chunks of its row query's rows, both
+with what they look up by entity id read from DuckDB in id order (:mod:`warehouse.build_keyed`).
 """
 
 from __future__ import annotations
@@ -28,13 +30,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from warehouse.build_sql import Inputs, run_batches, sorted_batches
+from warehouse.build_keyed import ENTITY_KEY, entity_lists_query
+from warehouse.build_sql import BATCH_ROWS, Inputs, KeyedStream, connect, grouped, run_batches, sorted_batches
 from warehouse.columns import arrow_column, sorted_distinct
 from warehouse.errors import UserError
 from warehouse.geo import wkb_from_wkt
@@ -65,10 +69,16 @@ class BuildSettingError(UserError, ValueError):
 BUILDERS: dict[str, Builder] = {}
 #: The query builders (:mod:`warehouse.build_sql`), by table name (filled by :func:`builds_query`).
 QUERIES: dict[str, QueryBuilder] = {}
-#: The tables built a chunk of golden records at a time when the assembly has ``chunk_rows``.
-CHUNKED = ("person",)
-#: The mention columns the frame builders read (``source_xref`` reads its own from the file).
-MENTION_COLUMNS = ("record_key", "feed", "house_code", "org_name", "address_code", "business_address_code")
+#: The entity tables, built a chunk of golden records at a time (their builders read :meth:`Assembly.chunk`).
+CHUNKED = tuple(ENTITY_TYPES)
+#: The row query of each table built from one (``builds(table, rows=...)``): its rows in the order of the
+#: table's first key; the builder is run on chunks that never split the rows of one key value.
+ROWS: dict[str, Callable[[Inputs], tuple[str, list[str]] | None]] = {}
+#: The order the tables are built in: ``TABLES``', but ``person`` after the tables it looks up (its home in
+#: ``person_house``, that house in ``house``, its employer in ``person_organisation``).
+BUILD_ORDER = (*[n for n in TABLES if n != "person"],)
+BUILD_ORDER = (*BUILD_ORDER[: BUILD_ORDER.index("person_organisation") + 1], "person",
+               *BUILD_ORDER[BUILD_ORDER.index("person_organisation") + 1 :])  # fmt: skip
 _ISSUE_COLUMNS = TABLES["field_issue"].column_names
 _LEGAL_REP_COLUMNS = ["org_id", "legal_rep_person_id", "legal_rep_link", "feed"]
 
@@ -87,8 +97,13 @@ def _register(registry: dict, kind: str, table: str) -> Callable:
     return register
 
 
-def builds(table: str) -> Callable[[Builder], Builder]:
-    """Register the decorated function as the builder of ``table`` (a name in ``TABLES``, one builder each)."""
+def builds(
+    table: str, rows: Callable[[Inputs], tuple[str, list[str]] | None] | None = None
+) -> Callable[[Builder], Builder]:
+    """Register the decorated function as the builder of ``table`` (a name in ``TABLES``, one builder each);
+    with ``rows``, the table's row query (:data:`ROWS`): the builder reads a chunk of its rows at a time."""
+    if rows is not None:
+        ROWS[table] = rows
     return _register(BUILDERS, "builds", table)
 
 
@@ -177,10 +192,14 @@ def assemble_tables(
         grid_norms=DEFAULT_GRID_NORMS if grid_norms is None else grid_norms,
     )
     progress, tables = Progress("build_tables", len(TABLES)), {}
-    for name in TABLES:  # one table at a time, in TABLES order; a table's builder may use earlier frames
-        tables[name] = assembly.table(name)
-        progress.advance(name, tables[name].num_rows, tables[name].num_rows)
-    return tables
+    try:
+        for name in BUILD_ORDER:  # one table at a time; a table's builder may use earlier ones
+            tables[name] = assembly.table(name)
+            assembly.built(name)
+            progress.advance(name, tables[name].num_rows, tables[name].num_rows)
+    finally:
+        assembly.close()
+    return {name: tables[name] for name in TABLES}
 
 
 @dataclass
@@ -209,65 +228,138 @@ class Assembly:
     #: Tables already written (``name → Parquet file``): :meth:`table` reads them back when asked again.
     written: dict[str, Path] = field(default_factory=dict)
 
-    #: Build the tables of :data:`CHUNKED` this many golden records at a time (0: whole; needs the golden
-    #: files among ``inputs``).
+    #: Golden records per chunk of an entity table (:data:`CHUNKED`; 0: the whole golden frame, or file, at
+    #: once), and rows per chunk of a table built from its row query (:data:`ROWS`; 0: ``BATCH_ROWS``).
     chunk_rows: int = 0
 
     def __post_init__(self) -> None:
         self._frames: dict[str, pd.DataFrame] = {}
         self._tables: dict[str, pa.Table] = {}
-        self._golden_chunk: dict[str, pd.DataFrame] = {}
-        self._sources: dict[str, pd.Series] = {}
+        self._chunk: dict[str, pd.DataFrame | None] = {}
+        self._streams: dict[tuple[str, str], KeyedStream] = {}
+        self._db: Any = None
         if self.inputs is None:  # the query builders scan the frames given
             frames = {f"mentions_{t}": self.mentions[t] for t in ENTITY_TYPES}
             frames |= {f"assignments_{t}": self.assignments[t] for t in ENTITY_TYPES}
-            self.inputs = Inputs(frames={**frames, "bindings": self.bindings})
+            self.inputs = Inputs(frames={**frames, "bindings": self.bindings, "links": self.links})
+        self.inputs.frames = {**self.inputs.frames, "legal_reps": self.legal_rep_links}
+
+    @property
+    def db(self) -> Any:
+        """The DuckDB database the streams of this assembly read from, each with a cursor of its own."""
+        if self._db is None:
+            assert self.inputs is not None
+            self._db = connect(self.inputs.spill)
+        return self._db
+
+    def close(self) -> None:
+        """Close every open stream and the database."""
+        for stream in self._streams.values():
+            stream.close()
+        self._streams.clear()
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def frame(self, table: str) -> pd.DataFrame:
         """The rows of ``table`` as its builder returns them (built on first use, then shared)."""
         if table not in self._frames:
-            if table in QUERIES or table in self.written:
+            if table in QUERIES or table in self.written or table in CHUNKED or table in ROWS:
                 return self.table(table).to_pandas()
             self._frames[table] = BUILDERS[table](self)
         return self._frames[table]
 
     def batches(self, name: str) -> Iterator[pa.Table]:
-        """Table ``name`` a batch of rows at a time, each in its exact Arrow schema, in key order: streamed from
-        its query builder, else the whole table (:meth:`table`) as one batch."""
-        if name in CHUNKED and self.chunk_rows and f"golden_{name}" in self.inputs.files:  # type: ignore[union-attr]
-            yield from self._chunks(name)
-            return
-        if name not in QUERIES:
+        """Table ``name`` a batch of rows at a time, each in its exact Arrow schema, in key order: an entity
+        table a chunk of golden records at a time, a relation table a chunk of owners at a time, a query
+        builder's table streamed from DuckDB, any other the whole table (:meth:`table`) as one batch."""
+        if name in CHUNKED:
+            yield from self._built_by_chunks(name, self._golden_chunks(name))
+        elif name in ROWS:
+            yield from self._built_by_chunks(name, self._row_chunks(name))
+        elif name not in QUERIES:
             yield self.table(name)
-            return
-        assert self.inputs is not None
-        query, names = QUERIES[name](self.inputs)
-        yielded = False
-        for batch in run_batches(query, self.inputs, names):
-            yielded = True
-            yield to_arrow(name, batch.to_pandas(), sort=False)
-        if not yielded:
-            yield to_arrow(name, pd.DataFrame())
-
-    def _chunks(self, name: str) -> Iterator[pa.Table]:
-        """Table ``name`` built ``chunk_rows`` golden records at a time, read from the golden file in key order
-        (its builder's rows depend on their own golden record and on lookups made once)."""
-        assert self.inputs is not None
-        path, yielded = self.inputs.files[f"golden_{name}"], False
-        key = ENTITY_ID_COLUMN[name] if ENTITY_ID_COLUMN[name] in pq.read_schema(path).names else "entity_id"
-        try:
-            for chunk in sorted_batches(path, key, self.chunk_rows):
-                self._golden_chunk[name] = chunk.to_pandas()
+        else:
+            assert self.inputs is not None
+            query, names = QUERIES[name](self.inputs)
+            yielded = False
+            for batch in run_batches(query, self.inputs, names, con=self.db):
                 yielded = True
+                yield to_arrow(name, batch.to_pandas(), sort=False)
+            if not yielded:
+                yield to_arrow(name, pd.DataFrame())
+
+    def _built_by_chunks(self, name: str, chunks: Iterator[pd.DataFrame | None]) -> Iterator[pa.Table]:
+        """Table ``name``, its builder run on each chunk of its driving rows in turn (:meth:`chunk`): the
+        chunks follow the table's first key, so the tables come out in key order."""
+        try:
+            for chunk in chunks:
+                self._chunk[name] = chunk
                 yield self._cast(name, BUILDERS[name](self))
         finally:
-            self._golden_chunk.pop(name, None)
+            self._chunk.pop(name, None)
+            for key in [k for k in self._streams if k[0] == name]:
+                self._streams.pop(key).close()
+
+    def chunk(self, name: str) -> pd.DataFrame | None:
+        """The rows table ``name`` is being built from: a chunk of its golden records, or of its row query's
+        rows (None: the query has no rows)."""
+        return self._chunk[name]
+
+    def _golden_chunks(self, name: str) -> Iterator[pd.DataFrame]:
+        """The golden records of entity type ``name``, ``chunk_rows`` at a time in id order, read from the
+        golden file (the whole frame when there is none, or no ``chunk_rows``), at least one chunk."""
+        assert self.inputs is not None
+        path = self.inputs.files.get(f"golden_{name}")
+        if path is None or not self.chunk_rows:
+            yield self.golden[name] if path is None else pq.read_table(path).to_pandas()
+            return
+        key = ENTITY_ID_COLUMN[name] if ENTITY_ID_COLUMN[name] in pq.read_schema(path).names else "entity_id"
+        yielded = False
+        for chunk in sorted_batches(path, key, self.chunk_rows, con=self.db):
+            yielded = True
+            yield chunk.to_pandas()
         if not yielded:
-            yield self.table(name)
+            yield pq.read_schema(path).empty_table().to_pandas()
+
+    def _row_chunks(self, name: str) -> Iterator[pd.DataFrame | None]:
+        """The rows of table ``name``'s row query, a chunk of about ``chunk_rows`` at a time that never splits
+        the rows of one value of the table's first key (None once when the query has no rows)."""
+        assert self.inputs is not None
+        made = ROWS[name](self.inputs)
+        if made is None:
+            yield None
+            return
+        query, names = made
+        yielded = False
+        batches = run_batches(query, self.inputs, names, con=self.db)
+        for rows in grouped(batches, TABLES[name].key[0], self.chunk_rows or BATCH_ROWS):
+            yielded = True
+            yield rows.to_pandas()
+        if not yielded:
+            yield None
+
+    def keyed(self, table: str, what: str, made: tuple[str, list[str]]) -> dict[str, list]:
+        """The rows of the per-entity query ``made`` (``_id`` order) for the entities of ``table``'s current
+        chunk, as ``column → values``: those up to its last id (every row when the chunk is the whole golden
+        frame; no columns when there are none). ``what`` names the stream among the table's."""
+        stream = self._streams.get((table, what))
+        if stream is None:
+            assert self.inputs is not None
+            query, names = made
+            stream = KeyedStream(run_batches(query, self.inputs, names, con=self.db), ENTITY_KEY)
+            self._streams[(table, what)] = stream
+        chunk = self.chunk(table)
+        assert chunk is not None  # an entity table's chunk: golden records
+        id_col = ENTITY_ID_COLUMN[table] if ENTITY_ID_COLUMN[table] in chunk.columns else "entity_id"
+        whole = not (self.chunk_rows and f"golden_{table}" in self.inputs.files)  # type: ignore[union-attr]
+        rows = stream.upto(None if whole or not len(chunk) else chunk[id_col].iloc[-1])
+        return {} if rows is None else rows.to_pydict()
 
     def _cast(self, name: str, df: pd.DataFrame) -> pa.Table:
         """A builder's rows in the table's exact Arrow schema, ``field_sources`` as JSON text."""
-        if "field_sources" in df.columns:
+        text = df.get("field_sources")
+        if text is not None and not (isinstance(text.dtype, pd.StringDtype) and not text.isna().any()):
             json_text = (
                 v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
                 for v in df["field_sources"]
@@ -280,11 +372,24 @@ class Assembly:
         if name not in self._tables:
             if name in self.written:
                 return pq.read_table(self.written[name])
-            if name in QUERIES:
+            if name in QUERIES or name in CHUNKED or name in ROWS:
                 self._tables[name] = pa.concat_tables(list(self.batches(name)))
                 return self._tables[name]
             self._tables[name] = self._cast(name, self.frame(name))
         return self._tables[name]
+
+    def built(self, name: str) -> None:
+        """Make table ``name`` (built: written, or in memory) one the queries of later tables read."""
+        assert self.inputs is not None
+        self.inputs.built[name] = self.written[name] if name in self.written else self.table(name)
+
+    def scan(self, name: str) -> Any:
+        """A built table for DuckDB to scan: its file as a dataset (read a column at a time), or the table."""
+        if name in self.written:
+            import pyarrow.dataset as ds
+
+            return ds.dataset(self.written[name])
+        return self.table(name)
 
     def forget(self, names: Sequence[str]) -> None:
         """Let the built frames and tables of ``names`` go (a streaming build, once no later table needs them)."""
@@ -317,45 +422,23 @@ class Assembly:
         a = self.reference_addresses
         return dict(zip(a["address_code"], a["division_code"].str[:9], strict=True))
 
-    @cached_property
-    def entity_of(self) -> dict[str, dict[str, str]]:
-        """For each entity type: record key → the entity id it was resolved to (made on first use of a type)."""
-        return _EntityOf(self.assignments)
-
-    def golden_records(self, entity_type: str) -> pd.DataFrame:
-        """The golden records of an entity type (the chunk being built, in a chunked build), the id under its
-        table's id column, with their ``sources``."""
+    def golden_records(self, entity_type: str, lists: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """The golden records of the chunk of an entity type being built, the id under its table's id column,
+        with their ``sources`` (the sorted distinct feeds of their records) and, per ``output → mention
+        column`` of ``lists``, the sorted distinct values of that column over their records (a list, or NaN
+        when none)."""
         id_col = ENTITY_ID_COLUMN[entity_type]
-        golden = self._golden_chunk.get(entity_type)
-        g = (
-            (self.golden[entity_type] if golden is None else golden)
-            .rename(columns={"entity_id": id_col})
-            .copy()
-        )
-        if entity_type not in self._sources:
-            m = self.mentions[entity_type][["record_key", "feed"]].merge(
-                self.assignments[entity_type][["record_key", "entity_id"]], on="record_key"
-            )
-            self._sources[entity_type] = sorted_distinct(m, "entity_id", "feed")
-        g["sources"] = g[id_col].map(self._sources[entity_type])
+        g = self.chunk(entity_type).rename(columns={"entity_id": id_col}).copy()  # type: ignore[union-attr]
+        wanted = {"sources": "feed", **(lists or {})}
+        assert self.inputs is not None
+        found = self.keyed(entity_type, "lists", entity_lists_query(self.inputs, entity_type, wanted))
+        for out in wanted:
+            if out in found:
+                lists = {i: v for i, v in zip(found[ENTITY_KEY], found[out], strict=True) if v is not None}
+                g[out] = g[id_col].map(lists)
+            elif out == "sources":
+                g[out] = np.nan
         return g
-
-    @cached_property
-    def person_lookups(self) -> tuple[dict, dict, dict, dict]:
-        """person → current home (居住) house, house → address code, house → grid, person → employer (就业,
-        the first org id): what ``build_person`` looks up, made once."""
-        person_house, house = self.frame("person_house"), self.frame("house")
-        current_home = person_house[
-            (person_house["relation"] == "居住") & person_house["is_current"].astype(bool)
-        ]
-        home = dict(zip(current_home["person_id"], current_home["house_id"], strict=True))
-        house_addr = dict(zip(house["house_id"], house["address_code"], strict=True))
-        house_grid = dict(zip(house["house_id"], house["grid_code"], strict=True))
-        jobs = self.frame("person_organisation")
-        employer = (
-            jobs[jobs["relation"] == "就业"].sort_values(["person_id", "org_id"]).drop_duplicates("person_id")
-        )
-        return home, house_addr, house_grid, dict(zip(employer["person_id"], employer["org_id"], strict=True))
 
     def street_code(self, frame: pd.DataFrame, address_code: pd.Series) -> list[str]:
         """The partition column ``street_code`` (街道/镇) of each row: from the row's ``grid_code``, else from
@@ -370,19 +453,6 @@ class Assembly:
         """:meth:`street_code` of a frame with an optional ``address_code`` column of its own."""
         no_address = pd.Series(None, index=frame.index, dtype=object)
         return self.street_code(frame, frame.get("address_code", no_address))
-
-
-class _EntityOf(dict):
-    """entity type → {record key → entity id}, each type's mapping made when first asked for."""
-
-    def __init__(self, assignments: Mapping[str, pd.DataFrame]) -> None:
-        super().__init__()
-        self.assignments = assignments
-
-    def __missing__(self, entity_type: str) -> dict[str, str]:
-        a = self.assignments[entity_type]
-        self[entity_type] = dict(zip(a["record_key"], a["entity_id"], strict=True))
-        return self[entity_type]
 
 
 def _sources_of(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -405,62 +475,8 @@ def build_grid(a: Assembly) -> pd.DataFrame:
     return grids.assign(geometry=wkb_from_wkt(grids.get("wkt", pd.Series(None, grids.index, object))))
 
 
-@builds("house")
-def build_house(a: Assembly) -> pd.DataFrame:
-    """Golden houses; ``source_house_codes``: every department code (房屋编号) of their records, sorted."""
-    house = a.golden_records("house").rename(columns={"house_use": "use", "house_area": "area"})
-    mentions = a.mentions["house"]
-    if "house_code" in mentions.columns:
-        codes = mentions.loc[mentions["house_code"].notna(), ["record_key", "house_code"]].copy()
-        codes["house_id"] = codes["record_key"].map(a.entity_of["house"])
-        lists = sorted_distinct(codes, "house_id", "house_code")
-        house["source_house_codes"] = house["house_id"].map(lists)
-    house["street_code"] = a.street_code_by_address(house)
-    return house
-
-
-@builds("facility")
-def build_facility(a: Assembly) -> pd.DataFrame:
-    fac = a.golden_records("facility").rename(columns={"facility_name": "name", "facility_status": "status"})
-    fac["street_code"] = a.street_code_by_address(fac)
-    return fac
-
-
-@builds("person")
-def build_person(a: Assembly) -> pd.DataFrame:
-    """Golden persons with their current residence (and its grid), 人户分离, population type, id type and
-    current employer."""
-    person = a.golden_records("person")
-    home, house_addr, house_grid, employer = a.person_lookups
-    person["residence_house_id"] = person["person_id"].map(home)
-    residence_address = person["residence_house_id"].map(house_addr)
-    person["grid_code"] = person["residence_house_id"].map(house_grid)
-    if "hukou_address_code" not in person.columns:
-        person["hukou_address_code"] = None
-    res_street = residence_address.map(a.township_of)
-    hukou_street = person["hukou_address_code"].map(a.township_of)
-    both = res_street.notna() & hukou_street.notna()
-    person["separated"] = (both & (res_street != hukou_street)).where(both)
-    person["population_type"] = _population_type(person)
-    person["id_type"] = np.where(person["id_number"].notna(), "居民身份证", "其他")
-    person["employer_org_id"] = person["person_id"].map(employer)
-    person["street_code"] = a.street_code(person, residence_address)
-    return person
-
-
-def _population_type(person: pd.DataFrame) -> pd.Series:
-    """The stated 户籍 / 流动 / 境外, else 户籍 with a bound hukou address, 流动 with an unbound one, else 未知."""
-    given = person.get("population_type", pd.Series(None, index=person.index)).where(
-        lambda s: s.isin(["户籍", "流动", "境外"])
-    )
-    hukou_text = person.get("hukou_address_text", pd.Series(None, index=person.index))
-    derived = np.where(
-        person["hukou_address_code"].notna(), "户籍", np.where(pd.notna(hukou_text), "流动", "未知")
-    )
-    return given.fillna(pd.Series(derived, index=person.index))
-
-
 # builders of their own modules, registered when imported
+from warehouse import build_entities as _build_entities  # noqa: E402, F401
 from warehouse import build_records as _build_records  # noqa: E402, F401
 from warehouse import build_relations as _build_relations  # noqa: E402, F401
 from warehouse import id_history as _id_history  # noqa: E402, F401

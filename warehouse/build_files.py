@@ -1,17 +1,20 @@
 """The table assembly over the earlier steps' Parquet files, one table at a time, each written as it is built.
 
 :func:`~warehouse.build.assemble_tables` takes frames and returns every table in memory (what the tests and
-small callers use). :func:`write_tables` builds the same tables from the files of a run: the record-level
-tables (:mod:`warehouse.build_sql`) stream from DuckDB over the Parquet files straight into their output file,
-batch by batch; the others are built by their frame builders from inputs read when first needed, with only
-the columns the builders use (:data:`~warehouse.build.MENTION_COLUMNS`), and let go once no later table needs
-them. Each table is written to ``<out>/<name>.parquet`` (atomically) before the next one is built, and a table
-wanted again later (``grid_metrics`` reads the entity tables) is read back from its file.
+small callers use). :func:`write_tables` builds the same tables from the files of a run, holding a chunk of
+rows, never a whole input: the record-level tables (:mod:`warehouse.build_sql`) stream from DuckDB over the
+Parquet files straight into their output file, batch by batch; the entity tables are built a chunk of golden
+records at a time and the relation tables a chunk of owners at a time, from DuckDB joins of the mentions,
+assignments and links read in place (:mod:`warehouse.build_keyed`: no record key → entity id dictionary, no
+mention frame); DuckDB keeps within its memory limit and spills to ``<run>/tables-spill``. Each table is
+written to ``<out>/<name>.parquet`` (atomically) before the next one is built; a later table's query reads it
+from that file (``person`` its home in ``person_house``, ``grid_metrics`` the entity tables).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,21 +23,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from warehouse.build import MENTION_COLUMNS, Assembly, check_assembly
+from warehouse.build import BUILD_ORDER, Assembly, check_assembly
 from warehouse.build_sql import Inputs
 from warehouse.files import atomic_write
 from warehouse.progress import Progress
 from warehouse.schema import ENTITY_TYPES, TABLES, arrow_schema
 from warehouse.settings import DEFAULT_GRID_NORMS
 
-#: A built frame another table's builder uses, kept until that table is written (``frame → last user``).
-KEEP_FRAME_UNTIL = {"house": "organisation_house"}
-#: Golden records per chunk of a table built in chunks (:data:`warehouse.build.CHUNKED`).
+#: Golden records per chunk of an entity table, and rows per chunk of a relation table (:data:`warehouse.build.CHUNKED`,
+#: :data:`warehouse.build.ROWS`).
 CHUNK_ROWS = 50_000
-#: Rows per row group of a written table (pyarrow's default, as ``pq.write_table`` wrote them).
-ROW_GROUP_ROWS = 1024 * 1024
-#: After this table, the mention, assignment and link frames are no longer needed by any builder.
-LAST_MENTION_USER = "organisation_address"
+#: Rows per row group of a written table: the unfinished row group is held until written (a person row is
+#: ≈ 1.5 KB in Arrow: 128 Ki rows ≈ 0.2 GB, where pyarrow's default of 1 Mi rows held 1.5 GB at 1 M residents).
+ROW_GROUP_ROWS = 128 * 1024
+#: The folder, beside the run's ``tables``, where DuckDB spills what passes its memory limit while building.
+SPILL_DIR = "tables-spill"
 
 
 def read_parquet(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -43,32 +46,6 @@ def read_parquet(path: Path, columns: Sequence[str] | None = None) -> pd.DataFra
         names = set(pq.read_schema(path).names)
         columns = [c for c in columns if c in names]
     return pq.read_table(path, columns=columns).to_pandas()
-
-
-class LazyFrames(Mapping[str, pd.DataFrame]):
-    """``name → frame``, each read by its loader when first asked for, and let go by :meth:`release`."""
-
-    def __init__(self, loaders: Mapping[str, Callable[[], pd.DataFrame]]) -> None:
-        self.loaders = dict(loaders)
-        self._frames: dict[str, pd.DataFrame] = {}
-
-    def __getitem__(self, name: str) -> pd.DataFrame:
-        if name not in self._frames:
-            self._frames[name] = self.loaders[name]()
-        return self._frames[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.loaders)
-
-    def __len__(self) -> int:
-        return len(self.loaders)
-
-    def release(self, name: str | None = None) -> None:
-        """Let one frame go (all when ``name`` is None); it is read again if asked for."""
-        if name is None:
-            self._frames.clear()
-        else:
-            self._frames.pop(name, None)
 
 
 @dataclass
@@ -87,47 +64,46 @@ class BuildFiles:
         files = {f"mentions_{t}": self.mentions[t] for t in ENTITY_TYPES}
         files |= {f"assignments_{t}": self.assignments[t] for t in ENTITY_TYPES}
         files |= {f"golden_{t}": self.golden[t] for t in ENTITY_TYPES}
-        return Inputs(files={**files, "bindings": self.bindings})
-
-
-def _lazy(paths: Mapping[str, Path], columns: Sequence[str] | None = None) -> LazyFrames:
-    def loader(path: Path) -> Callable[[], pd.DataFrame]:
-        return lambda: read_parquet(path, columns)
-
-    return LazyFrames({t: loader(p) for t, p in paths.items()})
+        return Inputs(files={**files, "bindings": self.bindings, "links": self.links})
 
 
 def write_tables(out: Path, files: BuildFiles, **options: Any) -> dict[str, int]:
-    """Build every table of ``TABLES`` from ``files`` into ``<out>/<name>.parquet``, in ``TABLES`` order;
-    returns the rows of each. ``options`` are :func:`~warehouse.build.assemble_tables`'s other arguments
-    (``addresses``, ``grids``, ``priority``, ``quarantine``…), the same tables come out."""
+    """Build every table of ``TABLES`` from ``files`` into ``<out>/<name>.parquet`` (in
+    :data:`~warehouse.build.BUILD_ORDER`); returns the rows of each, in ``TABLES`` order. ``options`` are
+    :func:`~warehouse.build.assemble_tables`'s other arguments (``addresses``, ``grids``, ``priority``,
+    ``quarantine``…), the same tables come out. Mentions, assignments, links and bindings are read by DuckDB
+    in place (never whole in pandas); golden records a chunk at a time."""
     check_assembly(options.get("org_grid_from", "operating"))
-    mentions = _lazy(files.mentions, MENTION_COLUMNS)
-    assignments = _lazy(files.assignments, ("record_key", "entity_id"))
-    golden = _lazy(files.golden)
     if options.get("grid_norms") is None:
         options["grid_norms"] = DEFAULT_GRID_NORMS
     if options.get("staged_issues") is None:
         options["staged_issues"] = pd.DataFrame(columns=TABLES["field_issue"].column_names)
+    inputs = files.inputs()
+    inputs.spill = out.parent / SPILL_DIR
     a = Assembly(
-        mentions=mentions,  # type: ignore[arg-type]  # a Mapping read on demand
-        assignments=assignments,  # type: ignore[arg-type]
-        golden=golden,  # type: ignore[arg-type]
-        links=read_parquet(files.links),
+        mentions={},
+        assignments={},
+        golden={},
+        links=pd.DataFrame(),  # read by the row queries from its file
         issues=read_parquet(files.issues),
         bindings=pd.DataFrame(),  # read by the query builders from its file
-        inputs=files.inputs(),
+        inputs=inputs,
         chunk_rows=CHUNK_ROWS,
         **options,
     )
     out.mkdir(parents=True, exist_ok=True)
     progress, rows = Progress("build_tables", len(TABLES)), {}
-    for name in TABLES:
-        rows[name] = _write_table(a, name, out / f"{name}.parquet")
-        a.written[name] = out / f"{name}.parquet"
-        _let_go(a, name, golden, mentions, assignments)
-        progress.advance(name, rows[name], rows[name])
-    return rows
+    try:
+        for name in BUILD_ORDER:
+            rows[name] = _write_table(a, name, out / f"{name}.parquet")
+            a.written[name] = out / f"{name}.parquet"
+            a.forget([name])
+            a.built(name)
+            progress.advance(name, rows[name], rows[name])
+    finally:
+        a.close()
+        shutil.rmtree(inputs.spill, ignore_errors=True)
+    return {name: rows[name] for name in TABLES}
 
 
 def _write_table(a: Assembly, name: str, path: Path) -> int:
@@ -160,23 +136,4 @@ def _write_groups(writer: pq.ParquetWriter, data: pa.Table, *, final: bool) -> l
     return [data.slice(whole)] if whole < data.num_rows else []
 
 
-def _let_go(
-    a: Assembly, name: str, golden: LazyFrames, mentions: LazyFrames, assignments: LazyFrames
-) -> None:
-    """Drop what no table after ``name`` needs."""
-    if name not in KEEP_FRAME_UNTIL:
-        a.forget([name])
-    a.forget([frame for frame, last in KEEP_FRAME_UNTIL.items() if last == name])
-    if name in ENTITY_TYPES:
-        golden.release(name)
-        a._sources.pop(name, None)
-    if name == "person":
-        a.__dict__.pop("person_lookups", None)
-    if name == LAST_MENTION_USER:
-        mentions.release()
-        assignments.release()
-        a.__dict__.pop("entity_of", None)
-        a.links = a.links.iloc[0:0]
-
-
-__all__ = ["BuildFiles", "LazyFrames", "read_parquet", "write_tables"]
+__all__ = ["BuildFiles", "read_parquet", "write_tables"]

@@ -56,6 +56,11 @@ def python_values(values: pd.Series, type_: pa.DataType) -> list[Any]:
 def _fast(values: pd.Series, type_: pa.DataType) -> pa.Array | None:
     """The column through Arrow when that gives exactly :func:`python_values`, else ``None``."""
     kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else None
+    if pa.types.is_list(type_) and kind == "O":
+        try:  # lists (tuples, arrays) and missing values only; anything else goes value by value
+            return pa.array(values, type=type_, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
     if pa.types.is_float64(type_):
         floats = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
         return pa.array(floats, type=type_, from_pandas=True)  # NaN → null, as python_values

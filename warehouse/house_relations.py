@@ -2,7 +2,8 @@
 
 A feed row that names a person (or, with ``owner_kind``, an organisation) and a house links the two mentions;
 once both are resolved the links become one row per (owner, house, relation) with when it was first and last
-seen and which feeds state it. :mod:`warehouse.build` registers the builders of both tables on this function.
+seen and which feeds state it. :mod:`warehouse.build_relations` registers the builders of both tables on this
+function, run on the links of a chunk of owners at a time (an owner's rows decide its rows alone).
 """
 
 from __future__ import annotations
@@ -19,28 +20,25 @@ from warehouse.schema import UNKNOWN_STREET
 def house_relations(
     links: pd.DataFrame,
     *,
-    owner_of: Mapping[str, str],
-    house_of: Mapping[str, str],
     priority: Mapping[str, int],
     owner_id: str,
     columns: Sequence[str],
     house_street: Mapping[str, str],
 ) -> pd.DataFrame:
-    """One row per (owner, house, relation) of ``links`` whose two records were resolved.
+    """One row per (owner, house, relation) of ``links`` (one per link whose two records were resolved: the
+    owner's entity id under ``owner_id`` — ``person_id``, ``org_id`` —, ``house_id``, ``relation``, ``feed``,
+    ``record_date``).
 
-    ``owner_of`` / ``house_of`` map record keys to entity ids, ``owner_id`` names the owner column
-    (``person_id``, ``org_id``), ``columns`` are the table's columns (for an empty result). ``valid_from`` and
-    the last seen date come from the records' dates; an owner has one current 居住 (the one stated by the
-    feed of highest ``priority``, then the most recent), every other relation stays current. ``street_code``
-    is the house's (``house_street``), ``unknown`` without one.
+    ``columns`` are the table's columns (for an empty result). ``valid_from`` and the last seen date come from
+    the records' dates; an owner has one current 居住 (the one stated by the feed of highest ``priority``, then
+    the most recent), every other relation stays current. ``street_code`` is the house's (``house_street``),
+    ``unknown`` without one.
     """
-    ph = links.copy()
-    ph[owner_id] = ph["from_key"].map(owner_of)
-    ph["house_id"] = ph["to_key"].map(house_of)
-    ph = ph.dropna(subset=[owner_id, "house_id", "relation"])
+    ph = links.dropna(subset=[owner_id, "house_id", "relation"])
     if ph.empty:
         rel = pd.DataFrame(columns=list(columns))
     else:
+        ph = ph.copy()
         ph["priority"] = ph["feed"].map(priority).fillna(0)
         ph["record_date"] = pd.to_datetime(ph["record_date"], errors="coerce")
         keys = [owner_id, "house_id", "relation"]
