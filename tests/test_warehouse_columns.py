@@ -39,7 +39,14 @@ def test_sorted_distinct_is_the_sorted_set_of_each_group():
         (pd.Series([True, None], dtype="boolean"), pa.bool_()),
         (pd.Series([True, None], dtype=object), pa.bool_()),
         (pd.Series([["a"], None, ("b", "c")], dtype=object), pa.list_(pa.string())),
+        (
+            pd.Series([["a"], np.nan, np.array(["b", "c"], dtype=object), []], dtype=object),
+            pa.list_(pa.string()),
+        ),
+        (pd.Series([["a"], "b"], dtype=object), pa.list_(pa.string())),  # text in a list column: null
         (pd.Series([dt.date(2024, 1, 2), None], dtype=object), pa.date32()),
+        (pd.Series(pd.to_datetime(["2024-01-02", None, "1949-12-31"])).astype("datetime64[ms]"), pa.date32()),
+        (pd.Series(pd.to_datetime(["2024-01-02 13:30", None])), pa.date32()),  # a time of day: value by value
     ],
 )
 def test_arrow_column_gives_the_python_values(values, type_):

@@ -53,13 +53,26 @@ def python_values(values: pd.Series, type_: pa.DataType) -> list[Any]:
     return [None if pd.isna(v) else str(v) for v in values]
 
 
+_SEQUENCES = (list, tuple, np.ndarray)
+
+
 def _fast(values: pd.Series, type_: pa.DataType) -> pa.Array | None:
     """The column through Arrow when that gives exactly :func:`python_values`, else ``None``."""
     kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else None
     if pa.types.is_list(type_) and kind == "O":
-        try:  # lists (tuples, arrays) and missing values only; anything else goes value by value
+        # lists (tuples, arrays) and None / NaN only: Arrow would read a text value as a list of characters
+        if not all(
+            isinstance(v, _SEQUENCES) or v is None or (isinstance(v, float) and v != v) for v in values
+        ):
+            return None
+        try:
             return pa.array(values, type=type_, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
+    if pa.types.is_date(type_) and kind == "M" and getattr(values.dt, "tz", None) is None:
+        try:  # dates at midnight (any time of day would be refused: safe cast) and NaT only
+            return pa.array(values, from_pandas=True).cast(type_)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
             return None
     if pa.types.is_float64(type_):
         floats = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
