@@ -24,8 +24,13 @@ def sorted_distinct(frame: pd.DataFrame, by: str | list[str], value: str) -> pd.
     index = pd.MultiIndex.from_frame(d[keys]) if len(keys) > 1 else pd.Index(d[keys[0]])
     if d.empty:
         return pd.Series([], index=index, dtype=object, name=value)
-    codes = pd.MultiIndex.from_frame(d[keys]).factorize()[0] if len(keys) > 1 else d[keys[0]].factorize()[0]
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    # sorted by the keys: a group starts where any key differs from the row before
+    new_group = np.zeros(len(d), dtype=bool)
+    new_group[0] = True
+    for k in keys:
+        column = d[k].to_numpy(dtype=object)
+        new_group[1:] |= column[1:] != column[:-1]
+    starts = np.flatnonzero(new_group)
     ends = np.r_[starts[1:], len(d)]
     values = d[value].to_numpy(dtype=object)
     lists = [values[s:e].tolist() for s, e in zip(starts, ends, strict=True)]
