@@ -136,3 +136,36 @@ def test_cannot_link_threshold_is_validated():
 
     with pytest.raises(SettingsError, match="cannot_link"):
         EntitySettings.from_config("person", {"thresholds": {"cannot_link": 0.5}})
+
+
+def test_a_value_one_identity_mostly_carries_weighs_by_the_side_that_holds_an_identity():
+    """u of a pair of a record without identity and one of identity i is the chance that a record writing the
+    value belongs to another identity: 18 of its 20 coded records are credit code A's, so the pair with an A
+    record weighs more than the average, the pair with a B record less; a value two identities carry alike
+    weighs the same towards both (still a tie)."""
+    from types import SimpleNamespace
+
+    from matching.er.blocking import CandidatePairs
+    from matching.er.stages_prepare import tf_side
+    from matching.er.term_frequencies import tf_adjustments
+
+    n_other = 2000
+    values = np.r_[np.full(21, 7, dtype=np.uint64), np.arange(100, 100 + n_other, dtype=np.uint64) // 2]
+    rows = np.arange(len(values), dtype=np.uint64) + 1
+    model = SimpleNamespace(tf=[True], u=[np.array([1e-3, 0.5])])
+    compared = np.array([0, 19, 20])  # an A record, a B record, the mention without identity
+
+    def adjustment(n_a: int) -> np.ndarray:
+        identities = np.r_[np.full(n_a, 11), np.full(20 - n_a, 22), 0, np.zeros(n_other)].astype(np.uint64)
+        got = tf_adjustments(
+            {(0, 0): values[compared]}, {(0, 0): values}, model, rows, identities, identities[compared]
+        )
+        return got[(0, 0)]
+
+    a, b, mention = adjustment(18)
+    assert a > mention > b
+    assert np.isclose(a - mention, np.log2((1 - (0.9**2 + 0.1**2)) / 0.1))
+    assert np.isclose(np.ptp(adjustment(10)), 0)  # 10 and 10: the average for every side
+    pairs = CandidatePairs(np.array([2, 0, 0]), np.array([0, 2, 1]), np.zeros(3, int), pd.DataFrame(), [], [])
+    ids = np.array([11, 22, 0], dtype=np.uint64)
+    assert list(tf_side(pairs, ids)) == [0, 0, 0]  # the side with an identity, else the left one

@@ -143,6 +143,29 @@ def test_namesakes_of_another_legal_form_keep_their_name_only_mentions():
     assert (e["got"] == e["want"]).all()  # every mention, whatever it carries, is in its own organisation
 
 
+def test_a_registered_name_mostly_one_credit_codes_decides_for_it():
+    """Namesakes of another legal form (云江市X有限公司 / 云江市X有限责任公司) whose 人社 rows now and then write the
+    other's registered name (the legal form swapped, with their own credit code): the name is then carried by
+    two credit codes, but nearly all of its coded records are one organisation's. A mention with only that
+    name joins that organisation (it joined neither: the name counted as evidence for both alike)."""
+    orgs = registered(150, namesakes=10)
+    orgs.loc[140:, "org_name"] = orgs["org_name"].iloc[140:].str.replace("有限公司", "有限责任公司")
+    staged, truth = staged_feeds(orgs, big=(55, 50, 45))
+    renshe = staged["renshe"]
+    for first in range(3):  # one coded row of each big employer's namesake writes the big employer's name
+        of_namesake = truth["registered_key"].eq(f"shichang:S{first + 140:05d}") & truth["written_as"].eq(
+            "credit"
+        )
+        renshe.loc[of_namesake[of_namesake].index[0], "org_name"] = orgs["org_name"].iloc[first]
+    e = _resolved(staged, truth)
+    big = e["registered_key"].isin([f"shichang:S{i:05d}" for i in range(3)])
+    written = e[big & (e["written_as"] == "name")]
+    assert len(written) > 10
+    wrong = written[written["got"] != written["want"]]
+    assert wrong.empty, f"{len(wrong)} of {len(written)} name-only mentions of the big namesakes stay apart"
+    assert (e.loc[~big, "got"] == e.loc[~big, "want"]).mean() > 0.99
+
+
 def test_each_registered_organisation_stays_one():
     e = _resolved_employers(big=())
     assert e.groupby("want")["registered_key"].nunique().max() == 1

@@ -130,12 +130,15 @@ def explain_pair(
     levels = prepared.levels(left, right)[0]
     weights = model.weights()
     population = tf_hashes(mentions, prepared)
+    identities = identity_hashes(settings, mentions) if settings.correct_u_for_duplicates else None
+    side = pos[0] if identities is None or identities[pos[0]] else pos[1]  # as scoring reads it (tf_side)
     adjustments = tf_adjustments(
-        {k: h[[pos[0]]] for k, h in population.items()},
+        {k: h[[side]] for k, h in population.items()},
         population,
         model,
         record_hashes(mentions, settings) if settings.correct_u_for_duplicates else None,
-        identity_hashes(settings, mentions) if settings.correct_u_for_duplicates else None,
+        identities,
+        identities[[side]] if identities is not None else None,
     )
     rows, total = [], model.prior_weight
     for k, comp in enumerate(prepared.comparisons):

@@ -487,7 +487,7 @@ def score(
     tf: dict[tuple[int, int], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Match weight (bits) and match probability for every pair's level row; ``tf``: term-frequency
-    adjustments per (comparison, level), per left record (:func:`matching.er.term_frequencies.tf_adjustments`)."""
+    adjustments per (comparison, level) and record, read at ``left`` (:func:`~matching.er.term_frequencies.tf_adjustments`)."""
     w = np.full(len(levels), model.prior_weight)
     for k, wk in enumerate(model.weights()):
         table = np.r_[wk, 0.0]

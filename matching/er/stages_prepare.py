@@ -322,6 +322,15 @@ def identity_hashes(
     return np.r_[kept, mine]
 
 
+def tf_side(pairs: CandidatePairs, compared_identities: np.ndarray | None) -> np.ndarray:
+    """Per pair, the record whose term-frequency adjustment counts: the side that holds an identity (its own
+    share of the value, :mod:`matching.er.term_frequencies`), else the left one (two records that agree on a
+    value and hold no identity have the same adjustment)."""
+    if compared_identities is None:
+        return pairs.left
+    return np.where(compared_identities[pairs.left] != 0, pairs.left, pairs.right)
+
+
 def score_pairs(
     ctx: RunContext,
     delta: Delta,
@@ -341,18 +350,28 @@ def score_pairs(
         compared_tf[k] = np.r_[held[candidate_pos], hashes] if candidates.n_candidates else hashes
         population[k] = np.r_[held[delta.alive], hashes] if len(held) else hashes
     held = np.zeros(0, dtype=bool)
-    rows = identities = None
+    rows = identities = compared_identities = None
     if ctx.settings.correct_u_for_duplicates:  # term frequencies over distinct records (see tf_adjustments)
         held_rows = registry["record_hash"].to_numpy(dtype=np.uint64) if held_registry else None
         rows = np.r_[held_rows[delta.alive], delta.hashes] if held_rows is not None else delta.hashes
         identities = identity_hashes(
             ctx.settings, delta.records, registry[delta.alive] if held_registry else None
         )
+        compared_identities = identity_hashes(ctx.settings, candidates.compared)
     if model is None:
         weight = probability = np.empty(0, dtype=np.float64)
     else:
-        adjustments = tf_adjustments(compared_tf, population, model, rows, identities)
-        weight, probability = score(levels, model, candidates.pairs.left, adjustments)
+        adjustments = tf_adjustments(
+            compared_tf,
+            population,
+            model,
+            rows,
+            identities,
+            compared_identities,
+        )
+        weight, probability = score(
+            levels, model, tf_side(candidates.pairs, compared_identities), adjustments
+        )
         # no identity evidence (settings.requires_any): capped below the review threshold
         weight, capped, held = hold_back(weight, probability, levels, model, ctx.settings)
         held &= probability >= ctx.settings.thresholds.match  # the matches the rule held back
