@@ -199,7 +199,7 @@ def run_suite(
     for frame in frames:
         res = definition.get_batch(batch_parameters={"dataframe": frame}).validate(
             suite,
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES * 4},
+            result_format={"result_format": "BASIC", "partial_unexpected_count": EXAMPLES * 4},
         )
         by_check = {r.expectation_config.meta["check"]: r for r in res.results}
         for i, check in enumerate(checks):

@@ -67,6 +67,8 @@ class ValidationReport:
     seconds: float
     row_counts: dict[str, int]
     table_seconds: dict[str, float] = field(default_factory=dict)  # GX time per suite
+    #: tables whose checks (but the drift bound) were taken from the previous validation of the same bytes
+    reused_tables: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[str]:
@@ -84,6 +86,7 @@ class ValidationReport:
             "failures": self.failures,
             "row_counts": self.row_counts,
             "table_seconds": {k: round(v, 3) for k, v in self.table_seconds.items()},
+            "reused_tables": self.reused_tables,
             "data_docs": str(self.data_docs_path) if self.data_docs_path else None,
             "results": [asdict(r) for r in self.results],
         }
