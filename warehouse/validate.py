@@ -59,7 +59,7 @@ from warehouse.expectations import (
 )
 from warehouse.gx_runner import load_gx, pandas_source, reference_keys, reference_keysets
 from warehouse.progress import Progress
-from warehouse.schema import TABLES, Table, arrow_schema, entity_type_column
+from warehouse.schema import ENTITY_TYPES, TABLES, Table, arrow_schema, entity_type_column
 from warehouse.snapshot_reuse import check_identity
 from warehouse.tablefiles import table_column, table_rows, table_schema
 from warehouse.validate_batches import COUNT_CHECKS, table_outcomes
@@ -151,7 +151,9 @@ def validate_tables(
                 grid_code_width=grid_code_width,
                 previous_rows=prev,
                 drift=settings.row_count_drift,
-                new_rows=rows_without_baseline(t, _type_column(tables, t), previous_rows) if prev else 0,
+                new_rows=rows_without_baseline(t, _type_column(tables, t, previous_rows), previous_rows)
+                if prev
+                else 0,
             )
             earlier = _same_checks(checks, (reuse or {}).get(name))
             if earlier is not None:
@@ -207,10 +209,13 @@ def _in_order(
     return [next(drift_left if c.expectation in COUNT_CHECKS else kept_left) for c in checks]
 
 
-def _type_column(tables: Mapping[str, pa.Table], t: Table) -> pa.Table:
-    """The entity-type column of table ``t`` alone (no column when it has none), read without the rest."""
+def _type_column(tables: Mapping[str, pa.Table], t: Table, previous_rows: Mapping[str, int]) -> pa.Table:
+    """The entity-type column of table ``t`` alone, read without the rest; no column when it has none or when
+    every entity type has a baseline (the usual delta: nothing to count, nothing read)."""
     column = entity_type_column(t)
-    return pa.table({column: table_column(tables, t.name, column)} if column else {})
+    if column is None or all(previous_rows.get(e) for e in ENTITY_TYPES):
+        return pa.table({})
+    return pa.table({column: table_column(tables, t.name, column)})
 
 
 def _write_report(report: ValidationReport, report_dir: Path, title: str) -> None:
