@@ -111,3 +111,20 @@ def test_no_link_with_another_key_or_a_changed_file(tables, tmp_path):
     third = _publish(wh, _files(tables, tmp_path / "t4"), "r3", key=b"another-key-0123456789abcdef0000")
     assert _inode(wh, "r3", "person") == _inode(wh, "r2", "person")
     assert third.manifest["content_sha256"] == other.manifest["content_sha256"]
+
+
+def test_a_report_of_other_bytes_or_other_checking_code_is_not_reused(tables, tmp_path):
+    wh = tmp_path / "wh"
+    _publish(wh, _files(tables, tmp_path / "t1"), "r1")
+    path = wh / "runs" / "r1" / "data_docs" / "validation.json"
+    report = json.loads(path.read_text(encoding="utf-8"))
+    assert set(report["sources"]) == set(TABLES) and report["fingerprint"]
+    report["sources"]["grid"] = "0" * 64  # as if a later attempt of run r1 had validated other bytes
+    path.write_text(json.dumps(report), encoding="utf-8")
+    _publish(wh, _files(tables, tmp_path / "t2"), "r2")
+    assert "grid" not in _report(wh, "r2")["reused_tables"] and "person" in _report(wh, "r2")["reused_tables"]
+    path = wh / "runs" / "r2" / "data_docs" / "validation.json"
+    report = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps(report | {"fingerprint": "other code"}), encoding="utf-8")
+    _publish(wh, _files(tables, tmp_path / "t3"), "r3")
+    assert _report(wh, "r3")["reused_tables"] == []

@@ -260,6 +260,7 @@ def publish(
             settings=settings,
             grid_code_width=grid_code_width,
             reuse=reusable_outcomes(warehouse_dir, previous, digests),
+            sources=digests,
         )
         incoming = {
             layer: warehouse_dir / str(layer) / SNAPSHOTS / f"{INCOMING_PREFIX}{run_id}-{os.getpid()}"
@@ -331,6 +332,7 @@ def validate_or_block(
     settings: WarehouseSettings,
     grid_code_width: int,
     reuse: Mapping[str, list] | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> ValidationReport:
     """Stage 2, the gate: validate against the current snapshot ``previous_id``; raise :class:`PublishBlocked`
     on any failed expectation. The Data Docs go to ``runs/<run_id>/data_docs`` either way. ``reuse``: see
@@ -344,6 +346,7 @@ def validate_or_block(
         report_dir=warehouse_dir / RUNS / run_id / "data_docs",
         title=f"gridhub warehouse validation — run {run_id}",
         reuse=reuse,
+        sources=sources,
     )
     if not report.success:
         log.error(

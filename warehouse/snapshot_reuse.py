@@ -12,7 +12,8 @@ key, so it says nothing about the key). When both match:
 - **validation**: the table's checks other than the row-count drift bound are not run again when they are the
   same checks (expectation, column, arguments) as the previous validation ran, all passed, and every table
   the table ``references`` is byte-identical too (a referenced key may have gone); their outcomes are taken
-  from the previous snapshot's ``validation.json``. The drift bound, which depends on the previous row
+  from the previous snapshot's ``validation.json``, which records the SHA-256 of the table files it validated
+  (``sources``) and a fingerprint of the checking code and Great Expectations' version: both must match. The drift bound, which depends on the previous row
   counts, is always run by Great Expectations. A changed table is always validated in full.
 
 Anything missing (an older snapshot without these fields, a pruned report, tables given in memory) means no
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: The modules whose code decides a snapshot file's bytes from the table rows.
 _WRITING_CODE = ("snapshot_write.py", "privacy.py", "schema.py", "schema_base.py")
+#: The modules whose code decides a check's verdict (with the Great Expectations version).
+_CHECKING_CODE = ("expectations.py", "gx_runner.py", "codes.py", "validate.py", "validate_batches.py")
 
 
 def source_digests(tables: Mapping[str, pa.Table]) -> dict[str, str]:
@@ -50,14 +53,30 @@ def source_digests(tables: Mapping[str, pa.Table]) -> dict[str, str]:
     return {name: sha256_file(tables.path(name)) for name in TABLES}
 
 
-def write_fingerprint(hmac_key: bytes) -> str:
-    """What besides the rows decides a snapshot file's bytes, as an HMAC under the privacy key."""
-    h = hashlib.sha256(f"{schema_hash()}\npyarrow {pa.__version__}\n".encode())
+def _code_digest(names: tuple[str, ...], versions: str) -> bytes:
+    h = hashlib.sha256(f"{schema_hash()}\n{versions}\n".encode())
     here = Path(__file__).parent
-    for name in _WRITING_CODE:
+    for name in names:
         path = here / name
         h.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b""))
-    return hmac.new(hmac_key, h.digest(), hashlib.sha256).hexdigest()
+    return h.digest()
+
+
+def write_fingerprint(hmac_key: bytes) -> str:
+    """What besides the rows decides a snapshot file's bytes, as an HMAC under the privacy key."""
+    digest = _code_digest(_WRITING_CODE, f"pyarrow {pa.__version__}")
+    return hmac.new(hmac_key, digest, hashlib.sha256).hexdigest()
+
+
+def validation_fingerprint() -> str:
+    """What besides the rows and the checks' arguments decides a verdict: the checking code, GX's version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        gx = version("great_expectations")
+    except PackageNotFoundError:
+        gx = "?"
+    return _code_digest(_CHECKING_CODE, f"great_expectations {gx}, pyarrow {pa.__version__}").hex()
 
 
 def same_tables(previous: dict | None, digests: Mapping[str, str]) -> set[str]:
@@ -112,12 +131,19 @@ def reusable_outcomes(
         return {}
     report = Path(warehouse_dir) / RUNS / previous["run_id"] / "data_docs" / "validation.json"
     try:
-        results = json.loads(report.read_text(encoding="utf-8"))["results"]
-        outcomes = [ExpectationOutcome(**r) for r in results]
+        earlier = json.loads(report.read_text(encoding="utf-8"))
+        outcomes = [ExpectationOutcome(**r) for r in earlier["results"]]
+        sources = earlier.get("sources") or {}
     except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    if earlier.get("fingerprint") != validation_fingerprint():
         return {}
     out: dict[str, list[ExpectationOutcome]] = {}
     for name in same:
+        if (
+            sources.get(name) != digests[name]
+        ):  # the report is of other bytes (a later attempt of that run id)
+            continue
         refs = {c.references.split(".")[0] for c in TABLES[name].columns if c.references}
         mine = [o for o in outcomes if o.table == name]
         if refs <= same and mine and all(o.success for o in mine):

@@ -60,7 +60,7 @@ from warehouse.expectations import (
 from warehouse.gx_runner import load_gx, pandas_source, reference_keys, reference_keysets
 from warehouse.progress import Progress
 from warehouse.schema import ENTITY_TYPES, TABLES, Table, arrow_schema, entity_type_column
-from warehouse.snapshot_reuse import check_identity
+from warehouse.snapshot_reuse import check_identity, validation_fingerprint
 from warehouse.tablefiles import table_column, table_rows, table_schema
 from warehouse.validate_batches import COUNT_CHECKS, table_outcomes
 from warehouse.validation_report import ExpectationOutcome, ValidationReport
@@ -120,6 +120,7 @@ def validate_tables(
     report_dir: Path,
     title: str = "gridhub warehouse validation",
     reuse: Mapping[str, list[ExpectationOutcome]] | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> ValidationReport:
     """Validate every canonical table with Great Expectations; write Data Docs into ``report_dir``.
 
@@ -131,7 +132,8 @@ def validate_tables(
 
     ``reuse``: per table, the outcomes the previous validation gave the same bytes
     (:func:`warehouse.snapshot_reuse.reusable_outcomes`); when they are those of the same checks, the table's
-    checks but the row-count drift bound are taken from them instead of run again.
+    checks but the row-count drift bound are taken from them instead of run again. ``sources``: the SHA-256
+    of each table file, recorded in the report (what a later publish may reuse it for).
     """
     check_schemas(tables)
     ns = load_gx()  # the one-off import (about 2.5 s) is not counted in ``seconds``
@@ -173,6 +175,8 @@ def validate_tables(
         row_counts={n: table_rows(tables, n) for n in TABLES},
         table_seconds=table_seconds,
         reused_tables=reused,
+        sources=dict(sources or {}),
+        fingerprint=validation_fingerprint(),
     )
     _write_report(report, report_dir, title)
     return report
