@@ -44,6 +44,8 @@ def test_streamed_files_equal_whole_table_files(tables, tmp_path, monkeypatch):
     _, whole = _publish(tmp_path / "whole", tables)  # a dict of tables: sorted and written whole
     snap, stream = _publish(tmp_path / "stream", streamed)
     assert stream["content_sha256"] == whole["content_sha256"]
+    for t in stream["tables"].values():  # the table file each was published from (files only)
+        assert len(t.pop("source_sha256")) == 64
     assert stream["tables"] == whole["tables"]
     person = pq.ParquetFile(snap.path / stream["tables"]["person"]["files"]["shared"][0]["path"])
     assert {person.metadata.row_group(i).num_rows for i in range(person.metadata.num_row_groups - 1)} <= {37}

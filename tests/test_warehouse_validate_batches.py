@@ -99,3 +99,38 @@ def test_row_count_drift_is_checked_on_the_whole_table(tables, tmp_path, monkeyp
     report = _validate(_as_files(tables, tmp_path / "files"), tmp_path / "report", previous)
     failed = [(r.table, r.expectation, r.observed_value) for r in report.results if not r.success]
     assert failed == [("person", "expect_table_row_count_to_be_between", tables["person"].num_rows)]
+
+
+def _sorted_files(tables: dict[str, pa.Table], folder) -> TableFiles:
+    from warehouse.snapshot_write import sorted_by_key
+
+    folder.mkdir()
+    for name, t in tables.items():
+        pq.write_table(sorted_by_key(name, t), folder / f"{name}.parquet", row_group_size=64)
+    return TableFiles(folder, TABLES)
+
+
+def test_key_ordered_files_keep_equal_keys_in_one_batch(tables, tmp_path, monkeypatch):
+    """A file in key order is validated in file order (row and key checks together); a duplicate key that
+    straddles a batch's end moves to the next batch whole, so it is still found, with its exact count."""
+    previous = {"row_counts": {n: t.num_rows for n, t in tables.items()}}
+    whole = _validate(tables, tmp_path / "whole", previous)
+    monkeypatch.setattr(vb, "VALIDATE_ROWS", BATCH)
+    files = _sorted_files(tables, tmp_path / "files")
+    assert files.key_ordered("person", TABLES["person"].key)
+    batched = _validate(files, tmp_path / "batched", previous)
+    assert batched.success and _figures(batched) == _figures(whole)
+
+    person = pq.read_table(files.path("person"))
+    ids = person.column("person_id").to_pylist()
+    ids[BATCH - 1] = ids[BATCH] = ids[BATCH + 1]  # three equal keys across the first batch's end, in order
+    broken = dict(tables, person=replace_column(person, "person_id", ids))
+    files = _sorted_files(broken, tmp_path / "broken")
+    assert files.key_ordered("person", TABLES["person"].key)
+    frames = list(vb.key_run_frames(files.path("person"), ["person_id"], ["person_id"]))
+    assert sum(len(f) for f in frames) == person.num_rows and len(frames[0]) == BATCH - 1
+    report = _validate(files, tmp_path / "report", previous)
+    failed = [r for r in report.results if not r.success and r.table == "person"]
+    assert [(r.expectation, r.unexpected_count, r.element_count) for r in failed] == [
+        ("expect_column_values_to_be_unique", 3, person.num_rows)
+    ]

@@ -237,6 +237,10 @@ def scrub_text(text: str, *, glued: bool = False) -> str:
     return (GLUED_RUN if glued else IDENTIFIER_RUN).sub(_mask_run, text)
 
 
+#: A column of more rows than this is scrubbed per distinct value when fewer than half its values are distinct.
+_DISTINCT_MIN_ROWS = 1024
+
+
 def scrub_values(values: pa.Array | pa.ChunkedArray, *, glued: bool = False) -> pa.Array:
     """:func:`scrub_text` over a string (or list-of-string) column; only candidate values reach Python."""
     if isinstance(values, pa.ChunkedArray):
@@ -246,6 +250,15 @@ def scrub_values(values: pa.Array | pa.ChunkedArray, *, glued: bool = False) -> 
         cls = pa.ListArray if pa.types.is_list(values.type) else pa.LargeListArray
         return cls.from_arrays(values.offsets, inner, type=values.type, mask=values.is_null())
     arr = _string_array(values)
+    if len(arr) > _DISTINCT_MIN_ROWS:  # columns repeat values (feeds, types, codes): scrub each value once
+        encoded = arr.dictionary_encode()
+        if 2 * len(encoded.dictionary) < len(arr):
+            return pc.take(_scrub_strings(encoded.dictionary, glued), encoded.indices)
+    return _scrub_strings(arr, glued)
+
+
+def _scrub_strings(arr: pa.Array, glued: bool) -> pa.Array:
+    """:func:`scrub_values` of a plain string array."""
     whole = pc.fill_null(pc.match_substring_regex(arr, _WHOLE), False)
     if pc.any(whole).as_py():
         arr = pc.if_else(whole, mask_values(arr), arr)

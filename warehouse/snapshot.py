@@ -61,6 +61,13 @@ from warehouse.read import (
     snapshot_path,
 )
 from warehouse.schema import TABLES, Layer, schema_hash
+from warehouse.snapshot_reuse import (
+    link_table,
+    linkable_tables,
+    reusable_outcomes,
+    source_digests,
+    write_fingerprint,
+)
 from warehouse.snapshot_write import LAYERS, write_layers
 from warehouse.tablefiles import table_rows
 from warehouse.validate import validate_tables
@@ -243,15 +250,36 @@ def publish(
     started = time.perf_counter()
     with _publish_lock(warehouse_dir):
         previous_id = _recover(warehouse_dir)
+        previous = read_manifest(warehouse_dir, previous_id, Layer.RESTRICTED) if previous_id else None
+        digests = source_digests(tables)
         report = validate_or_block(
-            warehouse_dir, tables, run_id, previous_id, settings=settings, grid_code_width=grid_code_width
+            warehouse_dir,
+            tables,
+            run_id,
+            previous_id,
+            settings=settings,
+            grid_code_width=grid_code_width,
+            reuse=reusable_outcomes(warehouse_dir, previous, digests),
+            sources=digests,
         )
         incoming = {
             layer: warehouse_dir / str(layer) / SNAPSHOTS / f"{INCOMING_PREFIX}{run_id}-{os.getpid()}"
             for layer in LAYERS
         }
-        files = write_layers(tables, incoming, hmac_key)
+        fingerprint = write_fingerprint(hmac_key)
+        linkable = linkable_tables(previous, digests, fingerprint)
+        files = write_layers(
+            tables,
+            incoming,
+            hmac_key,
+            link=lambda name: (
+                link_table(warehouse_dir, previous, name, incoming) if name in linkable else None
+            ),
+        )
         manifest = _manifest(warehouse_dir, tables, run_id, files, report, lineage)
+        manifest["write_fingerprint"] = fingerprint
+        for name, digest in digests.items():
+            manifest["tables"][name]["source_sha256"] = digest
         write_manifests(incoming, manifest)
         reused = install(warehouse_dir, run_id, incoming, manifest["content_sha256"])
         switch_current(warehouse_dir, run_id)
@@ -303,9 +331,12 @@ def validate_or_block(
     *,
     settings: WarehouseSettings,
     grid_code_width: int,
+    reuse: Mapping[str, list] | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> ValidationReport:
     """Stage 2, the gate: validate against the current snapshot ``previous_id``; raise :class:`PublishBlocked`
-    on any failed expectation. The Data Docs go to ``runs/<run_id>/data_docs`` either way."""
+    on any failed expectation. The Data Docs go to ``runs/<run_id>/data_docs`` either way. ``reuse``: see
+    :func:`warehouse.validate.validate_tables`."""
     previous = read_manifest(warehouse_dir, previous_id, Layer.RESTRICTED) if previous_id else None
     report = validate_tables(
         tables,
@@ -314,6 +345,8 @@ def validate_or_block(
         grid_code_width=grid_code_width,
         report_dir=warehouse_dir / RUNS / run_id / "data_docs",
         title=f"gridhub warehouse validation — run {run_id}",
+        reuse=reuse,
+        sources=sources,
     )
     if not report.success:
         log.error(

@@ -12,8 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+#: Rows read at a time when checking a file's key order.
+ORDER_BATCH_ROWS = 128 * 1024
 
 
 class TableFiles(Mapping[str, pa.Table]):
@@ -23,6 +28,7 @@ class TableFiles(Mapping[str, pa.Table]):
         self.folder = Path(folder)
         self.names = list(names)
         self._last: tuple[str, pa.Table] | None = None
+        self._ordered: dict[tuple[str, tuple[str, ...]], bool] = {}
 
     def path(self, name: str) -> Path:
         if name not in self.names:
@@ -50,6 +56,39 @@ class TableFiles(Mapping[str, pa.Table]):
     def column(self, name: str, column: str) -> pa.ChunkedArray:
         return pq.read_table(self.path(name), columns=[column]).column(column)
 
+    def columns(self, name: str, columns: list[str]) -> pa.Table:
+        """Only ``columns`` of table ``name`` (the last whole table read is kept if it is that one)."""
+        if self._last is not None and self._last[0] == name:
+            return self._last[1].select(columns)
+        return pq.read_table(self.path(name), columns=columns)
+
+    def key_ordered(self, name: str, key: tuple[str, ...]) -> bool:
+        """:func:`in_key_order` of the table's file, checked once per table (validation and writing ask)."""
+        if (name, key) not in self._ordered:
+            self._ordered[(name, key)] = in_key_order(self.path(name), key)
+        return self._ordered[(name, key)]
+
+
+def identity(order: pa.Array) -> bool:
+    """Whether sort indices are ``0, 1, 2, ...`` (the rows already were in that order)."""
+    return bool((order.to_numpy() == np.arange(len(order))).all())
+
+
+def in_key_order(path: Path, key: tuple[str, ...]) -> bool:
+    """Whether a table file's rows are in key order (ascending, nulls last, as the snapshot writer sorts),
+    reading only the key columns a batch at a time (each batch checked with the last row of the one before)."""
+    sort_keys = [(k, "ascending", "at_end") for k in key]
+    previous: pa.Table | None = None
+    with pq.ParquetFile(path) as f:
+        for batch in f.iter_batches(batch_size=ORDER_BATCH_ROWS, columns=list(key)):
+            keys = pa.Table.from_batches([batch])
+            if previous is not None:
+                keys = pa.concat_tables([previous, keys])
+            if not identity(pc.sort_indices(keys, sort_keys=sort_keys)):
+                return False
+            previous = keys.slice(keys.num_rows - 1)
+    return True
+
 
 def table_rows(tables: Mapping[str, pa.Table], name: str) -> int:
     """Rows of table ``name`` (from the file's metadata for :class:`TableFiles`)."""
@@ -59,6 +98,11 @@ def table_rows(tables: Mapping[str, pa.Table], name: str) -> int:
 def table_schema(tables: Mapping[str, pa.Table], name: str) -> pa.Schema:
     """Schema of table ``name`` (from the file's footer for :class:`TableFiles`)."""
     return tables.schema(name) if isinstance(tables, TableFiles) else tables[name].schema
+
+
+def table_columns(tables: Mapping[str, pa.Table], name: str, columns: list[str]) -> pa.Table:
+    """Only ``columns`` of table ``name`` (only those are read for :class:`TableFiles`)."""
+    return tables.columns(name, columns) if isinstance(tables, TableFiles) else tables[name].select(columns)
 
 
 def table_column(tables: Mapping[str, pa.Table], name: str, column: str) -> pa.ChunkedArray:

@@ -59,9 +59,10 @@ from warehouse.expectations import (
 )
 from warehouse.gx_runner import load_gx, pandas_source, reference_keys, reference_keysets
 from warehouse.progress import Progress
-from warehouse.schema import TABLES, Table, arrow_schema, entity_type_column
+from warehouse.schema import ENTITY_TYPES, TABLES, Table, arrow_schema, entity_type_column
+from warehouse.snapshot_reuse import check_identity, validation_fingerprint
 from warehouse.tablefiles import table_column, table_rows, table_schema
-from warehouse.validate_batches import table_outcomes
+from warehouse.validate_batches import COUNT_CHECKS, table_outcomes
 from warehouse.validation_report import ExpectationOutcome, ValidationReport
 
 if TYPE_CHECKING:
@@ -118,6 +119,8 @@ def validate_tables(
     grid_code_width: int,
     report_dir: Path,
     title: str = "gridhub warehouse validation",
+    reuse: Mapping[str, list[ExpectationOutcome]] | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> ValidationReport:
     """Validate every canonical table with Great Expectations; write Data Docs into ``report_dir``.
 
@@ -126,6 +129,11 @@ def validate_tables(
     raises :class:`SchemaMismatch` when a table is missing or has the wrong columns. ``tables`` may be a
     :class:`~warehouse.tablefiles.TableFiles`: a large table is then read in batches
     (:mod:`warehouse.validate_batches`), never whole.
+
+    ``reuse``: per table, the outcomes the previous validation gave the same bytes
+    (:func:`warehouse.snapshot_reuse.reusable_outcomes`); when they are those of the same checks, the table's
+    checks but the row-count drift bound are taken from them instead of run again. ``sources``: the SHA-256
+    of each table file, recorded in the report (what a later publish may reuse it for).
     """
     check_schemas(tables)
     ns = load_gx()  # the one-off import (about 2.5 s) is not counted in ``seconds``
@@ -133,6 +141,7 @@ def validate_tables(
     previous_rows = (previous or {}).get("row_counts") or {}
     outcomes: list[ExpectationOutcome] = []
     table_seconds: dict[str, float] = {}
+    reused: list[str] = []
     with reference_keys(reference_keysets(tables)):
         ctx, source = pandas_source(ns)
         progress = Progress("validate", len(TABLES))
@@ -144,9 +153,17 @@ def validate_tables(
                 grid_code_width=grid_code_width,
                 previous_rows=prev,
                 drift=settings.row_count_drift,
-                new_rows=rows_without_baseline(t, _type_column(tables, t), previous_rows) if prev else 0,
+                new_rows=rows_without_baseline(t, _type_column(tables, t, previous_rows), previous_rows)
+                if prev
+                else 0,
             )
-            outcomes.extend(table_outcomes(ns, ctx, source, t, tables, checks))
+            earlier = _same_checks(checks, (reuse or {}).get(name))
+            if earlier is not None:
+                reused.append(name)
+                drift = table_outcomes(ns, ctx, source, t, tables, _drift(checks))
+                outcomes.extend(_in_order(checks, earlier, drift))
+            else:
+                outcomes.extend(table_outcomes(ns, ctx, source, t, tables, checks))
             table_seconds[name] = time.perf_counter() - table_started
             rows = table_rows(tables, name)
             progress.advance(name, rows, rows)
@@ -157,15 +174,52 @@ def validate_tables(
         seconds=time.perf_counter() - started,
         row_counts={n: table_rows(tables, n) for n in TABLES},
         table_seconds=table_seconds,
+        reused_tables=reused,
+        sources=dict(sources or {}),
+        fingerprint=validation_fingerprint(),
     )
     _write_report(report, report_dir, title)
     return report
 
 
-def _type_column(tables: Mapping[str, pa.Table], t: Table) -> pa.Table:
-    """The entity-type column of table ``t`` alone (no column when it has none), read without the rest."""
+def _drift(checks: list[Check]) -> list[Check]:
+    return [c for c in checks if c.expectation in COUNT_CHECKS]
+
+
+def _same_checks(
+    checks: list[Check], earlier: list[ExpectationOutcome] | None
+) -> list[ExpectationOutcome] | None:
+    """``earlier``'s outcomes other than the drift bound, when they are those of exactly ``checks`` (drift bound
+    aside) and all passed; else None (the table is validated again)."""
+    if not earlier:
+        return None
+    mine = [
+        check_identity(c.expectation, c.column, _shown(c.kwargs)) for c in checks if c not in _drift(checks)
+    ]
+    kept = [o for o in earlier if o.expectation not in COUNT_CHECKS]
+    theirs = [check_identity(o.expectation, o.column, o.kwargs) for o in kept]
+    return kept if mine == theirs and all(o.success for o in kept) else None
+
+
+def _shown(kwargs: dict) -> dict:
+    return {k: v for k, v in kwargs.items() if k not in ("column", "column_list")}
+
+
+def _in_order(
+    checks: list[Check], kept: list[ExpectationOutcome], drift: list[ExpectationOutcome]
+) -> list[ExpectationOutcome]:
+    """The reused outcomes and the drift bound's new ones, in ``checks`` order."""
+    kept_left, drift_left = iter(kept), iter(drift)
+    return [next(drift_left if c.expectation in COUNT_CHECKS else kept_left) for c in checks]
+
+
+def _type_column(tables: Mapping[str, pa.Table], t: Table, previous_rows: Mapping[str, int]) -> pa.Table:
+    """The entity-type column of table ``t`` alone, read without the rest; no column when it has none or when
+    every entity type has a baseline (the usual delta: nothing to count, nothing read)."""
     column = entity_type_column(t)
-    return pa.table({column: table_column(tables, t.name, column)} if column else {})
+    if column is None or all(previous_rows.get(e) for e in ENTITY_TYPES):
+        return pa.table({})
+    return pa.table({column: table_column(tables, t.name, column)})
 
 
 def _write_report(report: ValidationReport, report_dir: Path, title: str) -> None:
