@@ -139,7 +139,8 @@ def _layout() -> list[str]:
         "<workspace>/warehouse/",
         "  CURRENT                                  run id of the current snapshot (one line; the only pointer)",
         "  shared/current -> snapshots/<run_id>     symlink for path-based tools; follows CURRENT",
-        "  shared/snapshots/<run_id>/manifest.json  run id, time, row counts, schema hash, SHA-256 of every file, lineage",
+        "  shared/snapshots/<run_id>/manifest.json  run id, time, row counts, schema hash, SHA-256 of every file, lineage,",
+        "                                           SHA-256 of each table file it was published from (source_sha256)",
         "  shared/snapshots/<run_id>/<table>/part-00000.parquet                  small tables: one file",
         "  shared/snapshots/<run_id>/<table>/street_code=<code>/part-00000.parquet",
         f"                                           big tables: one folder per 街道/镇 ({partitioned})",
@@ -176,6 +177,15 @@ def _layout() -> list[str]:
         "dictionary, statistics, 128 Ki-row row groups, format 2.6), so the same tables give byte-identical "
         "files with the same SHA-256 (`content_sha256` in the manifest). Publishing a run id that exists with "
         "the same content reuses it; with different content it is refused.",
+        "- **A delta reuses what did not change**: a table whose file is byte-identical to the one the current "
+        "snapshot was published from (the manifest's `source_sha256`), written by the same code with the same HMAC "
+        "key (`write_fingerprint`, an HMAC under that key), is hard-linked from the current snapshot into the new "
+        "one, each file's SHA-256 checked first; its checks, other than the row-count drift bound, are taken from "
+        "the current snapshot's `validation.json` when they are the same checks, all passed, the report is of the "
+        "same bytes and the same checking code, and every table it references is unchanged too (listed under "
+        "`reused_tables` in `validation.json`). The new snapshot is complete on its own, the old one untouched, and "
+        "the bytes are those of writing the table again (`warehouse/snapshot_reuse.py`). A changed table is "
+        "validated in full.",
         "",
     ]
 
@@ -190,7 +200,9 @@ def _publish_steps() -> list[str]:
         "2. Validate every table (below). Any failure raises `warehouse.PublishBlocked` naming the table and "
         "expectation; the Data Docs of the attempt are written; nothing else changes.",
         "3. Write both layers into `<layer>/snapshots/.incoming-<run_id>-<pid>/` (partitioned tables one file per "
-        "`street_code` folder), fsync every file and folder.",
+        "`street_code` folder, through spill files in `.incoming-<run_id>-<pid>-spill/`, one per partition, so "
+        "memory is one row group whatever the number of 街道), or hard-link an unchanged table's files from the "
+        "current snapshot; fsync every file and folder.",
         "4. Write `manifest.json` into both (the shared copy scrubbed), fsync.",
         "5. Rename each incoming folder to `<layer>/snapshots/<run_id>` (atomic), fsync the parent.",
         "6. Write `CURRENT.tmp`, fsync, `os.replace` it over `CURRENT`, fsync the folder. **This is the switch.**",
@@ -282,6 +294,11 @@ def _validation() -> list[str]:
         "keys as a value set makes it serialise them into every result. `expect_column_values_to_reference_keys` "
         "is a custom column-map expectation whose metric looks the referenced key set up by name "
         "(`house.house_id`) during the validation call; the check is one vectorised `isin`.",
+        "- **Batches**: a table of more than 500,000 rows is validated in batches of 500,000 rows, one Great "
+        "Expectations run per batch, the outcomes merged into one per expectation. A table file in key order (all "
+        "that `build_tables` writes) is read in file order with equal keys kept in one batch, so uniqueness is "
+        "checked in the same runs; another is split by `hash(key)` for the uniqueness checks. Results use Great "
+        "Expectations' `BASIC` format (counts, observed value, examples of unexpected values).",
         "- **Check digits** are custom column-map expectations computed with numpy over the whole column "
         "(weights from `matching.normalize`).",
         f"- **Row-count drift**: against the current snapshot's manifest, a table may change by "
