@@ -242,18 +242,37 @@ class Chunk:
         return self.file.current[self.start : self.stop]
 
 
-def chunk_pieces(chunk: Chunk, cache: Path, previous: Path | None, key: str) -> tuple[Iterator, bool]:
-    """The chunk's current mentions as (piece index, table), and whether its own mentions were reused."""
+@dataclass
+class Origin:
+    """Where a chunk's current mentions come from: its own mentions kept in ``<feed>/<staged file>/`` of the
+    cache (``folder``, relative to it), less those of the ``removed`` record ids. A later step that works on
+    the same rows (``bind_addresses``) keeps its own results per kept part and filters them the same way."""
+
+    folder: str
+    chunk: int
+    removed: list[str]
+
+    def part(self, piece: int) -> str:
+        """The kept part of ``piece`` (relative to the cache, without ``.parquet``)."""
+        return f"{self.folder}/{self.chunk:06d}-{piece:02d}"
+
+
+def chunk_pieces(
+    chunk: Chunk, cache: Path, previous: Path | None, key: str
+) -> tuple[Iterator, bool, Origin | None]:
+    """The chunk's current mentions as (piece index, table), whether its own mentions were reused, and where
+    they come from (None for a file whose own mentions are not kept)."""
     sf, s, e = chunk.file, chunk.start, chunk.stop
     if not sf.cacheable:
-        return _fresh_pieces(_read_rows(sf.path, chunk.feed, s, e, chunk.current), chunk.feed), False
+        return _fresh_pieces(_read_rows(sf.path, chunk.feed, s, e, chunk.current), chunk.feed), False, None
     folder = cache / chunk.feed.name / sf.path.stem
     reused = _own_ready(folder, chunk.index, key) or _reuse(previous, folder, chunk.index, key)
     own = sf.own[s:e]
     if not reused:
         _own_mentions(_read_rows(sf.path, chunk.feed, s, e, own), chunk.feed, folder, chunk.index, key)
     removed = set(sf.rids.iloc[s:e][own & ~chunk.current])
-    return current_pieces(folder, chunk.index, removed), reused
+    origin = Origin(f"{chunk.feed.name}/{sf.path.stem}", chunk.index, sorted(removed))
+    return current_pieces(folder, chunk.index, removed), reused, origin
 
 
 def chunks_of(feed: Feed, files: list[StagedFile], batch_rows: int) -> Iterator[tuple[int, Chunk]]:
@@ -268,6 +287,7 @@ def chunks_of(feed: Feed, files: list[StagedFile], batch_rows: int) -> Iterator[
 __all__ = [
     "CACHE_DIR",
     "Chunk",
+    "Origin",
     "StagedFile",
     "cache_key",
     "chunk_pieces",
