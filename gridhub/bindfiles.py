@@ -27,13 +27,14 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from gridhub.bindsegments import library_loader
 from gridhub.partitioned import combine_parts, write_partitions
 from warehouse.files import atomic_write, atomic_write_parquet, atomic_write_text
 from warehouse.progress import Progress
@@ -195,22 +196,25 @@ class TextMatches:
 
 
 def _match_all(
-    library: AddressLibrary,
+    library: Callable[[], AddressLibrary],
     unique: pd.Series,
     out: Path,
     aliases: pd.DataFrame | None,
     previous: TextMatches | None,
 ) -> tuple[TextMatches, list]:
-    """Match ``unique`` partition by partition, writing :data:`MATCHES_FILE` as it goes."""
+    """Match ``unique`` partition by partition, writing :data:`MATCHES_FILE` as it goes (the library is
+    asked for only when ``previous`` does not hold every text)."""
     from matching.address.distinct import match_partitions
 
+    held = previous.table.num_rows if previous is not None else 0
+    lib = library() if held < len(unique) else cast("AddressLibrary", None)  # None: never used
     schema = _match_schema()
     progress = Progress("bind_addresses", -(-len(unique) // _per_partition()), total_rows=len(unique))
     tables, partitions, fresh = [], [], 0
     known = previous.rows if previous is not None else None
     with atomic_write(out / MATCHES_FILE) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for part, matched, n_new in match_partitions(
-            library, unique, aliases=aliases, known=known, per_partition=_per_partition()
+            lib, unique, aliases=aliases, known=known, per_partition=_per_partition()
         ):
             table = pa.Table.from_pandas(matched.rename_axis(TEXT).reset_index(), preserve_index=False)
             table = table.select(schema.names).cast(schema)
@@ -277,11 +281,17 @@ class _Summary:
         }
 
 
-def _combine(parts: list[Path], path: Path) -> None:
-    if len(parts) == 1:
-        os.replace(parts[0], path)
+def _combine(parts: list[Path], path: Path, keep: dict | None = None) -> None:
+    """The parts streamed into ``path``; one part bound afresh is moved, one kept part linked."""
+    from gridhub.mentionfiles import link_or_copy
+
+    if len(parts) == 1 and parts[0] not in (keep or {}):
+        if parts[0].parent.parent.name == "parts":
+            os.replace(parts[0], path)
+        else:
+            link_or_copy(parts[0], path)
     else:
-        combine_parts(parts, path)
+        combine_parts(parts, path, keep)
 
 
 def _bind_rows(
@@ -362,7 +372,7 @@ _COUNTED = ("status", "level", "grid_code")
 def bind_mention_files(
     src: Path,
     out: Path,
-    library: AddressLibrary,
+    library: AddressLibrary | Callable[[], AddressLibrary],
     facility_grids: Callable[[pd.DataFrame], pd.DataFrame],
     aliases: pd.DataFrame | None = None,
     *,
@@ -376,7 +386,14 @@ def bind_mention_files(
     published run's bound folder, its matches and kept bound parts made under the same key: its kept parts are
     taken as they are, and the texts its matches hold are not matched again. Returns the step's summary:
     address fields, matched, rate, levels (of the matched), status, grid_bound."""
-    from gridhub.bindsegments import CACHE_DIR, current_parts, plan, read_segments
+    from gridhub.bindsegments import (
+        CACHE_DIR,
+        carry_library,
+        current_parts,
+        keep_current,
+        plan,
+        read_segments,
+    )
     from matching.address import address_fields
 
     if previous is not None and previous.resolve() == out.resolve():
@@ -388,7 +405,8 @@ def bind_mention_files(
         columns.setdefault(t, []).append(col)
     unique = distinct_texts(src, todo, columns)
     chain = matches_chain(previous)
-    matches, partitions = _match_all(library, unique, out, aliases, known_matches(chain, unique))
+    get = library if callable(library) else lambda: library
+    matches, partitions = _match_all(get, unique, out, aliases, known_matches(chain, unique))
     del unique
     parts = out / "parts"
     if parts.exists():
@@ -397,30 +415,37 @@ def bind_mention_files(
     for s in todo:
         empty.update(_bind_segment(src, out, s, matches, facility_grids))
     del matches
+    named = {f"{p.parent.name}/{p.stem}": p for p in parts.glob("*/*.parquet")}  # parts bound afresh
+    keep = {}
+    for s in (s for t in ENTITY_TYPES for s in segments[t] if s.own is not None):
+        found = current_parts(out / CACHE_DIR, s)
+        named.update(found)
+        if (k := keep_current(s)) is not None:
+            keep.update({p: k for _, p in found})
     for t in ENTITY_TYPES:
-        for s in segments[t]:
-            if s.own is not None:
-                current_parts(out / CACHE_DIR, s, parts)
-        _combine(sorted((parts / t).glob("*.parquet")), out / f"{t}.parquet")
-        log.info(
-            "bind_addresses: %s: %s mentions bound and written", t, f"{sum(s.rows for s in segments[t]):,}"
-        )
-    _write_bindings(sorted((parts / "bindings").glob("*.parquet")), out, empty, src)
+        files = [named[n] for n in sorted(named) if n.startswith(f"{t}/")]
+        _combine(files, out / f"{t}.parquet", keep)
+        rows = sum(s.rows for s in segments[t])
+        log.info("bind_addresses: %s: %s mentions bound and written", t, f"{rows:,}")
+    _write_bindings([named[n] for n in sorted(named) if n.startswith("bindings/")], out, empty, src, keep)
     shutil.rmtree(parts, ignore_errors=True)
     write_partitions(out, "distinct address text", [vars(p) for p in partitions])
     earlier = _link_chain(chain, out)
+    carry_library(out, previous)
     atomic_write_text(out / MATCHES_KEY_FILE, json.dumps({"key": key, "earlier": earlier}) + "\n")
     log.info("bind_addresses: %s of %s parts bound now", len(todo), sum(len(v) for v in segments.values()))
     return _summary(out / BINDINGS_FILE)
 
 
-def _write_bindings(found: list[Path], out: Path, empty: dict[int, pd.DataFrame], src: Path) -> None:
+def _write_bindings(
+    found: list[Path], out: Path, empty: dict[int, pd.DataFrame], src: Path, keep: dict
+) -> None:
     """Stream the bindings parts into :data:`BINDINGS_FILE` (an empty file typed as binding writes it when
     there is no part)."""
     from matching.address import ADDRESS_FIELD_OF, bind_frame, concat_bindings
 
     if found:
-        _combine(found, out / BINDINGS_FILE)
+        _combine(found, out / BINDINGS_FILE, keep)
         return
     fields = list(ADDRESS_FIELD_OF)
     if not empty:  # no row bound now: the empty frames of binding no row
@@ -442,6 +467,7 @@ __all__ = [
     "MENTION_ROWS_PER_BATCH",
     "TextMatches",
     "known_matches",
+    "library_loader",
     "matches_chain",
     "bind_mention_files",
     "distinct_texts",

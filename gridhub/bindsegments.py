@@ -16,24 +16,31 @@ The step's files are those parts in order: the same rows a binding of the whole 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Iterator
+import pickle
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gridhub.mentionfiles import link_or_copy
-from warehouse.files import atomic_write_text
+from warehouse.files import atomic_write, atomic_write_text
 from warehouse.schema import ENTITY_TYPES
+
+if TYPE_CHECKING:
+    from matching.address import AddressLibrary
 
 #: Kept bound parts, beside the step's output (``bound/files``), as ``prepare_mentions`` keeps its parts.
 CACHE_DIR = "files"
 SEGMENTS_FILE = "segments.json"
+#: The address library as built for the run (reused by the next run under the same key).
+LIBRARY_FILE = "address_library.pickle"
 
 
 @dataclass
@@ -166,40 +173,73 @@ def write_kept(cache: Path, s: Segment, bound: pa.Table, bindings: dict[int, pa.
     atomic_write_text(_marker(cache, s.own), json.dumps({"key": s.key}) + "\n")
 
 
-def current_parts(cache: Path, s: Segment, parts: Path) -> None:
-    """Put a kept part's bound rows and bindings rows, less those of its removed record ids, into ``parts``
-    (``<type>/<segment>.parquet``, ``bindings/<field>-<type>-<segment>.parquet``): links when none is removed."""
-    from warehouse.files import atomic_write_parquet
-
+def current_parts(cache: Path, s: Segment) -> list[tuple[str, Path]]:
+    """A kept part's bound rows and bindings rows as (part name, kept file): ``<type>/<segment>`` and
+    ``bindings/<field>-<type>-<segment>``, named so that name order is the rows' order. The rows of the
+    segment's removed record ids are left out when they are combined (:func:`keep_current`)."""
     assert s.own is not None
-    gone = pa.array(sorted(s.removed), type=pa.string())
+    out = []
     for p in kept_files(cache, s.own):
         stem = p.name[: -len(".parquet")]
-        field = stem.split(".b")[1] if ".b" in stem else None
-        target = (
-            parts / s.entity_type / f"{s.name}.parquet"
-            if field is None
-            else parts / "bindings" / f"{field}-{s.entity_type}-{s.name}.parquet"
-        )
-        if not s.removed:
-            link_or_copy(p, target)
-            continue
-        table = pq.read_table(p)
+        if ".b" in stem:
+            out.append((f"bindings/{stem.split('.b')[1]}-{s.entity_type}-{s.name}", p))
+        else:
+            out.append((f"{s.entity_type}/{s.name}", p))
+    return out
+
+
+def keep_current(s: Segment) -> Callable[[pa.Table], pa.Table] | None:
+    """The filter of a kept part's rows to the segment's (those of its removed record ids out), None for all."""
+    if not s.removed:
+        return None
+    gone = pa.array(sorted(s.removed), type=pa.string())
+
+    def keep(table: pa.Table) -> pa.Table:
         ids = table["source_record_id"].cast(pa.string())
-        kept = table.filter(pc.invert(pc.fill_null(pc.is_in(ids, value_set=gone), False)))
-        if kept.num_rows or field is None:
-            atomic_write_parquet(kept, target)
+        return table.filter(pc.invert(pc.fill_null(pc.is_in(ids, value_set=gone), False)))
+
+    return keep
 
 
-def to_arrow(df: pd.DataFrame) -> pa.Table:
-    return pa.Table.from_pandas(df, preserve_index=False)
+def library_loader(
+    build: Callable[[], AddressLibrary], out: Path, previous: Path | None
+) -> Callable[[], AddressLibrary]:
+    """The library when first asked for (a delta whose texts are all known never builds it): the published
+    run's copy (:data:`LIBRARY_FILE`, made under the same key: the same reference files and code) when it has
+    one, else ``build()``, kept in ``out`` for the next run. The copy is a pickle the step itself wrote in the
+    workspace's work folder."""
+
+    @functools.cache
+    def load() -> AddressLibrary:
+        kept = previous / LIBRARY_FILE if previous is not None else None
+        if kept is not None and kept.is_file():
+            if kept != out / LIBRARY_FILE:
+                link_or_copy(kept, out / LIBRARY_FILE)
+            with open(kept, "rb") as f:
+                return pickle.load(f)  # noqa: S301 - written by this step, under the same key
+        library = build()  # its lookup indexes are built later, per process: the pickle holds none
+        with atomic_write(out / LIBRARY_FILE) as tmp, open(tmp, "wb") as f:
+            pickle.dump(library, f, protocol=pickle.HIGHEST_PROTOCOL)
+        return library
+
+    return load
+
+
+def carry_library(out: Path, previous: Path | None) -> None:
+    """Link the published run's library copy into ``out`` when this run did not need it."""
+    if previous is not None and (previous / LIBRARY_FILE).is_file() and not (out / LIBRARY_FILE).exists():
+        link_or_copy(previous / LIBRARY_FILE, out / LIBRARY_FILE)
 
 
 __all__ = [
     "CACHE_DIR",
+    "LIBRARY_FILE",
     "SEGMENTS_FILE",
     "Segment",
+    "carry_library",
     "current_parts",
+    "keep_current",
+    "library_loader",
     "kept_files",
     "plan",
     "read_segments",

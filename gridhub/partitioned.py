@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,13 +92,18 @@ def _pandas_metadata(schemas: list[pa.Schema]) -> dict | None:
     return {**first, b"pandas": json.dumps(meta).encode("utf8")} if changed else first
 
 
-def combine_parts(parts: list[Path], path: Path) -> int:
-    """Stream the part files into one Parquet file at ``path`` (atomically), part by part; returns rows."""
+def combine_parts(
+    parts: list[Path], path: Path, keep: Mapping[Path, Callable[[pa.Table], pa.Table]] | None = None
+) -> int:
+    """Stream the part files into one Parquet file at ``path`` (atomically), part by part; returns rows.
+    ``keep``: per part, the rows of it to write (a filter applied as it is read), all rows otherwise."""
     schema = unified_schema([pq.read_schema(p) for p in parts])
     rows = 0
+    keep = keep or {}
     with atomic_write(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for p in parts:
-            table = pq.read_table(p).cast(schema)
+            table = pq.read_table(p)
+            table = (keep[p](table) if p in keep else table).cast(schema)
             writer.write_table(table)
             rows += table.num_rows
     return rows
