@@ -19,6 +19,7 @@ changes no result: the files are those the whole-table code wrote.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from matching.mentions import concat_pieces
@@ -141,6 +143,7 @@ def stream_mentions(
     staged_rows: dict[str, int] = {}
     partitions: list[dict] = []
     segments: list[tuple[str, str, dict]] = []
+    keep: dict[Path, Callable[[pa.Table], pa.Table]] = {}
     reused = 0
     for f, feed in enumerate(feeds):
         staged_rows[feed.name] = mentions_out = 0
@@ -149,11 +152,13 @@ def stream_mentions(
             pieces, was_reused, origin = chunk_pieces(chunk, out / CACHE_DIR, previous, key)
             reused += was_reused
             rows = dict.fromkeys(MENTION_FILES, 0)
-            for p, table in pieces:  # a part per piece, named so that name order is the rows' order
+            for p, table, mask in pieces:  # a part per piece, named so that name order is the rows' order
                 part = parts_dir / PIECES[p][0] / f"{f:03d}-{p:02d}-{i:04d}{chunk.index:06d}.parquet"
-                if isinstance(table, Path):  # a kept part as it is
+                if isinstance(table, Path):  # a kept part, as it is or its rows in mask when combined
                     link_or_copy(table, part)
-                    n = pq.ParquetFile(part).metadata.num_rows
+                    n = pq.ParquetFile(part).metadata.num_rows if mask is None else int(pc.sum(mask).as_py())
+                    if mask is not None:
+                        keep[part] = functools.partial(pa.Table.filter, mask=mask)
                 else:
                     atomic_write_parquet(table, part)
                     n = table.num_rows
@@ -174,11 +179,11 @@ def stream_mentions(
     counts = {}
     for name in MENTION_FILES:
         files = sorted((parts_dir / name).glob("*.parquet"))
-        if len(files) == 1:  # one part (one feed, one batch): it is the file
+        if len(files) == 1 and files[0] not in keep:  # one part (one feed, one batch): it is the file
             counts[name] = pq.ParquetFile(files[0]).metadata.num_rows
             os.replace(files[0], out / f"{name}.parquet")
         elif files:
-            counts[name] = combine_parts(files, out / f"{name}.parquet")
+            counts[name] = combine_parts(files, out / f"{name}.parquet", keep)
         else:
             counts[name] = 0
             atomic_write_parquet(_to_arrow(concat_pieces([], name)), out / f"{name}.parquet")
