@@ -408,6 +408,7 @@ def bind_mention_files(
     get = library if callable(library) else lambda: library
     matches, partitions = _match_all(get, unique, out, aliases, known_matches(chain, unique))
     del unique
+    getattr(library, "cache_clear", lambda: None)()  # the matching processes are gone: let the library go
     parts = out / "parts"
     if parts.exists():
         shutil.rmtree(parts)  # a killed attempt's parts
