@@ -25,21 +25,23 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from gridhub.bindsegments import library_loader
 from gridhub.partitioned import combine_parts, write_partitions
 from warehouse.files import atomic_write, atomic_write_parquet, atomic_write_text
 from warehouse.progress import Progress
 from warehouse.schema import ENTITY_TYPES
 
 if TYPE_CHECKING:
+    from gridhub.bindsegments import Segment
     from gridhub.workspace import Workspace
     from matching.address import AddressLibrary
 
@@ -52,6 +54,8 @@ MATCHES_FILE = "address_matches.parquet"
 #: The key of :data:`MATCHES_FILE`: a later run reuses the matches only under the same key.
 MATCHES_KEY_FILE = "address_matches.json"
 BINDINGS_FILE = "address_bindings.parquet"
+#: Matches files of earlier runs a run looks texts up in (linked into ``bound/matches/``), at most.
+EARLIER_MATCHES = 8
 TEXT = "address_text"
 
 
@@ -86,7 +90,8 @@ def matches_key(ws: Workspace, run_id: str) -> str:
 
 
 def previous_matches(ws: Workspace, key: str) -> Path | None:
-    """The matches file of the run the warehouse publishes now, when it was made under ``key``."""
+    """The bound folder of the run the warehouse publishes now, when its matches were made under ``key``
+    (its matches, and its kept bound parts, are then valid for this run)."""
     from warehouse.read import current_run_id
 
     run_id = current_run_id(ws.warehouse)
@@ -97,16 +102,71 @@ def previous_matches(ws: Workspace, key: str) -> Path | None:
         made = json.loads((folder / MATCHES_KEY_FILE).read_text(encoding="utf-8"))["key"]
     except (OSError, ValueError, KeyError):
         return None
-    return folder / MATCHES_FILE if made == key and (folder / MATCHES_FILE).is_file() else None
+    return folder if made == key and (folder / MATCHES_FILE).is_file() else None
 
 
-def distinct_texts(src: Path, fields: list[tuple[str, str]]) -> pd.Series:
-    """The distinct non-null texts of the ``fields`` of the mention files in ``src``, in code-point order."""
-    uniques = []
-    for t, col in fields:
-        pf = pq.ParquetFile(src / f"{t}.parquet")
-        for batch in pf.iter_batches(batch_size=MENTION_ROWS_PER_BATCH, columns=[col]):
-            uniques.append(pc.unique(batch.column(0).cast(pa.string())))
+def matches_chain(previous: Path | None) -> list[Path]:
+    """The matches files a run looks texts up in, newest first: the published run's own, then the earlier
+    ones it looked up (a delta's matches file holds the texts of the rows it bound; the full run's, all)."""
+    if previous is None:
+        return []
+    try:
+        earlier = json.loads((previous / MATCHES_KEY_FILE).read_text(encoding="utf-8")).get("earlier", [])
+    except (OSError, ValueError):
+        earlier = []
+    files = [previous / MATCHES_FILE, *(previous / e for e in earlier)]
+    return [f for f in files if f.is_file()]
+
+
+def _link_chain(chain: list[Path], out: Path) -> list[str]:
+    """Link the chain's files into ``out/matches/`` (named by their run); at most :data:`EARLIER_MATCHES`,
+    the oldest (a full run's, with most texts) and the newest kept. Returns their names relative to ``out``."""
+    from gridhub.mentionfiles import link_or_copy
+
+    if len(chain) > EARLIER_MATCHES:
+        chain = [*chain[: EARLIER_MATCHES - 1], chain[-1]]
+    names = []
+    for f in chain:
+        name = f"matches/{f.parent.parent.name}.parquet" if f.name == MATCHES_FILE else f"matches/{f.name}"
+        if f != out / name:
+            link_or_copy(f, out / name)
+        names.append(name)
+    return names
+
+
+def known_matches(chain: list[Path], texts: pd.Series) -> TextMatches | None:
+    """The matches the ``chain`` holds for ``texts`` (each from the newest file holding it), reading only the
+    row groups (partitions) where one of them is."""
+    if not chain or not len(texts):
+        return None
+    remaining = pa.array(texts.to_numpy(), type=pa.string())
+    found = []
+    for f in chain:
+        hit = pc.is_in(pq.read_table(f, columns=[TEXT])[TEXT], value_set=remaining).combine_chunks()
+        if not pc.any(hit).as_py():
+            continue
+        pf, groups, masks, seen = pq.ParquetFile(f), [], [], 0
+        for g in range(pf.metadata.num_row_groups):
+            n = pf.metadata.row_group(g).num_rows
+            mask = hit.slice(seen, n)
+            if pc.any(mask).as_py():
+                groups.append(g)
+                masks.append(mask)
+            seen += n
+        table = pf.read_row_groups(groups).cast(_match_schema()).filter(pa.concat_arrays(masks))
+        found.append(table)
+        remaining = remaining.filter(pc.invert(pc.is_in(remaining, value_set=table[TEXT])))
+        if not len(remaining):
+            break
+    return TextMatches(pa.concat_tables(found)) if found else None
+
+
+def distinct_texts(src: Path, segments: list[Segment], columns: dict[str, list[str]]) -> pd.Series:
+    """The distinct non-null texts of the address ``columns`` (per mention type) of the rows the ``segments``
+    bind, in code-point order."""
+    from gridhub.bindsegments import segment_texts
+
+    uniques = [u for s in segments for u in segment_texts(src, s, columns.get(s.entity_type, []))]
     if not uniques:
         return pd.Series([], dtype="string")
     unique = pc.unique(pa.chunked_array(uniques, type=pa.string())).drop_null()
@@ -136,22 +196,25 @@ class TextMatches:
 
 
 def _match_all(
-    library: AddressLibrary,
+    library: Callable[[], AddressLibrary],
     unique: pd.Series,
     out: Path,
     aliases: pd.DataFrame | None,
     previous: TextMatches | None,
 ) -> tuple[TextMatches, list]:
-    """Match ``unique`` partition by partition, writing :data:`MATCHES_FILE` as it goes."""
+    """Match ``unique`` partition by partition, writing :data:`MATCHES_FILE` as it goes (the library is
+    asked for only when ``previous`` does not hold every text)."""
     from matching.address.distinct import match_partitions
 
+    held = previous.table.num_rows if previous is not None else 0
+    lib = library() if held < len(unique) else cast("AddressLibrary", None)  # None: never used
     schema = _match_schema()
     progress = Progress("bind_addresses", -(-len(unique) // _per_partition()), total_rows=len(unique))
     tables, partitions, fresh = [], [], 0
     known = previous.rows if previous is not None else None
     with atomic_write(out / MATCHES_FILE) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for part, matched, n_new in match_partitions(
-            library, unique, aliases=aliases, known=known, per_partition=_per_partition()
+            lib, unique, aliases=aliases, known=known, per_partition=_per_partition()
         ):
             table = pa.Table.from_pandas(matched.rename_axis(TEXT).reset_index(), preserve_index=False)
             table = table.select(schema.names).cast(schema)
@@ -175,17 +238,6 @@ def _per_partition() -> int:
     import matching.address.binding as binding
 
     return max(binding.TEXTS_PER_PARTITION, 1)
-
-
-def _batches(path: Path) -> Iterator[pd.DataFrame]:
-    """The rows of a mention file in batches of at most :data:`MENTION_ROWS_PER_BATCH` (one empty frame for a
-    file without rows, so its bound file is written)."""
-    pf = pq.ParquetFile(path)
-    if pf.metadata.num_rows == 0:
-        yield pf.read().to_pandas()
-        return
-    for batch in pf.iter_batches(batch_size=MENTION_ROWS_PER_BATCH):
-        yield pa.Table.from_batches([batch]).to_pandas()
 
 
 class _Summary:
@@ -229,52 +281,98 @@ class _Summary:
         }
 
 
-def _combine(parts: list[Path], path: Path) -> None:
-    if len(parts) == 1:
-        os.replace(parts[0], path)
+def _combine(parts: list[Path], path: Path, keep: dict | None = None) -> None:
+    """The parts streamed into ``path``; one part bound afresh is moved, one kept part linked."""
+    from gridhub.mentionfiles import link_or_copy
+
+    if len(parts) == 1 and parts[0] not in (keep or {}):
+        if parts[0].parent.parent.name == "parts":
+            os.replace(parts[0], path)
+        else:
+            link_or_copy(parts[0], path)
     else:
-        combine_parts(parts, path)
+        combine_parts(parts, path, keep)
 
 
-def _bind_type(
-    t: str,
-    src: Path,
-    parts: Path,
-    matches: TextMatches,
-    facility_grids: Callable[[pd.DataFrame], pd.DataFrame],
-    summary: _Summary,
-) -> tuple[int, dict]:
-    """Bind one mention file batch by batch into part files; returns its rows and an empty bindings frame
-    per field (for a district without bindings rows)."""
+def _bind_rows(
+    t: str, df: pd.DataFrame, matches: TextMatches, facility_grids: Callable[[pd.DataFrame], pd.DataFrame]
+) -> tuple[pa.Table, dict[int, pa.Table], dict[int, pd.DataFrame]]:
+    """Bind mention rows of type ``t``: the bound rows, the bindings rows per field index (fields with rows),
+    and an empty bindings frame per field (for a district without bindings rows)."""
     from matching.address import ADDRESS_FIELD_OF, address_fields, bind_frame
 
     fields = list(ADDRESS_FIELD_OF)
-    rows, empty = 0, dict[int, pd.DataFrame]()
-    for b, df in enumerate(_batches(src / f"{t}.parquet")):
-        cols = [col for _, col in address_fields({t: df.columns})]
-        texts = pd.unique(pd.concat([df[c] for c in cols], ignore_index=True).dropna()) if cols else []
-        _, matched = matches.rows(pd.Index(texts, dtype=object))
-        bound, bindings = bind_frame(t, df, matched)
-        if t == "facility":
-            bound = facility_grids(bound)
-        atomic_write_parquet(
-            pa.Table.from_pandas(bound, preserve_index=False), parts / t / f"{b:06d}.parquet"
+    cols = [col for _, col in address_fields({t: df.columns})]
+    texts = pd.unique(pd.concat([df[c] for c in cols], ignore_index=True).dropna()) if cols else []
+    _, matched = matches.rows(pd.Index(texts, dtype=object))
+    bound, bindings = bind_frame(t, df, matched)
+    if t == "facility":
+        bound = facility_grids(bound)
+    tables, empty = {}, {}
+    for key, rows_of_field in bindings.items():
+        empty[fields.index(key)] = rows_of_field.iloc[0:0]
+        if len(rows_of_field):
+            tables[fields.index(key)] = pa.Table.from_pandas(rows_of_field, preserve_index=False)
+    return pa.Table.from_pandas(bound, preserve_index=False), tables, empty
+
+
+def _bind_segment(
+    src: Path,
+    out: Path,
+    s: Segment,
+    matches: TextMatches,
+    facility_grids: Callable[[pd.DataFrame], pd.DataFrame],
+) -> dict[int, pd.DataFrame]:
+    """Bind a segment's rows: a kept part whole, into the kept bound parts; rows made afresh a batch at a
+    time, into the step's parts. Returns an empty bindings frame per field."""
+    from gridhub.bindsegments import CACHE_DIR, segment_rows, write_kept
+
+    schema = pq.read_schema(src / f"{s.entity_type}.parquet")
+    table = segment_rows(src, s).cast(schema)  # typed as the mention file, as a batch of it is
+    empty: dict[int, pd.DataFrame] = {}
+    if s.own is not None:
+        bound, bindings, empty = _bind_rows(s.entity_type, table.to_pandas(), matches, facility_grids)
+        write_kept(out / CACHE_DIR, s, bound, bindings)
+        return empty
+    parts = out / "parts"
+    batches = table.to_batches(MENTION_ROWS_PER_BATCH) or [schema.empty_table()]
+    for b, batch in enumerate(batches):
+        df = (
+            pa.Table.from_batches([batch]).to_pandas()
+            if isinstance(batch, pa.RecordBatch)
+            else batch.to_pandas()
         )
-        rows += len(bound)
-        for key, rows_of_field in bindings.items():
-            fi = fields.index(key)
-            empty.setdefault(fi, rows_of_field.iloc[0:0])
-            if len(rows_of_field):
-                summary.add(fi, rows_of_field)
-                table = pa.Table.from_pandas(rows_of_field, preserve_index=False)
-                atomic_write_parquet(table, parts / "bindings" / f"{fi:02d}-{t}-{b:06d}.parquet")
-    return rows, empty
+        bound, bindings, empty = _bind_rows(s.entity_type, df, matches, facility_grids)
+        name = f"{s.name}-{b:04d}"
+        atomic_write_parquet(bound, parts / s.entity_type / f"{name}.parquet")
+        for fi, rows in bindings.items():
+            atomic_write_parquet(rows, parts / "bindings" / f"{fi:02d}-{s.entity_type}-{name}.parquet")
+    return empty
+
+
+def _summary(path: Path) -> dict:
+    """The step's counts over the bindings file (rows in field order)."""
+    from matching.address import ADDRESS_FIELD_OF
+
+    index = {(t, field): i for i, ((t, _), (field, _)) in enumerate(ADDRESS_FIELD_OF.items())}
+    summary = _Summary()
+    pf = pq.ParquetFile(path)
+    for batch in pf.iter_batches(MENTION_ROWS_PER_BATCH, columns=["entity_type", "field", *_COUNTED]):
+        df = pa.Table.from_batches([batch]).to_pandas()
+        keys = df["entity_type"].astype(str) + "\t" + df["field"].astype(str)
+        for key, rows in df.groupby(keys, sort=False):
+            t, field = str(key).split("\t")
+            summary.add(index[(t, field)], rows)
+    return summary.result()
+
+
+_COUNTED = ("status", "level", "grid_code")
 
 
 def bind_mention_files(
     src: Path,
     out: Path,
-    library: AddressLibrary,
+    library: AddressLibrary | Callable[[], AddressLibrary],
     facility_grids: Callable[[pd.DataFrame], pd.DataFrame],
     aliases: pd.DataFrame | None = None,
     *,
@@ -284,40 +382,83 @@ def bind_mention_files(
     """Bind the address fields of the mention files in ``src``; write the bound files, the bindings
     (:data:`BINDINGS_FILE`) and the matches (:data:`MATCHES_FILE`, with ``key`` beside it) to ``out``.
 
-    ``facility_grids`` adds the facilities' point-in-polygon grids (a batch at a time); ``previous``: a matches
-    file made under the same key, whose texts are not matched again. Returns the step's summary: address
-    fields, matched, rate, levels (of the matched), status, grid_bound."""
+    ``facility_grids`` adds the facilities' point-in-polygon grids (a batch at a time); ``previous``: the
+    published run's bound folder, its matches and kept bound parts made under the same key: its kept parts are
+    taken as they are, and the texts its matches hold are not matched again. Returns the step's summary:
+    address fields, matched, rate, levels (of the matched), status, grid_bound."""
+    from gridhub.bindsegments import (
+        CACHE_DIR,
+        carry_library,
+        current_parts,
+        keep_current,
+        plan,
+        read_segments,
+    )
     from matching.address import address_fields
 
-    fields = address_fields({t: pq.read_schema(src / f"{t}.parquet").names for t in ENTITY_TYPES})
-    unique = distinct_texts(src, fields)
-    before = TextMatches.read(previous) if previous is not None else None
-    matches, partitions = _match_all(library, unique, out, aliases, before)
-    del before, unique
+    if previous is not None and previous.resolve() == out.resolve():
+        previous = None  # this run again (its kept parts are found in place)
+    segments = read_segments(src)
+    todo = plan(segments, src, out, key or "", previous)
+    columns: dict[str, list[str]] = {}
+    for t, col in address_fields({t: pq.read_schema(src / f"{t}.parquet").names for t in ENTITY_TYPES}):
+        columns.setdefault(t, []).append(col)
+    unique = distinct_texts(src, todo, columns)
+    chain = matches_chain(previous)
+    get = library if callable(library) else lambda: library
+    matches, partitions = _match_all(get, unique, out, aliases, known_matches(chain, unique))
+    del unique
+    getattr(library, "cache_clear", lambda: None)()  # the matching processes are gone: let the library go
     parts = out / "parts"
     if parts.exists():
         shutil.rmtree(parts)  # a killed attempt's parts
-    summary, empty = _Summary(), dict[int, pd.DataFrame]()
-    for t in ENTITY_TYPES:
-        n, empty_of_type = _bind_type(t, src, parts, matches, facility_grids, summary)
-        empty.update(empty_of_type)
-        _combine(sorted((parts / t).glob("*.parquet")), out / f"{t}.parquet")
-        log.info("bind_addresses: %s: %s mentions bound and written", t, f"{n:,}")
+    empty: dict[int, pd.DataFrame] = {}
+    for s in todo:
+        empty.update(_bind_segment(src, out, s, matches, facility_grids))
     del matches
-    found = sorted((parts / "bindings").glob("*.parquet"))
-    if found:
-        _combine(found, out / BINDINGS_FILE)
-    else:
-        from matching.address import ADDRESS_FIELD_OF, concat_bindings
-
-        frames = {k: empty[i] for i, k in enumerate(ADDRESS_FIELD_OF) if i in empty}
-        atomic_write_parquet(
-            pa.Table.from_pandas(concat_bindings(frames), preserve_index=False), out / BINDINGS_FILE
-        )
+    named = {f"{p.parent.name}/{p.stem}": p for p in parts.glob("*/*.parquet")}  # parts bound afresh
+    keep = {}
+    for s in (s for t in ENTITY_TYPES for s in segments[t] if s.own is not None):
+        found = current_parts(out / CACHE_DIR, s)
+        named.update(found)
+        if (k := keep_current(s)) is not None:
+            keep.update({p: k for _, p in found})
+    for t in ENTITY_TYPES:
+        files = [named[n] for n in sorted(named) if n.startswith(f"{t}/")]
+        _combine(files, out / f"{t}.parquet", keep)
+        rows = sum(s.rows for s in segments[t])
+        log.info("bind_addresses: %s: %s mentions bound and written", t, f"{rows:,}")
+    _write_bindings([named[n] for n in sorted(named) if n.startswith("bindings/")], out, empty, src, keep)
     shutil.rmtree(parts, ignore_errors=True)
     write_partitions(out, "distinct address text", [vars(p) for p in partitions])
-    atomic_write_text(out / MATCHES_KEY_FILE, json.dumps({"key": key}) + "\n")
-    return summary.result()
+    earlier = _link_chain(chain, out)
+    carry_library(out, previous)
+    atomic_write_text(out / MATCHES_KEY_FILE, json.dumps({"key": key, "earlier": earlier}) + "\n")
+    log.info("bind_addresses: %s of %s parts bound now", len(todo), sum(len(v) for v in segments.values()))
+    return _summary(out / BINDINGS_FILE)
+
+
+def _write_bindings(
+    found: list[Path], out: Path, empty: dict[int, pd.DataFrame], src: Path, keep: dict
+) -> None:
+    """Stream the bindings parts into :data:`BINDINGS_FILE` (an empty file typed as binding writes it when
+    there is no part)."""
+    from matching.address import ADDRESS_FIELD_OF, bind_frame, concat_bindings
+
+    if found:
+        _combine(found, out / BINDINGS_FILE, keep)
+        return
+    fields = list(ADDRESS_FIELD_OF)
+    if not empty:  # no row bound now: the empty frames of binding no row
+        for t in ENTITY_TYPES:
+            df = pq.read_schema(src / f"{t}.parquet").empty_table().to_pandas()
+            none = TextMatches(_match_schema().empty_table()).rows(pd.Index([], dtype=object))[1]
+            for k, b in bind_frame(t, df, none)[1].items():
+                empty[fields.index(k)] = b
+    frames = {k: empty[i] for i, k in enumerate(ADDRESS_FIELD_OF) if i in empty}
+    atomic_write_parquet(
+        pa.Table.from_pandas(concat_bindings(frames), preserve_index=False), out / BINDINGS_FILE
+    )
 
 
 __all__ = [
@@ -326,6 +467,9 @@ __all__ = [
     "MATCHES_KEY_FILE",
     "MENTION_ROWS_PER_BATCH",
     "TextMatches",
+    "known_matches",
+    "library_loader",
+    "matches_chain",
     "bind_mention_files",
     "distinct_texts",
     "matches_key",

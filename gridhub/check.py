@@ -17,7 +17,10 @@ task refuse bad reference data with the same message, never a traceback.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 from connectors.feeds import Feed, FileSource
@@ -26,6 +29,7 @@ from gridhub.check_reference import reference_findings
 from gridhub.config import ConfigError
 from gridhub.reference import KINDS, ReferenceDataError
 from gridhub.workspace import Workspace
+from warehouse.files import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -141,12 +145,46 @@ def check_workspace(ws: Workspace, *, feeds: bool = True) -> CheckReport:
     return report
 
 
+#: The findings of the last run's check of the configuration and reference data, under their key.
+CHECKED_FILE = "reference_check.json"
+
+
+def _checked_key(ws: Workspace) -> str:
+    """What the check's findings depend on: gridhub's code, the configuration and the reference files."""
+    from gridhub.runid import code_digest
+    from warehouse.files import sha256_file
+
+    h = hashlib.sha256(code_digest().encode())
+    h.update(ws.config_file.read_bytes())
+    for kind in KINDS:
+        p = ws.reference_file(kind)
+        h.update(sha256_file(p).encode() if p.is_file() else b"-")
+    return h.hexdigest()
+
+
+def _run_findings(ws: Workspace) -> list[Finding]:
+    """The findings of checks 1 and 2, taken from the last run's when the files and code are the same (a daily
+    run reads a city's reference files once, not every day)."""
+    findings = config_findings(ws)
+    if findings:
+        return findings
+    key, path = _checked_key(ws), ws.state / CHECKED_FILE
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        if kept["key"] == key:
+            return [Finding(**{**f, "lines": tuple(f["lines"])}) for f in kept["findings"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    findings = reference_findings(ws)
+    text = json.dumps({"key": key, "findings": [asdict(f) for f in findings]}, ensure_ascii=False)
+    atomic_write_text(path, text + "\n")
+    return findings
+
+
 def require_usable_reference(ws: Workspace) -> None:
     """Raise :class:`ReferenceDataError` listing every error ``gridhub check`` finds in the configuration and
     reference data (warnings are logged): what a run calls before it does any work."""
-    findings = config_findings(ws)
-    if not findings:
-        findings = reference_findings(ws)
+    findings = _run_findings(ws)
     for f in findings:
         if f.severity == "warning":
             log.warning("%s: %s", f.file, f.message)

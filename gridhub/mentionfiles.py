@@ -184,29 +184,35 @@ def _own_mentions(df: pd.DataFrame, feed: Feed, folder: Path, chunk: int, key: s
     atomic_write_text(_marker(folder, chunk), json.dumps({"key": key, "rows": len(df)}) + "\n")
 
 
-def current_pieces(folder: Path, chunk: int, removed: set[str]) -> Iterator[tuple[int, pa.Table | Path]]:
-    """(piece index, table) of the chunk's own mentions less those of the ``removed`` record ids (the part
-    file itself when there is none to remove)."""
+def current_pieces(
+    folder: Path, chunk: int, removed: set[str]
+) -> Iterator[tuple[int, pa.Table | Path, pa.BooleanArray | None]]:
+    """(piece index, part file, the mask of its rows to keep or None for all) of the chunk's own mentions less
+    those of the ``removed`` record ids; only the columns naming a record are read (the rows are filtered
+    when the file is combined); a piece with no row left is left out."""
     from matching.mentions import PIECES
 
-    files = sorted(folder.glob(f"{chunk:06d}-*.parquet"))
+    files = {int(p.stem.split("-")[1]): p for p in sorted(folder.glob(f"{chunk:06d}-*.parquet"))}
     if not removed:
-        yield from ((int(p.stem.split("-")[1]), p) for p in files)
+        yield from ((i, p, None) for i, p in files.items())
         return
-    tables = {int(p.stem.split("-")[1]): pq.read_table(p) for p in files}
     gone = pa.array(sorted(removed), type=pa.string())
     keys = [
         t.filter(pc.is_in(t["source_record_id"].cast(pa.string()), value_set=gone))["record_key"]
-        for i, t in tables.items()
+        for i, p in files.items()
         if PIECES[i][0] in ENTITY_OUTPUTS
+        for t in [pq.read_table(p, columns=["source_record_id", "record_key"])]
     ]
     gone_keys = pa.concat_arrays([k.combine_chunks().cast(pa.string()) for k in keys]) if keys else gone[:0]
-    for i, t in tables.items():
+    for i, p in files.items():
         column, values = ("from_key", gone_keys) if PIECES[i][0] == "links" else ("source_record_id", gone)
-        mask = pc.invert(pc.fill_null(pc.is_in(t[column].cast(pa.string()), value_set=values), False))
-        kept = t.filter(mask)
-        if kept.num_rows:
-            yield i, kept
+        ids = pq.read_table(p, columns=[column])[column].combine_chunks().cast(pa.string())
+        mask = pc.invert(pc.fill_null(pc.is_in(ids, value_set=values), False))
+        n = pc.sum(mask).as_py() or 0
+        if n == len(mask):
+            yield i, p, None
+        elif n:
+            yield i, p, mask
 
 
 def _own_ready(folder: Path, chunk: int, key: str) -> bool:
@@ -216,7 +222,7 @@ def _own_ready(folder: Path, chunk: int, key: str) -> bool:
         return False
 
 
-def _fresh_pieces(df: pd.DataFrame, feed: Feed) -> Iterator[tuple[int, pa.Table | Path]]:
+def _fresh_pieces(df: pd.DataFrame, feed: Feed) -> Iterator[tuple[int, pa.Table | Path, None]]:
     from matching.mentions import PIECES, concat_pieces, feed_mentions
 
     for piece, frame in feed_mentions(df, feed).items():
@@ -224,6 +230,7 @@ def _fresh_pieces(df: pd.DataFrame, feed: Feed) -> Iterator[tuple[int, pa.Table 
             yield (
                 PIECES.index(piece),
                 pa.Table.from_pandas(concat_pieces([frame], piece[0]), preserve_index=False),
+                None,
             )
 
 
@@ -242,18 +249,38 @@ class Chunk:
         return self.file.current[self.start : self.stop]
 
 
-def chunk_pieces(chunk: Chunk, cache: Path, previous: Path | None, key: str) -> tuple[Iterator, bool]:
-    """The chunk's current mentions as (piece index, table), and whether its own mentions were reused."""
+@dataclass
+class Origin:
+    """Where a chunk's current mentions come from: its own mentions kept in ``<feed>/<staged file>/`` of the
+    cache (``folder``, relative to it), less those of the ``removed`` record ids. A later step that works on
+    the same rows (``bind_addresses``) keeps its own results per kept part and filters them the same way."""
+
+    folder: str
+    chunk: int
+    removed: list[str]
+
+    def part(self, piece: int) -> str:
+        """The kept part of ``piece`` (relative to the cache, without ``.parquet``)."""
+        return f"{self.folder}/{self.chunk:06d}-{piece:02d}"
+
+
+def chunk_pieces(
+    chunk: Chunk, cache: Path, previous: Path | None, key: str
+) -> tuple[Iterator, bool, Origin | None]:
+    """The chunk's current mentions as (piece index, table or kept part, mask of the part's rows or None),
+    whether its own mentions were reused, and where they come from (None for a file whose own mentions are
+    not kept)."""
     sf, s, e = chunk.file, chunk.start, chunk.stop
     if not sf.cacheable:
-        return _fresh_pieces(_read_rows(sf.path, chunk.feed, s, e, chunk.current), chunk.feed), False
+        return _fresh_pieces(_read_rows(sf.path, chunk.feed, s, e, chunk.current), chunk.feed), False, None
     folder = cache / chunk.feed.name / sf.path.stem
     reused = _own_ready(folder, chunk.index, key) or _reuse(previous, folder, chunk.index, key)
     own = sf.own[s:e]
     if not reused:
         _own_mentions(_read_rows(sf.path, chunk.feed, s, e, own), chunk.feed, folder, chunk.index, key)
     removed = set(sf.rids.iloc[s:e][own & ~chunk.current])
-    return current_pieces(folder, chunk.index, removed), reused
+    origin = Origin(f"{chunk.feed.name}/{sf.path.stem}", chunk.index, sorted(removed))
+    return current_pieces(folder, chunk.index, removed), reused, origin
 
 
 def chunks_of(feed: Feed, files: list[StagedFile], batch_rows: int) -> Iterator[tuple[int, Chunk]]:
@@ -268,6 +295,7 @@ def chunks_of(feed: Feed, files: list[StagedFile], batch_rows: int) -> Iterator[
 __all__ = [
     "CACHE_DIR",
     "Chunk",
+    "Origin",
     "StagedFile",
     "cache_key",
     "chunk_pieces",

@@ -19,15 +19,18 @@ changes no result: the files are those the whole-table code wrote.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from matching.mentions import concat_pieces
@@ -37,6 +40,7 @@ from warehouse.schema import ENTITY_TYPES
 
 if TYPE_CHECKING:
     from connectors.feeds import Feed, Zones
+    from gridhub.mentionfiles import Origin
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,8 @@ STAGED_ROWS_PER_BATCH = 200_000
 #: The files of ``prepare_mentions``: one per mention type, plus the links and the field issues.
 MENTION_FILES = (*ENTITY_TYPES, "links", "issues")
 PARTITIONS_FILE = "partitions.json"
+#: The parts of each mention file in row order and the kept parts they come from (:func:`write_segments`).
+SEGMENTS_FILE = "segments.json"
 
 
 def write_partitions(folder: Path, key: str, partitions: list[dict]) -> Path:
@@ -88,13 +94,18 @@ def _pandas_metadata(schemas: list[pa.Schema]) -> dict | None:
     return {**first, b"pandas": json.dumps(meta).encode("utf8")} if changed else first
 
 
-def combine_parts(parts: list[Path], path: Path) -> int:
-    """Stream the part files into one Parquet file at ``path`` (atomically), part by part; returns rows."""
+def combine_parts(
+    parts: list[Path], path: Path, keep: Mapping[Path, Callable[[pa.Table], pa.Table]] | None = None
+) -> int:
+    """Stream the part files into one Parquet file at ``path`` (atomically), part by part; returns rows.
+    ``keep``: per part, the rows of it to write (a filter applied as it is read), all rows otherwise."""
     schema = unified_schema([pq.read_schema(p) for p in parts])
     rows = 0
+    keep = keep or {}
     with atomic_write(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for p in parts:
-            table = pq.read_table(p).cast(schema)
+            table = pq.read_table(p)
+            table = (keep[p](table) if p in keep else table).cast(schema)
             writer.write_table(table)
             rows += table.num_rows
     return rows
@@ -131,22 +142,28 @@ def stream_mentions(
     progress = Progress("prepare_mentions", len(feeds))
     staged_rows: dict[str, int] = {}
     partitions: list[dict] = []
+    segments: list[tuple[str, str, dict]] = []
+    keep: dict[Path, Callable[[pa.Table], pa.Table]] = {}
     reused = 0
     for f, feed in enumerate(feeds):
         staged_rows[feed.name] = mentions_out = 0
         key = cache_key(feed, batch_rows)
         for i, chunk in chunks_of(feed, staged_files_of(inputs, feed), batch_rows):
-            pieces, was_reused = chunk_pieces(chunk, out / CACHE_DIR, previous, key)
+            pieces, was_reused, origin = chunk_pieces(chunk, out / CACHE_DIR, previous, key)
             reused += was_reused
             rows = dict.fromkeys(MENTION_FILES, 0)
-            for p, table in pieces:  # a part per piece, named so that name order is the rows' order
+            for p, table, mask in pieces:  # a part per piece, named so that name order is the rows' order
                 part = parts_dir / PIECES[p][0] / f"{f:03d}-{p:02d}-{i:04d}{chunk.index:06d}.parquet"
-                if isinstance(table, Path):  # a kept part as it is
+                if isinstance(table, Path):  # a kept part, as it is or its rows in mask when combined
                     link_or_copy(table, part)
-                    rows[PIECES[p][0]] += pq.ParquetFile(part).metadata.num_rows
+                    n = pq.ParquetFile(part).metadata.num_rows if mask is None else int(pc.sum(mask).as_py())
+                    if mask is not None:
+                        keep[part] = functools.partial(pa.Table.filter, mask=mask)
                 else:
                     atomic_write_parquet(table, part)
-                    rows[PIECES[p][0]] += table.num_rows
+                    n = table.num_rows
+                rows[PIECES[p][0]] += n
+                segments.append((part.name, PIECES[p][0], segment(n, origin, p)))
             current = int(chunk.current.sum())
             staged_rows[feed.name] += current
             file = chunk.file.path.name
@@ -162,14 +179,35 @@ def stream_mentions(
     counts = {}
     for name in MENTION_FILES:
         files = sorted((parts_dir / name).glob("*.parquet"))
-        if len(files) == 1:  # one part (one feed, one batch): it is the file
+        if len(files) == 1 and files[0] not in keep:  # one part (one feed, one batch): it is the file
             counts[name] = pq.ParquetFile(files[0]).metadata.num_rows
             os.replace(files[0], out / f"{name}.parquet")
         elif files:
-            counts[name] = combine_parts(files, out / f"{name}.parquet")
+            counts[name] = combine_parts(files, out / f"{name}.parquet", keep)
         else:
             counts[name] = 0
             atomic_write_parquet(_to_arrow(concat_pieces([], name)), out / f"{name}.parquet")
     shutil.rmtree(parts_dir, ignore_errors=True)
     write_partitions(out, "feed, file, batch", partitions)
+    write_segments(out, segments)
     return counts, staged_rows
+
+
+def segment(rows: int, origin: Origin | None, piece: int) -> dict:
+    """One part of a mention file as :data:`SEGMENTS_FILE` lists it: its rows, and the kept part it is (less
+    the mentions of the ``removed`` record ids) when its chunk's own mentions are kept."""
+    if origin is None:
+        return {"rows": rows}
+    return {"rows": rows, "own": origin.part(piece), "removed": origin.removed}
+
+
+def write_segments(out: Path, segments: list[tuple[str, str, dict]]) -> Path:
+    """:data:`SEGMENTS_FILE`: per mention file, its parts in row order (``bind_addresses`` binds a kept part
+    once and takes its bound rows from the published run afterwards)."""
+    from gridhub.mentionfiles import CACHE_DIR
+
+    files: dict[str, list[dict]] = {name: [] for name in MENTION_FILES}
+    for _, name, seg in sorted(segments, key=lambda s: (s[1], s[0])):
+        files[name].append(seg)
+    text = json.dumps({"cache": CACHE_DIR, "files": files}, ensure_ascii=False)
+    return atomic_write_text(out / SEGMENTS_FILE, text + "\n")

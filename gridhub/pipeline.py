@@ -103,7 +103,7 @@ def bind_addresses(ws: Workspace, run_id: str) -> dict:
     """Bind every address text to the standard address library, and facilities' points to grids: distinct
     texts partition by partition (a delta's new texts only), then one mention file a batch at a time
     (:func:`gridhub.bindfiles.bind_mention_files`)."""
-    from gridhub.bindfiles import bind_mention_files, matches_key, previous_matches
+    from gridhub.bindfiles import bind_mention_files, library_loader, matches_key, previous_matches
     from gridhub.reference import address_library, grid_index
     from gridhub.review_store import read_address_aliases
     from gridhub.runguard import pinned
@@ -119,8 +119,8 @@ def bind_addresses(ws: Workspace, run_id: str) -> dict:
     for t in ENTITY_TYPES:
         _require(src / f"{t}.parquet")
     aliases = read_address_aliases(pinned(ws, run_id).address_aliases)  # reviewers' decisions (issue #17)
-    key = matches_key(ws, run_id)
-    library, previous = address_library(ws), previous_matches(ws, key)
+    previous = previous_matches(ws, key := matches_key(ws, run_id))
+    library = library_loader(functools.partial(address_library, ws), out, previous)  # built when needed
     summary = bind_mention_files(src, out, library, facility_grids, aliases, key=key, previous=previous)
     return {"run_id": run_id, **summary}
 

@@ -34,8 +34,8 @@ def _bind(ws: Workspace, run_id: str, out: Path, previous: Path | None = None) -
     return bindfiles.bind_mention_files(src, out, address_library(ws), grids, aliases, previous=previous)
 
 
-def _assert_same_files(got: Path, expected: Path) -> None:
-    for name in FILES:
+def _assert_same_files(got: Path, expected: Path, names: tuple[str, ...] = FILES) -> None:
+    for name in names:
         a, b = pq.read_table(got / f"{name}.parquet"), pq.read_table(expected / f"{name}.parquet")
         assert a.num_rows == b.num_rows, name
         assert a.equals(b, check_metadata=True), name
@@ -105,17 +105,26 @@ def test_a_delta_reusing_the_published_run_writes_what_a_run_from_scratch_writes
     _assert_same_mentions(ws, run_id, tmp_path / "mentions")
     key = bindfiles.matches_key(ws, run_id)
     previous = bindfiles.previous_matches(ws, key)
-    assert previous == ws.step_dir(first, "bound") / bindfiles.MATCHES_FILE
+    assert previous == ws.step_dir(first, "bound")
     with caplog.at_level("INFO", logger="gridhub.bindfiles"):
         delta = pipeline.bind_addresses(ws, run_id)
-    reused = [r.getMessage() for r in caplog.records if "reused" in r.getMessage()]
-    assert reused and " 0 reused" not in reused[-1]
+    bound_now = [r.getMessage() for r in caplog.records if "parts bound now" in r.getMessage()]
+    now, listed = (int(w) for w in bound_now[-1].split()[1:4:2])
+    assert 0 < now < listed  # the published run's kept parts are not bound again
     scratch = _bind(ws, run_id, tmp_path / "scratch")
     assert {k: v for k, v in delta.items() if k != "run_id"} == scratch
-    _assert_same_files(ws.step_dir(run_id, "bound"), tmp_path / "scratch")
-    partitions = "partitions.json"
-    assert (ws.step_dir(run_id, "bound") / partitions).read_text() == (
-        tmp_path / "scratch" / partitions
-    ).read_text()
+    got = ws.step_dir(run_id, "bound")
+    _assert_same_files(got, tmp_path / "scratch", FILES[:-1])
+    # the delta's matches hold the texts of the rows it bound; with the earlier files it links, every text's
+    expected = pq.read_table(tmp_path / "scratch" / bindfiles.MATCHES_FILE)
+    texts = expected.column(bindfiles.TEXT).to_pandas()
+    found = bindfiles.known_matches(bindfiles.matches_chain(got), texts)
+    assert found is not None
+    assert found.table.sort_by(bindfiles.TEXT).equals(
+        expected.cast(found.table.schema).sort_by(bindfiles.TEXT)
+    )
+    # a run of the delta again finds its kept parts in place and writes the same files
+    assert pipeline.bind_addresses(ws, run_id) == delta
+    _assert_same_files(got, tmp_path / "scratch", FILES[:-1])
     # another key (e.g. new address aliases, a new library) reuses nothing
     assert bindfiles.previous_matches(ws, "another key") is None

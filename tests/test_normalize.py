@@ -292,6 +292,34 @@ def test_name_pinyin():
     assert out.iloc[6] == "ouyangnana"
 
 
+def test_name_pinyin_reads_as_pypinyin_does():
+    """The character-by-character reading (no phrase in the name) is pypinyin's reading of the whole name:
+    phrases (重庆, 长江), polyphones, Latin letters and unread characters go through pypinyin."""
+    from pypinyin import Style, lazy_pinyin
+
+    from matching.normalize.names import _pinyin_of
+
+    names = [
+        "李重庆",
+        "王长江",
+        "张行",
+        "周乐乐",
+        "陈A",
+        "刘〇",
+        "赵丹丹",
+        "钱银行",
+        "孙朝阳",
+        "吕长",
+        "X",
+        "",
+    ]
+    for name in names:
+        expected = "".join(lazy_pinyin(name[1:], style=Style.NORMAL, errors="default")).lower()
+        assert _pinyin_of(name)[len(_pinyin_of(name[:1])) :] == "".join(
+            c for c in expected if c.isascii() and c.isalnum()
+        ), name
+
+
 # ----------------------------------------------------------------------------------------------------------
 # phones
 # ----------------------------------------------------------------------------------------------------------

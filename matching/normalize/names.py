@@ -82,6 +82,30 @@ SURNAME_PINYIN: dict[str, str] = {
 _PINYIN_KEEP = re.compile(r"[^a-z0-9]")
 
 
+def _char_pinyin(char: str) -> str:
+    """The tone-less pinyin pypinyin gives ``char`` alone (cached: a district's names use a few thousand)."""
+    from pypinyin import Style, lazy_pinyin
+
+    got = _CHAR_PINYIN.get(char)
+    if got is None:
+        got = _CHAR_PINYIN[char] = "".join(lazy_pinyin(char, style=Style.NORMAL, errors="default"))
+    return got
+
+
+_CHAR_PINYIN: dict[str, str] = {}
+
+
+def _no_phrase(rest: str) -> bool:
+    """Whether pypinyin reads ``rest`` character by character: every character one it has a reading for,
+    and no two or more of them in a row a phrase of its phrase dictionary (what its segmenter would join)."""
+    from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
+
+    if not all(ord(c) in PINYIN_DICT for c in rest):
+        return False
+    n = len(rest)
+    return not any(rest[i:j] in PHRASES_DICT for i in range(n - 1) for j in range(i + 2, n + 1))
+
+
 def _pinyin_of(name: str) -> str:
     from pypinyin import Style, lazy_pinyin
 
@@ -92,7 +116,10 @@ def _pinyin_of(name: str) -> str:
             if k in SURNAME_PINYIN and len(name) > len(k):
                 head, rest = SURNAME_PINYIN[k], name[len(k) :]
                 break
-    body = "".join(lazy_pinyin(rest, style=Style.NORMAL, errors="default"))
+    if _no_phrase(rest):  # the same reading, without pypinyin's segmenter and converter per name
+        body = "".join(_char_pinyin(c) for c in rest)
+    else:
+        body = "".join(lazy_pinyin(rest, style=Style.NORMAL, errors="default"))
     return _PINYIN_KEEP.sub("", (head + body).lower())
 
 
