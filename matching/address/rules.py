@@ -133,6 +133,7 @@ CANON_REPLACEMENTS: tuple[tuple[str, str], ...] = (
     # Chinese numerals where they count (a Python pass over the values that need it is done first)
     (r"(\d+)(?:号楼|栋楼|幢楼|幢|座|#楼|#|栋)", r"\1栋"),
     # a lane (弄, 上海-style 长乐路123弄4号502室): the lane is the house number, the 号 inside it the building
+    (r"(\d+)弄(\d+)[-—－~](\d+)室?$", r"\1号\2栋\3室"),
     (r"(\d+)弄(\d+)号", r"\1号\2栋"),
     (r"(\d+)弄(\d|$)", r"\1号\2"),
     (r"第?(\d+)(?:村民小组|村民组|小组|组|队|社)", r"\1组"),
@@ -141,6 +142,7 @@ CANON_REPLACEMENTS: tuple[tuple[str, str], ...] = (
     # dash forms at the end: 3-2-501 → building-unit-room; 2-501 (after a building or house number) → unit-room
     (r"(\d+)[-—－~](\d+)[-—－~](\d+)室?$", r"\1栋\2单元\3室"),
     (r"栋(\d+)[-—－~](\d+)室?$", r"栋\1单元\2室"),
+    (r"栋[-—－~](\d+)室?$", r"栋\1室"),
     (r"号(\d+)[-—－~](\d+)室?$", r"号\1单元\2室"),
     (r"^([^\d]+)(\d+)[-—－~](\d+)室?$", r"\1\2单元\3室"),
 )
