@@ -208,13 +208,14 @@ def mobile(rng: random.Random) -> str:
 def build_people(rng: random.Random, homes: list[Address], residents: int) -> list[Person]:
     """Households in homes: a couple, children (twins in some), sometimes a grandparent."""
     people: list[Person] = []
-    seqs: dict[tuple[str, date], int] = defaultdict(int)
+    taken: dict[tuple[str, date], set[int]] = defaultdict(set)
     ref = date(2026, 6, 30)
 
     def make(name: str, sex: str, birth: date, home: Address, area: str) -> Person:
-        seqs[(area, birth)] += 1
         seq = rng.randint(1, 450) * 2 + (1 if sex == "M" else 0)
-        seq = seq if seq < 1000 else seq - 500
+        while seq in taken[(area, birth)]:  # one ID, one person (twins too)
+            seq = rng.randint(1, 450) * 2 + (1 if sex == "M" else 0)
+        taken[(area, birth)].add(seq)
         pid = resident_id(area, birth, seq)
         p = Person(key=f"T{len(people):06d}", name=name, sex=sex, birth=birth, id18=pid, home=home)
         p.phone = mobile(rng) if (ref - birth).days // 365 >= 16 and rng.random() < 0.85 else ""
