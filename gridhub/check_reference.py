@@ -215,6 +215,8 @@ def numberless_findings(path: str, frame: pd.DataFrame) -> list[Finding]:
     for column in NUMBERED:
         text = canonical_address_text(frame[column].astype("string")).fillna("")
         numbered = text.str.contains(r"\d", regex=True)
+        if column == "building":  # a letter building (A座, 甲栋) binds as well
+            numbered |= text.str.fullmatch(r"[A-Za-z甲乙丙丁戊己庚辛]栋?").fillna(False)
         has_number |= numbered
         given = frame[column] != ""
         bad = given & ~numbered
