@@ -5,21 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from test_address_lanes import COMMUNITY, DIVISIONS  # the same 长乐社区 of 江澜区
 
 from gridhub.reference import complete
 from matching.address import AddressLibrary, canonical_address_text, library_problems, match_addresses
 from matching.address.canonical import extract_detail, library_element
-
-COMMUNITY = "330219001001"
-DIVISIONS = pd.DataFrame(
-    [
-        ("330200", "明州市", "city", "", ""),
-        ("330219", "江澜区", "district", "330200", ""),
-        ("330219001", "长乐街道", "street", "330219", ""),
-        (COMMUNITY, "长乐社区", "community", "330219001", ""),
-    ],
-    columns=["code", "name", "level", "parent_code", "aliases"],
-)
 
 
 @pytest.fixture(scope="module")
