@@ -14,6 +14,7 @@ from gridhub.check_findings import Finding, error, warning
 from gridhub.reference import (
     GRID_TYPES,
     KINDS,
+    LEVEL_WORDS,
     LEVELS,
     TITLE,
     ReferenceDataError,
@@ -66,6 +67,7 @@ def reference_findings(ws: Workspace, *, with_matcher: bool = False) -> list[Fin
         out += division_findings(str(ws.reference_file("divisions")), frames["divisions"])
     if "addresses" in frames:
         out += _district(ws, frames["addresses"])
+        out += _upper_names(str(ws.reference_file("addresses")), frames["addresses"], frames.get("divisions"))
     if "addresses" in frames and "grids" in frames:
         out += _address_grids(str(ws.reference_file("addresses")), frames["addresses"], frames["grids"])
     return out
@@ -85,6 +87,30 @@ def _district(ws: Workspace, addresses: pd.DataFrame) -> list[Finding]:
             "改正 gridhub.yaml 的 district_code，或检查地址库是否属于本区",
             "correct district_code in gridhub.yaml, or check that the library is this district's",
             column="district_code",
+        )
+    ]
+
+
+def _upper_names(path: str, addresses: pd.DataFrame, divisions: pd.DataFrame | None) -> list[Finding]:
+    """The district's and city's names are known (library columns or divisions file): the matcher takes a text
+    naming a city or district it does not know (明州市江澜区长乐路…) for an address outside the library."""
+    named = any(addresses[c].astype(str).str.strip().ne("").any() for c in ("city", "district"))
+    if divisions is not None and not divisions.empty:
+        levels = divisions["level"].astype(str).str.strip().map(lambda v: LEVEL_WORDS.get(v, v))
+        named = named or levels.isin(("city", "district")).any()
+    if named or addresses.empty:
+        return []
+    return [
+        warning(
+            path,
+            "标准地址库没有 city / district 名称，也没有含区县、市的区划文件：写有市、区前缀的地址（某某市某某区长乐路…）"
+            "将被当作库外地址，不予匹配",
+            "the address library has no city / district names and no divisions file gives them: an address written"
+            " with its city or district (…市…区长乐路…) is taken for one outside the library and binds nothing",
+            "在地址库中加上 province/city/district 列（或映射已有的列），或提供含市、区县两级的区划文件",
+            "add province/city/district columns to the library (or map the ones it has), or a divisions file with"
+            " the city and district",
+            column="city, district",
         )
     ]
 
@@ -189,6 +215,8 @@ def numberless_findings(path: str, frame: pd.DataFrame) -> list[Finding]:
     for column in NUMBERED:
         text = canonical_address_text(frame[column].astype("string")).fillna("")
         numbered = text.str.contains(r"\d", regex=True)
+        if column == "building":  # a letter building (A座, 甲栋) binds as well
+            numbered |= text.str.fullmatch(r"[A-Za-z甲乙丙丁戊己庚辛]栋?").fillna(False)
         has_number |= numbered
         given = frame[column] != ""
         bad = given & ~numbered

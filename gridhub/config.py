@@ -86,8 +86,16 @@ class ReferenceFile(_Strict):
         "names (e.g. `{网格编码: grid_code, grid_name: name}`); other headers are read as they are.",
     )
     encoding: Literal["auto", "utf-8", "gb18030"] = Field(
-        "auto", description="Text encoding: `auto` reads UTF-8 (with or without BOM), else GB18030."
+        "auto",
+        description="Text encoding: `auto` reads UTF-8 (with or without BOM), else GB18030. As for feeds, "
+        "`gbk` and `gb2312` are read as GB18030 (their superset) and `utf-8-sig` as `utf-8`.",
     )
+
+    @field_validator("encoding", mode="before")
+    @classmethod
+    def _encoding_alias(cls, value: object) -> object:  # a feed's names for them (docs/feeds.md)
+        name = value.strip().lower() if isinstance(value, str) else ""
+        return {"gbk": "gb18030", "gb2312": "gb18030", "utf-8-sig": "utf-8"}.get(name, name or value)
 
     def __fspath__(self) -> str:
         """The file's path as written, so code that took ``reference.<kind>`` as a path string still works."""

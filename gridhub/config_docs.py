@@ -229,10 +229,30 @@ def _section(path: str, model: type[BaseModel]) -> list[str]:
     return out
 
 
+def _staging_fields() -> list[str]:
+    """The canonical fields a feed's ``columns`` map to (``warehouse.staging.STAGING_FIELDS``)."""
+    from warehouse.staging import STAGING_FIELDS
+
+    out = [
+        "## `feeds[].columns`: the staging fields",
+        "",
+        "The canonical fields a source header maps to (`warehouse/staging.py`, `STAGING_FIELDS`); a feed maps the",
+        "ones it has. Dates and numbers are read as docs/feeds.md says; text is staged as given.",
+        "",
+        "| field | kind | what it holds |",
+        "|---|---|---|",
+    ]
+    for f in STAGING_FIELDS.values():
+        out.append(f"| `{f.name}` | {f.kind.value} | {_cell(f.doc)} |")
+    return out + [""]
+
+
 def render_markdown() -> str:
     lines = [HEADER.rstrip("\n"), ""]
     for path, model in sections():
         lines += _section(path, model)
+        if path == "feeds[]":
+            lines += _staging_fields()
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

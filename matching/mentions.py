@@ -169,6 +169,18 @@ def _issues(
     )
 
 
+def _id_issues(
+    feed: Feed, df: pd.DataFrame, field_name: str, bad: pd.Series, problem: pd.Series
+) -> list[pd.DataFrame]:
+    """Field issues of ID numbers that are not valid: ``masked_id_number`` where the department masked digits
+    (its policy, kept apart so that its real errors stay visible), ``invalid_id_number`` for the rest."""
+    masked = bad & (problem.astype("string") == "masked").fillna(False)
+    return [
+        _issues(feed, df, field_name, bad & ~masked, ReasonCode.INVALID_ID_NUMBER),
+        _issues(feed, df, field_name, masked, ReasonCode.MASKED_ID_NUMBER),
+    ]
+
+
 def person_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Person mentions of one feed's staged rows, and the field issues found while normalising them."""
     out = _base(df, feed)
@@ -186,7 +198,7 @@ def person_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, pd.Data
     if "id_number" in df.columns:
         given = df["id_number"].astype("string").str.strip()
         invalid = given.notna() & (given != "") & ~ids["id_valid"].fillna(False).astype(bool)
-        issues.append(_issues(feed, df, "id_number", invalid, ReasonCode.INVALID_ID_NUMBER))
+        issues.extend(_id_issues(feed, df, "id_number", invalid, ids["id_problem"]))
 
     feed_birth = _dates(_col(df, "birth_date", "object"))
     id_birth = _dates(ids["id_birth_date"])
@@ -286,7 +298,7 @@ def _legal_rep_ids(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, pd.DataF
     out = pd.DataFrame({"valid": ids["id_number"].where(ok), "invalid": given.where(bad)}, index=df.index)
     if "legal_rep_id" not in df.columns:
         return out, pd.DataFrame(columns=ISSUE_COLUMNS)
-    return out, _issues(feed, df, "legal_rep_id", bad, ReasonCode.INVALID_ID_NUMBER)
+    return out, pd.concat(_id_issues(feed, df, "legal_rep_id", bad, ids["id_problem"]), ignore_index=True)
 
 
 def house_mentions(df: pd.DataFrame, feed: Feed) -> pd.DataFrame:

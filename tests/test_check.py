@@ -178,3 +178,18 @@ def test_district_code_outside_the_library_is_a_warning(workspace_copy):
     path.write_text(text.replace("district_code: '445399'", "district_code: '110101'"), encoding="utf-8")
     report, errors, warnings = findings(workspace_copy, feeds=False)
     assert report.ok and any("no division_code of the address library begins with" in w for w in warnings)
+
+
+def test_library_without_city_and_district_names_is_a_warning(workspace_copy):
+    """Without them a department's 云江市青石区滨江路… reads as outside the library: say so before a run."""
+    library = workspace_copy / "reference" / "standard_addresses.csv"
+
+    def drop_names(f):
+        return f.drop(columns=[c for c in ("province", "city", "district") if c in f.columns])
+
+    rewrite(library, drop_names)
+    report, _, warnings = findings(workspace_copy, feeds=False)
+    assert not any("no city / district names" in w for w in warnings)  # the divisions file names them
+    (workspace_copy / "reference" / "divisions.csv").unlink()
+    report, errors, warnings = findings(workspace_copy, feeds=False)
+    assert report.ok and any("no city / district names" in w for w in warnings)

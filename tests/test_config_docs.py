@@ -63,3 +63,13 @@ def test_examples_are_valid_configuration():
         .source.kind
         == "sql"
     )
+
+
+def test_every_staging_field_a_feed_can_map_to_is_documented():
+    """A city writes `columns:` from the docs alone: every canonical field is on the page, with its kind."""
+    from warehouse.staging import STAGING_FIELDS
+
+    page = render_markdown()
+    section = page.split("## `feeds[].columns`: the staging fields", 1)[1].split("\n## ", 1)[0]
+    for name, field in STAGING_FIELDS.items():
+        assert f"| `{name}` | {field.kind.value} |" in section, name

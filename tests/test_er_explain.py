@@ -107,3 +107,23 @@ def test_nothing_published_yet(workspace_copy):
     code, out, err = _run(Workspace(workspace_copy), "person", ["P000000000000"])
     assert code == 1
     assert "nothing is published" in err
+
+
+def test_explain_pair_in_a_district_without_a_facility_feed(published, tmp_path):
+    """No feed carries facilities: the run leaves an empty facility mention file and no facility state; a pair
+    of persons is still explained (it stopped with 'no committed facility resolution state')."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "ws"
+    shutil.copytree(published.root, root, symlinks=True)
+    ws = Workspace(root)
+    bound = ws.work_dir(pipeline_run(ws)) / "bound" / "facility.parquet"
+    pq.write_table(pq.read_table(bound).slice(0, 0), bound)
+    shutil.rmtree(ResolutionState.folder(ws.state, "facility"))
+    reg = _registry(ws, "person")
+    members = reg[reg["entity_id"] == reg["entity_id"].value_counts().index[0]]["record_key"].astype(str)
+    code, out, err = _run(ws, "pair", members.head(2).tolist())
+    assert code == 0, err
+    assert "[person]" in out and "same entity" in out

@@ -257,3 +257,20 @@ def test_house_options_are_checked(comparison, message):
     settings = EntitySettings.from_config("house", {"house": {"comparisons": [comparison]}})
     with pytest.raises(SettingsError, match=message):
         build_comparisons(settings.comparisons)
+
+
+def test_unbound_texts_in_a_form_the_parser_does_not_read_are_not_one_flat(background):
+    """Digits the parser places in no element (华山路287甲8号502: 甲 is no marker) are compared too: flats of one
+    lane were joined into one house because the one element read (287) agreed."""
+    keys = number_key(
+        pd.Series(["华山路287甲8号502", "华山路287甲3号501", "华山路287甲8号502", "滨江路7号501室附近"])
+    )
+    assert keys.iloc[0] == keys.iloc[2] != keys.iloc[1]
+    assert keys.iloc[3] == "|7|||501"  # text without digits after the room changes nothing
+    planted = [
+        {"record_key": f"gongan:lane{i}#house", "address_text": f"东湖街道华山路287甲{b}号{r}"}
+        for i, (b, r) in enumerate([(8, 502), (3, 501), (8, 502), (5, 301)])
+    ]
+    ids = _resolve(background, planted)
+    assert ids["gongan:lane0#house"] == ids["gongan:lane2#house"]
+    assert len({ids[f"gongan:lane{i}#house"] for i in (0, 1, 3)}) == 3

@@ -205,3 +205,33 @@ def test_an_invalid_id_number_stays_evidence_but_never_an_identity():
     bad = m.issues[(m.issues["field"] == "id_number")]
     assert set(bad["source_record_id"]) == {"F2", "F3", "F5"}
     assert set(bad["reason_code"]) == {"invalid_id_number"}
+
+
+def test_a_masked_id_number_is_its_own_field_issue_kept_as_evidence():
+    from warehouse.checkchars import resident_id_check_char
+
+    body = "33021919850312123"
+    valid = body + resident_id_check_char(body)
+    typo = valid[:15] + ("7" if valid[15] != "7" else "8") + valid[16:]
+    staged = pd.DataFrame(
+        {
+            "_feed": "zhujian",
+            "_raw_sha256": "h",
+            "_line": [2, 3, 4],
+            "source_record_id": ["M1", "M2", "M3"],
+            "address": ["滨江路18号3幢201室"] * 3,
+            "name": ["莫建华", "莫建国", "莫建军"],
+            "id_number": ["330219********1234", typo, "330219＊＊＊＊＊＊＊＊123X"],
+            "house_use": ["住宅"] * 3,
+        }
+    )
+    m = build_mentions({"zhujian": staged}, CONFIG.feeds)
+    bad = m.issues[m.issues["field"] == "id_number"].set_index("source_record_id")
+    # the department's masking policy apart from its real errors; the masked value stays as evidence
+    assert bad["reason_code"].to_dict() == {
+        "M1": "masked_id_number",
+        "M2": "invalid_id_number",
+        "M3": "masked_id_number",
+    }
+    assert bad.loc["M1", "original_value"] == "330219********1234"
+    assert m.person["id_number"].isna().all()

@@ -244,6 +244,9 @@ def test_organisation_shaped_names():
 
     names = pd.Series(["云江市恒信科技有限公司", "红星厂", "王中心", "张伟", "某某银行云江支行（筹）", None])
     assert list(organisation_shaped(names)) == [True, True, False, False, True, False]
+    # 个体工商户 and care homes a 住建 产权人 column names (江澜区赵记面馆 was taken for a person)
+    shops = pd.Series(["江澜区赵记面馆", "老街网吧", "城东敬老院", "李记照相馆", "王面馆"])
+    assert list(organisation_shaped(shops)) == [True, True, True, True, False]
 
 
 @pytest.mark.parametrize(

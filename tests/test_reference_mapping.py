@@ -227,3 +227,15 @@ def test_a_library_in_the_citys_own_forms_and_headers_binds_like_the_canonical_o
     assert (want["status"] == "matched").mean() > 0.5
     for column in ("address_code", "building_code", "grid_code", "level", "status"):
         assert got[column].fillna("").tolist() == want[column].fillna("").tolist(), column
+
+
+@pytest.mark.parametrize(
+    ("written", "read"), [("gbk", "gb18030"), ("GB2312", "gb18030"), ("utf-8-sig", "utf-8")]
+)
+def test_reference_encoding_takes_the_names_a_feed_takes(written, read):
+    """A city writes `encoding: gbk` for its library as for its feeds; it was refused."""
+    from gridhub.config import ReferenceFile
+
+    assert ReferenceFile(path="x.csv", encoding=written).encoding == read
+    with pytest.raises(ValueError, match="encoding"):
+        ReferenceFile(path="x.csv", encoding="latin-1")

@@ -35,6 +35,7 @@ class ReasonCode(StrEnum):
     NO_ORGANISATION = "no_organisation"
     # codes
     INVALID_ID_NUMBER = "invalid_id_number"
+    MASKED_ID_NUMBER = "masked_id_number"
     INVALID_CREDIT_CODE = "invalid_credit_code"
     INVALID_ORG_CODE = "invalid_org_code"
     INVALID_COORDINATES = "invalid_coordinates"
@@ -99,6 +100,10 @@ REASON_TEXT: dict[ReasonCode, tuple[str, str]] = {
         "the 9-character organisation code (组织机构代码, GB 11714) fails its check character",
     ),
     ReasonCode.INVALID_ID_NUMBER: ("身份证号无效", "the resident ID number fails its format or check digit"),
+    ReasonCode.MASKED_ID_NUMBER: (
+        "身份证号已脱敏(部分位以*代替)",
+        "the resident ID number is masked (digits replaced by *), by the department's policy rather than an error",
+    ),
     ReasonCode.INVALID_CREDIT_CODE: (
         "统一社会信用代码无效",
         "the credit code fails its format or check character",

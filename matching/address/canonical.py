@@ -19,6 +19,7 @@ from matching.address.rules import (
     ELEMENT_MARKERS,
     GROUP_IN_ROAD,
     LABELS,
+    LETTER_BUILDING,
     NUMERAL,
     NUMERAL_BEFORE,
 )
@@ -68,7 +69,23 @@ def extract_detail(canonical: pd.Series) -> pd.DataFrame:
     for name in DETAIL_FIELDS:
         col = arrow_to_series(st.field(name), canonical.index)
         out[name] = col.fillna("") if name in ("place", "estate_text", "rest") else strip_zeros(col)
-    return pd.DataFrame(out, index=canonical.index)
+    detail = pd.DataFrame(out, index=canonical.index)
+    _letter_buildings(detail)
+    return detail
+
+
+def _letter_buildings(detail: pd.DataFrame) -> None:
+    """A letter building (``阳光花园A栋2单元501``, ``长乐路12号B栋``) ends the place or the estate text, which take
+    every character before the first digit: move the letter (upper-case) to ``building``."""
+    for field in ("estate_text", "place"):
+        todo = detail["building"].isna() & detail[field].str.endswith("栋")
+        if not todo.any():
+            continue
+        m = detail.loc[todo, field].str.extract(LETTER_BUILDING)
+        hit = m["building"].notna()
+        idx = m.index[hit]
+        detail.loc[idx, "building"] = m.loc[hit, "building"].str.upper()
+        detail.loc[idx, field] = m.loc[hit, "before"]
 
 
 def library_element(values: pd.Series, element: str) -> pd.Series:
@@ -77,11 +94,12 @@ def library_element(values: pd.Series, element: str) -> pd.Series:
 
     The value is read with the parser's rules (:func:`canonical_address_text`), so ``7号``, ``1号楼``, ``1#``,
     ``三栋``, ``2单元``, ``501房``, ``5层``, ``第三村民小组``, ``５０１`` and a bare ``三`` all give the digits. A
-    value that is no number of its element after that (``A座``, ``18之1``) is kept in its canonical form: it
-    binds nothing, and :func:`~matching.address.checks.library_problems` reports a column full of them.
+    value that is no number of its element after that (``18之1``) is kept in its canonical form: it binds
+    nothing, and :func:`~matching.address.checks.library_problems` reports a column full of them. A building
+    may be a letter or a 天干 (``A座``, ``b栋``, ``甲栋`` → ``A``, ``B``, ``甲``).
 
-    >>> library_element(pd.Series(["7栋", "三", "1号楼", "01#", "A座", ""]), "building").tolist()
-    ['7', '3', '1', '1', 'A座', '']
+    >>> library_element(pd.Series(["7栋", "三", "1号楼", "01#", "A座", "18之1", ""]), "building").tolist()
+    ['7', '3', '1', '1', 'A', '18之1', '']
     """
     marker = ELEMENT_MARKERS[element]
     text = values.astype("string").fillna("")
@@ -90,7 +108,7 @@ def library_element(values: pd.Series, element: str) -> pd.Series:
     text = text.where(~bare, text + marker)
     canon = canonical_address_text(text).fillna("")
     number = canon.str.extract(ELEMENT_FORM[element], expand=False)
-    out = strip_zeros(number.astype("string")).fillna(canon)
+    out = strip_zeros(number.astype("string").str.upper()).fillna(canon)
     return out.astype("string")
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from matching.address.rules import ELEMENT_MARKERS
+from matching.address.rules import ELEMENT_MARKERS, ELEMENT_VALUE
 
 if TYPE_CHECKING:
     from matching.address.library import AddressLibrary
@@ -58,7 +58,7 @@ def library_problems(library: AddressLibrary, max_bad_share: float = MAX_BAD_SHA
     )
     for column in ELEMENT_MARKERS:
         given = lib.loc[lib[column] != "", column]
-        bad = ~given.str.fullmatch(r"\d+")
+        bad = ~given.str.fullmatch(ELEMENT_VALUE[column])
         out += _bad_share(column, given, bad, "have no number", max_bad_share)
     for column in NAME_COLUMNS:
         given = lib.loc[lib[column] != "", column]

@@ -132,17 +132,24 @@ CANON_REPLACEMENTS: tuple[tuple[str, str], ...] = (
     (r"[\s,，。、;；:：\"'“”‘’《》<>〈〉【】\[\]{}()（）]", ""),
     # Chinese numerals where they count (a Python pass over the values that need it is done first)
     (r"(\d+)(?:号楼|栋楼|幢楼|幢|座|#楼|#|栋)", r"\1栋"),
+    # a letter building (A座, B栋, 甲栋, C号楼): the same marker; extract_detail takes the letter for the building
+    (r"([A-Za-z甲乙丙丁戊己庚辛])(?:号楼|栋楼|幢楼|幢|座|栋)", r"\1栋"),
+    # a lane (弄, 上海-style 长乐路123弄4号502室): the lane is the house number, the 号 inside it the building
+    (r"(\d+)弄(\d+)[-—－~](\d+)室?$", r"\1号\2栋\3室"),
+    (r"(\d+)弄(\d+)号", r"\1号\2栋"),
+    (r"(\d+)弄(\d|$)", r"\1号\2"),
     (r"第?(\d+)(?:村民小组|村民组|小组|组|队|社)", r"\1组"),
     (r"(\d+)(?:层|F|f)", r"\1楼"),
     (r"(\d+)(?:房间|房|户|号房)$", r"\1室"),
     # dash forms at the end: 3-2-501 → building-unit-room; 2-501 (after a building or house number) → unit-room
     (r"(\d+)[-—－~](\d+)[-—－~](\d+)室?$", r"\1栋\2单元\3室"),
     (r"栋(\d+)[-—－~](\d+)室?$", r"栋\1单元\2室"),
+    (r"栋[-—－~](\d+)室?$", r"栋\1室"),
     (r"号(\d+)[-—－~](\d+)室?$", r"号\1单元\2室"),
     (r"^([^\d]+)(\d+)[-—－~](\d+)室?$", r"\1\2单元\3室"),
 )
 NUMERAL_BEFORE = re.compile(
-    f"([{NUMERAL}]+)(?=号(?![路街巷道])|栋|幢|座|号楼|单元|室|楼|层|组|村民小组|村民组|小组|队)"
+    f"([{NUMERAL}]+)(?=号(?![路街巷道])|弄|栋|幢|座|号楼|单元|室|楼|层|组|村民小组|村民组|小组|队)"
 )
 #: Canonical text → place (before the first digit), villager group, house number, estate text, building,
 #: unit, floor, room and what is left.
@@ -186,6 +193,12 @@ ELEMENT_MARKERS = {
 }
 #: A canonical library value of an element (its marker as in :data:`ELEMENT_MARKERS`): group 1 is the number.
 ELEMENT_FORM = {el: rf"^第?(\d+)(?:{marker})?$" for el, marker in ELEMENT_MARKERS.items()}
+#: A library's 楼栋 column may write a building as `4号` (the 号 inside a 弄: 长乐路123弄 `4号`).
+ELEMENT_FORM["building"] = r"^第?(\d+|[A-Za-z甲乙丙丁戊己庚辛])(?:栋|号)?$"
+#: A building written with a letter (A座, B栋) or a 天干 (甲栋), as the canonical text ends a place or estate.
+LETTER_BUILDING = r"^(?P<before>.*?)(?P<building>[A-Za-z甲乙丙丁戊己庚辛])栋$"
+#: A library value of an element as it binds: digits, and for a building also a letter or a 天干.
+ELEMENT_VALUE = {el: r"\d+" for el in ELEMENT_MARKERS} | {"building": r"\d+|[A-Z甲乙丙丁戊己庚辛]"}
 #: A villager group written in the library's road column (石岭村3组, 第三村民小组, canonical: 石岭村3组 / 3组).
 GROUP_IN_ROAD = r"^[^\d]*?(\d+)组$"
 

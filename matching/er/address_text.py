@@ -26,8 +26,10 @@ from matching.address.parse import parse_addresses
 from matching.address.roads import one_substitution, sounds_like
 from matching.address.rules import COMMUNITY_BARE, ESTATE_BARE, VILLAGE_BARE
 
-#: The numbered elements a house is told apart by, coarse to fine.
-NUMBER_ELEMENTS = ("villager_group", "house_number", "building", "unit", "room")
+#: The numbered elements a house is told apart by, coarse to fine; ``unplaced``: the digits the parser could
+#: place in no element (a form it does not read, 287弄8号502 before lanes were read), so two such texts are
+#: not taken for one flat because the elements they share agree.
+NUMBER_ELEMENTS = ("villager_group", "house_number", "building", "unit", "room", "unplaced")
 #: Places: compare the road, then the estate, then the village / community (the first both texts name decides
 #: nothing alone: every one both name must agree).
 PLACE_ELEMENTS = ("road", "estate", "community")
@@ -70,10 +72,13 @@ def _number_columns(detail: pd.DataFrame) -> pd.DataFrame:
     floor = detail["floor"].fillna("")
     # 5楼501 and 501室 are one room: the floor counts only where no room is given (a shop on 5楼)
     finest = room.where(room != "", ("F" + floor).where(floor != "", ""))
-    parts = {c: detail[c].fillna("") for c in NUMBER_ELEMENTS[:-1]}
+    parts = {c: detail[c].fillna("") for c in NUMBER_ELEMENTS[:-2]}
     parts["room"] = finest
+    rest = detail["rest"] if "rest" in detail else pd.Series("", index=detail.index)
+    parts["unplaced"] = rest.astype("string").fillna("").str.replace(r"\D+", "-", regex=True).str.strip("-")
     out = pd.DataFrame({c: v.mask(v == "").astype("string") for c, v in parts.items()})
-    key = parts["villager_group"].str.cat([parts[c] for c in NUMBER_ELEMENTS[1:]], sep="|")
+    key = parts["villager_group"].str.cat([parts[c] for c in NUMBER_ELEMENTS[1:-1]], sep="|")
+    key = key + ("|" + parts["unplaced"]).where(parts["unplaced"] != "", "")
     out["numbers"] = key.mask(key.str.replace("|", "", regex=False) == "").astype("string")
     return out
 

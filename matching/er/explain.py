@@ -19,6 +19,7 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from connectors.text import display_width
 from matching.er.comparisons import PreparedComparisons
@@ -382,7 +383,9 @@ def _record_key(mentions: pd.DataFrame, given: str) -> str | None:
 def _explain_pair_text(ws: Any, bound: Path, left: str, right: str, reveal: bool) -> str:
     parts = []
     for t in ENTITY_TYPES:
-        if not (bound / f"{t}.parquet").exists():
+        path = bound / f"{t}.parquet"
+        # a type no feed carries (a district without a facility feed) has no mentions and no state
+        if not path.exists() or pq.read_metadata(path).num_rows == 0:
             continue
         mentions, settings, state = _load_type(ws, bound, t)
         kl, kr = _record_key(mentions, left), _record_key(mentions, right)

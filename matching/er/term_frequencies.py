@@ -68,8 +68,20 @@ def tf_adjustments(
         if identities is not None:
             by_identity = _by_identity(mine, pop, identities, u_level, compared_identities)
             adjustment = np.where(np.isnan(by_identity), adjustment, by_identity)
-        out[(k, level)] = adjustment
+        out[(k, level)] = adjustment + _up_to(model, k, level) * (mine != 0)
     return out
+
+
+def _up_to(model: Model, k: int, level: int) -> float:
+    """log2 of m up to ``level`` over m at it: a value counted on a coarser level (``org_name``'s name with
+    region and legal form aside) says how rarely pairs agree *that far* by chance, so the m it goes with is the
+    chance that a match agrees at least that far (this level or a finer one), not the share of matches that
+    stop exactly there (most matches write the registered name, so ``exact`` alone holds about 1 % of them
+    and a bare name that one organisation carries could not outweigh the prior)."""
+    if level == 0:
+        return 0.0
+    m = np.maximum(np.asarray(model.m[k], dtype=np.float64), 1e-12)
+    return float(np.log2(m[: level + 1].sum() / m[level]))
 
 
 def _plain(mine: np.ndarray, pop: np.ndarray, u_exact: float) -> np.ndarray:

@@ -73,10 +73,18 @@ LEGAL_FORMS = (
 SPLITTING_FORMS = LEGAL_FORMS[:10]
 # a bracketed region or note: 华兴科技（深圳）有限公司, XX（普通合伙）
 _BRACKETED = re.compile(r"[(（][^()（）]{1,6}[)）]")
-# a leading 省 / 市 (and a 区/县 after a 市): 深圳市华兴科技 and 华兴科技（深圳） share the core 华兴科技
-_REGION_PREFIX = re.compile(
-    r"^(?:[\u4e00-\u9fff]{2,3}省)?(?:[\u4e00-\u9fff]{2,3}市(?:[\u4e00-\u9fff]{1,3}[区县])?)?(?=.{2,})"
+# a leading region, 省 / 市 / 区 / 县 / 镇 / 街道 in any combination (浙江省明州市江澜区长乐街道侯氏面馆, 江澜区侯氏面馆,
+# 明州市侯氏面馆 and 侯氏面馆 share the core 侯氏面馆): registrations write the region or leave it out, it is no
+# part of the organisation's identity. A name ending like a region that is not one (华联超市, 阳光社区, 物流园区,
+# 古镇, 家乡) is kept, and so are the last two characters of the name.
+_REGION_UNIT = (
+    r"(?:[\u4e00-\u9fff]{2,7}?(?:省|自治区|市|自治州|地区|盟|街道|镇|乡)"
+    r"|[\u4e00-\u9fff]{1,6}?(?:区|县|旗))"
+    r"(?<!超市|城市|都市|门市|夜市|菜市|早市|花市|集市|股市|书市|小区|园区|社区|校区|景区|厂区|矿区|林区|街区|营区|病区)"
+    r"(?<!古镇|小镇|城镇|家乡|故乡|老乡|水乡|同乡|城乡)(?<!商业区|工业区|住宅区|生活区|风景区)"
+    r"(?![场域级长委])"
 )
+_REGION_PREFIX = re.compile(r"^(?:" + _REGION_UNIT + r")+(?=.{2,})")
 _BRACKETS = re.compile(r"[()（）\[\]【】〔〕<>《》\s·.,，、\-—_]")
 _NON_DIGITS = re.compile(r"\D+")
 

@@ -79,8 +79,11 @@ def normalize_resident_ids(
 
     - ``id_number``: the 18-character number (upper-case ``X``; 15-digit numbers upgraded), NA when invalid;
     - ``id_valid``: True / False, NA when nothing was given;
-    - ``id_reason``: :class:`~warehouse.reasons.ReasonCode` ``invalid_id_number`` where invalid, else NA;
-    - ``id_problem``: what exactly is wrong (``format``, ``province``, ``birth_date``, ``check_digit``);
+    - ``id_reason``: :class:`~warehouse.reasons.ReasonCode` ``invalid_id_number`` where invalid,
+      ``masked_id_number`` where masked (``330219********1234``: 15 or 18 characters, some digits given as
+      ``*``, a department's privacy policy rather than an error), else NA;
+    - ``id_problem``: what exactly is wrong (``masked``, ``format``, ``province``, ``birth_date``,
+      ``check_digit``);
     - ``id_birth_date`` (date) and ``id_sex`` (``M`` odd / ``F`` even sequence digit), from the number;
     - ``id_upgraded``: the number was given in the legacy 15-digit form;
     - ``id_given``: the number as given, valid or not, where it has an ID number's shape — 18 characters
@@ -99,7 +102,14 @@ def normalize_resident_ids(
         {
             "id_number": d.mapped(np.where(valid, ids["number"], NO_VALUE), "string"),
             "id_valid": d.mapped(valid, "boolean"),
-            "id_reason": d.mapped(np.where(valid, NO_VALUE, str(ReasonCode.INVALID_ID_NUMBER)), "string"),
+            "id_reason": d.mapped(
+                np.select(
+                    [valid, ids["problem"] == "masked"],
+                    [NO_VALUE, str(ReasonCode.MASKED_ID_NUMBER)],
+                    str(ReasonCode.INVALID_ID_NUMBER),
+                ),
+                "string",
+            ),
             "id_problem": d.mapped(np.where(valid, NO_VALUE, ids["problem"]), "string"),
             "id_birth_date": d.mapped(np.where(valid, ids["birth"], NO_VALUE), DATE),
             "id_sex": d.mapped(np.where(valid, ids["sex"], NO_VALUE), "string"),
@@ -149,9 +159,10 @@ def _read_resident_ids(uniques: pd.Series, as_of: dt.date) -> dict[str, np.ndarr
     birth_ok = birth_ok.to_numpy(dtype=bool)
     sex_digit = body_m[:, 16].astype(np.int64) - 48
 
+    masked = text.str.fullmatch(r"(?=.*\*)(?:[\dX*]{15}|[\dX*]{18})").fillna(False).to_numpy(dtype=bool)
     problem = np.select(
-        [~well_formed, ~province_ok, ~birth_ok, ~check_ok],
-        ["format", "province", "birth_date", "check_digit"],
+        [masked, ~well_formed, ~province_ok, ~birth_ok, ~check_ok],
+        ["masked", "format", "province", "birth_date", "check_digit"],
         default="",
     ).astype(object)
     valid = well_formed & province_ok & birth_ok & check_ok
