@@ -328,9 +328,11 @@ class EntitySettings:
 
 # Raised when the engine's way of estimating or applying a model changes (2: fixed m for check-digit conflicts;
 # 3: person_name's one_char_given level, and m averaged over blocking rules by the matches each found; 4:
-# org_name's same_name level, term frequencies of the registered name): a state trained by an older engine is
-# then retrained once instead of being reused.
-MODEL_VERSION = 4
+# org_name's same_name level, term frequencies of the registered name; 5: a name-only organisation weighed by
+# the credit code's own share of the name, org_name's coarser levels by m up to them, region prefixes set aside,
+# house digits the parser cannot place compared): a state trained by an older engine is then retrained once
+# instead of being reused.
+MODEL_VERSION = 5
 
 __all__ = [
     "BlockingRule",
