@@ -298,7 +298,10 @@ def _legal_rep_ids(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, pd.DataF
     out = pd.DataFrame({"valid": ids["id_number"].where(ok), "invalid": given.where(bad)}, index=df.index)
     if "legal_rep_id" not in df.columns:
         return out, pd.DataFrame(columns=ISSUE_COLUMNS)
-    return out, pd.concat(_id_issues(feed, df, "legal_rep_id", bad, ids["id_problem"]), ignore_index=True)
+    # only the non-empty parts: an empty part (object columns) would turn the other's string columns into object
+    # in one batch and not in another, and the mention files of a feed read in batches would then differ
+    parts = [p for p in _id_issues(feed, df, "legal_rep_id", bad, ids["id_problem"]) if len(p)]
+    return out, pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ISSUE_COLUMNS)
 
 
 def house_mentions(df: pd.DataFrame, feed: Feed) -> pd.DataFrame:

@@ -34,9 +34,11 @@ def test_org_name_core_ending_with_the_other_is_similar():
         "妇幼保健院",
     ]
     got = _org_levels(names, [(0, 1), (2, 3), (1, 5), (1, 6), (0, 7)])
-    # a dropped 区 / 省 prefix is "similar" (a tail of at least min_suffix = 3 characters, 民医院 here);
-    # another hospital that only shares the last character is not; one name written twice is the same name
-    assert got == ["similar", "similar", "similar", "same_name", "else"]
+    # a leading region (市 + 区 here) is set aside, so the hospital written with and without its city is the
+    # same name ("exact", region aside); a dropped province without its 省 (广东) is "similar", as is a tail of at
+    # least min_suffix = 3 characters (民医院 here); another hospital that only shares the last character is not;
+    # one name written twice is the same name
+    assert got == ["exact", "similar", "similar", "same_name", "else"]
 
 
 def test_match_correction_lowers_u_of_agreeing_levels_only_as_far_as_allowed():
