@@ -174,12 +174,11 @@ def _resolve_type(
     (the file ``bound``); its state is saved under ``staged``. The engine's result lives only here, so the next
     type resolves without it.
 
-    The engine reads only the columns matching reads (``read_columns``); every column is read again for the
-    golden records once the engine's result is let go: the two are never in memory together (issue #19)."""
-    from gridhub.resolve_workers import golden_frames, release_freed_memory
+    The engine reads only the columns matching reads (``read_columns``); the golden records read theirs
+    (``golden_columns``) once the engine's result is let go: the two are never in memory together (issue #19)."""
+    from gridhub.resolve_workers import engine_mentions, golden_frames, release_freed_memory
     from matching.er import EntitySettings, ResolutionState, resolve
     from matching.er.diagnostics import empty_diagnostics, resolution_diagnostics
-    from matching.er.mentions import read_columns
 
     settings = EntitySettings.from_config(t, ws.config.matching)
     n_mentions = pq.ParquetFile(_require(bound)).metadata.num_rows
@@ -189,10 +188,9 @@ def _resolve_type(
         return _no_entities(_read(bound), settings), empty, empty_diagnostics(t, settings)
     state_dir = _er_state_dir(ws, t)
     state = ResolutionState.load(state_dir, t) if (state_dir / "model.json").exists() else None
-    names = pq.ParquetFile(bound).schema_arrow.names
-    mentions = pq.read_table(bound, columns=[c for c in read_columns(settings) if c in names]).to_pandas()
-    res = resolve(mentions, settings, state=state, decisions=decisions, run_id=run_id)
-    del state, mentions
+    # a temporary, not a name here: the engine lets it go once it has its narrow copy (issue #19)
+    res = resolve(engine_mentions(bound, settings), settings, state=state, decisions=decisions, run_id=run_id)
+    del state
     # the state (the registry keeps every record's matching columns and key hashes) is written and let go
     # before the golden records are made: the type's peak memory is that of one of the two, not of both
     res.state.save(staged)
@@ -213,7 +211,7 @@ def _resolve_type(
     release_freed_memory()  # what the engine's stages freed, before the golden records' peak
     frames = {
         "assignments": assignments,
-        "golden": golden_frames(_read(bound), assignments, settings),  # made as they are written
+        "golden": golden_frames(bound, assignments, settings),  # made as they are written
         "review": review,
         "id_history": id_history,
         "pairs": pairs,

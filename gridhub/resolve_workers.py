@@ -116,13 +116,23 @@ def release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def golden_frames(
-    mentions: pd.DataFrame, assignments: pd.DataFrame, settings: EntitySettings
-) -> Iterator[pd.DataFrame]:
-    """The golden records, :data:`GOLDEN_CHUNK` entities at a time where the chunks keep the whole's column
-    types (``matching.er.golden.chunkable``), else at once; :func:`_write_chunks` writes them as they come."""
-    from matching.er.golden import chunkable, golden_chunks
+def engine_mentions(bound: Path, settings: EntitySettings) -> pd.DataFrame:
+    """The bound mentions' columns the engine reads (``matching.er.mentions.read_columns``)."""
+    from matching.er.mentions import read_columns
 
+    names = pq.ParquetFile(bound).schema_arrow.names
+    return pq.read_table(bound, columns=[c for c in read_columns(settings) if c in names]).to_pandas()
+
+
+def golden_frames(bound: Path, assignments: pd.DataFrame, settings: EntitySettings) -> Iterator[pd.DataFrame]:
+    """The golden records of the bound mentions (the file ``bound``, only the columns they read:
+    ``matching.er.golden.golden_columns``), :data:`GOLDEN_CHUNK` entities at a time where the chunks keep the
+    whole's column types (``matching.er.golden.chunkable``), else at once; :func:`_write_chunks` writes them
+    as they come."""
+    from matching.er.golden import chunkable, golden_chunks, golden_columns
+
+    names = pq.ParquetFile(bound).schema_arrow.names
+    mentions = pq.read_table(bound, columns=golden_columns(names, settings)).to_pandas()
     chunk = GOLDEN_CHUNK if chunkable(mentions, settings) else None
     return golden_chunks(mentions, assignments, settings, chunk)
 

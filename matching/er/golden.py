@@ -186,6 +186,22 @@ def _fields(columns: list[str], surv: Survivorship) -> list[str]:
     return [f for f in fields if f not in surv.exclude and f in columns]
 
 
+def golden_columns(columns: list[str], settings: EntitySettings) -> list[str]:
+    """The mention columns the golden records read, in ``columns``' order: the fields, the keys and what the
+    survivorship rules rank by (a caller reading mentions from a file need read no more; the source file's
+    hash and line, 80 bytes a record, are never read)."""
+    surv = settings.survivorship
+    wanted = {
+        "record_key",
+        "feed",
+        "priority",
+        "record_date",
+        *_fields(columns, surv),
+        *surv.collect.values(),
+    }
+    return [c for c in columns if c in wanted]
+
+
 def golden_chunks(
     mentions: pd.DataFrame, assignments: pd.DataFrame, settings: EntitySettings, chunk: int | None = None
 ) -> Iterator[pd.DataFrame]:
