@@ -260,15 +260,17 @@ def legal_representatives_path(ws: Workspace, run_id: str) -> Path:
 def link_legal_representatives(ws: Workspace, run_id: str) -> dict[str, int]:
     """Link every resolved organisation's 法定代表人 to a resolved person (``matching.roles``): by a valid ID,
     else by name with supporting evidence. Returns how many organisations got each outcome."""
-    from matching.roles import LegalRepRules
+    from gridhub.resolve_workers import read_some
+    from matching.roles import ORG_COLUMNS, PERSON_COLUMNS, LegalRepRules
     from matching.roles import link_legal_representatives as link
 
     bound, resolved = _step_dir(ws, run_id, "bound"), _step_dir(ws, run_id, "resolved")
-    reps = link(
-        persons=_read(bound / "person.parquet"),
-        person_assignments=_read(resolved / "person_assignments.parquet"),
-        organisations=_read(bound / "organisation.parquet"),
-        organisation_assignments=_read(resolved / "organisation_assignments.parquet"),
+    keys = ["record_key", "entity_id"]
+    reps = link(  # only the columns it reads (issue #19)
+        persons=read_some(bound / "person.parquet", PERSON_COLUMNS),
+        person_assignments=read_some(resolved / "person_assignments.parquet", keys),
+        organisations=read_some(bound / "organisation.parquet", ORG_COLUMNS),
+        organisation_assignments=read_some(resolved / "organisation_assignments.parquet", keys),
         organisation_golden=_read(resolved / "organisation_golden.parquet"),
         links=_read(_step_dir(ws, run_id, "mentions") / "links.parquet"),
         rules=LegalRepRules(**ws.config.legal_representatives.model_dump()),
