@@ -135,15 +135,22 @@ def engine_mentions(bound: Path, settings: EntitySettings) -> pd.DataFrame:
 
 
 def golden_frames(bound: Path, assignments: pd.DataFrame, settings: EntitySettings) -> Iterator[pd.DataFrame]:
-    """The golden records of the bound mentions (the file ``bound``, only the columns they read:
-    ``matching.er.golden.golden_columns``), :data:`GOLDEN_CHUNK` entities at a time where the chunks keep the
-    whole's column types (``matching.er.golden.chunkable``), else at once; :func:`_write_chunks` writes them
-    as they come."""
-    from matching.er.golden import chunkable, golden_chunks, golden_columns
+    """The golden records of the bound mentions (the file ``bound``), :data:`GOLDEN_CHUNK` entities at a time
+    where the chunks keep the whole's column types (``matching.er.golden.chunkable``), else at once;
+    :func:`_write_chunks` writes them as they come. Only the columns they read
+    (``matching.er.golden.golden_columns``), and one at a time (``golden_chunks_by_column``)."""
+    from matching.er.golden import chunkable, golden_chunks_by_column, golden_columns
 
-    mentions = read_some(bound, golden_columns(pq.ParquetFile(bound).schema_arrow.names, settings))
-    chunk = GOLDEN_CHUNK if chunkable(mentions, settings) else None
-    return golden_chunks(mentions, assignments, settings, chunk)
+    schema = pq.ParquetFile(bound).schema_arrow
+    columns = golden_columns(schema.names, settings)
+    empty = schema.empty_table().select(columns).to_pandas()  # the columns' dtypes, no rows
+
+    def read(column: str) -> pd.Series:
+        return read_some(bound, [column])[column]
+
+    chunk = GOLDEN_CHUNK if chunkable(empty, settings) else None
+    table = read_some(bound, [c for c in columns if c in ("record_key", "feed", "priority", "record_date")])
+    return golden_chunks_by_column(table, columns, read, assignments, settings, chunk)
 
 
 def _write_chunks(chunks: Iterator[pd.DataFrame], path: Path) -> Path:
