@@ -151,15 +151,23 @@ def _escaped(keys: pa.Array) -> pa.Array:
 
 
 def _sources(t: _Table, n: int) -> np.ndarray:
-    """Per entity: the feeds that describe it, sorted, as a list."""
+    """Per entity: the feeds that describe it, sorted, as a list (a feed missing as None, first)."""
     out = np.empty(n, dtype=object)
     if n == 0:
         return out
     feed, feeds = pd.factorize(t.df["feed"], sort=True)  # codes in the feeds' sorted order
     width = np.int64(len(feeds) + 1)
+    by_bit = [None, *np.asarray(feeds, dtype=object)]  # bit 0: no feed, bit i: the i-th feed
+    if width < 63:  # entities give few sets of feeds: a bit per feed, each set's list made once
+        sets = np.zeros(n, dtype=np.int64)
+        np.bitwise_or.at(sets, t.entity, np.left_shift(np.int64(1), feed.astype(np.int64) + 1))
+        at, uniques = pd.factorize(sets)
+        lists = [[by_bit[b] for b in range(int(width)) if int(u) >> b & 1] for u in uniques]
+        out[:] = [lists[i].copy() for i in at]
+        return out
     pairs = np.unique(t.entity * width + (feed + 1))  # by entity, then feed
     ent = pairs // width
-    names = np.r_[np.asarray(feeds, dtype=object), np.array([None], dtype=object)][pairs % width - 1]
+    names = np.asarray(by_bit, dtype=object)[pairs % width]
     starts = np.flatnonzero(np.r_[True, ent[1:] != ent[:-1]])
     out[:] = [part.tolist() for part in np.split(names, starts[1:])]
     return out
