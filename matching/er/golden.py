@@ -51,7 +51,9 @@ class _Table:
     (:meth:`column`), so that a caller reading them from a file never holds every column at once."""
 
     def __init__(self, mentions: pd.DataFrame, assignments: pd.DataFrame, read: ColumnReader | None = None):
-        at = pd.Index(assignments["record_key"]).get_indexer(mentions["record_key"])
+        # each mention's assignment row (-1: none), hashed by Arrow (a third of pandas' get_indexer's time)
+        found = pc.index_in(_arrow(mentions["record_key"]), value_set=_arrow(assignments["record_key"]))
+        at = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         self.assigned = np.flatnonzero(at >= 0) if (at < 0).any() else None  # None: every mention
         df = mentions.iloc[self.assigned].reset_index(drop=True) if self.assigned is not None else mentions
         eid = assignments["entity_id"].iloc[at[at >= 0]].reset_index(drop=True)
