@@ -261,7 +261,7 @@ def link_legal_representatives(ws: Workspace, run_id: str) -> dict[str, int]:
     """Link every resolved organisation's 法定代表人 to a resolved person (``matching.roles``): by a valid ID,
     else by name with supporting evidence. Returns how many organisations got each outcome."""
     from gridhub.resolve_workers import read_some
-    from matching.roles import ORG_COLUMNS, PERSON_COLUMNS, LegalRepRules
+    from matching.roles import GOLDEN_COLUMNS, LINK_COLUMNS, ORG_COLUMNS, PERSON_COLUMNS, LegalRepRules
     from matching.roles import link_legal_representatives as link
 
     bound, resolved = _step_dir(ws, run_id, "bound"), _step_dir(ws, run_id, "resolved")
@@ -271,8 +271,8 @@ def link_legal_representatives(ws: Workspace, run_id: str) -> dict[str, int]:
         person_assignments=read_some(resolved / "person_assignments.parquet", keys),
         organisations=read_some(bound / "organisation.parquet", ORG_COLUMNS),
         organisation_assignments=read_some(resolved / "organisation_assignments.parquet", keys),
-        organisation_golden=_read(resolved / "organisation_golden.parquet"),
-        links=_read(_step_dir(ws, run_id, "mentions") / "links.parquet"),
+        organisation_golden=read_some(resolved / "organisation_golden.parquet", GOLDEN_COLUMNS),
+        links=read_some(_step_dir(ws, run_id, "mentions") / "links.parquet", LINK_COLUMNS),
         rules=LegalRepRules(**ws.config.legal_representatives.model_dump()),
     )
     _write(reps, legal_representatives_path(ws, run_id))

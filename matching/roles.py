@@ -92,6 +92,10 @@ ORG_COLUMNS = (
     *("feed", "priority", "record_date", "established", "legal_rep", "legal_rep_id"),
     *("legal_rep_id_invalid", "org_phone", *(c for c, _ in ORG_PLACES)),
 )
+#: the golden organisations' columns it reads (the id, as resolution or a caller names it, and the name published)
+GOLDEN_COLUMNS = ("org_id", "entity_id", "legal_rep")
+#: the mention links' columns it reads (人社's 就业 links: the employment evidence)
+LINK_COLUMNS = ("from_key", "to_key", "kind", "relation")
 #: the person mention columns it reads
 PERSON_COLUMNS = (
     "record_key",
