@@ -224,14 +224,11 @@ def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct rows of a level matrix and how often each occurs."""
     if len(levels) == 0:
         return np.empty((0, levels.shape[1]), dtype=np.int8), np.empty(0, dtype=np.float64)
-    # the levels shifted by one (missing = -1 → 0), one column at a time: an int64 copy of the whole matrix
-    # was 48 bytes a pair, twice (7.3 M person pairs at 1 M residents: 0.7 GB, the training stage's peak)
-    radix = levels.max(axis=0).astype(np.int64) + 2
-    code = np.zeros(len(levels), dtype=np.int64)
+    # levels + 1 (missing → 0) a column at a time: no int64 copy of the matrix (0.7 GB at 7.3 M pairs, issue #19)
+    radix, code = levels.max(axis=0).astype(np.int64) + 2, np.zeros(len(levels), dtype=np.int64)
     for k in range(levels.shape[1]):
         code *= radix[k]
-        code += levels[:, k]
-        code += 1
+        code += levels[:, k] + np.int64(1)
     # hashed, not sorted (millions of pairs, a few hundred patterns): then the few patterns sorted, the order
     # np.unique gave, and each decoded from its code
     at, uniq = pd.factorize(code)
