@@ -174,12 +174,11 @@ def _resolve_type(
     (the file ``bound``); its state is saved under ``staged``. The engine's result lives only here, so the next
     type resolves without it.
 
-    The engine reads only the columns matching reads (``read_columns``); every column is read again for the
-    golden records once the engine's result is let go: the two are never in memory together (issue #19)."""
-    from gridhub.resolve_workers import golden_frames, release_freed_memory
+    The engine reads only the columns matching reads (``read_columns``); the golden records read theirs
+    (``golden_columns``) once the engine's result is let go: the two are never in memory together (issue #19)."""
+    from gridhub.resolve_workers import engine_mentions, golden_frames, release_freed_memory
     from matching.er import EntitySettings, ResolutionState, resolve
     from matching.er.diagnostics import empty_diagnostics, resolution_diagnostics
-    from matching.er.mentions import read_columns
 
     settings = EntitySettings.from_config(t, ws.config.matching)
     n_mentions = pq.ParquetFile(_require(bound)).metadata.num_rows
@@ -189,10 +188,9 @@ def _resolve_type(
         return _no_entities(_read(bound), settings), empty, empty_diagnostics(t, settings)
     state_dir = _er_state_dir(ws, t)
     state = ResolutionState.load(state_dir, t) if (state_dir / "model.json").exists() else None
-    names = pq.ParquetFile(bound).schema_arrow.names
-    mentions = pq.read_table(bound, columns=[c for c in read_columns(settings) if c in names]).to_pandas()
-    res = resolve(mentions, settings, state=state, decisions=decisions, run_id=run_id)
-    del state, mentions
+    # a temporary, not a name here: the engine lets it go once it has its narrow copy (issue #19)
+    res = resolve(engine_mentions(bound, settings), settings, state=state, decisions=decisions, run_id=run_id)
+    del state
     # the state (the registry keeps every record's matching columns and key hashes) is written and let go
     # before the golden records are made: the type's peak memory is that of one of the two, not of both
     res.state.save(staged)
@@ -213,7 +211,7 @@ def _resolve_type(
     release_freed_memory()  # what the engine's stages freed, before the golden records' peak
     frames = {
         "assignments": assignments,
-        "golden": golden_frames(_read(bound), assignments, settings),  # made as they are written
+        "golden": golden_frames(bound, assignments, settings),  # made as they are written
         "review": review,
         "id_history": id_history,
         "pairs": pairs,
@@ -262,17 +260,19 @@ def legal_representatives_path(ws: Workspace, run_id: str) -> Path:
 def link_legal_representatives(ws: Workspace, run_id: str) -> dict[str, int]:
     """Link every resolved organisation's 法定代表人 to a resolved person (``matching.roles``): by a valid ID,
     else by name with supporting evidence. Returns how many organisations got each outcome."""
-    from matching.roles import LegalRepRules
+    from gridhub.resolve_workers import read_some
+    from matching.roles import GOLDEN_COLUMNS, LINK_COLUMNS, ORG_COLUMNS, PERSON_COLUMNS, LegalRepRules
     from matching.roles import link_legal_representatives as link
 
     bound, resolved = _step_dir(ws, run_id, "bound"), _step_dir(ws, run_id, "resolved")
-    reps = link(
-        persons=_read(bound / "person.parquet"),
-        person_assignments=_read(resolved / "person_assignments.parquet"),
-        organisations=_read(bound / "organisation.parquet"),
-        organisation_assignments=_read(resolved / "organisation_assignments.parquet"),
-        organisation_golden=_read(resolved / "organisation_golden.parquet"),
-        links=_read(_step_dir(ws, run_id, "mentions") / "links.parquet"),
+    keys = ["record_key", "entity_id"]
+    reps = link(  # only the columns it reads (issue #19)
+        persons=read_some(bound / "person.parquet", PERSON_COLUMNS),
+        person_assignments=read_some(resolved / "person_assignments.parquet", keys),
+        organisations=read_some(bound / "organisation.parquet", ORG_COLUMNS),
+        organisation_assignments=read_some(resolved / "organisation_assignments.parquet", keys),
+        organisation_golden=read_some(resolved / "organisation_golden.parquet", GOLDEN_COLUMNS),
+        links=read_some(_step_dir(ws, run_id, "mentions") / "links.parquet", LINK_COLUMNS),
         rules=LegalRepRules(**ws.config.legal_representatives.model_dump()),
     )
     _write(reps, legal_representatives_path(ws, run_id))

@@ -9,7 +9,7 @@ frames, diagnostics and staged state exactly as the one-process loop does; the c
 One child, not one per type: an interpreter with pandas and gridhub costs 1.5 CPU s to start.
 
 Two processes need two types' memory at once. The step runs them side by side only while the two largest
-types' estimated peaks (:data:`BYTES_PER_MENTION` × mentions each) fit :data:`MEMORY_BUDGET_GB`; otherwise,
+estimated peaks (:data:`BYTES_PER_MENTION` of the type × its mentions) fit :data:`MEMORY_BUDGET_GB`; otherwise,
 or with one core, or with ``GRIDHUB_ER_WORKERS=1``, it resolves the types one after another in its own process,
 as before. Either way the outputs are the same files with the same contents.
 """
@@ -25,7 +25,7 @@ import pickle
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,31 +44,39 @@ log = logging.getLogger(__name__)
 
 #: environment variable: how many entity types may resolve at once (default: the cores, at most 2)
 WORKERS_ENV = env.ER_WORKERS
-#: peak resident memory per mention of one entity type's process (persons at 300,000 residents: 1.25 GB for
-#: 566,736 mentions, 2.2 KB, interpreter and libraries included; 4.8 KB before the golden records were written
-#: by chunks, docs/scale.md), rounded up
-BYTES_PER_MENTION = 3_000
+#: peak resident memory per mention of one entity type's process, by type (measured at 1,000,000 residents,
+#: docs/scale.md: persons 3.07 GB for 1,891,347 mentions and houses 3.20 GB for 1,906,809, 1.6-1.7 KB with the
+#: interpreter; organisations carry 13 candidate pairs a mention, 1.5 GB for 409,703), rounded up
+BYTES_PER_MENTION = {"person": 1_800, "house": 1_800, "organisation": 4_000}
+#: the same for a type not measured
+DEFAULT_BYTES_PER_MENTION = 3_000
 #: memory the step may use for types resolving side by side (the step's limit is 12 GB: issue #19)
 MEMORY_BUDGET_GB = 10.0
 
 
+def estimated_bytes(entity_type: str, mentions: int) -> int:
+    """The estimated peak memory of resolving ``mentions`` mentions of ``entity_type`` in one process."""
+    return mentions * BYTES_PER_MENTION.get(entity_type, DEFAULT_BYTES_PER_MENTION)
+
+
 def workers_for(counts: dict[str, int]) -> int:
-    """How many types may resolve at once: the cores (at most 2, or ``GRIDHUB_ER_WORKERS``), and 1 when as many
-    of the largest types would not fit the memory budget side by side or only one type has mentions."""
+    """How many types may resolve at once: the cores (at most 2, or ``GRIDHUB_ER_WORKERS``), and 1 when the types
+    with the largest estimated peaks (:func:`estimated_bytes`) would not fit the memory budget side by side, or
+    when only one type has mentions."""
     wanted = os.environ.get(WORKERS_ENV)
     workers = int(wanted) if wanted else min(2, os.cpu_count() or 1)
-    busy = sorted((n for n in counts.values() if n), reverse=True)
-    if workers < 2 or len(busy) < 2:
+    needs = sorted((estimated_bytes(t, n) for t, n in counts.items() if n), reverse=True)
+    if workers < 2 or len(needs) < 2:
         return 1
-    if sum(busy[:workers]) * BYTES_PER_MENTION > MEMORY_BUDGET_GB * 1024**3:
+    if sum(needs[:workers]) > MEMORY_BUDGET_GB * 1024**3:
         log.info(
-            "resolve_entities: one entity type at a time (%s mentions in the largest types need more than %.0f GB "
-            "side by side)",
-            f"{sum(busy[:workers]):,}",
+            "resolve_entities: one entity type at a time (the largest types need %.1f GB side by side, more "
+            "than %.0f GB)",
+            sum(needs[:workers]) / 1024**3,
             MEMORY_BUDGET_GB,
         )
         return 1
-    return min(workers, len(busy))
+    return min(workers, len(needs))
 
 
 def read_decisions(ws: Workspace, run_id: str) -> pd.DataFrame | None:
@@ -92,7 +100,8 @@ def resolve_one_type(ws: Workspace, run_id: str, t: str, decisions: pd.DataFrame
     if staged_state.exists():
         shutil.rmtree(staged_state)
     frames, summary, diagnostics = _resolve_type(ws, run_id, t, bound, decisions, staged_state)
-    for name in list(frames):
+    # the golden records last: the other frames are written and let go before their peak
+    for name in sorted(frames, key=lambda name: name == "golden"):
         frame = frames.pop(name)
         path = out / f"{t}_{name}.parquet"
         if isinstance(frame, pd.DataFrame):
@@ -104,8 +113,9 @@ def resolve_one_type(ws: Workspace, run_id: str, t: str, decisions: pd.DataFrame
     return summary
 
 
-#: golden records made and written this many entities at a time (issue #19: 1.9 KB per person entity)
-GOLDEN_CHUNK = 100_000
+#: golden records made and written this many entities at a time (issue #19: a person entity's chunk row and
+#: what makes it are 2.9 KB, 290 MB for 100,000 at any size of district; 25,000 cost no CPU)
+GOLDEN_CHUNK = 25_000
 
 
 def release_freed_memory() -> None:
@@ -116,15 +126,39 @@ def release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def golden_frames(
-    mentions: pd.DataFrame, assignments: pd.DataFrame, settings: EntitySettings
-) -> Iterator[pd.DataFrame]:
-    """The golden records, :data:`GOLDEN_CHUNK` entities at a time where the chunks keep the whole's column
-    types (``matching.er.golden.chunkable``), else at once; :func:`_write_chunks` writes them as they come."""
-    from matching.er.golden import chunkable, golden_chunks
+def read_some(path: Path, columns: Iterable[str]) -> pd.DataFrame:
+    """The ``columns`` a Parquet file has, in the file's order, as a frame (issue #19: the person mentions'
+    34 columns are 2.4 KB a record; a reader rarely needs half of them)."""
+    wanted = set(columns)
+    names = pq.ParquetFile(path).schema_arrow.names
+    return pq.read_table(path, columns=[c for c in names if c in wanted]).to_pandas()
 
-    chunk = GOLDEN_CHUNK if chunkable(mentions, settings) else None
-    return golden_chunks(mentions, assignments, settings, chunk)
+
+def engine_mentions(bound: Path, settings: EntitySettings) -> pd.DataFrame:
+    """The bound mentions' columns the engine reads (``matching.er.mentions.read_columns``), in its order."""
+    from matching.er.mentions import read_columns
+
+    names = pq.ParquetFile(bound).schema_arrow.names
+    return pq.read_table(bound, columns=[c for c in read_columns(settings) if c in names]).to_pandas()
+
+
+def golden_frames(bound: Path, assignments: pd.DataFrame, settings: EntitySettings) -> Iterator[pd.DataFrame]:
+    """The golden records of the bound mentions (the file ``bound``), :data:`GOLDEN_CHUNK` entities at a time
+    where the chunks keep the whole's column types (``matching.er.golden.chunkable``), else at once;
+    :func:`_write_chunks` writes them as they come. Only the columns they read
+    (``matching.er.golden.golden_columns``), and one at a time (``golden_chunks_by_column``)."""
+    from matching.er.golden import chunkable, golden_chunks_by_column, golden_columns
+
+    schema = pq.ParquetFile(bound).schema_arrow
+    columns = golden_columns(schema.names, settings)
+    empty = schema.empty_table().select(columns).to_pandas()  # the columns' dtypes, no rows
+
+    def read(column: str) -> pd.Series:
+        return read_some(bound, [column])[column]
+
+    chunk = GOLDEN_CHUNK if chunkable(empty, settings) else None
+    table = read_some(bound, [c for c in columns if c in ("record_key", "feed", "priority", "record_date")])
+    return golden_chunks_by_column(table, columns, read, assignments, settings, chunk)
 
 
 def _write_chunks(chunks: Iterator[pd.DataFrame], path: Path) -> Path:

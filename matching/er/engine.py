@@ -127,6 +127,9 @@ def resolve(
     clock = Clock()
     prev = state if state is not None else ResolutionState(entity_type=settings.entity_type)
     df = prepare_mentions(mentions, settings, sort=False)
+    # the narrow copy is all the run reads: a caller that passed its frame without keeping it (a temporary, as
+    # gridhub.pipeline does) gets it freed here, not held beside the copy through every stage (issue #19)
+    del mentions
     can = _can_increment(prev, settings)
     if incremental and not can:
         log.info(

@@ -15,7 +15,7 @@ pandas string concatenation per field.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -45,13 +45,20 @@ def _value_codes(vals: pd.Series) -> tuple[np.ndarray, pd.Series]:
 
 
 class _Table:
-    """The mentions of the assigned records, numbered: entity (in sorted id order), record_key rank."""
+    """The mentions of the assigned records, numbered: entity (in sorted id order), record_key rank.
 
-    def __init__(self, mentions: pd.DataFrame, assignments: pd.DataFrame):
-        at = pd.Index(assignments["record_key"]).get_indexer(mentions["record_key"])
-        df = mentions.iloc[np.flatnonzero(at >= 0)].reset_index(drop=True) if (at < 0).any() else mentions
+    ``mentions`` holds the keys and what the rules rank by; ``read`` gives other columns of the same mentions
+    (:meth:`column`), so that a caller reading them from a file never holds every column at once."""
+
+    def __init__(self, mentions: pd.DataFrame, assignments: pd.DataFrame, read: ColumnReader | None = None):
+        # each mention's assignment row (-1: none), hashed by Arrow (a third of pandas' get_indexer's time)
+        found = pc.index_in(_arrow(mentions["record_key"]), value_set=_arrow(assignments["record_key"]))
+        at = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        self.assigned = np.flatnonzero(at >= 0) if (at < 0).any() else None  # None: every mention
+        df = mentions.iloc[self.assigned].reset_index(drop=True) if self.assigned is not None else mentions
         eid = assignments["entity_id"].iloc[at[at >= 0]].reset_index(drop=True)
         self.df = df
+        self.read = read
         self.ents = pd.Index(eid.unique()).sort_values()
         self.entity = self.ents.get_indexer(eid).astype(np.int64)
         self.keys = _arrow(df["record_key"])
@@ -67,10 +74,16 @@ class _Table:
         ns = date.to_numpy(dtype="datetime64[ns]").view(np.int64)
         self.date_desc = np.where(np.isnat(date.to_numpy(dtype="datetime64[ns]")), _LAST, -ns)
 
-    def surviving(self, f: str, surv: Survivorship) -> tuple[np.ndarray, np.ndarray]:
-        """Per entity with a value of ``f``: its number and the row whose value survives (the field's rules in
-        order, ties to the smallest record_key)."""
-        vals = self.df[f]
+    def column(self, f: str) -> pd.Series:
+        """Column ``f`` of the assigned mentions, in the table's row order."""
+        if self.read is None or f in self.df.columns:
+            return self.df[f]
+        vals = self.read(f)
+        return vals.iloc[self.assigned].reset_index(drop=True) if self.assigned is not None else vals
+
+    def surviving(self, f: str, surv: Survivorship, vals: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """Per entity with a value of ``f`` (its column ``vals``): its number and the row whose value survives
+        (the field's rules in order, ties to the smallest record_key)."""
         rows = np.flatnonzero(_present(vals, f, surv))
         if not len(rows):
             return np.empty(0, dtype=np.int64), rows
@@ -140,15 +153,23 @@ def _escaped(keys: pa.Array) -> pa.Array:
 
 
 def _sources(t: _Table, n: int) -> np.ndarray:
-    """Per entity: the feeds that describe it, sorted, as a list."""
+    """Per entity: the feeds that describe it, sorted, as a list (a feed missing as None, first)."""
     out = np.empty(n, dtype=object)
     if n == 0:
         return out
     feed, feeds = pd.factorize(t.df["feed"], sort=True)  # codes in the feeds' sorted order
     width = np.int64(len(feeds) + 1)
+    by_bit = [None, *np.asarray(feeds, dtype=object)]  # bit 0: no feed, bit i: the i-th feed
+    if width < 63:  # entities give few sets of feeds: a bit per feed, each set's list made once
+        sets = np.zeros(n, dtype=np.int64)
+        np.bitwise_or.at(sets, t.entity, np.left_shift(np.int64(1), feed.astype(np.int64) + 1))
+        at, uniques = pd.factorize(sets)
+        lists = [[by_bit[b] for b in range(int(width)) if int(u) >> b & 1] for u in uniques]
+        out[:] = [lists[i].copy() for i in at]
+        return out
     pairs = np.unique(t.entity * width + (feed + 1))  # by entity, then feed
     ent = pairs // width
-    names = np.r_[np.asarray(feeds, dtype=object), np.array([None], dtype=object)][pairs % width - 1]
+    names = np.asarray(by_bit, dtype=object)[pairs % width]
     starts = np.flatnonzero(np.r_[True, ent[1:] != ent[:-1]])
     out[:] = [part.tolist() for part in np.split(names, starts[1:])]
     return out
@@ -186,6 +207,28 @@ def _fields(columns: list[str], surv: Survivorship) -> list[str]:
     return [f for f in fields if f not in surv.exclude and f in columns]
 
 
+def golden_columns(columns: list[str], settings: EntitySettings) -> list[str]:
+    """The mention columns the golden records read, in ``columns``' order: the fields, the keys and what the
+    survivorship rules rank by (a caller reading mentions from a file need read no more; the source file's
+    hash and line, 80 bytes a record, are never read)."""
+    surv = settings.survivorship
+    wanted = {
+        "record_key",
+        "feed",
+        "priority",
+        "record_date",
+        *_fields(columns, surv),
+        *surv.collect.values(),
+    }
+    return [c for c in columns if c in wanted]
+
+
+#: reads one column of the mentions (by name), every row in the mentions' order
+ColumnReader = Callable[[str], pd.Series]
+#: the columns the golden records' table holds throughout (the keys, what the rules rank by)
+_TABLE_COLUMNS = ("record_key", "feed", "priority", "record_date")
+
+
 def golden_chunks(
     mentions: pd.DataFrame, assignments: pd.DataFrame, settings: EntitySettings, chunk: int | None = None
 ) -> Iterator[pd.DataFrame]:
@@ -193,13 +236,35 @@ def golden_chunks(
     ``survivorship.collect``): a caller that writes each chunk as it comes holds one chunk's values and
     ``field_sources``, not every entity's (issue #19: 1.9 KB per person). Concatenated, the chunks are the
     golden records; each chunk's columns have the same dtypes when :func:`chunkable` says so."""
+    return golden_chunks_by_column(
+        mentions, list(mentions.columns), mentions.__getitem__, assignments, settings, chunk
+    )
+
+
+def golden_chunks_by_column(
+    table: pd.DataFrame,
+    columns: list[str],
+    read: ColumnReader,
+    assignments: pd.DataFrame,
+    settings: EntitySettings,
+    chunk: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """:func:`golden_chunks` over mentions whose ``columns`` are read one at a time (``read``): ``table`` holds
+    their keys and what the rules rank by (:data:`_TABLE_COLUMNS`, those they have). Each field is read, its
+    survivors found and their values taken, then let go: the mentions' columns are never all in memory (issue
+    #19: 600 bytes a person mention; the survivors' values are one per entity)."""
     surv = settings.survivorship
-    t = _Table(mentions, assignments)
+    t = _Table(table, assignments, read)
     n = len(t.ents)
-    fields = _fields(list(t.df.columns), surv)
+    fields = _fields(columns, surv)
     narrow = np.int32 if len(t.df) < 2**31 else np.int64
-    # per field: the entities with a survivor (sorted) and the row it survived from
-    survivors = {f: tuple(a.astype(narrow) for a in t.surviving(f, surv)) for f in fields}
+    # per field: the entities with a survivor (sorted), the row it survived from, its value, the column's dtype
+    survivors = {}
+    for f in fields:
+        vals = t.column(f)
+        entity, rows = (a.astype(narrow) for a in t.surviving(f, surv, vals))
+        survivors[f] = (entity, rows, vals.iloc[rows].reset_index(drop=True), vals.dtype)
+        del vals
     escaped = _escaped(t.keys)  # a field's source: the surviving record's key
     sources = _sources(t, n)
     records = np.bincount(t.entity, minlength=n).astype(np.int64)
@@ -209,19 +274,19 @@ def golden_chunks(
         out = pd.DataFrame({settings.id_column: t.ents[lo:hi].astype("string")})
         names, at = [], []
         for f in fields:
-            vals, (entity, rows) = t.df[f], survivors[f]
+            entity, rows, values, dtype = survivors[f]
             a, b = np.searchsorted(entity, [lo, hi])
             name = surv.rename.get(f, f)
-            best = vals.iloc[rows[a:b]]
+            best = values.iloc[a:b]
             best.index = entity[a:b] - lo
-            if isinstance(vals.dtype, pd.StringDtype) and len(entity):
+            if isinstance(dtype, pd.StringDtype) and len(entity):
                 # text stays Arrow, no Python string per entity and field: ``str``, the type the Python strings
                 # made, in every chunk whatever its own values
                 out[name] = best.reindex(range(hi - lo)).astype("str").array
             else:
                 out[name] = best.reindex(range(hi - lo)).to_numpy()
-            if vals.dtype != object and not isinstance(vals.dtype, pd.StringDtype):
-                out[name] = out[name].astype(vals.dtype)
+            if dtype != np.dtype(object) and not isinstance(dtype, pd.StringDtype):
+                out[name] = out[name].astype(dtype)
             src = np.full(hi - lo, -1, dtype=narrow)
             src[entity[a:b] - lo] = rows[a:b]
             names.append(name)
@@ -231,14 +296,14 @@ def golden_chunks(
         out["sources"] = sources[lo:hi]
         out["records"] = records[lo:hi]
         for list_col, field in surv.collect.items():  # one chunk: every entity
-            if field in t.df.columns:
+            if field in columns:
                 out[list_col] = _collected(t, out, settings, field)
         yield out.reset_index(drop=True)
 
 
 def _collected(t: _Table, out: pd.DataFrame, settings: EntitySettings, field: str) -> pd.Series:
     """Per entity of ``out`` (all of them): the other values of ``field`` its records give, sorted."""
-    df = pd.DataFrame({"entity_id": t.ents[t.entity], field: t.df[field].reset_index(drop=True)})
+    df = pd.DataFrame({"entity_id": t.ents[t.entity], field: t.column(field).reset_index(drop=True)})
     surviving = out.set_index(settings.id_column)[settings.survivorship.rename.get(field, field)]
     seen = df.dropna().drop_duplicates()
     seen = seen[
