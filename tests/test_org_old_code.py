@@ -78,3 +78,12 @@ def test_implied_by_setting():
     assert s.identity == ("credit_code",) and s.identity_implied == (("credit_code", "org_code"),)
     off = EntitySettings.from_config("organisation", {"identity": [{"column": "credit_code"}]})
     assert off.identity_implied == () and off.fingerprint() != s.fingerprint()
+
+
+def test_an_all_zero_old_code_is_a_placeholder():
+    from matching.organisations import organisation_codes
+
+    codes = organisation_codes(pd.Series(["00000000-0", "92445399000000000N", "MA5T3K8Q-7"]))
+    assert codes["credit_code"].iloc[1] == "92445399000000000N"  # the credit code itself is valid
+    assert codes["org_code"].isna().iloc[:2].all() and codes["org_code"].iloc[2] == "MA5T3K8Q7"
+    assert not codes["invalid_org_code"].any() and not codes["invalid_credit"].any()
