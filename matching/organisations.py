@@ -229,6 +229,8 @@ def organisation_codes(cell: pd.Series) -> pd.DataFrame:
     组织机构代码: given on its own, or characters 9–17 of a valid credit code whose embedded code passes its
     check), ``invalid_credit`` (a value given that is neither a valid credit code nor shaped like an
     organisation code) and ``invalid_org_code`` (shaped like an organisation code, wrong check character).
+    ``000000000`` (its check character is right) is a placeholder, no code: the old code implies its credit
+    code's identity (``matching.er.identity``), and a placeholder would join every row that writes it.
     """
     credit = normalize_credit_codes(cell)
     credit.index = cell.index
@@ -242,12 +244,19 @@ def organisation_codes(cell: pd.Series) -> pd.DataFrame:
         {
             "credit_code": credit["credit_code"].where(valid),
             "org_type": credit["org_type"].where(valid),
-            "org_code": credit["org_code"].fillna(old["org_code"]).astype("string"),
+            "org_code": _no_placeholder(credit["org_code"].fillna(old["org_code"]).astype("string")),
             "invalid_credit": given & ~valid & ~old_shape,
             "invalid_org_code": old_shape & ~old["org_code_valid"].fillna(False).astype(bool),
         },
         index=cell.index,
     )
+
+
+_PLACEHOLDER_ORG_CODE = "0" * 9
+
+
+def _no_placeholder(codes: pd.Series) -> pd.Series:
+    return codes.mask(codes == _PLACEHOLDER_ORG_CODE)
 
 
 __all__ = [

@@ -90,6 +90,7 @@ def compared_columns(settings: EntitySettings) -> list[str]:
     for c in settings.comparisons:
         cols |= set(c.columns)
     cols |= set(settings.identity)  # kept in the registry whatever the comparisons read
+    cols |= {by for _, by in settings.identity_implied}
     return sorted(cols)
 
 

@@ -205,6 +205,8 @@ class EntitySettings:
     # Exclusive identifiers (a valid 身份证号, a valid 统一社会信用代码): records holding one value are one entity,
     # whatever their size; two different values are never one entity, directly or through a chain.
     identity: tuple[str, ...] = ()
+    # (identity column, column implying it): the old 组织机构代码 implies the credit code holding it
+    identity_implied: tuple[tuple[str, str], ...] = ()
 
     # -- construction ------------------------------------------------------------------------------------
     @classmethod
@@ -215,7 +217,7 @@ class EntitySettings:
         entity type without defaults needs ``blocking`` and ``comparisons`` in config.
         """
         from matching.er.evidence import parse_requires_any
-        from matching.er.identity import identity_columns
+        from matching.er.identity import identity_columns, implied_columns
 
         config = dict(config or {})
         if entity_type in config and isinstance(config[entity_type], dict):
@@ -265,6 +267,7 @@ class EntitySettings:
                     f"matching.{entity_type}.requires_any",
                 ),
                 identity=identity_columns(entity_type, config.get("identity", base.get("identity"))),
+                identity_implied=implied_columns(entity_type, config.get("identity", base.get("identity"))),
             )
         except TypeError as e:
             raise SettingsError(f"matching.{entity_type}: {e}") from None
@@ -323,6 +326,8 @@ class EntitySettings:
             spec["requires_any"] = [[list(c) for c in alt] for alt in self.requires_any]
         if self.identity:  # clustering obeys it: a state clustered without (or with others) is redone once
             spec["identity"] = list(self.identity)
+        if self.identity_implied:  # only when set, so existing fingerprints stay as they were
+            spec["identity_implied"] = [list(x) for x in self.identity_implied]
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -85,7 +85,8 @@ DEFAULTS: dict[str, dict] = {
         # one 单位 has dozens of mentions, so two random mentions agree on a name mostly because they match
         "correct_u_for_duplicates": True,
         "max_cluster_size": 60,
-        "identity": [{"column": "credit_code"}],
+        # an employer written with its old 组织机构代码 holds the credit code that carries it (characters 9–17)
+        "identity": [{"column": "credit_code", "implied_by": "org_code"}],
         "survivorship": {
             "rename": {"org_name": "name"},
             "collect": {"former_names": "org_name"},

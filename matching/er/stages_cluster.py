@@ -141,9 +141,12 @@ def link_constraints(
     node_of_compared: np.ndarray,
     candidates: Candidates,
     probability: np.ndarray,
+    identity: np.ndarray,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Must-link and cannot-link node pairs: reviewed decisions whose two sides both take part, and (with a
-    ``cannot_link`` threshold) the candidate pairs whose evidence against is that strong."""
+    ``cannot_link`` threshold) the candidate pairs whose evidence against is that strong, unless the two nodes
+    hold one identity value (``identity``, per node): one value is one entity whatever the names say (a
+    renamed organisation's old-code row against its credit code's former-name row)."""
     reviewed = decisions.pairs
     delta_index = pd.Index(delta.records["record_key"])
     nodes_l = decision_nodes(
@@ -163,6 +166,8 @@ def link_constraints(
         apart_l = node_of_compared[candidates.pairs.left[apart]]
         apart_r = node_of_compared[candidates.pairs.right[apart]]
         ok = (apart_l >= 0) & (apart_r >= 0) & (apart_l != apart_r)
+        id_l, id_r = identity[apart_l[ok]], identity[apart_r[ok]]
+        ok[ok] = ~((id_l == id_r) & (id_l != 0)).any(axis=1)
         cannot_link = (
             np.r_[cannot_link[0], apart_l[ok]].astype(np.int64),
             np.r_[cannot_link[1], apart_r[ok]].astype(np.int64),
@@ -240,7 +245,14 @@ def cluster_entities(
     edge_u, edge_v = node_of_compared[left[edge_pos]], node_of_compared[right[edge_pos]]
     drop = edge_u == edge_v
     must_link, cannot_link = link_constraints(
-        ctx, delta, decisions, node_of_registry_row, node_of_compared, candidates, scored.probability
+        ctx,
+        delta,
+        decisions,
+        node_of_registry_row,
+        node_of_compared,
+        candidates,
+        scored.probability,
+        identity,
     )
     drop |= vetoed_edges(candidates, is_edge, decisions)
     clusters = cluster(
