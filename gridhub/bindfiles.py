@@ -97,11 +97,10 @@ def previous_matches(ws: Workspace, key: str) -> Path | None:
     run_id = current_run_id(ws.warehouse)
     if run_id is None:
         return None
+    from gridhub.mentionfiles import marker_key
+
     folder = ws.step_dir(run_id, "bound")
-    try:
-        made = json.loads((folder / MATCHES_KEY_FILE).read_text(encoding="utf-8"))["key"]
-    except (OSError, ValueError, KeyError):
-        return None
+    made = marker_key(folder / MATCHES_KEY_FILE)
     return folder if made == key and (folder / MATCHES_FILE).is_file() else None
 
 

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from gridhub.mentionfiles import link_or_copy
+from gridhub.mentionfiles import link_or_copy, marker_key
 from warehouse.files import atomic_write, atomic_write_text
 from warehouse.schema import ENTITY_TYPES
 
@@ -83,11 +83,7 @@ def read_segments(src: Path) -> dict[str, list[Segment]]:
 def _own_key(src: Path, own: str) -> str | None:
     """The key the kept mention part ``own`` was made under (its chunk's marker), None without one."""
     folder, name = own.rsplit("/", 1)
-    marker = src / "files" / folder / f"{name.split('-')[0]}.json"
-    try:
-        return str(json.loads(marker.read_text(encoding="utf-8"))["key"])
-    except (OSError, ValueError, KeyError):
-        return None
+    return marker_key(src / "files" / folder / f"{name.split('-')[0]}.json")
 
 
 def _marker(cache: Path, own: str) -> Path:
@@ -101,10 +97,7 @@ def kept_files(cache: Path, own: str) -> list[Path]:
 
 
 def _ready(cache: Path, own: str, key: str) -> bool:
-    try:
-        return json.loads(_marker(cache, own).read_text(encoding="utf-8"))["key"] == key
-    except (OSError, ValueError, KeyError):
-        return False
+    return marker_key(_marker(cache, own)) == key
 
 
 def plan(

@@ -114,6 +114,14 @@ def _marker(folder: Path, chunk: int) -> Path:
     return folder / f"{chunk:06d}.json"
 
 
+def marker_key(path: Path) -> str | None:
+    """The ``key`` a JSON marker file says its files were made under; None when it is missing or unreadable."""
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8"))["key"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def link_or_copy(src: Path, target: Path) -> None:
     """``target`` as a hard link to ``src`` (a copy where links are not possible), replacing it."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -129,10 +137,7 @@ def _reuse(previous: Path | None, folder: Path, chunk: int, key: str) -> bool:
     if previous is None:
         return False
     before = previous / folder.parent.name / folder.name
-    try:
-        if json.loads(_marker(before, chunk).read_text(encoding="utf-8"))["key"] != key:
-            return False
-    except (OSError, ValueError, KeyError):
+    if marker_key(_marker(before, chunk)) != key:
         return False
     for p in [*before.glob(f"{chunk:06d}-*.parquet"), _marker(before, chunk)]:
         link_or_copy(p, folder / p.name)
@@ -216,10 +221,7 @@ def current_pieces(
 
 
 def _own_ready(folder: Path, chunk: int, key: str) -> bool:
-    try:
-        return json.loads(_marker(folder, chunk).read_text(encoding="utf-8"))["key"] == key
-    except (OSError, ValueError, KeyError):
-        return False
+    return marker_key(_marker(folder, chunk)) == key
 
 
 def _fresh_pieces(df: pd.DataFrame, feed: Feed) -> Iterator[tuple[int, pa.Table | Path, None]]:
