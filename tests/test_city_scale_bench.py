@@ -34,7 +34,9 @@ def test_the_tree_rss_adds_the_workers_of_a_step():
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             tree = bench._descendants(parent.pid)
-            if len(tree) == 2 and bench._tree_rss_gb(parent.pid) > 0.19:
+            # wait for what is asserted below: the worker writes its pages one by one, and a tree just past
+            # 0.19 GB can still be short of the parent's own RSS + 0.19 (seen once in CI under load)
+            if len(tree) == 2 and bench._tree_rss_gb(parent.pid) > bench._rss_gb(parent.pid) + 0.19:
                 break
             time.sleep(0.1)
         assert tree[0] == parent.pid and len(tree) == 2
