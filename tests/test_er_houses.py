@@ -274,3 +274,39 @@ def test_unbound_texts_in_a_form_the_parser_does_not_read_are_not_one_flat(backg
     ids = _resolve(background, planted)
     assert ids["gongan:lane0#house"] == ids["gongan:lane2#house"]
     assert len({ids[f"gongan:lane{i}#house"] for i in (0, 1, 3)}) == 3
+
+
+def test_unbound_text_equally_close_to_two_flats_joins_neither(background):
+    """人民路5号3幢2单元201室, unbound: 人民路 runs through 长乐街道 and through 清溪镇石门村, and both have that flat.
+    The text names neither place, so it is as close to one flat as to the other: it joins neither and goes to
+    review. How alike the texts look (the bound flats are written with a prefix of 4 or 6 characters in front)
+    says nothing about which flat it is."""
+    flats = {
+        "A": ("长乐街道人民路5号3幢2单元201室", "长乐街道人民路5号3栋2单元201室"),
+        "B": ("清溪镇石门村人民路5号3幢2单元201室", "江澜区清溪镇人民路五号3幢2单元201室"),
+    }
+    planted = [
+        {
+            "record_key": f"{feed}:{flat}#house",
+            "address_text": t,
+            "address_code": flat,
+            "building_code": "B" + flat,
+        }
+        for flat, texts in flats.items()
+        for feed, t in zip(("zhujian", "gongan"), texts, strict=True)
+    ]
+    planted.append({"record_key": "minzheng:u#house", "address_text": "人民路5号3幢2单元201室"})
+    df = _frame([*background.drop(columns=["true_id"]).to_dict("records"), *planted])
+    res = resolve(df, EntitySettings.from_config("house", {"house": {"u_sample_pairs": 100_000}}), run_id="h")
+    ids = res.assignments.set_index("record_key")["entity_id"]
+    assert ids["zhujian:A#house"] == ids["gongan:A#house"] != ids["zhujian:B#house"] == ids["gongan:B#house"]
+    assert ids["minzheng:u#house"] not in {ids["zhujian:A#house"], ids["zhujian:B#house"]}
+    review = res.review[
+        (res.review["record_key_l"] == "minzheng:u#house")
+        | (res.review["record_key_r"] == "minzheng:u#house")
+    ]
+    assert set(review["reason"]) == {"identity_tie"}
+    assert {ids[k] for k in (*review["record_key_l"], *review["record_key_r"])} >= {
+        ids["zhujian:A#house"],
+        ids["zhujian:B#house"],
+    }

@@ -12,6 +12,9 @@ and :mod:`matching.address.roads` tells a typo'd road from another road.
   estate or village the numbers count in), for blocking.
 * :func:`place_parts` — the road, estate and village a text names, for comparing.
 * :func:`places_agree` — per pair: how many place elements agree, or that one contradicts.
+* :func:`local_text` — the canonical text from the road on (the division names written in front set aside),
+  and the district, street and community it names, so that a prefix one side leaves out does not decide how
+  alike two texts look.
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ NUMBER_ELEMENTS = ("villager_group", "house_number", "building", "unit", "room",
 #: Places: compare the road, then the estate, then the village / community (the first both texts name decides
 #: nothing alone: every one both name must agree).
 PLACE_ELEMENTS = ("road", "estate", "community")
+#: The divisions a text may name in front of its road, as the parser reads them, outermost first.
+DIVISION_ELEMENTS = ("province", "city", "district", "street", "community")
+#: Of them, those two texts must not name differently for their local texts to be compared.
+PREFIX_ELEMENTS = ("district", "street", "community")
 #: A road or estate name shorter than this is never taken as the tail of a longer one (东路 is no road).
 _MIN_TAIL = 3
 
@@ -105,7 +112,23 @@ def _parts(u: pd.Series) -> pd.DataFrame:
     out["road"] = parsed["road"].astype("string")
     out["estate"] = _bare(parsed["estate"].astype("string"))
     out["community"] = _bare(parsed["community"].astype("string"))
+    out["local"] = _without_divisions(parsed)
+    out["district"] = parsed["district"].astype("string")
+    out["street"] = parsed["street"].astype("string")
     return out
+
+
+def _without_divisions(parsed: pd.DataFrame) -> pd.Series:
+    """The canonical texts without the division names the parser read in front (长乐街道人民路5号 → 人民路5号)."""
+    canonical = parsed["canonical"].astype("string").fillna("")
+    parts = [parsed[c].astype("string").fillna("") for c in DIVISION_ELEMENTS]
+    prefix = parts[0].str.cat(parts[1:], sep="")
+    local = [
+        c[len(p) :] if p and c.startswith(p) else c
+        for c, p in zip(canonical.tolist(), prefix.tolist(), strict=True)
+    ]
+    out = pd.Series(local, index=parsed.index, dtype="string")
+    return out.mask(out.str.len() == 0, canonical.mask(canonical.str.len() == 0))
 
 
 def number_key(texts: pd.Series) -> pd.Series:
@@ -135,6 +158,16 @@ def place_parts(texts: pd.Series) -> pd.DataFrame:
     """Per text: the numbered elements (:data:`NUMBER_ELEMENTS`, the floor standing for the room where no room
     is given) and the road, estate and village or community it names (:data:`PLACE_ELEMENTS`)."""
     return _distinct(texts, _parts)
+
+
+def local_text(texts: pd.Series) -> pd.DataFrame:
+    """Per text: ``local``, the canonical text from the road on (七号 = 7号, 幢 = 栋; the province … community
+    written in front set aside), and the ``district``, ``street`` and ``community`` it names (NA where none).
+
+    >>> local_text(pd.Series(["长乐街道人民路五号3幢201室", "人民路5号3栋201室"]))["local"].tolist()
+    ['人民路5号3栋201室', '人民路5号3栋201室']
+    """
+    return _distinct(texts, _parts)[["local", *PREFIX_ELEMENTS]]
 
 
 def _same_name(a: str, b: str) -> bool:
@@ -168,4 +201,4 @@ def places_agree(parts: dict[str, np.ndarray], left: np.ndarray, right: np.ndarr
     return np.where(differs, -1, agreeing).astype(np.int8)
 
 
-__all__ = ["NUMBER_ELEMENTS", "number_key", "place_key", "place_parts", "places_agree"]
+__all__ = ["NUMBER_ELEMENTS", "local_text", "number_key", "place_key", "place_parts", "places_agree"]

@@ -31,11 +31,21 @@ class Address(Comparison):
     two places, whatever their texts say. Its m is fixed (``options.different_m``, default 1e-4, about −13
     bits) instead of learnt, like a check-digit conflict of ID numbers; with ``thresholds.cannot_link`` the
     pair is also kept apart in clustering.
+
+    ``options.local_text: true`` (houses) compares the texts from the road on, read the parser's way
+    (:func:`matching.er.address_text.local_text`: 七号 = 7号, the 省 … 社区 written in front set aside), and
+    only where the district, street and community both texts name agree. A bound flat's text is one of the ways
+    it is written: how alike an unbound text looks to it must not depend on the prefix each happens to carry,
+    or an unbound 人民路5号3幢2单元201室, which names neither of two flats on a 人民路 running through two
+    streets, would join the one written with the shorter prefix (长乐街道… rather than 清溪镇石门村…).
     """
 
     def __init__(self, spec):
         super().__init__(spec)
         self.distinct = self.options.get("distinct_codes", False)
+        self.local = self.options.get("local_text", False)
+        if not isinstance(self.local, bool):
+            raise SettingsError(f"comparison {self.name}: local_text is true or false, got {self.local!r}")
         different_m = self.options.get("different_m", 1e-4)
         if not isinstance(self.distinct, bool):
             raise SettingsError(
@@ -72,6 +82,11 @@ class Address(Comparison):
                 prep[key], prep["text_obj"] = codes_and_objects(s)
             else:
                 prep[key] = factorised_codes(s)
+        if self.local and len(self.spec.columns) >= 4:
+            local = address_text.local_text(column_or_missing(df, self.spec.columns[3]))
+            prep["text"], prep["text_obj"] = codes_and_objects(text.squash(local["local"]))
+            for c in address_text.PREFIX_ELEMENTS:
+                prep[c] = factorised_codes(local[c])
         return prep
 
     def exact_codes(self, prep):
@@ -88,6 +103,9 @@ class Address(Comparison):
         grid_both, grid_eq = eq("grid")
         text_both, text_eq = eq("text")
         text_speaks = ~addr_both & text_both
+        for c in (c for c in address_text.PREFIX_ELEMENTS if c in prep):  # local texts: the prefixes agree
+            x, y = prep[c][left], prep[c][right]
+            text_speaks &= ~((x >= 0) & (y >= 0) & (x != y))
         similar = np.zeros(len(left), dtype=bool)
         cand = np.flatnonzero(text_speaks & ~text_eq)
         if len(cand):

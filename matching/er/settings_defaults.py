@@ -117,7 +117,7 @@ DEFAULTS: dict[str, dict] = {
                 "name": "address",
                 "kind": "address",
                 "columns": ["address_code", "building_code", "grid_code", "address_text"],
-                "options": {"distinct_codes": True},
+                "options": {"distinct_codes": True, "local_text": True},
             },
             {
                 "name": "numbers",
