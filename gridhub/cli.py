@@ -178,7 +178,9 @@ def cmd_explain(args) -> int:
             what=args.what,
             ids=args.ids,
         )
-    return explain_command(ws, args.what, args.ids, reveal=args.reveal)
+    from gridhub.reference import division_names
+
+    return explain_command(ws, args.what, args.ids, reveal=args.reveal, regions=division_names(ws))
 
 
 def cmd_portal(args) -> int:

@@ -176,11 +176,11 @@ def _resolve_type(
 
     The engine reads only the columns matching reads (``read_columns``); the golden records read theirs
     (``golden_columns``) once the engine's result is let go: the two are never in memory together (issue #19)."""
-    from gridhub.resolve_workers import engine_mentions, golden_frames, release_freed_memory
-    from matching.er import EntitySettings, ResolutionState, resolve
+    from gridhub.resolve_workers import engine_mentions, entity_settings, golden_frames, release_freed_memory
+    from matching.er import ResolutionState, resolve
     from matching.er.diagnostics import empty_diagnostics, resolution_diagnostics
 
-    settings = EntitySettings.from_config(t, ws.config.matching)
+    settings = entity_settings(ws, t)
     n_mentions = pq.ParquetFile(_require(bound)).metadata.num_rows
     if not n_mentions:
         log.info("%s: no mentions (none of its feeds has arrived yet): nothing to resolve", t)

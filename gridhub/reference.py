@@ -141,13 +141,13 @@ class ReferenceTable:
         )
 
 
-def _read_csv(path: Path, encoding: str) -> tuple[pd.DataFrame, str]:
+def _read_csv(path: Path, encoding: str, usecols=None) -> tuple[pd.DataFrame, str]:
     tries = (
         ["utf-8-sig", "gb18030"] if encoding == "auto" else ["utf-8-sig" if encoding == "utf-8" else encoding]
     )
     for i, enc in enumerate(tries):
         try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=enc), enc
+            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=enc, usecols=usecols), enc
         except UnicodeDecodeError:
             if i == len(tries) - 1:
                 raise
@@ -286,6 +286,35 @@ def _complete_divisions(f: pd.DataFrame) -> pd.DataFrame:
     return f
 
 
+#: The division levels organisation names are written with in front (明州市江澜区长乐街道…): not communities,
+#: whose names are too often an ordinary word or a 字号 (长乐, 东园).
+NAME_LEVELS = ("province", "city", "district", "street")
+
+
+def division_names(ws: Workspace) -> tuple[tuple[str, ...], ...]:
+    """The city's divisions down to its streets and towns (:data:`NAME_LEVELS`), each as its name and aliases
+    (``江澜区``, ``("长乐街道", "长乐街")``), from the divisions file and the library's name columns (only those
+    columns are read): what ``matching.er`` sets aside at the start of an organisation name, written with or
+    without its suffix. Sorted, one entry per name."""
+    aliases: dict[str, set[str]] = {}
+    divisions = load_reference(ws, "divisions")
+    if divisions is not None:
+        named = divisions[divisions["level"].isin(NAME_LEVELS) & (divisions["name"] != "")]
+        for name, more in zip(named["name"], named["aliases"], strict=True):
+            aliases.setdefault(name, set()).update(a.strip() for a in str(more).split("|") if a.strip())
+    spec: ReferenceFile = ws.config.reference.addresses
+    header = {c: h for h, c in spec.columns.items() if c in NAME_LEVELS}
+    wanted = {header.get(c, c) for c in NAME_LEVELS}
+    path = ws.reference_file("addresses")
+    if path.is_file():
+        frame, _ = _read_csv(path, spec.encoding, usecols=lambda h: str(h).strip() in wanted)
+        for c in frame.columns:
+            for name in frame[c].str.strip().unique():
+                if name:
+                    aliases.setdefault(name, set())
+    return tuple((name, *sorted(aliases[name] - {name})) for name in sorted(aliases))
+
+
 def address_frame(ws: Workspace) -> pd.DataFrame:
     """The standard address library, every canonical column, text (what the warehouse's address table takes)."""
     frame = load_reference(ws, "addresses")
@@ -333,6 +362,7 @@ __all__ = [
     "address_frame",
     "address_library",
     "complete",
+    "division_names",
     "grid_frame",
     "grid_index",
     "load_reference",

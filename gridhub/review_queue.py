@@ -261,12 +261,13 @@ class PairDetail:
 def pair_detail(ws: Workspace, run_id: str, case: Case, *, reveal: bool) -> PairDetail:
     """``gridhub explain pair`` for the case's two records, from the run's mentions and the committed state;
     values masked unless ``reveal`` (the reviewer's role, :attr:`PortalReviewer.role`)."""
-    from matching.er import EntitySettings, ResolutionState
+    from gridhub.resolve_workers import entity_settings
+    from matching.er import ResolutionState
     from matching.er.explain import explain_pair, shown_pair_table
 
     t = case.entity_type
     mentions = pd.read_parquet(ws.work_dir(run_id) / "bound" / f"{t}.parquet")
-    settings = EntitySettings.from_config(t, ws.config.matching)
+    settings = entity_settings(ws, t)
     state = ResolutionState.load(ResolutionState.folder(ws.state, t), t)
     e = explain_pair(mentions, settings, state, case.record_key_l, case.record_key_r)
     ids = _run_frames(ws.root, run_id)[f"{t}_assignments"].set_index("record_key")["entity_id"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -25,7 +25,7 @@ from connectors.text import display_width
 from matching.er.comparisons import PreparedComparisons
 from matching.er.evidence import held_back_probability, requires_any_mask
 from matching.er.ids import ResolutionState, StateError
-from matching.er.mentions import record_hashes
+from matching.er.mentions import record_hashes, with_regions_written_out
 from matching.er.scoring import Model
 from matching.er.settings import EntitySettings
 from matching.er.stages_prepare import identity_hashes, tf_hashes
@@ -126,18 +126,19 @@ def explain_pair(
         if not len(hit):
             raise ExplainError(f"no {settings.entity_type} record {wanted!r} in the mentions")
         pos.append(int(hit[0]))
-    prepared = PreparedComparisons(mentions, settings.comparisons)
+    compared = with_regions_written_out(mentions, settings)  # as the engine compares them; shown as written
+    prepared = PreparedComparisons(compared, settings.comparisons)
     left, right = np.array([pos[0]]), np.array([pos[1]])
     levels = prepared.levels(left, right)[0]
     weights = model.weights()
-    population = tf_hashes(mentions, prepared)
+    population = tf_hashes(compared, prepared)
     identities = identity_hashes(settings, mentions) if settings.correct_u_for_duplicates else None
     side = pos[0] if identities is None or identities[pos[0]] else pos[1]  # as scoring reads it (tf_side)
     adjustments = tf_adjustments(
         {k: h[[side]] for k, h in population.items()},
         population,
         model,
-        record_hashes(mentions, settings) if settings.correct_u_for_duplicates else None,
+        record_hashes(compared, settings) if settings.correct_u_for_duplicates else None,
         identities,
         identities[[side]] if identities is not None else None,
     )
@@ -349,7 +350,7 @@ def _current_run(ws: Any) -> tuple[str, Path]:
 
 
 def _load_type(
-    ws: Any, bound: Path, entity_type: str
+    ws: Any, bound: Path, entity_type: str, regions: tuple[tuple[str, ...], ...] = ()
 ) -> tuple[pd.DataFrame, EntitySettings, ResolutionState]:
     path = bound / f"{entity_type}.parquet"
     if not path.exists():
@@ -357,7 +358,7 @@ def _load_type(
     folder = ResolutionState.folder(ws.state, entity_type)
     if not (folder / "model.json").exists():
         raise _Unknown(f"no committed {entity_type} resolution state at {folder}: run `gridhub run` first")
-    settings = EntitySettings.from_config(entity_type, ws.config.matching)
+    settings = replace(EntitySettings.from_config(entity_type, ws.config.matching), regions=regions)
     return pd.read_parquet(path), settings, ResolutionState.load(folder, entity_type)
 
 
@@ -380,14 +381,16 @@ def _record_key(mentions: pd.DataFrame, given: str) -> str | None:
     return str(hit.iloc[0]) if len(hit) else None
 
 
-def _explain_pair_text(ws: Any, bound: Path, left: str, right: str, reveal: bool) -> str:
+def _explain_pair_text(
+    ws: Any, bound: Path, left: str, right: str, reveal: bool, regions: tuple[tuple[str, ...], ...]
+) -> str:
     parts = []
     for t in ENTITY_TYPES:
         path = bound / f"{t}.parquet"
         # a type no feed carries (a district without a facility feed) has no mentions and no state
         if not path.exists() or pq.read_metadata(path).num_rows == 0:
             continue
-        mentions, settings, state = _load_type(ws, bound, t)
+        mentions, settings, state = _load_type(ws, bound, t, regions)
         kl, kr = _record_key(mentions, left), _record_key(mentions, right)
         if kl is None or kr is None:
             continue
@@ -404,8 +407,10 @@ def _explain_pair_text(ws: Any, bound: Path, left: str, right: str, reveal: bool
     return "\n\n".join(parts)
 
 
-def _explain_entity_text(ws: Any, bound: Path, entity_type: str, entity_id: str, reveal: bool) -> str:
-    mentions, settings, state = _load_type(ws, bound, entity_type)
+def _explain_entity_text(
+    ws: Any, bound: Path, entity_type: str, entity_id: str, reveal: bool, regions: tuple[tuple[str, ...], ...]
+) -> str:
+    mentions, settings, state = _load_type(ws, bound, entity_type, regions)
     try:
         e = explain_entity(entity_id, mentions, state, settings)
     except ExplainError:
@@ -434,13 +439,15 @@ def explain_command(
     err: TextIO | None = None,
     *,
     reveal: bool = False,
+    regions: tuple[tuple[str, ...], ...] = (),
 ) -> int:
     """``gridhub explain``: ``person|organisation|house|facility <entity_id>…`` or ``pair <feed:rec> <feed:rec>``.
 
     Uses the mentions of the published ``current`` run (``work/<run_id>/bound/<type>.parquet``) and the
     committed state (``state/er/<type>/``). Writes the explanation to ``out`` (stdout) and problems to ``err``
     (stderr). ID numbers and phones are masked unless ``reveal`` (the caller records a reveal in the
-    workspace's audit log: this library knows no users). Returns the exit code: 0 explained, 1 an id or the run is unknown, 2 wrong arguments.
+    workspace's audit log: this library knows no users). ``regions``: the city's divisions, as the run's
+    resolution had them (``EntitySettings.regions``). Returns the exit code: 0 explained, 1 an id or the run is unknown, 2 wrong arguments.
     """
     out = out or sys.stdout
     err = err or sys.stderr
@@ -452,7 +459,7 @@ def explain_command(
                 )
                 return 2
             _, bound = _current_run(ws)
-            out.write(_explain_pair_text(ws, bound, ids[0], ids[1], reveal) + "\n")
+            out.write(_explain_pair_text(ws, bound, ids[0], ids[1], reveal, regions) + "\n")
             return 0
         if what not in ENTITY_TYPES:
             err.write(f"gridhub explain: {what!r} is not one of {', '.join(ENTITY_TYPES)}, pair\n")
@@ -461,7 +468,7 @@ def explain_command(
             err.write(f"gridhub explain {what}: give an entity id\n")
             return 2
         _, bound = _current_run(ws)
-        texts = [_explain_entity_text(ws, bound, what, i, reveal) for i in ids]
+        texts = [_explain_entity_text(ws, bound, what, i, reveal, regions) for i in ids]
         out.write("\n\n".join(texts) + "\n")
         return 0
     except (_Unknown, ExplainError, StateError) as e:

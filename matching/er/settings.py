@@ -207,6 +207,10 @@ class EntitySettings:
     identity: tuple[str, ...] = ()
     # (identity column, column implying it): the old 组织机构代码 implies the credit code holding it
     identity_implied: tuple[tuple[str, str], ...] = ()
+    # The city's divisions (province, city, district, street: per division its name and aliases, from the
+    # reference data the caller loads; data, not config): a leading one written without its suffix is written
+    # with it in organisation names before matching (matching.er.text.regions_written_out)
+    regions: tuple[tuple[str, ...], ...] = ()
 
     # -- construction ------------------------------------------------------------------------------------
     @classmethod
@@ -328,6 +332,8 @@ class EntitySettings:
             spec["identity"] = list(self.identity)
         if self.identity_implied:  # only when set, so existing fingerprints stay as they were
             spec["identity_implied"] = [list(x) for x in self.identity_implied]
+        if self.regions and any(c.kind == "org_name" for c in self.comparisons):  # only where names read them
+            spec["regions"] = sorted(list(x) for x in self.regions)
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

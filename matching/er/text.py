@@ -85,6 +85,14 @@ _REGION_UNIT = (
     r"(?![场域级长委])"
 )
 _REGION_PREFIX = re.compile(r"^(?:" + _REGION_UNIT + r")+(?=.{2,})")
+# a division's name without its suffix (明州市 → 明州, 江澜区 → 江澜, 长乐街道 → 长乐), longest suffix first
+_DIVISION_SUFFIX = re.compile(r"(?:特别行政区|自治区|自治州|自治县|地区|街道|新区|省|市|区|县|旗|盟|镇|乡)$")
+#: what may follow a bare division name in an organisation name for it to be one: not a road or a village
+#: named after the division (长乐路, 长乐村 are places, not 长乐街道)
+_NOT_AFTER_BARE = "路街道巷弄村里桥"
+#: the characters a name must keep before its legal form once a bare division name is set aside
+#: (江澜宏远贸易有限公司 → 宏远贸易, kept; 中山大学, 和平饭店, 光明乳业有限公司 keep their names)
+MIN_CORE_AFTER_BARE = 4
 _BRACKETS = re.compile(r"[()（）\[\]【】〔〕<>《》\s·.,，、\-—_]")
 _NON_DIGITS = re.compile(r"\D+")
 
@@ -145,6 +153,66 @@ def org_name_parts(names: pd.Series) -> pd.DataFrame:
         {"core": core.astype("string"), "form": form.astype("string"), "branch": branch.astype("string")},
         index=names.index,
     )
+
+
+def division_forms(regions: tuple[tuple[str, ...], ...]) -> dict[str, str]:
+    """Each way a division is written → its name: the name itself (江澜区), without its suffix (江澜, two
+    characters or more) and its aliases. ``regions``: per division its name and aliases, as the city's
+    reference data writes them. A form two divisions share goes to the first (明州 of 明州市, not of 明州区)."""
+    forms: dict[str, str] = {}
+    for division in regions:
+        names = [unicodedata.normalize("NFKC", n).strip() for n in division if n and n.strip()]
+        if not names:
+            continue
+        full = names[0]
+        forms.setdefault(full, full)
+        for form in (_DIVISION_SUFFIX.sub("", full), *names[1:]):
+            if len(form) >= 2:
+                forms.setdefault(form, full)
+    return forms
+
+
+def regions_written_out(names: pd.Series, regions: tuple[tuple[str, ...], ...]) -> pd.Series:
+    """Organisation names with a leading division written without its suffix written with it: 江澜宏远贸易有限公司 →
+    江澜区宏远贸易有限公司, 明州江澜宏远… → 明州市江澜区宏远…, so that :func:`org_name_parts` sets the region aside
+    as it does when the suffix is written (the name as registered keeps it: ``same_name`` compares 江澜区宏远 and
+    江澜宏远 as one registered name).
+
+    Only the city's own divisions (``regions``, see :func:`division_forms`), only at the start, only a whole
+    name, never before 路 / 街 / 村 … (长乐路 is a road), and only where at least :data:`MIN_CORE_AFTER_BARE`
+    characters are left before the legal form: a two-character division name is often an ordinary word too
+    (中山, 光明, 和平), and 中山大学 or 光明乳业有限公司 keep their names."""
+    forms = division_forms(regions)
+    if not forms:
+        return names
+    pattern = re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
+    s = as_string(names)
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    out = [str(v) for v in uniques]
+    found = {i: hit for i, v in enumerate(out) if (hit := _leading_divisions(v, pattern, forms))}
+    if found:  # the cores left, in one pass: only where a bare division name was read
+        rests = pd.Series([rest for _, rest in found.values()], dtype="string")
+        cores = org_name_parts(rests)["core"].str.len().fillna(0).to_numpy()
+        for (i, (written, rest)), n in zip(found.items(), cores, strict=True):
+            if n >= MIN_CORE_AFTER_BARE:
+                out[i] = written + rest
+    values = np.array([*out, None], dtype=object)
+    return pd.Series(values[np.where(codes < 0, len(out), codes)], index=names.index, dtype="string")
+
+
+def _leading_divisions(name: str, pattern: re.Pattern, forms: dict[str, str]) -> tuple[str, str] | None:
+    """The divisions leading ``name`` written with their suffix, and the rest; None unless one of them is written
+    without it (a bare name, or an alias)."""
+    pos, parts, bare = 0, [], False
+    while m := pattern.match(name, pos):
+        form = m.group()
+        if forms[form] != form:
+            if name[m.end() : m.end() + 1] in tuple(_NOT_AFTER_BARE):
+                break
+            bare = True
+        parts.append(forms[form])
+        pos = m.end()
+    return ("".join(parts), name[pos:]) if bare else None
 
 
 def org_full_name(names: pd.Series) -> pd.Series:
