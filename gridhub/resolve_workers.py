@@ -138,15 +138,13 @@ def entity_settings(ws: Workspace, t: str) -> EntitySettings:
     """The engine's settings of entity type ``t``: the workspace's ``matching:`` config, and where they compare
     organisation names, the city's divisions (:func:`gridhub.reference.division_names`, its reference data),
     so that 江澜宏远贸易有限公司 is read as 江澜区 + 宏远贸易 (``EntitySettings.regions``)."""
-    from dataclasses import replace
-
     from gridhub.reference import division_names
     from matching.er import EntitySettings
 
     settings = EntitySettings.from_config(t, ws.config.matching)
     if not any(c.kind == "org_name" for c in settings.comparisons):
         return settings
-    return replace(settings, regions=division_names(ws))
+    return settings.with_regions(division_names(ws))
 
 
 def engine_mentions(bound: Path, settings: EntitySettings) -> pd.DataFrame:

@@ -5,8 +5,6 @@ organisation records lost at 6,002 residents)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pandas as pd
 from org_employers import RENSHE, SHICHANG, registered, staged_feeds
 
@@ -71,6 +69,26 @@ def test_only_the_citys_own_divisions_are_set_aside():
     assert org_core(regions_written_out(names, (("江澜区",),))).tolist() == ["宏远贸易", "广州天河华兴科技"]
 
 
+def test_the_name_as_registered_keeps_the_region_as_written():
+    """明州明达物业管理有限公司 and 明州市明达物业管理有限公司 share a core but are two registered names (the same_name
+    level tells such namesakes apart); a bare name and its registered form agree on the core (exact)."""
+    import numpy as np
+
+    from matching.er.comparisons import build_comparisons
+
+    settings = EntitySettings.from_config("organisation").with_regions((("明州市",), ("江澜区",)))
+    org_name = next(c for c in build_comparisons(settings.comparisons) if c.name == "org_name")
+    names = [
+        "明州明达物业管理有限公司",
+        "明州市明达物业管理有限公司",
+        "江澜宏远贸易有限公司",
+        "江澜区宏远贸易有限公司",
+    ]
+    prep = org_name.prepare(pd.DataFrame({"org_name": pd.Series(names, dtype="string")}))
+    levels = org_name.compare(prep, np.array([0, 2, 0]), np.array([1, 3, 0]))
+    assert [org_name.levels[lv] for lv in levels] == ["exact", "exact", "same_name"]
+
+
 def test_employers_written_without_the_city_suffix_join_their_organisation():
     """人社 names 40 employers by name only, 云江宏达科技有限公司 for the registered 云江市宏达科技有限公司."""
     orgs = registered(120)
@@ -90,7 +108,7 @@ def test_employers_written_without_the_city_suffix_join_their_organisation():
     staged["renshe"] = pd.concat([staged["renshe"], extra], ignore_index=True)
     m = build_mentions(staged, [Feed.model_validate(SHICHANG), Feed.model_validate(RENSHE)])
     mentions = m.organisation.copy()
-    settings = replace(EntitySettings.from_config("organisation"), regions=(("云江市", "云江"), ("广东省",)))
+    settings = EntitySettings.from_config("organisation").with_regions((("云江市", "云江"), ("广东省",)))
     entity = resolve(mentions, settings, run_id="t").assignments.set_index("record_key")["entity_id"]
     keys = mentions.set_index("source_record_id")["record_key"]
     joined = [

@@ -84,8 +84,9 @@ def _geocell(df: pd.DataFrame, lon: str, lat: str, meters: float, shift: float) 
     return key.where(x.notna() & y.notna())
 
 
-def evaluate_key(df: pd.DataFrame, expr: str) -> pd.Series:
-    """Evaluate one key expression over the mentions, as a nullable string column."""
+def evaluate_key(df: pd.DataFrame, expr: str, regions: tuple[tuple[str, ...], ...] = ()) -> pd.Series:
+    """Evaluate one key expression over the mentions, as a nullable string column; ``regions``: the city's
+    divisions, which ``org_core`` sets aside (``EntitySettings.regions``)."""
     m = _CALL.match(expr)
     if not m:
         col = expr.strip()
@@ -98,25 +99,25 @@ def evaluate_key(df: pd.DataFrame, expr: str) -> pd.Series:
     fn, args = m.group(1), _split_args(m.group(2))
     try:
         if fn == "surname":
-            return text.surname(evaluate_key(df, args[0]))
+            return text.surname(evaluate_key(df, args[0], regions))
         if fn == "prefix":
-            return text.as_string(evaluate_key(df, args[0]).str.slice(0, int(args[1])))
+            return text.as_string(evaluate_key(df, args[0], regions).str.slice(0, int(args[1])))
         if fn == "suffix":
-            return text.as_string(evaluate_key(df, args[0]).str.slice(-int(args[1])))
+            return text.as_string(evaluate_key(df, args[0], regions).str.slice(-int(args[1])))
         if fn == "year":
             col = args[0]
             v = df[col] if col in df.columns else pd.Series(pd.NA, index=df.index)
             return pd.to_datetime(v, errors="coerce").dt.year.astype("Int64").astype("string")
         if fn == "digits":
-            return text.digits(evaluate_key(df, args[0]))
+            return text.digits(evaluate_key(df, args[0], regions))
         if fn == "address_numbers":
-            return address_text.number_key(evaluate_key(df, args[0]))
+            return address_text.number_key(evaluate_key(df, args[0], regions))
         if fn == "address_place":
-            return address_text.place_key(evaluate_key(df, args[0]))
+            return address_text.place_key(evaluate_key(df, args[0], regions))
         if fn == "org_core":
-            return text.org_core(evaluate_key(df, args[0]))
+            return text.org_core(evaluate_key(df, args[0], regions), regions)
         if fn == "lower":
-            return text.squash(evaluate_key(df, args[0]))
+            return text.squash(evaluate_key(df, args[0], regions))
         if fn in ("geocell", "geocell_shifted"):
             if args[0] not in df.columns or args[1] not in df.columns:
                 return pd.Series(pd.NA, index=df.index, dtype="string")
@@ -162,7 +163,12 @@ def combine_hashes(parts: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def rule_keys(df: pd.DataFrame, rule: BlockingRule, parts: dict[str, np.ndarray] | None = None) -> np.ndarray:
+def rule_keys(
+    df: pd.DataFrame,
+    rule: BlockingRule,
+    parts: dict[str, np.ndarray] | None = None,
+    regions: tuple[tuple[str, ...], ...] = (),
+) -> np.ndarray:
     """One 64-bit hash per record of a rule's combined key; 0 where any key part is null.
 
     Hashes (not positional codes) so that keys computed in different runs can be compared: the state keeps
@@ -173,14 +179,18 @@ def rule_keys(df: pd.DataFrame, rule: BlockingRule, parts: dict[str, np.ndarray]
     parts = {} if parts is None else parts
     for expr in rule.on:
         if expr not in parts:
-            parts[expr] = value_hashes(evaluate_key(df, expr))
+            parts[expr] = value_hashes(evaluate_key(df, expr, regions))
     return combine_hashes([parts[expr] for expr in rule.on])
 
 
-def all_rule_keys(df: pd.DataFrame, rules: tuple[BlockingRule, ...] | list[BlockingRule]) -> list[np.ndarray]:
+def all_rule_keys(
+    df: pd.DataFrame,
+    rules: tuple[BlockingRule, ...] | list[BlockingRule],
+    regions: tuple[tuple[str, ...], ...] = (),
+) -> list[np.ndarray]:
     """:func:`rule_keys` of every rule, each key part computed once."""
     parts: dict[str, np.ndarray] = {}
-    return [rule_keys(df, rule, parts) for rule in rules]
+    return [rule_keys(df, rule, parts, regions) for rule in rules]
 
 
 def codes_of_keys(keys: np.ndarray) -> np.ndarray:
@@ -343,16 +353,18 @@ def block(
     source: np.ndarray | None = None,
     active: np.ndarray | None = None,
     keys: list[np.ndarray] | None = None,
+    regions: tuple[tuple[str, ...], ...] = (),
 ) -> CandidatePairs:
     """Candidate pairs of ``df`` (positions) under ``rules``.
 
     ``source`` (one code per record) restricts pairs to records of different sources (link_only);
     ``active`` (bool per record) restricts them to pairs touching an active record (incremental runs);
-    ``keys``: each rule's key hashes (:func:`rule_keys`) when the caller has them already.
+    ``keys``: each rule's key hashes (:func:`rule_keys`) when the caller has them already; ``regions``: the
+    city's divisions, for the keys that read them (:func:`evaluate_key`).
     """
     n = len(df)
     lefts, rights, rule_ids, rows, all_codes, all_keys = [], [], [], [], [], []
-    keys = all_rule_keys(df, rules) if keys is None else keys
+    keys = all_rule_keys(df, rules, regions) if keys is None else keys
     earlier: list[tuple[np.ndarray, np.ndarray]] = []
     all_free = [free_records(df, rule) for rule in rules]
     for r_i, rule in enumerate(rules):

@@ -174,14 +174,22 @@ class OrgName(Comparison):
     def tf_key(self, df):
         return text.org_full_name(column_or_missing(df, self.spec.columns[0]))
 
+    def __init__(self, spec):
+        super().__init__(spec)
+        # the city's divisions (EntitySettings.with_regions): set aside from the cores written without suffix too
+        self.regions = tuple(tuple(d) for d in self.options.get("regions") or ())
+
     def tf_keys(self, df):
         # the name legal form and region aside is counted too: 光晨物业管理有限责任公司 (the city left out) is all but
         # proof of the one credit code whose records carry that name, whatever their registered name's form
-        return {0: self.tf_key(df), 1: text.org_name_key(column_or_missing(df, self.spec.columns[0]))}
+        return {
+            0: self.tf_key(df),
+            1: text.org_name_key(column_or_missing(df, self.spec.columns[0]), self.regions),
+        }
 
     def prepare(self, df):
         names = column_or_missing(df, self.spec.columns[0])
-        parts = text.org_name_parts(names)
+        parts = text.org_name_parts(names, self.regions)
         full = (parts["core"] + "|" + parts["branch"]).astype("string")
         return {
             "code": factorised_codes(text.org_full_name(names)),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -25,7 +25,7 @@ from connectors.text import display_width
 from matching.er.comparisons import PreparedComparisons
 from matching.er.evidence import held_back_probability, requires_any_mask
 from matching.er.ids import ResolutionState, StateError
-from matching.er.mentions import record_hashes, with_regions_written_out
+from matching.er.mentions import record_hashes
 from matching.er.scoring import Model
 from matching.er.settings import EntitySettings
 from matching.er.stages_prepare import identity_hashes, tf_hashes
@@ -126,19 +126,18 @@ def explain_pair(
         if not len(hit):
             raise ExplainError(f"no {settings.entity_type} record {wanted!r} in the mentions")
         pos.append(int(hit[0]))
-    compared = with_regions_written_out(mentions, settings)  # as the engine compares them; shown as written
-    prepared = PreparedComparisons(compared, settings.comparisons)
+    prepared = PreparedComparisons(mentions, settings.comparisons)
     left, right = np.array([pos[0]]), np.array([pos[1]])
     levels = prepared.levels(left, right)[0]
     weights = model.weights()
-    population = tf_hashes(compared, prepared)
+    population = tf_hashes(mentions, prepared)
     identities = identity_hashes(settings, mentions) if settings.correct_u_for_duplicates else None
     side = pos[0] if identities is None or identities[pos[0]] else pos[1]  # as scoring reads it (tf_side)
     adjustments = tf_adjustments(
         {k: h[[side]] for k, h in population.items()},
         population,
         model,
-        record_hashes(compared, settings) if settings.correct_u_for_duplicates else None,
+        record_hashes(mentions, settings) if settings.correct_u_for_duplicates else None,
         identities,
         identities[[side]] if identities is not None else None,
     )
@@ -358,7 +357,7 @@ def _load_type(
     folder = ResolutionState.folder(ws.state, entity_type)
     if not (folder / "model.json").exists():
         raise _Unknown(f"no committed {entity_type} resolution state at {folder}: run `gridhub run` first")
-    settings = replace(EntitySettings.from_config(entity_type, ws.config.matching), regions=regions)
+    settings = EntitySettings.from_config(entity_type, ws.config.matching).with_regions(regions)
     return pd.read_parquet(path), settings, ResolutionState.load(folder, entity_type)
 
 

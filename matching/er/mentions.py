@@ -15,7 +15,6 @@ import pandas as pd
 from matching.er.blocking import combine_hashes, key_columns, value_hashes
 from matching.er.ids import DECISION_COLUMNS, empty_decisions, record_key_hashes
 from matching.er.settings import EntitySettings
-from matching.er.text import regions_written_out
 from warehouse.errors import UserError
 
 _MATCH = {"match", "same", "must_link", "yes", "true", "1", "是", "同一"}
@@ -61,26 +60,11 @@ def prepare_mentions(mentions: pd.DataFrame, settings: EntitySettings, *, sort: 
     if "priority" not in df.columns:
         df["priority"] = 0
     df["_rk"] = key_hashes
-    df = with_regions_written_out(df, settings)
     return (
         df.sort_values("record_key", kind="stable").reset_index(drop=True)
         if sort
         else df.reset_index(drop=True)
     )
-
-
-def with_regions_written_out(df: pd.DataFrame, settings: EntitySettings) -> pd.DataFrame:
-    """``df`` with the organisation names its ``org_name`` comparisons read written the way
-    :func:`matching.er.text.regions_written_out` writes them (a leading division of ``settings.regions``
-    written with its suffix: 江澜宏远贸易有限公司 → 江澜区宏远贸易有限公司), so blocking keys, comparisons and term
-    frequencies all set the region aside. ``df`` itself when there is nothing to write."""
-    columns = {c.columns[0] for c in settings.comparisons if c.kind == "org_name"} & set(df.columns)
-    if not settings.regions or not columns:
-        return df
-    df = df.copy(deep=False)
-    for c in sorted(columns):
-        df[c] = regions_written_out(df[c], settings.regions)
-    return df
 
 
 def read_columns(settings: EntitySettings) -> list[str]:

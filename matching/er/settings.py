@@ -27,7 +27,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from matching.er.settings_defaults import DEFAULTS
@@ -208,8 +208,9 @@ class EntitySettings:
     # (identity column, column implying it): the old 组织机构代码 implies the credit code holding it
     identity_implied: tuple[tuple[str, str], ...] = ()
     # The city's divisions (province, city, district, street: per division its name and aliases, from the
-    # reference data the caller loads; data, not config): a leading one written without its suffix is written
-    # with it in organisation names before matching (matching.er.text.regions_written_out)
+    # reference data the caller loads; data, not config; set by with_regions): a leading one written without
+    # its suffix is set aside from organisation names' cores like one written with it (org_core blocking keys
+    # and the org_name comparisons' core levels; matching.er.text.regions_written_out)
     regions: tuple[tuple[str, ...], ...] = ()
 
     # -- construction ------------------------------------------------------------------------------------
@@ -278,6 +279,19 @@ class EntitySettings:
         settings.validate()
         return settings
 
+    def with_regions(self, regions: tuple[tuple[str, ...], ...] | list) -> EntitySettings:
+        """These settings with the city's divisions (per division its name and aliases): ``org_core`` blocking
+        keys and the ``org_name`` comparisons (``options.regions``) set a leading one aside, written with its
+        suffix or without (江澜宏远贸易 → 宏远贸易)."""
+        regions = tuple(tuple(str(n) for n in division) for division in regions)
+        if not regions:
+            return self
+        comparisons = tuple(
+            replace(c, options={**c.options, "regions": regions}) if c.kind == "org_name" else c
+            for c in self.comparisons
+        )
+        return replace(self, regions=regions, comparisons=comparisons)
+
     def validate(self) -> None:
         """Raise :class:`SettingsError` for settings the engine cannot run."""
         from matching.er.comparisons import COMPARISON_KINDS
@@ -332,8 +346,8 @@ class EntitySettings:
             spec["identity"] = list(self.identity)
         if self.identity_implied:  # only when set, so existing fingerprints stay as they were
             spec["identity_implied"] = [list(x) for x in self.identity_implied]
-        if self.regions and any(c.kind == "org_name" for c in self.comparisons):  # only where names read them
-            spec["regions"] = sorted(list(x) for x in self.regions)
+        if self.regions:  # only when set, so existing fingerprints stay as they were
+            spec["regions"] = [list(x) for x in self.regions]
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

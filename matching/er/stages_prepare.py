@@ -242,7 +242,7 @@ def block_candidates(ctx: RunContext, delta: Delta) -> Candidates:
     """Stage 3: the kept registry records sharing a blocking key with the delta, then the candidate pairs
     among them and the delta (each pair holds at least one delta record)."""
     settings, registry, records = ctx.settings, ctx.registry, delta.records
-    delta_keys = all_rule_keys(records, settings.blocking)
+    delta_keys = all_rule_keys(records, settings.blocking, settings.regions)
     candidate_pos = (
         candidate_rows(registry, delta_keys, delta.alive)
         if ctx.incremental and delta.alive.any() and delta.n

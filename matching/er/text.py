@@ -122,13 +122,16 @@ def digits(s: pd.Series) -> pd.Series:
     return out.mask(out.str.len() == 0)
 
 
-def org_name_parts(names: pd.Series) -> pd.DataFrame:
+def org_name_parts(names: pd.Series, regions: tuple[tuple[str, ...], ...] = ()) -> pd.DataFrame:
     """Split organisation names into ``core`` (字号 and region), ``form`` (组织形式) and ``branch`` (分支).
 
     ``深圳市华兴科技有限公司南山分公司`` → core ``华兴科技``, form ``有限公司``, branch ``南山分公司``;
     ``华兴科技（深圳）有限责任公司`` → core ``华兴科技``, form ``有限责任公司``, branch ``""``. The region (a
-    leading 省/市, a bracketed city) is dropped: registrations write it either way.
+    leading 省/市, a bracketed city) is dropped: registrations write it either way; with ``regions`` (the city's
+    divisions, :func:`regions_written_out`) also where it is written without its suffix (江澜宏远 → 宏远).
     """
+    if regions:
+        names = regions_written_out(names, regions)
     s = as_string(names).str.replace(_BRACKETED, "", regex=True).str.replace(_BRACKETS, "", regex=True)
     s = s.str.replace(_REGION_PREFIX, "", regex=True)
     s = s.map(lambda v: unicodedata.normalize("NFKC", v) if isinstance(v, str) else v).astype("string")
@@ -175,8 +178,8 @@ def division_forms(regions: tuple[tuple[str, ...], ...]) -> dict[str, str]:
 def regions_written_out(names: pd.Series, regions: tuple[tuple[str, ...], ...]) -> pd.Series:
     """Organisation names with a leading division written without its suffix written with it: 江澜宏远贸易有限公司 →
     江澜区宏远贸易有限公司, 明州江澜宏远… → 明州市江澜区宏远…, so that :func:`org_name_parts` sets the region aside
-    as it does when the suffix is written (the name as registered keeps it: ``same_name`` compares 江澜区宏远 and
-    江澜宏远 as one registered name).
+    as it does when the suffix is written. Only the cores read it: the name as registered (``same_name``,
+    :func:`org_full_name`) stays as written, so 明州明达物业 and 明州市明达物业 remain two registered names.
 
     Only the city's own divisions (``regions``, see :func:`division_forms`), only at the start, only a whole
     name, never before 路 / 街 / 村 … (长乐路 is a road), and only where at least :data:`MIN_CORE_AFTER_BARE`
@@ -223,15 +226,15 @@ def org_full_name(names: pd.Series) -> pd.Series:
     return as_string(s.astype("string").str.replace(_BRACKETS, "", regex=True))
 
 
-def org_core(names: pd.Series) -> pd.Series:
-    """Organisation name without legal form and branch: the blocking key for 单位."""
-    parts = org_name_parts(names)
+def org_core(names: pd.Series, regions: tuple[tuple[str, ...], ...] = ()) -> pd.Series:
+    """Organisation name without legal form, branch and region: the blocking key for 单位."""
+    parts = org_name_parts(names, regions)
     return parts["core"].where(parts["core"].notna())
 
 
-def org_name_key(names: pd.Series) -> pd.Series:
-    """Organisation name with legal form removed but branch kept: 'same organisation' when equal."""
-    parts = org_name_parts(names)
+def org_name_key(names: pd.Series, regions: tuple[tuple[str, ...], ...] = ()) -> pd.Series:
+    """Organisation name with legal form and region removed but branch kept: 'same organisation' when equal."""
+    parts = org_name_parts(names, regions)
     return (parts["core"] + "|" + parts["branch"]).astype("string")
 
 
