@@ -16,6 +16,7 @@ import pytest
 from gridhub.config import load_config
 from gridhub.sample import generate_workspace
 from gridhub.sample.names import FACTORIES, HOSPITAL
+from matching.normalize import normalize_names
 
 PERSONS = 3000
 
@@ -342,3 +343,24 @@ def test_codes_are_the_valid_identifiers_rows_carry(truth) -> None:
     person_codes = codes[codes["entity_type"] == "person"]
     clash = person_codes.merge(bad, on=["feed", "source_record_id"])
     assert clash[clash["column"].isin(["公民身份号码", "身份证号", "sfzh", "产权人证件号"])].empty
+
+
+def test_organisation_names_without_the_region_suffix(truth, feeds) -> None:
+    """人社 and 住建 write 云江恒通科技有限公司 for 云江市恒通科技有限公司 (and 青石…, 云江青石…) now and then; each such
+    row is logged ``org_bare_region`` and names its organisation's registered name with the suffix dropped."""
+    orgs = truth["organisations"].set_index("org_key")["name"]
+    r = truth["records"].query("entity_type == 'organisation'").set_index(["feed", "source_record_id"])
+    column = {"renshe_insured": ("xh", "dwmc"), "zhujian_houses": ("登记编号", "产权人")}
+    seen = 0
+    for feed, (key, col) in column.items():
+        rows = feeds[feed].set_index(key)
+        for rid in _kind(truth, feed, "org_bare_region"):
+            written = normalize_names(pd.Series([rows.at[rid, col]])).iloc[0]  # 繁体 too, now and then
+            true = orgs[r.at[(feed, rid), "entity_key"]]
+            assert written.startswith(("云江", "青石")) and not written.startswith(("云江市", "青石区")), (
+                written
+            )
+            assert true.startswith(("云江市", "青石区")), true
+            seen += 1
+    employer_rows = (feeds["renshe_insured"]["tyshxydm"] != "").sum()
+    assert 0.01 * employer_rows <= seen <= 0.06 * employer_rows, (seen, employer_rows)

@@ -170,7 +170,7 @@ def renshe(b: FeedBuilder) -> FeedOutput:
         v = b.person_cols(target, rid, person, p, cols, "%Y/%m/%d", variants)
         if person["employer_org_key"]:
             org = orgs[person["employer_org_key"]]
-            org_name, kinds = noise.org_name(b.d, org["name"], p)
+            org_name, kinds = noise.org_name(b.d, org["name"], p, b.late)
             target.log(rid, "dwmc", kinds)
             credit, kinds = noise.employer_code(b.d, org["credit_code"], p)
             target.log(rid, "tyshxydm", kinds)
@@ -227,7 +227,7 @@ def shichang(b: FeedBuilder) -> FeedOutput:
     reps = b.persons_by_key(orgs.loc[orgs["in_market_feed"], "legal_rep_key"])
 
     def row_for(org: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
-        name, kinds = noise.org_name(b.d, org["name"], p)
+        name, kinds = noise.org_name(b.d, org["name"], p, b.late)
         target.log(rid, "企业名称", kinds)
         registered = business = ""
         if org["registered_address_code"]:
@@ -293,7 +293,7 @@ def zhujian(b: FeedBuilder) -> FeedOutput:
     def row_for(house: dict, rid: str, target: FeedOutput, moved: bool) -> list[str]:
         if house["owner_kind"] == "organisation":  # 产权人 a company: its name and credit code
             org = orgs[house["owner_key"]]
-            owner, kinds = noise.org_name(b.d, org["name"], noise.DEPARTMENT)
+            owner, kinds = noise.org_name(b.d, org["name"], noise.DEPARTMENT, b.late)
             target.log(rid, "产权人", kinds)
             owner_id, kinds = org["credit_code"], []
             if b.d.hit(noise.DEPARTMENT.owner_code_missing):

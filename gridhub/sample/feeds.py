@@ -152,10 +152,17 @@ class FeedBuilder:
     """Writes every feed's records from the true population, with noise."""
 
     def __init__(
-        self, rng: np.random.Generator, district: District, pop: Population, spool: Path | None = None
+        self,
+        rng: np.random.Generator,
+        district: District,
+        pop: Population,
+        spool: Path | None = None,
+        late: np.random.Generator | None = None,
     ):
         self.rng = rng
         self.d = Draws(rng)
+        # noise kinds added after the others draw from a stream of their own, so the others stay as they were
+        self.late = Draws(late if late is not None else np.random.default_rng(0))
         self.district = district
         self.pop = pop
         self.spool = spool

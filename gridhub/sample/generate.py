@@ -229,9 +229,9 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
     def at(path: Path) -> Path:
         return root / path.relative_to(ws.root)
 
-    # spawned children do not depend on how many are spawned: the 8th (contact phones, added last) left
-    # the first seven, and so every other value of the sample, as they were
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
+    # spawned children do not depend on how many are spawned: the 8th (contact phones) and the 9th (the feeds'
+    # late noise kinds), each added last, left the ones before, and so every other value of the sample, as they were
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(9)]
     with (
         progress(f"sample {persons} persons → {root}", total=4, unit="steps") as task,
         tempfile.TemporaryDirectory(prefix=".sample-spool-", dir=root) as spool,
@@ -241,7 +241,7 @@ def generate_workspace(out: Path, persons: int = 3000, seed: int = 7) -> SampleS
         orgs, houses, facilities = pop.organisations, pop.houses, pop.facilities
         task.update(advance=1, persons=len(people), addresses=len(addresses))
         release_memory()
-        builder = FeedBuilder(streams[6], district, pop, Path(spool))
+        builder = FeedBuilder(streams[6], district, pop, Path(spool), late=streams[8])
         outputs = build_feeds(builder)
         people["previous_address_code"] = people["person_key"].map(builder.previous).fillna("")
         del builder

@@ -77,6 +77,9 @@ class Profile:
     org_brackets: float = 0.5  # of names with brackets: （） ↔ ()
     org_drop_city: float = 0.12  # 云江市恒通科技有限公司 → 恒通科技有限公司
     org_traditional: float = 0.03
+    # 云江市恒通科技有限公司 → 云江恒通科技有限公司: the city / district written without its suffix (drawn from the
+    # builder's late stream, so every other value of the sample stays as it was)
+    org_bare_region: float = 0.05
     credit_missing: float = 0.08  # an employer written by name only
     org_code_legacy: float = 0.04  # the old 9-character 组织机构代码 instead (half as 12345678-9)
     owner_code_missing: float = 0.15  # a company owner (住建) without its credit code
@@ -129,6 +132,7 @@ MARKET = Profile(
     traditional=0.02,
     org_form=0.0,
     org_drop_city=0.0,
+    org_bare_region=0.0,
     org_traditional=0.01,
     id_legacy15=0.0,  # legal representatives' IDs: registration data since 2014, always 18 digits
     id_typo=0.02,
@@ -384,8 +388,17 @@ def date(d: Draws, iso: str, base: str, variants: Sequence[str], p: Profile) -> 
     return fmt.replace("%Y", y).replace("%m", m).replace("%d", day), kinds
 
 
-def org_name(d: Draws, true_name: str, p: Profile) -> tuple[str, list[str]]:
-    """An organisation name as keyed: 有限公司 ↔ 有限责任公司, （） ↔ (), no city prefix, 繁体."""
+#: Leading regions as written with and without their suffix (``org_bare_region``), the longest first.
+BARE_REGIONS = (
+    (N.CITY[1] + N.DISTRICT[1], N.CITY[2] + N.DISTRICT[2]),
+    (N.CITY[1], N.CITY[2]),
+    (N.DISTRICT[1], N.DISTRICT[2]),
+)
+
+
+def org_name(d: Draws, true_name: str, p: Profile, late: Draws | None = None) -> tuple[str, list[str]]:
+    """An organisation name as keyed: 有限公司 ↔ 有限责任公司, （） ↔ (), no city prefix, the city or district
+    without its suffix (云江恒通科技, from ``late``: a stream of its own), 繁体."""
     kinds: list[str] = []
     out = true_name
     if d.hit(p.org_form):
@@ -403,6 +416,12 @@ def org_name(d: Draws, true_name: str, p: Profile) -> tuple[str, list[str]]:
             if out.startswith(prefix) and len(out) > len(prefix) + 4:
                 out = out.removeprefix(prefix)
                 kinds.append("org_drop_city")
+                break
+    if late is not None and late.hit(p.org_bare_region):
+        for full, bare in BARE_REGIONS:
+            if out.startswith(full):
+                out = bare + out.removeprefix(full)
+                kinds.append("org_bare_region")
                 break
     if d.hit(p.org_traditional):
         t = _S2T.convert(out)
