@@ -94,6 +94,13 @@ LINK_COLUMNS = ["from_key", "to_key", "kind", "relation", "feed", "record_date"]
 ISSUE_COLUMNS = ["feed", "source_record_id", "field", "reason_code", "original_value"]
 
 
+def no_issues() -> pd.DataFrame:
+    """An empty field-issue frame typed like a filled one (every column ``string``): concatenated with a
+    filled one it keeps the string columns, so a feed's mention files read in batches have the same column
+    types whichever batches happened to hold no issue."""
+    return pd.DataFrame({c: pd.Series(dtype="string") for c in ISSUE_COLUMNS})
+
+
 @dataclass
 class Mentions:
     """All mentions of one run, one frame per entity type, plus the links between them."""
@@ -103,7 +110,7 @@ class Mentions:
     house: pd.DataFrame
     facility: pd.DataFrame
     links: pd.DataFrame
-    issues: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
+    issues: pd.DataFrame = field(default_factory=no_issues)
 
     def by_type(self) -> dict[str, pd.DataFrame]:
         return {
@@ -157,7 +164,7 @@ def _issues(
 ) -> pd.DataFrame:
     sel = bad.fillna(False).astype(bool)
     if not sel.any():
-        return pd.DataFrame(columns=ISSUE_COLUMNS)
+        return no_issues()
     return pd.DataFrame(
         {
             "feed": feed.name,
@@ -166,7 +173,7 @@ def _issues(
             "reason_code": str(reason),
             "original_value": df.loc[sel, field_name].astype("string"),
         }
-    )
+    ).astype("string")
 
 
 def _id_issues(
@@ -226,7 +233,7 @@ def person_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, pd.Data
     out["assistance_type"] = _clean_text(_col(df, "assistance_type"))
     out = out[out["name"].notna() | out["id_number"].notna()]
     issues = [i for i in issues if len(i)]
-    issue_frame = pd.concat(issues, ignore_index=True) if issues else pd.DataFrame(columns=ISSUE_COLUMNS)
+    issue_frame = pd.concat(issues, ignore_index=True) if issues else no_issues()
     return out[PERSON_COLUMNS], issue_frame
 
 
@@ -252,9 +259,7 @@ def organisation_mentions(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, p
             _issues(feed, df, "credit_code", codes["invalid_org_code"], ReasonCode.INVALID_ORG_CODE),
         ]
     issue_frames = [f for f in issue_frames if len(f)]
-    issues = (
-        pd.concat(issue_frames, ignore_index=True) if issue_frames else pd.DataFrame(columns=ISSUE_COLUMNS)
-    )
+    issues = pd.concat(issue_frames, ignore_index=True) if issue_frames else no_issues()
     out["legal_rep"] = normalize_names(_col(df, "legal_rep"))
     rep_ids, rep_issues = _legal_rep_ids(df, feed)
     out["legal_rep_id"], out["legal_rep_id_invalid"] = rep_ids["valid"], rep_ids["invalid"]
@@ -279,7 +284,7 @@ def _valid_phones(df: pd.DataFrame, feed: Feed, field: str) -> tuple[pd.Series, 
     phones.index = df.index
     valid = phones["phone_valid"].fillna(False).astype(bool)
     if field not in df.columns:
-        return phones["phone"].where(valid), pd.DataFrame(columns=ISSUE_COLUMNS)
+        return phones["phone"].where(valid), no_issues()
     given = _col(df, field).astype("string").str.strip()
     bad = given.notna() & (given != "") & ~valid
     return phones["phone"].where(valid), _issues(feed, df, field, bad, ReasonCode.INVALID_PHONE)
@@ -297,11 +302,9 @@ def _legal_rep_ids(df: pd.DataFrame, feed: Feed) -> tuple[pd.DataFrame, pd.DataF
     bad = given.notna() & ~ok
     out = pd.DataFrame({"valid": ids["id_number"].where(ok), "invalid": given.where(bad)}, index=df.index)
     if "legal_rep_id" not in df.columns:
-        return out, pd.DataFrame(columns=ISSUE_COLUMNS)
-    # only the non-empty parts: an empty part (object columns) would turn the other's string columns into object
-    # in one batch and not in another, and the mention files of a feed read in batches would then differ
-    parts = [p for p in _id_issues(feed, df, "legal_rep_id", bad, ids["id_problem"]) if len(p)]
-    return out, pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ISSUE_COLUMNS)
+        return out, no_issues()
+    parts = _id_issues(feed, df, "legal_rep_id", bad, ids["id_problem"])
+    return out, pd.concat(parts, ignore_index=True) if parts else no_issues()
 
 
 def house_mentions(df: pd.DataFrame, feed: Feed) -> pd.DataFrame:

@@ -235,3 +235,19 @@ def test_a_masked_id_number_is_its_own_field_issue_kept_as_evidence():
     }
     assert bad.loc["M1", "original_value"] == "330219********1234"
     assert m.person["id_number"].isna().all()
+
+
+def test_field_issues_have_the_same_column_types_whichever_rows_a_batch_holds():
+    """A feed's rows are turned into mentions in batches and the pieces concatenated: a batch without any
+    field issue must give an issue frame typed like one with issues, or the concatenated columns turn to
+    object in one file and stay string in another."""
+    from matching.mentions import feed_mentions
+
+    feed = CONFIG.feeds[0]
+    rows = staged_renshe()
+    clean = feed_mentions(rows.iloc[[0]], feed)["issues", "person"]  # a valid ID, a valid phone: no issue
+    dirty = feed_mentions(rows.iloc[[1]], feed)["issues", "person"]  # a bad check digit, a bad phone
+    assert len(clean) == 0 and len(dirty) > 0
+    assert dict(clean.dtypes) == dict(dirty.dtypes)
+    both = pd.concat([clean, dirty], ignore_index=True)
+    assert (both.dtypes == "string").all()
