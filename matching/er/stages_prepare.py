@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from matching.er.blocking import CandidatePairs, all_rule_keys, block, value_hashes
-from matching.er.comparisons import PreparedComparisons
+from matching.er.comparisons import PAIR_CHUNK, PreparedComparisons
 from matching.er.evidence import hold_back
 from matching.er.ids import ResolutionState
 from matching.er.mentions import MentionsError, normalise_decisions
@@ -326,9 +326,14 @@ def tf_side(pairs: CandidatePairs, compared_identities: np.ndarray | None) -> np
     """Per pair, the record whose term-frequency adjustment counts: the side that holds an identity (its own
     share of the value, :mod:`matching.er.term_frequencies`), else the left one (two records that agree on a
     value and hold no identity have the same adjustment)."""
+    return _tf_side(pairs.left, pairs.right, compared_identities)
+
+
+def _tf_side(left: np.ndarray, right: np.ndarray, compared_identities: np.ndarray | None) -> np.ndarray:
+    """:func:`tf_side` of the pairs ``left``, ``right``."""
     if compared_identities is None:
-        return pairs.left
-    return np.where(compared_identities[pairs.left] != 0, pairs.left, pairs.right)
+        return left
+    return np.where(compared_identities[left] != 0, left, right)
 
 
 def score_pairs(
@@ -369,12 +374,36 @@ def score_pairs(
             identities,
             compared_identities,
         )
-        weight, probability = score(
-            levels, model, tf_side(candidates.pairs, compared_identities), adjustments
+        weight, probability, held = _scored_in_chunks(
+            levels, model, candidates.pairs, compared_identities, adjustments, ctx.settings
         )
-        # no identity evidence (settings.requires_any): capped below the review threshold
-        weight, capped, held = hold_back(weight, probability, levels, model, ctx.settings)
-        held &= probability >= ctx.settings.thresholds.match  # the matches the rule held back
-        probability = capped
     kept = np.flatnonzero(probability >= ctx.settings.thresholds.keep_pairs)
     return ScoredPairs(weight, probability, kept, levels[kept], delta_tf, int(held.sum()))
+
+
+def _scored_in_chunks(
+    levels: np.ndarray,
+    model: Model,
+    pairs: CandidatePairs,
+    compared_identities: np.ndarray | None,
+    adjustments: dict[tuple[int, int], np.ndarray],
+    settings: EntitySettings,
+    chunk: int = PAIR_CHUNK,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weight, probability (capped where ``requires_any`` holds a pair back) and the matches held back, per
+    pair, ``chunk`` pairs at a time: a pair's score reads that pair alone, so the chunks give the same numbers
+    while the float64 intermediates (the weights' sums, exponentials, the uncapped copies) stay one chunk long
+    (issue #19)."""
+    n = len(levels)
+    weight, probability = np.empty(n, dtype=np.float64), np.empty(n, dtype=np.float64)
+    held = np.zeros(n, dtype=bool)
+    for lo in range(0, n, chunk):
+        hi = min(lo + chunk, n)
+        lv = levels[lo:hi]
+        w, p = score(
+            lv, model, _tf_side(pairs.left[lo:hi], pairs.right[lo:hi], compared_identities), adjustments
+        )
+        # no identity evidence (settings.requires_any): capped below the review threshold
+        weight[lo:hi], probability[lo:hi], h = hold_back(w, p, lv, model, settings)
+        held[lo:hi] = h & (p >= settings.thresholds.match)  # the matches the rule held back
+    return weight, probability, held
