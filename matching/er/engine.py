@@ -237,6 +237,7 @@ def _run(
     levels = prepared.levels(candidates.pairs.left, candidates.pairs.right)
     clock.lap("comparisons")
     model = fit_model(ctx, delta, candidates, prepared, levels)
+    candidates.pairs.codes.clear()  # which rules a pair satisfies: only training reads it (issue #19)
     clock.lap("training")
     scored = score_pairs(ctx, delta, candidates, prepared, levels, model)
     # only the kept pairs' levels are needed from here on: let the per-record arrays go (memory at 1 M records)
