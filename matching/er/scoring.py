@@ -190,14 +190,22 @@ def _exact_u(codes: np.ndarray, source: np.ndarray | None) -> float | None:
     return agree / total if total else None
 
 
-def estimate_u(
-    prepared: PreparedComparisons, settings: EntitySettings, source: np.ndarray | None
-) -> list[np.ndarray]:
-    """u per comparison level from random pairs (exact levels from value frequencies)."""
-    n = len(prepared.df)
+def u_pairs(n: int, settings: EntitySettings, source: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The random record pairs u is estimated from (the same for the same records and settings)."""
     rng = np.random.default_rng(settings.seed)
-    i, j = _random_pairs(n, min(settings.u_sample_pairs, max(200_000, 50 * n)), rng, source)
-    levels = prepared.levels(i, j)
+    return _random_pairs(n, min(settings.u_sample_pairs, max(200_000, 50 * n)), rng, source)
+
+
+def estimate_u(
+    prepared: PreparedComparisons,
+    settings: EntitySettings,
+    source: np.ndarray | None,
+    levels: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """u per comparison level from random pairs (exact levels from value frequencies); ``levels``: the
+    :func:`u_pairs`' levels when the caller compared them already."""
+    if levels is None:
+        levels = prepared.levels(*u_pairs(len(prepared.df), settings, source))
     out = []
     for k, comp in enumerate(prepared.comparisons):
         n_levels = len(comp.levels)
@@ -207,7 +215,7 @@ def estimate_u(
         total = max(counts.sum(), 1.0)
         floor = 0.5 / total
         u = np.maximum(counts / total, floor)
-        codes = comp.exact_codes(prepared.prep[k])
+        codes = prepared.exact_codes(k)
         exact = _exact_u(codes, source) if codes is not None else None
         if exact is not None:
             exact = float(np.clip(exact, _U_FLOOR, 1 - floor))
@@ -434,13 +442,15 @@ def train(
     levels: np.ndarray,
     settings: EntitySettings,
     source: np.ndarray | None,
+    u_levels: np.ndarray | None = None,
 ) -> Model:
-    """Estimate u (random pairs), m (EM per blocking rule) and the prior; see the module docstring."""
+    """Estimate u (random pairs), m (EM per blocking rule) and the prior; see the module docstring.
+    ``u_levels``: the levels of :func:`u_pairs` when the caller compared them already."""
     n = len(prepared.df)
     if n < 2:
         raise TrainingError(f"{settings.entity_type}: need at least two records to train, got {n}")
     comps = prepared.comparisons
-    u_random = estimate_u(prepared, settings, source)
+    u_random = estimate_u(prepared, settings, source, u_levels)
     total = _total_pairs(n, source)
     m, prior, lam_c, expected, info = _fit(comps, pairs, levels, settings, u_random, total)
     u = u_random

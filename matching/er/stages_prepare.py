@@ -23,7 +23,7 @@ from matching.er.evidence import hold_back
 from matching.er.ids import ResolutionState
 from matching.er.mentions import MentionsError, normalise_decisions
 from matching.er.registry_update import candidate_rows, key_column, tf_column
-from matching.er.scoring import Model, score, train
+from matching.er.scoring import Model, score, train, u_pairs
 from matching.er.settings import EntitySettings
 from matching.er.term_frequencies import tf_adjustments
 
@@ -282,18 +282,43 @@ def block_candidates(ctx: RunContext, delta: Delta) -> Candidates:
     return Candidates(compared, candidate_pos, delta_keys, source, pairs)
 
 
+def _trains(ctx: RunContext, delta: Delta) -> bool:
+    """Whether the run trains a model: a full run of two records or more (an incremental one reuses the state's)."""
+    return not ctx.incremental and delta.n >= 2
+
+
+def compare_pairs(
+    ctx: RunContext, delta: Delta, candidates: Candidates
+) -> tuple[PreparedComparisons, np.ndarray, np.ndarray | None]:
+    """Stage 3b: the comparisons over the compared records, the candidate pairs' levels and, when the run trains,
+    the levels of the random pairs u is estimated from. One comparison's per-record values are in memory at a
+    time (:meth:`~matching.er.comparisons.PreparedComparisons.levels_one_at_a_time`, issue #19)."""
+    prepared = PreparedComparisons(candidates.compared, ctx.settings.comparisons, keep_prepared=False)
+    pair_sets = [(candidates.pairs.left, candidates.pairs.right)]
+    if _trains(ctx, delta):
+        pair_sets.append(u_pairs(len(candidates.compared), ctx.settings, candidates.source))
+    levels = prepared.levels_one_at_a_time(pair_sets)
+    return prepared, levels[0], levels[1] if len(levels) > 1 else None
+
+
 def fit_model(
-    ctx: RunContext, delta: Delta, candidates: Candidates, prepared: PreparedComparisons, levels: np.ndarray
+    ctx: RunContext,
+    delta: Delta,
+    candidates: Candidates,
+    prepared: PreparedComparisons,
+    levels: np.ndarray,
+    u_levels: np.ndarray | None = None,
 ) -> Model | None:
     """Stage 4: the model. An incremental run reuses the state's; a full run trains one (u from random pairs,
-    m by EM); one record or none has nothing to learn from (None)."""
+    m by EM); one record or none has nothing to learn from (None). ``u_levels``: the random pairs' levels
+    (:func:`compare_pairs`)."""
     if ctx.incremental:
         model = ctx.previous.model
         assert model is not None  # an incremental run needs a trained state (engine._can_increment)
         return model
-    if delta.n < 2:
+    if not _trains(ctx, delta):
         return None
-    return train(prepared, candidates.pairs, levels, ctx.settings, candidates.source)
+    return train(prepared, candidates.pairs, levels, ctx.settings, candidates.source, u_levels)
 
 
 def tf_hashes(df: pd.DataFrame, prepared: PreparedComparisons) -> dict[tuple[int, int], np.ndarray]:
@@ -302,7 +327,7 @@ def tf_hashes(df: pd.DataFrame, prepared: PreparedComparisons) -> dict[tuple[int
     return {
         (k, level): value_hashes(values)
         for k, comp in enumerate(prepared.comparisons)
-        if comp.spec.tf and comp.exact_codes(prepared.prep[k]) is not None
+        if comp.spec.tf and prepared.exact_codes(k) is not None
         for level, values in comp.tf_keys(df).items()
     }
 
