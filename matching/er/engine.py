@@ -236,7 +236,6 @@ def _run(
     prepared, levels, u_levels = compare_pairs(ctx, delta, candidates)
     clock.lap("comparisons")
     model = fit_model(ctx, delta, candidates, prepared, levels, u_levels)
-    del u_levels
     candidates.pairs.codes.clear()  # which rules a pair satisfies: only training reads it (issue #19)
     clock.lap("training")
     scored = score_pairs(ctx, delta, candidates, prepared, levels, model)
