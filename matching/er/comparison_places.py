@@ -158,7 +158,8 @@ class AddressNumbers(_AddressText):
     levels = ("same", "same_room", "fewer", "else")
 
     def prepare(self, df):
-        parts = address_text.place_parts(column_or_missing(df, self.spec.columns[0]))
+        texts = column_or_missing(df, self.spec.columns[0])
+        parts = address_text.place_parts(texts, list(address_text.NUMBER_ELEMENTS))
         prep = {c: factorised_codes(parts[c]) for c in address_text.NUMBER_ELEMENTS}
         prep["bound"] = self._bound(df)
         return prep
@@ -199,7 +200,9 @@ class AddressPlace(_AddressText):
     levels = ("same_places", "same_place", "other_place")
 
     def prepare(self, df):
-        parts = address_text.place_parts(column_or_missing(df, self.spec.columns[0]))
+        parts = address_text.place_parts(
+            column_or_missing(df, self.spec.columns[0]), list(address_text.PLACE_ELEMENTS)
+        )
         # one Python string per distinct name, shared by the records naming it (issue #19: a string per record
         # and element was 170 bytes a house mention)
         prep = {c: codes_and_objects(parts[c])[1] for c in address_text.PLACE_ELEMENTS}
