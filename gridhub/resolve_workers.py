@@ -139,7 +139,10 @@ def engine_mentions(bound: Path, settings: EntitySettings) -> pd.DataFrame:
     from matching.er.mentions import read_columns
 
     names = pq.ParquetFile(bound).schema_arrow.names
-    return pq.read_table(bound, columns=[c for c in read_columns(settings) if c in names]).to_pandas()
+    frame = pq.read_table(bound, columns=[c for c in read_columns(settings) if c in names]).to_pandas()
+    # the decoded pages Arrow's pool keeps after the conversion: 67 MB of 369 at 300k persons (issue #19)
+    release_freed_memory()
+    return frame
 
 
 def golden_frames(bound: Path, assignments: pd.DataFrame, settings: EntitySettings) -> Iterator[pd.DataFrame]:
