@@ -45,9 +45,11 @@ log = logging.getLogger(__name__)
 #: environment variable: how many entity types may resolve at once (default: the cores, at most 2)
 WORKERS_ENV = env.ER_WORKERS
 #: peak resident memory per mention of one entity type's process, by type (measured at 1,000,000 residents,
-#: docs/scale.md: persons 3.07 GB for 1,891,347 mentions and houses 3.20 GB for 1,906,809, 1.6-1.7 KB with the
-#: interpreter; organisations carry 13 candidate pairs a mention, 1.5 GB for 409,703), rounded up
-BYTES_PER_MENTION = {"person": 1_800, "house": 1_800, "organisation": 4_000}
+#: docs/scale.md, "The person and house engines": the engine's peak with the interpreter, persons 2,375 MB for
+#: 1,891,347 mentions and houses 2,756 MB for 1,906,809, 1.3-1.5 KB; organisations carry 13 candidate pairs a
+#: mention, 1.5 GB for 409,703), rounded up. Persons' pairs per mention grow with the district (namesakes):
+#: ≈ 1.6 KB a person mention at 3 M
+BYTES_PER_MENTION = {"person": 1_600, "house": 1_600, "organisation": 4_000}
 #: the same for a type not measured
 DEFAULT_BYTES_PER_MENTION = 3_000
 #: memory the step may use for types resolving side by side (the step's limit is 12 GB: issue #19)
@@ -152,7 +154,10 @@ def engine_mentions(bound: Path, settings: EntitySettings) -> pd.DataFrame:
     from matching.er.mentions import read_columns
 
     names = pq.ParquetFile(bound).schema_arrow.names
-    return pq.read_table(bound, columns=[c for c in read_columns(settings) if c in names]).to_pandas()
+    frame = pq.read_table(bound, columns=[c for c in read_columns(settings) if c in names]).to_pandas()
+    # the decoded pages Arrow's pool keeps after the conversion: 67 MB of 369 at 300k persons (issue #19)
+    release_freed_memory()
+    return frame
 
 
 def golden_frames(bound: Path, assignments: pd.DataFrame, settings: EntitySettings) -> Iterator[pd.DataFrame]:

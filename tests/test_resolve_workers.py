@@ -82,10 +82,10 @@ def test_one_at_a_time_when_two_would_not_fit(monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     assert workers_for({"person": 100_000, "house": 100_000, "facility": 0}) == 2
     assert workers_for({"person": 100_000, "house": 0}) == 1  # one type has mentions
-    assert workers_for({"person": 2_000_000, "house": 2_000_000}) == 2  # 7.2 GB side by side (1.8 KB each)
-    assert workers_for({"person": 3_000_000, "house": 3_000_000}) == 1  # 10.8 GB
-    assert workers_for({"person": 2_000_000, "organisation": 1_000_000}) == 2  # 3.6 + 4 GB
-    assert workers_for({"person": 2_000_000, "organisation": 2_000_000}) == 1  # 3.6 + 8 GB
-    assert workers_for({"person": 5_000_000, "facility": 10}) == 2  # 9 GB beside a small type
+    assert workers_for({"person": 2_000_000, "house": 2_000_000}) == 2  # 6.4 GB side by side (1.6 KB each)
+    assert workers_for({"person": 3_500_000, "house": 3_500_000}) == 1  # 11.2 GB
+    assert workers_for({"person": 2_000_000, "organisation": 1_000_000}) == 2  # 3.2 + 4 GB
+    assert workers_for({"person": 2_000_000, "organisation": 2_000_000}) == 1  # 3.2 + 8 GB
+    assert workers_for({"person": 5_000_000, "facility": 10}) == 2  # 8 GB beside a small type
     monkeypatch.setenv(WORKERS_ENV, "1")
     assert workers_for({"person": 100_000, "house": 100_000}) == 1

@@ -49,8 +49,9 @@ _READ: dict[tuple[str, str], pd.DataFrame] = {}
 _READ_KEEP = 2
 
 
-def _distinct(texts: pd.Series, fn) -> pd.DataFrame:
-    """``fn`` over the distinct non-missing texts, mapped back onto ``texts`` (feeds repeat addresses)."""
+def _distinct(texts: pd.Series, fn, columns: list[str] | None = None) -> pd.DataFrame:
+    """``fn`` over the distinct non-missing texts, mapped back onto ``texts`` (feeds repeat addresses); only
+    ``columns`` of it when given (issue #19: a key reads one of the dozen, mapped onto every record)."""
     s = texts.astype("string")
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     values = np.asarray(uniques, dtype=object)
@@ -62,6 +63,8 @@ def _distinct(texts: pd.Series, fn) -> pd.DataFrame:
         while len(_READ) >= _READ_KEEP:
             _READ.pop(next(iter(_READ)))
         _READ[key] = u
+    if columns is not None:
+        u = u[columns]
     take = np.where(codes < 0, 0, codes)
     out = (
         u.iloc[take].reset_index(drop=True)
@@ -137,13 +140,13 @@ def number_key(texts: pd.Series) -> pd.Series:
     >>> number_key(pd.Series(["滨江路七号5楼501", "滨江路7号501室", "湖滨路2号1-1-101", "湖滨路2号1栋1单元101室"])).tolist()
     ['|7|||501', '|7|||501', '|2|1|1|101', '|2|1|1|101']
     """
-    return _distinct(texts, _parts)["numbers"].astype("string")
+    return _distinct(texts, _parts, ["numbers"])["numbers"].astype("string")
 
 
 def place_key(texts: pd.Series) -> pd.Series:
     """How the last two characters before the first number sound (湖滨路2号 and 湖彬路2号 → binlu, 翠湖苑1栋 →
     huyuan), NA if none: the road, else the estate or village the numbers count in."""
-    return _distinct(texts, _parts)["place_tail"].astype("string")
+    return _distinct(texts, _parts, ["place_tail"])["place_tail"].astype("string")
 
 
 def _bare(values: pd.Series) -> pd.Series:
@@ -154,10 +157,11 @@ def _bare(values: pd.Series) -> pd.Series:
     return s.mask(s.str.len() == 0, values.astype("string"))
 
 
-def place_parts(texts: pd.Series) -> pd.DataFrame:
+def place_parts(texts: pd.Series, columns: list[str] | None = None) -> pd.DataFrame:
     """Per text: the numbered elements (:data:`NUMBER_ELEMENTS`, the floor standing for the room where no room
-    is given) and the road, estate and village or community it names (:data:`PLACE_ELEMENTS`)."""
-    return _distinct(texts, _parts)
+    is given) and the road, estate and village or community it names (:data:`PLACE_ELEMENTS`); only
+    ``columns`` of them when given."""
+    return _distinct(texts, _parts, columns)
 
 
 def local_text(texts: pd.Series) -> pd.DataFrame:

@@ -193,10 +193,14 @@ def all_rule_keys(
     return [rule_keys(df, rule, parts, regions) for rule in rules]
 
 
+#: record positions and per-record codes (below the number of records): 4 bytes each, not 8 (issue #19)
+POS_DTYPE = np.int32
+
+
 def codes_of_keys(keys: np.ndarray) -> np.ndarray:
-    """Dense int64 codes of key hashes, -1 where there is no key (0)."""
+    """Dense codes (:data:`POS_DTYPE`) of key hashes, -1 where there is no key (0)."""
     codes, _ = pd.factorize(keys)
-    return np.where(keys == 0, -1, codes).astype(np.int64)
+    return np.where(keys == 0, -1, codes).astype(POS_DTYPE)
 
 
 @dataclass
@@ -245,9 +249,10 @@ def _pairs_in_groups(
     earlier: list[tuple[np.ndarray, np.ndarray]] | None = None,
     free: np.ndarray | None = None,
     source: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, dict]:
+) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray]:
     """All pairs of records sharing a code (not -1), blocks of more pairs than one of ``max_block`` records
-    skipped.
+    skipped; also, per code, whether its block was expanded into pairs (what :func:`block` tells a later rule's
+    pairs this rule made already by).
 
     With ``active`` given (incremental runs), only blocks holding an active record are expanded and only
     pairs with at least one active side are returned. ``earlier``: (codes, block expanded per code) of the
@@ -257,11 +262,12 @@ def _pairs_in_groups(
     the free members of a block are sorted first, so each pairs with the members after it and the others
     with none (a block of 10,000 bound records and 3 unbound ones is 29,994 pairs, not 50 million).
     """
-    idx = np.flatnonzero(codes >= 0)
+    idx = np.flatnonzero(codes >= 0).astype(POS_DTYPE)
     stats = {"largest_block": 0, "skipped_blocks": 0, "skipped_pairs": 0}
-    empty = np.empty(0, dtype=np.int64)
+    empty = np.empty(0, dtype=POS_DTYPE)
+    made = np.zeros(int(codes.max()) + 1 if len(codes) else 0, dtype=bool)
     if len(idx) < 2:
-        return empty, empty, stats
+        return empty, empty, stats, made
     cross = source is not None and free is None  # link_only: make only the pairs of two sources
     if cross:  # by code, then by source: each member pairs with the members after its source's run
         assert source is not None
@@ -289,22 +295,28 @@ def _pairs_in_groups(
     if earlier:
         keep &= ~_covered_blocks(order, starts, earlier)
     starts, sizes = starts[keep], sizes[keep]
+    made[sc[starts]] = True
     if len(starts) == 0:
-        return empty, empty, stats
+        return empty, empty, stats, made
     member_pos, first, n_after = _partners(order, sc, starts, sizes, free, source if cross else None)
     total = int(n_after.sum())
-    left_pos = np.repeat(member_pos, n_after)
-    offset = np.arange(total) - np.repeat(np.cumsum(n_after) - n_after, n_after)
-    right_pos = np.repeat(first, n_after) + offset
-    a, b = order[left_pos], order[right_pos]
+    # positions as int32 (pairs of one rule below 2^31: 17 GB of int64 pairs before that)
+    at = POS_DTYPE if total + len(codes) < 2**31 else np.int64
+    first_of = np.repeat(first.astype(at), n_after)
+    first_of += np.arange(total, dtype=at)
+    first_of -= np.repeat((np.cumsum(n_after) - n_after).astype(at), n_after)  # the partner's sorted position
+    b = order[first_of]
+    del first_of
+    a = order[np.repeat(member_pos.astype(at), n_after)]
     left, right = np.minimum(a, b), np.maximum(a, b)
+    del a, b
     if cross:  # the order of all pairs of a block by record position, as generated without the sources
-        at = np.lexsort((right, left, codes[left]))
-        left, right = left[at], right[at]
+        at_sorted = np.lexsort((right, left, codes[left]))
+        left, right = left[at_sorted], right[at_sorted]
     if active is not None:
         sel = active[left] | active[right]
         left, right = left[sel], right[sel]
-    return left.astype(np.int64), right.astype(np.int64), stats
+    return left, right, stats, made
 
 
 def _partners(
@@ -362,25 +374,39 @@ def block(
     ``keys``: each rule's key hashes (:func:`rule_keys`) when the caller has them already; ``regions``: the
     city's divisions, for the keys that read them (:func:`evaluate_key`).
     """
-    n = len(df)
     lefts, rights, rule_ids, rows, all_codes, all_keys = [], [], [], [], [], []
     keys = all_rule_keys(df, rules, regions) if keys is None else keys
     earlier: list[tuple[np.ndarray, np.ndarray]] = []
+    made: list[np.ndarray] = []  # per rule before: per code, its block was expanded into pairs
     all_free = [free_records(df, rule) for rule in rules]
     for r_i, rule in enumerate(rules):
         rk, free = keys[r_i], all_free[r_i]
         codes = codes_of_keys(rk)
         all_keys.append(rk)
         all_codes.append(codes)
-        left, right, stats = _pairs_in_groups(codes, max_block_size, active, earlier, free, source)
+        left, right, stats, expanded = _pairs_in_groups(codes, max_block_size, active, earlier, free, source)
         earlier.append((codes, _expanded_codes(codes, max_block_size, free)))
         if source is not None and len(left):
             sel = source[left] != source[right]
             left, right = left[sel], right[sel]
+        n_made = len(left)
+        # a pair belongs to the first rule that made it: drop the ones an earlier rule made (its codes equal, its
+        # block expanded, a free side under its ``unless_both``; sources and active sides hold for every rule)
+        new = _not_made_before(left, right, all_codes[:r_i], made, all_free[:r_i])
+        left, right = left[new], right[new]
+        made.append(expanded)
         lefts.append(left)
         rights.append(right)
         rule_ids.append(np.full(len(left), r_i, dtype=np.int16))
-        rows.append({"rule": rule.name, "keys": "+".join(rule.on), "candidate_pairs": len(left), **stats})
+        rows.append(
+            {
+                "rule": rule.name,
+                "keys": "+".join(rule.on),
+                "candidate_pairs": n_made,
+                "new_pairs": len(left),
+                **stats,
+            }
+        )
         if stats["skipped_blocks"]:
             log.warning(
                 "blocking rule %s: %d blocks larger than %d skipped (%d pairs)",
@@ -389,27 +415,60 @@ def block(
                 max_block_size,
                 stats["skipped_pairs"],
             )
-    left = np.concatenate(lefts) if lefts else np.empty(0, np.int64)
-    right = np.concatenate(rights) if rights else np.empty(0, np.int64)
-    rule_id = np.concatenate(rule_ids) if rule_ids else np.empty(0, np.int16)
-    pair_code = left * np.int64(max(n, 1)) + right
-    _, first = np.unique(pair_code, return_index=True)
-    first.sort()  # keep rule order: a pair belongs to the first rule that produced it
-    new_counts = np.bincount(rule_id[first], minlength=len(rules))
-    report = pd.DataFrame(rows)
-    report["new_pairs"] = new_counts[: len(rules)] if len(rows) else []
-    report = report[
-        ["rule", "keys", "candidate_pairs", "new_pairs", "largest_block", "skipped_blocks", "skipped_pairs"]
-    ]
+    report = pd.DataFrame(
+        rows,
+        columns=[
+            "rule",
+            "keys",
+            "candidate_pairs",
+            "new_pairs",
+            "largest_block",
+            "skipped_blocks",
+            "skipped_pairs",
+        ],
+    )
     return CandidatePairs(
-        left=left[first],
-        right=right[first],
-        rule=rule_id[first],
+        left=_concat(lefts, POS_DTYPE),
+        right=_concat(rights, POS_DTYPE),
+        rule=_concat(rule_ids, np.int16),
         report=report,
         codes=all_codes,
         keys=all_keys,
         free=all_free,
     )
+
+
+def _concat(parts: list[np.ndarray], dtype) -> np.ndarray:
+    """The parts end to end (each let go as it is copied), as ``dtype``."""
+    out = np.empty(sum(len(p) for p in parts), dtype=dtype)
+    at = 0
+    while parts:
+        p = parts.pop(0)
+        out[at : at + len(p)] = p
+        at += len(p)
+    return out
+
+
+def _not_made_before(
+    left: np.ndarray,
+    right: np.ndarray,
+    codes: list[np.ndarray],
+    made: list[np.ndarray],
+    free: list[np.ndarray | None],
+) -> np.ndarray:
+    """Per pair: no earlier rule made it (for each earlier rule: the two codes differ or are missing, the block
+    was not expanded, or under ``unless_both`` neither side is free)."""
+    new = np.ones(len(left), dtype=bool)
+    for c, m, f in zip(codes, made, free, strict=True):
+        if not new.any():
+            break
+        a = c[left]
+        dup = (a >= 0) & (a == c[right])
+        dup[dup] = m[a[dup]]
+        if f is not None:
+            dup &= f[left] | f[right]
+        new &= ~dup
+    return new
 
 
 def free_records(df: pd.DataFrame, rule: BlockingRule) -> np.ndarray | None:

@@ -35,10 +35,14 @@ def _shown_value(v):
     return v
 
 
+#: per-record codes: dense, so below the number of records (int32: 4 bytes a record and column, not 8; issue #19)
+CODE_DTYPE = np.int32
+
+
 def factorised_codes(s: pd.Series) -> np.ndarray:
-    """Dense int64 codes of the values as strings (equal values, equal codes); -1 where missing."""
+    """Dense codes (:data:`CODE_DTYPE`) of the values as strings (equal values, equal codes); -1 where missing."""
     codes, _ = pd.factorize(text.as_string(s), use_na_sentinel=True)
-    return codes.astype(np.int64)
+    return codes.astype(CODE_DTYPE)
 
 
 def codes_and_objects(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -50,7 +54,7 @@ def codes_and_objects(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     out = np.full(len(codes), None, dtype=object)
     present = codes >= 0
     out[present] = values[codes[present]]
-    return codes.astype(np.int64), out
+    return codes.astype(CODE_DTYPE), out
 
 
 def exact_then_rest(

@@ -153,25 +153,14 @@ class DateComparison(Comparison):
             digits = _date_digits(s)
             ymd = pd.to_numeric(digits, errors="coerce").astype("float64").to_numpy()
         ok = ~np.isnan(ymd)
-        ymd_i = np.where(ok, ymd, 0).astype(np.int64)
-        code = np.where(ok, ymd_i, -1)
-        days = (
-            pd.to_datetime(pd.Series(np.where(ok, ymd_i, 0)).astype(str), format="%Y%m%d", errors="coerce")
-            if self.within
-            else None
-        )
-        ordinal = (
-            ((days - pd.Timestamp("1900-01-01")).dt.days).astype("float64").to_numpy()
-            if days is not None
-            else np.full(len(ymd_i), np.nan)
-        )
-        return {
-            "code": code,
-            "y": ymd_i // 10000,
-            "m": ymd_i // 100 % 100,
-            "d": ymd_i % 100,
-            "ordinal": ordinal,
-        }
+        # yyyymmdd, its year, month and day fit int32 (issue #19: 4 bytes a record each, not 8)
+        ymd_i = np.where(ok, ymd, 0).astype(np.int32)
+        code = np.where(ok, ymd_i, np.int32(-1))
+        prep = {"code": code, "y": ymd_i // 10000, "m": ymd_i // 100 % 100, "d": ymd_i % 100}
+        if self.within:  # days since 1900 only where a ``within_days`` level reads them
+            days = pd.to_datetime(pd.Series(ymd_i).astype(str), format="%Y%m%d", errors="coerce")
+            prep["ordinal"] = ((days - pd.Timestamp("1900-01-01")).dt.days).astype("float64").to_numpy()
+        return prep
 
     def tf_key(self, df):
         return pd.Series(self.prepare(df)["code"], index=df.index).astype("Int64").mask(lambda x: x < 0)

@@ -10,6 +10,7 @@ from rapidfuzz.distance import JaroWinkler
 
 from matching.er import address_text, text
 from matching.er.comparison_base import (
+    CODE_DTYPE,
     NULL,
     Comparison,
     codes_and_objects,
@@ -151,7 +152,7 @@ class _AddressText(Comparison):
     def _bound(self, df: pd.DataFrame) -> np.ndarray:
         """Codes of the bound standard address (``bound_code``); -1 where missing or the option is unset."""
         if self.bound_code is None:
-            return np.full(len(df), -1, dtype=np.int64)
+            return np.full(len(df), -1, dtype=CODE_DTYPE)
         return factorised_codes(column_or_missing(df, self.bound_code))
 
     def exact_codes(self, prep):
@@ -175,7 +176,8 @@ class AddressNumbers(_AddressText):
     levels = ("same", "same_room", "fewer", "else")
 
     def prepare(self, df):
-        parts = address_text.place_parts(column_or_missing(df, self.spec.columns[0]))
+        texts = column_or_missing(df, self.spec.columns[0])
+        parts = address_text.place_parts(texts, list(address_text.NUMBER_ELEMENTS))
         prep = {c: factorised_codes(parts[c]) for c in address_text.NUMBER_ELEMENTS}
         prep["bound"] = self._bound(df)
         return prep
@@ -216,8 +218,12 @@ class AddressPlace(_AddressText):
     levels = ("same_places", "same_place", "other_place")
 
     def prepare(self, df):
-        parts = address_text.place_parts(column_or_missing(df, self.spec.columns[0]))
-        prep = {c: text.to_object(parts[c]) for c in address_text.PLACE_ELEMENTS}
+        parts = address_text.place_parts(
+            column_or_missing(df, self.spec.columns[0]), list(address_text.PLACE_ELEMENTS)
+        )
+        # one Python string per distinct name, shared by the records naming it (issue #19: a string per record
+        # and element was 170 bytes a house mention)
+        prep = {c: codes_and_objects(parts[c])[1] for c in address_text.PLACE_ELEMENTS}
         prep["bound"] = self._bound(df)
         return prep
 

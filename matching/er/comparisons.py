@@ -74,12 +74,39 @@ PAIR_CHUNK = 1_000_000
 
 
 class PreparedComparisons:
-    """The comparisons of one settings, prepared over one mentions frame."""
+    """The comparisons of one settings, prepared over one mentions frame.
 
-    def __init__(self, df: pd.DataFrame, specs: tuple[ComparisonSpec, ...] | list[ComparisonSpec]):
+    ``keep_prepared=False`` (the engine, issue #19): no comparison's per-record values are kept;
+    :meth:`levels_one_at_a_time` prepares one comparison, compares every pair set with it and lets it go before
+    the next, keeping only its exact-agreement codes (:meth:`exact_codes`). The per-record values of all the
+    comparisons (≈ 330 bytes a person mention at 300k) are never in memory together; :attr:`prep` prepares
+    them all again if asked.
+    """
+
+    def __init__(
+        self,
+        df: pd.DataFrame,
+        specs: tuple[ComparisonSpec, ...] | list[ComparisonSpec],
+        *,
+        keep_prepared: bool = True,
+    ):
         self.df = df
         self.comparisons = build_comparisons(specs)
-        self.prep = [c.prepare(df) for c in self.comparisons]
+        self._prep = [c.prepare(df) for c in self.comparisons] if keep_prepared else None
+        self._exact: dict[int, np.ndarray | None] = {}
+
+    @property
+    def prep(self) -> list[dict[str, np.ndarray]]:
+        """Every comparison's per-record values (prepared now if they were not kept)."""
+        if self._prep is None:
+            self._prep = [c.prepare(self.df) for c in self.comparisons]
+        return self._prep
+
+    def exact_codes(self, k: int) -> np.ndarray | None:
+        """Comparison ``k``'s per-record codes whose equality is its level 0 (None: it has none)."""
+        if k in self._exact:
+            return self._exact[k]
+        return self.comparisons[k].exact_codes(self.prep[k])
 
     def levels(self, left: np.ndarray, right: np.ndarray, chunk: int = PAIR_CHUNK) -> np.ndarray:
         """Level matrix (pairs × comparisons, int8; -1 = missing on a side), ``chunk`` pairs at a time: a
@@ -91,3 +118,20 @@ class PreparedComparisons:
             for k, (c, p) in enumerate(zip(self.comparisons, self.prep, strict=True)):
                 out[start : start + len(lo), k] = c.compare(p, lo, hi)
         return out
+
+    def levels_one_at_a_time(
+        self, pair_sets: list[tuple[np.ndarray, np.ndarray]], chunk: int = PAIR_CHUNK
+    ) -> list[np.ndarray]:
+        """:meth:`levels` of each (left, right) pair set, a comparison at a time: each comparison is prepared,
+        compares every set ``chunk`` pairs at a time and is let go (its exact codes kept) before the next is
+        prepared. The same levels as :meth:`levels`: a pair's level depends on that pair alone."""
+        outs = [np.empty((len(left), len(self.comparisons)), dtype=np.int8) for left, _ in pair_sets]
+        for k, c in enumerate(self.comparisons):
+            p = self._prep[k] if self._prep is not None else c.prepare(self.df)
+            self._exact[k] = c.exact_codes(p)
+            for out, (left, right) in zip(outs, pair_sets, strict=True):
+                for start in range(0, len(left), chunk):
+                    lo, hi = left[start : start + chunk], right[start : start + chunk]
+                    out[start : start + len(lo), k] = c.compare(p, lo, hi)
+            del p
+        return outs

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from matching.er.comparisons import PreparedComparisons
 from matching.er.diagnostics import weight_histogram
 from matching.er.ids import STATE_VERSION, ResolutionState, empty_history
 from matching.er.mentions import (
@@ -58,6 +57,7 @@ from matching.er.stages_prepare import (
     RunContext,
     block_candidates,
     combine_decisions,
+    compare_pairs,
     fit_model,
     prepare_delta,
     score_pairs,
@@ -233,10 +233,10 @@ def _run(
     clock.lap("prepare")
     candidates = block_candidates(ctx, delta)
     clock.lap("blocking")
-    prepared = PreparedComparisons(candidates.compared, settings.comparisons)
-    levels = prepared.levels(candidates.pairs.left, candidates.pairs.right)
+    prepared, levels, u_levels = compare_pairs(ctx, delta, candidates)
     clock.lap("comparisons")
-    model = fit_model(ctx, delta, candidates, prepared, levels)
+    model = fit_model(ctx, delta, candidates, prepared, levels, u_levels)
+    candidates.pairs.codes.clear()  # which rules a pair satisfies: only training reads it (issue #19)
     clock.lap("training")
     scored = score_pairs(ctx, delta, candidates, prepared, levels, model)
     # only the kept pairs' levels are needed from here on: let the per-record arrays go (memory at 1 M records)

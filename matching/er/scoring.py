@@ -40,6 +40,7 @@ import pandas as pd
 from matching.er.blocking import CandidatePairs, key_columns
 from matching.er.comparisons import PreparedComparisons
 from matching.er.settings import EntitySettings
+from matching.er.u_sample import _every_pair, _total_pairs, u_pairs  # noqa: F401 - _every_pair: tests
 from warehouse.errors import GridhubError
 
 log = logging.getLogger(__name__)
@@ -117,56 +118,6 @@ class Model:
 
 
 # ---- u --------------------------------------------------------------------------------------------------
-def _total_pairs(n: int, source: np.ndarray | None) -> float:
-    if source is None:
-        return n * (n - 1) / 2
-    counts = np.bincount(source)
-    return float((counts.sum() ** 2 - (counts.astype(np.float64) ** 2).sum()) / 2)
-
-
-def _every_pair(n: int, source: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Every pair (i < j, row by row; of two sources when ``source`` is given) when there are few enough.
-
-    Few pairs of two sources can hide among many records: 33,333 facilities of one feed have none, but all
-    their pairs (555 million, 8.9 GB) were made before the sources were compared (issue #19). So a row's pairs
-    are made a chunk of rows at a time and only those of two sources kept."""
-    if source is None:
-        return np.triu_indices(n, k=1)
-    if len(np.unique(source)) < 2:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    parts_i, parts_j = [], []
-    step = max(1, 10_000_000 // max(n, 1))
-    for lo in range(0, n - 1, step):
-        rows = np.arange(lo, min(lo + step, n - 1))
-        cnt = n - 1 - rows
-        i = np.repeat(rows, cnt)
-        j = i + 1 + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
-        keep = source[i] != source[j]
-        parts_i.append(i[keep])
-        parts_j.append(j[keep])
-    if not parts_i:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    return np.concatenate(parts_i), np.concatenate(parts_j)
-
-
-def _random_pairs(
-    n: int, k: int, rng: np.random.Generator, source: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
-    total = _total_pairs(n, source)
-    if total <= k:
-        i, j = _every_pair(n, source)
-    else:
-        draw = int(k * 1.2) + 16
-        i = rng.integers(0, n, size=draw)
-        j = rng.integers(0, n, size=draw)
-        keep = i != j
-        i, j = i[keep], j[keep]
-    if source is not None:
-        keep = source[i] != source[j]
-        i, j = i[keep], j[keep]
-    return i[:k].astype(np.int64), j[:k].astype(np.int64)
-
-
 def _exact_u(codes: np.ndarray, source: np.ndarray | None) -> float | None:
     """P(two random records agree exactly | both present), from value frequencies."""
     ok = codes >= 0
@@ -191,13 +142,15 @@ def _exact_u(codes: np.ndarray, source: np.ndarray | None) -> float | None:
 
 
 def estimate_u(
-    prepared: PreparedComparisons, settings: EntitySettings, source: np.ndarray | None
+    prepared: PreparedComparisons,
+    settings: EntitySettings,
+    source: np.ndarray | None,
+    levels: np.ndarray | None = None,
 ) -> list[np.ndarray]:
-    """u per comparison level from random pairs (exact levels from value frequencies)."""
-    n = len(prepared.df)
-    rng = np.random.default_rng(settings.seed)
-    i, j = _random_pairs(n, min(settings.u_sample_pairs, max(200_000, 50 * n)), rng, source)
-    levels = prepared.levels(i, j)
+    """u per comparison level from random pairs (exact levels from value frequencies); ``levels``: the
+    :func:`u_pairs`' levels when the caller compared them already."""
+    if levels is None:
+        levels = prepared.levels(*u_pairs(len(prepared.df), settings, source))
     out = []
     for k, comp in enumerate(prepared.comparisons):
         n_levels = len(comp.levels)
@@ -207,7 +160,7 @@ def estimate_u(
         total = max(counts.sum(), 1.0)
         floor = 0.5 / total
         u = np.maximum(counts / total, floor)
-        codes = comp.exact_codes(prepared.prep[k])
+        codes = prepared.exact_codes(k)
         exact = _exact_u(codes, source) if codes is not None else None
         if exact is not None:
             exact = float(np.clip(exact, _U_FLOOR, 1 - floor))
@@ -434,13 +387,15 @@ def train(
     levels: np.ndarray,
     settings: EntitySettings,
     source: np.ndarray | None,
+    u_levels: np.ndarray | None = None,
 ) -> Model:
-    """Estimate u (random pairs), m (EM per blocking rule) and the prior; see the module docstring."""
+    """Estimate u (random pairs), m (EM per blocking rule) and the prior; see the module docstring.
+    ``u_levels``: the levels of :func:`u_pairs` when the caller compared them already."""
     n = len(prepared.df)
     if n < 2:
         raise TrainingError(f"{settings.entity_type}: need at least two records to train, got {n}")
     comps = prepared.comparisons
-    u_random = estimate_u(prepared, settings, source)
+    u_random = estimate_u(prepared, settings, source, u_levels)
     total = _total_pairs(n, source)
     m, prior, lam_c, expected, info = _fit(comps, pairs, levels, settings, u_random, total)
     u = u_random

@@ -309,10 +309,13 @@ def assign_entity_ids(ctx: RunContext, delta: Delta, clustering: Clustering) -> 
     member_pos = clustering.member_pos
     labels = clustering.clusters.labels
     member_labels = labels[clustering.node_of_registry_row[member_pos]]
-    member_keys = registry["record_key"].iloc[member_pos].to_numpy(dtype=object)
+    # the keys as the records hold them (Arrow strings), not a Python string per record (issue #19)
+    keys = delta.records["record_key"].reset_index(drop=True)
+    if len(member_pos):
+        keys = pd.concat([keys, registry["record_key"].iloc[member_pos]], ignore_index=True)
     participants = pd.DataFrame(
         {
-            "record_key": np.r_[delta.records["record_key"].to_numpy(dtype=object), member_keys],
+            "record_key": keys,
             "label": np.r_[labels[: delta.n], member_labels],
             "old_id": np.r_[delta.old_id, registry_ids.iloc[member_pos].to_numpy(dtype=object)],
             "first_seen_seq": np.r_[delta.first_seen, registry["first_seen_seq"].to_numpy()[member_pos]],

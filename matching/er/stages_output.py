@@ -38,15 +38,24 @@ def updated_registry(
     """Stage 9: the registry after the run. A full run's is the delta's rows; an incremental run keeps the
     other rows as they were, updates the members of reached entities and appends the delta."""
     n_delta, delta_keys = delta.n, candidates.delta_keys
+    index = delta.records.index
+
+    def held(values: np.ndarray) -> pd.Series:
+        # the run's own per-record arrays, not copied (``assign`` copies an array: 96 bytes a person, issue #19)
+        return pd.Series(values, index=index, copy=False)
+
     delta_rows = delta.records.assign(
-        record_hash=delta.hashes,
-        first_seen_seq=delta.first_seen,
+        record_hash=held(delta.hashes),
+        first_seen_seq=held(delta.first_seen),
         entity_id=ids.new_ids.iloc[:n_delta].reset_index(drop=True),
-        score=scores.score[:n_delta],
-        method=scores.method[:n_delta],
-        **{key_column(i): k for i, k in enumerate(delta_keys)},
-        **{tf_column(k): h for k, h in scored.delta_tf.items()},
-        **{identity_column(j): clustering.delta_identity[:, j] for j in range(len(ctx.settings.identity))},
+        score=held(scores.score[:n_delta]),
+        method=held(scores.method[:n_delta]),
+        **{key_column(i): held(k) for i, k in enumerate(delta_keys)},
+        **{tf_column(k): held(h) for k, h in scored.delta_tf.items()},
+        **{
+            identity_column(j): held(clustering.delta_identity[:, j])
+            for j in range(len(ctx.settings.identity))
+        },
     )
     columns = [
         *REGISTRY_COLUMNS,

@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 from matching.er.blocking import CandidatePairs, all_rule_keys, block, value_hashes
-from matching.er.comparisons import PreparedComparisons
+from matching.er.comparisons import PAIR_CHUNK, PreparedComparisons
 from matching.er.evidence import hold_back
 from matching.er.ids import ResolutionState
 from matching.er.mentions import MentionsError, normalise_decisions
 from matching.er.registry_update import candidate_rows, key_column, tf_column
-from matching.er.scoring import Model, score, train
+from matching.er.scoring import Model, score, train, u_pairs
 from matching.er.settings import EntitySettings
 from matching.er.term_frequencies import tf_adjustments
 
@@ -282,18 +282,43 @@ def block_candidates(ctx: RunContext, delta: Delta) -> Candidates:
     return Candidates(compared, candidate_pos, delta_keys, source, pairs)
 
 
+def _trains(ctx: RunContext, delta: Delta) -> bool:
+    """Whether the run trains a model: a full run of two records or more (an incremental one reuses the state's)."""
+    return not ctx.incremental and delta.n >= 2
+
+
+def compare_pairs(
+    ctx: RunContext, delta: Delta, candidates: Candidates
+) -> tuple[PreparedComparisons, np.ndarray, np.ndarray | None]:
+    """Stage 3b: the comparisons over the compared records, the candidate pairs' levels and, when the run trains,
+    the levels of the random pairs u is estimated from. One comparison's per-record values are in memory at a
+    time (:meth:`~matching.er.comparisons.PreparedComparisons.levels_one_at_a_time`, issue #19)."""
+    prepared = PreparedComparisons(candidates.compared, ctx.settings.comparisons, keep_prepared=False)
+    pair_sets = [(candidates.pairs.left, candidates.pairs.right)]
+    if _trains(ctx, delta):
+        pair_sets.append(u_pairs(len(candidates.compared), ctx.settings, candidates.source))
+    levels = prepared.levels_one_at_a_time(pair_sets)
+    return prepared, levels[0], levels[1] if len(levels) > 1 else None
+
+
 def fit_model(
-    ctx: RunContext, delta: Delta, candidates: Candidates, prepared: PreparedComparisons, levels: np.ndarray
+    ctx: RunContext,
+    delta: Delta,
+    candidates: Candidates,
+    prepared: PreparedComparisons,
+    levels: np.ndarray,
+    u_levels: np.ndarray | None = None,
 ) -> Model | None:
     """Stage 4: the model. An incremental run reuses the state's; a full run trains one (u from random pairs,
-    m by EM); one record or none has nothing to learn from (None)."""
+    m by EM); one record or none has nothing to learn from (None). ``u_levels``: the random pairs' levels
+    (:func:`compare_pairs`)."""
     if ctx.incremental:
         model = ctx.previous.model
         assert model is not None  # an incremental run needs a trained state (engine._can_increment)
         return model
-    if delta.n < 2:
+    if not _trains(ctx, delta):
         return None
-    return train(prepared, candidates.pairs, levels, ctx.settings, candidates.source)
+    return train(prepared, candidates.pairs, levels, ctx.settings, candidates.source, u_levels)
 
 
 def tf_hashes(df: pd.DataFrame, prepared: PreparedComparisons) -> dict[tuple[int, int], np.ndarray]:
@@ -302,7 +327,7 @@ def tf_hashes(df: pd.DataFrame, prepared: PreparedComparisons) -> dict[tuple[int
     return {
         (k, level): value_hashes(values)
         for k, comp in enumerate(prepared.comparisons)
-        if comp.spec.tf and comp.exact_codes(prepared.prep[k]) is not None
+        if comp.spec.tf and prepared.exact_codes(k) is not None
         for level, values in comp.tf_keys(df).items()
     }
 
@@ -326,9 +351,14 @@ def tf_side(pairs: CandidatePairs, compared_identities: np.ndarray | None) -> np
     """Per pair, the record whose term-frequency adjustment counts: the side that holds an identity (its own
     share of the value, :mod:`matching.er.term_frequencies`), else the left one (two records that agree on a
     value and hold no identity have the same adjustment)."""
+    return _tf_side(pairs.left, pairs.right, compared_identities)
+
+
+def _tf_side(left: np.ndarray, right: np.ndarray, compared_identities: np.ndarray | None) -> np.ndarray:
+    """:func:`tf_side` of the pairs ``left``, ``right``."""
     if compared_identities is None:
-        return pairs.left
-    return np.where(compared_identities[pairs.left] != 0, pairs.left, pairs.right)
+        return left
+    return np.where(compared_identities[left] != 0, left, right)
 
 
 def score_pairs(
@@ -369,12 +399,36 @@ def score_pairs(
             identities,
             compared_identities,
         )
-        weight, probability = score(
-            levels, model, tf_side(candidates.pairs, compared_identities), adjustments
+        weight, probability, held = _scored_in_chunks(
+            levels, model, candidates.pairs, compared_identities, adjustments, ctx.settings
         )
-        # no identity evidence (settings.requires_any): capped below the review threshold
-        weight, capped, held = hold_back(weight, probability, levels, model, ctx.settings)
-        held &= probability >= ctx.settings.thresholds.match  # the matches the rule held back
-        probability = capped
     kept = np.flatnonzero(probability >= ctx.settings.thresholds.keep_pairs)
     return ScoredPairs(weight, probability, kept, levels[kept], delta_tf, int(held.sum()))
+
+
+def _scored_in_chunks(
+    levels: np.ndarray,
+    model: Model,
+    pairs: CandidatePairs,
+    compared_identities: np.ndarray | None,
+    adjustments: dict[tuple[int, int], np.ndarray],
+    settings: EntitySettings,
+    chunk: int = PAIR_CHUNK,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weight, probability (capped where ``requires_any`` holds a pair back) and the matches held back, per
+    pair, ``chunk`` pairs at a time: a pair's score reads that pair alone, so the chunks give the same numbers
+    while the float64 intermediates (the weights' sums, exponentials, the uncapped copies) stay one chunk long
+    (issue #19)."""
+    n = len(levels)
+    weight, probability = np.empty(n, dtype=np.float64), np.empty(n, dtype=np.float64)
+    held = np.zeros(n, dtype=bool)
+    for lo in range(0, n, chunk):
+        hi = min(lo + chunk, n)
+        lv = levels[lo:hi]
+        w, p = score(
+            lv, model, _tf_side(pairs.left[lo:hi], pairs.right[lo:hi], compared_identities), adjustments
+        )
+        # no identity evidence (settings.requires_any): capped below the review threshold
+        weight[lo:hi], probability[lo:hi], h = hold_back(w, p, lv, model, settings)
+        held[lo:hi] = h & (p >= settings.thresholds.match)  # the matches the rule held back
+    return weight, probability, held
