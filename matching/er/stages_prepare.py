@@ -289,7 +289,7 @@ def fit_model(
     m by EM); one record or none has nothing to learn from (None)."""
     if ctx.incremental:
         model = ctx.previous.model
-        assert model is not None  # an incremental run needs a trained state (engine._can_increment)
+        assert model is not None  # an incremental run needs a trained state (engine.can_increment)
         return model
     if delta.n < 2:
         return None
