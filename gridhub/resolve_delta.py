@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from gridhub.mentionfiles import marker_key
+from gridhub.mentionfiles import link_or_copy, marker_key
 from warehouse.files import atomic_write
 
 if TYPE_CHECKING:
@@ -94,6 +94,14 @@ def _rows(bound: Path, own: str, schema: pa.Schema, keep) -> pa.Table:
     return table.filter(keep(ids)).select(schema.names).cast(schema)
 
 
+def _keys(bound: Path, own: str, keep) -> pa.Array:
+    """The record keys of the rows of kept part ``own`` whose source record id ``keep`` selects (only the two
+    columns are read)."""
+    table = pq.read_table(bound / "files" / f"{own}.parquet", columns=["source_record_id", "record_key"])
+    keys = table.filter(keep(table["source_record_id"].cast(pa.string())))["record_key"]
+    return keys.combine_chunks().cast(pa.string())
+
+
 def _among(ids: set[str] | frozenset[str]):
     value_set = pa.array(sorted(ids), type=pa.string())
     return lambda col: pc.fill_null(pc.is_in(col, value_set=value_set), False)
@@ -132,18 +140,16 @@ def mention_delta(ws: Workspace, run_id: str, entity_type: str, registry_rows: i
                 changes.append(_rows(bound_now, own, schema, _not_among(part.removed)))
                 read.append(own)
                 if old is not None:
-                    removed.append(_rows(bound_before, own, schema, _not_among(old.removed))["record_key"])
+                    removed.append(_keys(bound_before, own, _not_among(old.removed)))
                 continue
             if old.removed - part.removed:  # record ids a later file no longer replaces
                 changes.append(_rows(bound_now, own, schema, _among(old.removed - part.removed)))
                 read.append(own)
             if part.removed - old.removed:  # replaced (or deleted) by a later file now
-                removed.append(
-                    _rows(bound_now, own, schema, _among(part.removed - old.removed))["record_key"]
-                )
+                removed.append(_keys(bound_now, own, _among(part.removed - old.removed)))
         for own, old in before.items():
             if own not in now:
-                removed.append(_rows(bound_before, own, schema, _not_among(old.removed))["record_key"])
+                removed.append(_keys(bound_before, own, _not_among(old.removed)))
     except (OSError, pa.ArrowInvalid, KeyError) as e:  # a kept file missing or not as listed
         log.info("%s: no delta against run %s (%s): every mention is resolved", entity_type, previous, e)
         return None
@@ -151,7 +157,7 @@ def mention_delta(ws: Workspace, run_id: str, entity_type: str, registry_rows: i
     if table.num_rows > MAX_CHANGED_SHARE * pq.ParquetFile(file_now).metadata.num_rows:
         return None
     again = set(table["record_key"].cast(pa.string()).to_pylist())
-    gone = {k for col in removed for k in col.cast(pa.string()).to_pylist()} - again
+    gone = {k for col in removed for k in col.to_pylist()} - again
     log.info(
         "%s: delta against run %s: %d changed rows from %d parts, %d removed records",
         entity_type,
@@ -271,9 +277,11 @@ class DeltaRun:
         from gridhub.resolve_workers import GOLDEN_CHUNK
 
         previous = ws.step_dir(self.delta.previous, "resolved") / out.name
-        table = golden_delta(
-            bound, previous, reached_entities(self.before, after, self.delta), after, settings
-        )
+        reached = reached_entities(self.before, after, self.delta)
+        if previous.is_file() and not any(len(ids) for ids in reached):  # the published file as it is
+            link_or_copy(previous, out)
+            return True
+        table = golden_delta(bound, previous, reached, after, settings)
         if table is None:
             return False
         write_golden(table, out, GOLDEN_CHUNK)
