@@ -255,7 +255,7 @@ def golden_delta(
 
 
 def write_golden(table: pa.Table, path: Path, rows_per_group: int) -> Path:
-    """Write golden records as ``gridhub.resolve_workers`` writes them (a row group per chunk of entities)."""
+    """Write golden records ``rows_per_group`` entities to a row group."""
     with atomic_write(path) as tmp, pq.ParquetWriter(tmp, table.schema) as writer:
         for lo in range(0, max(table.num_rows, 1), rows_per_group):
             writer.write_table(table.slice(lo, rows_per_group))
@@ -275,6 +275,7 @@ class DeltaRun:
         """Write this run's golden records to ``out`` from the published run's (:func:`golden_delta`); False
         when they must be made from every mention instead."""
         from gridhub.resolve_workers import GOLDEN_CHUNK
+        from matching.er.golden import chunkable, golden_columns
 
         previous = ws.step_dir(self.delta.previous, "resolved") / out.name
         reached = reached_entities(self.before, after, self.delta)
@@ -284,7 +285,10 @@ class DeltaRun:
         table = golden_delta(bound, previous, reached, after, settings)
         if table is None:
             return False
-        write_golden(table, out, GOLDEN_CHUNK)
+        # a row group per chunk of entities where gridhub.resolve_workers.golden_frames makes chunks, else one
+        names = pq.read_schema(bound).names
+        whole = pq.read_schema(bound).empty_table().select(golden_columns(names, settings)).to_pandas()
+        write_golden(table, out, GOLDEN_CHUNK if chunkable(whole, settings) else max(table.num_rows, 1))
         return True
 
 
