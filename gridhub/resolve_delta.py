@@ -206,22 +206,14 @@ def reached_entities(
     return old, pc.unique(ids_after.filter(touched))
 
 
-def golden_delta(
-    bound: Path,
-    previous_golden: Path,
-    reached: tuple[pa.Array, pa.Array],
-    after: pd.DataFrame,
-    settings: EntitySettings,
-) -> pa.Table | None:
-    """This run's golden records: the published run's (``previous_golden``) for the entities not
-    ``reached``, the others made again from their members' rows of ``bound`` (only those rows are taken), in
-    id order; None when the published file cannot be taken (its columns or types do not fit)."""
+def remade_golden(
+    bound: Path, reached_ids: pa.Array, after: pd.DataFrame, settings: EntitySettings, schema: pa.Schema
+) -> pa.Table:
+    """The golden records of the ``reached_ids`` entities this run's assignments (``after``) still hold, made
+    from their members' rows of ``bound`` (only those rows are taken from each column), in id order and in
+    ``schema`` (the published file's: raises ``pa.ArrowInvalid`` / ``ArrowTypeError`` when they do not fit)."""
     from matching.er.golden import golden_chunks_by_column, golden_columns
 
-    id_column = settings.id_column
-    if not previous_golden.is_file() or id_column not in pq.read_schema(previous_golden).names:
-        return None
-    reached_ids = pc.unique(pa.concat_arrays(list(reached)))
     ids_after = _strings(after["entity_id"])
     members = after[pc.is_in(ids_after, value_set=reached_ids).to_numpy(zero_copy_only=False)]
     keys = pq.read_table(bound, columns=["record_key"])["record_key"].combine_chunks().cast(pa.string())
@@ -235,31 +227,37 @@ def golden_delta(
     ranked = [c for c in columns if c in ("record_key", "feed", "priority", "record_date")]
     table = pq.read_table(bound, columns=ranked).take(take).to_pandas()
     fresh = golden_chunks_by_column(table, columns, read, members, settings)
-    kept = pq.read_table(previous_golden)
-    kept = kept.filter(pc.invert(pc.is_in(kept[id_column].cast(pa.string()), value_set=reached_ids)))
-    try:
-        made = [pa.Table.from_pandas(f, schema=kept.schema, preserve_index=False) for f in fresh if len(f)]
-        whole = pa.concat_tables([kept, *made])
-    except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError, ValueError) as e:
-        log.info("golden records: the published file's types do not fit (%s): all made again", e)
-        return None
-    if whole.num_rows != len(pc.unique(ids_after)):
-        log.warning("golden records: %d kept and made, not one per entity: all made again", whole.num_rows)
-        return None
-    log.info(
-        "golden records: %d kept from the published run, %d made again",
-        kept.num_rows,
-        whole.num_rows - kept.num_rows,
-    )
-    return whole.take(pc.sort_indices(whole[id_column].cast(pa.string())))
+    made = [pa.Table.from_pandas(f, schema=schema, preserve_index=False) for f in fresh if len(f)]
+    return pa.concat_tables(made) if made else schema.empty_table()
 
 
-def write_golden(table: pa.Table, path: Path, rows_per_group: int) -> Path:
-    """Write golden records ``rows_per_group`` entities to a row group."""
-    with atomic_write(path) as tmp, pq.ParquetWriter(tmp, table.schema) as writer:
-        for lo in range(0, max(table.num_rows, 1), rows_per_group):
-            writer.write_table(table.slice(lo, rows_per_group))
-    return path
+class _NotOnePerEntity(Exception):
+    """The merged golden records are not one per entity (never seen): they are made from every mention."""
+
+
+def merge_golden(previous: Path, made: pa.Table, reached_ids: pa.Array, id_column: str, out: Path) -> int:
+    """Write ``out``: the published golden records (``previous``) less the ``reached_ids`` entities, with the
+    ``made`` ones (sorted by id) put in their place, in id order, a batch of the published file at a time (never
+    a whole copy in memory); returns the rows written."""
+    from bisect import bisect_right
+
+    from gridhub.resolve_workers import GOLDEN_CHUNK
+
+    made_ids = made[id_column].cast(pa.string()).to_pylist()
+    pf, at, rows = pq.ParquetFile(previous), 0, 0
+    with pq.ParquetWriter(out, pf.schema_arrow) as writer:
+        for batch in pf.iter_batches(batch_size=GOLDEN_CHUNK):
+            kept = pa.Table.from_batches([batch]).cast(pf.schema_arrow)
+            ids = kept[id_column].cast(pa.string())
+            kept = kept.filter(pc.invert(pc.is_in(ids, value_set=reached_ids)))
+            upto = bisect_right(made_ids, ids[-1].as_py(), lo=at) if len(ids) else at
+            piece = pa.concat_tables([kept, made.slice(at, upto - at)])
+            at = upto
+            writer.write_table(piece.take(pc.sort_indices(piece[id_column].cast(pa.string()))))
+            rows += piece.num_rows
+        writer.write_table(made.slice(at))
+        rows += made.num_rows - at
+    return rows
 
 
 @dataclass
@@ -272,23 +270,32 @@ class DeltaRun:
     def golden(
         self, ws: Workspace, bound: Path, after: pd.DataFrame, settings: EntitySettings, out: Path
     ) -> bool:
-        """Write this run's golden records to ``out`` from the published run's (:func:`golden_delta`); False
-        when they must be made from every mention instead."""
-        from gridhub.resolve_workers import GOLDEN_CHUNK
-        from matching.er.golden import chunkable, golden_columns
-
+        """Write this run's golden records to ``out``: the published run's for the entities the delta does
+        not reach (:func:`reached_entities`), the others made again (:func:`remade_golden`); False when they
+        must be made from every mention instead (the published file missing, or its types do not fit)."""
         previous = ws.step_dir(self.delta.previous, "resolved") / out.name
+        id_column = settings.id_column
+        if not previous.is_file() or id_column not in pq.read_schema(previous).names:
+            return False
         reached = reached_entities(self.before, after, self.delta)
-        if previous.is_file() and not any(len(ids) for ids in reached):  # the published file as it is
+        if not any(len(ids) for ids in reached):  # the published file as it is
             link_or_copy(previous, out)
             return True
-        table = golden_delta(bound, previous, reached, after, settings)
-        if table is None:
+        reached_ids = pc.unique(pa.concat_arrays(list(reached)))
+        entities = len(pc.unique(_strings(after["entity_id"])))
+        try:
+            made = remade_golden(bound, reached_ids, after, settings, pq.read_schema(previous))
+            with atomic_write(out) as tmp:
+                if merge_golden(previous, made, reached_ids, id_column, tmp) != entities:
+                    raise _NotOnePerEntity
+        except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError, ValueError, _NotOnePerEntity) as e:
+            log.warning("golden records: the published ones cannot be taken (%r): all made again", e)
             return False
-        # a row group per chunk of entities where gridhub.resolve_workers.golden_frames makes chunks, else one
-        names = pq.read_schema(bound).names
-        whole = pq.read_schema(bound).empty_table().select(golden_columns(names, settings)).to_pandas()
-        write_golden(table, out, GOLDEN_CHUNK if chunkable(whole, settings) else max(table.num_rows, 1))
+        log.info(
+            "golden records: %d made again, %d taken from the published run",
+            made.num_rows,
+            entities - made.num_rows,
+        )
         return True
 
 
