@@ -176,8 +176,9 @@ def _resolve_type(
 
     The engine reads only the columns matching reads (``read_columns``); the golden records read theirs
     (``golden_columns``) once the engine's result is let go: the two are never in memory together (issue #19)."""
-    from gridhub.resolve_workers import engine_mentions, entity_settings, golden_frames, release_freed_memory
-    from matching.er import ResolutionState, resolve
+    from gridhub.resolve_delta import resolution
+    from gridhub.resolve_workers import entity_settings, golden_frames, release_freed_memory
+    from matching.er import ResolutionState
     from matching.er.diagnostics import empty_diagnostics, resolution_diagnostics
 
     settings = entity_settings(ws, t)
@@ -188,8 +189,8 @@ def _resolve_type(
         return _no_entities(_read(bound), settings), empty, empty_diagnostics(t, settings)
     state_dir = _er_state_dir(ws, t)
     state = ResolutionState.load(state_dir, t) if (state_dir / "model.json").exists() else None
-    # a temporary, not a name here: the engine lets it go once it has its narrow copy (issue #19)
-    res = resolve(engine_mentions(bound, settings), settings, state=state, decisions=decisions, run_id=run_id)
+    # a daily delta reads its new mention parts only (gridhub.resolve_delta); else every mention
+    res, delta = resolution(ws, run_id, t, bound, settings, state, decisions)
     del state
     # the state (the registry keeps every record's matching columns and key hashes) is written and let go
     # before the golden records are made: the type's peak memory is that of one of the two, not of both
@@ -209,13 +210,10 @@ def _resolve_type(
     assignments, review, id_history, pairs = res.assignments, res.review, res.id_history, res.pairs
     del res
     release_freed_memory()  # what the engine's stages freed, before the golden records' peak
-    frames = {
-        "assignments": assignments,
-        "golden": golden_frames(bound, assignments, settings),  # made as they are written
-        "review": review,
-        "id_history": id_history,
-        "pairs": pairs,
-    }
+    frames = {"assignments": assignments, "review": review, "id_history": id_history, "pairs": pairs}
+    golden = _step_dir(ws, run_id, "resolved") / f"{t}_golden.parquet"  # a delta's: mostly the published
+    if delta is None or not delta.golden(ws, bound, assignments, settings, golden):
+        frames["golden"] = golden_frames(bound, assignments, settings)  # made as they are written
     return frames, summary, diagnostics
 
 

@@ -69,6 +69,7 @@ __all__ = [
     "REVIEW_COLUMNS",
     "MentionsError",
     "Resolution",
+    "can_increment",
     "normalise_decisions",
     "record_hashes",
     "resolve",
@@ -96,7 +97,7 @@ class Resolution:
     stats: dict = field(default_factory=dict)
 
 
-def _can_increment(state: ResolutionState | None, settings: EntitySettings) -> bool:
+def can_increment(state: ResolutionState | None, settings: EntitySettings) -> bool:
     """Whether ``state`` can take a delta: trained with these settings, and keeping the records' matching columns."""
     return (
         state is not None
@@ -130,7 +131,7 @@ def resolve(
     # the narrow copy is all the run reads: a caller that passed its frame without keeping it (a temporary, as
     # gridhub.pipeline does) gets it freed here, not held beside the copy through every stage (issue #19)
     del mentions
-    can = _can_increment(prev, settings)
+    can = can_increment(prev, settings)
     if incremental and not can:
         log.info(
             "%s: incremental run asked for, but no state trained with these settings: full run",
@@ -177,7 +178,7 @@ def resolve_delta(
     to the delta and the entities it reaches, not to everything known. The result covers all records.
     """
     clock = Clock()
-    if not _can_increment(state, settings):
+    if not can_increment(state, settings):
         raise MentionsError(
             f"{settings.entity_type}: a delta needs the state of an earlier run trained with these "
             "settings (and written by this version); run resolve() on all mentions once"

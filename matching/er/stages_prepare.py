@@ -314,7 +314,7 @@ def fit_model(
     (:func:`compare_pairs`)."""
     if ctx.incremental:
         model = ctx.previous.model
-        assert model is not None  # an incremental run needs a trained state (engine._can_increment)
+        assert model is not None  # an incremental run needs a trained state (engine.can_increment)
         return model
     if not _trains(ctx, delta):
         return None
