@@ -91,6 +91,8 @@ def plan(
     need = {t: estimated_bytes(t, n, state.get(t, 0)) for t, n in counts.items()}
     busy = sorted((t for t in counts if counts[t]), key=lambda t: (-need[t], t))
     idle = [t for t in counts if not counts[t]]
+    if not busy:  # nothing to resolve: every type's empty outputs in this process
+        return [idle]
     budget = MEMORY_BUDGET_GB * 1024**3
     best: tuple[int, int, list[list[str]]] | None = None
     for split in _splits(busy, max(1, workers or _wanted_workers())):
@@ -105,7 +107,7 @@ def plan(
             "resolve_entities: one entity type at a time (no split of the types fits %.0f GB side by side)",
             MEMORY_BUDGET_GB,
         )
-    return [lanes_[0] + idle, *lanes_[1:]] if lanes_ else [idle]
+    return [lanes_[0] + idle, *lanes_[1:]]
 
 
 def _splits(types: list[str], most: int) -> Iterator[list[list[str]]]:

@@ -89,6 +89,7 @@ def test_lanes_balance_estimated_bytes():
     assert plan(counts, workers=2) == [["house", "facility"], ["person", "organisation"]]
     assert plan(counts, workers=1) == [["house", "person", "organisation", "facility"]]
     assert plan({"person": 5, "house": 0}, workers=3) == [["person", "house"]]  # nothing to share
+    assert plan({"person": 0, "house": 0}, workers=2) == [["person", "house"]]
 
 
 def test_the_largest_types_share_a_lane_when_they_do_not_fit_side_by_side(monkeypatch):
