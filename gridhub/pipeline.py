@@ -222,10 +222,10 @@ def resolve_entities(ws: Workspace, run_id: str) -> dict:
 
     A type with no mentions gets empty outputs and stages no state, so its previous state (if any) stays as it
     is when the run is published. One type is in memory per process at a time: its mentions, result and frames
-    are let go once written. With two cores and memory for it, two types resolve side by side, each in its own
-    process (:mod:`gridhub.resolve_workers`); the outputs are the same.
+    are let go once written. With two cores and memory for it, two lanes of types resolve side by side, each in
+    its own process (:mod:`gridhub.resolve_workers`); the outputs are the same.
     """
-    from gridhub.resolve_workers import read_decisions, resolve_in_processes, resolve_one_type, workers_for
+    from gridhub.resolve_workers import read_decisions, resolve_types
     from gridhub.review_store import REVIEW_STATE, keep_review_inputs
 
     out = _step_dir(ws, run_id, "resolved")
@@ -233,14 +233,9 @@ def resolve_entities(ws: Workspace, run_id: str) -> dict:
     keep_review_inputs(ws, run_id, out / "state" / REVIEW_STATE)
     bound = _step_dir(ws, run_id, "bound")
     counts = {t: pq.ParquetFile(_require(bound / f"{t}.parquet")).metadata.num_rows for t in ENTITY_TYPES}
-    workers = workers_for(counts)
-    if workers > 1:  # types side by side, each in its own process (gridhub.resolve_workers)
-        summary = resolve_in_processes(ws, run_id, counts, workers, decisions)
-    else:
-        summary = {t: resolve_one_type(ws, run_id, t, decisions) for t in ENTITY_TYPES}
     return {
         "run_id": run_id,
-        "entities": summary,
+        "entities": resolve_types(ws, run_id, counts, decisions),
         "legal_representatives": link_legal_representatives(ws, run_id),
     }
 

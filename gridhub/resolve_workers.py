@@ -1,17 +1,20 @@
 """``resolve_entities`` on both cores: two lanes of entity types side by side, in two processes (issue #19).
 
 The entity types are independent until the legal representatives are linked (persons, organisations, houses
-and facilities share no pair, no model and no state), so two of them can resolve at once. The types are split
-into two lanes of about equal mentions (:func:`lanes`: the persons in one, the houses in the other, the smaller
-types where there is less); the step's own process resolves the first lane while one child process resolves
-the other. Each type is resolved by :func:`resolve_one_type`, which reads its bound mentions and writes its
-frames, diagnostics and staged state exactly as the one-process loop does; the child hands back its summaries.
-One child, not one per type: an interpreter with pandas and gridhub costs 1.5 CPU s to start.
+and facilities share no pair, no model and no state), so two of them can resolve at once. :func:`plan` splits
+the types into lanes by their estimated peak memory (:func:`estimated_bytes`: bytes per mention of the type,
+plus bytes per record of its committed state, which a delta loads beside the run's mentions): of the splits
+whose lanes' peaks (each its largest type's) fit :data:`MEMORY_BUDGET_GB` side by side, the one with the least
+estimated bytes in its largest lane (at 1 M: persons in one lane, houses in the other; at 3 M persons and houses
+share a lane beside the organisations). The step's own process resolves the first lane while one child process
+resolves the other. Each type is resolved by :func:`resolve_one_type`, which reads its bound mentions and writes
+its frames, diagnostics and staged state exactly as the one-process loop does; the child hands back its
+summaries after each type. One child, not one per type: an interpreter with pandas and gridhub costs 1.5 CPU s.
 
-Two processes need two types' memory at once. The step runs them side by side only while the two largest
-estimated peaks (:data:`BYTES_PER_MENTION` of the type × its mentions) fit :data:`MEMORY_BUDGET_GB`; otherwise,
-or with one core, or with ``GRIDHUB_ER_WORKERS=1``, it resolves the types one after another in its own process,
-as before. Either way the outputs are the same files with the same contents.
+An estimate can be wrong: a guard reads the lanes' resident memory while they run and, past :data:`GUARD_GB`
+together, kills the child; the types it had not finished resolve in the step's process after the first lane.
+With one core, ``GRIDHUB_ER_WORKERS=1`` or no split that fits, the types resolve one after another in the step's
+own process, as before. Either way the outputs are the same files with the same contents.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,33 +56,80 @@ WORKERS_ENV = env.ER_WORKERS
 BYTES_PER_MENTION = {"person": 1_600, "house": 1_600, "organisation": 4_000}
 #: the same for a type not measured
 DEFAULT_BYTES_PER_MENTION = 3_000
+#: what a delta adds per record of the type's committed state (its registry: every earlier record's matching
+#: columns and key hashes, loaded beside the run's mentions; docs/scale.md), rounded up
+STATE_BYTES_PER_RECORD = 600
 #: memory the step may use for types resolving side by side (the step's limit is 12 GB: issue #19)
 MEMORY_BUDGET_GB = 10.0
+#: the lanes' processes together past this and the second lane is stopped: its unfinished types resolve in the
+#: step's own process after the first lane (one lane), whatever the estimate said
+GUARD_GB = 11.0
+#: how often the guard reads the lanes' resident memory (seconds)
+GUARD_POLL_S = 0.2
 
 
-def estimated_bytes(entity_type: str, mentions: int) -> int:
-    """The estimated peak memory of resolving ``mentions`` mentions of ``entity_type`` in one process."""
-    return mentions * BYTES_PER_MENTION.get(entity_type, DEFAULT_BYTES_PER_MENTION)
+def estimated_bytes(entity_type: str, mentions: int, state_records: int = 0) -> int:
+    """The estimated peak memory of resolving ``mentions`` mentions of ``entity_type`` in one process, beside
+    ``state_records`` records of its committed state (a delta's: the registry is loaded whole)."""
+    per_mention = BYTES_PER_MENTION.get(entity_type, DEFAULT_BYTES_PER_MENTION)
+    return mentions * per_mention + state_records * STATE_BYTES_PER_RECORD
 
 
-def workers_for(counts: dict[str, int]) -> int:
-    """How many types may resolve at once: the cores (at most 2, or ``GRIDHUB_ER_WORKERS``), and 1 when the types
-    with the largest estimated peaks (:func:`estimated_bytes`) would not fit the memory budget side by side, or
-    when only one type has mentions."""
+def _wanted_workers() -> int:
     wanted = os.environ.get(WORKERS_ENV)
-    workers = int(wanted) if wanted else min(2, os.cpu_count() or 1)
-    needs = sorted((estimated_bytes(t, n) for t, n in counts.items() if n), reverse=True)
-    if workers < 2 or len(needs) < 2:
-        return 1
-    if sum(needs[:workers]) > MEMORY_BUDGET_GB * 1024**3:
+    return int(wanted) if wanted else min(2, os.cpu_count() or 1)
+
+
+def plan(
+    counts: dict[str, int], state: dict[str, int] | None = None, workers: int | None = None
+) -> list[list[str]]:
+    """The lanes the types resolve in: each lane resolves its types one after another (the largest first), the
+    lanes side by side. A lane's peak is its largest type's (:func:`estimated_bytes`, with ``state``: committed
+    state records per type); of the splits into at most ``workers`` lanes (default: the cores, at most 2, or
+    ``GRIDHUB_ER_WORKERS``) whose lanes' peaks fit :data:`MEMORY_BUDGET_GB` together, the one whose largest lane
+    has the least estimated bytes to go through, then the fewest lanes; else one lane. Types without mentions
+    go with the first lane (they cost nothing)."""
+    state = state or {}
+    need = {t: estimated_bytes(t, n, state.get(t, 0)) for t, n in counts.items()}
+    busy = sorted((t for t in counts if counts[t]), key=lambda t: (-need[t], t))
+    idle = [t for t in counts if not counts[t]]
+    if not busy:  # nothing to resolve: every type's empty outputs in this process
+        return [idle]
+    budget = MEMORY_BUDGET_GB * 1024**3
+    best: tuple[int, int, list[list[str]]] | None = None
+    for split in _splits(busy, max(1, workers or _wanted_workers())):
+        if len(split) > 1 and sum(max(need[t] for t in lane) for lane in split) > budget:
+            continue
+        key = (max(sum(need[t] for t in lane) for lane in split), len(split))
+        if best is None or key < best[:2]:
+            best = (*key, sorted(split, key=lambda lane: busy.index(lane[0])))
+    lanes_ = best[2] if best else [busy]
+    if len(lanes_) == 1 and len(busy) > 1 and (workers or _wanted_workers()) > 1:
         log.info(
-            "resolve_entities: one entity type at a time (the largest types need %.1f GB side by side, more "
-            "than %.0f GB)",
-            sum(needs[:workers]) / 1024**3,
+            "resolve_entities: one entity type at a time (no split of the types fits %.0f GB side by side)",
             MEMORY_BUDGET_GB,
         )
-        return 1
-    return min(workers, len(needs))
+    return [lanes_[0] + idle, *lanes_[1:]]
+
+
+def _splits(types: list[str], most: int) -> Iterator[list[list[str]]]:
+    """Every split of ``types`` into at most ``most`` non-empty lanes, each lane in ``types``' order, the lane
+    holding the first type first."""
+    if not types:
+        yield []
+        return
+    first, rest = types[0], types[1:]
+    for split in _splits(rest, most):
+        for i in range(len(split)):
+            yield [*split[:i], [first, *split[i]], *split[i + 1 :]]
+        if len(split) < most:
+            yield [[first], *split]
+
+
+def workers_for(counts: dict[str, int], state: dict[str, int] | None = None) -> int:
+    """How many lanes the types resolve in (:func:`plan`): 1 with one core, ``GRIDHUB_ER_WORKERS=1``, one type with
+    mentions, or no split whose lanes fit the memory budget side by side."""
+    return len(plan(counts, state))
 
 
 def read_decisions(ws: Workspace, run_id: str) -> pd.DataFrame | None:
@@ -198,18 +249,6 @@ def _write_chunks(chunks: Iterator[pd.DataFrame], path: Path) -> Path:
     return path
 
 
-def lanes(counts: dict[str, int], workers: int) -> list[list[str]]:
-    """The types split into ``workers`` lanes of about equal mentions, the largest type first (greedy): each lane
-    resolves its types one after another."""
-    out: list[list[str]] = [[] for _ in range(workers)]
-    load = [0] * workers
-    for t in sorted(counts, key=lambda t: -counts[t]):
-        i = load.index(min(load))
-        out[i].append(t)
-        load[i] += counts[t]
-    return [lane for lane in out if lane]
-
-
 def _command(root: Path, run_id: str, types: list[str], out: Path) -> list[str]:
     return [sys.executable, "-m", "gridhub.resolve_workers", str(root), run_id, ",".join(types), str(out)]
 
@@ -228,36 +267,116 @@ def _env() -> dict[str, str]:
     }
 
 
-def resolve_in_processes(
-    ws: Workspace, run_id: str, counts: dict[str, int], workers: int, decisions: pd.DataFrame | None
+def resolve_types(
+    ws: Workspace, run_id: str, counts: dict[str, int], decisions: pd.DataFrame | None
 ) -> dict[str, dict]:
-    """Resolve the types in ``workers`` lanes side by side: the first lane in this process, each other lane in
-    a child process (one interpreter each, not one per type); each type's summary, in ``counts``' order.
+    """Resolve every type of ``counts`` (mentions per type, in the order of the summaries returned): in the lanes
+    of :func:`plan` (the committed state counted), side by side when there are several, else one type after
+    another in this process."""
+    lanes_ = plan(counts, state_records(ws))
+    if len(lanes_) > 1:
+        done = resolve_in_processes(ws, run_id, lanes_, decisions)
+        return {t: done[t] for t in counts}
+    return {t: resolve_one_type(ws, run_id, t, decisions) for t in counts}
 
-    A child that fails raises its own exception here (a deterministic error stays one: the task fails fast)."""
+
+def state_records(ws: Workspace) -> dict[str, int]:
+    """Per entity type, the records of its committed state (a delta resolves beside them; none on a first run)."""
+    from gridhub.pipeline import _er_state_dir
+    from warehouse.schema import ENTITY_TYPES
+
+    out = {}
+    for t in ENTITY_TYPES:
+        registry = _er_state_dir(ws, t) / "registry.parquet"
+        out[t] = pq.ParquetFile(registry).metadata.num_rows if registry.exists() else 0
+    return out
+
+
+def _rss_bytes(pid: int) -> int:
+    """The resident memory of process ``pid`` (0 when it cannot be read: gone, or not Linux)."""
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+class _Guard(threading.Thread):
+    """Reads the resident memory of this process and the lanes' children every :data:`GUARD_POLL_S`; past
+    :data:`GUARD_GB` together it kills the children (``tripped``: the bytes it saw) and stops."""
+
+    def __init__(self, children: list[subprocess.Popen]) -> None:
+        super().__init__(daemon=True)
+        self.children, self.tripped = children, 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(GUARD_POLL_S):
+            live = [p for p in self.children if p.poll() is None]
+            if not live:
+                return
+            rss = _rss_bytes(os.getpid()) + sum(_rss_bytes(p.pid) for p in live)
+            if rss > GUARD_GB * 1024**3:
+                for p in live:
+                    p.kill()
+                self.tripped = rss
+                log.warning(
+                    "resolve_entities: the lanes hold %.1f GB together, more than %.0f GB: the second lane is "
+                    "stopped, its unfinished types resolve in this process after the first lane (one lane)",
+                    rss / 1024**3,
+                    GUARD_GB,
+                )
+                return
+
+
+def resolve_in_processes(
+    ws: Workspace, run_id: str, lanes_: list[list[str]], decisions: pd.DataFrame | None
+) -> dict[str, dict]:
+    """Resolve the types in the lanes ``lanes_`` (:func:`plan`) side by side: the first lane in this process,
+    each other lane in a child process (one interpreter each, not one per type); each type's summary, by type.
+
+    A child that fails raises its own exception here (a deterministic error stays one: the task fails fast). A
+    :class:`_Guard` stops the children when the lanes together pass :data:`GUARD_GB`: the types they had not
+    finished resolve here, after the first lane, as one lane would."""
     from gridhub.pipeline import _step_dir
 
-    first, *others = lanes(counts, workers)
+    first, *others = lanes_
     outs = [_step_dir(ws, run_id, "resolved") / f".lane{i}.result" for i in range(len(others))]
     child_env = _env()
     children = []
     for lane, out in zip(others, outs, strict=True):
         out.unlink(missing_ok=True)
         children.append(subprocess.Popen(_command(ws.root, run_id, lane, out), env=child_env))
+    guard = _Guard(children)
+    guard.start()
     done: dict[str, dict] = {}
     try:
         for t in first:
             done[t] = resolve_one_type(ws, run_id, t, decisions)
         for i, (proc, out) in enumerate(zip(children, outs, strict=True)):
-            done.update(_result(others[i], proc.wait(), out))
+            code = proc.wait()
+            if guard.tripped:  # what the child finished stays; the rest resolves here
+                done.update(_finished(out))
+                done.update(
+                    {t: resolve_one_type(ws, run_id, t, decisions) for t in others[i] if t not in done}
+                )
+            else:
+                done.update(_result(others[i], code, out))
     finally:
+        guard.done.set()
         for proc in children:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
         for out in outs:
             out.unlink(missing_ok=True)
-    return {t: done[t] for t in counts}
+    return done
+
+
+def _finished(out: Path) -> dict[str, dict]:
+    """The summaries a stopped child had written (after each type it finished)."""
+    payload = pickle.loads(out.read_bytes()) if out.exists() else None
+    return payload if isinstance(payload, dict) else {}
 
 
 def _result(types: list[str], code: int, out: Path) -> dict[str, dict]:
@@ -277,17 +396,26 @@ def _child(argv: list[str]) -> int:
     level = int(os.environ.get(env.ER_LOG_LEVEL, logging.WARNING))
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ws = Workspace(Path(root))
+    summaries: dict[str, dict] = {}
     try:
         decisions = read_decisions(ws, run_id)
-        summaries = {t: resolve_one_type(ws, run_id, t, decisions) for t in types.split(",")}
+        for t in types.split(","):
+            summaries[t] = resolve_one_type(ws, run_id, t, decisions)
+            _hand_over(Path(out), summaries)  # after each type: a stopped lane keeps what it finished
     except BaseException as e:  # handed to the parent, which raises it
         try:
-            Path(out).write_bytes(pickle.dumps(e))
+            _hand_over(Path(out), e)
         except Exception:  # an exception that does not pickle: its text
-            Path(out).write_bytes(pickle.dumps(RuntimeError(f"{type(e).__name__}: {e}")))
+            _hand_over(Path(out), RuntimeError(f"{type(e).__name__}: {e}"))
         raise
-    Path(out).write_bytes(pickle.dumps(summaries))
     return 0
+
+
+def _hand_over(out: Path, payload: object) -> None:
+    """Write ``payload`` for the parent, atomically (a child killed mid-write leaves the previous one)."""
+    data = pickle.dumps(payload)
+    with atomic_write(out) as tmp:
+        Path(tmp).write_bytes(data)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,9 @@ representative's ID number (法定代表人证件号码). Once persons and organ
    neither is a phone: only persons with the name (or its sound) are ever candidates.
 
 Every organisation gets one row: the linked person (or null) and :data:`~warehouse.schema.LEGAL_REP_LINKS`
-value saying how it was linked or why not. Everything is merges and group-bys over the whole district.
+value saying how it was linked or why not. Only the namesakes evidence or an ID can decide are paired with
+an organisation (:mod:`matching.roles_candidates`): the others of a common name are counted, not paired, so
+the work grows with the district, not with its organisations times their namesakes (issue #19).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matching.normalize import name_pinyin
+from matching.roles_candidates import Resolved, name_candidates
 from matching.roles_evidence import (
     EVIDENCE,
     GROUP,
@@ -164,14 +166,16 @@ def link_legal_representatives(
     adults = people[~isin(people["person_id"], minors(people, person_ids, orgs, rules.min_age))]
     unique = unique_name_persons(adults)
     employment = employment_pairs(links, person_assignments, organisation_assignments)
+    resolved = Resolved(people=people, adults=adults, orgs=orgs, person_ids=person_ids, employment=employment)
 
     def by_name(open_: pd.DataFrame, sounds_only: bool) -> pd.DataFrame:
-        cands = _candidates(open_, adults, person_ids, sounds_only=sounds_only)
+        cands, unseen = name_candidates(open_, resolved, sounds_only=sounds_only)
         ruled_out = _contradicts_id(cands, open_, people) | masked_contradicts(
             cands, open_, people, person_ids
         )
         cands = cands[~ruled_out]
-        return _decide(cands, evidence(cands, open_, people, orgs, person_ids, employment, unique))
+        decided = _decide(cands, evidence(cands, open_, people, orgs, person_ids, employment, unique))
+        return _with_unseen(decided, unseen)
 
     named = by_name(open_reps, sounds_only=False)
     if rules.homophone_fallback:  # namesakes none of whom has evidence: maybe the name was keyed wrong
@@ -253,45 +257,17 @@ def _link_by_id(reps: pd.DataFrame, person_ids: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _candidates(
-    reps: pd.DataFrame, people: pd.DataFrame, person_ids: pd.DataFrame, *, sounds_only: bool = False
-) -> pd.DataFrame:
-    """(org_id, person_id, match) pairs: the persons named like the representative (``name``), else, when
-    no person has that name, those with the same surname character whose name sounds the same
-    (``homophone``); with ``sounds_only``, the homophones of every representative (persons with the name as
-    written left out). Persons with a valid ID are left out when the representative's valid ID differs."""
-    names = pd.DataFrame(
-        {
-            "name": column(people, "name"),
-            "name_pinyin": column(people, "name_pinyin"),
-            "person_id": people["person_id"],
-        }
-    ).dropna(subset=["name"])
-    names = names.drop_duplicates(["name", "person_id"])
-    named = reps[["org_id", "legal_rep", "legal_rep_id"]].dropna(subset=["legal_rep"])
-    exact = named.merge(names[["name", "person_id"]], left_on="legal_rep", right_on="name")
-    exact["match"] = "name"
-    rest = named[~isin(named["org_id"], exact["org_id"])] if not sounds_only else named
-    rest = rest.assign(_key=_sound_key(rest["legal_rep"], name_pinyin(rest["legal_rep"])))
-    # the mentions carry their name's pinyin: only those that could sound like one of the rest are keyed
-    maybe = names[isin(names["name"].str[0], rest["legal_rep"].str[0])]
-    pinyin = maybe["name_pinyin"].copy()
-    if pinyin.isna().any():  # mentions written before names had their pinyin
-        pinyin[pinyin.isna()] = name_pinyin(maybe.loc[pinyin.isna(), "name"])
-    sounds = maybe.assign(_key=_sound_key(maybe["name"], pinyin)).dropna(subset=["_key"])
-    homophone = rest.dropna(subset=["_key"]).merge(sounds[["_key", "name", "person_id"]], on="_key")
-    homophone = homophone[homophone["name"] != homophone["legal_rep"]].assign(match="homophone")
-    parts = [homophone] if sounds_only else [exact, homophone]
-    cands = pd.concat([p.drop(columns=["_key", "name"], errors="ignore") for p in parts], ignore_index=True)
-    has_valid_id = isin(cands["person_id"], person_ids["person_id"])
-    cands = cands[~(cands["legal_rep_id"].notna().to_numpy() & has_valid_id)]
-    return cands[["org_id", "person_id", "match"]].drop_duplicates(["org_id", "person_id"])
-
-
-def _sound_key(names: pd.Series, pinyin: pd.Series) -> pd.Series:
-    """Surname character + tone-less pinyin of the whole name: equal for homophones like 张伟 / 张玮."""
-    names = names.astype("string")
-    return (names.str[0] + "|" + pinyin.astype("string")).where(names.str.len() >= 2)
+def _with_unseen(decided: pd.DataFrame, unseen: pd.Series) -> pd.DataFrame:
+    """``decided`` and, for each organisation of ``unseen`` it has no row for, ``no_supporting_evidence``: its
+    namesakes were counted, not paired, because no evidence and no ID could tell them apart
+    (:func:`~matching.roles_candidates.name_candidates`)."""
+    unseen = pd.Index(unseen[~isin(unseen, decided.index.to_series())].unique(), dtype="string")
+    if unseen.empty:
+        return decided
+    nobody = pd.DataFrame(
+        {"person_id": pd.Series(pd.NA, index=unseen, dtype="string"), "link": "no_supporting_evidence"}
+    )
+    return pd.concat([decided, nobody])
 
 
 def _decide(cands: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:

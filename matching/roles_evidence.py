@@ -118,8 +118,9 @@ def evidence(
     """(org_id, person_id, kind, rank) for every piece of evidence a candidate has, one row per kind.
     ``unique``: the persons whose name no other (adult) resolved person has (:func:`unique_name_persons`)."""
     pair = cands[["org_id", "person_id"]]
-    org_places = _places(orgs, "org_id", ORG_PLACES)
-    person_places = _places(people, "person_id", PERSON_PLACES)
+    # only the candidates' (and their organisations') places: the pairs are few, the district is not
+    org_places = _places(orgs[isin(orgs["org_id"], pair["org_id"])], "org_id", ORG_PLACES)
+    person_places = _places(people[isin(people["person_id"], pair["person_id"])], "person_id", PERSON_PLACES)
     place = pair.merge(org_places, on="org_id").merge(person_places, on=["person_id", "code", "kind"])
     worked = pair.merge(employment, on=["org_id", "person_id"]).assign(kind="employment")
     typo = pair.merge(reps[["org_id", "legal_rep_id_invalid"]].dropna(), on="org_id").merge(
@@ -164,16 +165,31 @@ def _phone(pair: pd.DataFrame, orgs: pd.DataFrame, people: pd.DataFrame) -> pd.D
     household's landline, a parent's mobile on a child's record) says less about who it is: rank
     :data:`SHARED_PHONE_RANK`. Only candidates (named like the representative) are looked at: a phone never
     links anyone on its own."""
-    org_phones = pd.DataFrame({"org_id": orgs["org_id"], "phone": column(orgs, "org_phone")})
-    held = pd.DataFrame({"person_id": people["person_id"], "phone": column(people, "phone")})
-    held = held.dropna().drop_duplicates()
+    org_phones = _org_phones(pair, orgs)
+    held = _held(people, org_phones)
     holders = held.groupby("phone")["person_id"].transform("size")
     held = held.assign(rank=np.where(holders > 1, SHARED_PHONE_RANK, RANK["phone"]))
-    hits = pair.merge(org_phones.dropna().drop_duplicates(), on="org_id").merge(
-        held, on=["person_id", "phone"]
-    )
+    hits = pair.merge(org_phones, on="org_id").merge(held, on=["person_id", "phone"])
     hits = hits.assign(kind="phone")[["org_id", "person_id", "kind", "rank"]]
     return hits.sort_values("rank", ascending=False).drop_duplicates(["org_id", "person_id"])
+
+
+def _org_phones(pair: pd.DataFrame, orgs: pd.DataFrame) -> pd.DataFrame:
+    """(org_id, phone): the valid 联系电话 of the candidates' organisations."""
+    mine = orgs[isin(orgs["org_id"], pair["org_id"])]
+    return (
+        pd.DataFrame({"org_id": mine["org_id"], "phone": column(mine, "org_phone")})
+        .dropna()
+        .drop_duplicates()
+    )
+
+
+def _held(people: pd.DataFrame, org_phones: pd.DataFrame) -> pd.DataFrame:
+    """(person_id, phone): every resolved person holding one of ``org_phones``' phones (whoever they are)."""
+    phone = column(people, "phone")
+    mine = isin(phone, org_phones["phone"])
+    held = pd.DataFrame({"person_id": people.loc[mine, "person_id"], "phone": phone[mine]})
+    return held.dropna().drop_duplicates()
 
 
 def _household_phone(pair: pd.DataFrame, orgs: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
@@ -181,13 +197,13 @@ def _household_phone(pair: pd.DataFrame, orgs: pd.DataFrame, people: pd.DataFram
     resolved person who lives at one of the candidate's standard addresses (residence, room level). A family
     business often registers the spouse's or a parent's mobile. As weak as the building: it supports a name
     (never a homophone) and never links anyone on its own."""
-    org_phones = pd.DataFrame({"org_id": orgs["org_id"], "phone": column(orgs, "org_phone")})
-    held = pd.DataFrame({"holder": people["person_id"], "phone": column(people, "phone")})
-    homes = pd.DataFrame({"person_id": people["person_id"], "home": column(people, "address_code")})
+    org_phones = _org_phones(pair, orgs)
+    held = _held(people, org_phones).rename(columns={"person_id": "holder"})
+    # the homes of the candidates and of the holders only
+    them = people[isin(people["person_id"], pd.concat([pair["person_id"], held["holder"]]))]
+    homes = pd.DataFrame({"person_id": them["person_id"], "home": column(them, "address_code")})
     homes = homes.dropna().drop_duplicates()
-    hits = pair.merge(org_phones.dropna().drop_duplicates(), on="org_id").merge(
-        held.dropna().drop_duplicates(), on="phone"
-    )
+    hits = pair.merge(org_phones, on="org_id").merge(held, on="phone")
     hits = hits[hits["holder"] != hits["person_id"]]
     hits = hits.merge(homes, on="person_id").merge(
         homes.rename(columns={"person_id": "holder"}), on=["holder", "home"]

@@ -10,8 +10,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from gridhub import pipeline
-from gridhub.resolve_workers import WORKERS_ENV, lanes, workers_for
+from gridhub import pipeline, resolve_workers
+from gridhub.resolve_workers import WORKERS_ENV, plan, workers_for
 from matching.er import MentionsError
 from warehouse.schema import ENTITY_TYPES
 
@@ -26,6 +26,29 @@ def _outputs(folder) -> dict:
     return out
 
 
+def _one_lane(ws, monkeypatch) -> tuple[str, dict, dict]:
+    """A bound run of ``ws`` resolved in one lane: run id, summary, outputs; the outputs are then removed and
+    two lanes asked for."""
+    run_id = _bound(ws)
+    monkeypatch.setenv(WORKERS_ENV, "1")
+    one = pipeline.resolve_entities(ws, run_id)
+    resolved = ws.step_dir(run_id, "resolved")
+    alone = _outputs(resolved)
+    shutil.rmtree(resolved)
+    monkeypatch.setenv(WORKERS_ENV, "2")
+    return run_id, one, alone
+
+
+def _assert_same(alone: dict, other: dict) -> None:
+    """The same files with the same contents."""
+    assert alone.keys() == other.keys()
+    for name, value in alone.items():
+        if isinstance(value, pd.DataFrame):
+            pd.testing.assert_frame_equal(value, other[name], obj=name)
+        else:
+            assert value == other[name], name
+
+
 def _bound(ws) -> str:
     """A new run of ``ws`` with its mentions prepared and bound: its run id."""
     run_id = pipeline.new_run_id(ws)
@@ -36,22 +59,13 @@ def _bound(ws) -> str:
 
 def test_types_side_by_side_write_the_same(ingested, monkeypatch):
     ws = ingested
-    run_id = _bound(ws)
+    run_id, one, alone = _one_lane(ws, monkeypatch)
     resolved = ws.step_dir(run_id, "resolved")
-    monkeypatch.setenv(WORKERS_ENV, "1")
-    one = pipeline.resolve_entities(ws, run_id)
-    alone = _outputs(resolved)
-    shutil.rmtree(resolved)
-    monkeypatch.setenv(WORKERS_ENV, "2")
     two = pipeline.resolve_entities(ws, run_id)
     side_by_side = _outputs(resolved)
     assert one == two
-    assert alone.keys() == side_by_side.keys() and len(alone) > 30
-    for name, value in alone.items():
-        if isinstance(value, pd.DataFrame):
-            pd.testing.assert_frame_equal(value, side_by_side[name], obj=name)
-        else:
-            assert value == side_by_side[name], name
+    assert len(alone) > 30
+    _assert_same(alone, side_by_side)
     assert not list(resolved.glob(".lane*.result"))
 
 
@@ -61,7 +75,7 @@ def test_a_failing_type_fails_the_step(ingested, monkeypatch):
     # the child's lane: its first type's mentions lose their record_key (same rows, so the same lanes)
     bound = ws.step_dir(run_id, "bound")
     counts = {t: len(pd.read_parquet(bound / f"{t}.parquet")) for t in ENTITY_TYPES}
-    broken = lanes(counts, 2)[1][0]
+    broken = plan(counts, workers=2)[1][0]
     pd.read_parquet(bound / f"{broken}.parquet").drop(columns=["record_key"]).to_parquet(
         bound / f"{broken}.parquet"
     )
@@ -70,11 +84,32 @@ def test_a_failing_type_fails_the_step(ingested, monkeypatch):
         pipeline.resolve_entities(ws, run_id)
 
 
-def test_lanes_balance_mentions():
+def test_lanes_balance_estimated_bytes():
     counts = {"person": 189_000, "organisation": 41_000, "house": 190_000, "facility": 6_700}
-    assert lanes(counts, 2) == [["house", "facility"], ["person", "organisation"]]
-    assert lanes(counts, 1) == [["house", "person", "organisation", "facility"]]
-    assert lanes({"person": 5, "house": 0}, 3) == [["person"], ["house"]]
+    assert plan(counts, workers=2) == [["house", "facility"], ["person", "organisation"]]
+    assert plan(counts, workers=1) == [["house", "person", "organisation", "facility"]]
+    assert plan({"person": 5, "house": 0}, workers=3) == [["person", "house"]]  # nothing to share
+    assert plan({"person": 0, "house": 0}, workers=2) == [["person", "house"]]
+
+
+def test_the_largest_types_share_a_lane_when_they_do_not_fit_side_by_side(monkeypatch):
+    """At 3 M residents persons and houses (5.4 GB each) do not fit side by side in 10 GB: before, every type
+    then resolved one after another; now the two share a lane and the organisations resolve beside them."""
+    counts = {"person": 3_000_000, "organisation": 600_000, "house": 3_000_000, "facility": 200_000}
+    assert plan(counts, workers=2) == [["house", "person"], ["organisation", "facility"]]
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.delenv(WORKERS_ENV, raising=False)
+    assert workers_for(counts) == 2
+
+
+def test_a_delta_counts_the_committed_state_it_resolves_beside(monkeypatch):
+    """A delta loads each type's committed registry beside the run's mentions (1 M: 6.57 GB side by side where
+    the full run took 5.0): two types that fit on a first run may not fit beside their state."""
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.delenv(WORKERS_ENV, raising=False)
+    counts = {"person": 2_500_000, "house": 2_500_000}
+    assert workers_for(counts) == 2  # 4.5 + 4.5 GB
+    assert workers_for(counts, {"person": 2_500_000, "house": 2_500_000}) == 1  # 6 + 6 GB
 
 
 def test_one_at_a_time_when_two_would_not_fit(monkeypatch):
@@ -89,3 +124,17 @@ def test_one_at_a_time_when_two_would_not_fit(monkeypatch):
     assert workers_for({"person": 5_000_000, "facility": 10}) == 2  # 8 GB beside a small type
     monkeypatch.setenv(WORKERS_ENV, "1")
     assert workers_for({"person": 100_000, "house": 100_000}) == 1
+
+
+def test_the_guard_stops_the_second_lane_and_resolves_its_types_in_one(ingested, monkeypatch, caplog):
+    """Past GUARD_GB the lanes together, the child lane is killed and its types resolve in the step's process:
+    the same outputs as one lane, whatever the estimate said."""
+    ws = ingested
+    run_id, one, alone = _one_lane(ws, monkeypatch)
+    resolved = ws.step_dir(run_id, "resolved")
+    monkeypatch.setattr(resolve_workers, "GUARD_GB", 0.001)  # any process is more
+    with caplog.at_level("WARNING", logger="gridhub.resolve_workers"):
+        stopped = pipeline.resolve_entities(ws, run_id)
+    assert "the second lane is stopped" in caplog.text
+    assert one == stopped
+    _assert_same(alone, _outputs(resolved))
