@@ -93,9 +93,10 @@ def test_lanes_balance_estimated_bytes():
 
 
 def test_the_largest_types_share_a_lane_when_they_do_not_fit_side_by_side(monkeypatch):
-    """At 3 M residents persons and houses (5.4 GB each) do not fit side by side in 10 GB: before, every type
-    then resolved one after another; now the two share a lane and the organisations resolve beside them."""
-    counts = {"person": 3_000_000, "organisation": 600_000, "house": 3_000_000, "facility": 200_000}
+    """Persons and houses of 3.5 M mentions each (5.6 GB each at 1.6 KB a mention) do not fit side by side in
+    10 GB: before, every type then resolved one after another; now the two share a lane and the organisations
+    resolve beside them."""
+    counts = {"person": 3_500_000, "organisation": 600_000, "house": 3_500_000, "facility": 200_000}
     assert plan(counts, workers=2) == [["house", "person"], ["organisation", "facility"]]
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     monkeypatch.delenv(WORKERS_ENV, raising=False)
