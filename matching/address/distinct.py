@@ -114,6 +114,7 @@ def match_partitions(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
             gc.unfreeze()
+            gc.collect()  # what was frozen and is now unreferenced (the library, when the caller let it go)
         _WORKER_INPUTS = None
 
 

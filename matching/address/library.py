@@ -320,9 +320,9 @@ class AddressLibrary:
                     agg.n[groups], dtype="Int64"
                 ),  # as a pandas named ``size`` aggregation types it
                 "address_code": column("address_code"),
-                "n_building": agg.n_building[groups],
+                "n_building": agg.n_building[groups].astype(np.int64),
                 "building_code": column("building_code"),
-                "n_grid": agg.n_grid[groups],
+                "n_grid": agg.n_grid[groups].astype(np.int64),
                 "grid_code": column("grid_code"),
                 "standard_text": column("standard_text"),
             }

@@ -96,7 +96,14 @@ class KeyCodes:
                 top = len(distinct)
             combined = combined * max(card, 1) + codes
             top *= max(card, 1)
-        self.stages, self.rows = tuple(stages), combined
+        self.stages = tuple(stages)
+        self._rows: np.ndarray | None = combined  # let go once the index is built (:meth:`take_rows`)
+
+    def take_rows(self) -> np.ndarray:
+        """The library rows' combined keys, handed over once (an index keeps only its groups)."""
+        rows, self._rows = self._rows, None
+        assert rows is not None, "the rows' keys were handed over already"
+        return rows
 
     def query(self, values: pd.DataFrame) -> np.ndarray:
         """The combined key of each row of ``values`` (columns in key order), −1 when one of its values is
@@ -136,10 +143,11 @@ def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _distinct_per_group(group: np.ndarray, codes: np.ndarray, groups: int) -> np.ndarray:
-    """How many distinct ``codes`` each group has."""
+    """How many distinct ``codes`` each group has (a sort, not a hash: numpy's hashing ``unique`` is slower)."""
     card = int(codes.max(initial=0)) + 1
-    pairs = np.unique(group * card + codes)
-    return np.bincount(pairs // card, minlength=groups)
+    pairs = np.sort(group * card + codes)
+    distinct = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])] if len(pairs) else pairs
+    return np.bincount(distinct // card, minlength=groups)
 
 
 class Aggregate:
@@ -147,13 +155,13 @@ class Aggregate:
     distinct buildings and grids it holds."""
 
     def __init__(self, codes: KeyCodes, buildings: np.ndarray, grids: np.ndarray) -> None:
-        order, self.keys, group = _runs(codes.rows)
+        order, self.keys, group = _runs(codes.take_rows())
         self.codes = codes
         starts = np.flatnonzero(np.concatenate([[True], np.diff(group[order]) != 0])) if len(order) else order
-        self.first = order[starts].astype(np.int64)  # stable sort: the group's first row in library order
-        self.n = np.bincount(group, minlength=len(self.keys)).astype(np.int64)
-        self.n_building = _distinct_per_group(group, buildings, len(self.keys)).astype(np.int64)
-        self.n_grid = _distinct_per_group(group, grids, len(self.keys)).astype(np.int64)
+        self.first = order[starts].astype(np.int32)  # stable sort: the group's first row in library order
+        self.n = np.bincount(group, minlength=len(self.keys)).astype(np.int32)
+        self.n_building = _distinct_per_group(group, buildings, len(self.keys)).astype(np.int32)
+        self.n_grid = _distinct_per_group(group, grids, len(self.keys)).astype(np.int32)
 
     def find(self, values: pd.DataFrame) -> np.ndarray:
         """Each row of ``values`` (columns in key order) → its group, −1 when no library row has its key."""
@@ -195,9 +203,12 @@ class RowGroups:
     @classmethod
     def first_buildings(cls, codes: KeyCodes, buildings: np.ndarray, limit: int) -> RowGroups:
         """Per key, the first row of each of its first ``limit`` buildings, in library order."""
-        _, keys, group = _runs(codes.rows)
+        _, keys, group = _runs(codes.take_rows())
         card = int(buildings.max(initial=0)) + 1
-        _, first = np.unique(group * card + buildings, return_index=True)  # a building's first row per key
+        pairs = group * card + buildings
+        order = np.argsort(pairs, kind="stable")
+        ordered = pairs[order]
+        first = order[np.concatenate([[True], ordered[1:] != ordered[:-1]])] if len(order) else order
         first = np.sort(first)  # library order
         by_key = np.argsort(group[first], kind="stable")
         first = first[by_key]
@@ -207,7 +218,7 @@ class RowGroups:
         keep = rank < limit
         rows, g = first[keep], g[keep]
         starts = np.concatenate([[0], np.cumsum(np.bincount(g, minlength=len(keys)))])
-        return cls(codes, keys, rows.astype(np.int64), starts.astype(np.int64))
+        return cls(codes, keys, rows.astype(np.int32), starts.astype(np.int64))
 
 
 __all__ = ["Aggregate", "KeyCoder", "KeyCodes", "RowGroups"]
