@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 
 from gridhub.bindsegments import library_loader
 from gridhub.partitioned import combine_parts, write_partitions
+from gridhub.textmatches import TEXT, TextMatches, _match_schema
 from warehouse.files import atomic_write, atomic_write_parquet, atomic_write_text
 from warehouse.progress import Progress
 from warehouse.schema import ENTITY_TYPES
@@ -56,20 +57,6 @@ MATCHES_KEY_FILE = "address_matches.json"
 BINDINGS_FILE = "address_bindings.parquet"
 #: Matches files of earlier runs a run looks texts up in (linked into ``bound/matches/``), at most.
 EARLIER_MATCHES = 8
-TEXT = "address_text"
-
-
-def _match_schema() -> pa.Schema:
-    from matching.address import RESULT_COLUMNS
-
-    fields = [pa.field(c, pa.float64() if c == "score" else pa.string()) for c in RESULT_COLUMNS]
-    return pa.schema([pa.field(TEXT, pa.string()), *fields])
-
-
-def _as_pandas(table: pa.Table) -> pd.DataFrame:
-    """Match results as :func:`~matching.address.match_addresses` types them: ``string``, score ``Float64``."""
-    types = {pa.string(): pd.StringDtype(), pa.float64(): pd.Float64Dtype()}
-    return table.to_pandas(types_mapper=types.get)
 
 
 def matches_key(ws: Workspace, run_id: str) -> str:
@@ -170,28 +157,7 @@ def distinct_texts(src: Path, segments: list[Segment], columns: dict[str, list[s
         return pd.Series([], dtype="string")
     unique = pc.unique(pa.chunked_array(uniques, type=pa.string())).drop_null()
     unique = unique.take(pc.array_sort_indices(unique))
-    return pd.Series(unique.to_numpy(zero_copy_only=False), dtype="string")
-
-
-class TextMatches:
-    """Text → match for a set of texts held as one Arrow table (compact), looked up by a hash index."""
-
-    def __init__(self, table: pa.Table) -> None:
-        self.table = table
-        self.index = pd.Index(table.column(TEXT).to_numpy(zero_copy_only=False), dtype=object)
-
-    @classmethod
-    def read(cls, path: Path) -> TextMatches:
-        return cls(pq.read_table(path, schema=_match_schema()))
-
-    def rows(self, texts: pd.Series | pd.Index) -> tuple[pd.Series, pd.DataFrame]:
-        """Which of ``texts`` (distinct) are held (aligned to them), and their matches indexed by text."""
-        values = pd.Index(texts, dtype=object)
-        pos = self.index.get_indexer(values)
-        found = pos >= 0
-        frame = _as_pandas(self.table.take(pos[found]).drop_columns([TEXT]))
-        frame.index = values[found]
-        return pd.Series(found), frame
+    return pd.Series(pd.arrays.ArrowStringArray(unique))  # Arrow-backed: no Python string per text
 
 
 def _match_all(

@@ -3,14 +3,16 @@
 :func:`match_partitions` is what :func:`~matching.address.binding.match_distinct` does, one partition at a
 time, for callers that keep only what they need of each partition (a file written as they go, a compact map
 in memory) instead of one frame of every text: it yields each partition's boundaries and results in
-code-point order. Partitions are matched on up to ``workers`` processes (forked, so the library is shared,
-not rebuilt); a text's result does not depend on the other texts of its partition, so the results are the
-same on one process or several. ``known``: results of earlier runs (same library, same aliases, same code),
-taken as they are for the texts they hold — only the other texts are matched.
+code-point order. Partitions are matched on up to ``workers`` processes (forked, so the library and its lookup
+indexes, built once before the fork, are shared, not rebuilt); a text's result does not depend on the other
+texts of its partition, so the results are the same on one process or several. ``known``: results of earlier
+runs (same library, same aliases, same code), taken as they are for the texts they hold — only the other texts
+are matched.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -21,7 +23,7 @@ import pandas as pd
 from matching.address.aliases import apply_aliases
 from matching.address.binding import TEXTS_PER_PARTITION, TextPartition
 from matching.address.library import AddressLibrary
-from matching.address.match import match_addresses
+from matching.address.match import match_addresses, prepare_library
 
 #: Processes matching partitions at once (at most; one when there is one partition to match).
 MATCH_WORKERS = min(2, os.cpu_count() or 1)
@@ -90,6 +92,12 @@ def match_partitions(
     busy = sum(1 for t in todo if len(t))
     workers = min(workers or MATCH_WORKERS, busy)
     if workers > 1:
+        # the lookup indexes built here, once, are shared by the forked workers (built there, each would hold
+        # its own); frozen objects are left out of the workers' garbage collections, which would otherwise
+        # write to (and so copy) every page of the parent's objects they traverse
+        prepare_library(library)
+        gc.collect()
+        gc.freeze()
         _WORKER_INPUTS = (library, aliases)
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
         results: Iterator[pd.DataFrame | None] = pool.map(_match_in_worker, todo)
@@ -105,6 +113,8 @@ def match_partitions(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+            gc.unfreeze()
+            gc.collect()  # what was frozen and is now unreferenced (the library, when the caller let it go)
         _WORKER_INPUTS = None
 
 

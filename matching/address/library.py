@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from matching.address.canonical import group_in_road, library_element
+from matching.address.lookups import Aggregate, KeyCoder, KeyCodes, RowGroups
 from matching.address.roads import RoadGuess, RoadIndex
 from matching.address.rules import ELEMENT_MARKERS
 from matching.address.scores import MAX_CANDIDATES
@@ -35,30 +36,6 @@ class Meaning:
     kind: str  # province / city / district / street / community / road / estate
     value: str  # division code, or the road / estate name
     communities: frozenset[str]  # community codes it is consistent with
-
-
-@dataclass(frozen=True)
-class RowGroups:
-    """Library rows grouped by a key (:meth:`AddressLibrary.first_buildings`): the distinct keys, an index to
-    look keys up in, and each key's rows (``rows[starts[k]:starts[k + 1]]``, library positions in order)."""
-
-    keys: pd.MultiIndex
-    rows: np.ndarray
-    starts: np.ndarray
-
-    def find(self, values: pd.DataFrame) -> np.ndarray:
-        """The key of each row of ``values`` (columns in key order) → its group, -1 when no library row has it."""
-        if values.empty:
-            return np.empty(0, dtype=np.intp)
-        return self.keys.get_indexer(pd.MultiIndex.from_frame(values))
-
-    def expand(self, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each of ``groups`` (found ones), its rows: (position in ``groups`` of each row, library row)."""
-        counts = self.starts[groups + 1] - self.starts[groups]
-        total = int(counts.sum())
-        owner = np.repeat(np.arange(len(groups)), counts)
-        offset = np.repeat(self.starts[groups] - (np.cumsum(counts) - counts), counts)
-        return owner, self.rows[offset + np.arange(total)]
 
 
 #: Block kind → the library column holding each row's block id of that kind.
@@ -261,8 +238,8 @@ class AddressLibrary:
                 self._block_of[(kind, comm, name)] = int(b)
         for comm, b in zip(lib["division_code"], lib[BLOCK_COLUMN["comm"]], strict=True):
             self._block_of[("comm", comm, "*")] = int(b)
-        self._agg_cache: dict[tuple[str, ...], pd.DataFrame] = {}
-        self._key_index: dict[tuple[str, ...], pd.MultiIndex] = {}
+        self._coder = KeyCoder(lib)
+        self._aggregates: dict[tuple[str, ...], Aggregate] = {}
         self._first_buildings: dict[tuple[str, ...], RowGroups] = {}
 
     # ---- the vocabulary ----------------------------------------------------------------------------------
@@ -309,51 +286,71 @@ class AddressLibrary:
         """Library roads ``text`` (a road the library lacks) may be a typo of (:meth:`RoadIndex.similar`)."""
         return self.roads.similar(text, comms)
 
-    # ---- aggregated lookup tables --------------------------------------------------------------------------
-    def aggregate(self, keys: tuple[str, ...]) -> pd.DataFrame:
-        """Library rows grouped by ``keys``: row count, distinct buildings / grids, and one representative."""
-        if keys not in self._agg_cache:
-            lib = self.addresses
-            g = lib.groupby(list(keys), sort=False, observed=True)
-            agg = g.agg(
-                n=("address_code", "size"),
-                address_code=("address_code", "first"),
-                n_building=("building_code", "nunique"),
-                building_code=("building_code", "first"),
-                n_grid=("grid_code", "nunique"),
-                grid_code=("grid_code", "first"),
-                standard_text=("standard_text", "first"),
-            ).reset_index()
-            self._agg_cache[keys] = agg
-        return self._agg_cache[keys]
+    # ---- lookup indexes (:mod:`matching.address.lookups`) -----------------------------------------------------
+    def _aggregate(self, keys: tuple[str, ...]) -> Aggregate:
+        found = self._aggregates.get(keys)
+        if found is None:
+            buildings, _ = self._coder.library("building_code")
+            grids, _ = self._coder.library("grid_code")
+            found = Aggregate(KeyCodes(self._coder, keys), buildings, grids)
+            self._aggregates[keys] = found
+        return found
 
     def lookup(self, keys: tuple[str, ...], values: pd.DataFrame) -> np.ndarray:
-        """Each row of ``values`` (columns ``keys``) → its row of :meth:`aggregate` ``(keys)``, -1 when the library
-        has no such row: what a left merge on ``keys`` finds, at a cost in ``values`` alone (the index over the
-        aggregate's keys is built once per ``keys``, not per call)."""
-        index = self._key_index.get(keys)
-        if index is None:
-            index = pd.MultiIndex.from_frame(self.aggregate(keys)[list(keys)])
-            self._key_index[keys] = index
+        """Each row of ``values`` (columns ``keys``) → its group of library rows with that key (for
+        :meth:`aggregate_rows`), -1 when the library has no such row: what a left merge on ``keys`` with the
+        library grouped by them finds, at a cost in ``values`` alone (the index is built once per ``keys``)."""
         if values.empty:
             return np.empty(0, dtype=np.intp)
-        return index.get_indexer(pd.MultiIndex.from_frame(values[list(keys)]))
+        return self._aggregate(keys).find(values[list(keys)])
+
+    def aggregate_rows(self, keys: tuple[str, ...], groups: np.ndarray) -> pd.DataFrame:
+        """The library rows of ``groups`` (found by :meth:`lookup` under ``keys``), one row per group: row count
+        ``n``, distinct buildings ``n_building`` and grids ``n_grid``, and the first row's address_code,
+        building_code, grid_code and standard_text."""
+        agg, lib = self._aggregate(keys), self.addresses
+        first = agg.first[groups]
+
+        def column(c: str) -> pd.Series:
+            return lib[c].iloc[first].reset_index(drop=True)
+
+        return pd.DataFrame(
+            {
+                "n": pd.array(
+                    agg.n[groups], dtype="Int64"
+                ),  # as a pandas named ``size`` aggregation types it
+                "address_code": column("address_code"),
+                "n_building": agg.n_building[groups].astype(np.int64),
+                "building_code": column("building_code"),
+                "n_grid": agg.n_grid[groups].astype(np.int64),
+                "grid_code": column("grid_code"),
+                "standard_text": column("standard_text"),
+            }
+        )
 
     def first_buildings(self, keys: tuple[str, ...]) -> RowGroups:
         """Library rows grouped by ``keys``; per key, the first row of each of its first
         :data:`~matching.address.scores.MAX_CANDIDATES` buildings, in library order. Built once per ``keys``."""
         groups = self._first_buildings.get(keys)
         if groups is None:
-            cols = list(keys)
-            first = self.addresses[[*cols, "building_code"]].drop_duplicates()  # a building's first row
-            first = first[first.groupby(cols, sort=False).cumcount() < MAX_CANDIDATES]
-            codes = first.groupby(cols, sort=False).ngroup().to_numpy()
-            index = pd.MultiIndex.from_frame(first[cols].drop_duplicates())  # in the order of ``codes``
-            order = np.argsort(codes, kind="stable")
-            starts = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(index)))])
-            groups = RowGroups(index, first.index.to_numpy()[order], starts)
+            buildings, _ = self._coder.library("building_code")
+            groups = RowGroups.first_buildings(KeyCodes(self._coder, keys), buildings, MAX_CANDIDATES)
             self._first_buildings[keys] = groups
         return groups
+
+    def prepare_lookups(
+        self, aggregates: list[tuple[str, ...]], first_buildings: list[tuple[str, ...]]
+    ) -> int:
+        """Build the given lookup indexes and the building texts now (in a process that then forks matchers,
+        which share them instead of each building its own). Returns their size in bytes."""
+        for keys in aggregates:
+            self._aggregate(keys)
+        for keys in first_buildings:
+            self.first_buildings(keys)
+        self._coder.prepare()
+        size = sum(a.nbytes() for a in self._aggregates.values())
+        size += sum(g.nbytes() for g in self._first_buildings.values())
+        return size + int(self.building_texts.memory_usage(deep=True))
 
     def block_id(self, kind: str, community: str, name: str) -> int | None:
         return self._block_of.get((kind, community, name))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import combinations
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -54,6 +55,23 @@ _DETAIL_LEVEL = {
 #: Elements dropped, in this order, when the library has nothing for the elements given.
 _DROP_ORDER = ("room", "unit", "estate", "building", "house_number")
 _MASK_COLUMNS = ("house_number", "building", "unit", "room", "estate")
+
+
+def prepare_library(library: AddressLibrary) -> int:
+    """Build every lookup index :func:`match_addresses` can ask the library for (the detail joins' key sets
+    and the review candidates'), so that matching processes forked afterwards share them. Returns their bytes."""
+    from matching.address.review import GIVEN
+
+    def subsets(columns: tuple[str, ...]) -> list[tuple[str, ...]]:
+        return [c for r in range(len(columns) + 1) for c in combinations(columns, r)]
+
+    joins = [
+        (BLOCK_COLUMN[kind], *sub)
+        for kind, details in _DETAILS_BY_BLOCK.items()
+        for sub in subsets(tuple(c for c in _MASK_COLUMNS if c in details))
+    ]
+    review = [(BLOCK_COLUMN[kind], *sub) for kind in BLOCK_COLUMN for sub in subsets(GIVEN)]
+    return library.prepare_lookups(joins, review)
 
 
 def _candidate_blocks(
@@ -224,8 +242,8 @@ def _join_details(library: AddressLibrary, q: pd.DataFrame) -> pd.DataFrame:
             # would hash all of it for every group of every partition: quadratic in the district)
             pos = library.lookup(keys, left)
             ok = pos >= 0
-            found = library.aggregate(keys).drop(columns=list(keys)).iloc[pos[ok]]
-            hit = pd.concat([left[ok].reset_index(drop=True), found.reset_index(drop=True)], axis=1)
+            found = library.aggregate_rows(keys, pos[ok])
+            hit = pd.concat([left[ok].reset_index(drop=True), found], axis=1)
             finest = next((c for c in _DROP_ORDER if c in given), None)
             hit["level"] = _levels(hit, given, kind)
             pieces.append(hit.rename(columns={BLOCK_COLUMN[kind]: "block"}))

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from matching.address.library import BLOCK_COLUMN, RowGroups
+from matching.address.library import BLOCK_COLUMN
+from matching.address.lookups import RowGroups
 from matching.address.scores import MAX_CANDIDATES
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 
 #: The elements a text gives that its candidates are compared on.
-_GIVEN = ("house_number", "building", "unit", "room")
+GIVEN = ("house_number", "building", "unit", "room")
 
 
 def review_candidates(library: AddressLibrary, q: pd.DataFrame, n: int) -> pd.Series:
@@ -57,16 +58,16 @@ def _candidate_rows(library: AddressLibrary, q: pd.DataFrame) -> pd.DataFrame:
     A library row agreeing with ``k`` of the elements agrees with exactly one subset of ``k`` of them, so the
     rows agreeing with the most are the rows found under the largest subsets found at all (per text, over its
     blocks); the first buildings of their union are among the first buildings found under each subset."""
-    present = np.column_stack([(q[c] != "").to_numpy() for c in _GIVEN])
+    present = np.column_stack([(q[c] != "").to_numpy() for c in GIVEN])
     given = present.sum(axis=1)
-    mask = present.astype(np.int64) @ (1 << np.arange(len(_GIVEN)))
+    mask = present.astype(np.int64) @ (1 << np.arange(len(GIVEN)))
     best = np.full(len(q), -1, dtype=np.int64)
     found: list[tuple[np.ndarray, int, RowGroups, np.ndarray]] = []  # (q rows, subset size, groups, group)
     for (kind, mk), rows in q.groupby([q["kind"], mask], sort=False).indices.items():
         for subset in range(mk + 1):
             if subset & ~mk:
                 continue
-            elements = [c for i, c in enumerate(_GIVEN) if subset >> i & 1]
+            elements = [c for i, c in enumerate(GIVEN) if subset >> i & 1]
             keys = (BLOCK_COLUMN[kind], *elements)
             groups = library.first_buildings(keys)
             values = q.iloc[rows][["block", *elements]].set_axis(list(keys), axis=1)
