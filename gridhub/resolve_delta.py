@@ -184,9 +184,12 @@ def engine_changes(delta: MentionDelta, settings: EntitySettings, registry: pd.D
 
 
 def _strings(s: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
-    arr = s if isinstance(s, (pa.Array, pa.ChunkedArray)) else pa.array(s.astype("string").array)
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    return arr.cast(pa.string())
+    """A string column (pandas or Arrow) as one contiguous Arrow ``string`` array."""
+    from matching.er.ids import arrow_strings
+
+    if not isinstance(s, (pa.Array, pa.ChunkedArray)):
+        return arrow_strings(s).cast(pa.string())
+    return (s.combine_chunks() if isinstance(s, pa.ChunkedArray) else s).cast(pa.string())
 
 
 def reached_entities(
@@ -212,7 +215,7 @@ def remade_golden(
     """The golden records of the ``reached_ids`` entities this run's assignments (``after``) still hold, made
     from their members' rows of ``bound`` (only those rows are taken from each column), in id order and in
     ``schema`` (the published file's: raises ``pa.ArrowInvalid`` / ``ArrowTypeError`` when they do not fit)."""
-    from matching.er.golden import golden_chunks_by_column, golden_columns
+    from matching.er.golden import TABLE_COLUMNS, golden_chunks_by_column, golden_columns
 
     ids_after = _strings(after["entity_id"])
     members = after[pc.is_in(ids_after, value_set=reached_ids).to_numpy(zero_copy_only=False)]
@@ -224,7 +227,7 @@ def remade_golden(
         return pq.read_table(bound, columns=[column]).take(take).to_pandas()[column]
 
     columns = golden_columns(pq.read_schema(bound).names, settings)
-    ranked = [c for c in columns if c in ("record_key", "feed", "priority", "record_date")]
+    ranked = [c for c in columns if c in TABLE_COLUMNS]
     table = pq.read_table(bound, columns=ranked).take(take).to_pandas()
     fresh = golden_chunks_by_column(table, columns, read, members, settings)
     made = [pa.Table.from_pandas(f, schema=schema, preserve_index=False) for f in fresh if len(f)]

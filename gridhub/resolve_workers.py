@@ -216,7 +216,7 @@ def golden_frames(bound: Path, assignments: pd.DataFrame, settings: EntitySettin
     where the chunks keep the whole's column types (``matching.er.golden.chunkable``), else at once;
     :func:`_write_chunks` writes them as they come. Only the columns they read
     (``matching.er.golden.golden_columns``), and one at a time (``golden_chunks_by_column``)."""
-    from matching.er.golden import chunkable, golden_chunks_by_column, golden_columns
+    from matching.er.golden import TABLE_COLUMNS, chunkable, golden_chunks_by_column, golden_columns
 
     schema = pq.ParquetFile(bound).schema_arrow
     columns = golden_columns(schema.names, settings)
@@ -226,7 +226,7 @@ def golden_frames(bound: Path, assignments: pd.DataFrame, settings: EntitySettin
         return read_some(bound, [column])[column]
 
     chunk = GOLDEN_CHUNK if chunkable(empty, settings) else None
-    table = read_some(bound, [c for c in columns if c in ("record_key", "feed", "priority", "record_date")])
+    table = read_some(bound, [c for c in columns if c in TABLE_COLUMNS])
     return golden_chunks_by_column(table, columns, read, assignments, settings, chunk)
 
 

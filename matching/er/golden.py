@@ -226,7 +226,7 @@ def golden_columns(columns: list[str], settings: EntitySettings) -> list[str]:
 #: reads one column of the mentions (by name), every row in the mentions' order
 ColumnReader = Callable[[str], pd.Series]
 #: the columns the golden records' table holds throughout (the keys, what the rules rank by)
-_TABLE_COLUMNS = ("record_key", "feed", "priority", "record_date")
+TABLE_COLUMNS = ("record_key", "feed", "priority", "record_date")
 
 
 def golden_chunks(
@@ -250,7 +250,7 @@ def golden_chunks_by_column(
     chunk: int | None = None,
 ) -> Iterator[pd.DataFrame]:
     """:func:`golden_chunks` over mentions whose ``columns`` are read one at a time (``read``): ``table`` holds
-    their keys and what the rules rank by (:data:`_TABLE_COLUMNS`, those they have). Each field is read, its
+    their keys and what the rules rank by (:data:`TABLE_COLUMNS`, those they have). Each field is read, its
     survivors found and their values taken, then let go: the mentions' columns are never all in memory (issue
     #19: 600 bytes a person mention; the survivors' values are one per entity)."""
     surv = settings.survivorship
